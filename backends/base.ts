@@ -1,0 +1,355 @@
+/**
+ * The storage contract every backend implements, and {@linkcode CacheBackend}, the high-level
+ * cache (entries, redirects, Vary variants, expiry, inspection) built on it once for all backends.
+ *
+ * A backend stores bytes; it never parses HTTP. Writing a backend means implementing
+ * {@linkcode Storage} — seven small methods — and passing it to `CacheBackend`.
+ *
+ * @example A complete backend over a Map
+ * ```ts
+ * import { CacheBackend, type Storage } from "./base.ts";
+ *
+ * class MapStorage implements Storage {
+ *   readonly name = "map";
+ *   #map = new Map<string, Uint8Array>();
+ *   get(key: string) { return Promise.resolve(this.#map.get(key)); }
+ *   set(key: string, value: Uint8Array) { this.#map.set(key, value); return Promise.resolve(); }
+ *   delete(keys: string[]) { for (const key of keys) this.#map.delete(key); return Promise.resolve(); }
+ *   async *keys(prefix = "") { for (const key of this.#map.keys()) if (key.startsWith(prefix)) yield key; }
+ *   clear() { this.#map.clear(); return Promise.resolve(); }
+ *   close() { return Promise.resolve(); }
+ * }
+ *
+ * const cache = new CacheBackend(new MapStorage());
+ * console.log(await cache.count()); // 0
+ * ```
+ *
+ * @module
+ */
+
+import { BackendError } from "../src/errors.ts";
+import { type CacheEntry, decodeRecord, encodeAlias, encodeEntry } from "../src/record.ts";
+import { ALIAS_PREFIX, urlKeyPrefix } from "../src/cache_keys.ts";
+import { CachedResponse } from "../src/response.ts";
+
+/**
+ * Byte-level storage: the one thing a backend has to provide. Keys are strings of printable
+ * ASCII; values are opaque records. Every method may reject; the session turns a rejection into
+ * a cache miss (reads) or a skipped write and reports it to `onError`.
+ */
+export interface Storage {
+  /** Short name of the backend, used in error messages (`"sqlite"`, `"redis"`, …). */
+  readonly name: string;
+  /**
+   * Reads a record.
+   *
+   * @param key The record's key.
+   * @returns The stored bytes, or `undefined` when there is none.
+   */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * Writes a record, replacing any record under the same key.
+   *
+   * @param key The record's key.
+   * @param value The bytes to store. The storage may keep the array; the caller does not reuse it.
+   * @param deleteAt When the storage may reclaim the record (epoch ms); `Infinity` for never.
+   *   This is a hint for native expiry (Redis PXAT, a TTL index, KV `expireIn`): the cache
+   *   re-checks freshness on every read, so a lazy or missing expiry is never wrong.
+   */
+  set(key: string, value: Uint8Array, deleteAt: number): Promise<void>;
+  /**
+   * Deletes records; keys that do not exist are ignored.
+   *
+   * @param keys The keys to delete.
+   */
+  delete(keys: string[]): Promise<void>;
+  /**
+   * Lists keys, streaming (never the whole key space in memory at once).
+   *
+   * @param prefix Only keys that start with it (all keys when empty).
+   * @returns The matching keys, in any order.
+   */
+  keys(prefix?: string): AsyncIterable<string>;
+  /** Deletes every record of this cache (and nothing else that shares the server). */
+  clear(): Promise<void>;
+  /** Releases connections and handles the storage opened itself; injected clients are left open. */
+  close(): Promise<void>;
+  /**
+   * Largest record the storage accepts, in bytes, if it has a bound. The session does not collect
+   * a body larger than this: it streams through to the caller unstored.
+   */
+  readonly maxEntrySize?: number | undefined;
+}
+
+/** Which entries an inspection method looks at, by freshness. */
+export interface ResponseFilter {
+  /** Only entries that are no longer fresh. */
+  expired?: boolean;
+  /** Only entries that are still fresh. */
+  valid?: boolean;
+}
+
+/**
+ * The cache as the session and its users see it: entries, redirects and inspection, over any
+ * {@linkcode Storage}. Every backend class (`MemoryBackend`, `SQLiteBackend`, …) is one.
+ *
+ * @example Inspect a session's cache
+ * ```ts
+ * import { CachedSession } from "../mod.ts";
+ *
+ * const session = new CachedSession({
+ *   fetch: () => Promise.resolve(new Response("hello", { headers: { "cache-control": "max-age=60" } })),
+ * });
+ * await (await session.fetch("http://127.0.0.1/greeting")).text();
+ * console.log(await session.cache.count()); // 1
+ * for await (const response of session.cache.responses()) console.log(response.url);
+ * ```
+ */
+export class CacheBackend implements AsyncDisposable {
+  /** The byte storage underneath. */
+  readonly storage: Storage;
+  /** The clock used for expiry checks (epoch ms); the session replaces it with its own `now`. */
+  now: () => number = Date.now;
+
+  /**
+   * Creates a cache over a storage.
+   *
+   * @param storage Where the records live.
+   */
+  constructor(storage: Storage) {
+    this.storage = storage;
+  }
+
+  /** Name of the storage backend. */
+  get name(): string {
+    return this.storage.name;
+  }
+
+  /**
+   * Reads the record under a key.
+   *
+   * @param key A storage key.
+   * @returns The entry, an alias target, or `undefined`.
+   * @throws {BackendError} When the storage fails or the record is corrupt; a corrupt record is
+   *   deleted first, so the next read is a clean miss.
+   */
+  async read(key: string): Promise<{ entry: CacheEntry } | { alias: string } | undefined> {
+    const bytes = await this.#call("read", () => this.storage.get(key));
+    if (bytes === undefined) return undefined;
+    try {
+      const record = decodeRecord(bytes);
+      return record.kind === "entry" ? { entry: record.entry } : { alias: record.target };
+    } catch (cause) {
+      await this.storage.delete([key]).catch(() => {});
+      throw new BackendError(`Cannot read ${key} from ${this.name}: the record is corrupt and was deleted`, {
+        backend: this.name,
+        cause,
+      });
+    }
+  }
+
+  /**
+   * Writes an entry.
+   *
+   * @param key Storage key.
+   * @param entry The entry.
+   * @param deleteAt When the storage may reclaim it (epoch ms), `Infinity` for never.
+   * @throws {BackendError} When the storage fails.
+   */
+  async write(key: string, entry: CacheEntry, deleteAt: number): Promise<void> {
+    const bytes = encodeEntry(entry);
+    await this.#call("write", () => this.storage.set(key, bytes, deleteAt));
+  }
+
+  /**
+   * Makes `key` an alias of `target`: reads of `key` follow it (used for redirects).
+   *
+   * @param key The alias key.
+   * @param target The key holding the entry.
+   * @param deleteAt When the storage may reclaim it (epoch ms).
+   * @throws {BackendError} When the storage fails.
+   */
+  async writeAlias(key: string, target: string, deleteAt: number): Promise<void> {
+    await this.#call("write", () => this.storage.set(ALIAS_PREFIX + key, encodeAlias(target), deleteAt));
+  }
+
+  /**
+   * Reads one cached response by key.
+   *
+   * @param key A cache key, as in `response.cacheKey` or {@linkcode CacheBackend.keys}.
+   * @returns The response, or `undefined` when there is none.
+   * @throws {BackendError} When the storage fails.
+   */
+  async get(key: string): Promise<CachedResponse | undefined> {
+    const record = await this.read(key);
+    if (record === undefined || !("entry" in record)) return undefined;
+    return CachedResponse.fromEntry(record.entry, { cacheKey: key, now: this.now() });
+  }
+
+  /**
+   * Deletes entries by key (with their aliases left to expire: an alias to nothing is a miss).
+   *
+   * @param keys Cache keys.
+   * @throws {BackendError} When the storage fails.
+   */
+  async delete(...keys: string[]): Promise<void> {
+    if (keys.length > 0) await this.#call("delete", () => this.storage.delete(keys));
+  }
+
+  /**
+   * Deletes every entry stored for the given URLs: all methods, credentials, bodies, Vary
+   * variants, and redirects that end there.
+   *
+   * @param urls Absolute URLs.
+   * @throws {TypeError} When a URL is not absolute.
+   * @throws {BackendError} When the storage fails.
+   */
+  async deleteUrls(...urls: (string | URL)[]): Promise<void> {
+    for (const url of urls) {
+      for (const method of ["GET", "HEAD"]) {
+        const prefix = await urlKeyPrefix(method, new URL(url));
+        await this.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
+      }
+    }
+  }
+
+  /**
+   * Deletes every record whose key starts with one of the prefixes.
+   *
+   * @param prefixes Key prefixes, such as the URL part of a key.
+   * @throws {BackendError} When the storage fails.
+   */
+  async deleteByPrefix(...prefixes: string[]): Promise<void> {
+    for (const prefix of prefixes) {
+      const batch: string[] = [];
+      try {
+        for await (const key of this.storage.keys(prefix)) batch.push(key);
+      } catch (cause) {
+        throw this.#error("list", cause);
+      }
+      await this.delete(...batch);
+    }
+  }
+
+  /**
+   * Deletes every entry that is no longer fresh.
+   *
+   * @returns How many entries were deleted.
+   * @throws {BackendError} When the storage fails.
+   */
+  async deleteExpired(): Promise<number> {
+    let deleted = 0;
+    for await (const [key] of this.#entries({ expired: true })) {
+      await this.delete(key);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /**
+   * Deletes everything this cache stored.
+   *
+   * @throws {BackendError} When the storage fails.
+   */
+  async clear(): Promise<void> {
+    await this.#call("clear", () => this.storage.clear());
+  }
+
+  /**
+   * Lists the keys of all entries (not of redirect aliases), streaming.
+   *
+   * @returns The keys.
+   * @throws {BackendError} When the storage fails.
+   */
+  async *keys(): AsyncIterableIterator<string> {
+    try {
+      for await (const key of this.storage.keys()) if (!key.startsWith(ALIAS_PREFIX)) yield key;
+    } catch (cause) {
+      throw this.#error("list", cause);
+    }
+  }
+
+  /**
+   * Lists the distinct URLs of the stored responses, sorted.
+   *
+   * @param filter Only expired or only valid entries.
+   * @returns The URLs.
+   * @throws {BackendError} When the storage fails.
+   */
+  async urls(filter: ResponseFilter = {}): Promise<string[]> {
+    const urls = new Set<string>();
+    for await (const [, entry] of this.#entries(filter)) urls.add(entry.url);
+    return [...urls].sort();
+  }
+
+  /**
+   * Streams the stored responses, decoding one at a time; corrupt records are deleted and
+   * skipped.
+   *
+   * @param filter Only expired or only valid entries.
+   * @returns The responses.
+   * @throws {BackendError} When the storage fails.
+   */
+  async *responses(filter: ResponseFilter = {}): AsyncIterableIterator<CachedResponse> {
+    for await (const [key, entry] of this.#entries(filter)) {
+      yield CachedResponse.fromEntry(entry, { cacheKey: key, now: this.now() });
+    }
+  }
+
+  /**
+   * Counts the stored responses.
+   *
+   * @param filter Only expired or only valid entries.
+   * @returns How many there are.
+   * @throws {BackendError} When the storage fails.
+   */
+  async count(filter: ResponseFilter = {}): Promise<number> {
+    let count = 0;
+    if (!filter.expired && !filter.valid) {
+      for await (const _ of this.keys()) count++;
+      return count;
+    }
+    for await (const _ of this.#entries(filter)) count++;
+    return count;
+  }
+
+  /** Closes the storage. */
+  async close(): Promise<void> {
+    await this.storage.close();
+  }
+
+  /** Closes the storage (`await using cache = new MemoryBackend()`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async *#entries(filter: ResponseFilter): AsyncIterableIterator<[string, CacheEntry]> {
+    for await (const key of this.keys()) {
+      let record;
+      try {
+        record = await this.read(key);
+      } catch (error) {
+        if (error instanceof BackendError && error.cause instanceof SyntaxError) continue;
+        throw error;
+      }
+      if (record === undefined || !("entry" in record)) continue;
+      const expired = record.entry.expiresAt <= this.now();
+      if ((filter.expired && !expired) || (filter.valid && expired)) continue;
+      yield [key, record.entry];
+    }
+  }
+
+  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (cause) {
+      throw this.#error(operation, cause);
+    }
+  }
+
+  #error(operation: string, cause: unknown): BackendError {
+    if (cause instanceof BackendError) return cause;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new BackendError(`Cannot ${operation} ${this.name} storage: ${reason}`, { backend: this.name, cause });
+  }
+}

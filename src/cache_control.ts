@@ -1,0 +1,228 @@
+/**
+ * Parsing of the header fields that carry caching information: `Cache-Control` (RFC 9111 §5.2),
+ * `Pragma` (§5.4) and HTTP dates (RFC 9110 §5.6.7). Pure functions; they never throw, whatever
+ * the input.
+ *
+ * @module
+ */
+
+/** The directives of one `Cache-Control` field value, as far as this cache understands them. */
+export interface CacheControl {
+  /** `max-age` in seconds; `0` when present but invalid or duplicated. */
+  maxAge?: number;
+  /** `s-maxage` in seconds (shared caches only). */
+  sMaxAge?: number;
+  /** `max-stale` in seconds; `Infinity` when given without a value (request directive). */
+  maxStale?: number;
+  /** `min-fresh` in seconds (request directive). */
+  minFresh?: number;
+  /** `stale-while-revalidate` in seconds (RFC 5861 §3). */
+  staleWhileRevalidate?: number;
+  /** `stale-if-error` in seconds (RFC 5861 §4). */
+  staleIfError?: number;
+  /** `no-cache`: `true`, or the header names it is qualified with. */
+  noCache?: true | string[];
+  /** `private`: `true`, or the header names it is qualified with. */
+  private?: true | string[];
+  /** `no-store`. */
+  noStore?: true;
+  /** `must-revalidate`. */
+  mustRevalidate?: true;
+  /** `proxy-revalidate`. */
+  proxyRevalidate?: true;
+  /** `public`. */
+  public?: true;
+  /** `immutable` (RFC 8246). */
+  immutable?: true;
+  /** `only-if-cached` (request directive). */
+  onlyIfCached?: true;
+}
+
+/** Largest delta-seconds a cache has to represent (RFC 9111 §1.2.2). */
+export const MAX_DELTA_SECONDS = 2147483648;
+
+const SECONDS = {
+  "max-age": "maxAge",
+  "s-maxage": "sMaxAge",
+  "min-fresh": "minFresh",
+  "stale-while-revalidate": "staleWhileRevalidate",
+  "stale-if-error": "staleIfError",
+} as const;
+
+const FLAGS = {
+  "no-store": "noStore",
+  "must-revalidate": "mustRevalidate",
+  "proxy-revalidate": "proxyRevalidate",
+  "public": "public",
+  "immutable": "immutable",
+  "only-if-cached": "onlyIfCached",
+} as const;
+
+/**
+ * Parses a `Cache-Control` field value (several field lines joined with commas).
+ *
+ * Unknown directives are ignored (§5.2.3). A duplicated or malformed delta-seconds directive is
+ * "considered invalid" (§4.2.1) and read as `0`, which makes the response stale rather than
+ * fresher than its origin meant. A malformed `private` or `no-cache` argument widens to the
+ * unqualified directive, never to nothing.
+ *
+ * @param value The field value, or `null` when absent.
+ * @returns The directives.
+ *
+ * @example Parse a response's directives
+ * ```ts
+ * import { parseCacheControl } from "./cache_control.ts";
+ * console.log(parseCacheControl('max-age=60, private="set-cookie", must-revalidate'));
+ * // { maxAge: 60, private: ["set-cookie"], mustRevalidate: true }
+ * ```
+ */
+export function parseCacheControl(value: string | null): CacheControl {
+  const result: CacheControl = {};
+  if (!value) return result;
+  const seen = new Set<string>();
+  for (const [name, argument, quoted] of splitDirectives(value)) {
+    const duplicate = seen.has(name);
+    seen.add(name);
+    if (name in SECONDS) {
+      const field = SECONDS[name as keyof typeof SECONDS];
+      const seconds = duplicate ? undefined : parseDeltaSeconds(argument);
+      result[field] = seconds ?? 0;
+    } else if (name in FLAGS) {
+      result[FLAGS[name as keyof typeof FLAGS]] = true;
+    } else if (name === "max-stale") {
+      result.maxStale = argument === undefined ? Infinity : parseDeltaSeconds(argument) ?? 0;
+    } else if (name === "no-cache" || name === "private") {
+      const field = name === "no-cache" ? "noCache" : "private";
+      // Only a quoted, non-empty list qualifies the directive (§5.2.2.4, §5.2.2.7); anything
+      // else is read as the unqualified directive, the stricter of the two.
+      const names = quoted && argument !== undefined ? parseFieldNames(argument) : [];
+      const previous = result[field];
+      if (names.length === 0 || previous === true) result[field] = true;
+      else result[field] = [...(previous ?? []), ...names];
+    }
+  }
+  return result;
+}
+
+/**
+ * Parses delta-seconds (RFC 9111 §1.2.2): a non-negative integer, capped at 2^31.
+ *
+ * @param value The argument (token or quoted form).
+ * @returns The seconds, or `undefined` when it is not valid.
+ */
+export function parseDeltaSeconds(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[0-9]+$/.test(value)) return undefined;
+  return Math.min(Number(value), MAX_DELTA_SECONDS);
+}
+
+/**
+ * Parses an HTTP date in any of the three formats a recipient must accept (RFC 9110 §5.6.7):
+ * IMF-fixdate, RFC 850 and asctime. All are UTC.
+ *
+ * @param value The field value.
+ * @returns Epoch milliseconds, or `undefined` when the value is not a valid HTTP date.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpDate } from "./cache_control.ts";
+ * console.log(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT")); // 784111777000
+ * console.log(parseHttpDate("0")); // undefined
+ * ```
+ */
+export function parseHttpDate(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const text = value.trim();
+  let match = IMF_FIXDATE.exec(text);
+  if (match) return utc(match[3]!, match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
+  match = RFC850_DATE.exec(text);
+  if (match) {
+    // §5.6.7: a two-digit year more than 50 years in the future means the most recent past one.
+    const now = new Date().getUTCFullYear();
+    let year = 1900 + Number(match[3]);
+    while (year + 100 <= now + 50) year += 100;
+    return utc(String(year), match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
+  }
+  match = ASCTIME_DATE.exec(text);
+  if (match) return utc(match[6]!, match[1]!, match[2]!, match[3]!, match[4]!, match[5]!);
+  return undefined;
+}
+
+/**
+ * Formats epoch milliseconds as an IMF-fixdate.
+ *
+ * @param time Epoch milliseconds.
+ * @returns The HTTP date.
+ */
+export function formatHttpDate(time: number): string {
+  return new Date(time).toUTCString();
+}
+
+/**
+ * Splits a comma-separated list of field names (as in `Vary` or `no-cache="…"`), lower-cased,
+ * without empty members.
+ *
+ * @param value The list.
+ * @returns The names.
+ */
+export function parseFieldNames(value: string): string[] {
+  const names: string[] = [];
+  for (const part of value.split(",")) {
+    const name = part.trim().toLowerCase();
+    if (name !== "") names.push(name);
+  }
+  return names;
+}
+
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
+const MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
+const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(
+  `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`,
+);
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+
+function utc(year: string, month: string, day: string, hour: string, minute: string, second: string): number | undefined {
+  const m = MONTHS.indexOf(month.toLowerCase());
+  const [d, h, min, s] = [Number(day), Number(hour), Number(minute), Number(second)];
+  if (d < 1 || d > 31 || h > 23 || min > 59 || s > 60) return undefined;
+  const time = Date.UTC(Number(year), m, d, h, min, Math.min(s, 59));
+  return new Date(time).getUTCDate() === d ? time : undefined;
+}
+
+/** Yields `[lower-case name, argument, quoted]` per directive; quoted arguments are unquoted. */
+function* splitDirectives(value: string): Generator<[string, string | undefined, boolean]> {
+  let at = 0;
+  const length = value.length;
+  while (at < length) {
+    let end = at;
+    while (end < length && value[end] !== "," && value[end] !== "=") end++;
+    const name = value.slice(at, end).trim().toLowerCase();
+    let argument: string | undefined;
+    let quoted = false;
+    if (value[end] === "=") {
+      end++;
+      while (value[end] === " " || value[end] === "\t") end++;
+      if (value[end] === '"') {
+        let text = "";
+        end++;
+        while (end < length && value[end] !== '"') {
+          if (value[end] === "\\" && end + 1 < length) end++;
+          text += value[end];
+          end++;
+        }
+        // An unterminated quoted string is malformed: drop the argument, keep the directive.
+        argument = end < length ? text : undefined;
+        quoted = true;
+        while (end < length && value[end] !== ",") end++;
+      } else {
+        const start = end;
+        while (end < length && value[end] !== ",") end++;
+        argument = value.slice(start, end).trim();
+      }
+    }
+    if (name !== "") yield [name, argument, quoted];
+    at = end + 1;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * Request → cache key.
+ *
+ * A key is a SHA-256 digest (WebCrypto) of a canonical form of the request. It has two parts so
+ * that every entry of one URL shares a prefix, which makes invalidating a URL a range delete:
+ *
+ * ```
+ * <digest of method + normalised URL>[+<digest of body, matched headers and credentials>][.<Vary variant>]
+ * ```
+ *
+ * Each digest is 128 bits of SHA-256 in base64url (22 characters). Credentials (`Authorization`,
+ * `Cookie`, `Proxy-Authorization`) are part of the key, so two users never share an entry, but
+ * only as a digest: no raw secret reaches a key. `ignoredParameters` are left out of the key.
+ *
+ * @module
+ */
+
+/** Keys of redirect aliases start with this; entry keys never do. */
+export const ALIAS_PREFIX = "~";
+
+/** Request headers that carry credentials: requests that differ in them never share an entry. */
+export const CREDENTIAL_HEADERS: readonly string[] = ["authorization", "cookie", "proxy-authorization"];
+
+/** What a cache key is computed from. */
+export interface KeyRequest {
+  /** Normalised method (`GET`, `POST`, …). */
+  method: string;
+  /** The request URL. */
+  url: URL;
+  /** The request headers. */
+  headers: Headers;
+  /** The request body, for methods that have one. */
+  body?: Uint8Array | undefined;
+}
+
+/** Options of the default key function. */
+export interface KeyOptions {
+  /** Query parameters, JSON and form fields and headers left out of the key. */
+  ignoredParameters: ReadonlySet<string>;
+  /** Request headers whose values are part of the key (lower-case). */
+  matchHeaders: readonly string[];
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Computes the default cache key of a request.
+ *
+ * @param request The request's method, URL, headers and body.
+ * @param options Ignored parameters and matched headers.
+ * @returns The key.
+ *
+ * @example Two spellings of one URL share a key
+ * ```ts
+ * import { createCacheKey } from "./cache_keys.ts";
+ * const options = { ignoredParameters: new Set(["api_key"]), matchHeaders: [] };
+ * const key = (url: string) => createCacheKey({ method: "GET", url: new URL(url), headers: new Headers() }, options);
+ * console.log(await key("HTTPS://Example.com:443/a?b=2&a=1#top") === await key("https://example.com/a?a=1&b=2&api_key=x")); // true
+ * ```
+ */
+export async function createCacheKey(request: KeyRequest, options: KeyOptions): Promise<string> {
+  const parts: string[] = [];
+  for (const name of options.matchHeaders) {
+    const value = request.headers.get(name);
+    if (value !== null) parts.push(`${name}:${options.ignoredParameters.has(name) ? "" : value}`);
+  }
+  for (const name of CREDENTIAL_HEADERS) {
+    const value = request.headers.get(name);
+    if (value !== null) parts.push(`${name}:${value}`);
+  }
+  const prefix = urlKeyPrefix(request.method, request.url, options.ignoredParameters);
+  if (parts.length === 0 && (request.body === undefined || request.body.length === 0)) return prefix;
+  const body = request.body === undefined
+    ? new Uint8Array(0)
+    : normalizeBody(request.body, request.headers.get("content-type"), options.ignoredParameters);
+  const head = encoder.encode(parts.join("\n") + "\n\n");
+  const canonical = new Uint8Array(head.length + body.length);
+  canonical.set(head);
+  canonical.set(body, head.length);
+  const [url, rest] = await Promise.all([prefix, digest(canonical)]);
+  return `${url}+${rest}`;
+}
+
+/**
+ * The part of a key that depends only on method and URL: every key of that URL starts with it.
+ *
+ * @param method Request method.
+ * @param url Request URL.
+ * @param ignoredParameters Query parameters to leave out.
+ * @returns The key prefix.
+ */
+export function urlKeyPrefix(
+  method: string,
+  url: URL,
+  ignoredParameters: ReadonlySet<string> = NONE,
+): Promise<string> {
+  return digest(encoder.encode(`${method} ${normalizeUrl(url, ignoredParameters)}`));
+}
+
+/**
+ * The key of one Vary variant of an entry.
+ *
+ * @param key The request's cache key.
+ * @param vary The request header values nominated by the response's `Vary`.
+ * @returns The variant's key.
+ */
+export async function variantKey(key: string, vary: readonly [string, string | null][]): Promise<string> {
+  const canonical = vary.map(([name, value]) => `${name}:${value === null ? "\0" : value}`).join("\n");
+  return `${key}.${await digest(encoder.encode(canonical))}`;
+}
+
+/**
+ * Normalises a URL for keys and storage: scheme and host lower-cased and default port dropped
+ * (by the URL parser), fragment dropped, query parameters sorted by name (a name's values keep
+ * their order) and ignored parameters removed.
+ *
+ * @param url The URL.
+ * @param ignoredParameters Query parameters to remove.
+ * @returns The normalised URL.
+ */
+export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = NONE): string {
+  if (url.search === "") return url.hash === "" ? url.href : url.href.slice(0, -url.hash.length);
+  const copy = new URL(url.href);
+  copy.hash = "";
+  const params = copy.searchParams;
+  for (const name of ignoredParameters) params.delete(name);
+  params.sort();
+  return copy.href;
+}
+
+/**
+ * Removes ignored parameters from a URL that is about to be stored, so no secret reaches the
+ * backend. Unlike {@linkcode normalizeUrl} it keeps the order of the query.
+ *
+ * @param href The URL.
+ * @param ignoredParameters Parameters to remove.
+ * @returns The redacted URL.
+ */
+export function redactUrl(href: string, ignoredParameters: ReadonlySet<string>): string {
+  if (ignoredParameters.size === 0 || !href.includes("?")) return href;
+  const url = new URL(href);
+  for (const name of ignoredParameters) url.searchParams.delete(name);
+  return url.href;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+function normalizeBody(body: Uint8Array, contentType: string | null, ignored: ReadonlySet<string>): Uint8Array {
+  const type = contentType?.split(";", 1)[0]!.trim().toLowerCase() ?? "";
+  try {
+    if (type === "application/json" || type.endsWith("+json")) {
+      const value: unknown = JSON.parse(new TextDecoder().decode(body));
+      return encoder.encode(JSON.stringify(sortJson(value, ignored)));
+    }
+    if (type === "application/x-www-form-urlencoded") {
+      const params = new URLSearchParams(new TextDecoder().decode(body));
+      for (const name of ignored) params.delete(name);
+      params.sort();
+      return encoder.encode(params.toString());
+    }
+  } catch {
+    // Not what its Content-Type says: key the raw bytes.
+  }
+  return body;
+}
+
+function sortJson(value: unknown, ignored: ReadonlySet<string>): unknown {
+  if (Array.isArray(value)) return value.map((item) => sortJson(item, NONE));
+  if (value === null || typeof value !== "object") return value;
+  const sorted: Record<string, unknown> = {};
+  for (const name of Object.keys(value).sort()) {
+    if (!ignored.has(name)) sorted[name] = sortJson((value as Record<string, unknown>)[name], NONE);
+  }
+  return sorted;
+}
+
+async function digest(bytes: Uint8Array): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  let text = "";
+  for (let i = 0; i < 16; i++) text += String.fromCharCode(hash[i]!);
+  return btoa(text).slice(0, 22).replaceAll("+", "-").replaceAll("/", "_");
+}

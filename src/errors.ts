@@ -1,0 +1,75 @@
+/**
+ * The error family of http-cache. Every error the library raises on its own account is an
+ * {@linkcode HttpCacheError}; failures of a storage backend are {@linkcode BackendError}s and
+ * reach the session's `onError` hook instead of the caller.
+ *
+ * @module
+ */
+
+const BRAND = Symbol.for("@x/http-cache/error");
+
+/**
+ * Base class of the errors raised by http-cache.
+ *
+ * @example Catch any error of the library
+ * ```ts
+ * import { HttpCacheError } from "./errors.ts";
+ * try {
+ *   throw new HttpCacheError("Cannot decode cache record: unknown version 9");
+ * } catch (error) {
+ *   if (HttpCacheError.is(error)) console.log(error.message);
+ * }
+ * ```
+ */
+export class HttpCacheError extends Error {
+  /**
+   * Creates an error.
+   *
+   * @param message What went wrong, in sentence case without a final period.
+   * @param options The standard `ErrorOptions` (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HttpCacheError";
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /**
+   * Tells whether a value is an http-cache error, also across realms and duplicate copies of
+   * the library, where `instanceof` fails.
+   *
+   * @param value Any value.
+   * @returns `true` for an {@linkcode HttpCacheError} or a subclass.
+   */
+  static is(value: unknown): value is HttpCacheError {
+    return typeof value === "object" && value !== null && BRAND in value;
+  }
+}
+
+/**
+ * A storage backend failed: it was unreachable, timed out, or returned a record that cannot be
+ * decoded. The session never lets it fail a request; it is passed to `onError`.
+ *
+ * @example Inspect a backend failure
+ * ```ts
+ * import { BackendError } from "./errors.ts";
+ * const error = new BackendError("Cannot read from redis: connection refused", { backend: "redis" });
+ * console.log(error.backend); // "redis"
+ * ```
+ */
+export class BackendError extends HttpCacheError {
+  /** Name of the backend that failed, such as `"sqlite"` or `"redis"`. */
+  readonly backend: string;
+
+  /**
+   * Creates a backend error.
+   *
+   * @param message What failed.
+   * @param options The backend's name and the underlying `cause`.
+   */
+  constructor(message: string, options: { backend: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = "BackendError";
+    this.backend = options.backend;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Expiration values (`expireAfter`) and URL patterns (`urlsExpireAfter`).
+ *
+ * Precedence, first that applies: the request's `expireAfter` > the response's own freshness
+ * (when `cacheControl` is on) > the first matching URL pattern > the session's `expireAfter`.
+ *
+ * @module
+ */
+
+/** Store the response and never let it expire. */
+export const NEVER_EXPIRE = -1;
+/** Store the response, but as already expired: it is revalidated before every use. */
+export const EXPIRE_IMMEDIATELY = 0;
+/** Do not store the response at all. */
+export const DO_NOT_CACHE = -2;
+
+/**
+ * How long a response stays fresh: seconds (a non-negative number), an absolute `Date`, or one
+ * of {@linkcode NEVER_EXPIRE}, {@linkcode EXPIRE_IMMEDIATELY}, {@linkcode DO_NOT_CACHE}.
+ */
+export type ExpireAfter = number | Date;
+
+/** Glob patterns of URLs (without the scheme) mapped to how long their responses stay fresh. */
+export type UrlsExpireAfter = Record<string, ExpireAfter>;
+
+const ALLOWED = "seconds >= 0, a valid Date, NEVER_EXPIRE (-1), EXPIRE_IMMEDIATELY (0) or DO_NOT_CACHE (-2)";
+
+/**
+ * Checks an expiration value.
+ *
+ * @param value The value to check.
+ * @param option Name of the option it came from, for the error message.
+ * @returns The value.
+ * @throws {TypeError} When it is neither a number nor a Date.
+ * @throws {RangeError} When it is a negative number other than the constants, not finite, or an
+ *   invalid Date.
+ */
+export function checkExpireAfter(value: unknown, option: string): ExpireAfter {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new RangeError(`${option} must be ${ALLOWED}: received an invalid Date`);
+    return value;
+  }
+  if (typeof value !== "number") {
+    throw new TypeError(`${option} must be ${ALLOWED}: received ${describe(value)}`);
+  }
+  if (!(Number.isFinite(value) && value >= 0) && value !== NEVER_EXPIRE && value !== DO_NOT_CACHE) {
+    throw new RangeError(`${option} must be ${ALLOWED}: received ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Turns an expiration value into the moment the response stops being fresh.
+ *
+ * @param value The expiration value.
+ * @param now The current time (epoch ms).
+ * @returns Epoch ms (`Infinity` for never), or `undefined` for {@linkcode DO_NOT_CACHE}.
+ */
+export function expiresAtFor(value: ExpireAfter, now: number): number | undefined {
+  if (value instanceof Date) return value.getTime();
+  if (value === DO_NOT_CACHE) return undefined;
+  if (value === NEVER_EXPIRE) return Infinity;
+  return now + value * 1000;
+}
+
+/** Finds the expiration that the first matching pattern gives a URL. */
+export type UrlExpiration = (url: URL) => ExpireAfter | undefined;
+
+/**
+ * Compiles `urlsExpireAfter`. A pattern is a glob (`*` any characters, `?` one) matched against
+ * the start of the URL without its scheme, so `example.com/static` matches everything below it;
+ * the first matching pattern, in insertion order, wins.
+ *
+ * @param patterns Patterns and their expiration.
+ * @returns A lookup function.
+ * @throws {TypeError | RangeError} When a value is not a valid expiration.
+ *
+ * @example
+ * ```ts
+ * import { compileUrlPatterns, NEVER_EXPIRE } from "./expiration.ts";
+ * const lookup = compileUrlPatterns({ "*.example.com/static/*": NEVER_EXPIRE, "example.com/api": 60 });
+ * console.log(lookup(new URL("https://cdn.example.com/static/app.js"))); // -1
+ * console.log(lookup(new URL("https://example.com/api/users?id=1"))); // 60
+ * ```
+ */
+export function compileUrlPatterns(patterns: UrlsExpireAfter): UrlExpiration {
+  if (typeof patterns !== "object" || patterns === null || Array.isArray(patterns)) {
+    throw new TypeError(`urlsExpireAfter must be an object of glob patterns: received ${describe(patterns)}`);
+  }
+  const compiled = Object.entries(patterns).map(([pattern, value]): [RegExp, ExpireAfter] => [
+    globToRegExp(pattern),
+    checkExpireAfter(value, `urlsExpireAfter["${pattern}"]`),
+  ]);
+  if (compiled.length === 0) return () => undefined;
+  return (url) => {
+    const target = url.href.slice(url.protocol.length + (url.href.startsWith(`${url.protocol}//`) ? 2 : 0));
+    for (const [pattern, value] of compiled) if (pattern.test(target)) return value;
+    return undefined;
+  };
+}
+
+function globToRegExp(glob: string): RegExp {
+  const pattern = glob.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  let source = "^";
+  for (const char of pattern) {
+    if (char === "*") source += ".*";
+    else if (char === "?") source += ".";
+    else source += char.replace(/[.+^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(source, "i");
+}
+
+/**
+ * Describes a value for an error message.
+ *
+ * @param value Any value.
+ * @returns A short description.
+ */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return "an array";
+  if (value === null || typeof value !== "object") return String(value);
+  return value.constructor?.name ? `a ${value.constructor.name}` : "an object";
+}

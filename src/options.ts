@@ -1,0 +1,258 @@
+/**
+ * Options of {@linkcode CachedSession}, their defaults, and their validation at construction.
+ *
+ * @module
+ */
+
+import type { CacheBackend } from "../backends/base.ts";
+import { MemoryBackend } from "../backends/memory.ts";
+import type { KeyRequest } from "./cache_keys.ts";
+import {
+  checkExpireAfter,
+  compileUrlPatterns,
+  describe,
+  type ExpireAfter,
+  type UrlExpiration,
+  type UrlsExpireAfter,
+} from "./expiration.ts";
+
+/** What happened when the cache reported an error to `onError`. */
+export interface ErrorContext {
+  /** The cache operation that failed. */
+  operation: "read" | "write" | "delete" | "revalidate";
+  /** The request's method and URL, as `"GET https://…"`. */
+  request: string;
+}
+
+/** Options of a {@linkcode CachedSession} (all optional). */
+export interface CachedSessionOptions {
+  /**
+   * Where responses are stored.
+   * @default {new MemoryBackend()}
+   */
+  backend?: CacheBackend;
+  /**
+   * How long responses stay fresh when nothing more specific applies: seconds, a `Date`,
+   * `NEVER_EXPIRE`, `EXPIRE_IMMEDIATELY` or `DO_NOT_CACHE`. With `cacheControl` on and no value
+   * here, a response without freshness information is stored only when it can be revalidated.
+   * @default {undefined} (`NEVER_EXPIRE` when `cacheControl` is off)
+   */
+  expireAfter?: ExpireAfter;
+  /** Expiration per URL glob pattern (matched against the URL without its scheme; first match wins). */
+  urlsExpireAfter?: UrlsExpireAfter;
+  /**
+   * Follow the HTTP caching rules of RFC 9111: `Cache-Control`, `Expires`, validators, `Vary`.
+   * @default {true}
+   */
+  cacheControl?: boolean;
+  /**
+   * Apply the rules of a shared cache (`s-maxage`, no `private` responses, `Authorization` rules)
+   * instead of those of a private one.
+   * @default {false}
+   */
+  shared?: boolean;
+  /**
+   * Status codes that may be stored.
+   * @default {[200]}
+   */
+  allowedCodes?: readonly number[];
+  /**
+   * Request methods whose responses may be stored. `HEAD` requests are also answered from stored
+   * `GET` responses.
+   * @default {["GET", "HEAD"]}
+   */
+  allowedMethods?: readonly string[];
+  /** Decides per response whether it may be stored; it sees status and headers (no body). */
+  filter?: (response: Response) => boolean;
+  /** Query parameters, JSON or form fields and headers left out of keys and removed from what is stored. */
+  ignoredParameters?: readonly string[];
+  /** Request headers whose values are part of the cache key. */
+  matchHeaders?: readonly string[];
+  /** Replaces the cache key function; `defaultKey()` computes the built-in one. */
+  keyFn?: (request: KeyRequest, defaultKey: () => Promise<string>) => string | Promise<string>;
+  /**
+   * Serve a stale response when the origin fails (network error, 500, 502, 503, 504): `true` for
+   * any age, or a number of seconds past expiry; the response's own `stale-if-error` also applies.
+   * @default {false}
+   */
+  staleIfError?: boolean | number;
+  /**
+   * Seconds past expiry during which a stale response is served at once and refreshed in the
+   * background; the response's own `stale-while-revalidate` takes precedence.
+   * @default {0}
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Share one origin request between identical concurrent requests.
+   * @default {true}
+   */
+  coalesceRequests?: boolean;
+  /**
+   * Store `Set-Cookie` response headers (they are dropped by default, so no session cookie is ever
+   * replayed from the cache).
+   * @default {false}
+   */
+  storeSetCookie?: boolean;
+  /**
+   * The fetch that is wrapped.
+   * @default {globalThis.fetch}
+   */
+  fetch?: typeof fetch;
+  /** Receives every cache failure; the user's request goes on without the cache. Default: `console.warn`. */
+  onError?: (error: unknown, context: ErrorContext) => void;
+  /** Keeps background work (revalidation, writes) alive on serverless hosts, e.g. `ctx.waitUntil`. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  /**
+   * The clock, in epoch milliseconds.
+   * @default {Date.now}
+   */
+  now?: () => number;
+}
+
+/** Options with their defaults applied, checked. */
+export interface ResolvedOptions {
+  backend: CacheBackend;
+  expireAfter: ExpireAfter | undefined;
+  urlExpiration: UrlExpiration;
+  cacheControl: boolean;
+  shared: boolean;
+  allowedCodes: ReadonlySet<number>;
+  allowedMethods: ReadonlySet<string>;
+  filter: ((response: Response) => boolean) | undefined;
+  ignoredParameters: ReadonlySet<string>;
+  matchHeaders: readonly string[];
+  keyFn: CachedSessionOptions["keyFn"];
+  staleIfError: number;
+  staleWhileRevalidate: number;
+  coalesceRequests: boolean;
+  storeSetCookie: boolean;
+  fetch: typeof fetch;
+  onError: (error: unknown, context: ErrorContext) => void;
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  now: () => number;
+}
+
+const KNOWN = new Set([
+  "backend",
+  "expireAfter",
+  "urlsExpireAfter",
+  "cacheControl",
+  "shared",
+  "allowedCodes",
+  "allowedMethods",
+  "filter",
+  "ignoredParameters",
+  "matchHeaders",
+  "keyFn",
+  "staleIfError",
+  "staleWhileRevalidate",
+  "coalesceRequests",
+  "storeSetCookie",
+  "fetch",
+  "onError",
+  "waitUntil",
+  "now",
+]);
+
+/**
+ * Applies defaults and checks every option.
+ *
+ * @param options The user's options.
+ * @returns The resolved options.
+ * @throws {TypeError} When an option has the wrong type or is unknown.
+ * @throws {RangeError} When a number is out of range.
+ */
+export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${PREFIX}options must be an object: received ${describe(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name)) throw new TypeError(`${PREFIX}unknown option ${JSON.stringify(name)}: allowed are ${[...KNOWN].join(", ")}`);
+  }
+  const o = options;
+  const backend = o.backend ?? new MemoryBackend();
+  if (typeof backend !== "object" || typeof backend.read !== "function") {
+    throw new TypeError(`${PREFIX}backend must be a CacheBackend such as new MemoryBackend(): received ${describe(backend)}`);
+  }
+  return {
+    backend,
+    expireAfter: o.expireAfter === undefined ? undefined : checkExpireAfter(o.expireAfter, `${PREFIX}expireAfter`),
+    urlExpiration: compileUrlPatterns(o.urlsExpireAfter ?? {}),
+    cacheControl: flag(o.cacheControl, "cacheControl", true),
+    shared: flag(o.shared, "shared", false),
+    allowedCodes: new Set(list(o.allowedCodes, "allowedCodes", [200], isStatus, "status codes from 200 to 599")),
+    allowedMethods: new Set(
+      list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], isToken, "method names").map((m) => m.toUpperCase()),
+    ),
+    filter: fn(o.filter, "filter"),
+    ignoredParameters: new Set(list(o.ignoredParameters, "ignoredParameters", [], isString, "strings")),
+    matchHeaders: list(o.matchHeaders, "matchHeaders", [], isToken, "header names").map((h) => h.toLowerCase()),
+    keyFn: fn(o.keyFn, "keyFn"),
+    staleIfError: seconds(o.staleIfError, "staleIfError"),
+    staleWhileRevalidate: seconds(o.staleWhileRevalidate, "staleWhileRevalidate"),
+    coalesceRequests: flag(o.coalesceRequests, "coalesceRequests", true),
+    storeSetCookie: flag(o.storeSetCookie, "storeSetCookie", false),
+    fetch: fn(o.fetch, "fetch") ?? ((input, init) => globalThis.fetch(input, init)),
+    onError: fn(o.onError, "onError") ?? warn,
+    waitUntil: fn(o.waitUntil, "waitUntil"),
+    now: fn(o.now, "now") ?? Date.now,
+  };
+}
+
+const PREFIX = "Cannot create CachedSession: ";
+
+function warn(error: unknown, context: ErrorContext): void {
+  console.warn(`http-cache: ${context.operation} failed for ${context.request}:`, error);
+}
+
+function flag(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${PREFIX}${name} must be true or false: received ${describe(value)}`);
+  return value;
+}
+
+function fn<T>(value: T | undefined, name: string): T | undefined {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`${PREFIX}${name} must be a function: received ${describe(value)}`);
+  }
+  return value;
+}
+
+function seconds(value: unknown, name: string): number {
+  if (value === undefined || value === false) return 0;
+  if (value === true) return Infinity;
+  if (typeof value !== "number") {
+    throw new TypeError(`${PREFIX}${name} must be a boolean or a number of seconds >= 0: received ${describe(value)}`);
+  }
+  if (!(value >= 0)) throw new RangeError(`${PREFIX}${name} must be a number of seconds >= 0: received ${value}`);
+  return value;
+}
+
+function list<T>(
+  value: readonly unknown[] | undefined,
+  name: string,
+  fallback: T[],
+  check: (item: unknown) => item is T,
+  allowed: string,
+): T[] {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value)) throw new TypeError(`${PREFIX}${name} must be an array of ${allowed}: received ${describe(value)}`);
+  const bad = value.find((item) => !check(item));
+  if (bad !== undefined || value.length !== value.filter(check).length) {
+    const error = typeof bad === "number" ? RangeError : TypeError;
+    throw new error(`${PREFIX}${name} must be an array of ${allowed}: received ${describe(bad)}`);
+  }
+  return [...value] as T[];
+}
+
+function isStatus(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 200 && (value as number) <= 599;
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === "string" && value !== "";
+}
+
+function isToken(value: unknown): value is string {
+  return typeof value === "string" && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value);
+}

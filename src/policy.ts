@@ -1,0 +1,421 @@
+/**
+ * HTTP caching rules of RFC 9111 (and RFC 5861 for the stale extensions), as pure functions over
+ * headers and times: what may be stored, how long it is fresh, how old it is, when it may be used
+ * stale, and how a 304 updates it. No I/O; every time is an argument.
+ *
+ * @module
+ */
+
+import { type CacheControl, parseCacheControl, parseDeltaSeconds, parseFieldNames, parseHttpDate } from "./cache_control.ts";
+import type { CacheEntry } from "./record.ts";
+
+/** Statuses that are "heuristically cacheable" (RFC 9110 §15.1). */
+export const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([
+  200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501,
+]);
+
+/** Fraction of (Date − Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2). */
+export const HEURISTIC_FRACTION = 0.1;
+
+/** Statuses on which `stale-if-error` allows a stale response (RFC 5861 §4). */
+export const ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
+/**
+ * Header fields never stored: hop-by-hop fields (RFC 9110 §7.6.1) and the fields of a proxy hop.
+ * Fields nominated by `Connection` are removed too (RFC 9111 §3.1).
+ */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "transfer-encoding",
+  "trailer",
+  "upgrade",
+  "proxy-authenticate",
+  "proxy-authentication-info",
+]);
+
+/** Fields a 304 must not change in the stored response (RFC 9111 §3.2, §4.3.4). */
+const NOT_UPDATED_BY_304 = new Set(["content-length", "content-encoding", "content-range", "content-type"]);
+
+/** The request side, as the rules need it. */
+export interface PolicyRequest {
+  method: string;
+  headers: Headers;
+  /** Parsed request `Cache-Control` (with `Pragma: no-cache` folded in, §5.4). */
+  cacheControl: CacheControl;
+}
+
+/**
+ * Parses the request's caching directives; `Pragma: no-cache` counts as `Cache-Control: no-cache`
+ * when the request has no `Cache-Control` (RFC 9111 §5.4).
+ *
+ * @param headers Request headers.
+ * @returns The directives.
+ */
+export function requestDirectives(headers: Headers): CacheControl {
+  const value = headers.get("cache-control");
+  if (value !== null) return parseCacheControl(value);
+  const pragma = headers.get("pragma");
+  return pragma !== null && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma) ? { noCache: true } : {};
+}
+
+/**
+ * Decides whether a response may be stored (RFC 9111 §3). Freshness is decided separately; this
+ * only answers what the protocol forbids or permits.
+ *
+ * @param request The request.
+ * @param status The response status.
+ * @param headers The response headers.
+ * @param cc The response directives.
+ * @param shared Whether the shared-cache rules apply.
+ * @returns `true` when the response may be stored.
+ */
+export function isStorable(
+  request: PolicyRequest,
+  status: number,
+  headers: Headers,
+  cc: CacheControl,
+  shared: boolean,
+): boolean {
+  // §3: "the response status code is final"; 206 and 304 are never stored whole (§3.3, §4.3.4).
+  if (status < 200 || status === 206 || status === 304) return false;
+  // §3: "the no-store cache directive is not present in the response" (nor the request, §5.2.1.5).
+  if (cc.noStore || request.cacheControl.noStore) return false;
+  // §3: "if the cache is shared: the private response directive is either not present or allows
+  // a shared cache to store a modified response" (a qualified private strips its fields).
+  if (shared && cc.private === true) return false;
+  // §3.5: a shared cache stores a response to a request with Authorization only when one of
+  // must-revalidate, public or s-maxage explicitly allows it.
+  if (shared && request.headers.has("authorization") && !cc.mustRevalidate && !cc.public && cc.sMaxAge === undefined) {
+    return false;
+  }
+  // §4.1: "A stored response with a Vary header field value containing a member '*' always fails
+  // to match" — storing it would be useless.
+  if (varyNames(headers) === "*") return false;
+  return true;
+}
+
+/**
+ * Whether the response carries explicit freshness or may get heuristic freshness (§3, last
+ * condition): without either, the RFC does not let it be stored unless configuration says so.
+ *
+ * @param status Response status.
+ * @param headers Response headers.
+ * @param cc Response directives.
+ * @param shared Whether the shared-cache rules apply.
+ * @returns `true` when the response itself allows caching.
+ */
+export function allowsCaching(status: number, headers: Headers, cc: CacheControl, shared: boolean): boolean {
+  return cc.maxAge !== undefined || (shared && cc.sMaxAge !== undefined) || headers.has("expires") ||
+    cc.public === true || (!shared && cc.private !== undefined) || HEURISTICALLY_CACHEABLE.has(status);
+}
+
+/**
+ * The explicit freshness lifetime of a response in seconds (RFC 9111 §4.2.1): `s-maxage` (shared
+ * caches), `max-age`, or `Expires` − `Date`; `undefined` when the origin gave none.
+ *
+ * @param headers Response headers.
+ * @param cc Response directives.
+ * @param shared Whether `s-maxage` applies.
+ * @param responseTime When the response arrived (epoch ms), standing in for a missing `Date`.
+ * @returns Seconds, or `undefined`.
+ */
+export function explicitLifetime(
+  headers: Headers,
+  cc: CacheControl,
+  shared: boolean,
+  responseTime: number,
+): number | undefined {
+  if (shared && cc.sMaxAge !== undefined) return cc.sMaxAge;
+  if (cc.maxAge !== undefined) return cc.maxAge;
+  const expiresValue = headers.get("expires");
+  if (expiresValue === null) return undefined;
+  // §5.3: "A cache recipient MUST interpret invalid date formats, especially the value '0', as
+  // representing a time in the past (i.e., 'already expired')." Duplicated lines, joined with a
+  // comma, are no valid date either (§4.2.1).
+  const expires = parseHttpDate(expiresValue);
+  const date = parseHttpDate(headers.get("date")) ?? responseTime;
+  return expires === undefined ? 0 : Math.max(0, (expires - date) / 1000);
+}
+
+/**
+ * Heuristic freshness (RFC 9111 §4.2.2): for a heuristically cacheable status with
+ * `Last-Modified`, 10% of the time between it and `Date`.
+ *
+ * @param status Response status.
+ * @param headers Response headers.
+ * @param responseTime When the response arrived (epoch ms), standing in for a missing `Date`.
+ * @returns Seconds, or `undefined` when no heuristic applies.
+ */
+export function heuristicLifetime(status: number, headers: Headers, responseTime: number): number | undefined {
+  if (!HEURISTICALLY_CACHEABLE.has(status)) return undefined;
+  const lastModified = parseHttpDate(headers.get("last-modified"));
+  const date = parseHttpDate(headers.get("date")) ?? responseTime;
+  if (lastModified === undefined || lastModified >= date) return undefined;
+  return Math.floor(((date - lastModified) / 1000) * HEURISTIC_FRACTION);
+}
+
+/**
+ * The corrected initial age of a response in seconds (RFC 9111 §4.2.3):
+ * `max(apparent_age, age_value + response_delay)`.
+ *
+ * @param headers Response headers (`Date`, `Age`).
+ * @param requestTime When the request was sent (epoch ms).
+ * @param responseTime When the response arrived (epoch ms).
+ * @returns Seconds.
+ */
+export function correctedInitialAge(
+  headers: Headers | readonly [string, string][],
+  requestTime: number,
+  responseTime: number,
+): number {
+  const get = (name: string) => headerValue(headers, name);
+  const date = parseHttpDate(get("date"));
+  const apparentAge = date === undefined ? 0 : Math.max(0, (responseTime - date) / 1000);
+  const ageValue = parseDeltaSeconds(get("age")?.split(",", 1)[0]!.trim()) ?? 0;
+  const responseDelay = Math.max(0, (responseTime - requestTime) / 1000);
+  return Math.max(apparentAge, ageValue + responseDelay);
+}
+
+/**
+ * The current age of a stored entry in seconds (RFC 9111 §4.2.3).
+ *
+ * @param entry The entry.
+ * @param now The current time (epoch ms).
+ * @returns Seconds.
+ */
+export function currentAge(entry: CacheEntry, now: number): number {
+  return correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime) +
+    Math.max(0, (now - entry.responseTime) / 1000);
+}
+
+/**
+ * Whether a stale entry must never be used without revalidation (RFC 9111 §4.2.4): when the
+ * origin said `must-revalidate` or `no-cache`, or, for a shared cache, `proxy-revalidate` or
+ * `s-maxage` (§5.2.2.8, §5.2.2.10).
+ *
+ * @param cc The stored response's directives.
+ * @param shared Whether the shared-cache rules apply.
+ * @returns `true` when serving stale is forbidden.
+ */
+export function forbidsStale(cc: CacheControl, shared: boolean): boolean {
+  return cc.mustRevalidate === true || cc.noCache !== undefined ||
+    (shared && (cc.proxyRevalidate === true || cc.sMaxAge !== undefined));
+}
+
+/** How a stored entry may be used for a request. */
+export type Usability =
+  | "fresh"
+  | "stale-ok" // stale, but the request accepts it (max-stale)
+  | "stale-while-revalidate"
+  | "revalidate";
+
+/**
+ * Decides how a stored entry may be used for a request under RFC 9111 §4.2 and §5.2.1 and
+ * RFC 5861 §3.
+ *
+ * @param entry The stored entry.
+ * @param request The request and its directives.
+ * @param now Current time (epoch ms).
+ * @param options `shared`, and the session's `staleWhileRevalidate` default in seconds.
+ * @returns The usability.
+ */
+export function usability(
+  entry: CacheEntry,
+  request: PolicyRequest,
+  now: number,
+  options: { shared: boolean; staleWhileRevalidate: number },
+): Usability {
+  const req = request.cacheControl;
+  // §5.2.1.4: "no-cache ... a cache MUST NOT use a stored response to satisfy the request
+  // without successful validation on the origin server".
+  if (req.noCache) return "revalidate";
+  const remaining = (entry.expiresAt - now) / 1000;
+  const needsAge = req.maxAge !== undefined || req.minFresh !== undefined;
+  const age = needsAge ? currentAge(entry, now) : 0;
+  // §5.2.1.1: max-age — the client does not want a response older than this.
+  const tooOld = req.maxAge !== undefined && age > req.maxAge;
+  // §5.2.1.3: min-fresh — it wants one that stays fresh at least this long.
+  const freshEnough = req.minFresh === undefined || remaining >= req.minFresh;
+  if (remaining > 0 && !tooOld && freshEnough) return "fresh";
+  if (tooOld || !freshEnough) return "revalidate";
+  const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
+  if (forbidsStale(cc, options.shared)) return "revalidate";
+  // §5.2.1.2: max-stale — the client accepts a response stale by at most this much.
+  if (req.maxStale !== undefined && -remaining <= req.maxStale) return "stale-ok";
+  // RFC 5861 §3: stale-while-revalidate, from the response or the session's default.
+  const window = cc.staleWhileRevalidate ?? options.staleWhileRevalidate;
+  if (window > 0 && -remaining <= window) return "stale-while-revalidate";
+  return "revalidate";
+}
+
+/**
+ * Whether a stale entry may answer when the origin failed (RFC 5861 §4): within the
+ * `stale-if-error` window of the response, the request, or the session, and never when the
+ * origin forbade stale responses.
+ *
+ * @param entry The stored entry.
+ * @param request The request and its directives.
+ * @param now Current time (epoch ms).
+ * @param options `shared`, and the session's `staleIfError` (seconds, `Infinity` for always, `0` never).
+ * @returns `true` when the stale entry may be served.
+ */
+export function mayServeOnError(
+  entry: CacheEntry,
+  request: PolicyRequest,
+  now: number,
+  options: { shared: boolean; staleIfError: number },
+): boolean {
+  const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
+  if (forbidsStale(cc, options.shared)) return false;
+  const window = Math.max(
+    cc.staleIfError ?? 0,
+    request.cacheControl.staleIfError ?? 0,
+    options.staleIfError,
+  );
+  return (now - entry.expiresAt) / 1000 <= window;
+}
+
+/**
+ * The `Vary` field names of a response, lower-cased, or `"*"` (RFC 9110 §12.5.5).
+ *
+ * @param headers Response headers.
+ * @returns The names (empty when there is no `Vary`), or `"*"`.
+ */
+export function varyNames(headers: Headers | readonly [string, string][]): string[] | "*" {
+  const value = headerValue(headers, "vary");
+  if (value === null) return [];
+  const names = parseFieldNames(value);
+  return names.includes("*") ? "*" : [...new Set(names)];
+}
+
+/**
+ * Normalises a request header value for Vary matching (RFC 9111 §4.1: whitespace around list
+ * separators removed, case folded where the field is case-insensitive).
+ *
+ * @param name Lower-case field name.
+ * @param value The value, or `null`.
+ * @returns The normalised value.
+ */
+export function normalizeVaryValue(name: string, value: string | null): string | null {
+  if (value === null) return null;
+  const trimmed = value.trim().replace(/\s*,\s*/g, ",").replace(/\s+/g, " ");
+  return CASE_INSENSITIVE_VALUES.has(name) ? trimmed.toLowerCase() : trimmed;
+}
+
+const CASE_INSENSITIVE_VALUES = new Set(["accept", "accept-encoding", "accept-language", "accept-charset"]);
+
+/**
+ * The headers to keep when storing a response (RFC 9111 §3.1): without hop-by-hop fields, fields
+ * named by `Connection`, fields named by a qualified `no-cache` (§5.2.2.4) or, for a shared cache,
+ * a qualified `private` (§5.2.2.7), and `Set-Cookie` unless asked for.
+ *
+ * @param headers Response headers.
+ * @param cc Response directives.
+ * @param options `shared` and `storeSetCookie`.
+ * @returns `[name, value]` pairs.
+ */
+export function storableHeaders(
+  headers: Headers,
+  cc: CacheControl,
+  options: { shared: boolean; storeSetCookie: boolean },
+): [string, string][] {
+  const drop = new Set(HOP_BY_HOP);
+  for (const name of parseFieldNames(headers.get("connection") ?? "")) drop.add(name);
+  if (Array.isArray(cc.noCache)) for (const name of cc.noCache) drop.add(name);
+  if (options.shared && Array.isArray(cc.private)) for (const name of cc.private) drop.add(name);
+  if (!options.storeSetCookie) drop.add("set-cookie");
+  const kept: [string, string][] = [];
+  for (const [name, value] of headers) if (!drop.has(name)) kept.push([name, value]);
+  return kept;
+}
+
+/**
+ * The validators to send when revalidating an entry (RFC 9111 §4.3.1): `If-None-Match` with the
+ * entity tag, `If-Modified-Since` with `Last-Modified`.
+ *
+ * @param entry The stored entry.
+ * @returns The conditional header fields (empty when the entry has no validator).
+ */
+export function conditionalHeaders(entry: CacheEntry): [string, string][] {
+  const out: [string, string][] = [];
+  const etag = headerValue(entry.headers, "etag");
+  if (etag !== null) out.push(["if-none-match", etag]);
+  const lastModified = headerValue(entry.headers, "last-modified");
+  if (lastModified !== null) out.push(["if-modified-since", lastModified]);
+  return out;
+}
+
+/**
+ * Whether a 304 (or a HEAD response) describes the stored entry (RFC 9111 §4.3.4 and §4.3.5): a
+ * strong entity tag must match; a weak one or `Last-Modified` may select it when that is all there
+ * is.
+ *
+ * @param entry The stored entry.
+ * @param headers The headers of the new response.
+ * @returns `true` when the entry may be updated from it.
+ */
+export function validatorsMatch(entry: CacheEntry, headers: Headers): boolean {
+  const newTag = headers.get("etag");
+  const storedTag = headerValue(entry.headers, "etag");
+  if (newTag !== null) {
+    if (storedTag === null) return false;
+    // A strong validator selects by strong comparison, a weak one by weak comparison (§8.8.3.2).
+    return isWeak(newTag) ? opaqueTag(storedTag) === opaqueTag(newTag) : storedTag.trim() === newTag.trim();
+  }
+  const newModified = headers.get("last-modified");
+  if (newModified !== null) return headerValue(entry.headers, "last-modified") === newModified;
+  return true;
+}
+
+/**
+ * Updates stored headers from a 304 or HEAD response (RFC 9111 §3.2): each field of the new
+ * response replaces the stored one, except hop-by-hop fields and those describing the stored body.
+ *
+ * @param stored The stored headers.
+ * @param fresh The new response's headers.
+ * @param options `storeSetCookie`.
+ * @returns The updated headers.
+ */
+export function updateHeaders(
+  stored: readonly [string, string][],
+  fresh: Headers,
+  options: { storeSetCookie: boolean },
+): [string, string][] {
+  const replaced = new Set<string>();
+  const added: [string, string][] = [];
+  for (const [name, value] of fresh) {
+    if (HOP_BY_HOP.has(name) || NOT_UPDATED_BY_304.has(name)) continue;
+    if (name === "set-cookie" && !options.storeSetCookie) continue;
+    replaced.add(name);
+    added.push([name, value]);
+  }
+  return [...stored.filter(([name]) => !replaced.has(name)), ...added];
+}
+
+/**
+ * Reads a field from `Headers` or from stored `[name, value]` pairs (names lower-case); repeated
+ * pairs are joined with ", " as `Headers.get` does.
+ *
+ * @param headers The headers.
+ * @param name Lower-case name.
+ * @returns The value, or `null`.
+ */
+export function headerValue(headers: Headers | readonly [string, string][], name: string): string | null {
+  if (headers instanceof Headers) return headers.get(name);
+  let value: string | null = null;
+  for (const [key, v] of headers) if (key === name) value = value === null ? v : `${value}, ${v}`;
+  return value;
+}
+
+function isWeak(tag: string): boolean {
+  return tag.trim().startsWith("W/");
+}
+
+/** An entity tag without its weakness indicator, for the weak comparison of RFC 9110 §8.8.3.2. */
+function opaqueTag(tag: string): string {
+  const trimmed = tag.trim();
+  return trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed;
+}

@@ -1,0 +1,181 @@
+/**
+ * {@linkcode CachedResponse}: a real `Response` that also tells where it came from.
+ *
+ * @module
+ */
+
+import type { CacheEntry } from "./record.ts";
+
+/** Cache metadata of a response. */
+export interface CacheInfo {
+  /** Whether the response was served from the cache (also when it was revalidated with a 304). */
+  fromCache: boolean;
+  /** Whether a stored response was confirmed by the origin (304) before it was served. */
+  revalidated: boolean;
+  /** The cache key of the request, or `undefined` when the cache was bypassed. */
+  cacheKey: string | undefined;
+  /** When the stored entry was created, if there is one. */
+  createdAt: Date | undefined;
+  /** When the stored entry stops being fresh, if there is one and it ever does. */
+  expiresAt: Date | undefined;
+  /** The clock that decides `isExpired` (epoch ms). */
+  now: () => number;
+}
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * A `Response` with cache metadata. It is a genuine `Response` (`instanceof Response`, a body that
+ * can be read once, `clone()`), and its `url` and `redirected` are those of the original response.
+ *
+ * @example Tell a hit from a miss
+ * ```ts
+ * import { CachedSession } from "../mod.ts";
+ * const session = new CachedSession({
+ *   fetch: () => Promise.resolve(new Response("hi", { headers: { "cache-control": "max-age=60" } })),
+ * });
+ * const first = await session.fetch("http://127.0.0.1/hello");
+ * await first.text();
+ * const second = await session.fetch("http://127.0.0.1/hello");
+ * console.log(first.fromCache, second.fromCache); // false true
+ * ```
+ */
+export class CachedResponse extends Response {
+  #url: string;
+  #redirected: boolean;
+  #info: CacheInfo;
+
+  /**
+   * Creates a response. Most code gets one from `CachedSession.fetch` instead.
+   *
+   * @param body The body.
+   * @param init Status, status text and headers.
+   * @param source `url` and `redirected` of the original response.
+   * @param info Cache metadata.
+   */
+  constructor(
+    body: BodyInit | null,
+    init: ResponseInit,
+    source: { url: string; redirected: boolean },
+    info: CacheInfo,
+  ) {
+    super(NULL_BODY_STATUS.has(init.status ?? 200) ? null : body, init);
+    this.#url = source.url;
+    this.#redirected = source.redirected;
+    this.#info = info;
+  }
+
+  /**
+   * Builds the response for a stored entry.
+   *
+   * @param entry The stored entry.
+   * @param options The cache key, the current time and overrides for the served form.
+   * @returns The response.
+   */
+  static fromEntry(
+    entry: CacheEntry,
+    options: {
+      cacheKey: string;
+      now: number;
+      clock?: () => number;
+      headers?: Headers;
+      body?: BodyInit | null;
+      status?: number;
+      redirected?: boolean;
+      revalidated?: boolean;
+    },
+  ): CachedResponse {
+    const { clock = Date.now } = options;
+    return new CachedResponse(
+      options.body !== undefined ? options.body : (entry.body as Uint8Array<ArrayBuffer>),
+      {
+        status: options.status ?? entry.status,
+        statusText: options.status === undefined ? entry.statusText : "",
+        headers: options.headers ?? entry.headers,
+      },
+      { url: entry.url, redirected: options.redirected ?? entry.redirected },
+      {
+        fromCache: true,
+        revalidated: options.revalidated ?? false,
+        cacheKey: options.cacheKey,
+        createdAt: new Date(entry.createdAt),
+        expiresAt: Number.isFinite(entry.expiresAt) ? new Date(entry.expiresAt) : undefined,
+        now: clock,
+      },
+    );
+  }
+
+  /**
+   * Wraps a network response.
+   *
+   * @param response The response from the network.
+   * @param body The body to give the caller (the network body, or a branch of it).
+   * @param info Cache metadata.
+   * @returns The response.
+   */
+  static fromNetwork(response: Response, body: BodyInit | null, info: CacheInfo): CachedResponse {
+    return new CachedResponse(
+      body,
+      { status: response.status, statusText: response.statusText, headers: response.headers },
+      response,
+      info,
+    );
+  }
+
+  /** The URL of the original response (after redirects). */
+  override get url(): string {
+    return this.#url;
+  }
+
+  /** Whether the original response was reached through redirects. */
+  override get redirected(): boolean {
+    return this.#redirected;
+  }
+
+  /** Whether the response came from the cache. */
+  get fromCache(): boolean {
+    return this.#info.fromCache;
+  }
+
+  /** Whether a stored response was revalidated with the origin before it was served. */
+  get revalidated(): boolean {
+    return this.#info.revalidated;
+  }
+
+  /** The request's cache key, or `undefined` when the cache was bypassed. */
+  get cacheKey(): string | undefined {
+    return this.#info.cacheKey;
+  }
+
+  /** When the stored entry was created, or `undefined` when nothing was stored. */
+  get createdAt(): Date | undefined {
+    return this.#info.createdAt;
+  }
+
+  /** When the entry stops being fresh; `undefined` when it never does or nothing was stored. */
+  get expiresAt(): Date | undefined {
+    return this.#info.expiresAt;
+  }
+
+  /** Whether the entry is no longer fresh, now. */
+  get isExpired(): boolean {
+    const expiresAt = this.#info.expiresAt;
+    return expiresAt !== undefined && expiresAt.getTime() <= this.#info.now();
+  }
+
+  /**
+   * Clones the response, metadata included.
+   *
+   * @returns The copy.
+   * @throws {TypeError} When the body has already been read.
+   */
+  override clone(): CachedResponse {
+    const copy = super.clone();
+    return new CachedResponse(
+      copy.body,
+      { status: copy.status, statusText: copy.statusText, headers: copy.headers },
+      { url: this.#url, redirected: this.#redirected },
+      this.#info,
+    );
+  }
+}

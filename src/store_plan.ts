@@ -1,0 +1,215 @@
+/**
+ * What to store for a network response, under which key, fresh until when, and kept until when;
+ * and how Vary variants are matched.
+ *
+ * @module
+ */
+
+import { CREDENTIAL_HEADERS, redactUrl, variantKey } from "./cache_keys.ts";
+import { parseCacheControl } from "./cache_control.ts";
+import { expiresAtFor, type ExpireAfter } from "./expiration.ts";
+import type { ResolvedOptions } from "./options.ts";
+import {
+  allowsCaching,
+  correctedInitialAge,
+  explicitLifetime,
+  headerValue,
+  heuristicLifetime,
+  isStorable,
+  normalizeVaryValue,
+  type PolicyRequest,
+  storableHeaders,
+  varyNames,
+} from "./policy.ts";
+import type { CacheEntry } from "./record.ts";
+
+/**
+ * How long an entry that can be revalidated is kept after it expires, when nothing asks for
+ * longer: one day. Native expiry (Redis PXAT, TTL indexes, KV `expireIn`) uses it.
+ */
+export const REVALIDATION_WINDOW_SECONDS = 86_400;
+
+/** Stands in for the value of a Vary-nominated header that is a credential or an ignored parameter. */
+const CONCEALED = "\u0000";
+
+/** The result of a lookup. */
+export interface Found {
+  /** Storage key of the entry (or of the primary slot when no variant matched). */
+  key: string;
+  /** The matching entry, if any. */
+  entry?: CacheEntry;
+  /** Whether the entry was found through a redirect alias. */
+  viaAlias: boolean;
+  /** The entry in the request's own primary slot, matching or not (decides where a variant goes). */
+  primary?: CacheEntry | undefined;
+}
+
+/** The request side of a storage decision. */
+export interface PlanRequest {
+  key: string;
+  url: URL;
+  method: string;
+  headers: Headers;
+  expireAfter: ExpireAfter | undefined;
+  policy: PolicyRequest;
+}
+
+/** A storage decision. */
+export interface Plan {
+  key: string;
+  entry: Omit<CacheEntry, "body">;
+  deleteAt: number;
+}
+
+/**
+ * Decides whether and how to store a network response.
+ *
+ * @param request The request.
+ * @param primary What the request's primary slot holds (for Vary variants).
+ * @param response The network response.
+ * @param requestTime When the request was sent (epoch ms).
+ * @param responseTime When the response arrived (epoch ms).
+ * @param o The session's options.
+ * @returns The plan, or `undefined` when the response is not stored.
+ */
+export async function planEntry(
+  request: PlanRequest,
+  primary: CacheEntry | undefined,
+  response: Response,
+  requestTime: number,
+  responseTime: number,
+  o: ResolvedOptions,
+): Promise<Plan | undefined> {
+  const { status, headers } = response;
+  if (request.method === "HEAD" || !o.allowedMethods.has(request.method)) return undefined;
+  if (!o.allowedCodes.has(status) || status === 206 || status === 304) return undefined;
+  const cc = o.cacheControl ? parseCacheControl(headers.get("cache-control")) : {};
+  if (o.cacheControl && !isStorable(request.policy, status, headers, cc, o.shared)) return undefined;
+  const names = varyNames(headers);
+  if (names === "*") return undefined;
+  if (o.filter !== undefined && !o.filter(new Response(null, { status, statusText: response.statusText, headers }))) {
+    return undefined;
+  }
+  const base = {
+    method: request.method,
+    url: redactUrl(response.url || request.url.href, o.ignoredParameters),
+    redirected: response.redirected,
+    status,
+    statusText: response.statusText,
+    headers: storableHeaders(headers, cc, o),
+    vary: varyValues(names, request.headers, o),
+    requestTime,
+    responseTime,
+    createdAt: responseTime,
+  };
+  const expiresAt = expiresAtOf(request, response, base, o);
+  if (expiresAt === undefined) return undefined;
+  const entry = { ...base, expiresAt };
+  const deleteAt = planDeleteAt(entry, o);
+  if (deleteAt <= responseTime) return undefined;
+  const sameSlot = entry.vary.length === 0 || primary === undefined || primary.vary.length === 0 ||
+    sameValues(primary.vary, entry.vary);
+  return { key: sameSlot ? request.key : await variantKey(request.key, entry.vary), entry, deleteAt };
+}
+
+/**
+ * When a response stops being fresh (epoch ms), by the precedence: the request's `expireAfter`,
+ * the response's explicit freshness (with `cacheControl`), the first matching URL pattern, the
+ * session's `expireAfter`, heuristic freshness; and with none of those, at once when the entry can
+ * be revalidated or served on error, else `undefined` (not stored).
+ *
+ * @param request The request's `expireAfter` and URL.
+ * @param response Status and headers of the response.
+ * @param times When the request was sent and the response arrived (epoch ms).
+ * @param o The session's options.
+ * @returns Epoch ms (`Infinity` for never), or `undefined` for "do not store".
+ */
+export function expiresAtOf(
+  request: Pick<PlanRequest, "expireAfter" | "url">,
+  response: Pick<Response, "status" | "headers">,
+  times: { requestTime: number; responseTime: number },
+  o: ResolvedOptions,
+): number | undefined {
+  const { requestTime, responseTime } = times;
+  if (request.expireAfter !== undefined) return expiresAtFor(request.expireAfter, responseTime);
+  const { headers, status } = response;
+  const cc = o.cacheControl ? parseCacheControl(headers.get("cache-control")) : {};
+  const fromAge = (lifetime: number) =>
+    responseTime + (lifetime - correctedInitialAge(headers, requestTime, responseTime)) * 1000;
+  if (o.cacheControl) {
+    // RFC 9111 §5.2.2.4: no-cache — storable, but never used without revalidation.
+    if (cc.noCache === true) return responseTime;
+    const lifetime = explicitLifetime(headers, cc, o.shared, responseTime);
+    if (lifetime !== undefined) return fromAge(lifetime);
+  }
+  const configured = o.urlExpiration(request.url) ?? o.expireAfter;
+  if (configured !== undefined) return expiresAtFor(configured, responseTime);
+  if (!o.cacheControl) return Infinity;
+  const heuristic = heuristicLifetime(status, headers, responseTime);
+  if (heuristic !== undefined) return fromAge(heuristic);
+  const usableLater = headers.has("etag") || headers.has("last-modified") || o.staleIfError > 0;
+  return allowsCaching(status, headers, cc, o.shared) && usableLater ? responseTime : undefined;
+}
+
+/**
+ * When the storage may reclaim an entry (epoch ms): once it can no longer be served stale
+ * (`stale-while-revalidate`, `stale-if-error`) nor revalidated (it has a validator: kept for
+ * {@linkcode REVALIDATION_WINDOW_SECONDS}).
+ *
+ * @param entry The entry (headers and expiry).
+ * @param o The session's options.
+ * @returns Epoch ms, `Infinity` for never.
+ */
+export function planDeleteAt(entry: Pick<CacheEntry, "headers" | "expiresAt">, o: ResolvedOptions): number {
+  if (!Number.isFinite(entry.expiresAt)) return Infinity;
+  const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
+  const validators = headerValue(entry.headers, "etag") !== null || headerValue(entry.headers, "last-modified") !== null;
+  const window = Math.max(
+    cc.staleWhileRevalidate ?? o.staleWhileRevalidate,
+    cc.staleIfError ?? 0,
+    o.staleIfError,
+    validators ? REVALIDATION_WINDOW_SECONDS : 0,
+  );
+  return entry.expiresAt + window * 1000;
+}
+
+/**
+ * The request's values of the headers a response varies on, normalised; credentials and ignored
+ * parameters are concealed (credentials are already part of the key, so they still never mix).
+ *
+ * @param names Lower-case header names from `Vary`.
+ * @param headers The request headers.
+ * @param o `ignoredParameters`.
+ * @returns `[name, value]` pairs, `null` for an absent header.
+ */
+export function varyValues(
+  names: readonly string[],
+  headers: Headers,
+  o: Pick<ResolvedOptions, "ignoredParameters">,
+): [string, string | null][] {
+  return names.map((name) => [
+    name,
+    CREDENTIAL_HEADERS.includes(name) || o.ignoredParameters.has(name)
+      ? CONCEALED
+      : normalizeVaryValue(name, headers.get(name)),
+  ]);
+}
+
+/**
+ * Whether a stored entry was produced for request headers like these (RFC 9111 §4.1).
+ *
+ * @param entry The stored entry.
+ * @param headers The new request's headers.
+ * @returns `true` when every nominated header matches.
+ */
+export function varyMatches(entry: Pick<CacheEntry, "vary">, headers: Headers): boolean {
+  for (const [name, value] of entry.vary) {
+    if (value === CONCEALED) continue;
+    if (normalizeVaryValue(name, headers.get(name)) !== value) return false;
+  }
+  return true;
+}
+
+function sameValues(a: readonly [string, string | null][], b: readonly [string, string | null][]): boolean {
+  return a.length === b.length && a.every(([name, value], i) => b[i]![0] === name && b[i]![1] === value);
+}
