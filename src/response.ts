@@ -23,6 +23,7 @@ export interface CacheInfo {
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+const STATUS_TEXT: Record<number, string> = { 206: "Partial Content", 416: "Range Not Satisfiable" };
 
 /**
  * A `Response` with cache metadata. It is a genuine `Response` (`instanceof Response`, a body that
@@ -90,7 +91,7 @@ export class CachedResponse extends Response {
       options.body !== undefined ? options.body : (entry.body as Uint8Array<ArrayBuffer>),
       {
         status: options.status ?? entry.status,
-        statusText: options.status === undefined ? entry.statusText : "",
+        statusText: options.status === undefined ? entry.statusText : STATUS_TEXT[options.status] ?? "",
         headers: options.headers ?? entry.headers,
       },
       { url: entry.url, redirected: options.redirected ?? entry.redirected },

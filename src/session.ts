@@ -21,6 +21,7 @@ import {
 } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 import { type CacheRequestInit, networkArguments, type ParsedRequest, parseRequest } from "./request.ts";
+import { partialContent } from "./range.ts";
 import { CachedResponse } from "./response.ts";
 import { expiresAtOf, type Found, planDeleteAt, planEntry, varyMatches, varyValues } from "./store_plan.ts";
 
@@ -93,7 +94,7 @@ export class CachedSession implements AsyncDisposable {
     if (parsed === undefined) return this.#bypass({ input, init, method: "GET" });
     const o = this.#o;
     const cacheable = o.allowedMethods.has(parsed.method) || (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
-    if (!cacheable || parsed.mode === "no-store" || parsed.headers.has("range")) return this.#bypass(parsed);
+    if (!cacheable || parsed.mode === "no-store") return this.#bypass(parsed);
     let flow: Flow;
     try {
       flow = await this.#flow(parsed);
@@ -127,7 +128,9 @@ export class CachedSession implements AsyncDisposable {
         return this.#serve(flow, found as Hit);
       }
     }
-    if (flow.mode === "only-if-cached") {
+    // RFC 9111 §5.2.1.7: the only-if-cached directive wants a stored response that satisfies the
+    // request's other constraints, or a 504; the fetch mode of that name takes any stored one.
+    if (flow.mode === "only-if-cached" || flow.policy.cacheControl.onlyIfCached) {
       // RFC 9111 §5.2.1.7: "respond either using a stored response ... or respond with a 504".
       return new CachedResponse(null, { status: 504, statusText: "Gateway Timeout" }, {
         url: flow.url.href,
@@ -237,6 +240,17 @@ export class CachedSession implements AsyncDisposable {
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
         response = await o.fetch(...networkArguments(flow));
       }
+      if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
+        // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
+        // that describes another representation makes the stored one unusable.
+        if (validatorsMatch(cached, response.headers)) {
+          settle(await this.#store(flow, stale!.key, this.#freshen(flow, cached, response, requestTime, responseTime)));
+        } else {
+          await this.cache.delete(stale!.key).catch((error) => this.#report(error, "delete", flow));
+          settle(undefined);
+        }
+        return this.#wrap(flow, response, undefined);
+      }
       if (!SAFE_METHODS.has(flow.method) && response.status < 400) await this.#invalidate(flow, response);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       const plan = await planEntry(flow, primary, response, requestTime, responseTime, o);
@@ -334,13 +348,18 @@ export class CachedSession implements AsyncDisposable {
     const { entry } = found;
     const now = this.#o.now();
     const headers = new Headers(entry.headers);
+    // RFC 9111 §5.1: a response served from the cache carries its current age.
     if (this.#o.cacheControl) headers.set("age", String(Math.floor(currentAge(entry, now))));
+    const range = flow.headers.get("range");
+    const partial = range !== null && entry.status === 200 ? partialContent(headers, entry.body, range) : undefined;
+    const body = partial?.body ?? entry.body;
     return CachedResponse.fromEntry(entry, {
       cacheKey: flow.key,
       now,
       clock: this.#o.now,
       headers,
-      body: flow.method === "HEAD" ? null : entry.body as Uint8Array<ArrayBuffer>,
+      ...(partial && { status: partial.status }),
+      body: flow.method === "HEAD" || partial?.body === null ? null : body as Uint8Array<ArrayBuffer>,
       redirected: found.viaAlias ? false : entry.redirected,
       revalidated,
     });

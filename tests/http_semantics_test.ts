@@ -1,0 +1,479 @@
+/**
+ * RFC 9111 (and RFC 5861) behaviour of CachedSession, table-driven per section, against a
+ * scripted origin and an injected clock.
+ */
+import { assert, assertEquals } from "./_assert.ts";
+import { CachedSession, type CachedSessionOptions } from "../mod.ts";
+import { Clock, origin, reply, type Script } from "./_origin.ts";
+
+const URL_A = "http://127.0.0.1/resource";
+
+function setup(script: (clock: Clock) => Script, options: CachedSessionOptions = {}) {
+  const clock = new Clock();
+  const o = origin(script(clock));
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, ...options });
+  const get = async (init?: RequestInit, url = URL_A) => {
+    const response = await session.fetch(url, init);
+    return { response, body: await response.text() };
+  };
+  return { clock, origin: o, session, get };
+}
+
+const date = (clock: Clock, offsetSeconds = 0) => new Date(clock.now + offsetSeconds * 1000).toUTCString();
+
+interface FreshnessCase {
+  name: string;
+  headers: (clock: Clock) => Record<string, string>;
+  wait: number;
+  hit: boolean;
+  options?: CachedSessionOptions;
+}
+
+// §4.2.1 freshness lifetime, §4.2.2 heuristics, §4.2.3 age.
+const freshness: FreshnessCase[] = [
+  { name: "max-age fresh", headers: () => ({ "cache-control": "max-age=60" }), wait: 30, hit: true },
+  { name: "max-age stale", headers: () => ({ "cache-control": "max-age=60" }), wait: 61, hit: false },
+  { name: "max-age=0 stale at once", headers: () => ({ "cache-control": "max-age=0" }), wait: 0, hit: false },
+  {
+    name: "s-maxage ignored by a private cache",
+    headers: () => ({ "cache-control": "s-maxage=10, max-age=60" }),
+    wait: 30,
+    hit: true,
+  },
+  {
+    name: "s-maxage first in a shared cache",
+    headers: () => ({ "cache-control": "s-maxage=10, max-age=60" }),
+    wait: 30,
+    hit: false,
+    options: { shared: true },
+  },
+  { name: "Expires fresh", headers: (c) => ({ expires: date(c, 60) }), wait: 30, hit: true },
+  { name: "Expires stale", headers: (c) => ({ expires: date(c, 60) }), wait: 61, hit: false },
+  {
+    name: "Expires counts from the origin's Date, not from the local clock (skewed origin, fresh)",
+    headers: (c) => ({ date: date(c, 3600), expires: date(c, 3600 + 60) }),
+    wait: 30,
+    hit: true,
+  },
+  {
+    name: "Expires counts from the origin's Date, not from the local clock (skewed origin, stale)",
+    headers: (c) => ({ date: date(c, 3600), expires: date(c, 3600 + 60) }),
+    wait: 90,
+    hit: false,
+  },
+  {
+    name: "an old Date ages the response (apparent age)",
+    headers: (c) => ({ date: date(c, -3600), expires: date(c, -3600 + 60) }),
+    wait: 0,
+    hit: false,
+  },
+  {
+    name: "max-age wins over Expires",
+    headers: (c) => ({ "cache-control": "max-age=10", expires: date(c, 100) }),
+    wait: 30,
+    hit: false,
+  },
+  { name: "invalid Expires is stale", headers: () => ({ expires: "0", etag: '"x"' }), wait: 0, hit: false },
+  {
+    name: "duplicate max-age is invalid, hence stale",
+    headers: () => ({ "cache-control": "max-age=60, max-age=120" }),
+    wait: 1,
+    hit: false,
+  },
+  { name: "Age counts against max-age", headers: () => ({ "cache-control": "max-age=60", age: "50" }), wait: 20, hit: false },
+  {
+    name: "apparent age from Date counts",
+    headers: (c) => ({ "cache-control": "max-age=60", date: date(c, -50) }),
+    wait: 20,
+    hit: false,
+  },
+  {
+    name: "heuristic freshness: 10% of Date - Last-Modified",
+    headers: (c) => ({ "last-modified": date(c, -1000) }),
+    wait: 90,
+    hit: true,
+  },
+  {
+    name: "heuristic freshness runs out",
+    headers: (c) => ({ "last-modified": date(c, -1000) }),
+    wait: 110,
+    hit: false,
+  },
+  { name: "negative max-age is invalid, hence stale", headers: () => ({ "cache-control": "max-age=-5" }), wait: 0, hit: false },
+  {
+    name: "huge max-age is capped, not overflowed",
+    headers: () => ({ "cache-control": "max-age=99999999999999999999" }),
+    wait: 86400 * 365,
+    hit: true,
+  },
+  {
+    name: "configured expireAfter applies without explicit freshness",
+    headers: () => ({}),
+    wait: 30,
+    hit: true,
+    options: { expireAfter: 60 },
+  },
+  {
+    name: "explicit freshness beats the session's expireAfter",
+    headers: () => ({ "cache-control": "max-age=10" }),
+    wait: 30,
+    hit: false,
+    options: { expireAfter: 60 },
+  },
+  {
+    name: "urlsExpireAfter beats the session's expireAfter",
+    headers: () => ({}),
+    wait: 30,
+    hit: false,
+    options: { expireAfter: 60, urlsExpireAfter: { "127.0.0.1/res*": 10 } },
+  },
+];
+
+for (const c of freshness) {
+  Deno.test(`RFC 9111 §4.2 freshness: ${c.name}`, async () => {
+    const t = setup((clock) => () => reply("x", c.headers(clock), { clock }), c.options);
+    await t.get();
+    t.clock.tick(c.wait);
+    const { response } = await t.get();
+    assertEquals(response.fromCache, c.hit);
+    await t.session.close();
+  });
+}
+
+interface StorableCase {
+  name: string;
+  headers: Record<string, string>;
+  request?: Record<string, string>;
+  status?: number;
+  stored: boolean;
+  options?: CachedSessionOptions;
+}
+
+// §3 storing responses.
+const storable: StorableCase[] = [
+  { name: "max-age is stored", headers: { "cache-control": "max-age=60" }, stored: true },
+  { name: "no-store is not", headers: { "cache-control": "max-age=60, no-store" }, stored: false },
+  { name: "NO-STORE in capitals is not", headers: { "cache-control": "MAX-AGE=60, NO-STORE" }, stored: false },
+  { name: "request no-store is not", headers: { "cache-control": "max-age=60" }, request: { "cache-control": "no-store" }, stored: false },
+  { name: "private is stored by a private cache", headers: { "cache-control": "private, max-age=60" }, stored: true },
+  { name: "private is not stored by a shared cache", headers: { "cache-control": "private, max-age=60" }, stored: false, options: { shared: true } },
+  { name: "malformed private stays private", headers: { "cache-control": 'max-age=60, private="unterminated' }, stored: false, options: { shared: true } },
+  { name: "empty private stays private", headers: { "cache-control": "max-age=60, private=" }, stored: false, options: { shared: true } },
+  { name: "Vary: * is not stored", headers: { "cache-control": "max-age=60", vary: "accept, *" }, stored: false },
+  { name: "206 is never stored", headers: { "cache-control": "max-age=60", "content-range": "bytes 0-0/2" }, status: 206, stored: false, options: { allowedCodes: [200, 206] } },
+  { name: "no freshness and no validator is not stored", headers: {}, stored: false },
+  {
+    name: "shared cache and Authorization: not without public",
+    headers: { "cache-control": "max-age=60" },
+    request: { authorization: "Bearer t" },
+    stored: false,
+    options: { shared: true },
+  },
+  {
+    name: "shared cache and Authorization: stored with public",
+    headers: { "cache-control": "public, max-age=60" },
+    request: { authorization: "Bearer t" },
+    stored: true,
+    options: { shared: true },
+  },
+  {
+    name: "shared cache and Authorization: stored with s-maxage",
+    headers: { "cache-control": "s-maxage=60" },
+    request: { authorization: "Bearer t" },
+    stored: true,
+    options: { shared: true },
+  },
+  {
+    name: "cacheControl off: only the expiration rules apply",
+    headers: { "cache-control": "no-store" },
+    stored: true,
+    options: { cacheControl: false, expireAfter: 60 },
+  },
+];
+
+for (const c of storable) {
+  Deno.test(`RFC 9111 §3 storing: ${c.name}`, async () => {
+    const t = setup(() => () => reply("x", c.headers, { status: c.status ?? 200 }), c.options);
+    await t.get({ headers: c.request ?? {} });
+    const { response } = await t.get({ headers: c.request ?? {} });
+    assertEquals(response.fromCache, c.stored);
+    await t.session.close();
+  });
+}
+
+Deno.test("RFC 9111 §5.2.1 request directives", async (t) => {
+  const s = setup((clock) => (_r, n) => reply(`v${n}`, { "cache-control": "max-age=100" }, { clock }));
+  await s.get();
+  s.clock.tick(30);
+  await t.step("max-age: too old for the client → fetched", async () => {
+    assertEquals((await s.get({ headers: { "cache-control": "max-age=10" } })).response.fromCache, false);
+  });
+  await t.step("max-age: young enough → hit", async () => {
+    assertEquals((await s.get({ headers: { "cache-control": "max-age=50" } })).response.fromCache, true);
+  });
+  await t.step("min-fresh: not fresh for long enough → fetched", async () => {
+    assertEquals((await s.get({ headers: { "cache-control": "min-fresh=200" } })).response.fromCache, false);
+  });
+  await t.step("max-stale: a stale response is accepted", async () => {
+    s.clock.tick(150);
+    assertEquals((await s.get({ headers: { "cache-control": "max-stale=100" } })).response.fromCache, true);
+    assertEquals((await s.get({ headers: { "cache-control": "max-stale" } })).response.fromCache, true);
+    assertEquals((await s.get({ headers: { "cache-control": "max-stale=10" } })).response.fromCache, false);
+  });
+  await t.step("Pragma: no-cache without Cache-Control → validated", async () => {
+    assertEquals((await s.get({ headers: { pragma: "no-cache" } })).response.fromCache, false);
+  });
+  await t.step("only-if-cached on a miss → 504", async () => {
+    const r = await s.session.fetch("http://127.0.0.1/other", { headers: { "cache-control": "only-if-cached" } });
+    assertEquals(r.status, 504);
+  });
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §5.2.2.2 must-revalidate refuses max-stale and stale-if-error", async () => {
+  const s = setup((clock) => (_r, n) =>
+    n === 1 ? reply("v1", { "cache-control": "max-age=10, must-revalidate, stale-if-error=600" }, { clock }) : reply("down", {}, { status: 503 })
+  );
+  await s.get();
+  s.clock.tick(20);
+  const { response } = await s.get({ headers: { "cache-control": "max-stale=100" } });
+  assertEquals([response.fromCache, response.status], [false, 503]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §5.2.2.4 no-cache: stored, always revalidated; qualified no-cache strips the field", async () => {
+  const s = setup((clock) => (request) =>
+    request.headers.get("if-none-match") === '"e"'
+      ? new Response(null, { status: 304, headers: { etag: '"e"' } })
+      : reply("body", { "cache-control": 'no-cache, max-age=60', etag: '"e"' }, { clock })
+  );
+  await s.get();
+  const second = await s.get();
+  assertEquals([second.response.fromCache, second.response.revalidated, second.body], [true, true, "body"]);
+  assertEquals(s.origin.calls, 2);
+  await s.session.close();
+
+  const q = setup((clock) => () => reply("b", { "cache-control": 'max-age=60, no-cache="x-secret"', "x-secret": "s", "x-public": "p" }, { clock }));
+  await q.get();
+  const hit = (await q.get()).response;
+  assertEquals([hit.fromCache, hit.headers.get("x-secret"), hit.headers.get("x-public")], [true, null, "p"]);
+  await q.session.close();
+});
+
+Deno.test("RFC 9111 §5.2.2.7 qualified private: a shared cache strips the named fields", async () => {
+  const s = setup((clock) => () => reply("b", { "cache-control": 'max-age=60, private="x-user"', "x-user": "alice" }, { clock }), { shared: true });
+  await s.get();
+  const hit = (await s.get()).response;
+  assertEquals([hit.fromCache, hit.headers.get("x-user")], [true, null]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.3 validation: ETag and Last-Modified, 304 updates headers and freshness", async () => {
+  const s = setup((clock) => (request, n) => {
+    if (request.headers.get("if-none-match") === '"v1"') {
+      return new Response(null, { status: 304, headers: { etag: '"v1"', "cache-control": "max-age=100", "x-updated": String(n), date: date(clock) } });
+    }
+    return reply("payload", { "cache-control": "max-age=10", etag: '"v1"', "last-modified": date(clock, -100), "x-updated": "0" }, { clock });
+  });
+  await s.get();
+  s.clock.tick(20);
+  const revalidated = await s.get();
+  const sent = s.origin.requests[1]!;
+  assertEquals([sent.headers.get("if-none-match"), sent.headers.get("if-modified-since")], ['"v1"', date(s.clock, -120)]);
+  assertEquals([revalidated.response.status, revalidated.response.fromCache, revalidated.response.revalidated], [200, true, true]);
+  assertEquals([revalidated.body, revalidated.response.headers.get("x-updated")], ["payload", "2"]);
+  s.clock.tick(50);
+  const hit = await s.get();
+  assertEquals([hit.response.fromCache, hit.response.revalidated, hit.response.headers.get("x-updated"), s.origin.calls], [true, false, "2", 2]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.3.4: a 304 with another strong validator is not used; the request is repeated", async () => {
+  const s = setup((clock) => (request, n) =>
+    request.headers.has("if-none-match")
+      ? new Response(null, { status: 304, headers: { etag: '"other"' } })
+      : reply(`v${n}`, { "cache-control": "max-age=10", etag: '"v1"' }, { clock })
+  );
+  await s.get();
+  s.clock.tick(20);
+  const { response, body } = await s.get();
+  assertEquals([response.status, body, response.revalidated, s.origin.calls], [200, "v3", false, 3]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.3.4: weak validators revalidate with a weak comparison", async () => {
+  const s = setup((clock) => (request) =>
+    request.headers.get("if-none-match") === 'W/"w1"'
+      ? new Response(null, { status: 304, headers: { etag: 'W/"w1"' } })
+      : reply("weak", { "cache-control": "max-age=10", etag: 'W/"w1"' }, { clock })
+  );
+  await s.get();
+  s.clock.tick(20);
+  const { response, body } = await s.get();
+  assertEquals([response.revalidated, body], [true, "weak"]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.1 Vary: variants are stored side by side and selected by normalised values", async () => {
+  const s = setup((clock) => (request) =>
+    reply(`lang ${request.headers.get("accept-language")}`, { "cache-control": "max-age=60", vary: "Accept-Language" }, { clock })
+  );
+  const as = (language: string) => s.get({ headers: { "accept-language": language } });
+  assertEquals((await as("en")).body, "lang en");
+  assertEquals((await as("fr, de")).body, "lang fr, de");
+  const en = await as("EN");
+  const fr = await as("fr,de");
+  assertEquals([en.body, en.response.fromCache, fr.body, fr.response.fromCache], ["lang en", true, "lang fr, de", true]);
+  const none = await s.get();
+  assertEquals([none.body, none.response.fromCache], ["lang null", false]);
+  assertEquals(s.origin.calls, 3);
+  await s.session.close();
+});
+
+Deno.test("RFC 5861 §3 stale-while-revalidate: stale served at once, refreshed once in the background", async () => {
+  const background: Promise<unknown>[] = [];
+  const s = setup(
+    (clock) => (_r, n) => reply(`v${n}`, { "cache-control": "max-age=10, stale-while-revalidate=60" }, { clock }),
+    { waitUntil: (p) => background.push(p) },
+  );
+  await s.get();
+  s.clock.tick(20);
+  const results = await Promise.all([s.get(), s.get(), s.get()]);
+  assert(results.every((r) => r.body === "v1" && r.response.fromCache));
+  await Promise.all(background);
+  assertEquals(s.origin.calls, 2);
+  const refreshed = await s.get();
+  assertEquals([refreshed.body, refreshed.response.fromCache], ["v2", true]);
+  s.clock.tick(100);
+  assertEquals((await s.get()).response.fromCache, false);
+  await s.session.close();
+});
+
+Deno.test("RFC 5861 §4 stale-if-error: stale served on 500/502/503/504 and network errors, within the window", async (t) => {
+  let mode: "ok" | "503" | "throw" | "404" = "ok";
+  const s = setup((clock) => () => {
+    if (mode === "throw") throw new TypeError("fetch failed");
+    if (mode === "503") return reply("down", {}, { status: 503 });
+    if (mode === "404") return reply("gone", {}, { status: 404 });
+    return reply("good", { "cache-control": "max-age=10, stale-if-error=100" }, { clock });
+  });
+  await s.get();
+  s.clock.tick(20);
+  await t.step("503 → stale", async () => {
+    mode = "503";
+    const { response, body } = await s.get();
+    assertEquals([response.status, body, response.fromCache], [200, "good", true]);
+  });
+  await t.step("network error → stale", async () => {
+    mode = "throw";
+    assertEquals((await s.get()).body, "good");
+  });
+  await t.step("404 is not an error for stale-if-error", async () => {
+    mode = "404";
+    assertEquals((await s.get()).response.status, 404);
+  });
+  await t.step("past the window the error goes through", async () => {
+    mode = "503";
+    s.clock.tick(200);
+    assertEquals((await s.get()).response.status, 503);
+  });
+  await s.session.close();
+});
+
+Deno.test("staleIfError session option serves stale on error for any age", async () => {
+  let down = false;
+  const s = setup((clock) => () => {
+    if (down) throw new TypeError("fetch failed");
+    return reply("good", { "cache-control": "max-age=1" }, { clock });
+  }, { staleIfError: true });
+  await s.get();
+  s.clock.tick(86400 * 30);
+  down = true;
+  assertEquals((await s.get()).body, "good");
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.4 invalidation: unsafe methods invalidate the URI and same-origin Location", async () => {
+  const s = setup((clock) => (request, n) => {
+    if (request.method === "POST") {
+      return reply("created", { location: "/other", "content-location": "http://elsewhere.test/x" }, { status: 201 });
+    }
+    return reply(`v${n}`, { "cache-control": "max-age=600" }, { clock });
+  });
+  const other = "http://127.0.0.1/other";
+  await s.get();
+  await s.get(undefined, other);
+  await s.get(undefined, "http://elsewhere.test/x");
+  await s.session.fetch(URL_A, { method: "POST", body: "x" });
+  assertEquals((await s.get()).response.fromCache, false);
+  assertEquals((await s.get(undefined, other)).response.fromCache, false);
+  assertEquals((await s.get(undefined, "http://elsewhere.test/x")).response.fromCache, true);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates nothing", async () => {
+  const s = setup((clock) => (request) =>
+    request.method === "DELETE" ? reply("no", {}, { status: 500 }) : reply("v", { "cache-control": "max-age=600" }, { clock })
+  );
+  await s.get();
+  await s.session.fetch(URL_A, { method: "DELETE" });
+  assertEquals((await s.get()).response.fromCache, true);
+  await s.session.close();
+});
+
+Deno.test("HEAD is answered from a stored GET, without a body", async () => {
+  const s = setup((clock) => () => reply("full body", { "cache-control": "max-age=60", "content-length": "9" }, { clock }));
+  await s.get();
+  const head = await s.session.fetch(URL_A, { method: "HEAD" });
+  assertEquals([head.fromCache, head.body, head.headers.get("content-length"), s.origin.calls], [true, null, "9", 1]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9110 §14 Range: a stored complete response answers single ranges with 206", async () => {
+  const s = setup((clock) => () => reply("0123456789", { "cache-control": "max-age=60" }, { clock }));
+  await s.get();
+  const range = async (value: string) => {
+    const r = await s.session.fetch(URL_A, { headers: { range: value } });
+    return [r.status, r.headers.get("content-range"), await r.text()];
+  };
+  assertEquals(await range("bytes=2-4"), [206, "bytes 2-4/10", "234"]);
+  assertEquals(await range("bytes=7-"), [206, "bytes 7-9/10", "789"]);
+  assertEquals(await range("bytes=-3"), [206, "bytes 7-9/10", "789"]);
+  assertEquals(await range("bytes=5-100"), [206, "bytes 5-9/10", "56789"]);
+  assertEquals(await range("bytes=20-"), [416, "bytes */10", ""]);
+  assertEquals(await range("bytes=0-1,4-5"), [200, null, "0123456789"]);
+  assertEquals(s.origin.calls, 1);
+  await s.session.close();
+});
+
+Deno.test("a stored 206 is never served as a 200", async () => {
+  const s = setup(() => () => reply("23", { "cache-control": "max-age=60", "content-range": "bytes 2-3/10" }, { status: 206 }), {
+    allowedCodes: [200, 206],
+  });
+  await s.session.fetch(URL_A, { headers: { range: "bytes=2-3" } });
+  const full = await s.get();
+  assertEquals([full.response.fromCache, s.origin.calls], [false, 2]);
+  await s.session.close();
+});
+
+Deno.test("served responses carry Age; hop-by-hop and Connection-nominated fields are not stored", async () => {
+  const s = setup((clock) => () =>
+    reply("x", { "cache-control": "max-age=600", connection: "x-hop", "x-hop": "1", "keep-alive": "timeout=5", "x-kept": "1" }, { clock })
+  );
+  await s.get();
+  s.clock.tick(42);
+  const { response } = await s.get();
+  assertEquals(response.headers.get("age"), "42");
+  assertEquals([response.headers.get("x-hop"), response.headers.get("keep-alive"), response.headers.get("x-kept")], [null, null, "1"]);
+  await s.session.close();
+});
+
+Deno.test("Set-Cookie is not stored unless storeSetCookie is on", async () => {
+  for (const storeSetCookie of [false, true]) {
+    const s = setup((clock) => () => reply("x", { "cache-control": "max-age=60", "set-cookie": "sid=1" }, { clock }), { storeSetCookie });
+    await s.get();
+    const { response } = await s.get();
+    assertEquals([response.fromCache, response.headers.get("set-cookie")], [true, storeSetCookie ? "sid=1" : null]);
+    await s.session.close();
+  }
+});

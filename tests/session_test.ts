@@ -1,0 +1,386 @@
+import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "./_assert.ts";
+import {
+  BackendError,
+  CacheBackend,
+  CachedResponse,
+  CachedSession,
+  DO_NOT_CACHE,
+  EXPIRE_IMMEDIATELY,
+  MemoryBackend,
+  NEVER_EXPIRE,
+  type Storage,
+} from "../mod.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import { Clock, origin, reply } from "./_origin.ts";
+
+const URL_A = "http://127.0.0.1/a";
+
+function counting(body = "hello", headers: Record<string, string> = { "cache-control": "max-age=60" }) {
+  return origin((_request, n) => reply(`${body} ${n}`, headers));
+}
+
+Deno.test("session: a miss is fetched and stored, the next request is a hit with the same response", async () => {
+  const o = counting("body", { "cache-control": "max-age=60", "x-custom": "1" });
+  const session = new CachedSession({ fetch: o.fetch });
+  const miss = await session.fetch(URL_A);
+  assertInstanceOf(miss, Response);
+  assertInstanceOf(miss, CachedResponse);
+  assertEquals([miss.fromCache, miss.revalidated, await miss.text()], [false, false, "body 1"]);
+  const hit = await session.fetch(URL_A);
+  assertEquals([hit.fromCache, hit.status, hit.headers.get("x-custom"), await hit.text()], [true, 200, "1", "body 1"]);
+  assertEquals(hit.cacheKey, miss.cacheKey);
+  assertEquals(o.calls, 1);
+  await session.close();
+});
+
+Deno.test("session: a cached response is a real Response: body once per call, clone works, metadata kept", async () => {
+  const o = counting();
+  const session = new CachedSession({ fetch: o.fetch });
+  await (await session.fetch(URL_A)).text();
+  const hit = await session.fetch(URL_A);
+  const copy = hit.clone();
+  assertInstanceOf(copy, CachedResponse);
+  assertEquals([copy.fromCache, copy.cacheKey, copy.url], [true, hit.cacheKey, URL_A]);
+  assertEquals(await hit.text(), await copy.text());
+  await assertRejects(() => hit.text(), TypeError);
+  assertEquals(await (await session.fetch(URL_A)).text(), "hello 1");
+  await session.close();
+});
+
+Deno.test("session: url and redirected of a cached response are those of the original", async () => {
+  const o = origin((request) => {
+    const response = reply("moved here", { "cache-control": "max-age=60" });
+    Object.defineProperty(response, "url", { value: new URL("/final", request.url).href });
+    Object.defineProperty(response, "redirected", { value: true });
+    return response;
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  await (await session.fetch("http://127.0.0.1/start")).text();
+  const hit = await session.fetch("http://127.0.0.1/start");
+  assertEquals([hit.fromCache, hit.url, hit.redirected], [true, "http://127.0.0.1/final", true]);
+  // A response reached through redirects is also found under its final URL.
+  const direct = await session.fetch("http://127.0.0.1/final");
+  assertEquals([direct.fromCache, direct.url, direct.redirected, await direct.text()], [
+    true,
+    "http://127.0.0.1/final",
+    false,
+    "moved here",
+  ]);
+  assertEquals(o.calls, 1);
+  await session.close();
+});
+
+Deno.test("session: fetch takes a string, a URL or a Request, with headers, signal and redirect", async () => {
+  const o = counting();
+  const session = new CachedSession({ fetch: o.fetch });
+  await (await session.fetch(new URL(URL_A))).text();
+  assert((await session.fetch(URL_A)).fromCache);
+  assert((await session.fetch(new Request(URL_A, { redirect: "manual" }))).fromCache);
+  const controller = new AbortController();
+  assert((await session.fetch(URL_A, { signal: controller.signal, headers: { accept: "text/plain" } })).fromCache);
+  assertEquals(o.calls, 1);
+  await session.close();
+});
+
+Deno.test("session: invalid URLs reject as plain fetch does", async () => {
+  const session = new CachedSession({ fetch: (input, init) => fetch(input, init) });
+  await assertRejects(() => session.fetch("not a url"), TypeError);
+  await assertRejects(() => session.fetch("http://"), TypeError);
+  await session.close();
+});
+
+Deno.test("session: POST bodies are part of the key and the caller's Request stays readable", async () => {
+  const o = origin(async (request) => reply(`echo ${await request.text()}`, { "cache-control": "max-age=60" }));
+  const session = new CachedSession({ fetch: o.fetch, allowedMethods: ["GET", "POST"] });
+  const post = (body: string) => session.fetch(URL_A, { method: "POST", body });
+  assertEquals(await (await post("one")).text(), "echo one");
+  assertEquals(await (await post("two")).text(), "echo two");
+  const again = await post("one");
+  assertEquals([again.fromCache, await again.text()], [true, "echo one"]);
+  const request = new Request(URL_A, { method: "POST", body: "three" });
+  assertEquals(await (await session.fetch(request)).text(), "echo three");
+  assertEquals(o.calls, 3);
+  await session.close();
+});
+
+Deno.test("session: POST is not cached unless allowed, and then invalidates the URL", async () => {
+  const o = counting();
+  const session = new CachedSession({ fetch: o.fetch });
+  await (await session.fetch(URL_A)).text();
+  await (await session.fetch(URL_A, { method: "POST", body: "x" })).text();
+  const after = await session.fetch(URL_A);
+  assertEquals([after.fromCache, await after.text()], [false, "hello 3"]);
+  await session.close();
+});
+
+Deno.test("session: init.expireAfter overrides everything for that request", async () => {
+  const clock = new Clock();
+  const o = counting("x", { "cache-control": "max-age=5" });
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, expireAfter: 1 });
+  const first = await session.fetch(URL_A, { expireAfter: 100 });
+  await first.text();
+  assertEquals(first.expiresAt?.getTime(), clock.now + 100_000);
+  clock.tick(50);
+  assert((await session.fetch(URL_A)).fromCache);
+  await (await session.fetch("http://127.0.0.1/b", { expireAfter: DO_NOT_CACHE })).text();
+  assert(!(await session.fetch("http://127.0.0.1/b")).fromCache);
+  await (await session.fetch("http://127.0.0.1/c", { expireAfter: NEVER_EXPIRE })).text();
+  clock.tick(1e9);
+  const never = await session.fetch("http://127.0.0.1/c");
+  assertEquals([never.fromCache, never.expiresAt, never.isExpired], [true, undefined, false]);
+  await assertRejects(() => session.fetch(URL_A, { expireAfter: -5 }), RangeError, "expireAfter");
+  await session.close();
+});
+
+Deno.test("session: EXPIRE_IMMEDIATELY stores a response that is revalidated before every use", async () => {
+  const o = origin((request) =>
+    request.headers.get("if-none-match") === '"v1"'
+      ? new Response(null, { status: 304, headers: { etag: '"v1"' } })
+      : reply("body", { etag: '"v1"' })
+  );
+  const session = new CachedSession({ fetch: o.fetch, expireAfter: EXPIRE_IMMEDIATELY });
+  await (await session.fetch(URL_A)).text();
+  const second = await session.fetch(URL_A);
+  assertEquals([second.fromCache, second.revalidated, second.status, await second.text()], [true, true, 200, "body"]);
+  assertEquals(o.requests[1]!.headers.get("if-none-match"), '"v1"');
+  await session.close();
+});
+
+Deno.test("session: cache modes follow the Fetch standard", async (t) => {
+  const clock = new Clock();
+  const o = origin((request, n) =>
+    request.headers.get("if-none-match") === '"e"'
+      ? new Response(null, { status: 304, headers: { etag: '"e"' } })
+      : reply(`v${n}`, { "cache-control": "max-age=60", etag: '"e"' }, { clock })
+  );
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn });
+  await t.step("only-if-cached answers a miss with 504 and no request", async () => {
+    const response = await session.fetch(URL_A, { cache: "only-if-cached" });
+    assertEquals([response.status, response.fromCache, o.calls], [504, false, 0]);
+  });
+  await (await session.fetch(URL_A)).text();
+  await t.step("default serves a fresh entry", async () => {
+    assert((await session.fetch(URL_A, { cache: "default" })).fromCache);
+  });
+  await t.step("no-store bypasses read and write, and says so to the origin", async () => {
+    const response = await session.fetch(URL_A, { cache: "no-store" });
+    assertEquals([response.fromCache, await response.text()], [false, "v2"]);
+    assertEquals(o.requests.at(-1)!.headers.get("cache-control"), "no-cache");
+    assertEquals(o.requests.at(-1)!.headers.get("pragma"), "no-cache");
+    assertEquals(await (await session.fetch(URL_A)).text(), "v1");
+  });
+  await t.step("no-cache revalidates even a fresh entry", async () => {
+    const response = await session.fetch(URL_A, { cache: "no-cache" });
+    assertEquals([response.fromCache, response.revalidated, await response.text()], [true, true, "v1"]);
+    assertEquals(o.requests.at(-1)!.headers.get("if-none-match"), '"e"');
+  });
+  await t.step("reload fetches and stores", async () => {
+    const response = await session.fetch(URL_A, { cache: "reload" });
+    assertEquals([response.fromCache, await response.text()], [false, "v4"]);
+    assertEquals(await (await session.fetch(URL_A)).text(), "v4");
+  });
+  await t.step("force-cache serves even a stale entry", async () => {
+    clock.tick(3600);
+    const calls = o.calls;
+    const response = await session.fetch(URL_A, { cache: "force-cache" });
+    assertEquals([response.fromCache, response.isExpired, await response.text(), o.calls], [true, true, "v4", calls]);
+  });
+  await t.step("only-if-cached serves a stale entry too", async () => {
+    assertEquals((await session.fetch(URL_A, { cache: "only-if-cached" })).status, 200);
+  });
+  await t.step("an unknown mode is a TypeError", async () => {
+    // @ts-expect-error: not a cache mode
+    await assertRejects(() => session.fetch(URL_A, { cache: "sometimes" }), TypeError, "RequestInit.cache");
+  });
+  await session.close();
+});
+
+Deno.test("session: a request with its own conditional headers passes through", async () => {
+  const o = counting();
+  const session = new CachedSession({ fetch: o.fetch });
+  await (await session.fetch(URL_A)).text();
+  const response = await session.fetch(URL_A, { headers: { "if-none-match": '"x"' } });
+  assertEquals([response.fromCache, o.calls], [false, 2]);
+  await session.close();
+});
+
+Deno.test("session: allowedCodes, allowedMethods and filter decide what is stored", async () => {
+  const o = origin((request) => {
+    const status = Number(new URL(request.url).searchParams.get("status") ?? 200);
+    return reply("x", { "cache-control": "max-age=60", "x-kind": new URL(request.url).pathname }, { status });
+  });
+  const session = new CachedSession({
+    fetch: o.fetch,
+    allowedCodes: [200, 404],
+    filter: (response) => response.headers.get("x-kind") !== "/private",
+  });
+  for (const url of ["http://h.test/?status=404", "http://h.test/?status=500", "http://h.test/private"]) {
+    await (await session.fetch(url)).text();
+  }
+  assertEquals((await session.fetch("http://h.test/?status=404")).fromCache, true);
+  assertEquals((await session.fetch("http://h.test/?status=500")).fromCache, false);
+  assertEquals((await session.fetch("http://h.test/private")).fromCache, false);
+  await session.close();
+});
+
+Deno.test("session: different credentials never share an entry, and no raw credential is stored", async () => {
+  const users: Record<string, string> = { "Bearer alice-secret": "alice", "Bearer bob-secret": "bob" };
+  const o = origin((request) => reply(`for ${users[request.headers.get("authorization")!]}`, { "cache-control": "private, max-age=60" }));
+  const storage = new MemoryStorage();
+  const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage) });
+  const as = (token: string) => session.fetch(URL_A, { headers: { authorization: `Bearer ${token}` } });
+  assertEquals(await (await as("alice-secret")).text(), "for alice");
+  assertEquals(await (await as("bob-secret")).text(), "for bob");
+  assertEquals(await (await as("alice-secret")).text(), "for alice");
+  assertEquals((await session.fetch(URL_A, { headers: { cookie: "id=1" } })).fromCache, false);
+  assertEquals(o.calls, 3);
+  for await (const key of storage.keys()) {
+    assert(!key.includes("secret"));
+    const bytes = await storage.get(key);
+    assert(!new TextDecoder().decode(bytes).includes("secret"), "no request credential in a record");
+  }
+  await session.close();
+});
+
+Deno.test("session: ignoredParameters are left out of the key and never reach the backend", async () => {
+  const o = origin(() => reply("data", { "cache-control": "max-age=60", vary: "x-api-key" }));
+  const storage = new MemoryStorage();
+  const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage), ignoredParameters: ["api_key", "x-api-key"] });
+  await (await session.fetch("http://h.test/data?b=2&api_key=SECRET1&a=1", { headers: { "x-api-key": "SECRET2" } })).text();
+  const hit = await session.fetch("http://h.test/data?a=1&b=2&api_key=OTHER");
+  assertEquals([hit.fromCache, hit.url], [true, "http://h.test/data?b=2&a=1"]);
+  for await (const key of storage.keys()) {
+    const text = new TextDecoder().decode(await storage.get(key));
+    assert(!text.includes("SECRET"), `secret stored under ${key}`);
+  }
+  await session.close();
+});
+
+Deno.test("session: a body whose stream fails is never stored; the caller sees the error", async () => {
+  let n = 0;
+  const session = new CachedSession({
+    fetch: () => {
+      n++;
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("partial"));
+          if (n === 1) controller.error(new TypeError("connection reset"));
+          else controller.close();
+        },
+      });
+      return Promise.resolve(new Response(stream, { headers: { "cache-control": "max-age=60" } }));
+    },
+  });
+  await assertRejects(async () => await (await session.fetch(URL_A)).text(), TypeError, "connection reset");
+  const second = await session.fetch(URL_A);
+  assertEquals([second.fromCache, await second.text()], [false, "partial"]);
+  assert((await session.fetch(URL_A)).fromCache);
+  await session.close();
+});
+
+Deno.test("session: a body larger than the backend's maxEntrySize streams through unstored", async () => {
+  const big = new Uint8Array(300_000).fill(7);
+  const o = origin(() => reply(big, { "cache-control": "max-age=60" }));
+  const session = new CachedSession({ fetch: o.fetch, backend: new MemoryBackend({ maxEntrySize: 100_000 }) });
+  assertEquals((await (await session.fetch(URL_A)).bytes()).length, 300_000);
+  assertEquals((await session.fetch(URL_A)).fromCache, false);
+  await session.close();
+});
+
+Deno.test("session: the stored body is complete even when the caller stops reading", async () => {
+  const o = counting();
+  const session = new CachedSession({ fetch: o.fetch });
+  const response = await session.fetch(URL_A);
+  await response.body!.cancel();
+  const hit = await session.fetch(URL_A);
+  assertEquals([hit.fromCache, await hit.text()], [true, "hello 1"]);
+  await session.close();
+});
+
+class BrokenStorage implements Storage {
+  readonly name = "broken";
+  broken = true;
+  #inner = new MemoryStorage();
+  #check(): void {
+    if (this.broken) throw new Error("connection refused");
+  }
+  async get(key: string) {
+    this.#check();
+    return await this.#inner.get(key);
+  }
+  async set(key: string, value: Uint8Array, deleteAt: number) {
+    this.#check();
+    await this.#inner.set(key, value, deleteAt);
+  }
+  async delete(keys: string[]) {
+    this.#check();
+    await this.#inner.delete(keys);
+  }
+  async *keys(prefix?: string) {
+    this.#check();
+    yield* this.#inner.keys(prefix);
+  }
+  clear() {
+    return this.#inner.clear();
+  }
+  close() {
+    return this.#inner.close();
+  }
+}
+
+Deno.test("session: a failing backend never fails the request, reports to onError, and recovers", async () => {
+  const o = counting();
+  const storage = new BrokenStorage();
+  const errors: [unknown, string, string][] = [];
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend: new CacheBackend(storage),
+    onError: (error, context) => errors.push([error, context.operation, context.request]),
+  });
+  assertEquals(await (await session.fetch(URL_A)).text(), "hello 1");
+  assertEquals(await (await session.fetch(URL_A)).text(), "hello 2");
+  assert(errors.length >= 2);
+  assertInstanceOf(errors[0]![0], BackendError);
+  assertEquals([errors[0]![1], errors[0]![2]], ["read", `GET ${URL_A}`]);
+  assert(errors.some(([, operation]) => operation === "write"));
+  storage.broken = false;
+  await (await session.fetch(URL_A)).text();
+  assertEquals([(await session.fetch(URL_A)).fromCache, o.calls], [true, 3]);
+  await session.close();
+});
+
+Deno.test("session: a corrupt record is a miss, is deleted, and is reported", async () => {
+  const o = counting();
+  const storage = new MemoryStorage();
+  const errors: unknown[] = [];
+  const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage), onError: (e) => errors.push(e) });
+  const first = await session.fetch(URL_A);
+  await first.text();
+  await session.fetch(URL_A); // wait for the write
+  await storage.set(first.cacheKey!, new Uint8Array([1, 1, 0, 0, 0, 9, 9]), Infinity);
+  const response = await session.fetch(URL_A);
+  assertEquals([response.fromCache, await response.text()], [false, "hello 2"]);
+  assertInstanceOf(errors[0], BackendError);
+  assertInstanceOf((errors[0] as BackendError).cause, SyntaxError);
+  await session.close();
+});
+
+Deno.test("session: options are validated at construction with the option's name", () => {
+  const cases: [unknown, ErrorConstructor, string][] = [
+    [{ expireAfter: -3 }, RangeError, "expireAfter must be seconds >= 0"],
+    [{ expireAfter: "1h" }, TypeError, 'expireAfter must be seconds >= 0, a valid Date, NEVER_EXPIRE (-1), EXPIRE_IMMEDIATELY (0) or DO_NOT_CACHE (-2): received "1h"'],
+    [{ allowedCodes: [200, 99] }, RangeError, "allowedCodes must be an array of status codes from 200 to 599: received 99"],
+    [{ allowedCodes: 200 }, TypeError, "allowedCodes must be an array"],
+    [{ allowedMethods: ["GET", "BAD METHOD"] }, TypeError, "allowedMethods"],
+    [{ cacheControl: "yes" }, TypeError, "cacheControl must be true or false"],
+    [{ urlsExpireAfter: { "*.x.com": -9 } }, RangeError, 'urlsExpireAfter["*.x.com"]'],
+    [{ staleIfError: -1 }, RangeError, "staleIfError"],
+    [{ fetch: "fetch" }, TypeError, "fetch must be a function"],
+    [{ backend: {} }, TypeError, "backend must be a CacheBackend"],
+    [{ expireAfer: 60 }, TypeError, 'unknown option "expireAfer"'],
+  ];
+  for (const [options, type, message] of cases) {
+    assertThrows(() => new CachedSession(options as never), type, message);
+  }
+  assertThrows(() => new MemoryBackend({ maxEntries: 0 }), RangeError, "Cannot create MemoryBackend: maxEntries must be a positive integer: received 0");
+});
