@@ -24,8 +24,8 @@
  */
 
 export { CachedSession, DEFAULT_MAX_BODY_SIZE } from "./src/session.ts";
-export { cachedFetch, type CachedFetch, installCache, uninstallCache } from "./src/install.ts";
-export { type CacheInfo, CachedResponse } from "./src/response.ts";
+export { type CachedFetch, cachedFetch, installCache, uninstallCache } from "./src/install.ts";
+export { CachedResponse, type CacheInfo } from "./src/response.ts";
 export type { CachedSessionOptions, ErrorContext } from "./src/options.ts";
 export type { CacheMode, CacheRequestInit } from "./src/request.ts";
 export {

@@ -350,6 +350,9 @@ export class CacheBackend implements AsyncDisposable {
   #error(operation: string, cause: unknown): BackendError {
     if (cause instanceof BackendError) return cause;
     const reason = cause instanceof Error ? cause.message : String(cause);
-    return new BackendError(`Cannot ${operation} ${this.name} storage: ${reason}`, { backend: this.name, cause });
+    return new BackendError(`Cannot ${operation} ${this.name} storage: ${reason}`, {
+      backend: this.name,
+      cause,
+    });
   }
 }

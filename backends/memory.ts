@@ -147,7 +147,9 @@ export class MemoryStorage implements Storage {
 function positive(value: number | undefined, option: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(`Cannot create MemoryBackend: ${option} must be a positive integer: received ${value}`);
+    throw new RangeError(
+      `Cannot create MemoryBackend: ${option} must be a positive integer: received ${value}`,
+    );
   }
   return value;
 }

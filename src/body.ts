@@ -40,7 +40,10 @@ export function captureBody(body: ReadableStream<Uint8Array> | null, limit: numb
  * @param limit Largest size collected, in bytes.
  * @returns The bytes, or `undefined` when the stream failed or exceeded the limit.
  */
-export async function collect(stream: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | undefined> {
+export async function collect(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array | undefined> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -183,7 +183,14 @@ const RFC850_DATE = new RegExp(
 );
 const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
 
-function utc(year: string, month: string, day: string, hour: string, minute: string, second: string): number | undefined {
+function utc(
+  year: string,
+  month: string,
+  day: string,
+  hour: string,
+  minute: string,
+  second: string,
+): number | undefined {
   const m = MONTHS.indexOf(month.toLowerCase());
   const [d, h, min, s] = [Number(day), Number(hour), Number(minute), Number(second)];
   if (d < 1 || d > 31 || h > 23 || min > 59 || s > 60) return undefined;

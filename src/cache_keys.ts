@@ -145,8 +145,12 @@ export function redactUrl(href: string, ignoredParameters: ReadonlySet<string>):
 
 const NONE: ReadonlySet<string> = new Set();
 
-function normalizeBody(body: Uint8Array, contentType: string | null, ignored: ReadonlySet<string>): Uint8Array {
-  const type = contentType?.split(";", 1)[0]!.trim().toLowerCase() ?? "";
+function normalizeBody(
+  body: Uint8Array,
+  contentType: string | null,
+  ignored: ReadonlySet<string>,
+): Uint8Array {
+  const type = contentType?.split(";", 1)[0]?.trim().toLowerCase() ?? "";
   try {
     if (type === "application/json" || type.endsWith("+json")) {
       const value: unknown = JSON.parse(new TextDecoder().decode(body));

@@ -37,7 +37,9 @@ const ALLOWED = "seconds >= 0, a valid Date, NEVER_EXPIRE (-1), EXPIRE_IMMEDIATE
  */
 export function checkExpireAfter(value: unknown, option: string): ExpireAfter {
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new RangeError(`${option} must be ${ALLOWED}: received an invalid Date`);
+    if (Number.isNaN(value.getTime())) {
+      throw new RangeError(`${option} must be ${ALLOWED}: received an invalid Date`);
+    }
     return value;
   }
   if (typeof value !== "number") {

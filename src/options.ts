@@ -167,26 +167,40 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     throw new TypeError(`${PREFIX}options must be an object: received ${describe(options)}`);
   }
   for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new TypeError(`${PREFIX}unknown option ${JSON.stringify(name)}: allowed are ${[...KNOWN].join(", ")}`);
+    if (!KNOWN.has(name)) {
+      throw new TypeError(
+        `${PREFIX}unknown option ${JSON.stringify(name)}: allowed are ${[...KNOWN].join(", ")}`,
+      );
+    }
   }
   const o = options;
   const backend = o.backend ?? new MemoryBackend();
   if (typeof backend !== "object" || typeof backend.read !== "function") {
-    throw new TypeError(`${PREFIX}backend must be a CacheBackend such as new MemoryBackend(): received ${describe(backend)}`);
+    throw new TypeError(
+      `${PREFIX}backend must be a CacheBackend such as new MemoryBackend(): received ${describe(backend)}`,
+    );
   }
   return {
     backend,
-    expireAfter: o.expireAfter === undefined ? undefined : checkExpireAfter(o.expireAfter, `${PREFIX}expireAfter`),
+    expireAfter: o.expireAfter === undefined
+      ? undefined
+      : checkExpireAfter(o.expireAfter, `${PREFIX}expireAfter`),
     urlExpiration: compileUrlPatterns(o.urlsExpireAfter ?? {}),
     cacheControl: flag(o.cacheControl, "cacheControl", true),
     shared: flag(o.shared, "shared", false),
-    allowedCodes: new Set(list(o.allowedCodes, "allowedCodes", [200], isStatus, "status codes from 200 to 599")),
+    allowedCodes: new Set(
+      list(o.allowedCodes, "allowedCodes", [200], isStatus, "status codes from 200 to 599"),
+    ),
     allowedMethods: new Set(
-      list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], isToken, "method names").map((m) => m.toUpperCase()),
+      list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], isToken, "method names").map((m) =>
+        m.toUpperCase()
+      ),
     ),
     filter: fn(o.filter, "filter"),
     ignoredParameters: new Set(list(o.ignoredParameters, "ignoredParameters", [], isString, "strings")),
-    matchHeaders: list(o.matchHeaders, "matchHeaders", [], isToken, "header names").map((h) => h.toLowerCase()),
+    matchHeaders: list(o.matchHeaders, "matchHeaders", [], isToken, "header names").map((h) =>
+      h.toLowerCase()
+    ),
     keyFn: fn(o.keyFn, "keyFn"),
     staleIfError: seconds(o.staleIfError, "staleIfError"),
     staleWhileRevalidate: seconds(o.staleWhileRevalidate, "staleWhileRevalidate"),
@@ -207,7 +221,9 @@ function warn(error: unknown, context: ErrorContext): void {
 
 function flag(value: unknown, name: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
-  if (typeof value !== "boolean") throw new TypeError(`${PREFIX}${name} must be true or false: received ${describe(value)}`);
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${PREFIX}${name} must be true or false: received ${describe(value)}`);
+  }
   return value;
 }
 
@@ -222,9 +238,13 @@ function seconds(value: unknown, name: string): number {
   if (value === undefined || value === false) return 0;
   if (value === true) return Infinity;
   if (typeof value !== "number") {
-    throw new TypeError(`${PREFIX}${name} must be a boolean or a number of seconds >= 0: received ${describe(value)}`);
+    throw new TypeError(
+      `${PREFIX}${name} must be a boolean or a number of seconds >= 0: received ${describe(value)}`,
+    );
   }
-  if (!(value >= 0)) throw new RangeError(`${PREFIX}${name} must be a number of seconds >= 0: received ${value}`);
+  if (!(value >= 0)) {
+    throw new RangeError(`${PREFIX}${name} must be a number of seconds >= 0: received ${value}`);
+  }
   return value;
 }
 
@@ -236,7 +256,9 @@ function list<T>(
   allowed: string,
 ): T[] {
   if (value === undefined) return fallback;
-  if (!Array.isArray(value)) throw new TypeError(`${PREFIX}${name} must be an array of ${allowed}: received ${describe(value)}`);
+  if (!Array.isArray(value)) {
+    throw new TypeError(`${PREFIX}${name} must be an array of ${allowed}: received ${describe(value)}`);
+  }
   const bad = value.find((item) => !check(item));
   if (bad !== undefined || value.length !== value.filter(check).length) {
     const error = typeof bad === "number" ? RangeError : TypeError;

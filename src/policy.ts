@@ -6,12 +6,29 @@
  * @module
  */
 
-import { type CacheControl, parseCacheControl, parseDeltaSeconds, parseFieldNames, parseHttpDate } from "./cache_control.ts";
+import {
+  type CacheControl,
+  parseCacheControl,
+  parseDeltaSeconds,
+  parseFieldNames,
+  parseHttpDate,
+} from "./cache_control.ts";
 import type { CacheEntry } from "./record.ts";
 
 /** Statuses that are "heuristically cacheable" (RFC 9110 §15.1). */
 export const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([
-  200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501,
+  200,
+  203,
+  204,
+  206,
+  300,
+  301,
+  308,
+  404,
+  405,
+  410,
+  414,
+  501,
 ]);
 
 /** Fraction of (Date − Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2). */
@@ -88,7 +105,10 @@ export function isStorable(
   if (shared && cc.private === true) return false;
   // §3.5: a shared cache stores a response to a request with Authorization only when one of
   // must-revalidate, public or s-maxage explicitly allows it.
-  if (shared && request.headers.has("authorization") && !cc.mustRevalidate && !cc.public && cc.sMaxAge === undefined) {
+  if (
+    shared && request.headers.has("authorization") && !cc.mustRevalidate && !cc.public &&
+    cc.sMaxAge === undefined
+  ) {
     return false;
   }
   // §4.1: "A stored response with a Vary header field value containing a member '*' always fails
@@ -149,7 +169,11 @@ export function explicitLifetime(
  * @param responseTime When the response arrived (epoch ms), standing in for a missing `Date`.
  * @returns Seconds, or `undefined` when no heuristic applies.
  */
-export function heuristicLifetime(status: number, headers: Headers, responseTime: number): number | undefined {
+export function heuristicLifetime(
+  status: number,
+  headers: Headers,
+  responseTime: number,
+): number | undefined {
   if (!HEURISTICALLY_CACHEABLE.has(status)) return undefined;
   const lastModified = parseHttpDate(headers.get("last-modified"));
   const date = parseHttpDate(headers.get("date")) ?? responseTime;
@@ -174,7 +198,7 @@ export function correctedInitialAge(
   const get = (name: string) => headerValue(headers, name);
   const date = parseHttpDate(get("date"));
   const apparentAge = date === undefined ? 0 : Math.max(0, (responseTime - date) / 1000);
-  const ageValue = parseDeltaSeconds(get("age")?.split(",", 1)[0]!.trim()) ?? 0;
+  const ageValue = parseDeltaSeconds(get("age")?.split(",", 1)[0]?.trim()) ?? 0;
   const responseDelay = Math.max(0, (responseTime - requestTime) / 1000);
   return Math.max(apparentAge, ageValue + responseDelay);
 }
@@ -324,8 +348,8 @@ export function storableHeaders(
 ): [string, string][] {
   const drop = new Set(HOP_BY_HOP);
   for (const name of parseFieldNames(headers.get("connection") ?? "")) drop.add(name);
-  if (Array.isArray(cc.noCache)) for (const name of cc.noCache) drop.add(name);
-  if (options.shared && Array.isArray(cc.private)) for (const name of cc.private) drop.add(name);
+  if (Array.isArray(cc.noCache)) { for (const name of cc.noCache) drop.add(name); }
+  if (options.shared && Array.isArray(cc.private)) { for (const name of cc.private) drop.add(name); }
   if (!options.storeSetCookie) drop.add("set-cookie");
   const kept: [string, string][] = [];
   for (const [name, value] of headers) if (!drop.has(name)) kept.push([name, value]);

@@ -42,7 +42,10 @@ const EMPTY_HEADERS = new Headers();
  * @throws {TypeError} When `init.cache` is not a cache mode.
  * @throws {TypeError | RangeError} When `init.expireAfter` is invalid.
  */
-export function parseRequest(input: RequestInfo | URL, init: CacheRequestInit | undefined): ParsedRequest | undefined {
+export function parseRequest(
+  input: RequestInfo | URL,
+  init: CacheRequestInit | undefined,
+): ParsedRequest | undefined {
   let forwarded: RequestInit | undefined = init;
   let mode: unknown = "default";
   let expireAfter: ExpireAfter | undefined;
@@ -55,7 +58,9 @@ export function parseRequest(input: RequestInfo | URL, init: CacheRequestInit | 
     if (value !== undefined) expireAfter = checkExpireAfter(value, "expireAfter");
   }
   if (typeof mode !== "string" || !MODES.has(mode)) {
-    throw new TypeError(`RequestInit.cache must be one of ${[...MODES].join(", ")}: received ${describe(mode)}`);
+    throw new TypeError(
+      `RequestInit.cache must be one of ${[...MODES].join(", ")}: received ${describe(mode)}`,
+    );
   }
   let url: URL;
   try {

@@ -5,9 +5,21 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { ALIAS_PREFIX, createCacheKey, type KeyRequest, redactUrl, urlKeyPrefix, variantKey } from "./cache_keys.ts";
+import {
+  ALIAS_PREFIX,
+  createCacheKey,
+  type KeyRequest,
+  redactUrl,
+  urlKeyPrefix,
+  variantKey,
+} from "./cache_keys.ts";
 import { captureBody } from "./body.ts";
-import { type CachedSessionOptions, type ErrorContext, resolveOptions, type ResolvedOptions } from "./options.ts";
+import {
+  type CachedSessionOptions,
+  type ErrorContext,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
 import {
   conditionalHeaders,
   currentAge,
@@ -93,7 +105,8 @@ export class CachedSession implements AsyncDisposable {
     const parsed = parseRequest(input, init);
     if (parsed === undefined) return this.#bypass({ input, init, method: "GET" });
     const o = this.#o;
-    const cacheable = o.allowedMethods.has(parsed.method) || (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
+    const cacheable = o.allowedMethods.has(parsed.method) ||
+      (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
     if (!cacheable || parsed.mode === "no-store") return this.#bypass(parsed);
     let flow: Flow;
     try {
@@ -107,7 +120,9 @@ export class CachedSession implements AsyncDisposable {
       const shared = this.#inflight.get(flow.key);
       if (shared !== undefined && flow.mode !== "reload") {
         const entry = await shared;
-        if (entry !== undefined && varyMatches(entry, flow.headers)) found = { key: flow.key, entry, viaAlias: false };
+        if (entry !== undefined && varyMatches(entry, flow.headers)) {
+          found = { key: flow.key, entry, viaAlias: false };
+        }
       }
     }
     if (found?.entry !== undefined) {
@@ -169,8 +184,17 @@ export class CachedSession implements AsyncDisposable {
       body,
     };
     const key = await this.#key(keyRequest);
-    const policy = { method: parsed.method, headers: parsed.headers, cacheControl: requestDirectives(parsed.headers) };
-    return { ...request, key, policy, label: `${parsed.method} ${redactUrl(parsed.url.href, this.#o.ignoredParameters)}` };
+    const policy = {
+      method: parsed.method,
+      headers: parsed.headers,
+      cacheControl: requestDirectives(parsed.headers),
+    };
+    return {
+      ...request,
+      key,
+      policy,
+      label: `${parsed.method} ${redactUrl(parsed.url.href, this.#o.ignoredParameters)}`,
+    };
   }
 
   #key(request: KeyRequest): Promise<string> {
@@ -194,7 +218,10 @@ export class CachedSession implements AsyncDisposable {
     const primary = record.entry;
     if (varyMatches(primary, flow.headers)) return { key, entry: primary, viaAlias, primary };
     // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
-    const variant = await variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, this.#o));
+    const variant = await variantKey(
+      key,
+      varyValues(primary.vary.map(([name]) => name), flow.headers, this.#o),
+    );
     const other = await this.#read(flow, variant);
     if (other !== undefined && "entry" in other && varyMatches(other.entry, flow.headers)) {
       return { key: variant, entry: other.entry, viaAlias, primary };
@@ -225,7 +252,10 @@ export class CachedSession implements AsyncDisposable {
         throw error;
       }
       const responseTime = o.now();
-      if (cached !== undefined && ERROR_STATUSES.has(response.status) && mayServeOnError(cached, flow.policy, responseTime, o)) {
+      if (
+        cached !== undefined && ERROR_STATUSES.has(response.status) &&
+        mayServeOnError(cached, flow.policy, responseTime, o)
+      ) {
         await response.body?.cancel();
         settle(undefined);
         return this.#serve(flow, stale as Hit);
@@ -244,7 +274,13 @@ export class CachedSession implements AsyncDisposable {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
         // that describes another representation makes the stored one unusable.
         if (validatorsMatch(cached, response.headers)) {
-          settle(await this.#store(flow, stale!.key, this.#freshen(flow, cached, response, requestTime, responseTime)));
+          settle(
+            await this.#store(
+              flow,
+              stale!.key,
+              this.#freshen(flow, cached, response, requestTime, responseTime),
+            ),
+          );
         } else {
           await this.cache.delete(stale!.key).catch((error) => this.#report(error, "delete", flow));
           settle(undefined);
@@ -262,7 +298,9 @@ export class CachedSession implements AsyncDisposable {
       const stored = captured.bytes.then((body) => {
         if (body === undefined) return undefined;
         return this.#store(flow, plan.key, { ...plan.entry, body }, plan.deleteAt).then(async (entry) => {
-          if (response.redirected && entry !== undefined) await this.#alias(flow, response.url, plan.key, plan.deleteAt);
+          if (response.redirected && entry !== undefined) {
+            await this.#alias(flow, response.url, plan.key, plan.deleteAt);
+          }
           return entry;
         });
       });
@@ -299,7 +337,13 @@ export class CachedSession implements AsyncDisposable {
   }
 
   /** RFC 9111 §3.2 and §4.3.4: a 304 refreshes the stored headers and freshness; the body stays. */
-  #freshen(flow: Flow, entry: CacheEntry, response: Response, requestTime: number, responseTime: number): CacheEntry {
+  #freshen(
+    flow: Flow,
+    entry: CacheEntry,
+    response: Response,
+    requestTime: number,
+    responseTime: number,
+  ): CacheEntry {
     const headers = updateHeaders(entry.headers, response.headers, this.#o);
     const refreshed = { ...entry, headers, requestTime, responseTime };
     const fresh = new Response(null, { status: entry.status, headers });
@@ -351,7 +395,9 @@ export class CachedSession implements AsyncDisposable {
     // RFC 9111 §5.1: a response served from the cache carries its current age.
     if (this.#o.cacheControl) headers.set("age", String(Math.floor(currentAge(entry, now))));
     const range = flow.headers.get("range");
-    const partial = range !== null && entry.status === 200 ? partialContent(headers, entry.body, range) : undefined;
+    const partial = range !== null && entry.status === 200
+      ? partialContent(headers, entry.body, range)
+      : undefined;
     const body = partial?.body ?? entry.body;
     return CachedResponse.fromEntry(entry, {
       cacheKey: flow.key,
@@ -365,26 +411,49 @@ export class CachedSession implements AsyncDisposable {
     });
   }
 
-  #wrap(flow: Flow, response: Response, body: BodyInit | null | undefined, entry?: Omit<CacheEntry, "body">): CachedResponse {
-    return CachedResponse.fromNetwork(response, body === undefined ? response.body : body, this.#info(flow.key, entry));
+  #wrap(
+    flow: Flow,
+    response: Response,
+    body: BodyInit | null | undefined,
+    entry?: Omit<CacheEntry, "body">,
+  ): CachedResponse {
+    return CachedResponse.fromNetwork(
+      response,
+      body === undefined ? response.body : body,
+      this.#info(flow.key, entry),
+    );
   }
 
-  #info(key: string | undefined, entry: Omit<CacheEntry, "body"> | undefined): ConstructorParameters<typeof CachedResponse>[3] {
+  #info(
+    key: string | undefined,
+    entry: Omit<CacheEntry, "body"> | undefined,
+  ): ConstructorParameters<typeof CachedResponse>[3] {
     return {
       fromCache: false,
       revalidated: false,
       cacheKey: key,
       createdAt: entry === undefined ? undefined : new Date(entry.createdAt),
-      expiresAt: entry === undefined || !Number.isFinite(entry.expiresAt) ? undefined : new Date(entry.expiresAt),
+      expiresAt: entry === undefined || !Number.isFinite(entry.expiresAt)
+        ? undefined
+        : new Date(entry.expiresAt),
       now: this.#o.now,
     };
   }
 
-  async #bypass(request: Pick<ParsedRequest, "input" | "init" | "method"> & Partial<ParsedRequest>): Promise<CachedResponse> {
-    const args = request.url === undefined ? [request.input, request.init] as const : networkArguments(request as ParsedRequest);
+  async #bypass(
+    request: Pick<ParsedRequest, "input" | "init" | "method"> & Partial<ParsedRequest>,
+  ): Promise<CachedResponse> {
+    const args = request.url === undefined
+      ? [request.input, request.init] as const
+      : networkArguments(request as ParsedRequest);
     const response = await this.#o.fetch(...args);
     if (request.url !== undefined && !SAFE_METHODS.has(request.method) && response.status < 400) {
-      await this.#invalidate({ ...(request as ParsedRequest), key: "", policy: NO_POLICY, label: `${request.method} ${request.url.href}` }, response);
+      await this.#invalidate({
+        ...(request as ParsedRequest),
+        key: "",
+        policy: NO_POLICY,
+        label: `${request.method} ${request.url.href}`,
+      }, response);
     }
     return CachedResponse.fromNetwork(response, response.body, this.#info(undefined, undefined));
   }
@@ -405,9 +474,16 @@ export class CachedSession implements AsyncDisposable {
     this.#o.waitUntil?.(tracked);
   }
 
-  #report(error: unknown, operation: ErrorContext["operation"], request: Pick<ParsedRequest, "method" | "url"> & { label?: string }): void {
+  #report(
+    error: unknown,
+    operation: ErrorContext["operation"],
+    request: Pick<ParsedRequest, "method" | "url"> & { label?: string },
+  ): void {
     try {
-      this.#o.onError(error, { operation, request: request.label ?? `${request.method} ${request.url.href}` });
+      this.#o.onError(error, {
+        operation,
+        request: request.label ?? `${request.method} ${request.url.href}`,
+      });
     } catch {
       // A failing error handler must not fail the request either.
     }

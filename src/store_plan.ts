@@ -7,7 +7,7 @@
 
 import { CREDENTIAL_HEADERS, redactUrl, variantKey } from "./cache_keys.ts";
 import { parseCacheControl } from "./cache_control.ts";
-import { expiresAtFor, type ExpireAfter } from "./expiration.ts";
+import { type ExpireAfter, expiresAtFor } from "./expiration.ts";
 import type { ResolvedOptions } from "./options.ts";
 import {
   allowsCaching,
@@ -87,7 +87,10 @@ export async function planEntry(
   if (o.cacheControl && !isStorable(request.policy, status, headers, cc, o.shared)) return undefined;
   const names = varyNames(headers);
   if (names === "*") return undefined;
-  if (o.filter !== undefined && !o.filter(new Response(null, { status, statusText: response.statusText, headers }))) {
+  if (
+    o.filter !== undefined &&
+    !o.filter(new Response(null, { status, statusText: response.statusText, headers }))
+  ) {
     return undefined;
   }
   const base = {
@@ -163,7 +166,8 @@ export function expiresAtOf(
 export function planDeleteAt(entry: Pick<CacheEntry, "headers" | "expiresAt">, o: ResolvedOptions): number {
   if (!Number.isFinite(entry.expiresAt)) return Infinity;
   const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
-  const validators = headerValue(entry.headers, "etag") !== null || headerValue(entry.headers, "last-modified") !== null;
+  const validators = headerValue(entry.headers, "etag") !== null ||
+    headerValue(entry.headers, "last-modified") !== null;
   const window = Math.max(
     cc.staleWhileRevalidate ?? o.staleWhileRevalidate,
     cc.staleIfError ?? 0,

@@ -18,7 +18,10 @@ export function assertEquals<T>(actual: T, expected: T, message?: string): void 
 }
 
 /** Fails unless `value` is an instance of `type`. */
-export function assertInstanceOf<T>(value: unknown, type: abstract new (...args: never[]) => T): asserts value is T {
+export function assertInstanceOf<T>(
+  value: unknown,
+  type: abstract new (...args: never[]) => T,
+): asserts value is T {
   assertNode.ok(value instanceof type, `expected an instance of ${type.name}, got ${String(value)}`);
 }
 
@@ -26,16 +29,26 @@ export function assertInstanceOf<T>(value: unknown, type: abstract new (...args:
 export function assertThrows(run: () => unknown, type: ErrorConstructor, includes = ""): void {
   assertNode.throws(run, (error: unknown) => {
     assertNode.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
-    assertNode.ok((error as Error).message.includes(includes), `"${(error as Error).message}" lacks "${includes}"`);
+    assertNode.ok(
+      (error as Error).message.includes(includes),
+      `"${(error as Error).message}" lacks "${includes}"`,
+    );
     return true;
   });
 }
 
 /** Fails unless `run` rejects with an error of `type` whose message includes `includes`. */
-export async function assertRejects(run: () => Promise<unknown>, type: ErrorConstructor, includes = ""): Promise<void> {
+export async function assertRejects(
+  run: () => Promise<unknown>,
+  type: ErrorConstructor,
+  includes = "",
+): Promise<void> {
   await assertNode.rejects(run, (error: unknown) => {
     assertNode.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
-    assertNode.ok((error as Error).message.includes(includes), `"${(error as Error).message}" lacks "${includes}"`);
+    assertNode.ok(
+      (error as Error).message.includes(includes),
+      `"${(error as Error).message}" lacks "${includes}"`,
+    );
     return true;
   });
 }

@@ -80,7 +80,12 @@ const freshness: FreshnessCase[] = [
     wait: 1,
     hit: false,
   },
-  { name: "Age counts against max-age", headers: () => ({ "cache-control": "max-age=60", age: "50" }), wait: 20, hit: false },
+  {
+    name: "Age counts against max-age",
+    headers: () => ({ "cache-control": "max-age=60", age: "50" }),
+    wait: 20,
+    hit: false,
+  },
   {
     name: "apparent age from Date counts",
     headers: (c) => ({ "cache-control": "max-age=60", date: date(c, -50) }),
@@ -99,7 +104,12 @@ const freshness: FreshnessCase[] = [
     wait: 110,
     hit: false,
   },
-  { name: "negative max-age is invalid, hence stale", headers: () => ({ "cache-control": "max-age=-5" }), wait: 0, hit: false },
+  {
+    name: "negative max-age is invalid, hence stale",
+    headers: () => ({ "cache-control": "max-age=-5" }),
+    wait: 0,
+    hit: false,
+  },
   {
     name: "huge max-age is capped, not overflowed",
     headers: () => ({ "cache-control": "max-age=99999999999999999999" }),
@@ -153,14 +163,52 @@ interface StorableCase {
 const storable: StorableCase[] = [
   { name: "max-age is stored", headers: { "cache-control": "max-age=60" }, stored: true },
   { name: "no-store is not", headers: { "cache-control": "max-age=60, no-store" }, stored: false },
-  { name: "NO-STORE in capitals is not", headers: { "cache-control": "MAX-AGE=60, NO-STORE" }, stored: false },
-  { name: "request no-store is not", headers: { "cache-control": "max-age=60" }, request: { "cache-control": "no-store" }, stored: false },
-  { name: "private is stored by a private cache", headers: { "cache-control": "private, max-age=60" }, stored: true },
-  { name: "private is not stored by a shared cache", headers: { "cache-control": "private, max-age=60" }, stored: false, options: { shared: true } },
-  { name: "malformed private stays private", headers: { "cache-control": 'max-age=60, private="unterminated' }, stored: false, options: { shared: true } },
-  { name: "empty private stays private", headers: { "cache-control": "max-age=60, private=" }, stored: false, options: { shared: true } },
-  { name: "Vary: * is not stored", headers: { "cache-control": "max-age=60", vary: "accept, *" }, stored: false },
-  { name: "206 is never stored", headers: { "cache-control": "max-age=60", "content-range": "bytes 0-0/2" }, status: 206, stored: false, options: { allowedCodes: [200, 206] } },
+  {
+    name: "NO-STORE in capitals is not",
+    headers: { "cache-control": "MAX-AGE=60, NO-STORE" },
+    stored: false,
+  },
+  {
+    name: "request no-store is not",
+    headers: { "cache-control": "max-age=60" },
+    request: { "cache-control": "no-store" },
+    stored: false,
+  },
+  {
+    name: "private is stored by a private cache",
+    headers: { "cache-control": "private, max-age=60" },
+    stored: true,
+  },
+  {
+    name: "private is not stored by a shared cache",
+    headers: { "cache-control": "private, max-age=60" },
+    stored: false,
+    options: { shared: true },
+  },
+  {
+    name: "malformed private stays private",
+    headers: { "cache-control": 'max-age=60, private="unterminated' },
+    stored: false,
+    options: { shared: true },
+  },
+  {
+    name: "empty private stays private",
+    headers: { "cache-control": "max-age=60, private=" },
+    stored: false,
+    options: { shared: true },
+  },
+  {
+    name: "Vary: * is not stored",
+    headers: { "cache-control": "max-age=60", vary: "accept, *" },
+    stored: false,
+  },
+  {
+    name: "206 is never stored",
+    headers: { "cache-control": "max-age=60", "content-range": "bytes 0-0/2" },
+    status: 206,
+    stored: false,
+    options: { allowedCodes: [200, 206] },
+  },
   { name: "no freshness and no validator is not stored", headers: {}, stored: false },
   {
     name: "shared cache and Authorization: not without public",
@@ -224,7 +272,9 @@ Deno.test("RFC 9111 §5.2.1 request directives", async (t) => {
     assertEquals((await s.get({ headers: { pragma: "no-cache" } })).response.fromCache, false);
   });
   await t.step("only-if-cached on a miss → 504", async () => {
-    const r = await s.session.fetch("http://127.0.0.1/other", { headers: { "cache-control": "only-if-cached" } });
+    const r = await s.session.fetch("http://127.0.0.1/other", {
+      headers: { "cache-control": "only-if-cached" },
+    });
     assertEquals(r.status, 504);
   });
   await s.session.close();
@@ -232,7 +282,9 @@ Deno.test("RFC 9111 §5.2.1 request directives", async (t) => {
 
 Deno.test("RFC 9111 §5.2.2.2 must-revalidate refuses max-stale and stale-if-error", async () => {
   const s = setup((clock) => (_r, n) =>
-    n === 1 ? reply("v1", { "cache-control": "max-age=10, must-revalidate, stale-if-error=600" }, { clock }) : reply("down", {}, { status: 503 })
+    n === 1
+      ? reply("v1", { "cache-control": "max-age=10, must-revalidate, stale-if-error=600" }, { clock })
+      : reply("down", {}, { status: 503 })
   );
   await s.get();
   s.clock.tick(20);
@@ -245,7 +297,7 @@ Deno.test("RFC 9111 §5.2.2.4 no-cache: stored, always revalidated; qualified no
   const s = setup((clock) => (request) =>
     request.headers.get("if-none-match") === '"e"'
       ? new Response(null, { status: 304, headers: { etag: '"e"' } })
-      : reply("body", { "cache-control": 'no-cache, max-age=60', etag: '"e"' }, { clock })
+      : reply("body", { "cache-control": "no-cache, max-age=60", etag: '"e"' }, { clock })
   );
   await s.get();
   const second = await s.get();
@@ -253,7 +305,11 @@ Deno.test("RFC 9111 §5.2.2.4 no-cache: stored, always revalidated; qualified no
   assertEquals(s.origin.calls, 2);
   await s.session.close();
 
-  const q = setup((clock) => () => reply("b", { "cache-control": 'max-age=60, no-cache="x-secret"', "x-secret": "s", "x-public": "p" }, { clock }));
+  const q = setup((clock) => () =>
+    reply("b", { "cache-control": 'max-age=60, no-cache="x-secret"', "x-secret": "s", "x-public": "p" }, {
+      clock,
+    })
+  );
   await q.get();
   const hit = (await q.get()).response;
   assertEquals([hit.fromCache, hit.headers.get("x-secret"), hit.headers.get("x-public")], [true, null, "p"]);
@@ -261,7 +317,11 @@ Deno.test("RFC 9111 §5.2.2.4 no-cache: stored, always revalidated; qualified no
 });
 
 Deno.test("RFC 9111 §5.2.2.7 qualified private: a shared cache strips the named fields", async () => {
-  const s = setup((clock) => () => reply("b", { "cache-control": 'max-age=60, private="x-user"', "x-user": "alice" }, { clock }), { shared: true });
+  const s = setup(
+    (clock) => () =>
+      reply("b", { "cache-control": 'max-age=60, private="x-user"', "x-user": "alice" }, { clock }),
+    { shared: true },
+  );
   await s.get();
   const hit = (await s.get()).response;
   assertEquals([hit.fromCache, hit.headers.get("x-user")], [true, null]);
@@ -271,20 +331,40 @@ Deno.test("RFC 9111 §5.2.2.7 qualified private: a shared cache strips the named
 Deno.test("RFC 9111 §4.3 validation: ETag and Last-Modified, 304 updates headers and freshness", async () => {
   const s = setup((clock) => (request, n) => {
     if (request.headers.get("if-none-match") === '"v1"') {
-      return new Response(null, { status: 304, headers: { etag: '"v1"', "cache-control": "max-age=100", "x-updated": String(n), date: date(clock) } });
+      return new Response(null, {
+        status: 304,
+        headers: { etag: '"v1"', "cache-control": "max-age=100", "x-updated": String(n), date: date(clock) },
+      });
     }
-    return reply("payload", { "cache-control": "max-age=10", etag: '"v1"', "last-modified": date(clock, -100), "x-updated": "0" }, { clock });
+    return reply("payload", {
+      "cache-control": "max-age=10",
+      etag: '"v1"',
+      "last-modified": date(clock, -100),
+      "x-updated": "0",
+    }, { clock });
   });
   await s.get();
   s.clock.tick(20);
   const revalidated = await s.get();
   const sent = s.origin.requests[1]!;
-  assertEquals([sent.headers.get("if-none-match"), sent.headers.get("if-modified-since")], ['"v1"', date(s.clock, -120)]);
-  assertEquals([revalidated.response.status, revalidated.response.fromCache, revalidated.response.revalidated], [200, true, true]);
+  assertEquals([sent.headers.get("if-none-match"), sent.headers.get("if-modified-since")], [
+    '"v1"',
+    date(s.clock, -120),
+  ]);
+  assertEquals([
+    revalidated.response.status,
+    revalidated.response.fromCache,
+    revalidated.response.revalidated,
+  ], [200, true, true]);
   assertEquals([revalidated.body, revalidated.response.headers.get("x-updated")], ["payload", "2"]);
   s.clock.tick(50);
   const hit = await s.get();
-  assertEquals([hit.response.fromCache, hit.response.revalidated, hit.response.headers.get("x-updated"), s.origin.calls], [true, false, "2", 2]);
+  assertEquals([
+    hit.response.fromCache,
+    hit.response.revalidated,
+    hit.response.headers.get("x-updated"),
+    s.origin.calls,
+  ], [true, false, "2", 2]);
   await s.session.close();
 });
 
@@ -316,14 +396,22 @@ Deno.test("RFC 9111 §4.3.4: weak validators revalidate with a weak comparison",
 
 Deno.test("RFC 9111 §4.1 Vary: variants are stored side by side and selected by normalised values", async () => {
   const s = setup((clock) => (request) =>
-    reply(`lang ${request.headers.get("accept-language")}`, { "cache-control": "max-age=60", vary: "Accept-Language" }, { clock })
+    reply(`lang ${request.headers.get("accept-language")}`, {
+      "cache-control": "max-age=60",
+      vary: "Accept-Language",
+    }, { clock })
   );
   const as = (language: string) => s.get({ headers: { "accept-language": language } });
   assertEquals((await as("en")).body, "lang en");
   assertEquals((await as("fr, de")).body, "lang fr, de");
   const en = await as("EN");
   const fr = await as("fr,de");
-  assertEquals([en.body, en.response.fromCache, fr.body, fr.response.fromCache], ["lang en", true, "lang fr, de", true]);
+  assertEquals([en.body, en.response.fromCache, fr.body, fr.response.fromCache], [
+    "lang en",
+    true,
+    "lang fr, de",
+    true,
+  ]);
   const none = await s.get();
   assertEquals([none.body, none.response.fromCache], ["lang null", false]);
   assertEquals(s.origin.calls, 3);
@@ -333,7 +421,8 @@ Deno.test("RFC 9111 §4.1 Vary: variants are stored side by side and selected by
 Deno.test("RFC 5861 §3 stale-while-revalidate: stale served at once, refreshed once in the background", async () => {
   const background: Promise<unknown>[] = [];
   const s = setup(
-    (clock) => (_r, n) => reply(`v${n}`, { "cache-control": "max-age=10, stale-while-revalidate=60" }, { clock }),
+    (clock) => (_r, n) =>
+      reply(`v${n}`, { "cache-control": "max-age=10, stale-while-revalidate=60" }, { clock }),
     { waitUntil: (p) => background.push(p) },
   );
   await s.get();
@@ -396,7 +485,9 @@ Deno.test("staleIfError session option serves stale on error for any age", async
 Deno.test("RFC 9111 §4.4 invalidation: unsafe methods invalidate the URI and same-origin Location", async () => {
   const s = setup((clock) => (request, n) => {
     if (request.method === "POST") {
-      return reply("created", { location: "/other", "content-location": "http://elsewhere.test/x" }, { status: 201 });
+      return reply("created", { location: "/other", "content-location": "http://elsewhere.test/x" }, {
+        status: 201,
+      });
     }
     return reply(`v${n}`, { "cache-control": "max-age=600" }, { clock });
   });
@@ -413,7 +504,9 @@ Deno.test("RFC 9111 §4.4 invalidation: unsafe methods invalidate the URI and sa
 
 Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates nothing", async () => {
   const s = setup((clock) => (request) =>
-    request.method === "DELETE" ? reply("no", {}, { status: 500 }) : reply("v", { "cache-control": "max-age=600" }, { clock })
+    request.method === "DELETE"
+      ? reply("no", {}, { status: 500 })
+      : reply("v", { "cache-control": "max-age=600" }, { clock })
   );
   await s.get();
   await s.session.fetch(URL_A, { method: "DELETE" });
@@ -422,10 +515,17 @@ Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates not
 });
 
 Deno.test("HEAD is answered from a stored GET, without a body", async () => {
-  const s = setup((clock) => () => reply("full body", { "cache-control": "max-age=60", "content-length": "9" }, { clock }));
+  const s = setup((clock) => () =>
+    reply("full body", { "cache-control": "max-age=60", "content-length": "9" }, { clock })
+  );
   await s.get();
   const head = await s.session.fetch(URL_A, { method: "HEAD" });
-  assertEquals([head.fromCache, head.body, head.headers.get("content-length"), s.origin.calls], [true, null, "9", 1]);
+  assertEquals([head.fromCache, head.body, head.headers.get("content-length"), s.origin.calls], [
+    true,
+    null,
+    "9",
+    1,
+  ]);
   await s.session.close();
 });
 
@@ -447,9 +547,13 @@ Deno.test("RFC 9110 §14 Range: a stored complete response answers single ranges
 });
 
 Deno.test("a stored 206 is never served as a 200", async () => {
-  const s = setup(() => () => reply("23", { "cache-control": "max-age=60", "content-range": "bytes 2-3/10" }, { status: 206 }), {
-    allowedCodes: [200, 206],
-  });
+  const s = setup(
+    () => () =>
+      reply("23", { "cache-control": "max-age=60", "content-range": "bytes 2-3/10" }, { status: 206 }),
+    {
+      allowedCodes: [200, 206],
+    },
+  );
   await s.session.fetch(URL_A, { headers: { range: "bytes=2-3" } });
   const full = await s.get();
   assertEquals([full.response.fromCache, s.origin.calls], [false, 2]);
@@ -458,22 +562,38 @@ Deno.test("a stored 206 is never served as a 200", async () => {
 
 Deno.test("served responses carry Age; hop-by-hop and Connection-nominated fields are not stored", async () => {
   const s = setup((clock) => () =>
-    reply("x", { "cache-control": "max-age=600", connection: "x-hop", "x-hop": "1", "keep-alive": "timeout=5", "x-kept": "1" }, { clock })
+    reply("x", {
+      "cache-control": "max-age=600",
+      connection: "x-hop",
+      "x-hop": "1",
+      "keep-alive": "timeout=5",
+      "x-kept": "1",
+    }, { clock })
   );
   await s.get();
   s.clock.tick(42);
   const { response } = await s.get();
   assertEquals(response.headers.get("age"), "42");
-  assertEquals([response.headers.get("x-hop"), response.headers.get("keep-alive"), response.headers.get("x-kept")], [null, null, "1"]);
+  assertEquals([
+    response.headers.get("x-hop"),
+    response.headers.get("keep-alive"),
+    response.headers.get("x-kept"),
+  ], [null, null, "1"]);
   await s.session.close();
 });
 
 Deno.test("Set-Cookie is not stored unless storeSetCookie is on", async () => {
   for (const storeSetCookie of [false, true]) {
-    const s = setup((clock) => () => reply("x", { "cache-control": "max-age=60", "set-cookie": "sid=1" }, { clock }), { storeSetCookie });
+    const s = setup(
+      (clock) => () => reply("x", { "cache-control": "max-age=60", "set-cookie": "sid=1" }, { clock }),
+      { storeSetCookie },
+    );
     await s.get();
     const { response } = await s.get();
-    assertEquals([response.fromCache, response.headers.get("set-cookie")], [true, storeSetCookie ? "sid=1" : null]);
+    assertEquals([response.fromCache, response.headers.get("set-cookie")], [
+      true,
+      storeSetCookie ? "sid=1" : null,
+    ]);
     await s.session.close();
   }
 });

@@ -27,7 +27,12 @@ Deno.test("session: a miss is fetched and stored, the next request is a hit with
   assertInstanceOf(miss, CachedResponse);
   assertEquals([miss.fromCache, miss.revalidated, await miss.text()], [false, false, "body 1"]);
   const hit = await session.fetch(URL_A);
-  assertEquals([hit.fromCache, hit.status, hit.headers.get("x-custom"), await hit.text()], [true, 200, "1", "body 1"]);
+  assertEquals([hit.fromCache, hit.status, hit.headers.get("x-custom"), await hit.text()], [
+    true,
+    200,
+    "1",
+    "body 1",
+  ]);
   assertEquals(hit.cacheKey, miss.cacheKey);
   assertEquals(o.calls, 1);
   await session.close();
@@ -77,7 +82,9 @@ Deno.test("session: fetch takes a string, a URL or a Request, with headers, sign
   assert((await session.fetch(URL_A)).fromCache);
   assert((await session.fetch(new Request(URL_A, { redirect: "manual" }))).fromCache);
   const controller = new AbortController();
-  assert((await session.fetch(URL_A, { signal: controller.signal, headers: { accept: "text/plain" } })).fromCache);
+  assert(
+    (await session.fetch(URL_A, { signal: controller.signal, headers: { accept: "text/plain" } })).fromCache,
+  );
   assertEquals(o.calls, 1);
   await session.close();
 });
@@ -90,7 +97,9 @@ Deno.test("session: invalid URLs reject as plain fetch does", async () => {
 });
 
 Deno.test("session: POST bodies are part of the key and the caller's Request stays readable", async () => {
-  const o = origin(async (request) => reply(`echo ${await request.text()}`, { "cache-control": "max-age=60" }));
+  const o = origin(async (request) =>
+    reply(`echo ${await request.text()}`, { "cache-control": "max-age=60" })
+  );
   const session = new CachedSession({ fetch: o.fetch, allowedMethods: ["GET", "POST"] });
   const post = (body: string) => session.fetch(URL_A, { method: "POST", body });
   assertEquals(await (await post("one")).text(), "echo one");
@@ -141,7 +150,12 @@ Deno.test("session: EXPIRE_IMMEDIATELY stores a response that is revalidated bef
   const session = new CachedSession({ fetch: o.fetch, expireAfter: EXPIRE_IMMEDIATELY });
   await (await session.fetch(URL_A)).text();
   const second = await session.fetch(URL_A);
-  assertEquals([second.fromCache, second.revalidated, second.status, await second.text()], [true, true, 200, "body"]);
+  assertEquals([second.fromCache, second.revalidated, second.status, await second.text()], [
+    true,
+    true,
+    200,
+    "body",
+  ]);
   assertEquals(o.requests[1]!.headers.get("if-none-match"), '"v1"');
   await session.close();
 });
@@ -183,7 +197,12 @@ Deno.test("session: cache modes follow the Fetch standard", async (t) => {
     clock.tick(3600);
     const calls = o.calls;
     const response = await session.fetch(URL_A, { cache: "force-cache" });
-    assertEquals([response.fromCache, response.isExpired, await response.text(), o.calls], [true, true, "v4", calls]);
+    assertEquals([response.fromCache, response.isExpired, await response.text(), o.calls], [
+      true,
+      true,
+      "v4",
+      calls,
+    ]);
   });
   await t.step("only-if-cached serves a stale entry too", async () => {
     assertEquals((await session.fetch(URL_A, { cache: "only-if-cached" })).status, 200);
@@ -225,7 +244,9 @@ Deno.test("session: allowedCodes, allowedMethods and filter decide what is store
 
 Deno.test("session: different credentials never share an entry, and no raw credential is stored", async () => {
   const users: Record<string, string> = { "Bearer alice-secret": "alice", "Bearer bob-secret": "bob" };
-  const o = origin((request) => reply(`for ${users[request.headers.get("authorization")!]}`, { "cache-control": "private, max-age=60" }));
+  const o = origin((request) =>
+    reply(`for ${users[request.headers.get("authorization")!]}`, { "cache-control": "private, max-age=60" })
+  );
   const storage = new MemoryStorage();
   const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage) });
   const as = (token: string) => session.fetch(URL_A, { headers: { authorization: `Bearer ${token}` } });
@@ -245,8 +266,14 @@ Deno.test("session: different credentials never share an entry, and no raw crede
 Deno.test("session: ignoredParameters are left out of the key and never reach the backend", async () => {
   const o = origin(() => reply("data", { "cache-control": "max-age=60", vary: "x-api-key" }));
   const storage = new MemoryStorage();
-  const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage), ignoredParameters: ["api_key", "x-api-key"] });
-  await (await session.fetch("http://h.test/data?b=2&api_key=SECRET1&a=1", { headers: { "x-api-key": "SECRET2" } })).text();
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend: new CacheBackend(storage),
+    ignoredParameters: ["api_key", "x-api-key"],
+  });
+  await (await session.fetch("http://h.test/data?b=2&api_key=SECRET1&a=1", {
+    headers: { "x-api-key": "SECRET2" },
+  })).text();
   const hit = await session.fetch("http://h.test/data?a=1&b=2&api_key=OTHER");
   assertEquals([hit.fromCache, hit.url], [true, "http://h.test/data?b=2&a=1"]);
   for await (const key of storage.keys()) {
@@ -281,7 +308,10 @@ Deno.test("session: a body whose stream fails is never stored; the caller sees t
 Deno.test("session: a body larger than the backend's maxEntrySize streams through unstored", async () => {
   const big = new Uint8Array(300_000).fill(7);
   const o = origin(() => reply(big, { "cache-control": "max-age=60" }));
-  const session = new CachedSession({ fetch: o.fetch, backend: new MemoryBackend({ maxEntrySize: 100_000 }) });
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend: new MemoryBackend({ maxEntrySize: 100_000 }),
+  });
   assertEquals((await (await session.fetch(URL_A)).bytes()).length, 300_000);
   assertEquals((await session.fetch(URL_A)).fromCache, false);
   await session.close();
@@ -353,7 +383,11 @@ Deno.test("session: a corrupt record is a miss, is deleted, and is reported", as
   const o = counting();
   const storage = new MemoryStorage();
   const errors: unknown[] = [];
-  const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage), onError: (e) => errors.push(e) });
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend: new CacheBackend(storage),
+    onError: (e) => errors.push(e),
+  });
   const first = await session.fetch(URL_A);
   await first.text();
   await session.fetch(URL_A); // wait for the write
@@ -368,8 +402,16 @@ Deno.test("session: a corrupt record is a miss, is deleted, and is reported", as
 Deno.test("session: options are validated at construction with the option's name", () => {
   const cases: [unknown, ErrorConstructor, string][] = [
     [{ expireAfter: -3 }, RangeError, "expireAfter must be seconds >= 0"],
-    [{ expireAfter: "1h" }, TypeError, 'expireAfter must be seconds >= 0, a valid Date, NEVER_EXPIRE (-1), EXPIRE_IMMEDIATELY (0) or DO_NOT_CACHE (-2): received "1h"'],
-    [{ allowedCodes: [200, 99] }, RangeError, "allowedCodes must be an array of status codes from 200 to 599: received 99"],
+    [
+      { expireAfter: "1h" },
+      TypeError,
+      'expireAfter must be seconds >= 0, a valid Date, NEVER_EXPIRE (-1), EXPIRE_IMMEDIATELY (0) or DO_NOT_CACHE (-2): received "1h"',
+    ],
+    [
+      { allowedCodes: [200, 99] },
+      RangeError,
+      "allowedCodes must be an array of status codes from 200 to 599: received 99",
+    ],
     [{ allowedCodes: 200 }, TypeError, "allowedCodes must be an array"],
     [{ allowedMethods: ["GET", "BAD METHOD"] }, TypeError, "allowedMethods"],
     [{ cacheControl: "yes" }, TypeError, "cacheControl must be true or false"],
@@ -382,5 +424,9 @@ Deno.test("session: options are validated at construction with the option's name
   for (const [options, type, message] of cases) {
     assertThrows(() => new CachedSession(options as never), type, message);
   }
-  assertThrows(() => new MemoryBackend({ maxEntries: 0 }), RangeError, "Cannot create MemoryBackend: maxEntries must be a positive integer: received 0");
+  assertThrows(
+    () => new MemoryBackend({ maxEntries: 0 }),
+    RangeError,
+    "Cannot create MemoryBackend: maxEntries must be a positive integer: received 0",
+  );
 });

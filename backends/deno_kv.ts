@@ -1,0 +1,393 @@
+/**
+ * `DenoKVBackend`: a cache in Deno KV — a local SQLite file, a KV Connect URL or, on Deno
+ * Deploy, the project's own database. Deno uses the built-in `Deno.openKv` (run it with
+ * `--unstable-kv`); Node and Bun use the npm package `@deno/kv`, loaded only there.
+ *
+ * A KV value holds at most 64 KiB and one atomic commit at most ~800 KiB, so a large record is
+ * split into chunks written under a fresh generation id before a small manifest that names the
+ * generation is committed. A reader follows one manifest to one generation, so it never sees a
+ * mix of two versions; records up to ~63 KiB live inline in the manifest (one round trip).
+ *
+ * @example Cache responses in Deno KV
+ * ```ts
+ * import { CachedSession } from "../mod.ts";
+ * import { DenoKVBackend } from "./deno_kv.ts";
+ *
+ * // A file path ("http_cache.kv"), a KV Connect URL, or nothing for the default database.
+ * const session = new CachedSession({
+ *   backend: new DenoKVBackend({ path: ":memory:" }),
+ *   fetch: () => Promise.resolve(new Response("hello", { headers: { "cache-control": "max-age=60" } })),
+ * });
+ * await (await session.fetch("http://127.0.0.1/greeting")).text();
+ * const response = await session.fetch("http://127.0.0.1/greeting");
+ * console.log(response.fromCache, await response.text()); // true hello
+ * await session.close();
+ * ```
+ *
+ * @module
+ */
+
+import { CacheBackend, type Storage } from "./base.ts";
+
+/** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
+export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
+/** Default bound on one record: 32 MiB. Larger responses stream through unstored. */
+export const DEFAULT_MAX_ENTRY_SIZE = 32 * 1024 * 1024;
+
+/** A Deno KV key: an array of key parts. */
+export type KvKey = readonly unknown[];
+
+/** The part of `Deno.Kv` (or of the `@deno/kv` npm package's `Kv`) that the backend uses. */
+export interface KvLike {
+  /** Reads one key. */
+  get(key: KvKey): Promise<{ value: unknown; versionstamp: string | null }>;
+  /** Lists keys in a range, in key order. */
+  list(
+    selector: { prefix: KvKey } | { start: KvKey; end: KvKey },
+    options?: { batchSize?: number },
+  ): AsyncIterable<{ key: KvKey; value: unknown }>;
+  /** Starts an atomic operation. */
+  atomic(): KvAtomic;
+  /** Closes the database. */
+  close(): void;
+}
+
+/** The atomic operation of {@linkcode KvLike}. */
+export interface KvAtomic {
+  /** Fails the commit unless the key still has this versionstamp (`null`: absent). */
+  check(...checks: { key: KvKey; versionstamp: string | null }[]): KvAtomic;
+  /** Writes a key; `expireIn` (ms) lets KV delete it some time after. */
+  set(key: KvKey, value: unknown, options?: { expireIn?: number }): KvAtomic;
+  /** Deletes a key. */
+  delete(key: KvKey): KvAtomic;
+  /** Commits; `ok` is false when a check failed. */
+  commit(): Promise<{ ok: boolean }>;
+}
+
+/** Options of {@linkcode DenoKVBackend}. */
+export interface DenoKVBackendOptions {
+  /**
+   * A database file path or a KV Connect URL. Without it (and without `kv`), Deno opens its
+   * default database — on Deno Deploy, the project's database — and Node and Bun an in-memory one.
+   */
+  path?: string;
+  /** An open `Deno.Kv` or `@deno/kv` instance to use instead; `close()` leaves it open. */
+  kv?: KvLike;
+  /**
+   * Prefix of every key the cache writes; the last part is the schema version.
+   * @default {["http_cache", "v1"]}
+   */
+  prefix?: readonly string[];
+  /**
+   * Largest record kept, in bytes; a larger one is refused (the response is still served).
+   * @default {33_554_432} (32 MiB)
+   */
+  maxEntrySize?: number;
+}
+
+/**
+ * A cache in Deno KV.
+ *
+ * @example Share one database with the rest of the app
+ * ```ts
+ * import { DenoKVBackend } from "./deno_kv.ts";
+ *
+ * const kv = await Deno.openKv(":memory:");
+ * const cache = new DenoKVBackend({ kv, prefix: ["my_app", "http", "v1"] });
+ * console.log(await cache.count()); // 0
+ * await cache.close(); // kv stays open
+ * kv.close();
+ * ```
+ */
+export class DenoKVBackend extends CacheBackend {
+  /**
+   * Creates the cache; the database is opened on first use.
+   *
+   * @param options Where the database is, key prefix, size bound.
+   * @throws {TypeError} When `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
+   * @throws {RangeError} When `maxEntrySize` is not a positive integer.
+   */
+  constructor(options: DenoKVBackendOptions = {}) {
+    super(new DenoKVStorage(options));
+  }
+}
+
+// A value is at most 65,536 bytes and a commit at most 819,200 bytes of keys and values.
+const CHUNK_SIZE = 63 * 1024;
+const CHUNKS_PER_COMMIT = 12;
+const DELETES_PER_COMMIT = 200;
+const HEADER_SIZE = 21;
+// Chunks outlive their manifest: KV's lazy expiry never reclaims them under a live reader.
+const CHUNK_EXPIRY_MARGIN = 60 * 60 * 1000;
+const MAX_ATTEMPTS = 8;
+// Beyond a century KV refuses the expiry time; such a record simply never expires natively.
+const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
+const PARALLEL_DELETES = 16;
+
+interface Manifest {
+  deleteAt: number;
+  length: number;
+  chunks: number;
+  generation: string;
+}
+
+/** The byte storage behind {@linkcode DenoKVBackend}. */
+export class DenoKVStorage implements Storage {
+  readonly name = "deno-kv";
+  /** Prefix of every key. */
+  readonly prefix: readonly string[];
+  /** Largest record kept, in bytes. */
+  readonly maxEntrySize: number;
+  #path: string | undefined;
+  #injected: KvLike | undefined;
+  #kv: Promise<KvLike> | undefined;
+
+  /**
+   * Creates a storage; the database is opened on first use.
+   *
+   * @param options Where the database is, key prefix, size bound.
+   * @throws {TypeError} When `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
+   * @throws {RangeError} When `maxEntrySize` is not a positive integer.
+   */
+  constructor(options: DenoKVBackendOptions = {}) {
+    const { prefix = DEFAULT_PREFIX, maxEntrySize = DEFAULT_MAX_ENTRY_SIZE } = options;
+    if (prefix.length === 0 || !prefix.every((part) => typeof part === "string")) {
+      throw new TypeError(`Cannot create DenoKVBackend: prefix must be a non-empty array of strings`);
+    }
+    if (!Number.isSafeInteger(maxEntrySize) || maxEntrySize <= 0) {
+      throw new RangeError(
+        `Cannot create DenoKVBackend: maxEntrySize must be a positive integer: received ${maxEntrySize}`,
+      );
+    }
+    const deno = (globalThis as { Deno?: { openKv?: unknown } }).Deno;
+    if (options.kv === undefined && deno !== undefined && typeof deno.openKv !== "function") {
+      throw new TypeError(`Cannot create DenoKVBackend: Deno.openKv is missing: run Deno with --unstable-kv`);
+    }
+    this.prefix = [...prefix];
+    this.maxEntrySize = maxEntrySize;
+    this.#path = options.path;
+    this.#injected = options.kv;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const kv = await this.#open();
+    let seen: string | undefined;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const { value } = await kv.get(this.#entryKey(key));
+      if (value === null) return undefined;
+      const manifest = readManifest(value);
+      if (manifest === undefined) {
+        await this.delete([key]);
+        throw new SyntaxError(`Cannot read ${key} from Deno KV: its manifest is corrupt and was deleted`);
+      }
+      if (manifest.deleteAt <= Date.now()) return undefined;
+      if (manifest.chunks === 0) {
+        return (value as Uint8Array).subarray(HEADER_SIZE + manifest.generation.length);
+      }
+      // Seeing the same generation twice with a chunk gone means it was damaged, not replaced.
+      if (manifest.generation === seen) return undefined;
+      seen = manifest.generation;
+      const body = await this.#readChunks(kv, key, manifest);
+      if (body !== undefined) return body;
+    }
+    return undefined;
+  }
+
+  async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    const now = Date.now();
+    if (value.length > this.maxEntrySize || deleteAt <= now) return await this.delete([key]);
+    const kv = await this.#open();
+    const expireIn = deleteAt - now < MAX_EXPIRE_IN ? Math.ceil(deleteAt - now) : undefined;
+    const inline = value.length <= CHUNK_SIZE;
+    const manifest: Manifest = {
+      deleteAt,
+      length: value.length,
+      chunks: inline ? 0 : Math.ceil(value.length / CHUNK_SIZE),
+      generation: inline ? "" : crypto.randomUUID(),
+    };
+    let previous: { value: unknown; versionstamp: string | null } | undefined;
+    try {
+      previous = await this.#commitNew(kv, key, value, manifest, expireIn);
+    } finally {
+      // A failed or superseded write leaves no chunks behind; one that landed removes those it replaced.
+      const replaced = previous === undefined ? manifest : readManifest(previous.value);
+      await this.#deleteChunks(kv, key, replaced);
+    }
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    const kv = await this.#open();
+    for (let first = 0; first < keys.length; first += PARALLEL_DELETES) {
+      await Promise.all(keys.slice(first, first + PARALLEL_DELETES).map((key) => this.#deleteOne(kv, key)));
+    }
+  }
+
+  async *keys(prefix = ""): AsyncIterableIterator<string> {
+    const kv = await this.#open();
+    const start = this.#entryKey(prefix);
+    // Keys are printable ASCII, so every key that starts with `prefix` sorts below this bound.
+    const end = this.#entryKey(prefix + "\uffff");
+    for await (const { key, value } of kv.list({ start, end }, { batchSize: 100 })) {
+      if ((readManifest(value)?.deleteAt ?? Infinity) <= Date.now()) continue;
+      yield key[key.length - 1] as string;
+    }
+  }
+
+  async clear(): Promise<void> {
+    const kv = await this.#open();
+    const batch: KvKey[] = [];
+    for await (const { key } of kv.list({ prefix: this.prefix }, { batchSize: 100 })) {
+      batch.push(key);
+      if (batch.length === DELETES_PER_COMMIT) await deleteAll(kv, batch.splice(0));
+    }
+    await deleteAll(kv, batch);
+  }
+
+  async close(): Promise<void> {
+    const kv = this.#kv;
+    this.#kv = undefined;
+    if (kv !== undefined && this.#injected === undefined) (await kv.catch(() => undefined))?.close();
+  }
+
+  #open(): Promise<KvLike> {
+    return this.#kv ??= openKv(this.#path, this.#injected).catch((error) => {
+      this.#kv = undefined;
+      throw error;
+    });
+  }
+
+  #entryKey(key: string): KvKey {
+    return [...this.prefix, "entry", key];
+  }
+
+  #chunkKey(key: string, generation: string, index: number): KvKey {
+    return [...this.prefix, "chunk", key, generation, index];
+  }
+
+  async #commitNew(
+    kv: KvLike,
+    key: string,
+    value: Uint8Array,
+    manifest: Manifest,
+    expireIn: number | undefined,
+  ): Promise<{ value: unknown; versionstamp: string | null } | undefined> {
+    const chunkOptions = expireIn === undefined ? {} : { expireIn: expireIn + CHUNK_EXPIRY_MARGIN };
+    for (let first = 0; first < manifest.chunks; first += CHUNKS_PER_COMMIT) {
+      const operation = kv.atomic();
+      for (let i = first; i < Math.min(manifest.chunks, first + CHUNKS_PER_COMMIT); i++) {
+        const chunk = value.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
+        operation.set(this.#chunkKey(key, manifest.generation, i), chunk, chunkOptions);
+      }
+      await commit(operation);
+    }
+    const record = encodeManifest(manifest, manifest.chunks === 0 ? value : undefined);
+    const entryKey = this.#entryKey(key);
+    // The check tells this writer which generation it replaced, so it deletes exactly that one.
+    // When it fails, another write or delete committed while this one ran: that one counts as
+    // the later of the two, so this write is superseded (its chunks go), not retried.
+    const previous = await kv.get(entryKey);
+    const operation = kv.atomic().check({ key: entryKey, versionstamp: previous.versionstamp });
+    operation.set(entryKey, record, expireIn === undefined ? {} : { expireIn });
+    return (await operation.commit()).ok ? previous : undefined;
+  }
+
+  async #deleteOne(kv: KvLike, key: string): Promise<void> {
+    const entryKey = this.#entryKey(key);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const { value, versionstamp } = await kv.get(entryKey);
+      if (versionstamp === null) return;
+      const operation = kv.atomic().check({ key: entryKey, versionstamp }).delete(entryKey);
+      if ((await operation.commit()).ok) return await this.#deleteChunks(kv, key, readManifest(value));
+    }
+    throw new Error(`Cannot delete ${key}: it kept changing under concurrent writers`);
+  }
+
+  async #readChunks(kv: KvLike, key: string, manifest: Manifest): Promise<Uint8Array | undefined> {
+    const body = new Uint8Array(manifest.length);
+    let index = 0;
+    let at = 0;
+    const prefix = [...this.prefix, "chunk", key, manifest.generation];
+    for await (const { key: chunkKey, value } of kv.list({ prefix }, { batchSize: 16 })) {
+      if (chunkKey[chunkKey.length - 1] !== index || !(value instanceof Uint8Array)) return undefined;
+      if (at + value.length > body.length) return undefined;
+      body.set(value, at);
+      at += value.length;
+      index++;
+    }
+    return index === manifest.chunks && at === body.length ? body : undefined;
+  }
+
+  async #deleteChunks(kv: KvLike, key: string, manifest: Manifest | undefined): Promise<void> {
+    if (manifest === undefined) return;
+    const keys = Array.from(
+      { length: manifest.chunks },
+      (_, i) => this.#chunkKey(key, manifest.generation, i),
+    );
+    for (let first = 0; first < keys.length; first += DELETES_PER_COMMIT) {
+      await deleteAll(kv, keys.slice(first, first + DELETES_PER_COMMIT));
+    }
+  }
+}
+
+async function openKv(path: string | undefined, injected: KvLike | undefined): Promise<KvLike> {
+  if (injected !== undefined) return injected;
+  const deno = (globalThis as { Deno?: { openKv?: (path?: string) => Promise<KvLike> } }).Deno;
+  if (typeof deno?.openKv === "function") return await deno.openKv(path);
+  const { openKv } = await import("@deno/kv");
+  // Only bytes are stored, so the V8 value codec (which Bun lacks) is never needed.
+  const encodeV8 = (): never => {
+    throw new TypeError("Cannot encode value: DenoKVStorage stores bytes only");
+  };
+  return await openKv(path, { encodeV8, decodeV8: encodeV8 });
+}
+
+async function commit(operation: KvAtomic): Promise<void> {
+  if (!(await operation.commit()).ok) throw new Error("Cannot commit to Deno KV: the commit was rejected");
+}
+
+async function deleteAll(kv: KvLike, keys: KvKey[]): Promise<void> {
+  if (keys.length === 0) return;
+  const operation = kv.atomic();
+  for (const key of keys) operation.delete(key);
+  await commit(operation);
+}
+
+// Manifest: f64 deleteAt | f64 length | u32 chunks | u8 generation length | generation | inline body.
+function encodeManifest(manifest: Manifest, body: Uint8Array | undefined): Uint8Array {
+  const generation = new TextEncoder().encode(manifest.generation);
+  const out = new Uint8Array(HEADER_SIZE + generation.length + (body?.length ?? 0));
+  const view = new DataView(out.buffer);
+  view.setFloat64(0, manifest.deleteAt);
+  view.setFloat64(8, manifest.length);
+  view.setUint32(16, manifest.chunks);
+  view.setUint8(20, generation.length);
+  out.set(generation, HEADER_SIZE);
+  if (body !== undefined) out.set(body, HEADER_SIZE + generation.length);
+  return out;
+}
+
+/** Decodes a manifest, or `undefined` when there is none or it is corrupt. */
+function readManifest(value: unknown): Manifest | undefined {
+  try {
+    return value instanceof Uint8Array ? decodeManifest(value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeManifest(bytes: Uint8Array): Manifest {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const generationLength = bytes.length >= HEADER_SIZE ? view.getUint8(20) : Infinity;
+  const end = HEADER_SIZE + generationLength;
+  if (end > bytes.length) throw new SyntaxError("Cannot decode Deno KV manifest: it is truncated");
+  const manifest = {
+    deleteAt: view.getFloat64(0),
+    length: view.getFloat64(8),
+    chunks: view.getUint32(16),
+    generation: new TextDecoder().decode(bytes.subarray(HEADER_SIZE, end)),
+  };
+  if (manifest.chunks === 0 && bytes.length - end !== manifest.length) {
+    throw new SyntaxError("Cannot decode Deno KV manifest: inline body has the wrong length");
+  }
+  return manifest;
+}

@@ -1,0 +1,284 @@
+/**
+ * `MongoDBBackend`: a cache in a MongoDB collection, one document per record:
+ * `{ _id: key, value: BinData, deleteAt: Date | null }`. The value is raw BSON binary, never
+ * base64. A TTL index on `deleteAt` (`expireAfterSeconds: 0`) lets the server reclaim records;
+ * because its monitor runs only once a minute, reads also ignore documents whose `deleteAt`
+ * has passed. The collection name carries the schema version (`responses_v1`).
+ *
+ * **Records of 16 MiB and more are refused, not split.** A MongoDB document holds at most
+ * 16 MiB, so `maxEntrySize` defaults to 16 MiB less 64 KiB (room for the key and the other
+ * fields), and a larger record is silently not stored: the response is still served, just not
+ * cached. Splitting records over chunk documents (as GridFS does) would need a manifest and a
+ * two-phase write to stay consistent without transactions, for responses that rarely belong in
+ * a shared database cache; use the SQLite backend for those.
+ *
+ * Failure handling: server selection, connecting, each socket read and each query give up
+ * after `timeout` ms. The storage connects on first use; after a failed connection the next
+ * call connects again, and once connected the driver follows the server as it comes and goes.
+ *
+ * @example Cache responses in MongoDB
+ * ```ts
+ * import { CachedSession } from "../mod.ts";
+ * import { MongoDBBackend } from "./mongodb.ts";
+ *
+ * // Nothing connects until the first request that uses the cache.
+ * const backend = new MongoDBBackend({ url: "mongodb://127.0.0.1:27017", db: "http_cache" });
+ * const session = new CachedSession({ backend });
+ * await session.close();
+ * ```
+ *
+ * @module
+ */
+
+import { Binary, type Collection, MongoClient } from "mongodb";
+import { CacheBackend, type Storage } from "./base.ts";
+
+/** Default server: `mongodb://127.0.0.1:27017`. */
+export const DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017";
+/** Default database: `http_cache`. */
+export const DEFAULT_MONGODB_DB = "http_cache";
+/** Default collection; `v1` is the schema version of its documents. */
+export const DEFAULT_MONGODB_COLLECTION = "responses_v1";
+/** Default time limit of server selection, connecting, socket reads and queries: 2,000 ms. */
+export const DEFAULT_MONGODB_TIMEOUT = 2000;
+/** Default (and largest useful) bound on one record: 16 MiB less 64 KiB, in bytes. */
+export const DEFAULT_MONGODB_MAX_ENTRY_SIZE = 16 * 1024 * 1024 - 64 * 1024;
+
+/** Keys fetched per cursor batch, and deleted per `deleteMany`. */
+const BATCH = 1000;
+
+/** A stored record as a document. */
+export interface MongoRecord {
+  /** The storage key. */
+  _id: string;
+  /** The record bytes. */
+  value: Binary;
+  /** When the server may delete the document; `null` for never. */
+  deleteAt: Date | null;
+}
+
+/** Options of {@linkcode MongoDBBackend}. */
+export interface MongoDBBackendOptions {
+  /**
+   * The server or replica set, as a `mongodb://` or `mongodb+srv://` connection string.
+   * @default {"mongodb://127.0.0.1:27017"}
+   */
+  url?: string;
+  /** A `MongoClient` to use instead of `url`; `close()` leaves it open. */
+  client?: MongoClient;
+  /**
+   * The database.
+   * @default {"http_cache"}
+   */
+  db?: string;
+  /**
+   * The collection: a name in `db`, or a `Collection` to use as it is (then `url`, `client`
+   * and `db` are not used and `close()` closes nothing). It belongs to the cache: `clear()`
+   * empties it.
+   * @default {"responses_v1"}
+   */
+  collection?: string | Collection | Collection<MongoRecord>;
+  /**
+   * Time limit in milliseconds of server selection, connecting and socket reads (for a client
+   * the storage creates) and of each query (`maxTimeMS`, for every client).
+   * @default {2000}
+   */
+  timeout?: number;
+  /**
+   * Largest record kept, in bytes; a larger one is refused (the response is still served). It
+   * cannot exceed the default, which leaves room for the rest of a 16 MiB document.
+   * @default {16_711_680} (16 MiB − 64 KiB)
+   */
+  maxEntrySize?: number;
+}
+
+/**
+ * A cache in MongoDB.
+ *
+ * @example Use an existing client
+ * ```ts ignore
+ * import { MongoClient } from "mongodb";
+ * import { MongoDBBackend } from "./mongodb.ts";
+ *
+ * const client = new MongoClient("mongodb://127.0.0.1:27017");
+ * const cache = new MongoDBBackend({ client, db: "my_app", collection: "http_cache_v1" });
+ * console.log(await cache.count());
+ * await cache.close(); // the client stays open
+ * await client.close();
+ * ```
+ */
+export class MongoDBBackend extends CacheBackend {
+  /**
+   * Creates a cache over a MongoDB collection; nothing connects until first use.
+   *
+   * @param options Server, collection and limits.
+   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
+   *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
+   */
+  constructor(options: MongoDBBackendOptions = {}) {
+    super(new MongoDBStorage(options));
+  }
+}
+
+/**
+ * The byte storage behind {@linkcode MongoDBBackend}.
+ *
+ * @example Store and read bytes
+ * ```ts ignore
+ * import { MongoDBStorage } from "./mongodb.ts";
+ *
+ * const storage = new MongoDBStorage({ collection: "example_v1" });
+ * await storage.set("k", new Uint8Array([1, 2, 3]), Date.now() + 60_000);
+ * console.log(await storage.get("k")); // Uint8Array(3) [ 1, 2, 3 ]
+ * await storage.close();
+ * ```
+ */
+export class MongoDBStorage implements Storage {
+  readonly name = "mongodb";
+  /** Time limit in milliseconds. */
+  readonly timeout: number;
+  /** Largest record kept, in bytes. */
+  readonly maxEntrySize: number;
+  #options: MongoDBBackendOptions;
+  #client: MongoClient | undefined;
+  #collection: Promise<Collection<MongoRecord>> | undefined;
+  #indexed: Promise<unknown> | undefined;
+  #closed = false;
+
+  /**
+   * Creates a storage; nothing connects until first use.
+   *
+   * @param options Server, collection and limits.
+   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
+   *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
+   */
+  constructor(options: MongoDBBackendOptions = {}) {
+    const injected = options.client !== undefined || typeof options.collection === "object";
+    if (options.url !== undefined && injected) {
+      throw new TypeError(
+        "Cannot create MongoDBBackend: give either url or client (or a Collection), not both",
+      );
+    }
+    if (options.url !== undefined && !/^mongodb(\+srv)?:\/\//.test(options.url)) {
+      throw new TypeError(
+        `Cannot create MongoDBBackend: url must start with mongodb:// or mongodb+srv://: received ${options.url}`,
+      );
+    }
+    this.timeout = positive(options.timeout, "timeout", DEFAULT_MONGODB_TIMEOUT);
+    this.maxEntrySize = positive(options.maxEntrySize, "maxEntrySize", DEFAULT_MONGODB_MAX_ENTRY_SIZE);
+    if (this.maxEntrySize > DEFAULT_MONGODB_MAX_ENTRY_SIZE) {
+      throw new RangeError(
+        `Cannot create MongoDBBackend: maxEntrySize must be at most ${DEFAULT_MONGODB_MAX_ENTRY_SIZE} ` +
+          `(a document holds 16 MiB): received ${this.maxEntrySize}`,
+      );
+    }
+    this.#options = options;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const collection = await this.#connection();
+    const document = await collection.findOne({ _id: key }, { maxTimeMS: this.timeout });
+    if (document === null || isPast(document.deleteAt)) return undefined;
+    const bytes = document.value.value(); // a Buffer on Node: hand out a plain view of it
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    // A refused record must not leave the older one it was meant to replace.
+    if (value.length > this.maxEntrySize) return this.delete([key]);
+    const collection = await this.#connection();
+    this.#indexed ??= collection.createIndex({ deleteAt: 1 }, { expireAfterSeconds: 0, name: "deleteAt_ttl" })
+      .catch((error) => {
+        this.#indexed = undefined;
+        throw error;
+      });
+    await this.#indexed;
+    const document = {
+      _id: key,
+      value: new Binary(value),
+      deleteAt: Number.isFinite(deleteAt) ? new Date(deleteAt) : null,
+    };
+    await collection.replaceOne({ _id: key }, document, { upsert: true, maxTimeMS: this.timeout });
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const collection = await this.#connection();
+    for (let i = 0; i < keys.length; i += BATCH) {
+      await collection.deleteMany({ _id: { $in: keys.slice(i, i + BATCH) } }, { maxTimeMS: this.timeout });
+    }
+  }
+
+  async *keys(prefix = ""): AsyncIterableIterator<string> {
+    const collection = await this.#connection();
+    const live = { $or: [{ deleteAt: null }, { deleteAt: { $gt: new Date() } }] };
+    const filter = prefix === "" ? live : { _id: { $gte: prefix, $lt: prefix + "\uffff" }, ...live };
+    const cursor = collection.find(filter, {
+      projection: { _id: 1 },
+      batchSize: BATCH,
+      maxTimeMS: this.timeout,
+    });
+    for await (const document of cursor) yield document._id;
+  }
+
+  async clear(): Promise<void> {
+    const collection = await this.#connection();
+    await collection.deleteMany({}, { maxTimeMS: this.timeout });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client;
+    this.#client = undefined;
+    this.#collection = undefined;
+    if (client !== undefined && this.#options.client === undefined) await client.close();
+  }
+
+  #connection(): Promise<Collection<MongoRecord>> {
+    if (this.#closed) return Promise.reject(new Error("The storage is closed"));
+    // One connection attempt at a time; a failed one is forgotten, so the next call retries.
+    this.#collection ??= this.#connect().catch((error) => {
+      this.#collection = undefined;
+      throw error;
+    });
+    return this.#collection;
+  }
+
+  async #connect(): Promise<Collection<MongoRecord>> {
+    const { collection = DEFAULT_MONGODB_COLLECTION } = this.#options;
+    if (typeof collection === "object") return collection as unknown as Collection<MongoRecord>;
+    const client = this.#options.client ?? new MongoClient(this.#options.url ?? DEFAULT_MONGODB_URL, {
+      serverSelectionTimeoutMS: this.timeout,
+      connectTimeoutMS: this.timeout,
+      socketTimeoutMS: this.timeout,
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      if (client !== this.#options.client) await client.close().catch(() => {});
+      throw error;
+    }
+    if (this.#closed) {
+      if (client !== this.#options.client) await client.close();
+      throw new Error("The storage is closed");
+    }
+    this.#client = client;
+    return client.db(this.#options.db ?? DEFAULT_MONGODB_DB).collection<MongoRecord>(collection);
+  }
+}
+
+function isPast(deleteAt: Date | null): boolean {
+  return deleteAt !== null && deleteAt.getTime() <= Date.now();
+}
+
+function positive(value: number | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot create MongoDBBackend: ${option} must be a positive integer: received ${value}`,
+    );
+  }
+  return value;
+}

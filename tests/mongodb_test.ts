@@ -1,0 +1,119 @@
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { Binary, type Collection, MongoClient } from "mongodb";
+import type { CacheBackend } from "../backends/base.ts";
+import {
+  DEFAULT_MONGODB_MAX_ENTRY_SIZE,
+  MongoDBBackend,
+  MongoDBStorage,
+  type MongoRecord,
+} from "../backends/mongodb.ts";
+import { runStorageSuite } from "./_suite/storage_suite.ts";
+import { serviceUrl } from "./_services.ts";
+
+const { url, skip } = serviceUrl("MONGODB_URL");
+const collections = new WeakMap<CacheBackend, string>();
+
+function open(collection = `responses_${crypto.randomUUID().slice(0, 8)}_v1`): Promise<CacheBackend> {
+  const backend = new MongoDBBackend({
+    ...(url === undefined ? {} : { url }),
+    db: "http_cache_test",
+    collection,
+  });
+  collections.set(backend, collection);
+  return Promise.resolve(backend);
+}
+
+runStorageSuite({
+  name: "mongodb",
+  skip,
+  maxEntrySize: DEFAULT_MONGODB_MAX_ENTRY_SIZE,
+  open: () => open(),
+  reopen: (previous) => open(collections.get(previous)),
+});
+
+/** Runs `test` with a storage over an injected collection of a client the test owns. */
+function withCollection(
+  test: (storage: MongoDBStorage, collection: Collection<MongoRecord>) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const client = await new MongoClient(url!).connect();
+    const collection = client.db("http_cache_test").collection<MongoRecord>(`quirks_${crypto.randomUUID()}`);
+    const storage = new MongoDBStorage({ collection });
+    try {
+      await test(storage, collection);
+    } finally {
+      await collection.drop().catch(() => {});
+      await storage.close();
+      await client.close();
+    }
+  };
+}
+
+Deno.test({
+  name: "mongodb: records are BSON binary with a TTL index on deleteAt (null for never)",
+  ignore: skip !== undefined,
+  fn: withCollection(async (storage, collection) => {
+    const deleteAt = Date.now() + 3_600_000;
+    await storage.set("expiring", new Uint8Array([0, 255, 1]), deleteAt);
+    await storage.set("forever", new Uint8Array([2]), Infinity);
+    const expiring = await collection.findOne({ _id: "expiring" });
+    deepEqual([...expiring!.value.value()], [0, 255, 1]);
+    equal(expiring!.deleteAt?.getTime(), deleteAt);
+    equal((await collection.findOne({ _id: "forever" }))!.deleteAt, null);
+    const ttl = (await collection.indexes()).find((index) => index.name === "deleteAt_ttl");
+    deepEqual(ttl?.key, { deleteAt: 1 });
+    equal(ttl?.expireAfterSeconds, 0);
+  }),
+});
+
+Deno.test({
+  name: "mongodb: a document past deleteAt is a miss and is not listed, before the TTL monitor runs",
+  ignore: skip !== undefined,
+  fn: withCollection(async (storage, collection) => {
+    const past = new Date(Date.now() - 1000);
+    await collection.insertOne({ _id: "gone", value: new Binary(new Uint8Array([1])), deleteAt: past });
+    equal(await storage.get("gone"), undefined);
+    const keys: string[] = [];
+    for await (const key of storage.keys()) keys.push(key);
+    deepEqual(keys, []);
+  }),
+});
+
+Deno.test({
+  name: "mongodb: an injected collection is used as it is, and close() leaves its client open",
+  ignore: skip !== undefined,
+  fn: withCollection(async (storage, collection) => {
+    await storage.set("key", new Uint8Array([7]), Infinity);
+    await storage.close();
+    equal(await collection.countDocuments(), 1, "the client still answers");
+  }),
+});
+
+Deno.test("mongodb: options are validated at construction, naming the option", () => {
+  throws(() => new MongoDBBackend({ maxEntrySize: DEFAULT_MONGODB_MAX_ENTRY_SIZE + 1 }), {
+    name: "RangeError",
+    message: /maxEntrySize must be at most 16711680 \(a document holds 16 MiB\)/,
+  });
+  throws(() => new MongoDBBackend({ timeout: 0 }), /timeout must be a positive integer: received 0/);
+  throws(() => new MongoDBBackend({ url: "redis://127.0.0.1" }), /url must start with mongodb:\/\//);
+  throws(
+    () => new MongoDBBackend({ url: "mongodb://127.0.0.1", client: new MongoClient("mongodb://127.0.0.1") }),
+    /give either url or client/,
+  );
+});
+
+Deno.test("mongodb: an unreachable server fails within the timeout, and the cache never connects early", async () => {
+  const storage = new MongoDBStorage({ url: "mongodb://127.0.0.1:9/?directConnection=true", timeout: 200 });
+  const start = performance.now();
+  let failed = false;
+  try {
+    await storage.get("key");
+  } catch {
+    failed = true;
+  } finally {
+    await storage.close();
+  }
+  ok(failed, "the read rejects");
+  // Generous slack: this guards against hanging, not against a slow machine.
+  ok(performance.now() - start < 3000, `rejected after ${performance.now() - start} ms`);
+});

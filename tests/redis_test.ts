@@ -1,0 +1,208 @@
+import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
+import { createServer, type Server } from "node:net";
+import { createClient } from "@redis/client";
+import { RedisBackend, RedisStorage } from "../backends/redis.ts";
+import type { CacheBackend } from "../backends/base.ts";
+import { runStorageSuite } from "./_suite/storage_suite.ts";
+import { serviceUrl } from "./_services.ts";
+
+const { url, skip } = serviceUrl("REDIS_URL");
+const prefixes = new WeakMap<CacheBackend, string>();
+
+function open(prefix = `http-cache-test:${crypto.randomUUID()}:v1:`): Promise<CacheBackend> {
+  const backend = new RedisBackend({ ...(url === undefined ? {} : { url }), prefix });
+  prefixes.set(backend, prefix);
+  return Promise.resolve(backend);
+}
+
+runStorageSuite({
+  name: "redis",
+  skip,
+  open: () => open(),
+  reopen: (previous) => open(prefixes.get(previous)),
+});
+
+type RawClient = { pExpireTime(key: string): Promise<number>; destroy(): void };
+
+/** Runs `test` with a storage under a fresh prefix, and a raw client for checking it. */
+function withStorage(
+  test: (storage: RedisStorage, raw: RawClient) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    const storage = new RedisStorage({
+      ...(url === undefined ? {} : { url }),
+      prefix: `http-cache-test:${crypto.randomUUID()}:`,
+    });
+    const raw = await createClient({ url: url! }).connect();
+    try {
+      await test(storage, raw);
+    } finally {
+      await storage.clear();
+      await storage.close();
+      raw.destroy();
+    }
+  };
+}
+
+Deno.test({
+  name: "redis: the native expiry is deleteAt (PXAT), and none for Infinity",
+  ignore: skip !== undefined,
+  fn: withStorage(async (storage, raw) => {
+    const deleteAt = Date.now() + 3_600_000.4;
+    await storage.set("expiring", new Uint8Array([1]), deleteAt);
+    await storage.set("forever", new Uint8Array([2]), Infinity);
+    equal(await raw.pExpireTime(storage.prefix + "expiring"), Math.ceil(deleteAt));
+    equal(await raw.pExpireTime(storage.prefix + "forever"), -1);
+    await storage.set("expiring", new Uint8Array([3]), Infinity);
+    equal(await raw.pExpireTime(storage.prefix + "expiring"), -1, "a rewrite replaces the expiry");
+  }),
+});
+
+Deno.test({
+  name: "redis: every byte value round-trips, and the key prefix is a literal, not a glob",
+  ignore: skip !== undefined,
+  fn: withStorage(async (storage) => {
+    const bytes = new Uint8Array(256 * 3).map((_, i) => (i * 7) & 0xff);
+    await storage.set("bytes", bytes, Infinity);
+    deepEqual(await storage.get("bytes"), bytes);
+    for (const key of ["a*", "a?", "a[b]", "a\\", "ab"]) {
+      await storage.set(key, bytes.subarray(0, 1), Infinity);
+    }
+    const found: string[] = [];
+    for await (const key of storage.keys("a*")) found.push(key);
+    deepEqual(found, ["a*"]);
+    found.length = 0;
+    for await (const key of storage.keys("a[")) found.push(key);
+    deepEqual(found, ["a[b]"]);
+  }),
+});
+
+Deno.test({
+  name: "redis: a record larger than maxEntrySize is refused and replaces the older one",
+  ignore: skip !== undefined,
+  async fn() {
+    const storage = new RedisStorage({
+      ...(url === undefined ? {} : { url }),
+      prefix: `http-cache-test:${crypto.randomUUID()}:`,
+      maxEntrySize: 4,
+    });
+    try {
+      await storage.set("key", new Uint8Array(4), Infinity);
+      equal((await storage.get("key"))?.length, 4);
+      await storage.set("key", new Uint8Array(5), Infinity);
+      equal(await storage.get("key"), undefined);
+    } finally {
+      await storage.close();
+    }
+  },
+});
+
+Deno.test("redis: options are validated at construction", () => {
+  throws(() => new RedisBackend({ timeout: 0 }), RangeError);
+  throws(() => new RedisBackend({ maxEntrySize: 1.5 }), RangeError);
+  throws(() => new RedisBackend({ url: "http://127.0.0.1:6379" }), TypeError);
+});
+
+const redisServer = await findRedisServer();
+
+Deno.test({
+  name: "redis: a hung, then stopped server fails each command within timeout; the cache resumes after",
+  ignore: redisServer === undefined,
+  async fn() {
+    const port = await freePort();
+    let server = await startRedis(redisServer!, port);
+    const timeout = 300;
+    const storage = new RedisStorage({ url: `redis://127.0.0.1:${port}`, timeout });
+    try {
+      await storage.set("key", new Uint8Array([1, 2]), Infinity);
+      deepEqual(await storage.get("key"), new Uint8Array([1, 2]));
+
+      server.kill("SIGSTOP"); // hung: connected, never answers
+      await rejectsWithin(storage.get("key"), timeout);
+      server.kill("SIGCONT");
+      deepEqual(await storage.get("key"), new Uint8Array([1, 2]), "a late reply is not taken for a new one");
+
+      await stop(server); // gone: connection refused
+      await rejectsWithin(storage.get("key"), timeout);
+      await rejectsWithin(storage.set("key", new Uint8Array([3]), Infinity), timeout);
+
+      server = await startRedis(redisServer!, port);
+      equal(await storage.get("key"), undefined, "the same instance reconnects");
+      await storage.set("key", new Uint8Array([3]), Infinity);
+      deepEqual(await storage.get("key"), new Uint8Array([3]));
+    } finally {
+      await storage.close();
+      await stop(server);
+    }
+  },
+});
+
+Deno.test("redis: a server that accepts but never answers does not hang connecting", async () => {
+  const sockets = new Set<import("node:net").Socket>();
+  const silent: Server = createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const port = (silent.address() as { port: number }).port;
+  const storage = new RedisStorage({ url: `redis://127.0.0.1:${port}`, timeout: 200 });
+  try {
+    await rejectsWithin(storage.get("key"), 200);
+  } finally {
+    await storage.close();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+});
+
+async function rejectsWithin(promise: Promise<unknown>, timeout: number): Promise<void> {
+  const start = performance.now();
+  await rejects(promise);
+  // Generous slack: this guards against hanging, not against a slow machine.
+  ok(performance.now() - start < timeout + 1500, `rejected after ${performance.now() - start} ms`);
+}
+
+/** `redis-server` when it can be run here (a test that stops and restarts it needs its own). */
+async function findRedisServer(): Promise<string | undefined> {
+  try {
+    const { success } = await new Deno.Command("redis-server", { args: ["--version"], stdout: "null" })
+      .output();
+    return success ? "redis-server" : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a private redis-server and resolves once it accepts connections. */
+async function startRedis(command: string, port: number): Promise<Deno.ChildProcess> {
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  const child = new Deno.Command(command, { args, stdout: "null", stderr: "inherit" }).spawn();
+  for (let attempt = 0; attempt < 200; attempt++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return child;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+  child.kill();
+  throw new Error(`redis-server did not listen on port ${port}`);
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGCONT");
+    child.kill("SIGTERM");
+  } catch {
+    // already gone
+  }
+  await child.status;
+}

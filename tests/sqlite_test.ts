@@ -1,0 +1,241 @@
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { existsSync } from "node:fs";
+import type { CacheBackend } from "../backends/base.ts";
+import { SQLITE_TABLE, SQLiteBackend, type SQLiteDatabase, SQLiteStorage } from "../backends/sqlite.ts";
+import { runStorageSuite } from "./_suite/storage_suite.ts";
+
+const dir = Deno.makeTempDirSync({ prefix: "http_cache_sqlite_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+let files = 0;
+const paths = new WeakMap<CacheBackend, string>();
+
+function tempPath(): string {
+  return `${dir}/cache_${files++}.db`;
+}
+
+runStorageSuite({
+  name: "sqlite",
+  open() {
+    const path = tempPath();
+    const backend = new SQLiteBackend({ path });
+    paths.set(backend, path);
+    return Promise.resolve(backend);
+  },
+  reopen(previous) {
+    const path = paths.get(previous)!;
+    const backend = new SQLiteBackend({ path });
+    paths.set(backend, path);
+    return Promise.resolve(backend);
+  },
+});
+
+runStorageSuite({
+  name: "sqlite :memory:",
+  open: () => Promise.resolve(new SQLiteBackend({ path: ":memory:" })),
+});
+
+function bytes(length: number, fill = length): Uint8Array {
+  return new Uint8Array(length).fill(fill & 0xff);
+}
+
+async function keys(storage: SQLiteStorage, prefix?: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const key of storage.keys(prefix)) out.push(key);
+  return out.sort();
+}
+
+/** Rows in the table, expired or not. */
+function rawKeys(path: string): string[] {
+  const db = new DatabaseSync(path);
+  try {
+    return (db.prepare(`SELECT key FROM ${SQLITE_TABLE} ORDER BY key`).all() as { key: string }[]).map((
+      row,
+    ) => row.key);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("sqlite: nothing is opened before the first use", async () => {
+  const path = tempPath();
+  const storage = new SQLiteStorage({ path });
+  equal(existsSync(path), false);
+  await storage.close();
+  await storage.set("a", bytes(3), Infinity);
+  equal(existsSync(path), true);
+  await storage.close();
+  await storage.close();
+});
+
+Deno.test("sqlite: the table name carries the schema version, in a WAL database", async () => {
+  const path = tempPath();
+  const storage = new SQLiteStorage({ path });
+  await storage.set("a", bytes(3), Infinity);
+  await storage.close();
+  ok(/_v\d+$/.test(SQLITE_TABLE));
+  const db = new DatabaseSync(path);
+  try {
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+      name: string;
+    }[];
+    deepEqual(tables.map((table) => table.name), [SQLITE_TABLE]);
+    deepEqual({ ...db.prepare("PRAGMA journal_mode").get() }, { journal_mode: "wal" });
+  } finally {
+    db.close();
+  }
+});
+
+Deno.test("sqlite: two instances on one file see each other's writes", async () => {
+  const path = tempPath();
+  const first = new SQLiteStorage({ path }), second = new SQLiteStorage({ path });
+  try {
+    await first.set("a", bytes(10), Infinity);
+    deepEqual(await second.get("a"), bytes(10));
+    await second.set("a", bytes(20), Infinity);
+    await second.set("b", bytes(5), Infinity);
+    deepEqual(await first.get("a"), bytes(20));
+    deepEqual(await keys(first), ["a", "b"]);
+    await first.delete(["a"]);
+    equal(await second.get("a"), undefined);
+    await second.clear();
+    deepEqual(await keys(first), []);
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});
+
+// Workers are separate threads with their own connections: they contend for the file's locks
+// like separate processes do, without needing --allow-run.
+Deno.test("sqlite: concurrent writers on one file lose nothing", async () => {
+  const path = tempPath();
+  const count = 150;
+  const writers = [1, 2].map((id) => {
+    const worker = new Worker(new URL("./_sqlite_writer.ts", import.meta.url), { type: "module" });
+    const done = new Promise<void>((resolve, reject) => {
+      worker.onmessage = () => resolve();
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(event.message));
+      };
+    }).finally(() => worker.terminate());
+    worker.postMessage({ path, id, count });
+    return done;
+  });
+  const storage = new SQLiteStorage({ path });
+  try {
+    for (let i = 0; i < count; i++) await storage.set(`w0-${i}`, bytes(100, 0), Infinity);
+    await Promise.all(writers);
+    const found = await keys(storage);
+    equal(found.length, 3 * count);
+    for (const id of [0, 1, 2]) {
+      for (let i = 0; i < count; i++) ok(found.includes(`w${id}-${i}`), `w${id}-${i} is lost`);
+    }
+    const big = await storage.get("w2-7");
+    equal(big?.length, 70_000);
+    ok(big.every((byte) => byte === 2));
+  } finally {
+    await storage.close();
+  }
+});
+
+Deno.test("sqlite: rows past deleteAt are invisible at once and purged on open", async () => {
+  const path = tempPath();
+  const storage = new SQLiteStorage({ path });
+  await storage.set("gone", bytes(3), Date.now() - 1);
+  await storage.set("kept", bytes(3), Date.now() + 60_000);
+  await storage.set("forever", bytes(3), Infinity);
+  equal(await storage.get("gone"), undefined);
+  deepEqual(await keys(storage), ["forever", "kept"]);
+  deepEqual(rawKeys(path), ["forever", "gone", "kept"], "not purged on read");
+  await storage.close();
+  const reopened = new SQLiteStorage({ path });
+  deepEqual(await keys(reopened), ["forever", "kept"]);
+  deepEqual(rawKeys(path), ["forever", "kept"]);
+  await reopened.close();
+});
+
+Deno.test("sqlite: keys are listed in pages, past the page size", async () => {
+  const storage = new SQLiteStorage({ path: ":memory:" });
+  try {
+    const all = Array.from({ length: 1234 }, (_, i) => `k${String(i).padStart(4, "0")}`);
+    for (const key of all) await storage.set(key, bytes(1), Infinity);
+    await storage.set("j", bytes(1), Infinity);
+    deepEqual(await keys(storage, "k"), all);
+    equal((await keys(storage)).length, 1235);
+    deepEqual(await keys(storage, "k01"), all.slice(100, 200));
+  } finally {
+    await storage.close();
+  }
+});
+
+Deno.test("sqlite: maxEntries evicts the records deleted soonest, then the oldest", async () => {
+  const storage = new SQLiteStorage({ path: ":memory:", maxEntries: 3 });
+  try {
+    const soon = Date.now() + 60_000;
+    await storage.set("a", bytes(1), Infinity);
+    await storage.set("b", bytes(1), soon + 1000);
+    await storage.set("c", bytes(1), soon);
+    await storage.set("d", bytes(1), Infinity);
+    deepEqual(await keys(storage), ["a", "b", "d"]);
+    await storage.set("e", bytes(1), Infinity);
+    deepEqual(await keys(storage), ["a", "d", "e"]);
+    await storage.set("a", bytes(2), Infinity);
+    await storage.set("f", bytes(1), Infinity);
+    deepEqual(await keys(storage), ["a", "e", "f"], "a rewritten record is young again");
+  } finally {
+    await storage.close();
+  }
+});
+
+Deno.test("sqlite: maxBytes evicts until the records fit, and refuses a larger record", async () => {
+  const storage = new SQLiteStorage({ path: ":memory:", maxBytes: 100 });
+  try {
+    await storage.set("a", bytes(40), Infinity);
+    await storage.set("b", bytes(40), Infinity);
+    await storage.set("c", bytes(30), Infinity);
+    deepEqual(await keys(storage), ["b", "c"]);
+    await storage.set("d", bytes(100), Infinity);
+    deepEqual(await keys(storage), ["d"]);
+    await storage.set("d", bytes(101), Infinity);
+    deepEqual(await keys(storage), [], "a refused write replaces the old record");
+  } finally {
+    await storage.close();
+  }
+});
+
+Deno.test("sqlite: a record above maxEntrySize is refused silently", async () => {
+  await using cache = new SQLiteBackend({ path: ":memory:", maxEntrySize: 10 });
+  await cache.storage.set("a", bytes(10), Infinity);
+  deepEqual(await cache.storage.get("a"), bytes(10));
+  await cache.storage.set("a", bytes(11), Infinity);
+  equal(await cache.storage.get("a"), undefined);
+});
+
+Deno.test("sqlite: an injected database gets the table and is left open", async () => {
+  const db = new DatabaseSync(":memory:");
+  const storage = new SQLiteStorage({ database: db as unknown as SQLiteDatabase });
+  await storage.set("a", bytes(3), Infinity);
+  await storage.close();
+  deepEqual({ ...db.prepare(`SELECT count(*) AS n FROM ${SQLITE_TABLE}`).get() }, { n: 1 });
+  const again = new SQLiteStorage({ database: db as unknown as SQLiteDatabase });
+  deepEqual(await again.get("a"), bytes(3));
+  await again.close();
+  db.close();
+});
+
+Deno.test("sqlite: bad options fail at construction, naming the option", () => {
+  for (const option of ["busyTimeout", "maxEntrySize", "maxEntries", "maxBytes"] as const) {
+    for (const value of [0, -1, 1.5, NaN]) {
+      throws(() => new SQLiteBackend({ [option]: value }), {
+        name: "RangeError",
+        message: `Cannot create SQLiteBackend: ${option} must be a positive integer: received ${value}`,
+      });
+    }
+  }
+  throws(() => new SQLiteBackend({ path: "" }), {
+    name: "TypeError",
+    message: "Cannot create SQLiteBackend: path must be a non-empty string: received ",
+  });
+});
