@@ -428,7 +428,10 @@ Deno.test("RFC 5861 §3 stale-while-revalidate: stale served at once, refreshed 
   await s.get();
   s.clock.tick(20);
   const results = await Promise.all([s.get(), s.get(), s.get()]);
-  assert(results.every((r) => r.body === "v1" && r.response.fromCache));
+  // Every caller is answered from the cache; the one that found it stale got v1 at once. A
+  // caller whose lookup ends after the refresh has landed may already get v2.
+  assert(results.every((r) => r.response.fromCache && (r.body === "v1" || r.body === "v2")));
+  assert(results.some((r) => r.body === "v1"));
   await Promise.all(background);
   assertEquals(s.origin.calls, 2);
   const refreshed = await s.get();
