@@ -3,23 +3,24 @@
 # (scripts/services.sh), then runs every test on Deno, and the runtime-neutral tests and every
 # backend on Node and Bun.
 #
-#   npm test                      # everything
-#   bash scripts/test.sh deno     # one runtime: deno | node | bun
+#   npm test                      # static checks, then every runtime
+#   bash scripts/test.sh deno     # one step: checks | deno | node | bun
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/runtimes.sh
 source scripts/runtimes.sh
 # shellcheck source=scripts/services.sh
-source scripts/services.sh
+source scripts/services.sh || { echo "services: cannot start the test services" >&2; exit 1; }
 
-runtimes=("${@:-deno}")
-[ $# -eq 0 ] && runtimes=(deno node bun)
+steps=("$@")
+[ $# -eq 0 ] && steps=(checks deno node bun)
 
-for runtime in "${runtimes[@]}"; do
-  echo "== tests on $runtime"
-  case "$runtime" in
+for step in "${steps[@]}"; do
+  echo "== $step"
+  case "$step" in
+    checks) deno fmt --check && deno lint && deno task check ;;
     deno) deno task test ;;
-    node | bun) bash scripts/test_on.sh "$runtime" ;;
-    *) echo "unknown runtime: $runtime (deno, node or bun)" >&2; exit 2 ;;
+    node | bun) bash scripts/test_on.sh "$step" ;;
+    *) echo "unknown step: $step (checks, deno, node or bun)" >&2; exit 2 ;;
   esac
 done

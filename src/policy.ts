@@ -264,8 +264,10 @@ export function usability(
   // §5.2.1.3: min-fresh — it wants one that stays fresh at least this long.
   const freshEnough = req.minFresh === undefined || remaining >= req.minFresh;
   if (remaining > 0 && !tooOld && freshEnough) return "fresh";
-  if (tooOld || !freshEnough) return "revalidate";
   const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
+  // RFC 8246 §2: a fresh immutable response is not revalidated on a reload (a max-age=0 request).
+  if (remaining > 0 && freshEnough && cc.immutable) return "fresh";
+  if (tooOld || !freshEnough) return "revalidate";
   if (forbidsStale(cc, options.shared)) return "revalidate";
   // §5.2.1.2: max-stale — the client accepts a response stale by at most this much.
   if (req.maxStale !== undefined && -remaining <= req.maxStale) return "stale-ok";

@@ -280,6 +280,22 @@ Deno.test("RFC 9111 §5.2.1 request directives", async (t) => {
   await s.session.close();
 });
 
+Deno.test("RFC 8246 immutable: a reload (request max-age=0) does not revalidate a fresh immutable response", async () => {
+  const s = setup((clock) => (_r, n) =>
+    reply(`v${n}`, { "cache-control": n === 1 ? "max-age=60, immutable" : "max-age=60" }, { clock })
+  );
+  const reload = { headers: { "cache-control": "max-age=0" } };
+  await s.get();
+  s.clock.tick(10);
+  assertEquals((await s.get(reload)).body, "v1", "fresh and immutable: served");
+  assertEquals(s.origin.calls, 1);
+  s.clock.tick(60);
+  assertEquals((await s.get(reload)).body, "v2", "stale: immutable no longer applies");
+  s.clock.tick(10);
+  assertEquals((await s.get(reload)).body, "v3", "without immutable, max-age=0 revalidates");
+  await s.session.close();
+});
+
 Deno.test("RFC 9111 §5.2.2.2 must-revalidate refuses max-stale and stale-if-error", async () => {
   const s = setup((clock) => (_r, n) =>
     n === 1
