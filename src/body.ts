@@ -53,7 +53,9 @@ export async function collect(
       if (done) break;
       size += value.length;
       if (size > limit) {
-        await reader.cancel();
+        // Not awaited: a tee branch's cancel settles only once the other branch is cancelled or
+        // read to the end (Streams §ReadableStreamDefaultTee), i.e. maybe never (Node follows this).
+        reader.cancel().catch(() => {});
         return undefined;
       }
       chunks.push(value);
@@ -69,4 +71,29 @@ export async function collect(
     at += chunk.length;
   }
   return bytes;
+}
+
+/**
+ * Wraps the caller's branch so that it ends only once `stored` has settled: a caller that has
+ * read a body to the end finds it in the cache on its next request, under its key and under its
+ * redirect aliases. Errors and cancellation pass through unchanged.
+ *
+ * @param stream The caller's branch.
+ * @param stored Settles when the cache is done with the body (stored, refused or failed).
+ * @returns The stream to hand to the caller.
+ */
+export function endAfter(
+  stream: ReadableStream<Uint8Array>,
+  stored: Promise<unknown>,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (!done) return controller.enqueue(value);
+      await stored.catch(() => {});
+      controller.close();
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }

@@ -13,7 +13,7 @@ import {
   urlKeyPrefix,
   variantKey,
 } from "./cache_keys.ts";
-import { captureBody } from "./body.ts";
+import { captureBody, endAfter } from "./body.ts";
 import {
   type CachedSessionOptions,
   type ErrorContext,
@@ -28,6 +28,7 @@ import {
   type PolicyRequest,
   requestDirectives,
   updateHeaders,
+  type Usability,
   usability,
   validatorsMatch,
 } from "./policy.ts";
@@ -116,32 +117,20 @@ export class CachedSession implements AsyncDisposable {
       return this.#bypass(parsed);
     }
     let found = flow.mode === "reload" ? undefined : await this.#lookup(flow);
-    if (found?.entry === undefined) {
+    let use = found?.entry === undefined ? undefined : this.#usability(flow, found.entry);
+    if ((use === undefined || use === "revalidate") && flow.mode !== "reload") {
+      // The same request is at the origin already (a miss or a revalidation): share its result.
       const shared = this.#inflight.get(flow.key);
-      if (shared !== undefined && flow.mode !== "reload") {
-        const entry = await shared;
-        if (entry !== undefined && varyMatches(entry, flow.headers)) {
-          found = { key: flow.key, entry, viaAlias: false };
-        }
+      const entry = shared === undefined ? undefined : await shared;
+      if (entry !== undefined && varyMatches(entry, flow.headers)) {
+        found = { key: flow.key, entry, viaAlias: false };
+        use = this.#usability(flow, entry);
       }
     }
-    if (found?.entry !== undefined) {
-      const entry = found.entry;
-      const now = o.now();
-      const use = flow.mode === "force-cache" || flow.mode === "only-if-cached"
-        ? "fresh"
-        : flow.mode === "no-cache"
-        ? "revalidate"
-        : o.cacheControl
-        ? usability(entry, flow.policy, now, o)
-        : entry.expiresAt > now
-        ? "fresh"
-        : "revalidate";
-      if (use === "fresh" || use === "stale-ok") return this.#serve(flow, found as Hit);
-      if (use === "stale-while-revalidate") {
-        this.#refresh(flow, found as Hit);
-        return this.#serve(flow, found as Hit);
-      }
+    if (use === "fresh" || use === "stale-ok") return this.#serve(flow, found as Hit);
+    if (use === "stale-while-revalidate") {
+      this.#refresh(flow, found as Hit);
+      return this.#serve(flow, found as Hit);
     }
     // RFC 9111 §5.2.1.7: the only-if-cached directive wants a stored response that satisfies the
     // request's other constraints, or a 504; the fetch mode of that name takes any stored one.
@@ -172,8 +161,10 @@ export class CachedSession implements AsyncDisposable {
     let request = parsed;
     let body: Uint8Array | undefined;
     if (parsed.method !== "GET" && parsed.method !== "HEAD") {
-      // Read the body for the key from a clone; the original goes to the network untouched.
-      const built = new Request(parsed.input, parsed.init);
+      // Read the body for the key from a clone; a copy goes to the network, so the caller's own
+      // Request stays unread (a Request built from another takes over its body).
+      const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
+      const built = new Request(input, parsed.init);
       body = new Uint8Array(await built.clone().arrayBuffer());
       request = { ...parsed, input: built, init: undefined };
     }
@@ -201,6 +192,16 @@ export class CachedSession implements AsyncDisposable {
     const o = this.#o;
     const defaultKey = () => createCacheKey(request, o);
     return o.keyFn === undefined ? defaultKey() : Promise.resolve(o.keyFn(request, defaultKey));
+  }
+
+  /** How a stored entry may answer this request, by the request's mode and the session's rules. */
+  #usability(flow: Flow, entry: CacheEntry): Usability {
+    const o = this.#o;
+    const now = o.now();
+    if (flow.mode === "force-cache" || flow.mode === "only-if-cached") return "fresh";
+    if (flow.mode === "no-cache") return "revalidate";
+    if (o.cacheControl) return usability(entry, flow.policy, now, o);
+    return entry.expiresAt > now ? "fresh" : "revalidate";
   }
 
   async #lookup(flow: Flow): Promise<Found | undefined> {
@@ -306,7 +307,8 @@ export class CachedSession implements AsyncDisposable {
       });
       stored.then(settle);
       this.#track(stored);
-      return this.#wrap(flow, response, captured.stream, plan.entry);
+      const stream = captured.stream && endAfter(captured.stream, stored);
+      return this.#wrap(flow, response, stream, plan.entry);
     } catch (error) {
       settle(undefined);
       throw error;

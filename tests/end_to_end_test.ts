@@ -1,0 +1,141 @@
+/**
+ * CachedSession over the real fetch of the runtime, against a real HTTP server on 127.0.0.1:
+ * what the scripted-origin tests cannot show (real redirects, real streaming, real 304s, real
+ * request bodies).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { assert, assertEquals } from "./_assert.ts";
+import { CachedSession } from "../mod.ts";
+
+type Handler = (request: IncomingMessage, response: ServerResponse, body: string) => void;
+
+/** Starts a server on a free loopback port; `hits` counts requests per path. */
+async function serve(routes: Record<string, Handler>) {
+  const hits = new Map<string, number>();
+  const server = createServer((request, response) => {
+    const chunks: Uint8Array[] = [];
+    request.on("data", (chunk: Uint8Array) => chunks.push(chunk));
+    request.on("end", () => {
+      const path = new URL(request.url!, "http://127.0.0.1").pathname;
+      hits.set(path, (hits.get(path) ?? 0) + 1);
+      const handler = routes[path];
+      if (handler === undefined) return void response.writeHead(404).end("not found");
+      handler(request, response, new TextDecoder().decode(concat(chunks)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: (path: string) => base + path,
+    hits: (path: string) => hits.get(path) ?? 0,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
+  let at = 0;
+  for (const chunk of chunks) out.set(chunk, (at += chunk.length) - chunk.length);
+  return out;
+}
+
+Deno.test("end to end: miss, then hit, with the body streamed in chunks and stored whole", async () => {
+  const chunk = "x".repeat(64 * 1024);
+  const server = await serve({
+    "/stream": (_request, response) => {
+      response.writeHead(200, { "cache-control": "max-age=60", "content-type": "text/plain" });
+      let sent = 0;
+      const next = () => (++sent > 8 ? response.end() : response.write(chunk, () => setTimeout(next, 1)));
+      next();
+    },
+  });
+  const session = new CachedSession();
+  try {
+    const first = await session.fetch(server.url("/stream"));
+    assertEquals([first.fromCache, (await first.text()).length], [false, 8 * chunk.length]);
+    const second = await session.fetch(server.url("/stream"));
+    assertEquals([second.fromCache, (await second.text()).length], [true, 8 * chunk.length]);
+    assertEquals(second.headers.get("content-type"), "text/plain");
+    assertEquals(server.hits("/stream"), 1);
+  } finally {
+    await session.close();
+    await server.close();
+  }
+});
+
+Deno.test("end to end: a redirected response is found again under its final URL", async () => {
+  const server = await serve({
+    "/old": (_request, response) => void response.writeHead(301, { location: "/new" }).end(),
+    "/new": (_request, response) =>
+      void response.writeHead(200, { "cache-control": "max-age=60" }).end("moved"),
+  });
+  const session = new CachedSession();
+  try {
+    const first = await session.fetch(server.url("/old"));
+    assertEquals([await first.text(), first.redirected, first.url], ["moved", true, server.url("/new")]);
+    const again = await session.fetch(server.url("/old"));
+    assertEquals([again.fromCache, again.redirected, again.url], [true, true, server.url("/new")]);
+    await again.body?.cancel();
+    const direct = await session.fetch(server.url("/new"));
+    assertEquals([direct.fromCache, await direct.text()], [true, "moved"]);
+    assertEquals([server.hits("/old"), server.hits("/new")], [1, 1]);
+  } finally {
+    await session.close();
+    await server.close();
+  }
+});
+
+Deno.test("end to end: a stale entry is revalidated with If-None-Match and the server's 304", async () => {
+  let now = Date.now();
+  const server = await serve({
+    "/etag": (request, response) => {
+      response.setHeader("date", new Date(now).toUTCString()); // the server shares the test's clock
+      if (request.headers["if-none-match"] === '"v1"') {
+        return void response.writeHead(304, { etag: '"v1"', "cache-control": "max-age=10" }).end();
+      }
+      response.writeHead(200, { etag: '"v1"', "cache-control": "max-age=10" }).end("body v1");
+    },
+  });
+  const session = new CachedSession({ now: () => now });
+  try {
+    await (await session.fetch(server.url("/etag"))).text();
+    now += 20_000;
+    const revalidated = await session.fetch(server.url("/etag"));
+    assertEquals([revalidated.status, revalidated.revalidated, await revalidated.text()], [
+      200,
+      true,
+      "body v1",
+    ]);
+    const fresh = await session.fetch(server.url("/etag"));
+    assertEquals([fresh.fromCache, fresh.revalidated], [true, false]);
+    await fresh.body?.cancel();
+    assertEquals(server.hits("/etag"), 2);
+  } finally {
+    await session.close();
+    await server.close();
+  }
+});
+
+Deno.test("end to end: POST bodies are part of the key, and the caller's Request stays readable", async () => {
+  const server = await serve({
+    "/search": (_request, response, body) =>
+      void response.writeHead(200, { "cache-control": "max-age=60" }).end(`results for ${body}`),
+  });
+  const session = new CachedSession({ allowedMethods: ["GET", "POST"] });
+  try {
+    const ask = async (query: string) => {
+      const request = new Request(server.url("/search"), { method: "POST", body: query });
+      const response = await session.fetch(request);
+      assert(!request.bodyUsed, "the caller's request stays unread");
+      return [response.fromCache, await response.text()];
+    };
+    assertEquals(await ask("cats"), [false, "results for cats"]);
+    assertEquals(await ask("dogs"), [false, "results for dogs"]);
+    assertEquals(await ask("cats"), [true, "results for cats"]);
+    assertEquals(server.hits("/search"), 2);
+  } finally {
+    await session.close();
+    await server.close();
+  }
+});
