@@ -39,7 +39,25 @@ export { createCacheKey, type KeyOptions, type KeyRequest } from "./src/cache_ke
 export { REVALIDATION_WINDOW_SECONDS } from "./src/store_plan.ts";
 export { BackendError, HttpCacheError } from "./src/errors.ts";
 export type { CacheEntry } from "./src/record.ts";
-export { CacheBackend, type ResponseFilter, type Storage } from "./backends/base.ts";
+export type { CacheStats } from "./src/stats.ts";
+export { type CacheStatus, DEFAULT_CACHE_STATUS_NAME, type ForwardReason } from "./src/cache_status.ts";
+export type {
+  CacheEvent,
+  CacheEventType,
+  ErrorEvent,
+  EvictEvent,
+  HitEvent,
+  MissEvent,
+  StoreEvent,
+} from "./src/events.ts";
+export {
+  CacheBackend,
+  type DeleteOptions,
+  type DeleteProgress,
+  type ResponseFilter,
+  type Storage,
+  type StoredEntry,
+} from "./backends/base.ts";
 export {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_ENTRIES,

@@ -29,8 +29,18 @@
 
 import { BackendError } from "../src/errors.ts";
 import { type CacheEntry, decodeRecord, encodeAlias, encodeEntry } from "../src/record.ts";
-import { ALIAS_PREFIX, urlKeyPrefix } from "../src/cache_keys.ts";
+import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { CachedResponse } from "../src/response.ts";
+import {
+  deleteEntries,
+  type DeleteOptions,
+  type ResponseFilter,
+  scanEntries,
+  storedBytes,
+  type StoredEntry,
+} from "../src/inspection.ts";
+
+export type { DeleteOptions, DeleteProgress, ResponseFilter, StoredEntry } from "../src/inspection.ts";
 
 /**
  * Byte-level storage: the one thing a backend has to provide. Keys are strings of printable
@@ -81,14 +91,6 @@ export interface Storage {
   readonly maxEntrySize?: number | undefined;
 }
 
-/** Which entries an inspection method looks at, by freshness. */
-export interface ResponseFilter {
-  /** Only entries that are no longer fresh. */
-  expired?: boolean;
-  /** Only entries that are still fresh. */
-  valid?: boolean;
-}
-
 /**
  * The cache as the session and its users see it: entries, redirects and inspection, over any
  * {@linkcode Storage}. Every backend class (`MemoryBackend`, `SQLiteBackend`, …) is one.
@@ -134,7 +136,12 @@ export class CacheBackend implements AsyncDisposable {
    *   deleted first, so the next read is a clean miss.
    */
   async read(key: string): Promise<{ entry: CacheEntry } | { alias: string } | undefined> {
-    const bytes = await this.#call("read", () => this.storage.get(key));
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.storage.get(key); // not through #call: one async frame less per hit
+    } catch (cause) {
+      throw this.#error("read", cause);
+    }
     if (bytes === undefined) return undefined;
     try {
       const record = decodeRecord(bytes);
@@ -187,12 +194,42 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   /**
+   * Deletes the entries a filter selects, streaming through the cache and deleting in batches,
+   * so it works on caches of any size. The criteria combine with AND.
+   *
+   * @param filter Which entries: `urls`, `urlPattern`, `expired`, `valid`, `olderThan`; at least one.
+   * @param options `onProgress`, called after every batch.
+   * @returns How many entries were deleted.
+   * @throws {TypeError} When the filter is malformed or empty (use {@linkcode CacheBackend.clear}).
+   * @throws {BackendError} When the storage fails.
+   *
+   * @example Delete what is stale and a week old
+   * ```ts
+   * import { MemoryBackend } from "./memory.ts";
+   * const cache = new MemoryBackend();
+   * console.log(await cache.delete({ expired: true, olderThan: 7 * 86_400 })); // 0
+   * console.log(await cache.delete({ urlPattern: "example.com/api/*" })); // 0
+   * ```
+   */
+  delete(filter: ResponseFilter, options?: DeleteOptions): Promise<number>;
+  /**
    * Deletes entries by key (with their aliases left to expire: an alias to nothing is a miss).
    *
-   * @param keys Cache keys.
+   * @param keys Cache keys, as in `response.cacheKey` or {@linkcode CacheBackend.keys}.
    * @throws {BackendError} When the storage fails.
    */
-  async delete(...keys: string[]): Promise<void> {
+  delete(...keys: string[]): Promise<void>;
+  async delete(...args: [ResponseFilter, (DeleteOptions | undefined)?] | string[]): Promise<number | void> {
+    const [first] = args;
+    if (typeof first === "object" && first !== null) {
+      return await deleteEntries(this, first, (args[1] ?? {}) as DeleteOptions);
+    }
+    const keys = args as string[];
+    if (keys.some((key) => typeof key !== "string")) {
+      throw new TypeError(
+        `Cannot delete: pass cache keys (strings) or one filter object: received ${keys.map(String)}`,
+      );
+    }
     if (keys.length > 0) await this.#call("delete", () => this.storage.delete(keys));
   }
 
@@ -205,12 +242,7 @@ export class CacheBackend implements AsyncDisposable {
    * @throws {BackendError} When the storage fails.
    */
   async deleteUrls(...urls: (string | URL)[]): Promise<void> {
-    for (const url of urls) {
-      for (const method of ["GET", "HEAD"]) {
-        const prefix = await urlKeyPrefix(method, new URL(url));
-        await this.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
-      }
-    }
+    await deleteEntries(this, { urls }, {});
   }
 
   /**
@@ -238,12 +270,7 @@ export class CacheBackend implements AsyncDisposable {
    * @throws {BackendError} When the storage fails.
    */
   async deleteExpired(): Promise<number> {
-    let deleted = 0;
-    for await (const [key] of this.#entries({ expired: true })) {
-      await this.delete(key);
-      deleted++;
-    }
-    return deleted;
+    return await deleteEntries(this, { expired: true });
   }
 
   /**
@@ -270,47 +297,97 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   /**
-   * Lists the distinct URLs of the stored responses, sorted.
+   * Lists the distinct URLs of the stored responses, sorted. It holds the distinct URLs (not
+   * the responses) in memory; {@linkcode CacheBackend.entries} streams instead.
    *
-   * @param filter Only expired or only valid entries.
+   * @param filter Which entries (see {@linkcode ResponseFilter}).
    * @returns The URLs.
+   * @throws {TypeError} When the filter is malformed.
    * @throws {BackendError} When the storage fails.
    */
   async urls(filter: ResponseFilter = {}): Promise<string[]> {
     const urls = new Set<string>();
-    for await (const [, entry] of this.#entries(filter)) urls.add(entry.url);
+    for await (const { entry } of scanEntries(this, filter, "list urls")) urls.add(entry.url);
     return [...urls].sort();
   }
 
   /**
-   * Streams the stored responses, decoding one at a time; corrupt records are deleted and
-   * skipped.
+   * Streams the stored responses, a batch of records at a time, never the whole cache; corrupt
+   * records are deleted and skipped. The order is the storage's.
    *
-   * @param filter Only expired or only valid entries.
+   * @param filter Which entries (see {@linkcode ResponseFilter}).
    * @returns The responses.
+   * @throws {TypeError} When the filter is malformed.
    * @throws {BackendError} When the storage fails.
+   *
+   * @example The URLs of stale API responses
+   * ```ts
+   * import { MemoryBackend } from "./memory.ts";
+   * const cache = new MemoryBackend();
+   * for await (const response of cache.responses({ expired: true, urlPattern: "api.example.com/*" })) {
+   *   console.log(response.url, response.expiresAt);
+   * }
+   * ```
    */
   async *responses(filter: ResponseFilter = {}): AsyncIterableIterator<CachedResponse> {
-    for await (const [key, entry] of this.#entries(filter)) {
+    for await (const { key, entry } of scanEntries(this, filter, "list responses")) {
       yield CachedResponse.fromEntry(entry, { cacheKey: key, now: this.now() });
     }
   }
 
   /**
-   * Counts the stored responses.
+   * Streams the stored entries as they are kept — key, metadata, body and record size —
+   * without building `Response`s: the cheap way to report on a large cache.
    *
-   * @param filter Only expired or only valid entries.
+   * @param filter Which entries (see {@linkcode ResponseFilter}).
+   * @returns The entries.
+   * @throws {TypeError} When the filter is malformed.
+   * @throws {BackendError} When the storage fails.
+   *
+   * @example Bytes held by each host
+   * ```ts
+   * import { MemoryBackend } from "./memory.ts";
+   * const cache = new MemoryBackend();
+   * const hosts = new Map<string, number>();
+   * for await (const { entry, size } of cache.entries()) {
+   *   const host = new URL(entry.url).host;
+   *   hosts.set(host, (hosts.get(host) ?? 0) + size);
+   * }
+   * console.log(hosts.size); // 0
+   * ```
+   */
+  entries(filter: ResponseFilter = {}): AsyncIterableIterator<StoredEntry> {
+    return scanEntries(this, filter, "list entries");
+  }
+
+  /**
+   * Counts the stored responses. Without a filter only keys are listed; a filter reads records.
+   *
+   * @param filter Which entries (see {@linkcode ResponseFilter}).
    * @returns How many there are.
+   * @throws {TypeError} When the filter is malformed.
    * @throws {BackendError} When the storage fails.
    */
   async count(filter: ResponseFilter = {}): Promise<number> {
     let count = 0;
-    if (!filter.expired && !filter.valid) {
+    if (typeof filter === "object" && filter !== null && Object.keys(filter).length === 0) {
       for await (const _ of this.keys()) count++;
       return count;
     }
-    for await (const _ of this.#entries(filter)) count++;
+    for await (const _ of scanEntries(this, filter, "count")) count++;
     return count;
+  }
+
+  /**
+   * Adds up the bytes of every stored record — metadata, headers and bodies of entries, and
+   * redirect aliases — as the storage holds them (its own overhead not included). It reads
+   * every record, a batch at a time.
+   *
+   * @returns The size in bytes.
+   * @throws {BackendError} When the storage fails.
+   */
+  async size(): Promise<number> {
+    return await storedBytes(this);
   }
 
   /** Closes the storage. */
@@ -321,22 +398,6 @@ export class CacheBackend implements AsyncDisposable {
   /** Closes the storage (`await using cache = new MemoryBackend()`). */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  async *#entries(filter: ResponseFilter): AsyncIterableIterator<[string, CacheEntry]> {
-    for await (const key of this.keys()) {
-      let record;
-      try {
-        record = await this.read(key);
-      } catch (error) {
-        if (error instanceof BackendError && error.cause instanceof SyntaxError) continue;
-        throw error;
-      }
-      if (record === undefined || !("entry" in record)) continue;
-      const expired = record.entry.expiresAt <= this.now();
-      if ((filter.expired && !expired) || (filter.valid && expired)) continue;
-      yield [key, record.entry];
-    }
   }
 
   async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {

@@ -65,15 +65,21 @@ export class MemoryBackend extends CacheBackend {
 
 /** The byte storage behind {@linkcode MemoryBackend}. */
 export class MemoryStorage implements Storage {
-  readonly name = "memory";
+  readonly name: string = "memory";
   /** Most records kept. */
   readonly maxEntries: number;
   /** Most bytes kept. */
   readonly maxBytes: number;
   /** Largest record kept, in bytes. */
   readonly maxEntrySize: number;
-  // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
-  #records = new Map<string, { value: Uint8Array; deleteAt: number }>();
+  // Key → slot, in a Map: it iterates in insertion order, so re-inserting a key on use keeps
+  // the least recently used first. A slot's record and expiry live in flat arrays, and a record
+  // that spans its whole buffer is kept as the bare ArrayBuffer: per entry that saves the
+  // wrapper object and the Uint8Array (about 150 bytes of a 1 KB entry's heap).
+  #slots = new Map<string, number>();
+  #values: (ArrayBuffer | Uint8Array | undefined)[] = [];
+  #deleteAt = new Float64Array(64);
+  #free: number[] = [];
   #bytes = 0;
 
   /**
@@ -94,24 +100,35 @@ export class MemoryStorage implements Storage {
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
-    const record = this.#records.get(key);
-    if (record === undefined) return Promise.resolve(undefined);
-    this.#records.delete(key);
-    if (record.deleteAt <= Date.now()) {
-      this.#bytes -= record.value.length;
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return Promise.resolve(undefined);
+    if (this.#deleteAt[slot]! <= Date.now()) {
+      this.#remove(key);
       return Promise.resolve(undefined);
     }
-    this.#records.set(key, record);
-    return Promise.resolve(record.value);
+    this.#slots.delete(key);
+    this.#slots.set(key, slot);
+    const value = this.#values[slot]!;
+    return Promise.resolve(value instanceof Uint8Array ? value : new Uint8Array(value));
   }
 
   set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     this.#remove(key);
     if (value.length > this.maxEntrySize || value.length > this.maxBytes) return Promise.resolve();
-    this.#records.set(key, { value, deleteAt });
+    const slot = this.#free.pop() ?? this.#values.length;
+    if (slot === this.#deleteAt.length) {
+      const grown = new Float64Array(slot * 2);
+      grown.set(this.#deleteAt);
+      this.#deleteAt = grown;
+    }
+    const whole = value.buffer instanceof ArrayBuffer && value.byteOffset === 0 &&
+      value.byteLength === value.buffer.byteLength;
+    this.#values[slot] = whole ? value.buffer as ArrayBuffer : value;
+    this.#deleteAt[slot] = deleteAt;
+    this.#slots.set(key, slot);
     this.#bytes += value.length;
-    for (const oldest of this.#records.keys()) {
-      if (this.#records.size <= this.maxEntries && this.#bytes <= this.maxBytes) break;
+    for (const oldest of this.#slots.keys()) {
+      if (this.#slots.size <= this.maxEntries && this.#bytes <= this.maxBytes) break;
       this.#remove(oldest);
     }
     return Promise.resolve();
@@ -123,11 +140,14 @@ export class MemoryStorage implements Storage {
   }
 
   async *keys(prefix = ""): AsyncIterableIterator<string> {
-    for (const key of [...this.#records.keys()]) if (key.startsWith(prefix)) yield key;
+    for (const key of [...this.#slots.keys()]) if (key.startsWith(prefix)) yield key;
   }
 
   clear(): Promise<void> {
-    this.#records.clear();
+    this.#slots.clear();
+    this.#values = [];
+    this.#deleteAt = new Float64Array(64);
+    this.#free = [];
     this.#bytes = 0;
     return Promise.resolve();
   }
@@ -137,10 +157,12 @@ export class MemoryStorage implements Storage {
   }
 
   #remove(key: string): void {
-    const record = this.#records.get(key);
-    if (record === undefined) return;
-    this.#records.delete(key);
-    this.#bytes -= record.value.length;
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return;
+    this.#slots.delete(key);
+    this.#bytes -= this.#values[slot]!.byteLength;
+    this.#values[slot] = undefined;
+    this.#free.push(slot);
   }
 }
 

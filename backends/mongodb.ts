@@ -12,9 +12,10 @@
  * two-phase write to stay consistent without transactions, for responses that rarely belong in
  * a shared database cache; use the SQLite backend for those.
  *
- * Failure handling: server selection, connecting, each socket read and each query give up
- * after `timeout` ms. The storage connects on first use; after a failed connection the next
- * call connects again, and once connected the driver follows the server as it comes and goes.
+ * Failure handling: each call (get, set, delete, clear) gives up after `timeout` ms in all,
+ * whatever the driver is doing (selecting a server, connecting, retrying), so a hung server never
+ * hangs a fetch. The storage connects on first use; after a failed connection the next call
+ * connects again, and once connected the driver follows the server as it comes and goes.
  *
  * @example Cache responses in MongoDB
  * ```ts
@@ -79,8 +80,9 @@ export interface MongoDBBackendOptions {
    */
   collection?: string | Collection | Collection<MongoRecord>;
   /**
-   * Time limit in milliseconds of server selection, connecting and socket reads (for a client
-   * the storage creates) and of each query (`maxTimeMS`, for every client).
+   * Time limit of each call of the storage, in milliseconds, from connecting to the answer. It
+   * is also the driver's server selection, connect and socket timeout (for a client the storage
+   * creates) and each query's `maxTimeMS` (for every client).
    * @default {2000}
    */
   timeout?: number;
@@ -178,8 +180,10 @@ export class MongoDBStorage implements Storage {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const collection = await this.#connection();
-    const document = await collection.findOne({ _id: key }, { maxTimeMS: this.timeout });
+    const document = await this.#run(
+      "read",
+      (collection) => collection.findOne({ _id: key }, { maxTimeMS: this.timeout }),
+    );
     if (document === null || isPast(document.deleteAt)) return undefined;
     const bytes = document.value.value(); // a Buffer on Node: hand out a plain view of it
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -188,26 +192,32 @@ export class MongoDBStorage implements Storage {
   async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     // A refused record must not leave the older one it was meant to replace.
     if (value.length > this.maxEntrySize) return this.delete([key]);
-    const collection = await this.#connection();
-    this.#indexed ??= collection.createIndex({ deleteAt: 1 }, { expireAfterSeconds: 0, name: "deleteAt_ttl" })
-      .catch((error) => {
-        this.#indexed = undefined;
-        throw error;
-      });
-    await this.#indexed;
-    const document = {
-      _id: key,
-      value: new Binary(value),
-      deleteAt: Number.isFinite(deleteAt) ? new Date(deleteAt) : null,
-    };
-    await collection.replaceOne({ _id: key }, document, { upsert: true, maxTimeMS: this.timeout });
+    await this.#run("write", async (collection) => {
+      this.#indexed ??= collection.createIndex({ deleteAt: 1 }, {
+        expireAfterSeconds: 0,
+        name: "deleteAt_ttl",
+      })
+        .catch((error) => {
+          this.#indexed = undefined;
+          throw error;
+        });
+      await this.#indexed;
+      const document = {
+        _id: key,
+        value: new Binary(value),
+        deleteAt: Number.isFinite(deleteAt) ? new Date(deleteAt) : null,
+      };
+      await collection.replaceOne({ _id: key }, document, { upsert: true, maxTimeMS: this.timeout });
+    });
   }
 
   async delete(keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    const collection = await this.#connection();
     for (let i = 0; i < keys.length; i += BATCH) {
-      await collection.deleteMany({ _id: { $in: keys.slice(i, i + BATCH) } }, { maxTimeMS: this.timeout });
+      const batch = keys.slice(i, i + BATCH);
+      await this.#run(
+        "delete",
+        (collection) => collection.deleteMany({ _id: { $in: batch } }, { maxTimeMS: this.timeout }),
+      );
     }
   }
 
@@ -224,8 +234,23 @@ export class MongoDBStorage implements Storage {
   }
 
   async clear(): Promise<void> {
-    const collection = await this.#connection();
-    await collection.deleteMany({}, { maxTimeMS: this.timeout });
+    await this.#run("clear", (collection) => collection.deleteMany({}, { maxTimeMS: this.timeout }));
+  }
+
+  /**
+   * Runs one operation, connecting first if needed, and gives up after `timeout` ms in all: the
+   * driver's own limits apply per step, and its retries and reconnections add steps.
+   */
+  #run<T>(operation: string, work: (collection: Collection<MongoRecord>) => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`Cannot ${operation}: no answer from MongoDB within ${this.timeout} ms`);
+        error.name = "TimeoutError";
+        reject(error);
+      }, this.timeout);
+    });
+    return Promise.race([this.#connection().then(work), expired]).finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {

@@ -117,7 +117,7 @@ const KEYS_PAGE = 500;
 const KEY_MAX = "\u{10FFFF}";
 
 type Statements = Record<
-  "get" | "set" | "delete" | "keys" | "clear" | "purge" | "stats" | "evict",
+  "get" | "set" | "delete" | "keysFrom" | "keysAfter" | "clear" | "purge" | "stats" | "evict",
   SQLiteStatement
 >;
 
@@ -184,12 +184,12 @@ export class SQLiteStorage implements Storage {
     const end = prefix === ""
       ? KEY_MAX
       : prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-    let after: string | null = null;
+    // Each page starts at a bound the index can seek to: the prefix, then the last key seen.
+    let rows = sql.keysFrom.all(prefix, end, Date.now(), KEYS_PAGE) as { key: string }[];
     for (;;) {
-      const rows = sql.keys.all(prefix, after, after, end, Date.now(), KEYS_PAGE) as { key: string }[];
       for (const { key } of rows) yield key;
       if (rows.length < KEYS_PAGE) return;
-      after = rows[rows.length - 1]!.key;
+      rows = sql.keysAfter.all(rows[rows.length - 1]!.key, end, Date.now(), KEYS_PAGE) as { key: string }[];
     }
   }
 
@@ -235,9 +235,11 @@ export class SQLiteStorage implements Storage {
           `INSERT OR REPLACE INTO ${SQLITE_TABLE} (key, delete_at, size, value) VALUES (?, ?, ?, ?)`,
         ),
         delete: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (SELECT value FROM json_each(?))`),
-        keys: db.prepare(
-          `SELECT key FROM ${SQLITE_TABLE} WHERE key >= ? AND (? IS NULL OR key > ?) AND key < ? AND ${live}
-           ORDER BY key LIMIT ?`,
+        keysFrom: db.prepare(
+          `SELECT key FROM ${SQLITE_TABLE} WHERE key >= ? AND key < ? AND ${live} ORDER BY key LIMIT ?`,
+        ),
+        keysAfter: db.prepare(
+          `SELECT key FROM ${SQLITE_TABLE} WHERE key > ? AND key < ? AND ${live} ORDER BY key LIMIT ?`,
         ),
         clear: db.prepare(`DELETE FROM ${SQLITE_TABLE}`),
         purge: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE delete_at <= ?`),
@@ -264,17 +266,26 @@ async function openDatabase(path: string): Promise<SQLiteDatabase> {
     sqlite = await import("node:sqlite");
   } catch (error) {
     if ("Bun" in globalThis) {
-      const specifier = "bun:sqlite"; // not a literal, so Deno and Node never resolve it
-      const { Database } = await import(specifier);
+      // A Bun older than its node:sqlite. Not `import()`: Deno and Node never see a bun: specifier.
+      const { Database } = (globalThis as unknown as BunProcess).process.getBuiltinModule("bun:sqlite");
       return new Database(path, { create: true, strict: true });
     }
     throw new TypeError(
-      `Cannot open SQLiteBackend: node:sqlite is not available in ${runtime()}: use Node >= 22.13, Deno or Bun, or MemoryBackend`,
+      `Cannot open SQLiteBackend: node:sqlite is not available in ${runtime()}: use Node 22.13 or later ` +
+        "(22.5 to 22.12: run it with --experimental-sqlite), Deno or Bun, or another backend such as MemoryBackend",
       { cause: error },
     );
   }
   return new sqlite.DatabaseSync(path) as unknown as SQLiteDatabase;
 }
+
+type BunProcess = {
+  process: {
+    getBuiltinModule(id: "bun:sqlite"): {
+      Database: new (path: string, options: { create: boolean; strict: boolean }) => SQLiteDatabase;
+    };
+  };
+};
 
 function runtime(): string {
   const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process

@@ -14,11 +14,17 @@
 export interface CapturedBody {
   /** The caller's branch. */
   stream: ReadableStream<Uint8Array> | null;
-  /** The complete body, or `undefined` when it failed or was larger than the limit. */
+  /**
+   * The complete body, or `undefined` when it was larger than the limit; rejects with the
+   * stream's error when the body failed.
+   */
   bytes: Promise<Uint8Array | undefined>;
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Longest wait, once a body has ended, for the cache's write of it: 2,000 ms. */
+export const STORE_WAIT_LIMIT = 2000;
 
 /**
  * Splits a body between the caller and the cache.
@@ -38,30 +44,28 @@ export function captureBody(body: ReadableStream<Uint8Array> | null, limit: numb
  *
  * @param stream The stream.
  * @param limit Largest size collected, in bytes.
- * @returns The bytes, or `undefined` when the stream failed or exceeded the limit.
+ * @returns The bytes, or `undefined` when the stream exceeded the limit.
+ * @throws {unknown} The stream's error when it failed.
  */
 export async function collect(
   stream: ReadableStream<Uint8Array>,
   limit: number,
 ): Promise<Uint8Array | undefined> {
   const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
+  let chunks: Uint8Array[] = [];
   let size = 0;
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > limit) {
-        // Not awaited: a tee branch's cancel settles only once the other branch is cancelled or
-        // read to the end (Streams §ReadableStreamDefaultTee), i.e. maybe never (Node follows this).
-        reader.cancel().catch(() => {});
-        return undefined;
-      }
-      chunks.push(value);
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      chunks = []; // let go of what was collected before the stream ends
+      // Not awaited: a tee branch's cancel settles only once the other branch is cancelled or
+      // read to the end (Streams §ReadableStreamDefaultTee), i.e. maybe never (Node follows this).
+      reader.cancel().catch(() => {});
+      return undefined;
     }
-  } catch {
-    return undefined;
+    chunks.push(value);
   }
   if (chunks.length === 1) return chunks[0]!;
   const bytes = new Uint8Array(size);
@@ -76,22 +80,28 @@ export async function collect(
 /**
  * Wraps the caller's branch so that it ends only once `stored` has settled: a caller that has
  * read a body to the end finds it in the cache on its next request, under its key and under its
- * redirect aliases. Errors and cancellation pass through unchanged.
+ * redirect aliases. Errors and cancellation pass through unchanged. The wait is bounded: a backend
+ * whose write never settles delays the end of the body by `limit` ms at most, never forever.
  *
  * @param stream The caller's branch.
  * @param stored Settles when the cache is done with the body (stored, refused or failed).
+ * @param limit Longest wait for `stored` once the body has ended, in ms.
  * @returns The stream to hand to the caller.
  */
 export function endAfter(
   stream: ReadableStream<Uint8Array>,
   stored: Promise<unknown>,
+  limit: number = STORE_WAIT_LIMIT,
 ): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { done, value } = await reader.read();
       if (!done) return controller.enqueue(value);
-      await stored.catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, limit));
+      await Promise.race([stored.catch(() => {}), late]);
+      clearTimeout(timer);
       controller.close();
     },
     cancel: (reason) => reader.cancel(reason),

@@ -36,7 +36,22 @@ export interface CacheControl {
   immutable?: true;
   /** `only-if-cached` (request directive). */
   onlyIfCached?: true;
+  /** `must-understand` (RFC 9111 §5.2.2.3). */
+  mustUnderstand?: true;
 }
+
+/** A directive name or token argument (RFC 9110 §5.6.2), lower-cased. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
+
+/** A well-formed directive argument: a token or a complete quoted-string (RFC 9110 §5.6.4). */
+const ARGUMENT = /^(?:[!#$%&'*+.^_`|~0-9a-z-]+|"(?:[^"\\]|\\.)*")$/i;
+
+/** The directives that forbid or restrict storing, spotted inside malformed text. */
+const STRICT = [
+  [/(^|[^a-z0-9-])no-store([^a-z0-9-]|$)/i, "noStore"],
+  [/(^|[^a-z0-9-])private([^a-z0-9-]|$)/i, "private"],
+  [/(^|[^a-z0-9-])no-cache([^a-z0-9-]|$)/i, "noCache"],
+] as const;
 
 /** Largest delta-seconds a cache has to represent (RFC 9111 §1.2.2). */
 export const MAX_DELTA_SECONDS = 2147483648;
@@ -56,15 +71,17 @@ const FLAGS = {
   "public": "public",
   "immutable": "immutable",
   "only-if-cached": "onlyIfCached",
+  "must-understand": "mustUnderstand",
 } as const;
 
 /**
  * Parses a `Cache-Control` field value (several field lines joined with commas).
  *
- * Unknown directives are ignored (§5.2.3). A duplicated or malformed delta-seconds directive is
- * "considered invalid" (§4.2.1) and read as `0`, which makes the response stale rather than
- * fresher than its origin meant. A malformed `private` or `no-cache` argument widens to the
- * unqualified directive, never to nothing.
+ * Directive names are case-insensitive; unknown directives are ignored (§5.2.3) and a quoted
+ * string never leaks a directive. A duplicated or malformed delta-seconds directive (whitespace
+ * around `=`, a sign, a fraction, trailing text) is "considered invalid" (§4.2.1) and read as
+ * `0`, which makes the response stale rather than fresher than its origin meant. A malformed
+ * `private` or `no-cache` argument widens to the unqualified directive, never to nothing.
  *
  * @param value The field value, or `null` when absent.
  * @returns The directives.
@@ -80,14 +97,25 @@ export function parseCacheControl(value: string | null): CacheControl {
   const result: CacheControl = {};
   if (!value) return result;
   const seen = new Set<string>();
-  for (const [name, argument, quoted] of splitDirectives(value)) {
+  for (const [name, argument, quoted, written] of splitDirectives(value)) {
+    // A malformed directive that still spells no-store, private or no-cache (`no-store;`,
+    // `"private"`, `max-age=60 no-store`, `x="…, no-store`) counts as that directive, unqualified:
+    // read as unknown, it would make the response more cacheable than its origin meant.
+    const malformed = !TOKEN.test(name)
+      ? name
+      : written !== undefined && !ARGUMENT.test(written.trim())
+      ? written
+      : undefined;
+    if (malformed !== undefined) {
+      for (const [word, field] of STRICT) if (word.test(malformed)) result[field] = true;
+    }
     const duplicate = seen.has(name);
     seen.add(name);
-    if (name in SECONDS) {
+    if (Object.hasOwn(SECONDS, name)) {
       const field = SECONDS[name as keyof typeof SECONDS];
       const seconds = duplicate ? undefined : parseDeltaSeconds(argument);
       result[field] = seconds ?? 0;
-    } else if (name in FLAGS) {
+    } else if (Object.hasOwn(FLAGS, name)) {
       result[FLAGS[name as keyof typeof FLAGS]] = true;
     } else if (name === "max-stale") {
       result.maxStale = argument === undefined ? Infinity : parseDeltaSeconds(argument) ?? 0;
@@ -177,11 +205,14 @@ const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
 const MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";
 const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
-const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+// RFC 9111 §4.2: "a cache recipient SHOULD match ... day, month, and time-zone names ... case
+// insensitively", although HTTP-date is case-sensitive.
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`, "i");
 const RFC850_DATE = new RegExp(
   `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`,
+  "i",
 );
-const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`, "i");
 
 function utc(
   year: string,
@@ -198,19 +229,28 @@ function utc(
   return new Date(time).getUTCDate() === d ? time : undefined;
 }
 
-/** Yields `[lower-case name, argument, quoted]` per directive; quoted arguments are unquoted. */
-function* splitDirectives(value: string): Generator<[string, string | undefined, boolean]> {
+/**
+ * Yields `[lower-case name, argument, quoted]` per directive; quoted arguments are unquoted. The
+ * grammar (§5.2) allows no whitespace around `=`: such an argument, or an unterminated quoted
+ * string, is malformed and yielded as `""`, which no directive accepts as a value.
+ */
+function* splitDirectives(
+  value: string,
+): Generator<[string, string | undefined, boolean, string | undefined]> {
   let at = 0;
   const length = value.length;
   while (at < length) {
     let end = at;
     while (end < length && value[end] !== "," && value[end] !== "=") end++;
-    const name = value.slice(at, end).trim().toLowerCase();
+    const raw = value.slice(at, end);
+    const name = raw.trim().toLowerCase();
     let argument: string | undefined;
     let quoted = false;
+    let written: number | undefined;
     if (value[end] === "=") {
       end++;
-      while (value[end] === " " || value[end] === "\t") end++;
+      written = end;
+      const spaced = /\s$/.test(raw) || value[end] === " " || value[end] === "\t";
       if (value[end] === '"') {
         let text = "";
         end++;
@@ -219,17 +259,18 @@ function* splitDirectives(value: string): Generator<[string, string | undefined,
           text += value[end];
           end++;
         }
-        // An unterminated quoted string is malformed: drop the argument, keep the directive.
-        argument = end < length ? text : undefined;
-        quoted = true;
+        argument = end < length && !spaced ? text : "";
+        quoted = argument !== "";
         while (end < length && value[end] !== ",") end++;
       } else {
         const start = end;
         while (end < length && value[end] !== ",") end++;
-        argument = value.slice(start, end).trim();
+        argument = spaced ? "" : value.slice(start, end).trim();
       }
     }
-    if (name !== "") yield [name, argument, quoted];
+    if (name !== "") {
+      yield [name, argument, quoted, written === undefined ? undefined : value.slice(written, end)];
+    }
     at = end + 1;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Request → cache key.
  *
- * A key is a SHA-256 digest (WebCrypto) of a canonical form of the request. It has two parts so
+ * A key is a SHA-256 digest of a canonical form of the request (computed synchronously by
+ * `sha256.ts`, bit for bit what WebCrypto computes). It has two parts so
  * that every entry of one URL shares a prefix, which makes invalidating a URL a range delete:
  *
  * ```
@@ -14,6 +15,8 @@
  *
  * @module
  */
+
+import { digestBytes, digestText } from "./sha256.ts";
 
 /** Keys of redirect aliases start with this; entry keys never do. */
 export const ALIAS_PREFIX = "~";
@@ -58,27 +61,42 @@ const encoder = new TextEncoder();
  * console.log(await key("HTTPS://Example.com:443/a?b=2&a=1#top") === await key("https://example.com/a?a=1&b=2&api_key=x")); // true
  * ```
  */
-export async function createCacheKey(request: KeyRequest, options: KeyOptions): Promise<string> {
-  const parts: string[] = [];
+export function createCacheKey(request: KeyRequest, options: KeyOptions): Promise<string> {
+  try {
+    return Promise.resolve(cacheKey(request, options));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Computes the default cache key of a request, synchronously: what {@linkcode createCacheKey}
+ * resolves to.
+ *
+ * @param request The request's method, URL, headers and body.
+ * @param options Ignored parameters and matched headers.
+ * @returns The key.
+ */
+export function cacheKey(request: KeyRequest, options: KeyOptions): string {
+  const prefix = urlKeyPrefix(request.method, request.url, options.ignoredParameters);
+  let parts: string | undefined;
   for (const name of options.matchHeaders) {
     const value = request.headers.get(name);
-    if (value !== null) parts.push(`${name}:${options.ignoredParameters.has(name) ? "" : value}`);
+    if (value !== null) parts = `${parts ?? ""}${name}:${options.ignoredParameters.has(name) ? "" : value}\n`;
   }
   for (const name of CREDENTIAL_HEADERS) {
     const value = request.headers.get(name);
-    if (value !== null) parts.push(`${name}:${value}`);
+    if (value !== null) parts = `${parts ?? ""}${name}:${value}\n`;
   }
-  const prefix = urlKeyPrefix(request.method, request.url, options.ignoredParameters);
-  if (parts.length === 0 && (request.body === undefined || request.body.length === 0)) return prefix;
+  if (parts === undefined && (request.body === undefined || request.body.length === 0)) return prefix;
   const body = request.body === undefined
     ? new Uint8Array(0)
     : normalizeBody(request.body, request.headers.get("content-type"), options.ignoredParameters);
-  const head = encoder.encode(parts.join("\n") + "\n\n");
+  const head = encoder.encode((parts ?? "").slice(0, -1) + "\n\n");
   const canonical = new Uint8Array(head.length + body.length);
   canonical.set(head);
   canonical.set(body, head.length);
-  const [url, rest] = await Promise.all([prefix, digest(canonical)]);
-  return `${url}+${rest}`;
+  return `${prefix}+${digestBytes(canonical)}`;
 }
 
 /**
@@ -93,8 +111,8 @@ export function urlKeyPrefix(
   method: string,
   url: URL,
   ignoredParameters: ReadonlySet<string> = NONE,
-): Promise<string> {
-  return digest(encoder.encode(`${method} ${normalizeUrl(url, ignoredParameters)}`));
+): string {
+  return digestText(`${method} ${normalizeUrl(url, ignoredParameters)}`);
 }
 
 /**
@@ -104,9 +122,9 @@ export function urlKeyPrefix(
  * @param vary The request header values nominated by the response's `Vary`.
  * @returns The variant's key.
  */
-export async function variantKey(key: string, vary: readonly [string, string | null][]): Promise<string> {
+export function variantKey(key: string, vary: readonly [string, string | null][]): string {
   const canonical = vary.map(([name, value]) => `${name}:${value === null ? "\0" : value}`).join("\n");
-  return `${key}.${await digest(encoder.encode(canonical))}`;
+  return `${key}.${digestText(canonical)}`;
 }
 
 /**
@@ -171,16 +189,10 @@ function normalizeBody(
 function sortJson(value: unknown, ignored: ReadonlySet<string>): unknown {
   if (Array.isArray(value)) return value.map((item) => sortJson(item, NONE));
   if (value === null || typeof value !== "object") return value;
-  const sorted: Record<string, unknown> = {};
+  // No prototype: a "__proto__" field must stay a field, or bodies that differ in it would share a key.
+  const sorted: Record<string, unknown> = Object.create(null);
   for (const name of Object.keys(value).sort()) {
     if (!ignored.has(name)) sorted[name] = sortJson((value as Record<string, unknown>)[name], NONE);
   }
   return sorted;
-}
-
-async function digest(bytes: Uint8Array): Promise<string> {
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
-  let text = "";
-  for (let i = 0; i < 16; i++) text += String.fromCharCode(hash[i]!);
-  return btoa(text).slice(0, 22).replaceAll("+", "-").replaceAll("/", "_");
 }

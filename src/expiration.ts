@@ -8,11 +8,11 @@
  */
 
 /** Store the response and never let it expire. */
-export const NEVER_EXPIRE = -1;
+export const NEVER_EXPIRE: -1 = -1;
 /** Store the response, but as already expired: it is revalidated before every use. */
 export const EXPIRE_IMMEDIATELY = 0;
 /** Do not store the response at all. */
-export const DO_NOT_CACHE = -2;
+export const DO_NOT_CACHE: -2 = -2;
 
 /**
  * How long a response stays fresh: seconds (a non-negative number), an absolute `Date`, or one

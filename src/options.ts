@@ -7,6 +7,8 @@
 import type { CacheBackend } from "../backends/base.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import type { KeyRequest } from "./cache_keys.ts";
+import { DEFAULT_CACHE_STATUS_NAME, serializeCacheName } from "./cache_status.ts";
+import type { CacheEvent } from "./events.ts";
 import {
   checkExpireAfter,
   compileUrlPatterns,
@@ -52,8 +54,11 @@ export interface CachedSessionOptions {
    */
   shared?: boolean;
   /**
-   * Status codes that may be stored.
-   * @default {[200]}
+   * Status codes that may be stored. When not set and `cacheControl` is on, the origin decides as
+   * RFC 9111 says: a response of any final status is stored when its own explicit or heuristic
+   * freshness (or a validator) makes it cacheable, and `expireAfter` / `urlsExpireAfter` give
+   * freshness to `200` responses only.
+   * @default {undefined} (`[200]` when `cacheControl` is off)
    */
   allowedCodes?: readonly number[];
   /**
@@ -83,7 +88,10 @@ export interface CachedSessionOptions {
    */
   staleWhileRevalidate?: number;
   /**
-   * Share one origin request between identical concurrent requests.
+   * Share one origin request between identical concurrent requests (same cache key, a method
+   * that may be stored). Each caller still gets a response of its own; a network error reaches
+   * every one of them; a caller that aborts leaves the others waiting. A response that is not
+   * stored is not shared: then each waiting request asks the origin itself.
    * @default {true}
    */
   coalesceRequests?: boolean;
@@ -103,6 +111,14 @@ export interface CachedSessionOptions {
   /** Keeps background work (revalidation, writes) alive on serverless hosts, e.g. `ctx.waitUntil`. */
   waitUntil?: (promise: Promise<unknown>) => void;
   /**
+   * Adds a `Cache-Status` header (RFC 9211) to every response, saying what the cache did:
+   * `true` names the cache `http-cache`; a string gives another name.
+   * @default {false}
+   */
+  cacheStatus?: boolean | string;
+  /** Receives hit, miss, store, evict and error events, synchronously; nothing is built without it. */
+  onEvent?: (event: CacheEvent) => void;
+  /**
    * The clock, in epoch milliseconds.
    * @default {Date.now}
    */
@@ -116,7 +132,8 @@ export interface ResolvedOptions {
   urlExpiration: UrlExpiration;
   cacheControl: boolean;
   shared: boolean;
-  allowedCodes: ReadonlySet<number>;
+  /** `undefined`: not configured (see {@linkcode CachedSessionOptions.allowedCodes}). */
+  allowedCodes: ReadonlySet<number> | undefined;
   allowedMethods: ReadonlySet<string>;
   filter: ((response: Response) => boolean) | undefined;
   ignoredParameters: ReadonlySet<string>;
@@ -129,6 +146,9 @@ export interface ResolvedOptions {
   fetch: typeof fetch;
   onError: (error: unknown, context: ErrorContext) => void;
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  /** The serialised cache name for `Cache-Status`, or `undefined` when the header is off. */
+  cacheStatus: string | undefined;
+  onEvent: ((event: CacheEvent) => void) | undefined;
   now: () => number;
 }
 
@@ -151,6 +171,8 @@ const KNOWN = new Set([
   "fetch",
   "onError",
   "waitUntil",
+  "cacheStatus",
+  "onEvent",
   "now",
 ]);
 
@@ -188,9 +210,9 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     urlExpiration: compileUrlPatterns(o.urlsExpireAfter ?? {}),
     cacheControl: flag(o.cacheControl, "cacheControl", true),
     shared: flag(o.shared, "shared", false),
-    allowedCodes: new Set(
-      list(o.allowedCodes, "allowedCodes", [200], isStatus, "status codes from 200 to 599"),
-    ),
+    allowedCodes: o.allowedCodes === undefined
+      ? undefined
+      : new Set(list(o.allowedCodes, "allowedCodes", [], isStatus, "status codes from 200 to 599")),
     allowedMethods: new Set(
       list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], isToken, "method names").map((m) =>
         m.toUpperCase()
@@ -209,6 +231,8 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     fetch: fn(o.fetch, "fetch") ?? ((input, init) => globalThis.fetch(input, init)),
     onError: fn(o.onError, "onError") ?? warn,
     waitUntil: fn(o.waitUntil, "waitUntil"),
+    cacheStatus: cacheStatusName(o.cacheStatus),
+    onEvent: fn(o.onEvent, "onEvent"),
     now: fn(o.now, "now") ?? Date.now,
   };
 }
@@ -232,6 +256,20 @@ function fn<T>(value: T | undefined, name: string): T | undefined {
     throw new TypeError(`${PREFIX}${name} must be a function: received ${describe(value)}`);
   }
   return value;
+}
+
+function cacheStatusName(value: unknown): string | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return DEFAULT_CACHE_STATUS_NAME;
+  try {
+    return serializeCacheName(value as string);
+  } catch {
+    throw new TypeError(
+      `${PREFIX}cacheStatus must be true, false or a cache name of printable ASCII: received ${
+        describe(value)
+      }`,
+    );
+  }
 }
 
 function seconds(value: unknown, name: string): number {

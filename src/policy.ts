@@ -1,13 +1,15 @@
 /**
  * HTTP caching rules of RFC 9111 (and RFC 5861 for the stale extensions), as pure functions over
  * headers and times: what may be stored, how long it is fresh, how old it is, when it may be used
- * stale, and how a 304 updates it. No I/O; every time is an argument.
+ * stale, and which header fields are stored. Validation (conditional requests, 304 updates) is in
+ * `validation.ts`. No I/O; every time is an argument.
  *
  * @module
  */
 
 import {
   type CacheControl,
+  MAX_DELTA_SECONDS,
   parseCacheControl,
   parseDeltaSeconds,
   parseFieldNames,
@@ -31,6 +33,18 @@ export const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([
   501,
 ]);
 
+/**
+ * Final statuses whose caching requirements this cache implements (RFC 9110 §15): those a
+ * `must-understand` response may have and still be stored (RFC 9111 §5.2.2.3).
+ */
+export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  ...[200, 201, 202, 203, 204, 205],
+  ...[300, 301, 302, 303, 304, 307, 308],
+  ...[400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417],
+  ...[421, 422, 426],
+  ...[500, 501, 502, 503, 504, 505],
+]);
+
 /** Fraction of (Date − Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2). */
 export const HEURISTIC_FRACTION = 0.1;
 
@@ -38,10 +52,10 @@ export const HEURISTIC_FRACTION = 0.1;
 export const ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
 /**
- * Header fields never stored: hop-by-hop fields (RFC 9110 §7.6.1) and the fields of a proxy hop.
- * Fields nominated by `Connection` are removed too (RFC 9111 §3.1).
+ * Header fields never stored: hop-by-hop fields (RFC 9110 §7.6.1) and the fields specific to the
+ * proxy a request went through (RFC 9111 §3.1). Fields nominated by `Connection` are removed too.
  */
-const HOP_BY_HOP = new Set([
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
@@ -51,10 +65,8 @@ const HOP_BY_HOP = new Set([
   "upgrade",
   "proxy-authenticate",
   "proxy-authentication-info",
+  "proxy-authorization",
 ]);
-
-/** Fields a 304 must not change in the stored response (RFC 9111 §3.2, §4.3.4). */
-const NOT_UPDATED_BY_304 = new Set(["content-length", "content-encoding", "content-range", "content-type"]);
 
 /** The request side, as the rules need it. */
 export interface PolicyRequest {
@@ -98,8 +110,12 @@ export function isStorable(
 ): boolean {
   // §3: "the response status code is final"; 206 and 304 are never stored whole (§3.3, §4.3.4).
   if (status < 200 || status === 206 || status === 304) return false;
+  // §5.2.2.3: must-understand limits storing to caches that implement the status code, and then
+  // "the cache SHOULD ignore the no-store directive".
+  const understood = cc.mustUnderstand === true && UNDERSTOOD_STATUSES.has(status);
+  if (cc.mustUnderstand && !understood) return false;
   // §3: "the no-store cache directive is not present in the response" (nor the request, §5.2.1.5).
-  if (cc.noStore || request.cacheControl.noStore) return false;
+  if ((cc.noStore && !understood) || request.cacheControl.noStore) return false;
   // §3: "if the cache is shared: the private response directive is either not present or allows
   // a shared cache to store a modified response" (a qualified private strips its fields).
   if (shared && cc.private === true) return false;
@@ -120,6 +136,7 @@ export function isStorable(
 /**
  * Whether the response carries explicit freshness or may get heuristic freshness (§3, last
  * condition): without either, the RFC does not let it be stored unless configuration says so.
+ * `public` marks any status cacheable (§5.2.2.9).
  *
  * @param status Response status.
  * @param headers Response headers.
@@ -162,19 +179,23 @@ export function explicitLifetime(
 
 /**
  * Heuristic freshness (RFC 9111 §4.2.2): for a heuristically cacheable status with
- * `Last-Modified`, 10% of the time between it and `Date`.
+ * `Last-Modified`, 10% of the time between it and `Date`. "If a response with the public directive
+ * has no explicit freshness information, it is heuristically cacheable" whatever its status
+ * (§5.2.2.9).
  *
  * @param status Response status.
  * @param headers Response headers.
  * @param responseTime When the response arrived (epoch ms), standing in for a missing `Date`.
+ * @param cc Response directives (for `public`).
  * @returns Seconds, or `undefined` when no heuristic applies.
  */
 export function heuristicLifetime(
   status: number,
   headers: Headers,
   responseTime: number,
+  cc: CacheControl = {},
 ): number | undefined {
-  if (!HEURISTICALLY_CACHEABLE.has(status)) return undefined;
+  if (!HEURISTICALLY_CACHEABLE.has(status) && !cc.public) return undefined;
   const lastModified = parseHttpDate(headers.get("last-modified"));
   const date = parseHttpDate(headers.get("date")) ?? responseTime;
   if (lastModified === undefined || lastModified >= date) return undefined;
@@ -198,9 +219,23 @@ export function correctedInitialAge(
   const get = (name: string) => headerValue(headers, name);
   const date = parseHttpDate(get("date"));
   const apparentAge = date === undefined ? 0 : Math.max(0, (responseTime - date) / 1000);
-  const ageValue = parseDeltaSeconds(get("age")?.split(",", 1)[0]?.trim()) ?? 0;
+  const ageValue = parseAge(get("age"));
   const responseDelay = Math.max(0, (responseTime - requestTime) / 1000);
   return Math.max(apparentAge, ageValue + responseDelay);
+}
+
+/**
+ * Reads `Age` (RFC 9111 §5.1): one non-negative integer, `0` when absent. Anything else — a sign,
+ * a fraction, a parameter, letters, or several values (two lines arrive joined with a comma) — is
+ * invalid freshness information, which "caches are encouraged to consider ... stale" (§4.2.1):
+ * it reads as the largest age (§1.2.2), so the response is never served without validation.
+ *
+ * @param value The field value, or `null`.
+ * @returns Seconds.
+ */
+export function parseAge(value: string | null): number {
+  if (value === null) return 0;
+  return parseDeltaSeconds(value.trim()) ?? MAX_DELTA_SECONDS;
 }
 
 /**
@@ -305,7 +340,8 @@ export function mayServeOnError(
 }
 
 /**
- * The `Vary` field names of a response, lower-cased, or `"*"` (RFC 9110 §12.5.5).
+ * The `Vary` field names of a response, lower-cased, or `"*"` (RFC 9110 §12.5.5). A member that
+ * is not a field name cannot be matched against any request, so it counts as `"*"`.
  *
  * @param headers Response headers.
  * @returns The names (empty when there is no `Vary`), or `"*"`.
@@ -314,8 +350,11 @@ export function varyNames(headers: Headers | readonly [string, string][]): strin
   const value = headerValue(headers, "vary");
   if (value === null) return [];
   const names = parseFieldNames(value);
-  return names.includes("*") ? "*" : [...new Set(names)];
+  return names.some((name) => name === "*" || !FIELD_NAME.test(name)) ? "*" : [...new Set(names)];
 }
+
+/** A field name: an RFC 9110 §5.1 token. */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 /**
  * Normalises a request header value for Vary matching (RFC 9111 §4.1: whitespace around list
@@ -359,69 +398,6 @@ export function storableHeaders(
 }
 
 /**
- * The validators to send when revalidating an entry (RFC 9111 §4.3.1): `If-None-Match` with the
- * entity tag, `If-Modified-Since` with `Last-Modified`.
- *
- * @param entry The stored entry.
- * @returns The conditional header fields (empty when the entry has no validator).
- */
-export function conditionalHeaders(entry: CacheEntry): [string, string][] {
-  const out: [string, string][] = [];
-  const etag = headerValue(entry.headers, "etag");
-  if (etag !== null) out.push(["if-none-match", etag]);
-  const lastModified = headerValue(entry.headers, "last-modified");
-  if (lastModified !== null) out.push(["if-modified-since", lastModified]);
-  return out;
-}
-
-/**
- * Whether a 304 (or a HEAD response) describes the stored entry (RFC 9111 §4.3.4 and §4.3.5): a
- * strong entity tag must match; a weak one or `Last-Modified` may select it when that is all there
- * is.
- *
- * @param entry The stored entry.
- * @param headers The headers of the new response.
- * @returns `true` when the entry may be updated from it.
- */
-export function validatorsMatch(entry: CacheEntry, headers: Headers): boolean {
-  const newTag = headers.get("etag");
-  const storedTag = headerValue(entry.headers, "etag");
-  if (newTag !== null) {
-    if (storedTag === null) return false;
-    // A strong validator selects by strong comparison, a weak one by weak comparison (§8.8.3.2).
-    return isWeak(newTag) ? opaqueTag(storedTag) === opaqueTag(newTag) : storedTag.trim() === newTag.trim();
-  }
-  const newModified = headers.get("last-modified");
-  if (newModified !== null) return headerValue(entry.headers, "last-modified") === newModified;
-  return true;
-}
-
-/**
- * Updates stored headers from a 304 or HEAD response (RFC 9111 §3.2): each field of the new
- * response replaces the stored one, except hop-by-hop fields and those describing the stored body.
- *
- * @param stored The stored headers.
- * @param fresh The new response's headers.
- * @param options `storeSetCookie`.
- * @returns The updated headers.
- */
-export function updateHeaders(
-  stored: readonly [string, string][],
-  fresh: Headers,
-  options: { storeSetCookie: boolean },
-): [string, string][] {
-  const replaced = new Set<string>();
-  const added: [string, string][] = [];
-  for (const [name, value] of fresh) {
-    if (HOP_BY_HOP.has(name) || NOT_UPDATED_BY_304.has(name)) continue;
-    if (name === "set-cookie" && !options.storeSetCookie) continue;
-    replaced.add(name);
-    added.push([name, value]);
-  }
-  return [...stored.filter(([name]) => !replaced.has(name)), ...added];
-}
-
-/**
  * Reads a field from `Headers` or from stored `[name, value]` pairs (names lower-case); repeated
  * pairs are joined with ", " as `Headers.get` does.
  *
@@ -434,14 +410,4 @@ export function headerValue(headers: Headers | readonly [string, string][], name
   let value: string | null = null;
   for (const [key, v] of headers) if (key === name) value = value === null ? v : `${value}, ${v}`;
   return value;
-}
-
-function isWeak(tag: string): boolean {
-  return tag.trim().startsWith("W/");
-}
-
-/** An entity tag without its weakness indicator, for the weak comparison of RFC 9110 §8.8.3.2. */
-function opaqueTag(tag: string): string {
-  const trimmed = tag.trim();
-  return trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed;
 }

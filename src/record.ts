@@ -1,25 +1,41 @@
 /**
  * The stored-entry codec: one compact, versioned binary record per cache entry.
  *
- * Layout (all integers big-endian):
+ * Layout (fixed-size integers big-endian, `v` a LEB128 varint):
  *
  * ```
  * u8 version | u8 kind | u32 metaLength | meta | u32 fnv1a(meta) | body bytes to the end
+ *
+ * entry meta: u8 redirected | u16 status | f64 requestTime | f64 responseTime | f64 createdAt
+ *             | f64 expiresAt | v headerCount | v varyCount
+ *             | v code of each string: method, URL, status text, header names and values,
+ *               Vary names and values | the literal strings, UTF-8, side by side
+ * alias meta: v code | the target key, UTF-8
+ *
+ * code: 0 null | 2n + 1 entry n of COMMON | 2n + 2 a literal of n UTF-16 units
  * ```
  *
- * The checksum guards the metadata, so a truncated or foreign record fails to decode instead of
- * turning into a wrong response; the body is never base64- or JSON-encoded and is decoded as a
- * view, without a copy.
+ * Common strings (header names, `GET`, `OK`, frequent content types) take one byte. The literal
+ * strings sit side by side, so a read decodes them with one `TextDecoder` call and slices the
+ * result: one call per string cost more than the rest of a cache hit. The checksum guards the
+ * metadata, so a truncated or foreign record fails to decode instead of turning into a wrong
+ * response; the body is never base64- or JSON-encoded and is decoded as a view, without a copy.
  *
  * @module
  */
 
+import { COMMON } from "./record_strings.ts";
+
 /** Version of the record layout written by this code. Bump it when the layout changes. */
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
+
+const CODES: ReadonlyMap<string, number> = new Map(COMMON.map((text, i) => [text, 2 * i + 1]));
 
 const KIND_ENTRY = 1;
 const KIND_ALIAS = 2;
 const FRAME = 2 + 4 + 4;
+// redirected, status, four times.
+const ENTRY_FIXED = 1 + 2 + 8 * 4;
 
 /** A response as the cache keeps it: everything a later request needs to serve or revalidate it. */
 export interface CacheEntry {
@@ -59,11 +75,21 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * @returns The record bytes.
  */
 export function encodeEntry(entry: CacheEntry): Uint8Array {
-  const head = [entry.method, entry.url, entry.statusText].map((text) => encoder.encode(text));
-  const headers = entry.headers.flat().map((text) => encoder.encode(text));
-  const vary = entry.vary.flat().map((text) => text === null ? NULL_STRING : encoder.encode(text));
-  let metaLength = 1 + 2 + 8 * 4 + 4 + 4;
-  for (const bytes of [...head, ...headers, ...vary]) metaLength += 4 + bytes.length;
+  const strings = new StringWriter();
+  strings.add(entry.method);
+  strings.add(entry.url);
+  strings.add(entry.statusText);
+  for (const [name, value] of entry.headers) {
+    strings.add(name);
+    strings.add(value);
+  }
+  for (const [name, value] of entry.vary) {
+    strings.add(name);
+    strings.add(value);
+  }
+  const counts = [entry.headers.length, entry.vary.length];
+  const utf8 = encoder.encode(strings.text);
+  const metaLength = ENTRY_FIXED + varintsLength(counts) + varintsLength(strings.codes) + utf8.length;
   const out = frame(KIND_ENTRY, metaLength, entry.body.length);
   const view = new DataView(out.buffer);
   view.setUint8(6, entry.redirected ? 1 : 0);
@@ -72,15 +98,10 @@ export function encodeEntry(entry: CacheEntry): Uint8Array {
   view.setFloat64(17, entry.responseTime);
   view.setFloat64(25, entry.createdAt);
   view.setFloat64(33, entry.expiresAt);
-  let at = 41;
-  for (const bytes of head) at = writeString(out, view, at, bytes);
-  view.setUint32(at, entry.headers.length);
-  at += 4;
-  for (const bytes of headers) at = writeString(out, view, at, bytes);
-  view.setUint32(at, entry.vary.length);
-  at += 4;
-  for (const bytes of vary) at = writeString(out, view, at, bytes);
-  return seal(out, view, at, entry.body);
+  let at = writeVarints(out, 6 + ENTRY_FIXED, counts);
+  at = writeVarints(out, at, strings.codes);
+  out.set(utf8, at);
+  return seal(out, view, at + utf8.length, entry.body);
 }
 
 /**
@@ -91,11 +112,12 @@ export function encodeEntry(entry: CacheEntry): Uint8Array {
  * @returns The record bytes.
  */
 export function encodeAlias(target: string): Uint8Array {
-  const bytes = encoder.encode(target);
-  const out = frame(KIND_ALIAS, 4 + bytes.length, 0);
-  const view = new DataView(out.buffer);
-  const at = writeString(out, view, 6, bytes);
-  return seal(out, view, at, EMPTY);
+  const utf8 = encoder.encode(target);
+  const code = [2 * target.length + 2];
+  const out = frame(KIND_ALIAS, varintsLength(code) + utf8.length, 0);
+  const at = writeVarints(out, 6, code);
+  out.set(utf8, at);
+  return seal(out, new DataView(out.buffer), at + utf8.length, EMPTY);
 }
 
 /** A decoded record: an entry, or an alias to another key. */
@@ -117,53 +139,49 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   const metaEnd = 6 + metaLength;
   if (metaEnd + 4 > bytes.length) fail("metadata overruns the record");
   if (view.getUint32(metaEnd) !== fnv1a(bytes, 6, metaEnd)) fail("checksum mismatch");
-  const reader = new Reader(bytes, view, 6, metaEnd);
-  let record: DecodedRecord;
   if (bytes[1] === KIND_ALIAS) {
     if (metaEnd + 4 !== bytes.length) fail("alias has trailing bytes");
-    record = { kind: "alias", target: reader.string() };
-  } else if (bytes[1] === KIND_ENTRY) {
-    const redirected = reader.u8() === 1;
-    const status = reader.u16();
-    const requestTime = reader.f64();
-    const responseTime = reader.f64();
-    const createdAt = reader.f64();
-    const expiresAt = reader.f64();
-    const method = reader.string();
-    const url = reader.string();
-    const statusText = reader.string();
-    const headers: [string, string][] = [];
-    for (let n = reader.u32(); n > 0; n--) headers.push([reader.string(), reader.string()]);
-    const vary: [string, string | null][] = [];
-    for (let n = reader.u32(); n > 0; n--) vary.push([reader.string(), reader.nullableString()]);
-    if (status < 200 || status > 599) fail(`status ${status} out of range`);
-    record = {
-      kind: "entry",
-      entry: {
-        method,
-        url,
-        redirected,
-        status,
-        statusText,
-        headers,
-        vary,
-        requestTime,
-        responseTime,
-        createdAt,
-        expiresAt,
-        body: bytes.subarray(metaEnd + 4),
-      },
-    };
-  } else {
-    fail(`unknown kind ${bytes[1]}`);
+    const strings = new StringReader(bytes, 6, 1, metaEnd);
+    const target = strings.next();
+    strings.finish();
+    return { kind: "alias", target };
   }
-  if (reader.at !== metaEnd) fail("metadata has trailing bytes");
-  return record;
+  if (bytes[1] !== KIND_ENTRY) fail(`unknown kind ${bytes[1]}`);
+  if (metaLength < ENTRY_FIXED) fail("truncated metadata");
+  const status = view.getUint16(7);
+  if (status < 200 || status > 599) fail(`status ${status} out of range`);
+  const counts = new Varints(bytes, 6 + ENTRY_FIXED, metaEnd);
+  const headerCount = counts.next();
+  const varyCount = counts.next();
+  const strings = new StringReader(bytes, counts.at, 3 + 2 * (headerCount + varyCount), metaEnd);
+  const method = strings.next();
+  const url = strings.next();
+  const statusText = strings.next();
+  const headers: [string, string][] = new Array(headerCount);
+  for (let i = 0; i < headerCount; i++) headers[i] = [strings.next(), strings.next()];
+  const vary: [string, string | null][] = new Array(varyCount);
+  for (let i = 0; i < varyCount; i++) vary[i] = [strings.next(), strings.nullable()];
+  strings.finish();
+  return {
+    kind: "entry",
+    entry: {
+      method,
+      url,
+      redirected: bytes[6] === 1,
+      status,
+      statusText,
+      headers,
+      vary,
+      requestTime: time(view, 9),
+      responseTime: time(view, 17),
+      createdAt: time(view, 25),
+      expiresAt: time(view, 33),
+      body: bytes.subarray(metaEnd + 4),
+    },
+  };
 }
 
 const EMPTY = new Uint8Array(0);
-const NULL_STRING = new Uint8Array(0);
-const NULL_LENGTH = 0xffffffff;
 
 function frame(kind: number, metaLength: number, bodyLength: number): Uint8Array {
   const out = new Uint8Array(FRAME + metaLength + bodyLength);
@@ -171,16 +189,6 @@ function frame(kind: number, metaLength: number, bodyLength: number): Uint8Array
   out[1] = kind;
   new DataView(out.buffer).setUint32(2, metaLength);
   return out;
-}
-
-function writeString(out: Uint8Array, view: DataView, at: number, bytes: Uint8Array): number {
-  if (bytes === NULL_STRING) {
-    view.setUint32(at, NULL_LENGTH);
-    return at + 4;
-  }
-  view.setUint32(at, bytes.length);
-  out.set(bytes, at + 4);
-  return at + 4 + bytes.length;
 }
 
 function seal(out: Uint8Array, view: DataView, metaEnd: number, body: Uint8Array): Uint8Array {
@@ -196,62 +204,118 @@ function fnv1a(bytes: Uint8Array, start: number, end: number): number {
   return hash >>> 0;
 }
 
+function time(view: DataView, at: number): number {
+  const value = view.getFloat64(at);
+  if (Number.isNaN(value)) fail("time is not a number");
+  return value;
+}
+
 function fail(reason: string): never {
   throw new SyntaxError(`Cannot decode cache record: ${reason}`);
 }
 
-class Reader {
+function varintsLength(values: readonly number[]): number {
+  let length = 0;
+  for (let value of values) {
+    do {
+      length++;
+      value = Math.floor(value / 128);
+    } while (value > 0);
+  }
+  return length;
+}
+
+function writeVarints(out: Uint8Array, at: number, values: readonly number[]): number {
+  for (let value of values) {
+    while (value >= 128) {
+      out[at++] = (value % 128) | 128;
+      value = Math.floor(value / 128);
+    }
+    out[at++] = value;
+  }
+  return at;
+}
+
+/** The codes and the literal text of a record's strings, as they are added. */
+class StringWriter {
+  codes: number[] = [];
+  text = "";
+
+  add(value: string | null): void {
+    if (value === null) return void this.codes.push(0);
+    const code = CODES.get(value);
+    if (code !== undefined) return void this.codes.push(code);
+    this.codes.push(2 * value.length + 2);
+    this.text += value;
+  }
+}
+
+/** Reads varints from `at` up to `end`. */
+class Varints {
   #bytes: Uint8Array;
-  #view: DataView;
   #end: number;
   at: number;
 
-  constructor(bytes: Uint8Array, view: DataView, at: number, end: number) {
+  constructor(bytes: Uint8Array, at: number, end: number) {
     this.#bytes = bytes;
-    this.#view = view;
     this.at = at;
     this.#end = end;
   }
 
-  #take(length: number): number {
-    const at = this.at;
-    if (at + length > this.#end) fail("truncated metadata");
-    this.at = at + length;
-    return at;
+  next(): number {
+    let value = 0;
+    for (let scale = 1; scale < 2 ** 49; scale *= 128) {
+      if (this.at >= this.#end) fail("truncated metadata");
+      const byte = this.#bytes[this.at++]!;
+      value += (byte & 127) * scale;
+      if (byte < 128) return value;
+    }
+    fail("varint too long");
+  }
+}
+
+/** The strings of a record: `count` codes from `at`, then the literal text up to `end`. */
+class StringReader {
+  #codes: Varints;
+  #left: number;
+  #text = "";
+  #offset = 0;
+
+  constructor(bytes: Uint8Array, at: number, count: number, end: number) {
+    const codes = new Varints(bytes, at, end);
+    let length = 0;
+    for (let i = 0; i < count; i++) {
+      const code = codes.next();
+      if (code >= 2 && code % 2 === 0) length += code / 2 - 1;
+      else if (code % 2 === 1 && (code - 1) / 2 >= COMMON.length) fail(`unknown string code ${code}`);
+    }
+    this.#codes = new Varints(bytes, at, codes.at);
+    this.#left = count;
+    try {
+      this.#text = decoder.decode(bytes.subarray(codes.at, end));
+    } catch {
+      fail("invalid UTF-8");
+    }
+    if (this.#text.length !== length) fail("string lengths do not match the text");
   }
 
-  u8(): number {
-    return this.#view.getUint8(this.#take(1));
-  }
-
-  u16(): number {
-    return this.#view.getUint16(this.#take(2));
-  }
-
-  u32(): number {
-    return this.#view.getUint32(this.#take(4));
-  }
-
-  f64(): number {
-    const value = this.#view.getFloat64(this.#take(8));
-    if (Number.isNaN(value)) fail("time is not a number");
-    return value;
-  }
-
-  string(): string {
-    const value = this.nullableString();
+  next(): string {
+    const value = this.nullable();
     if (value === null) fail("missing string");
     return value;
   }
 
-  nullableString(): string | null {
-    const length = this.u32();
-    if (length === NULL_LENGTH) return null;
-    const at = this.#take(length);
-    try {
-      return decoder.decode(this.#bytes.subarray(at, at + length));
-    } catch {
-      fail("invalid UTF-8");
-    }
+  nullable(): string | null {
+    if (this.#left-- <= 0) fail("more strings read than stored");
+    const code = this.#codes.next();
+    if (code === 0) return null;
+    if (code % 2 === 1) return COMMON[(code - 1) / 2]!;
+    const start = this.#offset;
+    this.#offset += code / 2 - 1;
+    return this.#text.slice(start, this.#offset);
+  }
+
+  finish(): void {
+    if (this.#left !== 0) fail("metadata has trailing strings");
   }
 }

@@ -26,11 +26,19 @@ export interface ParsedRequest {
   headers: Headers;
   mode: CacheMode;
   expireAfter: ExpireAfter | undefined;
+  /**
+   * Whether a `GET` or `HEAD` carries its own `If-None-Match` or `If-Modified-Since`: a fresh
+   * stored response answers it (with a `304` when it matches), anything else passes it through.
+   */
+  conditional: boolean;
 }
 
 const MODES = new Set<string>(["default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached"]);
 const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
-const CONDITIONALS = ["if-modified-since", "if-none-match", "if-unmodified-since", "if-match", "if-range"];
+/** Preconditions a cache can evaluate against a stored response (RFC 9111 §4.3.2). */
+const CACHE_CONDITIONALS = ["if-none-match", "if-modified-since"];
+/** Preconditions meant for the origin: the request bypasses the cache. */
+const ORIGIN_CONDITIONALS = ["if-unmodified-since", "if-match", "if-range"];
 const EMPTY_HEADERS = new Headers();
 
 /**
@@ -75,10 +83,16 @@ export function parseRequest(
     ? input.headers
     : EMPTY_HEADERS;
   let cacheMode = mode as CacheMode;
-  // Fetch §4.5 (HTTP-network-or-cache fetch): a request that carries its own conditional header
-  // fields bypasses the cache as if its mode were "no-store".
-  if (cacheMode === "default" && CONDITIONALS.some((name) => headers.has(name))) cacheMode = "no-store";
-  return { input, init: forwarded, url, method, headers, mode: cacheMode, expireAfter };
+  const has = (name: string) => headers.has(name);
+  // RFC 9111 §4.3.2: a cache that would use a stored response "SHOULD evaluate" If-None-Match and
+  // If-Modified-Since itself (only for GET and HEAD, RFC 9110 §13.1.3). Any other request that
+  // carries conditional fields bypasses the cache as if its mode were "no-store", as Fetch §4.5
+  // does for all of them.
+  const forOrigin = ORIGIN_CONDITIONALS.some(has) ||
+    (method !== "GET" && method !== "HEAD" && CACHE_CONDITIONALS.some(has));
+  if (cacheMode === "default" && forOrigin) cacheMode = "no-store";
+  const conditional = cacheMode === "default" && CACHE_CONDITIONALS.some(has);
+  return { input, init: forwarded, url, method, headers, mode: cacheMode, expireAfter, conditional };
 }
 
 /**

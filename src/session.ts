@@ -7,6 +7,7 @@
 import type { CacheBackend } from "../backends/base.ts";
 import {
   ALIAS_PREFIX,
+  cacheKey,
   createCacheKey,
   type KeyRequest,
   redactUrl,
@@ -14,6 +15,7 @@ import {
   variantKey,
 } from "./cache_keys.ts";
 import { captureBody, endAfter } from "./body.ts";
+import { Inflight, type Lead, type Outcome, RETRY, unlessAborted } from "./inflight.ts";
 import {
   type CachedSessionOptions,
   type ErrorContext,
@@ -21,21 +23,29 @@ import {
   resolveOptions,
 } from "./options.ts";
 import {
-  conditionalHeaders,
   currentAge,
   ERROR_STATUSES,
   mayServeOnError,
   type PolicyRequest,
   requestDirectives,
-  updateHeaders,
   type Usability,
   usability,
-  validatorsMatch,
 } from "./policy.ts";
+import {
+  conditionalHeaders,
+  isNotModified,
+  notModifiedHeaders,
+  updateHeaders,
+  validatorsMatch,
+} from "./validation.ts";
 import type { CacheEntry } from "./record.ts";
 import { type CacheRequestInit, networkArguments, type ParsedRequest, parseRequest } from "./request.ts";
 import { partialContent } from "./range.ts";
-import { CachedResponse } from "./response.ts";
+import { CachedResponse, withAge } from "./response.ts";
+import { type ForwardReason, forwardReason } from "./cache_status.ts";
+import { BackendError } from "./errors.ts";
+import { Monitor, type Served } from "./monitor.ts";
+import type { CacheStats } from "./stats.ts";
 import { expiresAtOf, type Found, planDeleteAt, planEntry, varyMatches, varyValues } from "./store_plan.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
@@ -51,6 +61,8 @@ interface Flow extends ParsedRequest {
   key: string;
   policy: PolicyRequest;
   label: string;
+  /** A background refresh: no caller sees its response. */
+  background?: boolean;
 }
 
 /**
@@ -73,10 +85,11 @@ export class CachedSession implements AsyncDisposable {
   /** The cache: inspect or manage what is stored. */
   readonly cache: CacheBackend;
   #o: ResolvedOptions;
-  #inflight = new Map<string, Promise<CacheEntry | undefined>>();
+  #inflight = new Inflight();
   #refreshing = new Set<string>();
   #background = new Set<Promise<unknown>>();
   #maxBodySize: number;
+  #monitor: Monitor;
 
   /**
    * Creates a session.
@@ -90,6 +103,29 @@ export class CachedSession implements AsyncDisposable {
     this.cache = this.#o.backend;
     if (options.now !== undefined) this.cache.now = this.#o.now;
     this.#maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
+    this.#monitor = new Monitor(this.#o);
+  }
+
+  /**
+   * What the cache has done since the session was created: hits, misses, stale responses served,
+   * revalidations, coalesced requests, backend errors and bytes served from the cache.
+   *
+   * @returns A snapshot of the counters.
+   *
+   * @example Count hits
+   * ```ts
+   * import { CachedSession } from "../mod.ts";
+   * const session = new CachedSession({
+   *   fetch: () => Promise.resolve(new Response("hi", { headers: { "cache-control": "max-age=60" } })),
+   * });
+   * await (await session.fetch("http://127.0.0.1/a")).text();
+   * await (await session.fetch("http://127.0.0.1/a")).text();
+   * const stats = session.stats();
+   * console.log(stats.hits, stats.misses, stats.bytesFromCache); // 1 1 2
+   * ```
+   */
+  stats(): CacheStats {
+    return this.#monitor.stats();
   }
 
   /**
@@ -103,12 +139,15 @@ export class CachedSession implements AsyncDisposable {
    *   when `init.cache` or `init.expireAfter` is invalid. Cache failures never reject.
    */
   async fetch(input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> {
+    this.#monitor.request();
     const parsed = parseRequest(input, init);
     if (parsed === undefined) return this.#bypass({ input, init, method: "GET" });
     const o = this.#o;
     const cacheable = o.allowedMethods.has(parsed.method) ||
       (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
-    if (!cacheable || parsed.mode === "no-store") return this.#bypass(parsed);
+    if (!cacheable || parsed.mode === "no-store") {
+      return this.#bypass(parsed, cacheable ? "bypass" : "method");
+    }
     let flow: Flow;
     try {
       flow = await this.#flow(parsed);
@@ -116,19 +155,46 @@ export class CachedSession implements AsyncDisposable {
       this.#report(error, "read", parsed);
       return this.#bypass(parsed);
     }
-    let found = flow.mode === "reload" ? undefined : await this.#lookup(flow);
+    signalOf(flow)?.throwIfAborted();
+    // A request that leads while this one reads the backend may have stored and left before the
+    // read returns (a miss): the ticket keeps its outcome for this request to join.
+    const ticket = flow.mode === "reload" ? undefined : this.#inflight.enter(flow.key);
+    let found: Found | undefined;
+    let missed: Promise<Outcome> | undefined;
+    try {
+      found = ticket === undefined ? undefined : await this.#lookup(flow);
+    } finally {
+      missed = ticket?.missed();
+      ticket?.leave();
+    }
     let use = found?.entry === undefined ? undefined : this.#usability(flow, found.entry);
+    let lead: Lead | undefined;
+    let collapsed: ForwardReason | undefined;
     if ((use === undefined || use === "revalidate") && flow.mode !== "reload") {
       // The same request is at the origin already (a miss or a revalidation): share its result.
-      const shared = this.#inflight.get(flow.key);
-      const entry = shared === undefined ? undefined : await shared;
-      if (entry !== undefined && varyMatches(entry, flow.headers)) {
-        found = { key: flow.key, entry, viaAlias: false };
-        use = this.#usability(flow, entry);
+      const joined = await this.#join(flow, missed);
+      if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
+        collapsed = forwardReason(flow.mode, found, o.now());
+        found = { key: flow.key, entry: joined.entry, viaAlias: false };
+        use = this.#usability(flow, joined.entry);
+      } else if (joined?.kind === "error") {
+        // The origin failed for the request this one waited on: fail alike, or serve stale.
+        if (found?.entry === undefined || !mayServeOnError(found.entry, flow.policy, o.now(), o)) {
+          throw joined.error;
+        }
+        return this.#serve(flow, found as Hit, "stale-if-error", { fwd: "stale" });
+      } else if (joined?.kind === "lead") {
+        lead = joined.lead;
       }
     }
-    if (use === "fresh" || use === "stale-ok") return this.#serve(flow, found as Hit);
-    if (use === "stale-while-revalidate") {
+    // RFC 9111 §4.3.2: the cache answers a client's own If-None-Match / If-Modified-Since itself
+    // only with a 304 from a usable stored response; any other such request passes through.
+    const answers = !flow.conditional || (use !== undefined && isNotModified(found!.entry!, flow.headers));
+    if ((use === "fresh" || use === "stale-ok") && answers) {
+      if (collapsed === undefined) return this.#serve(flow, found as Hit);
+      return this.#serve(flow, found as Hit, "collapsed", { fwd: collapsed });
+    }
+    if (use === "stale-while-revalidate" && answers) {
       this.#refresh(flow, found as Hit);
       return this.#serve(flow, found as Hit);
     }
@@ -136,12 +202,39 @@ export class CachedSession implements AsyncDisposable {
     // request's other constraints, or a 504; the fetch mode of that name takes any stored one.
     if (flow.mode === "only-if-cached" || flow.policy.cacheControl.onlyIfCached) {
       // RFC 9111 §5.2.1.7: "respond either using a stored response ... or respond with a 504".
-      return new CachedResponse(null, { status: 504, statusText: "Gateway Timeout" }, {
-        url: flow.url.href,
-        redirected: false,
-      }, this.#info(flow.key, undefined));
+      return this.#monitor.unsatisfied(
+        new CachedResponse(null, { status: 504, statusText: "Gateway Timeout" }, {
+          url: flow.url.href,
+          redirected: false,
+        }, this.#info(flow.key, undefined)),
+        flow,
+      );
     }
-    return this.#network(flow, found);
+    if (flow.conditional) return this.#bypass(flow);
+    return this.#network(flow, found, lead);
+  }
+
+  /**
+   * Waits for an identical request that is at the origin and returns its outcome; with none, takes
+   * the lead at once (before any await, so that of simultaneous requests exactly one leads). When
+   * the leader's caller aborts, the first waiter to wake up leads in its place.
+   */
+  async #join(
+    flow: Flow,
+    missed: Promise<Outcome> | undefined,
+  ): Promise<Outcome | { kind: "lead"; lead: Lead } | undefined> {
+    const mayLead = this.#o.coalesceRequests && !flow.conditional && flow.mode !== "only-if-cached" &&
+      !flow.policy.cacheControl.onlyIfCached;
+    let shared = this.#inflight.get(flow.key) ?? missed;
+    while (true) {
+      if (shared === undefined) {
+        const lead = mayLead ? this.#inflight.lead(flow.key) : undefined;
+        return lead && { kind: "lead", lead };
+      }
+      const outcome = await unlessAborted(shared, signalOf(flow));
+      if (outcome !== RETRY) return outcome;
+      shared = this.#inflight.get(flow.key);
+    }
   }
 
   /**
@@ -174,7 +267,7 @@ export class CachedSession implements AsyncDisposable {
       headers: parsed.headers,
       body,
     };
-    const key = await this.#key(keyRequest);
+    const key = this.#o.keyFn === undefined ? cacheKey(keyRequest, this.#o) : await this.#key(keyRequest);
     const policy = {
       method: parsed.method,
       headers: parsed.headers,
@@ -207,15 +300,17 @@ export class CachedSession implements AsyncDisposable {
   async #lookup(flow: Flow): Promise<Found | undefined> {
     let key = flow.key;
     let record = await this.#read(flow, key);
+    // A failed read is a miss; more reads would only add the failing backend's delay again.
+    if (record === null) return undefined;
     let viaAlias = false;
     if (record === undefined) {
       const alias = await this.#read(flow, ALIAS_PREFIX + key);
-      if (alias === undefined || !("alias" in alias)) return undefined;
+      if (!alias || !("alias" in alias)) return undefined;
       key = alias.alias;
       record = await this.#read(flow, key);
       viaAlias = true;
     }
-    if (record === undefined || !("entry" in record)) return undefined;
+    if (!record || !("entry" in record)) return undefined;
     const primary = record.entry;
     if (varyMatches(primary, flow.headers)) return { key, entry: primary, viaAlias, primary };
     // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
@@ -224,31 +319,33 @@ export class CachedSession implements AsyncDisposable {
       varyValues(primary.vary.map(([name]) => name), flow.headers, this.#o),
     );
     const other = await this.#read(flow, variant);
-    if (other !== undefined && "entry" in other && varyMatches(other.entry, flow.headers)) {
+    if (other && "entry" in other && varyMatches(other.entry, flow.headers)) {
       return { key: variant, entry: other.entry, viaAlias, primary };
     }
     return { key, viaAlias, primary };
   }
 
-  async #network(flow: Flow, stale: Found | undefined): Promise<CachedResponse> {
+  async #network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
     const o = this.#o;
-    let settle: (entry: CacheEntry | undefined) => void = () => {};
-    if (o.coalesceRequests && !this.#inflight.has(flow.key)) {
-      const promise = new Promise<CacheEntry | undefined>((resolve) => settle = resolve);
-      this.#inflight.set(flow.key, promise);
-      promise.then(() => this.#inflight.get(flow.key) === promise && this.#inflight.delete(flow.key));
-    }
+    // Identical requests that arrive meanwhile wait for this one (#join) instead of asking too.
+    const lead = claimed ?? (o.coalesceRequests ? this.#inflight.lead(flow.key) : undefined);
+    const settle = (entry: CacheEntry | undefined) =>
+      entry === undefined ? lead?.release() : lead?.settle({ kind: "entry", entry });
+    // An error caused by this caller's own abort is not the origin's: a waiter asks again.
+    const failed = (error: unknown): Outcome => signalOf(flow)?.aborted ? RETRY : { kind: "error", error };
     try {
       const cached = stale?.entry;
       const validators = cached === undefined ? [] : conditionalHeaders(cached);
       const requestTime = o.now();
+      const fwd = forwardReason(flow.mode, stale, requestTime);
+      const conditional = validators.length > 0;
       let response: Response;
       try {
         response = await o.fetch(...networkArguments(flow, validators));
       } catch (error) {
         if (cached !== undefined && mayServeOnError(cached, flow.policy, o.now(), o)) {
-          settle(undefined);
-          return this.#serve(flow, stale as Hit);
+          lead?.release(failed(error));
+          return this.#serve(flow, stale as Hit, "stale-if-error", { fwd });
         }
         throw error;
       }
@@ -259,14 +356,15 @@ export class CachedSession implements AsyncDisposable {
       ) {
         await response.body?.cancel();
         settle(undefined);
-        return this.#serve(flow, stale as Hit);
+        return this.#serve(flow, stale as Hit, "stale-if-error", { fwd, status: response.status });
       }
       if (cached !== undefined && response.status === 304 && validators.length > 0) {
         if (validatorsMatch(cached, response.headers)) {
           const entry = this.#freshen(flow, cached, response, requestTime, responseTime);
-          const stored = this.#store(flow, stale!.key, entry);
-          stored.then(settle);
-          return this.#serve(flow, { key: stale!.key, entry, viaAlias: stale!.viaAlias }, true);
+          settle(entry);
+          this.#track(this.#store(flow, stale!.key, entry).finally(() => lead?.release()));
+          const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
+          return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
         response = await o.fetch(...networkArguments(flow));
@@ -275,42 +373,50 @@ export class CachedSession implements AsyncDisposable {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
         // that describes another representation makes the stored one unusable.
         if (validatorsMatch(cached, response.headers)) {
-          settle(
-            await this.#store(
-              flow,
-              stale!.key,
-              this.#freshen(flow, cached, response, requestTime, responseTime),
-            ),
-          );
+          const entry = this.#freshen(flow, cached, response, requestTime, responseTime);
+          settle(entry);
+          await this.#store(flow, stale!.key, entry);
+          settle(undefined);
         } else {
-          await this.cache.delete(stale!.key).catch((error) => this.#report(error, "delete", flow));
+          await this.cache.delete(stale!.key).then(
+            () => this.#monitor.evicted(flow.label, "mismatch", stale!.key),
+            (error) => this.#report(error, "delete", flow),
+          );
           settle(undefined);
         }
-        return this.#wrap(flow, response, undefined);
+        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
       if (!SAFE_METHODS.has(flow.method) && response.status < 400) await this.#invalidate(flow, response);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       const plan = await planEntry(flow, primary, response, requestTime, responseTime, o);
       if (plan === undefined) {
         settle(undefined);
-        return this.#wrap(flow, response, undefined);
+        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
+      }
+      // A body declared larger than the limit streams through untouched: nothing is collected.
+      if (Number(response.headers.get("content-length")) > this.#maxBodySize) {
+        settle(undefined);
+        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
       const captured = captureBody(response.body, this.#maxBodySize);
-      const stored = captured.bytes.then((body) => {
+      const stored = captured.bytes.then(async (body) => {
         if (body === undefined) return undefined;
-        return this.#store(flow, plan.key, { ...plan.entry, body }, plan.deleteAt).then(async (entry) => {
-          if (response.redirected && entry !== undefined) {
-            await this.#alias(flow, response.url, plan.key, plan.deleteAt);
-          }
-          return entry;
-        });
-      });
-      stored.then(settle);
+        // Waiting requests get the entry now; they never wait for the backend's write.
+        const entry = { ...plan.entry, body };
+        settle(entry);
+        await this.#store(flow, plan.key, entry, plan.deleteAt);
+        if (response.redirected) await this.#alias(flow, response.url, plan.key, plan.deleteAt);
+        return entry;
+      }, (error: unknown) => {
+        // A body that failed is never stored nor served; waiters get the same error.
+        lead?.release(failed(error));
+        return undefined;
+      }).finally(() => settle(undefined));
       this.#track(stored);
       const stream = captured.stream && endAfter(captured.stream, stored);
-      return this.#wrap(flow, response, stream, plan.entry);
+      return this.#wrap(flow, response, stream, plan.entry, fwd, conditional);
     } catch (error) {
-      settle(undefined);
+      lead?.release(failed(error));
       throw error;
     }
   }
@@ -319,6 +425,7 @@ export class CachedSession implements AsyncDisposable {
   async #store(flow: Flow, key: string, entry: CacheEntry, deleteAt?: number): Promise<CacheEntry> {
     try {
       await this.cache.write(key, entry, deleteAt ?? this.#deleteAt(entry));
+      this.#monitor.stored(flow, key, entry);
     } catch (error) {
       this.#report(error, "write", flow);
     }
@@ -372,6 +479,7 @@ export class CachedSession implements AsyncDisposable {
           const prefix = await urlKeyPrefix(method, url, this.#o.ignoredParameters);
           await this.cache.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
         }
+        this.#monitor.evicted(flow.label, "invalidated", url.href);
       }
     } catch (error) {
       this.#report(error, "delete", flow);
@@ -382,7 +490,7 @@ export class CachedSession implements AsyncDisposable {
   #refresh(flow: Flow, found: Hit): void {
     if (this.#refreshing.has(found.key)) return;
     this.#refreshing.add(found.key);
-    const background: Flow = { ...flow, ...withoutSignal(flow) };
+    const background: Flow = { ...flow, ...withoutSignal(flow), background: true };
     const work = this.#network(background, found)
       .then((response) => response.body?.cancel())
       .catch((error) => this.#report(error, "revalidate", flow))
@@ -390,40 +498,67 @@ export class CachedSession implements AsyncDisposable {
     this.#track(work);
   }
 
-  #serve(flow: Flow, found: Hit, revalidated = false): CachedResponse {
+  #serve(
+    flow: Flow,
+    found: Hit,
+    how: Served = "hit",
+    forward?: { fwd: ForwardReason; status?: number },
+  ): CachedResponse {
     const { entry } = found;
+    const revalidated = how === "revalidated";
     const now = this.#o.now();
-    const headers = new Headers(entry.headers);
-    // RFC 9111 §5.1: a response served from the cache carries its current age.
-    if (this.#o.cacheControl) headers.set("age", String(Math.floor(currentAge(entry, now))));
+    // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
+    // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
+    const fields = this.#o.cacheControl
+      ? withAge(entry.headers, Math.floor(currentAge(entry, now)))
+      : entry.headers;
     const range = flow.headers.get("range");
-    const partial = range !== null && entry.status === 200
+    const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
+    // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.
+    if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {
+      const notModified = CachedResponse.fromEntry(entry, {
+        cacheKey: flow.key,
+        now,
+        clock: this.#o.now,
+        headers: notModifiedHeaders(headers),
+        status: 304,
+        body: null,
+        redirected: found.viaAlias ? false : entry.redirected,
+        revalidated,
+      });
+      return this.#monitor.served(notModified, flow, entry, how, 0, now, forward);
+    }
+    const partial = headers !== undefined && range !== null && entry.status === 200
       ? partialContent(headers, entry.body, range)
       : undefined;
-    const body = partial?.body ?? entry.body;
-    return CachedResponse.fromEntry(entry, {
+    const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
+    const response = CachedResponse.fromEntry(entry, {
       cacheKey: flow.key,
       now,
       clock: this.#o.now,
-      headers,
+      headers: headers ?? fields,
       ...(partial && { status: partial.status }),
-      body: flow.method === "HEAD" || partial?.body === null ? null : body as Uint8Array<ArrayBuffer>,
+      body: body as Uint8Array<ArrayBuffer> | null,
       redirected: found.viaAlias ? false : entry.redirected,
       revalidated,
     });
+    return this.#monitor.served(response, flow, entry, how, body?.length ?? 0, now, forward);
   }
 
   #wrap(
     flow: Flow,
     response: Response,
     body: BodyInit | null | undefined,
-    entry?: Omit<CacheEntry, "body">,
+    entry: Omit<CacheEntry, "body"> | undefined,
+    fwd: ForwardReason,
+    conditional: boolean,
   ): CachedResponse {
-    return CachedResponse.fromNetwork(
+    const wrapped = CachedResponse.fromNetwork(
       response,
       body === undefined ? response.body : body,
       this.#info(flow.key, entry),
     );
+    return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
   }
 
   #info(
@@ -444,6 +579,7 @@ export class CachedSession implements AsyncDisposable {
 
   async #bypass(
     request: Pick<ParsedRequest, "input" | "init" | "method"> & Partial<ParsedRequest>,
+    fwd: "bypass" | "method" = "bypass",
   ): Promise<CachedResponse> {
     const args = request.url === undefined
       ? [request.input, request.init] as const
@@ -457,15 +593,21 @@ export class CachedSession implements AsyncDisposable {
         label: `${request.method} ${request.url.href}`,
       }, response);
     }
-    return CachedResponse.fromNetwork(response, response.body, this.#info(undefined, undefined));
+    const label = (request as Partial<Flow>).label ?? `${request.method} ${request.url?.href ?? ""}`;
+    const wrapped = CachedResponse.fromNetwork(response, response.body, this.#info(undefined, undefined));
+    return this.#monitor.bypassed(wrapped, label, fwd);
   }
 
-  async #read(flow: Flow, key: string): ReturnType<CacheBackend["read"]> {
+  /** Reads a record; `null` when the read failed (reported, and a miss for the caller). */
+  async #read(flow: Flow, key: string): Promise<Awaited<ReturnType<CacheBackend["read"]>> | null> {
     try {
       return await this.cache.read(key);
     } catch (error) {
+      if (error instanceof BackendError && error.cause instanceof SyntaxError) {
+        this.#monitor.evicted(flow.label, "corrupt", key);
+      }
       this.#report(error, "read", flow);
-      return undefined;
+      return null;
     }
   }
 
@@ -481,11 +623,10 @@ export class CachedSession implements AsyncDisposable {
     operation: ErrorContext["operation"],
     request: Pick<ParsedRequest, "method" | "url"> & { label?: string },
   ): void {
+    const context = { operation, request: request.label ?? `${request.method} ${request.url.href}` };
+    this.#monitor.failed(error, context);
     try {
-      this.#o.onError(error, {
-        operation,
-        request: request.label ?? `${request.method} ${request.url.href}`,
-      });
+      this.#o.onError(error, context);
     } catch {
       // A failing error handler must not fail the request either.
     }
@@ -497,4 +638,10 @@ const NO_POLICY: PolicyRequest = { method: "GET", headers: new Headers(), cacheC
 function withoutSignal(flow: Flow): Partial<Flow> {
   if (flow.init?.signal === undefined && !(flow.input instanceof Request)) return {};
   return { init: { ...flow.init, signal: null } };
+}
+
+/** The caller's abort signal, as fetch would follow it. */
+function signalOf(flow: Pick<ParsedRequest, "input" | "init">): AbortSignal | null | undefined {
+  if (flow.init?.signal !== undefined) return flow.init.signal;
+  return flow.input instanceof Request ? flow.input.signal : undefined;
 }

@@ -7,7 +7,7 @@
 
 import { CREDENTIAL_HEADERS, redactUrl, variantKey } from "./cache_keys.ts";
 import { parseCacheControl } from "./cache_control.ts";
-import { type ExpireAfter, expiresAtFor } from "./expiration.ts";
+import { DO_NOT_CACHE, type ExpireAfter, expiresAtFor } from "./expiration.ts";
 import type { ResolvedOptions } from "./options.ts";
 import {
   allowsCaching,
@@ -28,6 +28,12 @@ import type { CacheEntry } from "./record.ts";
  * longer: one day. Native expiry (Redis PXAT, TTL indexes, KV `expireIn`) uses it.
  */
 export const REVALIDATION_WINDOW_SECONDS = 86_400;
+
+/**
+ * Statuses to which the configured expiration (`expireAfter`, `urlsExpireAfter`) gives freshness
+ * when `allowedCodes` is not set; other statuses are stored only on the origin's word (RFC 9111 §3).
+ */
+const CONFIGURED_CODES: ReadonlySet<number> = new Set([200]);
 
 /** Stands in for the value of a Vary-nominated header that is a credential or an ignored parameter. */
 const CONCEALED = "\u0000";
@@ -82,7 +88,7 @@ export async function planEntry(
 ): Promise<Plan | undefined> {
   const { status, headers } = response;
   if (request.method === "HEAD" || !o.allowedMethods.has(request.method)) return undefined;
-  if (!o.allowedCodes.has(status) || status === 206 || status === 304) return undefined;
+  if (!isAllowedStatus(status, o)) return undefined;
   const cc = o.cacheControl ? parseCacheControl(headers.get("cache-control")) : {};
   if (o.cacheControl && !isStorable(request.policy, status, headers, cc, o.shared)) return undefined;
   const names = varyNames(headers);
@@ -119,7 +125,8 @@ export async function planEntry(
  * When a response stops being fresh (epoch ms), by the precedence: the request's `expireAfter`,
  * the response's explicit freshness (with `cacheControl`), the first matching URL pattern, the
  * session's `expireAfter`, heuristic freshness; and with none of those, at once when the entry can
- * be revalidated or served on error, else `undefined` (not stored).
+ * be revalidated or served on error, else `undefined` (not stored). When `allowedCodes` is not set,
+ * configured expirations give freshness to `200` responses only (`DO_NOT_CACHE` applies to all).
  *
  * @param request The request's `expireAfter` and URL.
  * @param response Status and headers of the response.
@@ -134,8 +141,12 @@ export function expiresAtOf(
   o: ResolvedOptions,
 ): number | undefined {
   const { requestTime, responseTime } = times;
-  if (request.expireAfter !== undefined) return expiresAtFor(request.expireAfter, responseTime);
   const { headers, status } = response;
+  // Configuration gives freshness to the statuses it is meant for; it may always refuse storage.
+  const applies = (value: ExpireAfter | undefined): value is ExpireAfter =>
+    value !== undefined &&
+    (o.allowedCodes !== undefined || CONFIGURED_CODES.has(status) || value === DO_NOT_CACHE);
+  if (applies(request.expireAfter)) return expiresAtFor(request.expireAfter, responseTime);
   const cc = o.cacheControl ? parseCacheControl(headers.get("cache-control")) : {};
   const fromAge = (lifetime: number) =>
     responseTime + (lifetime - correctedInitialAge(headers, requestTime, responseTime)) * 1000;
@@ -146,9 +157,9 @@ export function expiresAtOf(
     if (lifetime !== undefined) return fromAge(lifetime);
   }
   const configured = o.urlExpiration(request.url) ?? o.expireAfter;
-  if (configured !== undefined) return expiresAtFor(configured, responseTime);
+  if (applies(configured)) return expiresAtFor(configured, responseTime);
   if (!o.cacheControl) return Infinity;
-  const heuristic = heuristicLifetime(status, headers, responseTime);
+  const heuristic = heuristicLifetime(status, headers, responseTime, cc);
   if (heuristic !== undefined) return fromAge(heuristic);
   const usableLater = headers.has("etag") || headers.has("last-modified") || o.staleIfError > 0;
   return allowsCaching(status, headers, cc, o.shared) && usableLater ? responseTime : undefined;
@@ -212,6 +223,17 @@ export function varyMatches(entry: Pick<CacheEntry, "vary">, headers: Headers): 
     if (normalizeVaryValue(name, headers.get(name)) !== value) return false;
   }
   return true;
+}
+
+/**
+ * Whether a status may be stored at all: the configured `allowedCodes`, or when they are not set,
+ * `200` without `cacheControl` and any status with it (the policy decides). Partial and `304`
+ * responses are never stored whole (RFC 9111 §3.3, §4.3.4).
+ */
+function isAllowedStatus(status: number, o: ResolvedOptions): boolean {
+  if (status === 206 || status === 304) return false;
+  if (o.allowedCodes !== undefined) return o.allowedCodes.has(status);
+  return o.cacheControl || CONFIGURED_CODES.has(status);
 }
 
 function sameValues(a: readonly [string, string | null][], b: readonly [string, string | null][]): boolean {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** The environment variables that name a test service. */
 export type ServiceVariable = "REDIS_URL" | "MONGODB_URL";
 
@@ -22,9 +24,9 @@ export type ServiceVariable = "REDIS_URL" | "MONGODB_URL";
  * ```
  */
 export function serviceUrl(name: ServiceVariable): { url?: string; skip?: string } {
-  const url = Deno.env.get(name);
+  const url = process.env[name];
   if (url) return { url };
-  if (Deno.env.get("CI") === "true") {
+  if (process.env.CI === "true") {
     throw new Error(`Cannot run the backend tests: ${name} is not set (source scripts/services.sh first)`);
   }
   return {

@@ -1,10 +1,11 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { createClient } from "@redis/client";
 import { RedisBackend, RedisStorage } from "../backends/redis.ts";
 import type { CacheBackend } from "../backends/base.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { serviceUrl } from "./_services.ts";
+import { type Child, start } from "./_runtime.ts";
 
 const { url, skip } = serviceUrl("REDIS_URL");
 const prefixes = new WeakMap<CacheBackend, string>();
@@ -104,6 +105,7 @@ Deno.test("redis: options are validated at construction", () => {
 });
 
 const redisServer = await findRedisServer();
+if (redisServer === undefined) console.log("redis: the restart test is skipped: redis-server is not on PATH");
 
 Deno.test({
   name: "redis: a hung, then stopped server fails each command within timeout; the cache resumes after",
@@ -162,9 +164,8 @@ async function rejectsWithin(promise: Promise<unknown>, timeout: number): Promis
 /** `redis-server` when it can be run here (a test that stops and restarts it needs its own). */
 async function findRedisServer(): Promise<string | undefined> {
   try {
-    const { success } = await new Deno.Command("redis-server", { args: ["--version"], stdout: "null" })
-      .output();
-    return success ? "redis-server" : undefined;
+    const { code } = await start("redis-server", ["--version"]).exited;
+    return code === 0 ? "redis-server" : undefined;
   } catch {
     return undefined;
   }
@@ -182,27 +183,30 @@ function freePort(): Promise<number> {
 }
 
 /** Starts a private redis-server and resolves once it accepts connections. */
-async function startRedis(command: string, port: number): Promise<Deno.ChildProcess> {
+async function startRedis(command: string, port: number): Promise<Child> {
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const child = new Deno.Command(command, { args, stdout: "null", stderr: "inherit" }).spawn();
+  const child = start(command, args);
   for (let attempt = 0; attempt < 200; attempt++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return child;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    if (await accepts(port)) return child;
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  child.kill();
+  await stop(child);
   throw new Error(`redis-server did not listen on port ${port}`);
 }
 
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGCONT");
-    child.kill("SIGTERM");
-  } catch {
-    // already gone
-  }
-  await child.status;
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function stop(child: Child): Promise<void> {
+  child.kill("SIGCONT");
+  child.kill("SIGTERM");
+  await child.exited;
 }

@@ -1,12 +1,13 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { existsSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import type { CacheBackend } from "../backends/base.ts";
 import { SQLITE_TABLE, SQLiteBackend, type SQLiteDatabase, SQLiteStorage } from "../backends/sqlite.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
+import { tempDir } from "./_runtime.ts";
 
-const dir = Deno.makeTempDirSync({ prefix: "http_cache_sqlite_" });
-globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+const dir = tempDir("http_cache_sqlite_");
 let files = 0;
 const paths = new WeakMap<CacheBackend, string>();
 
@@ -107,21 +108,23 @@ Deno.test("sqlite: two instances on one file see each other's writes", async () 
 });
 
 // Workers are separate threads with their own connections: they contend for the file's locks
-// like separate processes do, without needing --allow-run.
+// like separate processes do, without needing --allow-run. node:worker_threads, because it is
+// the worker API that Deno, Node and Bun share.
 Deno.test("sqlite: concurrent writers on one file lose nothing", async () => {
   const path = tempPath();
   const count = 150;
   const writers = [1, 2].map((id) => {
-    const worker = new Worker(new URL("./_sqlite_writer.ts", import.meta.url), { type: "module" });
-    const done = new Promise<void>((resolve, reject) => {
-      worker.onmessage = () => resolve();
-      worker.onerror = (event) => {
-        event.preventDefault();
-        reject(new Error(event.message));
-      };
+    const worker = new Worker(new URL("./_sqlite_writer.ts", import.meta.url), {
+      workerData: { path, id, count },
+    });
+    return new Promise<void>((resolve, reject) => {
+      worker.once("message", () => resolve());
+      worker.once("error", reject);
+      worker.once(
+        "exit",
+        (code) => reject(new Error(`the writer exited with code ${code} before it was done`)),
+      );
     }).finally(() => worker.terminate());
-    worker.postMessage({ path, id, count });
-    return done;
   });
   const storage = new SQLiteStorage({ path });
   try {
@@ -206,11 +209,16 @@ Deno.test("sqlite: maxBytes evicts until the records fit, and refuses a larger r
 });
 
 Deno.test("sqlite: a record above maxEntrySize is refused silently", async () => {
-  await using cache = new SQLiteBackend({ path: ":memory:", maxEntrySize: 10 });
-  await cache.storage.set("a", bytes(10), Infinity);
-  deepEqual(await cache.storage.get("a"), bytes(10));
-  await cache.storage.set("a", bytes(11), Infinity);
-  equal(await cache.storage.get("a"), undefined);
+  // try/finally, not `await using`: Node 22 cannot parse `using` declarations.
+  const cache = new SQLiteBackend({ path: ":memory:", maxEntrySize: 10 });
+  try {
+    await cache.storage.set("a", bytes(10), Infinity);
+    deepEqual(await cache.storage.get("a"), bytes(10));
+    await cache.storage.set("a", bytes(11), Infinity);
+    equal(await cache.storage.get("a"), undefined);
+  } finally {
+    await cache.close();
+  }
 });
 
 Deno.test("sqlite: an injected database gets the table and is left open", async () => {

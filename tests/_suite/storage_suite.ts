@@ -20,6 +20,7 @@ import type { CacheBackend } from "../../backends/base.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "../../src/cache_keys.ts";
 import { BackendError } from "../../src/errors.ts";
 import { type CacheEntry, encodeEntry } from "../../src/record.ts";
+import { runInspectionSuite } from "./inspection_suite.ts";
 
 /** A backend under test. */
 export interface SuiteTarget {
@@ -326,6 +327,8 @@ export function runStorageSuite(target: SuiteTarget): void {
     equal(await cache.storage.get("garbage"), undefined, "and deletes them");
     ok(await cache.read("good"));
   });
+
+  runInspectionSuite(test);
 
   if (target.reopen !== undefined) {
     const reopen = target.reopen.bind(target);

@@ -1,0 +1,209 @@
+/**
+ * Command-line parsing of the CLI: `http-cache <cache> <command> [arguments] [options]`.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** Exit code of a run that did what was asked. */
+export const EXIT_OK = 0;
+/** Exit code of a run that failed: the cache cannot be opened or reached, or nothing matched. */
+export const EXIT_FAILURE = 1;
+/** Exit code of a run with wrong arguments: unknown command or option, bad cache URL. */
+export const EXIT_USAGE = 2;
+
+/** The commands. */
+export type Command = "stats" | "list" | "show" | "delete" | "clear";
+
+/** A parsed command line. */
+export interface Invocation {
+  /** The cache URL as given (`sqlite:./http_cache.db`). */
+  cache: string;
+  /** The command. */
+  command: Command;
+  /** Arguments after the command (URLs, keys). */
+  positionals: string[];
+  /** `--json`: machine-readable output. */
+  json: boolean;
+  /** `--expired`. */
+  expired: boolean;
+  /** `--valid`. */
+  valid: boolean;
+  /** `--url PATTERN`. */
+  urlPattern: string | undefined;
+  /** `--older-than DURATION`, in seconds. */
+  olderThan: number | undefined;
+  /** `--limit N`. */
+  limit: number | undefined;
+  /** `--body`: the whole body, raw. */
+  body: boolean;
+  /** `--yes`. */
+  yes: boolean;
+}
+
+/** A command line that cannot be run as given; the CLI exits with {@linkcode EXIT_USAGE}. */
+export class UsageError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong and how to fix it.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const OPTIONS = {
+  json: { type: "boolean" },
+  expired: { type: "boolean" },
+  valid: { type: "boolean" },
+  url: { type: "string" },
+  "older-than": { type: "string" },
+  limit: { type: "string" },
+  body: { type: "boolean" },
+  yes: { type: "boolean", short: "y" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
+} as const;
+
+/** Options each command accepts (beyond `--json` and `--help`). */
+const ACCEPTS: Record<Command, readonly string[]> = {
+  stats: [],
+  list: ["expired", "valid", "url", "older-than", "limit"],
+  show: ["body"],
+  delete: ["expired", "valid", "url", "older-than"],
+  clear: ["yes"],
+};
+
+const COMMANDS = Object.keys(ACCEPTS) as Command[];
+
+/**
+ * Parses the command line.
+ *
+ * @param args The arguments after the program name.
+ * @returns The invocation, or `"help"` / `"version"` when those were asked for.
+ * @throws {UsageError} When the arguments are wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./args.ts";
+ * const run = parseCommandLine(["sqlite:./http_cache.db", "delete", "--older-than", "7d"]);
+ * console.log(run !== "help" && run !== "version" && run.olderThan); // 604800
+ * ```
+ */
+export function parseCommandLine(args: readonly string[]): Invocation | "help" | "version" {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    const message = (error as Error).message;
+    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
+    throw new UsageError(unknown === undefined ? message : `Unknown option ${unknown}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals[0] === "help") return "help";
+  if (values.version) return "version";
+  const [cache, command, ...rest] = positionals;
+  if (cache === undefined) {
+    throw new UsageError("Missing the cache: give a cache URL such as sqlite:./http_cache.db");
+  }
+  if (command === undefined) {
+    throw new UsageError(`Missing the command after ${cache}: one of ${COMMANDS.join(", ")}`);
+  }
+  if (!(COMMANDS as string[]).includes(command)) {
+    const hint = (COMMANDS as string[]).includes(cache)
+      ? ` (the cache comes first: http-cache CACHE ${cache})`
+      : "";
+    throw new UsageError(`Unknown command ${JSON.stringify(command)}: use ${COMMANDS.join(", ")}${hint}`);
+  }
+  const accepted = ACCEPTS[command as Command];
+  for (const name of Object.keys(values)) {
+    if (name !== "json" && !accepted.includes(name)) {
+      throw new UsageError(`${command} does not take --${name}`);
+    }
+  }
+  if (command === "show" && rest.length !== 1) {
+    throw new UsageError("show takes one URL or cache key: http-cache CACHE show https://example.com/page");
+  }
+  if (command !== "show" && command !== "delete" && rest.length > 0) {
+    throw new UsageError(`${command} takes no arguments: received ${rest.join(" ")}`);
+  }
+  return {
+    cache,
+    command: command as Command,
+    positionals: rest,
+    json: values.json ?? false,
+    expired: values.expired ?? false,
+    valid: values.valid ?? false,
+    urlPattern: values.url,
+    olderThan: values["older-than"] === undefined ? undefined : parseDuration(values["older-than"]),
+    limit: values.limit === undefined ? undefined : parseLimit(values.limit),
+    body: values.body ?? false,
+    yes: values.yes ?? false,
+  };
+}
+
+const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/**
+ * Parses a duration such as `90s`, `15m`, `12h`, `7d` or `2w` (a bare number is seconds).
+ *
+ * @param text The duration.
+ * @returns Seconds.
+ * @throws {UsageError} When it is not a duration.
+ */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([smhdw]?)$/.exec(text.trim());
+  if (match === null) {
+    throw new UsageError(
+      `--older-than must be a duration such as 30s, 15m, 12h, 7d or 2w: received ${JSON.stringify(text)}`,
+    );
+  }
+  return Number(match[1]) * UNITS[match[2] || "s"]!;
+}
+
+function parseLimit(text: string): number {
+  const limit = Number(text);
+  if (!Number.isSafeInteger(limit) || limit <= 0) {
+    throw new UsageError(`--limit must be a positive integer: received ${JSON.stringify(text)}`);
+  }
+  return limit;
+}
+
+/** The help text. */
+export const USAGE = `http-cache: inspect and manage an @x/http-cache cache
+
+Usage: http-cache CACHE COMMAND [ARGUMENTS] [OPTIONS]
+
+CACHE
+  sqlite:PATH                 a SQLite file, e.g. sqlite:./http_cache.db
+  redis://HOST[:PORT][/DB]    a Redis server (rediss:// for TLS); add ?prefix=KEY_PREFIX
+                              for another key prefix than http-cache:v1:
+  mongodb://HOST[:PORT]/DB    a MongoDB database (mongodb+srv:// too); add
+                              ?collection=NAME for another collection than responses_v1
+  kv:PATH                     a Deno KV file or KV Connect URL (Deno: run with --unstable-kv)
+
+COMMAND
+  stats                       entries, fresh and expired, bytes, oldest and newest
+  list                        one line per entry: status, size, age, expiry, URL
+      --expired | --valid     only expired / only fresh entries
+      --url PATTERN           only URLs matching a glob, e.g. 'api.example.com/v2/*'
+      --older-than DURATION   only entries created at least this long ago (30s, 15m, 12h, 7d, 2w)
+      --limit N               stop after N entries
+  show URL|KEY                metadata, headers and a body preview of the entries of a URL
+      --body                  write the whole body to stdout instead, as stored
+  delete URL...               delete every entry stored for the URLs
+  delete --expired | --older-than DURATION | --url PATTERN
+                              delete the entries that match all the options given
+  clear --yes                 delete every entry
+
+OPTIONS
+  --json                      machine-readable output (a JSON document on stdout)
+  -h, --help                  this help
+  -V, --version               the version
+
+Exit codes: 0 success, 1 failure (the cache cannot be opened or reached, nothing to show),
+2 usage error (unknown command or option, bad cache URL).
+`;

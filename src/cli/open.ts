@@ -1,0 +1,160 @@
+/**
+ * Cache URLs of the CLI (`sqlite:./http_cache.db`, `redis://…`, `mongodb://…`, `kv:./path`) to
+ * backends. Each backend module is imported only when its scheme is used, so opening a SQLite
+ * file never loads a Redis or MongoDB driver.
+ *
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import type { CacheBackend } from "../../backends/base.ts";
+import { UsageError } from "./args.ts";
+
+/** A cache the CLI opened. */
+export interface OpenedCache {
+  /** The backend. */
+  cache: CacheBackend;
+  /** The cache URL as shown in messages, with any password replaced by `***`. */
+  label: string;
+}
+
+/** A cache that cannot be opened as asked; the CLI exits with 1. */
+export class OpenError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "OpenError";
+  }
+}
+
+const FORMS =
+  "sqlite:PATH, redis://HOST:PORT, rediss://…, mongodb://HOST:PORT/DB, mongodb+srv://… or kv:PATH";
+
+/**
+ * Opens the cache a URL names. Nothing connects yet: servers are contacted by the first command.
+ *
+ * @param spec The cache URL.
+ * @returns The backend and a printable label.
+ * @throws {UsageError} When the URL has no supported form.
+ * @throws {OpenError} When a SQLite or KV file does not exist, or is not a cache.
+ *
+ * @example Open a SQLite cache
+ * ```ts ignore
+ * import { openCache } from "./open.ts";
+ * const { cache, label } = await openCache("sqlite:./http_cache.db");
+ * console.log(label, await cache.count());
+ * await cache.close();
+ * ```
+ */
+export async function openCache(spec: string): Promise<OpenedCache> {
+  const label = redact(spec);
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(spec)?.[1]?.toLowerCase();
+  if (scheme === "sqlite") {
+    const path = spec.slice("sqlite:".length).replace(/^\/\/(?=\/|\.)/, "");
+    if (path === "") throw new UsageError(`The cache ${label} has no path: use sqlite:./http_cache.db`);
+    if (path !== ":memory:") await checkSQLiteFile(path, label);
+    const { SQLiteBackend } = await import("../../backends/sqlite.ts");
+    return { cache: new SQLiteBackend({ path }), label };
+  }
+  if (scheme === "redis" || scheme === "rediss") {
+    const { url, params } = takeParams(spec, ["prefix"]);
+    const { RedisBackend } = await import("../../backends/redis.ts");
+    const prefix = params.get("prefix");
+    return { cache: new RedisBackend({ url, ...(prefix ? { prefix } : {}) }), label };
+  }
+  if (scheme === "mongodb" || scheme === "mongodb+srv") {
+    const { url, params } = takeParams(spec, ["collection"]);
+    const db = /^mongodb(?:\+srv)?:\/\/[^/?]*\/([^?]+)/i.exec(url)?.[1];
+    const collection = params.get("collection");
+    const { MongoDBBackend } = await import("../../backends/mongodb.ts");
+    const options = {
+      url,
+      ...(db ? { db: decodeURIComponent(db) } : {}),
+      ...(collection ? { collection } : {}),
+    };
+    return { cache: new MongoDBBackend(options), label };
+  }
+  if (scheme === "kv") {
+    const path = spec.slice("kv:".length);
+    if (path === "") throw new UsageError(`The cache ${label} has no path: use kv:./http_cache.kv`);
+    if (!/^https?:\/\//.test(path) && !existsSync(path)) {
+      throw new OpenError(`Cannot open ${label}: no such file (the CLI opens existing caches only)`);
+    }
+    const { DenoKVBackend } = await import("../../backends/deno_kv.ts");
+    try {
+      return { cache: new DenoKVBackend({ path }), label };
+    } catch (error) {
+      throw new OpenError(`Cannot open ${label}: ${(error as Error).message}`);
+    }
+  }
+  if (scheme === "memory") {
+    throw new UsageError(
+      "A memory: cache lives inside one process and is gone when it ends: point the CLI at a " +
+        `persistent cache instead (${FORMS})`,
+    );
+  }
+  const hint = scheme === undefined && /\.(db|sqlite3?)$/i.test(spec)
+    ? ` (a SQLite file? sqlite:${spec})`
+    : "";
+  throw new UsageError(`Unsupported cache URL ${JSON.stringify(label)}: use ${FORMS}${hint}`);
+}
+
+/**
+ * Replaces the password of a URL with `***`, for messages.
+ *
+ * @param spec A cache URL.
+ * @returns The URL without its password.
+ */
+export function redact(spec: string): string {
+  return spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@");
+}
+
+/** Removes the CLI's own query parameters; drivers reject parameters they do not know. */
+function takeParams(spec: string, names: string[]): { url: string; params: URLSearchParams } {
+  const at = spec.indexOf("?");
+  const params = new URLSearchParams(at === -1 ? "" : spec.slice(at + 1));
+  const taken = new URLSearchParams();
+  for (const name of names) {
+    const value = params.get(name);
+    if (value !== null) taken.set(name, value);
+    params.delete(name);
+  }
+  const rest = params.toString();
+  const base = at === -1 ? spec : spec.slice(0, at);
+  return { url: rest === "" ? base : `${base}?${rest}`, params: taken };
+}
+
+/** Refuses a missing file (opening would create one) and a database without the cache's table. */
+async function checkSQLiteFile(path: string, label: string): Promise<void> {
+  if (!existsSync(path)) {
+    throw new OpenError(`Cannot open ${label}: no such file (the CLI opens existing caches only)`);
+  }
+  const { SQLITE_TABLE } = await import("../../backends/sqlite.ts");
+  let sqlite: typeof import("node:sqlite");
+  try {
+    sqlite = await import("node:sqlite");
+  } catch {
+    return; // A runtime without node:sqlite: the backend finds its own way in.
+  }
+  let db;
+  try {
+    db = new sqlite.DatabaseSync(path, { readOnly: true });
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?").get(
+      SQLITE_TABLE,
+    );
+    if (table === undefined) {
+      throw new OpenError(
+        `Cannot open ${label}: it is not an http-cache database (no table ${SQLITE_TABLE})`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof OpenError) throw error;
+    throw new OpenError(`Cannot open ${label}: ${(error as Error).message}`);
+  } finally {
+    db?.close();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The CLI as a function: arguments and IO in, exit code out. `main.ts` runs it on the process;
+ * tests run it in-process or as a subprocess.
+ *
+ * @module
+ */
+
+import { BackendError } from "../errors.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandLine, USAGE, UsageError } from "./args.ts";
+import { clear, type CommandContext, list, NotFoundError, remove, show, stats } from "./commands.ts";
+import type { CliIO } from "./io.ts";
+import { openCache, OpenError } from "./open.ts";
+
+const COMMANDS = { stats, list, show, delete: remove, clear };
+
+/**
+ * Runs the CLI.
+ *
+ * @param io The process: arguments, stdout, stderr, terminal.
+ * @returns The exit code: {@linkcode EXIT_OK} (0), {@linkcode EXIT_FAILURE} (1) or
+ *   {@linkcode EXIT_USAGE} (2).
+ *
+ * @example Run a command in-process
+ * ```ts
+ * import { run } from "./run.ts";
+ * const code = await run({
+ *   args: ["memory:", "stats"],
+ *   out: () => Promise.resolve(),
+ *   err: (text) => console.log(text.trim()),
+ *   interactive: false,
+ *   columns: 80,
+ * });
+ * console.log(code); // 2: a memory cache cannot be inspected from outside its process
+ * ```
+ */
+export async function run(io: CliIO): Promise<number> {
+  let invocation;
+  try {
+    invocation = parseCommandLine(io.args);
+  } catch (error) {
+    return usage(io, error);
+  }
+  if (invocation === "help") {
+    await io.out(USAGE);
+    return EXIT_OK;
+  }
+  if (invocation === "version") {
+    await io.out(`http-cache ${denoJson.version}\n`);
+    return EXIT_OK;
+  }
+  if (invocation.command === "clear" && !invocation.yes) {
+    return usage(
+      io,
+      new UsageError(`clear deletes every entry of ${invocation.cache}: run it again with --yes`),
+    );
+  }
+  if (
+    invocation.command === "delete" && invocation.positionals.length === 0 && !invocation.expired &&
+    !invocation.valid && invocation.urlPattern === undefined && invocation.olderThan === undefined
+  ) {
+    return usage(
+      io,
+      new UsageError("delete needs URLs or --expired, --older-than or --url (clear --yes deletes all)"),
+    );
+  }
+  let opened;
+  try {
+    opened = await openCache(invocation.cache);
+  } catch (error) {
+    if (error instanceof UsageError) return usage(io, error);
+    io.err(`http-cache: ${(error as Error).message}\n`);
+    return EXIT_FAILURE;
+  }
+  const context: CommandContext = { ...opened, run: invocation, io, now: Date.now() };
+  try {
+    await COMMANDS[invocation.command](context);
+    return EXIT_OK;
+  } catch (error) {
+    if (isBrokenPipe(error)) return EXIT_OK;
+    if (error instanceof TypeError && !(error instanceof BackendError)) return usage(io, error);
+    io.err(`http-cache: ${describeFailure(error, invocation.command, opened.label)}\n`);
+    return EXIT_FAILURE;
+  } finally {
+    await opened.cache.close().catch(() => {});
+  }
+}
+
+function usage(io: CliIO, error: unknown): number {
+  io.err(`http-cache: ${(error as Error).message}\nRun http-cache --help for usage.\n`);
+  return EXIT_USAGE;
+}
+
+/** A message that names the cache and the root cause (an unreachable server, a refused login…). */
+function describeFailure(error: unknown, command: string, label: string): string {
+  if (error instanceof NotFoundError || error instanceof OpenError) return error.message;
+  let cause: unknown = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
+  const unreachable = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|no answer|timed out|Server selection/i
+    .test(reason);
+  return unreachable
+    ? `Cannot reach ${label}: ${reason}`
+    : `Cannot ${command === "delete" ? "delete from" : command} ${label}: ${reason}`;
+}
+
+function isBrokenPipe(error: unknown): boolean {
+  return error instanceof Error &&
+    (error.name === "BrokenPipe" || (error as { code?: string }).code === "EPIPE");
+}

@@ -1,0 +1,171 @@
+/**
+ * Request coalescing: the requests at the origin right now, by cache key, so that identical
+ * concurrent requests share one origin request instead of each sending its own.
+ *
+ * The first request for a key leads: it goes to the origin and settles an {@linkcode Outcome}
+ * that every request waiting on it receives. A waiter gives up only on its own abort signal, and
+ * a leader always settles (`release` settles whatever was not settled yet), so no waiter hangs.
+ *
+ * @module
+ */
+
+import type { CacheEntry } from "./record.ts";
+
+/** What a leading request ended with, as its waiters receive it. */
+export type Outcome =
+  /** A response the waiters may use, as if it had been stored already. */
+  | { kind: "entry"; entry: CacheEntry }
+  /** The origin failed (network error, broken body): every waiter fails the same way. */
+  | { kind: "error"; error: unknown }
+  /** Nothing to share (not storable, too large): each waiter asks the origin itself. */
+  | { kind: "unshared" }
+  /** The leader's own caller aborted: one waiter takes the lead and asks again. */
+  | { kind: "retry" };
+
+/** Nothing to share. */
+export const UNSHARED: Outcome = { kind: "unshared" };
+/** The leader gave up. */
+export const RETRY: Outcome = { kind: "retry" };
+
+/** The lead for one key, held by the request that is at the origin. */
+export interface Lead {
+  /**
+   * Hands an outcome to every request waiting now or arriving before `release`; only the first
+   * call counts.
+   *
+   * @param outcome The outcome.
+   */
+  settle(outcome: Outcome): void;
+  /**
+   * Gives up the lead, so the next request for the key leads again, and settles `outcome` if
+   * nothing was settled yet.
+   *
+   * @param outcome The outcome, by default {@linkcode UNSHARED}.
+   */
+  release(outcome?: Outcome): void;
+}
+
+/** A lookup in progress, see {@linkcode Inflight.enter}. */
+export interface Ticket {
+  /**
+   * The outcome of the lead that ran when the lookup started or was released while it ran, if
+   * any: what a lookup that missed should join.
+   *
+   * @returns The outcome, or `undefined`.
+   */
+  missed(): Promise<Outcome> | undefined;
+  /** Ends the lookup. */
+  leave(): void;
+}
+
+/**
+ * The leads of one session.
+ *
+ * @example The first request leads, the second waits for its outcome
+ * ```ts
+ * import { Inflight, UNSHARED } from "./inflight.ts";
+ *
+ * const inflight = new Inflight();
+ * const lead = inflight.lead("key")!;
+ * console.log(inflight.lead("key")); // undefined: "key" has a leader
+ * const waiting = inflight.get("key")!;
+ * lead.release();
+ * console.log(await waiting === UNSHARED); // true
+ * ```
+ */
+export class Inflight {
+  #leads = new Map<string, Promise<Outcome>>();
+  /** Lookups in progress per key, and the last lead released while any of them ran. */
+  #lookups = new Map<string, { count: number; released?: { seq: number; outcome: Promise<Outcome> } }>();
+  #seq = 0;
+
+  /**
+   * Registers a lookup of the backend that is about to start. A lead for the key may start and
+   * end while it runs; if the lookup then misses (it read before that lead's write), the ticket
+   * still knows that lead's outcome.
+   *
+   * @param key The cache key.
+   * @returns The ticket; `leave()` it once the lookup is done.
+   */
+  enter(key: string): Ticket {
+    const seq = ++this.#seq;
+    const before = this.#leads.get(key);
+    const state = this.#lookups.get(key) ?? { count: 0 };
+    state.count++;
+    this.#lookups.set(key, state);
+    let left = false;
+    return {
+      missed: () => {
+        const released = this.#lookups.get(key)?.released;
+        return released !== undefined && released.seq > seq ? released.outcome : before;
+      },
+      leave: () => {
+        if (left) return;
+        left = true;
+        if (--state.count === 0 && this.#lookups.get(key) === state) this.#lookups.delete(key);
+      },
+    };
+  }
+
+  /**
+   * Takes the lead for a key, unless another request holds it.
+   *
+   * @param key The cache key.
+   * @returns The lead, or `undefined` when the key has a leader.
+   */
+  lead(key: string): Lead | undefined {
+    if (this.#leads.has(key)) return undefined;
+    let resolve!: (outcome: Outcome) => void;
+    const promise = new Promise<Outcome>((done) => resolve = done);
+    this.#leads.set(key, promise);
+    let settled = false;
+    let released = false;
+    const settle = (outcome: Outcome) => {
+      if (settled) return;
+      settled = true;
+      resolve(outcome);
+    };
+    return {
+      settle,
+      release: (outcome = UNSHARED) => {
+        // Leave first: a waiter that wakes up on a retry must find the key free to lead it.
+        if (!released) {
+          released = true;
+          if (this.#leads.get(key) === promise) this.#leads.delete(key);
+          const lookups = this.#lookups.get(key);
+          if (lookups !== undefined) lookups.released = { seq: ++this.#seq, outcome: promise };
+        }
+        settle(outcome);
+      },
+    };
+  }
+
+  /**
+   * The outcome of the request leading a key, if one does.
+   *
+   * @param key The cache key.
+   * @returns The leader's outcome, or `undefined`.
+   */
+  get(key: string): Promise<Outcome> | undefined {
+    return this.#leads.get(key);
+  }
+}
+
+/**
+ * Waits for a promise unless an abort signal fires first; then rejects with the signal's reason,
+ * as fetch does.
+ *
+ * @param promise What to wait for.
+ * @param signal The caller's signal, if any.
+ * @returns What the promise resolves to.
+ * @throws {unknown} The signal's reason when it aborts first.
+ */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

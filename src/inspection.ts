@@ -1,0 +1,388 @@
+/**
+ * The streaming scans behind the inspection and bulk-delete methods of `CacheBackend`
+ * (`entries`, `responses`, `urls`, `count`, `size`, `delete(filter)`), written once over the
+ * `Storage` contract so every backend gets them.
+ *
+ * A scan lists keys with the storage's own streaming listing and reads records a bounded batch
+ * at a time (at most {@linkcode READ_AHEAD} records or about {@linkcode READ_AHEAD_BYTES}), so
+ * memory stays flat however large the cache is. Deletes go out in batches of
+ * {@linkcode DELETE_BATCH} keys while the listing goes on.
+ *
+ * @module
+ */
+
+import type { Storage } from "../backends/base.ts";
+import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
+import { BackendError } from "./errors.ts";
+import { compileUrlPatterns, describe, EXPIRE_IMMEDIATELY } from "./expiration.ts";
+import { type CacheEntry, type DecodedRecord, decodeRecord } from "./record.ts";
+
+/** Most records a scan reads at once. */
+export const READ_AHEAD = 32;
+/** A scan reads fewer records at once when they are large, aiming at about this many bytes: 8 MiB. */
+export const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+/** Keys deleted per storage call. */
+export const DELETE_BATCH = 500;
+/** A bulk delete reports progress at least every this many entries scanned. */
+export const PROGRESS_EVERY = 1000;
+
+/**
+ * Which entries an inspection or delete method acts on. Every given criterion must hold (they
+ * combine with AND); an empty filter selects every entry.
+ *
+ * @example Expired API responses older than a week
+ * ```ts
+ * import type { ResponseFilter } from "./inspection.ts";
+ * const filter: ResponseFilter = { urlPattern: "api.example.com/*", expired: true, olderThan: 7 * 86_400 };
+ * console.log(filter.olderThan); // 604800
+ * ```
+ */
+export interface ResponseFilter {
+  /**
+   * Only entries stored for these absolute URLs: every method, credential and Vary variant of
+   * each, and the entry a redirect to the URL led to. Pass them as listed by `urls()` (ignored
+   * parameters are already removed there); fragments and query order do not matter.
+   */
+  urls?: readonly (string | URL)[];
+  /**
+   * Only entries whose URL matches: a glob (`*` any characters, `?` one) matched
+   * case-insensitively against the start of the URL without its scheme, as in
+   * `urlsExpireAfter` (`"api.example.com/v2/*"`), or a `RegExp` tested on the whole URL.
+   */
+  urlPattern?: string | RegExp;
+  /** Only entries that are no longer fresh (`expiresAt <= now`). */
+  expired?: boolean;
+  /** Only entries that are still fresh. */
+  valid?: boolean;
+  /**
+   * Only entries created at least this long ago: seconds, or a `Date` (entries created before it).
+   */
+  olderThan?: number | Date;
+}
+
+/** Progress of a bulk delete, reported after every batch. */
+export interface DeleteProgress {
+  /** Entries looked at so far. */
+  scanned: number;
+  /** Entries deleted so far. */
+  deleted: number;
+}
+
+/** Options of a bulk delete. */
+export interface DeleteOptions {
+  /**
+   * Called after each batch of {@linkcode DELETE_BATCH} deletions, every
+   * {@linkcode PROGRESS_EVERY} entries scanned, and once at the end.
+   */
+  onProgress?: (progress: DeleteProgress) => void;
+}
+
+/** An entry as a scan finds it. */
+export interface StoredEntry {
+  /** The entry's cache key. */
+  key: string;
+  /** The decoded entry; its `body` is a view into the record. */
+  entry: CacheEntry;
+  /** Size of the stored record in bytes: metadata, headers and body. */
+  size: number;
+}
+
+/** What a scan needs of a `CacheBackend`. */
+export interface ScanScope {
+  /** The byte storage. */
+  readonly storage: Storage;
+  /** The clock (epoch ms) that decides expiry. */
+  readonly now: () => number;
+}
+
+/** A checked filter: a predicate on entries, and the URLs to look under (if any). */
+interface Selection {
+  urls: URL[] | undefined;
+  test: ((entry: CacheEntry, now: number) => boolean) | undefined;
+}
+
+/**
+ * Streams the entries a filter selects, each read once; corrupt records are deleted and skipped.
+ *
+ * @param scope The cache.
+ * @param filter Which entries.
+ * @param operation Names the calling method in error messages.
+ * @returns The entries, in the storage's listing order.
+ * @throws {TypeError} When the filter is malformed.
+ * @throws {BackendError} When the storage fails.
+ */
+export async function* scanEntries(
+  scope: ScanScope,
+  filter: ResponseFilter = {},
+  operation = "list responses",
+): AsyncIterableIterator<StoredEntry> {
+  const selection = select(filter, operation);
+  for await (const found of candidates(scope, selection)) {
+    if (found.kind === "entry" && found.selected) {
+      yield { key: found.key, entry: found.entry, size: found.size };
+    }
+  }
+}
+
+/**
+ * Deletes the entries a filter selects, in batches, while the listing goes on.
+ *
+ * @param scope The cache.
+ * @param filter Which entries; it must name at least one criterion (`clear()` empties the cache).
+ * @param options Progress reporting.
+ * @returns How many entries were deleted.
+ * @throws {TypeError} When the filter is malformed or selects every entry.
+ * @throws {BackendError} When the storage fails.
+ */
+export async function deleteEntries(
+  scope: ScanScope,
+  filter: ResponseFilter,
+  options: DeleteOptions = {},
+): Promise<number> {
+  const selection = select(filter, "delete");
+  if (selection.urls === undefined && selection.test === undefined) {
+    throw new TypeError(
+      "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
+        `received ${JSON.stringify(Object.keys(filter))} (clear() deletes everything)`,
+    );
+  }
+  const { onProgress } = options;
+  const progress: DeleteProgress = { scanned: 0, deleted: 0 };
+  const batch: string[] = [];
+  const flush = async () => {
+    if (batch.length > 0) await call(scope, "delete", () => scope.storage.delete(batch.splice(0)));
+    onProgress?.({ ...progress });
+  };
+  for await (const found of candidates(scope, selection)) {
+    if (found.kind === "alias") {
+      if (found.orphan) batch.push(found.key);
+    } else {
+      progress.scanned++;
+      if (found.selected) {
+        progress.deleted++;
+        batch.push(found.key);
+      }
+    }
+    if (batch.length >= DELETE_BATCH) await flush();
+    else if (found.kind === "entry" && progress.scanned % PROGRESS_EVERY === 0) onProgress?.({ ...progress });
+  }
+  await flush();
+  return progress.deleted;
+}
+
+/**
+ * Adds up the size of every record of the cache (entries and redirect aliases).
+ *
+ * @param scope The cache.
+ * @returns Bytes.
+ * @throws {BackendError} When the storage fails.
+ */
+export async function storedBytes(scope: ScanScope): Promise<number> {
+  let bytes = 0;
+  for await (const { size } of readRecords(scope, listKeys(scope, ""))) bytes += size;
+  return bytes;
+}
+
+/**
+ * Lists the keys under a prefix, turning storage failures into {@linkcode BackendError}s.
+ *
+ * @param scope The cache.
+ * @param prefix Key prefix (`""` for all).
+ * @returns The keys.
+ * @throws {BackendError} When the storage fails.
+ */
+export async function* listKeys(scope: ScanScope, prefix: string): AsyncIterableIterator<string> {
+  try {
+    for await (const key of scope.storage.keys(prefix)) yield key;
+  } catch (cause) {
+    throw backendError(scope, "list", cause);
+  }
+}
+
+/** What a scan finds: an entry (selected by the filter or not), or a redirect alias of a URL. */
+type Candidate =
+  | { kind: "entry"; key: string; entry: CacheEntry; size: number; selected: boolean }
+  | { kind: "alias"; key: string; orphan: boolean };
+
+async function* candidates(scope: ScanScope, selection: Selection): AsyncIterableIterator<Candidate> {
+  const { test } = selection;
+  if (selection.urls === undefined) {
+    const entryKeys = filterKeys(listKeys(scope, ""), (key) => !key.startsWith(ALIAS_PREFIX));
+    for await (const { key, record, size } of readRecords(scope, entryKeys)) {
+      if (record.kind !== "entry") continue;
+      const selected = test === undefined || test(record.entry, scope.now());
+      yield { kind: "entry", key, entry: record.entry, size, selected };
+    }
+    return;
+  }
+  for (const url of selection.urls) yield* urlCandidates(scope, url, test);
+}
+
+/**
+ * The entries of one URL: those keyed under its GET and HEAD prefixes, and those its redirect
+ * aliases point to when they were stored for this URL. An alias is an orphan — deleted with the
+ * entries — when its target is gone or selected, or when only URLs were asked for.
+ */
+async function* urlCandidates(
+  scope: ScanScope,
+  url: URL,
+  test: Selection["test"],
+): AsyncIterableIterator<Candidate> {
+  const normalized = normalizeUrl(url);
+  const seen = new Map<string, boolean>(); // key -> selected
+  for (const method of ["GET", "HEAD"]) {
+    const prefix = await urlKeyPrefix(method, url);
+    for await (const { key, record, size } of readRecords(scope, listKeys(scope, prefix))) {
+      if (record.kind !== "entry" || seen.has(key)) continue;
+      const selected = test === undefined || test(record.entry, scope.now());
+      seen.set(key, selected);
+      yield { kind: "entry", key, entry: record.entry, size, selected };
+    }
+    for await (const alias of readRecords(scope, listKeys(scope, ALIAS_PREFIX + prefix))) {
+      if (alias.record.kind !== "alias") continue;
+      const target = alias.record.target;
+      const [found] = await collect(readRecords(scope, single(target)));
+      const entry = found?.record.kind === "entry" ? found.record.entry : undefined;
+      let selected = seen.get(target) ?? false;
+      if (entry !== undefined && !seen.has(target) && normalizeUrl(new URL(entry.url)) === normalized) {
+        selected = test === undefined || test(entry, scope.now());
+        seen.set(target, selected);
+        yield { kind: "entry", key: target, entry, size: found!.size, selected };
+      }
+      yield { kind: "alias", key: alias.key, orphan: entry === undefined || selected || test === undefined };
+    }
+  }
+}
+
+/** Reads records a batch at a time; missing records are skipped, corrupt ones deleted and skipped. */
+async function* readRecords(
+  scope: ScanScope,
+  keys: AsyncIterable<string>,
+): AsyncIterableIterator<{ key: string; record: DecodedRecord; size: number }> {
+  let width = READ_AHEAD;
+  const batch: string[] = [];
+  const read = async function* () {
+    const keys = batch.splice(0);
+    const values = await Promise.all(keys.map((key) => call(scope, "read", () => scope.storage.get(key))));
+    const corrupt: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const value = values[i];
+      if (value === undefined) continue;
+      bytes += value.length;
+      let record: DecodedRecord;
+      try {
+        record = decodeRecord(value);
+      } catch {
+        corrupt.push(keys[i]!);
+        continue;
+      }
+      yield { key: keys[i]!, record, size: value.length };
+    }
+    if (corrupt.length > 0) await scope.storage.delete(corrupt).catch(() => {});
+    // Large records: read fewer at once next time, so a batch stays near READ_AHEAD_BYTES.
+    const average = bytes / Math.max(1, keys.length);
+    width = Math.max(1, Math.min(READ_AHEAD, Math.floor(READ_AHEAD_BYTES / Math.max(1, average))));
+  };
+  for await (const key of keys) {
+    batch.push(key);
+    if (batch.length >= width) yield* read();
+  }
+  if (batch.length > 0) yield* read();
+}
+
+function select(filter: ResponseFilter, operation: string): Selection {
+  const fail = (message: string, value: unknown, type: ErrorConstructor = TypeError): never => {
+    throw new type(`Cannot ${operation}: ${message}: received ${describe(value)}`);
+  };
+  if (typeof filter !== "object" || filter === null) fail("the filter must be an object", filter);
+  const { urls, urlPattern, expired, valid, olderThan } = filter;
+  for (const name of Object.keys(filter)) {
+    if (!FILTER_FIELDS.has(name)) {
+      fail(`unknown filter field: allowed are ${[...FILTER_FIELDS].join(", ")}`, name);
+    }
+  }
+  if (expired !== undefined && typeof expired !== "boolean") fail("expired must be true or false", expired);
+  if (valid !== undefined && typeof valid !== "boolean") fail("valid must be true or false", valid);
+  let parsedUrls: URL[] | undefined;
+  if (urls !== undefined) {
+    if (!Array.isArray(urls)) fail("urls must be an array of absolute URLs", urls);
+    parsedUrls = urls.map((url) => {
+      if (typeof url !== "string" && !(url instanceof URL)) {
+        fail("urls must be an array of absolute URLs", url);
+      }
+      try {
+        return new URL(url);
+      } catch {
+        return fail("urls must be an array of absolute URLs", url);
+      }
+    });
+  }
+  let matches: ((url: string) => boolean) | undefined;
+  if (urlPattern instanceof RegExp) {
+    matches = (url) => {
+      urlPattern.lastIndex = 0;
+      return urlPattern.test(url);
+    };
+  } else if (typeof urlPattern === "string" && urlPattern !== "") {
+    const lookup = compileUrlPatterns({ [urlPattern]: EXPIRE_IMMEDIATELY });
+    matches = (url) => lookup(new URL(url)) !== undefined;
+  } else if (urlPattern !== undefined) {
+    fail("urlPattern must be a non-empty glob string or a RegExp", urlPattern);
+  }
+  let cutoff: ((now: number) => number) | undefined;
+  if (olderThan instanceof Date) {
+    const time = olderThan.getTime();
+    if (Number.isNaN(time)) fail("olderThan must be seconds >= 0 or a valid Date", olderThan, RangeError);
+    cutoff = () => time;
+  } else if (typeof olderThan === "number") {
+    if (!(olderThan >= 0)) fail("olderThan must be seconds >= 0 or a valid Date", olderThan, RangeError);
+    cutoff = (now) => now - olderThan * 1000;
+  } else if (olderThan !== undefined) {
+    fail("olderThan must be seconds >= 0 or a valid Date", olderThan);
+  }
+  const checks = expired || valid || matches !== undefined || cutoff !== undefined;
+  return {
+    urls: parsedUrls,
+    test: !checks ? undefined : (entry, now) => {
+      const isExpired = entry.expiresAt <= now;
+      if ((expired && !isExpired) || (valid && isExpired)) return false;
+      if (cutoff !== undefined && entry.createdAt > cutoff(now)) return false;
+      return matches === undefined || matches(entry.url);
+    },
+  };
+}
+
+const FILTER_FIELDS = new Set(["urls", "urlPattern", "expired", "valid", "olderThan"]);
+
+async function call<T>(scope: ScanScope, operation: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (cause) {
+    throw backendError(scope, operation, cause);
+  }
+}
+
+function backendError(scope: ScanScope, operation: string, cause: unknown): BackendError {
+  if (cause instanceof BackendError) return cause;
+  const name = scope.storage.name;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new BackendError(`Cannot ${operation} ${name} storage: ${reason}`, { backend: name, cause });
+}
+
+async function* filterKeys(
+  keys: AsyncIterable<string>,
+  keep: (key: string) => boolean,
+): AsyncIterableIterator<string> {
+  for await (const key of keys) if (keep(key)) yield key;
+}
+
+async function* single(key: string): AsyncIterableIterator<string> {
+  yield key;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}

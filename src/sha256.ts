@@ -1,0 +1,204 @@
+/**
+ * SHA-256 (FIPS 180-4), synchronous, for cache keys.
+ *
+ * WebCrypto's `crypto.subtle.digest` is asynchronous: for the few dozen bytes of a key it costs a
+ * round trip through the runtime's thread pool, several times the rest of a cache hit. This is
+ * the same function computed in place, so keys are identical to the WebCrypto ones.
+ *
+ * @module
+ */
+
+const K = new Int32Array([
+  0x428a2f98,
+  0x71374491,
+  0xb5c0fbcf,
+  0xe9b5dba5,
+  0x3956c25b,
+  0x59f111f1,
+  0x923f82a4,
+  0xab1c5ed5,
+  0xd807aa98,
+  0x12835b01,
+  0x243185be,
+  0x550c7dc3,
+  0x72be5d74,
+  0x80deb1fe,
+  0x9bdc06a7,
+  0xc19bf174,
+  0xe49b69c1,
+  0xefbe4786,
+  0x0fc19dc6,
+  0x240ca1cc,
+  0x2de92c6f,
+  0x4a7484aa,
+  0x5cb0a9dc,
+  0x76f988da,
+  0x983e5152,
+  0xa831c66d,
+  0xb00327c8,
+  0xbf597fc7,
+  0xc6e00bf3,
+  0xd5a79147,
+  0x06ca6351,
+  0x14292967,
+  0x27b70a85,
+  0x2e1b2138,
+  0x4d2c6dfc,
+  0x53380d13,
+  0x650a7354,
+  0x766a0abb,
+  0x81c2c92e,
+  0x92722c85,
+  0xa2bfe8a1,
+  0xa81a664b,
+  0xc24b8b70,
+  0xc76c51a3,
+  0xd192e819,
+  0xd6990624,
+  0xf40e3585,
+  0x106aa070,
+  0x19a4c116,
+  0x1e376c08,
+  0x2748774c,
+  0x34b0bcb5,
+  0x391c0cb3,
+  0x4ed8aa4a,
+  0x5b9cca4f,
+  0x682e6ff3,
+  0x748f82ee,
+  0x78a5636f,
+  0x84c87814,
+  0x8cc70208,
+  0x90befffa,
+  0xa4506ceb,
+  0xbef9a3f7,
+  0xc67178f2,
+]);
+const INITIAL = new Int32Array([
+  0x6a09e667,
+  0xbb67ae85,
+  0x3c6ef372,
+  0xa54ff53a,
+  0x510e527f,
+  0x9b05688c,
+  0x1f83d9ab,
+  0x5be0cd19,
+]);
+
+const w = new Int32Array(64);
+const state = new Int32Array(8);
+const tail = new Uint8Array(128);
+const tailView = new DataView(tail.buffer);
+let scratch = new Uint8Array(256);
+const encoder = new TextEncoder();
+const BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/**
+ * The SHA-256 digest of some bytes.
+ *
+ * @param bytes The message.
+ * @returns The 32-byte digest.
+ */
+export function sha256(bytes: Uint8Array): Uint8Array {
+  hash(bytes);
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 8; i++) {
+    const word = state[i]!;
+    out[i * 4] = word >>> 24;
+    out[i * 4 + 1] = word >>> 16;
+    out[i * 4 + 2] = word >>> 8;
+    out[i * 4 + 3] = word;
+  }
+  return out;
+}
+
+/**
+ * The first 128 bits of the SHA-256 digest of a string's UTF-8 bytes, in base64url without
+ * padding: 22 characters.
+ *
+ * @param text The message.
+ * @returns The digest text.
+ */
+export function digestText(text: string): string {
+  // A UTF-8 encoding takes at most three bytes per UTF-16 unit.
+  if (text.length * 3 + 72 > scratch.length) scratch = new Uint8Array(text.length * 3 + 72);
+  const length = encoder.encodeInto(text, scratch).written;
+  return digestBytes(scratch.subarray(0, length));
+}
+
+/**
+ * The first 128 bits of the SHA-256 digest of some bytes, in base64url without padding.
+ *
+ * @param bytes The message.
+ * @returns The digest text: 22 characters.
+ */
+export function digestBytes(bytes: Uint8Array): string {
+  hash(bytes);
+  let text = "";
+  // 128 bits: five groups of 24 bits (20 characters), then 8 bits (2 characters).
+  let bits = 0, pending = 0;
+  for (let i = 0; i < 16; i++) {
+    const byte = (state[i >> 2]! >>> (24 - 8 * (i & 3))) & 0xff;
+    pending = (pending << 8) | byte;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      text += BASE64URL[(pending >>> bits) & 63];
+    }
+    pending &= (1 << bits) - 1;
+  }
+  return text + BASE64URL[(pending << (6 - bits)) & 63];
+}
+
+/** Hashes `message` into `state`. */
+function hash(message: Uint8Array): void {
+  state.set(INITIAL);
+  const length = message.length;
+  const full = length - (length % 64);
+  for (let at = 0; at < full; at += 64) block(message, at);
+  // The tail, the 0x80 marker and the 64-bit length in bits, in one or two blocks.
+  const end = length % 64 < 56 ? 64 : 128;
+  tail.fill(0);
+  tail.set(message.subarray(full));
+  tail[length - full] = 0x80;
+  tailView.setUint32(end - 8, Math.floor(length / 0x20000000));
+  tailView.setUint32(end - 4, (length * 8) >>> 0);
+  for (let at = 0; at < end; at += 64) block(tail, at);
+}
+
+function block(bytes: Uint8Array, at: number): void {
+  for (let i = 0; i < 16; i++) {
+    const j = at + i * 4;
+    w[i] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
+  }
+  for (let i = 16; i < 64; i++) {
+    const a = w[i - 15]!, b = w[i - 2]!;
+    const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
+    const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+    w[i] = (w[i - 16]! + s0 + w[i - 7]! + s1) | 0;
+  }
+  let a = state[0]!, b = state[1]!, c = state[2]!, d = state[3]!;
+  let e = state[4]!, f = state[5]!, g = state[6]!, h = state[7]!;
+  for (let i = 0; i < 64; i++) {
+    const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const t1 = (h + s1 + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) | 0;
+    const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+    h = g;
+    g = f;
+    f = e;
+    e = (d + t1) | 0;
+    d = c;
+    c = b;
+    b = a;
+    a = (t1 + t2) | 0;
+  }
+  state[0] = (state[0]! + a) | 0;
+  state[1] = (state[1]! + b) | 0;
+  state[2] = (state[2]! + c) | 0;
+  state[3] = (state[3]! + d) | 0;
+  state[4] = (state[4]! + e) | 0;
+  state[5] = (state[5]! + f) | 0;
+  state[6] = (state[6]! + g) | 0;
+  state[7] = (state[7]! + h) | 0;
+}

@@ -1,0 +1,172 @@
+/**
+ * Validation (RFC 9111 §4.3): the conditional request a cache sends for a stored response, which
+ * stored response a `304` or `HEAD` response selects and how it freshens the stored header fields,
+ * and how the cache itself answers a client's `If-None-Match` / `If-Modified-Since`. Pure
+ * functions over header fields.
+ *
+ * @module
+ */
+
+import { parseCacheControl, parseHttpDate } from "./cache_control.ts";
+import { headerValue, storableHeaders } from "./policy.ts";
+import type { CacheEntry } from "./record.ts";
+
+/**
+ * Fields a `304` or `HEAD` response never changes in a stored response (RFC 9111 §3.2): the length
+ * and coding of the stored content, digests of it, and `Content-Range` (which "MAY be ignored").
+ */
+const DESCRIBES_STORED_CONTENT: ReadonlySet<string> = new Set([
+  "content-length",
+  "content-encoding",
+  "content-range",
+  "content-md5",
+  "content-digest",
+]);
+
+/** Representation metadata a `304` leaves out (RFC 9110 §15.4.5). */
+const NOT_IN_304: ReadonlySet<string> = new Set([
+  "content-length",
+  "content-type",
+  "content-encoding",
+  "content-language",
+  "content-range",
+]);
+
+/**
+ * The validators to send when revalidating an entry (RFC 9111 §4.3.1): `If-None-Match` with the
+ * entity tag, `If-Modified-Since` with `Last-Modified`.
+ *
+ * @param entry The stored entry.
+ * @returns The conditional header fields (empty when the entry has no validator).
+ *
+ * @example
+ * ```ts
+ * import { conditionalHeaders } from "./validation.ts";
+ * console.log(conditionalHeaders({ headers: [["etag", '"v1"']] })); // [["if-none-match", '"v1"']]
+ * ```
+ */
+export function conditionalHeaders(entry: Pick<CacheEntry, "headers">): [string, string][] {
+  const out: [string, string][] = [];
+  const etag = headerValue(entry.headers, "etag");
+  if (etag !== null) out.push(["if-none-match", etag]);
+  const lastModified = headerValue(entry.headers, "last-modified");
+  if (lastModified !== null) out.push(["if-modified-since", lastModified]);
+  return out;
+}
+
+/**
+ * Whether a 304 (or a HEAD response) describes the stored entry (RFC 9111 §4.3.4 and §4.3.5): "If
+ * the new response contains a strong validator", it selects only a stored response with the same
+ * one; a weak tag selects by weak comparison; `Last-Modified` must be equal; without validators
+ * the one stored response is selected.
+ *
+ * @param entry The stored entry.
+ * @param headers The headers of the new response.
+ * @returns `true` when the entry may be updated from it.
+ */
+export function validatorsMatch(entry: Pick<CacheEntry, "headers">, headers: Headers): boolean {
+  const newTag = headers.get("etag");
+  const storedTag = headerValue(entry.headers, "etag");
+  if (newTag !== null) {
+    if (storedTag === null) return false;
+    return isWeak(newTag) ? opaqueTag(storedTag) === opaqueTag(newTag) : storedTag.trim() === newTag.trim();
+  }
+  const newModified = headers.get("last-modified");
+  if (newModified !== null) return headerValue(entry.headers, "last-modified") === newModified;
+  return true;
+}
+
+/**
+ * Updates stored headers from a 304 or HEAD response (RFC 9111 §3.2): "the cache MUST add each
+ * header field in the provided response to the stored response, replacing field values that are
+ * already present", except the fields never stored (§3.1) and those describing the stored content;
+ * a stored `Age` goes, as the age is now that of the new response.
+ *
+ * @param stored The stored headers.
+ * @param fresh The new response's headers.
+ * @param options `shared` and `storeSetCookie`, as for storing.
+ * @returns The updated headers.
+ *
+ * @example
+ * ```ts
+ * import { updateHeaders } from "./validation.ts";
+ * const fresh = new Headers({ "cache-control": "max-age=60", "content-length": "0" });
+ * const stored: [string, string][] = [["cache-control", "max-age=1"], ["content-length", "5"]];
+ * console.log(updateHeaders(stored, fresh, { shared: false, storeSetCookie: false }));
+ * // [["content-length", "5"], ["cache-control", "max-age=60"]]
+ * ```
+ */
+export function updateHeaders(
+  stored: readonly [string, string][],
+  fresh: Headers,
+  options: { shared: boolean; storeSetCookie: boolean },
+): [string, string][] {
+  const cc = parseCacheControl(fresh.get("cache-control"));
+  const added = storableHeaders(fresh, cc, options).filter(([name]) => !DESCRIBES_STORED_CONTENT.has(name));
+  // The new response is the one whose age counts (§4.2.3): a stored Age never outlives it.
+  const replaced = new Set(["age", ...added.map(([name]) => name)]);
+  return [...stored.filter(([name]) => !replaced.has(name)), ...added];
+}
+
+/**
+ * Evaluates a client's own `If-None-Match` or `If-Modified-Since` against a stored response the
+ * cache is about to serve (RFC 9111 §4.3.2, RFC 9110 §13.2.2): `If-None-Match` by weak comparison
+ * (`*` matches any), else `If-Modified-Since` against `Last-Modified`, or `Date`, or the time the
+ * response was received. Preconditions are ignored unless the stored status is 2xx (§13.2.1).
+ *
+ * @param entry The stored entry.
+ * @param request The request headers.
+ * @returns `true` when the answer is `304 Not Modified`.
+ *
+ * @example
+ * ```ts
+ * import { isNotModified } from "./validation.ts";
+ * const entry = { status: 200, headers: [["etag", '"a"']] as [string, string][], responseTime: 0 };
+ * console.log(isNotModified(entry, new Headers({ "if-none-match": 'W/"b", W/"a"' }))); // true
+ * ```
+ */
+export function isNotModified(
+  entry: Pick<CacheEntry, "status" | "headers" | "responseTime">,
+  request: Headers,
+): boolean {
+  if (entry.status < 200 || entry.status > 299) return false;
+  const ifNoneMatch = request.get("if-none-match");
+  if (ifNoneMatch !== null) {
+    if (ifNoneMatch.trim() === "*") return true;
+    const etag = headerValue(entry.headers, "etag");
+    return etag !== null && entityTags(ifNoneMatch).some((tag) => opaqueTag(tag) === opaqueTag(etag));
+  }
+  const since = parseHttpDate(request.get("if-modified-since"));
+  if (since === undefined) return false;
+  const modified = parseHttpDate(headerValue(entry.headers, "last-modified")) ??
+    parseHttpDate(headerValue(entry.headers, "date")) ?? entry.responseTime;
+  return modified <= since;
+}
+
+/**
+ * The header fields of a `304` made from a stored response: its fields without representation
+ * metadata (RFC 9110 §15.4.5).
+ *
+ * @param headers The headers the full response would carry.
+ * @returns The headers for the `304`.
+ */
+export function notModifiedHeaders(headers: Headers): Headers {
+  const out = new Headers();
+  for (const [name, value] of headers) if (!NOT_IN_304.has(name)) out.append(name, value);
+  return out;
+}
+
+/** The entity tags of an `If-None-Match` list; a comma inside a quoted tag does not split it. */
+function entityTags(list: string): string[] {
+  return list.match(/(?:W\/)?"[^"]*"|[^\s,]+/g) ?? [];
+}
+
+function isWeak(tag: string): boolean {
+  return tag.trim().startsWith("W/");
+}
+
+/** An entity tag without its weakness indicator, for the weak comparison of RFC 9110 §8.8.3.2. */
+function opaqueTag(tag: string): string {
+  const trimmed = tag.trim();
+  return trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed;
+}

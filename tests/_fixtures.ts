@@ -1,0 +1,142 @@
+/**
+ * Real things for the reliability tests and the stress script: a loopback HTTP origin that
+ * counts what reaches it, and every backend opened the way a user would open it (a SQLite file,
+ * the Redis and MongoDB of `scripts/services.sh`, a Deno KV file).
+ *
+ * Runtime-neutral (`node:` modules only), so the same tests run on Deno, Node and Bun.
+ *
+ * @module
+ */
+
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { join } from "node:path";
+import process from "node:process";
+import type { CacheBackend } from "../backends/base.ts";
+import { MemoryBackend } from "../backends/memory.ts";
+import { SQLiteBackend } from "../backends/sqlite.ts";
+import { tempDir } from "./_runtime.ts";
+import { serviceUrl } from "./_services.ts";
+
+/** Answers one request of the loopback origin. */
+export type Handler = (request: IncomingMessage, response: ServerResponse) => void | Promise<void>;
+
+/** A loopback HTTP server that counts requests. */
+export interface Loopback {
+  /** Base URL, `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  /** Requests received so far. */
+  readonly hits: number;
+  /** Requests received per path. */
+  hitsOf(path: string): number;
+  /** Stops listening and drops every open connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an HTTP server on a free port of 127.0.0.1.
+ *
+ * @param handler Answers each request.
+ * @returns The running server.
+ */
+export async function loopback(handler: Handler): Promise<Loopback> {
+  let hits = 0;
+  const paths = new Map<string, number>();
+  const sockets = new Set<Socket>();
+  const server = createServer((request, response) => {
+    hits++;
+    const path = new URL(request.url ?? "/", "http://127.0.0.1").pathname;
+    paths.set(path, (paths.get(path) ?? 0) + 1);
+    Promise.resolve(handler(request, response)).catch(() => response.destroy());
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    get hits() {
+      return hits;
+    },
+    hitsOf: (path) => paths.get(path) ?? 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Resolves after `ms` milliseconds (to shape an origin's timing, never to assert on time). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A directory for this test module's files, removed when it ends. */
+export const scratch: string = tempDir("http_cache_reliability_");
+
+let files = 0;
+
+/** One backend to run a scenario against. */
+export interface BackendCase {
+  /** The backend's name. */
+  name: string;
+  /** Why it cannot run here, if it cannot. */
+  skip?: string | undefined;
+  /** Opens a fresh, empty cache of this backend. */
+  open(): Promise<CacheBackend>;
+}
+
+const redis = serviceUrl("REDIS_URL");
+const mongodb = serviceUrl("MONGODB_URL");
+
+/**
+ * Every backend, opened on the real thing: memory, a SQLite file, the Redis and MongoDB of
+ * `scripts/services.sh` (a fresh prefix or collection each time) and, on Deno, a Deno KV file.
+ */
+export const BACKENDS: readonly BackendCase[] = [
+  { name: "memory", open: () => Promise.resolve(new MemoryBackend()) },
+  {
+    name: "sqlite",
+    open: () => Promise.resolve(new SQLiteBackend({ path: join(scratch, `cache_${files++}.db`) })),
+  },
+  {
+    name: "redis",
+    skip: redis.skip,
+    async open() {
+      const { RedisBackend } = await import("../backends/redis.ts");
+      return new RedisBackend({ url: redis.url!, prefix: `http-cache-test:${crypto.randomUUID()}:v1:` });
+    },
+  },
+  {
+    name: "mongodb",
+    skip: mongodb.skip,
+    async open() {
+      const { MongoDBBackend } = await import("../backends/mongodb.ts");
+      return new MongoDBBackend({
+        url: mongodb.url!,
+        db: "http_cache_test",
+        collection: `reliability_${crypto.randomUUID().slice(0, 8)}_v1`,
+      });
+    },
+  },
+  {
+    name: "deno-kv",
+    skip: process.versions.deno ? undefined : "the Deno KV case runs on Deno only (Deno.openKv on a file)",
+    async open() {
+      const { DenoKVBackend } = await import("../backends/deno_kv.ts");
+      return new DenoKVBackend({ path: join(scratch, `cache_${files++}.kv`) });
+    },
+  },
+];
+
+/**
+ * Empties a cache and closes it, ignoring a backend that is already gone.
+ *
+ * @param backend The cache.
+ */
+export async function dispose(backend: CacheBackend): Promise<void> {
+  await backend.clear().catch(() => {});
+  await backend.close().catch(() => {});
+}

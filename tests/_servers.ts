@@ -1,0 +1,204 @@
+/**
+ * Private Redis and MongoDB servers that a test may stop, freeze and restart: a `redis-server`
+ * child, and the MongoDB wire-protocol stand-in (`../shared/tools/mongo-wire-server/start.sh`,
+ * run with `bash`). Each listens on its own free port of 127.0.0.1 and a restart reuses the port,
+ * so a client configured once sees the same server go away and come back.
+ *
+ * On Deno this needs `--allow-run=redis-server,bash`.
+ *
+ * @module
+ */
+
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Child, start } from "./_runtime.ts";
+
+/** A server process the test controls. */
+export interface PrivateServer {
+  /** Connection URL for the backend. */
+  readonly url: string;
+  /** Kills the server; connections are refused until {@linkcode PrivateServer.start}. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open and nothing answers. */
+  pause(): Promise<void>;
+  /** Thaws a frozen server (SIGCONT). */
+  resume(): Promise<void>;
+}
+
+const MONGO_START = fileURLToPath(new URL("../../shared/tools/mongo-wire-server/start.sh", import.meta.url));
+
+/**
+ * Why `redis-server` cannot be run here, if it cannot.
+ *
+ * @returns A reason to skip, or `undefined`.
+ */
+export async function redisServerMissing(): Promise<string | undefined> {
+  try {
+    const { code } = await start("redis-server", ["--version"]).exited;
+    return code === 0 ? undefined : "redis-server --version failed";
+  } catch {
+    return "redis-server is not on PATH (apt-get install redis-server)";
+  }
+}
+
+/**
+ * Why the MongoDB stand-in cannot be started here, if it cannot.
+ *
+ * @returns A reason to skip, or `undefined`.
+ */
+export async function mongoServerMissing(): Promise<string | undefined> {
+  // Asked through bash, which runs it anyway: the tests may not read outside the repository.
+  const { code } = await start("bash", ["-c", 'test -f "$0"', MONGO_START]).exited;
+  return code === 0 ? undefined : `${MONGO_START} is missing`;
+}
+
+/**
+ * Starts a private `redis-server` without persistence.
+ *
+ * @returns The running server.
+ */
+export async function privateRedis(): Promise<PrivateServer> {
+  const port = await freePort();
+  let child: Child | undefined;
+  const server: PrivateServer = {
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+      child = start("redis-server", args);
+      await listening(port);
+    },
+    async stop() {
+      const running = child;
+      child = undefined;
+      if (running === undefined) return;
+      running.kill("SIGCONT");
+      running.kill("SIGKILL");
+      await running.exited;
+    },
+    pause: () => Promise.resolve(child?.kill("SIGSTOP")),
+    resume: () => Promise.resolve(child?.kill("SIGCONT")),
+  };
+  await server.start();
+  return server;
+}
+
+/** The stand-in, installed once (it needs two npm packages) and shared by later runs. */
+const MONGO_INSTALL = join(tmpdir(), "http-cache-mongo-wire-server");
+
+/**
+ * Starts a private MongoDB wire-protocol stand-in (in memory: a restart starts empty).
+ *
+ * @returns The running server.
+ */
+export async function privateMongo(): Promise<PrivateServer> {
+  const script = await installMongo();
+  const port = await freePort();
+  let child: Child | undefined;
+  const server: PrivateServer = {
+    url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    async start() {
+      // exec: the server is this child itself, so signals reach it.
+      child = start("bash", ["-c", 'MONGO_SHIM_TTL_MS=1000 exec node "$0" "$1"', script, String(port)]);
+      await listening(port);
+    },
+    async stop() {
+      const running = child;
+      child = undefined;
+      if (running === undefined) return;
+      running.kill("SIGCONT");
+      running.kill("SIGKILL");
+      await running.exited;
+    },
+    pause: () => Promise.resolve(child?.kill("SIGSTOP")),
+    resume: () => Promise.resolve(child?.kill("SIGCONT")),
+  };
+  await server.start();
+  return server;
+}
+
+/**
+ * Installs the stand-in with its own start.sh (which runs npm) unless an earlier run did; one
+ * process at a time installs, the others wait for it.
+ *
+ * @returns The path of its `server.mjs`.
+ */
+async function installMongo(): Promise<string> {
+  const home = join(MONGO_INSTALL, "mongo-wire-server");
+  const script = join(home, "server.mjs");
+  const ready = () => existsSync(script) && existsSync(join(home, "node_modules", "mingo"));
+  if (ready()) return script;
+  const lock = `${MONGO_INSTALL}.lock`;
+  let installing = false;
+  try {
+    mkdirSync(lock);
+    installing = true;
+  } catch {
+    // Another process is installing it.
+  }
+  if (installing) {
+    try {
+      // start.sh installs, starts a server and writes its pid: stop that server at once.
+      const install = 'bash "$0" "$1" "$2" >/dev/null && kill "$(cat "$2/mongo.pid")"';
+      const port = String(await freePort());
+      const { code, stderr } = await start("bash", ["-c", install, MONGO_START, port, MONGO_INSTALL], {
+        capture: true,
+      }).exited;
+      if (code !== 0) throw new Error(`Cannot install the MongoDB stand-in: ${stderr}`);
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  for (let attempt = 0; attempt < 1200 && !ready(); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (!ready()) throw new Error(`Cannot install the MongoDB stand-in: remove ${lock} if no test runs`);
+  return script;
+}
+
+/**
+ * A port of 127.0.0.1 that nothing listens on right now.
+ *
+ * @returns The port.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function listening(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    if (await accepts(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`Cannot start a server: nothing listens on port ${port}`);
+}
+
+async function closed(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    if (!await accepts(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`Cannot stop a server: port ${port} still accepts connections`);
+}

@@ -1,0 +1,367 @@
+/**
+ * Request coalescing: identical concurrent requests share one origin request, each caller still
+ * gets a response of its own, and every caller settles whatever the origin, the backend or the
+ * other callers do.
+ */
+import { equal, ok, rejects } from "node:assert/strict";
+import { CacheBackend, type Storage } from "../backends/base.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import { CachedSession } from "../mod.ts";
+import { BACKENDS, delay, dispose, loopback } from "./_fixtures.ts";
+import { origin, reply } from "./_origin.ts";
+
+const BODY = "x".repeat(64 * 1024);
+const FRESH = { "cache-control": "max-age=60", "content-type": "text/plain" };
+
+/** Resolves once `condition()` holds (polling: the origin runs in this process). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await delay(1);
+}
+
+/** The error plain fetch gives for `url`. */
+async function plainFetchError(url: string): Promise<unknown> {
+  try {
+    await (await fetch(url)).arrayBuffer();
+  } catch (error) {
+    return error;
+  }
+  throw new Error(`plain fetch of ${url} did not fail`);
+}
+
+function sameErrorAs(expected: unknown): (error: unknown) => boolean {
+  return (error) => {
+    ok(error instanceof Error && expected instanceof Error, `not an Error: ${String(error)}`);
+    equal(error.name, expected.name);
+    equal(error.constructor, expected.constructor);
+    return true;
+  };
+}
+
+Deno.test("coalescing: 100 identical concurrent requests make one origin request, on every backend", async (t) => {
+  for (const backend of BACKENDS) {
+    await t.step({
+      name: backend.name,
+      ignore: backend.skip !== undefined,
+      async fn() {
+        const server = await loopback(async (_request, response) => {
+          await delay(20); // a real origin takes a moment; the other 99 arrive meanwhile
+          response.writeHead(200, FRESH).end(BODY);
+        });
+        const cache = await backend.open();
+        const session = new CachedSession({ backend: cache });
+        try {
+          const responses = await Promise.all(
+            Array.from({ length: 100 }, () => session.fetch(`${server.url}/data`)),
+          );
+          const bodies = await Promise.all(responses.map((response) => response.text()));
+          equal(server.hits, 1, "one origin request");
+          ok(bodies.every((body) => body === BODY), "every caller reads the whole body");
+          equal(responses.filter((response) => !response.fromCache).length, 1);
+          equal(new Set(responses.map((response) => response.cacheKey)).size, 1);
+          const later = await session.fetch(`${server.url}/data`);
+          equal([later.fromCache, await later.text() === BODY, server.hits].join(), "true,true,1");
+        } finally {
+          await session.close();
+          await dispose(cache);
+          await server.close();
+        }
+      },
+    });
+  }
+});
+
+Deno.test("coalescing: each caller gets its own body; cancelling, cloning or half-reading one leaves the others whole", async () => {
+  const server = await loopback(async (_request, response) => {
+    await delay(10);
+    response.writeHead(200, FRESH).end(BODY);
+  });
+  const session = new CachedSession();
+  try {
+    const responses = await Promise.all(Array.from({ length: 6 }, () => session.fetch(server.url)));
+    await responses[0]!.body!.cancel();
+    const reader = responses[1]!.body!.getReader();
+    ok((await reader.read()).value!.length > 0);
+    await reader.cancel();
+    const copy = responses[2]!.clone();
+    const rest = await Promise.all([copy, ...responses.slice(2)].map((response) => response.text()));
+    ok(rest.every((body) => body === BODY));
+    equal(server.hits, 1);
+  } finally {
+    await session.close();
+    await server.close();
+  }
+});
+
+Deno.test("coalescing: a network error reaches every waiter, as the error plain fetch gives", async (t) => {
+  await t.step("a fetch-shaped origin: every caller rejects with the very same error", async () => {
+    const failure = new TypeError("network down");
+    const o = origin(async () => {
+      await delay(10);
+      throw failure;
+    });
+    const session = new CachedSession({ fetch: o.fetch });
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => session.fetch("http://h.test/")),
+    );
+    equal(o.calls, 1);
+    ok(results.every((result) => result.status === "rejected" && result.reason === failure));
+    await session.close();
+  });
+
+  await t.step("a real origin that drops the connection", async () => {
+    const server = await loopback(async (request) => {
+      await delay(10);
+      request.socket.destroy();
+    });
+    const session = new CachedSession();
+    try {
+      const expected = await plainFetchError(`${server.url}/plain`);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => session.fetch(server.url)));
+      equal(server.hitsOf("/"), 1);
+      for (const result of results) {
+        equal(result.status, "rejected");
+        sameErrorAs(expected)((result as PromiseRejectedResult).reason);
+      }
+    } finally {
+      await session.close();
+      await server.close();
+    }
+  });
+});
+
+Deno.test("coalescing: a waiter that aborts rejects alone; the origin request and the others go on", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const server = await loopback(async (_request, response) => {
+    await gate;
+    response.writeHead(200, FRESH).end(BODY);
+  });
+  const session = new CachedSession();
+  try {
+    const controller = new AbortController();
+    const calls = Array.from(
+      { length: 10 },
+      (_, i) => session.fetch(server.url, i === 3 ? { signal: controller.signal } : {}).then((r) => r.text()),
+    );
+    await until(() => server.hits === 1);
+    await delay(5); // let the other nine reach the wait
+    controller.abort();
+    await rejects(calls[3]!, (error: unknown) => error === controller.signal.reason);
+    release();
+    const bodies = await Promise.all(calls.filter((_, i) => i !== 3));
+    ok(bodies.every((body) => body === BODY));
+    equal(server.hits, 1);
+  } finally {
+    release();
+    await session.close();
+    await server.close();
+  }
+});
+
+Deno.test("coalescing: a waiter whose signal is already aborted rejects at once, as fetch does", async () => {
+  const o = origin(() => reply("x", FRESH));
+  const session = new CachedSession({ fetch: o.fetch });
+  const reason = new Error("gone");
+  await rejects(session.fetch("http://h.test/", { signal: AbortSignal.abort(reason) }), (e) => e === reason);
+  await session.close();
+});
+
+Deno.test("coalescing: the first caller aborting before the response does not fail the others", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const server = await loopback(async (_request, response) => {
+    await gate;
+    response.writeHead(200, FRESH).end(BODY);
+  });
+  const session = new CachedSession();
+  try {
+    const controller = new AbortController();
+    const first = session.fetch(server.url, { signal: controller.signal });
+    await until(() => server.hits === 1);
+    const others = Array.from({ length: 10 }, () => session.fetch(server.url).then((r) => r.text()));
+    await delay(5);
+    controller.abort();
+    await rejects(first, (error: unknown) => (error as Error).name === "AbortError");
+    release();
+    const bodies = await Promise.all(others);
+    ok(bodies.every((body) => body === BODY));
+    equal(server.hits, 2, "the aborted request, then one request for all the others");
+  } finally {
+    release();
+    await session.close();
+    await server.close();
+  }
+});
+
+Deno.test("coalescing: the first caller aborting in the middle of the body does not fail the others", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const server = await loopback(async (_request, response) => {
+    response.writeHead(200, FRESH);
+    response.write(BODY.slice(0, 1000));
+    await gate;
+    response.end(BODY.slice(1000));
+  });
+  const session = new CachedSession();
+  try {
+    const controller = new AbortController();
+    const first = await session.fetch(server.url, { signal: controller.signal });
+    const others = Array.from({ length: 10 }, () => session.fetch(server.url).then((r) => r.text()));
+    const reader = first.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await rejects(reader.read(), (error: unknown) => (error as Error).name === "AbortError");
+    release();
+    const bodies = await Promise.all(others);
+    ok(bodies.every((body) => body === BODY), "no waiter is served the partial body");
+    equal(server.hits, 2);
+    const stored = await session.fetch(server.url);
+    equal([stored.fromCache, await stored.text() === BODY].join(), "true,true");
+  } finally {
+    release();
+    await session.close();
+    await server.close();
+  }
+});
+
+/** A storage whose writes fail or never finish, and whose reads may fail too. */
+class FaultyStorage implements Storage {
+  readonly name = "faulty";
+  inner = new MemoryStorage();
+  writes: "fail" | "hang" | "work" = "work";
+  reads: "fail" | "work" = "work";
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.reads === "fail" ? Promise.reject(new Error("read refused")) : this.inner.get(key);
+  }
+  set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    if (this.writes === "fail") return Promise.reject(new Error("write refused"));
+    if (this.writes === "hang") return new Promise(() => {});
+    return this.inner.set(key, value, deleteAt);
+  }
+  delete(keys: string[]): Promise<void> {
+    return this.inner.delete(keys);
+  }
+  keys(prefix?: string): AsyncIterable<string> {
+    return this.inner.keys(prefix);
+  }
+  clear(): Promise<void> {
+    return this.inner.clear();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+Deno.test("coalescing: waiters settle when the backend fails in between", async (t) => {
+  for (const mode of ["reads fail", "writes fail", "writes never finish"] as const) {
+    await t.step(mode, async () => {
+      const storage = new FaultyStorage();
+      if (mode === "reads fail") storage.reads = "fail";
+      else storage.writes = mode === "writes fail" ? "fail" : "hang";
+      const o = origin(async () => {
+        await delay(10);
+        return reply(BODY, FRESH);
+      });
+      const errors: string[] = [];
+      const session = new CachedSession({
+        fetch: o.fetch,
+        backend: new CacheBackend(storage),
+        onError: (_error, context) => errors.push(context.operation),
+      });
+      const bodies = await Promise.all(
+        Array.from({ length: 20 }, () => session.fetch("http://h.test/").then((r) => r.text())),
+      );
+      ok(bodies.every((body) => body === BODY));
+      equal(o.calls, 1);
+      ok(mode === "writes never finish" || errors.length > 0, "the failure reached onError");
+      if (mode !== "writes never finish") await session.close();
+    });
+  }
+});
+
+Deno.test("coalescing: responses that are not stored are not shared: each waiter asks the origin", async () => {
+  const o = origin(async (_request, n) => {
+    await delay(5);
+    return reply(`response ${n}`, { "cache-control": "no-store" });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const bodies = await Promise.all(
+    Array.from({ length: 10 }, () => session.fetch("http://h.test/").then((r) => r.text())),
+  );
+  equal(o.calls, 10);
+  equal(new Set(bodies).size, 10, "no caller sees another's no-store response");
+  await session.close();
+});
+
+Deno.test("coalescing: a waiter whose Vary headers differ from the stored response asks the origin itself", async () => {
+  const o = origin(async (request) => {
+    await delay(5);
+    return reply(`in ${request.headers.get("accept-language")}`, { ...FRESH, vary: "accept-language" });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const [en, de] = await Promise.all(
+    ["en", "de"].map((language) =>
+      session.fetch("http://h.test/", { headers: { "accept-language": language } }).then((r) => r.text())
+    ),
+  );
+  equal(`${en}|${de}`, "in en|in de");
+  await session.close();
+});
+
+Deno.test("coalescing: on by default, off with coalesceRequests: false, validated", async () => {
+  for (const coalesceRequests of [undefined, true, false]) {
+    const o = origin(async () => {
+      await delay(5);
+      return reply("x", FRESH);
+    });
+    const session = new CachedSession({
+      fetch: o.fetch,
+      ...(coalesceRequests === undefined ? {} : { coalesceRequests }),
+    });
+    await Promise.all(
+      Array.from({ length: 10 }, () => session.fetch("http://h.test/").then((r) => r.text())),
+    );
+    equal(o.calls, coalesceRequests === false ? 10 : 1, `coalesceRequests: ${coalesceRequests}`);
+    await session.close();
+  }
+  let thrown: unknown;
+  try {
+    new CachedSession({ coalesceRequests: "yes" as unknown as boolean });
+  } catch (error) {
+    thrown = error;
+  }
+  ok(thrown instanceof TypeError);
+  ok(/coalesceRequests must be true or false: received "yes"/.test(thrown.message), thrown.message);
+});
+
+/** A storage whose next read answers only after the next write: it read before that write. */
+class LaggingStorage extends MemoryStorage {
+  lagNext = false;
+  lagging = 0;
+  #waiting: (() => void)[] = [];
+  override get(key: string): Promise<Uint8Array | undefined> {
+    const answer = super.get(key);
+    if (!this.lagNext) return answer;
+    this.lagNext = false;
+    this.lagging++;
+    return new Promise((resolve) => this.#waiting.push(() => resolve(answer)));
+  }
+  override async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    await super.set(key, value, deleteAt);
+    for (const wake of this.#waiting.splice(0)) wake();
+  }
+}
+
+Deno.test("coalescing: a request whose backend read outlasts another's whole origin request joins that request", async () => {
+  const storage = new LaggingStorage();
+  const o = origin(() => reply(BODY, FRESH));
+  const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage) });
+  storage.lagNext = true;
+  const slow = session.fetch("http://h.test/"); // its read started before anyone went to the origin
+  await until(() => storage.lagging === 1);
+  const fast = await session.fetch("http://h.test/"); // leads, fetches, stores and is done
+  equal(await fast.text(), BODY);
+  equal(await (await slow).text(), BODY);
+  equal(o.calls, 1, "the slow reader joined the finished request instead of asking again");
+  await session.close();
+});

@@ -1,0 +1,277 @@
+/**
+ * Fail open: a backend that is down, hung or returns garbage never fails a request. Reads that
+ * fail are misses, writes that fail are skipped, corrupt records are deleted, every such event
+ * reaches `onError`, and caching resumes by itself once the backend is back. Run against private
+ * `redis-server` and MongoDB stand-in processes that the tests stop, freeze and restart.
+ */
+import { equal, ok } from "node:assert/strict";
+import { CacheBackend, type Storage } from "../backends/base.ts";
+import { MongoDBBackend } from "../backends/mongodb.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import { RedisBackend } from "../backends/redis.ts";
+import { BackendError, CachedSession, type ErrorContext } from "../mod.ts";
+import { BACKENDS, delay, dispose, type Loopback, loopback } from "./_fixtures.ts";
+import {
+  mongoServerMissing,
+  privateMongo,
+  privateRedis,
+  type PrivateServer,
+  redisServerMissing,
+} from "./_servers.ts";
+
+/** Backend calls give up after this long here (the default is 2,000 ms). */
+const TIMEOUT = 300;
+
+function origin(): Promise<Loopback> {
+  let n = 0;
+  return loopback((_request, response) => {
+    response.writeHead(200, { "cache-control": "max-age=600" }).end(`response ${++n}`);
+  });
+}
+
+/** A session that records what reaches onError. */
+function session(backend: CacheBackend) {
+  const errors: { error: unknown; context: ErrorContext }[] = [];
+  const cached = new CachedSession({ backend, onError: (error, context) => errors.push({ error, context }) });
+  return { session: cached, errors };
+}
+
+/** Fetches and reads the whole body; a failure here is a failed user request. */
+async function get(session: CachedSession, url: string) {
+  const response = await session.fetch(url);
+  return { fromCache: response.fromCache, body: await response.text() };
+}
+
+/** Requests `url` until it is served from the cache (the backend had to come back first). */
+async function untilCached(session: CachedSession, url: string, attempts = 100): Promise<number> {
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    if ((await get(session, url)).fromCache) return attempt;
+    await delay(50);
+  }
+  throw new Error(`${url} was never served from the cache again`);
+}
+
+/**
+ * The whole life of a remote backend: up, stopped, restarted, frozen, thawed. The session is
+ * created once; no request fails at any point.
+ */
+async function outage(server: PrivateServer, backend: CacheBackend, name: string): Promise<void> {
+  const o = await origin();
+  const { session: s, errors } = session(backend);
+  try {
+    equal((await get(s, `${o.url}/a`)).fromCache, false);
+    equal((await get(s, `${o.url}/a`)).fromCache, true, "cached while the backend is up");
+
+    await server.stop();
+    for (let i = 0; i < 3; i++) equal((await get(s, `${o.url}/a`)).fromCache, false);
+    equal(o.hits, 4, "while the backend is down, every request goes to the origin");
+    const read = errors.find(({ context }) => context.operation === "read");
+    ok(read, "a failed read reached onError");
+    ok(read.error instanceof BackendError && read.error.backend === name, String(read.error));
+    equal(read.context.request, `GET ${o.url}/a`);
+    ok(errors.some(({ context }) => context.operation === "write"), "a skipped write reached onError");
+
+    await server.start();
+    await untilCached(s, `${o.url}/b`);
+
+    await server.pause();
+    const before = errors.length;
+    const frozen = await Promise.all([1, 2, 3].map(() => get(s, `${o.url}/c`)));
+    ok(frozen.every(({ body }) => body.startsWith("response ")), "a hung backend is given up on");
+    ok(errors.length > before, "the timeouts reached onError");
+    await server.resume();
+    await untilCached(s, `${o.url}/d`);
+  } finally {
+    await server.resume();
+    await s.close();
+    await o.close();
+  }
+}
+
+const noRedis = await redisServerMissing();
+if (noRedis !== undefined) console.log(`fail open: the Redis outage test is skipped: ${noRedis}`);
+
+Deno.test({
+  name: "fail open: Redis stopped, restarted, frozen and thawed under one session; no request fails",
+  ignore: noRedis !== undefined,
+  async fn() {
+    const server = await privateRedis();
+    try {
+      await outage(server, new RedisBackend({ url: server.url, timeout: TIMEOUT }), "redis");
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+const noMongo = await mongoServerMissing();
+if (noMongo !== undefined) console.log(`fail open: the MongoDB outage test is skipped: ${noMongo}`);
+
+Deno.test({
+  name: "fail open: MongoDB stopped, restarted, frozen and thawed under one session; no request fails",
+  ignore: noMongo !== undefined,
+  async fn() {
+    const server = await privateMongo();
+    try {
+      const backend = new MongoDBBackend({ url: server.url, db: "fail_open", timeout: TIMEOUT });
+      await outage(server, backend, "mongodb");
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+const GARBAGE: Record<string, (valid: Uint8Array) => Uint8Array> = {
+  "random bytes": () => crypto.getRandomValues(new Uint8Array(64)),
+  "no bytes": () => new Uint8Array(0),
+  "a truncated record": (valid) => valid.subarray(0, valid.length >> 1),
+  "a flipped metadata byte": (valid) => valid.map((byte, i) => i === 20 ? byte ^ 0x10 : byte),
+  "an unknown version": (valid) => valid.map((byte, i) => i === 0 ? 0xee : byte),
+};
+
+Deno.test("fail open: a corrupt record on any backend is a miss, is deleted and is reported", async (t) => {
+  const o = await origin();
+  for (const backend of BACKENDS) {
+    await t.step({
+      name: backend.name,
+      ignore: backend.skip !== undefined,
+      async fn() {
+        const cache = await backend.open();
+        const { session: s, errors } = session(cache);
+        try {
+          const url = `${o.url}/${backend.name}`;
+          const first = await s.fetch(url);
+          await first.text(); // the body has ended: it is in the cache
+          const key = first.cacheKey!;
+          const valid = (await cache.storage.get(key))!;
+          ok(valid !== undefined, "the response was stored");
+          for (const [kind, damage] of Object.entries(GARBAGE)) {
+            errors.length = 0;
+            await cache.storage.set(key, damage(valid.slice()), Infinity);
+            const response = await get(s, url);
+            equal(response.fromCache, false, `${kind} is a miss`);
+            ok(response.body.startsWith("response "), kind);
+            const { error, context } = errors[0]!;
+            ok(error instanceof BackendError && error.cause instanceof SyntaxError, `${kind}: ${error}`);
+            equal(context.operation, "read");
+            equal((await get(s, url)).fromCache, true, `after ${kind}, the fresh response is stored again`);
+
+            await cache.storage.set(key, damage(valid.slice()), Infinity);
+            const failed = await cache.read(key).then(() => undefined, (error: unknown) => error);
+            ok(failed instanceof BackendError, `${kind}: reading it directly is a BackendError`);
+            equal(await cache.storage.get(key), undefined, `${kind}: the record was deleted`);
+          }
+        } finally {
+          await s.close();
+          await dispose(cache);
+        }
+      },
+    });
+  }
+  await o.close();
+});
+
+/** A storage that returns whatever it is told to, bytes or not. */
+class LyingStorage extends MemoryStorage implements Storage {
+  override readonly name = "lying";
+  answer: unknown;
+  override get(): Promise<Uint8Array | undefined> {
+    return Promise.resolve(this.answer as Uint8Array);
+  }
+}
+
+Deno.test("fail open: a storage that answers with something other than bytes is a miss", async () => {
+  const o = await origin();
+  const storage = new LyingStorage();
+  const { session: s, errors } = session(new CacheBackend(storage));
+  try {
+    for (const answer of ["text", 42, { length: 99 }, [1, 1, 0, 0], new ArrayBuffer(8), null]) {
+      storage.answer = answer;
+      errors.length = 0;
+      const response = await get(s, o.url);
+      equal(response.fromCache, false);
+      ok(
+        answer === null || errors[0]?.error instanceof BackendError,
+        `${JSON.stringify(answer)} was reported`,
+      );
+    }
+  } finally {
+    await s.close();
+    await o.close();
+  }
+});
+
+/** A storage that fails every call. */
+class DownStorage extends MemoryStorage implements Storage {
+  override readonly name = "down";
+  override get(): Promise<Uint8Array | undefined> {
+    return Promise.reject(new Error("connection refused"));
+  }
+  override set(): Promise<void> {
+    return Promise.reject(new Error("connection refused"));
+  }
+}
+
+type Method = "log" | "info" | "warn" | "error" | "debug" | "trace";
+
+/** Runs `run` with the console recorded instead of printed. */
+async function recordingConsole(run: () => Promise<void>): Promise<[Method, unknown[]][]> {
+  const calls: [Method, unknown[]][] = [];
+  const methods: Method[] = ["log", "info", "warn", "error", "debug", "trace"];
+  const saved = methods.map((method) => console[method]);
+  for (const method of methods) console[method] = (...args: unknown[]) => void calls.push([method, args]);
+  try {
+    await run();
+  } finally {
+    methods.forEach((method, i) => console[method] = saved[i]!);
+  }
+  return calls;
+}
+
+Deno.test("fail open: onError is the only outlet; without a handler each failure is one console.warn", async () => {
+  const o = await origin();
+  try {
+    const handled: string[] = [];
+    const quiet = await recordingConsole(async () => {
+      const s = new CachedSession({
+        backend: new CacheBackend(new DownStorage()),
+        onError: (_error, context) => handled.push(context.operation),
+      });
+      await get(s, `${o.url}/x?api_key=SECRET`);
+      await s.close();
+    });
+    equal(quiet.length, 0, "nothing is logged when a handler is given");
+    equal(handled.join(), "read,write");
+
+    const loud = await recordingConsole(async () => {
+      const s = new CachedSession({
+        backend: new CacheBackend(new DownStorage()),
+        ignoredParameters: ["api_key"],
+      });
+      await get(s, `${o.url}/x?api_key=SECRET`);
+      await s.close();
+    });
+    equal(loud.map(([method]) => method).join(), "warn,warn");
+    const text = loud.map(([, args]) => args.map(String).join(" ")).join("\n");
+    ok(text.includes("read failed") && text.includes("write failed"), text);
+    ok(!text.includes("SECRET"), "an ignored parameter is redacted from the log");
+  } finally {
+    await o.close();
+  }
+});
+
+Deno.test("fail open: a throwing onError handler does not fail the request", async () => {
+  const o = await origin();
+  const s = new CachedSession({
+    backend: new CacheBackend(new DownStorage()),
+    onError: () => {
+      throw new Error("handler bug");
+    },
+  });
+  try {
+    ok((await get(s, o.url)).body.startsWith("response "));
+  } finally {
+    await s.close();
+    await o.close();
+  }
+});

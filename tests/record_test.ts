@@ -1,0 +1,125 @@
+/**
+ * The record codec and the synchronous SHA-256 behind cache keys: round trips, the compact
+ * forms, damage detection, and agreement with WebCrypto.
+ *
+ * @module
+ */
+
+import { deepEqual, equal, throws } from "node:assert/strict";
+import fc from "fast-check";
+import { type CacheEntry, decodeRecord, encodeAlias, encodeEntry, RECORD_VERSION } from "../src/record.ts";
+import { digestText, sha256 } from "../src/sha256.ts";
+
+function entry(overrides: Partial<CacheEntry> = {}): CacheEntry {
+  return {
+    method: "GET",
+    url: "https://example.com/a?b=1",
+    redirected: false,
+    status: 200,
+    statusText: "OK",
+    headers: [["content-type", "application/json"], ["etag", '"v1"'], ["x-custom", "yes"]],
+    vary: [["accept-language", "en"], ["x-missing", null]],
+    requestTime: 1_700_000_000_000,
+    responseTime: 1_700_000_000_250.5,
+    createdAt: 1_700_000_000_300,
+    expiresAt: Infinity,
+    body: new TextEncoder().encode("hello"),
+    ...overrides,
+  };
+}
+
+Deno.test("record: an entry survives a round trip, body as a view into the record", () => {
+  const original = entry();
+  const bytes = encodeEntry(original);
+  equal(bytes[0], RECORD_VERSION);
+  const decoded = decodeRecord(bytes);
+  deepEqual(decoded, { kind: "entry", entry: original });
+  if (decoded.kind !== "entry") throw new Error("not an entry");
+  equal(decoded.entry.body.buffer, bytes.buffer);
+});
+
+Deno.test("record: an alias survives a round trip", () => {
+  deepEqual(decodeRecord(encodeAlias("abc+def.ghi")), { kind: "alias", target: "abc+def.ghi" });
+});
+
+Deno.test("record: common strings take one byte, so a typical entry's metadata stays small", () => {
+  const common = encodeEntry(entry({ headers: [["content-type", "application/json"]], vary: [] }));
+  const rare = encodeEntry(entry({ headers: [["x-content-typ", "application/jsom"]], vary: [] }));
+  equal(rare.length - common.length, "x-content-typ".length + "application/jsom".length);
+});
+
+Deno.test("record: empty, non-ASCII and long strings, many fields, null Vary values", () => {
+  const long = "x".repeat(70_000);
+  const original = entry({
+    url: "https://example.com/caf%C3%A9",
+    statusText: "",
+    headers: [
+      ["x-long", long],
+      ["x-empty", ""],
+      ...Array.from({ length: 300 }, (_, i) => [`x-${i}`, `${i}`]),
+    ] as [
+      string,
+      string,
+    ][],
+    vary: [["a", null], ["b", ""], ["c", "é ü"]],
+    expiresAt: -5,
+  });
+  deepEqual(decodeRecord(encodeEntry(original)), { kind: "entry", entry: original });
+});
+
+Deno.test("record: any entry survives a round trip (property)", () => {
+  // Whole code points (never a lone surrogate, which no header or URL holds).
+  const text = fc.string({ unit: "binary", maxLength: 40 });
+  fc.assert(
+    fc.property(
+      fc.record({
+        url: text,
+        statusText: text,
+        status: fc.integer({ min: 200, max: 599 }),
+        headers: fc.array(fc.tuple(text, text), { maxLength: 8 }),
+        vary: fc.array(fc.tuple(text, fc.option(text, { nil: null })), { maxLength: 4 }),
+        body: fc.uint8Array({ maxLength: 64 }),
+      }),
+      (fields) => {
+        const original = entry(fields);
+        deepEqual(decodeRecord(encodeEntry(original)), { kind: "entry", entry: original });
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("record: every damaged byte of the metadata is caught, never decoded into a wrong entry", () => {
+  const bytes = encodeEntry(entry());
+  const metaEnd = 6 + new DataView(bytes.buffer).getUint32(2) + 4;
+  for (let i = 0; i < metaEnd; i++) {
+    const damaged = bytes.slice();
+    damaged[i]! ^= 0x41;
+    throws(() => decodeRecord(damaged), SyntaxError, `byte ${i}`);
+  }
+  throws(() => decodeRecord(bytes.subarray(0, 20)), SyntaxError);
+  throws(() => decodeRecord(new Uint8Array(0)), /shorter than its frame/);
+});
+
+Deno.test("record: a record of another version is refused", () => {
+  const bytes = encodeEntry(entry());
+  bytes[0] = RECORD_VERSION + 1;
+  throws(() => decodeRecord(bytes), /unknown version/);
+});
+
+Deno.test("sha256: the same digest as WebCrypto, for every length around the block boundaries", async () => {
+  for (let length = 0; length < 300; length++) {
+    const bytes = new Uint8Array(length).map((_, i) => (i * 31 + length) & 0xff);
+    const expected = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    deepEqual(sha256(bytes), expected, `length ${length}`);
+  }
+});
+
+Deno.test("sha256: digestText is the first 128 bits of the UTF-8 digest, in base64url", async () => {
+  for (const text of ["", "GET https://example.com/", "é".repeat(100), "x".repeat(1000)]) {
+    const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+    const expected = btoa(String.fromCharCode(...hash.subarray(0, 16))).slice(0, 22)
+      .replaceAll("+", "-").replaceAll("/", "_");
+    equal(digestText(text), expected);
+  }
+});

@@ -1,0 +1,220 @@
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { BackendError, CacheBackend, CachedSession, type CacheEvent, type Storage } from "../mod.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import { Clock, origin, reply, settle } from "./_origin.ts";
+
+const A = "http://127.0.0.1/a";
+
+async function text(response: Promise<Response>): Promise<[string | null, string]> {
+  const r = await response;
+  return [r.headers.get("cache-status"), await r.text()];
+}
+
+Deno.test("stats and Cache-Status: miss, hit, 304, 200, bypass, reload, method, only-if-cached", async () => {
+  const clock = new Clock();
+  const o = origin((request, n) => {
+    if (request.headers.get("if-none-match") === '"v1"' && n === 2) {
+      return reply(null, { etag: '"v1"' }, { status: 304, clock });
+    }
+    return reply(`body ${n}`, { "cache-control": "max-age=60", etag: n === 1 ? '"v1"' : '"v2"' }, { clock });
+  });
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, cacheStatus: true });
+  deepEqual(await text(session.fetch(A)), [
+    "http-cache; fwd=uri-miss; fwd-status=200; stored; ttl=60",
+    "body 1",
+  ]);
+  clock.tick(10);
+  deepEqual(await text(session.fetch(A)), ["http-cache; hit; ttl=50", "body 1"]);
+  clock.tick(60);
+  deepEqual(await text(session.fetch(A)), [
+    "http-cache; fwd=stale; fwd-status=304; stored; ttl=60",
+    "body 1",
+  ]);
+  await settle();
+  clock.tick(61);
+  deepEqual(await text(session.fetch(A)), [
+    "http-cache; fwd=stale; fwd-status=200; stored; ttl=60",
+    "body 3",
+  ]);
+  deepEqual(await text(session.fetch(A, { cache: "no-store" })), [
+    "http-cache; fwd=bypass; fwd-status=200",
+    "body 4",
+  ]);
+  deepEqual(await text(session.fetch(A, { cache: "reload" })), [
+    "http-cache; fwd=request; fwd-status=200; stored; ttl=60",
+    "body 5",
+  ]);
+  deepEqual(await text(session.fetch(A, { cache: "no-cache" })), [
+    "http-cache; fwd=request; fwd-status=200; stored; ttl=60",
+    "body 6",
+  ]);
+  const only = await session.fetch("http://127.0.0.1/never", { cache: "only-if-cached" });
+  deepEqual([only.status, only.headers.get("cache-status")], [504, "http-cache; detail=only-if-cached"]);
+  deepEqual(await text(session.fetch(A, { method: "POST", body: "x" })), [
+    "http-cache; fwd=method; fwd-status=200",
+    "body 7",
+  ]);
+  deepEqual(session.stats(), {
+    requests: 9,
+    hits: 1,
+    misses: 3,
+    staleServed: 0,
+    revalidations: { notModified: 1, modified: 2 },
+    coalesced: 0,
+    bypassed: 2,
+    stored: 5,
+    backendErrors: 0,
+    bytesFromCache: 12,
+  });
+  await session.close();
+});
+
+Deno.test("stats and Cache-Status: stale-while-revalidate, stale-if-error and coalesced requests", async () => {
+  const clock = new Clock();
+  let fail = false;
+  const o = origin(async (request, n) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (fail) return reply("down", {}, { status: 503, clock });
+    if (request.headers.has("if-none-match")) return reply(null, { etag: '"e"' }, { status: 304, clock });
+    return reply(`body ${n}`, { "cache-control": "max-age=10, stale-while-revalidate=30", etag: '"e"' }, {
+      clock,
+    });
+  });
+  const session = new CachedSession({
+    fetch: o.fetch,
+    now: clock.fn,
+    cacheStatus: "edge cache",
+    staleIfError: true,
+  });
+  const first = await Promise.all([1, 2, 3].map(() => text(session.fetch(A))));
+  deepEqual(first, [
+    ['"edge cache"; fwd=uri-miss; fwd-status=200; stored; ttl=10', "body 1"],
+    ['"edge cache"; fwd=uri-miss; collapsed; ttl=10', "body 1"],
+    ['"edge cache"; fwd=uri-miss; collapsed; ttl=10', "body 1"],
+  ]);
+  equal(o.calls, 1);
+  clock.tick(15);
+  deepEqual(await text(session.fetch(A)), ['"edge cache"; hit; ttl=-5', "body 1"], "stale-while-revalidate");
+  await session.close(); // waits for the background revalidation (a 304)
+  clock.tick(100);
+  fail = true;
+  deepEqual(await text(session.fetch(A)), ['"edge cache"; fwd=stale; fwd-status=503; ttl=-90', "body 1"]);
+  const stats = session.stats();
+  deepEqual(
+    [stats.requests, stats.hits, stats.misses, stats.coalesced, stats.staleServed, stats.revalidations],
+    [5, 1, 1, 2, 2, { notModified: 1, modified: 0 }],
+  );
+  equal(stats.bytesFromCache, 4 * "body 1".length);
+});
+
+Deno.test("Cache-Status: off by default, appended after an upstream cache's member, validated", async () => {
+  const clock = new Clock();
+  const o = origin(() =>
+    reply("x", { "cache-control": "max-age=60", "cache-status": "upstream; hit" }, { clock })
+  );
+  const plain = new CachedSession({ fetch: o.fetch, now: clock.fn });
+  equal((await plain.fetch(A)).headers.get("cache-status"), "upstream; hit");
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, cacheStatus: "my-app" });
+  const miss = await session.fetch(A);
+  await miss.text();
+  equal(
+    miss.headers.get("cache-status"),
+    "upstream; hit, my-app; fwd=uri-miss; fwd-status=200; stored; ttl=60",
+  );
+  const hit = await session.fetch(A);
+  equal(hit.headers.get("cache-status"), "upstream; hit, my-app; hit; ttl=60", "nothing of ours was stored");
+  for (const value of ["", "caché", 42, {}]) {
+    throws(() => new CachedSession({ cacheStatus: value as string }), {
+      name: "TypeError",
+      message: /^Cannot create CachedSession: cacheStatus must be true, false or a cache name/,
+    });
+  }
+  throws(() => new CachedSession({ onEvent: "log" as unknown as () => void }), /onEvent must be a function/);
+});
+
+Deno.test("onEvent: hit, miss, store, evict and error events, in order; a throwing handler is ignored", async () => {
+  const events: CacheEvent[] = [];
+  const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
+  const storage = new MemoryStorage();
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend: new CacheBackend(storage),
+    onError: () => {},
+    onEvent(event) {
+      events.push(event);
+      throw new Error("a handler bug");
+    },
+  });
+  const miss = await session.fetch(A);
+  await miss.text();
+  await (await session.fetch(A)).text();
+  await (await session.fetch(A, { method: "POST", body: "x" })).text();
+  await (await session.fetch(A)).text();
+  await storage.set(miss.cacheKey!, new Uint8Array([1, 2, 3]), Infinity);
+  await (await session.fetch(A)).text();
+  const summary = events.map((event) =>
+    event.type === "miss"
+      ? `miss ${event.reason} ${event.status}`
+      : event.type === "evict"
+      ? `evict ${event.reason}`
+      : event.type === "hit"
+      ? `hit ${event.bytes}`
+      : event.type === "store"
+      ? `store ${event.bytes}`
+      : `error ${event.operation}`
+  );
+  deepEqual(summary, [
+    "miss uri-miss 200",
+    "store 6",
+    "hit 6",
+    "evict invalidated",
+    "miss method 200",
+    "miss uri-miss 200",
+    "store 6",
+    "evict corrupt",
+    "error read",
+    "miss uri-miss 200",
+    "store 6",
+  ]);
+  const hit = events[2];
+  ok(hit?.type === "hit");
+  deepEqual({ ...hit, key: "" }, {
+    type: "hit",
+    request: `GET ${A}`,
+    key: "",
+    stale: false,
+    revalidated: false,
+    collapsed: false,
+    bytes: 6,
+  });
+  equal(session.stats().backendErrors, 1);
+  await session.close();
+});
+
+Deno.test("stats: backendErrors counts every backend failure that reaches onError, and requests still succeed", async () => {
+  const failing: Storage = {
+    name: "down",
+    get: () => Promise.reject(new Error("connection refused")),
+    set: () => Promise.reject(new Error("connection refused")),
+    delete: () => Promise.reject(new Error("connection refused")),
+    keys: async function* () {},
+    clear: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  const errors: unknown[] = [];
+  const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend: new CacheBackend(failing),
+    onError: (error) => errors.push(error),
+  });
+  deepEqual([await (await session.fetch(A)).text(), await (await session.fetch(A)).text()], [
+    "body 1",
+    "body 2",
+  ]);
+  await session.close();
+  ok(errors.length >= 4, "reads and writes of both requests failed");
+  ok(errors.every((error) => error instanceof BackendError));
+  const stats = session.stats();
+  deepEqual([stats.backendErrors, stats.misses, stats.stored, stats.hits], [errors.length, 2, 0, 0]);
+});

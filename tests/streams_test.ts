@@ -1,0 +1,238 @@
+/**
+ * Bodies in trouble, over real sockets: a body that fails or is aborted half-way is never stored
+ * and never served, and its caller sees what plain fetch shows; a body larger than the backend's
+ * `maxEntrySize` streams through untouched and unstored, without being held in memory.
+ */
+import { equal, ok, rejects } from "node:assert/strict";
+import process from "node:process";
+import type { ServerResponse } from "node:http";
+import { MemoryBackend } from "../backends/memory.ts";
+import { CachedSession } from "../mod.ts";
+import { delay, type Loopback, loopback } from "./_fixtures.ts";
+
+const CHUNK = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff);
+const FRESH = { "cache-control": "max-age=600" };
+
+/** Writes `bytes` bytes of CHUNK copies, honouring backpressure. */
+async function send(response: ServerResponse, bytes: number): Promise<void> {
+  for (let sent = 0; sent < bytes; sent += CHUNK.length) {
+    const piece = bytes - sent < CHUNK.length ? CHUNK.subarray(0, bytes - sent) : CHUNK;
+    if (!response.write(piece)) await new Promise((resolve) => response.once("drain", resolve));
+  }
+}
+
+/** What reading `response`'s body ends with: its SHA-256 and length, or the error. */
+async function drain(response: Response): Promise<{ digest: string; length: number } | { error: unknown }> {
+  try {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    return {
+      digest: [...hash].map((byte) => byte.toString(16).padStart(2, "0")).join(""),
+      length: bytes.length,
+    };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** Asserts that two failures look the same to a caller: the same class, name and message. */
+function sameFailure(actual: unknown, expected: unknown, what: string): void {
+  ok(expected && typeof expected === "object" && "error" in expected, `plain fetch did not fail: ${what}`);
+  ok(actual && typeof actual === "object" && "error" in actual, `the cached fetch did not fail: ${what}`);
+  const [a, e] = [actual.error as Error, expected.error as Error];
+  equal(a.constructor, e.constructor, what);
+  equal(a.name, e.name, what);
+  equal(a.message, e.message, what);
+}
+
+async function withServer(
+  serve: (response: ServerResponse, n: number, path: string) => Promise<void> | void,
+  test: (server: Loopback) => Promise<void>,
+): Promise<void> {
+  let n = 0;
+  const server = await loopback((request, response) => serve(response, ++n, request.url ?? "/"));
+  try {
+    await test(server);
+  } finally {
+    await server.close();
+  }
+}
+
+Deno.test("streams: a body cut off by the origin fails as with plain fetch, and is never stored", async (t) => {
+  const cases = {
+    "chunked, connection dropped": async (response: ServerResponse) => {
+      response.writeHead(200, FRESH);
+      await send(response, 200_000);
+      response.destroy();
+    },
+    "Content-Length longer than the body": async (response: ServerResponse) => {
+      response.writeHead(200, { ...FRESH, "content-length": "300000" });
+      await send(response, 100_000);
+      response.destroy();
+    },
+  };
+  for (const [name, serve] of Object.entries(cases)) {
+    await t.step(name, () =>
+      withServer(serve, async (server) => {
+        const plain = await drain(await fetch(server.url));
+        const session = new CachedSession();
+        try {
+          sameFailure(await drain(await session.fetch(server.url)), plain, name);
+          equal(await session.cache.count(), 0, "nothing was stored");
+          const again = await session.fetch(server.url);
+          equal(again.fromCache, false, "the next request goes to the origin");
+          sameFailure(await drain(again), plain, name);
+          equal(server.hits, 3);
+        } finally {
+          await session.close();
+        }
+      }));
+  }
+});
+
+Deno.test("streams: identical requests waiting on a body that fails get its error, never part of it", async () => {
+  await withServer(async (response) => {
+    response.writeHead(200, FRESH);
+    await send(response, 100_000);
+    await delay(20); // the waiters arrive
+    response.destroy();
+  }, async (server) => {
+    const session = new CachedSession();
+    try {
+      const results = await Promise.allSettled(
+        Array.from(
+          { length: 10 },
+          () => session.fetch(server.url).then((response) => response.arrayBuffer()),
+        ),
+      );
+      equal(server.hits, 1);
+      ok(results.every((result) => result.status === "rejected"), "no one got a body");
+      equal(await session.cache.count(), 0);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+Deno.test("streams: a body aborted half-way rejects with the abort reason and is never stored", async () => {
+  let release!: () => void;
+  await withServer(async (response) => {
+    response.writeHead(200, FRESH);
+    await send(response, 100_000);
+    await new Promise<void>((resolve) => release = resolve);
+    response.end();
+  }, async (server) => {
+    const session = new CachedSession();
+    try {
+      for (const via of ["fetch", "session"] as const) {
+        const controller = new AbortController();
+        const response = via === "fetch"
+          ? await fetch(server.url, { signal: controller.signal })
+          : await session.fetch(server.url, { signal: controller.signal });
+        const reader = response.body!.getReader();
+        await reader.read();
+        controller.abort();
+        await rejects(reader.read(), (error: unknown) => error === controller.signal.reason);
+        release();
+      }
+      equal(await session.cache.count(), 0);
+    } finally {
+      release();
+      await session.close();
+    }
+  });
+});
+
+Deno.test("streams: a caller that cancels half-way leaves a complete body in the cache, never a partial one", async () => {
+  await withServer(async (response) => {
+    response.writeHead(200, FRESH);
+    await send(response, 1_000_000);
+    response.end();
+  }, async (server) => {
+    const session = new CachedSession();
+    try {
+      const response = await session.fetch(server.url);
+      const reader = response.body!.getReader();
+      await reader.read();
+      await reader.cancel();
+      let hit;
+      do hit = await session.fetch(server.url); while (!hit.fromCache && (await hit.body?.cancel(), true));
+      equal((await hit.arrayBuffer()).byteLength, 1_000_000);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+Deno.test("streams: a body larger than maxEntrySize streams through byte for byte and is not stored", async (t) => {
+  for (const declared of [true, false]) {
+    await t.step(declared ? "with Content-Length" : "chunked", () =>
+      withServer(async (response) => {
+        response.writeHead(200, declared ? { ...FRESH, "content-length": "3000000" } : FRESH);
+        await send(response, 3_000_000);
+        response.end();
+      }, async (server) => {
+        const expected = await drain(await fetch(server.url));
+        const session = new CachedSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) });
+        try {
+          for (let i = 0; i < 2; i++) {
+            const response = await session.fetch(server.url);
+            equal(response.fromCache, false);
+            equal(JSON.stringify(await drain(response)), JSON.stringify(expected));
+          }
+          equal(await session.cache.count(), 0);
+          equal(server.hits, 3);
+        } finally {
+          await session.close();
+        }
+      }));
+  }
+});
+
+const STREAMED = 200 * 1024 * 1024;
+const WARM_UP = 16 * 1024 * 1024;
+
+/** Memory of this isolate: its JavaScript heap and what its array buffers hold outside it. */
+function isolateMemory(): number {
+  const { heapUsed, external } = process.memoryUsage();
+  return heapUsed + external;
+}
+
+Deno.test("streams: memory stays bounded while a 200 MB response streams through", async (t) => {
+  for (const declared of [false, true]) {
+    await t.step(
+      declared ? "with Content-Length" : "chunked",
+      () =>
+        withServer(async (response, _n, path) => {
+          const size = path === "/warm-up" ? WARM_UP : STREAMED;
+          response.writeHead(200, declared ? { ...FRESH, "content-length": String(size) } : FRESH);
+          await send(response, size);
+          response.end();
+        }, async (server) => {
+          const session = new CachedSession(); // bodies up to 32 MiB are collected, this one is let go
+          try {
+            // The first large body through fetch grows the heap once, whatever happens next.
+            await (await session.fetch(`${server.url}/warm-up`)).arrayBuffer();
+            // The isolate's own figures: resident memory is the process's, which tests running in
+            // parallel share.
+            const start = isolateMemory();
+            let peak = start;
+            let length = 0;
+            const reader = (await session.fetch(server.url)).body!.getReader();
+            for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+              length += chunk.value.length;
+              peak = Math.max(peak, isolateMemory());
+            }
+            equal(length, STREAMED);
+            const growth = (peak - start) / 2 ** 20;
+            // Buffering the body would hold 200 MiB; allowed are one 32 MiB attempt to collect it
+            // and the garbage collector's lag.
+            ok(growth < 100, `the heap and its buffers grew by ${growth.toFixed(0)} MiB`);
+            equal(await session.cache.count(), 1, "only the warm-up response was stored");
+          } finally {
+            await session.close();
+          }
+        }),
+    );
+  }
+});
