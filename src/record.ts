@@ -4,7 +4,7 @@
  * Layout (fixed-size integers big-endian, `v` a LEB128 varint):
  *
  * ```
- * u8 version | u8 kind | u32 metaLength | meta | u32 fnv1a(meta) | body bytes to the end
+ * u8 version | u8 kind | u32 metaLength | meta | u32 fnv1a(meta, body length) | body bytes to the end
  *
  * entry meta: u8 redirected | u16 status | f64 requestTime | f64 responseTime | f64 createdAt
  *             | f64 expiresAt | v headerCount | v varyCount
@@ -18,8 +18,8 @@
  * Common strings (header names, `GET`, `OK`, frequent content types) take one byte. The literal
  * strings sit side by side, so a read decodes them with one `TextDecoder` call and slices the
  * result: one call per string cost more than the rest of a cache hit. The checksum guards the
- * metadata, so a truncated or foreign record fails to decode instead of turning into a wrong
- * response; the body is never base64- or JSON-encoded and is decoded as a view, without a copy.
+ * metadata and the body's length, so a truncated, extended or foreign record fails to decode
+ * instead of turning into a wrong response; the body is never base64- or JSON-encoded and is decoded as a view, without a copy.
  *
  * @module
  */
@@ -138,7 +138,8 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   const metaLength = view.getUint32(2);
   const metaEnd = 6 + metaLength;
   if (metaEnd + 4 > bytes.length) fail("metadata overruns the record");
-  if (view.getUint32(metaEnd) !== fnv1a(bytes, 6, metaEnd)) fail("checksum mismatch");
+  const bodyLength = bytes.length - metaEnd - 4;
+  if (view.getUint32(metaEnd) !== checksum(bytes, 6, metaEnd, bodyLength)) fail("checksum mismatch");
   if (bytes[1] === KIND_ALIAS) {
     if (metaEnd + 4 !== bytes.length) fail("alias has trailing bytes");
     const strings = new StringReader(bytes, 6, 1, metaEnd);
@@ -192,15 +193,23 @@ function frame(kind: number, metaLength: number, bodyLength: number): Uint8Array
 }
 
 function seal(out: Uint8Array, view: DataView, metaEnd: number, body: Uint8Array): Uint8Array {
-  view.setUint32(metaEnd, fnv1a(out, 6, metaEnd));
+  view.setUint32(metaEnd, checksum(out, 6, metaEnd, body.length));
   out.set(body, metaEnd + 4);
   return out;
 }
 
-/** 32-bit FNV-1a: cheap, and enough to tell an intact record from a damaged one. */
-function fnv1a(bytes: Uint8Array, start: number, end: number): number {
+/**
+ * 32-bit FNV-1a over the metadata and then the body's length: cheap, and enough to tell an intact
+ * record from a damaged or foreign one, and a whole body from a cut or extended one. The body's
+ * bytes themselves are not hashed (that would cost a hit its speed on large bodies): the stores
+ * keep bytes exactly, and what goes wrong in practice is a record cut short or run together.
+ */
+function checksum(bytes: Uint8Array, start: number, end: number, bodyLength: number): number {
   let hash = 0x811c9dc5;
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  for (let shift = 24; shift >= 0; shift -= 8) {
+    hash = Math.imul(hash ^ ((bodyLength >>> shift) & 0xff), 0x01000193);
+  }
   return hash >>> 0;
 }
 
