@@ -160,12 +160,14 @@ export class CachedResponse extends Response {
    * @returns The response.
    */
   static fromNetwork(response: Response, body: BodyInit | null, info: CacheInfo): CachedResponse {
-    return new CachedResponse(
-      body,
-      { status: response.status, statusText: response.statusText, headers: response.headers },
-      response,
-      info,
-    );
+    const { status, statusText, headers } = response;
+    // fetch may hand over a status the Response constructor refuses (outside 200–599): pass it
+    // on as it is rather than fail a request that plain fetch answered.
+    if (status >= 200 && status <= 599) {
+      return new CachedResponse(body, { status, statusText, headers }, response, info);
+    }
+    const unusual = new CachedResponse(body, { statusText, headers }, response, info);
+    return Object.defineProperties(unusual, { status: { value: status }, ok: { value: false } });
   }
 
   /** The URL of the original response (after redirects). */

@@ -430,3 +430,17 @@ Deno.test("session: options are validated at construction with the option's name
     "Cannot create MemoryBackend: maxEntries must be a positive integer: received 0",
   );
 });
+
+Deno.test("session: a status outside 200–599 from fetch is passed on, not turned into an error", async () => {
+  const network = new Response("odd");
+  Object.defineProperty(network, "status", { value: 999 });
+  const session = new CachedSession({ fetch: () => Promise.resolve(network) });
+  const response = await session.fetch("http://127.0.0.1/odd");
+  assertEquals([response.status, response.ok, response.fromCache, await response.text()], [
+    999,
+    false,
+    false,
+    "odd",
+  ]);
+  await session.close();
+});
