@@ -23,7 +23,6 @@ import {
   resolveOptions,
 } from "./options.ts";
 import {
-  currentAge,
   ERROR_STATUSES,
   mayServeOnError,
   type PolicyRequest,
@@ -31,39 +30,21 @@ import {
   type Usability,
   usability,
 } from "./policy.ts";
-import {
-  conditionalHeaders,
-  isNotModified,
-  notModifiedHeaders,
-  updateHeaders,
-  validatorsMatch,
-} from "./validation.ts";
+import { conditionalHeaders, isNotModified, validatorsMatch } from "./validation.ts";
 import type { CacheEntry } from "./record.ts";
 import { type CacheRequestInit, networkArguments, type ParsedRequest, parseRequest } from "./request.ts";
-import { partialContent } from "./range.ts";
-import { CachedResponse, withAge } from "./response.ts";
+import { CachedResponse } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { BackendError } from "./errors.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
-import { expiresAtOf, type Found, planDeleteAt, planEntry, varyMatches, varyValues } from "./store_plan.ts";
+import { type Found, planDeleteAt, planEntry, varyMatches, varyValues } from "./store_plan.ts";
+import { type Flow, freshen, fromStored, type Hit, invalidatedUrls, networkInfo } from "./serve.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
-
-/** A lookup that found an entry to use. */
-type Hit = Found & { entry: CacheEntry };
-
-/** A request on its way through the cache. */
-interface Flow extends ParsedRequest {
-  key: string;
-  policy: PolicyRequest;
-  label: string;
-  /** A background refresh: no caller sees its response. */
-  background?: boolean;
-}
 
 /**
  * A fetch with a persistent, RFC 9111-aware HTTP cache in front of it.
@@ -206,7 +187,7 @@ export class CachedSession implements AsyncDisposable {
         new CachedResponse(null, { status: 504, statusText: "Gateway Timeout" }, {
           url: flow.url.href,
           redirected: false,
-        }, this.#info(flow.key, undefined)),
+        }, networkInfo(flow.key, undefined, this.#o.now)),
         flow,
       );
     }
@@ -360,7 +341,7 @@ export class CachedSession implements AsyncDisposable {
       }
       if (cached !== undefined && response.status === 304 && validators.length > 0) {
         if (validatorsMatch(cached, response.headers)) {
-          const entry = this.#freshen(flow, cached, response, requestTime, responseTime);
+          const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
           this.#track(this.#store(flow, stale!.key, entry).finally(() => lead?.release()));
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
@@ -373,7 +354,7 @@ export class CachedSession implements AsyncDisposable {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
         // that describes another representation makes the stored one unusable.
         if (validatorsMatch(cached, response.headers)) {
-          const entry = this.#freshen(flow, cached, response, requestTime, responseTime);
+          const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
           await this.#store(flow, stale!.key, entry);
           settle(undefined);
@@ -445,36 +426,11 @@ export class CachedSession implements AsyncDisposable {
     }
   }
 
-  /** RFC 9111 §3.2 and §4.3.4: a 304 refreshes the stored headers and freshness; the body stays. */
-  #freshen(
-    flow: Flow,
-    entry: CacheEntry,
-    response: Response,
-    requestTime: number,
-    responseTime: number,
-  ): CacheEntry {
-    const headers = updateHeaders(entry.headers, response.headers, this.#o);
-    const refreshed = { ...entry, headers, requestTime, responseTime };
-    const fresh = new Response(null, { status: entry.status, headers });
-    return { ...refreshed, expiresAt: expiresAtOf(flow, fresh, refreshed, this.#o) ?? responseTime };
-  }
-
   /** RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
    * same-origin `Location` and `Content-Location`. */
   async #invalidate(flow: Flow, response: Response): Promise<void> {
-    const urls = [flow.url];
-    for (const name of ["location", "content-location"]) {
-      const value = response.headers.get(name);
-      if (value === null) continue;
-      try {
-        const url = new URL(value, flow.url);
-        if (url.origin === flow.url.origin) urls.push(url);
-      } catch {
-        // An unparsable Location invalidates nothing.
-      }
-    }
     try {
-      for (const url of urls) {
+      for (const url of invalidatedUrls(flow.url, response)) {
         for (const method of ["GET", "HEAD"]) {
           const prefix = await urlKeyPrefix(method, url, this.#o.ignoredParameters);
           await this.cache.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
@@ -504,45 +460,9 @@ export class CachedSession implements AsyncDisposable {
     how: Served = "hit",
     forward?: { fwd: ForwardReason; status?: number },
   ): CachedResponse {
-    const { entry } = found;
-    const revalidated = how === "revalidated";
     const now = this.#o.now();
-    // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
-    // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
-    const fields = this.#o.cacheControl
-      ? withAge(entry.headers, Math.floor(currentAge(entry, now)))
-      : entry.headers;
-    const range = flow.headers.get("range");
-    const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
-    // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.
-    if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {
-      const notModified = CachedResponse.fromEntry(entry, {
-        cacheKey: flow.key,
-        now,
-        clock: this.#o.now,
-        headers: notModifiedHeaders(headers),
-        status: 304,
-        body: null,
-        redirected: found.viaAlias ? false : entry.redirected,
-        revalidated,
-      });
-      return this.#monitor.served(notModified, flow, entry, how, 0, now, forward);
-    }
-    const partial = headers !== undefined && range !== null && entry.status === 200
-      ? partialContent(headers, entry.body, range)
-      : undefined;
-    const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
-    const response = CachedResponse.fromEntry(entry, {
-      cacheKey: flow.key,
-      now,
-      clock: this.#o.now,
-      headers: headers ?? fields,
-      ...(partial && { status: partial.status }),
-      body: body as Uint8Array<ArrayBuffer> | null,
-      redirected: found.viaAlias ? false : entry.redirected,
-      revalidated,
-    });
-    return this.#monitor.served(response, flow, entry, how, body?.length ?? 0, now, forward);
+    const { response, bytes } = fromStored(flow, found, this.#o, how === "revalidated", now);
+    return this.#monitor.served(response, flow, found.entry, how, bytes, now, forward);
   }
 
   #wrap(
@@ -556,25 +476,9 @@ export class CachedSession implements AsyncDisposable {
     const wrapped = CachedResponse.fromNetwork(
       response,
       body === undefined ? response.body : body,
-      this.#info(flow.key, entry),
+      networkInfo(flow.key, entry, this.#o.now),
     );
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
-  }
-
-  #info(
-    key: string | undefined,
-    entry: Omit<CacheEntry, "body"> | undefined,
-  ): ConstructorParameters<typeof CachedResponse>[3] {
-    return {
-      fromCache: false,
-      revalidated: false,
-      cacheKey: key,
-      createdAt: entry === undefined ? undefined : new Date(entry.createdAt),
-      expiresAt: entry === undefined || !Number.isFinite(entry.expiresAt)
-        ? undefined
-        : new Date(entry.expiresAt),
-      now: this.#o.now,
-    };
   }
 
   async #bypass(
@@ -594,7 +498,11 @@ export class CachedSession implements AsyncDisposable {
       }, response);
     }
     const label = (request as Partial<Flow>).label ?? `${request.method} ${request.url?.href ?? ""}`;
-    const wrapped = CachedResponse.fromNetwork(response, response.body, this.#info(undefined, undefined));
+    const wrapped = CachedResponse.fromNetwork(
+      response,
+      response.body,
+      networkInfo(undefined, undefined, this.#o.now),
+    );
     return this.#monitor.bypassed(wrapped, label, fwd);
   }
 

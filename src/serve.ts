@@ -1,0 +1,158 @@
+/**
+ * What the session builds from what it knows, without I/O: the response served from a stored
+ * entry (with its Age, a 304 for the client's own conditionals, or a range), the metadata of a
+ * network response, an entry freshened by a 304, and the URLs an unsafe method invalidates.
+ *
+ * @module
+ */
+
+import type { ResolvedOptions } from "./options.ts";
+import { currentAge, type PolicyRequest } from "./policy.ts";
+import { partialContent } from "./range.ts";
+import type { CacheEntry } from "./record.ts";
+import type { ParsedRequest } from "./request.ts";
+import { CachedResponse, type CacheInfo, withAge } from "./response.ts";
+import { expiresAtOf, type Found } from "./store_plan.ts";
+import { isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
+
+/** A lookup that found an entry to use. */
+export type Hit = Found & { entry: CacheEntry };
+
+/** A request on its way through the cache. */
+export interface Flow extends ParsedRequest {
+  /** Its cache key. */
+  key: string;
+  /** What the caching rules need to know of it. */
+  policy: PolicyRequest;
+  /** `"GET https://…"`, with ignored parameters removed, for error reports and events. */
+  label: string;
+  /** A background refresh: no caller sees its response. */
+  background?: boolean;
+}
+
+/**
+ * The response a stored entry gives this request.
+ *
+ * @param flow The request.
+ * @param found The entry and where it was found.
+ * @param o `cacheControl` and the clock.
+ * @param revalidated Whether the origin just confirmed the entry.
+ * @param now The current time (epoch ms).
+ * @returns The response, and how many body bytes it serves.
+ */
+export function fromStored(
+  flow: Flow,
+  found: Hit,
+  o: Pick<ResolvedOptions, "cacheControl" | "now">,
+  revalidated: boolean,
+  now: number,
+): { response: CachedResponse; bytes: number } {
+  const { entry } = found;
+  const common = {
+    cacheKey: flow.key,
+    now,
+    clock: o.now,
+    redirected: found.viaAlias ? false : entry.redirected,
+    revalidated,
+  };
+  // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
+  // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
+  const fields = o.cacheControl ? withAge(entry.headers, Math.floor(currentAge(entry, now))) : entry.headers;
+  const range = flow.headers.get("range");
+  const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
+  // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.
+  if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {
+    const headersOf304 = notModifiedHeaders(headers);
+    const response = CachedResponse.fromEntry(entry, {
+      ...common,
+      headers: headersOf304,
+      status: 304,
+      body: null,
+    });
+    return { response, bytes: 0 };
+  }
+  const partial = headers !== undefined && range !== null && entry.status === 200
+    ? partialContent(headers, entry.body, range)
+    : undefined;
+  const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
+  const response = CachedResponse.fromEntry(entry, {
+    ...common,
+    headers: headers ?? fields,
+    ...(partial && { status: partial.status }),
+    body: body as Uint8Array<ArrayBuffer> | null,
+  });
+  return { response, bytes: body?.length ?? 0 };
+}
+
+/**
+ * The cache metadata of a response that came from the network.
+ *
+ * @param key The request's key (`undefined` when the cache was bypassed).
+ * @param entry The entry being stored from it, if any.
+ * @param clock The session's clock.
+ * @returns The metadata.
+ */
+export function networkInfo(
+  key: string | undefined,
+  entry: Omit<CacheEntry, "body"> | undefined,
+  clock: () => number,
+): CacheInfo {
+  return {
+    fromCache: false,
+    revalidated: false,
+    cacheKey: key,
+    createdAt: entry === undefined ? undefined : new Date(entry.createdAt),
+    expiresAt: entry === undefined || !Number.isFinite(entry.expiresAt)
+      ? undefined
+      : new Date(entry.expiresAt),
+    now: clock,
+  };
+}
+
+/**
+ * RFC 9111 §3.2 and §4.3.4: a 304 refreshes the stored headers and freshness; the body stays.
+ *
+ * @param o The session's options.
+ * @param flow The request.
+ * @param entry The stored entry.
+ * @param response The 304 (or a HEAD response that describes the entry).
+ * @param requestTime When the request was sent (epoch ms).
+ * @param responseTime When the response arrived (epoch ms).
+ * @returns The freshened entry.
+ */
+export function freshen(
+  o: ResolvedOptions,
+  flow: Flow,
+  entry: CacheEntry,
+  response: Response,
+  requestTime: number,
+  responseTime: number,
+): CacheEntry {
+  const headers = updateHeaders(entry.headers, response.headers, o);
+  const refreshed = { ...entry, headers, requestTime, responseTime };
+  const fresh = new Response(null, { status: entry.status, headers });
+  return { ...refreshed, expiresAt: expiresAtOf(flow, fresh, refreshed, o) ?? responseTime };
+}
+
+/**
+ * RFC 9111 §4.4: the URIs a non-error response to an unsafe method invalidates — the target URI
+ * and the same-origin `Location` and `Content-Location`.
+ *
+ * @param target The request's URL.
+ * @param response The response.
+ * @returns The URLs.
+ */
+export function invalidatedUrls(target: URL, response: Response): URL[] {
+  const urls = [target];
+  for (const name of ["location", "content-location"]) {
+    const value = response.headers.get(name);
+    if (value === null) continue;
+    try {
+      const url = new URL(value, target);
+      if (url.origin === target.origin) urls.push(url);
+    } catch {
+      // An unparsable Location invalidates nothing.
+    }
+  }
+  return urls;
+}
