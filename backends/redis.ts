@@ -230,9 +230,11 @@ export class RedisStorage implements Storage {
 
   async #send(args: (string | Buffer)[], typeMapping?: typeof BINARY): Promise<unknown> {
     const client = await this.#connection();
-    const options = typeMapping ? { timeout: this.timeout, typeMapping } : { timeout: this.timeout };
+    // One timer per command, ours: the client's own timeout option arms an AbortSignal.timeout
+    // that cannot be cleared, which cost a hit about a sixth of its time.
+    const sent = typeMapping ? client.sendCommand(args, { typeMapping }) : client.sendCommand(args);
     try {
-      return await deadline(client.sendCommand(args, options), this.timeout, String(args[0]));
+      return await deadline(sent, this.timeout, String(args[0]));
     } catch (error) {
       // A reply may still come for a command given up on: drop the connection, so that reply
       // can never be taken for the answer to a later command. The next command reconnects.

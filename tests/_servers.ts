@@ -194,11 +194,3 @@ async function listening(port: number): Promise<void> {
   }
   throw new Error(`Cannot start a server: nothing listens on port ${port}`);
 }
-
-async function closed(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    if (!await accepts(port)) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`Cannot stop a server: port ${port} still accepts connections`);
-}

@@ -1,0 +1,173 @@
+/**
+ * `deno task bench`: every benchmark of the project in one run, printed as Markdown tables —
+ * the floor, hits per backend, misses against plain fetch, Redis against a raw GET, scaling to a
+ * million entries, heap per entry, and (in a Node 24 child process) the peers — then the targets
+ * and where each stands.
+ *
+ *   deno task bench            # prints the tables (a few minutes)
+ *   deno task bench --quick    # shorter slices, stores up to 100k entries
+ *   deno task bench --write    # also writes docs/performance.md and docs/bench.svg
+ *
+ * `bench/run.sh` (what the task runs) starts Redis and the MongoDB stand-in with
+ * `scripts/services.sh` and puts the project's Deno and Node first on PATH.
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { cleanup, scratch } from "./_backends.ts";
+import { budget, env } from "./_measure.ts";
+import { startOrigin } from "./_origin.ts";
+import { markdown, type Table } from "./_report.ts";
+import { chart } from "./chart.ts";
+import { type Figures, hits, runtimeName } from "./hits.ts";
+import { misses } from "./misses.ts";
+import { redisRaw } from "./redis_raw.ts";
+import { heapPerEntry, progress, scaling } from "./scaling.ts";
+import { targets } from "./targets.ts";
+
+const args = new Set(Deno.args);
+const quick = args.has("--quick");
+if (quick) Deno.env.set("BENCH_MAX_ENTRIES", Deno.env.get("BENCH_MAX_ENTRIES") ?? "100000");
+const slices = quick ? budget(60, 3) : budget();
+
+const tables: Table[] = [];
+const figures: Figures = {};
+const show = (section: { table: Table; figures: Figures }) => {
+  tables.push(section.table);
+  Object.assign(figures, section.figures);
+  console.log(markdown(section.table));
+};
+
+const started = performance.now();
+const machine = describeMachine();
+console.log(`## Benchmarks\n\n${machine.map((line) => `- ${line}`).join("\n")}\n`);
+
+const origin = await startOrigin();
+try {
+  progress("hits: floor, each backend, Deno caches");
+  show(
+    await hits(origin, {
+      backends: ["memory", "sqlite", "redis", "mongodb", "deno-kv"],
+      sizes: ["1k", "100k"],
+      budget: slices,
+      webCache: true,
+    }),
+  );
+  progress("misses against plain fetch");
+  show(await misses(origin, { sizes: ["1k", "100k", "10m"], budget: slices }));
+  progress("redis against a raw GET");
+  show(await redisRaw(origin, { sizes: ["1k", "100k"], budget: slices }));
+  progress("memory per entry");
+  show(await heapPerEntry(origin));
+  show(await scaling(origin, { budget: slices }));
+} finally {
+  await origin.close();
+}
+
+progress("peers, in Node 24");
+const node = await peersInNode();
+if ("table" in node) show(node);
+else console.log(`### Hits beside the peers\n\nskipped: ${node.skip}\n`);
+
+const summary = targets(figures);
+tables.unshift(summary);
+console.log(markdown(summary));
+console.log(`(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+cleanup();
+
+if (args.has("--write")) {
+  const root = new URL("../", import.meta.url);
+  const caption = `${machine.join(" · ")}`;
+  Deno.writeTextFileSync(new URL("docs/performance.md", root), document(machine, tables));
+  Deno.writeTextFileSync(new URL("docs/bench.svg", root), chart(figures, caption));
+  console.log("wrote docs/performance.md and docs/bench.svg");
+}
+
+/** Runs bench/peers.ts on Node and reads its figures back. */
+async function peersInNode(): Promise<{ table: Table; figures: Figures } | { skip: string }> {
+  const file = `${scratch()}/peers.json`;
+  try {
+    const child = new Deno.Command(env("NODE") ?? "node", {
+      args: [new URL("./peers.ts", import.meta.url).pathname, "--json", file],
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    const { success } = await child.output();
+    if (!success) return { skip: "node bench/peers.ts failed (see above)" };
+    const result = JSON.parse(Deno.readTextFileSync(file)) as {
+      table: Table;
+      figures: Figures;
+      runtime: string;
+    };
+    machine.push(`Peers: ${result.runtime}`);
+    return result;
+  } catch (error) {
+    return { skip: `cannot run node: ${(error as Error).message}` };
+  } finally {
+    cleanup();
+  }
+}
+
+/** Machine, runtimes and date, one item a line. */
+function describeMachine(): string[] {
+  const cpu = env("BENCH_CPU") || "unknown CPU";
+  let memory = "";
+  try {
+    memory = `, ${(Deno.systemMemoryInfo().total / 1024 ** 3).toFixed(0)} GiB RAM`;
+  } catch {
+    // No --allow-sys.
+  }
+  const database = new DatabaseSync(":memory:");
+  const sqlite = (database.prepare("select sqlite_version() as v").get() as { v: string }).v;
+  database.close();
+  return [
+    `Machine: ${cpu}, ${navigator.hardwareConcurrency} cores${memory}, ${Deno.build.os} ${Deno.build.arch}`,
+    `Runtimes: ${runtimeName()} (V8 ${Deno.version.v8}), SQLite ${sqlite}` +
+    `${env("BENCH_REDIS_VERSION") ? `, Redis ${env("BENCH_REDIS_VERSION")}` : ""}`,
+    `Date: ${new Date().toISOString().slice(0, 10)}${quick ? " (--quick)" : ""}`,
+  ];
+}
+
+function document(machine: string[], tables: Table[]): string {
+  return `# Performance
+
+How fast a hit, a miss and a big cache are, measured side by side with the physical floor and
+with the other fetch caches. Every figure below comes from one run of \`deno task bench --write\`
+(this page and [bench.svg](bench.svg) are written by it), on this machine:
+
+${machine.map((line) => `- ${line}`).join("\n")}
+
+![Hits per second at 1 KB, beside the peers and per backend](bench.svg)
+
+## How it is measured
+
+- **One process, side by side.** Cases that are compared run interleaved in the same process: a
+  slice of each (${slices.sliceMs} ms) per round, ${slices.rounds} rounds after a warm-up, in rotating order.
+  Throughput is the median of the rounds; p50 and p99 are over every timed request. Absolute
+  numbers depend on the machine (this one is shared and noisy); the ratios are what carry over.
+- **Bodies are read to the end**, and every hit is checked to be one (\`fromCache\`, or for the
+  peers, no request reached the origin).
+- **The floor** is what no hit can beat: parse the URL, compute a key from it, find that URL's own
+  bytes in a \`Map\`, build a \`Response\` from them with the stored header fields, read the body.
+  On Node the \`Response\` gets a one-chunk byte stream of a copy, which is faster there than
+  the bytes themselves; a hit builds its \`Response\` the same way.
+- **The origin** is a server of the benchmark itself on 127.0.0.1 (\`Deno.serve\` on Deno,
+  \`node:http\` on Node). Redis and the MongoDB stand-in are started by \`scripts/services.sh\`.
+- **Peers** run in one Node 24 process with our Memory and SQLite backends and the floor:
+  undici's \`fetch\` with \`interceptors.cache\` over \`MemoryCacheStore\` and over
+  \`SqliteCacheStore\` (a file), make-fetch-happen (cacache), axios with axios-cache-interceptor.
+  axios returns the stored \`ArrayBuffer\` itself, without a \`Response\` or a copy, so at 100 KB it
+  is faster than the floor: it is not doing the same work.
+
+${tables.map(markdown).join("\n")}
+## Run it
+
+\`\`\`sh
+npm install                  # Deno, Node 24 and the peers (devDependencies)
+deno task bench              # a few minutes; --quick for a shorter run
+deno task bench --write      # rewrites this page and docs/bench.svg
+node bench/peers.ts          # the peer comparison alone
+\`\`\`
+`;
+}

@@ -1,0 +1,184 @@
+/**
+ * Hits beside the peers, in one Node 24 process, from one loopback origin, with the same bodies:
+ *
+ * - the floor (key + `Response` from bytes), `MemoryBackend` and `SQLiteBackend`;
+ * - undici's `fetch` with `interceptors.cache` over `MemoryCacheStore` and over
+ *   `SqliteCacheStore` (a file, like ours);
+ * - make-fetch-happen (its cacache directory cache);
+ * - axios with axios-cache-interceptor (its in-memory storage).
+ *
+ * Every case reads the body to the end, and is checked to be served without the origin before
+ * it is timed. Run it alone (`node bench/peers.ts`) for its table, or through `deno task bench`,
+ * which calls it with `--json <file>` and prints everything together.
+ *
+ * @module
+ */
+
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { SQLiteBackend } from "../backends/sqlite.ts";
+import { MemoryBackend } from "../backends/memory.ts";
+import { CachedSession } from "../src/session.ts";
+import { cleanup, scratch } from "./_backends.ts";
+import { budget, type Case, compare } from "./_measure.ts";
+import { type Origin, SIZES, startOrigin } from "./_origin.ts";
+import { markdown, micros, rate, SIZE_LABEL, type Table, times } from "./_report.ts";
+import { type Figures, fill, floorCase, HIT_URLS, originFields, runtimeName, sessionCase } from "./hits.ts";
+
+/** Table labels of the cases, and which of ours each peer is compared with. */
+export const PEERS: { name: string; label: string; versus?: string }[] = [
+  { name: "floor", label: "floor: key + Response from bytes" },
+  { name: "memory", label: "@x/http-cache MemoryBackend" },
+  { name: "undici-memory", label: "undici fetch + cache interceptor, MemoryCacheStore", versus: "memory" },
+  { name: "axios", label: "axios + axios-cache-interceptor (memory)", versus: "memory" },
+  { name: "sqlite", label: "@x/http-cache SQLiteBackend (file)" },
+  {
+    name: "undici-sqlite",
+    label: "undici fetch + cache interceptor, SqliteCacheStore (file)",
+    versus: "sqlite",
+  },
+  { name: "make-fetch-happen", label: "make-fetch-happen (cacache files)", versus: "sqlite" },
+];
+
+type Peer = { run: (url: string) => Promise<unknown>; close?: () => Promise<unknown> | void };
+
+async function undici(store: "memory" | "sqlite"): Promise<Peer> {
+  const { Agent, cacheStores, fetch, interceptors } = await import("undici");
+  const cache = store === "memory"
+    ? new cacheStores.MemoryCacheStore({ maxCount: 10_000, maxSize: 1024 ** 3 })
+    : new cacheStores.SqliteCacheStore({ location: join(scratch(), `undici-${Date.now()}.db`) });
+  const agent = new Agent();
+  const dispatcher = agent.compose(interceptors.cache({ store: cache }));
+  return {
+    run: async (url) => await (await fetch(url, { dispatcher })).arrayBuffer(),
+    close: async () => {
+      await agent.close();
+      (cache as { close?: () => void }).close?.();
+    },
+  };
+}
+
+async function makeFetchHappen(): Promise<Peer> {
+  const { default: fetchHappen } = await import("make-fetch-happen");
+  const fetch = fetchHappen.defaults({ cachePath: join(scratch(), `make-fetch-happen-${Date.now()}`) });
+  return { run: async (url) => await (await fetch(url)).arrayBuffer() };
+}
+
+async function axios(): Promise<Peer> {
+  const { default: Axios } = await import("axios");
+  const { setupCache } = await import("axios-cache-interceptor");
+  const client = setupCache(Axios.create());
+  return { run: (url) => client.get(url, { responseType: "arraybuffer" }) };
+}
+
+/** A peer as a timed case, once it has stored every URL and served them all without the origin. */
+async function peerCase(name: string, peer: Peer, urls: string[], origin: Origin): Promise<Case | string> {
+  for (const url of urls) await peer.run(url);
+  for (const url of urls) await peer.run(url); // some stores finish writing in the background
+  const before = origin.requests;
+  for (let i = 0; i < 3 * urls.length; i++) await peer.run(urls[i % urls.length]!);
+  if (origin.requests !== before) {
+    return `${name} asked the origin ${origin.requests - before} times in ${3 * urls.length} repeat requests`;
+  }
+  let i = 0;
+  return { name, run: () => peer.run(urls[i++ % urls.length]!) };
+}
+
+/**
+ * Times our hits and the peers' side by side.
+ *
+ * @param origin The loopback origin (of this Node process).
+ * @param sizes Body sizes.
+ * @returns The table and figures by `"node:<case>:<size>"`.
+ */
+export async function peers(origin: Origin, sizes: string[]): Promise<{ table: Table; figures: Figures }> {
+  const figures: Figures = {};
+  const rows: string[][] = [];
+  const notes: string[] = [];
+  for (const size of sizes) {
+    const urls = Array.from({ length: HIT_URLS }, (_, i) => `${origin.url}/${size}/peer-${i}`);
+    const cases: Case[] = [floorCase(urls, await originFields(urls[0]!), SIZES[size]!)];
+    const sessions = [
+      new CachedSession({ backend: new MemoryBackend() }),
+      new CachedSession({ backend: new SQLiteBackend({ path: join(scratch(), `ours-${size}.db`) }) }),
+    ];
+    for (const [i, name] of ["memory", "sqlite"].entries()) {
+      const problem = await fill(sessions[i]!, urls);
+      if (problem !== undefined) throw new Error(problem);
+      cases.push(sessionCase(name, sessions[i]!, urls));
+    }
+    const opened: Peer[] = [];
+    const makers: Record<string, () => Promise<Peer>> = {
+      "undici-memory": () => undici("memory"),
+      "undici-sqlite": () => undici("sqlite"),
+      "make-fetch-happen": makeFetchHappen,
+      "axios": axios,
+    };
+    for (const [name, make] of Object.entries(makers)) {
+      try {
+        const peer = await make();
+        opened.push(peer);
+        const made = await peerCase(name, peer, urls, origin);
+        if (typeof made === "string") figures[`node:${name}:${size}`] = { skip: made };
+        else cases.push(made);
+      } catch (error) {
+        figures[`node:${name}:${size}`] = { skip: `${name} failed: ${(error as Error).message}` };
+      }
+    }
+    const results = await compare(cases, { ...budget(), maxOps: size === "1k" ? undefined : 20_000 });
+    for (const result of results) figures[`node:${result.name}:${size}`] = result;
+    for (const session of sessions) await session.close();
+    for (const peer of opened) await peer.close?.();
+    const floor = results[0]!;
+    for (const { name, label, versus } of PEERS) {
+      const figure = figures[`node:${name}:${size}`];
+      if (figure === undefined) continue;
+      if ("skip" in figure) {
+        rows.push([label, SIZE_LABEL[size]!, "skipped", "", "", "", ""]);
+        notes.push(figure.skip);
+        continue;
+      }
+      const ours = versus === undefined ? undefined : figures[`node:${versus}:${size}`];
+      const lead = ours !== undefined && !("skip" in ours) ? ours.opsPerSec / figure.opsPerSec : undefined;
+      rows.push([
+        label,
+        SIZE_LABEL[size]!,
+        rate(figure.opsPerSec),
+        micros(figure.p50),
+        micros(figure.p99),
+        name === "floor" ? "1.00×" : times(floor.opsPerSec / figure.opsPerSec),
+        versus === undefined ? "" : `${times(lead)} (${versus})`,
+      ]);
+    }
+  }
+  return {
+    table: {
+      title:
+        `Hits beside the peers (${runtimeName()}, one process, same origin and bodies, body read to the end)`,
+      columns: ["", "body", "hits/s", "p50 µs", "p99 µs", "time ÷ floor", "ours ÷ theirs (hits/s)"],
+      rows,
+      notes: [
+        ...notes,
+        "Each peer was checked to serve every URL without asking the origin before it was timed.",
+      ],
+    },
+    figures,
+  };
+}
+
+const main = (import.meta as { main?: boolean }).main ??
+  (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href);
+
+if (main) {
+  const json = process.argv.indexOf("--json");
+  const origin = await startOrigin();
+  try {
+    const { table, figures } = await peers(origin, ["1k", "100k"]);
+    if (json > 0) {
+      writeFileSync(process.argv[json + 1]!, JSON.stringify({ table, figures, runtime: runtimeName() }));
+    } else console.log(markdown(table));
+  } finally {
+    await origin.close();
+    cleanup();
+  }
+}
