@@ -1,11 +1,11 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { connect, createServer, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import { createClient } from "@redis/client";
 import { RedisBackend, RedisStorage } from "../backends/redis.ts";
 import type { CacheBackend } from "../backends/base.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { serviceUrl } from "./_services.ts";
-import { type Child, start } from "./_runtime.ts";
+import { privateRedis, redisServerMissing } from "./_servers.ts";
 
 const { url, skip } = serviceUrl("REDIS_URL");
 const prefixes = new WeakMap<CacheBackend, string>();
@@ -104,37 +104,36 @@ Deno.test("redis: options are validated at construction", () => {
   throws(() => new RedisBackend({ url: "http://127.0.0.1:6379" }), TypeError);
 });
 
-const redisServer = await findRedisServer();
-if (redisServer === undefined) console.log("redis: the restart test is skipped: redis-server is not on PATH");
+const missing = await redisServerMissing();
+if (missing !== undefined) console.log(`redis: the restart test is skipped: ${missing}`);
 
 Deno.test({
   name: "redis: a hung, then stopped server fails each command within timeout; the cache resumes after",
-  ignore: redisServer === undefined,
+  ignore: missing !== undefined,
   async fn() {
-    const port = await freePort();
-    let server = await startRedis(redisServer!, port);
+    const server = await privateRedis();
     const timeout = 300;
-    const storage = new RedisStorage({ url: `redis://127.0.0.1:${port}`, timeout });
+    const storage = new RedisStorage({ url: server.url, timeout });
     try {
       await storage.set("key", new Uint8Array([1, 2]), Infinity);
       deepEqual(await storage.get("key"), new Uint8Array([1, 2]));
 
-      server.kill("SIGSTOP"); // hung: connected, never answers
+      await server.pause(); // hung: connected, never answers
       await rejectsWithin(storage.get("key"), timeout);
-      server.kill("SIGCONT");
+      await server.resume();
       deepEqual(await storage.get("key"), new Uint8Array([1, 2]), "a late reply is not taken for a new one");
 
-      await stop(server); // gone: connection refused
+      await server.stop(); // gone: connection refused
       await rejectsWithin(storage.get("key"), timeout);
       await rejectsWithin(storage.set("key", new Uint8Array([3]), Infinity), timeout);
 
-      server = await startRedis(redisServer!, port);
+      await server.start();
       equal(await storage.get("key"), undefined, "the same instance reconnects");
       await storage.set("key", new Uint8Array([3]), Infinity);
       deepEqual(await storage.get("key"), new Uint8Array([3]));
     } finally {
       await storage.close();
-      await stop(server);
+      await server.stop();
     }
   },
 });
@@ -159,54 +158,4 @@ async function rejectsWithin(promise: Promise<unknown>, timeout: number): Promis
   await rejects(promise);
   // Generous slack: this guards against hanging, not against a slow machine.
   ok(performance.now() - start < timeout + 1500, `rejected after ${performance.now() - start} ms`);
-}
-
-/** `redis-server` when it can be run here (a test that stops and restarts it needs its own). */
-async function findRedisServer(): Promise<string | undefined> {
-  try {
-    const { code } = await start("redis-server", ["--version"]).exited;
-    return code === 0 ? "redis-server" : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts a private redis-server and resolves once it accepts connections. */
-async function startRedis(command: string, port: number): Promise<Child> {
-  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-  const child = start(command, args);
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (await accepts(port)) return child;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  await stop(child);
-  throw new Error(`redis-server did not listen on port ${port}`);
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-async function stop(child: Child): Promise<void> {
-  child.kill("SIGCONT");
-  child.kill("SIGTERM");
-  await child.exited;
 }
