@@ -159,6 +159,16 @@ export function parseDeltaSeconds(value: string | undefined): number | undefined
  */
 export function parseHttpDate(value: string | null): number | undefined {
   if (!value) return undefined;
+  // Every hit of an entry parses its Date again: remember the last answer.
+  if (value === lastDate.text) return lastDate.time;
+  const time = parseDate(value);
+  lastDate = { text: value, time };
+  return time;
+}
+
+let lastDate: { text: string; time: number | undefined } = { text: "", time: undefined };
+
+function parseDate(value: string): number | undefined {
   const text = value.trim();
   let match = IMF_FIXDATE.exec(text);
   if (match) return utc(match[3]!, match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
