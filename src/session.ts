@@ -5,15 +5,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import {
-  ALIAS_PREFIX,
-  cacheKey,
-  createCacheKey,
-  type KeyRequest,
-  redactUrl,
-  urlKeyPrefix,
-  variantKey,
-} from "./cache_keys.ts";
+import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
 import { captureBody, endAfter } from "./body.ts";
 import { Inflight, type Lead, type Outcome, RETRY, unlessAborted } from "./inflight.ts";
 import {
@@ -22,14 +14,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./options.ts";
-import {
-  ERROR_STATUSES,
-  mayServeOnError,
-  type PolicyRequest,
-  requestDirectives,
-  type Usability,
-  usability,
-} from "./policy.ts";
+import { ERROR_STATUSES, mayServeOnError, type PolicyRequest } from "./policy.ts";
 import { conditionalHeaders, isNotModified, validatorsMatch } from "./validation.ts";
 import type { CacheEntry } from "./record.ts";
 import { type CacheRequestInit, networkArguments, type ParsedRequest, parseRequest } from "./request.ts";
@@ -38,8 +23,9 @@ import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { BackendError } from "./errors.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
-import { type Found, planDeleteAt, planEntry, varyMatches, varyValues } from "./store_plan.ts";
+import { type Found, planDeleteAt, planEntry, varyMatches } from "./store_plan.ts";
 import { type Flow, freshen, fromStored, type Hit, invalidatedUrls, networkInfo } from "./serve.ts";
+import { keyFor, lookup, prepareFlow, usabilityFor } from "./lookup.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
@@ -131,7 +117,7 @@ export class CachedSession implements AsyncDisposable {
     }
     let flow: Flow;
     try {
-      flow = await this.#flow(parsed);
+      flow = await prepareFlow(parsed, this.#o);
     } catch (error) {
       this.#report(error, "read", parsed);
       return this.#bypass(parsed);
@@ -143,12 +129,12 @@ export class CachedSession implements AsyncDisposable {
     let found: Found | undefined;
     let missed: Promise<Outcome> | undefined;
     try {
-      found = ticket === undefined ? undefined : await this.#lookup(flow);
+      found = ticket === undefined ? undefined : await lookup(flow, this.#o, (key) => this.#read(flow, key));
     } finally {
       missed = ticket?.missed();
       ticket?.leave();
     }
-    let use = found?.entry === undefined ? undefined : this.#usability(flow, found.entry);
+    let use = found?.entry === undefined ? undefined : usabilityFor(flow, found.entry, o);
     let lead: Lead | undefined;
     let collapsed: ForwardReason | undefined;
     if ((use === undefined || use === "revalidate") && flow.mode !== "reload") {
@@ -157,7 +143,7 @@ export class CachedSession implements AsyncDisposable {
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());
         found = { key: flow.key, entry: joined.entry, viaAlias: false };
-        use = this.#usability(flow, joined.entry);
+        use = usabilityFor(flow, joined.entry, o);
       } else if (joined?.kind === "error") {
         // The origin failed for the request this one waited on: fail alike, or serve stale.
         if (found?.entry === undefined || !mayServeOnError(found.entry, flow.policy, o.now(), o)) {
@@ -229,81 +215,6 @@ export class CachedSession implements AsyncDisposable {
   /** Closes the session (`await using session = new CachedSession()`). */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  async #flow(parsed: ParsedRequest): Promise<Flow> {
-    let request = parsed;
-    let body: Uint8Array | undefined;
-    if (parsed.method !== "GET" && parsed.method !== "HEAD") {
-      // Read the body for the key from a clone; a copy goes to the network, so the caller's own
-      // Request stays unread (a Request built from another takes over its body).
-      const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
-      const built = new Request(input, parsed.init);
-      body = new Uint8Array(await built.clone().arrayBuffer());
-      request = { ...parsed, input: built, init: undefined };
-    }
-    const keyRequest: KeyRequest = {
-      method: parsed.method === "HEAD" ? "GET" : parsed.method,
-      url: parsed.url,
-      headers: parsed.headers,
-      body,
-    };
-    const key = this.#o.keyFn === undefined ? cacheKey(keyRequest, this.#o) : await this.#key(keyRequest);
-    const policy = {
-      method: parsed.method,
-      headers: parsed.headers,
-      cacheControl: requestDirectives(parsed.headers),
-    };
-    return {
-      ...request,
-      key,
-      policy,
-      label: `${parsed.method} ${redactUrl(parsed.url.href, this.#o.ignoredParameters)}`,
-    };
-  }
-
-  #key(request: KeyRequest): Promise<string> {
-    const o = this.#o;
-    const defaultKey = () => createCacheKey(request, o);
-    return o.keyFn === undefined ? defaultKey() : Promise.resolve(o.keyFn(request, defaultKey));
-  }
-
-  /** How a stored entry may answer this request, by the request's mode and the session's rules. */
-  #usability(flow: Flow, entry: CacheEntry): Usability {
-    const o = this.#o;
-    const now = o.now();
-    if (flow.mode === "force-cache" || flow.mode === "only-if-cached") return "fresh";
-    if (flow.mode === "no-cache") return "revalidate";
-    if (o.cacheControl) return usability(entry, flow.policy, now, o);
-    return entry.expiresAt > now ? "fresh" : "revalidate";
-  }
-
-  async #lookup(flow: Flow): Promise<Found | undefined> {
-    let key = flow.key;
-    let record = await this.#read(flow, key);
-    // A failed read is a miss; more reads would only add the failing backend's delay again.
-    if (record === null) return undefined;
-    let viaAlias = false;
-    if (record === undefined) {
-      const alias = await this.#read(flow, ALIAS_PREFIX + key);
-      if (!alias || !("alias" in alias)) return undefined;
-      key = alias.alias;
-      record = await this.#read(flow, key);
-      viaAlias = true;
-    }
-    if (!record || !("entry" in record)) return undefined;
-    const primary = record.entry;
-    if (varyMatches(primary, flow.headers)) return { key, entry: primary, viaAlias, primary };
-    // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
-    const variant = await variantKey(
-      key,
-      varyValues(primary.vary.map(([name]) => name), flow.headers, this.#o),
-    );
-    const other = await this.#read(flow, variant);
-    if (other && "entry" in other && varyMatches(other.entry, flow.headers)) {
-      return { key: variant, entry: other.entry, viaAlias, primary };
-    }
-    return { key, viaAlias, primary };
   }
 
   async #network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
@@ -419,7 +330,7 @@ export class CachedSession implements AsyncDisposable {
 
   async #alias(flow: Flow, finalUrl: string, target: string, deleteAt: number): Promise<void> {
     try {
-      const key = await this.#key({ method: "GET", url: new URL(finalUrl), headers: flow.headers });
+      const key = await keyFor({ method: "GET", url: new URL(finalUrl), headers: flow.headers }, this.#o);
       if (key !== target) await this.cache.writeAlias(key, target, deleteAt);
     } catch (error) {
       this.#report(error, "write", flow);

@@ -1,0 +1,126 @@
+/**
+ * The first half of a request's way through the cache: what it is (its key, its directives, a
+ * label for reports), where its stored response is (under its key, a redirect alias or a Vary
+ * variant), and how that response may answer it.
+ *
+ * @module
+ */
+
+import type { CacheBackend } from "../backends/base.ts";
+import {
+  ALIAS_PREFIX,
+  cacheKey,
+  createCacheKey,
+  type KeyRequest,
+  redactUrl,
+  variantKey,
+} from "./cache_keys.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { requestDirectives, type Usability, usability } from "./policy.ts";
+import type { CacheEntry } from "./record.ts";
+import type { ParsedRequest } from "./request.ts";
+import type { Flow } from "./serve.ts";
+import { type Found, varyMatches, varyValues } from "./store_plan.ts";
+
+/** A read of one record: `null` when the read failed (already reported). */
+export type ReadRecord = (key: string) => Promise<Awaited<ReturnType<CacheBackend["read"]>> | null>;
+
+/**
+ * Turns a parsed fetch call into a flow: its key, directives and label.
+ *
+ * @param parsed The fetch call.
+ * @param o The session's options.
+ * @returns The flow.
+ */
+export async function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Promise<Flow> {
+  let request = parsed;
+  let body: Uint8Array | undefined;
+  if (parsed.method !== "GET" && parsed.method !== "HEAD") {
+    // Read the body for the key from a clone; a copy goes to the network, so the caller's own
+    // Request stays unread (a Request built from another takes over its body).
+    const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
+    const built = new Request(input, parsed.init);
+    body = new Uint8Array(await built.clone().arrayBuffer());
+    request = { ...parsed, input: built, init: undefined };
+  }
+  const keyRequest: KeyRequest = {
+    method: parsed.method === "HEAD" ? "GET" : parsed.method,
+    url: parsed.url,
+    headers: parsed.headers,
+    body,
+  };
+  const key = o.keyFn === undefined ? cacheKey(keyRequest, o) : await keyFor(keyRequest, o);
+  const policy = {
+    method: parsed.method,
+    headers: parsed.headers,
+    cacheControl: requestDirectives(parsed.headers),
+  };
+  return {
+    ...request,
+    key,
+    policy,
+    label: `${parsed.method} ${redactUrl(parsed.url.href, o.ignoredParameters)}`,
+  };
+}
+
+/**
+ * The key of a request: the user's `keyFn`, or the default one.
+ *
+ * @param request The request's method, URL, headers and body.
+ * @param o The session's options.
+ * @returns The key.
+ */
+export function keyFor(request: KeyRequest, o: ResolvedOptions): Promise<string> {
+  const defaultKey = () => createCacheKey(request, o);
+  return o.keyFn === undefined ? defaultKey() : Promise.resolve(o.keyFn(request, defaultKey));
+}
+
+/**
+ * How a stored entry may answer this request, by the request's mode and the session's rules.
+ *
+ * @param flow The request.
+ * @param entry The stored entry.
+ * @param o The session's options.
+ * @returns The usability.
+ */
+export function usabilityFor(flow: Flow, entry: CacheEntry, o: ResolvedOptions): Usability {
+  const now = o.now();
+  if (flow.mode === "force-cache" || flow.mode === "only-if-cached") return "fresh";
+  if (flow.mode === "no-cache") return "revalidate";
+  if (o.cacheControl) return usability(entry, flow.policy, now, o);
+  return entry.expiresAt > now ? "fresh" : "revalidate";
+}
+
+/**
+ * Finds the stored response of a request: under its key, through a redirect alias, or as the
+ * Vary variant its headers select.
+ *
+ * @param flow The request.
+ * @param o The session's options.
+ * @param read Reads one record.
+ * @returns What was found; `entry` is absent when no stored variant matches.
+ */
+export async function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): Promise<Found | undefined> {
+  let key = flow.key;
+  let record = await read(key);
+  // A failed read is a miss; more reads would only add the failing backend's delay again.
+  if (record === null) return undefined;
+  let viaAlias = false;
+  if (record === undefined) {
+    const alias = await read(ALIAS_PREFIX + key);
+    if (!alias || !("alias" in alias)) return undefined;
+    key = alias.alias;
+    record = await read(key);
+    viaAlias = true;
+  }
+  if (!record || !("entry" in record)) return undefined;
+  const primary = record.entry;
+  if (varyMatches(primary, flow.headers)) return { key, entry: primary, viaAlias, primary };
+  // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
+  const variant = await variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
+  const other = await read(variant);
+  if (other && "entry" in other && varyMatches(other.entry, flow.headers)) {
+    return { key: variant, entry: other.entry, viaAlias, primary };
+  }
+  return { key, viaAlias, primary };
+}
