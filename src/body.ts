@@ -1,7 +1,8 @@
 /**
- * Streams a network body to the caller while collecting it for the cache.
+ * Takes a network body for the cache: read whole when it is small and its length is declared,
+ * else streamed to the caller while the cache collects it.
  *
- * The body is split with `tee()`: the caller reads its branch at its own pace, the cache reads the
+ * A streamed body is split with `tee()`: the caller reads its branch at its own pace, the cache reads the
  * other to the end. So a response is stored even when the caller stops reading, and never when
  * the network stream fails: then the caller's branch errors exactly as plain fetch would, and the
  * collected bytes are dropped. A body that outgrows the limit is let go: its branch is cancelled,
@@ -22,6 +23,49 @@ export interface CapturedBody {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Largest body read whole before the response is handed over: 1 MiB. One read of the whole body
+ * costs far less than a stream through the cache (each chunk a promise, both ends in JavaScript),
+ * and the caller of a body this small rarely gains anything from its first bytes coming earlier.
+ */
+export const READ_WHOLE_LIMIT = 1024 * 1024;
+
+/**
+ * Whether a response body is read whole: its `Content-Length` is declared and at most `limit`,
+ * and it has no content coding (a decoded body could be any size).
+ *
+ * @param headers The response's headers.
+ * @param limit Largest body the cache collects, in bytes.
+ * @returns `true` to read it whole.
+ */
+export function readsWhole(headers: Headers, limit: number): boolean {
+  const length = headers.get("content-length");
+  if (length === null || !(Number(length) <= Math.min(limit, READ_WHOLE_LIMIT))) return false;
+  const coding = headers.get("content-encoding");
+  return coding === null || coding === "identity";
+}
+
+/**
+ * Reads a body whole.
+ *
+ * @param response The response.
+ * @returns The body's bytes.
+ * @throws {unknown} The body's error when it failed.
+ */
+export async function readWhole(response: Response): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * A body that fails with `error` when it is read: what a caller of plain fetch would have met.
+ *
+ * @param error The error.
+ * @returns The stream.
+ */
+export function failedBody(error: unknown): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.error(error) });
+}
 
 /** Longest wait, once a body has ended, for the cache's write of it: 2,000 ms. */
 export const STORE_WAIT_LIMIT = 2000;
@@ -98,12 +142,22 @@ export function endAfter(
     async pull(controller) {
       const { done, value } = await reader.read();
       if (!done) return controller.enqueue(value);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<void>((resolve) => timer = setTimeout(resolve, limit));
-      await Promise.race([stored.catch(() => {}), late]);
-      clearTimeout(timer);
+      await settledWithin(stored, limit);
       controller.close();
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
+}
+
+/**
+ * Waits for `work` to settle, `limit` ms at most.
+ *
+ * @param work The work.
+ * @param limit Longest wait, in ms.
+ */
+export async function settledWithin(work: Promise<unknown>, limit: number = STORE_WAIT_LIMIT): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, limit));
+  await Promise.race([work.catch(() => {}), late]);
+  clearTimeout(timer);
 }

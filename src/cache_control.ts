@@ -93,9 +93,27 @@ const FLAGS = {
  * // { maxAge: 60, private: ["set-cookie"], mustRevalidate: true }
  * ```
  */
-export function parseCacheControl(value: string | null): CacheControl {
+export function parseCacheControl(value: string | null): Readonly<CacheControl> {
+  if (!value) return NO_DIRECTIVES;
+  let directives = recent.get(value);
+  if (directives === undefined) {
+    // Origins repeat a handful of values: each is parsed once, and the result shared (frozen).
+    if (recent.size >= RECENT_LIMIT) recent.clear();
+    directives = parseDirectives(value);
+    if (Array.isArray(directives.noCache)) Object.freeze(directives.noCache);
+    if (Array.isArray(directives.private)) Object.freeze(directives.private);
+    recent.set(value, Object.freeze(directives));
+  }
+  return directives;
+}
+
+const NO_DIRECTIVES: Readonly<CacheControl> = Object.freeze({});
+/** How many distinct field values are remembered: 256. */
+const RECENT_LIMIT = 256;
+const recent = new Map<string, Readonly<CacheControl>>();
+
+function parseDirectives(value: string): CacheControl {
   const result: CacheControl = {};
-  if (!value) return result;
   const seen = new Set<string>();
   for (const [name, argument, quoted, written] of splitDirectives(value)) {
     // A malformed directive that still spells no-store, private or no-cache (`no-store;`,

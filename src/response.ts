@@ -87,8 +87,7 @@ export function withAge(fields: readonly [string, string][], age: number): [stri
  * ```
  */
 export class CachedResponse extends Response {
-  #url: string;
-  #redirected: boolean;
+  #source: { readonly url: string; readonly redirected: boolean };
   #info: CacheInfo;
 
   /**
@@ -96,18 +95,18 @@ export class CachedResponse extends Response {
    *
    * @param body The body.
    * @param init Status, status text and headers.
-   * @param source `url` and `redirected` of the original response.
+   * @param source `url` and `redirected` of the original response (read when asked for: the
+   *   getter of a fetch response's `url` costs more than all the rest of a miss's bookkeeping).
    * @param info Cache metadata.
    */
   constructor(
     body: BodyInit | null,
     init: ResponseInit,
-    source: { url: string; redirected: boolean },
+    source: { readonly url: string; readonly redirected: boolean },
     info: CacheInfo,
   ) {
     super(NULL_BODY_STATUS.has(init.status ?? 200) ? null : body, init);
-    this.#url = source.url;
-    this.#redirected = source.redirected;
+    this.#source = source;
     this.#info = info;
   }
 
@@ -172,12 +171,12 @@ export class CachedResponse extends Response {
 
   /** The URL of the original response (after redirects). */
   override get url(): string {
-    return this.#url;
+    return this.#source.url;
   }
 
   /** Whether the original response was reached through redirects. */
   override get redirected(): boolean {
-    return this.#redirected;
+    return this.#source.redirected;
   }
 
   /** Whether the response came from the cache. */
@@ -222,7 +221,7 @@ export class CachedResponse extends Response {
     return new CachedResponse(
       copy.body,
       { status: copy.status, statusText: copy.statusText, headers: copy.headers },
-      { url: this.#url, redirected: this.#redirected },
+      this.#source,
       this.#info,
     );
   }

@@ -6,7 +6,7 @@
 
 import type { CacheBackend } from "../backends/base.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
-import { captureBody, endAfter } from "./body.ts";
+import { captureBody, endAfter, failedBody, readsWhole, readWhole, settledWithin } from "./body.ts";
 import { Inflight, type Lead, type Outcome, RETRY, unlessAborted } from "./inflight.ts";
 import {
   type CachedSessionOptions,
@@ -18,7 +18,7 @@ import { ERROR_STATUSES, mayServeOnError, type PolicyRequest } from "./policy.ts
 import { conditionalHeaders, isNotModified, validatorsMatch } from "./validation.ts";
 import type { CacheEntry } from "./record.ts";
 import { type CacheRequestInit, networkArguments, type ParsedRequest, parseRequest } from "./request.ts";
-import { CachedResponse } from "./response.ts";
+import { CachedResponse, storedBody } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { BackendError } from "./errors.ts";
 import { Monitor, type Served } from "./monitor.ts";
@@ -290,8 +290,7 @@ export class CachedSession implements AsyncDisposable {
         settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
-      const captured = captureBody(response.body, this.#maxBodySize);
-      const stored = captured.bytes.then(async (body) => {
+      const keep = async (body: Uint8Array | undefined) => {
         if (body === undefined) return undefined;
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body };
@@ -299,11 +298,28 @@ export class CachedSession implements AsyncDisposable {
         await this.#store(flow, plan.key, entry, plan.deleteAt);
         if (response.redirected) await this.#alias(flow, response.url, plan.key, plan.deleteAt);
         return entry;
-      }, (error: unknown) => {
+      };
+      const drop = (error: unknown) => {
         // A body that failed is never stored nor served; waiters get the same error.
         lead?.release(failed(error));
         return undefined;
-      }).finally(() => settle(undefined));
+      };
+      if (readsWhole(response.headers, this.#maxBodySize)) {
+        let body: Uint8Array<ArrayBuffer>;
+        try {
+          body = await readWhole(response);
+        } catch (error) {
+          drop(error);
+          return this.#wrap(flow, response, failedBody(error), undefined, fwd, conditional);
+        }
+        const stored = keep(body).finally(() => settle(undefined));
+        this.#track(stored);
+        // Read-your-writes: the response is handed over once the cache holds it.
+        await settledWithin(stored);
+        return this.#wrap(flow, response, storedBody(body), plan.entry, fwd, conditional);
+      }
+      const captured = captureBody(response.body, this.#maxBodySize);
+      const stored = captured.bytes.then(keep, drop).finally(() => settle(undefined));
       this.#track(stored);
       const stream = captured.stream && endAfter(captured.stream, stored);
       return this.#wrap(flow, response, stream, plan.entry, fwd, conditional);

@@ -6,7 +6,7 @@
  */
 
 import { CREDENTIAL_HEADERS, redactUrl, variantKey } from "./cache_keys.ts";
-import { parseCacheControl } from "./cache_control.ts";
+import { type CacheControl, parseCacheControl } from "./cache_control.ts";
 import { DO_NOT_CACHE, type ExpireAfter, expiresAtFor } from "./expiration.ts";
 import type { ResolvedOptions } from "./options.ts";
 import {
@@ -101,7 +101,7 @@ export async function planEntry(
   }
   const base = {
     method: request.method,
-    url: redactUrl(response.url || request.url.href, o.ignoredParameters),
+    url: redactUrl(responseUrl(request.url, response), o.ignoredParameters),
     redirected: response.redirected,
     status,
     statusText: response.statusText,
@@ -111,10 +111,10 @@ export async function planEntry(
     responseTime,
     createdAt: responseTime,
   };
-  const expiresAt = expiresAtOf(request, response, base, o);
+  const expiresAt = expiresAtOf(request, response, base, o, cc);
   if (expiresAt === undefined) return undefined;
   const entry = { ...base, expiresAt };
-  const deleteAt = planDeleteAt(entry, o);
+  const deleteAt = planDeleteAt(entry, o, cc);
   if (deleteAt <= responseTime) return undefined;
   const sameSlot = entry.vary.length === 0 || primary === undefined || primary.vary.length === 0 ||
     sameValues(primary.vary, entry.vary);
@@ -132,6 +132,7 @@ export async function planEntry(
  * @param response Status and headers of the response.
  * @param times When the request was sent and the response arrived (epoch ms).
  * @param o The session's options.
+ * @param cc The response's directives, when they are parsed already.
  * @returns Epoch ms (`Infinity` for never), or `undefined` for "do not store".
  */
 export function expiresAtOf(
@@ -139,6 +140,7 @@ export function expiresAtOf(
   response: Pick<Response, "status" | "headers">,
   times: { requestTime: number; responseTime: number },
   o: ResolvedOptions,
+  cc: CacheControl = o.cacheControl ? parseCacheControl(response.headers.get("cache-control")) : {},
 ): number | undefined {
   const { requestTime, responseTime } = times;
   const { headers, status } = response;
@@ -147,7 +149,6 @@ export function expiresAtOf(
     value !== undefined &&
     (o.allowedCodes !== undefined || CONFIGURED_CODES.has(status) || value === DO_NOT_CACHE);
   if (applies(request.expireAfter)) return expiresAtFor(request.expireAfter, responseTime);
-  const cc = o.cacheControl ? parseCacheControl(headers.get("cache-control")) : {};
   const fromAge = (lifetime: number) =>
     responseTime + (lifetime - correctedInitialAge(headers, requestTime, responseTime)) * 1000;
   if (o.cacheControl) {
@@ -172,11 +173,16 @@ export function expiresAtOf(
  *
  * @param entry The entry (headers and expiry).
  * @param o The session's options.
+ * @param cc The entry's directives, when they are parsed already.
  * @returns Epoch ms, `Infinity` for never.
  */
-export function planDeleteAt(entry: Pick<CacheEntry, "headers" | "expiresAt">, o: ResolvedOptions): number {
+export function planDeleteAt(
+  entry: Pick<CacheEntry, "headers" | "expiresAt">,
+  o: ResolvedOptions,
+  cc?: CacheControl,
+): number {
   if (!Number.isFinite(entry.expiresAt)) return Infinity;
-  const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
+  cc ??= parseCacheControl(headerValue(entry.headers, "cache-control"));
   const validators = headerValue(entry.headers, "etag") !== null ||
     headerValue(entry.headers, "last-modified") !== null;
   const window = Math.max(
@@ -238,4 +244,15 @@ function isAllowedStatus(status: number, o: ResolvedOptions): boolean {
 
 function sameValues(a: readonly [string, string | null][], b: readonly [string, string | null][]): boolean {
   return a.length === b.length && a.every(([name, value], i) => b[i]![0] === name && b[i]![1] === value);
+}
+
+/**
+ * The URL of a response as fetch reports it (without the fragment). Only a redirected response's
+ * own `url` is read: it cannot differ otherwise, and Deno parses it anew on every read.
+ */
+function responseUrl(requested: URL, response: Pick<Response, "url" | "redirected">): string {
+  if (response.redirected) return response.url;
+  const href = requested.href;
+  const fragment = href.indexOf("#");
+  return fragment === -1 ? href : href.slice(0, fragment);
 }

@@ -6,7 +6,13 @@
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
-import { formatHttpDate, MAX_DELTA_SECONDS, parseCacheControl, parseHttpDate } from "../src/cache_control.ts";
+import {
+  type CacheControl,
+  formatHttpDate,
+  MAX_DELTA_SECONDS,
+  parseCacheControl,
+  parseHttpDate,
+} from "../src/cache_control.ts";
 import {
   correctedInitialAge,
   explicitLifetime,
@@ -63,7 +69,7 @@ Deno.test("property: Cache-Control parsing never throws and returns only sound v
   fc.assert(
     fc.property(text, (value) => {
       const cc = parseCacheControl(value);
-      for (const [field, parsed] of Object.entries(cc)) {
+      for (const [field, parsed] of Object.entries(cc as CacheControl)) {
         if ((SECONDS_FIELDS as readonly string[]).includes(field)) {
           ok(Number.isInteger(parsed) && parsed >= 0 && parsed <= MAX_DELTA_SECONDS, `${field}: ${parsed}`);
         } else if (field === "maxStale") {

@@ -8,6 +8,7 @@ import process from "node:process";
 import type { ServerResponse } from "node:http";
 import { MemoryBackend } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
+import { READ_WHOLE_LIMIT } from "../src/body.ts";
 import { delay, type Loopback, loopback } from "./_fixtures.ts";
 
 const CHUNK = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff);
@@ -141,6 +142,60 @@ Deno.test("streams: a body aborted half-way rejects with the abort reason and is
       await session.close();
     }
   });
+});
+
+Deno.test("streams: a small body of declared length aborted before it arrives fails with the abort reason", async () => {
+  let release!: () => void;
+  await withServer(async (response) => {
+    response.writeHead(200, { ...FRESH, "content-length": "200000" });
+    await send(response, 100_000);
+    await new Promise<void>((resolve) => release = resolve);
+    response.end();
+  }, async (server) => {
+    const session = new CachedSession();
+    try {
+      const controller = new AbortController();
+      const pending = session.fetch(server.url, { signal: controller.signal });
+      await delay(20);
+      controller.abort();
+      const response = await pending;
+      await rejects(response.arrayBuffer(), (error: unknown) => error === controller.signal.reason);
+      equal(await session.cache.count(), 0);
+    } finally {
+      release();
+      await session.close();
+    }
+  });
+});
+
+Deno.test("streams: a large or undeclared body reaches the caller before the origin has sent it all", async (t) => {
+  const sizes = { "over READ_WHOLE_LIMIT": String(READ_WHOLE_LIMIT + 1), "no Content-Length": undefined };
+  for (const [name, length] of Object.entries(sizes)) {
+    await t.step(name, async () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => release = resolve);
+      await withServer(async (response) => {
+        response.writeHead(200, length === undefined ? FRESH : { ...FRESH, "content-length": length });
+        await send(response, 100_000);
+        await released;
+        await send(response, Number(length ?? 100_000) - 100_000);
+        response.end();
+      }, async (server) => {
+        const session = new CachedSession();
+        try {
+          const response = await session.fetch(server.url);
+          const reader = response.body!.getReader();
+          ok(!(await reader.read()).done, "the first bytes came while the origin was still sending");
+          release();
+          while (!(await reader.read()).done);
+          equal((await session.fetch(server.url)).fromCache, true);
+        } finally {
+          release();
+          await session.close();
+        }
+      });
+    });
+  }
 });
 
 Deno.test("streams: a caller that cancels half-way leaves a complete body in the cache, never a partial one", async () => {
