@@ -28,7 +28,7 @@
  */
 
 import { BackendError } from "../src/errors.ts";
-import { type CacheEntry, decodeRecord, encodeAlias, encodeEntry } from "../src/record.ts";
+import { type CacheEntry, decodeRecord, type DecodedRecord, encodeAlias, encodeEntry } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { CachedResponse } from "../src/response.ts";
 import {
@@ -39,6 +39,11 @@ import {
   storedBytes,
   type StoredEntry,
 } from "../src/inspection.ts";
+
+/** How many decoded records are kept for a storage that keeps values: the 1,024 read last. */
+const DECODED_RECORDS = 1024;
+/** Largest record whose decoded form is kept: 64 KiB (decoding is a small part of a larger hit). */
+const DECODED_SIZE_LIMIT = 64 * 1024;
 
 export type { DeleteOptions, DeleteProgress, ResponseFilter, StoredEntry } from "../src/inspection.ts";
 
@@ -89,6 +94,12 @@ export interface Storage {
    * a body larger than this: it streams through to the caller unstored.
    */
   readonly maxEntrySize?: number | undefined;
+  /**
+   * Whether `get` returns views of the very buffers `set` was given, which the storage never
+   * changes (an in-process store). The cache then keeps the decoded form of the 1,024 records it
+   * read last (those up to 64 KiB), so that a hot record is not decoded again on every hit.
+   */
+  readonly keepsValues?: boolean;
 }
 
 /**
@@ -144,7 +155,7 @@ export class CacheBackend implements AsyncDisposable {
     }
     if (bytes === undefined) return undefined;
     try {
-      const record = decodeRecord(bytes);
+      const record = this.#decode(key, bytes);
       return record.kind === "entry" ? { entry: record.entry } : { alias: record.target };
     } catch (cause) {
       await this.storage.delete([key]).catch(() => {});
@@ -398,6 +409,25 @@ export class CacheBackend implements AsyncDisposable {
   /** Closes the storage (`await using cache = new MemoryBackend()`). */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** The records decoded last, by key, with the bytes they came from (storages that keep values). */
+  #decoded = new Map<string, { bytes: Uint8Array; record: DecodedRecord }>();
+
+  #decode(key: string, bytes: Uint8Array): DecodedRecord {
+    if (this.storage.keepsValues !== true || bytes.length > DECODED_SIZE_LIMIT) return decodeRecord(bytes);
+    const known = this.#decoded.get(key);
+    if (
+      known !== undefined && known.bytes.buffer === bytes.buffer &&
+      known.bytes.byteOffset === bytes.byteOffset && known.bytes.byteLength === bytes.byteLength
+    ) {
+      return known.record;
+    }
+    const record = decodeRecord(bytes);
+    this.#decoded.delete(key);
+    if (this.#decoded.size >= DECODED_RECORDS) this.#decoded.delete(this.#decoded.keys().next().value!);
+    this.#decoded.set(key, { bytes, record });
+    return record;
   }
 
   async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {

@@ -66,6 +66,8 @@ export class MemoryBackend extends CacheBackend {
 /** The byte storage behind {@linkcode MemoryBackend}. */
 export class MemoryStorage implements Storage {
   readonly name: string = "memory";
+  /** Stored buffers are handed out as they are and never changed. */
+  readonly keepsValues = true;
   /** Most records kept. */
   readonly maxEntries: number;
   /** Most bytes kept. */

@@ -246,9 +246,16 @@ export function parseAge(value: string | null): number {
  * @returns Seconds.
  */
 export function currentAge(entry: CacheEntry, now: number): number {
-  return correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime) +
-    Math.max(0, (now - entry.responseTime) / 1000);
+  // Entries are never changed once built (a 304 builds a new one): the initial age is theirs.
+  let initialAge = initialAges.get(entry);
+  if (initialAge === undefined) {
+    initialAge = correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime);
+    initialAges.set(entry, initialAge);
+  }
+  return initialAge + Math.max(0, (now - entry.responseTime) / 1000);
 }
+
+const initialAges = new WeakMap<CacheEntry, number>();
 
 /**
  * Whether a stale entry must never be used without revalidation (RFC 9111 §4.2.4): when the

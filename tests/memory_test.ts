@@ -1,4 +1,4 @@
-import { deepEqual, equal, throws } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 
@@ -68,4 +68,31 @@ Deno.test("memory: bad bounds fail at construction, naming the option", () => {
     }
   }
   equal(new MemoryStorage({ maxEntries: 1 }).maxEntries, 1);
+});
+
+Deno.test("memory: a record is decoded once while stored, and a replaced record is read anew", async () => {
+  const backend = new MemoryBackend();
+  const entry = (body: string) => ({
+    method: "GET",
+    url: "http://127.0.0.1/a",
+    redirected: false,
+    status: 200,
+    statusText: "OK",
+    headers: [["cache-control", "max-age=60"]] as [string, string][],
+    vary: [],
+    requestTime: 1,
+    responseTime: 2,
+    createdAt: 2,
+    expiresAt: Infinity,
+    body: new TextEncoder().encode(body),
+  });
+  await backend.write("k", entry("first"), Infinity);
+  const [a, b] = [await backend.read("k"), await backend.read("k")];
+  ok(a !== undefined && "entry" in a && b !== undefined && "entry" in b);
+  equal(a.entry, b.entry, "the second read reuses the decoded entry");
+  await backend.write("k", entry("second"), Infinity);
+  const c = await backend.read("k");
+  ok(c !== undefined && "entry" in c);
+  equal(new TextDecoder().decode(c.entry.body), "second");
+  await backend.close();
 });
