@@ -28,7 +28,13 @@
  */
 
 import { BackendError } from "../src/errors.ts";
-import { type CacheEntry, decodeRecord, type DecodedRecord, encodeAlias, encodeEntry } from "../src/record.ts";
+import {
+  type CacheEntry,
+  type DecodedRecord,
+  decodeRecord,
+  encodeAlias,
+  encodeEntry,
+} from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { CachedResponse } from "../src/response.ts";
 import {

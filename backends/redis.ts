@@ -30,6 +30,7 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import { CacheBackend, type Storage } from "./base.ts";
+import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `redis://127.0.0.1:6379`. */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -149,6 +150,7 @@ export class RedisStorage implements Storage {
   /** Largest record kept, in bytes. */
   readonly maxEntrySize: number;
   #injected: RedisClientLike | undefined;
+  #deadlines: Deadlines;
   #client: OwnedClient | undefined;
   #connecting: Promise<OwnedClient> | undefined;
   #closed = false;
@@ -172,6 +174,7 @@ export class RedisStorage implements Storage {
     }
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.timeout = positive(options.timeout, "timeout", DEFAULT_REDIS_TIMEOUT);
+    this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positive(options.maxEntrySize, "maxEntrySize", DEFAULT_REDIS_MAX_ENTRY_SIZE);
     this.#injected = options.client;
   }
@@ -229,12 +232,12 @@ export class RedisStorage implements Storage {
   }
 
   async #send(args: (string | Buffer)[], typeMapping?: typeof BINARY): Promise<unknown> {
-    const client = await this.#connection();
-    // One timer per command, ours: the client's own timeout option arms an AbortSignal.timeout
-    // that cannot be cleared, which cost a hit about a sixth of its time.
+    const client = this.#injected ?? (this.#client?.isOpen ? this.#client : await this.#connection());
+    // Our deadlines, on one timer: the client's own timeout option arms an AbortSignal.timeout
+    // per command that cannot be cleared, which cost a hit about a sixth of its time.
     const sent = typeMapping ? client.sendCommand(args, { typeMapping }) : client.sendCommand(args);
     try {
-      return await deadline(sent, this.timeout, String(args[0]));
+      return await this.#deadlines.race(sent, () => timedOut(String(args[0]), this.timeout));
     } catch (error) {
       // A reply may still come for a command given up on: drop the connection, so that reply
       // can never be taken for the answer to a later command. The next command reconnects.
@@ -291,11 +294,14 @@ class RedisTimeoutError extends Error {
   override name = "TimeoutError";
 }
 
+function timedOut(operation: string, ms: number): RedisTimeoutError {
+  return new RedisTimeoutError(`Cannot ${operation}: no answer from Redis within ${ms} ms`);
+}
+
 function deadline<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
-    const message = `Cannot ${operation}: no answer from Redis within ${ms} ms`;
-    timer = setTimeout(() => reject(new RedisTimeoutError(message)), ms);
+    timer = setTimeout(() => reject(timedOut(operation, ms)), ms);
   });
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,25 @@
+import { equal, ok, rejects } from "node:assert/strict";
+import { Deadlines } from "../src/deadline.ts";
+
+Deno.test("deadlines: answers pass through, errors too, and only the late are given up on", async () => {
+  const deadlines = new Deadlines(40);
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const after = <T>(ms: number, value: T) =>
+    new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
+  const late = () => new Error("late");
+  const started = Date.now();
+  const [fast, failed, slow] = await Promise.allSettled([
+    deadlines.race(after(5, "fast"), late),
+    deadlines.race(Promise.reject(new TypeError("refused")), late),
+    deadlines.race(after(1_000, "slow"), late),
+  ]);
+  const elapsed = Date.now() - started;
+  timers.forEach(clearTimeout);
+  equal(fast.status === "fulfilled" && fast.value, "fast");
+  ok(failed.status === "rejected" && failed.reason instanceof TypeError);
+  ok(slow.status === "rejected" && (slow.reason as Error).message === "late");
+  ok(elapsed >= 40 && elapsed < 500, `given up after ${elapsed} ms`);
+  // Once nothing is pending the timer stops: a new operation still gets its deadline.
+  await rejects(deadlines.race(new Promise(() => timers.push(setTimeout(() => {}, 1_000))), late), /late/);
+  timers.forEach(clearTimeout);
+});
