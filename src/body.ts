@@ -11,6 +11,8 @@
  * @module
  */
 
+import { storedBody } from "./response.ts";
+
 /** A body split between the caller and the cache. */
 export interface CapturedBody {
   /** The caller's branch. */
@@ -23,6 +25,40 @@ export interface CapturedBody {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * Takes a storable network body: reads it whole when {@linkcode readsWhole} says so, else splits
+ * it between the caller and the cache ({@linkcode captureBody}). Either way `store` receives the
+ * complete bytes (`undefined` when they outgrew `limit`, a rejection when the body failed), and
+ * the caller's body ends only once what `store` returned has settled ({@linkcode STORE_WAIT_LIMIT}
+ * at most): a caller that has read a body finds it in the cache.
+ *
+ * @param response The network response.
+ * @param limit Largest body the cache collects, in bytes.
+ * @param store Stores the bytes; settles when the cache is done with them.
+ * @returns The body to hand to the caller.
+ */
+export async function takeBody(
+  response: Response,
+  limit: number,
+  store: (bytes: Promise<Uint8Array | undefined>) => Promise<unknown>,
+): Promise<BodyInit | null> {
+  if (readsWhole(response.headers, limit)) {
+    const bytes = readWhole(response);
+    const stored = store(bytes);
+    let body: Uint8Array<ArrayBuffer>;
+    try {
+      body = await bytes;
+    } catch (error) {
+      return failedBody(error);
+    }
+    await settledWithin(stored);
+    return storedBody(body);
+  }
+  const captured = captureBody(response.body, limit);
+  const stored = store(captured.bytes);
+  return captured.stream && endAfter(captured.stream, stored);
+}
 
 /**
  * Largest body read whole before the response is handed over: 1 MiB. One read of the whole body
@@ -53,7 +89,7 @@ export function readsWhole(headers: Headers, limit: number): boolean {
  * @returns The body's bytes.
  * @throws {unknown} The body's error when it failed.
  */
-export async function readWhole(response: Response): Promise<Uint8Array<ArrayBuffer>> {
+async function readWhole(response: Response): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
@@ -63,7 +99,7 @@ export async function readWhole(response: Response): Promise<Uint8Array<ArrayBuf
  * @param error The error.
  * @returns The stream.
  */
-export function failedBody(error: unknown): ReadableStream<Uint8Array> {
+function failedBody(error: unknown): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (controller) => controller.error(error) });
 }
 

@@ -5,27 +5,21 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
-import { captureBody, endAfter, failedBody, readsWhole, readWhole, settledWithin } from "./body.ts";
+import { takeBody } from "./body.ts";
 import { Inflight, type Lead, type Outcome, RETRY, unlessAborted } from "./inflight.ts";
-import {
-  type CachedSessionOptions,
-  type ErrorContext,
-  type ResolvedOptions,
-  resolveOptions,
-} from "./options.ts";
-import { ERROR_STATUSES, mayServeOnError, type PolicyRequest } from "./policy.ts";
+import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
+import { ERROR_STATUSES, mayServeOnError } from "./policy.ts";
 import { conditionalHeaders, isNotModified, validatorsMatch } from "./validation.ts";
 import type { CacheEntry } from "./record.ts";
 import { type CacheRequestInit, networkArguments, type ParsedRequest, parseRequest } from "./request.ts";
-import { CachedResponse, storedBody } from "./response.ts";
+import { CachedResponse } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
-import { BackendError } from "./errors.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
-import { type Found, planDeleteAt, planEntry, varyMatches } from "./store_plan.ts";
-import { type Flow, freshen, fromStored, type Hit, invalidatedUrls, networkInfo } from "./serve.ts";
-import { keyFor, lookup, prepareFlow, usabilityFor } from "./lookup.ts";
+import { type Found, planEntry, varyMatches } from "./store_plan.ts";
+import { type Flow, freshen, fromStored, type Hit, networkInfo } from "./serve.ts";
+import { lookup, prepareFlow, usabilityFor } from "./lookup.ts";
+import { CacheAccess } from "./cache_access.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
@@ -54,9 +48,9 @@ export class CachedSession implements AsyncDisposable {
   #o: ResolvedOptions;
   #inflight = new Inflight();
   #refreshing = new Set<string>();
-  #background = new Set<Promise<unknown>>();
   #maxBodySize: number;
   #monitor: Monitor;
+  #access: CacheAccess;
 
   /**
    * Creates a session.
@@ -71,6 +65,7 @@ export class CachedSession implements AsyncDisposable {
     if (options.now !== undefined) this.cache.now = this.#o.now;
     this.#maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
     this.#monitor = new Monitor(this.#o);
+    this.#access = new CacheAccess(this.cache, this.#o, this.#monitor);
   }
 
   /**
@@ -119,7 +114,7 @@ export class CachedSession implements AsyncDisposable {
     try {
       flow = await prepareFlow(parsed, this.#o);
     } catch (error) {
-      this.#report(error, "read", parsed);
+      this.#access.report(error, "read", parsed);
       return this.#bypass(parsed);
     }
     signalOf(flow)?.throwIfAborted();
@@ -129,7 +124,9 @@ export class CachedSession implements AsyncDisposable {
     let found: Found | undefined;
     let missed: Promise<Outcome> | undefined;
     try {
-      found = ticket === undefined ? undefined : await lookup(flow, this.#o, (key) => this.#read(flow, key));
+      found = ticket === undefined
+        ? undefined
+        : await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
     } finally {
       missed = ticket?.missed();
       ticket?.leave();
@@ -208,7 +205,7 @@ export class CachedSession implements AsyncDisposable {
    * Waits for background work (refreshes, writes) and closes the backend.
    */
   async close(): Promise<void> {
-    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+    await this.#access.settled();
     await this.cache.close();
   }
 
@@ -254,7 +251,7 @@ export class CachedSession implements AsyncDisposable {
         if (validatorsMatch(cached, response.headers)) {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
-          this.#track(this.#store(flow, stale!.key, entry).finally(() => lead?.release()));
+          this.#access.track(this.#access.store(flow, stale!.key, entry).finally(() => lead?.release()));
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
@@ -267,18 +264,20 @@ export class CachedSession implements AsyncDisposable {
         if (validatorsMatch(cached, response.headers)) {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
-          await this.#store(flow, stale!.key, entry);
+          await this.#access.store(flow, stale!.key, entry);
           settle(undefined);
         } else {
           await this.cache.delete(stale!.key).then(
             () => this.#monitor.evicted(flow.label, "mismatch", stale!.key),
-            (error) => this.#report(error, "delete", flow),
+            (error) => this.#access.report(error, "delete", flow),
           );
           settle(undefined);
         }
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
-      if (!SAFE_METHODS.has(flow.method) && response.status < 400) await this.#invalidate(flow, response);
+      if (!SAFE_METHODS.has(flow.method) && response.status < 400) {
+        await this.#access.invalidate(flow, response);
+      }
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       const plan = await planEntry(flow, primary, response, requestTime, responseTime, o);
       if (plan === undefined) {
@@ -295,77 +294,22 @@ export class CachedSession implements AsyncDisposable {
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body };
         settle(entry);
-        await this.#store(flow, plan.key, entry, plan.deleteAt);
-        if (response.redirected) await this.#alias(flow, response.url, plan.key, plan.deleteAt);
+        await this.#access.store(flow, plan.key, entry, plan.deleteAt);
+        if (response.redirected) await this.#access.alias(flow, response.url, plan.key, plan.deleteAt);
         return entry;
       };
-      const drop = (error: unknown) => {
+      const body = await takeBody(response, this.#maxBodySize, (bytes) => {
         // A body that failed is never stored nor served; waiters get the same error.
-        lead?.release(failed(error));
-        return undefined;
-      };
-      if (readsWhole(response.headers, this.#maxBodySize)) {
-        let body: Uint8Array<ArrayBuffer>;
-        try {
-          body = await readWhole(response);
-        } catch (error) {
-          drop(error);
-          return this.#wrap(flow, response, failedBody(error), undefined, fwd, conditional);
-        }
-        const stored = keep(body).finally(() => settle(undefined));
-        this.#track(stored);
-        // Read-your-writes: the response is handed over once the cache holds it.
-        await settledWithin(stored);
-        return this.#wrap(flow, response, storedBody(body), plan.entry, fwd, conditional);
-      }
-      const captured = captureBody(response.body, this.#maxBodySize);
-      const stored = captured.bytes.then(keep, drop).finally(() => settle(undefined));
-      this.#track(stored);
-      const stream = captured.stream && endAfter(captured.stream, stored);
-      return this.#wrap(flow, response, stream, plan.entry, fwd, conditional);
+        const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
+          settle(undefined)
+        );
+        this.#access.track(stored);
+        return stored;
+      });
+      return this.#wrap(flow, response, body, plan.entry, fwd, conditional);
     } catch (error) {
       lead?.release(failed(error));
       throw error;
-    }
-  }
-
-  /** Stores an entry; a write failure is reported, and the entry still answers waiting requests. */
-  async #store(flow: Flow, key: string, entry: CacheEntry, deleteAt?: number): Promise<CacheEntry> {
-    try {
-      await this.cache.write(key, entry, deleteAt ?? this.#deleteAt(entry));
-      this.#monitor.stored(flow, key, entry);
-    } catch (error) {
-      this.#report(error, "write", flow);
-    }
-    return entry;
-  }
-
-  #deleteAt(entry: CacheEntry): number {
-    return planDeleteAt(entry, this.#o);
-  }
-
-  async #alias(flow: Flow, finalUrl: string, target: string, deleteAt: number): Promise<void> {
-    try {
-      const key = await keyFor({ method: "GET", url: new URL(finalUrl), headers: flow.headers }, this.#o);
-      if (key !== target) await this.cache.writeAlias(key, target, deleteAt);
-    } catch (error) {
-      this.#report(error, "write", flow);
-    }
-  }
-
-  /** RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
-   * same-origin `Location` and `Content-Location`. */
-  async #invalidate(flow: Flow, response: Response): Promise<void> {
-    try {
-      for (const url of invalidatedUrls(flow.url, response)) {
-        for (const method of ["GET", "HEAD"]) {
-          const prefix = await urlKeyPrefix(method, url, this.#o.ignoredParameters);
-          await this.cache.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
-        }
-        this.#monitor.evicted(flow.label, "invalidated", url.href);
-      }
-    } catch (error) {
-      this.#report(error, "delete", flow);
     }
   }
 
@@ -376,9 +320,9 @@ export class CachedSession implements AsyncDisposable {
     const background: Flow = { ...flow, ...withoutSignal(flow), background: true };
     const work = this.#network(background, found)
       .then((response) => response.body?.cancel())
-      .catch((error) => this.#report(error, "revalidate", flow))
+      .catch((error) => this.#access.report(error, "revalidate", flow))
       .finally(() => this.#refreshing.delete(found.key));
-    this.#track(work);
+    this.#access.track(work);
   }
 
   #serve(
@@ -416,15 +360,10 @@ export class CachedSession implements AsyncDisposable {
       ? [request.input, request.init] as const
       : networkArguments(request as ParsedRequest);
     const response = await this.#o.fetch(...args);
-    if (request.url !== undefined && !SAFE_METHODS.has(request.method) && response.status < 400) {
-      await this.#invalidate({
-        ...(request as ParsedRequest),
-        key: "",
-        policy: NO_POLICY,
-        label: `${request.method} ${request.url.href}`,
-      }, response);
-    }
     const label = (request as Partial<Flow>).label ?? `${request.method} ${request.url?.href ?? ""}`;
+    if (request.url !== undefined && !SAFE_METHODS.has(request.method) && response.status < 400) {
+      await this.#access.invalidate({ method: request.method, url: request.url, label }, response);
+    }
     const wrapped = CachedResponse.fromNetwork(
       response,
       response.body,
@@ -432,43 +371,7 @@ export class CachedSession implements AsyncDisposable {
     );
     return this.#monitor.bypassed(wrapped, label, fwd);
   }
-
-  /** Reads a record; `null` when the read failed (reported, and a miss for the caller). */
-  async #read(flow: Flow, key: string): Promise<Awaited<ReturnType<CacheBackend["read"]>> | null> {
-    try {
-      return await this.cache.read(key);
-    } catch (error) {
-      if (error instanceof BackendError && error.cause instanceof SyntaxError) {
-        this.#monitor.evicted(flow.label, "corrupt", key);
-      }
-      this.#report(error, "read", flow);
-      return null;
-    }
-  }
-
-  #track(work: Promise<unknown>): void {
-    const tracked = work.catch(() => {});
-    this.#background.add(tracked);
-    tracked.finally(() => this.#background.delete(tracked));
-    this.#o.waitUntil?.(tracked);
-  }
-
-  #report(
-    error: unknown,
-    operation: ErrorContext["operation"],
-    request: Pick<ParsedRequest, "method" | "url"> & { label?: string },
-  ): void {
-    const context = { operation, request: request.label ?? `${request.method} ${request.url.href}` };
-    this.#monitor.failed(error, context);
-    try {
-      this.#o.onError(error, context);
-    } catch {
-      // A failing error handler must not fail the request either.
-    }
-  }
 }
-
-const NO_POLICY: PolicyRequest = { method: "GET", headers: new Headers(), cacheControl: {} };
 
 function withoutSignal(flow: Flow): Partial<Flow> {
   if (flow.init?.signal === undefined && !(flow.input instanceof Request)) return {};

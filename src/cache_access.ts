@@ -1,0 +1,150 @@
+/**
+ * The session's side of the backend: reads that turn a failure into a miss, writes and deletions
+ * that report a failure instead of throwing it, and the background work `close()` waits for.
+ * Every failure goes to the monitor (stats, events) and to the user's `onError`.
+ *
+ * @module
+ */
+
+import type { CacheBackend } from "../backends/base.ts";
+import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
+import { BackendError } from "./errors.ts";
+import { keyFor } from "./lookup.ts";
+import type { Monitor } from "./monitor.ts";
+import type { ErrorContext, ResolvedOptions } from "./options.ts";
+import type { CacheEntry } from "./record.ts";
+import type { ParsedRequest } from "./request.ts";
+import { type Flow, invalidatedUrls } from "./serve.ts";
+import { planDeleteAt } from "./store_plan.ts";
+
+/** What a report names: the request, by its label or its method and URL. */
+type Reported = Pick<ParsedRequest, "method" | "url"> & { label?: string };
+
+/** Reads, writes and background work of one session, never failing the request they serve. */
+export class CacheAccess {
+  #cache: CacheBackend;
+  #o: ResolvedOptions;
+  #monitor: Monitor;
+  #background = new Set<Promise<unknown>>();
+
+  /**
+   * @param cache The backend.
+   * @param o The session's options (`onError`, `waitUntil`, keys, expiry).
+   * @param monitor Where stats and events go.
+   */
+  constructor(cache: CacheBackend, o: ResolvedOptions, monitor: Monitor) {
+    this.#cache = cache;
+    this.#o = o;
+    this.#monitor = monitor;
+  }
+
+  /**
+   * Reads a record.
+   *
+   * @param flow The request it is read for.
+   * @param key The storage key.
+   * @returns The record, `undefined` when there is none, `null` when the read failed (reported).
+   */
+  async read(flow: Flow, key: string): Promise<Awaited<ReturnType<CacheBackend["read"]>> | null> {
+    try {
+      return await this.#cache.read(key);
+    } catch (error) {
+      if (error instanceof BackendError && error.cause instanceof SyntaxError) {
+        this.#monitor.evicted(flow.label, "corrupt", key);
+      }
+      this.report(error, "read", flow);
+      return null;
+    }
+  }
+
+  /**
+   * Stores an entry; a failed write is reported, and the entry still answers waiting requests.
+   *
+   * @param flow The request it was fetched for.
+   * @param key The storage key.
+   * @param entry The entry.
+   * @param deleteAt When the storage may reclaim it (epoch ms); by default from the entry.
+   * @returns The entry.
+   */
+  async store(flow: Flow, key: string, entry: CacheEntry, deleteAt?: number): Promise<CacheEntry> {
+    try {
+      await this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o));
+      this.#monitor.stored(flow, key, entry);
+    } catch (error) {
+      this.report(error, "write", flow);
+    }
+    return entry;
+  }
+
+  /**
+   * Points the key of a redirect's final URL at the entry stored for the URL that was asked for.
+   *
+   * @param flow The request.
+   * @param finalUrl The URL the redirects ended at.
+   * @param target The key of the stored entry.
+   * @param deleteAt When the storage may reclaim the alias (epoch ms).
+   */
+  async alias(flow: Flow, finalUrl: string, target: string, deleteAt: number): Promise<void> {
+    try {
+      const key = await keyFor({ method: "GET", url: new URL(finalUrl), headers: flow.headers }, this.#o);
+      if (key !== target) await this.#cache.writeAlias(key, target, deleteAt);
+    } catch (error) {
+      this.report(error, "write", flow);
+    }
+  }
+
+  /**
+   * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
+   * same-origin `Location` and `Content-Location`: every stored method, variant and alias.
+   *
+   * @param flow The unsafe request.
+   * @param response Its response.
+   */
+  async invalidate(flow: Reported & { label: string }, response: Response): Promise<void> {
+    try {
+      for (const url of invalidatedUrls(flow.url, response)) {
+        for (const method of ["GET", "HEAD"]) {
+          const prefix = urlKeyPrefix(method, url, this.#o.ignoredParameters);
+          await this.#cache.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
+        }
+        this.#monitor.evicted(flow.label, "invalidated", url.href);
+      }
+    } catch (error) {
+      this.report(error, "delete", flow);
+    }
+  }
+
+  /**
+   * Keeps background work (refreshes, writes) for `settled()` and hands it to `waitUntil`.
+   *
+   * @param work The work; its failure is the work's own business.
+   */
+  track(work: Promise<unknown>): void {
+    const tracked = work.catch(() => {});
+    this.#background.add(tracked);
+    tracked.finally(() => this.#background.delete(tracked));
+    this.#o.waitUntil?.(tracked);
+  }
+
+  /** Settles once all background work has, including work started meanwhile. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  /**
+   * Reports a failure to the monitor and to `onError`; a failing `onError` is ignored.
+   *
+   * @param error The failure.
+   * @param operation What was being done.
+   * @param request The request it was done for.
+   */
+  report(error: unknown, operation: ErrorContext["operation"], request: Reported): void {
+    const context = { operation, request: request.label ?? `${request.method} ${request.url.href}` };
+    this.#monitor.failed(error, context);
+    try {
+      this.#o.onError(error, context);
+    } catch {
+      // A failing error handler must not fail the request either.
+    }
+  }
+}
