@@ -82,6 +82,7 @@ export class Deadlines {
 
 /** Lets the process exit while the timer runs (Deno: `Deno.unrefTimer`; Node, Bun: `unref`). */
 function unref(timer: ReturnType<typeof setInterval>): void {
-  if (typeof timer === "number") (globalThis as { Deno?: typeof Deno }).Deno?.unrefTimer(timer);
-  else (timer as { unref?: () => void }).unref?.();
+  if (typeof timer === "number") {
+    (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
+  } else (timer as { unref?: () => void }).unref?.();
 }
