@@ -178,10 +178,11 @@ export class CacheBackend implements AsyncDisposable {
    * @param key Storage key.
    * @param entry The entry.
    * @param deleteAt When the storage may reclaim it (epoch ms), `Infinity` for never.
+   * @param record The entry already encoded, when the body was read straight into its record.
    * @throws {BackendError} When the storage fails.
    */
-  async write(key: string, entry: CacheEntry, deleteAt: number): Promise<void> {
-    const bytes = encodeEntry(entry);
+  async write(key: string, entry: CacheEntry, deleteAt: number, record?: Uint8Array): Promise<void> {
+    const bytes = record ?? encodeEntry(entry);
     await this.#call("write", () => this.storage.set(key, bytes, deleteAt));
   }
 

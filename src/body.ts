@@ -1,9 +1,10 @@
 /**
- * Takes a network body for the cache: read whole when it is small and its length is declared,
- * else streamed to the caller while the cache collects it.
+ * Takes a network body for the cache: read whole, straight into the entry's record, when it is
+ * small and its length is declared; else streamed to the caller while the cache collects it, and
+ * copied into the record once complete. Either way the body is copied once for the cache.
  *
- * A streamed body is split with `tee()`: the caller reads its branch at its own pace, the cache reads the
- * other to the end. So a response is stored even when the caller stops reading, and never when
+ * A streamed body is split with `tee()`: the caller reads its branch at its own pace, the cache
+ * reads the other to the end. So a response is stored even when the caller stops reading, and never when
  * the network stream fails: then the caller's branch errors exactly as plain fetch would, and the
  * collected bytes are dropped. A body that outgrows the limit is let go: its branch is cancelled,
  * the caller's branch streams on untouched, and nothing more is held.
@@ -11,6 +12,7 @@
  * @module
  */
 
+import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
 import { storedBody } from "./response.ts";
 
 /** A body split between the caller and the cache. */
@@ -18,37 +20,46 @@ export interface CapturedBody {
   /** The caller's branch. */
   stream: ReadableStream<Uint8Array> | null;
   /**
-   * The complete body, or `undefined` when it was larger than the limit; rejects with the
-   * stream's error when the body failed.
+   * The complete body in its chunks, or `undefined` when it was larger than the limit; rejects
+   * with the stream's error when the body failed.
    */
-  bytes: Promise<Uint8Array | undefined>;
+  chunks: Promise<Uint8Array[] | undefined>;
 }
 
-const EMPTY = new Uint8Array(0);
+/** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
+export interface TakenBody {
+  /** The complete body. */
+  body: Uint8Array;
+  /** The entry's whole record, when the body was read straight into it. */
+  record?: Uint8Array;
+}
 
 /**
- * Takes a storable network body: reads it whole when {@linkcode readsWhole} says so, else splits
- * it between the caller and the cache ({@linkcode captureBody}). Either way `store` receives the
- * complete bytes (`undefined` when they outgrew `limit`, a rejection when the body failed), and
- * the caller's body ends only once what `store` returned has settled ({@linkcode STORE_WAIT_LIMIT}
- * at most): a caller that has read a body finds it in the cache.
+ * Takes a storable network body: reads it whole, straight into the entry's record, when
+ * {@linkcode readsWhole} says so; else splits it between the caller and the cache
+ * ({@linkcode captureBody}). Either way `store` receives the complete body (`undefined` when it
+ * outgrew `limit`, a rejection when it failed), and the caller's body ends only once what
+ * `store` returned has settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller that has read a
+ * body finds it in the cache.
  *
  * @param response The network response.
  * @param limit Largest body the cache collects, in bytes.
- * @param store Stores the bytes; settles when the cache is done with them.
+ * @param entry The entry being stored, without its body.
+ * @param store Stores the body; settles when the cache is done with it.
  * @returns The body to hand to the caller.
  */
 export async function takeBody(
   response: Response,
   limit: number,
-  store: (bytes: Promise<Uint8Array | undefined>) => Promise<unknown>,
+  entry: Omit<CacheEntry, "body">,
+  store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
 ): Promise<BodyInit | null> {
   if (readsWhole(response.headers, limit)) {
-    const bytes = readWhole(response);
-    const stored = store(bytes);
-    let body: Uint8Array<ArrayBuffer>;
+    const taken = readWhole(response, draftEntry(entry, Number(response.headers.get("content-length"))));
+    const stored = store(taken);
+    let body: Uint8Array;
     try {
-      body = await bytes;
+      ({ body } = await taken);
     } catch (error) {
       return failedBody(error);
     }
@@ -56,7 +67,7 @@ export async function takeBody(
     return storedBody(body);
   }
   const captured = captureBody(response.body, limit);
-  const stored = store(captured.bytes);
+  const stored = store(captured.chunks.then((chunks) => chunks && assemble(entry, chunks)));
   return captured.stream && endAfter(captured.stream, stored);
 }
 
@@ -82,15 +93,54 @@ export function readsWhole(headers: Headers, limit: number): boolean {
   return coding === null || coding === "identity";
 }
 
+/** Smallest body read straight into its record rather than read, then copied in: 16 KiB. */
+const READ_INTO_RECORD_MIN = 16 * 1024;
+
 /**
- * Reads a body whole.
+ * Reads a body whole into the body part of a drafted record, without a copy where the stream
+ * lets the reader bring its own buffer (a byte stream), else with one. A body that turns out
+ * shorter or longer than declared (a hand-made `Response`) is returned without a record.
  *
  * @param response The response.
- * @returns The body's bytes.
+ * @param draft The entry's record, with room for the declared length.
+ * @returns The body, and the sealed record when it matched the declared length.
  * @throws {unknown} The body's error when it failed.
  */
-async function readWhole(response: Response): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await response.arrayBuffer());
+async function readWhole(response: Response, draft: RecordDraft): Promise<TakenBody> {
+  const { bodyAt } = draft;
+  let bytes = draft.bytes;
+  let reader: ReadableStreamBYOBReader | undefined;
+  try {
+    // A small body costs less to copy than a second read (to learn that it has ended) costs.
+    if (bytes.length - bodyAt >= READ_INTO_RECORD_MIN) reader = response.body?.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: read it the plain way, then copy it in.
+  }
+  if (reader === undefined) {
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (body.length !== bytes.length - bodyAt) return { body };
+    bytes.set(body, bodyAt);
+    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+  }
+  let at = bodyAt;
+  while (at < bytes.length) {
+    // Each read hands the buffer over and back: keep the latest view of it.
+    const { done, value } = await reader.read(new Uint8Array(bytes.buffer, at, bytes.length - at));
+    if (value !== undefined) {
+      bytes = new Uint8Array(value.buffer);
+      at += value.byteLength;
+    }
+    if (done) return { body: bytes.slice(bodyAt, at) };
+  }
+  // The body should end here: one byte of room is enough to learn that it does.
+  const parts = [bytes.subarray(bodyAt)];
+  for (let room = 1;; room = 64 * 1024) {
+    const { done, value } = await reader.read(new Uint8Array(room));
+    if (value !== undefined && value.byteLength > 0) parts.push(value);
+    if (done) break;
+  }
+  if (parts.length > 1) return { body: concat(parts) };
+  return { body: parts[0]!, record: sealRecord(bytes, bodyAt) };
 }
 
 /**
@@ -114,9 +164,9 @@ export const STORE_WAIT_LIMIT = 2000;
  * @returns The caller's stream and the collected bytes.
  */
 export function captureBody(body: ReadableStream<Uint8Array> | null, limit: number): CapturedBody {
-  if (body === null) return { stream: null, bytes: Promise.resolve(EMPTY) };
+  if (body === null) return { stream: null, chunks: Promise.resolve([]) };
   const [stream, copy] = body.tee();
-  return { stream, bytes: collect(copy, limit) };
+  return { stream, chunks: collect(copy, limit) };
 }
 
 /**
@@ -124,13 +174,13 @@ export function captureBody(body: ReadableStream<Uint8Array> | null, limit: numb
  *
  * @param stream The stream.
  * @param limit Largest size collected, in bytes.
- * @returns The bytes, or `undefined` when the stream exceeded the limit.
+ * @returns The chunks, or `undefined` when the stream exceeded the limit.
  * @throws {unknown} The stream's error when it failed.
  */
 export async function collect(
   stream: ReadableStream<Uint8Array>,
   limit: number,
-): Promise<Uint8Array | undefined> {
+): Promise<Uint8Array[] | undefined> {
   const reader = stream.getReader();
   let chunks: Uint8Array[] = [];
   let size = 0;
@@ -147,12 +197,28 @@ export async function collect(
     }
     chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const bytes = new Uint8Array(size);
-  let at = 0;
+  return chunks;
+}
+
+/** Builds an entry's record around a body collected in chunks: one copy, into the record. */
+function assemble(entry: Omit<CacheEntry, "body">, chunks: Uint8Array[]): TakenBody {
+  const draft = draftEntry(entry, chunks.reduce((size, chunk) => size + chunk.length, 0));
+  let at = draft.bodyAt;
   for (const chunk of chunks) {
-    bytes.set(chunk, at);
+    draft.bytes.set(chunk, at);
     at += chunk.length;
+  }
+  return { body: draft.bytes.subarray(draft.bodyAt), record: sealRecord(draft.bytes, draft.bodyAt) };
+}
+
+/** The parts, one after the other (the part itself when there is one). */
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const bytes = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
   }
   return bytes;
 }

@@ -64,11 +64,18 @@ export class CacheAccess {
    * @param key The storage key.
    * @param entry The entry.
    * @param deleteAt When the storage may reclaim it (epoch ms); by default from the entry.
+   * @param record The entry already encoded, if it is.
    * @returns The entry.
    */
-  async store(flow: Flow, key: string, entry: CacheEntry, deleteAt?: number): Promise<CacheEntry> {
+  async store(
+    flow: Flow,
+    key: string,
+    entry: CacheEntry,
+    deleteAt?: number,
+    record?: Uint8Array,
+  ): Promise<CacheEntry> {
     try {
-      await this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o));
+      await this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o), record);
       this.#monitor.stored(flow, key, entry);
     } catch (error) {
       this.report(error, "write", flow);

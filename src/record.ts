@@ -75,6 +75,28 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  * @returns The record bytes.
  */
 export function encodeEntry(entry: CacheEntry): Uint8Array {
+  const draft = draftEntry(entry, entry.body.length);
+  draft.bytes.set(entry.body, draft.bodyAt);
+  return sealRecord(draft.bytes, draft.bodyAt);
+}
+
+/** A record whose metadata is written and whose body is still to be filled in. */
+export interface RecordDraft {
+  /** The whole record: metadata, then `bodyLength` bytes of body from `bodyAt`. */
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Where the body starts. */
+  bodyAt: number;
+}
+
+/**
+ * Starts the record of an entry whose body is not known yet but its length is: the body can then
+ * be read straight into the record, with no copy. Fill it, then {@linkcode sealRecord}.
+ *
+ * @param entry The entry, without its body.
+ * @param bodyLength The body's length in bytes.
+ * @returns The draft.
+ */
+export function draftEntry(entry: Omit<CacheEntry, "body">, bodyLength: number): RecordDraft {
   const strings = new StringWriter();
   strings.add(entry.method);
   strings.add(entry.url);
@@ -90,7 +112,7 @@ export function encodeEntry(entry: CacheEntry): Uint8Array {
   const counts = [entry.headers.length, entry.vary.length];
   const utf8 = encoder.encode(strings.text);
   const metaLength = ENTRY_FIXED + varintsLength(counts) + varintsLength(strings.codes) + utf8.length;
-  const out = frame(KIND_ENTRY, metaLength, entry.body.length);
+  const out = frame(KIND_ENTRY, metaLength, bodyLength);
   const view = new DataView(out.buffer);
   view.setUint8(6, entry.redirected ? 1 : 0);
   view.setUint16(7, entry.status);
@@ -101,7 +123,20 @@ export function encodeEntry(entry: CacheEntry): Uint8Array {
   let at = writeVarints(out, 6 + ENTRY_FIXED, counts);
   at = writeVarints(out, at, strings.codes);
   out.set(utf8, at);
-  return seal(out, view, at + utf8.length, entry.body);
+  return { bytes: out, bodyAt: at + utf8.length + 4 };
+}
+
+/**
+ * Finishes a record once its body is in place: writes the checksum.
+ *
+ * @param bytes The record (the draft's bytes, or a view of the same memory after a transfer).
+ * @param bodyAt Where the body starts.
+ * @returns The record.
+ */
+export function sealRecord<T extends Uint8Array>(bytes: T, bodyAt: number): T {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  view.setUint32(bodyAt - 4, checksum(bytes, 6, bodyAt - 4, bytes.length - bodyAt));
+  return bytes;
 }
 
 /**
@@ -117,7 +152,7 @@ export function encodeAlias(target: string): Uint8Array {
   const out = frame(KIND_ALIAS, varintsLength(code) + utf8.length, 0);
   const at = writeVarints(out, 6, code);
   out.set(utf8, at);
-  return seal(out, new DataView(out.buffer), at + utf8.length, EMPTY);
+  return sealRecord(out, at + utf8.length + 4);
 }
 
 /** A decoded record: an entry, or an alias to another key. */
@@ -182,19 +217,11 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   };
 }
 
-const EMPTY = new Uint8Array(0);
-
-function frame(kind: number, metaLength: number, bodyLength: number): Uint8Array {
+function frame(kind: number, metaLength: number, bodyLength: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(FRAME + metaLength + bodyLength);
   out[0] = RECORD_VERSION;
   out[1] = kind;
   new DataView(out.buffer).setUint32(2, metaLength);
-  return out;
-}
-
-function seal(out: Uint8Array, view: DataView, metaEnd: number, body: Uint8Array): Uint8Array {
-  view.setUint32(metaEnd, checksum(out, 6, metaEnd, body.length));
-  out.set(body, metaEnd + 4);
   return out;
 }
 

@@ -5,7 +5,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { takeBody } from "./body.ts";
+import { takeBody, type TakenBody } from "./body.ts";
 import { Inflight, type Lead, type Outcome, RETRY, unlessAborted } from "./inflight.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ERROR_STATUSES, mayServeOnError } from "./policy.ts";
@@ -289,16 +289,16 @@ export class CachedSession implements AsyncDisposable {
         settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
-      const keep = async (body: Uint8Array | undefined) => {
-        if (body === undefined) return undefined;
+      const keep = async (taken: TakenBody | undefined) => {
+        if (taken === undefined) return undefined;
         // Waiting requests get the entry now; they never wait for the backend's write.
-        const entry = { ...plan.entry, body };
+        const entry = { ...plan.entry, body: taken.body };
         settle(entry);
-        await this.#access.store(flow, plan.key, entry, plan.deleteAt);
+        await this.#access.store(flow, plan.key, entry, plan.deleteAt, taken.record);
         if (response.redirected) await this.#access.alias(flow, response.url, plan.key, plan.deleteAt);
         return entry;
       };
-      const body = await takeBody(response, this.#maxBodySize, (bytes) => {
+      const body = await takeBody(response, this.#maxBodySize, plan.entry, (bytes) => {
         // A body that failed is never stored nor served; waiters get the same error.
         const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
           settle(undefined)

@@ -444,3 +444,47 @@ Deno.test("session: a status outside 200–599 from fetch is passed on, not turn
   ]);
   await session.close();
 });
+
+Deno.test("session: a body read whole is served and stored as it is, whatever its stream or declared length", async (t) => {
+  // 20,000 bytes: past the size read straight into the record; the lengths below are on both sides.
+  const text = Array.from({ length: 20_000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join("");
+  const chunks = () =>
+    [text.slice(0, 7_000), text.slice(7_000)].map((part) => new TextEncoder().encode(part));
+  const bodies: Record<string, () => BodyInit> = {
+    "bytes": () => new TextEncoder().encode(text),
+    "a byte stream": () =>
+      new ReadableStream({
+        type: "bytes",
+        start(controller) {
+          for (const chunk of chunks()) controller.enqueue(chunk);
+          controller.close();
+        },
+      }),
+    "a default stream": () =>
+      new ReadableStream({
+        start(controller) {
+          for (const chunk of chunks()) controller.enqueue(chunk);
+          controller.close();
+        },
+      }),
+  };
+  for (const [kind, body] of Object.entries(bodies)) {
+    for (const declared of [0, 10, 17_000, 20_000, 25_000]) {
+      await t.step(`${kind}, Content-Length ${declared} for ${text.length} bytes`, async () => {
+        const session = new CachedSession({
+          fetch: () =>
+            Promise.resolve(
+              new Response(body(), {
+                headers: { "cache-control": "max-age=60", "content-length": String(declared) },
+              }),
+            ),
+        });
+        const miss = await session.fetch(URL_A);
+        assertEquals([miss.fromCache, await miss.text()], [false, text]);
+        const hit = await session.fetch(URL_A);
+        assertEquals([hit.fromCache, await hit.text()], [true, text]);
+        await session.close();
+      });
+    }
+  }
+});
