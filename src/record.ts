@@ -30,6 +30,8 @@ import { COMMON } from "./record_strings.ts";
 export const RECORD_VERSION = 2;
 
 const CODES: ReadonlyMap<string, number> = new Map(COMMON.map((text, i) => [text, 2 * i + 1]));
+/** No longer string has a code: a long value (a URL, a date) is not hashed for the lookup. */
+const LONGEST_CODED = Math.max(...COMMON.map((text) => text.length));
 
 const KIND_ENTRY = 1;
 const KIND_ALIAS = 2;
@@ -279,7 +281,7 @@ class StringWriter {
 
   add(value: string | null): void {
     if (value === null) return void this.codes.push(0);
-    const code = CODES.get(value);
+    const code = value.length <= LONGEST_CODED ? CODES.get(value) : undefined;
     if (code !== undefined) return void this.codes.push(code);
     this.codes.push(2 * value.length + 2);
     this.text += value;
