@@ -167,6 +167,7 @@ ${tables.map(markdown).join("\n")}
 npm install                  # Deno, Node 24 and the peers (devDependencies)
 deno task bench              # a few minutes; --quick for a shorter run
 deno task bench --write      # rewrites this page and docs/bench.svg
+BENCH_SCALE=2 deno task bench --write   # twice the slices and rounds: steadier ratios
 node bench/peers.ts          # the peer comparison alone
 \`\`\`
 `;
