@@ -148,7 +148,8 @@ export class CacheBackend implements AsyncDisposable {
    * Reads the record under a key.
    *
    * @param key A storage key.
-   * @returns The entry, an alias target, or `undefined`.
+   * @returns The entry, an alias target, or `undefined`. Treat the entry as read-only: a storage
+   *   that keeps values hands the same decoded entry to every read of an unchanged record.
    * @throws {BackendError} When the storage fails or the record is corrupt; a corrupt record is
    *   deleted first, so the next read is a clean miss.
    */
