@@ -1,5 +1,7 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
+import { CachedSession } from "../mod.ts";
+import { Clock, origin, reply } from "./_origin.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 
 runStorageSuite({ name: "memory", open: () => Promise.resolve(new MemoryBackend()) });
@@ -95,4 +97,30 @@ Deno.test("memory: a record is decoded once while stored, and a replaced record 
   ok(c !== undefined && "entry" in c);
   equal(new TextDecoder().decode(c.entry.body), "second");
   await backend.close();
+});
+
+Deno.test("memory: serving a shared decoded entry never changes it (conditional, range, HEAD, revalidation)", async () => {
+  const clock = new Clock();
+  const headers = { "cache-control": "max-age=60", etag: '"v1"', "content-type": "text/plain" };
+  const o = origin((request) =>
+    request.headers.get("if-none-match") === '"v1"'
+      ? reply(null, { ...headers, "x-revalidated": "yes" }, { status: 304, clock })
+      : reply("0123456789", headers, { clock })
+  );
+  const session = new CachedSession({ fetch: o.fetch, now: () => clock.now });
+  const url = "http://127.0.0.1/shared";
+  await (await session.fetch(url)).text();
+  const key = (await session.fetch(url)).cacheKey!;
+  const read = await session.cache.read(key);
+  ok(read !== undefined && "entry" in read);
+  const before = structuredClone(read.entry);
+  await (await session.fetch(url, { headers: { "if-none-match": '"v1"' } })).text();
+  await (await session.fetch(url, { headers: { range: "bytes=2-4" } })).text();
+  await (await session.fetch(url, { method: "HEAD" })).text();
+  clock.now += 120_000;
+  const revalidated = await session.fetch(url);
+  equal(revalidated.revalidated, true);
+  await revalidated.text();
+  deepEqual(read.entry, before, "the entry every read shared is as it was decoded");
+  await session.close();
 });
