@@ -1,7 +1,7 @@
 /**
  * Time limits for many operations at once on one timer: a remote backend gives each command a
- * deadline without arming and clearing a timer per command (which, on Deno, cost a Redis hit
- * more than its decoding).
+ * deadline without arming and clearing a timer per command (measured on Deno: ~10 µs of a Redis
+ * hit).
  *
  * @module
  */

@@ -95,8 +95,8 @@ export class CachedResponse extends Response {
    *
    * @param body The body.
    * @param init Status, status text and headers.
-   * @param source `url` and `redirected` of the original response (read when asked for: the
-   *   getter of a fetch response's `url` costs more than all the rest of a miss's bookkeeping).
+   * @param source `url` and `redirected` of the original response, read when asked for (Deno
+   *   parses a fetch response's `url` anew on every read).
    * @param info Cache metadata.
    */
   constructor(

@@ -114,7 +114,7 @@ export async function planEntry(
   const expiresAt = expiresAtOf(request, response, base, o, cc);
   if (expiresAt === undefined) return undefined;
   const entry = { ...base, expiresAt };
-  const deleteAt = planDeleteAt(entry, o, cc);
+  const deleteAt = planDeleteAt(entry, o, o.cacheControl ? cc : undefined);
   if (deleteAt <= responseTime) return undefined;
   const sameSlot = entry.vary.length === 0 || primary === undefined || primary.vary.length === 0 ||
     sameValues(primary.vary, entry.vary);
