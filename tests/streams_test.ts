@@ -281,8 +281,9 @@ Deno.test("streams: memory stays bounded while a 200 MB response streams through
             equal(length, STREAMED);
             const growth = (peak - start) / 2 ** 20;
             // Buffering the body would hold 200 MiB; allowed are one 32 MiB attempt to collect it
-            // and the garbage collector's lag.
-            ok(growth < 100, `the heap and its buffers grew by ${growth.toFixed(0)} MiB`);
+            // and the garbage collector's lag (2 to 73 MiB in quiet runs, 118 once on a loaded
+            // machine: the bound is set where only holding the body could cross it).
+            ok(growth < 160, `the heap and its buffers grew by ${growth.toFixed(0)} MiB`);
             equal(await session.cache.count(), 1, "only the warm-up response was stored");
           } finally {
             await session.close();
