@@ -67,8 +67,8 @@ try {
 
 progress("peers, in Node 24");
 const node = await peersInNode();
-if ("table" in node) show(node);
-else console.log(`### Hits beside the peers\n\nskipped: ${node.skip}\n`);
+if ("tables" in node) { for (const table of node.tables) show({ table, figures: node.figures }); }
+else console.log(`### Hits and misses on Node, beside the peers\n\nskipped: ${node.skip}\n`);
 
 const summary = targets(figures);
 tables.unshift(summary);
@@ -85,7 +85,7 @@ if (args.has("--write")) {
 }
 
 /** Runs bench/peers.ts on Node and reads its figures back. */
-async function peersInNode(): Promise<{ table: Table; figures: Figures } | { skip: string }> {
+async function peersInNode(): Promise<{ tables: Table[]; figures: Figures } | { skip: string }> {
   const file = `${scratch()}/peers.json`;
   try {
     const child = new Deno.Command(env("NODE") ?? "node", {
@@ -96,7 +96,7 @@ async function peersInNode(): Promise<{ table: Table; figures: Figures } | { ski
     const { success } = await child.output();
     if (!success) return { skip: "node bench/peers.ts failed (see above)" };
     const result = JSON.parse(Deno.readTextFileSync(file)) as {
-      table: Table;
+      tables: Table[];
       figures: Figures;
       runtime: string;
     };
@@ -158,7 +158,10 @@ ${machine.map((line) => `- ${line}`).join("\n")}
   undici's \`fetch\` with \`interceptors.cache\` over \`MemoryCacheStore\` and over
   \`SqliteCacheStore\` (a file), make-fetch-happen (cacache), axios with axios-cache-interceptor.
   axios returns the stored \`ArrayBuffer\` itself, without a \`Response\` or a copy, so at 100 KB it
-  is faster than the floor: it is not doing the same work.
+  is faster than the floor: it is not doing the same work. The same Node process then times our
+  misses against Node's plain \`fetch\` (undici).
+- **A miss** with a body up to 1 MiB of declared length is read whole before \`fetch\` resolves;
+  larger bodies stream (see [reliability](reliability.md)).
 
 ${tables.map(markdown).join("\n")}
 ## Run it

@@ -21,6 +21,7 @@ import { MemoryBackend } from "../backends/memory.ts";
 import { CachedSession } from "../src/session.ts";
 import { cleanup, scratch } from "./_backends.ts";
 import { budget, type Case, compare } from "./_measure.ts";
+import { misses } from "./misses.ts";
 import { type Origin, SIZES, startOrigin } from "./_origin.ts";
 import { markdown, micros, rate, SIZE_LABEL, type Table, times } from "./_report.ts";
 import { type Figures, fill, floorCase, HIT_URLS, originFields, runtimeName, sessionCase } from "./hits.ts";
@@ -173,10 +174,15 @@ if (main) {
   const json = process.argv.indexOf("--json");
   const origin = await startOrigin();
   try {
-    const { table, figures } = await peers(origin, ["1k", "100k"]);
+    const beside = await peers(origin, ["1k", "100k"]);
+    // Misses on Node too: undici's fetch is another network stack than Deno's.
+    const missed = await misses(origin, { sizes: ["1k", "100k", "10m"], budget: budget() });
+    const tables = [beside.table, missed.table];
+    const figures = { ...beside.figures };
+    for (const [name, figure] of Object.entries(missed.figures)) figures[`node:${name}`] = figure;
     if (json > 0) {
-      writeFileSync(process.argv[json + 1]!, JSON.stringify({ table, figures, runtime: runtimeName() }));
-    } else console.log(markdown(table));
+      writeFileSync(process.argv[json + 1]!, JSON.stringify({ tables, figures, runtime: runtimeName() }));
+    } else for (const table of tables) console.log(markdown(table));
   } finally {
     await origin.close();
     cleanup();
