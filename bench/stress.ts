@@ -21,7 +21,13 @@ import { MongoDBBackend } from "../backends/mongodb.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { CachedSession } from "../mod.ts";
 import { BACKENDS, dispose } from "../tests/_fixtures.ts";
-import { expectedOriginHits, itemBody, loadOrigin, type LoadResult, runLoad } from "../tests/_load.ts";
+import {
+  expectedOriginHits,
+  loadOrigin,
+  type LoadResult,
+  requestsUntilCached,
+  runLoad,
+} from "../tests/_load.ts";
 import {
   mongoServerMissing,
   privateMongo,
@@ -95,7 +101,6 @@ async function measure(
   const origin = await loadOrigin();
   let backendErrors = 0;
   const session = new CachedSession({ backend, onError: () => void backendErrors++ });
-  let pending = Promise.resolve();
   const heapBefore = heapAfterGc();
   try {
     const result = await runLoad({
@@ -104,23 +109,12 @@ async function measure(
       requests: REQUESTS,
       concurrency: CONCURRENCY,
       distinct: DISTINCT,
-      progress(done) {
-        if (outage && done === REQUESTS / 4) pending = pending.then(() => outage.stop());
-        if (outage && done === REQUESTS / 2) pending = pending.then(() => outage.start());
-      },
+      ...(outage && { outage }),
     });
-    await pending;
     let note: string | undefined;
     if (outage) {
-      // The restarted server is empty: the first request stores, a later one must be a hit.
-      let attempts = 0;
-      let resumed = false;
-      while (!resumed && attempts++ < 100) {
-        const response = await session.fetch(`${origin.url}/item/0`);
-        resumed = response.fromCache && await response.text() === itemBody(0);
-        if (!resumed) await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      note = resumed
+      const attempts = await requestsUntilCached(session, origin);
+      note = attempts
         ? `caching resumed after the restart in ${attempts} request(s)`
         : "caching did NOT resume";
     }

@@ -46,8 +46,8 @@ export interface LoadOptions {
   concurrency: number;
   /** How many distinct cacheable URLs. */
   distinct: number;
-  /** Called after each completed request with the number completed so far. */
-  progress?: (done: number) => void;
+  /** A server the backend needs: stopped after a quarter of the requests, started at half. */
+  outage?: { stop(): Promise<void>; start(): Promise<void> };
 }
 
 /** Body of the cacheable response for item `n`: about 1 KiB, different per item. */
@@ -115,6 +115,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const start = performance.now();
   let next = 0;
   let done = 0;
+  let outage = Promise.resolve();
+  const { outage: server } = options;
   const worker = async () => {
     while (next < requests) {
       const i = next++;
@@ -131,16 +133,40 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         result.errors++;
         if (result.samples.length < 5) result.samples.push(String(error));
       }
-      options.progress?.(++done);
+      done++;
+      if (server && done === Math.floor(requests / 4)) outage = outage.then(() => server.stop());
+      if (server && done === Math.floor(requests / 2)) outage = outage.then(() => server.start());
     }
   };
   try {
     await Promise.all(Array.from({ length: concurrency }, worker));
   } finally {
     clearInterval(sampler);
+    await outage;
   }
   sample();
   result.ms = performance.now() - start;
   result.originHits = origin.hits - hitsBefore;
   return result;
+}
+
+/**
+ * After an outage: asks for a cached URL until the cache serves it again (the restarted server
+ * is empty, so the first request stores it and a later one hits), 100 times at most, 50 ms apart.
+ *
+ * @param session The session.
+ * @param origin The origin from {@linkcode loadOrigin}.
+ * @returns How many requests it took, or `undefined` when the cache never served again.
+ */
+export async function requestsUntilCached(
+  session: CachedSession,
+  origin: Loopback,
+): Promise<number | undefined> {
+  for (let attempt = 1; attempt <= 100; attempt++) {
+    const response = await session.fetch(`${origin.url}/item/0`);
+    if (await response.text() !== itemBody(0)) throw new Error("a wrong body for /item/0");
+    if (response.fromCache) return attempt;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
 }

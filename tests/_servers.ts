@@ -64,27 +64,8 @@ export async function mongoServerMissing(): Promise<string | undefined> {
  */
 export async function privateRedis(): Promise<PrivateServer> {
   const port = await freePort();
-  let child: Child | undefined;
-  const server: PrivateServer = {
-    url: `redis://127.0.0.1:${port}`,
-    async start() {
-      const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-      child = start("redis-server", args);
-      await listening(port);
-    },
-    async stop() {
-      const running = child;
-      child = undefined;
-      if (running === undefined) return;
-      running.kill("SIGCONT");
-      running.kill("SIGKILL");
-      await running.exited;
-    },
-    pause: () => Promise.resolve(child?.kill("SIGSTOP")),
-    resume: () => Promise.resolve(child?.kill("SIGCONT")),
-  };
-  await server.start();
-  return server;
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  return await privateServer(`redis://127.0.0.1:${port}`, port, () => start("redis-server", args));
 }
 
 /** The stand-in, installed once (it needs two npm packages) and shared by later runs. */
@@ -98,12 +79,22 @@ const MONGO_INSTALL = join(tmpdir(), "http-cache-mongo-wire-server");
 export async function privateMongo(): Promise<PrivateServer> {
   const script = await installMongo();
   const port = await freePort();
+  // exec: the server is this child itself, so signals reach it.
+  const command = 'MONGO_SHIM_TTL_MS=1000 exec node "$0" "$1"';
+  return await privateServer(
+    `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    port,
+    () => start("bash", ["-c", command, script, String(port)]),
+  );
+}
+
+/** A server process on `port` that `launch` starts; started before it is returned. */
+async function privateServer(url: string, port: number, launch: () => Child): Promise<PrivateServer> {
   let child: Child | undefined;
   const server: PrivateServer = {
-    url: `mongodb://127.0.0.1:${port}/?directConnection=true`,
+    url,
     async start() {
-      // exec: the server is this child itself, so signals reach it.
-      child = start("bash", ["-c", 'MONGO_SHIM_TTL_MS=1000 exec node "$0" "$1"', script, String(port)]);
+      child = launch();
       await listening(port);
     },
     async stop() {

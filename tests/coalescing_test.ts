@@ -4,7 +4,7 @@
  * other callers do.
  */
 import { equal, ok, rejects } from "node:assert/strict";
-import { CacheBackend, type Storage } from "../backends/base.ts";
+import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { BACKENDS, delay, dispose, loopback } from "./_fixtures.ts";
@@ -14,6 +14,17 @@ const BODY = "x".repeat(64 * 1024);
 const FRESH = { "cache-control": "max-age=60", "content-type": "text/plain" };
 
 /** Resolves once `condition()` holds (polling: the origin runs in this process). */
+/** An origin that answers every request once `release` is called. */
+async function gatedServer() {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const server = await loopback(async (_request, response) => {
+    await gate;
+    response.writeHead(200, FRESH).end(BODY);
+  });
+  return { server, release };
+}
+
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await delay(1);
 }
@@ -130,12 +141,7 @@ Deno.test("coalescing: a network error reaches every waiter, as the error plain 
 });
 
 Deno.test("coalescing: a waiter that aborts rejects alone; the origin request and the others go on", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
-  const server = await loopback(async (_request, response) => {
-    await gate;
-    response.writeHead(200, FRESH).end(BODY);
-  });
+  const { server, release } = await gatedServer();
   const session = new CachedSession();
   try {
     const controller = new AbortController();
@@ -167,12 +173,7 @@ Deno.test("coalescing: a waiter whose signal is already aborted rejects at once,
 });
 
 Deno.test("coalescing: the first caller aborting before the response does not fail the others", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
-  const server = await loopback(async (_request, response) => {
-    await gate;
-    response.writeHead(200, FRESH).end(BODY);
-  });
+  const { server, release } = await gatedServer();
   const session = new CachedSession();
   try {
     const controller = new AbortController();
@@ -225,30 +226,17 @@ Deno.test("coalescing: the first caller aborting in the middle of the body does 
 });
 
 /** A storage whose writes fail or never finish, and whose reads may fail too. */
-class FaultyStorage implements Storage {
-  readonly name = "faulty";
-  inner = new MemoryStorage();
+class FaultyStorage extends MemoryStorage {
+  override readonly name = "faulty";
   writes: "fail" | "hang" | "work" = "work";
   reads: "fail" | "work" = "work";
-  get(key: string): Promise<Uint8Array | undefined> {
-    return this.reads === "fail" ? Promise.reject(new Error("read refused")) : this.inner.get(key);
+  override get(key: string): Promise<Uint8Array | undefined> {
+    return this.reads === "fail" ? Promise.reject(new Error("read refused")) : super.get(key);
   }
-  set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+  override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     if (this.writes === "fail") return Promise.reject(new Error("write refused"));
     if (this.writes === "hang") return new Promise(() => {});
-    return this.inner.set(key, value, deleteAt);
-  }
-  delete(keys: string[]): Promise<void> {
-    return this.inner.delete(keys);
-  }
-  keys(prefix?: string): AsyncIterable<string> {
-    return this.inner.keys(prefix);
-  }
-  clear(): Promise<void> {
-    return this.inner.clear();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
+    return super.set(key, value, deleteAt);
   }
 }
 

@@ -4,57 +4,42 @@ import { MemoryStorage } from "../backends/memory.ts";
 import { DELETE_BATCH, READ_AHEAD, READ_AHEAD_BYTES } from "../src/inspection.ts";
 import { type CacheEntry, encodeEntry } from "../src/record.ts";
 import { Clock, origin, reply } from "./_origin.ts";
+import { testEntry } from "./_entry.ts";
 
 /** A storage that counts what is asked of it, and how many reads are in flight at once. */
-class CountingStorage implements Storage {
-  readonly name = "counting";
-  inner = new MemoryStorage({ maxEntries: 1_000_000, maxBytes: 2 ** 40, maxEntrySize: 2 ** 30 });
+class CountingStorage extends MemoryStorage {
+  override readonly name = "counting";
   gets = 0;
   deletes: number[] = [];
   inFlight = 0;
   maxInFlight = 0;
-  async get(key: string): Promise<Uint8Array | undefined> {
+  constructor() {
+    super({ maxEntries: 1_000_000, maxBytes: 2 ** 40, maxEntrySize: 2 ** 30 });
+  }
+  override async get(key: string): Promise<Uint8Array | undefined> {
     this.gets++;
     this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
     await Promise.resolve();
     this.inFlight--;
-    return this.inner.get(key);
+    return super.get(key);
   }
-  set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
-    return this.inner.set(key, value, deleteAt);
-  }
-  delete(keys: string[]): Promise<void> {
+  override delete(keys: string[]): Promise<void> {
     this.deletes.push(keys.length);
-    return this.inner.delete(keys);
-  }
-  keys(prefix?: string): AsyncIterable<string> {
-    return this.inner.keys(prefix);
-  }
-  clear(): Promise<void> {
-    return this.inner.clear();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
+    return super.delete(keys);
   }
 }
 
 function entry(overrides: Partial<CacheEntry> = {}): CacheEntry {
   const now = Date.now();
-  return {
-    method: "GET",
+  return testEntry({
     url: "https://example.com/x",
-    redirected: false,
-    status: 200,
-    statusText: "OK",
     headers: [],
-    vary: [],
     requestTime: now,
     responseTime: now,
-    createdAt: now,
     expiresAt: now + 60_000,
     body: new Uint8Array(8),
     ...overrides,
-  };
+  });
 }
 
 async function fill(storage: Storage, count: number, make: (i: number) => CacheEntry): Promise<void> {

@@ -3,6 +3,7 @@ import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
+import { testEntry } from "./_entry.ts";
 
 runStorageSuite({ name: "memory", open: () => Promise.resolve(new MemoryBackend()) });
 
@@ -74,20 +75,8 @@ Deno.test("memory: bad bounds fail at construction, naming the option", () => {
 
 Deno.test("memory: a record is decoded once while stored, and a replaced record is read anew", async () => {
   const backend = new MemoryBackend();
-  const entry = (body: string) => ({
-    method: "GET",
-    url: "http://127.0.0.1/a",
-    redirected: false,
-    status: 200,
-    statusText: "OK",
-    headers: [["cache-control", "max-age=60"]] as [string, string][],
-    vary: [],
-    requestTime: 1,
-    responseTime: 2,
-    createdAt: 2,
-    expiresAt: Infinity,
-    body: new TextEncoder().encode(body),
-  });
+  const entry = (body: string) =>
+    testEntry({ headers: [["cache-control", "max-age=60"]], body: new TextEncoder().encode(body) });
   await backend.write("k", entry("first"), Infinity);
   const [a, b] = [await backend.read("k"), await backend.read("k")];
   ok(a !== undefined && "entry" in a && b !== undefined && "entry" in b);

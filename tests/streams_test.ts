@@ -46,6 +46,22 @@ function sameFailure(actual: unknown, expected: unknown, what: string): void {
   equal(a.message, e.message, what);
 }
 
+/** An origin that sends 100,000 bytes of a body, then ends it at the next `release()`. */
+function stalled(headers: Record<string, string>) {
+  const waiting = new Set<() => void>();
+  const serve = async (response: ServerResponse) => {
+    response.writeHead(200, headers);
+    await send(response, 100_000);
+    await new Promise<void>((resolve) => waiting.add(resolve));
+    response.end();
+  };
+  const release = () => {
+    for (const resolve of waiting) resolve();
+    waiting.clear();
+  };
+  return { serve, release };
+}
+
 async function withServer(
   serve: (response: ServerResponse, n: number, path: string) => Promise<void> | void,
   test: (server: Loopback) => Promise<void>,
@@ -116,13 +132,8 @@ Deno.test("streams: identical requests waiting on a body that fails get its erro
 });
 
 Deno.test("streams: a body aborted half-way rejects with the abort reason and is never stored", async () => {
-  let release!: () => void;
-  await withServer(async (response) => {
-    response.writeHead(200, FRESH);
-    await send(response, 100_000);
-    await new Promise<void>((resolve) => release = resolve);
-    response.end();
-  }, async (server) => {
+  const { serve, release } = stalled(FRESH);
+  await withServer(serve, async (server) => {
     const session = new CachedSession();
     try {
       for (const via of ["fetch", "session"] as const) {
@@ -145,13 +156,8 @@ Deno.test("streams: a body aborted half-way rejects with the abort reason and is
 });
 
 Deno.test("streams: a small body of declared length aborted before it arrives fails with the abort reason", async () => {
-  let release!: () => void;
-  await withServer(async (response) => {
-    response.writeHead(200, { ...FRESH, "content-length": "200000" });
-    await send(response, 100_000);
-    await new Promise<void>((resolve) => release = resolve);
-    response.end();
-  }, async (server) => {
+  const { serve, release } = stalled({ ...FRESH, "content-length": "200000" });
+  await withServer(serve, async (server) => {
     const session = new CachedSession();
     try {
       const controller = new AbortController();

@@ -10,7 +10,8 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import type { CacheBackend, DeleteProgress } from "../../backends/base.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "../../src/cache_keys.ts";
 import { DELETE_BATCH, READ_AHEAD } from "../../src/inspection.ts";
-import { type CacheEntry, encodeAlias, encodeEntry } from "../../src/record.ts";
+import { encodeAlias, encodeEntry } from "../../src/record.ts";
+import { testEntry as entry } from "../_entry.ts";
 
 /** Registers one test of the suite against a fresh cache. */
 export type SuiteTest = (name: string, fn: (cache: CacheBackend) => Promise<void>) => void;
@@ -167,25 +168,6 @@ export function runInspectionSuite(test: SuiteTest): void {
     await rejects(cache.count({ urlPattern: 42 as unknown as string }), /urlPattern must be/);
     deepEqual(await allKeys(cache), ["b"], "nothing was deleted by a refused call");
   });
-}
-
-function entry(overrides: Partial<CacheEntry> = {}): CacheEntry {
-  const now = Date.now();
-  return {
-    method: "GET",
-    url: "https://example.com/resource",
-    redirected: false,
-    status: 200,
-    statusText: "OK",
-    headers: [["content-type", "text/plain"]],
-    vary: [],
-    requestTime: now - 10,
-    responseTime: now - 5,
-    createdAt: now,
-    expiresAt: now + HOUR,
-    body: new TextEncoder().encode("body"),
-    ...overrides,
-  };
 }
 
 async function allKeys(cache: CacheBackend): Promise<string[]> {

@@ -21,6 +21,7 @@ import { ALIAS_PREFIX, urlKeyPrefix } from "../../src/cache_keys.ts";
 import { BackendError } from "../../src/errors.ts";
 import { type CacheEntry, encodeEntry } from "../../src/record.ts";
 import { runInspectionSuite } from "./inspection_suite.ts";
+import { testEntry } from "../_entry.ts";
 
 /** A backend under test. */
 export interface SuiteTarget {
@@ -354,22 +355,7 @@ export function runStorageSuite(target: SuiteTarget): void {
 
 /** An entry with sensible defaults. */
 function entry(overrides: Partial<CacheEntry> = {}): CacheEntry {
-  const now = Date.now();
-  return {
-    method: "GET",
-    url: "https://example.com/resource",
-    redirected: false,
-    status: 200,
-    statusText: "OK",
-    headers: [["content-type", "application/octet-stream"]],
-    vary: [],
-    requestTime: now - 10,
-    responseTime: now - 5,
-    createdAt: now,
-    expiresAt: now + HOUR,
-    body: text("body"),
-    ...overrides,
-  };
+  return testEntry({ headers: [["content-type", "application/octet-stream"]], ...overrides });
 }
 
 /** Bytes in which, from 256 bytes on, every byte value occurs (7 is coprime to 256). */
