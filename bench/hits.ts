@@ -17,7 +17,7 @@ import { storedBody } from "../src/response.ts";
 import { type BackendName, openBackend, type Opened } from "./_backends.ts";
 import { type Budget, type Case, compare, type Result } from "./_measure.ts";
 import { body, type Origin, SIZES } from "./_origin.ts";
-import { micros, rate, SIZE_LABEL, type Table, times } from "./_report.ts";
+import { SIZE_LABEL, type Table, times, timing } from "./_report.ts";
 
 /** Backends timed in the first group, beside the floor and nothing else. */
 const LOCAL = new Set(["memory", "sqlite"]);
@@ -165,9 +165,7 @@ export async function hits(
       rows.push([
         label,
         SIZE_LABEL[size]!,
-        rate(figure.opsPerSec),
-        micros(figure.p50),
-        micros(figure.p99),
+        ...timing(figure),
         name === "floor" ? "1.00×" : times(floors[name]!.opsPerSec / figure.opsPerSec),
       ]);
     }

@@ -11,7 +11,7 @@ import { CachedSession } from "../src/session.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { type Budget, compare, type Result } from "./_measure.ts";
 import type { Origin } from "./_origin.ts";
-import { micros, rate, SIZE_LABEL, type Table } from "./_report.ts";
+import { micros, rate, SIZE_LABEL, type Table, timing } from "./_report.ts";
 import { type Figures, runtimeName } from "./hits.ts";
 
 /** Requests per slice for each size: a 10 MB request takes milliseconds. */
@@ -63,9 +63,7 @@ export async function misses(
       SIZE_LABEL[size]!,
       rate(plain.opsPerSec),
       micros(plain.p50),
-      rate(cached.opsPerSec),
-      micros(cached.p50),
-      micros(cached.p99),
+      ...timing(cached),
       `${((plain.opsPerSec / cached.opsPerSec - 1) * 100).toFixed(1)}%`,
     ]);
   }

@@ -23,7 +23,7 @@ import { cleanup, scratch } from "./_backends.ts";
 import { budget, type Case, compare } from "./_measure.ts";
 import { misses } from "./misses.ts";
 import { type Origin, SIZES, startOrigin } from "./_origin.ts";
-import { markdown, micros, rate, SIZE_LABEL, type Table, times } from "./_report.ts";
+import { markdown, SIZE_LABEL, type Table, times, timing } from "./_report.ts";
 import { type Figures, fill, floorCase, HIT_URLS, originFields, runtimeName, sessionCase } from "./hits.ts";
 
 /** Table labels of the cases, and which of ours each peer is compared with. */
@@ -144,9 +144,7 @@ export async function peers(origin: Origin, sizes: string[]): Promise<{ table: T
       rows.push([
         label,
         SIZE_LABEL[size]!,
-        rate(figure.opsPerSec),
-        micros(figure.p50),
-        micros(figure.p99),
+        ...timing(figure),
         name === "floor" ? "1.00×" : times(floor.opsPerSec / figure.opsPerSec),
         versus === undefined ? "" : `${times(lead)} (${versus})`,
       ]);

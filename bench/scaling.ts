@@ -20,7 +20,7 @@ import { CachedSession } from "../src/session.ts";
 import { openBackend, scratch } from "./_backends.ts";
 import { type Budget, type Case, compare, env } from "./_measure.ts";
 import type { Origin } from "./_origin.ts";
-import { micros, rate, type Table, times } from "./_report.ts";
+import { type Table, times, timing } from "./_report.ts";
 import { type Figures, runtimeName } from "./hits.ts";
 
 const KEY_OPTIONS = { ignoredParameters: new Set<string>(), matchHeaders: [] as string[] };
@@ -229,9 +229,7 @@ export async function scaling(
       rows.push([
         name,
         count.toLocaleString("en-US"),
-        rate(figure.opsPerSec),
-        micros(figure.p50),
-        micros(figure.p99),
+        ...timing(figure),
         times(ratio),
         `${built[`${name}:${count}`]!.toFixed(1)} s`,
       ]);
