@@ -213,7 +213,9 @@ export class RedisStorage implements Storage {
     const client = this.#client ?? await this.#connecting?.catch(() => undefined);
     this.#client = undefined;
     if (client === undefined || !client.isOpen) return;
-    await deadline(client.close(), this.timeout, "close").catch(() => client.destroy());
+    await this.#deadlines.race(client.close(), () => timedOut("close", this.timeout)).catch(() =>
+      client.destroy()
+    );
   }
 
   /** Full keys under the storage prefix plus `prefix`, a SCAN step at a time. */
@@ -273,7 +275,7 @@ export class RedisStorage implements Storage {
     // Failures reach callers as rejections; an unhandled 'error' event would end the process.
     client.on("error", () => {});
     try {
-      await deadline(client.connect(), this.timeout, "connect");
+      await this.#deadlines.race(client.connect(), () => timedOut("connect", this.timeout));
     } catch (error) {
       client.destroy();
       throw error;
@@ -296,14 +298,6 @@ class RedisTimeoutError extends Error {
 
 function timedOut(operation: string, ms: number): RedisTimeoutError {
   return new RedisTimeoutError(`Cannot ${operation}: no answer from Redis within ${ms} ms`);
-}
-
-function deadline<T>(promise: Promise<T>, ms: number, operation: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timedOut(operation, ms)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 function positive(value: number | undefined, option: string, fallback: number): number {
