@@ -36,7 +36,7 @@ export interface TakenBody {
 
 /**
  * Takes a storable network body: reads it whole, straight into the entry's record, when
- * {@linkcode readsWhole} says so; else splits it between the caller and the cache
+ * {@linkcode wholeLength} says so; else splits it between the caller and the cache
  * ({@linkcode captureBody}). Either way `store` receives the complete body (`undefined` when it
  * outgrew `limit`, a rejection when it failed), and the caller's body ends only once what
  * `store` returned has settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller that has read a
@@ -54,8 +54,9 @@ export async function takeBody(
   entry: Omit<CacheEntry, "body">,
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
 ): Promise<BodyInit | null> {
-  if (readsWhole(response.headers, limit)) {
-    const taken = readWhole(response, draftEntry(entry, Number(response.headers.get("content-length"))));
+  const length = wholeLength(response.headers, limit);
+  if (length !== undefined) {
+    const taken = readWhole(response, draftEntry(entry, length));
     const stored = store(taken);
     let body: Uint8Array;
     try {
@@ -79,18 +80,21 @@ export async function takeBody(
 export const READ_WHOLE_LIMIT = 1024 * 1024;
 
 /**
- * Whether a response body is read whole: its `Content-Length` is declared and at most `limit`,
- * and it has no content coding (a decoded body could be any size).
+ * The length of a body that is read whole: its `Content-Length`, when declared, at most `limit`
+ * and {@linkcode READ_WHOLE_LIMIT}, and the body has no content coding (a decoded body could be
+ * any size).
  *
  * @param headers The response's headers.
  * @param limit Largest body the cache collects, in bytes.
- * @returns `true` to read it whole.
+ * @returns The length, or `undefined` when the body streams.
  */
-export function readsWhole(headers: Headers, limit: number): boolean {
-  const length = headers.get("content-length");
-  if (length === null || !(Number(length) <= Math.min(limit, READ_WHOLE_LIMIT))) return false;
+export function wholeLength(headers: Headers, limit: number): number | undefined {
+  const declared = headers.get("content-length");
+  const length = Number(declared);
+  if (declared === null || !Number.isSafeInteger(length) || length < 0) return undefined;
+  if (length > Math.min(limit, READ_WHOLE_LIMIT)) return undefined;
   const coding = headers.get("content-encoding");
-  return coding === null || coding === "identity";
+  return coding === null || coding === "identity" ? length : undefined;
 }
 
 /** Smallest body read straight into its record rather than read, then copied in: 16 KiB. */
