@@ -16,7 +16,7 @@ import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./rec
 import { storedBody } from "./response.ts";
 
 /** A body split between the caller and the cache. */
-export interface CapturedBody {
+interface CapturedBody {
   /** The caller's branch. */
   stream: ReadableStream<Uint8Array> | null;
   /**
@@ -88,7 +88,7 @@ export const READ_WHOLE_LIMIT = 1024 * 1024;
  * @param limit Largest body the cache collects, in bytes.
  * @returns The length, or `undefined` when the body streams.
  */
-export function wholeLength(headers: Headers, limit: number): number | undefined {
+function wholeLength(headers: Headers, limit: number): number | undefined {
   const declared = headers.get("content-length");
   const length = Number(declared);
   if (declared === null || !Number.isSafeInteger(length) || length < 0) return undefined;
@@ -167,7 +167,7 @@ export const STORE_WAIT_LIMIT = 2000;
  * @param limit Largest body collected, in bytes.
  * @returns The caller's stream and the collected bytes.
  */
-export function captureBody(body: ReadableStream<Uint8Array> | null, limit: number): CapturedBody {
+function captureBody(body: ReadableStream<Uint8Array> | null, limit: number): CapturedBody {
   if (body === null) return { stream: null, chunks: Promise.resolve([]) };
   const [stream, copy] = body.tee();
   return { stream, chunks: collect(copy, limit) };
@@ -181,7 +181,7 @@ export function captureBody(body: ReadableStream<Uint8Array> | null, limit: numb
  * @returns The chunks, or `undefined` when the stream exceeded the limit.
  * @throws {unknown} The stream's error when it failed.
  */
-export async function collect(
+async function collect(
   stream: ReadableStream<Uint8Array>,
   limit: number,
 ): Promise<Uint8Array[] | undefined> {
@@ -238,7 +238,7 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * @param limit Longest wait for `stored` once the body has ended, in ms.
  * @returns The stream to hand to the caller.
  */
-export function endAfter(
+function endAfter(
   stream: ReadableStream<Uint8Array>,
   stored: Promise<unknown>,
   limit: number = STORE_WAIT_LIMIT,
@@ -261,7 +261,7 @@ export function endAfter(
  * @param work The work.
  * @param limit Longest wait, in ms.
  */
-export async function settledWithin(work: Promise<unknown>, limit: number = STORE_WAIT_LIMIT): Promise<void> {
+async function settledWithin(work: Promise<unknown>, limit: number = STORE_WAIT_LIMIT): Promise<void> {
   let settled = false;
   const done = work.then(() => settled = true, () => settled = true);
   // A write to memory or to a synchronous database is done within a few microtasks: wait those
