@@ -159,7 +159,8 @@ ${machine.map((line) => `- ${line}`).join("\n")}
   \`SqliteCacheStore\` (a file), make-fetch-happen (cacache), axios with axios-cache-interceptor.
   axios returns the stored \`ArrayBuffer\` itself, without a \`Response\` or a copy, so at 100 KB it
   is faster than the floor: it is not doing the same work. The same Node process then times our
-  misses against Node's plain \`fetch\` (undici).
+  misses against Node's plain \`fetch\` (undici), and ours beside the peers' (each against Node's
+  own \`fetch\`, whatever stack the peer brings: undici from npm, minipass-fetch, node:http).
 - **A miss** with a body up to 1 MiB of declared length is read whole before \`fetch\` resolves;
   larger bodies stream (see [reliability](reliability.md)).
 

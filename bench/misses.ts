@@ -15,7 +15,7 @@ import { micros, rate, SIZE_LABEL, type Table, timing } from "./_report.ts";
 import { type Figures, runtimeName } from "./hits.ts";
 
 /** Requests per slice for each size: a 10 MB request takes milliseconds. */
-const MAX_OPS: Record<string, number> = { "1k": Infinity, "100k": 2000, "10m": 12 };
+export const MAX_OPS: Record<string, number> = { "1k": Infinity, "100k": 2000, "10m": 12 };
 
 /**
  * Times misses against plain fetch.

@@ -8,8 +8,10 @@
  * - axios with axios-cache-interceptor (its in-memory storage).
  *
  * Every case reads the body to the end, and is checked to be served without the origin before
- * it is timed. Run it alone (`node bench/peers.ts`) for its table, or through `deno task bench`,
- * which calls it with `--json <file>` and prints everything together.
+ * it is timed. The same process then times misses: ours against Node's plain `fetch`
+ * (`bench/misses.ts`), and ours and the peers' side by side (`bench/peer_misses.ts`). Run it
+ * alone (`node bench/peers.ts`) for its tables, or through `deno task bench`, which calls it
+ * with `--json <file>` and prints everything together.
  *
  * @module
  */
@@ -22,6 +24,7 @@ import { CachedSession } from "../src/session.ts";
 import { cleanup, scratch } from "./_backends.ts";
 import { budget, type Case, compare } from "./_measure.ts";
 import { misses } from "./misses.ts";
+import { type Contender, peerMisses } from "./peer_misses.ts";
 import { type Origin, SIZES, startOrigin } from "./_origin.ts";
 import { markdown, SIZE_LABEL, type Table, times, timing } from "./_report.ts";
 import { type Figures, fill, floorCase, HIT_URLS, originFields, runtimeName, sessionCase } from "./hits.ts";
@@ -41,7 +44,13 @@ export const PEERS: { name: string; label: string; versus?: string }[] = [
   { name: "make-fetch-happen", label: "make-fetch-happen (cacache files)", versus: "sqlite" },
 ];
 
-type Peer = { run: (url: string) => Promise<unknown>; close?: () => Promise<unknown> | void };
+/** A peer's client, opened for one section: `run` fetches a URL and reads its body to the end. */
+export interface Peer {
+  /** One request, body read to the end. */
+  run: (url: string) => Promise<unknown>;
+  /** Closes what the client opened (agents, database files). */
+  close?: () => Promise<unknown> | void;
+}
 
 async function undici(store: "memory" | "sqlite"): Promise<Peer> {
   const { Agent, cacheStores, fetch, interceptors } = await import("undici");
@@ -70,6 +79,27 @@ async function axios(): Promise<Peer> {
   const { setupCache } = await import("axios-cache-interceptor");
   const client = setupCache(Axios.create());
   return { run: (url) => client.get(url, { responseType: "arraybuffer" }) };
+}
+
+/** How each peer is opened, by its name in {@linkcode PEERS}. */
+const MAKERS: Record<string, () => Promise<Peer>> = {
+  "undici-memory": () => undici("memory"),
+  "undici-sqlite": () => undici("sqlite"),
+  "make-fetch-happen": makeFetchHappen,
+  "axios": axios,
+};
+
+/**
+ * The peers as `bench/peer_misses.ts` times them: each opened as for the hits, in table order.
+ *
+ * @returns One contender per peer.
+ */
+export function contenders(): Contender[] {
+  return PEERS.filter(({ name }) => name in MAKERS).map(({ name, label }) => ({
+    name,
+    label,
+    open: MAKERS[name]!,
+  }));
 }
 
 /** A peer as a timed case, once it has stored every URL and served them all without the origin. */
@@ -109,13 +139,7 @@ export async function peers(origin: Origin, sizes: string[]): Promise<{ table: T
       cases.push(sessionCase(name, sessions[i]!, urls));
     }
     const opened: Peer[] = [];
-    const makers: Record<string, () => Promise<Peer>> = {
-      "undici-memory": () => undici("memory"),
-      "undici-sqlite": () => undici("sqlite"),
-      "make-fetch-happen": makeFetchHappen,
-      "axios": axios,
-    };
-    for (const [name, make] of Object.entries(makers)) {
+    for (const [name, make] of Object.entries(MAKERS)) {
       try {
         const peer = await make();
         opened.push(peer);
@@ -175,8 +199,13 @@ if (main) {
     const beside = await peers(origin, ["1k", "100k"]);
     // Misses on Node too: undici's fetch is another network stack than Deno's.
     const missed = await misses(origin, { sizes: ["1k", "100k", "10m"], budget: budget() });
-    const tables = [beside.table, missed.table];
-    const figures = { ...beside.figures };
+    const missedBeside = await peerMisses(origin, {
+      sizes: ["1k", "100k"],
+      budget: budget(),
+      peers: contenders(),
+    });
+    const tables = [beside.table, missed.table, missedBeside.table];
+    const figures = { ...beside.figures, ...missedBeside.figures };
     for (const [name, figure] of Object.entries(missed.figures)) figures[`node:${name}`] = figure;
     if (json > 0) {
       writeFileSync(process.argv[json + 1]!, JSON.stringify({ tables, figures, runtime: runtimeName() }));
