@@ -152,7 +152,9 @@ export function isNotModified(
  */
 export function notModifiedHeaders(headers: Headers): Headers {
   const out = new Headers();
-  for (const [name, value] of headers) if (!NOT_IN_304.has(name)) out.append(name, value);
+  headers.forEach((value, name) => {
+    if (!NOT_IN_304.has(name)) out.append(name, value);
+  });
   return out;
 }
 
