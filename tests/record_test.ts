@@ -89,6 +89,22 @@ Deno.test("record: any entry survives a round trip (property)", () => {
   );
 });
 
+Deno.test("record: a lone surrogate is stored as U+FFFD, as TextEncoder writes it, and the rest intact", () => {
+  // Not side by side: the record's strings are encoded as one text, where two would make a pair.
+  const original = entry({ url: "https://example.com/\ud800", statusText: "ok \udc00" });
+  original.headers = [["x-a", "a\ud800b"], ["x-b", "end\ud83d"], ["x-c", "😀 é ✓"]];
+  const decoded = decodeRecord(encodeEntry(original));
+  deepEqual(decoded, {
+    kind: "entry",
+    entry: {
+      ...original,
+      url: "https://example.com/\ufffd",
+      statusText: "ok \ufffd",
+      headers: [["x-a", "a\ufffdb"], ["x-b", "end\ufffd"], ["x-c", "😀 é ✓"]],
+    },
+  });
+});
+
 Deno.test("record: every damaged byte of the metadata is caught, never decoded into a wrong entry", () => {
   const bytes = encodeEntry(entry());
   const metaEnd = 6 + new DataView(bytes.buffer).getUint32(2) + 4;
