@@ -106,6 +106,13 @@ export interface Storage {
    * read last (those up to 64 KiB), so that a hot record is not decoded again on every hit.
    */
   readonly keepsValues?: boolean;
+  /**
+   * Whether `get` returns a new array on every call, which nobody else holds or changes (SQLite
+   * copies each value out of its database). On Node a hit then hands a record's array that is a
+   * whole buffer of its own to the caller's `Response` rather than copying its body once more.
+   * Never `true` for a storage that returns an array it keeps (or a driver that may cache it).
+   */
+  readonly copiesValues?: boolean;
 }
 
 /**
@@ -150,10 +157,12 @@ export class CacheBackend implements AsyncDisposable {
    * @param key A storage key.
    * @returns The entry, an alias target, or `undefined`. Treat the entry as read-only: a storage
    *   that keeps values hands the same decoded entry to every read of an unchanged record.
+   *   `owned` is `true` when the entry's body lies in a buffer that this read alone holds (a
+   *   storage that copies values): it may be handed over (transferred) instead of copied.
    * @throws {BackendError} When the storage fails or the record is corrupt; a corrupt record is
    *   deleted first, so the next read is a clean miss.
    */
-  async read(key: string): Promise<{ entry: CacheEntry } | { alias: string } | undefined> {
+  async read(key: string): Promise<{ entry: CacheEntry; owned?: boolean } | { alias: string } | undefined> {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.storage.get(key); // not through #call: one async frame less per hit
@@ -163,7 +172,10 @@ export class CacheBackend implements AsyncDisposable {
     if (bytes === undefined) return undefined;
     try {
       const record = this.#decode(key, bytes);
-      return record.kind === "entry" ? { entry: record.entry } : { alias: record.target };
+      if (record.kind === "alias") return { alias: record.target };
+      const owned = this.storage.copiesValues === true && this.storage.keepsValues !== true &&
+        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      return owned ? { entry: record.entry, owned } : { entry: record.entry };
     } catch (cause) {
       await this.storage.delete([key]).catch(() => {});
       throw new BackendError(`Cannot read ${key} from ${this.name}: the record is corrupt and was deleted`, {

@@ -67,7 +67,7 @@ export class MemoryBackend extends CacheBackend {
 export class MemoryStorage implements Storage {
   readonly name: string = "memory";
   /** Stored buffers are handed out as they are and never changed. */
-  readonly keepsValues = true;
+  readonly keepsValues: boolean = true;
   /** Most records kept. */
   readonly maxEntries: number;
   /** Most bytes kept. */

@@ -131,6 +131,8 @@ type Statements = Record<
 /** The byte storage behind {@linkcode SQLiteBackend}. */
 export class SQLiteStorage implements Storage {
   readonly name = "sqlite";
+  /** Every read copies the value out of the database into a new array. */
+  readonly copiesValues = true;
   #options: SQLiteBackendOptions;
   #db: Promise<{ db: SQLiteDatabase; sql: Statements }> | undefined;
   #writes = 0;

@@ -115,12 +115,14 @@ export async function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): 
   }
   if (!record || !("entry" in record)) return undefined;
   const primary = record.entry;
-  if (varyMatches(primary, flow.headers)) return { key, entry: primary, viaAlias, primary };
+  if (varyMatches(primary, flow.headers)) {
+    return { key, entry: primary, viaAlias, primary, owned: record.owned };
+  }
   // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
   const variant = await variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
   const other = await read(variant);
   if (other && "entry" in other && varyMatches(other.entry, flow.headers)) {
-    return { key: variant, entry: other.entry, viaAlias, primary };
+    return { key: variant, entry: other.entry, viaAlias, primary, owned: other.owned };
   }
   return { key, viaAlias, primary };
 }

@@ -30,21 +30,26 @@ const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
  * 1.5×. Deno and Bun hold bytes natively and are faster with them as they are.
  */
 const STREAM_BYTES = (() => {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown; process?: { versions?: { node?: string } } };
-  return g.Deno === undefined && g.Bun === undefined && g.process?.versions?.node !== undefined;
+  // By `process.versions`, which Deno and Bun fill in too, not by a `Deno` global, which a test
+  // runner on Node may define for a moment.
+  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process
+    ?.versions;
+  return versions?.node !== undefined && versions.deno === undefined && versions.bun === undefined;
 })();
 
 /**
- * The body of a served response, in the fastest form for the runtime. It is always a copy:
- * stored bytes may be shared (the memory backend hands out its own array), and a caller may
- * write into what it reads.
+ * The body of a served response, in the fastest form for the runtime. The caller never gets
+ * stored bytes themselves, since stored bytes may be shared (the memory backend hands out its own
+ * array) and a caller may write into what it reads: it gets a copy, or on Node, when the bytes
+ * are `owned`, the bytes themselves (their buffer is transferred to the stream, and so detached).
  *
  * @param body Stored bytes (or another body, passed through).
+ * @param owned Whether nothing else holds the buffer of `body`: no copy is needed.
  * @returns The body to build the `Response` with.
  */
-export function storedBody(body: BodyInit | Uint8Array | null): BodyInit | null {
+export function storedBody(body: BodyInit | Uint8Array | null, owned = false): BodyInit | null {
   if (!STREAM_BYTES || !(body instanceof Uint8Array)) return body as BodyInit | null;
-  const chunk = body.slice();
+  const chunk = owned ? body as Uint8Array<ArrayBuffer> : body.slice();
   return new ReadableStream({
     type: "bytes",
     start(controller) {
@@ -53,6 +58,7 @@ export function storedBody(body: BodyInit | Uint8Array | null): BodyInit | null 
     },
   });
 }
+
 const STATUS_TEXT: Record<number, string> = { 206: "Partial Content", 416: "Range Not Satisfiable" };
 
 /**
@@ -114,7 +120,8 @@ export class CachedResponse extends Response {
    * Builds the response for a stored entry.
    *
    * @param entry The stored entry.
-   * @param options The cache key, the current time and overrides for the served form.
+   * @param options The cache key, the current time, overrides for the served form, and whether
+   *   the body's buffer is `owned` by this response alone ({@linkcode storedBody}).
    * @returns The response.
    */
   static fromEntry(
@@ -128,11 +135,12 @@ export class CachedResponse extends Response {
       status?: number;
       redirected?: boolean;
       revalidated?: boolean;
+      owned?: boolean;
     },
   ): CachedResponse {
     const { clock = Date.now } = options;
     return new CachedResponse(
-      storedBody(options.body !== undefined ? options.body : entry.body),
+      storedBody(options.body !== undefined ? options.body : entry.body, options.owned),
       {
         status: options.status ?? entry.status,
         statusText: options.status === undefined ? entry.statusText : STATUS_TEXT[options.status] ?? "",

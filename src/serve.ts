@@ -36,7 +36,8 @@ export interface Flow extends ParsedRequest {
  * @param flow The request.
  * @param found The entry and where it was found.
  * @param o `cacheControl` and the clock.
- * @param revalidated Whether the origin just confirmed the entry.
+ * @param how `revalidated`: the origin just confirmed the entry; `handOver`: nothing uses the
+ *   entry after this, and its body lies in a buffer of its own, which the response may take.
  * @param now The current time (epoch ms).
  * @returns The response, and how many body bytes it serves.
  */
@@ -44,7 +45,7 @@ export function fromStored(
   flow: Flow,
   found: Hit,
   o: Pick<ResolvedOptions, "cacheControl" | "now">,
-  revalidated: boolean,
+  how: { revalidated: boolean; handOver?: boolean | undefined },
   now: number,
 ): { response: CachedResponse; bytes: number } {
   const { entry } = found;
@@ -53,7 +54,7 @@ export function fromStored(
     now,
     clock: o.now,
     redirected: found.viaAlias ? false : entry.redirected,
-    revalidated,
+    revalidated: how.revalidated,
   };
   // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
   // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
@@ -80,6 +81,7 @@ export function fromStored(
     headers: headers ?? fields,
     ...(partial && { status: partial.status }),
     body: body as Uint8Array<ArrayBuffer> | null,
+    owned: how.handOver === true && body === entry.body,
   });
   return { response, bytes: body?.length ?? 0 };
 }

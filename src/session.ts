@@ -155,7 +155,8 @@ export class CachedSession implements AsyncDisposable {
     // only with a 304 from a usable stored response; any other such request passes through.
     const answers = !flow.conditional || (use !== undefined && isNotModified(found!.entry!, flow.headers));
     if ((use === "fresh" || use === "stale-ok") && answers) {
-      if (collapsed === undefined) return this.#serve(flow, found as Hit);
+      // Nothing else uses this entry now: its body may go to the caller without a copy.
+      if (collapsed === undefined) return this.#serve(flow, found as Hit, "hit", undefined, found!.owned);
       return this.#serve(flow, found as Hit, "collapsed", { fwd: collapsed });
     }
     if (use === "stale-while-revalidate" && answers) {
@@ -330,9 +331,13 @@ export class CachedSession implements AsyncDisposable {
     found: Hit,
     how: Served = "hit",
     forward?: { fwd: ForwardReason; status?: number },
+    handOver = false,
   ): CachedResponse {
     const now = this.#o.now();
-    const { response, bytes } = fromStored(flow, found, this.#o, how === "revalidated", now);
+    const { response, bytes } = fromStored(flow, found, this.#o, {
+      revalidated: how === "revalidated",
+      handOver,
+    }, now);
     return this.#monitor.served(response, flow, found.entry, how, bytes, now, forward);
   }
 

@@ -48,6 +48,8 @@ export interface Found {
   viaAlias: boolean;
   /** The entry in the request's own primary slot, matching or not (decides where a variant goes). */
   primary?: CacheEntry | undefined;
+  /** Whether the entry's body lies in a buffer this lookup alone holds (see `CacheBackend.read`). */
+  owned?: boolean | undefined;
 }
 
 /** The request side of a storage decision. */

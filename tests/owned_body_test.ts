@@ -1,0 +1,124 @@
+/**
+ * Handing a stored body over instead of copying it: a storage that copies values (SQLite) lets a
+ * plain hit on Node give the caller the array it just read. Any other storage, any array that is
+ * not a whole buffer of its own, and every path that uses the entry again (a background refresh,
+ * a range) still copy, so no stored record is ever detached.
+ *
+ * @module
+ */
+
+import { deepEqual, equal } from "node:assert/strict";
+import { CacheBackend } from "../backends/base.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import { CachedSession } from "../mod.ts";
+import { Clock, origin, reply } from "./_origin.ts";
+import { RUNTIME } from "./_runtime.ts";
+
+const BODY = "x".repeat(3000);
+
+/** Keeps records like the memory store, but hands out what `get` returns as `shape` says. */
+class CopyingStorage extends MemoryStorage {
+  override readonly keepsValues = false;
+  readonly copiesValues: boolean;
+  /** Every array `get` returned. */
+  readonly handedOut: Uint8Array[] = [];
+  #shape: "copy" | "view" | "own";
+
+  constructor(shape: "copy" | "view" | "own", copiesValues = shape !== "own") {
+    super();
+    this.#shape = shape;
+    this.copiesValues = copiesValues;
+  }
+
+  override async get(key: string): Promise<Uint8Array | undefined> {
+    const stored = await super.get(key);
+    if (stored === undefined) return undefined;
+    let value = stored;
+    if (this.#shape === "copy") value = stored.slice();
+    if (this.#shape === "view") {
+      // A copy inside a larger buffer, as a driver that parses several replies from one chunk.
+      const chunk = new Uint8Array(stored.length + 8);
+      chunk.set(stored, 4);
+      value = chunk.subarray(4, 4 + stored.length);
+    }
+    this.handedOut.push(value);
+    return value;
+  }
+}
+
+function session(
+  storage: CopyingStorage,
+  options: { clock?: Clock; script?: Parameters<typeof origin>[0] } = {},
+) {
+  const clock = options.clock ?? new Clock();
+  const server = origin(
+    options.script ?? (() => reply(BODY, { "cache-control": "max-age=60", etag: '"v1"' }, { clock })),
+  );
+  const background: Promise<unknown>[] = [];
+  return {
+    server,
+    background,
+    session: new CachedSession({
+      backend: new CacheBackend(storage),
+      fetch: server.fetch,
+      now: clock.fn,
+      waitUntil: (work) => background.push(work),
+    }),
+  };
+}
+
+async function hit(s: CachedSession, init?: RequestInit): Promise<string> {
+  const response = await s.fetch("http://127.0.0.1/item", init);
+  equal(response.fromCache, true);
+  return await response.text();
+}
+
+Deno.test("owned body: a storage that copies values gives a plain hit its own array (detached on Node), body whole", async () => {
+  const storage = new CopyingStorage("copy");
+  const { session: s } = session(storage);
+  await (await s.fetch("http://127.0.0.1/item")).text();
+  for (let i = 0; i < 3; i++) equal(await hit(s), BODY);
+  equal(storage.handedOut.length, 3);
+  // Node streams the array itself (and so detaches it); Deno and Bun copy it into the Response.
+  const detached = storage.handedOut.map((array) => array.byteLength === 0);
+  deepEqual(detached, [0, 1, 2].map(() => RUNTIME === "node"));
+  await s.close();
+});
+
+Deno.test("owned body: an array the storage keeps, or a view into a larger buffer, is never detached", async () => {
+  for (const shape of ["own", "view"] as const) {
+    const storage = new CopyingStorage(shape);
+    const { session: s } = session(storage);
+    await (await s.fetch("http://127.0.0.1/item")).text();
+    for (let i = 0; i < 3; i++) equal(await hit(s), BODY, `${shape} hit ${i}`);
+    equal(storage.handedOut.length, 3);
+    for (const array of storage.handedOut) equal(array.byteLength > BODY.length, true, shape);
+    await s.close();
+  }
+});
+
+Deno.test("owned body: a stale entry served while it is refreshed, or a range of it, keeps its whole body", async () => {
+  const clock = new Clock();
+  const storage = new CopyingStorage("copy");
+  const { session: s, background, server } = session(storage, {
+    clock,
+    script: (request) =>
+      request.headers.get("if-none-match") === '"v1"'
+        ? reply(null, { "cache-control": "max-age=10, stale-while-revalidate=60", etag: '"v1"' }, {
+          status: 304,
+          clock,
+        })
+        : reply(BODY, { "cache-control": "max-age=10, stale-while-revalidate=60", etag: '"v1"' }, { clock }),
+  });
+  await (await s.fetch("http://127.0.0.1/item")).text();
+  clock.tick(20);
+  // Served stale at once; the refresh (a 304) stores the entry again with the same body.
+  equal(await hit(s), BODY);
+  await Promise.all(background);
+  equal(server.calls, 2);
+  const range = await s.fetch("http://127.0.0.1/item", { headers: { range: "bytes=0-9" } });
+  deepEqual([range.status, await range.text()], [206, BODY.slice(0, 10)]);
+  for (let i = 0; i < 2; i++) equal(await hit(s), BODY);
+  equal(server.calls, 2);
+  await s.close();
+});
