@@ -14,8 +14,9 @@
  *
  * Failure handling: each call (get, set, delete, clear) gives up after `timeout` ms in all,
  * whatever the driver is doing (selecting a server, connecting, retrying), so a hung server never
- * hangs a fetch. The storage connects on first use; after a failed connection the next call
- * connects again, and once connected the driver follows the server as it comes and goes.
+ * hangs a fetch. The storage connects on first use; after a failed connection, or an operation
+ * that timed out or lost the server, the next call connects again with a new client (a client
+ * you gave is kept: the next call uses it again).
  *
  * @example Cache responses in MongoDB
  * ```ts
@@ -143,8 +144,8 @@ export class MongoDBStorage implements Storage {
   /** Largest record kept, in bytes. */
   readonly maxEntrySize: number;
   #options: MongoDBBackendOptions;
-  #client: MongoClient | undefined;
-  #collection: Promise<Collection<MongoRecord>> | undefined;
+  /** The connection in use or being made; its client is `undefined` when it is the user's. */
+  #connected: Promise<Connection> | undefined;
   #indexed: Promise<unknown> | undefined;
   #closed = false;
 
@@ -222,7 +223,7 @@ export class MongoDBStorage implements Storage {
   }
 
   async *keys(prefix = ""): AsyncIterableIterator<string> {
-    const collection = await this.#connection();
+    const { collection } = await this.#connection();
     const live = { $or: [{ deleteAt: null }, { deleteAt: { $gt: new Date() } }] };
     const filter = prefix === "" ? live : { _id: { $gte: prefix, $lt: prefix + "\uffff" }, ...live };
     const cursor = collection.find(filter, {
@@ -239,9 +240,12 @@ export class MongoDBStorage implements Storage {
 
   /**
    * Runs one operation, connecting first if needed, and gives up after `timeout` ms in all: the
-   * driver's own limits apply per step, and its retries and reconnections add steps.
+   * driver's own limits apply per step, and its retries and reconnections add steps. A connection
+   * whose operation timed out or lost the server is replaced: the next call connects anew rather
+   * than wait for the driver to notice the server is back.
    */
   #run<T>(operation: string, work: (collection: Collection<MongoRecord>) => Promise<T>): Promise<T> {
+    const connection = this.#connection();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -250,30 +254,45 @@ export class MongoDBStorage implements Storage {
         reject(error);
       }, this.timeout);
     });
-    return Promise.race([this.#connection().then(work), expired]).finally(() => clearTimeout(timer));
+    return Promise.race([connection.then(({ collection }) => work(collection)), expired])
+      .catch((error) => {
+        if (error?.name === "TimeoutError" || LOST_SERVER.has(error?.name)) this.#replace(connection);
+        throw error;
+      })
+      .finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    const client = this.#client;
-    this.#client = undefined;
-    this.#collection = undefined;
-    if (client !== undefined && this.#options.client === undefined) await client.close();
+    const connected = this.#connected;
+    this.#connected = undefined;
+    const { client } = await connected?.catch(() => undefined) ?? {};
+    await client?.close();
   }
 
-  #connection(): Promise<Collection<MongoRecord>> {
+  #connection(): Promise<Connection> {
     if (this.#closed) return Promise.reject(new Error("The storage is closed"));
     // One connection attempt at a time; a failed one is forgotten, so the next call retries.
-    this.#collection ??= this.#connect().catch((error) => {
-      this.#collection = undefined;
+    this.#connected ??= this.#connect().catch((error) => {
+      this.#connected = undefined;
       throw error;
     });
-    return this.#collection;
+    return this.#connected;
   }
 
-  async #connect(): Promise<Collection<MongoRecord>> {
+  /** Drops a connection that failed an operation (unless a newer one took its place already). */
+  #replace(connection: Promise<Connection>): void {
+    if (this.#connected !== connection) return;
+    this.#connected = undefined;
+    connection.then(({ client }) => client?.close(), () => {}).catch(() => {});
+  }
+
+  async #connect(): Promise<Connection> {
     const { collection = DEFAULT_MONGODB_COLLECTION } = this.#options;
-    if (typeof collection === "object") return collection as unknown as Collection<MongoRecord>;
+    if (typeof collection === "object") {
+      return { collection: collection as unknown as Collection<MongoRecord> };
+    }
+    const ours = this.#options.client === undefined;
     const client = this.#options.client ?? new MongoClient(this.#options.url ?? DEFAULT_MONGODB_URL, {
       serverSelectionTimeoutMS: this.timeout,
       connectTimeoutMS: this.timeout,
@@ -282,17 +301,32 @@ export class MongoDBStorage implements Storage {
     try {
       await client.connect();
     } catch (error) {
-      if (client !== this.#options.client) await client.close().catch(() => {});
+      if (ours) await client.close().catch(() => {});
       throw error;
     }
     if (this.#closed) {
-      if (client !== this.#options.client) await client.close();
+      if (ours) await client.close();
       throw new Error("The storage is closed");
     }
-    this.#client = client;
-    return client.db(this.#options.db ?? DEFAULT_MONGODB_DB).collection<MongoRecord>(collection);
+    const records = client.db(this.#options.db ?? DEFAULT_MONGODB_DB).collection<MongoRecord>(collection);
+    return { client: ours ? client : undefined, collection: records };
   }
 }
+
+/** A connection: the collection, and the client when the storage opened it (and so closes it). */
+interface Connection {
+  client?: MongoClient | undefined;
+  collection: Collection<MongoRecord>;
+}
+
+/** Driver errors that mean the server was lost, not that it refused the operation. */
+const LOST_SERVER: ReadonlySet<string> = new Set([
+  "MongoServerSelectionError",
+  "MongoNetworkError",
+  "MongoNetworkTimeoutError",
+  "MongoPoolClearedError",
+  "MongoTopologyClosedError",
+]);
 
 function isPast(deleteAt: Date | null): boolean {
   return deleteAt !== null && deleteAt.getTime() <= Date.now();

@@ -255,7 +255,7 @@ function fail(reason: string): never {
 
 /** The UTF-8 length of a string, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD). */
 function utf8Length(text: string): number {
-  if (ASCII.test(text)) return text.length;
+  if (!NON_ASCII.test(text)) return text.length;
   let length = 0;
   for (let i = 0; i < text.length; i++) {
     const unit = text.charCodeAt(i);
@@ -269,7 +269,7 @@ function utf8Length(text: string): number {
   return length;
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 function varintsLength(values: readonly number[]): number {
   let length = 0;
