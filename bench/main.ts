@@ -151,7 +151,8 @@ ${machine.map((line) => `- ${line}`).join("\n")}
 - **The floor** is what no hit can beat: parse the URL, compute a key from it, find that URL's own
   bytes in a \`Map\`, build a \`Response\` from them with the stored header fields, read the body.
   On Node the \`Response\` gets a one-chunk byte stream of a copy, which is faster there than
-  the bytes themselves; a hit builds its \`Response\` the same way.
+  the bytes themselves; a hit builds its \`Response\` the same way (from SQLite, which hands
+  back a new array, without the copy).
 - **The origin** is a server of the benchmark itself on 127.0.0.1 (\`Deno.serve\` on Deno,
   \`node:http\` on Node). Redis and the MongoDB stand-in are started by \`scripts/services.sh\`.
 - **Peers** run in one Node 24 process with our Memory and SQLite backends and the floor:
