@@ -49,7 +49,10 @@ export type SQLiteValue = string | number | bigint | null | Uint8Array;
 export interface SQLiteStatement {
   /** Runs the statement. */
   run(...params: SQLiteValue[]): unknown;
-  /** Returns the first row, or `undefined` (`null` on `bun:sqlite`) when there is none. */
+  /**
+   * Returns the first row, or `undefined` (`null` on `bun:sqlite`) when there is none. A BLOB
+   * comes back in a new array on every call, as both built-in drivers do: the cache may hand it on.
+   */
   get(...params: SQLiteValue[]): unknown;
   /** Returns every row. */
   all(...params: SQLiteValue[]): unknown[];
