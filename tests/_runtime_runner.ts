@@ -8,9 +8,11 @@
  *
  * `Deno.test` is `@deno/shim-deno-test` (Deno's own shim, which parses every overload of
  * `Deno.test` the way Deno does) and exists only while the files are imported: the tests then
- * run in a plain Node or Bun, where code that looks for `globalThis.Deno` finds nothing. This
- * runner executes what the shim collected: `ignore` and `only`, `t.step`, a line per test and a
- * summary; the exit code is 1 when a test failed.
+ * run in a plain Node or Bun, where code that looks for `globalThis.Deno` finds nothing. Code
+ * that decides on the runtime while it is imported must not look for that global (it is there
+ * then): `process.versions` tells the runtimes apart. This runner executes what the shim
+ * collected: `ignore` and `only`, `t.step`, a line per test and a summary; the exit code is 1
+ * when a test failed.
  *
  * @module
  */
