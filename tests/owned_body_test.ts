@@ -16,7 +16,11 @@ import { RUNTIME } from "./_runtime.ts";
 
 const BODY = "x".repeat(3000);
 
-/** Keeps records like the memory store, but hands out what `get` returns as `shape` says. */
+/**
+ * Keeps records like the memory store, but `get` returns a new whole-buffer copy (`copy`), a copy
+ * inside a larger buffer (`view`), both saying they copy values, or the stored array itself
+ * (`own`), saying nothing.
+ */
 class CopyingStorage extends MemoryStorage {
   override readonly keepsValues = false;
   readonly copiesValues: boolean;
@@ -24,10 +28,10 @@ class CopyingStorage extends MemoryStorage {
   readonly handedOut: Uint8Array[] = [];
   #shape: "copy" | "view" | "own";
 
-  constructor(shape: "copy" | "view" | "own", copiesValues = shape !== "own") {
+  constructor(shape: "copy" | "view" | "own") {
     super();
     this.#shape = shape;
-    this.copiesValues = copiesValues;
+    this.copiesValues = shape !== "own";
   }
 
   override async get(key: string): Promise<Uint8Array | undefined> {
@@ -67,8 +71,8 @@ function session(
   };
 }
 
-async function hit(s: CachedSession, init?: RequestInit): Promise<string> {
-  const response = await s.fetch("http://127.0.0.1/item", init);
+async function hit(s: CachedSession): Promise<string> {
+  const response = await s.fetch("http://127.0.0.1/item");
   equal(response.fromCache, true);
   return await response.text();
 }
