@@ -34,6 +34,7 @@
 
 import { Binary, type Collection, MongoClient } from "mongodb";
 import { CacheBackend, type Storage } from "./base.ts";
+import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `mongodb://127.0.0.1:27017`. */
 export const DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017";
@@ -144,6 +145,7 @@ export class MongoDBStorage implements Storage {
   /** Largest record kept, in bytes. */
   readonly maxEntrySize: number;
   #options: MongoDBBackendOptions;
+  #deadlines: Deadlines;
   /** The connection in use or being made; its client is `undefined` when it is the user's. */
   #connected: Promise<Connection> | undefined;
   #indexed: Promise<unknown> | undefined;
@@ -170,6 +172,7 @@ export class MongoDBStorage implements Storage {
       );
     }
     this.timeout = positive(options.timeout, "timeout", DEFAULT_MONGODB_TIMEOUT);
+    this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positive(options.maxEntrySize, "maxEntrySize", DEFAULT_MONGODB_MAX_ENTRY_SIZE);
     if (this.maxEntrySize > DEFAULT_MONGODB_MAX_ENTRY_SIZE) {
       throw new RangeError(
@@ -246,20 +249,14 @@ export class MongoDBStorage implements Storage {
    */
   #run<T>(operation: string, work: (collection: Collection<MongoRecord>) => Promise<T>): Promise<T> {
     const connection = this.#connection();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new Error(`Cannot ${operation}: no answer from MongoDB within ${this.timeout} ms`);
-        error.name = "TimeoutError";
-        reject(error);
-      }, this.timeout);
+    return this.#deadlines.race(connection.then(({ collection }) => work(collection)), () => {
+      const error = new Error(`Cannot ${operation}: no answer from MongoDB within ${this.timeout} ms`);
+      error.name = "TimeoutError";
+      return error;
+    }).catch((error) => {
+      if (error?.name === "TimeoutError" || LOST_SERVER.has(error?.name)) this.#replace(connection);
+      throw error;
     });
-    return Promise.race([connection.then(({ collection }) => work(collection)), expired])
-      .catch((error) => {
-        if (error?.name === "TimeoutError" || LOST_SERVER.has(error?.name)) this.#replace(connection);
-        throw error;
-      })
-      .finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {
