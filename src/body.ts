@@ -4,9 +4,9 @@
  * copied into the record once complete. Either way the body is copied once for the cache.
  *
  * A streamed body is split with `tee()`: the caller reads its branch at its own pace, the cache
- * reads the other to the end. So a response is stored even when the caller stops reading, and never when
- * the network stream fails: then the caller's branch errors exactly as plain fetch would, and the
- * collected bytes are dropped. A body that outgrows the limit is let go: its branch is cancelled,
+ * reads the other to the end. So a response is stored even when the caller stops reading, and
+ * never when the network stream fails: then the caller's branch errors exactly as plain fetch
+ * would, and the collected bytes are dropped. A body that outgrows the limit is let go: its branch is cancelled,
  * the caller's branch streams on untouched, and nothing more is held.
  *
  * @module
@@ -206,20 +206,22 @@ async function collect(
 
 /** Builds an entry's record around a body collected in chunks: one copy, into the record. */
 function assemble(entry: Omit<CacheEntry, "body">, chunks: Uint8Array[]): TakenBody {
-  const draft = draftEntry(entry, chunks.reduce((size, chunk) => size + chunk.length, 0));
-  let at = draft.bodyAt;
-  for (const chunk of chunks) {
-    draft.bytes.set(chunk, at);
-    at += chunk.length;
-  }
+  const draft = draftEntry(entry, sizeOf(chunks));
+  copyInto(draft.bytes, draft.bodyAt, chunks);
   return { body: draft.bytes.subarray(draft.bodyAt), record: sealRecord(draft.bytes, draft.bodyAt) };
 }
 
 /** The parts, one after the other (the part itself when there is one). */
 function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const bytes = new Uint8Array(parts.reduce((size, part) => size + part.length, 0));
-  let at = 0;
+  return parts.length === 1 ? parts[0]! : copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
+}
+
+function sizeOf(parts: Uint8Array[]): number {
+  return parts.reduce((size, part) => size + part.length, 0);
+}
+
+/** Writes the parts into `bytes` one after the other, from `at`. */
+function copyInto(bytes: Uint8Array, at: number, parts: Uint8Array[]): Uint8Array {
   for (const part of parts) {
     bytes.set(part, at);
     at += part.length;
