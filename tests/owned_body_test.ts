@@ -71,13 +71,14 @@ function session(
   };
 }
 
-async function hit(s: CachedSession): Promise<string> {
+/** A hit's body, read through its stream (as a caller that streams it would) or by `text()`. */
+async function hit(s: CachedSession, read: "stream" | "text" = "stream"): Promise<string> {
   const response = await s.fetch("http://127.0.0.1/item");
   equal(response.fromCache, true);
-  return await response.text();
+  return await (read === "text" ? response : new Response(response.body)).text();
 }
 
-Deno.test("owned body: a storage that copies values gives a plain hit its own array (detached on Node), body whole", async () => {
+Deno.test("owned body: a storage that copies values gives a streamed hit its own array (detached on Node), body whole", async () => {
   const storage = new CopyingStorage("copy");
   const { session: s } = session(storage);
   await (await s.fetch("http://127.0.0.1/item")).text();
@@ -86,6 +87,15 @@ Deno.test("owned body: a storage that copies values gives a plain hit its own ar
   // Node streams the array itself (and so detaches it); Deno and Bun copy it into the Response.
   const detached = storage.handedOut.map((array) => array.byteLength === 0);
   deepEqual(detached, [0, 1, 2].map(() => RUNTIME === "node"));
+  await s.close();
+});
+
+Deno.test("owned body: a hit read whole by text() decodes the array in place: nothing is detached", async () => {
+  const storage = new CopyingStorage("copy");
+  const { session: s } = session(storage);
+  await (await s.fetch("http://127.0.0.1/item")).text();
+  for (let i = 0; i < 3; i++) equal(await hit(s, "text"), BODY);
+  deepEqual(storage.handedOut.map((array) => array.byteLength > BODY.length), [true, true, true]);
   await s.close();
 });
 
