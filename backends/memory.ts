@@ -74,13 +74,20 @@ export class MemoryStorage implements Storage {
   readonly maxBytes: number;
   /** Largest record kept, in bytes. */
   readonly maxEntrySize: number;
-  // Key → slot, in a Map: it iterates in insertion order, so re-inserting a key on use keeps
-  // the least recently used first. A slot's record and expiry live in flat arrays, and a record
-  // that spans its whole buffer is kept as the bare ArrayBuffer: per entry that saves the
-  // wrapper object and the Uint8Array (about 150 bytes of a 1 KB entry's heap).
+  // Key → slot. A slot's record, expiry and neighbours in the order of use live in flat arrays:
+  // a doubly linked list through `#older`/`#newer` keeps the least recently used first, so a hit
+  // and an eviction each cost a few array writes (a Map re-inserted on every use, iterated for
+  // its oldest key, leaves a trail of deleted entries to skip). A record that spans its whole
+  // buffer is kept as the bare ArrayBuffer: per entry that saves the wrapper object and the
+  // Uint8Array (about 150 bytes of a 1 KB entry's heap).
   #slots = new Map<string, number>();
+  #keys: (string | undefined)[] = [];
   #values: (ArrayBuffer | Uint8Array | undefined)[] = [];
   #deleteAt = new Float64Array(64);
+  #older = new Int32Array(64);
+  #newer = new Int32Array(64);
+  #oldest = NONE;
+  #newest = NONE;
   #free: number[] = [];
   #bytes = 0;
 
@@ -108,8 +115,10 @@ export class MemoryStorage implements Storage {
       this.#remove(key);
       return Promise.resolve(undefined);
     }
-    this.#slots.delete(key);
-    this.#slots.set(key, slot);
+    if (slot !== this.#newest) {
+      this.#unlink(slot);
+      this.#link(slot);
+    }
     const value = this.#values[slot]!;
     return Promise.resolve(value instanceof Uint8Array ? value : new Uint8Array(value));
   }
@@ -118,20 +127,17 @@ export class MemoryStorage implements Storage {
     this.#remove(key);
     if (value.length > this.maxEntrySize || value.length > this.maxBytes) return Promise.resolve();
     const slot = this.#free.pop() ?? this.#values.length;
-    if (slot === this.#deleteAt.length) {
-      const grown = new Float64Array(slot * 2);
-      grown.set(this.#deleteAt);
-      this.#deleteAt = grown;
-    }
+    if (slot === this.#deleteAt.length) this.#grow();
     const whole = value.buffer instanceof ArrayBuffer && value.byteOffset === 0 &&
       value.byteLength === value.buffer.byteLength;
+    this.#keys[slot] = key;
     this.#values[slot] = whole ? value.buffer as ArrayBuffer : value;
     this.#deleteAt[slot] = deleteAt;
+    this.#link(slot);
     this.#slots.set(key, slot);
     this.#bytes += value.length;
-    for (const oldest of this.#slots.keys()) {
-      if (this.#slots.size <= this.maxEntries && this.#bytes <= this.maxBytes) break;
-      this.#remove(oldest);
+    while (this.#slots.size > this.maxEntries || this.#bytes > this.maxBytes) {
+      this.#remove(this.#keys[this.#oldest]!);
     }
     return Promise.resolve();
   }
@@ -147,8 +153,12 @@ export class MemoryStorage implements Storage {
 
   clear(): Promise<void> {
     this.#slots.clear();
+    this.#keys = [];
     this.#values = [];
     this.#deleteAt = new Float64Array(64);
+    this.#older = new Int32Array(64);
+    this.#newer = new Int32Array(64);
+    this.#oldest = this.#newest = NONE;
     this.#free = [];
     this.#bytes = 0;
     return Promise.resolve();
@@ -162,11 +172,44 @@ export class MemoryStorage implements Storage {
     const slot = this.#slots.get(key);
     if (slot === undefined) return;
     this.#slots.delete(key);
+    this.#unlink(slot);
     this.#bytes -= this.#values[slot]!.byteLength;
+    this.#keys[slot] = undefined;
     this.#values[slot] = undefined;
     this.#free.push(slot);
   }
+
+  /** Makes `slot` the most recently used. */
+  #link(slot: number): void {
+    this.#older[slot] = this.#newest;
+    this.#newer[slot] = NONE;
+    if (this.#newest === NONE) this.#oldest = slot;
+    else this.#newer[this.#newest] = slot;
+    this.#newest = slot;
+  }
+
+  /** Takes `slot` out of the order of use. */
+  #unlink(slot: number): void {
+    const older = this.#older[slot]!;
+    const newer = this.#newer[slot]!;
+    if (older === NONE) this.#oldest = newer;
+    else this.#newer[older] = newer;
+    if (newer === NONE) this.#newest = older;
+    else this.#older[newer] = older;
+  }
+
+  /** Doubles the room of the per-slot arrays. */
+  #grow(): void {
+    const size = this.#deleteAt.length * 2;
+    const grow = <T extends Float64Array | Int32Array>(from: T, to: T): T => (to.set(from), to);
+    this.#deleteAt = grow(this.#deleteAt, new Float64Array(size));
+    this.#older = grow(this.#older, new Int32Array(size));
+    this.#newer = grow(this.#newer, new Int32Array(size));
+  }
 }
+
+/** No slot: the end of the order of use. */
+const NONE = -1;
 
 function positive(value: number | undefined, option: string, fallback: number): number {
   if (value === undefined) return fallback;

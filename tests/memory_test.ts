@@ -28,6 +28,45 @@ Deno.test("memory: maxEntries evicts the least recently used record", async () =
   deepEqual((await keys(storage)).sort(), ["c", "d", "e"]);
 });
 
+Deno.test("memory: eviction follows a reference LRU through random sets, gets and deletes", async () => {
+  // Seeded, so a failure replays; bounds small enough to evict often, keys enough to outgrow the
+  // storage's initial room for 64 slots.
+  let seed = 0x2545f491;
+  const random = (n: number) => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  for (const bounds of [{ maxEntries: 16, maxBytes: 1000 }, { maxEntries: 100, maxBytes: 600 }]) {
+    const storage = new MemoryStorage(bounds);
+    // Least recently used first, as [key, size].
+    const model: [string, number][] = [];
+    const size = () => model.reduce((sum, [, length]) => sum + length, 0);
+    for (let op = 0; op < 5000; op++) {
+      const key = `k${random(300)}`;
+      const at = model.findIndex(([name]) => name === key);
+      const action = random(10);
+      if (action < 5) {
+        const length = 1 + random(40);
+        await storage.set(key, bytes(length), Infinity);
+        if (at >= 0) model.splice(at, 1);
+        model.push([key, length]);
+        while (model.length > bounds.maxEntries || size() > bounds.maxBytes) model.shift();
+      } else if (action < 9) {
+        const found = await storage.get(key);
+        equal(found?.length, at >= 0 ? model[at]![1] : undefined, `get ${key} at op ${op}`);
+        if (at >= 0) model.push(...model.splice(at, 1));
+      } else {
+        await storage.delete([key]);
+        if (at >= 0) model.splice(at, 1);
+      }
+      equal(storage.bytes, size(), `bytes at op ${op}`);
+    }
+    deepEqual((await keys(storage)).sort(), model.map(([key]) => key).sort());
+  }
+});
+
 Deno.test("memory: maxBytes evicts until the records fit", async () => {
   const storage = new MemoryStorage({ maxBytes: 100 });
   await storage.set("a", bytes(40), Infinity);
