@@ -149,10 +149,13 @@ ${machine.map((line) => `- ${line}`).join("\n")}
 - **Bodies are read to the end**, and every hit is checked to be one (\`fromCache\`, or for the
   peers, no request reached the origin).
 - **The floor** is what no hit can beat: parse the URL, compute a key from it, find that URL's own
-  bytes in a \`Map\`, build a \`Response\` from them with the stored header fields, read the body.
-  On Node the \`Response\` gets a one-chunk byte stream of a copy, which is faster there than
-  the bytes themselves; a hit builds its \`Response\` the same way (from SQLite, which hands
-  back a new array, without the copy).
+  bytes in a \`Map\`, build a plain \`Response\` from them with the stored header fields, read the
+  body. It is built the fastest way each runtime allows, as a hit builds its own: on Node from a
+  one-chunk byte stream of a copy (faster there than the bytes themselves); on Deno from the
+  bytes alone, the fields added after (with an init, Deno also prepares a native response for
+  \`Deno.serve\`, which costs a 100 KB response seven times the time). On Node a hit can beat
+  the floor: a \`CachedResponse\` read whole (\`arrayBuffer()\`, \`text()\`, \`json()\`, \`bytes()\`)
+  takes its bytes directly instead of through its stream, which a plain \`Response\` cannot.
 - **The origin** is a server of the benchmark itself on 127.0.0.1 (\`Deno.serve\` on Deno,
   \`node:http\` on Node). Redis and the MongoDB stand-in are started by \`scripts/services.sh\`.
 - **Peers** run in one Node 24 process with our Memory and SQLite backends and the floor:
