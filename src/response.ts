@@ -326,7 +326,9 @@ export class CachedResponse extends Response {
    * @throws {TypeError} When the body has already been read.
    * @throws {SyntaxError} When the body is not JSON.
    */
-  override json(): Promise<unknown> {
+  // The platform's own signature: `unknown` here would break callers that read the result.
+  // deno-lint-ignore no-explicit-any
+  override json(): Promise<any> {
     const unread = this.#takeUnread();
     if (unread === undefined) return super.json();
     return Promise.resolve(unread).then((bytes) => JSON.parse(DECODER.decode(bytes)));

@@ -139,3 +139,11 @@ Deno.test("reading a served body: an empty body reads as empty", async () => {
     async ({ response, label }) => equal((await response.arrayBuffer()).byteLength, 0, label),
   );
 });
+
+Deno.test("reading a served body: json() keeps the platform's type, so its result reads without a cast", async () => {
+  await eachServed(JSON_BODY, async ({ response, label }) => {
+    // Type-checked: with `Promise<unknown>` this assignment would not compile.
+    const parsed: { name: string } = await response.json();
+    equal(parsed.name, "caf\u00e9", label);
+  });
+});
