@@ -13,7 +13,7 @@
 
 import { CachedSession } from "../src/session.ts";
 import { normalizeUrl } from "../src/cache_keys.ts";
-import { responseFromBytes } from "../src/response.ts";
+import { responseFromBytes } from "../src/served_body.ts";
 import { type BackendName, openBackend, type Opened } from "./_backends.ts";
 import { type Budget, type Case, compare, type Result } from "./_measure.ts";
 import { body, type Origin, SIZES } from "./_origin.ts";

@@ -13,7 +13,7 @@
  */
 
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
-import { storedBody } from "./response.ts";
+import { storedBody } from "./served_body.ts";
 
 /** A body split between the caller and the cache. */
 interface CapturedBody {

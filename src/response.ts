@@ -5,6 +5,7 @@
  */
 
 import type { CacheEntry } from "./record.ts";
+import { appendAll, builtBare, DECODER, storedBody, takeUnread } from "./served_body.ts";
 
 /** Cache metadata of a response. */
 export interface CacheInfo {
@@ -23,94 +24,6 @@ export interface CacheInfo {
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
-
-// By `process.versions`, which Deno and Bun fill in too, not by a `Deno` global, which a test
-// runner on Node may define for a moment.
-const VERSIONS = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process
-  ?.versions ?? {};
-
-/**
- * Node's `Response` copies a byte body and then streams the copy anyway; given a byte stream of
- * one chunk it does that work once: a 1 KB hit is about twice as fast (Node 24), a 100 KB one
- * 1.5×. Deno and Bun hold bytes natively and are faster with them as they are.
- */
-const STREAM_BYTES = VERSIONS.node !== undefined && VERSIONS.deno === undefined && VERSIONS.bun === undefined;
-
-/**
- * Deno (2.9) prepares a native response for `Deno.serve` whenever a `Response` is built from
- * bytes with an init: it copies the body and the headers out of JavaScript and holds native
- * memory until the response is collected. Built from the bytes alone, with the headers added
- * after, a 100 KB response is seven times as fast (a 1 KB one twice), and a process building
- * 15,000 of them stays at 150 MB instead of growing to 1.6 GB. `Deno.serve` still sends such a
- * response with all its headers.
- */
-const BYTES_ALONE = VERSIONS.deno !== undefined;
-
-/**
- * Whether a response of `body` is built from the body alone, its headers added after
- * ({@linkcode BYTES_ALONE}): bytes with status 200, on Deno.
- */
-function builtBare(body: unknown, init: ResponseInit): boolean {
-  return BYTES_ALONE && body instanceof Uint8Array && (init.status ?? 200) === 200;
-}
-
-/** Adds the fields of `init` to `headers`, as the `Response` constructor would. */
-function appendAll(headers: Headers, init: HeadersInit | undefined): void {
-  if (init instanceof Headers) return init.forEach((value, name) => headers.append(name, value));
-  for (const [name, value] of Array.isArray(init) ? init : Object.entries(init ?? {})) {
-    headers.append(name, value);
-  }
-}
-
-/**
- * A plain `Response` of stored bytes, built the fastest way for the runtime, as a hit builds its
- * own: the floor the benchmarks measure hits against.
- *
- * @param bytes The stored bytes (copied, as {@linkcode storedBody} does).
- * @param init Status, status text and headers.
- * @returns The response.
- */
-export function responseFromBytes(bytes: Uint8Array, init: ResponseInit): Response {
-  const body = storedBody(bytes);
-  if (!builtBare(body, init)) return new Response(body, init);
-  const response = new Response(body);
-  appendAll(response.headers, init.headers);
-  return response;
-}
-
-/**
- * On Node, the bytes each served body stream was built around, while nobody has read the stream:
- * {@linkcode CachedResponse} reads them directly (see its `arrayBuffer`).
- */
-const UNREAD = new WeakMap<ReadableStream<Uint8Array>, Uint8Array>();
-
-/**
- * The body of a served response, in the fastest form for the runtime. The caller never gets
- * stored bytes themselves, since stored bytes may be shared (the memory backend hands out its own
- * array) and a caller may write into what it reads: it gets a copy, or on Node, when the bytes
- * are `owned`, the bytes themselves (their buffer is transferred to the stream, and so detached).
- * On Node the copy is made only when the stream is read: a body taken whole by `arrayBuffer()`,
- * `bytes()`, `text()` or `json()` never streams.
- *
- * @param body Stored bytes (or another body, passed through).
- * @param owned Whether nothing else holds the buffer of `body`: no copy is needed.
- * @returns The body to build the `Response` with.
- */
-export function storedBody(body: BodyInit | Uint8Array | null, owned = false): BodyInit | null {
-  if (!STREAM_BYTES || !(body instanceof Uint8Array)) return body as BodyInit | null;
-  const stream = new ReadableStream<Uint8Array>({
-    type: "bytes",
-    pull(controller) {
-      UNREAD.delete(stream);
-      if (body.length > 0) controller.enqueue(owned ? body as Uint8Array<ArrayBuffer> : body.slice());
-      controller.close();
-    },
-  });
-  UNREAD.set(stream, body);
-  return stream;
-}
-
-const DECODER = new TextDecoder();
 
 const STATUS_TEXT: Record<number, string> = { 206: "Partial Content", 416: "Range Not Satisfiable" };
 
@@ -293,7 +206,7 @@ export class CachedResponse extends Response {
    * @throws {TypeError} When the body has already been read.
    */
   override arrayBuffer(): Promise<ArrayBuffer> {
-    const unread = this.#takeUnread();
+    const unread = takeUnread(this);
     return unread === undefined ? super.arrayBuffer() : Promise.resolve(unread.slice().buffer);
   }
 
@@ -304,7 +217,7 @@ export class CachedResponse extends Response {
    * @throws {TypeError} When the body has already been read.
    */
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    const unread = this.#takeUnread();
+    const unread = takeUnread(this);
     return unread === undefined ? super.bytes() : Promise.resolve(unread.slice());
   }
 
@@ -315,7 +228,7 @@ export class CachedResponse extends Response {
    * @throws {TypeError} When the body has already been read.
    */
   override text(): Promise<string> {
-    const unread = this.#takeUnread();
+    const unread = takeUnread(this);
     return unread === undefined ? super.text() : Promise.resolve(DECODER.decode(unread));
   }
 
@@ -329,21 +242,9 @@ export class CachedResponse extends Response {
   // The platform's own signature: `unknown` here would break callers that read the result.
   // deno-lint-ignore no-explicit-any
   override json(): Promise<any> {
-    const unread = this.#takeUnread();
+    const unread = takeUnread(this);
     if (unread === undefined) return super.json();
     return Promise.resolve(unread).then((bytes) => JSON.parse(DECODER.decode(bytes)));
-  }
-
-  /** On Node, the bytes of a body nobody has read yet, taken: its stream is locked and disturbed. */
-  #takeUnread(): Uint8Array | undefined {
-    // Elsewhere `body` may build a stream on first access: look only where there can be bytes.
-    if (!STREAM_BYTES) return undefined;
-    const stream = this.body;
-    const unread = stream === null ? undefined : UNREAD.get(stream);
-    if (unread === undefined || stream!.locked || this.bodyUsed) return undefined;
-    UNREAD.delete(stream!);
-    stream!.getReader().cancel().catch(() => {});
-    return unread;
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The status line and header fields of a served response: what the origin sent, on hits and
  * misses, after `clone()`, and when a server hands the response on. On Deno a 200 response of
- * bytes is built from its body alone and its fields added after (src/response.ts,
+ * bytes is built from its body alone and its fields added after (src/served_body.ts,
  * `BYTES_ALONE`); these tests hold whichever way a response is built.
  *
  * @module
