@@ -112,8 +112,22 @@ export function urlKeyPrefix(
   url: URL,
   ignoredParameters: ReadonlySet<string> = NONE,
 ): string {
-  return digestText(`${method} ${normalizeUrl(url, ignoredParameters)}`);
+  const text = `${method} ${normalizeUrl(url, ignoredParameters)}`;
+  let digest = PREFIXES.get(text);
+  if (digest === undefined) {
+    if (PREFIXES.size >= PREFIXES_KEPT) PREFIXES.clear();
+    digest = digestText(text);
+    PREFIXES.set(text, digest);
+  }
+  return digest;
 }
+
+/**
+ * The digests of the URLs keyed last, by their canonical text: a hit on a URL seen lately skips
+ * SHA-256 (about 1 µs of a 7 µs memory hit on Deno). Bounded: cleared when full.
+ */
+const PREFIXES = new Map<string, string>();
+const PREFIXES_KEPT = 1024;
 
 /**
  * The key of one Vary variant of an entry.
