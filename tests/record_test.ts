@@ -9,6 +9,7 @@ import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
 import { type CacheEntry, decodeRecord, encodeAlias, encodeEntry, RECORD_VERSION } from "../src/record.ts";
 import { digestText, sha256 } from "../src/sha256.ts";
+import { normalizeUrl, urlKeyPrefix } from "../src/cache_keys.ts";
 
 function entry(overrides: Partial<CacheEntry> = {}): CacheEntry {
   return {
@@ -137,5 +138,17 @@ Deno.test("sha256: digestText is the first 128 bits of the UTF-8 digest, in base
     const expected = btoa(String.fromCharCode(...hash.subarray(0, 16))).slice(0, 22)
       .replaceAll("+", "-").replaceAll("/", "_");
     equal(digestText(text), expected);
+  }
+});
+
+Deno.test("keys: the digests kept for recent URLs are always those of the URL asked for", () => {
+  // Each URL keyed eight times, GET and HEAD in turn, so kept digests are found again; more URLs
+  // than are kept, so they are dropped too.
+  for (let i = 0; i < 3000; i++) {
+    const url = new URL(`http://127.0.0.1/item/${i}?b=2&a=${i % 7}`);
+    for (let use = 0; use < 8; use++) {
+      const method = use % 2 === 0 ? "GET" : "HEAD";
+      equal(urlKeyPrefix(method, url), digestText(`${method} ${normalizeUrl(url)}`), `${method} ${url}`);
+    }
   }
 });
