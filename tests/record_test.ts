@@ -143,12 +143,18 @@ Deno.test("sha256: digestText is the first 128 bits of the UTF-8 digest, in base
 
 Deno.test("keys: the digests kept for recent URLs are always those of the URL asked for", () => {
   // Each URL keyed eight times, GET and HEAD in turn, so kept digests are found again; more URLs
-  // than are kept, so they are dropped too.
+  // than are kept, so they are dropped too; with and without ignored parameters, whose keys differ.
+  const ignored = new Set(["token"]);
   for (let i = 0; i < 3000; i++) {
-    const url = new URL(`http://127.0.0.1/item/${i}?b=2&a=${i % 7}`);
+    const url = new URL(`http://127.0.0.1/item/${i}?token=${i}&b=2&a=${i % 7}#part`);
     for (let use = 0; use < 8; use++) {
       const method = use % 2 === 0 ? "GET" : "HEAD";
-      equal(urlKeyPrefix(method, url), digestText(`${method} ${normalizeUrl(url)}`), `${method} ${url}`);
+      const parameters = use % 4 < 2 ? ignored : new Set<string>();
+      equal(
+        urlKeyPrefix(method, url, parameters.size === 0 ? undefined : parameters),
+        digestText(`${method} ${normalizeUrl(url, parameters)}`),
+        `${method} ${url} ignoring ${[...parameters]}`,
+      );
     }
   }
 });
