@@ -38,6 +38,8 @@ try {
   }
 } finally {
   await fetch.session.close();
+  // Also the connection fetch keeps alive, so the process can exit at once.
+  origin.closeAllConnections();
   origin.close();
   rmSync(dir, { recursive: true, force: true });
 }
