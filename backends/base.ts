@@ -108,8 +108,9 @@ export interface Storage {
   readonly keepsValues?: boolean;
   /**
    * Whether `get` returns a new array on every call, which nobody else holds or changes (SQLite
-   * copies each value out of its database). On Node a hit then hands a record's array that is a
-   * whole buffer of its own to the caller's `Response` rather than copying its body once more.
+   * copies each value out of its database). On Node a hit whose body the caller streams then
+   * hands it a record's array that is a whole buffer of its own rather than a copy of its body (a
+   * body read whole, by `arrayBuffer()` or `text()`, skips the stream and is never handed over).
    * Never `true` for a storage that returns an array it keeps (or a driver that may cache it).
    */
   readonly copiesValues?: boolean;

@@ -6,8 +6,8 @@
  * A streamed body is split with `tee()`: the caller reads its branch at its own pace, the cache
  * reads the other to the end. So a response is stored even when the caller stops reading, and
  * never when the network stream fails: then the caller's branch errors exactly as plain fetch
- * would, and the collected bytes are dropped. A body that outgrows the limit is let go: its branch is cancelled,
- * the caller's branch streams on untouched, and nothing more is held.
+ * would, and the collected bytes are dropped. A body that outgrows the limit is let go: its
+ * branch is cancelled, the caller's branch streams on untouched, and nothing more is held.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  */
 
 import type { CacheEntry } from "./record.ts";
-import { appendAll, builtBare, DECODER, storedBody, takeUnread } from "./served_body.ts";
+import { appendAll, builtBare, storedBody, takeUnread } from "./served_body.ts";
 
 /** Cache metadata of a response. */
 export interface CacheInfo {
@@ -24,6 +24,9 @@ export interface CacheInfo {
 }
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** Decodes bodies as `Response.text()` does (UTF-8, a byte order mark dropped). */
+const DECODER = new TextDecoder();
 
 const STATUS_TEXT: Record<number, string> = { 206: "Partial Content", 416: "Range Not Satisfiable" };
 

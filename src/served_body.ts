@@ -102,9 +102,6 @@ export function storedBody(body: BodyInit | Uint8Array | null, owned = false): B
   return stream;
 }
 
-/** Decodes bodies as `Response.text()` does (UTF-8, a byte order mark dropped). */
-export const DECODER: TextDecoder = new TextDecoder();
-
 /**
  * On Node, the bytes of a response's body that nobody has started to read, taken instead of
  * streamed: the body's stream is locked and disturbed, as reading it would leave it.
