@@ -46,10 +46,14 @@ import {
   type StoredEntry,
 } from "../src/inspection.ts";
 
-/** How many decoded records are kept for a storage that keeps values: the 1,024 read last. */
+/** How many small decoded records are kept for a storage that keeps values: the 1,024 read last. */
 const DECODED_RECORDS = 1024;
-/** Largest record whose decoded form is kept: 64 KiB (decoding is a small part of a larger hit). */
-const DECODED_SIZE_LIMIT = 64 * 1024;
+/**
+ * Smallest record whose decoded form lives as long as its bytes: 64 KiB. A decoded form costs
+ * about as much memory as a small record, so only the small records read last keep theirs; beside
+ * a large record it is a rounding error (at most a few percent).
+ */
+const LARGE_RECORD = 64 * 1024;
 
 export type { DeleteOptions, DeleteProgress, ResponseFilter, StoredEntry } from "../src/inspection.ts";
 
@@ -102,8 +106,9 @@ export interface Storage {
   readonly maxEntrySize?: number | undefined;
   /**
    * Whether `get` returns views of the very buffers `set` was given, which the storage never
-   * changes (an in-process store). The cache then keeps the decoded form of the 1,024 records it
-   * read last (those up to 64 KiB), so that a hot record is not decoded again on every hit.
+   * changes (an in-process store). The cache then keeps the decoded form of the 1,024 small
+   * records it read last, and of every large one (64 KiB or more) for as long as the storage keeps
+   * its bytes, so that a hot record is not decoded again on every hit.
    */
   readonly keepsValues?: boolean;
   /**
@@ -432,12 +437,19 @@ export class CacheBackend implements AsyncDisposable {
     return this.close();
   }
 
-  /** The records decoded last, by key, with the bytes they came from (storages that keep values). */
+  /** The small records decoded last, by key, with the bytes they came from. */
   #decoded = new Map<string, { bytes: Uint8Array; record: DecodedRecord }>();
+  /**
+   * Large records decoded, by the buffer of their bytes: held weakly, so that a record the
+   * storage lets go of is never kept alive here.
+   */
+  #decodedLarge = new WeakMap<ArrayBufferLike, { bytes: Uint8Array; record: DecodedRecord }>();
 
+  /** Decodes a record, or finds it decoded (storages that keep values). */
   #decode(key: string, bytes: Uint8Array): DecodedRecord {
-    if (this.storage.keepsValues !== true || bytes.length > DECODED_SIZE_LIMIT) return decodeRecord(bytes);
-    const known = this.#decoded.get(key);
+    if (this.storage.keepsValues !== true) return decodeRecord(bytes);
+    const large = bytes.byteLength >= LARGE_RECORD;
+    const known = large ? this.#decodedLarge.get(bytes.buffer) : this.#decoded.get(key);
     if (
       known !== undefined && known.bytes.buffer === bytes.buffer &&
       known.bytes.byteOffset === bytes.byteOffset && known.bytes.byteLength === bytes.byteLength
@@ -445,6 +457,10 @@ export class CacheBackend implements AsyncDisposable {
       return known.record;
     }
     const record = decodeRecord(bytes);
+    if (large) {
+      this.#decodedLarge.set(bytes.buffer, { bytes, record });
+      return record;
+    }
     this.#decoded.delete(key);
     if (this.#decoded.size >= DECODED_RECORDS) this.#decoded.delete(this.#decoded.keys().next().value!);
     this.#decoded.set(key, { bytes, record });

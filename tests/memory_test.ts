@@ -112,20 +112,22 @@ Deno.test("memory: bad bounds fail at construction, naming the option", () => {
   equal(new MemoryStorage({ maxEntries: 1 }).maxEntries, 1);
 });
 
-Deno.test("memory: a record is decoded once while stored, and a replaced record is read anew", async () => {
-  const backend = new MemoryBackend();
-  const entry = (body: string) =>
-    testEntry({ headers: [["cache-control", "max-age=60"]], body: new TextEncoder().encode(body) });
-  await backend.write("k", entry("first"), Infinity);
-  const [a, b] = [await backend.read("k"), await backend.read("k")];
-  ok(a !== undefined && "entry" in a && b !== undefined && "entry" in b);
-  equal(a.entry, b.entry, "the second read reuses the decoded entry");
-  await backend.write("k", entry("second"), Infinity);
-  const c = await backend.read("k");
-  ok(c !== undefined && "entry" in c);
-  equal(new TextDecoder().decode(c.entry.body), "second");
-  await backend.close();
-});
+for (const [size, label] of [[100, "small"], [100 * 1024, "large"]] as const) {
+  Deno.test(`memory: a ${label} record is decoded once while stored, and a replaced one is read anew`, async () => {
+    const backend = new MemoryBackend();
+    const entry = (fill: number) =>
+      testEntry({ headers: [["cache-control", "max-age=60"]], body: new Uint8Array(size).fill(fill) });
+    await backend.write("k", entry(1), Infinity);
+    const [a, b] = [await backend.read("k"), await backend.read("k")];
+    ok(a !== undefined && "entry" in a && b !== undefined && "entry" in b);
+    equal(a.entry, b.entry, "the second read reuses the decoded entry");
+    await backend.write("k", entry(2), Infinity);
+    const c = await backend.read("k");
+    ok(c !== undefined && "entry" in c);
+    deepEqual(c.entry.body, new Uint8Array(size).fill(2));
+    await backend.close();
+  });
+}
 
 Deno.test("memory: serving a shared decoded entry never changes it (conditional, range, HEAD, revalidation)", async () => {
   const clock = new Clock();
