@@ -313,7 +313,7 @@ export async function heapPerEntry(
       ]],
       notes: [
         "Record metadata: status, URL, the origin's 6 response header fields, times, checksum (the encoded record minus the body).",
-        "After serving each once: the cache also keeps the decoded form of the 1,024 records it read last.",
+        "After serving each once: the cache also keeps the decoded form of the 1,024 small records it read last.",
         gc === undefined
           ? "Measured without --expose-gc: the figure includes garbage."
           : "Measured after a full GC (--expose-gc).",
