@@ -195,8 +195,6 @@ export async function scaling(
   const figures: Figures = {};
   // One backend at a time: its stores are timed side by side, then released before the next
   // backend's are built (a million memory entries would otherwise weigh on every other case).
-  // Redis first, so the timers its client leaves for each command of a build (2 s each) have
-  // fired before the other backends are timed.
   for (const backendName of ["redis", "memory", "sqlite"]) {
     const cases: Case[] = [];
     const sessions: CachedSession[] = [];

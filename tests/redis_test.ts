@@ -1,7 +1,12 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { createServer, type Server } from "node:net";
 import { createClient } from "@redis/client";
-import { RedisBackend, RedisStorage } from "../backends/redis.ts";
+import {
+  RedisBackend,
+  type RedisClientLike,
+  type RedisCommandOptions,
+  RedisStorage,
+} from "../backends/redis.ts";
 import type { CacheBackend } from "../backends/base.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { serviceUrl } from "./_services.ts";
@@ -94,6 +99,40 @@ Deno.test({
       equal(await storage.get("key"), undefined);
     } finally {
       await storage.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "redis: no command arms the client's own timer (its default is 5 s per command, never cleared)",
+  ignore: skip !== undefined,
+  async fn() {
+    const client = await createClient({ url: url! }).connect();
+    const sent: string[] = [];
+    const options: (RedisCommandOptions | undefined)[] = [];
+    const watched: RedisClientLike = {
+      get isOpen() {
+        return client.isOpen;
+      },
+      sendCommand: (args, given) => {
+        sent.push(String(args[0]));
+        options.push(given);
+        return client.sendCommand(args, given);
+      },
+    };
+    const storage = new RedisStorage({ client: watched, prefix: `http-cache-test:${crypto.randomUUID()}:` });
+    try {
+      await storage.set("key", new Uint8Array([1]), Date.now() + 60_000);
+      await storage.get("key");
+      for await (const _ of storage.keys()) { /* a SCAN */ }
+      await storage.clear();
+      deepEqual(sent, ["SET", "GET", "SCAN", "SCAN", "UNLINK"]);
+      for (const given of options) {
+        equal(given?.timeout, 0);
+      }
+    } finally {
+      await storage.close();
+      client.destroy();
     }
   },
 });
