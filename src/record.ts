@@ -68,7 +68,14 @@ export interface CacheEntry {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+/**
+ * Decode a record's text, keeping a leading U+FEFF as the string it belongs to. The lenient
+ * decoder is three times as fast as the fatal one on Deno; a text with U+FFFD in it (rare: an
+ * encoder writes only valid UTF-8) is decoded again by the fatal one, to tell a stored U+FFFD
+ * from damaged bytes.
+ */
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Encodes an entry as one binary record.
@@ -348,10 +355,14 @@ class StringReader {
     }
     this.#codes = new Varints(bytes, at, codes.at);
     this.#left = count;
-    try {
-      this.#text = decoder.decode(bytes.subarray(codes.at, end));
-    } catch {
-      fail("invalid UTF-8");
+    const utf8 = bytes.subarray(codes.at, end);
+    this.#text = decoder.decode(utf8);
+    if (this.#text.includes("\uFFFD")) {
+      try {
+        strictDecoder.decode(utf8);
+      } catch {
+        fail("invalid UTF-8");
+      }
     }
     if (this.#text.length !== length) fail("string lengths do not match the text");
   }

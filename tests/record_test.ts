@@ -106,6 +106,34 @@ Deno.test("record: a lone surrogate is stored as U+FFFD, as TextEncoder writes i
   });
 });
 
+Deno.test("record: U+FEFF and U+FFFD are text like any other, at the start of the strings too", () => {
+  for (
+    const url of ["\ufeffhttps://example.com/", "\ufffdhttps://example.com/", "https://example.com/\ufffd"]
+  ) {
+    const original = entry({ url, statusText: "\ufeff" });
+    deepEqual(decodeRecord(encodeEntry(original)), { kind: "entry", entry: original });
+  }
+});
+
+Deno.test("record: bytes that are not UTF-8 are refused, though the checksum matches", () => {
+  const bytes = encodeEntry(entry({ url: "https://example.com/\u00e9" }));
+  const at = bytes.indexOf(0xc3); // the first byte of é
+  bytes[at] = 0xff;
+  const metaEnd = 6 + new DataView(bytes.buffer).getUint32(2);
+  new DataView(bytes.buffer).setUint32(metaEnd, fnv(bytes.subarray(6, metaEnd), bytes.length - metaEnd - 4));
+  throws(() => decodeRecord(bytes), /invalid UTF-8/);
+});
+
+/** The record's checksum (record.ts): FNV-1a over the metadata, then the body's length. */
+function fnv(metadata: Uint8Array, bodyLength: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of metadata) hash = Math.imul(hash ^ byte, 0x01000193);
+  for (let shift = 24; shift >= 0; shift -= 8) {
+    hash = Math.imul(hash ^ ((bodyLength >>> shift) & 0xff), 0x01000193);
+  }
+  return hash >>> 0;
+}
+
 Deno.test("record: every damaged byte of the metadata is caught, never decoded into a wrong entry", () => {
   const bytes = encodeEntry(entry());
   const metaEnd = 6 + new DataView(bytes.buffer).getUint32(2) + 4;
