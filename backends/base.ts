@@ -36,6 +36,7 @@ import {
   encodeEntry,
 } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
+import { DecodedRecords } from "../src/decoded_records.ts";
 import { CachedResponse } from "../src/response.ts";
 import {
   deleteEntries,
@@ -45,15 +46,6 @@ import {
   storedBytes,
   type StoredEntry,
 } from "../src/inspection.ts";
-
-/** How many small decoded records are kept for a storage that keeps values: the 1,024 read last. */
-const DECODED_RECORDS = 1024;
-/**
- * Smallest record whose decoded form lives as long as its bytes: 64 KiB. A decoded form costs
- * about as much memory as a small record, so only the small records read last keep theirs; beside
- * a large record it is a rounding error (at most a few percent).
- */
-const LARGE_RECORD = 64 * 1024;
 
 export type { DeleteOptions, DeleteProgress, ResponseFilter, StoredEntry } from "../src/inspection.ts";
 
@@ -106,9 +98,9 @@ export interface Storage {
   readonly maxEntrySize?: number | undefined;
   /**
    * Whether `get` returns views of the very buffers `set` was given, which the storage never
-   * changes (an in-process store). The cache then keeps the decoded form of the 1,024 small
-   * records it read last, and of every large one (64 KiB or more) for as long as the storage keeps
-   * its bytes, so that a hot record is not decoded again on every hit.
+   * changes (an in-process store). The cache then keeps the decoded form of a small record from
+   * its second read on, among the 1,024 read last, and of every large one (64 KiB or more) for as
+   * long as the storage keeps its bytes, so that a hot record is not decoded again on every hit.
    */
   readonly keepsValues?: boolean;
   /**
@@ -437,34 +429,12 @@ export class CacheBackend implements AsyncDisposable {
     return this.close();
   }
 
-  /** The small records decoded last, by key, with the bytes they came from. */
-  #decoded = new Map<string, { bytes: Uint8Array; record: DecodedRecord }>();
-  /**
-   * Large records decoded, by the buffer of their bytes: held weakly, so that a record the
-   * storage lets go of is never kept alive here.
-   */
-  #decodedLarge = new WeakMap<ArrayBufferLike, { bytes: Uint8Array; record: DecodedRecord }>();
+  /** Decoded records, kept for a storage that keeps values. */
+  #decoded = new DecodedRecords();
 
   /** Decodes a record, or finds it decoded (storages that keep values). */
   #decode(key: string, bytes: Uint8Array): DecodedRecord {
-    if (this.storage.keepsValues !== true) return decodeRecord(bytes);
-    const large = bytes.byteLength >= LARGE_RECORD;
-    const known = large ? this.#decodedLarge.get(bytes.buffer) : this.#decoded.get(key);
-    if (
-      known !== undefined && known.bytes.buffer === bytes.buffer &&
-      known.bytes.byteOffset === bytes.byteOffset && known.bytes.byteLength === bytes.byteLength
-    ) {
-      return known.record;
-    }
-    const record = decodeRecord(bytes);
-    if (large) {
-      this.#decodedLarge.set(bytes.buffer, { bytes, record });
-      return record;
-    }
-    this.#decoded.delete(key);
-    if (this.#decoded.size >= DECODED_RECORDS) this.#decoded.delete(this.#decoded.keys().next().value!);
-    this.#decoded.set(key, { bytes, record });
-    return record;
+    return this.storage.keepsValues === true ? this.#decoded.decode(key, bytes) : decodeRecord(bytes);
   }
 
   async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {

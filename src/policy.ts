@@ -246,13 +246,21 @@ export function parseAge(value: string | null): number {
  * @returns Seconds.
  */
 export function currentAge(entry: CacheEntry, now: number): number {
-  // Entries are never changed once built (a 304 builds a new one): the initial age is theirs.
-  let initialAge = initialAges.get(entry);
-  if (initialAge === undefined) {
-    initialAge = correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime);
-    initialAges.set(entry, initialAge);
-  }
+  const initialAge = initialAges.get(entry) ??
+    correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime);
   return initialAge + Math.max(0, (now - entry.responseTime) / 1000);
+}
+
+/**
+ * Works out an entry's initial age once, for an entry that many hits will share (a decoded
+ * record the backend keeps). Entries are never changed once built (a 304 builds a new one), so
+ * the initial age stays theirs. Only shared entries are noted: noting every entry read (a large
+ * store visited at random) cost more in garbage collection than it saved.
+ *
+ * @param entry The entry.
+ */
+export function keepInitialAge(entry: CacheEntry): void {
+  initialAges.set(entry, correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime));
 }
 
 const initialAges = new WeakMap<CacheEntry, number>();

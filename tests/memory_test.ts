@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
+import { DECODED_RECORDS } from "../src/decoded_records.ts";
 import { CachedSession } from "../mod.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
@@ -116,21 +117,44 @@ Deno.test("memory: bad bounds fail at construction, naming the option", () => {
 const RECORD_SIZES = [[100, "small"], [100_000, "large"]] as const;
 
 for (const [size, label] of RECORD_SIZES) {
-  Deno.test(`memory: a ${label} record is decoded once while stored, and a replaced one is read anew`, async () => {
+  const from = label === "small" ? "its second read" : "its first read";
+  Deno.test(`memory: a ${label} record is kept decoded from ${from} on, and a replaced one is read anew`, async () => {
     const backend = new MemoryBackend();
     const entry = (fill: number) =>
       testEntry({ headers: [["cache-control", "max-age=60"]], body: new Uint8Array(size).fill(fill) });
+    const readEntry = async () => {
+      const read = await backend.read("k");
+      ok(read !== undefined && "entry" in read);
+      return read.entry;
+    };
     await backend.write("k", entry(1), Infinity);
-    const [a, b] = [await backend.read("k"), await backend.read("k")];
-    ok(a !== undefined && "entry" in a && b !== undefined && "entry" in b);
-    equal(a.entry, b.entry, "the second read reuses the decoded entry");
+    const reads = [await readEntry(), await readEntry(), await readEntry()];
+    if (label === "small") {
+      ok(reads[0] !== reads[1], "a key read once is not kept (it may never be read again)");
+    } else equal(reads[0], reads[1], "the second read reuses the decoded entry");
+    equal(reads[1], reads[2], "the third read reuses the decoded entry");
     await backend.write("k", entry(2), Infinity);
-    const c = await backend.read("k");
-    ok(c !== undefined && "entry" in c);
-    deepEqual(c.entry.body, new Uint8Array(size).fill(2));
+    deepEqual((await readEntry()).body, new Uint8Array(size).fill(2));
     await backend.close();
   });
 }
+
+Deno.test("memory: keys read once each (a large store visited at random) never push the hot records out", async () => {
+  const backend = new MemoryBackend();
+  const entryOf = async (key: string) => {
+    const read = await backend.read(key);
+    ok(read !== undefined && "entry" in read);
+    return read.entry;
+  };
+  await backend.write("hot", testEntry(), Infinity);
+  await entryOf("hot");
+  const hot = await entryOf("hot");
+  const once = Array.from({ length: 3 * DECODED_RECORDS }, (_, i) => `once-${i}`);
+  for (const key of once) await backend.write(key, testEntry(), Infinity);
+  for (const key of once) await entryOf(key);
+  equal(await entryOf("hot"), hot, "the hot record is still kept decoded");
+  await backend.close();
+});
 
 for (const [size, label] of RECORD_SIZES) {
   Deno.test(`memory: serving a shared decoded ${label} entry never changes it (conditional, range, HEAD, revalidation)`, async () => {
