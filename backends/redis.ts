@@ -6,8 +6,8 @@
  *
  * The driver is `@redis/client`, the core of the official node-redis client without the
  * modules meta-package: it is maintained by Redis, maps bulk strings to `Buffer`s without a
- * copy, has per-command timeouts built in, and loads faster than `ioredis` (about 75 ms against
- * 100 ms on Node 24, measured on a cold `import()` of each).
+ * copy, and loads faster than `ioredis` (about 75 ms against 100 ms on Node 24, measured on a
+ * cold `import()` of each).
  *
  * Failure handling: every command rejects after `timeout` ms, so a hung server never hangs a
  * fetch. The storage connects on first use and never reconnects in the background; after the
@@ -84,7 +84,8 @@ export interface RedisBackendOptions {
   url?: string;
   /**
    * A connected client (`await createClient().connect()`) to use instead of `url`; `close()`
-   * leaves it open. Its reconnection and error handling stay yours.
+   * leaves it open. Its reconnection and error handling stay yours; the cache's commands are
+   * timed by `timeout`, not by the client's own command timeout.
    */
   client?: RedisClientLike;
   /**

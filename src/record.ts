@@ -69,9 +69,9 @@ export interface CacheEntry {
 
 const encoder = new TextEncoder();
 /**
- * Decode a record's text, keeping a leading U+FEFF as the string it belongs to. The lenient
- * decoder is three times as fast as the fatal one on Deno; a text with U+FFFD in it (rare: an
- * encoder writes only valid UTF-8) is decoded again by the fatal one, to tell a stored U+FFFD
+ * The decoders of a record's text; both keep a leading U+FEFF as the string it belongs to. The
+ * lenient one is three times as fast as the fatal one on Deno; a text with U+FFFD in it (rare:
+ * an encoder writes only valid UTF-8) is decoded again by the fatal one, to tell a stored U+FFFD
  * from damaged bytes.
  */
 const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
