@@ -429,12 +429,13 @@ export class CacheBackend implements AsyncDisposable {
     return this.close();
   }
 
-  /** Decoded records, kept for a storage that keeps values. */
-  #decoded = new DecodedRecords();
+  /** Decoded records, kept for a storage that keeps values (made on its first read). */
+  #decoded: DecodedRecords | undefined;
 
   /** Decodes a record, or finds it decoded (storages that keep values). */
   #decode(key: string, bytes: Uint8Array): DecodedRecord {
-    return this.storage.keepsValues === true ? this.#decoded.decode(key, bytes) : decodeRecord(bytes);
+    if (this.storage.keepsValues !== true) return decodeRecord(bytes);
+    return (this.#decoded ??= new DecodedRecords()).decode(key, bytes);
   }
 
   async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
