@@ -115,7 +115,9 @@ export function urlKeyPrefix(
   // Kept by the URL as given: a URL used again skips normalising its query as well as SHA-256.
   let recent = RECENT.get(ignoredParameters);
   if (recent === undefined) RECENT.set(ignoredParameters, recent = new Map());
-  const given = `${method} ${url.href}`;
+  // A URL is never a method and a space, so a GET is kept by its URL alone: no new string to
+  // build and hash on every look-up.
+  const given = method === "GET" ? url.href : `${method} ${url.href}`;
   let digest = recent.get(given);
   if (digest !== undefined) return digest;
   digest = digestText(`${method} ${normalizeUrl(url, ignoredParameters)}`);
