@@ -185,7 +185,7 @@ What keeps the targets that are not met from being met, as profiled on the machi
 - **A hit among 1M entries** computes its URL's SHA-256 digest and decodes its record, and reads
   memory the CPU has not cached; among 1k entries the digests and decoded records of the URLs in
   use are kept. A record read once in a while is decoded and let go (keeping each one cost a
-  quarter of a hit in garbage collection), so a hit among 100k entries costs 1.25–1.5× one among
+  quarter of a hit in garbage collection), so a hit among 100k entries costs 1.3–1.55× one among
   1k (1.65–2.2× before), and what 1M adds beyond that is cold memory.
 - **A Redis hit** sends one \`GET\` (checked with \`INFO commandstats\`), as the raw \`GET\` does
   (the client writes it from a \`setImmediate\`, about 25 µs of either). Timed inside one hit on
