@@ -28,6 +28,7 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
+import { positiveInteger } from "../src/backend_options.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
@@ -150,15 +151,16 @@ export class DenoKVStorage implements Storage {
    * @throws {RangeError} When `maxEntrySize` is not a positive integer.
    */
   constructor(options: DenoKVBackendOptions = {}) {
-    const { prefix = DEFAULT_PREFIX, maxEntrySize = DEFAULT_MAX_ENTRY_SIZE } = options;
+    const { prefix = DEFAULT_PREFIX } = options;
     if (prefix.length === 0 || !prefix.every((part) => typeof part === "string")) {
       throw new TypeError(`Cannot create DenoKVBackend: prefix must be a non-empty array of strings`);
     }
-    if (!Number.isSafeInteger(maxEntrySize) || maxEntrySize <= 0) {
-      throw new RangeError(
-        `Cannot create DenoKVBackend: maxEntrySize must be a positive integer: received ${maxEntrySize}`,
-      );
-    }
+    const maxEntrySize = positiveInteger(
+      "DenoKVBackend",
+      "maxEntrySize",
+      options.maxEntrySize,
+      DEFAULT_MAX_ENTRY_SIZE,
+    );
     const deno = (globalThis as { Deno?: { openKv?: unknown } }).Deno;
     if (options.kv === undefined && deno !== undefined && typeof deno.openKv !== "function") {
       throw new TypeError(`Cannot create DenoKVBackend: Deno.openKv is missing: run Deno with --unstable-kv`);

@@ -14,6 +14,7 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
+import { positiveInteger } from "../src/backend_options.ts";
 
 /** Default bound on the number of records: 10,000. */
 export const DEFAULT_MAX_ENTRIES = 10_000;
@@ -98,9 +99,14 @@ export class MemoryStorage implements Storage {
    * @throws {RangeError} When a bound is not a positive integer.
    */
   constructor(options: MemoryBackendOptions = {}) {
-    this.maxEntries = positive(options.maxEntries, "maxEntries", DEFAULT_MAX_ENTRIES);
-    this.maxBytes = positive(options.maxBytes, "maxBytes", DEFAULT_MAX_BYTES);
-    this.maxEntrySize = positive(options.maxEntrySize, "maxEntrySize", DEFAULT_MAX_ENTRY_SIZE);
+    this.maxEntries = positiveInteger("MemoryBackend", "maxEntries", options.maxEntries, DEFAULT_MAX_ENTRIES);
+    this.maxBytes = positiveInteger("MemoryBackend", "maxBytes", options.maxBytes, DEFAULT_MAX_BYTES);
+    this.maxEntrySize = positiveInteger(
+      "MemoryBackend",
+      "maxEntrySize",
+      options.maxEntrySize,
+      DEFAULT_MAX_ENTRY_SIZE,
+    );
   }
 
   /** Bytes held by all records. */
@@ -210,13 +216,3 @@ export class MemoryStorage implements Storage {
 
 /** No slot: the end of the order of use. */
 const NONE = -1;
-
-function positive(value: number | undefined, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(
-      `Cannot create MemoryBackend: ${option} must be a positive integer: received ${value}`,
-    );
-  }
-  return value;
-}

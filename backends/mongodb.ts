@@ -34,6 +34,7 @@
 
 import { Binary, type Collection, MongoClient } from "mongodb";
 import { CacheBackend, type Storage } from "./base.ts";
+import { positiveInteger } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `mongodb://127.0.0.1:27017`. */
@@ -171,9 +172,14 @@ export class MongoDBStorage implements Storage {
         `Cannot create MongoDBBackend: url must start with mongodb:// or mongodb+srv://: received ${options.url}`,
       );
     }
-    this.timeout = positive(options.timeout, "timeout", DEFAULT_MONGODB_TIMEOUT);
+    this.timeout = positiveInteger("MongoDBBackend", "timeout", options.timeout, DEFAULT_MONGODB_TIMEOUT);
     this.#deadlines = new Deadlines(this.timeout);
-    this.maxEntrySize = positive(options.maxEntrySize, "maxEntrySize", DEFAULT_MONGODB_MAX_ENTRY_SIZE);
+    this.maxEntrySize = positiveInteger(
+      "MongoDBBackend",
+      "maxEntrySize",
+      options.maxEntrySize,
+      DEFAULT_MONGODB_MAX_ENTRY_SIZE,
+    );
     if (this.maxEntrySize > DEFAULT_MONGODB_MAX_ENTRY_SIZE) {
       throw new RangeError(
         `Cannot create MongoDBBackend: maxEntrySize must be at most ${DEFAULT_MONGODB_MAX_ENTRY_SIZE} ` +
@@ -327,14 +333,4 @@ const LOST_SERVER: ReadonlySet<string> = new Set([
 
 function isPast(deleteAt: Date | null): boolean {
   return deleteAt !== null && deleteAt.getTime() <= Date.now();
-}
-
-function positive(value: number | undefined, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(
-      `Cannot create MongoDBBackend: ${option} must be a positive integer: received ${value}`,
-    );
-  }
-  return value;
 }

@@ -30,6 +30,7 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import { CacheBackend, type Storage } from "./base.ts";
+import { positiveInteger } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `redis://127.0.0.1:6379`. */
@@ -181,9 +182,14 @@ export class RedisStorage implements Storage {
       );
     }
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
-    this.timeout = positive(options.timeout, "timeout", DEFAULT_REDIS_TIMEOUT);
+    this.timeout = positiveInteger("RedisBackend", "timeout", options.timeout, DEFAULT_REDIS_TIMEOUT);
     this.#deadlines = new Deadlines(this.timeout);
-    this.maxEntrySize = positive(options.maxEntrySize, "maxEntrySize", DEFAULT_REDIS_MAX_ENTRY_SIZE);
+    this.maxEntrySize = positiveInteger(
+      "RedisBackend",
+      "maxEntrySize",
+      options.maxEntrySize,
+      DEFAULT_REDIS_MAX_ENTRY_SIZE,
+    );
     this.#injected = options.client;
   }
 
@@ -304,14 +310,4 @@ class RedisTimeoutError extends Error {
 
 function timedOut(operation: string, ms: number): RedisTimeoutError {
   return new RedisTimeoutError(`Cannot ${operation}: no answer from Redis within ${ms} ms`);
-}
-
-function positive(value: number | undefined, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new RangeError(
-      `Cannot create RedisBackend: ${option} must be a positive integer: received ${value}`,
-    );
-  }
-  return value;
 }

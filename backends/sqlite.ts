@@ -27,6 +27,7 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
+import { positiveInteger } from "../src/backend_options.ts";
 
 /** The table of the cache; the suffix is the schema version, bumped when the schema changes. */
 export const SQLITE_TABLE = "http_cache_v1";
@@ -154,12 +155,7 @@ export class SQLiteStorage implements Storage {
       );
     }
     for (const option of ["busyTimeout", "maxEntrySize", "maxEntries", "maxBytes"] as const) {
-      const value = options[option];
-      if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
-        throw new RangeError(
-          `Cannot create SQLiteBackend: ${option} must be a positive integer: received ${value}`,
-        );
-      }
+      positiveInteger("SQLiteBackend", option, options[option]);
     }
     this.#options = { ...options };
   }

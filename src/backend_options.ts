@@ -1,0 +1,53 @@
+/**
+ * Validation of the options every backend shares, with one message shape: the backend, the
+ * option, what is allowed and what was received.
+ *
+ * @module
+ */
+
+/**
+ * A positive integer option (a bound, a size, a timeout), or its default.
+ *
+ * @example A bound left out takes its default; a bad one is refused by name
+ * ```ts
+ * import { positiveInteger } from "./backend_options.ts";
+ *
+ * console.log(positiveInteger("MemoryBackend", "maxEntries", undefined, 10_000)); // 10000
+ * try {
+ *   positiveInteger("MemoryBackend", "maxEntries", 1.5, 10_000);
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // Cannot create MemoryBackend: maxEntries must be a positive integer: received 1.5
+ * }
+ * ```
+ *
+ * @param backend The class being created.
+ * @param option The option's name.
+ * @param value What was given.
+ * @param fallback The default when nothing was given (none: the option stays unset).
+ * @returns The value, or the default.
+ * @throws {RangeError} When the value given is not a positive safe integer.
+ */
+export function positiveInteger(
+  backend: string,
+  option: string,
+  value: number | undefined,
+  fallback: number,
+): number;
+export function positiveInteger(
+  backend: string,
+  option: string,
+  value: number | undefined,
+): number | undefined;
+export function positiveInteger(
+  backend: string,
+  option: string,
+  value: number | undefined,
+  fallback?: number,
+): number | undefined {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`Cannot create ${backend}: ${option} must be a positive integer: received ${value}`);
+  }
+  return value;
+}
