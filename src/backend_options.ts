@@ -28,24 +28,13 @@
  * @returns The value, or the default.
  * @throws {RangeError} When the value given is not a positive safe integer.
  */
-export function positiveInteger(
+export function positiveInteger<Fallback extends number | undefined = undefined>(
   backend: string,
   option: string,
   value: number | undefined,
-  fallback: number,
-): number;
-export function positiveInteger(
-  backend: string,
-  option: string,
-  value: number | undefined,
-): number | undefined;
-export function positiveInteger(
-  backend: string,
-  option: string,
-  value: number | undefined,
-  fallback?: number,
-): number | undefined {
-  if (value === undefined) return fallback;
+  fallback?: Fallback,
+): number | Fallback {
+  if (value === undefined) return fallback as Fallback;
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new RangeError(`Cannot create ${backend}: ${option} must be a positive integer: received ${value}`);
   }

@@ -15,7 +15,7 @@ export const DECODED_RECORDS = 1024;
  * about as much memory as a small record, so only the small records read last keep theirs; beside
  * a large record it is a rounding error (at most a few percent).
  */
-export const LARGE_RECORD = 64 * 1024;
+const LARGE_RECORD = 64 * 1024;
 /** Bits of the filter of keys read once: 2^16 (8 KiB). */
 const SEEN_BITS = 1 << 16;
 /** Keys marked in the filter before it starts afresh: at most 1 bit in 16 is set. */
