@@ -32,6 +32,11 @@ export interface TakenBody {
   body: Uint8Array;
   /** The entry's whole record, when the body was read straight into it. */
   record?: Uint8Array;
+  /**
+   * The same bytes in a buffer nothing else holds, when the body was read before it was copied
+   * into the record: the caller gets them as they are, without a copy of its own.
+   */
+  own?: Uint8Array;
 }
 
 /**
@@ -58,14 +63,14 @@ export async function takeBody(
   if (length !== undefined) {
     const taken = readWhole(response, draftEntry(entry, length));
     const stored = store(taken);
-    let body: Uint8Array;
+    let body: TakenBody;
     try {
-      ({ body } = await taken);
+      body = await taken;
     } catch (error) {
       return failedBody(error);
     }
     await settledWithin(stored);
-    return storedBody(body);
+    return body.own === undefined ? storedBody(body.body) : storedBody(body.own, true);
   }
   const captured = captureBody(response.body, limit);
   const stored = store(captured.chunks.then((chunks) => chunks && assemble(entry, chunks)));
@@ -124,7 +129,7 @@ async function readWhole(response: Response, draft: RecordDraft): Promise<TakenB
     const body = new Uint8Array(await response.arrayBuffer());
     if (body.length !== bytes.length - bodyAt) return { body };
     bytes.set(body, bodyAt);
-    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt), own: body };
   }
   let at = bodyAt;
   while (at < bytes.length) {

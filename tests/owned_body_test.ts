@@ -136,3 +136,24 @@ Deno.test("owned body: a stale entry served while it is refreshed, or a range of
   equal(server.calls, 2);
   await s.close();
 });
+
+Deno.test("owned body: a miss read whole gives the caller the bytes it read: writing into them changes neither the stored entry nor what a request that waited for it gets", async () => {
+  const server = origin(() =>
+    reply(BODY, { "cache-control": "max-age=60", "content-length": String(BODY.length) })
+  );
+  const s = new CachedSession({ fetch: server.fetch });
+  const [miss, waiter] = await Promise.all([
+    s.fetch("http://127.0.0.1/item"),
+    s.fetch("http://127.0.0.1/item"),
+  ]);
+  equal(server.calls, 1);
+  equal(miss.fromCache, false);
+  const bytes = await miss.bytes();
+  // On Node the caller gets the array that was read, alone in its buffer; elsewhere a copy of it.
+  equal(bytes.buffer.byteLength, BODY.length);
+  bytes.fill(0);
+  equal(await waiter.text(), BODY);
+  const hit = await s.fetch("http://127.0.0.1/item");
+  deepEqual([hit.fromCache, await hit.text()], [true, BODY]);
+  await s.close();
+});
