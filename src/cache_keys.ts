@@ -30,7 +30,7 @@ export interface KeyRequest {
   method: string;
   /** The request URL. */
   url: URL;
-  /** The request headers. */
+  /** The request headers, to read (a request without any shares one empty, immutable `Headers`). */
   headers: Headers;
   /** The request body, for methods that have one. */
   body?: Uint8Array | undefined;

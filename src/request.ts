@@ -39,7 +39,40 @@ const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", 
 const CACHE_CONDITIONALS = ["if-none-match", "if-modified-since"];
 /** Preconditions meant for the origin: the request bypasses the cache. */
 const ORIGIN_CONDITIONALS = ["if-unmodified-since", "if-match", "if-range"];
-const EMPTY_HEADERS = new Headers();
+/**
+ * The headers of every request that has none (the common `fetch(url)`), shared: read without the
+ * platform's argument checks (a hit looks up half a dozen names), and immutable, so that no code
+ * handed them (a `keyFn`) can change them for the requests that follow.
+ */
+class NoHeaders extends Headers {
+  override get(_name: string): string | null {
+    return null;
+  }
+
+  override has(_name: string): boolean {
+    return false;
+  }
+
+  override append(): never {
+    throw immutable();
+  }
+
+  override set(): never {
+    throw immutable();
+  }
+
+  override delete(): never {
+    throw immutable();
+  }
+}
+
+function immutable(): TypeError {
+  return new TypeError(
+    "Cannot change the headers of a request that has none: they are shared (copy them first)",
+  );
+}
+
+const EMPTY_HEADERS: Headers = new NoHeaders();
 
 /**
  * Parses the arguments of a fetch call.
