@@ -69,10 +69,30 @@ export async function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Pr
  * @param request The request's method, URL, headers and body.
  * @param o The session's options.
  * @returns The key.
+ * @throws {TypeError} When `keyFn` returns something other than a key ({@linkcode checkedKey}).
  */
-export function keyFor(request: KeyRequest, o: ResolvedOptions): Promise<string> {
+export async function keyFor(request: KeyRequest, o: ResolvedOptions): Promise<string> {
   const defaultKey = () => createCacheKey(request, o);
-  return o.keyFn === undefined ? defaultKey() : Promise.resolve(o.keyFn(request, defaultKey));
+  return o.keyFn === undefined ? await defaultKey() : checkedKey(await o.keyFn(request, defaultKey));
+}
+
+/** A key `keyFn` may return: printable ASCII, not empty, not starting with the alias prefix. */
+const VALID_KEY = /^(?!~)[\x20-\x7e]+$/;
+
+/**
+ * Checks a key from `keyFn`: a key outside {@linkcode VALID_KEY} could pass for a redirect alias
+ * or fail in one backend and not another.
+ *
+ * @param key What `keyFn` returned.
+ * @returns The key.
+ * @throws {TypeError} When it is not a valid key.
+ */
+function checkedKey(key: unknown): string {
+  if (typeof key === "string" && VALID_KEY.test(key)) return key;
+  const shown = typeof key === "string" ? JSON.stringify(key) : String(key);
+  throw new TypeError(
+    `keyFn must return a non-empty string of printable ASCII that does not start with "${ALIAS_PREFIX}": received ${shown}`,
+  );
 }
 
 /**

@@ -73,7 +73,12 @@ export interface CachedSessionOptions {
   ignoredParameters?: readonly string[];
   /** Request headers whose values are part of the cache key. */
   matchHeaders?: readonly string[];
-  /** Replaces the cache key function; `defaultKey()` computes the built-in one. */
+  /**
+   * Replaces the cache key function; `defaultKey()` computes the built-in one. Add to the end of
+   * the default key, so that deleting by URL still finds the entry. A key is a non-empty string
+   * of printable ASCII not starting with `~`; anything else, or an error thrown here, reaches
+   * `onError` and the request goes to the origin uncached.
+   */
   keyFn?: (request: KeyRequest, defaultKey: () => Promise<string>) => string | Promise<string>;
   /**
    * Serve a stale response when the origin fails (network error, 500, 502, 503, 504): `true` for

@@ -1,0 +1,133 @@
+/**
+ * Your own cache key (`keyFn`): what it receives, how it extends the default key, and what
+ * happens when it returns something that is not a key or throws (the request is answered by the
+ * origin and the problem reaches `onError`; nothing is stored under a bad key).
+ *
+ * @module
+ */
+
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { CachedSession, type CacheRequestInit, type ErrorContext, type KeyRequest } from "../mod.ts";
+import { origin, reply } from "./_origin.ts";
+
+const FRESH = { "cache-control": "max-age=60" };
+
+function counting() {
+  return origin((_request, n) => reply(`response ${n}`, FRESH));
+}
+
+Deno.test("keyFn: a key built on the default one keeps tenants apart, lets one tenant's requests share, and is still found by URL", async () => {
+  const server = counting();
+  const session = new CachedSession({
+    fetch: server.fetch,
+    keyFn: async (request, defaultKey) => `${await defaultKey()}:${request.headers.get("x-tenant") ?? "-"}`,
+  });
+  const as = (tenant: string) => ({ headers: { "x-tenant": tenant } });
+  const texts = [];
+  for (const tenant of ["a", "b", "a", "b"]) {
+    const response = await session.fetch("http://127.0.0.1/item", as(tenant));
+    texts.push(`${tenant}:${await response.text()}:${response.fromCache}`);
+  }
+  deepEqual(texts, ["a:response 1:false", "b:response 2:false", "a:response 1:true", "b:response 2:true"]);
+  const hit = await session.fetch("http://127.0.0.1/item", as("a"));
+  await hit.body?.cancel();
+  match(hit.cacheKey!, /^[A-Za-z0-9_-]{22}:a$/);
+  // The key starts with the default key's URL part: deleting by URL finds every tenant's entry.
+  equal(await session.cache.count(), 2);
+  await session.cache.deleteUrls("http://127.0.0.1/item");
+  equal(await session.cache.count(), 0);
+  await session.close();
+});
+
+Deno.test("keyFn: it receives the normalised method, the URL, the headers and the body of a method that has one", async () => {
+  const seen: KeyRequest[] = [];
+  const session = new CachedSession({
+    fetch: counting().fetch,
+    allowedMethods: ["GET", "POST"],
+    keyFn: (request, _defaultKey) => {
+      seen.push(request);
+      return `${request.method} ${request.url.pathname} ${new TextDecoder().decode(request.body)}`;
+    },
+  });
+  const init: CacheRequestInit = {
+    method: "post",
+    body: '{"q":1}',
+    headers: { "content-type": "application/json" },
+  };
+  const response = await session.fetch("http://127.0.0.1/search?x=1", init);
+  await response.text();
+  equal(seen.length, 1);
+  const [request] = seen;
+  deepEqual([request!.method, request!.url.href, request!.headers.get("content-type")], [
+    "POST",
+    "http://127.0.0.1/search?x=1",
+    "application/json",
+  ]);
+  equal(response.cacheKey, 'POST /search {"q":1}');
+  await session.close();
+});
+
+Deno.test("keyFn: a result that is not a key, or a keyFn that throws, sends the request to the origin and reaches onError", async () => {
+  const results: unknown[] = [
+    "",
+    "~alias-like",
+    "tab\there",
+    "caf\u00e9",
+    42,
+    undefined,
+    new Error("keyFn failed"),
+  ];
+  for (const result of results) {
+    const server = counting();
+    const errors: [unknown, ErrorContext][] = [];
+    const session = new CachedSession({
+      fetch: server.fetch,
+      onError: (error, context) => errors.push([error, context]),
+      keyFn: () => {
+        if (result instanceof Error) throw result;
+        return result as string;
+      },
+    });
+    const texts = [];
+    for (let i = 0; i < 2; i++) {
+      const response = await session.fetch("http://127.0.0.1/item");
+      texts.push(`${await response.text()}:${response.fromCache}`);
+    }
+    const label = String(result);
+    deepEqual(texts, ["response 1:false", "response 2:false"], label);
+    equal(errors.length, 2, label);
+    const [error, context] = errors[0]!;
+    deepEqual(context, { operation: "read", request: "GET http://127.0.0.1/item" }, label);
+    if (result instanceof Error) equal(error, result);
+    else {
+      ok(error instanceof TypeError, label);
+      match(error.message, /^keyFn must return a non-empty string of printable ASCII/, label);
+    }
+    equal(await session.cache.count(), 0, label);
+    await session.close();
+  }
+});
+
+Deno.test("keyFn: the headers of a request that has none are empty and cannot be changed (every such request shares them)", async () => {
+  const server = counting();
+  const errors: unknown[] = [];
+  let calls = 0;
+  const session = new CachedSession({
+    fetch: server.fetch,
+    onError: (error) => errors.push(error),
+    keyFn: (request, defaultKey) => {
+      equal(request.headers.get("x-tenant"), null);
+      equal([...request.headers].length, 0);
+      if (++calls === 1) request.headers.set("x-tenant", "a");
+      return defaultKey();
+    },
+  });
+  for (let i = 0; i < 2; i++) await (await session.fetch("http://127.0.0.1/item")).text();
+  equal(errors.length, 1);
+  ok(errors[0] instanceof TypeError);
+  match((errors[0] as TypeError).message, /Cannot change the headers of a request that has none/);
+  // The first request went to the origin uncached; the second was stored, and is a hit now.
+  const hit = await session.fetch("http://127.0.0.1/item");
+  deepEqual([await hit.text(), hit.fromCache, server.calls], ["response 2", true, 2]);
+  await session.close();
+});
