@@ -457,6 +457,37 @@ Deno.test("RFC 5861 §3 stale-while-revalidate: stale served at once, refreshed 
   await s.session.close();
 });
 
+Deno.test("RFC 5861 §3 the session's staleWhileRevalidate: a window for responses without one; a response's own window, or must-revalidate, wins", async () => {
+  const background: Promise<unknown>[] = [];
+  let cacheControl = "max-age=10";
+  const s = setup(
+    (clock) => (_r, n) => reply(`v${n}`, { "cache-control": cacheControl }, { clock }),
+    { staleWhileRevalidate: 30, waitUntil: (p) => background.push(p) },
+  );
+  const served = async () => {
+    const { body, response } = await s.get();
+    await Promise.all(background.splice(0));
+    return `${body}:${response.fromCache}`;
+  };
+  // Stale by 10 s, within the session's 30: served at once (v1), refreshed in the background (v2).
+  await s.get();
+  s.clock.tick(20);
+  assertEquals([await served(), s.origin.calls], ["v1:true", 2]);
+  // Stale by 35 s, past the window: the request waits for the origin.
+  s.clock.tick(45);
+  assertEquals([await served(), s.origin.calls], ["v3:false", 3]);
+  // The response's own window, shorter than the session's, and must-revalidate, take precedence.
+  for (const own of ["max-age=10, stale-while-revalidate=5", "max-age=10, must-revalidate"]) {
+    cacheControl = own;
+    s.clock.tick(100);
+    const calls = s.origin.calls;
+    await served(); // stores a response with this Cache-Control
+    s.clock.tick(20);
+    assertEquals([(await served()).endsWith(":false"), s.origin.calls], [true, calls + 2], own);
+  }
+  await s.session.close();
+});
+
 Deno.test("RFC 5861 §4 stale-if-error: stale served on 500/502/503/504 and network errors, within the window", async (t) => {
   let mode: "ok" | "503" | "throw" | "404" = "ok";
   const s = setup((clock) => () => {

@@ -417,6 +417,8 @@ Deno.test("session: options are validated at construction with the option's name
     [{ cacheControl: "yes" }, TypeError, "cacheControl must be true or false"],
     [{ urlsExpireAfter: { "*.x.com": -9 } }, RangeError, 'urlsExpireAfter["*.x.com"]'],
     [{ staleIfError: -1 }, RangeError, "staleIfError"],
+    [{ staleWhileRevalidate: -1 }, RangeError, "staleWhileRevalidate"],
+    [{ staleWhileRevalidate: "60" }, TypeError, "staleWhileRevalidate"],
     [{ fetch: "fetch" }, TypeError, "fetch must be a function"],
     [{ backend: {} }, TypeError, "backend must be a CacheBackend"],
     [{ expireAfer: 60 }, TypeError, 'unknown option "expireAfer"'],
