@@ -225,9 +225,12 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     ),
     filter: fn(o.filter, "filter"),
     ignoredParameters: new Set(list(o.ignoredParameters, "ignoredParameters", [], isString, "strings")),
-    matchHeaders: list(o.matchHeaders, "matchHeaders", [], isToken, "header names").map((h) =>
-      h.toLowerCase()
-    ),
+    // Lower-cased, sorted and without repeats: the same names in another order give the same keys.
+    matchHeaders: [
+      ...new Set(
+        list(o.matchHeaders, "matchHeaders", [], isToken, "header names").map((h) => h.toLowerCase()),
+      ),
+    ].sort(),
     keyFn: fn(o.keyFn, "keyFn"),
     staleIfError: seconds(o.staleIfError, "staleIfError"),
     staleWhileRevalidate: seconds(o.staleWhileRevalidate, "staleWhileRevalidate"),

@@ -1,7 +1,8 @@
 /**
- * Your own cache key (`keyFn`): what it receives, how it extends the default key, and what
- * happens when it returns something that is not a key or throws (the request is answered by the
- * origin and the problem reaches `onError`; nothing is stored under a bad key).
+ * Cache keys as options shape them: `matchHeaders` (request headers whose values split entries)
+ * and your own key, `keyFn`: what it receives, how it extends the default key, and what happens
+ * when it returns something that is not a key or throws (the request is answered by the origin
+ * and the problem reaches `onError`; nothing is stored under a bad key).
  *
  * @module
  */
@@ -15,6 +16,43 @@ const FRESH = { "cache-control": "max-age=60" };
 function counting() {
   return origin((_request, n) => reply(`response ${n}`, FRESH));
 }
+
+Deno.test("matchHeaders: requests that differ in a matched header get entries of their own; other headers do not split", async () => {
+  const server = counting();
+  const session = new CachedSession({ fetch: server.fetch, matchHeaders: ["X-Version", "accept"] });
+  const seen: string[] = [];
+  const requests: Record<string, string>[] = [
+    {},
+    { "x-version": "1" },
+    { "x-version": "2" },
+    { "X-Version": "1", "user-agent": "other" },
+    { "x-version": "1", accept: "text/plain" },
+    {},
+  ];
+  for (const headers of requests) {
+    const response = await session.fetch("http://127.0.0.1/item", { headers });
+    seen.push(`${await response.text()}:${response.fromCache}`);
+  }
+  deepEqual(seen, [
+    "response 1:false",
+    "response 2:false",
+    "response 3:false",
+    "response 2:true",
+    "response 4:false",
+    "response 1:true",
+  ]);
+  // The option's names are compared whatever their case and order.
+  const same = new CachedSession({ fetch: server.fetch, matchHeaders: ["ACCEPT", "x-version", "accept"] });
+  const init = { headers: { "x-version": "1", accept: "text/plain" } };
+  const [a, b] = [
+    await session.fetch("http://127.0.0.1/item", init),
+    await same.fetch("http://127.0.0.1/item", init),
+  ];
+  await Promise.all([a.text(), b.text()]);
+  equal(a.cacheKey, b.cacheKey);
+  await session.close();
+  await same.close();
+});
 
 Deno.test("keyFn: a key built on the default one keeps tenants apart, lets one tenant's requests share, and is still found by URL", async () => {
   const server = counting();
