@@ -26,40 +26,44 @@ import { type Found, varyMatches, varyValues } from "./store_plan.ts";
 export type ReadRecord = (key: string) => Promise<Awaited<ReturnType<CacheBackend["read"]>> | null>;
 
 /**
- * Turns a parsed fetch call into a flow: its key, directives and label.
+ * Turns a parsed fetch call into a flow: its key, directives and label. A request without a body
+ * and without `keyFn` is prepared at once, not as a promise: a hit awaits one turn less.
  *
  * @param parsed The fetch call.
  * @param o The session's options.
- * @returns The flow.
+ * @returns The flow, or a promise of it when a body must be read or `keyFn` called.
  */
-export async function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Promise<Flow> {
-  let request = parsed;
-  let body: Uint8Array | undefined;
-  if (parsed.method !== "GET" && parsed.method !== "HEAD") {
-    // Read the body for the key from a clone; a copy goes to the network, so the caller's own
-    // Request stays unread (a Request built from another takes over its body).
-    const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
-    const built = new Request(input, parsed.init);
-    body = new Uint8Array(await built.clone().arrayBuffer());
-    request = { ...parsed, input: built, init: undefined };
-  }
-  const keyRequest: KeyRequest = {
-    method: parsed.method === "HEAD" ? "GET" : parsed.method,
-    url: parsed.url,
-    headers: parsed.headers,
-    body,
-  };
+export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | Promise<Flow> {
+  if (parsed.method !== "GET" && parsed.method !== "HEAD") return prepareWithBody(parsed, o);
+  const keyRequest: KeyRequest = { method: "GET", url: parsed.url, headers: parsed.headers };
+  if (o.keyFn !== undefined) return keyFor(keyRequest, o).then((key) => flowOf(parsed, key, o));
+  return flowOf(parsed, cacheKey(keyRequest, o), o);
+}
+
+/**
+ * Prepares a request that has a body: read from a clone for the key; a copy goes to the network,
+ * so the caller's own `Request` stays unread (a `Request` built from another takes its body).
+ */
+async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promise<Flow> {
+  const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
+  const built = new Request(input, parsed.init);
+  const body = new Uint8Array(await built.clone().arrayBuffer());
+  const keyRequest: KeyRequest = { method: parsed.method, url: parsed.url, headers: parsed.headers, body };
   const key = o.keyFn === undefined ? cacheKey(keyRequest, o) : await keyFor(keyRequest, o);
+  return flowOf({ ...parsed, input: built, init: undefined }, key, o);
+}
+
+function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions): Flow {
   const policy = {
-    method: parsed.method,
-    headers: parsed.headers,
-    cacheControl: requestDirectives(parsed.headers),
+    method: request.method,
+    headers: request.headers,
+    cacheControl: requestDirectives(request.headers),
   };
   return {
     ...request,
     key,
     policy,
-    label: `${parsed.method} ${redactUrl(parsed.url.href, o.ignoredParameters)}`,
+    label: `${request.method} ${redactUrl(request.url.href, o.ignoredParameters)}`,
   };
 }
 

@@ -112,7 +112,8 @@ export class CachedSession implements AsyncDisposable {
     }
     let flow: Flow;
     try {
-      flow = await prepareFlow(parsed, this.#o);
+      const prepared = prepareFlow(parsed, this.#o);
+      flow = prepared instanceof Promise ? await prepared : prepared;
     } catch (error) {
       this.#access.report(error, "read", parsed);
       return this.#bypass(parsed);
