@@ -160,14 +160,23 @@ export class CacheBackend implements AsyncDisposable {
    * @throws {BackendError} When the storage fails or the record is corrupt; a corrupt record is
    *   deleted first, so the next read is a clean miss.
    */
-  async read(key: string): Promise<{ entry: CacheEntry; owned?: boolean } | { alias: string } | undefined> {
-    let bytes: Uint8Array | undefined;
+  read(key: string): Promise<{ entry: CacheEntry; owned?: boolean } | { alias: string } | undefined> {
+    let bytes: Promise<Uint8Array | undefined>;
     try {
-      bytes = await this.storage.get(key); // not through #call: one async frame less per hit
+      bytes = Promise.resolve(this.storage.get(key));
     } catch (cause) {
-      throw this.#error("read", cause);
+      return Promise.reject(this.#error("read", cause));
     }
-    if (bytes === undefined) return undefined;
+    // Not async, nor through #call: a hit waits for the storage's promise alone.
+    return bytes.then((bytes) => bytes && this.#found(key, bytes), (cause) => {
+      throw this.#error("read", cause);
+    });
+  }
+
+  #found(
+    key: string,
+    bytes: Uint8Array,
+  ): { entry: CacheEntry; owned?: boolean } | { alias: string } | Promise<never> {
     try {
       const record = this.#decode(key, bytes);
       if (record.kind === "alias") return { alias: record.target };
@@ -175,12 +184,16 @@ export class CacheBackend implements AsyncDisposable {
         bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
       return owned ? { entry: record.entry, owned } : { entry: record.entry };
     } catch (cause) {
-      await this.storage.delete([key]).catch(() => {});
-      throw new BackendError(`Cannot read ${key} from ${this.name}: the record is corrupt and was deleted`, {
-        backend: this.name,
-        cause,
-      });
+      return this.#corrupt(key, cause);
     }
+  }
+
+  async #corrupt(key: string, cause: unknown): Promise<never> {
+    await this.storage.delete([key]).catch(() => {});
+    throw new BackendError(`Cannot read ${key} from ${this.name}: the record is corrupt and was deleted`, {
+      backend: this.name,
+      cause,
+    });
   }
 
   /**

@@ -45,16 +45,15 @@ export class CacheAccess {
    * @param key The storage key.
    * @returns The record, `undefined` when there is none, `null` when the read failed (reported).
    */
-  async read(flow: Flow, key: string): Promise<Awaited<ReturnType<CacheBackend["read"]>> | null> {
-    try {
-      return await this.#cache.read(key);
-    } catch (error) {
+  read(flow: Flow, key: string): Promise<Awaited<ReturnType<CacheBackend["read"]>> | null> {
+    // Not async: a hit waits for one promise here, not for an async frame around it as well.
+    return this.#cache.read(key).then(undefined, (error) => {
       if (error instanceof BackendError && error.cause instanceof SyntaxError) {
         this.#monitor.evicted(flow.label, "corrupt", key);
       }
       this.report(error, "read", flow);
       return null;
-    }
+    });
   }
 
   /**
