@@ -232,7 +232,7 @@ export class CacheBackend implements AsyncDisposable {
   async get(key: string): Promise<CachedResponse | undefined> {
     const record = await this.read(key);
     if (record === undefined || !("entry" in record)) return undefined;
-    return CachedResponse.fromEntry(record.entry, { cacheKey: key, now: this.now() });
+    return CachedResponse.fromEntry(record.entry, { cacheKey: key, clock: () => this.now() });
   }
 
   /**
@@ -373,7 +373,7 @@ export class CacheBackend implements AsyncDisposable {
    */
   async *responses(filter: ResponseFilter = {}): AsyncIterableIterator<CachedResponse> {
     for await (const { key, entry } of scanEntries(this, filter, "list responses")) {
-      yield CachedResponse.fromEntry(entry, { cacheKey: key, now: this.now() });
+      yield CachedResponse.fromEntry(entry, { cacheKey: key, clock: () => this.now() });
     }
   }
 

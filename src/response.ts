@@ -96,41 +96,35 @@ export class CachedResponse extends Response {
    * Builds the response for a stored entry.
    *
    * @param entry The stored entry.
-   * @param options The cache key, the current time, overrides for the served form, and whether
-   *   the body's buffer is `owned` by this response alone ({@linkcode storedBody}).
+   * @param options The cache key, the clock for `isExpired` (`Date.now` when not given),
+   *   overrides for the served form, and whether the body's buffer is `owned` by this response
+   *   alone ({@linkcode storedBody}).
    * @returns The response.
    */
   static fromEntry(
     entry: CacheEntry,
     options: {
       cacheKey: string;
-      now: number;
       clock?: () => number;
       headers?: HeadersInit;
       body?: BodyInit | null;
-      status?: number;
+      status?: number | undefined;
       redirected?: boolean;
       revalidated?: boolean;
       owned?: boolean;
     },
   ): CachedResponse {
-    const { clock = Date.now } = options;
+    const { status, redirected = entry.redirected } = options;
     return new CachedResponse(
       storedBody(options.body !== undefined ? options.body : entry.body, options.owned),
       {
-        status: options.status ?? entry.status,
-        statusText: options.status === undefined ? entry.statusText : STATUS_TEXT[options.status] ?? "",
+        status: status ?? entry.status,
+        statusText: status === undefined ? entry.statusText : STATUS_TEXT[status] ?? "",
         headers: options.headers ?? entry.headers,
       },
-      { url: entry.url, redirected: options.redirected ?? entry.redirected },
-      {
-        fromCache: true,
-        revalidated: options.revalidated ?? false,
-        cacheKey: options.cacheKey,
-        createdAt: new Date(entry.createdAt),
-        expiresAt: Number.isFinite(entry.expiresAt) ? new Date(entry.expiresAt) : undefined,
-        now: clock,
-      },
+      // The entry is its own source unless the response is served under another URL's history.
+      redirected === entry.redirected ? entry : { url: entry.url, redirected },
+      new EntryInfo(entry, options.cacheKey, options.revalidated ?? false, options.clock ?? Date.now),
     );
   }
 
@@ -264,5 +258,40 @@ export class CachedResponse extends Response {
       this.#source,
       this.#info,
     );
+  }
+}
+
+/**
+ * The cache metadata of a response served from a stored entry. Its dates are made when first
+ * asked for: most hits never read them.
+ */
+class EntryInfo implements CacheInfo {
+  readonly fromCache = true;
+  readonly revalidated: boolean;
+  readonly cacheKey: string;
+  readonly now: () => number;
+  #entry: Pick<CacheEntry, "createdAt" | "expiresAt">;
+  #createdAt: Date | undefined;
+  #expiresAt: Date | undefined;
+
+  constructor(
+    entry: Pick<CacheEntry, "createdAt" | "expiresAt">,
+    cacheKey: string,
+    revalidated: boolean,
+    now: () => number,
+  ) {
+    this.#entry = entry;
+    this.cacheKey = cacheKey;
+    this.revalidated = revalidated;
+    this.now = now;
+  }
+
+  get createdAt(): Date {
+    return this.#createdAt ??= new Date(this.#entry.createdAt);
+  }
+
+  get expiresAt(): Date | undefined {
+    const at = this.#entry.expiresAt;
+    return Number.isFinite(at) ? this.#expiresAt ??= new Date(at) : undefined;
   }
 }

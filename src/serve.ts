@@ -49,13 +49,8 @@ export function fromStored(
   now: number,
 ): { response: CachedResponse; bytes: number } {
   const { entry } = found;
-  const common = {
-    cacheKey: flow.key,
-    now,
-    clock: o.now,
-    redirected: found.viaAlias ? false : entry.redirected,
-    revalidated: how.revalidated,
-  };
+  const { revalidated } = how;
+  const redirected = found.viaAlias ? false : entry.redirected;
   // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
   // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
   const fields = o.cacheControl ? withAge(entry.headers, Math.floor(currentAge(entry, now))) : entry.headers;
@@ -65,7 +60,10 @@ export function fromStored(
   if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {
     const headersOf304 = notModifiedHeaders(headers);
     const response = CachedResponse.fromEntry(entry, {
-      ...common,
+      cacheKey: flow.key,
+      clock: o.now,
+      redirected,
+      revalidated,
       headers: headersOf304,
       status: 304,
       body: null,
@@ -77,9 +75,12 @@ export function fromStored(
     : undefined;
   const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
   const response = CachedResponse.fromEntry(entry, {
-    ...common,
+    cacheKey: flow.key,
+    clock: o.now,
+    redirected,
+    revalidated,
     headers: headers ?? fields,
-    ...(partial && { status: partial.status }),
+    status: partial?.status,
     body: body as Uint8Array<ArrayBuffer> | null,
     owned: how.handOver === true && body === entry.body,
   });

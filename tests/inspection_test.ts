@@ -135,6 +135,13 @@ Deno.test("inspection: a session's cache lists, filters and deletes what the ses
     await (await session.fetch(`http://127.0.0.1${path}`)).text();
   }
   clock.tick(60);
+  // The responses it lists tell expiry by the session's clock too, not by the real one.
+  const expiry: string[] = [];
+  for await (const response of session.cache.responses()) {
+    expiry.push(`${new URL(response.url).pathname} ${response.isExpired}`);
+    await response.body?.cancel();
+  }
+  deepEqual(expiry.sort(), ["/api/a true", "/api/b true", "/static/app.css false", "/static/app.js false"]);
   deepEqual(await session.cache.urls({ expired: true }), [
     "http://127.0.0.1/api/a",
     "http://127.0.0.1/api/b",
@@ -143,5 +150,12 @@ Deno.test("inspection: a session's cache lists, filters and deletes what the ses
   equal(await session.cache.delete({ urlPattern: "127.0.0.1/api/*", expired: true }), 2);
   equal(await session.cache.delete({ urls: ["http://127.0.0.1/static/app.js"] }), 1);
   deepEqual(await session.cache.urls(), ["http://127.0.0.1/static/app.css"]);
+  const hit = await session.fetch("http://127.0.0.1/static/app.css");
+  await hit.body?.cancel();
+  const got = await session.cache.get(hit.cacheKey!);
+  await got?.body?.cancel();
+  equal(got?.isExpired, false);
+  clock.tick(7200);
+  equal(got?.isExpired, true);
   await session.close();
 });
