@@ -175,27 +175,35 @@ What keeps the targets that are not met from being met, as profiled on the machi
 
 - **A 100 KB hit on Deno** and the floor both copy the body into the \`Response\` (Deno copies the
   bytes its constructor is given), which is most of the time of either. What a hit adds is the
-  same few microseconds as at 1 KB (request, key, look-up, \`Age\`, metadata); a record of 64 KiB
-  or more is decoded once while stored, not on every hit.
+  same 1.5–2 µs as at 1 KB (request, key, look-up, \`Age\`, metadata); a record of 64 KiB or more
+  is decoded once while stored, not on every hit. Its ratio swings with garbage collection more
+  than the p50 does: timed alone, the same section gave 1.13–1.34× (p50 1.21–1.29×).
+- **Allocation** is a large part of every operation: an array over 64 bytes (its own
+  \`ArrayBuffer\`) costs 2.7–2.8 µs to allocate in a loop that keeps making them, on Deno and
+  Node alike (64 bytes and under: 0.05 µs on Node). The floor pays one per hit, as a hit does; a
+  miss pays one more than plain fetch (the cache's copy).
 - **A miss** does what plain fetch does, plus the key, the look-up, the decision to store, a
-  record and a second \`Response\` for the caller. At 100 KB that is one more allocation and copy
-  of the body than plain fetch makes (the cache keeps one copy, the caller gets its own): 20–45
-  µs here, mostly the first touch of new memory. Each other step takes 0.3–2 µs in a loop; run
-  once after a network wait, with cold caches, the same code takes 3–5 times as long.
+  record and a second \`Response\` for the caller: about 20 µs on Node in a loop without network,
+  3–5 times that run once after a network wait, with cold caches. On Deno a miss reads the body
+  with a BYOB reader straight into its record, which here is faster than plain fetch's own
+  \`arrayBuffer()\` at 100 KB (that one reads the whole body in one native call and has a long
+  tail: 2,240–4,344 against 5,711–7,619 reads per second side by side), so the overhead there
+  went from −42% to +7.5% over four runs on one day (+17% to +39% on another).
 - **A hit among 1M entries** computes its URL's SHA-256 digest and decodes its record, and reads
   memory the CPU has not cached; among 1k entries the digests and decoded records of the URLs in
   use are kept. A record read once in a while is decoded and let go (keeping each one cost a
-  quarter of a hit in garbage collection), so a hit among 100k entries costs 1.3–1.55× one among
-  1k (1.65–2.2× before), and what 1M adds beyond that is cold memory.
-- **A Redis hit** sends one \`GET\` (checked with \`INFO commandstats\`), as the raw \`GET\` does
-  (the client writes it from a \`setImmediate\`, about 25 µs of either). Timed inside one hit on
-  Deno: 8–10 µs before the \`GET\` (request, key), 25–30 µs after the reply (decoding the record,
-  the \`Response\`), and the reply itself comes 15–25 µs later than a raw \`GET\`'s. Neither
-  extra syscalls (the same three per hit, by \`strace\`) nor garbage collection explain that.
-  What stands out instead is that code run right after the thread has waited is slow on this
+  quarter of a hit in garbage collection), so a hit among 100k entries costs 1.3–1.65× one among
+  1k, and what 1M adds beyond that is cold memory.
+- **A Redis hit** sends one \`GET\` (checked with \`INFO commandstats\`), as the raw \`GET\` does,
+  and its reply takes as long (47–48 µs, timed inside one hit on Deno). Before it: 3 µs (request,
+  key). After it: 8–12 µs, of which 1.5 to reach the record, 2 to decode it (a storage that
+  copies values hands over new bytes, decoded on every hit), 1 to reach the session and 5–7 to
+  build the \`Response\`. Timed one request at a time, alternating, a hit costs 1.21–1.34× a raw
+  \`GET\`; in slices of each, as the table has it, 1.34–1.47× (a slice of raw \`GET\`s runs the
+  client's code alone, warm). Code run right after the thread has waited is slow on this
   machine: a memory hit taken right after a \`setTimeout(0)\` takes 58–77 µs, against 6–18 µs in
-  a loop or after a \`setImmediate\` (Deno and Node alike). All of a Redis hit's work after the
-  reply, the client's and ours, runs as such cold code.
+  a loop or after a \`setImmediate\` (Deno and Node alike), and all of a Redis hit's work after
+  the reply runs as such cold code.
 
 ## Run it
 
