@@ -114,7 +114,8 @@ export class CachedResponse extends Response {
       owned?: boolean;
     },
   ): CachedResponse {
-    const { status, redirected = entry.redirected } = options;
+    const { status } = options;
+    const info = new EntryInfo(entry, options);
     return new CachedResponse(
       storedBody(options.body !== undefined ? options.body : entry.body, options.owned),
       {
@@ -122,9 +123,8 @@ export class CachedResponse extends Response {
         statusText: status === undefined ? entry.statusText : STATUS_TEXT[status] ?? "",
         headers: options.headers ?? entry.headers,
       },
-      // The entry is its own source unless the response is served under another URL's history.
-      redirected === entry.redirected ? entry : { url: entry.url, redirected },
-      new EntryInfo(entry, options.cacheKey, options.revalidated ?? false, options.clock ?? Date.now),
+      info,
+      info,
     );
   }
 
@@ -262,36 +262,40 @@ export class CachedResponse extends Response {
 }
 
 /**
- * The cache metadata of a response served from a stored entry. Its dates are made when first
- * asked for: most hits never read them.
+ * What a response served from a stored entry tells of its source and of the cache, in one
+ * object, its dates made when first asked for (most hits never read them). It holds the entry's
+ * numbers, not the entry, so a response kept around does not keep the record's bytes alive.
  */
 class EntryInfo implements CacheInfo {
   readonly fromCache = true;
+  readonly url: string;
+  readonly redirected: boolean;
   readonly revalidated: boolean;
   readonly cacheKey: string;
   readonly now: () => number;
-  #entry: Pick<CacheEntry, "createdAt" | "expiresAt">;
+  #created: number;
+  #expires: number;
   #createdAt: Date | undefined;
   #expiresAt: Date | undefined;
 
   constructor(
-    entry: Pick<CacheEntry, "createdAt" | "expiresAt">,
-    cacheKey: string,
-    revalidated: boolean,
-    now: () => number,
+    entry: CacheEntry,
+    options: { cacheKey: string; clock?: () => number; redirected?: boolean; revalidated?: boolean },
   ) {
-    this.#entry = entry;
-    this.cacheKey = cacheKey;
-    this.revalidated = revalidated;
-    this.now = now;
+    this.url = entry.url;
+    this.redirected = options.redirected ?? entry.redirected;
+    this.revalidated = options.revalidated ?? false;
+    this.cacheKey = options.cacheKey;
+    this.now = options.clock ?? Date.now;
+    this.#created = entry.createdAt;
+    this.#expires = entry.expiresAt;
   }
 
   get createdAt(): Date {
-    return this.#createdAt ??= new Date(this.#entry.createdAt);
+    return this.#createdAt ??= new Date(this.#created);
   }
 
   get expiresAt(): Date | undefined {
-    const at = this.#entry.expiresAt;
-    return Number.isFinite(at) ? this.#expiresAt ??= new Date(at) : undefined;
+    return Number.isFinite(this.#expires) ? this.#expiresAt ??= new Date(this.#expires) : undefined;
   }
 }
