@@ -28,15 +28,9 @@
  */
 
 import { BackendError } from "../src/errors.ts";
-import {
-  type CacheEntry,
-  type DecodedRecord,
-  decodeRecord,
-  encodeAlias,
-  encodeEntry,
-} from "../src/record.ts";
+import { type CacheEntry, type DecodedRecord, encodeAlias, encodeEntry } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
-import { DecodedRecords } from "../src/decoded_records.ts";
+import { DecodedHeads, DecodedRecords } from "../src/decoded_records.ts";
 import { CachedResponse } from "../src/response.ts";
 import {
   deleteEntries,
@@ -101,6 +95,9 @@ export interface Storage {
    * changes (an in-process store). The cache then keeps the decoded form of a small record from
    * its second read on, among the 1,024 read last, and of every large one (64 KiB or more) for as
    * long as the storage keeps its bytes, so that a hot record is not decoded again on every hit.
+   * Otherwise it keeps the part before the body of the small records read more than once lately
+   * (and their decoded metadata): a read whose bytes start the same, at the same length, skips
+   * decoding them.
    */
   readonly keepsValues?: boolean;
   /**
@@ -443,12 +440,12 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   /** Decoded records, kept for a storage that keeps values (made on its first read). */
-  #decoded: DecodedRecords | undefined;
+  #decoded: DecodedRecords | DecodedHeads | undefined;
 
   /** Decodes a record, or finds it decoded (storages that keep values). */
   #decode(key: string, bytes: Uint8Array): DecodedRecord {
-    if (this.storage.keepsValues !== true) return decodeRecord(bytes);
-    return (this.#decoded ??= new DecodedRecords()).decode(key, bytes);
+    this.#decoded ??= this.storage.keepsValues === true ? new DecodedRecords() : new DecodedHeads();
+    return this.#decoded.decode(key, bytes);
   }
 
   async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {

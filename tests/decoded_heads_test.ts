@@ -1,0 +1,81 @@
+/**
+ * Records read as copies (SQLite, Redis, MongoDB, Deno KV hand out new bytes on every read): from
+ * a record's second read on, the part before its body is compared with the one kept instead of
+ * decoded again. These tests hold that nothing but identical, intact metadata is ever taken from
+ * what was kept, and that each read's body is the bytes that read handed out.
+ *
+ * @module
+ */
+
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
+import { BackendError, CacheBackend } from "../mod.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import type { CacheEntry } from "../src/record.ts";
+import { testEntry } from "./_entry.ts";
+
+/** Keeps records like the memory store, but hands out a new copy on every read, maybe damaged. */
+class CopyingStorage extends MemoryStorage {
+  override readonly keepsValues = false;
+  readonly copiesValues = true;
+  damage: ((bytes: Uint8Array) => Uint8Array) | undefined;
+
+  override async get(key: string): Promise<Uint8Array | undefined> {
+    const stored = await super.get(key);
+    if (stored === undefined) return undefined;
+    return this.damage === undefined ? stored.slice() : this.damage(stored.slice());
+  }
+}
+
+function entry(date: string, fill = 7): CacheEntry {
+  return testEntry({
+    headers: [["cache-control", "max-age=60"], ["date", date]],
+    body: new Uint8Array(300).fill(fill),
+  });
+}
+
+async function readEntry(backend: CacheBackend): Promise<CacheEntry> {
+  const read = await backend.read("k");
+  ok(read !== undefined && "entry" in read);
+  return read.entry;
+}
+
+Deno.test("decoded heads: from its second read on, a copied record's metadata is decoded once; each read's body is the bytes it read", async () => {
+  const backend = new CacheBackend(new CopyingStorage());
+  await backend.write("k", entry("Fri, 04 Dec 2026 10:00:00 GMT"), Infinity);
+  const reads = [await readEntry(backend), await readEntry(backend), await readEntry(backend)];
+  ok(reads[0]!.headers !== reads[1]!.headers, "a key read once is not kept (it may never be read again)");
+  equal(reads[2]!.headers, reads[1]!.headers, "the third read takes the kept metadata");
+  ok(reads[2]!.body.buffer !== reads[1]!.body.buffer, "with the body of the bytes it read");
+  for (const read of reads) {
+    deepEqual(read.headers, entry("Fri, 04 Dec 2026 10:00:00 GMT").headers);
+    deepEqual(read.body, new Uint8Array(300).fill(7));
+  }
+  // Same length, other metadata (a newer Date): decoded anew.
+  await backend.write("k", entry("Fri, 04 Dec 2026 11:00:00 GMT", 8), Infinity);
+  const replaced = await readEntry(backend);
+  deepEqual(replaced.headers[1], ["date", "Fri, 04 Dec 2026 11:00:00 GMT"]);
+  deepEqual(replaced.body, new Uint8Array(300).fill(8));
+  await backend.close();
+});
+
+Deno.test("decoded heads: damaged metadata, or a record cut short or run on, is never taken from what was kept", async () => {
+  const damages: [string, (bytes: Uint8Array) => Uint8Array][] = [
+    ["a metadata byte changed", (bytes) => (bytes[12]! ^= 1, bytes)],
+    ["cut short by a byte", (bytes) => bytes.subarray(0, bytes.length - 1)],
+    ["one byte more", (bytes) => Uint8Array.of(...bytes, 0)],
+  ];
+  for (const [label, damage] of damages) {
+    const storage = new CopyingStorage();
+    const backend = new CacheBackend(storage);
+    await backend.write("k", entry("Fri, 04 Dec 2026 10:00:00 GMT"), Infinity);
+    for (let i = 0; i < 3; i++) await readEntry(backend);
+    storage.damage = damage;
+    await rejects(
+      backend.read("k"),
+      (error) => error instanceof BackendError && /corrupt/.test(error.message),
+      label,
+    );
+    equal(await storage.get("k"), undefined, `${label}: the corrupt record was deleted`);
+    await backend.close();
+  }
+});
