@@ -177,7 +177,8 @@ What keeps the targets that are not met from being met, as profiled on the machi
   bytes its constructor is given), which is most of the time of either. What a hit adds is the
   same 1.5–2 µs as at 1 KB (request, key, look-up, \`Age\`, metadata); a record of 64 KiB or more
   is decoded once while stored, not on every hit. Its ratio swings with garbage collection more
-  than the p50 does: timed alone, the same section gave 1.13–1.34× (p50 1.21–1.29×).
+  than the p50 does: 1.13–1.89× over six full runs on one day, 1.13–1.34× (p50 1.21–1.29×)
+  with the same section timed alone.
 - **Allocation** is a large part of every operation: an array over 64 bytes (its own
   \`ArrayBuffer\`) costs 2.7–2.8 µs to allocate in a loop that keeps making them, on Deno and
   Node alike (64 bytes and under: 0.05 µs on Node). The floor pays one per hit, as a hit does; a
@@ -188,7 +189,7 @@ What keeps the targets that are not met from being met, as profiled on the machi
   with a BYOB reader straight into its record, which here is faster than plain fetch's own
   \`arrayBuffer()\` at 100 KB (that one reads the whole body in one native call and has a long
   tail: 2,240–4,344 against 5,711–7,619 reads per second side by side), so the overhead there
-  went from −42% to +7.5% over four runs on one day (+17% to +39% on another).
+  went from −42% to +7.5% over six runs on one day (+17% to +39% on another).
 - **A hit among 1M entries** computes its URL's SHA-256 digest and decodes its record, and reads
   memory the CPU has not cached; among 1k entries the digests and decoded records of the URLs in
   use are kept. A record read once in a while is decoded and let go (keeping each one cost a
@@ -199,8 +200,8 @@ What keeps the targets that are not met from being met, as profiled on the machi
   key). After it: 8–12 µs, of which 1.5 to reach the record, 2 to decode it (a storage that
   copies values hands over new bytes, decoded on every hit), 1 to reach the session and 5–7 to
   build the \`Response\`. Timed one request at a time, alternating, a hit costs 1.21–1.34× a raw
-  \`GET\`; in slices of each, as the table has it, 1.34–1.47× (a slice of raw \`GET\`s runs the
-  client's code alone, warm). Code run right after the thread has waited is slow on this
+  \`GET\`; in slices of each, as the table has it, 1.19–1.47× over six runs on one day (a slice
+  of raw \`GET\`s runs the client's code alone, warm). Code run right after the thread has waited is slow on this
   machine: a memory hit taken right after a \`setTimeout(0)\` takes 58–77 µs, against 6–18 µs in
   a loop or after a \`setImmediate\` (Deno and Node alike), and all of a Redis hit's work after
   the reply runs as such cold code.

@@ -115,7 +115,7 @@ class SeenKeys {
  * Decoded metadata by key, for a storage that hands out new bytes on every read (SQLite, Redis,
  * MongoDB, Deno KV): a read whose bytes up to the body equal those of a record read before, at the
  * same length, takes that record's decoded entry with the new body instead of decoding it again
- * (comparing 200 bytes costs a fifth of decoding them; a SQLite hit at 1 KB is 5–7% faster). The
+ * (comparing 200 bytes costs a fifth of decoding them; a SQLite hit at 1 KB is 4–7% faster). The
  * checksum is among the bytes compared, so the bytes are as intact as a decoded record's. Only
  * the part before the body is kept (a copy of it), for the small records read more than once
  * lately, as {@linkcode DecodedRecords} keeps them.
