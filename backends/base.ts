@@ -439,10 +439,13 @@ export class CacheBackend implements AsyncDisposable {
     return this.close();
   }
 
-  /** Decoded records, kept for a storage that keeps values (made on its first read). */
+  /**
+   * Decoded records for a storage that keeps values, decoded heads for one that hands out new
+   * bytes on every read (made on the first read).
+   */
   #decoded: DecodedRecords | DecodedHeads | undefined;
 
-  /** Decodes a record, or finds it decoded (storages that keep values). */
+  /** Decodes a record, or finds it (or its metadata) decoded. */
   #decode(key: string, bytes: Uint8Array): DecodedRecord {
     this.#decoded ??= this.storage.keepsValues === true ? new DecodedRecords() : new DecodedHeads();
     return this.#decoded.decode(key, bytes);
