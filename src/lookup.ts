@@ -35,9 +35,8 @@ export type ReadRecord = (key: string) => Promise<Awaited<ReturnType<CacheBacken
  */
 export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | Promise<Flow> {
   if (parsed.method !== "GET" && parsed.method !== "HEAD") return prepareWithBody(parsed, o);
-  const keyRequest: KeyRequest = { method: "GET", url: parsed.url, headers: parsed.headers };
-  if (o.keyFn !== undefined) return keyFor(keyRequest, o).then((key) => flowOf(parsed, key, o));
-  return flowOf(parsed, cacheKey(keyRequest, o), o);
+  const key = keyFor({ method: "GET", url: parsed.url, headers: parsed.headers }, o);
+  return typeof key === "string" ? flowOf(parsed, key, o) : key.then((key) => flowOf(parsed, key, o));
 }
 
 /**
@@ -48,8 +47,7 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
   const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
   const built = new Request(input, parsed.init);
   const body = new Uint8Array(await built.clone().arrayBuffer());
-  const keyRequest: KeyRequest = { method: parsed.method, url: parsed.url, headers: parsed.headers, body };
-  const key = o.keyFn === undefined ? cacheKey(keyRequest, o) : await keyFor(keyRequest, o);
+  const key = await keyFor({ method: parsed.method, url: parsed.url, headers: parsed.headers, body }, o);
   return flowOf({ ...parsed, input: built, init: undefined }, key, o);
 }
 
@@ -68,31 +66,31 @@ function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions): Flow {
 }
 
 /**
- * The key of a request: the user's `keyFn`, or the default one.
+ * The key of a request: the default one, computed at once, or the user's `keyFn`'s, checked.
  *
  * @param request The request's method, URL, headers and body.
  * @param o The session's options.
- * @returns The key.
- * @throws {TypeError} When `keyFn` returns something other than a key ({@linkcode checkedKey}).
+ * @returns The key, or a promise of it when `keyFn` gives it.
+ * @throws {TypeError} When `keyFn` gives something other than a key ({@linkcode checkedKey}).
  */
-export async function keyFor(request: KeyRequest, o: ResolvedOptions): Promise<string> {
-  const defaultKey = () => createCacheKey(request, o);
-  return o.keyFn === undefined ? await defaultKey() : checkedKey(await o.keyFn(request, defaultKey));
+export function keyFor(request: KeyRequest, o: ResolvedOptions): string | Promise<string> {
+  if (o.keyFn === undefined) return cacheKey(request, o);
+  return Promise.resolve(o.keyFn(request, () => createCacheKey(request, o))).then(checkedKey);
 }
 
-/** A key `keyFn` may return: printable ASCII, not empty, not starting with the alias prefix. */
-const VALID_KEY = /^(?!~)[\x20-\x7e]+$/;
+/** A key `keyFn` may give is printable ASCII, not empty, and does not start with `ALIAS_PREFIX`. */
+const PRINTABLE = /^[\x20-\x7e]+$/;
 
 /**
- * Checks a key from `keyFn`: a key outside {@linkcode VALID_KEY} could pass for a redirect alias
- * or fail in one backend and not another.
+ * Checks a key from `keyFn`: any other key could pass for a redirect alias or fail in one backend
+ * and not another.
  *
  * @param key What `keyFn` returned.
  * @returns The key.
  * @throws {TypeError} When it is not a valid key.
  */
 function checkedKey(key: unknown): string {
-  if (typeof key === "string" && VALID_KEY.test(key)) return key;
+  if (typeof key === "string" && PRINTABLE.test(key) && !key.startsWith(ALIAS_PREFIX)) return key;
   const shown = typeof key === "string" ? JSON.stringify(key) : String(key);
   throw new TypeError(
     `keyFn must return a non-empty string of printable ASCII that does not start with "${ALIAS_PREFIX}": received ${shown}`,
