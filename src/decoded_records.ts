@@ -58,10 +58,9 @@ const NO_BODY = new Uint8Array(0);
  * ```
  */
 export class DecodedRecords {
-  #small = new Map<string, Kept>();
+  #small = new KeptLately<Kept>();
   /** By the buffer of their bytes: held weakly, so a record the storage lets go of is not kept. */
   #large = new WeakMap<ArrayBufferLike, Kept>();
-  #seen = new SeenKeys();
 
   /**
    * Decodes a record, or finds it decoded.
@@ -81,32 +80,42 @@ export class DecodedRecords {
       return known.record;
     }
     const record = decodeRecord(bytes);
-    if (large) {
-      this.#large.set(bytes.buffer, keep(bytes, record));
-    } else if (known !== undefined || this.#seen.before(key)) {
-      this.#small.delete(key);
-      if (this.#small.size >= DECODED_RECORDS) this.#small.delete(this.#small.keys().next().value!);
-      this.#small.set(key, keep(bytes, record));
-    }
+    if (large) this.#large.set(bytes.buffer, keep(bytes, record));
+    else this.#small.offer(key, () => keep(bytes, record));
     return record;
   }
 }
 
-/** Keys read lately: a bit per hash of a key (a false positive admits a key early; nothing else). */
-class SeenKeys {
-  #bits = new Uint8Array(SEEN_BITS / 8);
+/**
+ * Values for the keys read lately: a key is kept from its second read on (a filter with a bit per
+ * hash of a key read lately tells; a false positive admits a key early, nothing else), and the
+ * {@linkcode DECODED_RECORDS} kept last stay.
+ */
+class KeptLately<T> {
+  #kept = new Map<string, T>();
+  #seen = new Uint8Array(SEEN_BITS / 8);
   #marks = 0;
 
-  /** Whether `key` was read lately; marks it read. */
-  before(key: string): boolean {
+  get(key: string): T | undefined {
+    return this.#kept.get(key);
+  }
+
+  /** Keeps `value()` for `key` when the key is kept already or was read lately; marks it read. */
+  offer(key: string, value: () => T): void {
+    if (!this.#kept.delete(key) && !this.#seenBefore(key)) return;
+    if (this.#kept.size >= DECODED_RECORDS) this.#kept.delete(this.#kept.keys().next().value!);
+    this.#kept.set(key, value());
+  }
+
+  #seenBefore(key: string): boolean {
     const hash = fnv1a(key) & (SEEN_BITS - 1);
     const bit = 1 << (hash & 7);
-    if ((this.#bits[hash >>> 3]! & bit) !== 0) return true;
+    if ((this.#seen[hash >>> 3]! & bit) !== 0) return true;
     if (++this.#marks > SEEN_MARKS) {
-      this.#bits.fill(0);
+      this.#seen.fill(0);
       this.#marks = 1;
     }
-    this.#bits[hash >>> 3]! |= bit;
+    this.#seen[hash >>> 3]! |= bit;
     return false;
   }
 }
@@ -121,8 +130,7 @@ class SeenKeys {
  * lately, as {@linkcode DecodedRecords} keeps them.
  */
 export class DecodedHeads {
-  #kept = new Map<string, KeptHead>();
-  #seen = new SeenKeys();
+  #kept = new KeptLately<KeptHead>();
 
   /**
    * Decodes a record, or its body alone when its metadata is known.
@@ -139,12 +147,12 @@ export class DecodedHeads {
     }
     const record = decodeRecord(bytes);
     if (record.kind !== "entry" || bytes.byteLength >= LARGE_RECORD) return record;
-    if (kept !== undefined || this.#seen.before(key)) {
-      this.#kept.delete(key);
-      if (this.#kept.size >= DECODED_RECORDS) this.#kept.delete(this.#kept.keys().next().value!);
-      const head = bytes.slice(0, bytes.length - record.entry.body.length);
-      this.#kept.set(key, { head, length: bytes.length, entry: { ...record.entry, body: NO_BODY } });
-    }
+    const { entry } = record;
+    this.#kept.offer(key, () => ({
+      head: bytes.slice(0, bytes.length - entry.body.length),
+      length: bytes.length,
+      entry: { ...entry, body: NO_BODY },
+    }));
     return record;
   }
 }
