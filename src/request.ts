@@ -120,13 +120,11 @@ export function parseRequest(
   // RFC 9111 §4.3.2: a cache that would use a stored response "SHOULD evaluate" If-None-Match and
   // If-Modified-Since itself (only for GET and HEAD, RFC 9110 §13.1.3). Any other request that
   // carries conditional fields bypasses the cache as if its mode were "no-store", as Fetch §4.5
-  // does for all of them.
-  // A request without headers (the common `fetch(url)`) has no conditionals to look for.
-  const bare = headers === EMPTY_HEADERS;
-  const forOrigin = !bare && (ORIGIN_CONDITIONALS.some(has) ||
-    (method !== "GET" && method !== "HEAD" && CACHE_CONDITIONALS.some(has)));
+  // does for all of them. (A request without headers answers each `has` at once: NoHeaders.)
+  const forOrigin = ORIGIN_CONDITIONALS.some(has) ||
+    (method !== "GET" && method !== "HEAD" && CACHE_CONDITIONALS.some(has));
   if (cacheMode === "default" && forOrigin) cacheMode = "no-store";
-  const conditional = !bare && cacheMode === "default" && CACHE_CONDITIONALS.some(has);
+  const conditional = cacheMode === "default" && CACHE_CONDITIONALS.some(has);
   return { input, init: forwarded, url, method, headers, mode: cacheMode, expireAfter, conditional };
 }
 
