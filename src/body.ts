@@ -1,30 +1,21 @@
 /**
  * Takes a network body for the cache: read whole, straight into the entry's record, when it is
- * small and its length is declared; else streamed to the caller while the cache collects it, and
- * copied into the record once complete. Either way the body is copied once for the cache.
+ * small and its length is declared; else streamed to the caller while the cache copies each chunk,
+ * straight into the record when the length is declared, else aside, to be put into the record
+ * once the body is complete.
  *
- * A streamed body is split with `tee()`: the caller reads its branch at its own pace, the cache
- * reads the other to the end. So a response is stored even when the caller stops reading, and
- * never when the network stream fails: then the caller's branch errors exactly as plain fetch
- * would, and the collected bytes are dropped. A body that outgrows the limit is let go: its
- * branch is cancelled, the caller's branch streams on untouched, and nothing more is held.
+ * A streamed body is read by the cache alone, to the end, as fast as it comes: each chunk is
+ * copied for the record, then handed as it is to the caller's stream, which the caller reads at
+ * its own pace. So a response is stored even when the caller stops reading, and never when the
+ * network stream fails: then the caller's stream errors exactly as plain fetch's would, and the
+ * collected bytes are dropped. A body that outgrows the limit is let go: nothing more is held, and
+ * the network is read only as fast as the caller reads (not at all once it has cancelled).
  *
  * @module
  */
 
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
 import { storedBody } from "./served_body.ts";
-
-/** A body split between the caller and the cache. */
-interface CapturedBody {
-  /** The caller's branch. */
-  stream: ReadableStream<Uint8Array> | null;
-  /**
-   * The complete body in its chunks, or `undefined` when it was larger than the limit; rejects
-   * with the stream's error when the body failed.
-   */
-  chunks: Promise<Uint8Array[] | undefined>;
-}
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
 export interface TakenBody {
@@ -40,12 +31,12 @@ export interface TakenBody {
 }
 
 /**
- * Takes a storable network body: reads it whole, straight into the entry's record, when
- * {@linkcode wholeLength} says so; else splits it between the caller and the cache
- * ({@linkcode captureBody}). Either way `store` receives the complete body (`undefined` when it
- * outgrew `limit`, a rejection when it failed), and the caller's body ends only once what
- * `store` returned has settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller that has read a
- * body finds it in the cache.
+ * Takes a storable network body: reads it whole, straight into the entry's record, when it is
+ * declared no longer than {@linkcode READ_WHOLE_LIMIT}; else streams it to the caller while the
+ * cache collects it ({@linkcode streamBody}). Either way `store` receives the complete body
+ * (`undefined` when it outgrew `limit`, a rejection when it failed), and the caller's body ends
+ * only once what `store` returned has settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller
+ * that has read a body finds it in the cache.
  *
  * @param response The network response.
  * @param limit Largest body the cache collects, in bytes.
@@ -59,8 +50,8 @@ export async function takeBody(
   entry: Omit<CacheEntry, "body">,
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
 ): Promise<BodyInit | null> {
-  const length = wholeLength(response.headers, limit);
-  if (length !== undefined) {
+  const length = declaredLength(response.headers, limit);
+  if (length !== undefined && length <= READ_WHOLE_LIMIT) {
     const taken = readWhole(response, draftEntry(entry, length));
     const stored = store(taken);
     let body: TakenBody;
@@ -72,9 +63,11 @@ export async function takeBody(
     await settledWithin(stored);
     return body.own === undefined ? storedBody(body.body) : storedBody(body.own, true);
   }
-  const captured = captureBody(response.body, limit);
-  const stored = store(captured.chunks.then((chunks) => chunks && assemble(entry, chunks)));
-  return captured.stream && endAfter(captured.stream, stored);
+  if (response.body === null) {
+    await settledWithin(store(Promise.resolve(new Collected(entry, limit, 0).taken())));
+    return null;
+  }
+  return streamBody(response.body, new Collected(entry, limit, length), store);
 }
 
 /**
@@ -85,19 +78,17 @@ export async function takeBody(
 export const READ_WHOLE_LIMIT = 1024 * 1024;
 
 /**
- * The length of a body that is read whole: its `Content-Length`, when declared, at most `limit`
- * and {@linkcode READ_WHOLE_LIMIT}, and the body has no content coding (a decoded body could be
- * any size).
+ * The length of a body as it will be read: its `Content-Length`, when declared, at most `limit`,
+ * and the body has no content coding (a decoded body could be any size).
  *
  * @param headers The response's headers.
  * @param limit Largest body the cache collects, in bytes.
- * @returns The length, or `undefined` when the body streams.
+ * @returns The length, or `undefined` when it is not known in advance.
  */
-function wholeLength(headers: Headers, limit: number): number | undefined {
+function declaredLength(headers: Headers, limit: number): number | undefined {
   const declared = headers.get("content-length");
   const length = Number(declared);
-  if (declared === null || !Number.isSafeInteger(length) || length < 0) return undefined;
-  if (length > Math.min(limit, READ_WHOLE_LIMIT)) return undefined;
+  if (declared === null || !Number.isSafeInteger(length) || length < 0 || length > limit) return undefined;
   const coding = headers.get("content-encoding");
   return coding === null || coding === "identity" ? length : undefined;
 }
@@ -166,54 +157,139 @@ function failedBody(error: unknown): ReadableStream<Uint8Array> {
 export const STORE_WAIT_LIMIT = 2000;
 
 /**
- * Splits a body between the caller and the cache.
+ * Streams a network body to the caller while the cache collects it. The cache reads the body to
+ * the end as fast as it comes, copies each chunk for the record, and hands the chunk itself to the
+ * caller's stream, which ends only once what `store` returned has settled
+ * ({@linkcode STORE_WAIT_LIMIT} at most): a caller that has read a body to the end finds it in the
+ * cache on its next request, under its key and its redirect aliases.
+ *
+ * Once the body outgrows the limit, the cache lets go of it: the network is then read only as fast
+ * as the caller reads, and cancelled with the caller's reason when the caller cancels. Until then
+ * a caller that cancels only stops receiving: the cache reads on, and stores the whole body.
  *
  * @param body The network body.
- * @param limit Largest body collected, in bytes.
- * @returns The caller's stream and the collected bytes.
+ * @param collected Where the cache collects it.
+ * @param store Stores the body; settles when the cache is done with it.
+ * @returns The caller's stream.
  */
-function captureBody(body: ReadableStream<Uint8Array> | null, limit: number): CapturedBody {
-  if (body === null) return { stream: null, chunks: Promise.resolve([]) };
-  const [stream, copy] = body.tee();
-  return { stream, chunks: collect(copy, limit) };
+function streamBody(
+  body: ReadableStream<Uint8Array>,
+  collected: Collected,
+  store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let caller!: ReadableStreamDefaultController<Uint8Array>;
+  let cancelled: { reason: unknown } | undefined;
+  /** Whether the caller waits for a chunk (the stream pulls only then: its high-water mark is 0). */
+  let asked = false;
+  /** Resumes reading once the cache has let go of the body: the caller asked, or cancelled. */
+  let wake: (() => void) | undefined;
+  const stream = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      caller = controller;
+    },
+    pull: () => {
+      asked = true;
+      wake?.();
+    },
+    cancel: (reason) => {
+      cancelled = { reason };
+      wake?.();
+    },
+  }, { highWaterMark: 0 });
+  let settle!: (taken: TakenBody | undefined) => void;
+  let fail!: (error: unknown) => void;
+  // Settles when the body has ended, failed or been let go of, whatever the caller does.
+  const taken = new Promise<TakenBody | undefined>((resolve, reject) => (settle = resolve, fail = reject));
+  const stored = store(taken);
+  (async () => {
+    try {
+      while (true) {
+        if (!collected.collecting) {
+          settle(undefined);
+          if (cancelled !== undefined) return await reader.cancel(cancelled.reason);
+          if (!asked) {
+            await new Promise<void>((resolve) => wake = resolve);
+            continue;
+          }
+        }
+        const { done, value } = await reader.read();
+        if (done) break;
+        collected.add(value);
+        // Before the chunk goes: a caller with more reads pending asks again as it takes it.
+        asked = false;
+        if (cancelled === undefined) caller.enqueue(value);
+      }
+    } catch (error) {
+      fail(error);
+      if (cancelled === undefined) caller.error(error);
+      return;
+    }
+    try {
+      settle(collected.taken());
+    } catch (error) {
+      fail(error); // the cache's failure, not the body's: the caller's stream ends as usual
+    }
+    await settledWithin(stored);
+    if (cancelled === undefined) caller.close();
+  })();
+  return stream;
 }
 
 /**
- * Reads a stream to the end.
- *
- * @param stream The stream.
- * @param limit Largest size collected, in bytes.
- * @returns The chunks, or `undefined` when the stream exceeded the limit.
- * @throws {unknown} The stream's error when it failed.
+ * A body as the cache collects it while it streams: straight into the entry's record when its
+ * length is declared, else as copies of its chunks, put together into the record once it has
+ * ended. Let go of (nothing more held) once it outgrows the limit or a chunk is not bytes.
  */
-async function collect(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<Uint8Array[] | undefined> {
-  const reader = stream.getReader();
-  let chunks: Uint8Array[] = [];
-  let size = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      chunks = []; // let go of what was collected before the stream ends
-      // Not awaited: a tee branch's cancel settles only once the other branch is cancelled or
-      // read to the end (Streams §ReadableStreamDefaultTee), i.e. maybe never (Node follows this).
-      reader.cancel().catch(() => {});
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return chunks;
-}
+class Collected {
+  /** Whether the body is still collected. */
+  collecting = true;
+  #entry: Omit<CacheEntry, "body">;
+  #limit: number;
+  #draft: RecordDraft | undefined;
+  #parts: Uint8Array[] = [];
+  #size = 0;
 
-/** Builds an entry's record around a body collected in chunks: one copy, into the record. */
-function assemble(entry: Omit<CacheEntry, "body">, chunks: Uint8Array[]): TakenBody {
-  const draft = draftEntry(entry, sizeOf(chunks));
-  copyInto(draft.bytes, draft.bodyAt, chunks);
-  return { body: draft.bytes.subarray(draft.bodyAt), record: sealRecord(draft.bytes, draft.bodyAt) };
+  /**
+   * @param entry The entry being stored, without its body.
+   * @param limit Largest body collected, in bytes.
+   * @param declared The body's declared length, when it is known (and at most `limit`).
+   */
+  constructor(entry: Omit<CacheEntry, "body">, limit: number, declared: number | undefined) {
+    this.#entry = entry;
+    this.#limit = declared ?? limit;
+    this.#draft = declared === undefined ? undefined : draftEntry(entry, declared);
+  }
+
+  /** Copies a chunk for the cache (the caller may write into the chunk itself). */
+  add(chunk: Uint8Array): void {
+    if (!this.collecting) return;
+    const at = this.#size;
+    this.#size += chunk.length;
+    if (!(chunk instanceof Uint8Array) || this.#size > this.#limit) {
+      this.collecting = false;
+      this.#draft = undefined;
+      this.#parts = [];
+    } else if (this.#draft !== undefined) {
+      this.#draft.bytes.set(chunk, this.#draft.bodyAt + at);
+    } else {
+      this.#parts.push(chunk.slice());
+    }
+  }
+
+  /** The whole body, once it has ended, or `undefined` when it was let go of. */
+  taken(): TakenBody | undefined {
+    if (!this.collecting) return undefined;
+    if (this.#draft === undefined) {
+      const { bytes, bodyAt } = draftEntry(this.#entry, this.#size);
+      copyInto(bytes, bodyAt, this.#parts);
+      return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+    }
+    const { bytes, bodyAt } = this.#draft;
+    // Shorter than declared (a hand-made Response): the body alone, without a record.
+    if (bodyAt + this.#size < bytes.length) return { body: bytes.slice(bodyAt, bodyAt + this.#size) };
+    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+  }
 }
 
 /** The parts, one after the other (the part itself when there is one). */
@@ -232,34 +308,6 @@ function copyInto(bytes: Uint8Array, at: number, parts: Uint8Array[]): Uint8Arra
     at += part.length;
   }
   return bytes;
-}
-
-/**
- * Wraps the caller's branch so that it ends only once `stored` has settled: a caller that has
- * read a body to the end finds it in the cache on its next request, under its key and under its
- * redirect aliases. Errors and cancellation pass through unchanged. The wait is bounded: a backend
- * whose write never settles delays the end of the body by `limit` ms at most, never forever.
- *
- * @param stream The caller's branch.
- * @param stored Settles when the cache is done with the body (stored, refused or failed).
- * @param limit Longest wait for `stored` once the body has ended, in ms.
- * @returns The stream to hand to the caller.
- */
-function endAfter(
-  stream: ReadableStream<Uint8Array>,
-  stored: Promise<unknown>,
-  limit: number = STORE_WAIT_LIMIT,
-): ReadableStream<Uint8Array> {
-  const reader = stream.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (!done) return controller.enqueue(value);
-      await settledWithin(stored, limit);
-      controller.close();
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
 }
 
 /**

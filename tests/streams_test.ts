@@ -1,7 +1,8 @@
 /**
  * Bodies in trouble, over real sockets: a body that fails or is aborted half-way is never stored
  * and never served, and its caller sees what plain fetch shows; a body larger than the backend's
- * `maxEntrySize` streams through untouched and unstored, without being held in memory.
+ * `maxEntrySize` streams through untouched and unstored, without being held in memory, and is read
+ * from the origin only as fast as its caller reads.
  */
 import { equal, ok, rejects } from "node:assert/strict";
 import process from "node:process";
@@ -248,6 +249,84 @@ Deno.test("streams: a body larger than maxEntrySize streams through byte for byt
         }
       }));
   }
+});
+
+/** An origin that streams `size` bytes, chunked, honouring backpressure, and tells how far it got. */
+function counting(size: number) {
+  const origin = { sent: 0, closed: false };
+  const serve = async (response: ServerResponse) => {
+    response.on("close", () => origin.closed = true);
+    response.writeHead(200, FRESH);
+    for (; origin.sent < size && !origin.closed; origin.sent += CHUNK.length) {
+      if (!response.write(CHUNK)) await drained(response);
+    }
+    response.end();
+  };
+  return { origin, serve };
+}
+
+/** Waits until `response` can take more, or has closed. */
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off("drain", done).off("close", done);
+      resolve();
+    };
+    response.on("drain", done).on("close", done);
+  });
+}
+
+/** Reads until `bytes` have come (to the end with `Infinity`), and tells how many did. */
+async function readAtLeast(reader: ReadableStreamDefaultReader<Uint8Array>, bytes: number): Promise<number> {
+  let read = 0;
+  while (read < bytes) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    read += value.length;
+  }
+  return read;
+}
+
+const LET_GO = 64 * 1024 * 1024;
+
+Deno.test("streams: a body the cache lets go of is read from the network only as fast as the caller reads", async () => {
+  const { origin, serve } = counting(LET_GO);
+  await withServer(serve, async (server) => {
+    const session = new CachedSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) });
+    try {
+      const reader = (await session.fetch(server.url)).body!.getReader();
+      const first = await readAtLeast(reader, 2_000_000);
+      // The caller pauses: what the origin still gets out fills the sockets' buffers, then stops.
+      let before;
+      do {
+        before = origin.sent;
+        await delay(100);
+      } while (origin.sent !== before);
+      ok(origin.sent < LET_GO, `the origin sent all ${origin.sent} bytes to a caller that stopped reading`);
+      equal(first + await readAtLeast(reader, Infinity), LET_GO);
+      equal(await session.cache.count(), 0);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+Deno.test("streams: a caller that cancels a body the cache has let go of cancels it at the origin", async () => {
+  const { origin, serve } = counting(LET_GO);
+  await withServer(serve, async (server) => {
+    const session = new CachedSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) });
+    try {
+      const reader = (await session.fetch(server.url)).body!.getReader();
+      await readAtLeast(reader, 2_000_000);
+      await reader.cancel();
+      for (let wait = 0; wait < 500 && !origin.closed; wait++) await delay(10);
+      ok(origin.closed, "the origin's response was not cancelled");
+      ok(origin.sent < LET_GO, "the origin sent the whole body to a caller that had cancelled");
+      equal(await session.cache.count(), 0);
+    } finally {
+      await session.close();
+    }
+  });
 });
 
 const STREAMED = 200 * 1024 * 1024;
