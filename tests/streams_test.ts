@@ -4,7 +4,7 @@
  * `maxEntrySize` streams through untouched and unstored, without being held in memory, and is read
  * from the origin only as fast as its caller reads.
  */
-import { equal, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import process from "node:process";
 import type { ServerResponse } from "node:http";
 import { MemoryBackend } from "../backends/memory.ts";
@@ -327,6 +327,45 @@ Deno.test("streams: a caller that cancels a body the cache has let go of cancels
       await session.close();
     }
   });
+});
+
+Deno.test("streams: a caller that writes into the chunks it reads changes neither the stored entry nor what a waiter gets", async (t) => {
+  const body = new Uint8Array(READ_WHOLE_LIMIT + 1).map((_, i) => (i * 7) & 0xff);
+  const shapes = {
+    // Chunks that come one at a time: the caller writes into each before the body has ended.
+    "no Content-Length": () => {
+      let at = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            await delay(1);
+            if (at >= body.length) return controller.close();
+            controller.enqueue(body.slice(at, at += CHUNK.length));
+          },
+        }),
+        { headers: FRESH },
+      );
+    },
+    "over READ_WHOLE_LIMIT": () =>
+      new Response(body.slice(), { headers: { ...FRESH, "content-length": String(body.length) } }),
+  };
+  for (const [name, respond] of Object.entries(shapes)) {
+    await t.step(name, async () => {
+      const session = new CachedSession({ fetch: () => Promise.resolve(respond()) });
+      try {
+        const miss = await session.fetch("http://127.0.0.1/item");
+        const waiter = session.fetch("http://127.0.0.1/item"); // gets the entry once the body has ended
+        const reader = miss.body!.getReader();
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) chunk.value.fill(0);
+        deepEqual(new Uint8Array(await (await waiter).arrayBuffer()), body);
+        const hit = await session.fetch("http://127.0.0.1/item");
+        equal(hit.fromCache, true);
+        deepEqual(new Uint8Array(await hit.arrayBuffer()), body);
+      } finally {
+        await session.close();
+      }
+    });
+  }
 });
 
 const STREAMED = 200 * 1024 * 1024;
