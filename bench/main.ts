@@ -165,8 +165,8 @@ ${machine.map((line) => `- ${line}`).join("\n")}
   is faster than the floor: it is not doing the same work. The same Node process then times our
   misses against Node's plain \`fetch\` (undici), and ours beside the peers' (each against Node's
   own \`fetch\`, whatever stack the peer brings: undici from npm, minipass-fetch, node:http).
-- **A miss** with a body up to 1 MiB of declared length is read whole before \`fetch\` resolves;
-  larger bodies stream (see [reliability](reliability.md)).
+- **A miss** with a body up to 1 MiB of declared length is read whole before \`fetch\` resolves on
+  Deno and Bun; larger bodies, and every body on Node, stream (see [reliability](reliability.md)).
 
 ${tables.map(markdown).join("\n")}
 ## Where the time goes

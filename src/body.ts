@@ -1,6 +1,6 @@
 /**
  * Takes a network body for the cache: read whole, straight into the entry's record, when it is
- * small and its length is declared; else streamed to the caller while the cache copies each chunk,
+ * small and its length is declared (on Deno and Bun); else streamed to the caller while the cache copies each chunk,
  * straight into the record when the length is declared, else aside, to be put into the record
  * once the body is complete.
  *
@@ -15,7 +15,7 @@
  */
 
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
-import { storedBody } from "./served_body.ts";
+import { READS_WHOLE, storedBody } from "./served_body.ts";
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
 export interface TakenBody {
@@ -23,16 +23,12 @@ export interface TakenBody {
   body: Uint8Array;
   /** The entry's whole record, when the body was read straight into it. */
   record?: Uint8Array;
-  /**
-   * The same bytes in a buffer nothing else holds, when the body was read before it was copied
-   * into the record: the caller gets them as they are, without a copy of its own.
-   */
-  own?: Uint8Array;
 }
 
 /**
  * Takes a storable network body: reads it whole, straight into the entry's record, when it is
- * declared no longer than {@linkcode READ_WHOLE_LIMIT}; else streams it to the caller while the
+ * declared no longer than {@linkcode READ_WHOLE_LIMIT} and the runtime gains by it
+ * ({@linkcode READS_WHOLE}); else streams it to the caller while the
  * cache collects it ({@linkcode streamBody}). Either way `store` receives the complete body
  * (`undefined` when it outgrew `limit`, a rejection when it failed), and the caller's body ends
  * only once what `store` returned has settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller
@@ -51,7 +47,7 @@ export async function takeBody(
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
-  if (length !== undefined && length <= READ_WHOLE_LIMIT) {
+  if (length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
     const taken = readWhole(response, draftEntry(entry, length));
     const stored = store(taken);
     let body: TakenBody;
@@ -61,7 +57,7 @@ export async function takeBody(
       return failedBody(error);
     }
     await settledWithin(stored);
-    return body.own === undefined ? storedBody(body.body) : storedBody(body.own, true);
+    return storedBody(body.body);
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve(new Collected(entry, limit, 0).taken())));
@@ -71,9 +67,10 @@ export async function takeBody(
 }
 
 /**
- * Largest body read whole before the response is handed over: 1 MiB. One read of the whole body
- * costs far less than a stream through the cache (each chunk a promise, both ends in JavaScript),
- * and the caller of a body this small rarely gains anything from its first bytes coming earlier.
+ * Largest body read whole before the response is handed over, where the runtime gains by it
+ * ({@linkcode READS_WHOLE}): 1 MiB. There one read of the whole body costs less than a stream
+ * through the cache, and the caller of a body this small rarely gains anything from its first
+ * bytes coming earlier.
  */
 export const READ_WHOLE_LIMIT = 1024 * 1024;
 
@@ -120,7 +117,7 @@ async function readWhole(response: Response, draft: RecordDraft): Promise<TakenB
     const body = new Uint8Array(await response.arrayBuffer());
     if (body.length !== bytes.length - bodyAt) return { body };
     bytes.set(body, bodyAt);
-    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt), own: body };
+    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
   }
   let at = bodyAt;
   while (at < bytes.length) {
@@ -253,11 +250,12 @@ class Collected {
   /**
    * @param entry The entry being stored, without its body.
    * @param limit Largest body collected, in bytes.
-   * @param declared The body's declared length, when it is known (and at most `limit`).
+   * @param declared The body's declared length, when it is known (and at most `limit`): the body
+   *   is then copied straight into the record, as long as it is no longer.
    */
   constructor(entry: Omit<CacheEntry, "body">, limit: number, declared: number | undefined) {
     this.#entry = entry;
-    this.#limit = declared ?? limit;
+    this.#limit = limit;
     this.#draft = declared === undefined ? undefined : draftEntry(entry, declared);
   }
 
@@ -266,13 +264,17 @@ class Collected {
     if (!this.collecting) return;
     const at = this.#size;
     this.#size += chunk.length;
+    const draft = this.#draft;
     if (!(chunk instanceof Uint8Array) || this.#size > this.#limit) {
       this.collecting = false;
       this.#draft = undefined;
       this.#parts = [];
-    } else if (this.#draft !== undefined) {
-      this.#draft.bytes.set(chunk, this.#draft.bodyAt + at);
+    } else if (draft !== undefined && draft.bodyAt + this.#size <= draft.bytes.length) {
+      draft.bytes.set(chunk, draft.bodyAt + at);
     } else {
+      // Longer than declared (a hand-made Response): collected aside from here on.
+      if (draft !== undefined) this.#parts = [draft.bytes.slice(draft.bodyAt, draft.bodyAt + at)];
+      this.#draft = undefined;
       this.#parts.push(chunk.slice());
     }
   }
@@ -280,14 +282,16 @@ class Collected {
   /** The whole body, once it has ended, or `undefined` when it was let go of. */
   taken(): TakenBody | undefined {
     if (!this.collecting) return undefined;
-    if (this.#draft === undefined) {
-      const { bytes, bodyAt } = draftEntry(this.#entry, this.#size);
-      copyInto(bytes, bodyAt, this.#parts);
-      return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+    const draft = this.#draft;
+    if (draft !== undefined && draft.bodyAt + this.#size === draft.bytes.length) {
+      return { body: draft.bytes.subarray(draft.bodyAt), record: sealRecord(draft.bytes, draft.bodyAt) };
     }
-    const { bytes, bodyAt } = this.#draft;
-    // Shorter than declared (a hand-made Response): the body alone, without a record.
-    if (bodyAt + this.#size < bytes.length) return { body: bytes.slice(bodyAt, bodyAt + this.#size) };
+    // Collected aside, or shorter than declared (a hand-made Response): into a record of its own.
+    const parts = draft === undefined
+      ? this.#parts
+      : [draft.bytes.subarray(draft.bodyAt, draft.bodyAt + this.#size)];
+    const { bytes, bodyAt } = draftEntry(this.#entry, this.#size);
+    copyInto(bytes, bodyAt, parts);
     return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
   }
 }

@@ -20,6 +20,16 @@ const VERSIONS = (globalThis as { process?: { versions?: Record<string, string |
 const STREAM_BYTES = VERSIONS.node !== undefined && VERSIONS.deno === undefined && VERSIONS.bun === undefined;
 
 /**
+ * Whether a miss's body of declared length up to 1 MiB is read whole before the response is
+ * handed over (Deno, Bun), rather than streamed through the cache like any other (Node). On Deno
+ * and Bun one read of the whole body costs less than a stream through the cache; on Node it costs
+ * more (a bring-your-own-buffer read goes through Node's JavaScript streams, and the caller then
+ * needs a copy of its own): measured side by side, a streamed 1 KB miss costs 34–40% over plain
+ * fetch against 41–46% read whole, a 100 KB one 27–32% against 38–40%.
+ */
+export const READS_WHOLE: boolean = !STREAM_BYTES;
+
+/**
  * Deno (2.9) prepares a native response for `Deno.serve` whenever a `Response` is built from
  * bytes with an init: it copies the body and the headers out of JavaScript and holds native
  * memory until the response is collected. Built from the bytes alone, with the headers added

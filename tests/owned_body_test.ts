@@ -137,7 +137,7 @@ Deno.test("owned body: a stale entry served while it is refreshed, or a range of
   await s.close();
 });
 
-Deno.test("owned body: a miss read whole gives the caller the bytes it read: writing into them changes neither the stored entry nor what a request that waited for it gets", async () => {
+Deno.test("owned body: a miss gives the caller bytes of its own: writing into them changes neither the stored entry nor what a request that waited for it gets", async () => {
   const server = origin(() =>
     reply(BODY, { "cache-control": "max-age=60", "content-length": String(BODY.length) })
   );
@@ -149,7 +149,6 @@ Deno.test("owned body: a miss read whole gives the caller the bytes it read: wri
   equal(server.calls, 1);
   equal(miss.fromCache, false);
   const bytes = await miss.bytes();
-  // On Node the caller gets the array that was read, alone in its buffer; elsewhere a copy of it.
   equal(bytes.buffer.byteLength, BODY.length);
   bytes.fill(0);
   equal(await waiter.text(), BODY);
