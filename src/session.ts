@@ -281,7 +281,7 @@ export class CachedSession implements AsyncDisposable {
         await this.#access.invalidate(flow, response);
       }
       const primary = stale?.viaAlias ? undefined : stale?.primary;
-      const plan = await planEntry(flow, primary, response, requestTime, responseTime, o);
+      const plan = planEntry(flow, primary, response, requestTime, responseTime, o);
       if (plan === undefined) {
         settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);

@@ -80,14 +80,14 @@ export interface Plan {
  * @param o The session's options.
  * @returns The plan, or `undefined` when the response is not stored.
  */
-export async function planEntry(
+export function planEntry(
   request: PlanRequest,
   primary: CacheEntry | undefined,
   response: Response,
   requestTime: number,
   responseTime: number,
   o: ResolvedOptions,
-): Promise<Plan | undefined> {
+): Plan | undefined {
   const { status, headers } = response;
   if (request.method === "HEAD" || !o.allowedMethods.has(request.method)) return undefined;
   if (!isAllowedStatus(status, o)) return undefined;
@@ -120,7 +120,7 @@ export async function planEntry(
   if (deleteAt <= responseTime) return undefined;
   const sameSlot = entry.vary.length === 0 || primary === undefined || primary.vary.length === 0 ||
     sameValues(primary.vary, entry.vary);
-  return { key: sameSlot ? request.key : await variantKey(request.key, entry.vary), entry, deleteAt };
+  return { key: sameSlot ? request.key : variantKey(request.key, entry.vary), entry, deleteAt };
 }
 
 /**
