@@ -15,7 +15,7 @@
  */
 
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
-import { READS_WHOLE, storedBody } from "./served_body.ts";
+import { READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
 export interface TakenBody {
@@ -94,8 +94,8 @@ function declaredLength(headers: Headers, limit: number): number | undefined {
 const READ_INTO_RECORD_MIN = 16 * 1024;
 
 /**
- * Reads a body whole into the body part of a drafted record, without a copy where the stream
- * lets the reader bring its own buffer (a byte stream), else with one. A body that turns out
+ * Reads a body whole into the body part of a drafted record: without a copy on Deno, where the
+ * reader brings its own buffer to a byte stream ({@linkcode READS_INTO_RECORD}), else with one. A body that turns out
  * shorter or longer than declared (a hand-made `Response`) is returned without a record.
  *
  * @param response The response.
@@ -109,7 +109,9 @@ async function readWhole(response: Response, draft: RecordDraft): Promise<TakenB
   let reader: ReadableStreamBYOBReader | undefined;
   try {
     // A small body costs less to copy than a second read (to learn that it has ended) costs.
-    if (bytes.length - bodyAt >= READ_INTO_RECORD_MIN) reader = response.body?.getReader({ mode: "byob" });
+    if (READS_INTO_RECORD && bytes.length - bodyAt >= READ_INTO_RECORD_MIN) {
+      reader = response.body?.getReader({ mode: "byob" });
+    }
   } catch {
     // Not a byte stream: read it the plain way, then copy it in.
   }
