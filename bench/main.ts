@@ -184,12 +184,16 @@ What keeps the targets that are not met from being met, as profiled on the machi
   Node alike (64 bytes and under: 0.05 µs on Node). The floor pays one per hit, as a hit does; a
   miss pays one more than plain fetch (the cache's copy).
 - **A miss** does what plain fetch does, plus the key, the look-up, the decision to store, a
-  record and a second \`Response\` for the caller: about 20 µs on Node in a loop without network,
-  3–5 times that run once after a network wait, with cold caches. On Deno a miss reads the body
-  with a BYOB reader straight into its record, which here is faster than plain fetch's own
-  \`arrayBuffer()\` at 100 KB (that one reads the whole body in one native call and has a long
-  tail: 2,240–4,344 against 5,711–7,619 reads per second side by side), so the overhead there
-  went from −42% to +7.5% over six runs on one day (+17% to +39% on another).
+  record and a second \`Response\` for the caller. Timed phase by phase on Node with plain fetches
+  in between (cold code, as a miss runs after a network wait): 7–13 µs to parse the request and
+  compute its key, 4–6 to look it up, 8–15 to decide what to store, 6–12 to build the response;
+  the body, streamed through the cache, takes about as long as plain fetch's own read. Keeping a
+  copy is dear in itself: a cache that does nothing else (fetch, \`arrayBuffer()\`, a copy into a
+  map bounded at 256 MiB) costs +15% over plain fetch at 100 KB on Node in the same slices, above
+  the +10% target before any of the work above. On Deno a miss reads the body with a BYOB reader
+  straight into its record, faster there than plain fetch's own \`arrayBuffer()\` at 100 KB (one
+  native call with a long tail), so the overhead there moved between −42% and +19% over eight
+  runs on three days.
 - **A hit among 1M entries** computes its URL's SHA-256 digest and decodes its record, and reads
   memory the CPU has not cached; among 1k entries the digests and decoded records of the URLs in
   use are kept. A record read once in a while is decoded and let go (keeping each one cost a

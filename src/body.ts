@@ -1,8 +1,8 @@
 /**
  * Takes a network body for the cache: read whole, straight into the entry's record, when it is
- * small and its length is declared (on Deno and Bun); else streamed to the caller while the cache copies each chunk,
- * straight into the record when the length is declared, else aside, to be put into the record
- * once the body is complete.
+ * small and its length is declared (on Deno and Bun); else streamed to the caller while the cache
+ * copies each chunk, straight into the record when the length is declared, else aside, to be put
+ * into the record once the body is complete.
  *
  * A streamed body is read by the cache alone, to the end, as fast as it comes: each chunk is
  * copied for the record, then handed as it is to the caller's stream, which the caller reads at
@@ -95,8 +95,9 @@ const READ_INTO_RECORD_MIN = 16 * 1024;
 
 /**
  * Reads a body whole into the body part of a drafted record: without a copy on Deno, where the
- * reader brings its own buffer to a byte stream ({@linkcode READS_INTO_RECORD}), else with one. A body that turns out
- * shorter or longer than declared (a hand-made `Response`) is returned without a record.
+ * reader brings its own buffer to a byte stream ({@linkcode READS_INTO_RECORD}), else with one. A
+ * body that turns out shorter or longer than declared (a hand-made `Response`) is returned
+ * without a record.
  *
  * @param response The response.
  * @param draft The entry's record, with room for the declared length.
