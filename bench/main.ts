@@ -192,7 +192,7 @@ What keeps the targets that are not met from being met, as profiled on the machi
   map bounded at 256 MiB) costs +15% over plain fetch at 100 KB on Node in the same slices, above
   the +10% target before any of the work above. On Deno a miss reads the body with a BYOB reader
   straight into its record, faster there than plain fetch's own \`arrayBuffer()\` at 100 KB (one
-  native call with a long tail), so the overhead there moved between −42% and +19% over eight
+  native call with a long tail), so the overhead there has moved between −42% and +39% over
   runs on three days.
 - **A hit among 1M entries** computes its URL's SHA-256 digest and decodes its record, and reads
   memory the CPU has not cached; among 1k entries the digests and decoded records of the URLs in
