@@ -5,7 +5,7 @@
  */
 
 import type { CacheEntry } from "./record.ts";
-import { appendAll, builtBare, handOut, storedBody, takeUnread } from "./served_body.ts";
+import { appendAll, builtBare, storedBody, takeUnread } from "./served_body.ts";
 
 /** Cache metadata of a response. */
 export interface CacheInfo {
@@ -204,7 +204,7 @@ export class CachedResponse extends Response {
    */
   override arrayBuffer(): Promise<ArrayBuffer> {
     const unread = takeUnread(this);
-    return unread === undefined ? super.arrayBuffer() : Promise.resolve(handOut(unread).buffer);
+    return unread === undefined ? super.arrayBuffer() : Promise.resolve(unread.slice().buffer);
   }
 
   /**
@@ -215,7 +215,7 @@ export class CachedResponse extends Response {
    */
   override bytes(): Promise<Uint8Array<ArrayBuffer>> {
     const unread = takeUnread(this);
-    return unread === undefined ? super.bytes() : Promise.resolve(handOut(unread));
+    return unread === undefined ? super.bytes() : Promise.resolve(unread.slice());
   }
 
   /**
@@ -226,7 +226,7 @@ export class CachedResponse extends Response {
    */
   override text(): Promise<string> {
     const unread = takeUnread(this);
-    return unread === undefined ? super.text() : Promise.resolve(DECODER.decode(unread.bytes));
+    return unread === undefined ? super.text() : Promise.resolve(DECODER.decode(unread));
   }
 
   /**
@@ -241,7 +241,7 @@ export class CachedResponse extends Response {
   override json(): Promise<any> {
     const unread = takeUnread(this);
     if (unread === undefined) return super.json();
-    return Promise.resolve(unread.bytes).then((bytes) => JSON.parse(DECODER.decode(bytes)));
+    return Promise.resolve(unread).then((bytes) => JSON.parse(DECODER.decode(bytes)));
   }
 
   /**

@@ -91,19 +91,11 @@ export function responseFromBytes(bytes: Uint8Array, init: ResponseInit): Respon
   return response;
 }
 
-/** The bytes a served body was built around, while nobody has read it. */
-export interface Unread {
-  /** The bytes. */
-  bytes: Uint8Array;
-  /** Whether nothing else holds their buffer: they may be handed out without a copy. */
-  owned: boolean;
-}
-
 /**
  * On Node, the bytes each served body stream was built around, while nobody has read the stream:
  * {@linkcode takeUnread} takes them.
  */
-const UNREAD = new WeakMap<ReadableStream<Uint8Array>, Unread>();
+const UNREAD = new WeakMap<ReadableStream<Uint8Array>, Uint8Array>();
 
 /**
  * The body of a served response, in the fastest form for the runtime. The caller never gets
@@ -127,7 +119,7 @@ export function storedBody(body: BodyInit | Uint8Array | null, owned = false): B
       controller.close();
     },
   });
-  UNREAD.set(stream, { bytes: body, owned });
+  UNREAD.set(stream, body);
   return stream;
 }
 
@@ -136,10 +128,10 @@ export function storedBody(body: BodyInit | Uint8Array | null, owned = false): B
  * streamed: the body's stream is locked and disturbed, as reading it would leave it.
  *
  * @param response A response whose body came from {@linkcode storedBody}.
- * @returns The bytes ({@linkcode handOut} gives them to a caller), or `undefined` when the body
+ * @returns The bytes (stored bytes: copy before handing them out), or `undefined` when the body
  *   must be read the usual way.
  */
-export function takeUnread(response: Response): Unread | undefined {
+export function takeUnread(response: Response): Uint8Array | undefined {
   // Elsewhere `body` may build a stream on first access: look only where there can be bytes.
   if (!STREAM_BYTES) return undefined;
   const stream = response.body;
@@ -149,18 +141,4 @@ export function takeUnread(response: Response): Unread | undefined {
   UNREAD.delete(stream);
   stream.getReader().cancel().catch(() => {});
   return unread;
-}
-
-/**
- * Bytes a caller may keep and write into: the unread bytes themselves when they are owned and
- * fill their buffer, else a copy.
- *
- * @param unread What {@linkcode takeUnread} took.
- * @returns The bytes, alone in their buffer.
- */
-export function handOut(unread: Unread): Uint8Array<ArrayBuffer> {
-  const { bytes, owned } = unread;
-  const whole = owned && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength &&
-    bytes.buffer instanceof ArrayBuffer;
-  return whole ? bytes as Uint8Array<ArrayBuffer> : bytes.slice();
 }
