@@ -60,7 +60,7 @@ export async function takeBody(
     return storedBody(body.body);
   }
   if (response.body === null) {
-    await settledWithin(store(Promise.resolve(new Collected(entry, limit, 0).taken())));
+    await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
     return null;
   }
   return streamBody(response.body, new Collected(entry, limit, length), store);
@@ -206,7 +206,6 @@ function streamBody(
     try {
       while (true) {
         if (!collected.collecting) {
-          settle(undefined);
           if (cancelled !== undefined) return await reader.cancel(cancelled.reason);
           if (!asked) {
             await new Promise<void>((resolve) => wake = resolve);
@@ -216,6 +215,7 @@ function streamBody(
         const { done, value } = await reader.read();
         if (done) break;
         collected.add(value);
+        if (!collected.collecting) settle(undefined); // let go of: the cache is done with it
         // Before the chunk goes: a caller with more reads pending asks again as it takes it.
         asked = false;
         if (cancelled === undefined) caller.enqueue(value);
@@ -318,12 +318,11 @@ function copyInto(bytes: Uint8Array, at: number, parts: Uint8Array[]): Uint8Arra
 }
 
 /**
- * Waits for `work` to settle, `limit` ms at most.
+ * Waits for `work` to settle, {@linkcode STORE_WAIT_LIMIT} ms at most.
  *
  * @param work The work.
- * @param limit Longest wait, in ms.
  */
-async function settledWithin(work: Promise<unknown>, limit: number = STORE_WAIT_LIMIT): Promise<void> {
+async function settledWithin(work: Promise<unknown>): Promise<void> {
   let settled = false;
   const done = work.then(() => settled = true, () => settled = true);
   // A write to memory or to a synchronous database is done within a few microtasks: wait those
@@ -331,7 +330,7 @@ async function settledWithin(work: Promise<unknown>, limit: number = STORE_WAIT_
   for (let turn = 0; turn < QUICK_TURNS && !settled; turn++) await undefined;
   if (settled) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, limit));
+  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, STORE_WAIT_LIMIT));
   await Promise.race([done, late]);
   clearTimeout(timer);
 }
