@@ -15,11 +15,20 @@ import { delay, type Loopback, loopback } from "./_fixtures.ts";
 const CHUNK = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff);
 const FRESH = { "cache-control": "max-age=600" };
 
-/** Writes `bytes` bytes of CHUNK copies, honouring backpressure. */
-async function send(response: ServerResponse, bytes: number): Promise<void> {
-  for (let sent = 0; sent < bytes; sent += CHUNK.length) {
-    const piece = bytes - sent < CHUNK.length ? CHUNK.subarray(0, bytes - sent) : CHUNK;
-    if (!response.write(piece)) await new Promise((resolve) => response.once("drain", resolve));
+/**
+ * Writes `bytes` bytes of CHUNK copies, honouring backpressure, until done or the response closes;
+ * `progress` tells how far it got.
+ */
+async function send(
+  response: ServerResponse,
+  bytes: number,
+  progress = { sent: 0, closed: false },
+): Promise<void> {
+  response.once("close", () => progress.closed = true);
+  while (progress.sent < bytes && !progress.closed) {
+    const piece = bytes - progress.sent < CHUNK.length ? CHUNK.subarray(0, bytes - progress.sent) : CHUNK;
+    progress.sent += piece.length;
+    if (!response.write(piece)) await drained(response);
   }
 }
 
@@ -255,11 +264,8 @@ Deno.test("streams: a body larger than maxEntrySize streams through byte for byt
 function counting(size: number) {
   const origin = { sent: 0, closed: false };
   const serve = async (response: ServerResponse) => {
-    response.on("close", () => origin.closed = true);
     response.writeHead(200, FRESH);
-    for (; origin.sent < size && !origin.closed; origin.sent += CHUNK.length) {
-      if (!response.write(CHUNK)) await drained(response);
-    }
+    await send(response, size, origin);
     response.end();
   };
   return { origin, serve };
