@@ -5,8 +5,10 @@
  * into the record once the body is complete.
  *
  * A streamed body is read by the cache alone, to the end, as fast as it comes: each chunk is
- * copied for the record, then handed as it is to the caller's stream, which the caller reads at
- * its own pace. So a response is stored even when the caller stops reading, and never when the
+ * copied for the record, then handed as it is to the caller: to the caller's stream, which the
+ * caller reads at its own pace, or, when the caller takes the body whole (`arrayBuffer()`,
+ * `text()`, … before reading any of it), gathered into one array, never passing through the
+ * stream. So a response is stored even when the caller stops reading, and never when the
  * network stream fails: then the caller's stream errors exactly as plain fetch's would, and the
  * collected bytes are dropped. A body that outgrows the limit is let go: nothing more is held, and
  * the network is read only as fast as the caller reads (not at all once it has cancelled).
@@ -15,7 +17,7 @@
  */
 
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
-import { READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
+import { offerWhole, READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
 export interface TakenBody {
@@ -159,12 +161,13 @@ export const STORE_WAIT_LIMIT = 2000;
 /**
  * Streams a network body to the caller while the cache collects it. The cache reads the body to
  * the end as fast as it comes, copies each chunk for the record, and hands the chunk itself to the
- * caller's stream, which ends only once what `store` returned has settled
- * ({@linkcode STORE_WAIT_LIMIT} at most): a caller that has read a body to the end finds it in the
- * cache on its next request, under its key and its redirect aliases.
+ * caller's stream (held until the caller first pulls), or gathers it for a caller that takes the
+ * body whole ({@linkcode offerWhole}). The caller's body ends only once what `store` returned has
+ * settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller that has read a body to the end finds
+ * it in the cache on its next request, under its key and its redirect aliases.
  *
  * Once the body outgrows the limit, the cache lets go of it: the network is then read only as fast
- * as the caller reads, and cancelled with the caller's reason when the caller cancels. Until then
+ * as the caller reads (all of it for a caller that takes it whole), and cancelled with the caller's reason when the caller cancels. Until then
  * a caller that cancels only stops receiving: the cache reads on, and stores the whole body.
  *
  * @param body The network body.
@@ -180,23 +183,50 @@ function streamBody(
   const reader = body.getReader();
   let caller!: ReadableStreamDefaultController<Uint8Array>;
   let cancelled: { reason: unknown } | undefined;
-  /** Whether the caller waits for a chunk (the stream pulls only then: its high-water mark is 0). */
+  // Chunks read before the caller first pulled or took the body whole; `undefined` from then on.
+  let early: Uint8Array[] | undefined = [];
+  // The body ended, and its write settled, while its chunks were still early.
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  // The caller's read of the whole body, once it has taken the body whole.
+  let whole: {
+    parts: Uint8Array[];
+    resolve: (bytes: Uint8Array<ArrayBuffer>) => void;
+    reject: (error: unknown) => void;
+  } | undefined;
+  // Whether the caller waits for a chunk (once the cache has let go, the network is read only then).
   let asked = false;
-  /** Resumes reading once the cache has let go of the body: the caller asked, or cancelled. */
   let wake: (() => void) | undefined;
   const stream = new ReadableStream<Uint8Array>({
     start: (controller) => {
       caller = controller;
     },
     pull: () => {
+      if (early !== undefined) {
+        const chunks = early;
+        early = undefined;
+        for (const chunk of chunks) caller.enqueue(chunk);
+        if (ended) return caller.close();
+        if (chunks.length > 0) return;
+      }
       asked = true;
       wake?.();
     },
     cancel: (reason) => {
+      if (whole !== undefined) return; // taken whole: the stream is the cache's to cancel
+      early = undefined;
       cancelled = { reason };
       wake?.();
     },
   }, { highWaterMark: 0 });
+  offerWhole(stream, () =>
+    new Promise((resolve, reject) => {
+      if (failure !== undefined) return reject(failure.error);
+      whole = { parts: early ?? [], resolve, reject };
+      early = undefined;
+      if (ended) resolve(joined(whole.parts));
+      else wake?.();
+    }));
   let settle!: (taken: TakenBody | undefined) => void;
   let fail!: (error: unknown) => void;
   // Settles when the body has ended, failed or been let go of, whatever the caller does.
@@ -205,7 +235,7 @@ function streamBody(
   (async () => {
     try {
       while (true) {
-        if (!collected.collecting) {
+        if (!collected.collecting && whole === undefined) {
           if (cancelled !== undefined) return await reader.cancel(cancelled.reason);
           if (!asked) {
             await new Promise<void>((resolve) => wake = resolve);
@@ -216,22 +246,30 @@ function streamBody(
         if (done) break;
         collected.add(value);
         if (!collected.collecting) settle(undefined); // let go of: the cache is done with it
-        // Before the chunk goes: a caller with more reads pending asks again as it takes it.
-        asked = false;
-        if (cancelled === undefined) caller.enqueue(value);
+        if (whole !== undefined) whole.parts.push(value);
+        else if (early !== undefined) early.push(value);
+        else {
+          // Before the chunk goes: a caller with more reads pending asks again as it takes it.
+          asked = false;
+          if (cancelled === undefined) caller.enqueue(value);
+        }
       }
     } catch (error) {
       fail(error);
-      if (cancelled === undefined) caller.error(error);
+      failure = { error };
+      if (whole !== undefined) whole.reject(error);
+      else if (cancelled === undefined) caller.error(error);
       return;
     }
     try {
       settle(collected.taken());
     } catch (error) {
-      fail(error); // the cache's failure, not the body's: the caller's stream ends as usual
+      fail(error); // the cache's failure, not the body's: the caller's body ends as usual
     }
     await settledWithin(stored);
-    if (cancelled === undefined) caller.close();
+    if (whole !== undefined) whole.resolve(joined(whole.parts));
+    else if (early !== undefined) ended = true;
+    else if (cancelled === undefined) caller.close();
   })();
   return stream;
 }
@@ -299,6 +337,21 @@ class Collected {
   }
 }
 
+/**
+ * The parts, one after the other, in bytes that fill their buffer: the part itself when there is
+ * one that does.
+ */
+function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const [part] = parts;
+  if (
+    parts.length === 1 && part!.buffer instanceof ArrayBuffer && part!.byteOffset === 0 &&
+    part!.byteLength === part!.buffer.byteLength
+  ) {
+    return part as Uint8Array<ArrayBuffer>;
+  }
+  return copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
+}
+
 /** The parts, one after the other (the part itself when there is one). */
 function concat(parts: Uint8Array[]): Uint8Array {
   return parts.length === 1 ? parts[0]! : copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
@@ -309,7 +362,7 @@ function sizeOf(parts: Uint8Array[]): number {
 }
 
 /** Writes the parts into `bytes` one after the other, from `at`. */
-function copyInto(bytes: Uint8Array, at: number, parts: Uint8Array[]): Uint8Array {
+function copyInto<T extends Uint8Array>(bytes: T, at: number, parts: Uint8Array[]): T {
   for (const part of parts) {
     bytes.set(part, at);
     at += part.length;

@@ -92,10 +92,14 @@ export function responseFromBytes(bytes: Uint8Array, init: ResponseInit): Respon
 }
 
 /**
- * On Node, the bytes each served body stream was built around, while nobody has read the stream:
- * {@linkcode takeUnread} takes them.
+ * The whole of each served body that nobody has started to read, by the stream it would be read
+ * from, to take instead of streaming it ({@linkcode takeUnread}): on Node, the bytes a hit's
+ * stream was built around; for a streamed miss, on any runtime, a read of the whole body.
  */
-const UNREAD = new WeakMap<ReadableStream<Uint8Array>, Uint8Array>();
+const UNREAD = new WeakMap<
+  ReadableStream<Uint8Array>,
+  Uint8Array | (() => Promise<Uint8Array<ArrayBuffer>>)
+>();
 
 /**
  * The body of a served response, in the fastest form for the runtime. The caller never gets
@@ -124,21 +128,35 @@ export function storedBody(body: BodyInit | Uint8Array | null, owned = false): B
 }
 
 /**
- * On Node, the bytes of a response's body that nobody has started to read, taken instead of
- * streamed: the body's stream is locked and disturbed, as reading it would leave it.
+ * Offers the whole of a streamed body to a caller that takes it whole ({@linkcode takeUnread}), so
+ * that its chunks need not pass through the stream.
  *
- * @param response A response whose body came from {@linkcode storedBody}.
- * @returns The bytes (stored bytes: copy before handing them out), or `undefined` when the body
- *   must be read the usual way.
+ * @param stream The caller's stream.
+ * @param read Reads the whole body (once): bytes of the caller's own, filling their buffer.
  */
-export function takeUnread(response: Response): Uint8Array | undefined {
-  // Elsewhere `body` may build a stream on first access: look only where there can be bytes.
-  if (!STREAM_BYTES) return undefined;
-  const stream = response.body;
-  if (stream === null || stream.locked || response.bodyUsed) return undefined;
+export function offerWhole(
+  stream: ReadableStream<Uint8Array>,
+  read: () => Promise<Uint8Array<ArrayBuffer>>,
+): void {
+  UNREAD.set(stream, read);
+}
+
+/**
+ * The whole of a served body that nobody has started to read, taken instead of streamed: the
+ * stream is locked and disturbed, as reading it would leave it.
+ *
+ * @param stream The body's stream, neither locked nor disturbed.
+ * @returns Stored bytes (on Node, a hit's: copy them before handing them out), or the body read
+ *   into bytes of the caller's own (a streamed miss), or `undefined` when the stream must be read
+ *   the usual way.
+ */
+export function takeUnread(
+  stream: ReadableStream<Uint8Array>,
+): Uint8Array | Promise<Uint8Array<ArrayBuffer>> | undefined {
   const unread = UNREAD.get(stream);
   if (unread === undefined) return undefined;
   UNREAD.delete(stream);
+  const taken = typeof unread === "function" ? unread() : unread;
   stream.getReader().cancel().catch(() => {});
-  return unread;
+  return taken;
 }

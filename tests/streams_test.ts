@@ -32,10 +32,16 @@ async function send(
   }
 }
 
-/** What reading `response`'s body ends with: its SHA-256 and length, or the error. */
-async function drain(response: Response): Promise<{ digest: string; length: number } | { error: unknown }> {
+/**
+ * What reading `response`'s body ends with: its SHA-256 and length, or the error. Read whole by
+ * `arrayBuffer()`, or chunk by chunk from its stream.
+ */
+async function drain(
+  response: Response,
+  via: "whole" | "stream" = "whole",
+): Promise<{ digest: string; length: number } | { error: unknown }> {
   try {
-    const bytes = new Uint8Array(await response.arrayBuffer());
+    const bytes = via === "whole" ? new Uint8Array(await response.arrayBuffer()) : await streamed(response);
     const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     return {
       digest: [...hash].map((byte) => byte.toString(16).padStart(2, "0")).join(""),
@@ -44,6 +50,15 @@ async function drain(response: Response): Promise<{ digest: string; length: numb
   } catch (error) {
     return { error };
   }
+}
+
+/** The body of `response`, read chunk by chunk from its stream. */
+async function streamed(response: Response): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of response.body!) chunks.push(chunk);
+  const bytes = new Uint8Array(chunks.reduce((length, chunk) => length + chunk.length, 0));
+  chunks.reduce((at, chunk) => (bytes.set(chunk, at), at + chunk.length), 0);
+  return bytes;
 }
 
 /** Asserts that two failures look the same to a caller: the same class, name and message. */
@@ -257,6 +272,68 @@ Deno.test("streams: a body larger than maxEntrySize streams through byte for byt
           await session.close();
         }
       }));
+  }
+});
+
+Deno.test("streams: a body first read once it has ended, been let go of or failed gives what plain fetch gives", async (t) => {
+  const cases = {
+    // Read to the end and stored before the caller reads any of it.
+    "ended": {
+      serve: async (response: ServerResponse) => {
+        response.writeHead(200, FRESH);
+        await send(response, 300_000);
+        response.end();
+      },
+      limits: {},
+      waited: async (session: CachedSession) => {
+        while (await session.cache.count() === 0) await delay(5);
+      },
+      stored: 1,
+    },
+    // Outgrew maxEntrySize: the cache stopped reading it, waiting for the caller.
+    "let go of": {
+      serve: async (response: ServerResponse) => {
+        response.writeHead(200, FRESH);
+        await send(response, 3_000_000);
+        response.end();
+      },
+      limits: { maxEntrySize: 1_000_000 },
+      waited: () => delay(100),
+      stored: 0,
+    },
+    // Cut off by the origin before the caller reads any of it.
+    "failed": {
+      serve: async (response: ServerResponse) => {
+        response.writeHead(200, FRESH);
+        await send(response, 100_000);
+        response.destroy();
+      },
+      limits: {},
+      waited: () => delay(100),
+      stored: 0,
+    },
+  };
+  for (const [name, { serve, limits, waited, stored }] of Object.entries(cases)) {
+    for (const via of ["whole", "stream"] as const) {
+      await t.step(`${name}, read ${via}`, () =>
+        withServer(serve, async (server) => {
+          const plainResponse = await fetch(server.url);
+          await delay(100);
+          const plain = await drain(plainResponse, via);
+          const session = new CachedSession({ backend: new MemoryBackend(limits) });
+          try {
+            const response = await session.fetch(server.url);
+            await waited(session);
+            await delay(20);
+            const read = await drain(response, via);
+            if ("error" in plain) sameFailure(read, plain, name);
+            else equal(JSON.stringify(read), JSON.stringify(plain), name);
+            equal(await session.cache.count(), stored);
+          } finally {
+            await session.close();
+          }
+        }));
+    }
   }
 });
 
