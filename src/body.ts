@@ -167,8 +167,9 @@ export const STORE_WAIT_LIMIT = 2000;
  * it in the cache on its next request, under its key and its redirect aliases.
  *
  * Once the body outgrows the limit, the cache lets go of it: the network is then read only as fast
- * as the caller reads (all of it for a caller that takes it whole), and cancelled with the caller's reason when the caller cancels. Until then
- * a caller that cancels only stops receiving: the cache reads on, and stores the whole body.
+ * as the caller reads (all of it for a caller that takes it whole), and cancelled with the
+ * caller's reason when the caller cancels. Until then a caller that cancels only stops receiving:
+ * the cache reads on, and stores the whole body.
  *
  * @param body The network body.
  * @param collected Where the cache collects it.
@@ -183,25 +184,28 @@ function streamBody(
   const reader = body.getReader();
   let caller!: ReadableStreamDefaultController<Uint8Array>;
   let cancelled: { reason: unknown } | undefined;
-  // Chunks read before the caller first pulled or took the body whole; `undefined` from then on.
+  /** Chunks read before the caller first pulled or took the body whole; `undefined` from then on. */
   let early: Uint8Array[] | undefined = [];
-  // The body ended, and its write settled, while its chunks were still early.
+  /** Whether the body ended, and its write settled, while its chunks were still early. */
   let ended = false;
+  /** How the body failed, for a caller that takes it whole afterwards. */
   let failure: { error: unknown } | undefined;
-  // The caller's read of the whole body, once it has taken the body whole.
+  /** The caller's read of the whole body, once it has taken the body whole. */
   let whole: {
     parts: Uint8Array[];
     resolve: (bytes: Uint8Array<ArrayBuffer>) => void;
     reject: (error: unknown) => void;
   } | undefined;
-  // Whether the caller waits for a chunk (once the cache has let go, the network is read only then).
+  /** Whether the caller waits for a chunk (the stream pulls only then: its high-water mark is 0). */
   let asked = false;
+  /** Resumes reading once the cache has let go: the caller asked, took the body whole, or cancelled. */
   let wake: (() => void) | undefined;
   const stream = new ReadableStream<Uint8Array>({
     start: (controller) => {
       caller = controller;
     },
     pull: () => {
+      // The first pull: what was read so far goes at once.
       if (early !== undefined) {
         const chunks = early;
         early = undefined;
@@ -213,7 +217,7 @@ function streamBody(
       wake?.();
     },
     cancel: (reason) => {
-      if (whole !== undefined) return; // taken whole: the stream is the cache's to cancel
+      if (whole !== undefined) return; // taken whole: this cancel only marks the stream as read
       early = undefined;
       cancelled = { reason };
       wake?.();

@@ -211,9 +211,9 @@ export class CachedResponse extends Response {
    * stream: on Node a hit's straight from the bytes it was built around (a 100 KB body five times
    * as fast, 1 KB twice), and on every runtime a streamed miss's chunks as the cache reads them
    * (measured side by side, a 1 KB miss on Node costs 27–30% over plain fetch instead of 35–39%,
-   * a chunked 100 KB one on Deno 21–23% instead of 33–41%). The response ends up as if the stream had been read: `bodyUsed`, its body
-   * locked. `bytes()`, `text()` and `json()` do the same; `blob()` and `formData()` read the
-   * stream.
+   * a chunked 100 KB one on Deno 21–23% instead of 33–41%). The response ends up as if the stream
+   * had been read: `bodyUsed`, its body locked. `bytes()`, `text()` and `json()` do the same;
+   * `blob()` and `formData()` read the stream.
    *
    * @returns The body's bytes.
    * @throws {TypeError} When the body has already been read.
