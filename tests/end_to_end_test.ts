@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { assert, assertEquals } from "./_assert.ts";
 import { CachedSession } from "../mod.ts";
 
@@ -33,6 +34,12 @@ async function serve(routes: Record<string, Handler>) {
   };
 }
 
+/** A response's fields that a cache keeps and passes on (RFC 9111 §3.1), without Age and Date. */
+function endToEnd(response: Response): [string, string][] {
+  const dropped = new Set(["age", "date", "connection", "keep-alive", "transfer-encoding"]);
+  return [...response.headers].filter(([name]) => !dropped.has(name));
+}
+
 function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0));
   let at = 0;
@@ -58,6 +65,54 @@ Deno.test("end to end: miss, then hit, with the body streamed in chunks and stor
     assertEquals([second.fromCache, (await second.text()).length], [true, 8 * chunk.length]);
     assertEquals(second.headers.get("content-type"), "text/plain");
     assertEquals(server.hits("/stream"), 1);
+  } finally {
+    await session.close();
+    await server.close();
+  }
+});
+
+Deno.test("end to end: a compressed body is stored as fetch decodes it, and a hit gives what the miss gave", async () => {
+  const value = { items: Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `item ${i}` })) };
+  const json = new TextEncoder().encode(JSON.stringify(value));
+  const codings = { gzip: gzipSync, deflate: deflateSync, br: brotliCompressSync };
+  const routes: Record<string, Handler> = {};
+  for (const [coding, compress] of Object.entries(codings)) {
+    const compressed = compress(json);
+    for (const declared of [true, false]) {
+      routes[`/${coding}/${declared}`] = (_request, response) => {
+        const headers: Record<string, string> = {
+          "cache-control": "max-age=60",
+          "content-type": "application/json",
+          "content-encoding": coding,
+        };
+        // The length of what is sent: the compressed bytes, not the body fetch hands over.
+        if (declared) headers["content-length"] = String(compressed.length);
+        response.writeHead(200, headers);
+        response.end(compressed);
+      };
+    }
+  }
+  const server = await serve(routes);
+  const session = new CachedSession();
+  try {
+    for (const path of Object.keys(routes)) {
+      const coding = path.split("/")[1];
+      // What the runtime's fetch decodes, it decodes for the cache too: the same bytes throughout.
+      const plain = await fetch(server.url(path));
+      const expected = [...new Uint8Array(await plain.arrayBuffer())];
+      const miss = await session.fetch(server.url(path));
+      assertEquals([miss.fromCache, [...new Uint8Array(await miss.arrayBuffer())]], [false, expected], path);
+      const hit = await session.fetch(server.url(path));
+      assertEquals([hit.fromCache, [...new Uint8Array(await hit.arrayBuffer())]], [true, expected], path);
+      // Deno 2.9's fetch hands a deflate body over as it was sent; the others decode every coding.
+      if (coding !== "deflate") {
+        assertEquals(JSON.parse(new TextDecoder().decode(new Uint8Array(expected))), value);
+      }
+      // The end-to-end fields as fetch gave them, Content-Encoding and Content-Length included.
+      assertEquals(endToEnd(hit), endToEnd(miss), path);
+      assertEquals(endToEnd(miss), endToEnd(plain), path);
+      assertEquals(server.hits(path), 2, `${path}: once for plain fetch, once for the miss`);
+    }
   } finally {
     await session.close();
     await server.close();
