@@ -141,7 +141,7 @@ async function readWhole(response: Response, draft: RecordDraft): Promise<TakenB
     if (value !== undefined && value.byteLength > 0) parts.push(value);
     if (done) break;
   }
-  if (parts.length > 1) return { body: concat(parts) };
+  if (parts.length > 1) return { body: joined(parts) };
   return { body: parts[0]!, record: sealRecord(bytes, bodyAt) };
 }
 
@@ -354,11 +354,6 @@ function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
     return part as Uint8Array<ArrayBuffer>;
   }
   return copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
-}
-
-/** The parts, one after the other (the part itself when there is one). */
-function concat(parts: Uint8Array[]): Uint8Array {
-  return parts.length === 1 ? parts[0]! : copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
 }
 
 function sizeOf(parts: Uint8Array[]): number {

@@ -41,7 +41,9 @@ async function drain(
   via: "whole" | "stream" = "whole",
 ): Promise<{ digest: string; length: number } | { error: unknown }> {
   try {
-    const bytes = via === "whole" ? new Uint8Array(await response.arrayBuffer()) : await streamed(response);
+    // A plain Response around the body's stream reads it chunk by chunk.
+    const read = via === "whole" ? response : new Response(response.body);
+    const bytes = new Uint8Array(await read.arrayBuffer());
     const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     return {
       digest: [...hash].map((byte) => byte.toString(16).padStart(2, "0")).join(""),
@@ -50,15 +52,6 @@ async function drain(
   } catch (error) {
     return { error };
   }
-}
-
-/** The body of `response`, read chunk by chunk from its stream. */
-async function streamed(response: Response): Promise<Uint8Array<ArrayBuffer>> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of response.body!) chunks.push(chunk);
-  const bytes = new Uint8Array(chunks.reduce((length, chunk) => length + chunk.length, 0));
-  chunks.reduce((at, chunk) => (bytes.set(chunk, at), at + chunk.length), 0);
-  return bytes;
 }
 
 /** Asserts that two failures look the same to a caller: the same class, name and message. */
