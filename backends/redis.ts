@@ -193,9 +193,8 @@ export class RedisStorage implements Storage {
     this.#injected = options.client;
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
-    const value = await this.#send(["GET", this.prefix + key], BINARY) as Buffer | null;
-    return value === null ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.#send(["GET", this.prefix + key], BINARY, bytesOf);
   }
 
   async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
@@ -247,21 +246,39 @@ export class RedisStorage implements Storage {
     } while (cursor !== "0");
   }
 
-  async #send(args: (string | Buffer)[], options = PLAIN): Promise<unknown> {
-    const client = this.#injected ?? (this.#client?.isOpen ? this.#client : await this.#connection());
-    const sent = client.sendCommand(args, options);
+  /**
+   * Sends a command, timed by the deadline. A hit waits on one promise only: the command's reply,
+   * mapped by `map`, settles the promise returned (no async frames around it).
+   */
+  #send<T = unknown>(args: (string | Buffer)[], options = PLAIN, map?: (reply: unknown) => T): Promise<T> {
+    const client = this.#injected ?? (this.#client?.isOpen ? this.#client : undefined);
+    if (client === undefined) {
+      return this.#connection().then((client) => this.#sendOn(client, args, options, map));
+    }
+    return this.#sendOn(client, args, options, map);
+  }
+
+  #sendOn<T>(
+    client: RedisClientLike,
+    args: (string | Buffer)[],
+    options: RedisCommandOptions,
+    map: ((reply: unknown) => T) | undefined,
+  ): Promise<T> {
+    let sent: Promise<unknown>;
     try {
-      return await this.#deadlines.race(sent, () => timedOut(String(args[0]), this.timeout));
+      sent = client.sendCommand(args, options);
     } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#deadlines.race(sent, () => {
       // A reply may still come for a command given up on: drop the connection, so that reply
       // can never be taken for the answer to a later command. The next command reconnects.
-      const owned = this.#client;
-      if (error instanceof RedisTimeoutError && owned !== undefined && client === owned) {
+      if (client === this.#client) {
         this.#client = undefined;
-        owned.destroy();
+        (client as OwnedClient).destroy();
       }
-      throw error;
-    }
+      return timedOut(String(args[0]), this.timeout);
+    }, map);
   }
 
   #connection(): Promise<RedisClientLike> {
@@ -298,6 +315,11 @@ export class RedisStorage implements Storage {
     }
     return client;
   }
+}
+
+function bytesOf(reply: unknown): Uint8Array | undefined {
+  const value = reply as Buffer | null;
+  return value === null ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function escapeGlob(text: string): string {

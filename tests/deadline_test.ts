@@ -23,3 +23,17 @@ Deno.test("deadlines: answers pass through, errors too, and only the late are gi
   await rejects(deadlines.race(new Promise(() => timers.push(setTimeout(() => {}, 1_000))), late), /late/);
   timers.forEach(clearTimeout);
 });
+
+Deno.test("deadlines: an answer is mapped before it settles, and a map that throws rejects", async () => {
+  const deadlines = new Deadlines(1_000);
+  const late = () => new Error("late");
+  equal(await deadlines.race(Promise.resolve(20), late, (value) => value + 1), 21);
+  await rejects(
+    deadlines.race(Promise.resolve(20), late, () => {
+      throw new RangeError("unreadable");
+    }),
+    RangeError,
+  );
+  // A refusal is passed on as it is, never mapped.
+  await rejects(deadlines.race(Promise.reject(new TypeError("refused")), late, () => 0), TypeError);
+});
