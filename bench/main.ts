@@ -177,53 +177,58 @@ What keeps the targets that are not met, or met only at their edge, from being m
 profiled on the machine above:
 
 - **A 100 KB hit on Deno** and the floor both copy the body into the \`Response\` (Deno copies the
-  bytes its constructor is given), which is most of the time of either. What a hit adds is the
-  same 1.5–2 µs as at 1 KB (request, key, look-up, \`Age\`, metadata); a record of 64 KiB or more
-  is decoded once while stored, not on every hit. Its ratio swings with garbage collection more
-  than the p50 does: 1.13–1.89× over six full runs on one day, 1.13–1.34× (p50 1.21–1.29×)
-  with the same section timed alone.
+  bytes its constructor is given), which is most of the time of either. What a hit adds is the same
+  1.5–2 µs as at 1 KB (request, key, look-up, \`Age\`, metadata); a record of 64 KiB or more is
+  decoded once while stored, not on every hit. Its ratio swings with garbage collection more than
+  the p50 does: 1.13–1.89× over six full runs on one day, 1.13–1.34× (p50 1.21–1.29×) with the same
+  section timed alone.
 - **Allocation** is a large part of every operation: an array over 64 bytes (its own
-  \`ArrayBuffer\`) costs 2.7–2.8 µs to allocate in a loop that keeps making them, on Deno and
-  Node alike (64 bytes and under: 0.05 µs on Node). The floor pays one per hit, as a hit does; a
-  miss pays one more than plain fetch (the cache's copy).
-- **A miss** does what plain fetch does, plus the key, the look-up, the decision to store, a
-  record and a second \`Response\` for the caller. Timed phase by phase on Node with plain
-  fetches in between (cold code, as a miss runs after a network wait): 7–13 µs to parse the
-  request and compute its key, 4–6 to look it up, 8–15 to decide what to store, 6–12 to build
-  the response; the body, gathered by the cache as it reads it, takes about as long as plain
-  fetch's own read (through the caller's stream it cost 6–10 points more, side by side, at 1 KB
-  and 100 KB). Keeping a copy is dear in itself: a cache that does nothing else (fetch,
-  \`arrayBuffer()\`, a copy into a map bounded at 256 MiB) costs +15% over plain fetch at 100 KB
-  on Node in the same slices, above the +10% target before any of the work above. Timed phase by
-  phase in runs of 500 misses and of 500 plain fetches (as the slices run them), the round trip
-  itself, inside the wrapped \`fetch\`, takes 20–25 µs longer at p50 among misses than among
-  plain fetches (1 KB, Node); 40 µs of unrelated work between plain fetches makes theirs 12 µs
-  longer, so about half of that is the miss's own work leaving the CPU's caches cold for the
-  next request. Drafting a record takes about 5 µs on Node and Deno, of which allocating its
-  \`ArrayBuffer\` is 1.5–3.7 (\`malloc\`, contended by the garbage collector's threads); 1.3 µs
-  on Bun. On Deno a miss reads the body with a BYOB reader straight into its record, faster
-  there than plain fetch's own \`arrayBuffer()\` at 100 KB (one native call with a long tail),
-  so the overhead there has moved between −42% and +39% over runs on four days.
+  \`ArrayBuffer\`) costs 2.7–2.8 µs to allocate in a loop that keeps making them, on Deno and Node
+  alike (64 bytes and under: 0.05 µs on Node). The floor pays one per hit, as a hit does; a miss
+  pays one more than plain fetch (the cache's copy).
+- **A miss** does what plain fetch does, plus the key, the look-up, the decision to store, a record
+  and a second \`Response\` for the caller. Timed phase by phase on Node with plain fetches in
+  between (cold code, as a miss runs after a network wait): 7–13 µs to parse the request and compute
+  its key, 4–6 to look it up, 8–15 to decide what to store, 6–12 to build the response; the body,
+  gathered by the cache as it reads it, takes about as long as plain fetch's own read (through the
+  caller's stream it cost 6–10 points more, side by side, at 1 KB and 100 KB). Keeping a copy is
+  dear in itself: a cache that does nothing else (fetch, \`arrayBuffer()\`, a copy into a map
+  bounded at 256 MiB, the memory backend's default) costs +15% over plain fetch at 100 KB on Node in
+  the same slices, whose plain fetches share its garbage collection. Timed in loops, each in a
+  process of its own (3,000 misses after 1,000 to warm up, three rounds), it takes 625–667 µs a miss
+  against plain fetch's 347–387 (+65% to +90%), and ours 675–718 µs, 8% more than it in each round;
+  bounded at 8 MiB, 390–486 and 463–505 µs. Holding 256 MiB of bodies makes the difference: about 18
+  more page faults a miss (each record lands in fresh memory) and 1.7× the time in full collections.
+  So on Node keeping the copies alone costs far more than the +10% target, before any of the work
+  above. Timed phase by phase in runs of 500 misses and of 500 plain fetches (as the slices run
+  them), the round trip itself, inside the wrapped \`fetch\`, takes 20–25 µs longer at p50 among
+  misses than among plain fetches (1 KB, Node); 40 µs of unrelated work between plain fetches makes
+  theirs 12 µs longer, so about half of that is the miss's own work leaving the CPU's caches cold
+  for the next request. Drafting a record takes about 5 µs on Node and Deno, of which allocating its
+  \`ArrayBuffer\` is 1.5–3.7 (\`malloc\`, contended by the garbage collector's threads); 1.3 µs on
+  Bun. On Deno a miss reads the body with a BYOB reader straight into its record, faster there than
+  plain fetch's own \`arrayBuffer()\` at 100 KB (one native call with a long tail), so the overhead
+  there has moved between −42% and +39% over runs on four days.
 - **A hit among 1M entries** computes its URL's SHA-256 digest and decodes its record, and reads
-  memory the CPU has not cached; among 1k entries the digests and decoded records of the URLs in
-  use are kept. A record read once in a while is decoded and let go (keeping each one cost a
-  quarter of a hit in garbage collection), so a hit among 100k entries costs 1.3–1.65× one among
-  1k, and what 1M adds beyond that is cold memory. Timed apart over random URLs on Deno, among
-  1M entries the key costs 2.3–2.7 µs (0.6 among 1k), finding the record 1.8–2.6 µs (0.2) and
-  decoding it 1.8–2.0 µs (kept decoded among 1k): together the whole difference between the two
-  p50s. With the memos off, a hit among 1M entries costs 1.52× one among 1k. Keeping every entry
-  decoded instead of its bytes would cost 1,129 bytes more per entry (measured), more than twice
-  the 512-byte target.
+  memory the CPU has not cached; among 1k entries the digests and decoded records of the URLs in use
+  are kept. A record read once in a while is decoded and let go (keeping each one cost a quarter of
+  a hit in garbage collection), so a hit among 100k entries costs 1.3–1.65× one among 1k, and what
+  1M adds beyond that is cold memory. Timed apart over random URLs on Deno, among 1M entries the key
+  costs 2.3–2.7 µs (0.6 among 1k), finding the record 1.8–2.6 µs (0.2; since then 0.2–0.4 µs less, a
+  slot's expiry and neighbours sharing one cache line) and decoding it 1.8–2.0 µs (kept decoded
+  among 1k): together the whole difference between the two p50s. With the memos off, a hit among 1M
+  entries costs 1.52× one among 1k. Keeping every entry decoded instead of its bytes would cost
+  1,129 bytes more per entry (measured), more than twice the 512-byte target.
 - **A Redis hit** sends one \`GET\` (checked with \`INFO commandstats\`), as the raw \`GET\` does,
   and its reply takes as long (47–48 µs, timed inside one hit on Deno). Before it: 3 µs (request,
-  key). After it: 8–12 µs, of which 1.5 to reach the record, 2 to decode it (a storage that
-  copies values hands over new bytes, decoded on every hit), 1 to reach the session and 5–7 to
-  build the \`Response\`. Timed one request at a time, alternating, a hit costs 1.21–1.34× a raw
-  \`GET\`; in slices of each, as the table has it, 1.19–1.47× over six runs on one day (a slice
-  of raw \`GET\`s runs the client's code alone, warm). Code run right after the thread has waited is slow on this
-  machine: a memory hit taken right after a \`setTimeout(0)\` takes 58–77 µs, against 6–18 µs in
-  a loop or after a \`setImmediate\` (Deno and Node alike), and all of a Redis hit's work after
-  the reply runs as such cold code.
+  key). After it: 8–12 µs, of which 1.5 to reach the record, 2 to decode it (a storage that copies
+  values hands over new bytes, decoded on every hit), 1 to reach the session and 5–7 to build the
+  \`Response\`. Timed one request at a time, alternating, a hit costs 1.21–1.34× a raw \`GET\`; in
+  slices of each, as the table has it, 1.19–1.47× over six runs on one day (a slice of raw \`GET\`s
+  runs the client's code alone, warm). Code run right after the thread has waited is slow on this
+  machine: a memory hit taken right after a \`setTimeout(0)\` takes 58–77 µs, against 6–18 µs in a
+  loop or after a \`setImmediate\` (Deno and Node alike), and all of a Redis hit's work after the
+  reply runs as such cold code.
 
 ## Run it
 
