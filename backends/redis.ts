@@ -273,9 +273,10 @@ export class RedisStorage implements Storage {
     return this.#deadlines.race(sent, () => {
       // A reply may still come for a command given up on: drop the connection, so that reply
       // can never be taken for the answer to a later command. The next command reconnects.
-      if (client === this.#client) {
+      const owned = this.#client;
+      if (owned !== undefined && client === owned) {
         this.#client = undefined;
-        (client as OwnedClient).destroy();
+        owned.destroy();
       }
       return timedOut(String(args[0]), this.timeout);
     }, map);
