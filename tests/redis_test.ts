@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { createClient } from "@redis/client";
 import {
   RedisBackend,
@@ -173,6 +173,46 @@ Deno.test({
     } finally {
       await storage.close();
       await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "redis: a connection that goes silent is dropped at its deadline, and the next command connects anew",
+  ignore: skip !== undefined,
+  async fn() {
+    // A proxy in front of the server that can silence the connections open now (as a network
+    // partition or a dead peer leaves them: open, never answering) while new ones pass.
+    const server = new URL(url!);
+    const silenced = new WeakSet<Socket>();
+    const sockets: Socket[] = [];
+    const proxy: Server = createServer((inbound) => {
+      const outbound = connect(Number(server.port), server.hostname);
+      sockets.push(inbound, outbound);
+      inbound.on("data", (chunk) => silenced.has(inbound) || outbound.write(chunk));
+      outbound.on("data", (chunk) => silenced.has(inbound) || inbound.write(chunk));
+      for (const socket of [inbound, outbound]) socket.on("error", () => {});
+      inbound.on("close", () => outbound.destroy());
+      outbound.on("close", () => inbound.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    const port = (proxy.address() as { port: number }).port;
+    const timeout = 300;
+    const storage = new RedisStorage({
+      url: `redis://127.0.0.1:${port}`,
+      prefix: `http-cache-test:${crypto.randomUUID()}:`,
+      timeout,
+    });
+    try {
+      await storage.set("key", new Uint8Array([1, 2]), Infinity);
+      for (const socket of sockets) silenced.add(socket);
+      await rejectsWithin(storage.get("key"), timeout);
+      deepEqual(await storage.get("key"), new Uint8Array([1, 2]), "answered on a new connection");
+      await storage.delete(["key"]);
+    } finally {
+      await storage.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   },
 });
