@@ -8,7 +8,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import process from "node:process";
 import type { ServerResponse } from "node:http";
 import { MemoryBackend } from "../backends/memory.ts";
-import { CachedSession } from "../mod.ts";
+import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { READ_WHOLE_LIMIT } from "../src/body.ts";
 import { delay, type Loopback, loopback } from "./_fixtures.ts";
 
@@ -93,6 +93,19 @@ async function withServer(
   }
 }
 
+/** Runs `test` with a session, closed afterwards. */
+async function withSession(
+  options: CachedSessionOptions,
+  test: (session: CachedSession) => Promise<void>,
+): Promise<void> {
+  const session = new CachedSession(options);
+  try {
+    await test(session);
+  } finally {
+    await session.close();
+  }
+}
+
 Deno.test("streams: a body cut off by the origin fails as with plain fetch, and is never stored", async (t) => {
   const cases = {
     "chunked, connection dropped": async (response: ServerResponse) => {
@@ -110,17 +123,14 @@ Deno.test("streams: a body cut off by the origin fails as with plain fetch, and 
     await t.step(name, () =>
       withServer(serve, async (server) => {
         const plain = await drain(await fetch(server.url));
-        const session = new CachedSession();
-        try {
+        await withSession({}, async (session) => {
           sameFailure(await drain(await session.fetch(server.url)), plain, name);
           equal(await session.cache.count(), 0, "nothing was stored");
           const again = await session.fetch(server.url);
           equal(again.fromCache, false, "the next request goes to the origin");
           sameFailure(await drain(again), plain, name);
           equal(server.hits, 3);
-        } finally {
-          await session.close();
-        }
+        });
       }));
   }
 });
@@ -132,8 +142,7 @@ Deno.test("streams: identical requests waiting on a body that fails get its erro
     await delay(20); // the waiters arrive
     response.destroy();
   }, async (server) => {
-    const session = new CachedSession();
-    try {
+    await withSession({}, async (session) => {
       const results = await Promise.allSettled(
         Array.from(
           { length: 10 },
@@ -143,9 +152,7 @@ Deno.test("streams: identical requests waiting on a body that fails get its erro
       equal(server.hits, 1);
       ok(results.every((result) => result.status === "rejected"), "no one got a body");
       equal(await session.cache.count(), 0);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });
 
@@ -228,8 +235,7 @@ Deno.test("streams: a caller that cancels half-way leaves a complete body in the
     await send(response, 1_000_000);
     response.end();
   }, async (server) => {
-    const session = new CachedSession();
-    try {
+    await withSession({}, async (session) => {
       const response = await session.fetch(server.url);
       const reader = response.body!.getReader();
       await reader.read();
@@ -237,9 +243,7 @@ Deno.test("streams: a caller that cancels half-way leaves a complete body in the
       let hit;
       do hit = await session.fetch(server.url); while (!hit.fromCache && (await hit.body?.cancel(), true));
       equal((await hit.arrayBuffer()).byteLength, 1_000_000);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });
 
@@ -252,8 +256,7 @@ Deno.test("streams: a body larger than maxEntrySize streams through byte for byt
         response.end();
       }, async (server) => {
         const expected = await drain(await fetch(server.url));
-        const session = new CachedSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) });
-        try {
+        await withSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) }, async (session) => {
           for (let i = 0; i < 2; i++) {
             const response = await session.fetch(server.url);
             equal(response.fromCache, false);
@@ -261,9 +264,7 @@ Deno.test("streams: a body larger than maxEntrySize streams through byte for byt
           }
           equal(await session.cache.count(), 0);
           equal(server.hits, 3);
-        } finally {
-          await session.close();
-        }
+        });
       }));
   }
 });
@@ -313,8 +314,7 @@ Deno.test("streams: a body first read once it has ended, been let go of or faile
           const plainResponse = await fetch(server.url);
           await delay(100);
           const plain = await drain(plainResponse, via);
-          const session = new CachedSession({ backend: new MemoryBackend(limits) });
-          try {
+          await withSession({ backend: new MemoryBackend(limits) }, async (session) => {
             const response = await session.fetch(server.url);
             await waited(session);
             await delay(20);
@@ -322,9 +322,7 @@ Deno.test("streams: a body first read once it has ended, been let go of or faile
             if ("error" in plain) sameFailure(read, plain, name);
             else equal(JSON.stringify(read), JSON.stringify(plain), name);
             equal(await session.cache.count(), stored);
-          } finally {
-            await session.close();
-          }
+          });
         }));
     }
   }
@@ -368,8 +366,7 @@ const LET_GO = 64 * 1024 * 1024;
 Deno.test("streams: a body the cache lets go of is read from the network only as fast as the caller reads", async () => {
   const { origin, serve } = counting(LET_GO);
   await withServer(serve, async (server) => {
-    const session = new CachedSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) });
-    try {
+    await withSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) }, async (session) => {
       const reader = (await session.fetch(server.url)).body!.getReader();
       const first = await readAtLeast(reader, 2_000_000);
       // The caller pauses: what the origin still gets out fills the sockets' buffers, then stops.
@@ -381,17 +378,14 @@ Deno.test("streams: a body the cache lets go of is read from the network only as
       ok(origin.sent < LET_GO, `the origin sent all ${origin.sent} bytes to a caller that stopped reading`);
       equal(first + await readAtLeast(reader, Infinity), LET_GO);
       equal(await session.cache.count(), 0);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });
 
 Deno.test("streams: a caller that cancels a body the cache has let go of cancels it at the origin", async () => {
   const { origin, serve } = counting(LET_GO);
   await withServer(serve, async (server) => {
-    const session = new CachedSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) });
-    try {
+    await withSession({ backend: new MemoryBackend({ maxEntrySize: 1_000_000 }) }, async (session) => {
       const reader = (await session.fetch(server.url)).body!.getReader();
       await readAtLeast(reader, 2_000_000);
       await reader.cancel();
@@ -399,9 +393,7 @@ Deno.test("streams: a caller that cancels a body the cache has let go of cancels
       ok(origin.closed, "the origin's response was not cancelled");
       ok(origin.sent < LET_GO, "the origin sent the whole body to a caller that had cancelled");
       equal(await session.cache.count(), 0);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });
 
@@ -427,8 +419,7 @@ Deno.test("streams: a caller that writes into the chunks it reads changes neithe
   };
   for (const [name, respond] of Object.entries(shapes)) {
     await t.step(name, async () => {
-      const session = new CachedSession({ fetch: () => Promise.resolve(respond()) });
-      try {
+      await withSession({ fetch: () => Promise.resolve(respond()) }, async (session) => {
         const miss = await session.fetch("http://127.0.0.1/item");
         const waiter = session.fetch("http://127.0.0.1/item"); // gets the entry once the body has ended
         const reader = miss.body!.getReader();
@@ -437,9 +428,7 @@ Deno.test("streams: a caller that writes into the chunks it reads changes neithe
         const hit = await session.fetch("http://127.0.0.1/item");
         equal(hit.fromCache, true);
         deepEqual(new Uint8Array(await hit.arrayBuffer()), body);
-      } finally {
-        await session.close();
-      }
+      });
     });
   }
 });
@@ -464,8 +453,8 @@ Deno.test("streams: memory stays bounded while a 200 MB response streams through
           await send(response, size);
           response.end();
         }, async (server) => {
-          const session = new CachedSession(); // bodies up to 32 MiB are collected, this one is let go
-          try {
+          // The default backend collects bodies up to 32 MiB: this one is let go.
+          await withSession({}, async (session) => {
             // The first large body through fetch grows the heap once, whatever happens next.
             await (await session.fetch(`${server.url}/warm-up`)).arrayBuffer();
             // The isolate's own figures: resident memory is the process's, which tests running in
@@ -485,9 +474,7 @@ Deno.test("streams: memory stays bounded while a 200 MB response streams through
             // machine: the bound is set where only holding the body could cross it).
             ok(growth < 160, `the heap and its buffers grew by ${growth.toFixed(0)} MiB`);
             equal(await session.cache.count(), 1, "only the warm-up response was stored");
-          } finally {
-            await session.close();
-          }
+          });
         }),
     );
   }
