@@ -10,7 +10,7 @@
  */
 
 import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -149,6 +149,49 @@ async function installMongo(): Promise<string> {
   }
   if (!ready()) throw new Error(`Cannot install the MongoDB stand-in: remove ${lock} if no test runs`);
   return script;
+}
+
+/** A TCP proxy in front of a server, whose open connections a test can silence. */
+export interface SilencingProxy {
+  /** The proxy's port on 127.0.0.1. */
+  readonly port: number;
+  /**
+   * Stops passing bytes either way on the connections open now, and leaves them open (as a
+   * network partition or a dead peer leaves them). Connections made later pass.
+   */
+  silence(): void;
+  /** Closes every connection and the proxy. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a {@linkcode SilencingProxy} on a free port of 127.0.0.1.
+ *
+ * @param target The server behind it, as a URL with a host and a port.
+ * @returns The listening proxy.
+ */
+export async function silencingProxy(target: string): Promise<SilencingProxy> {
+  const { hostname, port } = new URL(target);
+  const silenced = new WeakSet<Socket>();
+  const sockets: Socket[] = [];
+  const proxy = createServer((inbound) => {
+    const outbound = connect(Number(port), hostname);
+    sockets.push(inbound);
+    inbound.on("data", (chunk) => silenced.has(inbound) || outbound.write(chunk));
+    outbound.on("data", (chunk) => silenced.has(inbound) || inbound.write(chunk));
+    for (const socket of [inbound, outbound]) socket.on("error", () => {});
+    inbound.on("close", () => outbound.destroy());
+    outbound.on("close", () => inbound.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (proxy.address() as { port: number }).port,
+    silence: () => sockets.forEach((socket) => silenced.add(socket)),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    },
+  };
 }
 
 /**

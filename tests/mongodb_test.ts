@@ -9,6 +9,7 @@ import {
 } from "../backends/mongodb.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { serviceUrl } from "./_services.ts";
+import { silencingProxy } from "./_servers.ts";
 
 const { url, skip } = serviceUrl("MONGODB_URL");
 const collections = new WeakMap<CacheBackend, string>();
@@ -116,4 +117,41 @@ Deno.test("mongodb: an unreachable server fails within the timeout, and the cach
   ok(failed, "the read rejects");
   // Generous slack: this guards against hanging, not against a slow machine.
   ok(performance.now() - start < 3000, `rejected after ${performance.now() - start} ms`);
+});
+
+Deno.test({
+  name: "mongodb: when its connections go silent, each call settles within the timeout and at most one fails",
+  ignore: skip !== undefined,
+  async fn() {
+    const proxy = await silencingProxy(url!);
+    const timeout = 300;
+    const storage = new MongoDBStorage({
+      // The driver's monitoring connection checks the server every 500 ms (10 s by default).
+      url: `mongodb://127.0.0.1:${proxy.port}/?directConnection=true&heartbeatFrequencyMS=500`,
+      db: "http_cache_test",
+      collection: `silent_${crypto.randomUUID().slice(0, 8)}`,
+      timeout,
+    });
+    try {
+      await storage.set("key", new Uint8Array([1, 2]), Infinity);
+      proxy.silence();
+      // Each call settles within the timeout. One may fail: the first, unless the driver retries
+      // it on a new connection in time, or else the one its monitoring connection (silent too)
+      // fails when it next checks the server. Calls after that are answered on new connections.
+      let failed = 0;
+      for (const start = performance.now(); performance.now() - start < 2000;) {
+        const call = performance.now();
+        const value = await storage.get("key").catch(() => failed++);
+        // Generous slack: this guards against hanging, not against a slow machine.
+        ok(performance.now() - call < timeout + 1500, `settled after ${performance.now() - call} ms`);
+        if (typeof value !== "number") deepEqual(value, new Uint8Array([1, 2]));
+      }
+      ok(failed <= 1, `${failed} calls failed`);
+      deepEqual(await storage.get("key"), new Uint8Array([1, 2]), "answered on a new connection");
+      await storage.clear();
+    } finally {
+      await storage.close();
+      await proxy.close();
+    }
+  },
 });

@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { createClient } from "@redis/client";
 import {
   RedisBackend,
@@ -10,7 +10,7 @@ import {
 import type { CacheBackend } from "../backends/base.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { serviceUrl } from "./_services.ts";
-import { privateRedis, redisServerMissing } from "./_servers.ts";
+import { privateRedis, redisServerMissing, silencingProxy } from "./_servers.ts";
 
 const { url, skip } = serviceUrl("REDIS_URL");
 const prefixes = new WeakMap<CacheBackend, string>();
@@ -181,44 +181,28 @@ Deno.test({
   name: "redis: a connection that goes silent is dropped at its deadline, and the next command connects anew",
   ignore: skip !== undefined,
   async fn() {
-    // A proxy in front of the server that can silence the connections open now (as a network
-    // partition or a dead peer leaves them: open, never answering) while new ones pass.
-    const server = new URL(url!);
-    const silenced = new WeakSet<Socket>();
-    const sockets: Socket[] = [];
-    const proxy: Server = createServer((inbound) => {
-      const outbound = connect(Number(server.port), server.hostname);
-      sockets.push(inbound, outbound);
-      inbound.on("data", (chunk) => silenced.has(inbound) || outbound.write(chunk));
-      outbound.on("data", (chunk) => silenced.has(inbound) || inbound.write(chunk));
-      for (const socket of [inbound, outbound]) socket.on("error", () => {});
-      inbound.on("close", () => outbound.destroy());
-      outbound.on("close", () => inbound.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    const port = (proxy.address() as { port: number }).port;
+    const proxy = await silencingProxy(url!);
     const timeout = 300;
     const storage = new RedisStorage({
-      url: `redis://127.0.0.1:${port}`,
+      url: `redis://127.0.0.1:${proxy.port}`,
       prefix: `http-cache-test:${crypto.randomUUID()}:`,
       timeout,
     });
     try {
       await storage.set("key", new Uint8Array([1, 2]), Infinity);
-      for (const socket of sockets) silenced.add(socket);
+      proxy.silence();
       await rejectsWithin(storage.get("key"), timeout);
       deepEqual(await storage.get("key"), new Uint8Array([1, 2]), "answered on a new connection");
       await storage.delete(["key"]);
     } finally {
       await storage.close();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
+      await proxy.close();
     }
   },
 });
 
 Deno.test("redis: a server that accepts but never answers does not hang connecting", async () => {
-  const sockets = new Set<import("node:net").Socket>();
+  const sockets = new Set<Socket>();
   const silent: Server = createServer((socket) => void sockets.add(socket));
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   const port = (silent.address() as { port: number }).port;
