@@ -199,8 +199,10 @@ profiled on the machine above:
   against plain fetch's 347–387 (+65% to +90%), and ours 675–718 µs, 8% more than it in each round;
   bounded at 8 MiB, 390–486 and 463–505 µs. Holding 256 MiB of bodies makes the difference: about 18
   more page faults a miss (each record lands in fresh memory) and 1.7× the time in full collections.
-  So on Node keeping the copies alone costs far more than the +10% target, before any of the work
-  above. Timed phase by phase in runs of 500 misses and of 500 plain fetches (as the slices run
+  Writing the copies into one ring of 256 MiB allocated up front (no buffer of its own per record)
+  did not close the gap in the same loops; bounded at 8 MiB, it cost +7% to +22%. So on Node
+  keeping the copies alone costs far more than the +10% target, before any of the work above.
+  Timed phase by phase in runs of 500 misses and of 500 plain fetches (as the slices run
   them), the round trip itself, inside the wrapped \`fetch\`, takes 20–25 µs longer at p50 among
   misses than among plain fetches (1 KB, Node); 40 µs of unrelated work between plain fetches makes
   theirs 12 µs longer, so about half of that is the miss's own work leaving the CPU's caches cold
@@ -217,7 +219,8 @@ profiled on the machine above:
   costs 2.3–2.7 µs (0.6 among 1k), finding the record 1.8–2.6 µs (0.2; since then 0.2–0.4 µs less, a
   slot's expiry and neighbours sharing one cache line) and decoding it 1.8–2.0 µs (kept decoded
   among 1k): together the whole difference between the two p50s. With the memos off, a hit among 1M
-  entries costs 1.52× one among 1k. Keeping every entry decoded instead of its bytes would cost
+  entries costs 1.52× one among 1k, and 1.37× since the slots share a cache line (10.0 µs against
+  7.3; with them on, 10.4 against 5.3). Keeping every entry decoded instead of its bytes would cost
   1,129 bytes more per entry (measured), more than twice the 512-byte target.
 - **A Redis hit** sends one \`GET\` (checked with \`INFO commandstats\`), as the raw \`GET\` does,
   and its reply takes as long (47–48 µs, timed inside one hit on Deno). Before it: 3 µs (request,
