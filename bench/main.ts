@@ -1,15 +1,15 @@
 /**
  * `deno task bench`: every benchmark of the project in one run, printed as Markdown tables —
  * the floor, hits per backend, misses against plain fetch, Redis against a raw GET, scaling to a
- * million entries, heap per entry, and (in a Node 24 child process) the peers — then the targets
- * and where each stands.
+ * million entries, heap per entry, and (in Node 24 and Bun child processes) the peers — then the
+ * targets and where each stands.
  *
  *   deno task bench            # prints the tables (a few minutes)
  *   deno task bench --quick    # shorter slices, stores up to 100k entries
  *   deno task bench --write    # also writes docs/performance.md and docs/bench.svg
  *
  * `bench/run.sh` (what the task runs) starts Redis and the MongoDB stand-in with
- * `scripts/services.sh` and puts the project's Deno and Node first on PATH.
+ * `scripts/services.sh` and puts the project's Deno, Node and Bun first on PATH.
  *
  * @module
  */
@@ -66,9 +66,14 @@ try {
 }
 
 progress("peers, in Node 24");
-const node = await peersInNode();
+const node = await peersIn("node", env("NODE") ?? "node");
 if ("tables" in node) { for (const table of node.tables) show({ table, figures: node.figures }); }
 else console.log(`### Hits and misses on Node, beside the peers\n\nskipped: ${node.skip}\n`);
+// Bun's tables are shown, not its figures: the targets and the chart are Deno's and Node's.
+progress("peers, in Bun");
+const bun = await peersIn("bun", env("BUN") ?? "bun");
+if ("tables" in bun) { for (const table of bun.tables) show({ table, figures: {} }); }
+else console.log(`### Hits and misses on Bun, beside the peers\n\nskipped: ${bun.skip}\n`);
 
 const summary = targets(figures);
 tables.unshift(summary);
@@ -84,17 +89,20 @@ if (args.has("--write")) {
   console.log("wrote docs/performance.md and docs/bench.svg");
 }
 
-/** Runs bench/peers.ts on Node and reads its figures back. */
-async function peersInNode(): Promise<{ tables: Table[]; figures: Figures } | { skip: string }> {
-  const file = `${scratch()}/peers.json`;
+/** Runs bench/peers.ts on Node or Bun (`command`) and reads its figures back. */
+async function peersIn(
+  runtime: string,
+  command: string,
+): Promise<{ tables: Table[]; figures: Figures } | { skip: string }> {
+  const file = `${scratch()}/peers-${runtime}.json`;
   try {
-    const child = new Deno.Command(env("NODE") ?? "node", {
+    const child = new Deno.Command(command, {
       args: [new URL("./peers.ts", import.meta.url).pathname, "--json", file],
       stdout: "inherit",
       stderr: "inherit",
     });
     const { success } = await child.output();
-    if (!success) return { skip: "node bench/peers.ts failed (see above)" };
+    if (!success) return { skip: `${runtime} bench/peers.ts failed (see above)` };
     const result = JSON.parse(Deno.readTextFileSync(file)) as {
       tables: Table[];
       figures: Figures;
@@ -103,7 +111,7 @@ async function peersInNode(): Promise<{ tables: Table[]; figures: Figures } | { 
     machine.push(`Peers: ${result.runtime}`);
     return result;
   } catch (error) {
-    return { skip: `cannot run node: ${(error as Error).message}` };
+    return { skip: `cannot run ${runtime}: ${(error as Error).message}` };
   } finally {
     cleanup();
   }
@@ -157,14 +165,17 @@ ${machine.map((line) => `- ${line}`).join("\n")}
   the floor: a \`CachedResponse\` read whole (\`arrayBuffer()\`, \`text()\`, \`json()\`, \`bytes()\`)
   takes its bytes directly instead of through its stream, which a plain \`Response\` cannot.
 - **The origin** is a server of the benchmark itself on 127.0.0.1 (\`Deno.serve\` on Deno,
-  \`node:http\` on Node). Redis and the MongoDB stand-in are started by \`scripts/services.sh\`.
+  \`node:http\` on Node and Bun). Redis and the MongoDB stand-in are started by \`scripts/services.sh\`.
 - **Peers** run in one Node 24 process with our Memory and SQLite backends and the floor:
   undici's \`fetch\` with \`interceptors.cache\` over \`MemoryCacheStore\` and over
   \`SqliteCacheStore\` (a file), make-fetch-happen (cacache), axios with axios-cache-interceptor.
   axios returns the stored \`ArrayBuffer\` itself, without a \`Response\` or a copy, so at 100 KB it
   is faster than the floor: it is not doing the same work. The same Node process then times our
   misses against Node's plain \`fetch\` (undici), and ours beside the peers' (each against Node's
-  own \`fetch\`, whatever stack the peer brings: undici from npm, minipass-fetch, node:http).
+  own \`fetch\`, whatever stack the peer brings: undici from npm, minipass-fetch, node:http). The
+  same script then runs in one Bun process: the same cases, against Bun's own \`fetch\` (undici
+  from npm there too, by its path: Bun's built-in \`undici\` module has no cache interceptor). No
+  target is set for Bun; its tables show where it stands.
 - **A miss** with a body up to 1 MiB of declared length is read whole before \`fetch\` resolves on
   Deno and Bun; larger bodies, and every body on Node, stream (see [reliability](reliability.md)).
   The benchmarks read bodies by \`arrayBuffer()\`, which takes a streamed body whole: its chunks
@@ -236,11 +247,11 @@ profiled on the machine above:
 ## Run it
 
 \`\`\`sh
-npm install                  # Deno, Node 24 and the peers (devDependencies)
+npm install                  # Deno, Node 24, Bun and the peers (devDependencies)
 deno task bench              # a few minutes; --quick for a shorter run
 deno task bench --write      # rewrites this page and docs/bench.svg
 BENCH_SCALE=2 deno task bench --write   # twice the slices and rounds: steadier ratios
-node bench/peers.ts          # the peer comparison alone
+node bench/peers.ts          # the peer comparison alone (or: bun bench/peers.ts)
 \`\`\`
 `;
 }

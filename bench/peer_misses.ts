@@ -1,6 +1,6 @@
 /**
- * Misses beside the peers, in the Node 24 process of `bench/peers.ts`, from the same loopback
- * origin: Node's own `fetch` (no cache), our `CachedSession` over `MemoryBackend` and over
+ * Misses beside the peers, in the Node 24 (or Bun) process of `bench/peers.ts`, from the same
+ * loopback origin: the runtime's own `fetch` (no cache), our `CachedSession` over `MemoryBackend` and over
  * `SQLiteBackend` (a file), and each peer as `bench/peers.ts` opens it. Every request asks for a
  * new URL, so every one goes to the origin and is stored; the body is read to the end.
  *
@@ -54,9 +54,17 @@ function ours(backend: "memory" | "sqlite", size: string): Contender {
 
 const plain: Contender = {
   name: "fetch",
-  label: "fetch (Node's own, no cache)",
+  label: "fetch (the runtime's own, no cache)",
   open: () => Promise.resolve({ run: async (url: string) => await (await fetch(url)).arrayBuffer() }),
 };
+
+/** What the runtime's own `fetch` is: Node's bundled undici, or Bun's native one. */
+function plainFetch(): string {
+  const versions = (globalThis as { process?: { versions?: Record<string, string> } }).process?.versions;
+  return versions?.bun !== undefined
+    ? "Bun's native one"
+    : `Node's bundled undici ${versions?.undici ?? "?"}`;
+}
 
 /**
  * Checks that a client stores a miss: a new URL twice, and the second must not reach the origin.
@@ -86,7 +94,7 @@ function missCase(name: string, size: string, peer: Peer, origin: Origin, unseen
 /**
  * Times misses through plain `fetch`, our two backends and the peers, side by side.
  *
- * @param origin The loopback origin (of this Node process).
+ * @param origin The loopback origin (of this process).
  * @param options Body sizes, budget, and the peers to time after ours.
  * @returns The table, and figures by `"node:miss-<case>:<size>"`.
  */
@@ -146,10 +154,9 @@ export async function peerMisses(
       notes: [
         "Every request is a new URL: a miss that goes to the origin and is stored. Each cache was checked " +
         "to store one (a second request for a new URL did not reach the origin) before it was timed.",
-        `Time ÷ plain fetch is against Node's own \`fetch\` (its bundled undici ${
-          (globalThis as { process?: { versions?: Record<string, string> } }).process?.versions?.undici ?? "?"
-        }), whatever stack the peer uses: undici's fetch from npm; make-fetch-happen on minipass-fetch ` +
-        "(node:http); axios on node:http. Ours is Node's own `fetch`.",
+        `Time ÷ plain fetch is against the runtime's own \`fetch\` (${plainFetch()}), whatever stack ` +
+        "the peer uses: undici's fetch from npm; make-fetch-happen on minipass-fetch (node:http); axios on " +
+        "node:http. Ours is the runtime's own `fetch`.",
         ...notes,
       ],
     },

@@ -1,5 +1,6 @@
 /**
- * Hits beside the peers, in one Node 24 process, from one loopback origin, with the same bodies:
+ * Hits beside the peers, in one Node 24 (or Bun) process, from one loopback origin, with the same
+ * bodies:
  *
  * - the floor (key + `Response` from bytes), `MemoryBackend` and `SQLiteBackend`;
  * - undici's `fetch` with `interceptors.cache` over `MemoryCacheStore` and over
@@ -8,10 +9,10 @@
  * - axios with axios-cache-interceptor (its in-memory storage).
  *
  * Every case reads the body to the end, and is checked to be served without the origin before
- * it is timed. The same process then times misses: ours against Node's plain `fetch`
+ * it is timed. The same process then times misses: ours against the runtime's plain `fetch`
  * (`bench/misses.ts`), and ours and the peers' side by side (`bench/peer_misses.ts`). Run it
- * alone (`node bench/peers.ts`) for its tables, or through `deno task bench`, which calls it
- * with `--json <file>` and prints everything together.
+ * alone (`node bench/peers.ts`, `bun bench/peers.ts`) for its tables, or through `deno task
+ * bench`, which calls it on both with `--json <file>` and prints everything together.
  *
  * @module
  */
@@ -52,8 +53,16 @@ export interface Peer {
   close?: () => Promise<unknown> | void;
 }
 
+/**
+ * undici from npm. On Bun by its path: there `undici` names a module built into Bun, without the
+ * cache interceptor or its stores.
+ */
+const UNDICI = "Bun" in globalThis
+  ? new URL("../node_modules/undici/index.js", import.meta.url).href
+  : "undici";
+
 async function undici(store: "memory" | "sqlite"): Promise<Peer> {
-  const { Agent, cacheStores, fetch, interceptors } = await import("undici");
+  const { Agent, cacheStores, fetch, interceptors } = await import(UNDICI) as typeof import("undici");
   const cache = store === "memory"
     ? new cacheStores.MemoryCacheStore({ maxCount: 10_000, maxSize: 1024 ** 3 })
     : new cacheStores.SqliteCacheStore({ location: join(scratch(), `undici-${Date.now()}.db`) });
@@ -118,7 +127,7 @@ async function peerCase(name: string, peer: Peer, urls: string[], origin: Origin
 /**
  * Times our hits and the peers' side by side.
  *
- * @param origin The loopback origin (of this Node process).
+ * @param origin The loopback origin (of this process).
  * @param sizes Body sizes.
  * @returns The table and figures by `"node:<case>:<size>"`.
  */
@@ -197,7 +206,7 @@ if (main) {
   const origin = await startOrigin();
   try {
     const beside = await peers(origin, ["1k", "100k"]);
-    // Misses on Node too: undici's fetch is another network stack than Deno's.
+    // Misses here too: Node's fetch (undici) and Bun's are other network stacks than Deno's.
     const missed = await misses(origin, { sizes: ["1k", "100k", "10m"], budget: budget() });
     const missedBeside = await peerMisses(origin, {
       sizes: ["1k", "100k"],

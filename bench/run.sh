@@ -19,5 +19,5 @@ fi
 # Deno reads /proc only with --allow-all: the CPU model comes through the environment.
 BENCH_CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -1)
 export BENCH_CPU
-deno run --allow-net=127.0.0.1,localhost --allow-read --allow-write --allow-env --allow-sys --allow-run=node \
+deno run --allow-net=127.0.0.1,localhost --allow-read --allow-write --allow-env --allow-sys --allow-run=node,bun \
   --unstable-kv --v8-flags=--expose-gc bench/main.ts "$@"
