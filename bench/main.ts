@@ -74,6 +74,8 @@ progress("peers, in Bun");
 const bun = await peersIn("bun", env("BUN") ?? "bun");
 if ("tables" in bun) { for (const table of bun.tables) show({ table, figures: {} }); }
 else console.log(`### Hits and misses on Bun, beside the peers\n\nskipped: ${bun.skip}\n`);
+const peerRuntimes = [node, bun].flatMap((run) => "runtime" in run ? [run.runtime] : []);
+if (peerRuntimes.length > 0) machine.push(`Peers: ${peerRuntimes.join(", ")}`);
 
 const summary = targets(figures);
 tables.unshift(summary);
@@ -93,7 +95,7 @@ if (args.has("--write")) {
 async function peersIn(
   runtime: string,
   command: string,
-): Promise<{ tables: Table[]; figures: Figures } | { skip: string }> {
+): Promise<{ tables: Table[]; figures: Figures; runtime: string } | { skip: string }> {
   const file = `${scratch()}/peers-${runtime}.json`;
   try {
     const child = new Deno.Command(command, {
@@ -103,13 +105,7 @@ async function peersIn(
     });
     const { success } = await child.output();
     if (!success) return { skip: `${runtime} bench/peers.ts failed (see above)` };
-    const result = JSON.parse(Deno.readTextFileSync(file)) as {
-      tables: Table[];
-      figures: Figures;
-      runtime: string;
-    };
-    machine.push(`Peers: ${result.runtime}`);
-    return result;
+    return JSON.parse(Deno.readTextFileSync(file)) as { tables: Table[]; figures: Figures; runtime: string };
   } catch (error) {
     return { skip: `cannot run ${runtime}: ${(error as Error).message}` };
   } finally {
