@@ -161,7 +161,8 @@ ${machine.map((line) => `- ${line}`).join("\n")}
   the floor: a \`CachedResponse\` read whole (\`arrayBuffer()\`, \`text()\`, \`json()\`, \`bytes()\`)
   takes its bytes directly instead of through its stream, which a plain \`Response\` cannot.
 - **The origin** is a server of the benchmark itself on 127.0.0.1 (\`Deno.serve\` on Deno,
-  \`node:http\` on Node and Bun). Redis and the MongoDB stand-in are started by \`scripts/services.sh\`.
+  \`node:http\` on Node and Bun). Redis and the MongoDB stand-in are started by
+  \`scripts/services.sh\`.
 - **Peers** run in one Node 24 process with our Memory and SQLite backends and the floor:
   undici's \`fetch\` with \`interceptors.cache\` over \`MemoryCacheStore\` and over
   \`SqliteCacheStore\` (a file), make-fetch-happen (cacache), axios with axios-cache-interceptor.

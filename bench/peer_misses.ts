@@ -1,8 +1,8 @@
 /**
  * Misses beside the peers, in the Node 24 (or Bun) process of `bench/peers.ts`, from the same
- * loopback origin: the runtime's own `fetch` (no cache), our `CachedSession` over `MemoryBackend` and over
- * `SQLiteBackend` (a file), and each peer as `bench/peers.ts` opens it. Every request asks for a
- * new URL, so every one goes to the origin and is stored; the body is read to the end.
+ * loopback origin: the runtime's own `fetch` (no cache), our `CachedSession` over `MemoryBackend`
+ * and over `SQLiteBackend` (a file), and each peer as `bench/peers.ts` opens it. Every request
+ * asks for a new URL, so every one goes to the origin and is stored; the body is read to the end.
  *
  * Each cache is first checked to store a miss (a second request for a new URL must not reach the
  * origin); one that does not is left out with the reason. While timed, every request is checked
