@@ -27,6 +27,7 @@
  * @module
  */
 
+import { fillsBuffer } from "../src/bytes.ts";
 import { BackendError } from "../src/errors.ts";
 import { type CacheEntry, type DecodedRecord, encodeAlias, encodeEntry } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
@@ -178,7 +179,7 @@ export class CacheBackend implements AsyncDisposable {
       const record = this.#decode(key, bytes);
       if (record.kind === "alias") return { alias: record.target };
       const owned = this.storage.copiesValues === true && this.storage.keepsValues !== true &&
-        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+        fillsBuffer(bytes);
       return owned ? { entry: record.entry, owned } : { entry: record.entry };
     } catch (cause) {
       return this.#corrupt(key, cause);

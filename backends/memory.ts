@@ -15,6 +15,7 @@
 
 import { CacheBackend, type Storage } from "./base.ts";
 import { positiveInteger } from "../src/backend_options.ts";
+import { fillsBuffer } from "../src/bytes.ts";
 
 /** Default bound on the number of records: 10,000. */
 export const DEFAULT_MAX_ENTRIES = 10_000;
@@ -137,10 +138,8 @@ export class MemoryStorage implements Storage {
     if (value.length > this.maxEntrySize || value.length > this.maxBytes) return Promise.resolve();
     const slot = this.#free.pop() ?? this.#values.length;
     if (2 * slot === this.#times.length) this.#grow();
-    const whole = value.buffer instanceof ArrayBuffer && value.byteOffset === 0 &&
-      value.byteLength === value.buffer.byteLength;
     this.#keys[slot] = key;
-    this.#values[slot] = whole ? value.buffer as ArrayBuffer : value;
+    this.#values[slot] = fillsBuffer(value) ? value.buffer : value;
     this.#times[2 * slot] = deleteAt;
     this.#link(slot);
     this.#slots.set(key, slot);

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { fillsBuffer } from "./bytes.ts";
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
 import { offerWhole, READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
 
@@ -347,12 +348,7 @@ class Collected {
  */
 function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const [part] = parts;
-  if (
-    parts.length === 1 && part!.buffer instanceof ArrayBuffer && part!.byteOffset === 0 &&
-    part!.byteLength === part!.buffer.byteLength
-  ) {
-    return part as Uint8Array<ArrayBuffer>;
-  }
+  if (parts.length === 1 && fillsBuffer(part!)) return part;
   return copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
 }
 
