@@ -88,7 +88,7 @@ export class MemoryStorage implements Storage {
   #keys: (string | undefined)[] = [];
   #values: (ArrayBuffer | Uint8Array | undefined)[] = [];
   /** Per slot, 16 bytes: the expiry (epoch ms) at `2 × slot` … */
-  #times = new Float64Array(2 * 64);
+  #times = new Float64Array(2 * FIRST_SLOTS);
   /** … the older neighbour at `4 × slot + 2`, the newer at `4 × slot + 3`. */
   #links = new Int32Array(this.#times.buffer);
   #oldest = NONE;
@@ -163,7 +163,7 @@ export class MemoryStorage implements Storage {
     this.#slots.clear();
     this.#keys = [];
     this.#values = [];
-    this.#times = new Float64Array(2 * 64);
+    this.#times = new Float64Array(2 * FIRST_SLOTS);
     this.#links = new Int32Array(this.#times.buffer);
     this.#oldest = this.#newest = NONE;
     this.#free = [];
@@ -218,6 +218,8 @@ export class MemoryStorage implements Storage {
 
 /** No slot: the end of the order of use. */
 const NONE = -1;
+/** Slots a store starts with (and starts again with when cleared); they double as it fills. */
+const FIRST_SLOTS = 64;
 /** Where a slot's neighbours sit in `#links`, after its expiry's two words. */
 const OLDER = 2;
 const NEWER = 3;
