@@ -26,6 +26,12 @@ export interface Result {
   p99: number;
   /** Operations timed. */
   ops: number;
+  /**
+   * Operations per second in each round, in order. Cases compared in one run are timed side by
+   * side, a slice each per round, so their rounds pair up: the ratio of two cases round by round
+   * shows how far the machine's noise moves it.
+   */
+  rounds: number[];
 }
 
 /** How long to measure. */
@@ -70,6 +76,7 @@ export async function compare(cases: Case[], budget: Budget): Promise<Result[]> 
     p50: samples[i]!.quantile(0.5),
     p99: samples[i]!.quantile(0.99),
     ops: samples[i]!.length,
+    rounds: rates[i]!,
   }));
 }
 

@@ -18,7 +18,7 @@ import { cacheKey } from "../src/cache_keys.ts";
 import { type CacheEntry, decodeRecord, encodeEntry } from "../src/record.ts";
 import { CachedSession } from "../src/session.ts";
 import { openBackend, scratch } from "./_backends.ts";
-import { type Budget, type Case, compare, env } from "./_measure.ts";
+import { type Budget, type Case, compare, env, type Result } from "./_measure.ts";
 import type { Origin } from "./_origin.ts";
 import { type Table, times, timing } from "./_report.ts";
 import { type Figures, runtimeName } from "./hits.ts";
@@ -327,8 +327,8 @@ export function progress(message: string): void {
 }
 
 /** A single measured number, stored like a timing result (in `opsPerSec`). */
-function scalar(value: number): { name: string; opsPerSec: number; p50: number; p99: number; ops: number } {
-  return { name: "value", opsPerSec: value, p50: NaN, p99: NaN, ops: 1 };
+function scalar(value: number): Result {
+  return { name: "value", opsPerSec: value, p50: NaN, p99: NaN, ops: 1, rounds: [] };
 }
 
 function memoryUsage(): { heapUsed: number; external: number } {
