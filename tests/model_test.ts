@@ -1,68 +1,71 @@
 /**
- * The session against a model of its origin, on every backend: random runs of requests (GET and
- * HEAD, one at a time and in concurrent bursts), origin changes and clock moves, over URLs whose
- * responses follow different caching rules. After every response it checks what a user of any
- * cache must be able to rely on:
+ * The session against a model of its origin, on every backend: random runs of requests (GET, of
+ * a range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a
+ * time and in concurrent bursts), origin changes and clock moves, over URLs whose responses
+ * follow different caching rules. After every response it checks what a user of any cache must
+ * be able to rely on:
  *
  * - it is the response of the URL asked for, and of the `Vary` variant the request selects;
- * - its body is whole, byte for byte what the origin sent, and agrees with its headers;
- * - it is no older than its rules allow: the origin sent (or confirmed with a 304) the version
- *   served no longer ago than the response's freshness lifetime (plus any allowed staleness);
- * - a response that may not be stored reaches the origin every time.
+ * - its body (or the range asked for) is byte for byte what the origin sent for the version its
+ *   headers name;
+ * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago; a
+ *   response from the network was sent just now) and within what its rules, the request's
+ *   directives and its mode allow;
+ * - a response that may not be stored reaches the origin every time, and is never stored.
  *
  * @module
  */
 
 import { equal, ok } from "node:assert/strict";
 import fc from "fast-check";
-import { CachedSession } from "../mod.ts";
+import { type CachedResponse, CachedSession } from "../mod.ts";
 import { BACKENDS, dispose } from "./_fixtures.ts";
 import { Clock, origin } from "./_origin.ts";
 
-/** How a URL's responses may be reused, and for how long (seconds) in a private and a shared cache. */
+/** How a URL's responses may be reused. */
 interface Rules {
   headers: (clock: Clock) => Record<string, string>;
-  /** Longest time after the origin sent a version that the cache may still serve it. */
-  private: number;
-  shared: number;
+  /** Freshness lifetime in seconds, in a private and in a shared cache (0: not stored there, or revalidated). */
+  fresh: [number, number];
+  /** Seconds past it that a stale response may be served while it is refreshed. */
+  staleWhileRevalidate?: number;
+  /** The response forbids serving it stale (`must-revalidate`, `no-cache`; `s-maxage` in a shared cache). */
+  revalidate?: "always" | "shared";
   vary?: boolean;
   /** May not be stored at all: every request must reach the origin. */
   noStore?: boolean;
 }
 
 const RULES: Record<string, Rules> = {
-  fresh: { headers: () => ({ "cache-control": "max-age=60" }), private: 60, shared: 60 },
+  fresh: { headers: () => ({ "cache-control": "max-age=60" }), fresh: [60, 60] },
   varied: {
     headers: () => ({ "cache-control": "max-age=60", vary: "accept-language" }),
-    private: 60,
-    shared: 60,
+    fresh: [60, 60],
     vary: true,
   },
-  "no-store": { headers: () => ({ "cache-control": "no-store" }), private: 0, shared: 0, noStore: true },
-  "no-cache": { headers: () => ({ "cache-control": "no-cache" }), private: 0, shared: 0 },
+  "no-store": { headers: () => ({ "cache-control": "no-store" }), fresh: [0, 0], noStore: true },
+  "no-cache": { headers: () => ({ "cache-control": "no-cache" }), fresh: [0, 0], revalidate: "always" },
   "must-revalidate": {
-    headers: () => ({ "cache-control": "max-age=0, must-revalidate" }),
-    private: 0,
-    shared: 0,
+    headers: () => ({ "cache-control": "max-age=5, must-revalidate" }),
+    fresh: [5, 5],
+    revalidate: "always",
   },
-  private: { headers: () => ({ "cache-control": "private, max-age=60" }), private: 60, shared: 0 },
-  "s-maxage": { headers: () => ({ "cache-control": "max-age=5, s-maxage=60" }), private: 5, shared: 60 },
-  expires: {
-    headers: (clock) => ({ expires: new Date(clock.now + 30_000).toUTCString() }),
-    private: 30,
-    shared: 30,
+  private: { headers: () => ({ "cache-control": "private, max-age=60" }), fresh: [60, 0] },
+  "s-maxage": {
+    headers: () => ({ "cache-control": "max-age=5, s-maxage=60" }),
+    fresh: [5, 60],
+    revalidate: "shared",
   },
-  // Served stale for 30 s past its 10 while a background request refreshes it.
+  expires: { headers: (clock) => ({ expires: new Date(clock.now + 30_000).toUTCString() }), fresh: [30, 30] },
   swr: {
     headers: () => ({ "cache-control": "max-age=10, stale-while-revalidate=30" }),
-    private: 40,
-    shared: 40,
+    fresh: [10, 10],
+    staleWhileRevalidate: 30,
   },
   // Heuristic freshness: a tenth of the 100 s since Last-Modified.
   heuristic: {
     headers: (clock) => ({ "last-modified": new Date(clock.now - 100_000).toUTCString() }),
-    private: 10,
-    shared: 10,
+    fresh: [10, 10],
   },
 };
 const URLS = Object.keys(RULES);
@@ -76,15 +79,62 @@ const PADDING = fc.oneof(
 );
 const LANGUAGES = ["en", "fr", undefined];
 
-/** One request, or several sent at once (identical ones may share one origin request). */
-type Asked = { url: string; lang: string | undefined; head: boolean };
+/** A request: GET (perhaps of a range) or HEAD, with a `cache` mode or the default one. */
+interface Asked {
+  url: string;
+  lang: string | undefined;
+  head: boolean;
+  mode: RequestCache;
+  /** The request's own `Cache-Control`. */
+  directive: string | undefined;
+  /** The first byte asked for and how many. */
+  range: [number, number] | undefined;
+}
+/** Requests are sent one at a time or several at once (identical ones may share one origin request). */
 type Command =
   | { kind: "requests"; requests: Asked[] }
   | { kind: "change"; url: string }
   | { kind: "tick"; seconds: number };
 
 const url = fc.constantFrom(...URLS);
-const asked = fc.record({ url, lang: fc.constantFrom(...LANGUAGES), head: fc.boolean() });
+const asked: fc.Arbitrary<Asked> = fc.record({
+  url,
+  lang: fc.constantFrom(...LANGUAGES),
+  head: fc.boolean(),
+  mode: fc.oneof(
+    { weight: 6, arbitrary: fc.constant<RequestCache>("default") },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<RequestCache>(
+        "no-cache",
+        "reload",
+        "force-cache",
+        "only-if-cached",
+        "no-store",
+      ),
+    },
+  ),
+  directive: fc.option(
+    fc.constantFrom(
+      "no-cache",
+      "max-age=0",
+      "max-age=8",
+      "max-age=30",
+      "min-fresh=4",
+      "min-fresh=30",
+      "max-stale=20",
+      "max-stale",
+      "only-if-cached",
+    ),
+    { freq: 4, nil: undefined },
+  ),
+  range: fc.option(fc.tuple(fc.constantFrom(0, 5, 60, 1_000, 99_000), fc.constantFrom(1, 10, 100_000)), {
+    freq: 4,
+    nil: undefined,
+  }),
+})
+  // A mode other than the default decides alone: with `only-if-cached` beside it the request contradicts itself.
+  .map((asked) => asked.directive === "only-if-cached" ? { ...asked, mode: "default" } : asked);
 const command: fc.Arbitrary<Command> = fc.oneof(
   {
     weight: 6,
@@ -105,12 +155,12 @@ const run = fc.record({
   commands: fc.array(command, { minLength: 5, maxLength: 30 }),
 });
 
-/** The origin: a version per URL, and when it last sent (or confirmed) each version of each variant. */
+/** The origin: a version per URL, and when it sent (or confirmed with a 304) each version of each variant. */
 class Model {
   readonly clock = new Clock();
   readonly versions = new Map<string, number>(URLS.map((url) => [url, 1]));
-  /** `url|variant|version` → when the origin last sent it, in ms. */
-  readonly sent = new Map<string, number>();
+  /** `url|variant|version` → when the origin sent it, in ms. */
+  readonly sent = new Map<string, number[]>();
   /** Requests the origin received, by URL. */
   readonly calls = new Map<string, number>();
 
@@ -147,7 +197,8 @@ class Model {
       "x-for": `${url}|${variant}`,
       "x-version": String(version),
     });
-    this.sent.set(`${url}|${variant}|${version}`, this.clock.now);
+    const sent = `${url}|${variant}|${version}`;
+    this.sent.set(sent, [...this.sent.get(sent) ?? [], this.clock.now]);
     if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
     const body = request.method === "HEAD" ? null : this.body(url, variant, version);
     return new Response(body, { headers });
@@ -166,33 +217,70 @@ function letters(seed: string, length: number): string {
   return new TextDecoder().decode(codes);
 }
 
-/** Checks one response to a request for `url` with `lang` against the model. */
-async function check(
-  model: Model,
-  shared: boolean,
-  url: string,
-  lang: string | undefined,
-  response: Response,
-) {
-  const what = `${response.status} for ${url} (${lang ?? "no language"})`;
-  equal(response.status, 200, what);
+/** A request that wants a stored response or a 504, never the origin's. */
+function cachedOnly({ mode, directive }: Asked): boolean {
+  return mode === "only-if-cached" || directive === "only-if-cached";
+}
+
+/**
+ * The oldest response a request may get, in seconds, by the response's rules (RFC 9111 §4.2, §5.2;
+ * RFC 5861 §3), the request's `Cache-Control` (§5.2.1) and its `cache` mode. A bound: the cache
+ * may always ask the origin sooner.
+ */
+function allowedAge({ url, mode, directive }: Asked, shared: boolean): number {
+  if (mode === "force-cache" || mode === "only-if-cached") return Infinity;
+  if (mode !== "default" || directive === "no-cache") return 0;
+  const rules = RULES[url]!;
+  const fresh = rules.fresh[shared ? 1 : 0];
+  const mayBeStale = rules.revalidate === undefined || (rules.revalidate === "shared" && !shared);
+  const whileRevalidating = mayBeStale ? rules.staleWhileRevalidate ?? 0 : 0;
+  const [name, value] = (directive ?? "").split("=") as [string, string | undefined];
+  const seconds = value === undefined ? Infinity : Number(value);
+  if (name === "max-age") return Math.min(seconds, fresh + whileRevalidating);
+  if (name === "min-fresh") return Math.max(0, fresh - seconds);
+  if (name === "max-stale") return fresh + (mayBeStale ? Math.max(seconds, whileRevalidating) : 0);
+  return fresh + whileRevalidating;
+}
+
+/**
+ * Checks one response against the model: whose it is, how old (a response from the cache says
+ * by its `Age` when the origin sent it; one from the network was sent just now), and its body.
+ */
+async function check(model: Model, shared: boolean, asked: Asked, response: CachedResponse) {
+  const { url, lang, mode, range } = asked;
+  const asking = [lang ?? "no language", `${mode} mode`, asked.directive ?? []].flat().join(", ");
+  const what = `${response.status} for ${url} (${asking})`;
+  if (response.status === 504) {
+    return ok(cachedOnly(asked), `${what}: a 504 unasked`);
+  }
+  ok([200, 206, 416].includes(response.status) && (response.status === 200 || range !== undefined), what);
   const variant = model.variant(url, lang);
   equal(response.headers.get("x-for"), `${url}|${variant}`, `${what}: another URL's or variant's response`);
   const version = Number(response.headers.get("x-version"));
-  const sentAt = model.sent.get(`${url}|${variant}|${version}`);
-  ok(sentAt !== undefined, `${what}: version ${version} was never sent`);
-  const rules = RULES[url]!;
-  const allowed = (shared ? rules.shared : rules.private) * 1000;
+  const sent = model.sent.get(`${url}|${variant}|${version}`) ?? [];
+  const now = model.clock.now;
+  const age = response.fromCache ? Number(response.headers.get("age")) * 1000 : 0;
   ok(
-    model.clock.now - sentAt <= allowed,
-    `${what}: version ${version} served ${
-      (model.clock.now - sentAt) / 1000
-    } s after the origin last sent it (allowed ${allowed / 1000} s)`,
+    sent.includes(now - age),
+    `${what}: version ${version} with an age of ${age / 1000} s was never sent then`,
   );
-  if (response.body === null) return;
-  const text = await response.text();
-  equal(text.length, model.body(url, variant, version).length, `${what}: a body cut short or run on`);
-  equal(text, model.body(url, variant, version), `${what}: a body that is not the one the origin sent`);
+  const allowed = allowedAge(asked, shared) * 1000;
+  ok(age <= allowed, `${what}: version ${version} served ${age / 1000} s old (allowed ${allowed / 1000} s)`);
+  if (response.body === null && response.status !== 416) return;
+  const whole = model.body(url, variant, version);
+  if (response.status === 200) {
+    const text = await response.text();
+    equal(text.length, whole.length, `${what}: a body cut short or run on`);
+    return equal(text, whole, `${what}: a body that is not the one the origin sent`);
+  }
+  const [start, length] = range!;
+  if (response.status === 416) {
+    ok(start >= whole.length, `${what}: bytes ${start}- were there to send`);
+    return equal(response.headers.get("content-range"), `bytes */${whole.length}`, what);
+  }
+  const end = Math.min(start + length, whole.length) - 1;
+  equal(response.headers.get("content-range"), `bytes ${start}-${end}/${whole.length}`, what);
+  equal(await response.text(), whole.slice(start, end + 1), `${what}: not the range asked for`);
 }
 
 for (const backend of BACKENDS) {
@@ -218,11 +306,19 @@ for (const backend of BACKENDS) {
             shared,
             waitUntil: (work) => background.push(work),
           });
-          const ask = ({ url, lang, head }: Asked) =>
-            session.fetch(`http://origin.test/${url}`, {
+          const ask = ({ url, lang, head, mode, directive, range }: Asked) => {
+            const headers = new Headers();
+            if (lang !== undefined) headers.set("accept-language", lang);
+            if (directive !== undefined) headers.set("cache-control", directive);
+            if (range !== undefined && !head) {
+              headers.set("range", `bytes=${range[0]}-${range[0] + range[1] - 1}`);
+            }
+            return session.fetch(`http://origin.test/${url}`, {
               method: head ? "HEAD" : "GET",
-              headers: lang === undefined ? {} : { "accept-language": lang },
+              headers,
+              cache: mode,
             });
+          };
           try {
             for (const step of commands) {
               if (step.kind === "tick") model.clock.tick(step.seconds);
@@ -231,12 +327,14 @@ for (const backend of BACKENDS) {
               } else {
                 const before = model.calls.get("no-store") ?? 0;
                 const responses = await Promise.all(step.requests.map(ask));
-                for (const [i, { url, lang }] of step.requests.entries()) {
-                  await check(model, shared, url, lang, responses[i]!);
+                for (const [i, request] of step.requests.entries()) {
+                  await check(model, shared, request, responses[i]!);
                   if (responses[i]!.fromCache) served.fromCache++;
                   if (responses[i]!.revalidated) served.revalidated++;
                 }
-                const noStore = step.requests.filter(({ url }) => RULES[url]!.noStore).length;
+                const noStore = step.requests.filter((request) =>
+                  RULES[request.url]!.noStore && !cachedOnly(request)
+                ).length;
                 equal(
                   (model.calls.get("no-store") ?? 0) - before,
                   noStore,

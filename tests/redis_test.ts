@@ -126,7 +126,8 @@ Deno.test({
       await storage.get("key");
       for await (const _ of storage.keys()) { /* a SCAN */ }
       await storage.clear();
-      deepEqual(sent, ["SET", "GET", "SCAN", "SCAN", "UNLINK"]);
+      // Each kind of command, in this order; how many SCAN steps depends on what else the server holds.
+      deepEqual([...new Set(sent)], ["SET", "GET", "SCAN", "UNLINK"]);
       for (const given of options) {
         equal(given?.timeout, 0);
       }
