@@ -10,6 +10,7 @@ import type { CacheBackend } from "../backends/base.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { keyFor } from "./lookup.ts";
+import { Invalidations } from "./invalidations.ts";
 import type { Monitor } from "./monitor.ts";
 import type { ErrorContext, ResolvedOptions } from "./options.ts";
 import type { CacheEntry } from "./record.ts";
@@ -26,6 +27,7 @@ export class CacheAccess {
   #o: ResolvedOptions;
   #monitor: Monitor;
   #background = new Set<Promise<unknown>>();
+  #invalidations = new Invalidations();
 
   /**
    * @param cache The backend.
@@ -57,11 +59,23 @@ export class CacheAccess {
   }
 
   /**
+   * A mark for a request that goes to the network now: what the origin sends is stored only if
+   * its URL is not invalidated meanwhile ({@linkcode Invalidations}).
+   *
+   * @returns The mark.
+   */
+  mark(): number {
+    return this.#invalidations.mark();
+  }
+
+  /**
    * Stores an entry; a failed write is reported, and the entry still answers waiting requests.
    *
    * @param flow The request it was fetched for.
    * @param key The storage key.
    * @param entry The entry.
+   * @param asked The request's {@linkcode mark}: the entry is not stored if its URL was
+   *   invalidated since.
    * @param deleteAt When the storage may reclaim it (epoch ms); by default from the entry.
    * @param record The entry already encoded, if it is.
    * @returns The entry.
@@ -70,12 +84,15 @@ export class CacheAccess {
     flow: Flow,
     key: string,
     entry: CacheEntry,
+    asked: number,
     deleteAt?: number,
     record?: Uint8Array,
   ): Promise<CacheEntry> {
     try {
-      await this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o), record);
-      this.#monitor.stored(flow, key, entry);
+      const write = () => this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o), record);
+      if (await this.#invalidations.write(this.#urlOf(flow.url), asked, write)) {
+        this.#monitor.stored(flow, key, entry);
+      }
     } catch (error) {
       this.report(error, "write", flow);
     }
@@ -88,12 +105,20 @@ export class CacheAccess {
    * @param flow The request.
    * @param finalUrl The URL the redirects ended at.
    * @param target The key of the stored entry.
+   * @param asked The request's {@linkcode mark}: the alias is not stored if the final URL was
+   *   invalidated since.
    * @param deleteAt When the storage may reclaim the alias (epoch ms).
    */
-  async alias(flow: Flow, finalUrl: string, target: string, deleteAt: number): Promise<void> {
+  async alias(flow: Flow, finalUrl: string, target: string, asked: number, deleteAt: number): Promise<void> {
     try {
-      const key = await keyFor({ method: "GET", url: new URL(finalUrl), headers: flow.headers }, this.#o);
-      if (key !== target) await this.#cache.writeAlias(key, target, deleteAt);
+      const url = new URL(finalUrl);
+      const key = await keyFor({ method: "GET", url, headers: flow.headers }, this.#o);
+      if (key === target) return;
+      await this.#invalidations.write(
+        this.#urlOf(url),
+        asked,
+        () => this.#cache.writeAlias(key, target, deleteAt),
+      );
     } catch (error) {
       this.report(error, "write", flow);
     }
@@ -101,7 +126,8 @@ export class CacheAccess {
 
   /**
    * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
-   * same-origin `Location` and `Content-Location`: every stored method, variant and alias.
+   * same-origin `Location` and `Content-Location`: every stored method, variant and alias. A
+   * response asked for before is not stored after, and writes under way end before the delete.
    *
    * @param flow The unsafe request.
    * @param response Its response.
@@ -109,6 +135,7 @@ export class CacheAccess {
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<void> {
     try {
       for (const url of invalidatedUrls(flow.url, response)) {
+        await this.#invalidations.invalidating(this.#urlOf(url));
         for (const method of ["GET", "HEAD"]) {
           const prefix = urlKeyPrefix(method, url, this.#o.ignoredParameters);
           await this.#cache.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
@@ -118,6 +145,11 @@ export class CacheAccess {
     } catch (error) {
       this.report(error, "delete", flow);
     }
+  }
+
+  /** A URL as the invalidations know it: as the keys of its entries start. */
+  #urlOf(url: URL): string {
+    return urlKeyPrefix("GET", url, this.#o.ignoredParameters);
   }
 
   /**

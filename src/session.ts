@@ -228,6 +228,7 @@ export class CachedSession implements AsyncDisposable {
       const cached = stale?.entry;
       const validators = cached === undefined ? [] : conditionalHeaders(cached);
       const requestTime = o.now();
+      let asked = this.#access.mark();
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;
       let response: Response;
@@ -253,7 +254,9 @@ export class CachedSession implements AsyncDisposable {
         if (validatorsMatch(cached, response.headers)) {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
-          this.#access.track(this.#access.store(flow, stale!.key, entry).finally(() => lead?.release()));
+          this.#access.track(
+            this.#access.store(flow, stale!.key, entry, asked).finally(() => lead?.release()),
+          );
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
@@ -266,7 +269,7 @@ export class CachedSession implements AsyncDisposable {
         if (validatorsMatch(cached, response.headers)) {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
-          await this.#access.store(flow, stale!.key, entry);
+          await this.#access.store(flow, stale!.key, entry, asked);
           settle(undefined);
         } else {
           await this.cache.delete(stale!.key).then(
@@ -279,6 +282,7 @@ export class CachedSession implements AsyncDisposable {
       }
       if (!SAFE_METHODS.has(flow.method) && response.status < 400) {
         await this.#access.invalidate(flow, response);
+        asked = this.#access.mark(); // its own response is newer than what it invalidated
       }
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       const plan = planEntry(flow, primary, response, requestTime, responseTime, o);
@@ -296,8 +300,8 @@ export class CachedSession implements AsyncDisposable {
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
-        await this.#access.store(flow, plan.key, entry, plan.deleteAt, taken.record);
-        if (response.redirected) await this.#access.alias(flow, response.url, plan.key, plan.deleteAt);
+        await this.#access.store(flow, plan.key, entry, asked, plan.deleteAt, taken.record);
+        if (response.redirected) await this.#access.alias(flow, response.url, plan.key, asked, plan.deleteAt);
         return entry;
       };
       const body = await takeBody(response, this.#maxBodySize, plan.entry, (bytes) => {

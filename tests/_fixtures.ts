@@ -73,6 +73,11 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Resolves once `condition()` holds, checked every millisecond. */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await delay(1);
+}
+
 /** A directory for this test module's files, removed when it ends. */
 export const scratch: string = tempDir("http_cache_reliability_");
 

@@ -7,7 +7,7 @@ import { equal, ok, rejects } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
-import { BACKENDS, delay, dispose, loopback } from "./_fixtures.ts";
+import { BACKENDS, delay, dispose, loopback, until } from "./_fixtures.ts";
 import { origin, reply } from "./_origin.ts";
 
 const BODY = "x".repeat(64 * 1024);
@@ -23,10 +23,6 @@ async function gatedServer() {
     response.writeHead(200, FRESH).end(BODY);
   });
   return { server, release };
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await delay(1);
 }
 
 /** The error plain fetch gives for `url`. */

@@ -3,7 +3,10 @@
  * scripted origin and an injected clock.
  */
 import { assert, assertEquals } from "./_assert.ts";
+import { CacheBackend } from "../backends/base.ts";
+import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
+import { delay, until } from "./_fixtures.ts";
 import { Clock, origin, reply, type Script } from "./_origin.ts";
 
 const URL_A = "http://127.0.0.1/resource";
@@ -550,6 +553,82 @@ Deno.test("RFC 9111 §4.4 invalidation: unsafe methods invalidate the URI and sa
   assertEquals((await s.get(undefined, other)).response.fromCache, false);
   assertEquals((await s.get(undefined, "http://elsewhere.test/x")).response.fromCache, true);
   await s.session.close();
+});
+
+/** A memory storage whose writes land only once released: a backend slower than the origin. */
+class HeldWrites extends MemoryStorage {
+  held = 0;
+  #release: (() => void)[] | undefined = [];
+  override async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    if (this.#release !== undefined) {
+      this.held++;
+      await new Promise<void>((resolve) => this.#release!.push(resolve));
+    }
+    await super.set(key, value, deleteAt);
+  }
+  /** Lets the writes held so far land, and every later one at once. */
+  release(): void {
+    for (const resolve of this.#release?.splice(0) ?? []) resolve();
+    this.#release = undefined;
+  }
+}
+
+Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored after it", async (t) => {
+  // The origin's resource: a POST changes it; a GET may be held before it answers.
+  let version = 1;
+  let held: Promise<void> | undefined;
+  const clock = new Clock();
+  const script: Script = async (request) => {
+    if (request.method === "POST") return reply(`v${++version}`);
+    const answer = `v${version}`;
+    await held;
+    return reply(answer, { "cache-control": "max-age=10, stale-while-revalidate=60" }, { clock });
+  };
+
+  await t.step("a write under way ends before the POST deletes", async () => {
+    const storage = new HeldWrites();
+    const session = new CachedSession({
+      fetch: origin(script).fetch,
+      now: clock.fn,
+      backend: new CacheBackend(storage),
+    });
+    const first = await session.fetch(URL_A);
+    const read = first.text();
+    await until(() => storage.held === 1);
+    const post = session.fetch(URL_A, { method: "POST", body: "x" });
+    // The POST waits for the write to land, then deletes it (unfixed, it deleted first).
+    await Promise.race([post, delay(20)]);
+    storage.release();
+    await (await post).text();
+    assertEquals(await read, `v${version - 1}`);
+    const after = await session.fetch(URL_A);
+    assertEquals([after.fromCache, await after.text()], [false, `v${version}`]);
+    await session.close();
+  });
+
+  await t.step("a refresh the origin answered before the POST is not written", async () => {
+    const background: Promise<unknown>[] = [];
+    const o = origin(script);
+    const session = new CachedSession({
+      fetch: o.fetch,
+      now: clock.fn,
+      waitUntil: (work) => background.push(work),
+    });
+    await (await session.fetch(URL_A)).text();
+    clock.tick(20);
+    let answer!: () => void;
+    held = new Promise((resolve) => answer = resolve);
+    const stale = await session.fetch(URL_A); // served stale, refreshed in the background
+    await stale.text();
+    await until(() => o.calls === 2);
+    await (await session.fetch(URL_A, { method: "POST", body: "x" })).text();
+    answer(); // the refresh gets the version from before the POST
+    held = undefined;
+    await Promise.all(background);
+    const after = await session.fetch(URL_A);
+    assertEquals([after.fromCache, await after.text()], [false, `v${version}`]);
+    await session.close();
+  });
 });
 
 Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates nothing", async () => {

@@ -1,16 +1,18 @@
 /**
  * The session against a model of its origin, on every backend: random runs of requests (GET, of
  * a range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a
- * time and in concurrent bursts), origin changes and clock moves, over URLs whose responses
- * follow different caching rules. After every response it checks what a user of any cache must
- * be able to rely on:
+ * time and in concurrent bursts), origin changes, POSTs, outages and clock moves, over URLs whose
+ * responses follow different caching rules. After every response it checks what a user of any
+ * cache must be able to rely on:
  *
  * - it is the response of the URL asked for, and of the `Vary` variant the request selects;
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago; a
  *   response from the network was sent just now) and within what its rules, the request's
- *   directives and its mode allow;
+ *   directives, its mode and, while the origin is down, `staleIfError` allow;
+ * - nothing sent before a successful POST to its URL is served after it;
+ * - a request fails only as plain fetch would, with the origin's own failure;
  * - a response that may not be stored reaches the origin every time, and is never stored.
  *
  * @module
@@ -94,7 +96,11 @@ interface Asked {
 type Command =
   | { kind: "requests"; requests: Asked[] }
   | { kind: "change"; url: string }
+  | { kind: "post"; url: string }
+  | { kind: "outage"; how: Outage | undefined }
   | { kind: "tick"; seconds: number };
+/** How the origin fails while it is down: every request rejects, or it answers 503. */
+type Outage = "error" | "503";
 
 const url = fc.constantFrom(...URLS);
 const asked: fc.Arbitrary<Asked> = fc.record({
@@ -144,6 +150,14 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("change"), url }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("post"), url }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("outage"),
+      how: fc.constantFrom<Outage | undefined>("error", "503", undefined),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({ kind: fc.constant("tick"), seconds: fc.constantFrom(1, 4, 6, 11, 31, 45, 61) }),
@@ -151,6 +165,8 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 );
 const run = fc.record({
   shared: fc.boolean(),
+  /** The session's `staleIfError`, in seconds. */
+  staleIfError: fc.constantFrom(0, 20),
   padding: fc.record(Object.fromEntries(URLS.map((name) => [name, PADDING]))),
   commands: fc.array(command, { minLength: 5, maxLength: 30 }),
 });
@@ -163,6 +179,9 @@ class Model {
   readonly sent = new Map<string, number[]>();
   /** Requests the origin received, by URL. */
   readonly calls = new Map<string, number>();
+  /** URL → when a POST to it last succeeded: nothing the origin sent before may be served after. */
+  readonly invalidated = new Map<string, number>();
+  down: Outage | undefined;
 
   readonly padding: Record<string, number>;
   #bodies = new Map<string, string>();
@@ -186,6 +205,12 @@ class Model {
   answer(request: Request): Response {
     const url = new URL(request.url).pathname.slice(1);
     this.calls.set(url, (this.calls.get(url) ?? 0) + 1);
+    if (this.down === "error") throw new TypeError("the origin is down");
+    if (this.down === "503") return new Response("down", { status: 503 });
+    if (request.method === "POST") {
+      this.versions.set(url, this.versions.get(url)! + 1);
+      return new Response("changed", { headers: { "cache-control": "no-store" } });
+    }
     const rules = RULES[url]!;
     const version = this.versions.get(url)!;
     const variant = this.variant(url, request.headers.get("accept-language"));
@@ -227,12 +252,23 @@ function cachedOnly({ mode, directive }: Asked): boolean {
  * RFC 5861 §3), the request's `Cache-Control` (§5.2.1) and its `cache` mode. A bound: the cache
  * may always ask the origin sooner.
  */
-function allowedAge({ url, mode, directive }: Asked, shared: boolean): number {
+function allowedAge(asked: Asked, shared: boolean, onError: number | undefined): number {
+  const { url, mode } = asked;
   if (mode === "force-cache" || mode === "only-if-cached") return Infinity;
-  if (mode !== "default" || directive === "no-cache") return 0;
   const rules = RULES[url]!;
   const fresh = rules.fresh[shared ? 1 : 0];
   const mayBeStale = rules.revalidate === undefined || (rules.revalidate === "shared" && !shared);
+  // RFC 5861 §4: when the origin fails, a stored response may answer up to `staleIfError` past its freshness.
+  const ifError = onError !== undefined && mayBeStale && mode !== "reload" && mode !== "no-store"
+    ? fresh + onError
+    : 0;
+  return Math.max(ifError, usualAge(asked, fresh, mayBeStale));
+}
+
+/** {@linkcode allowedAge} while the origin answers. */
+function usualAge({ url, mode, directive }: Asked, fresh: number, mayBeStale: boolean): number {
+  if (mode !== "default" || directive === "no-cache") return 0;
+  const rules = RULES[url]!;
   const whileRevalidating = mayBeStale ? rules.staleWhileRevalidate ?? 0 : 0;
   const [name, value] = (directive ?? "").split("=") as [string, string | undefined];
   const seconds = value === undefined ? Infinity : Number(value);
@@ -242,17 +278,30 @@ function allowedAge({ url, mode, directive }: Asked, shared: boolean): number {
   return fresh + whileRevalidating;
 }
 
+/** What a run's session was built with. */
+interface Settings {
+  shared: boolean;
+  staleIfError: number;
+}
+
 /**
- * Checks one response against the model: whose it is, how old (a response from the cache says
+ * Checks one response (or a failed fetch) against the model: whose it is, how old (a response from the cache says
  * by its `Age` when the origin sent it; one from the network was sent just now), and its body.
  */
-async function check(model: Model, shared: boolean, asked: Asked, response: CachedResponse) {
+async function check(model: Model, settings: Settings, asked: Asked, response: CachedResponse | Error) {
   const { url, lang, mode, range } = asked;
   const asking = [lang ?? "no language", `${mode} mode`, asked.directive ?? []].flat().join(", ");
-  const what = `${response.status} for ${url} (${asking})`;
-  if (response.status === 504) {
-    return ok(cachedOnly(asked), `${what}: a 504 unasked`);
+  if (response instanceof Error) {
+    // Only the origin's own failure reaches the caller, as plain fetch would give it.
+    return equal(
+      model.down === "error" && response.message,
+      "the origin is down",
+      `${url} (${asking}): ${response}`,
+    );
   }
+  const what = `${response.status} for ${url} (${asking})`;
+  if (response.status === 504) return ok(cachedOnly(asked), `${what}: a 504 unasked`);
+  if (response.status === 503) return ok(model.down === "503", `${what}: a 503 from an origin that is up`);
   ok([200, 206, 416].includes(response.status) && (response.status === 200 || range !== undefined), what);
   const variant = model.variant(url, lang);
   equal(response.headers.get("x-for"), `${url}|${variant}`, `${what}: another URL's or variant's response`);
@@ -264,8 +313,13 @@ async function check(model: Model, shared: boolean, asked: Asked, response: Cach
     sent.includes(now - age),
     `${what}: version ${version} with an age of ${age / 1000} s was never sent then`,
   );
-  const allowed = allowedAge(asked, shared) * 1000;
+  const onError = model.down === undefined ? undefined : settings.staleIfError;
+  const allowed = allowedAge(asked, settings.shared, onError) * 1000;
   ok(age <= allowed, `${what}: version ${version} served ${age / 1000} s old (allowed ${allowed / 1000} s)`);
+  ok(
+    now - age > (model.invalidated.get(url) ?? -Infinity),
+    `${what}: version ${version}, stored before a POST invalidated it, was served`,
+  );
   if (response.body === null && response.status !== 416) return;
   const whole = model.body(url, variant, version);
   if (response.status === 200) {
@@ -287,24 +341,27 @@ for (const backend of BACKENDS) {
   const inProcess = backend.name === "memory" || backend.name === "sqlite";
   Deno.test({
     name:
-      `model: ${backend.name}: random requests, changes and clock moves never serve a wrong, partial or stale response`,
+      `model: ${backend.name}: random requests, changes, outages and clock moves never serve a wrong, partial or stale response`,
     ignore: backend.skip !== undefined,
     async fn() {
       // The runs must have exercised the cache: answers from it, some after a revalidation.
       const served = { fromCache: 0, revalidated: 0 };
       await fc.assert(
-        fc.asyncProperty(run, async ({ shared, padding, commands }) => {
+        fc.asyncProperty(run, async ({ shared, staleIfError, padding, commands }) => {
           const model = new Model(padding);
           const o = origin((request) => model.answer(request));
           const cache = await backend.open();
           // Background work (refreshes, writes) ends before the cache is emptied: nothing is left behind.
           const background: Promise<unknown>[] = [];
+          const reported: unknown[] = [];
           const session = new CachedSession({
             backend: cache,
             fetch: o.fetch,
             now: model.clock.fn,
             shared,
+            staleIfError,
             waitUntil: (work) => background.push(work),
+            onError: (error) => reported.push(error),
           });
           const ask = ({ url, lang, head, mode, directive, range }: Asked) => {
             const headers = new Headers();
@@ -317,35 +374,56 @@ for (const backend of BACKENDS) {
               method: head ? "HEAD" : "GET",
               headers,
               cache: mode,
-            });
+            })
+              .catch((error: Error) => error);
           };
           try {
             for (const step of commands) {
               if (step.kind === "tick") model.clock.tick(step.seconds);
               else if (step.kind === "change") {
                 model.versions.set(step.url, model.versions.get(step.url)! + 1);
+              } else if (step.kind === "outage") model.down = step.how;
+              else if (step.kind === "post") {
+                const url = `http://origin.test/${step.url}`;
+                const response = await session.fetch(url, { method: "POST", body: "new" }).catch(() =>
+                  undefined
+                );
+                await response?.body?.cancel();
+                // RFC 9111 §4.4: a POST that succeeded invalidates what is stored for its URL.
+                if (response?.ok) model.invalidated.set(step.url, model.clock.now);
+                model.clock.tick(1);
               } else {
                 const before = model.calls.get("no-store") ?? 0;
                 const responses = await Promise.all(step.requests.map(ask));
                 for (const [i, request] of step.requests.entries()) {
-                  await check(model, shared, request, responses[i]!);
-                  if (responses[i]!.fromCache) served.fromCache++;
-                  if (responses[i]!.revalidated) served.revalidated++;
+                  const response = responses[i]!;
+                  await check(model, { shared, staleIfError }, request, response);
+                  if (response instanceof Error) continue;
+                  if (response.fromCache) served.fromCache++;
+                  if (response.revalidated) served.revalidated++;
                 }
                 const noStore = step.requests.filter((request) =>
                   RULES[request.url]!.noStore && !cachedOnly(request)
                 ).length;
-                equal(
-                  (model.calls.get("no-store") ?? 0) - before,
-                  noStore,
-                  "no-store: a response was reused",
-                );
+                // (A network error is shared: identical requests waiting for one that failed fail alike.)
+                if (model.down !== "error") {
+                  equal(
+                    (model.calls.get("no-store") ?? 0) - before,
+                    noStore,
+                    "no-store: a response was reused",
+                  );
+                }
               }
             }
             const stored = await session.cache.urls();
             ok(!stored.includes("http://origin.test/no-store"), "no-store: the response was stored");
             if (shared) {
               ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
+            }
+            await Promise.all(background);
+            // The only failure is the origin's own (a refresh in the background while it is down).
+            for (const error of reported) {
+              equal((error as Error).message, "the origin is down", String(error));
             }
           } finally {
             await Promise.all(background);

@@ -1,0 +1,86 @@
+/**
+ * The order of invalidations and writes. RFC 9111 §4.4 has a cache invalidate what it stores for
+ * a URL once an unsafe request to it succeeds; a response the origin sent before that must not be
+ * written after it and bring the old representation back. Such a response is still on its way
+ * when a background refresh, or a miss whose body is still being read, races a `POST`.
+ *
+ * @module
+ */
+
+/** Invalidated URLs remembered, the latest; a response asked for before the others is not written. */
+const REMEMBERED = 4096;
+
+/**
+ * Invalidations of URLs, in order, and the writes under way. A request takes a {@linkcode mark}
+ * as it goes to the network; a write for a URL invalidated since that mark is skipped; an
+ * invalidation waits for the writes already under way to its URL before it deletes.
+ *
+ * @example A response asked for before an invalidation is not written
+ * ```ts
+ * import { Invalidations } from "./invalidations.ts";
+ *
+ * const invalidations = new Invalidations();
+ * const asked = invalidations.mark();
+ * await invalidations.invalidating("GET https://example.com/a");
+ * const written = await invalidations.write("GET https://example.com/a", asked, async () => {});
+ * console.log(written); // false
+ * ```
+ */
+export class Invalidations {
+  /** URL → the number of its last invalidation, oldest first. */
+  #last = new Map<string, number>();
+  #count = 0;
+  /** The invalidations up to this number are forgotten: a response asked for before is not written. */
+  #forgotten = 0;
+  /** Writes under way, by URL. */
+  #writing = new Map<string, Set<Promise<unknown>>>();
+
+  /**
+   * A mark for a request that goes to the network now.
+   *
+   * @returns The mark.
+   */
+  mark(): number {
+    return this.#count;
+  }
+
+  /**
+   * Writes what the origin sent for `url`, unless `url` was invalidated since the request's mark.
+   *
+   * @param url The URL, as the keys of its entries start ({@linkcode urlKeyPrefix}).
+   * @param mark The request's mark.
+   * @param write The write.
+   * @returns Whether it was written.
+   */
+  async write(url: string, mark: number, write: () => Promise<unknown>): Promise<boolean> {
+    if (mark < this.#forgotten || (this.#last.get(url) ?? 0) > mark) return false;
+    const work = write();
+    let writing = this.#writing.get(url);
+    if (writing === undefined) this.#writing.set(url, writing = new Set());
+    writing.add(work);
+    try {
+      await work;
+    } finally {
+      writing.delete(work);
+      if (writing.size === 0) this.#writing.delete(url);
+    }
+    return true;
+  }
+
+  /**
+   * Starts invalidating `url`: a later write of a response asked for before now is skipped.
+   *
+   * @param url The URL, as the keys of its entries start.
+   * @returns Once the writes to `url` already under way have ended (whether they failed or not).
+   */
+  async invalidating(url: string): Promise<void> {
+    this.#last.delete(url);
+    this.#last.set(url, ++this.#count);
+    if (this.#last.size > REMEMBERED) {
+      const [oldest, number] = this.#last.entries().next().value!;
+      this.#last.delete(oldest);
+      this.#forgotten = number;
+    }
+    await Promise.allSettled(this.#writing.get(url) ?? []);
+  }
+}
