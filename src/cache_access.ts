@@ -7,7 +7,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
+import { normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { keyFor } from "./lookup.ts";
 import { Invalidations } from "./invalidations.ts";
@@ -90,7 +90,9 @@ export class CacheAccess {
   ): Promise<CacheEntry> {
     try {
       const write = () => this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o), record);
-      if (await this.#invalidations.write(this.#urlOf(flow.url), asked, write)) {
+      // Under the URL asked for and, if a redirect led elsewhere, that one too.
+      const urls = entry.url === flow.url.href ? [flow.url] : [flow.url, new URL(entry.url)];
+      if (await this.#invalidations.write(urls.map((url) => this.#urlOf(url)), asked, write)) {
         this.#monitor.stored(flow, key, entry);
       }
     } catch (error) {
@@ -115,7 +117,7 @@ export class CacheAccess {
       const key = await keyFor({ method: "GET", url, headers: flow.headers }, this.#o);
       if (key === target) return;
       await this.#invalidations.write(
-        this.#urlOf(url),
+        [this.#urlOf(url)],
         asked,
         () => this.#cache.writeAlias(key, target, deleteAt),
       );
@@ -126,22 +128,19 @@ export class CacheAccess {
 
   /**
    * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
-   * same-origin `Location` and `Content-Location`: every stored method, variant and alias. A
-   * response asked for before is not stored after, and writes under way end before the delete.
+   * same-origin `Location` and `Content-Location`: every stored method, variant and alias, and
+   * what a redirect to one of them led to. A response asked for before is not stored after, and
+   * writes under way end before the delete.
    *
    * @param flow The unsafe request.
    * @param response Its response.
    */
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<void> {
     try {
-      for (const url of invalidatedUrls(flow.url, response)) {
-        await this.#invalidations.invalidating(this.#urlOf(url));
-        for (const method of ["GET", "HEAD"]) {
-          const prefix = urlKeyPrefix(method, url, this.#o.ignoredParameters);
-          await this.#cache.deleteByPrefix(prefix, ALIAS_PREFIX + prefix);
-        }
-        this.#monitor.evicted(flow.label, "invalidated", url.href);
-      }
+      const urls = [...invalidatedUrls(flow.url, response)];
+      for (const url of urls) await this.#invalidations.invalidating(this.#urlOf(url));
+      await this.#cache.deleteUrls(...urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)));
+      for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", url.href);
     } catch (error) {
       this.report(error, "delete", flow);
     }

@@ -22,7 +22,7 @@ const REMEMBERED = 4096;
  * const invalidations = new Invalidations();
  * const asked = invalidations.mark();
  * await invalidations.invalidating("GET https://example.com/a");
- * const written = await invalidations.write("GET https://example.com/a", asked, async () => {});
+ * const written = await invalidations.write(["GET https://example.com/a"], asked, async () => {});
  * console.log(written); // false
  * ```
  */
@@ -45,24 +45,30 @@ export class Invalidations {
   }
 
   /**
-   * Writes what the origin sent for `url`, unless `url` was invalidated since the request's mark.
+   * Writes what the origin sent for some URLs (the one asked for, and the one a redirect led
+   * to), unless one of them was invalidated since the request's mark.
    *
-   * @param url The URL, as the keys of its entries start ({@linkcode urlKeyPrefix}).
+   * @param urls The URLs, as the keys of their entries start ({@linkcode urlKeyPrefix}).
    * @param mark The request's mark.
    * @param write The write.
    * @returns Whether it was written.
    */
-  async write(url: string, mark: number, write: () => Promise<unknown>): Promise<boolean> {
-    if (mark < this.#forgotten || (this.#last.get(url) ?? 0) > mark) return false;
+  async write(urls: readonly string[], mark: number, write: () => Promise<unknown>): Promise<boolean> {
+    if (mark < this.#forgotten || urls.some((url) => (this.#last.get(url) ?? 0) > mark)) return false;
     const work = write();
-    let writing = this.#writing.get(url);
-    if (writing === undefined) this.#writing.set(url, writing = new Set());
-    writing.add(work);
+    for (const url of urls) {
+      let writing = this.#writing.get(url);
+      if (writing === undefined) this.#writing.set(url, writing = new Set());
+      writing.add(work);
+    }
     try {
       await work;
     } finally {
-      writing.delete(work);
-      if (writing.size === 0) this.#writing.delete(url);
+      for (const url of urls) {
+        const writing = this.#writing.get(url);
+        writing?.delete(work);
+        if (writing?.size === 0) this.#writing.delete(url);
+      }
     }
     return true;
   }

@@ -555,6 +555,41 @@ Deno.test("RFC 9111 §4.4 invalidation: unsafe methods invalidate the URI and sa
   await s.session.close();
 });
 
+Deno.test("RFC 9111 §4.4: invalidating a URL also drops what a redirect to it led to, and ignores ignoredParameters", async (t) => {
+  let version = 1;
+  const clock = new Clock();
+  const o = origin((request) => {
+    if (request.method === "POST") return reply(`v${++version}`);
+    const response = reply(`v${version}`, { "cache-control": "max-age=600" }, { clock });
+    if (new URL(request.url).pathname === "/old") {
+      // What fetch gives after following a redirect from /old to /new.
+      Object.defineProperties(response, {
+        url: { value: "http://127.0.0.1/new" },
+        redirected: { value: true },
+      });
+    }
+    return response;
+  });
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, ignoredParameters: ["token"] });
+  const text = async (url: string, init?: RequestInit) => {
+    const response = await session.fetch(url, init);
+    return [response.fromCache, await response.text()];
+  };
+  await t.step("a redirect", async () => {
+    assertEquals(await text("http://127.0.0.1/old"), [false, "v1"]);
+    assertEquals(await text("http://127.0.0.1/new"), [true, "v1"]); // through the redirect's alias
+    await text("http://127.0.0.1/new", { method: "POST", body: "x" });
+    assertEquals(await text("http://127.0.0.1/old"), [false, "v2"]);
+  });
+  await t.step("an ignored parameter", async () => {
+    assertEquals(await text("http://127.0.0.1/a?token=1&b=2"), [false, "v2"]);
+    assertEquals(await text("http://127.0.0.1/a?b=2&token=9"), [true, "v2"]);
+    await text("http://127.0.0.1/a?token=3&b=2", { method: "POST", body: "x" });
+    assertEquals(await text("http://127.0.0.1/a?b=2"), [false, "v3"]);
+  });
+  await session.close();
+});
+
 /** A memory storage whose writes land only once released: a backend slower than the origin. */
 class HeldWrites extends MemoryStorage {
   held = 0;
