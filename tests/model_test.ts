@@ -2,7 +2,7 @@
  * The session against a model of its origin, on every backend: random runs of requests (GET, of
  * a range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a
  * time and in concurrent bursts), origin changes, POSTs, outages and clock moves, over URLs whose
- * responses follow different caching rules. After every response it checks what a user of any
+ * responses follow different caching rules, and one that redirects. After every response it checks what a user of any
  * cache must be able to rely on:
  *
  * - it is the response of the URL asked for, and of the `Vary` variant the request selects;
@@ -11,7 +11,8 @@
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago; a
  *   response from the network was sent just now) and within what its rules, the request's
  *   directives, its mode and, while the origin is down, `staleIfError` allow;
- * - nothing sent before a successful POST to its URL is served after it;
+ * - nothing sent before a successful POST to its URL (or to where its redirect leads) is served
+ *   after it;
  * - a request fails only as plain fetch would, with the origin's own failure;
  * - a response that may not be stored reaches the origin every time, and is never stored.
  *
@@ -70,7 +71,14 @@ const RULES: Record<string, Rules> = {
     fresh: [10, 10],
   },
 };
-const URLS = Object.keys(RULES);
+/** URLs the origin redirects (fetch follows, and hands over the response of where it led). */
+const REDIRECTS: Record<string, string> = { moved: "fresh" };
+const URLS = [...Object.keys(RULES), ...Object.keys(REDIRECTS)];
+
+/** The URL whose response a request for `url` gets. */
+function resourceOf(url: string): string {
+  return REDIRECTS[url] ?? url;
+}
 /**
  * Body lengths: empty, small, and, for one URL in four or so, past 64 KiB (a record kept decoded
  * while stored, two chunks in Deno KV); more large bodies would only swell the test's memory.
@@ -191,7 +199,7 @@ class Model {
   }
 
   variant(url: string, lang: string | null | undefined): string {
-    return RULES[url]!.vary ? lang ?? "none" : "-";
+    return RULES[resourceOf(url)]!.vary ? lang ?? "none" : "-";
   }
 
   /** The body of a version: its name, then letters that follow from it, so a moved, repeated or lost chunk shows. */
@@ -203,10 +211,11 @@ class Model {
   }
 
   answer(request: Request): Response {
-    const url = new URL(request.url).pathname.slice(1);
-    this.calls.set(url, (this.calls.get(url) ?? 0) + 1);
+    const path = new URL(request.url).pathname.slice(1);
+    this.calls.set(path, (this.calls.get(path) ?? 0) + 1);
     if (this.down === "error") throw new TypeError("the origin is down");
     if (this.down === "503") return new Response("down", { status: 503 });
+    const url = resourceOf(path);
     if (request.method === "POST") {
       this.versions.set(url, this.versions.get(url)! + 1);
       return new Response("changed", { headers: { "cache-control": "no-store" } });
@@ -224,9 +233,13 @@ class Model {
     });
     const sent = `${url}|${variant}|${version}`;
     this.sent.set(sent, [...this.sent.get(sent) ?? [], this.clock.now]);
-    if (request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
     const body = request.method === "HEAD" ? null : this.body(url, variant, version);
-    return new Response(body, { headers });
+    const response = request.headers.get("if-none-match") === etag
+      ? new Response(null, { status: 304, headers })
+      : new Response(body, { headers });
+    // As fetch hands over the response of where a redirect led.
+    const where = { url: { value: `http://origin.test/${url}` }, redirected: { value: url !== path } };
+    return Object.defineProperties(response, where);
   }
 }
 
@@ -255,7 +268,7 @@ function cachedOnly({ mode, directive }: Asked): boolean {
 function allowedAge(asked: Asked, shared: boolean, onError: number | undefined): number {
   const { url, mode } = asked;
   if (mode === "force-cache" || mode === "only-if-cached") return Infinity;
-  const rules = RULES[url]!;
+  const rules = RULES[resourceOf(url)]!;
   const fresh = rules.fresh[shared ? 1 : 0];
   const mayBeStale = rules.revalidate === undefined || (rules.revalidate === "shared" && !shared);
   // RFC 5861 §4: when the origin fails, a stored response may answer up to `staleIfError` past its freshness.
@@ -268,7 +281,7 @@ function allowedAge(asked: Asked, shared: boolean, onError: number | undefined):
 /** {@linkcode allowedAge} while the origin answers. */
 function usualAge({ url, mode, directive }: Asked, fresh: number, mayBeStale: boolean): number {
   if (mode !== "default" || directive === "no-cache") return 0;
-  const rules = RULES[url]!;
+  const rules = RULES[resourceOf(url)]!;
   const whileRevalidating = mayBeStale ? rules.staleWhileRevalidate ?? 0 : 0;
   const [name, value] = (directive ?? "").split("=") as [string, string | undefined];
   const seconds = value === undefined ? Infinity : Number(value);
@@ -303,10 +316,15 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   if (response.status === 504) return ok(cachedOnly(asked), `${what}: a 504 unasked`);
   if (response.status === 503) return ok(model.down === "503", `${what}: a 503 from an origin that is up`);
   ok([200, 206, 416].includes(response.status) && (response.status === 200 || range !== undefined), what);
+  const resource = resourceOf(url);
   const variant = model.variant(url, lang);
-  equal(response.headers.get("x-for"), `${url}|${variant}`, `${what}: another URL's or variant's response`);
+  equal(
+    response.headers.get("x-for"),
+    `${resource}|${variant}`,
+    `${what}: another URL's or variant's response`,
+  );
   const version = Number(response.headers.get("x-version"));
-  const sent = model.sent.get(`${url}|${variant}|${version}`) ?? [];
+  const sent = model.sent.get(`${resource}|${variant}|${version}`) ?? [];
   const now = model.clock.now;
   const age = response.fromCache ? Number(response.headers.get("age")) * 1000 : 0;
   ok(
@@ -316,12 +334,14 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const onError = model.down === undefined ? undefined : settings.staleIfError;
   const allowed = allowedAge(asked, settings.shared, onError) * 1000;
   ok(age <= allowed, `${what}: version ${version} served ${age / 1000} s old (allowed ${allowed / 1000} s)`);
-  ok(
-    now - age > (model.invalidated.get(url) ?? -Infinity),
-    `${what}: version ${version}, stored before a POST invalidated it, was served`,
+  // A POST to the URL asked for, or to where its redirect leads, invalidates what came before.
+  const invalidated = Math.max(
+    model.invalidated.get(url) ?? -Infinity,
+    model.invalidated.get(resource) ?? -Infinity,
   );
+  ok(now - age > invalidated, `${what}: version ${version}, stored before a POST invalidated it, was served`);
   if (response.body === null && response.status !== 416) return;
-  const whole = model.body(url, variant, version);
+  const whole = model.body(resource, variant, version);
   if (response.status === 200) {
     const text = await response.text();
     equal(text.length, whole.length, `${what}: a body cut short or run on`);
@@ -403,7 +423,7 @@ for (const backend of BACKENDS) {
                   if (response.revalidated) served.revalidated++;
                 }
                 const noStore = step.requests.filter((request) =>
-                  RULES[request.url]!.noStore && !cachedOnly(request)
+                  RULES[resourceOf(request.url)]!.noStore && !cachedOnly(request)
                 ).length;
                 // (A network error is shared: identical requests waiting for one that failed fail alike.)
                 if (model.down !== "error") {
