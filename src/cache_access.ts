@@ -90,9 +90,9 @@ export class CacheAccess {
   ): Promise<CacheEntry> {
     try {
       const write = () => this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o), record);
-      // Under the URL asked for and, if a redirect led elsewhere, that one too.
-      const urls = entry.url === flow.url.href ? [flow.url] : [flow.url, new URL(entry.url)];
-      if (await this.#invalidations.write(urls.map((url) => this.#urlOf(url)), asked, write)) {
+      // The URL asked for and, if a redirect led elsewhere, that one too.
+      const urls = () => [flow.url, new URL(entry.url)].map((url) => this.#urlOf(url));
+      if (await this.#invalidations.write(urls, asked, write)) {
         this.#monitor.stored(flow, key, entry);
       }
     } catch (error) {
@@ -117,7 +117,7 @@ export class CacheAccess {
       const key = await keyFor({ method: "GET", url, headers: flow.headers }, this.#o);
       if (key === target) return;
       await this.#invalidations.write(
-        [this.#urlOf(url)],
+        () => [this.#urlOf(url)],
         asked,
         () => this.#cache.writeAlias(key, target, deleteAt),
       );

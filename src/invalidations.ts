@@ -13,7 +13,8 @@ const REMEMBERED = 4096;
 /**
  * Invalidations of URLs, in order, and the writes under way. A request takes a {@linkcode mark}
  * as it goes to the network; a write for a URL invalidated since that mark is skipped; an
- * invalidation waits for the writes already under way to its URL before it deletes.
+ * invalidation waits for the writes already under way before it deletes. A write costs a miss
+ * nothing more while no invalidation comes between its request and itself.
  *
  * @example A response asked for before an invalidation is not written
  * ```ts
@@ -22,7 +23,7 @@ const REMEMBERED = 4096;
  * const invalidations = new Invalidations();
  * const asked = invalidations.mark();
  * await invalidations.invalidating("GET https://example.com/a");
- * const written = await invalidations.write(["GET https://example.com/a"], asked, async () => {});
+ * const written = await invalidations.write(() => ["GET https://example.com/a"], asked, async () => {});
  * console.log(written); // false
  * ```
  */
@@ -32,8 +33,7 @@ export class Invalidations {
   #count = 0;
   /** The invalidations up to this number are forgotten: a response asked for before is not written. */
   #forgotten = 0;
-  /** Writes under way, by URL. */
-  #writing = new Map<string, Set<Promise<unknown>>>();
+  #writing = new Set<Promise<unknown>>();
 
   /**
    * A mark for a request that goes to the network now.
@@ -48,27 +48,22 @@ export class Invalidations {
    * Writes what the origin sent for some URLs (the one asked for, and the one a redirect led
    * to), unless one of them was invalidated since the request's mark.
    *
-   * @param urls The URLs, as the keys of their entries start ({@linkcode urlKeyPrefix}).
+   * @param urls The URLs, as the keys of their entries start (asked for only after an
+   *   invalidation since the mark).
    * @param mark The request's mark.
    * @param write The write.
    * @returns Whether it was written.
    */
-  async write(urls: readonly string[], mark: number, write: () => Promise<unknown>): Promise<boolean> {
-    if (mark < this.#forgotten || urls.some((url) => (this.#last.get(url) ?? 0) > mark)) return false;
-    const work = write();
-    for (const url of urls) {
-      let writing = this.#writing.get(url);
-      if (writing === undefined) this.#writing.set(url, writing = new Set());
-      writing.add(work);
+  async write(urls: () => readonly string[], mark: number, write: () => Promise<unknown>): Promise<boolean> {
+    if (this.#count > mark) {
+      if (mark < this.#forgotten || urls().some((url) => (this.#last.get(url) ?? 0) > mark)) return false;
     }
+    const work = write();
+    this.#writing.add(work);
     try {
       await work;
     } finally {
-      for (const url of urls) {
-        const writing = this.#writing.get(url);
-        writing?.delete(work);
-        if (writing?.size === 0) this.#writing.delete(url);
-      }
+      this.#writing.delete(work);
     }
     return true;
   }
@@ -77,7 +72,7 @@ export class Invalidations {
    * Starts invalidating `url`: a later write of a response asked for before now is skipped.
    *
    * @param url The URL, as the keys of its entries start.
-   * @returns Once the writes to `url` already under way have ended (whether they failed or not).
+   * @returns Once the writes already under way have ended (whether they failed or not).
    */
   async invalidating(url: string): Promise<void> {
     this.#last.delete(url);
@@ -87,6 +82,6 @@ export class Invalidations {
       this.#last.delete(oldest);
       this.#forgotten = number;
     }
-    await Promise.allSettled(this.#writing.get(url) ?? []);
+    await Promise.allSettled(this.#writing);
   }
 }
