@@ -79,6 +79,7 @@ const URLS = [...Object.keys(RULES), ...Object.keys(REDIRECTS)];
 function resourceOf(url: string): string {
   return REDIRECTS[url] ?? url;
 }
+
 /**
  * Body lengths: empty, small, and, for one URL in four or so, past 64 KiB (a record kept decoded
  * while stored, two chunks in Deno KV); more large bodies would only swell the test's memory.
@@ -401,7 +402,8 @@ for (const backend of BACKENDS) {
             for (const step of commands) {
               if (step.kind === "tick") model.clock.tick(step.seconds);
               else if (step.kind === "change") {
-                model.versions.set(step.url, model.versions.get(step.url)! + 1);
+                const resource = resourceOf(step.url);
+                model.versions.set(resource, model.versions.get(resource)! + 1);
               } else if (step.kind === "outage") model.down = step.how;
               else if (step.kind === "post") {
                 const url = `http://origin.test/${step.url}`;
