@@ -13,8 +13,9 @@ const REMEMBERED = 4096;
 /**
  * Invalidations of URLs, in order, and the writes under way. A request takes a {@linkcode mark}
  * as it goes to the network; a write for a URL invalidated since that mark is skipped; an
- * invalidation waits for the writes already under way before it deletes. A write costs a miss
- * nothing more while no invalidation comes between its request and itself.
+ * invalidation waits for the writes already under way before it deletes. While no invalidation
+ * comes between a request and its write, the write is only counted: its URLs are not even worked
+ * out.
  *
  * @example A response asked for before an invalidation is not written
  * ```ts
