@@ -2,7 +2,8 @@
  * The session against a model of its origin, on every backend: random runs of requests (GET, of
  * a range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a
  * time and in concurrent bursts), origin changes, POSTs, outages and clock moves, over URLs whose
- * responses follow different caching rules, and one that redirects. After every response it checks what a user of any
+ * responses follow different caching rules, and one that redirects; in a private or a shared
+ * cache, with or without `staleIfError` and `expireAfter`. After every response it checks what a user of any
  * cache must be able to rely on:
  *
  * - it is the response of the URL asked for, and of the `Vary` variant the request selects;
@@ -10,7 +11,7 @@
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago; a
  *   response from the network was sent just now) and within what its rules, the request's
- *   directives, its mode and, while the origin is down, `staleIfError` allow;
+ *   directives, its mode, `expireAfter` and, while the origin is down, `staleIfError` allow;
  * - nothing sent before a successful POST to its URL (or to where its redirect leads) is served
  *   after it;
  * - a request fails only as plain fetch would, with the origin's own failure;
@@ -37,6 +38,8 @@ interface Rules {
   vary?: boolean;
   /** May not be stored at all: every request must reach the origin. */
   noStore?: boolean;
+  /** Its freshness is a guess (heuristic): the session's `expireAfter` comes first. */
+  guessed?: boolean;
 }
 
 const RULES: Record<string, Rules> = {
@@ -69,6 +72,7 @@ const RULES: Record<string, Rules> = {
   heuristic: {
     headers: (clock) => ({ "last-modified": new Date(clock.now - 100_000).toUTCString() }),
     fresh: [10, 10],
+    guessed: true,
   },
 };
 /** URLs the origin redirects (fetch follows, and hands over the response of where it led). */
@@ -176,6 +180,8 @@ const run = fc.record({
   shared: fc.boolean(),
   /** The session's `staleIfError`, in seconds. */
   staleIfError: fc.constantFrom(0, 20),
+  /** The session's `expireAfter`, in seconds, for a response whose freshness is not explicit. */
+  expireAfter: fc.constantFrom(undefined, 15),
   padding: fc.record(Object.fromEntries(URLS.map((name) => [name, PADDING]))),
   commands: fc.array(command, { minLength: 5, maxLength: 30 }),
 });
@@ -266,11 +272,13 @@ function cachedOnly({ mode, directive }: Asked): boolean {
  * RFC 5861 §3), the request's `Cache-Control` (§5.2.1) and its `cache` mode. A bound: the cache
  * may always ask the origin sooner.
  */
-function allowedAge(asked: Asked, shared: boolean, onError: number | undefined): number {
+function allowedAge(asked: Asked, settings: Settings, onError: number | undefined): number {
   const { url, mode } = asked;
+  const { shared, expireAfter } = settings;
   if (mode === "force-cache" || mode === "only-if-cached") return Infinity;
   const rules = RULES[resourceOf(url)]!;
-  const fresh = rules.fresh[shared ? 1 : 0];
+  // The session's expireAfter comes before a heuristic (docs/expiration.md, precedence).
+  const fresh = rules.guessed && expireAfter !== undefined ? expireAfter : rules.fresh[shared ? 1 : 0];
   const mayBeStale = rules.revalidate === undefined || (rules.revalidate === "shared" && !shared);
   // RFC 5861 §4: when the origin fails, a stored response may answer up to `staleIfError` past its freshness.
   const ifError = onError !== undefined && mayBeStale && mode !== "reload" && mode !== "no-store"
@@ -296,6 +304,7 @@ function usualAge({ url, mode, directive }: Asked, fresh: number, mayBeStale: bo
 interface Settings {
   shared: boolean;
   staleIfError: number;
+  expireAfter: number | undefined;
 }
 
 /**
@@ -333,7 +342,7 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
     `${what}: version ${version} with an age of ${age / 1000} s was never sent then`,
   );
   const onError = model.down === undefined ? undefined : settings.staleIfError;
-  const allowed = allowedAge(asked, settings.shared, onError) * 1000;
+  const allowed = allowedAge(asked, settings, onError) * 1000;
   ok(age <= allowed, `${what}: version ${version} served ${age / 1000} s old (allowed ${allowed / 1000} s)`);
   // A POST to the URL asked for, or to where its redirect leads, invalidates what came before.
   const invalidated = Math.max(
@@ -368,7 +377,8 @@ for (const backend of BACKENDS) {
       // The runs must have exercised the cache: answers from it, some after a revalidation.
       const served = { fromCache: 0, revalidated: 0 };
       await fc.assert(
-        fc.asyncProperty(run, async ({ shared, staleIfError, padding, commands }) => {
+        fc.asyncProperty(run, async ({ shared, staleIfError, expireAfter, padding, commands }) => {
+          const settings: Settings = { shared, staleIfError, expireAfter };
           const model = new Model(padding);
           const o = origin((request) => model.answer(request));
           const cache = await backend.open();
@@ -381,6 +391,7 @@ for (const backend of BACKENDS) {
             now: model.clock.fn,
             shared,
             staleIfError,
+            ...(expireAfter === undefined ? {} : { expireAfter }),
             waitUntil: (work) => background.push(work),
             onError: (error) => reported.push(error),
           });
@@ -419,7 +430,7 @@ for (const backend of BACKENDS) {
                 const responses = await Promise.all(step.requests.map(ask));
                 for (const [i, request] of step.requests.entries()) {
                   const response = responses[i]!;
-                  await check(model, { shared, staleIfError }, request, response);
+                  await check(model, settings, request, response);
                   if (response instanceof Error) continue;
                   if (response.fromCache) served.fromCache++;
                   if (response.revalidated) served.revalidated++;
