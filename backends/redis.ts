@@ -274,7 +274,7 @@ export class RedisStorage implements Storage {
       // A reply may still come for a command given up on: drop the connection, so that reply
       // can never be taken for the answer to a later command. The next command reconnects.
       const owned = this.#client;
-      if (owned !== undefined && client === owned) {
+      if (client === owned) {
         this.#client = undefined;
         owned.destroy();
       }

@@ -66,12 +66,12 @@ try {
 }
 
 progress("peers, in Node 24");
-const node = await peersIn("node", env("NODE") ?? "node");
+const node = await peersIn("node");
 if ("tables" in node) { for (const table of node.tables) show({ table, figures: node.figures }); }
 else console.log(`### Hits and misses on Node, beside the peers\n\nskipped: ${node.skip}\n`);
 // Bun's tables are shown, not its figures: the targets and the chart are Deno's and Node's.
 progress("peers, in Bun");
-const bun = await peersIn("bun", env("BUN") ?? "bun");
+const bun = await peersIn("bun");
 if ("tables" in bun) { for (const table of bun.tables) show({ table, figures: {} }); }
 else console.log(`### Hits and misses on Bun, beside the peers\n\nskipped: ${bun.skip}\n`);
 const peerRuntimes = [node, bun].flatMap((run) => "runtime" in run ? [run.runtime] : []);
@@ -91,14 +91,16 @@ if (args.has("--write")) {
   console.log("wrote docs/performance.md and docs/bench.svg");
 }
 
-/** Runs bench/peers.ts on Node or Bun (`command`) and reads its figures back. */
+/**
+ * Runs bench/peers.ts on Node or Bun (`NODE` / `BUN` may name another binary) and reads its
+ * figures back.
+ */
 async function peersIn(
-  runtime: string,
-  command: string,
+  runtime: "node" | "bun",
 ): Promise<{ tables: Table[]; figures: Figures; runtime: string } | { skip: string }> {
   const file = `${scratch()}/peers-${runtime}.json`;
   try {
-    const child = new Deno.Command(command, {
+    const child = new Deno.Command(env(runtime.toUpperCase()) ?? runtime, {
       args: [new URL("./peers.ts", import.meta.url).pathname, "--json", file],
       stdout: "inherit",
       stderr: "inherit",

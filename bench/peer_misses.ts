@@ -60,10 +60,9 @@ const plain: Contender = {
 
 /** What the runtime's own `fetch` is: Node's bundled undici, or Bun's native one. */
 function plainFetch(): string {
+  if (runtimeName().startsWith("Bun")) return "Bun's native one";
   const versions = (globalThis as { process?: { versions?: Record<string, string> } }).process?.versions;
-  return versions?.bun !== undefined
-    ? "Bun's native one"
-    : `Node's bundled undici ${versions?.undici ?? "?"}`;
+  return `Node's bundled undici ${versions?.undici ?? "?"}`;
 }
 
 /**

@@ -57,7 +57,7 @@ export interface Peer {
  * undici from npm. On Bun by its path: there `undici` names a module built into Bun, without the
  * cache interceptor or its stores.
  */
-const UNDICI = "Bun" in globalThis
+const UNDICI = runtimeName().startsWith("Bun")
   ? new URL("../node_modules/undici/index.js", import.meta.url).href
   : "undici";
 

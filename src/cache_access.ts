@@ -138,7 +138,7 @@ export class CacheAccess {
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<void> {
     try {
       const urls = [...invalidatedUrls(flow.url, response)];
-      for (const url of urls) await this.#invalidations.invalidating(this.#urlOf(url));
+      await this.#invalidations.invalidating(...urls.map((url) => this.#urlOf(url)));
       await this.#cache.deleteUrls(...urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)));
       for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", url.href);
     } catch (error) {

@@ -70,18 +70,20 @@ export class Invalidations {
   }
 
   /**
-   * Starts invalidating `url`: a later write of a response asked for before now is skipped.
+   * Starts invalidating `urls`: a later write of a response asked for before now is skipped.
    *
-   * @param url The URL, as the keys of its entries start.
+   * @param urls The URLs, as the keys of their entries start.
    * @returns Once the writes already under way have ended (whether they failed or not).
    */
-  async invalidating(url: string): Promise<void> {
-    this.#last.delete(url);
-    this.#last.set(url, ++this.#count);
-    if (this.#last.size > REMEMBERED) {
-      const [oldest, number] = this.#last.entries().next().value!;
-      this.#last.delete(oldest);
-      this.#forgotten = number;
+  async invalidating(...urls: string[]): Promise<void> {
+    for (const url of urls) {
+      this.#last.delete(url);
+      this.#last.set(url, ++this.#count);
+      if (this.#last.size > REMEMBERED) {
+        const [oldest, number] = this.#last.entries().next().value!;
+        this.#last.delete(oldest);
+        this.#forgotten = number;
+      }
     }
     await Promise.allSettled(this.#writing);
   }

@@ -284,13 +284,12 @@ function allowedAge(asked: Asked, settings: Settings, onError: number | undefine
   const ifError = onError !== undefined && mayBeStale && mode !== "reload" && mode !== "no-store"
     ? fresh + onError
     : 0;
-  return Math.max(ifError, usualAge(asked, fresh, mayBeStale));
+  return Math.max(ifError, usualAge(asked, rules, fresh, mayBeStale));
 }
 
 /** {@linkcode allowedAge} while the origin answers. */
-function usualAge({ url, mode, directive }: Asked, fresh: number, mayBeStale: boolean): number {
+function usualAge({ mode, directive }: Asked, rules: Rules, fresh: number, mayBeStale: boolean): number {
   if (mode !== "default" || directive === "no-cache") return 0;
-  const rules = RULES[resourceOf(url)]!;
   const whileRevalidating = mayBeStale ? rules.staleWhileRevalidate ?? 0 : 0;
   const [name, value] = (directive ?? "").split("=") as [string, string | undefined];
   const seconds = value === undefined ? Infinity : Number(value);
