@@ -1,12 +1,16 @@
 /**
  * The session against a model of its origin, on every backend: random runs of requests (GET, of
  * a range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a
- * time and in concurrent bursts), origin changes, POSTs, outages and clock moves, over URLs whose
- * responses follow different caching rules, and one that redirects; in a private or a shared
- * cache, with or without `staleIfError` and `expireAfter`. After every response it checks what a user of any
- * cache must be able to rely on:
+ * time and in concurrent bursts; anonymous or by one of two users, signed in by `Authorization` or by
+ * `Cookie`), origin changes, POSTs, outages and clock moves, over URLs whose responses follow
+ * different caching rules, and one that redirects; in a private or a shared cache, with or without
+ * `staleIfError` and `expireAfter`. After every response it checks what a user of any cache must be
+ * able to rely on:
  *
- * - it is the response of the URL asked for, and of the `Vary` variant the request selects;
+ * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
+ *   user who asked (the origin answers each user with a body of their own, without `Vary`);
+ * - a shared cache never answers a request with `Authorization` from what it stored, unless the
+ *   response allowed it (`public`, `s-maxage`, `must-revalidate`);
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago; a
@@ -40,6 +44,11 @@ interface Rules {
   noStore?: boolean;
   /** Its freshness is a guess (heuristic): the session's `expireAfter` comes first. */
   guessed?: boolean;
+  /**
+   * A shared cache may store it for a request with `Authorization` (RFC 9111 §3.5: `public`,
+   * `s-maxage` or `must-revalidate`).
+   */
+  authorized?: boolean;
 }
 
 const RULES: Record<string, Rules> = {
@@ -55,12 +64,15 @@ const RULES: Record<string, Rules> = {
     headers: () => ({ "cache-control": "max-age=5, must-revalidate" }),
     fresh: [5, 5],
     revalidate: "always",
+    authorized: true,
   },
+  public: { headers: () => ({ "cache-control": "public, max-age=60" }), fresh: [60, 60], authorized: true },
   private: { headers: () => ({ "cache-control": "private, max-age=60" }), fresh: [60, 0] },
   "s-maxage": {
     headers: () => ({ "cache-control": "max-age=5, s-maxage=60" }),
     fresh: [5, 60],
     revalidate: "shared",
+    authorized: true,
   },
   expires: { headers: (clock) => ({ expires: new Date(clock.now + 30_000).toUTCString() }), fresh: [30, 30] },
   swr: {
@@ -93,11 +105,30 @@ const PADDING = fc.oneof(
   { weight: 1, arbitrary: fc.constant(100_000) },
 );
 const LANGUAGES = ["en", "fr", undefined];
+/**
+ * Who asks: nobody in particular, or a user signed in by `Authorization` (alice) or by `Cookie`
+ * (bob). The origin tells them apart by those fields alone.
+ */
+const USERS = [undefined, "alice", "bob"] as const;
+type User = typeof USERS[number];
+
+/** The request fields that sign `user` in. */
+function credentials(user: User): Record<string, string> {
+  if (user === "alice") return { authorization: "Bearer alice" };
+  return user === "bob" ? { cookie: "session=bob" } : {};
+}
+
+/** The user a request signs in as, as the origin reads it. */
+function userOf(headers: Headers): string {
+  const bearer = headers.get("authorization")?.match(/^Bearer (\w+)$/)?.[1];
+  return bearer ?? headers.get("cookie")?.match(/^session=(\w+)$/)?.[1] ?? "-";
+}
 
 /** A request: GET (perhaps of a range) or HEAD, with a `cache` mode or the default one. */
 interface Asked {
   url: string;
   lang: string | undefined;
+  user: User;
   head: boolean;
   mode: RequestCache;
   /** The request's own `Cache-Control`. */
@@ -109,7 +140,7 @@ interface Asked {
 type Command =
   | { kind: "requests"; requests: Asked[] }
   | { kind: "change"; url: string }
-  | { kind: "post"; url: string }
+  | { kind: "post"; url: string; user: User }
   | { kind: "outage"; how: Outage | undefined }
   | { kind: "tick"; seconds: number };
 /** How the origin fails while it is down: every request rejects, or it answers 503. */
@@ -119,6 +150,7 @@ const url = fc.constantFrom(...URLS);
 const asked: fc.Arbitrary<Asked> = fc.record({
   url,
   lang: fc.constantFrom(...LANGUAGES),
+  user: fc.constantFrom(...USERS),
   head: fc.boolean(),
   mode: fc.oneof(
     { weight: 6, arbitrary: fc.constant<RequestCache>("default") },
@@ -163,7 +195,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("change"), url }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("post"), url }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("post"), url, user: fc.constantFrom(...USERS) }) },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -190,7 +222,7 @@ const run = fc.record({
 class Model {
   readonly clock = new Clock();
   readonly versions = new Map<string, number>(URLS.map((url) => [url, 1]));
-  /** `url|variant|version` → when the origin sent it, in ms. */
+  /** `url|variant|user|version` → when the origin sent it, in ms. */
   readonly sent = new Map<string, number[]>();
   /** Requests the origin received, by URL. */
   readonly calls = new Map<string, number>();
@@ -209,9 +241,12 @@ class Model {
     return RULES[resourceOf(url)]!.vary ? lang ?? "none" : "-";
   }
 
-  /** The body of a version: its name, then letters that follow from it, so a moved, repeated or lost chunk shows. */
-  body(url: string, variant: string, version: number): string {
-    const name = `${url}|${variant}|${version}|`;
+  /**
+   * The body of a version for a user: its name, then letters that follow from it, so a moved,
+   * repeated or lost chunk shows.
+   */
+  body(url: string, variant: string, user: string, version: number): string {
+    const name = `${url}|${variant}|${user}|${version}|`;
     let body = this.#bodies.get(name);
     if (body === undefined) this.#bodies.set(name, body = `${name}${letters(name, this.padding[url]!)}|end`);
     return body;
@@ -230,17 +265,21 @@ class Model {
     const rules = RULES[url]!;
     const version = this.versions.get(url)!;
     const variant = this.variant(url, request.headers.get("accept-language"));
-    const etag = `"${url}-${variant}-${version}"`;
+    // Each user gets a body of their own, and the response does not say so (no `Vary`): only
+    // the cache's keys keep users apart.
+    const user = userOf(request.headers);
+    const etag = `"${url}-${variant}-${user}-${version}"`;
     const headers = new Headers({
       ...rules.headers(this.clock),
       date: new Date(this.clock.now).toUTCString(),
       etag,
       "x-for": `${url}|${variant}`,
+      "x-user": user,
       "x-version": String(version),
     });
-    const sent = `${url}|${variant}|${version}`;
+    const sent = `${url}|${variant}|${user}|${version}`;
     this.sent.set(sent, [...this.sent.get(sent) ?? [], this.clock.now]);
-    const body = request.method === "HEAD" ? null : this.body(url, variant, version);
+    const body = request.method === "HEAD" ? null : this.body(url, variant, user, version);
     const response = request.headers.get("if-none-match") === etag
       ? new Response(null, { status: 304, headers })
       : new Response(body, { headers });
@@ -312,7 +351,9 @@ interface Settings {
  */
 async function check(model: Model, settings: Settings, asked: Asked, response: CachedResponse | Error) {
   const { url, lang, mode, range } = asked;
-  const asking = [lang ?? "no language", `${mode} mode`, asked.directive ?? []].flat().join(", ");
+  const user = asked.user ?? "-";
+  const asking = [lang ?? "no language", asked.user ?? "anonymous", `${mode} mode`, asked.directive ?? []]
+    .flat().join(", ");
   if (response instanceof Error) {
     // Only the origin's own failure reaches the caller, as plain fetch would give it.
     return equal(
@@ -332,8 +373,13 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
     `${resource}|${variant}`,
     `${what}: another URL's or variant's response`,
   );
+  equal(response.headers.get("x-user"), user, `${what}: another user's response`);
+  // RFC 9111 §3.5: a shared cache stores nothing for a request with Authorization unless allowed.
+  if (settings.shared && asked.user === "alice" && !RULES[resource]!.authorized) {
+    ok(!response.fromCache, `${what}: a shared cache answered a request with Authorization from storage`);
+  }
   const version = Number(response.headers.get("x-version"));
-  const sent = model.sent.get(`${resource}|${variant}|${version}`) ?? [];
+  const sent = model.sent.get(`${resource}|${variant}|${user}|${version}`) ?? [];
   const now = model.clock.now;
   const age = response.fromCache ? Number(response.headers.get("age")) * 1000 : 0;
   ok(
@@ -350,7 +396,7 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   );
   ok(now - age > invalidated, `${what}: version ${version}, stored before a POST invalidated it, was served`);
   if (response.body === null && response.status !== 416) return;
-  const whole = model.body(resource, variant, version);
+  const whole = model.body(resource, variant, user, version);
   if (response.status === 200) {
     const text = await response.text();
     equal(text.length, whole.length, `${what}: a body cut short or run on`);
@@ -394,8 +440,8 @@ for (const backend of BACKENDS) {
             waitUntil: (work) => background.push(work),
             onError: (error) => reported.push(error),
           });
-          const ask = ({ url, lang, head, mode, directive, range }: Asked) => {
-            const headers = new Headers();
+          const ask = ({ url, lang, user, head, mode, directive, range }: Asked) => {
+            const headers = new Headers(credentials(user));
             if (lang !== undefined) headers.set("accept-language", lang);
             if (directive !== undefined) headers.set("cache-control", directive);
             if (range !== undefined && !head) {
@@ -417,9 +463,11 @@ for (const backend of BACKENDS) {
               } else if (step.kind === "outage") model.down = step.how;
               else if (step.kind === "post") {
                 const url = `http://origin.test/${step.url}`;
-                const response = await session.fetch(url, { method: "POST", body: "new" }).catch(() =>
-                  undefined
-                );
+                const response = await session.fetch(url, {
+                  method: "POST",
+                  body: "new",
+                  headers: credentials(step.user),
+                }).catch(() => undefined);
                 await response?.body?.cancel();
                 // RFC 9111 §4.4: a POST that succeeded invalidates what is stored for its URL.
                 if (response?.ok) model.invalidated.set(step.url, model.clock.now);
