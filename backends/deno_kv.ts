@@ -7,6 +7,8 @@
  * split into chunks written under a fresh generation id before a small manifest that names the
  * generation is committed. A reader follows one manifest to one generation, so it never sees a
  * mix of two versions; records up to ~63 KiB live inline in the manifest (one round trip).
+ * Processes that share a local file take turns: a commit that finds the file locked by another
+ * handle is tried again.
  *
  * @example Cache responses in Deno KV
  * ```ts
@@ -121,6 +123,10 @@ const HEADER_SIZE = 21;
 // Chunks outlive their manifest: KV's lazy expiry never reclaims them under a live reader.
 const CHUNK_EXPIRY_MARGIN = 60 * 60 * 1000;
 const MAX_ATTEMPTS = 8;
+/** Times a commit is tried again while another handle holds the write lock ({@linkcode committed}). */
+const LOCKED_RETRIES = 8;
+/** How SQLite under Deno KV (and `@deno/kv`) says that another connection holds the write lock. */
+const LOCKED = /database is locked|SQLITE_BUSY/i;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 const PARALLEL_DELETES = 16;
@@ -275,12 +281,14 @@ export class DenoKVStorage implements Storage {
   ): Promise<{ value: unknown; versionstamp: string | null } | undefined> {
     const chunkOptions = expireIn === undefined ? {} : { expireIn: expireIn + CHUNK_EXPIRY_MARGIN };
     for (let first = 0; first < manifest.chunks; first += CHUNKS_PER_COMMIT) {
-      const operation = kv.atomic();
-      for (let i = first; i < Math.min(manifest.chunks, first + CHUNKS_PER_COMMIT); i++) {
-        const chunk = value.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
-        operation.set(this.#chunkKey(key, manifest.generation, i), chunk, chunkOptions);
-      }
-      await commit(operation);
+      await commit(() => {
+        const operation = kv.atomic();
+        for (let i = first; i < Math.min(manifest.chunks, first + CHUNKS_PER_COMMIT); i++) {
+          const chunk = value.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
+          operation.set(this.#chunkKey(key, manifest.generation, i), chunk, chunkOptions);
+        }
+        return operation;
+      });
     }
     const record = encodeManifest(manifest, manifest.chunks === 0 ? value : undefined);
     const entryKey = this.#entryKey(key);
@@ -288,9 +296,12 @@ export class DenoKVStorage implements Storage {
     // When it fails, another write or delete committed while this one ran: that one counts as
     // the later of the two, so this write is superseded (its chunks go), not retried.
     const previous = await kv.get(entryKey);
-    const operation = kv.atomic().check({ key: entryKey, versionstamp: previous.versionstamp });
-    operation.set(entryKey, record, expireIn === undefined ? {} : { expireIn });
-    return (await operation.commit()).ok ? previous : undefined;
+    const landed = await committed(() =>
+      kv.atomic()
+        .check({ key: entryKey, versionstamp: previous.versionstamp })
+        .set(entryKey, record, expireIn === undefined ? {} : { expireIn })
+    );
+    return landed ? previous : undefined;
   }
 
   async #deleteOne(kv: KvLike, key: string): Promise<void> {
@@ -298,8 +309,9 @@ export class DenoKVStorage implements Storage {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const { value, versionstamp } = await kv.get(entryKey);
       if (versionstamp === null) return;
-      const operation = kv.atomic().check({ key: entryKey, versionstamp }).delete(entryKey);
-      if ((await operation.commit()).ok) return await this.#deleteChunks(kv, key, readManifest(value));
+      if (await committed(() => kv.atomic().check({ key: entryKey, versionstamp }).delete(entryKey))) {
+        return await this.#deleteChunks(kv, key, readManifest(value));
+      }
     }
     throw new Error(`Cannot delete ${key}: it kept changing under concurrent writers`);
   }
@@ -343,15 +355,40 @@ async function openKv(path: string | undefined, injected: KvLike | undefined): P
   return await openKv(path, { encodeV8, decodeV8: encodeV8 });
 }
 
-async function commit(operation: KvAtomic): Promise<void> {
-  if (!(await operation.commit()).ok) throw new Error("Cannot commit to Deno KV: the commit was rejected");
+/**
+ * Commits an atomic operation, built anew for each attempt. Another handle on the same local file
+ * (another process, or another worker of `deno serve --parallel`) may hold the database's write
+ * lock, and KV then fails the commit at once ("database is locked") instead of waiting for it: the
+ * commit is tried again, {@linkcode LOCKED_RETRIES} times at most, after 1–2 ms, then 2–4 ms, and
+ * so on (a quarter to half a second in all).
+ *
+ * @param build Builds the operation.
+ * @returns Whether it committed (`false`: one of its checks failed).
+ * @throws {Error} The commit's own error, when it is not a lock or the lock outlasts the retries.
+ */
+async function committed(build: () => KvAtomic): Promise<boolean> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return (await build().commit()).ok;
+    } catch (error) {
+      if (attempt === LOCKED_RETRIES || !LOCKED.test(String((error as Error)?.message))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 2 ** attempt * (1 + Math.random())));
+    }
+  }
+}
+
+/** Commits an operation without checks ({@linkcode committed}). */
+async function commit(build: () => KvAtomic): Promise<void> {
+  if (!(await committed(build))) throw new Error("Cannot commit to Deno KV: the commit was rejected");
 }
 
 async function deleteAll(kv: KvLike, keys: KvKey[]): Promise<void> {
   if (keys.length === 0) return;
-  const operation = kv.atomic();
-  for (const key of keys) operation.delete(key);
-  await commit(operation);
+  await commit(() => {
+    const operation = kv.atomic();
+    for (const key of keys) operation.delete(key);
+    return operation;
+  });
 }
 
 // Manifest: f64 deleteAt | f64 length | u32 chunks | u8 generation length | generation | inline body.

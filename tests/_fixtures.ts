@@ -91,49 +91,75 @@ export interface BackendCase {
   skip?: string | undefined;
   /** Opens a fresh, empty cache of this backend. */
   open(): Promise<CacheBackend>;
+  /**
+   * Opens a fresh, empty cache twice, as two processes share one: two handles on one file, prefix
+   * or collection. (The memory backend lives in one process: it is the same handle twice.)
+   */
+  openTwice(): Promise<[CacheBackend, CacheBackend]>;
 }
 
 const redis = serviceUrl("REDIS_URL");
 const mongodb = serviceUrl("MONGODB_URL");
+
+/** A backend opened at a place (a file, a prefix, a collection): each new place is a fresh cache. */
+function opened(
+  name: string,
+  skip: string | undefined,
+  place: () => string,
+  at: (place: string) => Promise<CacheBackend>,
+): BackendCase {
+  return {
+    name,
+    skip,
+    open: () => at(place()),
+    async openTwice() {
+      const shared = place();
+      return [await at(shared), await at(shared)];
+    },
+  };
+}
 
 /**
  * Every backend, opened on the real thing: memory, a SQLite file, the Redis and MongoDB of
  * `scripts/services.sh` (a fresh prefix or collection each time) and, on Deno, a Deno KV file.
  */
 export const BACKENDS: readonly BackendCase[] = [
-  { name: "memory", open: () => Promise.resolve(new MemoryBackend()) },
   {
-    name: "sqlite",
-    open: () => Promise.resolve(new SQLiteBackend({ path: join(scratch, `cache_${files++}.db`) })),
-  },
-  {
-    name: "redis",
-    skip: redis.skip,
-    async open() {
-      const { RedisBackend } = await import("../backends/redis.ts");
-      return new RedisBackend({ url: redis.url!, prefix: `http-cache-test:${crypto.randomUUID()}:v1:` });
+    name: "memory",
+    open: () => Promise.resolve(new MemoryBackend()),
+    openTwice() {
+      const backend = new MemoryBackend();
+      return Promise.resolve([backend, backend]);
     },
   },
-  {
-    name: "mongodb",
-    skip: mongodb.skip,
-    async open() {
+  opened(
+    "sqlite",
+    undefined,
+    () => join(scratch, `cache_${files++}.db`),
+    (path) => Promise.resolve(new SQLiteBackend({ path })),
+  ),
+  opened("redis", redis.skip, () => `http-cache-test:${crypto.randomUUID()}:v1:`, async (prefix) => {
+    const { RedisBackend } = await import("../backends/redis.ts");
+    return new RedisBackend({ url: redis.url!, prefix });
+  }),
+  opened(
+    "mongodb",
+    mongodb.skip,
+    () => `reliability_${crypto.randomUUID().slice(0, 8)}_v1`,
+    async (collection) => {
       const { MongoDBBackend } = await import("../backends/mongodb.ts");
-      return new MongoDBBackend({
-        url: mongodb.url!,
-        db: "http_cache_test",
-        collection: `reliability_${crypto.randomUUID().slice(0, 8)}_v1`,
-      });
+      return new MongoDBBackend({ url: mongodb.url!, db: "http_cache_test", collection });
     },
-  },
-  {
-    name: "deno-kv",
-    skip: process.versions.deno ? undefined : "the Deno KV case runs on Deno only (Deno.openKv on a file)",
-    async open() {
+  ),
+  opened(
+    "deno-kv",
+    process.versions.deno ? undefined : "the Deno KV case runs on Deno only (Deno.openKv on a file)",
+    () => join(scratch, `cache_${files++}.kv`),
+    async (path) => {
       const { DenoKVBackend } = await import("../backends/deno_kv.ts");
-      return new DenoKVBackend({ path: join(scratch, `cache_${files++}.kv`) });
+      return new DenoKVBackend({ path });
     },
-  },
+  ),
 ];
 
 /**

@@ -4,8 +4,9 @@
  * time and in concurrent bursts; anonymous or by one of two users, signed in by `Authorization` or by
  * `Cookie`), origin changes, POSTs, outages and clock moves, over URLs whose responses follow
  * different caching rules, and one that redirects; in a private or a shared cache, with or without
- * `staleIfError` and `expireAfter`. After every response it checks what a user of any cache must be
- * able to rely on:
+ * `staleIfError` and `expireAfter`, through one session or through two that share the cache (two
+ * handles on one store, as two processes would have). After every response it checks what a user
+ * of any cache must be able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
@@ -126,6 +127,8 @@ function userOf(headers: Headers): string {
 
 /** A request: GET (perhaps of a range) or HEAD, with a `cache` mode or the default one. */
 interface Asked {
+  /** Which session sends it: the first, or the second when the run has two. */
+  via: number;
   url: string;
   lang: string | undefined;
   user: User;
@@ -140,14 +143,16 @@ interface Asked {
 type Command =
   | { kind: "requests"; requests: Asked[] }
   | { kind: "change"; url: string }
-  | { kind: "post"; url: string; user: User }
+  | { kind: "post"; via: number; url: string; user: User }
   | { kind: "outage"; how: Outage | undefined }
   | { kind: "tick"; seconds: number };
 /** How the origin fails while it is down: every request rejects, or it answers 503. */
 type Outage = "error" | "503";
 
 const url = fc.constantFrom(...URLS);
+const via = fc.nat(1);
 const asked: fc.Arbitrary<Asked> = fc.record({
+  via,
   url,
   lang: fc.constantFrom(...LANGUAGES),
   user: fc.constantFrom(...USERS),
@@ -195,7 +200,10 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("change"), url }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("post"), url, user: fc.constantFrom(...USERS) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("post"), via, url, user: fc.constantFrom(...USERS) }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -214,6 +222,7 @@ const run = fc.record({
   staleIfError: fc.constantFrom(0, 20),
   /** The session's `expireAfter`, in seconds, for a response whose freshness is not explicit. */
   expireAfter: fc.constantFrom(undefined, 15),
+  sessions: fc.constantFrom(1, 2),
   padding: fc.record(Object.fromEntries(URLS.map((name) => [name, PADDING]))),
   commands: fc.array(command, { minLength: 5, maxLength: 30 }),
 });
@@ -422,32 +431,37 @@ for (const backend of BACKENDS) {
       // The runs must have exercised the cache: answers from it, some after a revalidation.
       const served = { fromCache: 0, revalidated: 0 };
       await fc.assert(
-        fc.asyncProperty(run, async ({ shared, staleIfError, expireAfter, padding, commands }) => {
+        fc.asyncProperty(run, async ({ shared, staleIfError, expireAfter, sessions, padding, commands }) => {
           const settings: Settings = { shared, staleIfError, expireAfter };
           const model = new Model(padding);
           const o = origin((request) => model.answer(request));
-          const cache = await backend.open();
-          // Background work (refreshes, writes) ends before the cache is emptied: nothing is left behind.
-          const background: Promise<unknown>[] = [];
+          const caches = sessions === 1 ? [await backend.open()] : await backend.openTwice();
+          // Each session's background work (refreshes, writes), which ends before the cache is
+          // emptied: nothing is left behind.
+          const background = caches.map((): Promise<unknown>[] => []);
           const reported: unknown[] = [];
-          const session = new CachedSession({
-            backend: cache,
-            fetch: o.fetch,
-            now: model.clock.fn,
-            shared,
-            staleIfError,
-            ...(expireAfter === undefined ? {} : { expireAfter }),
-            waitUntil: (work) => background.push(work),
-            onError: (error) => reported.push(error),
-          });
-          const ask = ({ url, lang, user, head, mode, directive, range }: Asked) => {
+          const clients = caches.map((cache, i) =>
+            new CachedSession({
+              backend: cache,
+              fetch: o.fetch,
+              now: model.clock.fn,
+              shared,
+              staleIfError,
+              ...(expireAfter === undefined ? {} : { expireAfter }),
+              waitUntil: (work) => background[i]!.push(work),
+              onError: (error) => reported.push(error),
+            })
+          );
+          const sessionOf = (via: number) => clients[via % clients.length]!;
+          const settled = () => Promise.all(background.flat());
+          const ask = ({ via, url, lang, user, head, mode, directive, range }: Asked) => {
             const headers = new Headers(credentials(user));
             if (lang !== undefined) headers.set("accept-language", lang);
             if (directive !== undefined) headers.set("cache-control", directive);
             if (range !== undefined && !head) {
               headers.set("range", `bytes=${range[0]}-${range[0] + range[1] - 1}`);
             }
-            return session.fetch(`http://origin.test/${url}`, {
+            return sessionOf(via).fetch(`http://origin.test/${url}`, {
               method: head ? "HEAD" : "GET",
               headers,
               cache: mode,
@@ -463,7 +477,10 @@ for (const backend of BACKENDS) {
               } else if (step.kind === "outage") model.down = step.how;
               else if (step.kind === "post") {
                 const url = `http://origin.test/${step.url}`;
-                const response = await session.fetch(url, {
+                // An invalidation waits for its own session's writes under way, not for another
+                // process's (docs/http-semantics.md, §4.4): the other session's are let finish.
+                await Promise.all(background.filter((_, i) => i !== step.via % clients.length).flat());
+                const response = await sessionOf(step.via).fetch(url, {
                   method: "POST",
                   body: "new",
                   headers: credentials(step.user),
@@ -495,19 +512,19 @@ for (const backend of BACKENDS) {
                 }
               }
             }
-            const stored = await session.cache.urls();
+            const stored = await clients[0]!.cache.urls();
             ok(!stored.includes("http://origin.test/no-store"), "no-store: the response was stored");
             if (shared) {
               ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
             }
-            await Promise.all(background);
+            await settled();
             // The only failure is the origin's own (a refresh in the background while it is down).
             for (const error of reported) {
               equal((error as Error).message, "the origin is down", String(error));
             }
           } finally {
-            await Promise.all(background);
-            await dispose(cache);
+            await settled();
+            for (const cache of new Set(caches)) await dispose(cache);
           }
         }),
         { numRuns: inProcess ? 150 : 40 },

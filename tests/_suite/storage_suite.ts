@@ -29,7 +29,10 @@ export interface SuiteTarget {
   name: string;
   /** Opens a fresh, empty cache (a unique namespace or file per call). */
   open(): Promise<CacheBackend>;
-  /** Opens a new instance over the data of `previous`, which the suite has closed. */
+  /**
+   * Opens a new instance over the data of `previous`, closed or still open (two processes that
+   * share one store).
+   */
   reopen?(previous: CacheBackend): Promise<CacheBackend>;
   /** When set, the tests are registered as ignored and this reason is printed once. */
   skip?: string | undefined;
@@ -346,6 +349,33 @@ export function runStorageSuite(target: SuiteTarget): void {
         deepEqual(await second.read(ALIAS_PREFIX + "alias"), { alias: "big" });
         deepEqual(await list(second.keys()).then((keys) => keys.sort()), ["big", "stale"]);
         await second.delete("stale");
+      } finally {
+        await second.close();
+      }
+    });
+
+    test("two instances at once, as two processes have, write large records side by side and lose none", async (first) => {
+      const second = await reopen(first);
+      try {
+        const written = new Map<string, CacheEntry[]>();
+        for (let round = 0; round < 8; round++) {
+          await Promise.all([first, second, first, second].map((cache, i) => {
+            // Two keys of their own per round, and one that both instances write at once.
+            const key = i < 2 ? `shared-${round}` : `own-${round}-${i}`;
+            const record = entry({ body: binary(100 * KiB + i, 4 * round + i) });
+            written.set(key, [...written.get(key) ?? [], record]);
+            return cache.write(key, record, Infinity);
+          }));
+        }
+        for (const [key, records] of written) {
+          for (const cache of [first, second]) {
+            const found = entryOf(await cache.read(key));
+            ok(found !== undefined, `${key} was lost`);
+            const match = records.find((record) => record.body.length === found.body.length);
+            ok(match !== undefined, `${key} holds a record nobody wrote`);
+            assertEntry({ entry: found }, match);
+          }
+        }
       } finally {
         await second.close();
       }
