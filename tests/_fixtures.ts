@@ -83,19 +83,27 @@ export const scratch: string = tempDir("http_cache_reliability_");
 
 let files = 0;
 
+/** Bounds to open a backend with: `maxEntrySize` on every backend, `maxEntries` where it has one. */
+export interface Limits {
+  /** Largest record kept, in bytes. */
+  maxEntrySize?: number;
+  /** Most records kept (memory and SQLite; the others have no such bound). */
+  maxEntries?: number;
+}
+
 /** One backend to run a scenario against. */
 export interface BackendCase {
   /** The backend's name. */
   name: string;
   /** Why it cannot run here, if it cannot. */
   skip?: string | undefined;
-  /** Opens a fresh, empty cache of this backend. */
-  open(): Promise<CacheBackend>;
+  /** Opens a fresh, empty cache of this backend, within `limits`. */
+  open(limits?: Limits): Promise<CacheBackend>;
   /**
    * Opens a fresh, empty cache twice, as two processes share one: two handles on one file, prefix
    * or collection. (The memory backend lives in one process: it is the same handle twice.)
    */
-  openTwice(): Promise<[CacheBackend, CacheBackend]>;
+  openTwice(limits?: Limits): Promise<[CacheBackend, CacheBackend]>;
 }
 
 const redis = serviceUrl("REDIS_URL");
@@ -106,17 +114,22 @@ function opened(
   name: string,
   skip: string | undefined,
   place: () => string,
-  at: (place: string) => Promise<CacheBackend>,
+  at: (place: string, limits: Limits) => Promise<CacheBackend>,
 ): BackendCase {
   return {
     name,
     skip,
-    open: () => at(place()),
-    async openTwice() {
+    open: (limits = {}) => at(place(), limits),
+    async openTwice(limits = {}) {
       const shared = place();
-      return [await at(shared), await at(shared)];
+      return [await at(shared, limits), await at(shared, limits)];
     },
   };
+}
+
+/** The bound of `limits` that every backend has. */
+function entrySize({ maxEntrySize }: Limits): { maxEntrySize?: number } {
+  return maxEntrySize === undefined ? {} : { maxEntrySize };
 }
 
 /**
@@ -126,9 +139,9 @@ function opened(
 export const BACKENDS: readonly BackendCase[] = [
   {
     name: "memory",
-    open: () => Promise.resolve(new MemoryBackend()),
-    openTwice() {
-      const backend = new MemoryBackend();
+    open: (limits = {}) => Promise.resolve(new MemoryBackend(limits)),
+    openTwice(limits = {}) {
+      const backend = new MemoryBackend(limits);
       return Promise.resolve([backend, backend]);
     },
   },
@@ -136,28 +149,33 @@ export const BACKENDS: readonly BackendCase[] = [
     "sqlite",
     undefined,
     () => join(scratch, `cache_${files++}.db`),
-    (path) => Promise.resolve(new SQLiteBackend({ path })),
+    (path, limits) => Promise.resolve(new SQLiteBackend({ path, ...limits })),
   ),
-  opened("redis", redis.skip, () => `http-cache-test:${crypto.randomUUID()}:v1:`, async (prefix) => {
+  opened("redis", redis.skip, () => `http-cache-test:${crypto.randomUUID()}:v1:`, async (prefix, limits) => {
     const { RedisBackend } = await import("../backends/redis.ts");
-    return new RedisBackend({ url: redis.url!, prefix });
+    return new RedisBackend({ url: redis.url!, prefix, ...entrySize(limits) });
   }),
   opened(
     "mongodb",
     mongodb.skip,
     () => `reliability_${crypto.randomUUID().slice(0, 8)}_v1`,
-    async (collection) => {
+    async (collection, limits) => {
       const { MongoDBBackend } = await import("../backends/mongodb.ts");
-      return new MongoDBBackend({ url: mongodb.url!, db: "http_cache_test", collection });
+      return new MongoDBBackend({
+        url: mongodb.url!,
+        db: "http_cache_test",
+        collection,
+        ...entrySize(limits),
+      });
     },
   ),
   opened(
     "deno-kv",
     process.versions.deno ? undefined : "the Deno KV case runs on Deno only (Deno.openKv on a file)",
     () => join(scratch, `cache_${files++}.kv`),
-    async (path) => {
+    async (path, limits) => {
       const { DenoKVBackend } = await import("../backends/deno_kv.ts");
-      return new DenoKVBackend({ path });
+      return new DenoKVBackend({ path, ...entrySize(limits) });
     },
   ),
 ];

@@ -5,8 +5,9 @@
  * `Cookie`), origin changes, POSTs, outages and clock moves, over URLs whose responses follow
  * different caching rules, and one that redirects; in a private or a shared cache, with or without
  * `staleIfError` and `expireAfter`, through one session or through two that share the cache (two
- * handles on one store, as two processes would have). After every response it checks what a user
- * of any cache must be able to rely on:
+ * handles on one store, as two processes would have), on a backend with or without tight bounds
+ * (bodies too large to store, constant eviction). After every response it checks what a user of
+ * any cache must be able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
@@ -28,7 +29,7 @@
 import { equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { type CachedResponse, CachedSession } from "../mod.ts";
-import { BACKENDS, dispose } from "./_fixtures.ts";
+import { BACKENDS, dispose, type Limits } from "./_fixtures.ts";
 import { Clock, origin } from "./_origin.ts";
 
 /** How a URL's responses may be reused. */
@@ -223,6 +224,11 @@ const run = fc.record({
   /** The session's `expireAfter`, in seconds, for a response whose freshness is not explicit. */
   expireAfter: fc.constantFrom(undefined, 15),
   sessions: fc.constantFrom(1, 2),
+  /**
+   * The backend's own bounds: none, or tight ones (a 100 KB body is too large to store and streams
+   * through; memory and SQLite keep four records and evict the rest).
+   */
+  limits: fc.constantFrom<Limits>({}, { maxEntrySize: 50_000, maxEntries: 4 }),
   padding: fc.record(Object.fromEntries(URLS.map((name) => [name, PADDING]))),
   commands: fc.array(command, { minLength: 5, maxLength: 30 }),
 });
@@ -431,102 +437,107 @@ for (const backend of BACKENDS) {
       // The runs must have exercised the cache: answers from it, some after a revalidation.
       const served = { fromCache: 0, revalidated: 0 };
       await fc.assert(
-        fc.asyncProperty(run, async ({ shared, staleIfError, expireAfter, sessions, padding, commands }) => {
-          const settings: Settings = { shared, staleIfError, expireAfter };
-          const model = new Model(padding);
-          const o = origin((request) => model.answer(request));
-          const caches = sessions === 1 ? [await backend.open()] : await backend.openTwice();
-          // Each session's background work (refreshes, writes), which ends before the cache is
-          // emptied: nothing is left behind.
-          const background = caches.map((): Promise<unknown>[] => []);
-          const reported: unknown[] = [];
-          const clients = caches.map((cache, i) =>
-            new CachedSession({
-              backend: cache,
-              fetch: o.fetch,
-              now: model.clock.fn,
-              shared,
-              staleIfError,
-              ...(expireAfter === undefined ? {} : { expireAfter }),
-              waitUntil: (work) => background[i]!.push(work),
-              onError: (error) => reported.push(error),
-            })
-          );
-          const sessionOf = (via: number) => clients[via % clients.length]!;
-          const settled = () => Promise.all(background.flat());
-          const ask = ({ via, url, lang, user, head, mode, directive, range }: Asked) => {
-            const headers = new Headers(credentials(user));
-            if (lang !== undefined) headers.set("accept-language", lang);
-            if (directive !== undefined) headers.set("cache-control", directive);
-            if (range !== undefined && !head) {
-              headers.set("range", `bytes=${range[0]}-${range[0] + range[1] - 1}`);
-            }
-            return sessionOf(via).fetch(`http://origin.test/${url}`, {
-              method: head ? "HEAD" : "GET",
-              headers,
-              cache: mode,
-            })
-              .catch((error: Error) => error);
-          };
-          try {
-            for (const step of commands) {
-              if (step.kind === "tick") model.clock.tick(step.seconds);
-              else if (step.kind === "change") {
-                const resource = resourceOf(step.url);
-                model.versions.set(resource, model.versions.get(resource)! + 1);
-              } else if (step.kind === "outage") model.down = step.how;
-              else if (step.kind === "post") {
-                const url = `http://origin.test/${step.url}`;
-                // An invalidation waits for its own session's writes under way, not for another
-                // process's (docs/http-semantics.md, §4.4): the other session's are let finish.
-                await Promise.all(background.filter((_, i) => i !== step.via % clients.length).flat());
-                const response = await sessionOf(step.via).fetch(url, {
-                  method: "POST",
-                  body: "new",
-                  headers: credentials(step.user),
-                }).catch(() => undefined);
-                await response?.body?.cancel();
-                // RFC 9111 §4.4: a POST that succeeded invalidates what is stored for its URL.
-                if (response?.ok) model.invalidated.set(step.url, model.clock.now);
-                model.clock.tick(1);
-              } else {
-                const before = model.calls.get("no-store") ?? 0;
-                const responses = await Promise.all(step.requests.map(ask));
-                for (const [i, request] of step.requests.entries()) {
-                  const response = responses[i]!;
-                  await check(model, settings, request, response);
-                  if (response instanceof Error) continue;
-                  if (response.fromCache) served.fromCache++;
-                  if (response.revalidated) served.revalidated++;
-                }
-                const noStore = step.requests.filter((request) =>
-                  RULES[resourceOf(request.url)]!.noStore && !cachedOnly(request)
-                ).length;
-                // (A network error is shared: identical requests waiting for one that failed fail alike.)
-                if (model.down !== "error") {
-                  equal(
-                    (model.calls.get("no-store") ?? 0) - before,
-                    noStore,
-                    "no-store: a response was reused",
-                  );
+        fc.asyncProperty(
+          run,
+          async ({ shared, staleIfError, expireAfter, sessions, limits, padding, commands }) => {
+            const settings: Settings = { shared, staleIfError, expireAfter };
+            const model = new Model(padding);
+            const o = origin((request) => model.answer(request));
+            const caches = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
+            // Each session's background work (refreshes, writes), which ends before the cache is
+            // emptied: nothing is left behind.
+            const background = caches.map((): Promise<unknown>[] => []);
+            const reported: unknown[] = [];
+            const clients = caches.map((cache, i) =>
+              new CachedSession({
+                backend: cache,
+                fetch: o.fetch,
+                now: model.clock.fn,
+                shared,
+                staleIfError,
+                ...(expireAfter === undefined ? {} : { expireAfter }),
+                waitUntil: (work) => background[i]!.push(work),
+                onError: (error) => reported.push(error),
+              })
+            );
+            const sessionOf = (via: number) => clients[via % clients.length]!;
+            const settled = () => Promise.all(background.flat());
+            const ask = ({ via, url, lang, user, head, mode, directive, range }: Asked) => {
+              const headers = new Headers(credentials(user));
+              if (lang !== undefined) headers.set("accept-language", lang);
+              if (directive !== undefined) headers.set("cache-control", directive);
+              if (range !== undefined && !head) {
+                headers.set("range", `bytes=${range[0]}-${range[0] + range[1] - 1}`);
+              }
+              return sessionOf(via).fetch(`http://origin.test/${url}`, {
+                method: head ? "HEAD" : "GET",
+                headers,
+                cache: mode,
+              })
+                .catch((error: Error) => error);
+            };
+            try {
+              for (const step of commands) {
+                if (step.kind === "tick") model.clock.tick(step.seconds);
+                else if (step.kind === "change") {
+                  const resource = resourceOf(step.url);
+                  model.versions.set(resource, model.versions.get(resource)! + 1);
+                } else if (step.kind === "outage") model.down = step.how;
+                else if (step.kind === "post") {
+                  const url = `http://origin.test/${step.url}`;
+                  // An invalidation waits for its own session's writes under way, not for another
+                  // process's (docs/http-semantics.md, §4.4): the other session's are let finish.
+                  await Promise.all(background.filter((_, i) => i !== step.via % clients.length).flat());
+                  const response = await sessionOf(step.via).fetch(url, {
+                    method: "POST",
+                    body: "new",
+                    headers: credentials(step.user),
+                  }).catch(() => undefined);
+                  await response?.body?.cancel();
+                  // RFC 9111 §4.4: a POST that succeeded invalidates what is stored for its URL.
+                  if (response?.ok) model.invalidated.set(step.url, model.clock.now);
+                  model.clock.tick(1);
+                } else {
+                  const before = model.calls.get("no-store") ?? 0;
+                  const responses = await Promise.all(step.requests.map(ask));
+                  for (const [i, request] of step.requests.entries()) {
+                    const response = responses[i]!;
+                    await check(model, settings, request, response);
+                    if (response instanceof Error) continue;
+                    if (response.fromCache) served.fromCache++;
+                    if (response.revalidated) served.revalidated++;
+                  }
+                  const noStore = step.requests.filter((request) =>
+                    RULES[resourceOf(request.url)]!.noStore && !cachedOnly(request)
+                  ).length;
+                  // (A network error is shared: identical requests waiting for one that failed fail alike.)
+                  if (model.down !== "error") {
+                    equal(
+                      (model.calls.get("no-store") ?? 0) - before,
+                      noStore,
+                      "no-store: a response was reused",
+                    );
+                  }
                 }
               }
+              const stored = await clients[0]!.cache.urls();
+              ok(!stored.includes("http://origin.test/no-store"), "no-store: the response was stored");
+              if (shared) {
+                ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
+              }
+              await settled();
+              // The only failure is the origin's own (a refresh in the background while it is down).
+              for (const error of reported) {
+                equal((error as Error).message, "the origin is down", String(error));
+              }
+            } finally {
+              await settled();
+              for (const cache of new Set(caches)) {
+                await dispose(cache);
+              }
             }
-            const stored = await clients[0]!.cache.urls();
-            ok(!stored.includes("http://origin.test/no-store"), "no-store: the response was stored");
-            if (shared) {
-              ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
-            }
-            await settled();
-            // The only failure is the origin's own (a refresh in the background while it is down).
-            for (const error of reported) {
-              equal((error as Error).message, "the origin is down", String(error));
-            }
-          } finally {
-            await settled();
-            for (const cache of new Set(caches)) await dispose(cache);
-          }
-        }),
+          },
+        ),
         { numRuns: inProcess ? 150 : 40 },
       );
       ok(
