@@ -31,6 +31,7 @@ import { fillsBuffer } from "../src/bytes.ts";
 import { BackendError } from "../src/errors.ts";
 import { type CacheEntry, type DecodedRecord, encodeAlias, encodeEntry } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
+import { invalidationsOf } from "../src/invalidations.ts";
 import { DecodedHeads, DecodedRecords } from "../src/decoded_records.ts";
 import { CachedResponse } from "../src/response.ts";
 import {
@@ -270,7 +271,9 @@ export class CacheBackend implements AsyncDisposable {
         `Cannot delete: pass cache keys (strings) or one filter object: received ${keys.map(String)}`,
       );
     }
-    if (keys.length > 0) await this.#call("delete", () => this.storage.delete(keys));
+    if (keys.length === 0) return;
+    await invalidationsOf(this.storage).invalidatingKeys(keys);
+    await this.#call("delete", () => this.storage.delete(keys));
   }
 
   /**
@@ -319,6 +322,7 @@ export class CacheBackend implements AsyncDisposable {
    * @throws {BackendError} When the storage fails.
    */
   async clear(): Promise<void> {
+    await invalidationsOf(this.storage).invalidatingAll();
     await this.#call("clear", () => this.storage.clear());
   }
 

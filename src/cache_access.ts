@@ -10,7 +10,7 @@ import type { CacheBackend } from "../backends/base.ts";
 import { normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { keyFor } from "./lookup.ts";
-import { Invalidations } from "./invalidations.ts";
+import { type Invalidations, invalidationsOf } from "./invalidations.ts";
 import type { Monitor } from "./monitor.ts";
 import type { ErrorContext, ResolvedOptions } from "./options.ts";
 import type { CacheEntry } from "./record.ts";
@@ -27,7 +27,8 @@ export class CacheAccess {
   #o: ResolvedOptions;
   #monitor: Monitor;
   #background = new Set<Promise<unknown>>();
-  #invalidations = new Invalidations();
+  /** Shared with every other session over the same storage, and with the cache's own deletes. */
+  #invalidations: Invalidations;
 
   /**
    * @param cache The backend.
@@ -38,6 +39,7 @@ export class CacheAccess {
     this.#cache = cache;
     this.#o = o;
     this.#monitor = monitor;
+    this.#invalidations = invalidationsOf(cache.storage);
   }
 
   /**
@@ -130,7 +132,7 @@ export class CacheAccess {
    * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
    * same-origin `Location` and `Content-Location`: every stored method, variant and alias, and
    * what a redirect to one of them led to. A response asked for before is not stored after, and
-   * writes under way end before the delete.
+   * writes under way end before the delete: `deleteUrls` invalidates the URLs first.
    *
    * @param flow The unsafe request.
    * @param response Its response.
@@ -138,7 +140,6 @@ export class CacheAccess {
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<void> {
     try {
       const urls = [...invalidatedUrls(flow.url, response)];
-      await this.#invalidations.invalidating(...urls.map((url) => this.#urlOf(url)));
       await this.#cache.deleteUrls(...urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)));
       for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", url.href);
     } catch (error) {

@@ -14,6 +14,7 @@
 import type { Storage } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
+import { invalidationsOf } from "./invalidations.ts";
 import { compileUrlPatterns, describe, EXPIRE_IMMEDIATELY } from "./expiration.ts";
 import { type CacheEntry, type DecodedRecord, decodeRecord } from "./record.ts";
 
@@ -145,6 +146,16 @@ export async function deleteEntries(
       "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
         `received ${JSON.stringify(Object.keys(filter))} (clear() deletes everything)`,
     );
+  }
+  // What the delete names is invalidated, stored yet or not: a response already asked for is not
+  // written after it. A pattern's URLs cannot be told from the digests a write is checked by, so
+  // a pattern invalidates every URL. A delete by state (expired, valid, older than) names none:
+  // a response still on its way is newer than anything it selects.
+  const { expired, valid, olderThan } = filter;
+  if (expired === undefined && valid === undefined && olderThan === undefined) {
+    const invalidations = invalidationsOf(scope.storage);
+    if (selection.urls === undefined) await invalidations.invalidatingAll();
+    else await invalidations.invalidating(...selection.urls.map((url) => urlKeyPrefix("GET", url)));
   }
   const { onProgress } = options;
   const progress: DeleteProgress = { scanned: 0, deleted: 0 };

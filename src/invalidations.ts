@@ -2,10 +2,14 @@
  * The order of invalidations and writes. RFC 9111 §4.4 has a cache invalidate what it stores for
  * a URL once an unsafe request to it succeeds; a response the origin sent before that must not be
  * written after it and bring the old representation back. Such a response is still on its way
- * when a background refresh, or a miss whose body is still being read, races a `POST`.
+ * when a background refresh, or a miss whose body is still being read, races a `POST`. A delete
+ * through the cache's own API (`cache.delete(…)`, `deleteUrls`, `clear()`) is an invalidation
+ * too: what it deletes does not come back from a write that was already on its way.
  *
  * @module
  */
+
+import { ALIAS_PREFIX } from "./cache_keys.ts";
 
 /** Invalidated URLs remembered, the latest; a response asked for before the others is not written. */
 const REMEMBERED = 4096;
@@ -87,4 +91,57 @@ export class Invalidations {
     }
     await Promise.allSettled(this.#writing);
   }
+
+  /**
+   * Starts invalidating every URL (the cache is being cleared): no response asked for before now
+   * is written later.
+   *
+   * @returns Once the writes already under way have ended (whether they failed or not).
+   */
+  async invalidatingAll(): Promise<void> {
+    this.#last.clear();
+    this.#forgotten = ++this.#count;
+    await Promise.allSettled(this.#writing);
+  }
+
+  /**
+   * Starts invalidating the URLs of some storage keys ({@linkcode invalidating}), before they are
+   * deleted.
+   *
+   * @param keys Storage keys: of entries, Vary variants or redirect aliases.
+   * @returns Once the writes already under way have ended.
+   */
+  invalidatingKeys(keys: readonly string[]): Promise<void> {
+    return this.invalidating(...new Set(keys.map(urlPartOf)));
+  }
+}
+
+/**
+ * The part of a storage key that names the method and URL (what `urlKeyPrefix` gives): an entry's
+ * key is that part, then perhaps `+` and a digest of body, headers and credentials, then perhaps
+ * `.` and a Vary variant's digest; an alias's is `~` and the key of the URL it names.
+ *
+ * @param key The storage key.
+ * @returns Its method-and-URL part.
+ */
+function urlPartOf(key: string): string {
+  const start = key.startsWith(ALIAS_PREFIX) ? ALIAS_PREFIX.length : 0;
+  const end = key.slice(start).search(/[+.]/);
+  return end === -1 ? key.slice(start) : key.slice(start, start + end);
+}
+
+/** The invalidations of each storage: every session and every delete over it share them. */
+const OF_STORAGE = new WeakMap<object, Invalidations>();
+
+/**
+ * The invalidations of a storage, shared by every session that writes to it and by the cache's
+ * own deletes.
+ *
+ * @param storage The storage.
+ * @returns Its invalidations.
+ */
+export function invalidationsOf(storage: object): Invalidations {
+  let invalidations = OF_STORAGE.get(storage);
+  if (invalidations === undefined) OF_STORAGE.set(storage, invalidations = new Invalidations());
+  return invalidations;
 }

@@ -666,6 +666,78 @@ Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored afte
   });
 });
 
+Deno.test("RFC 9111 §4.4: the cache's own deletes, and a POST through another session, invalidate alike", async (t) => {
+  let version = 1;
+  let held: Promise<void> | undefined;
+  const clock = new Clock();
+  const script: Script = async (request) => {
+    if (request.method === "POST") return reply(`v${++version}`);
+    const answer = `v${version}`;
+    await held;
+    return reply(answer, { "cache-control": "max-age=60" }, { clock });
+  };
+  type Removal = (session: CachedSession, key: string) => Promise<unknown>;
+  const removals: [string, Removal][] = [
+    ["cache.delete(key)", (session, key) => session.cache.delete(key)],
+    ["cache.delete({ urls })", (session) => session.cache.delete({ urls: [URL_A] })],
+    ["cache.delete({ urlPattern })", (session) => session.cache.delete({ urlPattern: "127.0.0.1/*" })],
+    ["cache.deleteUrls", (session) => session.cache.deleteUrls(URL_A)],
+    ["cache.clear", (session) => session.cache.clear()],
+    [
+      "a POST through another session on the same storage",
+      async (session) => {
+        const other = new CachedSession({
+          fetch: origin(script).fetch,
+          now: clock.fn,
+          backend: session.cache,
+        });
+        await (await other.fetch(URL_A, { method: "POST", body: "x" })).text();
+      },
+    ],
+  ];
+
+  for (const [name, remove] of removals) {
+    await t.step(`${name} waits for a write under way, then deletes what it wrote`, async () => {
+      const storage = new HeldWrites();
+      const session = new CachedSession({
+        fetch: origin(script).fetch,
+        now: clock.fn,
+        backend: new CacheBackend(storage),
+      });
+      const first = await session.fetch(URL_A);
+      const read = first.text();
+      await until(() => storage.held === 1);
+      const removing = remove(session, first.cacheKey!);
+      await Promise.race([removing, delay(20)]);
+      storage.release();
+      await Promise.all([removing, read]);
+      const after = await session.fetch(URL_A);
+      assertEquals(after.fromCache, false);
+      await after.text();
+      await session.close();
+    });
+  }
+
+  for (const [name, remove] of removals.filter(([name]) => !name.includes("(key)"))) {
+    await t.step(`after ${name}, a response asked for before it is not stored`, async () => {
+      const o = origin(script);
+      const session = new CachedSession({ fetch: o.fetch, now: clock.fn });
+      let answer!: () => void;
+      held = new Promise((resolve) => answer = resolve);
+      const asked = session.fetch(URL_A);
+      await until(() => o.calls === 1);
+      await remove(session, "");
+      answer();
+      held = undefined;
+      await (await asked).text();
+      const after = await session.fetch(URL_A);
+      assertEquals(after.fromCache, false);
+      await after.text();
+      await session.close();
+    });
+  }
+});
+
 Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates nothing", async () => {
   const s = setup((clock) => (request) =>
     request.method === "DELETE"

@@ -1,10 +1,11 @@
 /**
  * The order of invalidations and writes (`src/invalidations.ts`), on its own: which writes are
- * skipped, that an invalidation waits for the writes under way, and what is done once it has
- * forgotten old invalidations. The session's side is in `tests/http_semantics_test.ts` (§4.4).
+ * skipped, that an invalidation waits for the writes under way, what is done once it has
+ * forgotten old invalidations, and how a clear and deleted keys invalidate. The session's side,
+ * and the cache's own deletes, are in `tests/http_semantics_test.ts` (§4.4).
  */
 import { deepEqual, equal } from "node:assert/strict";
-import { Invalidations } from "../src/invalidations.ts";
+import { Invalidations, invalidationsOf } from "../src/invalidations.ts";
 import { delay } from "./_fixtures.ts";
 
 const A = "GET a", B = "GET b";
@@ -58,4 +59,34 @@ Deno.test("invalidations: past the 4,096 URLs remembered, a response asked for b
   await invalidations.invalidating(A);
   equal(await invalidations.write(() => [B], late, nothing), true, "asked for after them: written");
   equal(await invalidations.write(() => [A], late, nothing), false);
+});
+
+Deno.test("invalidations: clearing skips every write asked for before it, and none asked for after", async () => {
+  const invalidations = new Invalidations();
+  const before = invalidations.mark();
+  await invalidations.invalidatingAll();
+  equal(await invalidations.write(() => [A], before, nothing), false, "asked for before the clear");
+  const after = invalidations.mark();
+  equal(await invalidations.write(() => [A], after, nothing), true, "asked for after the clear");
+  await invalidations.invalidating(B);
+  equal(await invalidations.write(() => [A], after, nothing), true, "only B since");
+});
+
+Deno.test("invalidations: deleting keys invalidates their URLs, whatever the key's variant, body digest or alias", async () => {
+  const url = "u0123456789abcdefghijk", other = "v0123456789abcdefghijk";
+  for (
+    const key of [url, `${url}+body`, `${url}.variant`, `${url}+body.variant`, `~${url}`, `~${url}+body`]
+  ) {
+    const invalidations = new Invalidations();
+    const before = invalidations.mark();
+    await invalidations.invalidatingKeys([key]);
+    equal(await invalidations.write(() => [url], before, nothing), false, `${key} invalidates ${url}`);
+    equal(await invalidations.write(() => [other], before, nothing), true, `${key} leaves ${other}`);
+  }
+});
+
+Deno.test("invalidations: one storage's are shared by whoever asks for them", () => {
+  const storage = {}, another = {};
+  equal(invalidationsOf(storage), invalidationsOf(storage));
+  equal(invalidationsOf(storage) === invalidationsOf(another), false);
 });
