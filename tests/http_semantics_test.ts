@@ -608,8 +608,12 @@ class HeldWrites extends MemoryStorage {
   }
 }
 
-Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored after it", async (t) => {
-  // The origin's resource: a POST changes it; a GET may be held before it answers.
+/**
+ * A resource that each POST changes (`v1`, `v2`, …), served with `cacheControl`; `hold()` keeps
+ * the GETs from answering until the function it returns is called (they answer with the version
+ * of when they arrived).
+ */
+function changingResource(cacheControl: string) {
   let version = 1;
   let held: Promise<void> | undefined;
   const clock = new Clock();
@@ -617,29 +621,25 @@ Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored afte
     if (request.method === "POST") return reply(`v${++version}`);
     const answer = `v${version}`;
     await held;
-    return reply(answer, { "cache-control": "max-age=10, stale-while-revalidate=60" }, { clock });
+    return reply(answer, { "cache-control": cacheControl }, { clock });
   };
+  return {
+    clock,
+    script,
+    version: () => version,
+    hold(): () => void {
+      let answer!: () => void;
+      held = new Promise((resolve) => answer = resolve);
+      return () => {
+        answer();
+        held = undefined;
+      };
+    },
+  };
+}
 
-  await t.step("a write under way ends before the POST deletes", async () => {
-    const storage = new HeldWrites();
-    const session = new CachedSession({
-      fetch: origin(script).fetch,
-      now: clock.fn,
-      backend: new CacheBackend(storage),
-    });
-    const first = await session.fetch(URL_A);
-    const read = first.text();
-    await until(() => storage.held === 1);
-    const post = session.fetch(URL_A, { method: "POST", body: "x" });
-    // The POST waits for the write to land, then deletes it (unfixed, it deleted first).
-    await Promise.race([post, delay(20)]);
-    storage.release();
-    await (await post).text();
-    assertEquals(await read, `v${version - 1}`);
-    const after = await session.fetch(URL_A);
-    assertEquals([after.fromCache, await after.text()], [false, `v${version}`]);
-    await session.close();
-  });
+Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored after it", async (t) => {
+  const { clock, script, version, hold } = changingResource("max-age=10, stale-while-revalidate=60");
 
   await t.step("a refresh the origin answered before the POST is not written", async () => {
     const background: Promise<unknown>[] = [];
@@ -651,33 +651,24 @@ Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored afte
     });
     await (await session.fetch(URL_A)).text();
     clock.tick(20);
-    let answer!: () => void;
-    held = new Promise((resolve) => answer = resolve);
+    const answer = hold();
     const stale = await session.fetch(URL_A); // served stale, refreshed in the background
     await stale.text();
     await until(() => o.calls === 2);
     await (await session.fetch(URL_A, { method: "POST", body: "x" })).text();
     answer(); // the refresh gets the version from before the POST
-    held = undefined;
     await Promise.all(background);
     const after = await session.fetch(URL_A);
-    assertEquals([after.fromCache, await after.text()], [false, `v${version}`]);
+    assertEquals([after.fromCache, await after.text()], [false, `v${version()}`]);
     await session.close();
   });
 });
 
-Deno.test("RFC 9111 §4.4: the cache's own deletes, and a POST through another session, invalidate alike", async (t) => {
-  let version = 1;
-  let held: Promise<void> | undefined;
-  const clock = new Clock();
-  const script: Script = async (request) => {
-    if (request.method === "POST") return reply(`v${++version}`);
-    const answer = `v${version}`;
-    await held;
-    return reply(answer, { "cache-control": "max-age=60" }, { clock });
-  };
+Deno.test("RFC 9111 §4.4: a POST, the cache's own deletes and a POST through another session invalidate alike", async (t) => {
+  const { clock, script, hold } = changingResource("max-age=60");
   type Removal = (session: CachedSession, key: string) => Promise<unknown>;
   const removals: [string, Removal][] = [
+    ["a POST", async (session) => await (await session.fetch(URL_A, { method: "POST", body: "x" })).text()],
     ["cache.delete(key)", (session, key) => session.cache.delete(key)],
     ["cache.delete({ urls })", (session) => session.cache.delete({ urls: [URL_A] })],
     ["cache.delete({ urlPattern })", (session) => session.cache.delete({ urlPattern: "127.0.0.1/*" })],
@@ -722,13 +713,11 @@ Deno.test("RFC 9111 §4.4: the cache's own deletes, and a POST through another s
     await t.step(`after ${name}, a response asked for before it is not stored`, async () => {
       const o = origin(script);
       const session = new CachedSession({ fetch: o.fetch, now: clock.fn });
-      let answer!: () => void;
-      held = new Promise((resolve) => answer = resolve);
+      const answer = hold();
       const asked = session.fetch(URL_A);
       await until(() => o.calls === 1);
       await remove(session, "");
       answer();
-      held = undefined;
       await (await asked).text();
       const after = await session.fetch(URL_A);
       assertEquals(after.fromCache, false);
