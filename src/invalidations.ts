@@ -125,9 +125,9 @@ export class Invalidations {
  * @returns Its method-and-URL part.
  */
 function urlPartOf(key: string): string {
-  const start = key.startsWith(ALIAS_PREFIX) ? ALIAS_PREFIX.length : 0;
-  const end = key.slice(start).search(/[+.]/);
-  return end === -1 ? key.slice(start) : key.slice(start, start + end);
+  const entryKey = key.startsWith(ALIAS_PREFIX) ? key.slice(ALIAS_PREFIX.length) : key;
+  const end = entryKey.search(/[+.]/);
+  return end === -1 ? entryKey : entryKey.slice(0, end);
 }
 
 /** The invalidations of each storage: every session and every delete over it share them. */
