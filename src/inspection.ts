@@ -251,16 +251,22 @@ async function* urlCandidates(
     }
     for await (const alias of readRecords(scope, listKeys(scope, ALIAS_PREFIX + prefix))) {
       if (alias.record.kind !== "alias") continue;
+      // The alias names the slot of the URL that was asked for: its entry and its Vary variants.
       const target = alias.record.target;
-      const [found] = await collect(readRecords(scope, single(target)));
-      const entry = found?.record.kind === "entry" ? found.record.entry : undefined;
-      let selected = seen.get(target) ?? false;
-      if (entry !== undefined && !seen.has(target) && normalizeUrl(new URL(entry.url)) === normalized) {
-        selected = test === undefined || test(entry, scope.now());
-        seen.set(target, selected);
-        yield { kind: "entry", key: target, entry, size: found!.size, selected };
+      const slot = await collect(readRecords(scope, slotKeys(scope, target)));
+      let anySelected = false;
+      for (const { key, record, size } of slot) {
+        if (record.kind !== "entry") continue;
+        let selected = seen.get(key) ?? false;
+        if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
+          selected = test === undefined || test(record.entry, scope.now());
+          seen.set(key, selected);
+          yield { kind: "entry", key, entry: record.entry, size, selected };
+        }
+        anySelected ||= selected;
       }
-      yield { kind: "alias", key: alias.key, orphan: entry === undefined || selected || test === undefined };
+      const orphan = !slot.some(({ record }) => record.kind === "entry") || anySelected || test === undefined;
+      yield { kind: "alias", key: alias.key, orphan };
     }
   }
 }
@@ -388,8 +394,10 @@ async function* filterKeys(
   for await (const key of keys) if (keep(key)) yield key;
 }
 
-async function* single(key: string): AsyncIterableIterator<string> {
+/** A key's slot: the key, and the keys of the Vary variants stored beside it. */
+async function* slotKeys(scope: ScanScope, key: string): AsyncIterableIterator<string> {
   yield key;
+  yield* listKeys(scope, `${key}.`);
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

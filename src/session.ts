@@ -300,8 +300,9 @@ export class CachedSession implements AsyncDisposable {
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
+        // The alias first: an entry a redirect led to is served only while its alias holds.
+        if (response.redirected) await this.#access.alias(flow, response.url, flow.key, asked, plan.deleteAt);
         await this.#access.store(flow, plan.key, entry, asked, plan.deleteAt, taken.record);
-        if (response.redirected) await this.#access.alias(flow, response.url, plan.key, asked, plan.deleteAt);
         return entry;
       };
       const body = await takeBody(response, this.#maxBodySize, plan.entry, (bytes) => {

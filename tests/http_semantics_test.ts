@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { CacheBackend } from "../backends/base.ts";
-import { MemoryStorage } from "../backends/memory.ts";
+import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { delay, until } from "./_fixtures.ts";
 import { Clock, origin, reply, type Script } from "./_origin.ts";
@@ -560,7 +560,11 @@ Deno.test("RFC 9111 §4.4: invalidating a URL also drops what a redirect to it l
   const clock = new Clock();
   const o = origin((request) => {
     if (request.method === "POST") return reply(`v${++version}`);
-    const response = reply(`v${version}`, { "cache-control": "max-age=600" }, { clock });
+    const lang = request.headers.get("accept-language");
+    const response = reply(lang === null ? `v${version}` : `v${version} ${lang}`, {
+      "cache-control": "max-age=600",
+      vary: "accept-language",
+    }, { clock });
     if (new URL(request.url).pathname === "/old") {
       // What fetch gives after following a redirect from /old to /new.
       Object.defineProperties(response, {
@@ -570,24 +574,59 @@ Deno.test("RFC 9111 §4.4: invalidating a URL also drops what a redirect to it l
     }
     return response;
   });
-  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, ignoredParameters: ["token"] });
-  const text = async (url: string, init?: RequestInit) => {
-    const response = await session.fetch(url, init);
-    return [response.fromCache, await response.text()];
+  const opened = (options: CachedSessionOptions = {}) => {
+    const session = new CachedSession({
+      fetch: o.fetch,
+      now: clock.fn,
+      ignoredParameters: ["token"],
+      ...options,
+    });
+    const text = async (url: string, init?: RequestInit) => {
+      const response = await session.fetch(url, init);
+      return [response.fromCache, await response.text()];
+    };
+    return { session, text };
   };
+  const post = (session: CachedSession) =>
+    session.fetch("http://127.0.0.1/new", { method: "POST", body: "x" });
+
   await t.step("a redirect", async () => {
-    assertEquals(await text("http://127.0.0.1/old"), [false, "v1"]);
-    assertEquals(await text("http://127.0.0.1/new"), [true, "v1"]); // through the redirect's alias
-    await text("http://127.0.0.1/new", { method: "POST", body: "x" });
-    assertEquals(await text("http://127.0.0.1/old"), [false, "v2"]);
+    const { session, text } = opened();
+    assertEquals(await text("http://127.0.0.1/old"), [false, `v${version}`]);
+    assertEquals(await text("http://127.0.0.1/new"), [true, `v${version}`]); // through the redirect's alias
+    await (await post(session)).text();
+    assertEquals(await text("http://127.0.0.1/old"), [false, `v${version}`]);
+    await session.close();
+  });
+  await t.step("a redirect whose alias the cache has evicted", async () => {
+    const { session, text } = opened({ backend: new MemoryBackend({ maxEntries: 2 }) });
+    assertEquals(await text("http://127.0.0.1/old"), [false, `v${version}`]); // the entry and its alias
+    assertEquals(await text("http://127.0.0.1/old"), [true, `v${version}`]); // the alias is used least
+    await text("http://127.0.0.1/other"); // evicts the alias
+    await (await post(session)).text();
+    // The alias was the way from /new to what /old stored: without it, that entry is not served.
+    assertEquals(await text("http://127.0.0.1/old"), [false, `v${version}`]);
+    await session.close();
+  });
+  await t.step("every Vary variant a redirect led to", async () => {
+    const { session, text } = opened();
+    const asking = (lang: string) => ({ headers: { "accept-language": lang } });
+    assertEquals(await text("http://127.0.0.1/old", asking("en")), [false, `v${version} en`]);
+    assertEquals(await text("http://127.0.0.1/old", asking("fr")), [false, `v${version} fr`]);
+    assertEquals(await text("http://127.0.0.1/old", asking("en")), [true, `v${version} en`]);
+    await (await post(session)).text();
+    assertEquals(await text("http://127.0.0.1/old", asking("en")), [false, `v${version} en`]);
+    assertEquals(await text("http://127.0.0.1/old", asking("fr")), [false, `v${version} fr`]);
+    await session.close();
   });
   await t.step("an ignored parameter", async () => {
-    assertEquals(await text("http://127.0.0.1/a?token=1&b=2"), [false, "v2"]);
-    assertEquals(await text("http://127.0.0.1/a?b=2&token=9"), [true, "v2"]);
+    const { session, text } = opened();
+    assertEquals(await text("http://127.0.0.1/a?token=1&b=2"), [false, `v${version}`]);
+    assertEquals(await text("http://127.0.0.1/a?b=2&token=9"), [true, `v${version}`]);
     await text("http://127.0.0.1/a?token=3&b=2", { method: "POST", body: "x" });
-    assertEquals(await text("http://127.0.0.1/a?b=2"), [false, "v3"]);
+    assertEquals(await text("http://127.0.0.1/a?b=2"), [false, `v${version}`]);
+    await session.close();
   });
-  await session.close();
 });
 
 /** A memory storage whose writes land only once released: a backend slower than the origin. */

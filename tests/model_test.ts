@@ -1,9 +1,10 @@
 /**
  * The session against a model of its origin, on every backend: random runs of requests (GET, of
  * a range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a
- * time and in concurrent bursts; anonymous or by one of two users, signed in by `Authorization` or by
- * `Cookie`), origin changes, POSTs, outages and clock moves, over URLs whose responses follow
- * different caching rules, and one that redirects; in a private or a shared cache, with or without
+ * time and in concurrent bursts; anonymous or by one of two users, signed in by `Authorization` or
+ * by `Cookie`), origin changes, POSTs, outages and clock moves, over URLs whose responses follow
+ * different caching rules, and two that redirect (one to a URL whose responses vary); in a private
+ * or a shared cache, with or without
  * `staleIfError` and `expireAfter`, through one session or through two that share the cache (two
  * handles on one store, as two processes would have), on a backend with or without tight bounds
  * (bodies too large to store, constant eviction). After every response it checks what a user of
@@ -13,6 +14,8 @@
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
  * - a shared cache never answers a request with `Authorization` from what it stored, unless the
  *   response allowed it (`public`, `s-maxage`, `must-revalidate`);
+ * - no secret reaches the store: neither the credentials nor an ignored query parameter (an API
+ *   key some URLs carry) is in any key or record;
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago; a
@@ -28,6 +31,7 @@
 
 import { equal, ok } from "node:assert/strict";
 import fc from "fast-check";
+import type { Storage } from "../backends/base.ts";
 import { type CachedResponse, CachedSession } from "../mod.ts";
 import { BACKENDS, dispose, type Limits } from "./_fixtures.ts";
 import { Clock, origin } from "./_origin.ts";
@@ -90,7 +94,7 @@ const RULES: Record<string, Rules> = {
   },
 };
 /** URLs the origin redirects (fetch follows, and hands over the response of where it led). */
-const REDIRECTS: Record<string, string> = { moved: "fresh" };
+const REDIRECTS: Record<string, string> = { moved: "fresh", relocated: "varied" };
 const URLS = [...Object.keys(RULES), ...Object.keys(REDIRECTS)];
 
 /** The URL whose response a request for `url` gets. */
@@ -114,6 +118,11 @@ const LANGUAGES = ["en", "fr", undefined];
 const USERS = [undefined, "alice", "bob"] as const;
 type User = typeof USERS[number];
 
+/** A query parameter some URLs carry, which the sessions ignore (`ignoredParameters`): a secret. */
+const API_KEY = "api_key";
+/** What no key or record may hold: the API keys' values and the users' credentials. */
+const SECRETS = ["s3cret", "Bearer alice", "session=bob"];
+
 /** The request fields that sign `user` in. */
 function credentials(user: User): Record<string, string> {
   if (user === "alice") return { authorization: "Bearer alice" };
@@ -133,6 +142,8 @@ interface Asked {
   url: string;
   lang: string | undefined;
   user: User;
+  /** Whether the URL carries an API key (`?api_key=…`), which must not change what it gets. */
+  keyed: boolean;
   head: boolean;
   mode: RequestCache;
   /** The request's own `Cache-Control`. */
@@ -157,6 +168,7 @@ const asked: fc.Arbitrary<Asked> = fc.record({
   url,
   lang: fc.constantFrom(...LANGUAGES),
   user: fc.constantFrom(...USERS),
+  keyed: fc.boolean(),
   head: fc.boolean(),
   mode: fc.oneof(
     { weight: 6, arbitrary: fc.constant<RequestCache>("default") },
@@ -316,6 +328,16 @@ function letters(seed: string, length: number): string {
   return new TextDecoder().decode(codes);
 }
 
+/** Reads every key and record of a store, as the storage holds them, for a secret. */
+async function noSecretsIn(storage: Storage): Promise<void> {
+  const text = new TextDecoder();
+  for await (const key of storage.keys()) {
+    const record = await storage.get(key);
+    const held = `${key}\n${record === undefined ? "" : text.decode(record)}`;
+    for (const secret of SECRETS) ok(!held.includes(secret), `"${secret}" reached the store, under ${key}`);
+  }
+}
+
 /** A request that wants a stored response or a 504, never the origin's. */
 function cachedOnly({ mode, directive }: Asked): boolean {
   return mode === "only-if-cached" || directive === "only-if-cached";
@@ -456,20 +478,22 @@ for (const backend of BACKENDS) {
                 shared,
                 staleIfError,
                 ...(expireAfter === undefined ? {} : { expireAfter }),
+                ignoredParameters: [API_KEY],
                 waitUntil: (work) => background[i]!.push(work),
                 onError: (error) => reported.push(error),
               })
             );
             const sessionOf = (via: number) => clients[via % clients.length]!;
             const settled = () => Promise.all(background.flat());
-            const ask = ({ via, url, lang, user, head, mode, directive, range }: Asked) => {
+            const ask = ({ via, url, lang, user, keyed, head, mode, directive, range }: Asked) => {
               const headers = new Headers(credentials(user));
               if (lang !== undefined) headers.set("accept-language", lang);
               if (directive !== undefined) headers.set("cache-control", directive);
               if (range !== undefined && !head) {
                 headers.set("range", `bytes=${range[0]}-${range[0] + range[1] - 1}`);
               }
-              return sessionOf(via).fetch(`http://origin.test/${url}`, {
+              const query = keyed ? `?${API_KEY}=s3cret-${user ?? "anyone"}` : "";
+              return sessionOf(via).fetch(`http://origin.test/${url}${query}`, {
                 method: head ? "HEAD" : "GET",
                 headers,
                 cache: mode,
@@ -520,12 +544,14 @@ for (const backend of BACKENDS) {
                   }
                 }
               }
+              // Once the background work is done, the store holds all it ever will.
+              await settled();
+              await noSecretsIn(caches[0]!.storage);
               const stored = await clients[0]!.cache.urls();
               ok(!stored.includes("http://origin.test/no-store"), "no-store: the response was stored");
               if (shared) {
                 ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
               }
-              await settled();
               // The only failure is the origin's own (a refresh in the background while it is down).
               for (const error of reported) {
                 equal((error as Error).message, "the origin is down", String(error));
