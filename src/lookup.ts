@@ -173,7 +173,12 @@ async function invalidatable(
   read: ReadRecord,
 ): Promise<boolean> {
   if (!entry.redirected) return true;
-  const aliasKey = await keyFor({ method: "GET", url: new URL(entry.url), headers: flow.headers }, o);
+  let aliasKey: string;
+  try {
+    aliasKey = await keyFor({ method: "GET", url: new URL(entry.url), headers: flow.headers }, o);
+  } catch {
+    return false; // `keyFn` refuses that URL: no alias was written for it either
+  }
   if (aliasKey === key) return true;
   const alias = await read(ALIAS_PREFIX + aliasKey);
   return alias !== null && alias !== undefined && "alias" in alias && alias.alias === key;

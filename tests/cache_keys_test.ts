@@ -146,6 +146,36 @@ Deno.test("keyFn: a result that is not a key, or a keyFn that throws, sends the 
   }
 });
 
+Deno.test("keyFn: one that refuses where a redirect led keeps that response from being served again, and never fails a fetch", async () => {
+  let served = 0;
+  const fetch = () => {
+    // What fetch gives after following a redirect from /old to /new.
+    const response = reply(`response ${++served}`, FRESH);
+    return Promise.resolve(Object.defineProperties(response, {
+      url: { value: "http://127.0.0.1/new" },
+      redirected: { value: true },
+    }));
+  };
+  const errors: unknown[] = [];
+  const session = new CachedSession({
+    fetch,
+    onError: (error) => errors.push(error),
+    keyFn: (request, defaultKey) => {
+      if (request.url.pathname === "/new") throw new Error("no key for /new");
+      return defaultKey();
+    },
+  });
+  const texts = [];
+  for (let i = 0; i < 2; i++) {
+    const response = await session.fetch("http://127.0.0.1/old");
+    texts.push(`${await response.text()}:${response.fromCache}`);
+  }
+  // Without the alias of /new, a POST to /new could not find what /old stored: it is not served.
+  deepEqual(texts, ["response 1:false", "response 2:false"]);
+  ok(errors.length > 0 && errors.every((error) => (error as Error).message === "no key for /new"));
+  await session.close();
+});
+
 Deno.test("keyFn: the headers of a request that has none are empty and cannot be changed (every such request shares them)", async () => {
   const server = counting();
   const errors: unknown[] = [];
