@@ -138,41 +138,41 @@ export async function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): 
   if (!record || !("entry" in record)) return undefined;
   const primary = record.entry;
   if (varyMatches(primary, flow.headers)) {
-    if (!viaAlias && !await invalidatable(flow, primary, key, o, read)) return undefined;
+    if (!viaAlias && primary.redirected && !await aliasHolds(flow, primary, key, o, read)) return undefined;
     return { key, entry: primary, viaAlias, primary, owned: record.owned };
   }
   // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
   const variant = await variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
   const other = await read(variant);
   if (other && "entry" in other && varyMatches(other.entry, flow.headers)) {
-    if (!viaAlias && !await invalidatable(flow, other.entry, key, o, read)) return undefined;
+    if (!viaAlias && other.entry.redirected && !await aliasHolds(flow, other.entry, key, o, read)) {
+      return undefined;
+    }
     return { key: variant, entry: other.entry, viaAlias, primary, owned: other.owned };
   }
   return { key, viaAlias, primary };
 }
 
 /**
- * Whether an entry found under the URL asked for can still be invalidated. What a redirect led to
- * is stored under the URL asked for, and an unsafe request to where the redirect led finds it
- * only through that URL's alias (RFC 9111 §4.4). Once the alias is gone (a bounded store evicted
- * it), the entry may have missed an invalidation: it is not served, and the next response stores
- * both again.
+ * Whether what a redirect led to, found under the URL asked for, can still be invalidated: an
+ * unsafe request to where the redirect led finds it only through the alias of that URL (RFC 9111
+ * §4.4). Once the alias is gone (a bounded store evicted it), the entry may have missed an
+ * invalidation: it is not served, and the next response stores both again.
  *
  * @param flow The request.
- * @param entry The entry found under the request's own key.
+ * @param entry The entry, stored for a response that was redirected.
  * @param key The request's own key (the slot the alias points to).
  * @param o The session's options.
  * @param read Reads one record.
  * @returns Whether the entry may be served.
  */
-async function invalidatable(
+async function aliasHolds(
   flow: Flow,
   entry: CacheEntry,
   key: string,
   o: ResolvedOptions,
   read: ReadRecord,
 ): Promise<boolean> {
-  if (!entry.redirected) return true;
   let aliasKey: string;
   try {
     aliasKey = await keyFor({ method: "GET", url: new URL(entry.url), headers: flow.headers }, o);
