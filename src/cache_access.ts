@@ -16,7 +16,7 @@ import type { ErrorContext, ResolvedOptions } from "./options.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
-import { planDeleteAt } from "./store_plan.ts";
+import { type Found, planDeleteAt } from "./store_plan.ts";
 
 /** What a report names: the request, by its label or its method and URL. */
 type Reported = Pick<ParsedRequest, "method" | "url"> & { label?: string };
@@ -101,6 +101,23 @@ export class CacheAccess {
       this.report(error, "write", flow);
     }
     return entry;
+  }
+
+  /**
+   * Stores an entry that a 304 (or a HEAD response) freshened and, for an entry a redirect led to,
+   * its alias again, for as long: an entry whose alias is gone is not served (`lookup`), so the
+   * alias must not expire first.
+   *
+   * @param flow The request that revalidated it.
+   * @param found Where the entry was found.
+   * @param entry The freshened entry.
+   * @param asked The request's {@linkcode mark}.
+   * @returns The entry.
+   */
+  async storeFreshened(flow: Flow, found: Found, entry: CacheEntry, asked: number): Promise<CacheEntry> {
+    const deleteAt = planDeleteAt(entry, this.#o);
+    if (entry.redirected && !found.viaAlias) await this.alias(flow, entry.url, flow.key, asked, deleteAt);
+    return await this.store(flow, found.key, entry, asked, deleteAt);
   }
 
   /**

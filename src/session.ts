@@ -255,7 +255,7 @@ export class CachedSession implements AsyncDisposable {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
           this.#access.track(
-            this.#access.store(flow, stale!.key, entry, asked).finally(() => lead?.release()),
+            this.#access.storeFreshened(flow, stale!, entry, asked).finally(() => lead?.release()),
           );
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
@@ -269,7 +269,7 @@ export class CachedSession implements AsyncDisposable {
         if (validatorsMatch(cached, response.headers)) {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
-          await this.#access.store(flow, stale!.key, entry, asked);
+          await this.#access.storeFreshened(flow, stale!, entry, asked);
           settle(undefined);
         } else {
           await this.cache.delete(stale!.key).then(

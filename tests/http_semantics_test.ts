@@ -629,6 +629,39 @@ Deno.test("RFC 9111 §4.4: invalidating a URL also drops what a redirect to it l
   });
 });
 
+Deno.test("RFC 9111 §4.3.4: a 304 for what a redirect led to keeps the redirect's alias as long as the entry", async () => {
+  const clock = new Clock();
+  const o = origin((request) => {
+    const response = request.headers.get("if-none-match") === '"v1"'
+      ? reply(null, { "cache-control": "max-age=10", etag: '"v1"' }, { status: 304, clock })
+      : reply("v1", { "cache-control": "max-age=10", etag: '"v1"' }, { clock });
+    // What fetch gives after following a redirect from /old to /new.
+    return Object.defineProperties(response, {
+      url: { value: "http://127.0.0.1/new" },
+      redirected: { value: true },
+    });
+  });
+  const written = new Map<string, number>();
+  const storage = new (class extends MemoryStorage {
+    override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+      written.set(key.startsWith("~") ? "alias" : "entry", deleteAt);
+      return super.set(key, value, deleteAt);
+    }
+  })();
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, backend: new CacheBackend(storage) });
+  await (await session.fetch("http://127.0.0.1/old")).text();
+  const first = written.get("entry")!;
+  assertEquals(written.get("alias"), first);
+  clock.tick(60);
+  const revalidated = await session.fetch("http://127.0.0.1/old");
+  await revalidated.text();
+  assertEquals([revalidated.revalidated, o.calls], [true, 2]);
+  await session.close(); // the freshened entry is written in the background
+  // The entry lives on past its first deleteAt, and so must its alias: without it, it is not served.
+  assert(written.get("entry")! > first);
+  assertEquals(written.get("alias"), written.get("entry"));
+});
+
 /** A memory storage whose writes land only once released: a backend slower than the origin. */
 class HeldWrites extends MemoryStorage {
   held = 0;
