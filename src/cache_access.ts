@@ -9,7 +9,7 @@
 import type { CacheBackend } from "../backends/base.ts";
 import { normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
-import { keyFor } from "./lookup.ts";
+import { aliasKeyOf } from "./lookup.ts";
 import { type Invalidations, invalidationsOf } from "./invalidations.ts";
 import type { Monitor } from "./monitor.ts";
 import type { ErrorContext, ResolvedOptions } from "./options.ts";
@@ -72,9 +72,13 @@ export class CacheAccess {
 
   /**
    * Stores an entry; a failed write is reported, and the entry still answers waiting requests.
+   * For an entry a redirect led to, stored under the URL asked for, the alias from where it led is
+   * written first and for as long: `lookup` serves such an entry only while its alias holds, so the
+   * alias must be there first and must not expire first.
    *
-   * @param flow The request it was fetched for.
-   * @param key The storage key.
+   * @param flow The request it was fetched (or revalidated) for.
+   * @param found Where it goes: its storage key, and whether the request reached it through an
+   *   alias (its alias is then the request's own, and stands).
    * @param entry The entry.
    * @param asked The request's {@linkcode mark}: the entry is not stored if its URL was
    *   invalidated since.
@@ -84,18 +88,19 @@ export class CacheAccess {
    */
   async store(
     flow: Flow,
-    key: string,
+    found: Pick<Found, "key" | "viaAlias">,
     entry: CacheEntry,
     asked: number,
-    deleteAt?: number,
+    deleteAt: number = planDeleteAt(entry, this.#o),
     record?: Uint8Array,
   ): Promise<CacheEntry> {
     try {
-      const write = () => this.#cache.write(key, entry, deleteAt ?? planDeleteAt(entry, this.#o), record);
+      if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
+      const write = () => this.#cache.write(found.key, entry, deleteAt, record);
       // The URL asked for and, if a redirect led elsewhere, that one too.
       const urls = () => [flow.url, new URL(entry.url)].map((url) => this.#urlOf(url));
       if (await this.#invalidations.write(urls, asked, write)) {
-        this.#monitor.stored(flow, key, entry);
+        this.#monitor.stored(flow, found.key, entry);
       }
     } catch (error) {
       this.report(error, "write", flow);
@@ -104,41 +109,24 @@ export class CacheAccess {
   }
 
   /**
-   * Stores an entry that a 304 (or a HEAD response) freshened and, for an entry a redirect led to,
-   * its alias again, for as long: an entry whose alias is gone is not served (`lookup`), so the
-   * alias must not expire first.
-   *
-   * @param flow The request that revalidated it.
-   * @param found Where the entry was found.
-   * @param entry The freshened entry.
-   * @param asked The request's {@linkcode mark}.
-   * @returns The entry.
-   */
-  async storeFreshened(flow: Flow, found: Found, entry: CacheEntry, asked: number): Promise<CacheEntry> {
-    const deleteAt = planDeleteAt(entry, this.#o);
-    if (entry.redirected && !found.viaAlias) await this.alias(flow, entry.url, flow.key, asked, deleteAt);
-    return await this.store(flow, found.key, entry, asked, deleteAt);
-  }
-
-  /**
-   * Points the key of a redirect's final URL at the entry stored for the URL that was asked for.
+   * Points the key of where a redirect led at the slot of the URL that was asked for. A failure is
+   * reported; the entry is written all the same (it is then not served, as its alias is missing).
    *
    * @param flow The request.
-   * @param finalUrl The URL the redirects ended at.
-   * @param target The key of the stored entry.
-   * @param asked The request's {@linkcode mark}: the alias is not stored if the final URL was
+   * @param entry The entry the redirect led to (its `url` is where).
+   * @param asked The request's {@linkcode mark}: the alias is not stored if that URL was
    *   invalidated since.
    * @param deleteAt When the storage may reclaim the alias (epoch ms).
    */
-  async alias(flow: Flow, finalUrl: string, target: string, asked: number, deleteAt: number): Promise<void> {
+  async #alias(flow: Flow, entry: CacheEntry, asked: number, deleteAt: number): Promise<void> {
     try {
-      const url = new URL(finalUrl);
-      const key = await keyFor({ method: "GET", url, headers: flow.headers }, this.#o);
-      if (key === target) return;
+      const url = new URL(entry.url);
+      const key = await aliasKeyOf(flow, url, this.#o);
+      if (key === flow.key) return;
       await this.#invalidations.write(
         () => [this.#urlOf(url)],
         asked,
-        () => this.#cache.writeAlias(key, target, deleteAt),
+        () => this.#cache.writeAlias(key, flow.key, deleteAt),
       );
     } catch (error) {
       this.report(error, "write", flow);

@@ -253,10 +253,10 @@ async function* urlCandidates(
       if (alias.record.kind !== "alias") continue;
       // The alias names the slot of the URL that was asked for: its entry and its Vary variants.
       const target = alias.record.target;
-      const slot = await collect(readRecords(scope, slotKeys(scope, target)));
-      let anySelected = false;
-      for (const { key, record, size } of slot) {
+      let anyEntry = false, anySelected = false;
+      for (const { key, record, size } of await collect(readRecords(scope, slotKeys(scope, target)))) {
         if (record.kind !== "entry") continue;
+        anyEntry = true;
         let selected = seen.get(key) ?? false;
         if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
           selected = test === undefined || test(record.entry, scope.now());
@@ -265,8 +265,7 @@ async function* urlCandidates(
         }
         anySelected ||= selected;
       }
-      const orphan = !slot.some(({ record }) => record.kind === "entry") || anySelected || test === undefined;
-      yield { kind: "alias", key: alias.key, orphan };
+      yield { kind: "alias", key: alias.key, orphan: !anyEntry || anySelected || test === undefined };
     }
   }
 }

@@ -154,6 +154,20 @@ export async function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): 
 }
 
 /**
+ * The key of the alias that leads from where a redirect led to the slot of the URL asked for:
+ * the key this request would have had for that URL (its credentials and matched headers too).
+ *
+ * @param flow The request that was redirected.
+ * @param url Where the redirect led.
+ * @param o The session's options.
+ * @returns The key, without the alias prefix.
+ * @throws {TypeError} When `keyFn` gives something other than a key.
+ */
+export function aliasKeyOf(flow: Flow, url: URL, o: ResolvedOptions): string | Promise<string> {
+  return keyFor({ method: "GET", url, headers: flow.headers }, o);
+}
+
+/**
  * Whether what a redirect led to, found under the URL asked for, can still be invalidated: an
  * unsafe request to where the redirect led finds it only through the alias of that URL (RFC 9111
  * §4.4). Once the alias is gone (a bounded store evicted it), the entry may have missed an
@@ -175,7 +189,7 @@ async function aliasHolds(
 ): Promise<boolean> {
   let aliasKey: string;
   try {
-    aliasKey = await keyFor({ method: "GET", url: new URL(entry.url), headers: flow.headers }, o);
+    aliasKey = await aliasKeyOf(flow, new URL(entry.url), o);
   } catch {
     return false; // `keyFn` refuses that URL: no alias was written for it either
   }

@@ -255,7 +255,7 @@ export class CachedSession implements AsyncDisposable {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
           this.#access.track(
-            this.#access.storeFreshened(flow, stale!, entry, asked).finally(() => lead?.release()),
+            this.#access.store(flow, stale!, entry, asked).finally(() => lead?.release()),
           );
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
@@ -269,7 +269,7 @@ export class CachedSession implements AsyncDisposable {
         if (validatorsMatch(cached, response.headers)) {
           const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
           settle(entry);
-          await this.#access.storeFreshened(flow, stale!, entry, asked);
+          await this.#access.store(flow, stale!, entry, asked);
           settle(undefined);
         } else {
           await this.cache.delete(stale!.key).then(
@@ -300,9 +300,8 @@ export class CachedSession implements AsyncDisposable {
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
-        // The alias first: an entry a redirect led to is served only while its alias holds.
-        if (response.redirected) await this.#access.alias(flow, response.url, flow.key, asked, plan.deleteAt);
-        await this.#access.store(flow, plan.key, entry, asked, plan.deleteAt, taken.record);
+        const found = { key: plan.key, viaAlias: false };
+        await this.#access.store(flow, found, entry, asked, plan.deleteAt, taken.record);
         return entry;
       };
       const body = await takeBody(response, this.#maxBodySize, plan.entry, (bytes) => {
