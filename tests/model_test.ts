@@ -1,14 +1,15 @@
 /**
- * The session against a model of its origin, on every backend: random runs of requests (GET, of
- * a range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a
- * time and in concurrent bursts; anonymous or by one of two users, signed in by `Authorization` or
- * by `Cookie`), origin changes, POSTs, outages and clock moves, over URLs whose responses follow
- * different caching rules, and two that redirect (one to a URL whose responses vary); in a private
- * or a shared cache, with or without
- * `staleIfError` and `expireAfter`, through one session or through two that share the cache (two
- * handles on one store, as two processes would have), on a backend with or without tight bounds
- * (bodies too large to store, constant eviction). After every response it checks what a user of
- * any cache must be able to rely on:
+ * The session against a model of its origin, on every backend: random runs of requests (GET, of a
+ * range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a time
+ * and in concurrent bursts; read whole or cancelled after the first chunk; anonymous or by one of
+ * two users, signed in by `Authorization` or by `Cookie`), origin changes, POSTs, outages (bodies
+ * that break off midway among them) and clock moves, over URLs whose responses follow different
+ * caching rules, and two that redirect (one to a URL whose responses vary), with bodies streamed
+ * with or without a declared length; in a private or a shared cache, with or without `staleIfError`
+ * and `expireAfter`, through one session or through two that share the cache (two handles on one
+ * store, as two processes would have), on a backend with or without tight bounds (bodies too large
+ * to store, constant eviction). After every response it checks what a user of any cache must be
+ * able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
@@ -23,7 +24,8 @@
  *   directives, its mode, `expireAfter` and, while the origin is down, `staleIfError` allow;
  * - nothing sent before a successful POST to its URL (or to where its redirect leads) is served
  *   after it;
- * - a request fails only as plain fetch would, with the origin's own failure;
+ * - a request fails only as plain fetch would, with the origin's own failure, and a body breaks off
+ *   only on its way from the origin, never from the cache;
  * - a response that may not be stored reaches the origin every time, and is never stored.
  *
  * @module
@@ -150,6 +152,8 @@ interface Asked {
   directive: string | undefined;
   /** The first byte asked for and how many. */
   range: [number, number] | undefined;
+  /** Whether the caller reads one chunk of the body and then cancels it. */
+  cancels: boolean;
 }
 /** Requests are sent one at a time or several at once (identical ones may share one origin request). */
 type Command =
@@ -158,8 +162,11 @@ type Command =
   | { kind: "post"; via: number; url: string; user: User }
   | { kind: "outage"; how: Outage | undefined }
   | { kind: "tick"; seconds: number };
-/** How the origin fails while it is down: every request rejects, or it answers 503. */
-type Outage = "error" | "503";
+/**
+ * How the origin fails while it is down: every request rejects, it answers 503, or it sends the
+ * head of its response and part of the body, and then the connection breaks.
+ */
+type Outage = "error" | "503" | "cut";
 
 const url = fc.constantFrom(...URLS);
 const via = fc.nat(1);
@@ -201,6 +208,10 @@ const asked: fc.Arbitrary<Asked> = fc.record({
     freq: 4,
     nil: undefined,
   }),
+  cancels: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, {
+    weight: 1,
+    arbitrary: fc.constant(true),
+  }),
 })
   // A mode other than the default decides alone: with `only-if-cached` beside it the request contradicts itself.
   .map((asked) => asked.directive === "only-if-cached" ? { ...asked, mode: "default" } : asked);
@@ -221,7 +232,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("outage"),
-      how: fc.constantFrom<Outage | undefined>("error", "503", undefined),
+      how: fc.constantFrom<Outage | undefined>("error", "503", "cut", undefined),
     }),
   },
   {
@@ -242,6 +253,8 @@ const run = fc.record({
    */
   limits: fc.constantFrom<Limits>({}, { maxEntrySize: 50_000, maxEntries: 4 }),
   padding: fc.record(Object.fromEntries(URLS.map((name) => [name, PADDING]))),
+  /** Whether the origin declares each URL's body length (`Content-Length`) or just streams it. */
+  declared: fc.record(Object.fromEntries(URLS.map((name) => [name, fc.boolean()]))),
   commands: fc.array(command, { minLength: 5, maxLength: 30 }),
 });
 
@@ -256,12 +269,16 @@ class Model {
   /** URL → when a POST to it last succeeded: nothing the origin sent before may be served after. */
   readonly invalidated = new Map<string, number>();
   down: Outage | undefined;
+  /** Bodies that broke off on their way to the caller, as the origin cut them short. */
+  brokeOff = 0;
 
   readonly padding: Record<string, number>;
+  readonly declared: Record<string, boolean>;
   #bodies = new Map<string, string>();
 
-  constructor(padding: Record<string, number>) {
+  constructor(padding: Record<string, number>, declared: Record<string, boolean>) {
     this.padding = padding;
+    this.declared = declared;
   }
 
   variant(url: string, lang: string | null | undefined): string {
@@ -307,14 +324,39 @@ class Model {
     const sent = `${url}|${variant}|${user}|${version}`;
     this.sent.set(sent, [...this.sent.get(sent) ?? [], this.clock.now]);
     const body = request.method === "HEAD" ? null : this.body(url, variant, user, version);
+    if (body !== null && this.declared[url]) headers.set("content-length", String(body.length));
     const response = request.headers.get("if-none-match") === etag
       ? new Response(null, { status: 304, headers })
-      : new Response(body, { headers });
+      : new Response(body === null ? null : streamOf(body, this.down === "cut"), { headers });
     // As fetch hands over the response of where a redirect led.
     const where = { url: { value: `http://origin.test/${url}` }, redirected: { value: url !== path } };
     return Object.defineProperties(response, where);
   }
 }
+
+/**
+ * A body as the network delivers it: a byte stream, in chunks of 16 KiB, the rest a moment after
+ * the first (a caller may read that one and cancel); `cut`: it breaks off after half of it.
+ */
+function streamOf(text: string, cut: boolean): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  const end = cut ? bytes.length >> 1 : bytes.length;
+  let at = 0;
+  return new ReadableStream({
+    type: "bytes",
+    async pull(controller) {
+      if (at === CHUNK) await new Promise((resolve) => setTimeout(resolve, 0));
+      if (at >= end) {
+        if (cut) return controller.error(new TypeError("the origin is down"));
+        controller.close();
+        return controller.byobRequest?.respond(0); // a read into a buffer of its own learns of the end
+      }
+      controller.enqueue(bytes.slice(at, at = Math.min(at + CHUNK, end)));
+    },
+  });
+}
+
+const CHUNK = 16 * 1024;
 
 /** `length` pseudo-random letters seeded by `seed`. */
 function letters(seed: string, length: number): string {
@@ -392,9 +434,10 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const asking = [lang ?? "no language", asked.user ?? "anonymous", `${mode} mode`, asked.directive ?? []]
     .flat().join(", ");
   if (response instanceof Error) {
-    // Only the origin's own failure reaches the caller, as plain fetch would give it.
+    // Only the origin's own failure reaches the caller, as plain fetch would give it (a request
+    // that waited for an identical one whose body broke fails with that body's error).
     return equal(
-      model.down === "error" && response.message,
+      (model.down === "error" || model.down === "cut") && response.message,
       "the origin is down",
       `${url} (${asking}): ${response}`,
     );
@@ -434,8 +477,17 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   ok(now - age > invalidated, `${what}: version ${version}, stored before a POST invalidated it, was served`);
   if (response.body === null && response.status !== 416) return;
   const whole = model.body(resource, variant, user, version);
+  if (asked.cancels && response.status === 200) {
+    // The caller stops reading: what it got is the start of the body, and the cache reads on.
+    const reader = response.body!.getReader();
+    const first = await reader.read().catch((error) => brokeOff(model, response, what, error));
+    await reader.cancel().catch((error) => brokeOff(model, response, what, error));
+    const start = first?.value === undefined ? "" : new TextDecoder().decode(first.value);
+    return ok(whole.startsWith(start), `${what}: a body that does not start as the origin's did`);
+  }
+  const text = await bodyOf(model, response, what);
+  if (text === undefined) return;
   if (response.status === 200) {
-    const text = await response.text();
     equal(text.length, whole.length, `${what}: a body cut short or run on`);
     return equal(text, whole, `${what}: a body that is not the one the origin sent`);
   }
@@ -446,7 +498,22 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   }
   const end = Math.min(start + length, whole.length) - 1;
   equal(response.headers.get("content-range"), `bytes ${start}-${end}/${whole.length}`, what);
-  equal(await response.text(), whole.slice(start, end + 1), `${what}: not the range asked for`);
+  equal(text, whole.slice(start, end + 1), `${what}: not the range asked for`);
+}
+
+/**
+ * A response's body, or `undefined` when it broke off: only a body on its way from the origin
+ * may, while the origin cuts its bodies short, and with the origin's own error.
+ */
+function bodyOf(model: Model, response: CachedResponse, what: string): Promise<string | undefined> {
+  return response.text().catch((error) => brokeOff(model, response, what, error));
+}
+
+/** Checks a body that broke off: only one on its way from the origin may, as the origin cut it. */
+function brokeOff(model: Model, response: CachedResponse, what: string, error: unknown): undefined {
+  ok(!response.fromCache, `${what}: a body from the cache broke off: ${error}`);
+  equal(model.down === "cut" && (error as Error).message, "the origin is down", `${what}: ${error}`);
+  model.brokeOff++;
 }
 
 for (const backend of BACKENDS) {
@@ -457,13 +524,13 @@ for (const backend of BACKENDS) {
     ignore: backend.skip !== undefined,
     async fn() {
       // The runs must have exercised the cache: answers from it, some after a revalidation.
-      const served = { fromCache: 0, revalidated: 0 };
+      const served = { fromCache: 0, revalidated: 0, brokeOff: 0 };
       await fc.assert(
         fc.asyncProperty(
           run,
-          async ({ shared, staleIfError, expireAfter, sessions, limits, padding, commands }) => {
+          async ({ shared, staleIfError, expireAfter, sessions, limits, padding, declared, commands }) => {
             const settings: Settings = { shared, staleIfError, expireAfter };
-            const model = new Model(padding);
+            const model = new Model(padding, declared);
             const o = origin((request) => model.answer(request));
             const caches = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
             // Each session's background work (refreshes, writes), which ends before the cache is
@@ -557,6 +624,7 @@ for (const backend of BACKENDS) {
                 equal((error as Error).message, "the origin is down", String(error));
               }
             } finally {
+              served.brokeOff += model.brokeOff;
               await settled();
               for (const cache of new Set(caches)) {
                 await dispose(cache);
@@ -567,7 +635,7 @@ for (const backend of BACKENDS) {
         { numRuns: inProcess ? 150 : 40 },
       );
       ok(
-        served.fromCache > 0 && served.revalidated > 0,
+        served.fromCache > 0 && served.revalidated > 0 && served.brokeOff > 0,
         `the cache was barely used: ${JSON.stringify(served)}`,
       );
     },
