@@ -555,7 +555,8 @@ for (const backend of BACKENDS) {
       `model: ${backend.name}: random requests, changes, outages and clock moves never serve a wrong, partial or stale response`,
     ignore: backend.skip !== undefined,
     async fn() {
-      // The runs must have exercised the cache: answers from it, some after a revalidation.
+      // The runs must have exercised the cache (answers from it, some after a revalidation) and its
+      // failure paths (bodies cut off by the origin, requests aborted by their callers).
       const served = { fromCache: 0, revalidated: 0, brokeOff: 0, aborted: 0 };
       await fc.assert(
         fc.asyncProperty(
