@@ -4,12 +4,13 @@
  * and in concurrent bursts, identical ones among them; read whole, cancelled after the first chunk
  * or aborted by the caller; anonymous or by one of two users, signed in by `Authorization` or by
  * `Cookie`), origin changes, POSTs, outages (bodies that break off midway among them) and clock
- * moves, over URLs whose responses follow different caching rules, and two that redirect (one to a
- * URL whose responses vary), with bodies streamed with or without a declared length; in a private
- * or a shared cache, with or without `staleIfError` and `expireAfter`, through one session or
- * through two that share the cache (two handles on one store, as two processes would have), on a
- * backend with or without tight bounds (bodies too large to store, constant eviction). After every
- * response it checks what a user of any cache must be able to rely on:
+ * moves, over URLs whose responses follow different caching rules (one whose `Vary` comes and goes
+ * from one version to the next), and two that redirect (one to a URL whose responses vary), with
+ * bodies streamed with or without a declared length; in a private or a shared cache, with or
+ * without `staleIfError` and `expireAfter`, through one session or through two that share the cache
+ * (two handles on one store, as two processes would have), on a backend with or without tight
+ * bounds (bodies too large to store, constant eviction). After every response it checks what a user
+ * of any cache must be able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
@@ -47,7 +48,8 @@ interface Rules {
   staleWhileRevalidate?: number;
   /** The response forbids serving it stale (`must-revalidate`, `no-cache`; `s-maxage` in a shared cache). */
   revalidate?: "always" | "shared";
-  vary?: boolean;
+  /** Its responses vary by `Accept-Language`: all of them, or those of odd versions only. */
+  vary?: "always" | "odd versions";
   /** May not be stored at all: every request must reach the origin. */
   noStore?: boolean;
   /** Its freshness is a guess (heuristic): the session's `expireAfter` comes first. */
@@ -61,10 +63,13 @@ interface Rules {
 
 const RULES: Record<string, Rules> = {
   fresh: { headers: () => ({ "cache-control": "max-age=60" }), fresh: [60, 60] },
-  varied: {
-    headers: () => ({ "cache-control": "max-age=60", vary: "accept-language" }),
+  varied: { headers: () => ({ "cache-control": "max-age=60" }), fresh: [60, 60], vary: "always" },
+  // A resource whose Vary comes and goes as it changes: variants stored for one version meet a
+  // version that has none, and the other way round.
+  "shifting-vary": {
+    headers: () => ({ "cache-control": "max-age=60" }),
     fresh: [60, 60],
-    vary: true,
+    vary: "odd versions",
   },
   "no-store": { headers: () => ({ "cache-control": "no-store" }), fresh: [0, 0], noStore: true },
   "no-cache": { headers: () => ({ "cache-control": "no-cache" }), fresh: [0, 0], revalidate: "always" },
@@ -292,8 +297,10 @@ class Model {
     this.declared = declared;
   }
 
-  variant(url: string, lang: string | null | undefined): string {
-    return RULES[resourceOf(url)]!.vary ? lang ?? "none" : "-";
+  /** The variant a request in `lang` gets of a version of a URL's response. */
+  variant(url: string, lang: string | null | undefined, version: number): string {
+    const { vary } = RULES[resourceOf(url)]!;
+    return vary === "always" || (vary === "odd versions" && version % 2 === 1) ? lang ?? "none" : "-";
   }
 
   /**
@@ -319,13 +326,14 @@ class Model {
     }
     const rules = RULES[url]!;
     const version = this.versions.get(url)!;
-    const variant = this.variant(url, request.headers.get("accept-language"));
+    const variant = this.variant(url, request.headers.get("accept-language"), version);
     // Each user gets a body of their own, and the response does not say so (no `Vary`): only
     // the cache's keys keep users apart.
     const user = userOf(request.headers);
     const etag = `"${url}-${variant}-${user}-${version}"`;
     const headers = new Headers({
       ...rules.headers(this.clock),
+      ...(variant === "-" ? {} : { vary: "accept-language" }),
       date: new Date(this.clock.now).toUTCString(),
       etag,
       "x-for": `${url}|${variant}`,
@@ -463,7 +471,8 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   if (response.status === 503) return ok(model.down === "503", `${what}: a 503 from an origin that is up`);
   ok([200, 206, 416].includes(response.status) && (response.status === 200 || range !== undefined), what);
   const resource = resourceOf(url);
-  const variant = model.variant(url, lang);
+  const version = Number(response.headers.get("x-version"));
+  const variant = model.variant(url, lang, version);
   equal(
     response.headers.get("x-for"),
     `${resource}|${variant}`,
@@ -474,7 +483,6 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   if (settings.shared && asked.user === "alice" && !RULES[resource]!.authorized) {
     ok(!response.fromCache, `${what}: a shared cache answered a request with Authorization from storage`);
   }
-  const version = Number(response.headers.get("x-version"));
   const sent = model.sent.get(`${resource}|${variant}|${user}|${version}`) ?? [];
   const now = model.clock.now;
   const age = response.fromCache ? Number(response.headers.get("age")) * 1000 : 0;
