@@ -20,8 +20,8 @@
  *   key some URLs carry) is in any key or record;
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
- * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago; a
- *   response from the network was sent just now) and within what its rules, the request's
+ * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago, less
+ *   what an upstream cache had added; a response from the network was sent just now) and within what its rules, the request's
  *   directives, its mode, `expireAfter` and, while the origin is down, `staleIfError` allow;
  * - nothing sent before a successful POST to its URL (or to where its redirect leads) is served
  *   after it;
@@ -52,6 +52,8 @@ interface Rules {
   vary?: "always" | "odd versions";
   /** May not be stored at all: every request must reach the origin. */
   noStore?: boolean;
+  /** Seconds an upstream cache held it before the origin sent it on (its `Age`, RFC 9111 §5.1). */
+  upstreamAge?: number;
   /** Its freshness is a guess (heuristic): the session's `expireAfter` comes first. */
   guessed?: boolean;
   /**
@@ -81,6 +83,8 @@ const RULES: Record<string, Rules> = {
   },
   public: { headers: () => ({ "cache-control": "public, max-age=60" }), fresh: [60, 60], authorized: true },
   private: { headers: () => ({ "cache-control": "private, max-age=60" }), fresh: [60, 0] },
+  // Arrives already 20 s old: fresh for 40 s more, and its age counts on from 20.
+  aged: { headers: () => ({ "cache-control": "max-age=60", age: "20" }), fresh: [60, 60], upstreamAge: 20 },
   "s-maxage": {
     headers: () => ({ "cache-control": "max-age=5, s-maxage=60" }),
     fresh: [5, 60],
@@ -485,20 +489,23 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   }
   const sent = model.sent.get(`${resource}|${variant}|${user}|${version}`) ?? [];
   const now = model.clock.now;
-  const age = response.fromCache ? Number(response.headers.get("age")) * 1000 : 0;
+  // Its age: what the origin said (an upstream cache's) plus the time since the origin sent it.
+  const age = Number(response.headers.get("age")) * 1000;
+  const sentAt = now - age + (RULES[resource]!.upstreamAge ?? 0) * 1000;
   ok(
-    sent.includes(now - age),
+    sent.includes(sentAt),
     `${what}: version ${version} with an age of ${age / 1000} s was never sent then`,
   );
   const onError = model.down === undefined ? undefined : settings.staleIfError;
-  const allowed = allowedAge(asked, settings, onError) * 1000;
+  // (What the origin sends just now is as young as a response can be, whatever its `Age`.)
+  const allowed = Math.max(allowedAge(asked, settings, onError), RULES[resource]!.upstreamAge ?? 0) * 1000;
   ok(age <= allowed, `${what}: version ${version} served ${age / 1000} s old (allowed ${allowed / 1000} s)`);
   // A POST to the URL asked for, or to where its redirect leads, invalidates what came before.
   const invalidated = Math.max(
     model.invalidated.get(url) ?? -Infinity,
     model.invalidated.get(resource) ?? -Infinity,
   );
-  ok(now - age > invalidated, `${what}: version ${version}, stored before a POST invalidated it, was served`);
+  ok(sentAt > invalidated, `${what}: version ${version}, stored before a POST invalidated it, was served`);
   if (response.body === null && response.status !== 416) return;
   const whole = model.body(resource, variant, user, version);
   if (asked.stops === "cancel" && response.status === 200) {
