@@ -23,8 +23,8 @@
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago, less
  *   what an upstream cache had added; a response from the network was sent just now) and within what its rules, the request's
  *   directives, its mode, `expireAfter` and, while the origin is down, `staleIfError` allow;
- * - nothing sent before a successful POST to its URL (or to where its redirect leads) is served
- *   after it;
+ * - nothing sent before a successful POST to its URL (or to where its redirect leads, or to a URL
+ *   whose response's `Location` names either) is served after it;
  * - a request fails only as plain fetch would, with the origin's own failure or its own caller's
  *   abort, and a body breaks off only on its way from the origin, never from the cache;
  * - a response that may not be stored reaches the origin every time, and is never stored.
@@ -171,7 +171,8 @@ interface Asked {
 type Command =
   | { kind: "requests"; requests: Asked[] }
   | { kind: "change"; url: string }
-  | { kind: "post"; via: number; url: string; user: User }
+  /** A POST to `url`, whose response may point (`Location`) at another URL: both are invalidated. */
+  | { kind: "post"; via: number; url: string; user: User; location: string | undefined }
   | { kind: "outage"; how: Outage | undefined }
   | { kind: "tick"; seconds: number };
 /**
@@ -244,7 +245,13 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant("change"), url }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("post"), via, url, user: fc.constantFrom(...USERS) }),
+    arbitrary: fc.record({
+      kind: fc.constant("post"),
+      via,
+      url,
+      user: fc.constantFrom(...USERS),
+      location: fc.option(url, { nil: undefined }),
+    }),
   },
   {
     weight: 1,
@@ -326,7 +333,10 @@ class Model {
     const url = resourceOf(path);
     if (request.method === "POST") {
       this.versions.set(url, this.versions.get(url)! + 1);
-      return new Response("changed", { headers: { "cache-control": "no-store" } });
+      const headers = new Headers({ "cache-control": "no-store" });
+      const location = request.headers.get("x-then-see");
+      if (location !== null) headers.set("location", `/${location}`);
+      return new Response("changed", { status: location === null ? 200 : 201, headers });
     }
     const rules = RULES[url]!;
     const version = this.versions.get(url)!;
@@ -630,14 +640,21 @@ for (const backend of BACKENDS) {
                   // An invalidation waits for its own session's writes under way, not for another
                   // process's (docs/http-semantics.md, §4.4): the other session's are let finish.
                   await Promise.all(background.filter((_, i) => i !== step.via % clients.length).flat());
+                  const headers = new Headers(credentials(step.user));
+                  if (step.location !== undefined) headers.set("x-then-see", step.location);
                   const response = await sessionOf(step.via).fetch(url, {
                     method: "POST",
                     body: "new",
-                    headers: credentials(step.user),
-                  }).catch(() => undefined);
+                    headers,
+                  })
+                    .catch(() => undefined);
                   await response?.body?.cancel();
-                  // RFC 9111 §4.4: a POST that succeeded invalidates what is stored for its URL.
-                  if (response?.ok) model.invalidated.set(step.url, model.clock.now);
+                  // RFC 9111 §4.4: a POST that succeeded invalidates what is stored for its URL and
+                  // for the URL its Location names.
+                  if (response?.ok) {
+                    model.invalidated.set(step.url, model.clock.now);
+                    if (step.location !== undefined) model.invalidated.set(step.location, model.clock.now);
+                  }
                   model.clock.tick(1);
                 } else {
                   const before = model.calls.get("no-store") ?? 0;
