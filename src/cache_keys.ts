@@ -6,12 +6,14 @@
  * that every entry of one URL shares a prefix, which makes invalidating a URL a range delete:
  *
  * ```
- * <digest of method + normalised URL>[+<digest of body, matched headers and credentials>][.<Vary variant>]
+ * <digest of method + normalised URL>[+<digest of body, matched headers, credentials, shared>][.<Vary variant>]
  * ```
  *
  * Each digest is 128 bits of SHA-256 in base64url (22 characters). Credentials (`Authorization`,
  * `Cookie`, `Proxy-Authorization`) are part of the key, so two users never share an entry, but
- * only as a digest: no raw secret reaches a key. `ignoredParameters` are left out of the key.
+ * only as a digest: no raw secret reaches a key. `ignoredParameters` are left out of the key. A
+ * shared cache's keys are marked as such, so a shared and a private cache on one store never share
+ * an entry.
  *
  * @module
  */
@@ -42,6 +44,13 @@ export interface KeyOptions {
   ignoredParameters: ReadonlySet<string>;
   /** Request headers whose values are part of the key (lower-case). */
   matchHeaders: readonly string[];
+  /**
+   * Whether the key is a shared cache's (the session's `shared`). RFC 9111 gives a shared and a
+   * private cache different rules for what they store and for how long it is fresh, so a shared
+   * session and a private one on one store never share an entry: one of them would serve what
+   * its rules forbid (a `private` response to anyone, an `s-maxage` lifetime in a private cache).
+   */
+  shared?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -79,7 +88,7 @@ export function createCacheKey(request: KeyRequest, options: KeyOptions): Promis
  */
 export function cacheKey(request: KeyRequest, options: KeyOptions): string {
   const prefix = urlKeyPrefix(request.method, request.url, options.ignoredParameters);
-  let parts: string | undefined;
+  let parts = options.shared === true ? SHARED_MARK : undefined;
   for (const name of options.matchHeaders) {
     const value = request.headers.get(name);
     if (value !== null) parts = `${parts ?? ""}${name}:${options.ignoredParameters.has(name) ? "" : value}\n`;
@@ -88,7 +97,10 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
     const value = request.headers.get(name);
     if (value !== null) parts = `${parts ?? ""}${name}:${value}\n`;
   }
-  if (parts === undefined && (request.body === undefined || request.body.length === 0)) return prefix;
+  if (request.body === undefined || request.body.length === 0) {
+    if (parts === undefined) return prefix;
+    if (parts === SHARED_MARK) return `${prefix}+${SHARED_ONLY}`;
+  }
   const body = request.body === undefined
     ? new Uint8Array(0)
     : normalizeBody(request.body, request.headers.get("content-type"), options.ignoredParameters);
@@ -98,6 +110,11 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
   canonical.set(body, head.length);
   return `${prefix}+${digestBytes(canonical)}`;
 }
+
+/** The line that marks a shared cache's key (no header name holds `@`: it is no header's line). */
+const SHARED_MARK = "@shared\n";
+/** The second part of a shared cache's key for a request with nothing else in it. */
+const SHARED_ONLY = digestText(SHARED_MARK.slice(0, -1) + "\n\n");
 
 /**
  * The part of a key that depends only on method and URL: every key of that URL starts with it.

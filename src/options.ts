@@ -49,7 +49,8 @@ export interface CachedSessionOptions {
   cacheControl?: boolean;
   /**
    * Apply the rules of a shared cache (`s-maxage`, no `private` responses, `Authorization` rules)
-   * instead of those of a private one.
+   * instead of those of a private one. A shared and a private session on one backend never share
+   * an entry: their keys differ.
    * @default {false}
    */
   shared?: boolean;

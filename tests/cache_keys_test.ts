@@ -1,6 +1,6 @@
 /**
- * Cache keys as options shape them: `matchHeaders` (request headers whose values split entries)
- * and your own key, `keyFn`: what it receives, how it extends the default key, and what happens
+ * Cache keys as options shape them: `matchHeaders` (request headers whose values split entries),
+ * `shared` (a shared cache's keys are its own) and your own key, `keyFn`: what it receives, how it extends the default key, and what happens
  * when it returns something that is not a key or throws (the request is answered by the origin
  * and the problem reaches `onError`; nothing is stored under a bad key).
  *
@@ -8,7 +8,13 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { CachedSession, type CacheRequestInit, type ErrorContext, type KeyRequest } from "../mod.ts";
+import {
+  CachedSession,
+  type CacheRequestInit,
+  createCacheKey,
+  type ErrorContext,
+  type KeyRequest,
+} from "../mod.ts";
 import { origin, reply } from "./_origin.ts";
 
 const FRESH = { "cache-control": "max-age=60" };
@@ -52,6 +58,21 @@ Deno.test("matchHeaders: requests that differ in a matched header get entries of
   equal(a.cacheKey, b.cacheKey);
   await session.close();
   await same.close();
+});
+
+Deno.test("shared: a shared cache's keys differ from a private cache's, and keep the URL part that deletes by URL find", async () => {
+  const key = (shared: boolean, headers: HeadersInit = {}) =>
+    createCacheKey({ method: "GET", url: new URL("http://127.0.0.1/item"), headers: new Headers(headers) }, {
+      ignoredParameters: new Set(),
+      matchHeaders: [],
+      shared,
+    });
+  const alice = { authorization: "Bearer alice" };
+  const keys = [await key(false), await key(true), await key(false, alice), await key(true, alice)];
+  equal(new Set(keys).size, 4, keys.join(" "));
+  const [url] = keys;
+  ok(keys.every((key) => key.startsWith(url!)), keys.join(" "));
+  equal(await key(true), keys[1], "one request, one key");
 });
 
 Deno.test("keyFn: a key built on the default one keeps tenants apart, lets one tenant's requests share, and is still found by URL", async () => {

@@ -347,6 +347,62 @@ Deno.test("RFC 9111 §5.2.2.7 qualified private: a shared cache strips the named
   await s.session.close();
 });
 
+Deno.test("RFC 9111 §3, §3.5, §4.2.1: a shared and a private session on one backend never share an entry", async (t) => {
+  const clock = new Clock();
+  const o = origin((request) => {
+    const path = new URL(request.url).pathname;
+    if (request.method === "POST") return reply("done", {}, { clock });
+    const cacheControl = path === "/private" ? "private, max-age=60" : "max-age=5, s-maxage=60";
+    return reply(`${path} for ${request.headers.get("authorization") ?? "anyone"}`, {
+      "cache-control": cacheControl,
+    }, { clock });
+  });
+  const backend = new MemoryBackend();
+  const options = { backend, fetch: o.fetch, now: clock.fn };
+  const mine = new CachedSession({ ...options, shared: false });
+  const proxy = new CachedSession({ ...options, shared: true });
+  const get = async (session: CachedSession, path: string, headers: HeadersInit = {}) => {
+    const response = await session.fetch(`http://127.0.0.1${path}`, { headers });
+    return { fromCache: response.fromCache, body: await response.text() };
+  };
+
+  await t.step("a private response the private session stored is not served by the shared one", async () => {
+    await get(mine, "/private");
+    assertEquals(await get(mine, "/private"), { fromCache: true, body: "/private for anyone" });
+    assertEquals((await get(proxy, "/private")).fromCache, false);
+    assertEquals((await get(proxy, "/private")).fromCache, false, "and it stores none of its own");
+  });
+
+  await t.step(
+    "§3.5: what the private session stored for a request with Authorization stays out of the shared one",
+    async () => {
+      const alice = { authorization: "Bearer alice" };
+      await get(mine, "/shared", alice);
+      assertEquals((await get(mine, "/shared", alice)).fromCache, true);
+      assertEquals((await get(proxy, "/shared", alice)).fromCache, false);
+    },
+  );
+
+  await t.step(
+    "s-maxage: what the shared session stored is not fresh for the private one past max-age",
+    async () => {
+      await get(proxy, "/both");
+      clock.tick(10);
+      assertEquals((await get(proxy, "/both")).fromCache, true, "fresh by s-maxage=60");
+      assertEquals((await get(mine, "/both")).fromCache, false, "stale by max-age=5");
+    },
+  );
+
+  await t.step("an invalidation through either reaches the other's entries", async () => {
+    await get(proxy, "/both");
+    assertEquals((await get(proxy, "/both")).fromCache, true);
+    await (await mine.fetch("http://127.0.0.1/both", { method: "POST", body: "x" })).body?.cancel();
+    assertEquals((await get(proxy, "/both")).fromCache, false);
+  });
+  await mine.close();
+  await proxy.close();
+});
+
 Deno.test("RFC 9111 §4.3 validation: ETag and Last-Modified, 304 updates headers and freshness", async () => {
   const s = setup((clock) => (request, n) => {
     if (request.headers.get("if-none-match") === '"v1"') {

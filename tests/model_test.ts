@@ -8,9 +8,9 @@
  * from one version to the next), and two that redirect (one to a URL whose responses vary), with
  * bodies streamed with or without a declared length; in a private or a shared cache, with or
  * without `staleIfError` and `expireAfter`, through one session or through two that share the cache
- * (two handles on one store, as two processes would have), on a backend with or without tight
- * bounds (bodies too large to store, constant eviction). After every response it checks what a user
- * of any cache must be able to rely on:
+ * (two handles on one store, as two processes would have; one may be shared and the other private),
+ * on a backend with or without tight bounds (bodies too large to store, constant eviction). After
+ * every response it checks what a user of any cache must be able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
@@ -266,7 +266,11 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   },
 );
 const run = fc.record({
-  shared: fc.boolean(),
+  /**
+   * Whether each session is a shared cache: the second one (when there are two) may be shared
+   * while the first is private, or the other way round, over one store.
+   */
+  shared: fc.tuple(fc.boolean(), fc.boolean()),
   /** The session's `staleIfError`, in seconds. */
   staleIfError: fc.constantFrom(0, 20),
   /** The session's `expireAfter`, in seconds, for a response whose freshness is not explicit. */
@@ -587,10 +591,14 @@ for (const backend of BACKENDS) {
         fc.asyncProperty(
           run,
           async ({ shared, staleIfError, expireAfter, sessions, limits, padding, declared, commands }) => {
-            const settings: Settings = { shared, staleIfError, expireAfter };
             const model = new Model(padding, declared);
             const o = origin((request) => model.answer(request));
             const caches = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
+            const settings = caches.map((_, i): Settings => ({
+              shared: shared[i]!,
+              staleIfError,
+              expireAfter,
+            }));
             // Each session's background work (refreshes, writes), which ends before the cache is
             // emptied: nothing is left behind.
             const background = caches.map((): Promise<unknown>[] => []);
@@ -600,7 +608,7 @@ for (const backend of BACKENDS) {
                 backend: cache,
                 fetch: o.fetch,
                 now: model.clock.fn,
-                shared,
+                shared: shared[i]!,
                 staleIfError,
                 ...(expireAfter === undefined ? {} : { expireAfter }),
                 ignoredParameters: [API_KEY],
@@ -661,7 +669,7 @@ for (const backend of BACKENDS) {
                   const responses = await Promise.all(step.requests.map(ask));
                   for (const [i, request] of step.requests.entries()) {
                     const response = responses[i]!;
-                    await check(model, settings, request, response);
+                    await check(model, settings[request.via % clients.length]!, request, response);
                     if (response instanceof Error) continue;
                     if (response.fromCache) served.fromCache++;
                     if (response.revalidated) served.revalidated++;
@@ -686,7 +694,7 @@ for (const backend of BACKENDS) {
               await noSecretsIn(caches[0]!.storage);
               const stored = await clients[0]!.cache.urls();
               ok(!stored.includes("http://origin.test/no-store"), "no-store: the response was stored");
-              if (shared) {
+              if (settings.every((session) => session.shared)) {
                 ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
               }
               // The only failure is the origin's own (a refresh in the background while it is down).
