@@ -97,15 +97,31 @@ export class CacheAccess {
     try {
       if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
       const write = () => this.#cache.write(found.key, entry, deleteAt, record);
-      // The URL asked for and, if a redirect led elsewhere, that one too.
-      const urls = () => [flow.url, new URL(entry.url)].map((url) => this.#urlOf(url));
-      if (await this.#invalidations.write(urls, asked, write)) {
+      if (await this.#invalidations.write(() => this.#urlsOf(flow, entry), asked, write)) {
         this.#monitor.stored(flow, found.key, entry);
       }
     } catch (error) {
       this.report(error, "write", flow);
     }
     return entry;
+  }
+
+  /**
+   * Whether what the origin sent for a request was invalidated since the request was sent: the
+   * URL asked for, or where a redirect led ({@linkcode Invalidations}).
+   *
+   * @param flow The request.
+   * @param entry What the origin sent (its `url` is where a redirect led).
+   * @param asked The request's {@linkcode mark}.
+   * @returns Whether one of the two URLs was invalidated since.
+   */
+  invalidatedSince(flow: Flow, entry: Pick<CacheEntry, "url">, asked: number): boolean {
+    return this.#invalidations.since(() => this.#urlsOf(flow, entry), asked);
+  }
+
+  /** The URL asked for and, if a redirect led elsewhere, that one too, as invalidations know them. */
+  #urlsOf(flow: Flow, entry: Pick<CacheEntry, "url">): string[] {
+    return [flow.url, new URL(entry.url)].map((url) => this.#urlOf(url));
   }
 
   /**

@@ -60,9 +60,7 @@ export class Invalidations {
    * @returns Whether it was written.
    */
   async write(urls: () => readonly string[], mark: number, write: () => Promise<unknown>): Promise<boolean> {
-    if (this.#count > mark) {
-      if (mark < this.#forgotten || urls().some((url) => (this.#last.get(url) ?? 0) > mark)) return false;
-    }
+    if (this.since(urls, mark)) return false;
     const work = write();
     this.#writing.add(work);
     try {
@@ -71,6 +69,19 @@ export class Invalidations {
       this.#writing.delete(work);
     }
     return true;
+  }
+
+  /**
+   * Whether one of some URLs was invalidated since a mark.
+   *
+   * @param urls The URLs, as the keys of their entries start (asked for only after an
+   *   invalidation since the mark).
+   * @param mark A request's mark.
+   * @returns Whether a response asked for at the mark is out of date.
+   */
+  since(urls: () => readonly string[], mark: number): boolean {
+    if (this.#count === mark) return false;
+    return mark < this.#forgotten || urls().some((url) => (this.#last.get(url) ?? 0) > mark);
   }
 
   /**

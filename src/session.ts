@@ -220,15 +220,21 @@ export class CachedSession implements AsyncDisposable {
     const o = this.#o;
     // Identical requests that arrive meanwhile wait for this one (#join) instead of asking too.
     const lead = claimed ?? (o.coalesceRequests ? this.#inflight.lead(flow.key) : undefined);
-    const settle = (entry: CacheEntry | undefined) =>
-      entry === undefined ? lead?.release() : lead?.settle({ kind: "entry", entry });
+    // What the origin sent is stored, and shared with waiters, only if its URL was not invalidated
+    // since it was asked for (RFC 9111 §4.4).
+    let asked = this.#access.mark();
+    const settle = (entry: CacheEntry | undefined) => {
+      if (entry === undefined) lead?.release();
+      // A waiter may have come after the invalidation: it asks again, as this one's caller would.
+      else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
+      else lead?.settle({ kind: "entry", entry });
+    };
     // An error caused by this caller's own abort is not the origin's: a waiter asks again.
     const failed = (error: unknown): Outcome => signalOf(flow)?.aborted ? RETRY : { kind: "error", error };
     try {
       const cached = stale?.entry;
       const validators = cached === undefined ? [] : conditionalHeaders(cached);
       const requestTime = o.now();
-      let asked = this.#access.mark();
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;
       let response: Response;

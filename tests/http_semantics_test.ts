@@ -766,7 +766,7 @@ function changingResource(cacheControl: string) {
   };
 }
 
-Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored after it", async (t) => {
+Deno.test("RFC 9111 §4.4: what the origin sent before a POST is neither stored nor shared after it", async (t) => {
   const { clock, script, version, hold } = changingResource("max-age=10, stale-while-revalidate=60");
 
   await t.step("a refresh the origin answered before the POST is not written", async () => {
@@ -790,6 +790,24 @@ Deno.test("RFC 9111 §4.4: what the origin sent before a POST is not stored afte
     assertEquals([after.fromCache, await after.text()], [false, `v${version()}`]);
     await session.close();
   });
+
+  await t.step(
+    "a request that comes after the POST does not share one the origin answered before it",
+    async () => {
+      const o = origin(script);
+      const session = new CachedSession({ fetch: o.fetch, now: clock.fn });
+      const answer = hold();
+      const first = session.fetch(URL_A); // at the origin, which answers with the version before the POST
+      await until(() => o.calls === 1);
+      await (await session.fetch(URL_A, { method: "POST", body: "x" })).text();
+      const second = session.fetch(URL_A); // finds the first one on its way: would wait to share it
+      answer();
+      assertEquals(await (await first).text(), `v${version() - 1}`);
+      const after = await second;
+      assertEquals([after.fromCache, await after.text(), o.calls], [false, `v${version()}`, 3]);
+      await session.close();
+    },
+  );
 });
 
 Deno.test("RFC 9111 §4.4: a POST, the cache's own deletes and a POST through another session invalidate alike", async (t) => {
