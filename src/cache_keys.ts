@@ -113,8 +113,8 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
 
 /** The line that marks a shared cache's key (no header name holds `@`: it is no header's line). */
 const SHARED_MARK = "@shared\n";
-/** The second part of a shared cache's key for a request with nothing else in it. */
-const SHARED_ONLY = digestText(SHARED_MARK.slice(0, -1) + "\n\n");
+/** The second part of a shared cache's key for a request with nothing else in it (mark, no body). */
+const SHARED_ONLY = digestText(`${SHARED_MARK.slice(0, -1)}\n\n`);
 
 /**
  * The part of a key that depends only on method and URL: every key of that URL starts with it.

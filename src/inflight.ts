@@ -19,12 +19,15 @@ export type Outcome =
   | { kind: "error"; error: unknown }
   /** Nothing to share (not storable, too large): each waiter asks the origin itself. */
   | { kind: "unshared" }
-  /** The leader's own caller aborted: one waiter takes the lead and asks again. */
+  /**
+   * What the leader got is not for the waiters (its own caller aborted, or its URL was invalidated
+   * since it asked): one waiter takes the lead and asks again.
+   */
   | { kind: "retry" };
 
 /** Nothing to share. */
 export const UNSHARED: Outcome = { kind: "unshared" };
-/** The leader gave up. */
+/** The leader gave up, or what it got is out of date. */
 export const RETRY: Outcome = { kind: "retry" };
 
 /** The lead for one key, held by the request that is at the origin. */

@@ -225,7 +225,7 @@ export class CachedSession implements AsyncDisposable {
     let asked = this.#access.mark();
     const settle = (entry: CacheEntry | undefined) => {
       if (entry === undefined) lead?.release();
-      // A waiter may have come after the invalidation: it asks again, as this one's caller would.
+      // A waiter may have come after the invalidation: the waiters ask again, one of them leading.
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
       else lead?.settle({ kind: "entry", entry });
     };
