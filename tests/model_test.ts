@@ -302,6 +302,13 @@ class Model {
   brokeOff = 0;
   /** Requests and bodies that failed as their callers aborted them. */
   aborted = 0;
+  /** Bodies the origin cut that are still on their way (not yet broken off, nor cancelled). */
+  breaking = 0;
+  /**
+   * Whether the origin was failing when the requests being checked were sent: down, or with a
+   * cut body still on its way, which a request may wait for (coalesced) and share its failure.
+   */
+  failing = false;
 
   readonly padding: Record<string, number>;
   readonly declared: Record<string, boolean>;
@@ -364,36 +371,55 @@ class Model {
     if (body !== null && this.declared[url]) headers.set("content-length", String(body.length));
     const response = request.headers.get("if-none-match") === etag
       ? new Response(null, { status: 304, headers })
-      : new Response(body === null ? null : streamOf(body, this.down === "cut", request.signal), { headers });
+      : new Response(body === null ? null : this.stream(body, request.signal), { headers });
     // As fetch hands over the response of where a redirect led.
     const where = { url: { value: `http://origin.test/${url}` }, redirected: { value: url !== path } };
     return Object.defineProperties(response, where);
+  }
+
+  /** A body on its way, cut short while the origin cuts bodies ({@linkcode streamOf}). */
+  stream(text: string, signal: AbortSignal): ReadableStream<Uint8Array> {
+    if (this.down !== "cut") return streamOf(text, signal);
+    this.breaking++;
+    let ended = false;
+    return streamOf(text, signal, () => {
+      if (!ended) this.breaking--;
+      ended = true;
+    });
   }
 }
 
 /**
  * A body as the network delivers it: a byte stream, in chunks of 16 KiB, the rest a moment after
- * the first (a caller may read that one and cancel); `cut`: it breaks off after half of it. When
- * the request is aborted first, it fails with the abort's reason, as fetch's body does.
+ * the first (a caller may read that one and cancel). With `cut`, it breaks off after half of it,
+ * and `cut` is called once it has ended (broken off, cancelled or aborted). When the request is
+ * aborted first, it fails with the abort's reason, as fetch's body does.
  */
-function streamOf(text: string, cut: boolean, signal: AbortSignal): ReadableStream<Uint8Array> {
+function streamOf(text: string, signal: AbortSignal, cut?: () => void): ReadableStream<Uint8Array> {
   const bytes = new TextEncoder().encode(text);
   const end = cut ? bytes.length >> 1 : bytes.length;
   let at = 0;
   return new ReadableStream({
     type: "bytes",
     start(controller) {
-      signal.addEventListener("abort", () => controller.error(signal.reason), { once: true });
+      signal.addEventListener("abort", () => {
+        cut?.();
+        controller.error(signal.reason);
+      }, { once: true });
     },
     async pull(controller) {
       if (at === CHUNK) await new Promise((resolve) => setTimeout(resolve, 0));
       if (at >= end) {
-        if (cut) return controller.error(new TypeError("the origin is down"));
+        if (cut) {
+          cut();
+          return controller.error(new TypeError("the origin is down"));
+        }
         controller.close();
         return controller.byobRequest?.respond(0); // a read into a buffer of its own learns of the end
       }
       controller.enqueue(bytes.slice(at, at = Math.min(at + CHUNK, end)));
     },
+    cancel: () => cut?.(),
   });
 }
 
@@ -547,8 +573,8 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
 }
 
 /**
- * Whether a request may fail so, as plain fetch could: with the origin's own failure while it is
- * down (a request that waited for an identical one whose body broke off fails with that error),
+ * Whether a request may fail so, as plain fetch could: with the origin's own failure while it was
+ * failing (a request that waited for an identical one whose body broke off fails with that error),
  * or with its own abort.
  */
 function mayFail(model: Model, asked: Asked, error: unknown): boolean {
@@ -556,8 +582,7 @@ function mayFail(model: Model, asked: Asked, error: unknown): boolean {
     model.aborted++;
     return true;
   }
-  return (model.down === "error" || model.down === "cut") &&
-    (error as Error).message === "the origin is down";
+  return model.failing && (error as Error).message === "the origin is down";
 }
 
 /**
@@ -666,6 +691,7 @@ for (const backend of BACKENDS) {
                   model.clock.tick(1);
                 } else {
                   const before = model.calls.get("no-store") ?? 0;
+                  model.failing = model.down === "error" || model.down === "cut" || model.breaking > 0;
                   const responses = await Promise.all(step.requests.map(ask));
                   for (const [i, request] of step.requests.entries()) {
                     const response = responses[i]!;
