@@ -1,8 +1,9 @@
 /**
  * Cache keys as options shape them: `matchHeaders` (request headers whose values split entries),
- * `shared` (a shared cache's keys are its own) and your own key, `keyFn`: what it receives, how it extends the default key, and what happens
- * when it returns something that is not a key or throws (the request is answered by the origin
- * and the problem reaches `onError`; nothing is stored under a bad key).
+ * `shared` (a shared cache's keys are its own) and your own key, `keyFn`: what it receives, how
+ * it extends the default key, and what happens when it returns something that is not a key or
+ * throws (the request is answered by the origin and the problem reaches `onError`; nothing is
+ * stored under a bad key).
  *
  * @module
  */
