@@ -11,7 +11,7 @@ import { currentAge, type PolicyRequest } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
-import { CachedResponse, type CacheInfo, withAge } from "./response.ts";
+import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
 import { expiresAtOf, type Found } from "./store_plan.ts";
 import { isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
 
@@ -44,7 +44,7 @@ export interface Flow extends ParsedRequest {
 export function fromStored(
   flow: Flow,
   found: Hit,
-  o: Pick<ResolvedOptions, "cacheControl" | "now">,
+  o: Pick<ResolvedOptions, "cacheControl" | "now" | "storeSetCookie">,
   how: { revalidated: boolean; handOver?: boolean | undefined },
   now: number,
 ): { response: CachedResponse; bytes: number } {
@@ -53,7 +53,8 @@ export function fromStored(
   const redirected = found.viaAlias ? false : entry.redirected;
   // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
   // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
-  const fields = o.cacheControl ? withAge(entry.headers, Math.floor(currentAge(entry, now))) : entry.headers;
+  const age = o.cacheControl ? Math.floor(currentAge(entry, now)) : undefined;
+  const fields = servedFields(entry.headers, age, o.storeSetCookie);
   const range = flow.headers.get("range");
   const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
   // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.

@@ -968,3 +968,23 @@ Deno.test("Set-Cookie is not stored unless storeSetCookie is on", async () => {
     await s.session.close();
   }
 });
+
+Deno.test("Set-Cookie that a session keeping it stored is not served by one on the same backend that does not", async () => {
+  const clock = new Clock();
+  const o = origin(() => reply("x", { "cache-control": "max-age=60", "set-cookie": "sid=1" }, { clock }));
+  const options = { backend: new MemoryBackend(), fetch: o.fetch, now: clock.fn };
+  const keeping = new CachedSession({ ...options, storeSetCookie: true });
+  const others = [new CachedSession(options), new CachedSession({ ...options, cacheControl: false })];
+  await (await keeping.fetch(URL_A)).text();
+  for (const session of others) {
+    const response = await session.fetch(URL_A);
+    assertEquals([response.fromCache, response.headers.get("set-cookie"), await response.text()], [
+      true,
+      null,
+      "x",
+    ]);
+  }
+  const kept = await keeping.fetch(URL_A);
+  assertEquals([kept.fromCache, kept.headers.get("set-cookie")], [true, "sid=1"]);
+  for (const session of [keeping, ...others]) await session.close();
+});
