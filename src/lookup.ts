@@ -19,7 +19,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { requestDirectives, type Usability, usability } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
-import type { Flow } from "./serve.ts";
+import type { Flow, Hit } from "./serve.ts";
 import { type Found, varyMatches, varyValues } from "./store_plan.ts";
 
 /** A read of one record: `null` when the read failed (already reported). */
@@ -137,20 +137,23 @@ export async function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): 
   }
   if (!record || !("entry" in record)) return undefined;
   const primary = record.entry;
+  let found: Hit;
   if (varyMatches(primary, flow.headers)) {
-    if (!viaAlias && primary.redirected && !await aliasHolds(flow, primary, key, o, read)) return undefined;
-    return { key, entry: primary, viaAlias, primary, owned: record.owned };
-  }
-  // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
-  const variant = await variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
-  const other = await read(variant);
-  if (other && "entry" in other && varyMatches(other.entry, flow.headers)) {
-    if (!viaAlias && other.entry.redirected && !await aliasHolds(flow, other.entry, key, o, read)) {
-      return undefined;
+    found = { key, entry: primary, viaAlias, primary, owned: record.owned };
+  } else {
+    // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
+    const variant = await variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
+    const other = await read(variant);
+    if (!other || !("entry" in other) || !varyMatches(other.entry, flow.headers)) {
+      return { key, viaAlias, primary };
     }
-    return { key: variant, entry: other.entry, viaAlias, primary, owned: other.owned };
+    found = { key: variant, entry: other.entry, viaAlias, primary, owned: other.owned };
   }
-  return { key, viaAlias, primary };
+  // What a redirect led to is served only while its alias holds: the alias is read for it alone.
+  if (!viaAlias && found.entry.redirected && !await aliasHolds(flow, found.entry, key, o, read)) {
+    return undefined;
+  }
+  return found;
 }
 
 /**
