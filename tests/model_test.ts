@@ -508,7 +508,8 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   ]
     .flat().join(", ");
   if (response instanceof Error) {
-    return ok(mayFail(model, asked, response), `${url} (${asking}): ${response}`);
+    failedAsFetch(model, asked, response, `${url} (${asking})`);
+    return;
   }
   const what = `${response.status} for ${url} (${asking})`;
   if (response.status === 504) return ok(cachedOnly(asked), `${what}: a 504 unasked`);
@@ -573,16 +574,19 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
 }
 
 /**
- * Whether a request may fail so, as plain fetch could: with the origin's own failure while it was
- * failing (a request that waited for an identical one whose body broke off fails with that error),
- * or with its own abort.
+ * Checks a failure a request met, as plain fetch could meet it: its own abort, or the origin's
+ * failure while the origin was failing (a request that waited for an identical one whose body
+ * broke off fails with that error).
+ *
+ * @returns Whether it was the request's own abort.
  */
-function mayFail(model: Model, asked: Asked, error: unknown): boolean {
+function failedAsFetch(model: Model, asked: Asked, error: unknown, what: string): boolean {
   if (asked.stops === "abort" && (error as Error).name === "AbortError") {
     model.aborted++;
     return true;
   }
-  return model.failing && (error as Error).message === "the origin is down";
+  ok(model.failing && (error as Error).message === "the origin is down", `${what}: ${error}`);
+  return false;
 }
 
 /**
@@ -596,8 +600,7 @@ function brokeOff(
   what: string,
   error: unknown,
 ): undefined {
-  ok(mayFail(model, asked, error), `${what}: ${error}`);
-  if ((error as Error).name === "AbortError") return;
+  if (failedAsFetch(model, asked, error, what)) return;
   ok(!response.fromCache, `${what}: a body from the cache broke off: ${error}`);
   model.brokeOff++;
 }
