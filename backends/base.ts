@@ -322,8 +322,10 @@ export class CacheBackend implements AsyncDisposable {
    * @throws {BackendError} When the storage fails.
    */
   async clear(): Promise<void> {
-    await invalidationsOf(this.storage).invalidatingAll();
+    const invalidations = invalidationsOf(this.storage);
+    await invalidations.invalidatingAll();
     await this.#call("clear", () => this.storage.clear());
+    invalidations.deleted();
   }
 
   /**

@@ -18,6 +18,9 @@ import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 
+/** What a read of the backend finds. */
+type Read = Awaited<ReturnType<CacheBackend["read"]>>;
+
 /** What a report names: the request, by its label or its method and URL. */
 type Reported = Pick<ParsedRequest, "method" | "url"> & { label?: string };
 
@@ -49,15 +52,28 @@ export class CacheAccess {
    * @param key The storage key.
    * @returns The record, `undefined` when there is none, `null` when the read failed (reported).
    */
-  read(flow: Flow, key: string): Promise<Awaited<ReturnType<CacheBackend["read"]>> | null> {
+  read(flow: Flow, key: string): Promise<Read | null> {
     // Not async: a hit waits for one promise here, not for an async frame around it as well.
-    return this.#cache.read(key).then(undefined, (error) => {
+    const read = this.#cache.read(key).then(undefined, (error) => {
       if (error instanceof BackendError && error.cause instanceof SyntaxError) {
         this.#monitor.evicted(flow.label, "corrupt", key);
       }
       this.report(error, "read", flow);
       return null;
     });
+    return this.#invalidations.undoing ? read.then((found) => this.#unlessUndone(flow, key, found)) : read;
+  }
+
+  /**
+   * A record that a failed delete should have removed (an invalidation while the storage was out
+   * of reach) is a miss, and is deleted again ({@linkcode Invalidations.undone}).
+   */
+  async #unlessUndone(flow: Flow, key: string, found: Read | null): Promise<Read | null> {
+    if (!found) return found;
+    const url = this.#invalidations.undoneOf(key, "entry" in found ? found.entry.url : undefined);
+    if (url === undefined) return found;
+    await this.#cache.deleteUrls(url).catch((error) => this.report(error, "delete", flow));
+    return undefined;
   }
 
   /**

@@ -152,8 +152,9 @@ export async function deleteEntries(
   // a pattern invalidates every URL. A delete by state (expired, valid, older than) names none:
   // a response still on its way is newer than anything it selects.
   const { expired, valid, olderThan } = filter;
-  if (expired === undefined && valid === undefined && olderThan === undefined) {
-    const invalidations = invalidationsOf(scope.storage);
+  const invalidating = expired === undefined && valid === undefined && olderThan === undefined;
+  const invalidations = invalidationsOf(scope.storage);
+  if (invalidating) {
     if (selection.urls === undefined) await invalidations.invalidatingAll();
     else await invalidations.invalidating(...selection.urls.map((url) => urlKeyPrefix("GET", url)));
   }
@@ -164,20 +165,30 @@ export async function deleteEntries(
     if (batch.length > 0) await call(scope, "delete", () => scope.storage.delete(batch.splice(0)));
     onProgress?.({ ...progress });
   };
-  for await (const found of candidates(scope, selection)) {
-    if (found.kind === "alias") {
-      if (found.orphan) batch.push(found.key);
-    } else {
-      progress.scanned++;
-      if (found.selected) {
-        progress.deleted++;
-        batch.push(found.key);
+  // A URL's entries that could not all be deleted are not served while the storage holds them.
+  const urls = invalidating ? selection.urls : undefined;
+  try {
+    for await (const found of candidates(scope, selection)) {
+      if (found.kind === "alias") {
+        if (found.orphan) batch.push(found.key);
+      } else {
+        progress.scanned++;
+        if (found.selected) {
+          progress.deleted++;
+          batch.push(found.key);
+        }
+      }
+      if (batch.length >= DELETE_BATCH) await flush();
+      else if (found.kind === "entry" && progress.scanned % PROGRESS_EVERY === 0) {
+        onProgress?.({ ...progress });
       }
     }
-    if (batch.length >= DELETE_BATCH) await flush();
-    else if (found.kind === "entry" && progress.scanned % PROGRESS_EVERY === 0) onProgress?.({ ...progress });
+    await flush();
+  } catch (error) {
+    if (urls !== undefined) invalidations.undone(urls);
+    throw error;
   }
-  await flush();
+  if (urls !== undefined) invalidations.deleted(urls);
   return progress.deleted;
 }
 

@@ -6,13 +6,19 @@
  * through the cache's own API (`cache.delete(…)`, `deleteUrls`, `clear()`) is an invalidation
  * too: what it deletes does not come back from a write that was already on its way.
  *
+ * A delete of a URL's entries that fails (the storage out of reach) is remembered, so that what
+ * it should have removed is not served once the storage is back: a read of it is a miss, and
+ * deletes again.
+ *
  * @module
  */
 
-import { ALIAS_PREFIX } from "./cache_keys.ts";
+import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
 
 /** Invalidated URLs remembered, the latest; a response asked for before the others is not written. */
 const REMEMBERED = 4096;
+/** The methods whose entries a URL's delete removes (`deleteUrls`): their keys' URL parts. */
+const STORED_METHODS = ["GET", "HEAD"];
 
 /**
  * Invalidations of URLs, in order, and the writes under way. A request takes a {@linkcode mark}
@@ -39,6 +45,8 @@ export class Invalidations {
   /** The invalidations up to this number are forgotten: a response asked for before is not written. */
   #forgotten = 0;
   #writing = new Set<Promise<unknown>>();
+  /** URLs whose delete failed, by the URL part of their GET and HEAD keys. */
+  #undone = new Map<string, URL>();
 
   /**
    * A mark for a request that goes to the network now.
@@ -124,6 +132,55 @@ export class Invalidations {
    */
   invalidatingKeys(keys: readonly string[]): Promise<void> {
     return this.invalidating(...new Set(keys.map(urlPartOf)));
+  }
+
+  /**
+   * Notes that deleting what is stored for some URLs failed: until a delete of them succeeds,
+   * {@linkcode undoneOf} names them to the reads of their records. The {@linkcode REMEMBERED}
+   * latest are kept.
+   *
+   * @param urls The URLs.
+   */
+  undone(urls: readonly URL[]): void {
+    for (const url of urls) {
+      for (const method of STORED_METHODS) {
+        const prefix = urlKeyPrefix(method, url);
+        this.#undone.delete(prefix);
+        this.#undone.set(prefix, url);
+      }
+    }
+    while (this.#undone.size > REMEMBERED) this.#undone.delete(this.#undone.keys().next().value!);
+  }
+
+  /**
+   * Notes that what is stored for some URLs was deleted, or all of it (the storage was cleared).
+   *
+   * @param urls The URLs; all of them when not given.
+   */
+  deleted(urls?: readonly URL[]): void {
+    if (urls === undefined) return this.#undone.clear();
+    if (this.#undone.size === 0) return;
+    for (const url of urls) {
+      for (const method of STORED_METHODS) this.#undone.delete(urlKeyPrefix(method, url));
+    }
+  }
+
+  /** Whether a delete failed and has not succeeded since: reads then ask {@linkcode undoneOf}. */
+  get undoing(): boolean {
+    return this.#undone.size > 0;
+  }
+
+  /**
+   * The URL whose delete failed that a record belongs to: by its key, or by the URL a redirect
+   * that led to it ended at.
+   *
+   * @param key The record's storage key.
+   * @param url The URL of the entry it holds, if it holds one.
+   * @returns The URL to delete again, or `undefined`.
+   */
+  undoneOf(key: string, url: string | undefined): URL | undefined {
+    return this.#undone.get(urlPartOf(key)) ??
+      (url === undefined ? undefined : this.#undone.get(urlKeyPrefix("GET", new URL(url))));
   }
 }
 

@@ -873,6 +873,53 @@ Deno.test("RFC 9111 §4.4: a POST, the cache's own deletes and a POST through an
   }
 });
 
+/** A memory storage that can go down, as a database server does: while it is, every call fails. */
+class Unreachable extends MemoryStorage {
+  down = false;
+  override get(key: string): Promise<Uint8Array | undefined> {
+    return this.down ? Promise.reject(new Error("connection refused")) : super.get(key);
+  }
+  override delete(keys: string[]): Promise<void> {
+    return this.down ? Promise.reject(new Error("connection refused")) : super.delete(keys);
+  }
+  override async *keys(prefix?: string): AsyncIterableIterator<string> {
+    if (this.down) throw new Error("connection refused");
+    yield* super.keys(prefix);
+  }
+}
+
+Deno.test("RFC 9111 §4.4: an invalidation that cannot reach the storage holds once the storage is back", async (t) => {
+  const { clock, script, version } = changingResource("max-age=60");
+  const removals: [string, (session: CachedSession) => Promise<unknown>][] = [
+    ["a POST", async (session) => await (await session.fetch(URL_A, { method: "POST", body: "x" })).text()],
+    ["cache.deleteUrls", (session) => session.cache.deleteUrls(URL_A).catch(() => {})],
+  ];
+  for (const [name, remove] of removals) {
+    await t.step(`${name} while the storage is down`, async () => {
+      const storage = new Unreachable();
+      const failures: unknown[] = [];
+      const session = new CachedSession({
+        fetch: origin(script).fetch,
+        now: clock.fn,
+        backend: new CacheBackend(storage),
+        onError: (error) => failures.push(error),
+      });
+      await (await session.fetch(URL_A)).text();
+      storage.down = true;
+      await remove(session);
+      storage.down = false;
+      // What is stored for the URL predates the removal: the storage is asked to delete it again.
+      const after = await session.fetch(URL_A);
+      assertEquals([after.fromCache, await after.text()], [false, `v${version()}`]);
+      // That delete succeeded: what the origin sends from now on is served from the cache again.
+      const again = await session.fetch(URL_A);
+      assertEquals([again.fromCache, await again.text()], [true, `v${version()}`]);
+      assertEquals(failures.length, name === "a POST" ? 1 : 0);
+      await session.close();
+    });
+  }
+});
+
 Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates nothing", async () => {
   const s = setup((clock) => (request) =>
     request.method === "DELETE"
