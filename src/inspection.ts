@@ -15,6 +15,7 @@ import type { Storage } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { invalidationsOf } from "./invalidations.ts";
+import { urlForms } from "./url_forms.ts";
 import { compileUrlPatterns, describe, EXPIRE_IMMEDIATELY } from "./expiration.ts";
 import { type CacheEntry, type DecodedRecord, decodeRecord } from "./record.ts";
 
@@ -117,7 +118,7 @@ export async function* scanEntries(
   filter: ResponseFilter = {},
   operation = "list responses",
 ): AsyncIterableIterator<StoredEntry> {
-  const selection = select(filter, operation);
+  const selection = select(scope, filter, operation);
   for await (const found of candidates(scope, selection)) {
     if (found.kind === "entry" && found.selected) {
       yield { key: found.key, entry: found.entry, size: found.size };
@@ -140,7 +141,7 @@ export async function deleteEntries(
   filter: ResponseFilter,
   options: DeleteOptions = {},
 ): Promise<number> {
-  const selection = select(filter, "delete");
+  const selection = select(scope, filter, "delete");
   if (selection.urls === undefined && selection.test === undefined) {
     throw new TypeError(
       "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
@@ -318,7 +319,7 @@ async function* readRecords(
   if (batch.length > 0) yield* read();
 }
 
-function select(filter: ResponseFilter, operation: string): Selection {
+function select(scope: ScanScope, filter: ResponseFilter, operation: string): Selection {
   const fail = (message: string, value: unknown, type: ErrorConstructor = TypeError): never => {
     throw new type(`Cannot ${operation}: ${message}: received ${describe(value)}`);
   };
@@ -370,7 +371,8 @@ function select(filter: ResponseFilter, operation: string): Selection {
   }
   const checks = expired || valid || matches !== undefined || cutoff !== undefined;
   return {
-    urls: parsedUrls,
+    // Each URL in every form that the sessions over the storage key it by.
+    urls: parsedUrls && urlForms(scope.storage, parsedUrls),
     test: !checks ? undefined : (entry, now) => {
       const isExpired = entry.expiresAt <= now;
       if ((expired && !isExpired) || (valid && isExpired)) return false;

@@ -159,3 +159,26 @@ Deno.test("inspection: a session's cache lists, filters and deletes what the ses
   equal(got?.isExpired, true);
   await session.close();
 });
+
+Deno.test("inspection: a URL as a session fetched it finds what the session stored for it, its ignored parameters left out", async () => {
+  const o = origin((request) => reply(new URL(request.url).search, { "cache-control": "max-age=600" }));
+  const backend = new CacheBackend(new MemoryStorage());
+  const session = new CachedSession({ fetch: o.fetch, backend, ignoredParameters: ["api_key"] });
+  const fetched = ["http://127.0.0.1/a?api_key=s3cret&b=2", "http://127.0.0.1/a?b=3"];
+  for (const url of fetched) await (await session.fetch(url)).text();
+  // Stored without the parameter, and found by the URL as fetched.
+  deepEqual(await backend.urls({ urls: [fetched[0]!] }), ["http://127.0.0.1/a?b=2"]);
+  equal(await backend.count({ urls: [fetched[0]!] }), 1);
+  await backend.deleteUrls(fetched[0]!);
+  deepEqual(await backend.urls(), ["http://127.0.0.1/a?b=3"]);
+  const again = await session.fetch(fetched[0]!);
+  await again.text();
+  equal(again.fromCache, false);
+  // A second session over the backend that keeps the parameter: both forms are found.
+  const other = new CachedSession({ fetch: o.fetch, backend });
+  await (await other.fetch(fetched[0]!)).text();
+  equal(await backend.count({ urls: [fetched[0]!] }), 2);
+  equal(await backend.delete({ urls: [fetched[0]!] }), 2);
+  deepEqual(await backend.urls(), ["http://127.0.0.1/a?b=3"]);
+  await session.close();
+});
