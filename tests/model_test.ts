@@ -183,8 +183,11 @@ type Command =
   | { kind: "change"; url: string }
   /** A POST to `url`, whose response may point (`Location`) at another URL: both are invalidated. */
   | { kind: "post"; via: number; url: string; user: User; location: string | undefined }
-  /** A delete through the cache's API: what is stored for a URL (`deleteUrls`), or all of it (`clear`). */
-  | { kind: "delete"; via: number; url: string | undefined }
+  /**
+   * A delete through the cache's API: what is stored for a URL (`deleteUrls`, given the URL with
+   * or without the API key the sessions ignore), or all of it (`clear`).
+   */
+  | { kind: "delete"; via: number; url: string | undefined; keyed: boolean }
   | { kind: "outage"; how: Outage | undefined }
   /** The store goes down (every call to it fails) or comes back, with what it held. */
   | { kind: "store"; down: boolean }
@@ -279,6 +282,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       kind: fc.constant("delete"),
       via,
       url: fc.option(url, { freq: 4, nil: undefined }),
+      keyed: fc.boolean(),
     }),
   },
   {
@@ -663,7 +667,10 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
     known.get(url) ?? -Infinity,
     known.get(resource) ?? -Infinity,
   );
-  ok(sentAt > invalidated, `${what}: version ${version}, stored before a POST invalidated it, was served`);
+  ok(
+    sentAt > invalidated,
+    `${what}: version ${version}, stored before a POST or a delete invalidated it, was served`,
+  );
   if (response.body === null && response.status !== 416) return;
   const whole = model.body(resource, variant, user, version);
   if (asked.stops === "cancel" && response.status === 200) {
@@ -805,9 +812,10 @@ for (const backend of BACKENDS) {
                   await Promise.all(background.filter((_, i) => i !== step.via % clients.length).flat());
                   const { cache } = sessionOf(step.via);
                   let done = true;
+                  const query = step.keyed ? `?${API_KEY}=s3cret-anyone` : "";
                   await (step.url === undefined
                     ? cache.clear()
-                    : cache.deleteUrls(`http://origin.test/${step.url}`))
+                    : cache.deleteUrls(`http://origin.test/${step.url}${query}`))
                     .catch((error) => {
                       ok(storeDown(error), String(error));
                       done = false;
