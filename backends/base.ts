@@ -278,7 +278,9 @@ export class CacheBackend implements AsyncDisposable {
 
   /**
    * Deletes every entry stored for the given URLs: all methods, credentials, bodies, Vary
-   * variants, and redirects that end there.
+   * variants, and redirects that end there. A URL is found as given and as each session over
+   * this backend keys it (without its `ignoredParameters`), under `GET`, `HEAD` and the methods
+   * those sessions store.
    *
    * @param urls Absolute URLs.
    * @throws {TypeError} When a URL is not absolute.

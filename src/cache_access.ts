@@ -10,6 +10,8 @@ import type { CacheBackend } from "../backends/base.ts";
 import { normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
+import { deleteEntries } from "./inspection.ts";
+import { storedMethods } from "./key_forms.ts";
 import { type Invalidations, invalidationsOf } from "./invalidations.ts";
 import type { Monitor } from "./monitor.ts";
 import type { ErrorContext, ResolvedOptions } from "./options.ts";
@@ -169,7 +171,11 @@ export class CacheAccess {
    * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
    * same-origin `Location` and `Content-Location`: every stored method, variant and alias, and
    * what a redirect to one of them led to. A response asked for before is not stored after, and
-   * writes under way end before the delete: `deleteUrls` invalidates the URLs first.
+   * writes under way end before the delete: `deleteEntries` invalidates the URLs first.
+   *
+   * The entries of the request's own method stay when the session stores that method
+   * (`allowedMethods: ["GET", "POST"]`): such a session treats its `POST`s as queries, each keyed
+   * by its body, and one that misses does not drop the answers to the others.
    *
    * @param flow The unsafe request.
    * @param response Its response.
@@ -177,7 +183,11 @@ export class CacheAccess {
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<void> {
     try {
       const urls = [...invalidatedUrls(flow.url, response)];
-      await this.#cache.deleteUrls(...urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)));
+      const methods = storedMethods(this.#cache.storage).filter((method) =>
+        method !== flow.method || !this.#o.allowedMethods.has(method)
+      );
+      const filter = { urls: urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)) };
+      await deleteEntries(this.#cache, filter, {}, methods);
       for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", url.href);
     } catch (error) {
       this.report(error, "delete", flow);

@@ -15,7 +15,7 @@ import type { Storage } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { invalidationsOf } from "./invalidations.ts";
-import { urlForms } from "./url_forms.ts";
+import { storedMethods, urlForms } from "./key_forms.ts";
 import { compileUrlPatterns, describe, EXPIRE_IMMEDIATELY } from "./expiration.ts";
 import { type CacheEntry, type DecodedRecord, decodeRecord } from "./record.ts";
 
@@ -97,9 +97,11 @@ export interface ScanScope {
   readonly now: () => number;
 }
 
-/** A checked filter: a predicate on entries, and the URLs to look under (if any). */
+/** A checked filter: a predicate on entries, and the URLs to look under (if any), by method. */
 interface Selection {
   urls: URL[] | undefined;
+  /** The methods whose entries of `urls` are looked under. */
+  methods: readonly string[];
   test: ((entry: CacheEntry, now: number) => boolean) | undefined;
 }
 
@@ -132,6 +134,8 @@ export async function* scanEntries(
  * @param scope The cache.
  * @param filter Which entries; it must name at least one criterion (`clear()` empties the cache).
  * @param options Progress reporting.
+ * @param methods The methods whose entries of the filter's `urls` are deleted: by default every
+ *   method stored.
  * @returns How many entries were deleted.
  * @throws {TypeError} When the filter is malformed or selects every entry.
  * @throws {BackendError} When the storage fails.
@@ -140,8 +144,10 @@ export async function deleteEntries(
   scope: ScanScope,
   filter: ResponseFilter,
   options: DeleteOptions = {},
+  methods?: readonly string[],
 ): Promise<number> {
   const selection = select(scope, filter, "delete");
+  if (methods !== undefined) selection.methods = methods;
   if (selection.urls === undefined && selection.test === undefined) {
     throw new TypeError(
       "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
@@ -186,10 +192,10 @@ export async function deleteEntries(
     }
     await flush();
   } catch (error) {
-    if (urls !== undefined) invalidations.undone(urls);
+    if (urls !== undefined) invalidations.undone(urls, selection.methods);
     throw error;
   }
-  if (urls !== undefined) invalidations.deleted(urls);
+  if (urls !== undefined) invalidations.deleted(urls, selection.methods);
   return progress.deleted;
 }
 
@@ -238,23 +244,24 @@ async function* candidates(scope: ScanScope, selection: Selection): AsyncIterabl
     }
     return;
   }
-  for (const url of selection.urls) yield* urlCandidates(scope, url, test);
+  for (const url of selection.urls) yield* urlCandidates(scope, url, selection.methods, test);
 }
 
 /**
- * The entries of one URL: those keyed under its GET and HEAD prefixes, and those its redirect
+ * The entries of one URL: those keyed under the prefix of each method given, and those its redirect
  * aliases point to when they were stored for this URL. An alias is an orphan — deleted with the
  * entries — when its target is gone or selected, or when only URLs were asked for.
  */
 async function* urlCandidates(
   scope: ScanScope,
   url: URL,
+  methods: readonly string[],
   test: Selection["test"],
 ): AsyncIterableIterator<Candidate> {
   const normalized = normalizeUrl(url);
   const seen = new Map<string, boolean>(); // key -> selected
-  for (const method of ["GET", "HEAD"]) {
-    const prefix = await urlKeyPrefix(method, url);
+  for (const method of methods) {
+    const prefix = urlKeyPrefix(method, url);
     for await (const { key, record, size } of readRecords(scope, listKeys(scope, prefix))) {
       if (record.kind !== "entry" || seen.has(key)) continue;
       const selected = test === undefined || test(record.entry, scope.now());
@@ -373,6 +380,7 @@ function select(scope: ScanScope, filter: ResponseFilter, operation: string): Se
   return {
     // Each URL in every form that the sessions over the storage key it by.
     urls: parsedUrls && urlForms(scope.storage, parsedUrls),
+    methods: storedMethods(scope.storage),
     test: !checks ? undefined : (entry, now) => {
       const isExpired = entry.expiresAt <= now;
       if ((expired && !isExpired) || (valid && isExpired)) return false;

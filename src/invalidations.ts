@@ -17,8 +17,6 @@ import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
 
 /** Invalidated URLs remembered, the latest; a response asked for before the others is not written. */
 const REMEMBERED = 4096;
-/** The methods whose entries a URL's delete removes (`deleteUrls`): their keys' URL parts. */
-const STORED_METHODS = ["GET", "HEAD"];
 
 /**
  * Invalidations of URLs, in order, and the writes under way. A request takes a {@linkcode mark}
@@ -45,7 +43,7 @@ export class Invalidations {
   /** The invalidations up to this number are forgotten: a response asked for before is not written. */
   #forgotten = 0;
   #writing = new Set<Promise<unknown>>();
-  /** URLs whose delete failed, by the URL part of their GET and HEAD keys. */
+  /** URLs whose delete failed, by the URL part of their keys (one for each method stored). */
   #undone = new Map<string, URL>();
 
   /**
@@ -140,10 +138,11 @@ export class Invalidations {
    * latest are kept.
    *
    * @param urls The URLs.
+   * @param methods The methods whose entries the delete was to remove.
    */
-  undone(urls: readonly URL[]): void {
+  undone(urls: readonly URL[], methods: readonly string[]): void {
     for (const url of urls) {
-      for (const method of STORED_METHODS) {
+      for (const method of methods) {
         const prefix = urlKeyPrefix(method, url);
         this.#undone.delete(prefix);
         this.#undone.set(prefix, url);
@@ -156,13 +155,12 @@ export class Invalidations {
    * Notes that what is stored for some URLs was deleted, or all of it (the storage was cleared).
    *
    * @param urls The URLs; all of them when not given.
+   * @param methods The methods whose entries were deleted.
    */
-  deleted(urls?: readonly URL[]): void {
+  deleted(urls?: readonly URL[], methods: readonly string[] = []): void {
     if (urls === undefined) return this.#undone.clear();
     if (this.#undone.size === 0) return;
-    for (const url of urls) {
-      for (const method of STORED_METHODS) this.#undone.delete(urlKeyPrefix(method, url));
-    }
+    for (const url of urls) for (const method of methods) this.#undone.delete(urlKeyPrefix(method, url));
   }
 
   /** Whether a delete failed and has not succeeded since: reads then ask {@linkcode undoneOf}. */

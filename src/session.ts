@@ -20,7 +20,7 @@ import { type Found, planEntry, varyMatches } from "./store_plan.ts";
 import { type Flow, freshen, fromStored, type Hit, networkInfo } from "./serve.ts";
 import { lookup, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
-import { addUrlForm } from "./url_forms.ts";
+import { addKeyForms } from "./key_forms.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
@@ -67,8 +67,8 @@ export class CachedSession implements AsyncDisposable {
     this.#maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
     this.#monitor = new Monitor(this.#o);
     this.#access = new CacheAccess(this.cache, this.#o, this.#monitor);
-    // Deletes and listings by URL look under this session's form of a URL too.
-    addUrlForm(this.cache.storage, this.#o.ignoredParameters);
+    // Deletes and listings by URL look under this session's forms of a URL's keys too.
+    addKeyForms(this.cache.storage, this.#o);
   }
 
   /**

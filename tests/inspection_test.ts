@@ -182,3 +182,19 @@ Deno.test("inspection: a URL as a session fetched it finds what the session stor
   deepEqual(await backend.urls(), ["http://127.0.0.1/a?b=3"]);
   await session.close();
 });
+
+Deno.test("inspection: deleteUrls removes the entries of every method that a session over the backend stores", async () => {
+  const o = origin((request) => reply(request.method, { "cache-control": "max-age=600" }));
+  const backend = new CacheBackend(new MemoryStorage());
+  const session = new CachedSession({ fetch: o.fetch, backend, allowedMethods: ["GET", "POST"] });
+  const url = "http://127.0.0.1/search";
+  await (await session.fetch(url, { method: "POST", body: "q=1" })).text();
+  await (await session.fetch(url)).text();
+  equal(await backend.count({ urls: [url] }), 2);
+  await backend.deleteUrls(url);
+  equal(await backend.count(), 0);
+  const again = await session.fetch(url, { method: "POST", body: "q=1" });
+  await again.text();
+  equal(again.fromCache, false);
+  await session.close();
+});

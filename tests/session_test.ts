@@ -112,6 +112,23 @@ Deno.test("session: POST bodies are part of the key and the caller's Request sta
   await session.close();
 });
 
+Deno.test("session: with POST cached, a POST keeps the answers to other POSTs, and a PUT drops them", async () => {
+  const o = origin(async (request) =>
+    reply(`${request.method} ${await request.text()}`, { "cache-control": "max-age=60" })
+  );
+  const session = new CachedSession({ fetch: o.fetch, allowedMethods: ["GET", "POST"] });
+  const post = (body: string) => session.fetch(URL_A, { method: "POST", body });
+  await (await post("one")).text();
+  await (await post("two")).text();
+  const again = await post("one");
+  assertEquals([again.fromCache, await again.text()], [true, "POST one"]);
+  // RFC 9111 §4.4: an unsafe request the session does not store invalidates every method's entries.
+  await (await session.fetch(URL_A, { method: "PUT", body: "x" })).text();
+  const after = await post("one");
+  assertEquals([after.fromCache, await after.text()], [false, "POST one"]);
+  await session.close();
+});
+
 Deno.test("session: POST is not cached unless allowed, and then invalidates the URL", async () => {
   const o = counting();
   const session = new CachedSession({ fetch: o.fetch });
