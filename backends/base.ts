@@ -327,7 +327,7 @@ export class CacheBackend implements AsyncDisposable {
     const invalidations = invalidationsOf(this.storage);
     await invalidations.invalidatingAll();
     await this.#call("clear", () => this.storage.clear());
-    invalidations.deleted();
+    invalidations.cleared();
   }
 
   /**

@@ -152,15 +152,19 @@ export class Invalidations {
   }
 
   /**
-   * Notes that what is stored for some URLs was deleted, or all of it (the storage was cleared).
+   * Notes that what is stored for some URLs was deleted.
    *
-   * @param urls The URLs; all of them when not given.
+   * @param urls The URLs.
    * @param methods The methods whose entries were deleted.
    */
-  deleted(urls?: readonly URL[], methods: readonly string[] = []): void {
-    if (urls === undefined) return this.#undone.clear();
+  deleted(urls: readonly URL[], methods: readonly string[]): void {
     if (this.#undone.size === 0) return;
     for (const url of urls) for (const method of methods) this.#undone.delete(urlKeyPrefix(method, url));
+  }
+
+  /** Notes that the storage was cleared: no delete is left undone. */
+  cleared(): void {
+    this.#undone.clear();
   }
 
   /** Whether a delete failed and has not succeeded since: reads then ask {@linkcode undoneOf}. */

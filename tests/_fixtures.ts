@@ -11,10 +11,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
-import process from "node:process";
-import type { CacheBackend } from "../backends/base.ts";
+import type { CacheBackend, Storage } from "../backends/base.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
+import { BackendError } from "../src/errors.ts";
 import { tempDir } from "./_runtime.ts";
 import { serviceUrl } from "./_services.ts";
 
@@ -188,4 +188,64 @@ export const BACKENDS: readonly BackendCase[] = [
 export async function dispose(backend: CacheBackend): Promise<void> {
   await backend.clear().catch(() => {});
   await backend.close().catch(() => {});
+}
+
+/** What every call to a {@linkcode Switched} store fails with while it is down. */
+export const STORE_DOWN = "the store is down";
+
+/**
+ * Whether an error is the cache's report of a call to a {@linkcode Switched} store that was down.
+ *
+ * @param error The error.
+ * @returns Whether it is.
+ */
+export function storeDown(error: unknown): boolean {
+  return error instanceof BackendError && (error.cause as Error).message === STORE_DOWN;
+}
+
+/**
+ * A store that can go down, as a database server does: while it is down every call fails, and
+ * once it is back it holds what it held before.
+ */
+export class Switched implements Storage {
+  down = false;
+  readonly #storage: Storage;
+
+  constructor(storage: Storage) {
+    this.#storage = storage;
+  }
+  get name(): string {
+    return this.#storage.name;
+  }
+  get maxEntrySize(): number | undefined {
+    return this.#storage.maxEntrySize;
+  }
+  get keepsValues(): boolean {
+    return this.#storage.keepsValues === true;
+  }
+  get copiesValues(): boolean {
+    return this.#storage.copiesValues === true;
+  }
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.#reach(() => this.#storage.get(key));
+  }
+  set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    return this.#reach(() => this.#storage.set(key, value, deleteAt));
+  }
+  delete(keys: string[]): Promise<void> {
+    return this.#reach(() => this.#storage.delete(keys));
+  }
+  async *keys(prefix?: string): AsyncIterable<string> {
+    await this.#reach(() => Promise.resolve());
+    yield* this.#storage.keys(prefix);
+  }
+  clear(): Promise<void> {
+    return this.#reach(() => this.#storage.clear());
+  }
+  close(): Promise<void> {
+    return this.#storage.close();
+  }
+  #reach<T>(call: () => Promise<T>): Promise<T> {
+    return this.down ? Promise.reject(new Error(STORE_DOWN)) : call();
+  }
 }

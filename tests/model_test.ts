@@ -40,8 +40,8 @@
 import { equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { CacheBackend, type Storage } from "../backends/base.ts";
-import { BackendError, type CachedResponse, CachedSession } from "../mod.ts";
-import { BACKENDS, dispose, type Limits } from "./_fixtures.ts";
+import { type CachedResponse, CachedSession } from "../mod.ts";
+import { BACKENDS, dispose, type Limits, storeDown, Switched } from "./_fixtures.ts";
 import { Clock, origin } from "./_origin.ts";
 
 /** How a URL's responses may be reused. */
@@ -489,61 +489,6 @@ function letters(seed: string, length: number): string {
     codes[i] = 97 + (x >>> 16) % 26;
   }
   return new TextDecoder().decode(codes);
-}
-
-/** What every call to a store that is down fails with. */
-const STORE_DOWN = "the store is down";
-
-/** Whether an error is the cache's report of a call to a store that was down. */
-function storeDown(error: unknown): boolean {
-  return error instanceof BackendError && (error.cause as Error).message === STORE_DOWN;
-}
-
-/**
- * A store that can go down, as a database server does: while it is down every call fails, and
- * once it is back it holds what it held before.
- */
-class Switched implements Storage {
-  down = false;
-  readonly #storage: Storage;
-
-  constructor(storage: Storage) {
-    this.#storage = storage;
-  }
-  get name(): string {
-    return this.#storage.name;
-  }
-  get maxEntrySize(): number | undefined {
-    return this.#storage.maxEntrySize;
-  }
-  get keepsValues(): boolean {
-    return this.#storage.keepsValues === true;
-  }
-  get copiesValues(): boolean {
-    return this.#storage.copiesValues === true;
-  }
-  get(key: string): Promise<Uint8Array | undefined> {
-    return this.#reach(() => this.#storage.get(key));
-  }
-  set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
-    return this.#reach(() => this.#storage.set(key, value, deleteAt));
-  }
-  delete(keys: string[]): Promise<void> {
-    return this.#reach(() => this.#storage.delete(keys));
-  }
-  async *keys(prefix?: string): AsyncIterable<string> {
-    await this.#reach(() => Promise.resolve());
-    yield* this.#storage.keys(prefix);
-  }
-  clear(): Promise<void> {
-    return this.#reach(() => this.#storage.clear());
-  }
-  close(): Promise<void> {
-    return this.#storage.close();
-  }
-  #reach<T>(call: () => Promise<T>): Promise<T> {
-    return this.down ? Promise.reject(new Error(STORE_DOWN)) : call();
-  }
 }
 
 /** Reads every key and record of a store, as the storage holds them, for a secret. */
