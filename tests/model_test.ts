@@ -5,13 +5,14 @@
  * or aborted by the caller; anonymous or by one of two users, signed in by `Authorization` or by
  * `Cookie`; some naming in `If-None-Match` a version their caller holds), origin changes, POSTs,
  * deletes through the cache's API, outages of the origin (bodies that break off midway among them)
- * and of the store, and clock moves, over URLs whose responses follow different caching rules (one whose `Vary` comes and goes
- * from one version to the next), and two that redirect (one to a URL whose responses vary), with
- * bodies streamed with or without a declared length; in a private or a shared cache, with or
- * without `staleIfError` and `expireAfter`, through one session or through two that share the cache
- * (two handles on one store, as two processes would have; one may be shared and the other private),
- * on a backend with or without tight bounds (bodies too large to store, constant eviction). After
- * every response it checks what a user of any cache must be able to rely on:
+ * and of the store, and clock moves, over URLs whose responses follow different caching rules (one
+ * whose `Vary` comes and goes from one version to the next), and two that redirect (one to a URL
+ * whose responses vary), with bodies streamed with or without a declared length; in a private or a
+ * shared cache, with or without `staleIfError` and `expireAfter`, coalescing identical requests or
+ * not, through one session or through two that share the cache (two handles on one store, as two
+ * processes would have; one may be shared and the other private), on a backend with or without
+ * tight bounds (bodies too large to store, constant eviction). After every response it checks what
+ * a user of any cache must be able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
@@ -308,6 +309,11 @@ const run = fc.record({
   staleIfError: fc.constantFrom(0, 20),
   /** The session's `expireAfter`, in seconds, for a response whose freshness is not explicit. */
   expireAfter: fc.constantFrom(undefined, 15),
+  /** Whether identical requests at once share one origin request (`coalesceRequests`, on by default). */
+  coalesce: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, {
+    weight: 1,
+    arbitrary: fc.constant(false),
+  }),
   sessions: fc.constantFrom(1, 2),
   /**
    * The backend's own bounds: none, or tight ones (a 100 KB body is too large to store and streams
@@ -687,7 +693,9 @@ for (const backend of BACKENDS) {
       await fc.assert(
         fc.asyncProperty(
           run,
-          async ({ shared, staleIfError, expireAfter, sessions, limits, padding, declared, commands }) => {
+          async (
+            { shared, staleIfError, expireAfter, coalesce, sessions, limits, padding, declared, commands },
+          ) => {
             const model = new Model(padding, declared);
             const o = origin((request) => model.answer(request));
             const opened = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
@@ -716,6 +724,7 @@ for (const backend of BACKENDS) {
                 staleIfError,
                 ...(expireAfter === undefined ? {} : { expireAfter }),
                 ignoredParameters: [API_KEY],
+                coalesceRequests: coalesce,
                 waitUntil: (work) => background[i]!.push(work),
                 onError: (error) => reported.push(error),
               })
