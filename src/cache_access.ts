@@ -72,9 +72,12 @@ export class CacheAccess {
    */
   async #unlessUndone(flow: Flow, key: string, found: Read | null): Promise<Read | null> {
     if (!found) return found;
-    const url = this.#invalidations.undoneOf(key, "entry" in found ? found.entry.url : undefined);
-    if (url === undefined) return found;
-    await this.#cache.deleteUrls(url).catch((error) => this.report(error, "delete", flow));
+    // An entry a redirect led to belongs to where it led as well.
+    const led = "entry" in found && found.entry.redirected ? found.entry.url : undefined;
+    const undone = this.#invalidations.undoneOf(key, led);
+    if (undone === undefined) return found;
+    await deleteEntries(this.#cache, { urls: [undone.url] }, {}, undone.methods)
+      .catch((error) => this.report(error, "delete", flow));
     return undefined;
   }
 

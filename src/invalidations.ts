@@ -15,6 +15,12 @@
 
 import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
 
+/** A delete of a URL's entries that failed: the URL, and the methods whose entries it was to delete. */
+export interface UndoneDelete {
+  url: URL;
+  methods: readonly string[];
+}
+
 /** Invalidated URLs remembered, the latest; a response asked for before the others is not written. */
 const REMEMBERED = 4096;
 
@@ -43,8 +49,8 @@ export class Invalidations {
   /** The invalidations up to this number are forgotten: a response asked for before is not written. */
   #forgotten = 0;
   #writing = new Set<Promise<unknown>>();
-  /** URLs whose delete failed, by the URL part of their keys (one for each method stored). */
-  #undone = new Map<string, URL>();
+  /** Deletes that failed, by the URL part of the keys they were to delete (one for each method). */
+  #undone = new Map<string, UndoneDelete>();
 
   /**
    * A mark for a request that goes to the network now.
@@ -145,7 +151,7 @@ export class Invalidations {
       for (const method of methods) {
         const prefix = urlKeyPrefix(method, url);
         this.#undone.delete(prefix);
-        this.#undone.set(prefix, url);
+        this.#undone.set(prefix, { url, methods });
       }
     }
     while (this.#undone.size > REMEMBERED) this.#undone.delete(this.#undone.keys().next().value!);
@@ -173,14 +179,14 @@ export class Invalidations {
   }
 
   /**
-   * The URL whose delete failed that a record belongs to: by its key, or by the URL a redirect
-   * that led to it ended at.
+   * The delete that failed that a record belongs to: by its key, or by the URL a redirect that
+   * led to it ended at.
    *
    * @param key The record's storage key.
-   * @param url The URL of the entry it holds, if it holds one.
-   * @returns The URL to delete again, or `undefined`.
+   * @param url Where the redirect that led to the entry it holds ended, if one did.
+   * @returns The delete to make again, or `undefined`.
    */
-  undoneOf(key: string, url: string | undefined): URL | undefined {
+  undoneOf(key: string, url: string | undefined): UndoneDelete | undefined {
     return this.#undone.get(urlPartOf(key)) ??
       (url === undefined ? undefined : this.#undone.get(urlKeyPrefix("GET", new URL(url))));
   }

@@ -905,6 +905,36 @@ Deno.test("RFC 9111 §4.4: an invalidation that cannot reach the storage holds o
   }
 });
 
+Deno.test("RFC 9111 §4.4: a delete made again after the storage is back deletes what the failed one was to", async (t) => {
+  const o = origin(async (request) =>
+    reply(`${request.method} ${await request.text()}`, { "cache-control": "max-age=60" })
+  );
+  // Whether a GET was stored after the POST (whose invalidation dropped any GET stored before).
+  for (const getStored of [true, false]) {
+    await t.step(getStored ? "a GET entry is stored" : "no GET entry is stored", async () => {
+      const storage = new Switched(new MemoryStorage());
+      const session = new CachedSession({
+        fetch: o.fetch,
+        backend: new CacheBackend(storage),
+        allowedMethods: ["GET", "POST"],
+        onError: () => {},
+      });
+      const post = (body: string) => session.fetch(URL_A, { method: "POST", body });
+      if (!getStored) await (await session.fetch(URL_A)).text();
+      await (await post("one")).text();
+      if (getStored) await (await session.fetch(URL_A)).text();
+      storage.down = true;
+      await (await post("two")).text(); // would drop the GET entry, not the answers to other POSTs
+      storage.down = false;
+      const get = await session.fetch(URL_A); // deletes again, if it finds the GET entry
+      assertEquals([get.fromCache, await get.text()], [false, "GET "]);
+      const one = await post("one");
+      assertEquals([one.fromCache, await one.text()], [true, "POST one"]);
+      await session.close();
+    });
+  }
+});
+
 Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates nothing", async () => {
   const s = setup((clock) => (request) =>
     request.method === "DELETE"
