@@ -141,7 +141,7 @@ export class Invalidations {
   /**
    * Notes that deleting what is stored for some URLs failed: until a delete of them succeeds,
    * {@linkcode undoneOf} names them to the reads of their records. The {@linkcode REMEMBERED}
-   * latest are kept.
+   * latest pairs of URL and method are kept.
    *
    * @param urls The URLs.
    * @param methods The methods whose entries the delete was to remove.
