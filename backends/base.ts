@@ -27,7 +27,7 @@
  * @module
  */
 
-import { fillsBuffer } from "../src/bytes.ts";
+import { fillsBuffer, plainBytes } from "../src/bytes.ts";
 import { BackendError } from "../src/errors.ts";
 import { type CacheEntry, type DecodedRecord, encodeAlias, encodeEntry } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
@@ -57,7 +57,8 @@ export interface Storage {
    * Reads a record.
    *
    * @param key The record's key.
-   * @returns The stored bytes, or `undefined` when there is none.
+   * @returns The stored bytes, or `undefined` when there is none: a `Uint8Array`, or a subclass
+   *   such as Node's `Buffer`, which may lie inside a larger buffer.
    */
   get(key: string): Promise<Uint8Array | undefined>;
   /**
@@ -167,7 +168,7 @@ export class CacheBackend implements AsyncDisposable {
       return Promise.reject(this.#error("read", cause));
     }
     // Not async, nor through #call: a hit waits for the storage's promise alone.
-    return bytes.then((bytes) => bytes && this.#found(key, bytes), (cause) => {
+    return bytes.then((bytes) => bytes && this.#found(key, plainBytes(bytes)), (cause) => {
       throw this.#error("read", cause);
     });
   }

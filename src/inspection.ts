@@ -13,6 +13,7 @@
 
 import type { Storage } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
+import { plainBytes } from "./bytes.ts";
 import { BackendError } from "./errors.ts";
 import { invalidationsOf } from "./invalidations.ts";
 import { storedMethods, urlForms } from "./key_forms.ts";
@@ -307,7 +308,7 @@ async function* readRecords(
       bytes += value.length;
       let record: DecodedRecord;
       try {
-        record = decodeRecord(value);
+        record = decodeRecord(plainBytes(value));
       } catch {
         corrupt.push(keys[i]!);
         continue;

@@ -8,6 +8,7 @@
  */
 
 import { deepEqual, equal } from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
@@ -154,5 +155,39 @@ Deno.test("owned body: a miss gives the caller bytes of its own: writing into th
   equal(await waiter.text(), BODY);
   const hit = await s.fetch("http://127.0.0.1/item");
   deepEqual([hit.fromCache, await hit.text()], [true, BODY]);
+  await s.close();
+});
+
+Deno.test("owned body: bytes handed out as Node Buffers (whose slice() is a view) are copied all the same", async () => {
+  // What the Deno KV driver for Node and Bun hands out: a Buffer inside a larger buffer.
+  const storage = new (class extends MemoryStorage {
+    override readonly keepsValues = false;
+    override async get(key: string): Promise<Uint8Array | undefined> {
+      const stored = await super.get(key);
+      return stored &&
+        Buffer.concat([Buffer.alloc(4), stored, Buffer.alloc(4)]).subarray(4, 4 + stored.length);
+    }
+  })();
+  const clock = new Clock();
+  const server = origin((request) =>
+    request.headers.get("if-none-match") === '"v1"'
+      ? reply(null, { "cache-control": "max-age=60", etag: '"v1"' }, { status: 304, clock })
+      : reply(BODY, { "cache-control": "max-age=60", etag: '"v1"' }, { clock })
+  );
+  const s = new CachedSession({ backend: new CacheBackend(storage), fetch: server.fetch, now: clock.fn });
+  const url = "http://127.0.0.1/item";
+  await (await s.fetch(url)).text();
+  // A hit's arrayBuffer() is the body alone, not the buffer the body lies in.
+  const whole = await (await s.fetch(url)).arrayBuffer();
+  equal(new TextDecoder().decode(whole), BODY);
+  // Requests that share one revalidation share its entry: one streamed does not empty the others.
+  const ask = () => s.fetch(url, { headers: { "cache-control": "no-cache" } });
+  const [first, second] = await Promise.all([ask(), ask()]);
+  equal(await new Response(first.body).text(), BODY);
+  equal(await second.text(), BODY);
+  // And so are the responses that inspection reads.
+  for await (const response of s.cache.responses()) {
+    equal(new TextDecoder().decode(await response.arrayBuffer()), BODY);
+  }
   await s.close();
 });
