@@ -321,7 +321,8 @@ class Collected {
       // Longer than declared (a hand-made Response): collected aside from here on.
       if (draft !== undefined) this.#parts = [draft.bytes.slice(draft.bodyAt, draft.bodyAt + at)];
       this.#draft = undefined;
-      this.#parts.push(chunk.slice());
+      // A copy: `slice()` would not be one for a Node `Buffer`, which may lie in a pool that is reused.
+      this.#parts.push(new Uint8Array(chunk));
     }
   }
 

@@ -9,6 +9,7 @@
 
 import { deepEqual, equal } from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { Readable } from "node:stream";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
@@ -189,5 +190,22 @@ Deno.test("owned body: bytes handed out as Node Buffers (whose slice() is a view
   for await (const response of s.cache.responses()) {
     equal(new TextDecoder().decode(await response.arrayBuffer()), BODY);
   }
+  await s.close();
+});
+
+Deno.test("owned body: a body that arrives in Node Buffers is stored as a copy: writing into the chunks read changes nothing stored", async () => {
+  // A Response over a Node stream (`Readable.toWeb`) streams Buffers, whose slice() is a view.
+  const server = origin(() =>
+    new Response(Readable.toWeb(Readable.from([Buffer.from("abc"), Buffer.from("def")])) as ReadableStream, {
+      headers: { "cache-control": "max-age=60" },
+    })
+  );
+  const s = new CachedSession({ fetch: server.fetch });
+  const url = "http://127.0.0.1/item";
+  const reader = (await s.fetch(url)).body!.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) read.value.fill(0x7a);
+  const hit = await s.fetch(url);
+  equal(hit.fromCache, true);
+  equal(await hit.text(), "abcdef");
   await s.close();
 });
