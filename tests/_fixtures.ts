@@ -208,11 +208,16 @@ export function storeDown(error: unknown): boolean {
  * once it is back it holds what it held before.
  */
 export class Switched implements Storage {
-  down = false;
+  down: boolean;
   readonly #storage: Storage;
 
-  constructor(storage: Storage) {
+  /**
+   * @param storage The store.
+   * @param down Whether it starts down.
+   */
+  constructor(storage: Storage, down = false) {
     this.#storage = storage;
+    this.down = down;
   }
   get name(): string {
     return this.#storage.name;

@@ -10,7 +10,7 @@ import { MongoDBBackend } from "../backends/mongodb.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { BackendError, CachedSession, type ErrorContext } from "../mod.ts";
-import { BACKENDS, delay, dispose, type Loopback, loopback } from "./_fixtures.ts";
+import { BACKENDS, delay, dispose, type Loopback, loopback, Switched } from "./_fixtures.ts";
 import {
   mongoServerMissing,
   privateMongo,
@@ -201,17 +201,6 @@ Deno.test("fail open: a storage that answers with something other than bytes is 
   }
 });
 
-/** A storage that fails every call. */
-class DownStorage extends MemoryStorage implements Storage {
-  override readonly name = "down";
-  override get(): Promise<Uint8Array | undefined> {
-    return Promise.reject(new Error("connection refused"));
-  }
-  override set(): Promise<void> {
-    return Promise.reject(new Error("connection refused"));
-  }
-}
-
 type Method = "log" | "info" | "warn" | "error" | "debug" | "trace";
 
 /** Runs `run` with the console recorded instead of printed. */
@@ -234,7 +223,7 @@ Deno.test("fail open: onError is the only outlet; without a handler each failure
     const handled: string[] = [];
     const quiet = await recordingConsole(async () => {
       const s = new CachedSession({
-        backend: new CacheBackend(new DownStorage()),
+        backend: new CacheBackend(new Switched(new MemoryStorage(), true)),
         onError: (_error, context) => handled.push(context.operation),
       });
       await get(s, `${o.url}/x?api_key=SECRET`);
@@ -245,7 +234,7 @@ Deno.test("fail open: onError is the only outlet; without a handler each failure
 
     const loud = await recordingConsole(async () => {
       const s = new CachedSession({
-        backend: new CacheBackend(new DownStorage()),
+        backend: new CacheBackend(new Switched(new MemoryStorage(), true)),
         ignoredParameters: ["api_key"],
       });
       await get(s, `${o.url}/x?api_key=SECRET`);
@@ -263,7 +252,7 @@ Deno.test("fail open: onError is the only outlet; without a handler each failure
 Deno.test("fail open: a throwing onError handler does not fail the request", async () => {
   const o = await origin();
   const s = new CachedSession({
-    backend: new CacheBackend(new DownStorage()),
+    backend: new CacheBackend(new Switched(new MemoryStorage(), true)),
     onError: () => {
       throw new Error("handler bug");
     },

@@ -704,11 +704,17 @@ for (const backend of BACKENDS) {
             const o = origin((request) => model.answer(request));
             const opened = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
             // Each store behind a switch that takes it down (the memory backend's two handles are one).
-            const switched = new Map(
-              [...new Set(opened)].map((cache) => [cache, new CacheBackend(new Switched(cache.storage))]),
+            const switches = new Map(
+              [...new Set(opened)].map((cache) => [cache, new Switched(cache.storage)]),
             );
-            const caches = opened.map((cache) => switched.get(cache)!);
-            const stores = [...switched.values()].map((cache) => cache.storage as Switched);
+            const backends = new Map([...switches].map(([cache, store]) => [cache, new CacheBackend(store)]));
+            const caches = opened.map((cache) => backends.get(cache)!);
+            /** Takes the store down, or brings it back (both handles: one server). */
+            let storeIsDown = false;
+            const switchStore = (down: boolean) => {
+              storeIsDown = down;
+              for (const store of switches.values()) store.down = down;
+            };
             const settings = caches.map((cache, i): Settings => ({
               handle: caches.indexOf(cache),
               shared: shared[i]!,
@@ -763,7 +769,7 @@ for (const backend of BACKENDS) {
               for (const step of commands) {
                 if (step.kind === "store") {
                   storeBack = step.steps;
-                  for (const store of stores) store.down = true;
+                  switchStore(true);
                   continue;
                 }
                 if (step.kind === "tick") model.clock.tick(step.seconds);
@@ -810,7 +816,7 @@ for (const backend of BACKENDS) {
                   if (response?.ok) {
                     model.invalidate(
                       [step.url, step.location ?? []].flat(),
-                      stores[0]!.down ? [handleOf(step.via)] : [0, 1],
+                      storeIsDown ? [handleOf(step.via)] : [0, 1],
                     );
                   }
                   model.clock.tick(1);
@@ -840,10 +846,10 @@ for (const backend of BACKENDS) {
                     );
                   }
                 }
-                if (storeBack > 0 && --storeBack === 0) { for (const store of stores) store.down = false; }
+                if (storeBack > 0 && --storeBack === 0) switchStore(false);
               }
               // Once the store is back and the background work is done, it holds all it ever will.
-              for (const store of stores) store.down = false;
+              switchStore(false);
               await settled();
               await noSecretsIn(caches[0]!.storage);
               const stored = await clients[0]!.cache.urls();
@@ -859,7 +865,7 @@ for (const backend of BACKENDS) {
             } finally {
               served.brokeOff += model.brokeOff;
               served.aborted += model.aborted;
-              for (const store of stores) store.down = false;
+              switchStore(false);
               await settled();
               for (const cache of new Set(caches)) {
                 await dispose(cache);

@@ -8,9 +8,9 @@ import {
   EXPIRE_IMMEDIATELY,
   MemoryBackend,
   NEVER_EXPIRE,
-  type Storage,
 } from "../mod.ts";
 import { MemoryStorage } from "../backends/memory.ts";
+import { Switched } from "./_fixtures.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 
 const URL_A = "http://127.0.0.1/a";
@@ -344,40 +344,9 @@ Deno.test("session: the stored body is complete even when the caller stops readi
   await session.close();
 });
 
-class BrokenStorage implements Storage {
-  readonly name = "broken";
-  broken = true;
-  #inner = new MemoryStorage();
-  #check(): void {
-    if (this.broken) throw new Error("connection refused");
-  }
-  async get(key: string) {
-    this.#check();
-    return await this.#inner.get(key);
-  }
-  async set(key: string, value: Uint8Array, deleteAt: number) {
-    this.#check();
-    await this.#inner.set(key, value, deleteAt);
-  }
-  async delete(keys: string[]) {
-    this.#check();
-    await this.#inner.delete(keys);
-  }
-  async *keys(prefix?: string) {
-    this.#check();
-    yield* this.#inner.keys(prefix);
-  }
-  clear() {
-    return this.#inner.clear();
-  }
-  close() {
-    return this.#inner.close();
-  }
-}
-
 Deno.test("session: a failing backend never fails the request, reports to onError, and recovers", async () => {
   const o = counting();
-  const storage = new BrokenStorage();
+  const storage = new Switched(new MemoryStorage(), true);
   const errors: [unknown, string, string][] = [];
   const session = new CachedSession({
     fetch: o.fetch,
@@ -390,7 +359,7 @@ Deno.test("session: a failing backend never fails the request, reports to onErro
   assertInstanceOf(errors[0]![0], BackendError);
   assertEquals([errors[0]![1], errors[0]![2]], ["read", `GET ${URL_A}`]);
   assert(errors.some(([, operation]) => operation === "write"));
-  storage.broken = false;
+  storage.down = false;
   await (await session.fetch(URL_A)).text();
   assertEquals([(await session.fetch(URL_A)).fromCache, o.calls], [true, 3]);
   await session.close();

@@ -1,6 +1,7 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
-import { BackendError, CacheBackend, CachedSession, type CacheEvent, type Storage } from "../mod.ts";
+import { BackendError, CacheBackend, CachedSession, type CacheEvent } from "../mod.ts";
 import { MemoryStorage } from "../backends/memory.ts";
+import { Switched } from "./_fixtures.ts";
 import { Clock, origin, reply, settle } from "./_origin.ts";
 
 const A = "http://127.0.0.1/a";
@@ -192,15 +193,7 @@ Deno.test("onEvent: hit, miss, store, evict and error events, in order; a throwi
 });
 
 Deno.test("stats: backendErrors counts every backend failure that reaches onError, and requests still succeed", async () => {
-  const failing: Storage = {
-    name: "down",
-    get: () => Promise.reject(new Error("connection refused")),
-    set: () => Promise.reject(new Error("connection refused")),
-    delete: () => Promise.reject(new Error("connection refused")),
-    keys: async function* () {},
-    clear: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-  };
+  const failing = new Switched(new MemoryStorage(), true);
   const errors: unknown[] = [];
   const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
   const session = new CachedSession({
