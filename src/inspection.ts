@@ -147,8 +147,7 @@ export async function deleteEntries(
   options: DeleteOptions = {},
   methods?: readonly string[],
 ): Promise<number> {
-  const selection = select(scope, filter, "delete");
-  if (methods !== undefined) selection.methods = methods;
+  const selection = select(scope, filter, "delete", methods);
   if (selection.urls === undefined && selection.test === undefined) {
     throw new TypeError(
       "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
@@ -327,7 +326,12 @@ async function* readRecords(
   if (batch.length > 0) yield* read();
 }
 
-function select(scope: ScanScope, filter: ResponseFilter, operation: string): Selection {
+function select(
+  scope: ScanScope,
+  filter: ResponseFilter,
+  operation: string,
+  methods: readonly string[] = storedMethods(scope.storage),
+): Selection {
   const fail = (message: string, value: unknown, type: ErrorConstructor = TypeError): never => {
     throw new type(`Cannot ${operation}: ${message}: received ${describe(value)}`);
   };
@@ -381,7 +385,7 @@ function select(scope: ScanScope, filter: ResponseFilter, operation: string): Se
   return {
     // Each URL in every form that the sessions over the storage key it by.
     urls: parsedUrls && urlForms(scope.storage, parsedUrls),
-    methods: storedMethods(scope.storage),
+    methods,
     test: !checks ? undefined : (entry, now) => {
       const isExpired = entry.expiresAt <= now;
       if ((expired && !isExpired) || (valid && isExpired)) return false;

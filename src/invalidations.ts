@@ -104,13 +104,8 @@ export class Invalidations {
    */
   async invalidating(...urls: string[]): Promise<void> {
     for (const url of urls) {
-      this.#last.delete(url);
-      this.#last.set(url, ++this.#count);
-      if (this.#last.size > REMEMBERED) {
-        const [oldest, number] = this.#last.entries().next().value!;
-        this.#last.delete(oldest);
-        this.#forgotten = number;
-      }
+      const forgotten = remember(this.#last, url, ++this.#count);
+      if (forgotten !== undefined) this.#forgotten = forgotten;
     }
     await Promise.allSettled(this.#writing);
   }
@@ -148,13 +143,8 @@ export class Invalidations {
    */
   undone(urls: readonly URL[], methods: readonly string[]): void {
     for (const url of urls) {
-      for (const method of methods) {
-        const prefix = urlKeyPrefix(method, url);
-        this.#undone.delete(prefix);
-        this.#undone.set(prefix, { url, methods });
-      }
+      for (const method of methods) remember(this.#undone, urlKeyPrefix(method, url), { url, methods });
     }
-    while (this.#undone.size > REMEMBERED) this.#undone.delete(this.#undone.keys().next().value!);
   }
 
   /**
@@ -190,6 +180,20 @@ export class Invalidations {
     return this.#undone.get(urlPartOf(key)) ??
       (url === undefined ? undefined : this.#undone.get(urlKeyPrefix("GET", new URL(url))));
   }
+}
+
+/**
+ * Sets a key as the newest of a map that keeps the {@linkcode REMEMBERED} newest.
+ *
+ * @returns The value of the oldest key, when it was dropped to make room.
+ */
+function remember<T>(map: Map<string, T>, key: string, value: T): T | undefined {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size <= REMEMBERED) return undefined;
+  const [oldest, dropped] = map.entries().next().value!;
+  map.delete(oldest);
+  return dropped;
 }
 
 /**
