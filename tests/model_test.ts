@@ -9,23 +9,25 @@
  * responses follow different caching rules (one whose `Vary` comes and goes from one version to the
  * next), and two that redirect (one to a URL whose responses vary), with bodies streamed with or
  * without a declared length; in a private or a shared cache, with or without `staleIfError`,
- * `expireAfter`, `urlsExpireAfter` and `staleWhileRevalidate`, coalescing identical requests or
- * not, through one session or through two that share the cache (two handles on one store, as two
- * processes would have; one may be shared and the other private), on a backend with or without
- * tight bounds (bodies too large to store, constant eviction). Most runs keep to a few of the URLs,
- * so that what a run stores is asked for again as the clock moves. After every response it checks
- * what a user of any cache must be able to rely on:
+ * `expireAfter`, `urlsExpireAfter` and `staleWhileRevalidate`, following the responses' caching
+ * rules or not (`cacheControl`), coalescing identical requests or not, through one session or
+ * through two that share the cache (two handles on one store, as two processes would have; one may
+ * be shared and the other private), on a backend with or without tight bounds (bodies too large to
+ * store, constant eviction). Most runs keep to a few of the URLs, so that what a run stores is asked
+ * for again as the clock moves. After every response it checks what a user of any cache must be
+ * able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
- * - a shared cache never answers a request with `Authorization` from what it stored, unless the
- *   response allowed it (`public`, `s-maxage`, `must-revalidate`);
+ * - a shared cache that follows the rules never answers a request with `Authorization` from what
+ *   it stored, unless the response allowed it (`public`, `s-maxage`, `must-revalidate`);
  * - no secret reaches the store: neither the credentials nor an ignored query parameter (an API
  *   key some URLs carry) is in any key or record;
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago, less
- *   what an upstream cache had added; a response from the network was sent just now) and within
+ *   what an upstream cache had added, or at its `Date` when the cache follows no rules and sends no
+ *   `Age`; a response from the network was sent just now) and within
  *   what its rules, the request's directives, its mode, the request's and the session's expiration
  *   options, the session's `staleWhileRevalidate` and, while the origin is down, `staleIfError`
  *   allow;
@@ -36,7 +38,8 @@
  * - a request fails only as plain fetch would, with the origin's own failure or its own caller's
  *   abort (never the store's), and a body breaks off only on its way from the origin, never from
  *   the cache;
- * - a response that may not be stored reaches the origin every time, and is never stored.
+ * - with the rules, a response that may not be stored reaches the origin every time, and is never
+ *   stored.
  *
  * @module
  */
@@ -330,6 +333,12 @@ const run = fc.record({
   heuristicExpireAfter: fc.constantFrom(undefined, 25),
   /** The session's `staleWhileRevalidate`, in seconds, for a response that sets none of its own. */
   staleWhileRevalidate: fc.constantFrom(0, 10),
+  /**
+   * Whether the sessions follow the responses' caching rules (`cacheControl`, one run in four
+   * not): without them every response is stored, `no-store`, `private` and a signed-in user's
+   * included, for the expiration the options give it, and only the keys keep users apart.
+   */
+  cacheControl: oneIn(4, fc.constant(false)).map((off) => off === undefined),
   /** Whether identical requests at once share one origin request (`coalesceRequests`, on by default). */
   coalesce: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, {
     weight: 1,
@@ -584,13 +593,16 @@ function cachedOnly({ mode, directive }: Asked): boolean {
  * How long an answer of the origin stays fresh once stored, as an age in seconds, by the precedence
  * of docs/expiration.md: the `expireAfter` of the request it answered (counted from when it arrived,
  * so an upstream cache's `Age` comes on top; `DO_NOT_CACHE` stores nothing), then the response's
- * own rules, then for a guess (heuristic freshness) the session's `urlsExpireAfter` and
- * `expireAfter`.
+ * own rules, then the session's `urlsExpireAfter` (for the URL whose freshness is a guess) and
+ * `expireAfter` (for a guess, or for any response when the rules are not followed: without them
+ * and without an `expireAfter`, for ever).
  */
 function freshness(url: string, { expireAfter }: Sent, settings: Settings): number {
   const rules = RULES[resourceOf(url)]!;
-  if (expireAfter !== undefined) return Math.max(0, expireAfter) + (rules.upstreamAge ?? 0);
-  const configured = settings.heuristicExpireAfter ?? settings.expireAfter;
+  const upstreamAge = settings.cacheControl ? rules.upstreamAge ?? 0 : 0;
+  if (expireAfter !== undefined) return Math.max(0, expireAfter) + upstreamAge;
+  const configured = (rules.guessed ? settings.heuristicExpireAfter : undefined) ?? settings.expireAfter;
+  if (!settings.cacheControl) return configured ?? Infinity;
   return rules.guessed && configured !== undefined ? configured : rules.fresh[settings.shared ? 1 : 0];
 }
 
@@ -608,6 +620,9 @@ function allowedAge(asked: Asked, settings: Settings, fresh: number, onError: nu
   const ifError = onError !== undefined && mayBeStale && mode !== "reload" && mode !== "no-store"
     ? fresh + onError
     : 0;
+  // Without the rules, neither the response's `stale-while-revalidate` nor the request's
+  // directives count (but for `only-if-cached`, which takes only a fresh response then).
+  if (!settings.cacheControl) return Math.max(ifError, mode === "default" ? fresh : 0);
   const whileRevalidating = mayBeStale ? rules.staleWhileRevalidate ?? settings.staleWhileRevalidate : 0;
   return Math.max(ifError, usualAge(asked, fresh, whileRevalidating, mayBeStale));
 }
@@ -637,6 +652,7 @@ interface Settings {
   expireAfter: number | undefined;
   heuristicExpireAfter: number | undefined;
   staleWhileRevalidate: number;
+  cacheControl: boolean;
 }
 
 /**
@@ -682,13 +698,18 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   );
   equal(response.headers.get("x-user"), user, `${what}: another user's response`);
   // RFC 9111 §3.5: a shared cache stores nothing for a request with Authorization unless allowed.
-  if (settings.shared && asked.user === "alice" && !RULES[resource]!.authorized) {
+  if (settings.cacheControl && settings.shared && asked.user === "alice" && !RULES[resource]!.authorized) {
     ok(!response.fromCache, `${what}: a shared cache answered a request with Authorization from storage`);
   }
   const now = model.clock.now;
   // Its age: what the origin said (an upstream cache's) plus the time since the origin sent it.
-  const age = Number(response.headers.get("age")) * 1000;
-  const sentAt = now - age + (RULES[resource]!.upstreamAge ?? 0) * 1000;
+  // Without the rules the cache sends no `Age`: the response's `Date` tells when the origin sent it
+  // (or confirmed it, with a `304` whose `Date` the cache keeps).
+  const upstreamAge = settings.cacheControl ? (RULES[resource]!.upstreamAge ?? 0) * 1000 : 0;
+  const age = settings.cacheControl
+    ? Number(response.headers.get("age")) * 1000
+    : now - Date.parse(response.headers.get("date")!);
+  const sentAt = now - age + upstreamAge;
   const sent = (model.sent.get(`${resource}|${variant}|${user}|${version}`) ?? [])
     .filter(({ at }) => at === sentAt);
   ok(sent.length > 0, `${what}: version ${version} with an age of ${age / 1000} s was never sent then`);
@@ -696,8 +717,7 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const fresh = Math.max(...sent.map((answer) => freshness(url, answer, settings)));
   const onError = model.down === undefined ? undefined : settings.staleIfError;
   // (What the origin sends just now is as young as a response can be, whatever its `Age`.)
-  const allowed = Math.max(allowedAge(asked, settings, fresh, onError), RULES[resource]!.upstreamAge ?? 0) *
-    1000;
+  const allowed = Math.max(allowedAge(asked, settings, fresh, onError) * 1000, upstreamAge);
   ok(age <= allowed, `${what}: version ${version} served ${age / 1000} s old (allowed ${allowed / 1000} s)`);
   // A POST to the URL asked for, or to where its redirect leads, invalidates what came before.
   const known = model.invalidated[settings.handle]!;
@@ -789,6 +809,7 @@ for (const backend of BACKENDS) {
               expireAfter,
               heuristicExpireAfter,
               staleWhileRevalidate,
+              cacheControl,
               coalesce,
               sessions,
               limits,
@@ -819,6 +840,7 @@ for (const backend of BACKENDS) {
               expireAfter,
               heuristicExpireAfter,
               staleWhileRevalidate,
+              cacheControl,
             }));
             // Each session's background work (refreshes, writes), which ends before the cache is
             // emptied: nothing is left behind.
@@ -836,6 +858,7 @@ for (const backend of BACKENDS) {
                   ? {}
                   : { urlsExpireAfter: { "origin.test/heuristic*": heuristicExpireAfter } }),
                 staleWhileRevalidate,
+                cacheControl,
                 ignoredParameters: [API_KEY],
                 coalesceRequests: coalesce,
                 waitUntil: (work) => background[i]!.push(work),
@@ -942,7 +965,7 @@ for (const backend of BACKENDS) {
                   );
                   // (A network error is shared: identical requests waiting for one that failed fail
                   // alike. A request aborted early may not have reached the origin.)
-                  if (model.down !== "error") {
+                  if (cacheControl && model.down !== "error") {
                     const calls = (model.calls.get("no-store") ?? 0) - before;
                     const unaborted = noStore.filter((request) => request.stops !== "abort").length;
                     ok(
@@ -958,8 +981,11 @@ for (const backend of BACKENDS) {
               await settled();
               await noSecretsIn(caches[0]!.storage);
               const stored = await clients[0]!.cache.urls();
-              ok(!stored.includes("http://origin.test/no-store"), "no-store: the response was stored");
-              if (settings.every((session) => session.shared)) {
+              ok(
+                !cacheControl || !stored.includes("http://origin.test/no-store"),
+                "no-store: the response was stored",
+              );
+              if (cacheControl && settings.every((session) => session.shared)) {
                 ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
               }
               // The only failures are the origin's own (a refresh in the background while it is
