@@ -27,10 +27,9 @@
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago, less
  *   what an upstream cache had added, or at its `Date` when the cache follows no rules and sends no
- *   `Age`; a response from the network was sent just now) and within
- *   what its rules, the request's directives, its mode, the request's and the session's expiration
- *   options, the session's `staleWhileRevalidate` and, while the origin is down, `staleIfError`
- *   allow;
+ *   `Age`; a response from the network was sent just now) and within what its rules, the
+ *   request's directives, its mode, the request's and the session's expiration options, the
+ *   session's `staleWhileRevalidate` and, while the origin is down, `staleIfError` allow;
  * - a `304` answers only a caller that named a version, and names that version;
  * - nothing sent before a successful POST to its URL (or to where its redirect leads, or to a URL
  *   whose response's `Location` names either), or before a delete of it through the cache's API,
@@ -319,26 +318,43 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant("tick"), seconds: fc.constantFrom(1, 4, 6, 11, 31, 45, 61) }),
   },
 );
+/** The options of a run's sessions that the model must know (each session is shared or not on its own). */
+const sessionOptions = fc.record({
+  /** `staleIfError`, in seconds. */
+  staleIfError: fc.constantFrom(0, 20),
+  /** `expireAfter`, in seconds, for a response whose freshness is not explicit. */
+  expireAfter: fc.constantFrom(undefined, 15),
+  /** `urlsExpireAfter` for the URL whose freshness is a guess: it comes first. */
+  heuristicExpireAfter: fc.constantFrom(undefined, 25),
+  /** `staleWhileRevalidate`, in seconds, for a response that sets none of its own. */
+  staleWhileRevalidate: fc.constantFrom(0, 10),
+  /**
+   * Whether they follow the responses' caching rules (`cacheControl`, one run in four not):
+   * without them every response is stored, `no-store`, `private` and a signed-in user's included,
+   * for the expiration the options give it, and only the keys keep users apart.
+   */
+  cacheControl: oneIn(4, fc.constant(false)).map((off) => off === undefined),
+});
+type SessionOptions = typeof sessionOptions extends fc.Arbitrary<infer T> ? T : never;
+
+/** A session's options as {@linkcode CachedSession} takes them. */
+function optionsOf({ expireAfter, heuristicExpireAfter, ...options }: SessionOptions) {
+  return {
+    ...options,
+    ...(expireAfter === undefined ? {} : { expireAfter }),
+    ...(heuristicExpireAfter === undefined
+      ? {}
+      : { urlsExpireAfter: { "origin.test/heuristic*": heuristicExpireAfter } }),
+  };
+}
+
 const run = fc.record({
   /**
    * Whether each session is a shared cache: the second one (when there are two) may be shared
    * while the first is private, or the other way round, over one store.
    */
   shared: fc.tuple(fc.boolean(), fc.boolean()),
-  /** The session's `staleIfError`, in seconds. */
-  staleIfError: fc.constantFrom(0, 20),
-  /** The session's `expireAfter`, in seconds, for a response whose freshness is not explicit. */
-  expireAfter: fc.constantFrom(undefined, 15),
-  /** The session's `urlsExpireAfter` for the URL whose freshness is a guess: it comes first. */
-  heuristicExpireAfter: fc.constantFrom(undefined, 25),
-  /** The session's `staleWhileRevalidate`, in seconds, for a response that sets none of its own. */
-  staleWhileRevalidate: fc.constantFrom(0, 10),
-  /**
-   * Whether the sessions follow the responses' caching rules (`cacheControl`, one run in four
-   * not): without them every response is stored, `no-store`, `private` and a signed-in user's
-   * included, for the expiration the options give it, and only the keys keep users apart.
-   */
-  cacheControl: oneIn(4, fc.constant(false)).map((off) => off === undefined),
+  options: sessionOptions,
   /** Whether identical requests at once share one origin request (`coalesceRequests`, on by default). */
   coalesce: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, {
     weight: 1,
@@ -644,15 +660,10 @@ function usualAge(
 }
 
 /** What a run's session was built with. */
-interface Settings {
+interface Settings extends SessionOptions {
   /** Which handle on the store the session has (the memory backend's two are one). */
   handle: number;
   shared: boolean;
-  staleIfError: number;
-  expireAfter: number | undefined;
-  heuristicExpireAfter: number | undefined;
-  staleWhileRevalidate: number;
-  cacheControl: boolean;
 }
 
 /**
@@ -802,22 +813,7 @@ for (const backend of BACKENDS) {
       await fc.assert(
         fc.asyncProperty(
           run,
-          async (
-            {
-              shared,
-              staleIfError,
-              expireAfter,
-              heuristicExpireAfter,
-              staleWhileRevalidate,
-              cacheControl,
-              coalesce,
-              sessions,
-              limits,
-              padding,
-              declared,
-              commands,
-            },
-          ) => {
+          async ({ shared, options, coalesce, sessions, limits, padding, declared, commands }) => {
             const model = new Model(padding, declared);
             const o = origin((request) => model.answer(request));
             const opened = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
@@ -834,13 +830,9 @@ for (const backend of BACKENDS) {
               for (const store of switches.values()) store.down = down;
             };
             const settings = caches.map((cache, i): Settings => ({
+              ...options,
               handle: caches.indexOf(cache),
               shared: shared[i]!,
-              staleIfError,
-              expireAfter,
-              heuristicExpireAfter,
-              staleWhileRevalidate,
-              cacheControl,
             }));
             // Each session's background work (refreshes, writes), which ends before the cache is
             // emptied: nothing is left behind.
@@ -852,13 +844,7 @@ for (const backend of BACKENDS) {
                 fetch: o.fetch,
                 now: model.clock.fn,
                 shared: shared[i]!,
-                staleIfError,
-                ...(expireAfter === undefined ? {} : { expireAfter }),
-                ...(heuristicExpireAfter === undefined
-                  ? {}
-                  : { urlsExpireAfter: { "origin.test/heuristic*": heuristicExpireAfter } }),
-                staleWhileRevalidate,
-                cacheControl,
+                ...optionsOf(options),
                 ignoredParameters: [API_KEY],
                 coalesceRequests: coalesce,
                 waitUntil: (work) => background[i]!.push(work),
@@ -965,7 +951,7 @@ for (const backend of BACKENDS) {
                   );
                   // (A network error is shared: identical requests waiting for one that failed fail
                   // alike. A request aborted early may not have reached the origin.)
-                  if (cacheControl && model.down !== "error") {
+                  if (options.cacheControl && model.down !== "error") {
                     const calls = (model.calls.get("no-store") ?? 0) - before;
                     const unaborted = noStore.filter((request) => request.stops !== "abort").length;
                     ok(
@@ -982,10 +968,10 @@ for (const backend of BACKENDS) {
               await noSecretsIn(caches[0]!.storage);
               const stored = await clients[0]!.cache.urls();
               ok(
-                !cacheControl || !stored.includes("http://origin.test/no-store"),
+                !options.cacheControl || !stored.includes("http://origin.test/no-store"),
                 "no-store: the response was stored",
               );
-              if (cacheControl && settings.every((session) => session.shared)) {
+              if (options.cacheControl && settings.every((session) => session.shared)) {
                 ok(!stored.includes("http://origin.test/private"), "private: stored by a shared cache");
               }
               // The only failures are the origin's own (a refresh in the background while it is
