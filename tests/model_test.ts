@@ -10,12 +10,12 @@
  * next), and two that redirect (one to a URL whose responses vary), with bodies streamed with or
  * without a declared length; in a private or a shared cache, with or without `staleIfError`,
  * `expireAfter`, `urlsExpireAfter` and `staleWhileRevalidate`, following the responses' caching
- * rules or not (`cacheControl`), coalescing identical requests or not, through one session or
- * through two that share the cache (two handles on one store, as two processes would have; one may
- * be shared and the other private), on a backend with or without tight bounds (bodies too large to
- * store, constant eviction). Most runs keep to a few of the URLs, so that what a run stores is asked
- * for again as the clock moves. After every response it checks what a user of any cache must be
- * able to rely on:
+ * rules or not (`cacheControl`), storing the cookies each answer sets or not (`storeSetCookie`),
+ * coalescing identical requests or not, through one session or through two that share the cache
+ * (two handles on one store, as two processes would have; one may be shared and the other private),
+ * on a backend with or without tight bounds (bodies too large to store, constant eviction). Most
+ * runs keep to a few of the URLs, so that what a run stores is asked for again as the clock moves.
+ * After every response it checks what a user of any cache must be able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
  *   user who asked (the origin answers each user with a body of their own, without `Vary`);
@@ -23,6 +23,8 @@
  *   it stored, unless the response allowed it (`public`, `s-maxage`, `must-revalidate`);
  * - no secret reaches the store: neither the credentials nor an ignored query parameter (an API
  *   key some URLs carry) is in any key or record;
+ * - a response from the network carries the cookie the origin set with it, and one from the cache
+ *   none, unless its session stores cookies (then the one set with the answer it serves);
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago, less
@@ -354,6 +356,10 @@ const run = fc.record({
    * while the first is private, or the other way round, over one store.
    */
   shared: fc.tuple(fc.boolean(), fc.boolean()),
+  /** Whether each session stores `Set-Cookie` (`storeSetCookie`, one session in four). */
+  storeSetCookie: fc.tuple(oneIn(4, fc.constant(true)), oneIn(4, fc.constant(true))).map((on) =>
+    on.map(Boolean)
+  ),
   options: sessionOptions,
   /** Whether identical requests at once share one origin request (`coalesceRequests`, on by default). */
   coalesce: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, {
@@ -406,10 +412,14 @@ function within(focus: string[], step: Command): Command {
  */
 const EXPIRE_AFTER = "x-expire-after";
 
-/** One answer of the origin: when, and to a request with what `expireAfter` of its own. */
+/**
+ * One answer of the origin: when, to a request with what `expireAfter` of its own, and the cookie
+ * it set (each answer sets one of its own, as a site that tracks visits does).
+ */
 interface Sent {
   at: number;
   expireAfter: number | undefined;
+  cookie: string;
 }
 
 /** The origin: a version per URL, and when it sent (or confirmed with a 304) each version of each variant. */
@@ -450,6 +460,7 @@ class Model {
   readonly padding: Record<string, number>;
   readonly declared: Record<string, boolean>;
   #bodies = new Map<string, string>();
+  #visits = 0;
 
   constructor(padding: Record<string, number>, declared: Record<string, boolean>) {
     this.padding = padding;
@@ -516,9 +527,11 @@ class Model {
     });
     const sent = `${url}|${variant}|${user}|${version}`;
     const expireAfter = request.headers.get(EXPIRE_AFTER);
+    const cookie = `visit=${++this.#visits}`;
+    headers.set("set-cookie", cookie);
     this.sent.set(sent, [
       ...this.sent.get(sent) ?? [],
-      { at: this.clock.now, expireAfter: expireAfter === null ? undefined : Number(expireAfter) },
+      { at: this.clock.now, expireAfter: expireAfter === null ? undefined : Number(expireAfter), cookie },
     ]);
     const body = request.method === "HEAD" ? null : this.body(url, variant, user, version);
     if (body !== null && this.declared[url]) headers.set("content-length", String(body.length));
@@ -664,6 +677,7 @@ interface Settings extends SessionOptions {
   /** Which handle on the store the session has (the memory backend's two are one). */
   handle: number;
   shared: boolean;
+  storeSetCookie: boolean;
 }
 
 /**
@@ -724,6 +738,13 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const sent = (model.sent.get(`${resource}|${variant}|${user}|${version}`) ?? [])
     .filter(({ at }) => at === sentAt);
   ok(sent.length > 0, `${what}: version ${version} with an age of ${age / 1000} s was never sent then`);
+  // A response from the network carries the cookie the origin set with it. One from the cache
+  // carries none, unless the session stores cookies: then the one set with the answer it serves,
+  // never another answer's (the other session on the store may store them while this one does not).
+  const cookie = response.headers.get("set-cookie");
+  if (!response.fromCache) ok(cookie !== null, `${what}: the origin's cookie was dropped`);
+  else if (!settings.storeSetCookie) equal(cookie, null, `${what}: a cookie replayed from the cache`);
+  ok(cookie === null || sent.some((answer) => answer.cookie === cookie), `${what}: another answer's cookie`);
   // (Sent more than once at that moment, to requests with different `expireAfter`s: either may be stored.)
   const fresh = Math.max(...sent.map((answer) => freshness(url, answer, settings)));
   const onError = model.down === undefined ? undefined : settings.staleIfError;
@@ -813,7 +834,9 @@ for (const backend of BACKENDS) {
       await fc.assert(
         fc.asyncProperty(
           run,
-          async ({ shared, options, coalesce, sessions, limits, padding, declared, commands }) => {
+          async (
+            { shared, storeSetCookie, options, coalesce, sessions, limits, padding, declared, commands },
+          ) => {
             const model = new Model(padding, declared);
             const o = origin((request) => model.answer(request));
             const opened = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
@@ -833,6 +856,7 @@ for (const backend of BACKENDS) {
               ...options,
               handle: caches.indexOf(cache),
               shared: shared[i]!,
+              storeSetCookie: storeSetCookie[i]!,
             }));
             // Each session's background work (refreshes, writes), which ends before the cache is
             // emptied: nothing is left behind.
@@ -844,6 +868,7 @@ for (const backend of BACKENDS) {
                 fetch: o.fetch,
                 now: model.clock.fn,
                 shared: shared[i]!,
+                storeSetCookie: storeSetCookie[i]!,
                 ...optionsOf(options),
                 ignoredParameters: [API_KEY],
                 coalesceRequests: coalesce,
