@@ -43,7 +43,9 @@ export interface CachedSessionOptions {
   /** Expiration per URL glob pattern (matched against the URL without its scheme; first match wins). */
   urlsExpireAfter?: UrlsExpireAfter;
   /**
-   * Follow the HTTP caching rules of RFC 9111: `Cache-Control`, `Expires`, validators, `Vary`.
+   * Follow the HTTP caching rules of RFC 9111 and RFC 5861: `Cache-Control`, `Expires`, heuristic
+   * freshness. Without them, only the expiration options decide freshness; `Vary`, revalidation
+   * with validators and a true `Age` stay either way.
    * @default {true}
    */
   cacheControl?: boolean;
@@ -83,7 +85,8 @@ export interface CachedSessionOptions {
   keyFn?: (request: KeyRequest, defaultKey: () => Promise<string>) => string | Promise<string>;
   /**
    * Serve a stale response when the origin fails (network error, 500, 502, 503, 504): `true` for
-   * any age, or a number of seconds past expiry; the response's own `stale-if-error` also applies.
+   * any age, or a number of seconds past expiry. With `cacheControl`, the response's own
+   * `stale-if-error` also applies, and `must-revalidate` or `no-cache` forbid it.
    * @default {false}
    */
   staleIfError?: boolean | number;

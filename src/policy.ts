@@ -330,20 +330,22 @@ export function usability(
 /**
  * Whether a stale entry may answer when the origin failed (RFC 5861 §4): within the
  * `stale-if-error` window of the response, the request, or the session, and never when the
- * origin forbade stale responses.
+ * origin forbade stale responses. Without `cacheControl`, the session's window alone decides.
  *
  * @param entry The stored entry.
  * @param request The request and its directives.
  * @param now Current time (epoch ms).
- * @param options `shared`, and the session's `staleIfError` (seconds, `Infinity` for always, `0` never).
+ * @param options `shared`, `cacheControl`, and the session's `staleIfError` (seconds, `Infinity`
+ *   for always, `0` never).
  * @returns `true` when the stale entry may be served.
  */
 export function mayServeOnError(
   entry: CacheEntry,
   request: PolicyRequest,
   now: number,
-  options: { shared: boolean; staleIfError: number },
+  options: { shared: boolean; cacheControl: boolean; staleIfError: number },
 ): boolean {
+  if (!options.cacheControl) return (now - entry.expiresAt) / 1000 <= options.staleIfError;
   const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
   if (forbidsStale(cc, options.shared)) return false;
   const window = Math.max(

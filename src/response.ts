@@ -42,28 +42,25 @@ const STATUS_TEXT: Record<number, string> = { 206: "Partial Content", 416: "Rang
 
 /**
  * Stored header fields as a session serves them, as pairs (a `Response` built from pairs copies
- * them once, from a `Headers` twice): with `Age` set to a value (RFC 9111 §5.1) when one is given,
- * and without `Set-Cookie` unless the session keeps it. (A session that keeps `Set-Cookie` may
- * have stored it on the same backend: another session must not hand it out.)
+ * them once, from a `Headers` twice): with `Age` set to the current age (RFC 9111 §5.1), and
+ * without `Set-Cookie` unless the session keeps it. (A session that keeps `Set-Cookie` may have
+ * stored it on the same backend: another session must not hand it out.)
  *
  * @param fields The stored fields.
- * @param age The current age in seconds, or `undefined` to serve the stored `Age` as it is.
+ * @param age The current age in seconds.
  * @param setCookie Whether the session keeps `Set-Cookie` (`storeSetCookie`).
- * @returns The fields themselves when nothing changes, else a new list.
+ * @returns A new list.
  */
 export function servedFields(
   fields: [string, string][],
-  age: number | undefined,
+  age: number,
   setCookie: boolean,
 ): [string, string][] {
-  if (age === undefined && (setCookie || !fields.some((field) => field[0] === "set-cookie"))) return fields;
   const out: [string, string][] = [];
   for (const field of fields) {
-    if ((age === undefined || field[0] !== "age") && (setCookie || field[0] !== "set-cookie")) {
-      out.push(field);
-    }
+    if (field[0] !== "age" && (setCookie || field[0] !== "set-cookie")) out.push(field);
   }
-  if (age !== undefined) out.push(["age", String(age)]);
+  out.push(["age", String(age)]);
   return out;
 }
 

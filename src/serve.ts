@@ -35,7 +35,7 @@ export interface Flow extends ParsedRequest {
  *
  * @param flow The request.
  * @param found The entry and where it was found.
- * @param o `cacheControl` and the clock.
+ * @param o The clock, and whether the session keeps `Set-Cookie`.
  * @param how `revalidated`: the origin just confirmed the entry; `handOver`: nothing uses the
  *   entry after this, and its body lies in a buffer of its own, which the response may take.
  * @param now The current time (epoch ms).
@@ -44,7 +44,7 @@ export interface Flow extends ParsedRequest {
 export function fromStored(
   flow: Flow,
   found: Hit,
-  o: Pick<ResolvedOptions, "cacheControl" | "now" | "storeSetCookie">,
+  o: Pick<ResolvedOptions, "now" | "storeSetCookie">,
   how: { revalidated: boolean; handOver?: boolean | undefined },
   now: number,
 ): { response: CachedResponse; bytes: number } {
@@ -53,8 +53,7 @@ export function fromStored(
   const redirected = found.viaAlias ? false : entry.redirected;
   // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
   // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
-  const age = o.cacheControl ? Math.floor(currentAge(entry, now)) : undefined;
-  const fields = servedFields(entry.headers, age, o.storeSetCookie);
+  const fields = servedFields(entry.headers, Math.floor(currentAge(entry, now)), o.storeSetCookie);
   const range = flow.headers.get("range");
   const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
   // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.

@@ -2,7 +2,7 @@
  * RFC 9111 (and RFC 5861) behaviour of CachedSession, table-driven per section, against a
  * scripted origin and an injected clock.
  */
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
@@ -588,6 +588,38 @@ Deno.test("staleIfError session option serves stale on error for any age", async
   s.clock.tick(86400 * 30);
   down = true;
   assertEquals((await s.get()).body, "good");
+  await s.session.close();
+});
+
+Deno.test("cacheControl off: staleIfError alone decides, whatever the response's directives", async (t) => {
+  const strict = `${URL_A}?strict`;
+  let down = false;
+  const s = setup((clock) => (request) => {
+    if (down) throw new TypeError("fetch failed");
+    const directives = request.url === strict ? "no-cache, must-revalidate" : "max-age=0, stale-if-error=600";
+    return reply("good", { "cache-control": directives }, { clock });
+  }, { cacheControl: false, expireAfter: 10, staleIfError: 60 });
+  await s.get(undefined, strict);
+  await s.get();
+  down = true;
+  s.clock.tick(30);
+  await t.step("must-revalidate does not keep a stale response from answering an error", async () => {
+    assertEquals((await s.get(undefined, strict)).body, "good");
+  });
+  await t.step("the response's stale-if-error does not stretch the session's", async () => {
+    assertEquals((await s.get()).body, "good");
+    s.clock.tick(100);
+    await assertRejects(() => s.get(), TypeError, "fetch failed");
+  });
+  await s.session.close();
+});
+
+Deno.test("cacheControl off: a hit says its true Age, not the one it was stored with", async () => {
+  const s = setup((clock) => () => reply("x", { age: "20" }, { clock }), { cacheControl: false });
+  await s.get();
+  s.clock.tick(30);
+  const { response } = await s.get();
+  assertEquals([response.fromCache, response.headers.get("age")], [true, "50"]);
   await s.session.close();
 });
 

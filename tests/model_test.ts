@@ -28,10 +28,10 @@
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago, less
- *   what an upstream cache had added, or at its `Date` when the cache follows no rules and sends no
- *   `Age`; a response from the network was sent just now) and within what its rules, the
- *   request's directives, its mode, the request's and the session's expiration options, the
- *   session's `staleWhileRevalidate` and, while the origin is down, `staleIfError` allow;
+ *   what an upstream cache had added; a response from the network was sent just now) and within
+ *   what its rules, the request's directives, its mode, the request's and the session's
+ *   expiration options, the session's `staleWhileRevalidate` and, while the origin is down,
+ *   `staleIfError` allow;
  * - a `304` answers only a caller that named a version, and names that version;
  * - nothing sent before a successful POST to its URL (or to where its redirect leads, or to a URL
  *   whose response's `Location` names either), or before a delete of it through the cache's API,
@@ -628,10 +628,10 @@ function cachedOnly({ mode, directive }: Asked): boolean {
  */
 function freshness(url: string, { expireAfter }: Sent, settings: Settings): number {
   const rules = RULES[resourceOf(url)]!;
-  const upstreamAge = settings.cacheControl ? rules.upstreamAge ?? 0 : 0;
+  const upstreamAge = rules.upstreamAge ?? 0;
   if (expireAfter !== undefined) return Math.max(0, expireAfter) + upstreamAge;
   const configured = (rules.guessed ? settings.heuristicExpireAfter : undefined) ?? settings.expireAfter;
-  if (!settings.cacheControl) return configured ?? Infinity;
+  if (!settings.cacheControl) return (configured ?? Infinity) + upstreamAge;
   return rules.guessed && configured !== undefined ? configured : rules.fresh[settings.shared ? 1 : 0];
 }
 
@@ -644,7 +644,9 @@ function allowedAge(asked: Asked, settings: Settings, fresh: number, onError: nu
   const { url, mode } = asked;
   if (mode === "force-cache" || mode === "only-if-cached") return Infinity;
   const rules = RULES[resourceOf(url)]!;
-  const mayBeStale = rules.revalidate === undefined || (rules.revalidate === "shared" && !settings.shared);
+  // (Without the rules, the session's `staleIfError` alone decides.)
+  const mayBeStale = !settings.cacheControl || rules.revalidate === undefined ||
+    (rules.revalidate === "shared" && !settings.shared);
   // RFC 5861 §4: when the origin fails, a stored response may answer up to `staleIfError` past its freshness.
   const ifError = onError !== undefined && mayBeStale && mode !== "reload" && mode !== "no-store"
     ? fresh + onError
@@ -728,12 +730,8 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   }
   const now = model.clock.now;
   // Its age: what the origin said (an upstream cache's) plus the time since the origin sent it.
-  // Without the rules the cache sends no `Age`: the response's `Date` tells when the origin sent it
-  // (or confirmed it, with a `304` whose `Date` the cache keeps).
-  const upstreamAge = settings.cacheControl ? (RULES[resource]!.upstreamAge ?? 0) * 1000 : 0;
-  const age = settings.cacheControl
-    ? Number(response.headers.get("age")) * 1000
-    : now - Date.parse(response.headers.get("date")!);
+  const upstreamAge = (RULES[resource]!.upstreamAge ?? 0) * 1000;
+  const age = Number(response.headers.get("age")) * 1000;
   const sentAt = now - age + upstreamAge;
   const sent = (model.sent.get(`${resource}|${variant}|${user}|${version}`) ?? [])
     .filter(({ at }) => at === sentAt);
