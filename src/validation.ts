@@ -79,12 +79,15 @@ export function validatorsMatch(entry: Pick<CacheEntry, "headers">, headers: Hea
 /**
  * Updates stored headers from a 304 or HEAD response (RFC 9111 §3.2): "the cache MUST add each
  * header field in the provided response to the stored response, replacing field values that are
- * already present", except the fields never stored (§3.1) and those describing the stored content;
- * a stored `Age` goes, as the age is now that of the new response.
+ * already present", except the fields never stored (§3.1) and those describing the stored content.
+ * A stored field that the new response sends but that is not stored (a `Set-Cookie` the session
+ * does not keep, though another session on the backend stored one; a field a qualified `no-cache`
+ * names) goes too: its stored value is out of date. So does a stored `Age`, as the age is now that
+ * of the new response.
  *
  * @param stored The stored headers.
  * @param fresh The new response's headers.
- * @param options `shared` and `storeSetCookie`, as for storing.
+ * @param options `shared`, `storeSetCookie` and `cacheControl`, as for storing.
  * @returns The updated headers.
  *
  * @example
@@ -92,19 +95,22 @@ export function validatorsMatch(entry: Pick<CacheEntry, "headers">, headers: Hea
  * import { updateHeaders } from "./validation.ts";
  * const fresh = new Headers({ "cache-control": "max-age=60", "content-length": "0" });
  * const stored: [string, string][] = [["cache-control", "max-age=1"], ["content-length", "5"]];
- * console.log(updateHeaders(stored, fresh, { shared: false, storeSetCookie: false }));
+ * console.log(updateHeaders(stored, fresh, { shared: false, storeSetCookie: false, cacheControl: true }));
  * // [["content-length", "5"], ["cache-control", "max-age=60"]]
  * ```
  */
 export function updateHeaders(
   stored: readonly [string, string][],
   fresh: Headers,
-  options: { shared: boolean; storeSetCookie: boolean },
+  options: { shared: boolean; storeSetCookie: boolean; cacheControl: boolean },
 ): [string, string][] {
-  const cc = parseCacheControl(fresh.get("cache-control"));
-  const added = storableHeaders(fresh, cc, options).filter(([name]) => !DESCRIBES_STORED_CONTENT.has(name));
+  const cc = options.cacheControl ? parseCacheControl(fresh.get("cache-control")) : {};
   // The new response is the one whose age counts (§4.2.3): a stored Age never outlives it.
-  const replaced = new Set(["age", ...added.map(([name]) => name)]);
+  const replaced = new Set(["age"]);
+  fresh.forEach((_, name) => {
+    if (!DESCRIBES_STORED_CONTENT.has(name)) replaced.add(name);
+  });
+  const added = storableHeaders(fresh, cc, options).filter(([name]) => replaced.has(name));
   return [...stored.filter(([name]) => !replaced.has(name)), ...added];
 }
 

@@ -1082,3 +1082,26 @@ Deno.test("Set-Cookie that a session keeping it stored is not served by one on t
   assertEquals([kept.fromCache, kept.headers.get("set-cookie")], [true, "sid=1"]);
   for (const session of [keeping, ...others]) await session.close();
 });
+
+Deno.test("RFC 9111 §3.2: a 304's field that a session does not store still retires the stored one", async () => {
+  const clock = new Clock();
+  const o = origin((request, n) =>
+    request.headers.get("if-none-match") === '"e"'
+      ? reply(null, { etag: '"e"', "cache-control": "max-age=60", "set-cookie": `sid=${n}` }, {
+        status: 304,
+        clock,
+      })
+      : reply("x", { etag: '"e"', "cache-control": "max-age=0", "set-cookie": `sid=${n}` }, { clock })
+  );
+  const options = { backend: new MemoryBackend(), fetch: o.fetch, now: clock.fn };
+  const keeping = new CachedSession({ ...options, storeSetCookie: true });
+  const other = new CachedSession(options);
+  await (await keeping.fetch(URL_A)).text();
+  // The other session revalidates: the origin sets a new cookie, which it does not store.
+  const revalidated = await other.fetch(URL_A);
+  assertEquals([revalidated.revalidated, revalidated.headers.get("set-cookie")], [true, null]);
+  // The keeping session must not serve the cookie the origin has replaced since.
+  const kept = await keeping.fetch(URL_A);
+  assertEquals([kept.fromCache, kept.headers.get("set-cookie")], [true, null]);
+  for (const session of [keeping, other]) await session.close();
+});
