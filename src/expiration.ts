@@ -11,7 +11,10 @@
 export const NEVER_EXPIRE: -1 = -1;
 /** Store the response, but as already expired: it is revalidated before every use. */
 export const EXPIRE_IMMEDIATELY = 0;
-/** Do not store the response at all. */
+/**
+ * Bypass the cache: the request is neither answered from it nor stored, whatever the response's
+ * headers say (as `cache: "no-store"`).
+ */
 export const DO_NOT_CACHE: -2 = -2;
 
 /**

@@ -35,8 +35,9 @@ export interface CachedSessionOptions {
   backend?: CacheBackend;
   /**
    * How long responses stay fresh when nothing more specific applies: seconds, a `Date`,
-   * `NEVER_EXPIRE`, `EXPIRE_IMMEDIATELY` or `DO_NOT_CACHE`. With `cacheControl` on and no value
-   * here, a response without freshness information is stored only when it can be revalidated.
+   * `NEVER_EXPIRE`, `EXPIRE_IMMEDIATELY` or `DO_NOT_CACHE` (which bypasses the cache, before any
+   * response header). With `cacheControl` on and no value here, a response without freshness
+   * information is stored only when it can be revalidated.
    * @default {undefined} (`NEVER_EXPIRE` when `cacheControl` is off)
    */
   expireAfter?: ExpireAfter;

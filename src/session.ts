@@ -16,7 +16,7 @@ import { CachedResponse } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
-import { type Found, planEntry, varyMatches } from "./store_plan.ts";
+import { bypassesCache, type Found, planEntry, varyMatches } from "./store_plan.ts";
 import { type Flow, freshen, fromStored, type Hit, networkInfo } from "./serve.ts";
 import { lookup, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
@@ -122,6 +122,8 @@ export class CachedSession implements AsyncDisposable {
       return this.#bypass(parsed);
     }
     signalOf(flow)?.throwIfAborted();
+    // DO_NOT_CACHE: nothing is read or stored for this request, nor shared with identical ones.
+    if (bypassesCache(flow, o)) return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
     const ticket = flow.mode === "reload" ? undefined : this.#inflight.enter(flow.key);
@@ -169,16 +171,7 @@ export class CachedSession implements AsyncDisposable {
     }
     // RFC 9111 §5.2.1.7: the only-if-cached directive wants a stored response that satisfies the
     // request's other constraints, or a 504; the fetch mode of that name takes any stored one.
-    if (flow.mode === "only-if-cached" || flow.policy.cacheControl.onlyIfCached) {
-      // RFC 9111 §5.2.1.7: "respond either using a stored response ... or respond with a 504".
-      return this.#monitor.unsatisfied(
-        new CachedResponse(null, { status: 504, statusText: "Gateway Timeout" }, {
-          url: flow.url.href,
-          redirected: false,
-        }, networkInfo(flow.key, undefined, this.#o.now)),
-        flow,
-      );
-    }
+    if (onlyIfCached(flow)) return this.#unsatisfied(flow);
     if (flow.conditional) return this.#bypass(flow);
     return this.#network(flow, found, lead);
   }
@@ -192,8 +185,7 @@ export class CachedSession implements AsyncDisposable {
     flow: Flow,
     missed: Promise<Outcome> | undefined,
   ): Promise<Outcome | { kind: "lead"; lead: Lead } | undefined> {
-    const mayLead = this.#o.coalesceRequests && !flow.conditional && flow.mode !== "only-if-cached" &&
-      !flow.policy.cacheControl.onlyIfCached;
+    const mayLead = this.#o.coalesceRequests && !flow.conditional && !onlyIfCached(flow);
     let shared = this.#inflight.get(flow.key) ?? missed;
     while (true) {
       if (shared === undefined) {
@@ -371,6 +363,17 @@ export class CachedSession implements AsyncDisposable {
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
   }
 
+  /** RFC 9111 §5.2.1.7: "respond either using a stored response ... or respond with a 504". */
+  #unsatisfied(flow: Flow): CachedResponse {
+    return this.#monitor.unsatisfied(
+      new CachedResponse(null, { status: 504, statusText: "Gateway Timeout" }, {
+        url: flow.url.href,
+        redirected: false,
+      }, networkInfo(flow.key, undefined, this.#o.now)),
+      flow,
+    );
+  }
+
   async #bypass(
     request: Pick<ParsedRequest, "input" | "init" | "method"> & Partial<ParsedRequest>,
     fwd: "bypass" | "method" = "bypass",
@@ -390,6 +393,11 @@ export class CachedSession implements AsyncDisposable {
     );
     return this.#monitor.bypassed(wrapped, label, fwd);
   }
+}
+
+/** Whether a request takes only a stored response (or a 504): by its mode or its `only-if-cached`. */
+function onlyIfCached(flow: Flow): boolean {
+  return flow.mode === "only-if-cached" || flow.policy.cacheControl.onlyIfCached !== undefined;
 }
 
 function withoutSignal(flow: Flow): Partial<Flow> {

@@ -124,11 +124,28 @@ export function planEntry(
 }
 
 /**
+ * Whether a request bypasses the cache because its expiration is `DO_NOT_CACHE`: its own
+ * `expireAfter`, else the first matching URL pattern's, else the session's. It is then neither
+ * answered from the cache nor stored, whatever the response says (a cache may always refuse).
+ *
+ * @param request The request's `expireAfter` and URL.
+ * @param o The session's options.
+ * @returns `true` when the request bypasses the cache.
+ */
+export function bypassesCache(
+  request: Pick<PlanRequest, "expireAfter" | "url">,
+  o: Pick<ResolvedOptions, "urlExpiration" | "expireAfter">,
+): boolean {
+  return (request.expireAfter ?? o.urlExpiration(request.url) ?? o.expireAfter) === DO_NOT_CACHE;
+}
+
+/**
  * When a response stops being fresh (epoch ms), by the precedence: the request's `expireAfter`,
  * the response's explicit freshness (with `cacheControl`), the first matching URL pattern, the
  * session's `expireAfter`, heuristic freshness; and with none of those, at once when the entry can
- * be revalidated or served on error, else `undefined` (not stored). When `allowedCodes` is not set,
- * configured expirations give freshness to `200` responses only (`DO_NOT_CACHE` applies to all).
+ * be revalidated or served on error, else `undefined` (not stored). `DO_NOT_CACHE` comes before
+ * all of these ({@linkcode bypassesCache}). When `allowedCodes` is not set, configured expirations
+ * give freshness to `200` responses only.
  *
  * @param request The request's `expireAfter` and URL.
  * @param response Status and headers of the response.
@@ -146,10 +163,10 @@ export function expiresAtOf(
 ): number | undefined {
   const { requestTime, responseTime } = times;
   const { headers, status } = response;
-  // Configuration gives freshness to the statuses it is meant for; it may always refuse storage.
+  // Configuration gives freshness to the statuses it is meant for.
   const applies = (value: ExpireAfter | undefined): value is ExpireAfter =>
-    value !== undefined &&
-    (o.allowedCodes !== undefined || CONFIGURED_CODES.has(status) || value === DO_NOT_CACHE);
+    value !== undefined && (o.allowedCodes !== undefined || CONFIGURED_CODES.has(status));
+  if (bypassesCache(request, o)) return undefined;
   if (applies(request.expireAfter)) return expiresAtFor(request.expireAfter, responseTime);
   const fromAge = (lifetime: number) =>
     responseTime + (lifetime - correctedInitialAge(headers, requestTime, responseTime)) * 1000;

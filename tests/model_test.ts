@@ -33,6 +33,8 @@
  *   expiration options, the session's `staleWhileRevalidate` and, while the origin is down,
  *   `staleIfError` allow;
  * - a `304` answers only a caller that named a version, and names that version;
+ * - a request whose expiration is `DO_NOT_CACHE` (its own, or its URL's) is not answered from the
+ *   cache;
  * - nothing sent before a successful POST to its URL (or to where its redirect leads, or to a URL
  *   whose response's `Location` names either), or before a delete of it through the cache's API,
  *   is served after it, even when the store was down then (in the process that made the delete);
@@ -326,8 +328,11 @@ const sessionOptions = fc.record({
   staleIfError: fc.constantFrom(0, 20),
   /** `expireAfter`, in seconds, for a response whose freshness is not explicit. */
   expireAfter: fc.constantFrom(undefined, 15),
-  /** `urlsExpireAfter` for the URL whose freshness is a guess: it comes first. */
-  heuristicExpireAfter: fc.constantFrom(undefined, 25),
+  /**
+   * `urlsExpireAfter` for the URL whose freshness is a guess: it comes first (and with
+   * `DO_NOT_CACHE`, requests for it bypass the cache).
+   */
+  heuristicExpireAfter: fc.constantFrom(undefined, 25, DO_NOT_CACHE),
   /** `staleWhileRevalidate`, in seconds, for a response that sets none of its own. */
   staleWhileRevalidate: fc.constantFrom(0, 10),
   /**
@@ -629,10 +634,16 @@ function cachedOnly({ mode, directive }: Asked): boolean {
 function freshness(url: string, { expireAfter }: Sent, settings: Settings): number {
   const rules = RULES[resourceOf(url)]!;
   const upstreamAge = rules.upstreamAge ?? 0;
-  if (expireAfter !== undefined) return Math.max(0, expireAfter) + upstreamAge;
-  const configured = (rules.guessed ? settings.heuristicExpireAfter : undefined) ?? settings.expireAfter;
+  const configured = expireAfter ?? configuredFor(url, settings);
+  if (configured === DO_NOT_CACHE) return 0;
+  if (expireAfter !== undefined) return expireAfter + upstreamAge;
   if (!settings.cacheControl) return (configured ?? Infinity) + upstreamAge;
   return rules.guessed && configured !== undefined ? configured : rules.fresh[settings.shared ? 1 : 0];
+}
+
+/** The session's expiration for a URL: its `urlsExpireAfter` pattern's, else its `expireAfter`. */
+function configuredFor(url: string, settings: Settings): number | undefined {
+  return (url === "heuristic" ? settings.heuristicExpireAfter : undefined) ?? settings.expireAfter;
 }
 
 /**
@@ -743,6 +754,10 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   if (!response.fromCache) ok(cookie !== null, `${what}: the origin's cookie was dropped`);
   else if (!settings.storeSetCookie) equal(cookie, null, `${what}: a cookie replayed from the cache`);
   ok(cookie === null || sent.some((answer) => answer.cookie === cookie), `${what}: another answer's cookie`);
+  // `DO_NOT_CACHE` (the request's own, else its URL's) bypasses the cache.
+  if ((asked.expireAfter ?? configuredFor(url, settings)) === DO_NOT_CACHE) {
+    ok(!response.fromCache, `${what}: answered from the cache despite DO_NOT_CACHE`);
+  }
   // (Sent more than once at that moment, to requests with different `expireAfter`s: either may be stored.)
   const fresh = Math.max(...sent.map((answer) => freshness(url, answer, settings)));
   const onError = model.down === undefined ? undefined : settings.staleIfError;

@@ -139,6 +139,56 @@ Deno.test("session: POST is not cached unless allowed, and then invalidates the 
   await session.close();
 });
 
+Deno.test("session: DO_NOT_CACHE bypasses the cache, whatever the response says", async (t) => {
+  const o = counting("x", { "cache-control": "max-age=60" });
+  const backend = new MemoryBackend();
+  const plain = new CachedSession({ fetch: o.fetch, backend });
+  const live = "http://127.0.0.1/live/scores";
+  // Another session on the backend has stored both URLs, fresh for a minute.
+  for (const url of [URL_A, live]) await (await plain.fetch(url)).text();
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend,
+    urlsExpireAfter: { "127.0.0.1/live/*": DO_NOT_CACHE },
+  });
+  const twice = async (url: string, init?: { expireAfter?: number }) => {
+    const responses = [await session.fetch(url, init), await session.fetch(url, init)];
+    for (const response of responses) await response.text();
+    return responses.map((response) => response.fromCache);
+  };
+  await t.step("a URL pattern's DO_NOT_CACHE: neither read nor stored", async () => {
+    assertEquals(await twice(live), [false, false]);
+  });
+  await t.step("a request that takes only stored responses gets a 504, not the origin's", async () => {
+    const calls = o.calls;
+    const response = await session.fetch(live, { cache: "only-if-cached" });
+    assertEquals([response.status, o.calls], [504, calls]);
+  });
+  await t.step("a request's own DO_NOT_CACHE: neither read nor stored", async () => {
+    assertEquals(await twice(URL_A, { expireAfter: DO_NOT_CACHE }), [false, false]);
+    assertEquals(await twice("http://127.0.0.1/new", { expireAfter: DO_NOT_CACHE }), [false, false]);
+  });
+  await t.step("a request's own expireAfter comes before the URL pattern's", async () => {
+    assertEquals(await twice(live, { expireAfter: 30 }), [true, true]);
+    assertEquals(await twice("http://127.0.0.1/live/new", { expireAfter: 30 }), [false, true]);
+  });
+  await t.step("the session's DO_NOT_CACHE yields to a URL pattern", async () => {
+    const strict = new CachedSession({
+      fetch: o.fetch,
+      expireAfter: DO_NOT_CACHE,
+      urlsExpireAfter: { "127.0.0.1/static/*": 60 },
+    });
+    const fromCache = async (url: string) => {
+      const responses = [await strict.fetch(url), await strict.fetch(url)];
+      for (const response of responses) await response.text();
+      return responses[1]!.fromCache;
+    };
+    assertEquals([await fromCache(URL_A), await fromCache("http://127.0.0.1/static/app.js")], [false, true]);
+    await strict.close();
+  });
+  for (const each of [plain, session]) await each.close();
+});
+
 Deno.test("session: init.expireAfter overrides everything for that request", async () => {
   const clock = new Clock();
   const o = counting("x", { "cache-control": "max-age=5" });
