@@ -3,22 +3,24 @@
  * range or whole, and HEAD; each `cache` mode; request `Cache-Control` directives; one at a time
  * and in concurrent bursts, identical ones among them; read whole, cancelled after the first chunk
  * or aborted by the caller; anonymous or by one of two users, signed in by `Authorization` or by
- * `Cookie`; some naming in `If-None-Match` a version their caller holds; some with an `expireAfter`
- * of their own), origin changes, POSTs, deletes through the cache's API, outages of the origin
- * (bodies that break off midway among them) and of the store, and clock moves, over URLs whose
- * responses follow different caching rules (one whose `Vary` comes and goes from one version to the
- * next), and two that redirect (one to a URL whose responses vary), with bodies streamed with or
- * without a declared length; in a private or a shared cache, with or without `staleIfError`,
- * `expireAfter`, `urlsExpireAfter` and `staleWhileRevalidate`, following the responses' caching
- * rules or not (`cacheControl`), storing the cookies each answer sets or not (`storeSetCookie`),
- * coalescing identical requests or not, through one session or through two that share the cache
- * (two handles on one store, as two processes would have; one may be shared and the other private),
- * on a backend with or without tight bounds (bodies too large to store, constant eviction). Most
- * runs keep to a few of the URLs, so that what a run stores is asked for again as the clock moves.
- * After every response it checks what a user of any cache must be able to rely on:
+ * `Cookie`; for one of two teams (`X-Team`) or none, which the sessions key by (`matchHeaders`) in
+ * half the runs; some naming in `If-None-Match` a version their caller holds; some with an
+ * `expireAfter` of their own), origin changes, POSTs, deletes through the cache's API, outages of
+ * the origin (bodies that break off midway among them) and of the store, and clock moves, over URLs
+ * whose responses follow different caching rules (one whose `Vary` comes and goes from one version
+ * to the next), and two that redirect (one to a URL whose responses vary), with bodies streamed
+ * with or without a declared length; in a private or a shared cache, with or without
+ * `staleIfError`, `expireAfter`, `urlsExpireAfter` and `staleWhileRevalidate`, following the
+ * responses' caching rules or not (`cacheControl`), storing the cookies each answer sets or not
+ * (`storeSetCookie`), coalescing identical requests or not, through one session or through two that
+ * share the cache (two handles on one store, as two processes would have; one may be shared and the
+ * other private), on a backend with or without tight bounds (bodies too large to store, constant
+ * eviction). Most runs keep to a few of the URLs, so that what a run stores is asked for again as
+ * the clock moves. After every response it checks what a user of any cache must be able to rely on:
  *
  * - it is the response of the URL asked for, of the `Vary` variant the request selects, and of the
- *   user who asked (the origin answers each user with a body of their own, without `Vary`);
+ *   user (and, when the sessions match it, the team) who asked (the origin answers each with a
+ *   body of its own, without `Vary`);
  * - a shared cache that follows the rules never answers a request with `Authorization` from what
  *   it stored, unless the response allowed it (`public`, `s-maxage`, `must-revalidate`);
  * - no secret reaches the store: neither the credentials nor an ignored query parameter (an API
@@ -143,6 +145,8 @@ const LANGUAGES = ["en", "fr", undefined];
  */
 const USERS = [undefined, "alice", "bob"] as const;
 type User = typeof USERS[number];
+const TEAMS = [undefined, "red", "blue"] as const;
+type Team = typeof TEAMS[number];
 
 /** A query parameter some URLs carry, which the sessions ignore (`ignoredParameters`): a secret. */
 const API_KEY = "api_key";
@@ -168,6 +172,11 @@ interface Asked {
   url: string;
   lang: string | undefined;
   user: User;
+  /**
+   * The team the request says it works for (`X-Team`). With `matchHeaders: ["x-team"]` the origin
+   * answers each team with a body of its own (without `Vary`); without it, it ignores the field.
+   */
+  team: Team;
   /** Whether the URL carries an API key (`?api_key=…`), which must not change what it gets. */
   keyed: boolean;
   head: boolean;
@@ -226,6 +235,11 @@ function oneIn<T>(odds: number, arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | un
 const stops = oneIn(5, fc.constantFrom<Asked["stops"]>("cancel", "abort"));
 /** Whether the caller holds a version already: one in `odds`. */
 const holds = (odds: number) => oneIn(odds, fc.constantFrom<Asked["holds"]>("current", "previous"));
+/** A joiner's team: the first request's (`"same"`), or one time in four a team of its own. */
+const teamOfJoiner = fc.oneof(
+  { weight: 3, arbitrary: fc.constant("same" as const) },
+  { weight: 1, arbitrary: fc.constantFrom(...TEAMS) },
+);
 /** A request's own `expireAfter`, for one request in three. */
 const expireAfterOfRequest = oneIn(3, fc.constantFrom(EXPIRE_IMMEDIATELY, 5, 100, DO_NOT_CACHE));
 const asked: fc.Arbitrary<Asked> = fc.record({
@@ -233,6 +247,7 @@ const asked: fc.Arbitrary<Asked> = fc.record({
   url,
   lang: fc.constantFrom(...LANGUAGES),
   user: fc.constantFrom(...USERS),
+  team: fc.constantFrom(...TEAMS),
   keyed: fc.boolean(),
   head: oneIn(3, fc.constant(true)).map(Boolean),
   mode: fc.oneof(
@@ -280,12 +295,22 @@ const command: fc.Arbitrary<Command> = fc.oneof(
         // early, some holding a version already, some with an `expireAfter` of their own.
         fc.tuple(
           asked,
-          fc.array(fc.record({ via, stops, holds: holds(3), expireAfter: expireAfterOfRequest }), {
-            minLength: 1,
-            maxLength: 4,
-          }),
+          fc.array(
+            fc.record({ via, stops, holds: holds(3), expireAfter: expireAfterOfRequest, team: teamOfJoiner }),
+            {
+              minLength: 1,
+              maxLength: 4,
+            },
+          ),
         )
-          .map(([first, others]) => [first, ...others.map((other) => ({ ...first, ...other }))]),
+          .map(([first, others]) => [
+            first,
+            ...others.map(({ team, ...other }) => ({
+              ...first,
+              ...other,
+              team: team === "same" ? first.team : team,
+            })),
+          ]),
       ),
     }),
   },
@@ -335,6 +360,8 @@ const sessionOptions = fc.record({
   heuristicExpireAfter: fc.constantFrom(undefined, 25, DO_NOT_CACHE),
   /** `staleWhileRevalidate`, in seconds, for a response that sets none of its own. */
   staleWhileRevalidate: fc.constantFrom(0, 10),
+  /** Whether they key requests by `X-Team` too (`matchHeaders`), for which the origin answers. */
+  matchTeams: fc.boolean(),
   /**
    * Whether they follow the responses' caching rules (`cacheControl`, one run in four not):
    * without them every response is stored, `no-store`, `private` and a signed-in user's included,
@@ -345,9 +372,10 @@ const sessionOptions = fc.record({
 type SessionOptions = typeof sessionOptions extends fc.Arbitrary<infer T> ? T : never;
 
 /** A session's options as {@linkcode CachedSession} takes them. */
-function optionsOf({ expireAfter, heuristicExpireAfter, ...options }: SessionOptions) {
+function optionsOf({ expireAfter, heuristicExpireAfter, matchTeams, ...options }: SessionOptions) {
   return {
     ...options,
+    matchHeaders: matchTeams ? ["x-team"] : [],
     ...(expireAfter === undefined ? {} : { expireAfter }),
     ...(heuristicExpireAfter === undefined
       ? {}
@@ -464,12 +492,20 @@ class Model {
 
   readonly padding: Record<string, number>;
   readonly declared: Record<string, boolean>;
+  /** Whether the origin answers each team with a body of its own (the sessions match `X-Team`). */
+  readonly teams: boolean;
   #bodies = new Map<string, string>();
   #visits = 0;
 
-  constructor(padding: Record<string, number>, declared: Record<string, boolean>) {
+  constructor(padding: Record<string, number>, declared: Record<string, boolean>, teams: boolean) {
     this.padding = padding;
     this.declared = declared;
+    this.teams = teams;
+  }
+
+  /** Whom the origin answers: the user, and their team when teams get bodies of their own. */
+  whom(user: string, team: string | null | undefined): string {
+    return this.teams && team ? `${user}@${team}` : user;
   }
 
   /** The variant a request in `lang` gets of a version of a URL's response. */
@@ -484,10 +520,10 @@ class Model {
   }
 
   /** The `If-None-Match` a request sends: the tag of the version its caller holds, if it holds one. */
-  heldTag({ url, lang, user, holds }: Asked): string | undefined {
+  heldTag({ url, lang, user, team, holds }: Asked): string | undefined {
     if (holds === undefined) return undefined;
     const version = this.versions.get(resourceOf(url))! - (holds === "previous" ? 1 : 0);
-    return this.etag(url, this.variant(url, lang, version), user ?? "-", version);
+    return this.etag(url, this.variant(url, lang, version), this.whom(user ?? "-", team), version);
   }
 
   /**
@@ -517,9 +553,9 @@ class Model {
     const rules = RULES[url]!;
     const version = this.versions.get(url)!;
     const variant = this.variant(url, request.headers.get("accept-language"), version);
-    // Each user gets a body of their own, and the response does not say so (no `Vary`): only
-    // the cache's keys keep users apart.
-    const user = userOf(request.headers);
+    // Each user (and team) gets a body of their own, and the response does not say so (no
+    // `Vary`): only the cache's keys keep them apart.
+    const user = this.whom(userOf(request.headers), request.headers.get("x-team"));
     const etag = this.etag(url, variant, user, version);
     const headers = new Headers({
       ...rules.headers(this.clock),
@@ -699,11 +735,12 @@ interface Settings extends SessionOptions {
  */
 async function check(model: Model, settings: Settings, asked: Asked, response: CachedResponse | Error) {
   const { url, lang, mode, range } = asked;
-  const user = asked.user ?? "-";
+  const user = model.whom(asked.user ?? "-", asked.team);
   const stops = asked.stops === undefined ? [] : `${asked.stops}s`;
   const asking = [
     lang ?? "no language",
     asked.user ?? "anonymous",
+    asked.team === undefined ? [] : `of the ${asked.team} team`,
     `${mode} mode`,
     asked.directive ?? [],
     asked.holds === undefined ? [] : `holding the ${asked.holds} version`,
@@ -850,7 +887,7 @@ for (const backend of BACKENDS) {
           async (
             { shared, storeSetCookie, options, coalesce, sessions, limits, padding, declared, commands },
           ) => {
-            const model = new Model(padding, declared);
+            const model = new Model(padding, declared, options.matchTeams);
             const o = origin((request) => model.answer(request));
             const opened = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
             // Each store behind a switch that takes it down (the memory backend's two handles are one).
@@ -893,8 +930,10 @@ for (const backend of BACKENDS) {
             const handleOf = (via: number) => settings[via % clients.length]!.handle;
             const settled = () => Promise.all(background.flat());
             const ask = (asked: Asked) => {
-              const { via, url, lang, user, keyed, head, mode, directive, range, stops, expireAfter } = asked;
+              const { via, url, lang, user, team, keyed, head, mode, directive, range, stops, expireAfter } =
+                asked;
               const headers = new Headers(credentials(user));
+              if (team !== undefined) headers.set("x-team", team);
               if (expireAfter !== undefined) headers.set(EXPIRE_AFTER, String(expireAfter));
               const held = model.heldTag(asked);
               if (held !== undefined) headers.set("if-none-match", held);
