@@ -69,7 +69,11 @@ export function expiresAtFor(value: ExpireAfter, now: number): number | undefine
 }
 
 /** Finds the expiration that the first matching pattern gives a URL. */
-export type UrlExpiration = (url: URL) => ExpireAfter | undefined;
+export interface UrlExpiration {
+  (url: URL): ExpireAfter | undefined;
+  /** Whether some pattern gives `DO_NOT_CACHE` (then every request's URL must be matched). */
+  readonly refuses: boolean;
+}
 
 /**
  * Compiles `urlsExpireAfter`. A pattern is a glob (`*` any characters, `?` one) matched against
@@ -96,12 +100,13 @@ export function compileUrlPatterns(patterns: UrlsExpireAfter): UrlExpiration {
     globToRegExp(pattern),
     checkExpireAfter(value, `urlsExpireAfter["${pattern}"]`),
   ]);
-  if (compiled.length === 0) return () => undefined;
-  return (url) => {
+  const refuses = compiled.some(([, value]) => value === DO_NOT_CACHE);
+  if (compiled.length === 0) return Object.assign(() => undefined, { refuses });
+  return Object.assign((url: URL) => {
     const target = url.href.slice(url.protocol.length + (url.href.startsWith(`${url.protocol}//`) ? 2 : 0));
     for (const [pattern, value] of compiled) if (pattern.test(target)) return value;
     return undefined;
-  };
+  }, { refuses });
 }
 
 function globToRegExp(glob: string): RegExp {

@@ -136,7 +136,10 @@ export function bypassesCache(
   request: Pick<PlanRequest, "expireAfter" | "url">,
   o: Pick<ResolvedOptions, "urlExpiration" | "expireAfter">,
 ): boolean {
-  return (request.expireAfter ?? o.urlExpiration(request.url) ?? o.expireAfter) === DO_NOT_CACHE;
+  if (request.expireAfter !== undefined) return request.expireAfter === DO_NOT_CACHE;
+  // Every request asks: its URL is matched against the patterns only when a refusal is configured.
+  if (!o.urlExpiration.refuses && o.expireAfter !== DO_NOT_CACHE) return false;
+  return (o.urlExpiration(request.url) ?? o.expireAfter) === DO_NOT_CACHE;
 }
 
 /**
