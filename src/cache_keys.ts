@@ -6,7 +6,7 @@
  * that every entry of one URL shares a prefix, which makes invalidating a URL a range delete:
  *
  * ```
- * <digest of method + normalised URL>[+<digest of body, matched headers, credentials, shared>][.<Vary variant>]
+ * <digest of method + normalised URL>[+<digest of body, matched headers, credentials, shared, redirect mode>][.<Vary variant>]
  * ```
  *
  * Each digest is 128 bits of SHA-256 in base64url (22 characters). Credentials (`Authorization`,
@@ -36,6 +36,11 @@ export interface KeyRequest {
   headers: Headers;
   /** The request body, for methods that have one. */
   body?: Uint8Array | undefined;
+  /**
+   * The request's redirect mode. A mode other than `"follow"` (the default) is part of the key:
+   * `"manual"` is answered with the redirect itself, which `"follow"` never is.
+   */
+  redirect?: RequestRedirect | undefined;
 }
 
 /** Options of the default key function. */
@@ -89,6 +94,9 @@ export function createCacheKey(request: KeyRequest, options: KeyOptions): Promis
 export function cacheKey(request: KeyRequest, options: KeyOptions): string {
   const prefix = urlKeyPrefix(request.method, request.url, options.ignoredParameters);
   let parts = options.shared === true ? SHARED_MARK : undefined;
+  if (request.redirect !== undefined && request.redirect !== "follow") {
+    parts = `${parts ?? ""}@redirect ${request.redirect}\n`;
+  }
   for (const name of options.matchHeaders) {
     const value = request.headers.get(name);
     if (value !== null) parts = `${parts ?? ""}${name}:${options.ignoredParameters.has(name) ? "" : value}\n`;
@@ -111,7 +119,10 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
   return `${prefix}+${digestBytes(canonical)}`;
 }
 
-/** The line that marks a shared cache's key (no header name holds `@`: it is no header's line). */
+/**
+ * The line that marks a shared cache's key (no header name holds `@`: it is no header's line, nor
+ * is the redirect mode's).
+ */
 const SHARED_MARK = "@shared\n";
 /** The second part of a shared cache's key for a request with nothing else in it (mark, no body). */
 const SHARED_ONLY = digestText(`${SHARED_MARK.slice(0, -1)}\n\n`);

@@ -35,7 +35,8 @@ export type ReadRecord = (key: string) => Promise<Awaited<ReturnType<CacheBacken
  */
 export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | Promise<Flow> {
   if (parsed.method !== "GET" && parsed.method !== "HEAD") return prepareWithBody(parsed, o);
-  const key = keyFor({ method: "GET", url: parsed.url, headers: parsed.headers }, o);
+  const { url, headers, redirect } = parsed;
+  const key = keyFor({ method: "GET", url, headers, redirect }, o);
   return typeof key === "string" ? flowOf(parsed, key, o) : key.then((key) => flowOf(parsed, key, o));
 }
 
@@ -47,7 +48,8 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
   const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
   const built = new Request(input, parsed.init);
   const body = new Uint8Array(await built.clone().arrayBuffer());
-  const key = await keyFor({ method: parsed.method, url: parsed.url, headers: parsed.headers, body }, o);
+  const { method, url, headers, redirect } = parsed;
+  const key = await keyFor({ method, url, headers, body, redirect }, o);
   return flowOf({ ...parsed, input: built, init: undefined }, key, o);
 }
 
@@ -167,7 +169,7 @@ export async function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): 
  * @throws {TypeError} When `keyFn` gives something other than a key.
  */
 export function aliasKeyOf(flow: Flow, url: URL, o: ResolvedOptions): string | Promise<string> {
-  return keyFor({ method: "GET", url, headers: flow.headers }, o);
+  return keyFor({ method: "GET", url, headers: flow.headers, redirect: flow.redirect }, o);
 }
 
 /**

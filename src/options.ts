@@ -66,8 +66,8 @@ export interface CachedSessionOptions {
    */
   allowedCodes?: readonly number[];
   /**
-   * Request methods whose responses may be stored. `HEAD` requests are also answered from stored
-   * `GET` responses.
+   * Request methods whose responses may be stored. A `HEAD` is answered from the stored `GET` of
+   * its URL (when `GET` or `HEAD` is listed); a `HEAD` response is not stored on its own.
    * @default {["GET", "HEAD"]}
    */
   allowedMethods?: readonly string[];

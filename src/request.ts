@@ -24,6 +24,8 @@ export interface ParsedRequest {
   url: URL;
   method: string;
   headers: Headers;
+  /** The redirect mode (`"follow"` unless the call says otherwise). */
+  redirect: RequestRedirect;
   mode: CacheMode;
   expireAfter: ExpireAfter | undefined;
   /**
@@ -115,6 +117,7 @@ export function parseRequest(
     : isRequest
     ? input.headers
     : EMPTY_HEADERS;
+  const redirect = forwarded?.redirect ?? (isRequest ? input.redirect : "follow");
   let cacheMode = mode as CacheMode;
   const has = (name: string) => headers.has(name);
   // RFC 9111 §4.3.2: a cache that would use a stored response "SHOULD evaluate" If-None-Match and
@@ -125,7 +128,17 @@ export function parseRequest(
     (method !== "GET" && method !== "HEAD" && CACHE_CONDITIONALS.some(has));
   if (cacheMode === "default" && forOrigin) cacheMode = "no-store";
   const conditional = cacheMode === "default" && CACHE_CONDITIONALS.some(has);
-  return { input, init: forwarded, url, method, headers, mode: cacheMode, expireAfter, conditional };
+  return {
+    input,
+    init: forwarded,
+    url,
+    method,
+    headers,
+    redirect,
+    mode: cacheMode,
+    expireAfter,
+    conditional,
+  };
 }
 
 /**

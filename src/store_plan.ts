@@ -6,6 +6,7 @@
  */
 
 import { CREDENTIAL_HEADERS, redactUrl, variantKey } from "./cache_keys.ts";
+import { digestText } from "./sha256.ts";
 import { type CacheControl, parseCacheControl } from "./cache_control.ts";
 import { DO_NOT_CACHE, type ExpireAfter, expiresAtFor } from "./expiration.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -35,7 +36,10 @@ export const REVALIDATION_WINDOW_SECONDS = 86_400;
  */
 const CONFIGURED_CODES: ReadonlySet<number> = new Set([200]);
 
-/** Stands in for the value of a Vary-nominated header that is a credential or an ignored parameter. */
+/**
+ * Starts the stored value of a Vary-nominated header that is a credential or an ignored parameter:
+ * the value itself is kept only as a digest, which still tells values apart.
+ */
 const CONCEALED = "\u0000";
 
 /** The result of a lookup. */
@@ -218,7 +222,8 @@ export function planDeleteAt(
 
 /**
  * The request's values of the headers a response varies on, normalised; credentials and ignored
- * parameters are concealed (credentials are already part of the key, so they still never mix).
+ * parameters as digests, so that no secret is stored but requests that differ in one never share
+ * a variant (RFC 9111 §4.1).
  *
  * @param names Lower-case header names from `Vary`.
  * @param headers The request headers.
@@ -230,12 +235,11 @@ export function varyValues(
   headers: Headers,
   o: Pick<ResolvedOptions, "ignoredParameters">,
 ): [string, string | null][] {
-  return names.map((name) => [
-    name,
-    CREDENTIAL_HEADERS.includes(name) || o.ignoredParameters.has(name)
-      ? CONCEALED
-      : normalizeVaryValue(name, headers.get(name)),
-  ]);
+  return names.map((name) => {
+    const value = normalizeVaryValue(name, headers.get(name));
+    const secret = CREDENTIAL_HEADERS.includes(name) || o.ignoredParameters.has(name);
+    return [name, secret ? concealed(value) : value];
+  });
 }
 
 /**
@@ -246,11 +250,16 @@ export function varyValues(
  * @returns `true` when every nominated header matches.
  */
 export function varyMatches(entry: Pick<CacheEntry, "vary">, headers: Headers): boolean {
-  for (const [name, value] of entry.vary) {
-    if (value === CONCEALED) continue;
-    if (normalizeVaryValue(name, headers.get(name)) !== value) return false;
+  for (const [name, stored] of entry.vary) {
+    const value = normalizeVaryValue(name, headers.get(name));
+    if ((stored?.startsWith(CONCEALED) ? concealed(value) : value) !== stored) return false;
   }
   return true;
+}
+
+/** A header value as stored when it must not be: its digest (an absent header stays `null`). */
+function concealed(value: string | null): string | null {
+  return value === null ? null : CONCEALED + digestText(value);
 }
 
 /**

@@ -979,6 +979,33 @@ Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates not
   await s.session.close();
 });
 
+Deno.test("Fetch redirect modes: manual, follow and error never answer one another", async () => {
+  // hishel#361: a redirect stored for a request that did not follow it answered one that does.
+  const s = setup((clock) => (request) => {
+    if (request.redirect === "error") throw new TypeError("redirect mode is error");
+    if (request.redirect === "manual") {
+      return reply(null, { location: "/new", "cache-control": "max-age=60" }, { status: 301, clock });
+    }
+    // As fetch hands over the response of where the redirect led.
+    const response = reply("the new place", { "cache-control": "max-age=60" }, { clock });
+    return Object.defineProperties(response, {
+      url: { value: "http://127.0.0.1/new" },
+      redirected: { value: true },
+    });
+  });
+  const seen = async (init: RequestInit = {}) => {
+    const response = await s.session.fetch(new Request(URL_A, init));
+    return `${response.fromCache} ${response.status} ${response.redirected} ${await response.text()}`;
+  };
+  assertEquals(await seen(), "false 200 true the new place");
+  assertEquals(await seen({ redirect: "manual" }), "false 301 false ");
+  assertEquals(await seen(), "true 200 true the new place");
+  assertEquals(await seen({ redirect: "manual" }), "true 301 false ");
+  await assertRejects(() => s.get({ redirect: "error" }), TypeError, "redirect mode is error");
+  assertEquals(s.origin.calls, 3);
+  await s.session.close();
+});
+
 Deno.test("HEAD is answered from a stored GET, without a body", async () => {
   const s = setup((clock) => () =>
     reply("full body", { "cache-control": "max-age=60", "content-length": "9" }, { clock })

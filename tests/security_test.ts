@@ -80,6 +80,35 @@ Deno.test("security: different Authorization, Cookie or Proxy-Authorization neve
   }
 });
 
+Deno.test("security: a response that varies on an ignored header is not served for another value of it", async () => {
+  // requests-cache#1149: the stored value was concealed, and a concealed value matched any other.
+  const o = origin((request) =>
+    reply(`for ${request.headers.get("x-api-key")}`, { ...FRESH, vary: "x-api-key, accept" })
+  );
+  const session = new CachedSession({ fetch: o.fetch, ignoredParameters: ["x-api-key"] });
+  const get = async (key: string | undefined) => {
+    const response = await session.fetch("http://127.0.0.1/vary", {
+      headers: key === undefined ? {} : { "x-api-key": key, accept: "text/plain" },
+    });
+    return `${response.fromCache} ${await response.text()}`;
+  };
+  try {
+    equal(await get("alice"), "false for alice");
+    equal(await get("bob"), "false for bob");
+    equal(await get(undefined), "false for null");
+    equal(await get("alice"), "true for alice");
+    equal(await get("bob"), "true for bob");
+    equal(await get(undefined), "true for null");
+    equal(o.calls, 3);
+    for await (const { entry } of session.cache.entries()) {
+      const text = JSON.stringify(entry.vary);
+      ok(!text.includes("alice") && !text.includes("bob"), `an ignored header's value was stored: ${text}`);
+    }
+  } finally {
+    await session.close();
+  }
+});
+
 Deno.test("security: any two distinct credentials get distinct cache keys (property)", async () => {
   const session = new CachedSession({ fetch: () => Promise.resolve(reply("x", FRESH)) });
   const credential = fc.string({ minLength: 1, maxLength: 40 }).map((text) =>
