@@ -180,6 +180,8 @@ interface Asked {
   /** Whether the URL carries an API key (`?api_key=…`), which must not change what it gets. */
   keyed: boolean;
   head: boolean;
+  /** Whether it asks for a redirect itself (`redirect: "manual"`) rather than where it leads. */
+  manual: boolean;
   mode: RequestCache;
   /** The request's own `Cache-Control`. */
   directive: string | undefined;
@@ -250,6 +252,7 @@ const asked: fc.Arbitrary<Asked> = fc.record({
   team: fc.constantFrom(...TEAMS),
   keyed: fc.boolean(),
   head: oneIn(3, fc.constant(true)).map(Boolean),
+  manual: oneIn(6, fc.constant(true)).map(Boolean),
   mode: fc.oneof(
     { weight: 6, arbitrary: fc.constant<RequestCache>("default") },
     {
@@ -550,6 +553,12 @@ class Model {
       if (location !== null) headers.set("location", `/${location}`);
       return new Response("changed", { status: location === null ? 200 : 201, headers });
     }
+    if (request.redirect === "manual" && url !== path) {
+      // The redirect itself, to a caller that follows it on its own (or does not).
+      const date = new Date(this.clock.now).toUTCString();
+      const headers = { location: `/${url}`, "cache-control": "max-age=30", date };
+      return new Response(null, { status: 301, headers });
+    }
     const rules = RULES[url]!;
     const version = this.versions.get(url)!;
     const variant = this.variant(url, request.headers.get("accept-language"), version);
@@ -742,6 +751,7 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
     asked.user ?? "anonymous",
     asked.team === undefined ? [] : `of the ${asked.team} team`,
     `${mode} mode`,
+    asked.manual ? "not following redirects" : [],
     asked.directive ?? [],
     asked.holds === undefined ? [] : `holding the ${asked.holds} version`,
     stops,
@@ -754,6 +764,11 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const what = `${response.status} for ${url} (${asking})`;
   if (response.status === 504) return ok(cachedOnly(asked), `${what}: a 504 unasked`);
   if (response.status === 503) return ok(model.down === "503", `${what}: a 503 from an origin that is up`);
+  if (asked.manual && REDIRECTS[url] !== undefined) {
+    // A caller that does not follow redirects gets the redirect itself, never where it leads.
+    equal(response.status, 301, `${what}: where a redirect leads, to a caller that does not follow it`);
+    return equal(response.headers.get("location"), `/${REDIRECTS[url]}`, `${what}: another redirect`);
+  }
   if (response.status === 304) {
     // RFC 9110 §15.4.5: a 304 tells the caller that the version it holds is the one it would get.
     const held = model.heldTag(asked);
@@ -930,8 +945,21 @@ for (const backend of BACKENDS) {
             const handleOf = (via: number) => settings[via % clients.length]!.handle;
             const settled = () => Promise.all(background.flat());
             const ask = (asked: Asked) => {
-              const { via, url, lang, user, team, keyed, head, mode, directive, range, stops, expireAfter } =
-                asked;
+              const {
+                via,
+                url,
+                lang,
+                user,
+                team,
+                keyed,
+                head,
+                manual,
+                mode,
+                directive,
+                range,
+                stops,
+                expireAfter,
+              } = asked;
               const headers = new Headers(credentials(user));
               if (team !== undefined) headers.set("x-team", team);
               if (expireAfter !== undefined) headers.set(EXPIRE_AFTER, String(expireAfter));
@@ -948,6 +976,7 @@ for (const backend of BACKENDS) {
               return sessionOf(via).fetch(`http://origin.test/${url}${query}`, {
                 method: head ? "HEAD" : "GET",
                 headers,
+                redirect: manual ? "manual" : "follow",
                 cache: mode,
                 signal: abort.signal,
                 ...(expireAfter === undefined ? {} : { expireAfter }),
