@@ -159,13 +159,14 @@ export function normalizeMethod(method: string): string {
  *
  * @param request The parsed request.
  * @param extra Header fields to set, such as validators.
- * @param options `signal: false` drops the caller's abort signal (background refreshes).
+ * @param options `signal: false` drops the caller's abort signal (background refreshes);
+ *   `manual: true` asks for a redirect itself rather than where it leads (the session follows it).
  * @returns `[input, init]` for fetch.
  */
 export function networkArguments(
   request: ParsedRequest,
   extra: readonly [string, string][] = [],
-  options: { signal?: boolean } = {},
+  options: { signal?: boolean; manual?: boolean } = {},
 ): [RequestInfo | URL, RequestInit | undefined] {
   const added: [string, string][] = [...extra];
   const has = (name: string) => request.headers.has(name);
@@ -175,10 +176,16 @@ export function networkArguments(
   } else if (request.mode === "no-cache" && !has("cache-control")) {
     added.push(["cache-control", "max-age=0"]);
   }
-  if (added.length === 0 && options.signal !== false) return [request.input, request.init];
-  const headers = new Headers(request.headers);
-  for (const [name, value] of added) headers.set(name, value);
-  const init: RequestInit = { ...request.init, headers };
+  if (added.length === 0 && options.signal !== false && options.manual !== true) {
+    return [request.input, request.init];
+  }
+  const init: RequestInit = { ...request.init };
+  if (added.length > 0) {
+    const headers = new Headers(request.headers);
+    for (const [name, value] of added) headers.set(name, value);
+    init.headers = headers;
+  }
   if (options.signal === false) init.signal = null;
+  if (options.manual === true) init.redirect = "manual";
   return [request.input, init];
 }

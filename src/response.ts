@@ -169,6 +169,18 @@ export class CachedResponse extends Response {
     return Object.defineProperties(unusual, { status: { value: status }, ok: { value: false } });
   }
 
+  /**
+   * Marks a response as reached through redirects that the session followed: its `url` stays
+   * its own, `redirected` becomes `true`, as `fetch` gives them.
+   *
+   * @param response A response the session has not handed out yet.
+   * @returns The same response.
+   */
+  static reachedByRedirect(response: CachedResponse): CachedResponse {
+    response.#source = { url: response.#source.url, redirected: true };
+    return response;
+  }
+
   /** The URL of the original response (after redirects). */
   override get url(): string {
     return this.#source.url;

@@ -21,6 +21,7 @@ import { type Flow, freshen, fromStored, type Hit, networkInfo } from "./serve.t
 import { lookup, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
+import { followsStepwise, redirectTarget } from "./redirects.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
@@ -95,18 +96,55 @@ export class CachedSession implements AsyncDisposable {
 
   /**
    * Fetches through the cache. Takes exactly what `fetch` takes, plus `init.expireAfter`, and
-   * honours the standard `init.cache` modes.
+   * honours the standard `init.cache` modes. The redirects of a `GET` or `HEAD` are followed here,
+   * one step at a time, each step through the cache (`fromCache` tells of the last one).
    *
    * @param input A URL string, `URL` or `Request`.
    * @param init Request options, `cache` mode and `expireAfter`.
    * @returns The response, from the cache or the network.
-   * @throws {TypeError} Whatever plain fetch would throw (invalid URL, network error, abort), or
-   *   when `init.cache` or `init.expireAfter` is invalid. Cache failures never reject.
+   * @throws {TypeError} Whatever plain fetch would throw (invalid URL, network error, abort, more
+   *   than 20 redirects), or when `init.cache` or `init.expireAfter` is invalid. Cache failures
+   *   never reject.
    */
-  async fetch(input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> {
+  fetch(input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> {
     this.#monitor.request();
-    const parsed = parseRequest(input, init);
+    let parsed: ParsedRequest | undefined;
+    try {
+      parsed = parseRequest(input, init);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (parsed === undefined) return this.#bypass({ input, init, method: "GET" });
+    const response = this.#one(parsed);
+    return followsStepwise(parsed)
+      ? response.then((response) => this.#onward(parsed, response, 0))
+      : response;
+  }
+
+  /**
+   * Follows a redirect through the cache, one step at a time (each step stored, or not, by its own
+   * headers), until a response that is not one.
+   */
+  #onward(
+    request: ParsedRequest,
+    response: CachedResponse,
+    hops: number,
+  ): CachedResponse | Promise<CachedResponse> {
+    let target: ReturnType<typeof redirectTarget>;
+    try {
+      target = redirectTarget(request, response, hops);
+    } catch (error) {
+      return discard(response).then(() => Promise.reject(error));
+    }
+    if (target === undefined) return hops === 0 ? response : CachedResponse.reachedByRedirect(response);
+    return discard(response).then(() => {
+      const next = parseRequest(...target)!;
+      return this.#one(next).then((response) => this.#onward(next, response, hops + 1));
+    });
+  }
+
+  /** One request through the cache: look up, then serve, revalidate or fetch, then store. */
+  async #one(parsed: ParsedRequest): Promise<CachedResponse> {
     const o = this.#o;
     const cacheable = o.allowedMethods.has(parsed.method) ||
       (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
@@ -234,7 +272,7 @@ export class CachedSession implements AsyncDisposable {
       const conditional = validators.length > 0;
       let response: Response;
       try {
-        response = await o.fetch(...networkArguments(flow, validators));
+        response = await o.fetch(...networkArguments(flow, validators, { manual: followsStepwise(flow) }));
       } catch (error) {
         if (cached !== undefined && mayServeOnError(cached, flow.policy, o.now(), o)) {
           lead?.release(failed(error));
@@ -262,7 +300,7 @@ export class CachedSession implements AsyncDisposable {
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
-        response = await o.fetch(...networkArguments(flow));
+        response = await o.fetch(...networkArguments(flow, [], { manual: followsStepwise(flow) }));
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
@@ -393,6 +431,11 @@ export class CachedSession implements AsyncDisposable {
     );
     return this.#monitor.bypassed(wrapped, label, fwd);
   }
+}
+
+/** Lets go of a redirect's body once it is followed (the cache reads on what it stores). */
+function discard(response: Response): Promise<void> {
+  return response.body?.cancel().catch(() => {}) ?? Promise.resolve();
 }
 
 /** Whether a request takes only a stored response (or a 504): by its mode or its `only-if-cached`. */

@@ -99,6 +99,9 @@ export function planEntry(
   if (o.cacheControl && !isStorable(request.policy, status, headers, cc, o.shared)) return undefined;
   const names = varyNames(headers);
   if (names === "*") return undefined;
+  // A redirect is followed with what its Location says, secrets and all: one that names an ignored
+  // parameter is not stored, or that secret would be.
+  if (namesIgnored(headers.get("location"), request.url, o.ignoredParameters)) return undefined;
   if (
     o.filter !== undefined &&
     !o.filter(new Response(null, { status, statusText: response.statusText, headers }))
@@ -260,6 +263,17 @@ export function varyMatches(entry: Pick<CacheEntry, "vary">, headers: Headers): 
 /** A header value as stored when it must not be: its digest (an absent header stays `null`). */
 function concealed(value: string | null): string | null {
   return value === null ? null : CONCEALED + digestText(value);
+}
+
+/** Whether a URL (relative to `base`) has one of the ignored parameters in its query. */
+function namesIgnored(value: string | null, base: URL, ignored: ReadonlySet<string>): boolean {
+  if (value === null || ignored.size === 0 || !value.includes("?")) return false;
+  try {
+    const { searchParams } = new URL(value, base);
+    return [...ignored].some((name) => searchParams.has(name));
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -119,9 +119,10 @@ Deno.test("end to end: a compressed body is stored as fetch decodes it, and a hi
   }
 });
 
-Deno.test("end to end: a redirected response is found again under its final URL", async () => {
+Deno.test("end to end: a redirect and where it leads are each stored, and found again", async () => {
   const server = await serve({
-    "/old": (_request, response) => void response.writeHead(301, { location: "/new" }).end(),
+    "/old": (_request, response) =>
+      void response.writeHead(301, { location: "/new", "cache-control": "max-age=60" }).end(),
     "/new": (_request, response) =>
       void response.writeHead(200, { "cache-control": "max-age=60" }).end("moved"),
   });

@@ -982,16 +982,11 @@ Deno.test("RFC 9111 §4.4: an error response to an unsafe method invalidates not
 Deno.test("Fetch redirect modes: manual, follow and error never answer one another", async () => {
   // hishel#361: a redirect stored for a request that did not follow it answered one that does.
   const s = setup((clock) => (request) => {
-    if (request.redirect === "error") throw new TypeError("redirect mode is error");
-    if (request.redirect === "manual") {
-      return reply(null, { location: "/new", "cache-control": "max-age=60" }, { status: 301, clock });
+    if (new URL(request.url).pathname === "/new") {
+      return reply("the new place", { "cache-control": "max-age=60" }, { clock });
     }
-    // As fetch hands over the response of where the redirect led.
-    const response = reply("the new place", { "cache-control": "max-age=60" }, { clock });
-    return Object.defineProperties(response, {
-      url: { value: "http://127.0.0.1/new" },
-      redirected: { value: true },
-    });
+    if (request.redirect === "error") throw new TypeError("redirect mode is error");
+    return reply(null, { location: "/new", "cache-control": "max-age=60" }, { status: 301, clock });
   });
   const seen = async (init: RequestInit = {}) => {
     const response = await s.session.fetch(new Request(URL_A, init));
@@ -1002,8 +997,95 @@ Deno.test("Fetch redirect modes: manual, follow and error never answer one anoth
   assertEquals(await seen(), "true 200 true the new place");
   assertEquals(await seen({ redirect: "manual" }), "true 301 false ");
   await assertRejects(() => s.get({ redirect: "error" }), TypeError, "redirect mode is error");
-  assertEquals(s.origin.calls, 3);
+  assertEquals(s.origin.requests.map((request) => `${new URL(request.url).pathname} ${request.redirect}`), [
+    "/resource manual",
+    "/new manual",
+    "/resource manual",
+    "/resource error",
+  ]);
   await s.session.close();
+});
+
+Deno.test("Fetch §4.4 redirects: followed step by step, each step stored or not by its own headers", async (t) => {
+  const redirects =
+    (clock: Clock, to: () => string, headers: Record<string, string>): Script => (request) => {
+      const path = new URL(request.url).pathname;
+      if (path !== "/latest") return reply(`at ${path}`, { "cache-control": "max-age=600" }, { clock });
+      return reply(null, { location: to(), ...headers }, { status: 302, clock });
+    };
+  await t.step(
+    "a redirect that may not be stored is asked again, and where it leads now is followed",
+    async () => {
+      // 06chaynes/http-cache#117: the target's entry answered for the redirecting URL.
+      let target = "/v1";
+      const s = setup((clock) => redirects(clock, () => target, { "cache-control": "no-store" }));
+      const first = await s.session.fetch("http://127.0.0.1/latest");
+      assertEquals([await first.text(), first.url, first.redirected], [
+        "at /v1",
+        "http://127.0.0.1/v1",
+        true,
+      ]);
+      target = "/v2";
+      const second = await s.session.fetch("http://127.0.0.1/latest");
+      assertEquals([await second.text(), second.fromCache], ["at /v2", false]);
+      const third = await s.session.fetch("http://127.0.0.1/latest");
+      assertEquals([await third.text(), third.fromCache, s.origin.calls], ["at /v2", true, 5]);
+      await s.session.close();
+    },
+  );
+  await t.step("a redirect with freshness and where it leads are both answered from the cache", async () => {
+    const s = setup((clock) => redirects(clock, () => "/v1#top", { "cache-control": "max-age=60" }));
+    await (await s.session.fetch("http://127.0.0.1/latest#x")).text();
+    const again = await s.session.fetch("http://127.0.0.1/latest");
+    assertEquals([await again.text(), again.fromCache, again.redirected, s.origin.calls], [
+      "at /v1",
+      true,
+      true,
+      2,
+    ]);
+    // A HEAD follows the same steps, and stays a HEAD.
+    const head = await s.session.fetch("http://127.0.0.1/latest", { method: "HEAD" });
+    assertEquals([head.status, head.body, head.fromCache, s.origin.calls], [200, null, true, 2]);
+    // only-if-cached: every step from the cache.
+    const cached = await s.session.fetch("http://127.0.0.1/latest", { cache: "only-if-cached" });
+    assertEquals([cached.status, await cached.text()], [200, "at /v1"]);
+    await s.session.close();
+  });
+  await t.step("credentials do not follow a redirect to another origin", async () => {
+    const s = setup((clock) => (request) =>
+      request.url.startsWith("http://127.0.0.1/")
+        ? reply(null, { location: "http://localhost/elsewhere" }, { status: 307, clock })
+        : reply(`auth ${request.headers.get("authorization")}, ${request.headers.get("accept")}`, {}, {
+          clock,
+        })
+    );
+    const response = await s.session.fetch(URL_A, {
+      headers: { authorization: "Bearer alice", accept: "x/y" },
+    });
+    assertEquals(await response.text(), "auth null, x/y");
+    assertEquals(s.origin.requests[0]!.headers.get("authorization"), "Bearer alice");
+    await s.session.close();
+  });
+  await t.step(
+    "what fetch refuses is refused: too many redirects, a Location of another scheme",
+    async () => {
+      const loop = setup((clock) => () => reply(null, { location: "/resource" }, { status: 301, clock }));
+      await assertRejects(() => loop.get(), TypeError, "more than 20 redirects");
+      assertEquals(loop.origin.calls, 21);
+      await loop.session.close();
+      const ftp = setup((clock) => () =>
+        reply(null, { location: "ftp://127.0.0.1/" }, { status: 302, clock })
+      );
+      await assertRejects(() => ftp.get(), TypeError, "ftp:");
+      await ftp.session.close();
+    },
+  );
+  await t.step("a 3xx without Location is an answer, not a redirect", async () => {
+    const s = setup((clock) => () => reply("choose", {}, { status: 300, clock }));
+    const response = await s.session.fetch(URL_A);
+    assertEquals([response.status, response.redirected, await response.text()], [300, false, "choose"]);
+    await s.session.close();
+  });
 });
 
 Deno.test("HEAD is answered from a stored GET, without a body", async () => {

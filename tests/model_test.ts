@@ -371,11 +371,20 @@ const sessionOptions = fc.record({
    * for the expiration the options give it, and only the keys keep users apart.
    */
   cacheControl: oneIn(4, fc.constant(false)).map((off) => off === undefined),
+  /**
+   * Whether their `fetch` follows redirects whatever it is asked (one run in four), as a custom
+   * one may: the session then never sees a redirect, only where it led, and keeps that under the
+   * URL asked for. Otherwise `redirect: "manual"` gets the redirect itself, and the session
+   * follows it step by step, each step cached by its own headers.
+   */
+  followsItself: oneIn(4, fc.constant(true)).map(Boolean),
 });
 type SessionOptions = typeof sessionOptions extends fc.Arbitrary<infer T> ? T : never;
 
 /** A session's options as {@linkcode CachedSession} takes them. */
-function optionsOf({ expireAfter, heuristicExpireAfter, matchTeams, ...options }: SessionOptions) {
+function optionsOf(
+  { expireAfter, heuristicExpireAfter, matchTeams, followsItself: _, ...options }: SessionOptions,
+) {
   return {
     ...options,
     matchHeaders: matchTeams ? ["x-team"] : [],
@@ -497,13 +506,20 @@ class Model {
   readonly declared: Record<string, boolean>;
   /** Whether the origin answers each team with a body of its own (the sessions match `X-Team`). */
   readonly teams: boolean;
+  /** Whether the fetch follows redirects whatever it is asked ({@linkcode sessionOptions}). */
+  readonly followsItself: boolean;
   #bodies = new Map<string, string>();
   #visits = 0;
 
-  constructor(padding: Record<string, number>, declared: Record<string, boolean>, teams: boolean) {
+  constructor(
+    padding: Record<string, number>,
+    declared: Record<string, boolean>,
+    options: Pick<SessionOptions, "matchTeams" | "followsItself">,
+  ) {
     this.padding = padding;
     this.declared = declared;
-    this.teams = teams;
+    this.teams = options.matchTeams;
+    this.followsItself = options.followsItself;
   }
 
   /** Whom the origin answers: the user, and their team when teams get bodies of their own. */
@@ -553,7 +569,7 @@ class Model {
       if (location !== null) headers.set("location", `/${location}`);
       return new Response("changed", { status: location === null ? 200 : 201, headers });
     }
-    if (request.redirect === "manual" && url !== path) {
+    if (request.redirect === "manual" && url !== path && !this.followsItself) {
       // The redirect itself, to a caller that follows it on its own (or does not).
       const date = new Date(this.clock.now).toUTCString();
       const headers = { location: `/${url}`, "cache-control": "max-age=30", date };
@@ -764,7 +780,7 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const what = `${response.status} for ${url} (${asking})`;
   if (response.status === 504) return ok(cachedOnly(asked), `${what}: a 504 unasked`);
   if (response.status === 503) return ok(model.down === "503", `${what}: a 503 from an origin that is up`);
-  if (asked.manual && REDIRECTS[url] !== undefined) {
+  if (asked.manual && REDIRECTS[url] !== undefined && !settings.followsItself) {
     // A caller that does not follow redirects gets the redirect itself, never where it leads.
     equal(response.status, 301, `${what}: where a redirect leads, to a caller that does not follow it`);
     return equal(response.headers.get("location"), `/${REDIRECTS[url]}`, `${what}: another redirect`);
@@ -816,10 +832,13 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   // (What the origin sends just now is as young as a response can be, whatever its `Age`.)
   const allowed = Math.max(allowedAge(asked, settings, fresh, onError) * 1000, upstreamAge);
   ok(age <= allowed, `${what}: version ${version} served ${age / 1000} s old (allowed ${allowed / 1000} s)`);
-  // A POST to the URL asked for, or to where its redirect leads, invalidates what came before.
+  // A POST to where a redirect leads invalidates what came before, and so does one to the URL
+  // asked for when the fetch followed the redirect out of the session's sight (what it led to is
+  // then stored under that URL); a session that follows it step by step stores that under where
+  // it led, and a POST to the redirecting URL drops only the redirect.
   const known = model.invalidated[settings.handle]!;
   const invalidated = Math.max(
-    known.get(url) ?? -Infinity,
+    url === resource || settings.followsItself ? known.get(url) ?? -Infinity : -Infinity,
     known.get(resource) ?? -Infinity,
   );
   ok(
@@ -902,7 +921,7 @@ for (const backend of BACKENDS) {
           async (
             { shared, storeSetCookie, options, coalesce, sessions, limits, padding, declared, commands },
           ) => {
-            const model = new Model(padding, declared, options.matchTeams);
+            const model = new Model(padding, declared, options);
             const o = origin((request) => model.answer(request));
             const opened = sessions === 1 ? [await backend.open(limits)] : await backend.openTwice(limits);
             // Each store behind a switch that takes it down (the memory backend's two handles are one).

@@ -713,13 +713,9 @@ Deno.test("axios-extensions#46 / axios-cache-adapter#3: a successful POST invali
 // Redirects (not a listed peer: 06chaynes/http-cache#117)
 // ---------------------------------------------------------------------------------------------
 
-// A known limitation (docs/http-semantics.md, "Redirects"): fetch follows the redirect out of the
-// cache's sight, so what it led to is stored under /latest. Following redirects step by step in
-// the session, each step cached by its own headers, would mend it.
 Deno.test({
   name:
     "http-cache#117 (non-peer): a non-cacheable redirect is asked again, not replaced by its target's entry",
-  ignore: true,
   fn: async () => {
     let target = "/v1";
     const server = await loopback((request, response) => {

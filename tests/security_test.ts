@@ -208,7 +208,9 @@ function secretOrigin(): Promise<Loopback> {
   return loopback(async (request, response) => {
     await bodyOf(request);
     if (request.url === "/redirect") {
-      return void response.writeHead(302, { location: "/landing?api_key=SECRET-REDIRECT&page=2" }).end();
+      // Fresh for a minute, but its Location holds an ignored parameter: not stored.
+      return void response.writeHead(301, { ...FRESH, location: "/landing?api_key=SECRET-REDIRECT&page=2" })
+        .end();
     }
     response.writeHead(200, {
       ...FRESH,
@@ -251,14 +253,14 @@ Deno.test("security: credentials and ignoredParameters never reach a backend in 
     await t.step("memory", async () => {
       const backend = new MemoryBackend();
       await storeSecrets(backend, server);
-      ok(await scanStorage(backend) >= 5);
+      ok(await scanStorage(backend) >= 4);
     });
 
     await t.step("sqlite: the database file on disk", async () => {
       const path = join(scratch, "secrets.db");
       const backend = new SQLiteBackend({ path });
       await storeSecrets(backend, server);
-      ok(await scanStorage(backend) >= 5);
+      ok(await scanStorage(backend) >= 4);
       await backend.close();
       const bytes = fileBytes(path);
       ok(new TextDecoder("latin1").decode(bytes).includes("public data"), "the file holds the responses");
@@ -273,7 +275,7 @@ Deno.test("security: credentials and ignoredParameters never reach a backend in 
         const path = join(scratch, "secrets.kv");
         const backend = new DenoKVBackend({ path });
         await storeSecrets(backend, server);
-        ok(await scanStorage(backend) >= 5);
+        ok(await scanStorage(backend) >= 4);
         await backend.close();
         assertClean(fileBytes(path), path);
       },
@@ -289,7 +291,7 @@ Deno.test("security: credentials and ignoredParameters never reach a backend in 
         try {
           await storeSecrets(backend, server);
           const keys = await raw.keys(`${prefix}*`);
-          ok(keys.length >= 5);
+          ok(keys.length >= 4);
           for (const key of keys) {
             assertClean(new TextEncoder().encode(key), key);
             const value = await raw.sendCommand(["GET", key], { typeMapping: { 36: Buffer } }) as Buffer;
@@ -313,7 +315,7 @@ Deno.test("security: credentials and ignoredParameters never reach a backend in 
         try {
           await storeSecrets(backend, server);
           const documents = await client.db("http_cache_test").collection(collection).find().toArray();
-          ok(documents.length >= 5);
+          ok(documents.length >= 4);
           for (const document of documents) {
             assertClean(new TextEncoder().encode(String(document._id)), `_id ${document._id}`);
             assertClean(document.value.value(), `document ${document._id}`);

@@ -1,0 +1,79 @@
+/**
+ * Following redirects one step at a time, as the Fetch standard's HTTP-redirect fetch does, so that
+ * each step goes through the cache on its own: a redirect is stored (or not) by its own headers,
+ * and where it leads by its own. When `fetch` follows a redirect itself, the cache sees only where
+ * it led, and would keep that under the URL asked for even when the redirect said `no-store`.
+ *
+ * @module
+ */
+
+import { CREDENTIAL_HEADERS } from "./cache_keys.ts";
+import type { CacheRequestInit, ParsedRequest } from "./request.ts";
+
+/** Redirect statuses (Fetch standard: "redirect status"). */
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** How many redirects a fetch follows before it fails (Fetch standard §4.4, step 5). */
+export const MAX_REDIRECTS = 20;
+
+/**
+ * Whether the session follows this request's redirects itself, step by step: a request that
+ * follows redirects and has no body (`GET`, `HEAD`). One with a body would have to send it again
+ * after a `307` or `308`; `fetch` follows its redirects.
+ *
+ * @param request The request.
+ * @returns Whether to fetch it with `redirect: "manual"` and follow here.
+ */
+export function followsStepwise(request: Pick<ParsedRequest, "redirect" | "method">): boolean {
+  return request.redirect === "follow" && (request.method === "GET" || request.method === "HEAD");
+}
+
+/**
+ * The request a redirect leads to, or `undefined` when the response is not one to follow.
+ *
+ * @param request The request that got the response.
+ * @param response Its response: from the network (fetched with `redirect: "manual"`) or the cache.
+ * @param hops Redirects followed before this one.
+ * @returns The next request's `fetch` arguments (the cache mode and `expireAfter` included).
+ * @throws {TypeError} Where `fetch` fails: a `Location` that is no URL or no HTTP(S) one, or
+ *   more than {@linkcode MAX_REDIRECTS} redirects.
+ */
+export function redirectTarget(
+  request: ParsedRequest,
+  response: Response,
+  hops: number,
+): [string, CacheRequestInit] | undefined {
+  if (!REDIRECT_STATUSES.has(response.status)) return undefined;
+  const location = response.headers.get("location");
+  if (location === null) return undefined;
+  let target: URL;
+  try {
+    target = new URL(location, request.url);
+  } catch {
+    throw new TypeError(
+      `Cannot follow the redirect of ${request.url.href}: Location ${location} is not a URL`,
+    );
+  }
+  if (target.protocol !== "http:" && target.protocol !== "https:") {
+    throw new TypeError(`Cannot follow the redirect of ${request.url.href} to ${target.protocol} URL`);
+  }
+  if (hops >= MAX_REDIRECTS) {
+    throw new TypeError(`Cannot fetch ${request.url.href}: more than ${MAX_REDIRECTS} redirects`);
+  }
+  if (target.hash === "") target.hash = request.url.hash;
+  // A GET stays a GET and a HEAD a HEAD, whatever the status (requests with a body are not followed
+  // here), with the same header fields, but credentials go to the origin they were sent to only
+  // (Fetch standard §4.4 drops Authorization; undici drops all three).
+  const headers = new Headers(request.headers);
+  if (target.origin !== request.url.origin) { for (const name of CREDENTIAL_HEADERS) headers.delete(name); }
+  const init: CacheRequestInit = {
+    ...request.init,
+    method: request.method,
+    headers,
+    cache: request.mode,
+    redirect: "follow",
+  };
+  if (init.signal === undefined && request.input instanceof Request) init.signal = request.input.signal;
+  if (request.expireAfter !== undefined) init.expireAfter = request.expireAfter;
+  return [target.href, init];
+}
