@@ -65,7 +65,9 @@ export function redirectTarget(
   // here), with the same header fields, but credentials go to the origin they were sent to only
   // (Fetch standard §4.4 drops Authorization; undici drops all three).
   const headers = new Headers(request.headers);
-  if (target.origin !== request.url.origin) { for (const name of CREDENTIAL_HEADERS) headers.delete(name); }
+  if (target.origin !== request.url.origin) {
+    for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+  }
   const init: CacheRequestInit = {
     ...request.init,
     method: request.method,

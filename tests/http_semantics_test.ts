@@ -1011,7 +1011,7 @@ Deno.test("Fetch §4.4 redirects: followed step by step, each step stored or not
     (clock: Clock, to: () => string, headers: Record<string, string>): Script => (request) => {
       const path = new URL(request.url).pathname;
       if (path !== "/latest") return reply(`at ${path}`, { "cache-control": "max-age=600" }, { clock });
-      return reply(null, { location: to(), ...headers }, { status: 302, clock });
+      return reply(`see ${to()}`, { location: to(), ...headers }, { status: 302, clock });
     };
   await t.step(
     "a redirect that may not be stored is asked again, and where it leads now is followed",
