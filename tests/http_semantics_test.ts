@@ -8,19 +8,7 @@ import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { delay, Switched, until } from "./_fixtures.ts";
 import { Clock, origin, reply, type Script } from "./_origin.ts";
-
-const URL_A = "http://127.0.0.1/resource";
-
-function setup(script: (clock: Clock) => Script, options: CachedSessionOptions = {}) {
-  const clock = new Clock();
-  const o = origin(script(clock));
-  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, ...options });
-  const get = async (init?: RequestInit, url = URL_A) => {
-    const response = await session.fetch(url, init);
-    return { response, body: await response.text() };
-  };
-  return { clock, origin: o, session, get };
-}
+import { scripted as setup, URL_A } from "./_scripted.ts";
 
 const date = (clock: Clock, offsetSeconds = 0) => new Date(clock.now + offsetSeconds * 1000).toUTCString();
 

@@ -6,23 +6,12 @@
  */
 import { gzipSync } from "node:zlib";
 import { assert, assertEquals } from "./_assert.ts";
-import { CachedSession, type CachedSessionOptions } from "../mod.ts";
+import { CachedSession } from "../mod.ts";
 import { delay, loopback, until } from "./_fixtures.ts";
-import { Clock, origin, reply, type Script, settle } from "./_origin.ts";
+import { Clock, reply, settle } from "./_origin.ts";
+import { scripted as setup, URL_A } from "./_scripted.ts";
 
-const URL_A = "http://127.0.0.1/resource";
 const FRESH = { "cache-control": "max-age=60", "content-type": "text/plain" };
-
-function setup(script: (clock: Clock) => Script, options: CachedSessionOptions = {}) {
-  const clock = new Clock();
-  const o = origin(script(clock));
-  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, ...options });
-  const get = async (init?: RequestInit, url = URL_A) => {
-    const response = await session.fetch(url, init);
-    return { response, body: await response.text() };
-  };
-  return { clock, origin: o, session, get };
-}
 
 /** A promise and its resolver: holds an origin until the test lets it answer. */
 function gate() {

@@ -4,23 +4,9 @@
  * docs say is right, so it fails if we have the same bug.
  */
 import { assert, assertEquals } from "./_assert.ts";
-import { MemoryBackend } from "../backends/memory.ts";
-import { CachedSession, type CachedSessionOptions, EXPIRE_IMMEDIATELY, NEVER_EXPIRE } from "../mod.ts";
-import { Clock, origin, reply, type Script, settle } from "./_origin.ts";
-
-const URL_A = "http://127.0.0.1/resource";
-
-function setup(script: (clock: Clock) => Script, options: CachedSessionOptions = {}) {
-  const clock = new Clock();
-  const o = origin(script(clock));
-  const backend = options.backend ?? new MemoryBackend();
-  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, backend, ...options });
-  const get = async (init?: RequestInit & { expireAfter?: unknown }, url = URL_A) => {
-    const response = await session.fetch(url, init as RequestInit);
-    return { response, body: await response.text() };
-  };
-  return { clock, origin: o, session, get, backend };
-}
+import { type CachedSessionOptions, EXPIRE_IMMEDIATELY, NEVER_EXPIRE } from "../mod.ts";
+import { reply, settle } from "./_origin.ts";
+import { scripted as setup, URL_A } from "./_scripted.ts";
 
 // requests-cache#1137: alternating Vary'd header values never came from the cache again.
 Deno.test("requests-cache#1137: Vary variants requested alternately are each served from the cache", async () => {

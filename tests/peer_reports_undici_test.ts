@@ -7,30 +7,19 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
-import { CachedSession, type CachedSessionOptions } from "../mod.ts";
-import { Clock, origin, reply, type Script } from "./_origin.ts";
+import type { CachedSessionOptions } from "../mod.ts";
+import { type Clock, reply, type Script } from "./_origin.ts";
+import { scripted, URL_A } from "./_scripted.ts";
 
 const BASE = "http://127.0.0.1";
-const URL_A = `${BASE}/resource`;
 
 function setup(script: (clock: Clock) => Script, options: CachedSessionOptions = {}) {
-  const clock = new Clock();
-  const o = origin(script(clock));
   const background: Promise<unknown>[] = [];
-  const session = new CachedSession({
-    fetch: o.fetch,
-    now: clock.fn,
-    waitUntil: (p) => background.push(p),
-    ...options,
-  });
-  const get = async (init?: RequestInit, url = URL_A) => {
-    const response = await session.fetch(url, init);
-    return { response, body: await response.text() };
-  };
+  const s = scripted(script, { waitUntil: (p) => background.push(p), ...options });
   const drain = async () => {
     while (background.length > 0) await Promise.all(background.splice(0));
   };
-  return { clock, origin: o, session, get, drain };
+  return { ...s, drain };
 }
 
 const httpDate = (ms: number) => new Date(ms).toUTCString();

@@ -1,0 +1,44 @@
+/**
+ * A session over a scripted origin (`_origin.ts`) and a clock that the test moves by hand: the
+ * setup of every test that scripts what the origin answers.
+ *
+ * @module
+ */
+
+import {
+  type CachedResponse,
+  CachedSession,
+  type CachedSessionOptions,
+  type CacheRequestInit,
+} from "../mod.ts";
+import { Clock, type Origin, origin, type Script } from "./_origin.ts";
+
+/** The URL a scripted test asks for unless it names another. */
+export const URL_A = "http://127.0.0.1/resource";
+
+/** A session, its scripted origin and its clock. */
+export interface Scripted {
+  clock: Clock;
+  origin: Origin;
+  session: CachedSession;
+  /** Fetches `url` (`URL_A` by default) through the session and reads the body whole. */
+  get(init?: CacheRequestInit, url?: string): Promise<{ response: CachedResponse; body: string }>;
+}
+
+/**
+ * Creates a session whose `fetch` is a scripted origin and whose clock moves only when told.
+ *
+ * @param script What the origin answers, given the clock.
+ * @param options More session options.
+ * @returns The session, the origin and the clock.
+ */
+export function scripted(script: (clock: Clock) => Script, options: CachedSessionOptions = {}): Scripted {
+  const clock = new Clock();
+  const o = origin(script(clock));
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, ...options });
+  const get = async (init?: CacheRequestInit, url = URL_A) => {
+    const response = await session.fetch(url, init);
+    return { response, body: await response.text() };
+  };
+  return { clock, origin: o, session, get };
+}
