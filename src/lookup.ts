@@ -37,7 +37,12 @@ export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | P
   if (parsed.method !== "GET" && parsed.method !== "HEAD") return prepareWithBody(parsed, o);
   const { url, headers, redirect } = parsed;
   const key = keyFor({ method: "GET", url, headers, redirect }, o);
-  return typeof key === "string" ? flowOf(parsed, key, o) : key.then((key) => flowOf(parsed, key, o));
+  // A HEAD is answered from the GET's entry, else from its own (RFC 9110 §9.3.2).
+  const headKey = parsed.method === "HEAD" && o.allowedMethods.has("HEAD")
+    ? keyFor({ method: "HEAD", url, headers, redirect }, o)
+    : undefined;
+  if (typeof key === "string" && typeof headKey !== "object") return flowOf(parsed, key, o, headKey);
+  return Promise.all([key, headKey]).then(([key, headKey]) => flowOf(parsed, key, o, headKey));
 }
 
 /**
@@ -53,18 +58,20 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
   return flowOf({ ...parsed, input: built, init: undefined }, key, o);
 }
 
-function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions): Flow {
+function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions, headKey?: string): Flow {
   const policy = {
     method: request.method,
     headers: request.headers,
     cacheControl: requestDirectives(request.headers),
   };
-  return {
+  const flow: Flow = {
     ...request,
     key,
     policy,
     label: `${request.method} ${redactUrl(request.url.href, o.ignoredParameters)}`,
   };
+  if (headKey !== undefined) flow.headKey = headKey;
+  return flow;
 }
 
 /**

@@ -67,7 +67,8 @@ export interface CachedSessionOptions {
   allowedCodes?: readonly number[];
   /**
    * Request methods whose responses may be stored. A `HEAD` is answered from the stored `GET` of
-   * its URL (when `GET` or `HEAD` is listed); a `HEAD` response is not stored on its own.
+   * its URL (when `GET` or `HEAD` is listed), else, when `HEAD` is listed, from a `HEAD` response
+   * stored on its own, which never answers a `GET`.
    * @default {["GET", "HEAD"]}
    */
   allowedMethods?: readonly string[];

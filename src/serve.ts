@@ -22,6 +22,11 @@ export type Hit = Found & { entry: CacheEntry };
 export interface Flow extends ParsedRequest {
   /** Its cache key. */
   key: string;
+  /**
+   * A `HEAD`'s own key (when `allowedMethods` lists `HEAD`): its response is stored there when no
+   * `GET` response is stored to answer it. `key` is the `GET`'s.
+   */
+  headKey?: string;
   /** What the caching rules need to know of it. */
   policy: PolicyRequest;
   /** `"GET https://…"`, with ignored parameters removed, for error reports and events. */
@@ -70,7 +75,8 @@ export function fromStored(
     });
     return { response, bytes: 0 };
   }
-  const partial = headers !== undefined && range !== null && entry.status === 200
+  // (A stored HEAD response has no body to take a range of.)
+  const partial = headers !== undefined && range !== null && entry.status === 200 && entry.method !== "HEAD"
     ? partialContent(headers, entry.body, range)
     : undefined;
   const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;

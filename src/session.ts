@@ -168,9 +168,12 @@ export class CachedSession implements AsyncDisposable {
     let found: Found | undefined;
     let missed: Promise<Outcome> | undefined;
     try {
-      found = ticket === undefined
-        ? undefined
-        : await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
+      const read = (key: string) => this.#access.read(flow, key);
+      found = ticket === undefined ? undefined : await lookup(flow, this.#o, read);
+      // A HEAD that no stored GET response answers may have a response of its own stored.
+      if (ticket !== undefined && found?.entry === undefined && flow.headKey !== undefined) {
+        found = await lookup({ ...flow, key: flow.headKey }, this.#o, read);
+      }
     } finally {
       missed = ticket?.missed();
       ticket?.leave();
@@ -257,7 +260,7 @@ export class CachedSession implements AsyncDisposable {
     // since it was asked for (RFC 9111 §4.4).
     let asked = this.#access.mark();
     const settle = (entry: CacheEntry | undefined) => {
-      if (entry === undefined) lead?.release();
+      if (entry === undefined || entry.method === "HEAD") lead?.release();
       // A waiter may have come after the invalidation: the waiters ask again, one of them leading.
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
       else lead?.settle({ kind: "entry", entry });
@@ -324,7 +327,10 @@ export class CachedSession implements AsyncDisposable {
         asked = this.#access.mark(); // its own response is newer than what it invalidated
       }
       const primary = stale?.viaAlias ? undefined : stale?.primary;
-      const plan = planEntry(flow, primary, response, requestTime, responseTime, o);
+      // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
+      const plan = flow.method === "HEAD" && stale?.entry?.method === "GET"
+        ? undefined
+        : planEntry(flow, primary, response, requestTime, responseTime, o);
       if (plan === undefined) {
         settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
@@ -351,7 +357,8 @@ export class CachedSession implements AsyncDisposable {
         this.#access.track(stored);
         return stored;
       });
-      return this.#wrap(flow, response, body, plan.entry, fwd, conditional);
+      // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
+      return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);
     } catch (error) {
       lead?.release(failed(error));
       throw error;

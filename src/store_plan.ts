@@ -59,6 +59,8 @@ export interface Found {
 /** The request side of a storage decision. */
 export interface PlanRequest {
   key: string;
+  /** A `HEAD`'s own key: its response is stored there, never under `key` (the `GET`'s). */
+  headKey?: string | undefined;
   url: URL;
   method: string;
   headers: Headers;
@@ -93,7 +95,11 @@ export function planEntry(
   o: ResolvedOptions,
 ): Plan | undefined {
   const { status, headers } = response;
-  if (request.method === "HEAD" || !o.allowedMethods.has(request.method)) return undefined;
+  if (!o.allowedMethods.has(request.method)) return undefined;
+  // A HEAD's response goes under its own key, never the GET's; not one that fetch reached through
+  // redirects (its alias would be under the GET's key).
+  const key = request.method === "HEAD" ? request.headKey : request.key;
+  if (key === undefined || (request.method === "HEAD" && response.redirected)) return undefined;
   if (!isAllowedStatus(status, o)) return undefined;
   const cc = o.cacheControl ? parseCacheControl(headers.get("cache-control")) : {};
   if (o.cacheControl && !isStorable(request.policy, status, headers, cc, o.shared)) return undefined;
@@ -127,7 +133,7 @@ export function planEntry(
   if (deleteAt <= responseTime) return undefined;
   const sameSlot = entry.vary.length === 0 || primary === undefined || primary.vary.length === 0 ||
     sameValues(primary.vary, entry.vary);
-  return { key: sameSlot ? request.key : variantKey(request.key, entry.vary), entry, deleteAt };
+  return { key: sameSlot ? key : variantKey(key, entry.vary), entry, deleteAt };
 }
 
 /**

@@ -292,6 +292,25 @@ Deno.test("coalescing: a waiter whose Vary headers differ from the stored respon
   await session.close();
 });
 
+Deno.test("coalescing: a GET that waits on a HEAD for the same URL gets a whole body of its own", async () => {
+  // A HEAD leads under the GET's key; what it stores for itself has no body to share.
+  const o = origin(async (request) => {
+    await delay(5);
+    return reply(request.method === "HEAD" ? null : BODY, {
+      ...FRESH,
+      "content-length": String(BODY.length),
+    });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const asked = session.fetch("http://h.test/", { method: "HEAD" });
+  await until(() => o.calls === 1); // the HEAD leads; the GET comes while it is at the origin
+  const [head, get] = await Promise.all([asked, session.fetch("http://h.test/")]);
+  equal(head.body, null);
+  equal((await get.text()).length, BODY.length);
+  equal(o.requests.map((request) => request.method).join(), "HEAD,GET");
+  await session.close();
+});
+
 Deno.test("coalescing: on by default, off with coalesceRequests: false, validated", async () => {
   for (const coalesceRequests of [undefined, true, false]) {
     const o = origin(async () => {

@@ -1076,6 +1076,52 @@ Deno.test("Fetch §4.4 redirects: followed step by step, each step stored or not
   });
 });
 
+Deno.test("RFC 9110 §9.3.2: a HEAD response is stored on its own, answers HEADs only, and gives way to a GET", async (t) => {
+  const script = (clock: Clock): Script => (request) =>
+    request.method === "POST"
+      ? reply("done", {}, { clock })
+      : reply(request.method === "HEAD" ? null : "full body", {
+        "cache-control": "max-age=60",
+        "content-length": "9",
+        etag: '"v1"',
+      }, { clock });
+  await t.step("stored, and answers a HEAD, with a Range too", async () => {
+    const s = setup(script);
+    await s.get({ method: "HEAD" });
+    const head = await s.session.fetch(URL_A, { method: "HEAD" });
+    assertEquals([head.fromCache, head.body, head.headers.get("content-length")], [true, null, "9"]);
+    const ranged = await s.session.fetch(URL_A, { method: "HEAD", headers: { range: "bytes=0-3" } });
+    assertEquals([ranged.status, ranged.fromCache, ranged.body], [200, true, null]);
+    // A GET is never answered from it, and once stored, it answers the HEADs.
+    const get = await s.get();
+    assertEquals([get.response.fromCache, get.body], [false, "full body"]);
+    assertEquals((await s.session.fetch(URL_A, { method: "HEAD" })).fromCache, true);
+    assertEquals(s.origin.requests.map((request) => request.method), ["HEAD", "GET"]);
+    await s.session.close();
+  });
+  await t.step("revalidated when stale, invalidated by a POST", async () => {
+    const s = setup((clock) => (request) =>
+      request.headers.get("if-none-match") === '"v1"'
+        ? reply(null, { "cache-control": "max-age=60", etag: '"v1"' }, { status: 304, clock })
+        : script(clock)(request, 0)
+    );
+    await s.get({ method: "HEAD" });
+    s.clock.tick(61);
+    const revalidated = await s.session.fetch(URL_A, { method: "HEAD" });
+    assertEquals([revalidated.revalidated, revalidated.headers.get("content-length")], [true, "9"]);
+    assertEquals((await s.session.fetch(URL_A, { method: "HEAD" })).fromCache, true);
+    await s.get({ method: "POST", body: "x" });
+    assertEquals((await s.session.fetch(URL_A, { method: "HEAD" })).fromCache, false);
+    await s.session.close();
+  });
+  await t.step("not stored when allowedMethods leaves HEAD out", async () => {
+    const s = setup(script, { allowedMethods: ["GET"] });
+    await s.get({ method: "HEAD" });
+    assertEquals((await s.session.fetch(URL_A, { method: "HEAD" })).fromCache, false);
+    await s.session.close();
+  });
+});
+
 Deno.test("HEAD is answered from a stored GET, without a body", async () => {
   const s = setup((clock) => () =>
     reply("full body", { "cache-control": "max-age=60", "content-length": "9" }, { clock })

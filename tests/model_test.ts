@@ -599,11 +599,12 @@ class Model {
       ...this.sent.get(sent) ?? [],
       { at: this.clock.now, expireAfter: expireAfter === null ? undefined : Number(expireAfter), cookie },
     ]);
-    const body = request.method === "HEAD" ? null : this.body(url, variant, user, version);
-    if (body !== null && this.declared[url]) headers.set("content-length", String(body.length));
+    // A HEAD is told the length of the body it does not get, as a GET is.
+    const body = this.body(url, variant, user, version);
+    if (this.declared[url]) headers.set("content-length", String(body.length));
     const response = request.headers.get("if-none-match") === etag
       ? new Response(null, { status: 304, headers })
-      : new Response(body === null ? null : this.stream(body, request.signal), { headers });
+      : new Response(request.method === "HEAD" ? null : this.stream(body, request.signal), { headers });
     // As fetch hands over the response of where a redirect led.
     const where = { url: { value: `http://origin.test/${url}` }, redirected: { value: url !== path } };
     return Object.defineProperties(response, where);

@@ -302,6 +302,18 @@ Deno.test("hishel#391: a 404 answering a revalidation is passed on, and the old 
   await s.session.close();
 });
 
+// CacheControl#337: a HEAD response was never cached without a prior GET.
+Deno.test("CacheControl#337: HEAD responses are cached on their own", async () => {
+  const s = setup((clock) => () =>
+    reply(null, { "cache-control": "max-age=600", "content-length": "1234" }, { clock })
+  );
+  await s.get({ method: "HEAD" });
+  const { response } = await s.get({ method: "HEAD" });
+  assertEquals([response.fromCache, response.headers.get("content-length")], [true, "1234"]);
+  assertEquals(s.origin.calls, 1);
+  await s.session.close();
+});
+
 // CacheControl#201/#202: `Vary: *` responses were stored though never servable (RFC 9111 §4.1).
 Deno.test("CacheControl#202: a Vary: * response is neither stored nor served", async () => {
   const s = setup((clock) => (_request, n) =>
