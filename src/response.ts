@@ -138,8 +138,10 @@ export class CachedResponse extends Response {
   ): CachedResponse {
     const { status } = options;
     const info = new EntryInfo(entry, options);
+    // A stored HEAD response has no body, as it had none when it came (its length is the GET's).
+    const body = options.body !== undefined ? options.body : entry.method === "HEAD" ? null : entry.body;
     return new CachedResponse(
-      storedBody(options.body !== undefined ? options.body : entry.body, options.owned),
+      storedBody(body, options.owned),
       {
         status: status ?? entry.status,
         statusText: status === undefined ? entry.statusText : STATUS_TEXT[status] ?? "",

@@ -1092,6 +1092,12 @@ Deno.test("RFC 9110 §9.3.2: a HEAD response is stored on its own, answers HEADs
     assertEquals([head.fromCache, head.body, head.headers.get("content-length")], [true, null, "9"]);
     const ranged = await s.session.fetch(URL_A, { method: "HEAD", headers: { range: "bytes=0-3" } });
     assertEquals([ranged.status, ranged.fromCache, ranged.body], [200, true, null]);
+    // Inspection shows it as it came: its length, no body.
+    const listed: string[] = [];
+    for await (const response of s.session.cache.responses()) {
+      listed.push(`${response.headers.get("content-length")} ${response.body === null}`);
+    }
+    assertEquals(listed, ["9 true"]);
     // A GET is never answered from it, and once stored, it answers the HEADs.
     const get = await s.get();
     assertEquals([get.response.fromCache, get.body], [false, "full body"]);

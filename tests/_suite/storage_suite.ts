@@ -88,7 +88,7 @@ export function runStorageSuite(target: SuiteTarget): void {
     // read one per character. Vary values are stored as given, so they carry real Unicode.
     const utf8 = String.fromCharCode(...text("東京 🚀"));
     const stored = entry({
-      method: "HEAD",
+      method: "PATCH",
       url: "https://example.com/caf%C3%A9?q=%E2%9C%93",
       redirected: true,
       status: 203,
