@@ -144,6 +144,35 @@ export class Inflight {
   }
 
   /**
+   * Waits for an identical request that is at the origin and returns its outcome; with none, takes
+   * the lead at once (before any await, so that of simultaneous requests exactly one leads). When
+   * the leader's caller aborts, the first waiter to wake up leads in its place.
+   *
+   * @param key The cache key.
+   * @param missed The outcome of a lead that ended while this request read the backend
+   *   ({@linkcode Ticket.missed}).
+   * @param options `mayLead`: whether this request may lead; `signal`: its caller's abort signal.
+   * @returns The outcome, the lead, or `undefined` when no one leads and this request may not.
+   * @throws {unknown} The signal's reason when the caller aborts while it waits.
+   */
+  async join(
+    key: string,
+    missed: Promise<Outcome> | undefined,
+    options: { mayLead: boolean; signal: AbortSignal | null | undefined },
+  ): Promise<Outcome | { kind: "lead"; lead: Lead } | undefined> {
+    let shared = this.#leads.get(key) ?? missed;
+    while (true) {
+      if (shared === undefined) {
+        const lead = options.mayLead ? this.lead(key) : undefined;
+        return lead && { kind: "lead", lead };
+      }
+      const outcome = await unlessAborted(shared, options.signal);
+      if (outcome !== RETRY) return outcome;
+      shared = this.#leads.get(key);
+    }
+  }
+
+  /**
    * The outcome of the request leading a key, if one does.
    *
    * @param key The cache key.

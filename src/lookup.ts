@@ -124,15 +124,29 @@ export function usabilityFor(flow: Flow, entry: CacheEntry, o: ResolvedOptions):
 
 /**
  * Finds the stored response of a request: under its key, through a redirect alias, or as the
- * Vary variant its headers select.
+ * Vary variant its headers select; for a `HEAD` that no stored `GET` response answers, its own
+ * stored response (under `headKey`).
  *
  * @param flow The request.
  * @param o The session's options.
  * @param read Reads one record.
  * @returns What was found; `entry` is absent when no stored variant matches.
  */
-export async function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): Promise<Found | undefined> {
-  let key = flow.key;
+export function lookup(flow: Flow, o: ResolvedOptions, read: ReadRecord): Promise<Found | undefined> {
+  const found = lookupUnder(flow.key, flow, o, read);
+  const { headKey } = flow;
+  // (Not async: a GET awaits no turn more than its one look-up.)
+  if (headKey === undefined) return found;
+  return found.then((found) => found?.entry !== undefined ? found : lookupUnder(headKey, flow, o, read));
+}
+
+async function lookupUnder(
+  slot: string,
+  flow: Flow,
+  o: ResolvedOptions,
+  read: ReadRecord,
+): Promise<Found | undefined> {
+  let key = slot;
   let record = await read(key);
   // A failed read is a miss; more reads would only add the failing backend's delay again.
   if (record === null) return undefined;

@@ -8,13 +8,14 @@
  */
 
 import { CREDENTIAL_HEADERS } from "./cache_keys.ts";
-import type { CacheRequestInit, ParsedRequest } from "./request.ts";
+import { type CacheRequestInit, type ParsedRequest, parseRequest, signalOf } from "./request.ts";
+import { CachedResponse } from "./response.ts";
 
 /** Redirect statuses (Fetch standard: "redirect status"). */
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** How many redirects a fetch follows before it fails (Fetch standard §4.4, step 5). */
-export const MAX_REDIRECTS = 20;
+const MAX_REDIRECTS = 20;
 
 /**
  * Whether the session follows this request's redirects itself, step by step: a request that
@@ -29,6 +30,41 @@ export function followsStepwise(request: Pick<ParsedRequest, "redirect" | "metho
 }
 
 /**
+ * Follows a response's redirects one step at a time, each step through `step` (the cache), until
+ * a response that is not one: that is the answer, marked as reached through redirects.
+ *
+ * @param request The request that got the response.
+ * @param response Its response.
+ * @param step Fetches one request through the cache, without following its redirects.
+ * @param hops Redirects followed before this one.
+ * @returns The last step's response.
+ * @throws {TypeError} Where `fetch` fails ({@linkcode redirectTarget}).
+ */
+export function followRedirects(
+  request: ParsedRequest,
+  response: CachedResponse,
+  step: (request: ParsedRequest) => Promise<CachedResponse>,
+  hops = 0,
+): CachedResponse | Promise<CachedResponse> {
+  let target: ReturnType<typeof redirectTarget>;
+  try {
+    target = redirectTarget(request, response, hops);
+  } catch (error) {
+    return discard(response).then(() => Promise.reject(error));
+  }
+  if (target === undefined) return hops === 0 ? response : CachedResponse.reachedByRedirect(response);
+  return discard(response).then(() => {
+    const next = parseRequest(...target)!;
+    return step(next).then((response) => followRedirects(next, response, step, hops + 1));
+  });
+}
+
+/** Lets go of a redirect's body once it is followed (the cache reads on what it stores). */
+function discard(response: Response): Promise<void> {
+  return response.body?.cancel().catch(() => {}) ?? Promise.resolve();
+}
+
+/**
  * The request a redirect leads to, or `undefined` when the response is not one to follow.
  *
  * @param request The request that got the response.
@@ -38,7 +74,7 @@ export function followsStepwise(request: Pick<ParsedRequest, "redirect" | "metho
  * @throws {TypeError} Where `fetch` fails: a `Location` that is no URL or no HTTP(S) one, or
  *   more than {@linkcode MAX_REDIRECTS} redirects.
  */
-export function redirectTarget(
+function redirectTarget(
   request: ParsedRequest,
   response: Response,
   hops: number,
@@ -75,7 +111,8 @@ export function redirectTarget(
     cache: request.mode,
     redirect: "follow",
   };
-  if (init.signal === undefined && request.input instanceof Request) init.signal = request.input.signal;
+  const signal = signalOf(request);
+  if (signal !== undefined) init.signal = signal;
   if (request.expireAfter !== undefined) init.expireAfter = request.expireAfter;
   return [target.href, init];
 }

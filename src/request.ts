@@ -153,6 +153,29 @@ export function normalizeMethod(method: string): string {
 }
 
 /**
+ * The caller's abort signal, as fetch would follow it.
+ *
+ * @param request The parsed request.
+ * @returns The signal of its init, else of its `Request`.
+ */
+export function signalOf(request: Pick<ParsedRequest, "input" | "init">): AbortSignal | null | undefined {
+  if (request.init?.signal !== undefined) return request.init.signal;
+  return request.input instanceof Request ? request.input.signal : undefined;
+}
+
+/**
+ * The request without the caller's abort signal (for work that outlives the caller's request,
+ * as a background refresh).
+ *
+ * @param request The parsed request.
+ * @returns The fields to replace: an init whose signal is `null`, or none when it has no signal.
+ */
+export function withoutSignal(request: Pick<ParsedRequest, "input" | "init">): { init?: RequestInit } {
+  if (request.init?.signal === undefined && !(request.input instanceof Request)) return {};
+  return { init: { ...request.init, signal: null } };
+}
+
+/**
  * The arguments for the network fetch: the caller's request with `extra` header fields set, and
  * the header fields Fetch §4.5 adds for the cache mode (`Pragma`/`Cache-Control: no-cache` for
  * `no-store` and `reload`, `Cache-Control: max-age=0` for `no-cache`).

@@ -94,6 +94,30 @@ export function fromStored(
 }
 
 /**
+ * Whether a request takes only a stored response (or a 504): by its mode or its `only-if-cached`.
+ *
+ * @param flow The request.
+ * @returns `true` for the `only-if-cached` mode or directive.
+ */
+export function onlyIfCached(flow: Flow): boolean {
+  return flow.mode === "only-if-cached" || flow.policy.cacheControl.onlyIfCached !== undefined;
+}
+
+/**
+ * The answer to a request that takes only a stored response when none will do. RFC 9111
+ * §5.2.1.7: "respond either using a stored response ... or respond with a 504".
+ *
+ * @param flow The request.
+ * @param clock The session's clock.
+ * @returns A `504 Gateway Timeout`.
+ */
+export function gatewayTimeout(flow: Flow, clock: () => number): CachedResponse {
+  const source = { url: flow.url.href, redirected: false };
+  const status = { status: 504, statusText: "Gateway Timeout" };
+  return new CachedResponse(null, status, source, networkInfo(flow.key, undefined, clock));
+}
+
+/**
  * The cache metadata of a response that came from the network.
  *
  * @param key The request's key (`undefined` when the cache was bypassed).

@@ -6,22 +6,37 @@
 
 import type { CacheBackend } from "../backends/base.ts";
 import { takeBody, type TakenBody } from "./body.ts";
-import { Inflight, type Lead, type Outcome, RETRY, unlessAborted } from "./inflight.ts";
+import { Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ERROR_STATUSES, mayServeOnError } from "./policy.ts";
 import { conditionalHeaders, isNotModified, validatorsMatch } from "./validation.ts";
 import type { CacheEntry } from "./record.ts";
-import { type CacheRequestInit, networkArguments, type ParsedRequest, parseRequest } from "./request.ts";
+import {
+  type CacheRequestInit,
+  networkArguments,
+  type ParsedRequest,
+  parseRequest,
+  signalOf,
+  withoutSignal,
+} from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
 import { bypassesCache, type Found, planEntry, varyMatches } from "./store_plan.ts";
-import { type Flow, freshen, fromStored, type Hit, networkInfo } from "./serve.ts";
+import {
+  type Flow,
+  freshen,
+  fromStored,
+  gatewayTimeout,
+  type Hit,
+  networkInfo,
+  onlyIfCached,
+} from "./serve.ts";
 import { lookup, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
-import { followsStepwise, redirectTarget } from "./redirects.ts";
+import { followRedirects, followsStepwise } from "./redirects.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
@@ -116,31 +131,8 @@ export class CachedSession implements AsyncDisposable {
     }
     if (parsed === undefined) return this.#bypass({ input, init, method: "GET" });
     const response = this.#one(parsed);
-    return followsStepwise(parsed)
-      ? response.then((response) => this.#onward(parsed, response, 0))
-      : response;
-  }
-
-  /**
-   * Follows a redirect through the cache, one step at a time (each step stored, or not, by its own
-   * headers), until a response that is not one.
-   */
-  #onward(
-    request: ParsedRequest,
-    response: CachedResponse,
-    hops: number,
-  ): CachedResponse | Promise<CachedResponse> {
-    let target: ReturnType<typeof redirectTarget>;
-    try {
-      target = redirectTarget(request, response, hops);
-    } catch (error) {
-      return discard(response).then(() => Promise.reject(error));
-    }
-    if (target === undefined) return hops === 0 ? response : CachedResponse.reachedByRedirect(response);
-    return discard(response).then(() => {
-      const next = parseRequest(...target)!;
-      return this.#one(next).then((response) => this.#onward(next, response, hops + 1));
-    });
+    if (!followsStepwise(parsed)) return response;
+    return response.then((response) => followRedirects(parsed, response, (next) => this.#one(next)));
   }
 
   /** One request through the cache: look up, then serve, revalidate or fetch, then store. */
@@ -168,12 +160,9 @@ export class CachedSession implements AsyncDisposable {
     let found: Found | undefined;
     let missed: Promise<Outcome> | undefined;
     try {
-      const read = (key: string) => this.#access.read(flow, key);
-      found = ticket === undefined ? undefined : await lookup(flow, this.#o, read);
-      // A HEAD that no stored GET response answers may have a response of its own stored.
-      if (ticket !== undefined && found?.entry === undefined && flow.headKey !== undefined) {
-        found = await lookup({ ...flow, key: flow.headKey }, this.#o, read);
-      }
+      found = ticket === undefined
+        ? undefined
+        : await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
     } finally {
       missed = ticket?.missed();
       ticket?.leave();
@@ -183,7 +172,10 @@ export class CachedSession implements AsyncDisposable {
     let collapsed: ForwardReason | undefined;
     if ((use === undefined || use === "revalidate") && flow.mode !== "reload") {
       // The same request is at the origin already (a miss or a revalidation): share its result.
-      const joined = await this.#join(flow, missed);
+      const joined = await this.#inflight.join(flow.key, missed, {
+        mayLead: o.coalesceRequests && !flow.conditional && !onlyIfCached(flow),
+        signal: signalOf(flow),
+      });
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());
         found = { key: flow.key, entry: joined.entry, viaAlias: false };
@@ -218,28 +210,6 @@ export class CachedSession implements AsyncDisposable {
   }
 
   /**
-   * Waits for an identical request that is at the origin and returns its outcome; with none, takes
-   * the lead at once (before any await, so that of simultaneous requests exactly one leads). When
-   * the leader's caller aborts, the first waiter to wake up leads in its place.
-   */
-  async #join(
-    flow: Flow,
-    missed: Promise<Outcome> | undefined,
-  ): Promise<Outcome | { kind: "lead"; lead: Lead } | undefined> {
-    const mayLead = this.#o.coalesceRequests && !flow.conditional && !onlyIfCached(flow);
-    let shared = this.#inflight.get(flow.key) ?? missed;
-    while (true) {
-      if (shared === undefined) {
-        const lead = mayLead ? this.#inflight.lead(flow.key) : undefined;
-        return lead && { kind: "lead", lead };
-      }
-      const outcome = await unlessAborted(shared, signalOf(flow));
-      if (outcome !== RETRY) return outcome;
-      shared = this.#inflight.get(flow.key);
-    }
-  }
-
-  /**
    * Waits for background work (refreshes, writes) and closes the backend.
    */
   async close(): Promise<void> {
@@ -254,7 +224,7 @@ export class CachedSession implements AsyncDisposable {
 
   async #network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
     const o = this.#o;
-    // Identical requests that arrive meanwhile wait for this one (#join) instead of asking too.
+    // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking too.
     const lead = claimed ?? (o.coalesceRequests ? this.#inflight.lead(flow.key) : undefined);
     // What the origin sent is stored, and shared with waiters, only if its URL was not invalidated
     // since it was asked for (RFC 9111 §4.4).
@@ -273,9 +243,11 @@ export class CachedSession implements AsyncDisposable {
       const requestTime = o.now();
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;
+      // A redirect comes back as it is: the session follows it through the cache (fetch would not).
+      const manual = followsStepwise(flow);
       let response: Response;
       try {
-        response = await o.fetch(...networkArguments(flow, validators, { manual: followsStepwise(flow) }));
+        response = await o.fetch(...networkArguments(flow, validators, { manual }));
       } catch (error) {
         if (cached !== undefined && mayServeOnError(cached, flow.policy, o.now(), o)) {
           lead?.release(failed(error));
@@ -303,7 +275,7 @@ export class CachedSession implements AsyncDisposable {
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
-        response = await o.fetch(...networkArguments(flow, [], { manual: followsStepwise(flow) }));
+        response = await o.fetch(...networkArguments(flow, [], { manual }));
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
@@ -408,15 +380,8 @@ export class CachedSession implements AsyncDisposable {
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
   }
 
-  /** RFC 9111 §5.2.1.7: "respond either using a stored response ... or respond with a 504". */
   #unsatisfied(flow: Flow): CachedResponse {
-    return this.#monitor.unsatisfied(
-      new CachedResponse(null, { status: 504, statusText: "Gateway Timeout" }, {
-        url: flow.url.href,
-        redirected: false,
-      }, networkInfo(flow.key, undefined, this.#o.now)),
-      flow,
-    );
+    return this.#monitor.unsatisfied(gatewayTimeout(flow, this.#o.now), flow);
   }
 
   async #bypass(
@@ -438,25 +403,4 @@ export class CachedSession implements AsyncDisposable {
     );
     return this.#monitor.bypassed(wrapped, label, fwd);
   }
-}
-
-/** Lets go of a redirect's body once it is followed (the cache reads on what it stores). */
-function discard(response: Response): Promise<void> {
-  return response.body?.cancel().catch(() => {}) ?? Promise.resolve();
-}
-
-/** Whether a request takes only a stored response (or a 504): by its mode or its `only-if-cached`. */
-function onlyIfCached(flow: Flow): boolean {
-  return flow.mode === "only-if-cached" || flow.policy.cacheControl.onlyIfCached !== undefined;
-}
-
-function withoutSignal(flow: Flow): Partial<Flow> {
-  if (flow.init?.signal === undefined && !(flow.input instanceof Request)) return {};
-  return { init: { ...flow.init, signal: null } };
-}
-
-/** The caller's abort signal, as fetch would follow it. */
-function signalOf(flow: Pick<ParsedRequest, "input" | "init">): AbortSignal | null | undefined {
-  if (flow.init?.signal !== undefined) return flow.init.signal;
-  return flow.input instanceof Request ? flow.input.signal : undefined;
 }
