@@ -2,6 +2,10 @@
  * Scaling and memory: hit latency with 1k, 100k and 1M stored entries (memory and SQLite; Redis
  * at 1k and 100k), and the heap a `MemoryBackend` entry costs beyond its body.
  *
+ * The floor is timed at each size beside the memory backend: a plain `Map` of as many URLs'
+ * bytes, visited in the same order (see `floorCase`). What it loses from 1k to 1M entries is what
+ * cold memory costs any cache on this machine.
+ *
  * Big stores are built through the `Storage` API directly — the record a session would write
  * for the origin's response, under the key a session would compute for each URL — so that
  * building a million entries takes seconds; the hits then go through a session like any other.
@@ -21,7 +25,7 @@ import { openBackend, scratch } from "./_backends.ts";
 import { type Budget, type Case, compare, env, type Result } from "./_measure.ts";
 import type { Origin } from "./_origin.ts";
 import { type Table, times, timing } from "./_report.ts";
-import { type Figures, runtimeName } from "./hits.ts";
+import { type Figures, floorCase, originFields, runtimeName } from "./hits.ts";
 
 const KEY_OPTIONS = { ignoredParameters: new Set<string>(), matchHeaders: [] as string[] };
 /** Distinct URLs each timed case visits, in a random order over the whole store. */
@@ -142,6 +146,7 @@ export async function scaling(
   options: { budget: Budget },
 ): Promise<{ table: Table; figures: Figures }> {
   const entry = await template(origin);
+  const fields = await originFields(urlOf(origin, 0));
   const largest = Number(env("BENCH_MAX_ENTRIES") ?? 1_000_000);
   const counts = [1_000, 100_000, 1_000_000].filter((count) => count <= largest);
   const notes: string[] = [];
@@ -212,13 +217,24 @@ export async function scaling(
       sessions.push(session);
       cases.push(hitCase(`scale:${name}:${count}`, session, visits(origin, count)));
     }
+    // The floor beside the memory backend, over a plain `Map` of as many URLs, in the same order.
+    if (backendName === "memory") {
+      progress("scaling: building the floor's maps");
+      for (const count of counts) {
+        const started = performance.now();
+        const urls = Array.from({ length: count }, (_, i) => urlOf(origin, i));
+        const floor = floorCase(urls, fields, entry.body.length, visits(origin, count));
+        cases.push({ ...floor, name: `scale:floor:${count}` });
+        built[`floor:${count}`] = (performance.now() - started) / 1000;
+      }
+    }
     const results = cases.length === 0 ? [] : await compare(cases, options.budget);
     for (const cleanup of cleanups.splice(0)) await cleanup();
     for (const session of sessions) await session.close();
     for (const result of results) figures[result.name] = result;
   }
   const rows: string[][] = [];
-  for (const name of ["memory", "sqlite", "redis"]) {
+  for (const name of ["floor", "memory", "sqlite", "redis"]) {
     const base = figures[`scale:${name}:1000`];
     for (const count of counts) {
       const figure = figures[`scale:${name}:${count}`];
@@ -239,7 +255,12 @@ export async function scaling(
         `Scaling: hits among 1k, 100k and 1M stored entries (${runtimeName()}, 1 KB bodies, random order)`,
       columns: ["backend", "entries", "hits/s", "p50 µs", "p99 µs", "p50 ÷ p50 at 1k", "built in"],
       rows,
-      notes: [...notes, `Each store is visited at ${VISITS.toLocaleString("en-US")} random URLs, cycled.`],
+      notes: [
+        ...notes,
+        `Each store is visited at ${VISITS.toLocaleString("en-US")} random URLs, cycled (at 1k, 4,000).`,
+        "The floor: a plain Map of as many URLs' bytes, visited in the same order, timed beside the memory " +
+        "backend: what cold memory costs any cache.",
+      ],
     },
     figures,
   };
