@@ -65,6 +65,8 @@ export class CachedSession implements AsyncDisposable {
   #o: ResolvedOptions;
   #inflight = new Inflight();
   #refreshing = new Set<string>();
+  /** Set once `fetch` has hidden a redirect from `redirect: "manual"` (a browser's does). */
+  #redirectsHidden = false;
   #maxBodySize: number;
   #monitor: Monitor;
   #access: CacheAccess;
@@ -244,10 +246,10 @@ export class CachedSession implements AsyncDisposable {
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;
       // A redirect comes back as it is: the session follows it through the cache (fetch would not).
-      const manual = followsStepwise(flow);
+      const manual = followsStepwise(flow) && !this.#redirectsHidden;
       let response: Response;
       try {
-        response = await o.fetch(...networkArguments(flow, validators, { manual }));
+        response = await this.#ask(flow, validators, manual);
       } catch (error) {
         if (cached !== undefined && mayServeOnError(cached, flow.policy, o.now(), o)) {
           lead?.release(failed(error));
@@ -275,7 +277,7 @@ export class CachedSession implements AsyncDisposable {
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
-        response = await o.fetch(...networkArguments(flow, [], { manual }));
+        response = await this.#ask(flow, [], manual);
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
@@ -335,6 +337,18 @@ export class CachedSession implements AsyncDisposable {
       lead?.release(failed(error));
       throw error;
     }
+  }
+
+  /**
+   * Asks the origin. A `fetch` that answers `redirect: "manual"` with an opaque redirect (status 0,
+   * no `Location`: a browser's) is asked again to follow the redirect itself, and so is every
+   * request after it: the cache then sees where a redirect led, not the redirect.
+   */
+  async #ask(flow: Flow, validators: [string, string][], manual: boolean): Promise<Response> {
+    const response = await this.#o.fetch(...networkArguments(flow, validators, { manual }));
+    if (!manual || response.type !== "opaqueredirect") return response;
+    this.#redirectsHidden = true;
+    return this.#o.fetch(...networkArguments(flow, validators));
   }
 
   /** RFC 5861 §3: refresh a stale entry in the background, once at a time per entry. */

@@ -8,7 +8,7 @@ import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { delay, Switched, until } from "./_fixtures.ts";
 import { Clock, origin, reply, type Script } from "./_origin.ts";
-import { scripted as setup, URL_A } from "./_scripted.ts";
+import { type Scripted, scripted as setup, URL_A } from "./_scripted.ts";
 
 const date = (clock: Clock, offsetSeconds = 0) => new Date(clock.now + offsetSeconds * 1000).toUTCString();
 
@@ -1066,6 +1066,55 @@ Deno.test("Fetch §4.4 redirects: followed step by step, each step stored or not
       );
       await assertRejects(() => ftp.get(), TypeError, "ftp:");
       await ftp.session.close();
+    },
+  );
+  await t.step(
+    "a fetch that hides redirects from redirect: manual, as a browser's does, is let follow them",
+    async () => {
+      // A browser answers redirect: "manual" with an opaque redirect: status 0, no Location.
+      const hidden = () => {
+        const response = new Response(null);
+        return Object.defineProperties(response, {
+          type: { value: "opaqueredirect" },
+          status: { value: 0 },
+          headers: { value: new Headers() },
+        });
+      };
+      let manualAsks = 0;
+      const s: Scripted = setup(
+        (clock) => redirects(clock, () => "/v1", { "cache-control": "max-age=60" }),
+        {
+          fetch: async (input, init) => {
+            const request = new Request(input, init);
+            let response = await s.origin.fetch(request);
+            if (request.redirect === "manual") {
+              manualAsks++;
+              return response.status === 302 ? hidden() : response;
+            }
+            let url = request.url;
+            while (response.status === 302) {
+              url = new URL(response.headers.get("location")!, url).href;
+              response = await s.origin.fetch(url, { headers: request.headers });
+              Object.defineProperties(response, { url: { value: url }, redirected: { value: true } });
+            }
+            return response;
+          },
+        },
+      );
+      const first = await s.session.fetch("http://127.0.0.1/latest");
+      assertEquals([first.status, await first.text(), first.url, first.redirected], [
+        200,
+        "at /v1",
+        "http://127.0.0.1/v1",
+        true,
+      ]);
+      // Asked once with redirect: "manual", once more to follow; from then on, to follow at once.
+      const next = await s.session.fetch("http://127.0.0.1/latest?page=2");
+      assertEquals([await next.text(), next.redirected, manualAsks, s.origin.calls], ["at /v1", true, 1, 5]);
+      // What the redirects led to is stored under the URL asked for, as with any fetch that follows.
+      const again = await s.session.fetch("http://127.0.0.1/latest?page=2");
+      assertEquals([await again.text(), again.fromCache, s.origin.calls], ["at /v1", true, 5]);
+      await s.session.close();
     },
   );
   await t.step("a 3xx without Location is an answer, not a redirect", async () => {

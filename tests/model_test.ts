@@ -372,18 +372,20 @@ const sessionOptions = fc.record({
    */
   cacheControl: oneIn(4, fc.constant(false)).map((off) => off === undefined),
   /**
-   * Whether their `fetch` follows redirects whatever it is asked (one run in four), as a custom
-   * one may: the session then never sees a redirect, only where it led, and keeps that under the
-   * URL asked for. Otherwise `redirect: "manual"` gets the redirect itself, and the session
-   * follows it step by step, each step cached by its own headers.
+   * What their `fetch` does with a redirect asked for with `redirect: "manual"`: gives it (two runs
+   * in three), and the session follows it step by step, each step cached by its own headers; or
+   * follows it whatever it is asked (one run in six), as a custom one may, or hides it behind an
+   * opaque redirect (one in six), as a browser's does, and the session lets it follow. The session
+   * then never sees a redirect, only where it led, and keeps that under the URL asked for.
    */
-  followsItself: oneIn(4, fc.constant(true)).map(Boolean),
+  redirects: fc.constantFrom<Redirects>("given", "given", "given", "given", "followed", "hidden"),
 });
 type SessionOptions = typeof sessionOptions extends fc.Arbitrary<infer T> ? T : never;
+type Redirects = "given" | "followed" | "hidden";
 
 /** A session's options as {@linkcode CachedSession} takes them. */
 function optionsOf(
-  { expireAfter, heuristicExpireAfter, matchTeams, followsItself: _, ...options }: SessionOptions,
+  { expireAfter, heuristicExpireAfter, matchTeams, redirects: _, ...options }: SessionOptions,
 ) {
   return {
     ...options,
@@ -506,20 +508,20 @@ class Model {
   readonly declared: Record<string, boolean>;
   /** Whether the origin answers each team with a body of its own (the sessions match `X-Team`). */
   readonly teams: boolean;
-  /** Whether the fetch follows redirects whatever it is asked ({@linkcode sessionOptions}). */
-  readonly followsItself: boolean;
+  /** What the fetch does with a redirect asked for ({@linkcode sessionOptions}). */
+  readonly redirects: Redirects;
   #bodies = new Map<string, string>();
   #visits = 0;
 
   constructor(
     padding: Record<string, number>,
     declared: Record<string, boolean>,
-    options: Pick<SessionOptions, "matchTeams" | "followsItself">,
+    options: Pick<SessionOptions, "matchTeams" | "redirects">,
   ) {
     this.padding = padding;
     this.declared = declared;
     this.teams = options.matchTeams;
-    this.followsItself = options.followsItself;
+    this.redirects = options.redirects;
   }
 
   /** Whom the origin answers: the user, and their team when teams get bodies of their own. */
@@ -569,7 +571,12 @@ class Model {
       if (location !== null) headers.set("location", `/${location}`);
       return new Response("changed", { status: location === null ? 200 : 201, headers });
     }
-    if (request.redirect === "manual" && url !== path && !this.followsItself) {
+    if (request.redirect === "manual" && url !== path && this.redirects === "hidden") {
+      // As a browser's fetch: an opaque redirect, which says neither its status nor where it leads.
+      const hidden = new Response(null);
+      return Object.defineProperties(hidden, { type: { value: "opaqueredirect" }, status: { value: 0 } });
+    }
+    if (request.redirect === "manual" && url !== path && this.redirects === "given") {
       // The redirect itself, to a caller that follows it on its own (or does not).
       const date = new Date(this.clock.now).toUTCString();
       const headers = { location: `/${url}`, "cache-control": "max-age=30", date };
@@ -781,7 +788,10 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const what = `${response.status} for ${url} (${asking})`;
   if (response.status === 504) return ok(cachedOnly(asked), `${what}: a 504 unasked`);
   if (response.status === 503) return ok(model.down === "503", `${what}: a 503 from an origin that is up`);
-  if (asked.manual && REDIRECTS[url] !== undefined && !settings.followsItself) {
+  if (asked.manual && REDIRECTS[url] !== undefined && settings.redirects === "hidden") {
+    return equal(response.status, 0, `${what}: where a redirect leads, to a caller that does not follow it`);
+  }
+  if (asked.manual && REDIRECTS[url] !== undefined && settings.redirects === "given") {
     // A caller that does not follow redirects gets the redirect itself, never where it leads.
     equal(response.status, 301, `${what}: where a redirect leads, to a caller that does not follow it`);
     return equal(response.headers.get("location"), `/${REDIRECTS[url]}`, `${what}: another redirect`);
@@ -839,7 +849,7 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   // it led, and a POST to the redirecting URL drops only the redirect.
   const known = model.invalidated[settings.handle]!;
   const invalidated = Math.max(
-    url === resource || settings.followsItself ? known.get(url) ?? -Infinity : -Infinity,
+    url === resource || settings.redirects !== "given" ? known.get(url) ?? -Infinity : -Infinity,
     known.get(resource) ?? -Infinity,
   );
   ok(
