@@ -245,11 +245,9 @@ export class CachedSession implements AsyncDisposable {
       const requestTime = o.now();
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;
-      // A redirect comes back as it is: the session follows it through the cache (fetch would not).
-      const manual = followsStepwise(flow) && !this.#redirectsHidden;
       let response: Response;
       try {
-        response = await this.#ask(flow, validators, manual);
+        response = await this.#ask(flow, validators);
       } catch (error) {
         if (cached !== undefined && mayServeOnError(cached, flow.policy, o.now(), o)) {
           lead?.release(failed(error));
@@ -277,7 +275,7 @@ export class CachedSession implements AsyncDisposable {
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
-        response = await this.#ask(flow, [], manual);
+        response = await this.#ask(flow, []);
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
@@ -340,11 +338,13 @@ export class CachedSession implements AsyncDisposable {
   }
 
   /**
-   * Asks the origin. A `fetch` that answers `redirect: "manual"` with an opaque redirect (status 0,
-   * no `Location`: a browser's) is asked again to follow the redirect itself, and so is every
-   * request after it: the cache then sees where a redirect led, not the redirect.
+   * Asks the origin. A redirect comes back as it is, for the session to follow through the cache.
+   * A `fetch` that answers `redirect: "manual"` with an opaque redirect (status 0, no `Location`:
+   * a browser's) is asked again to follow it itself, and so is every request after it: the cache
+   * then sees where a redirect led, not the redirect.
    */
-  async #ask(flow: Flow, validators: [string, string][], manual: boolean): Promise<Response> {
+  async #ask(flow: Flow, validators: [string, string][]): Promise<Response> {
+    const manual = followsStepwise(flow) && !this.#redirectsHidden;
     const response = await this.#o.fetch(...networkArguments(flow, validators, { manual }));
     if (!manual || response.type !== "opaqueredirect") return response;
     this.#redirectsHidden = true;
