@@ -221,3 +221,41 @@ Deno.test("keyFn: the headers of a request that has none are empty and cannot be
   deepEqual([await hit.text(), hit.fromCache, server.calls], ["response 2", true, 2]);
   await session.close();
 });
+
+Deno.test("default keys do not change from one version to the next: what an earlier version stored is still found", async () => {
+  // Keys computed by the code of 52b6504, before a key with credentials, a redirect mode or a
+  // matched header was computed without arrays (the same bytes are hashed).
+  const url = new URL("https://api.example.com/v1/items?b=2&a=1");
+  const requests: KeyRequest[] = [
+    { method: "GET", url, headers: new Headers() },
+    { method: "GET", url, headers: new Headers({ authorization: "Bearer alice" }) },
+    {
+      method: "GET",
+      url,
+      headers: new Headers({ "accept-language": "fr", cookie: "id=1" }),
+      redirect: "manual",
+    },
+    {
+      method: "POST",
+      url,
+      headers: new Headers({ "content-type": "application/json" }),
+      body: new TextEncoder().encode('{"q":1}'),
+    },
+  ];
+  const keys = async (shared: boolean) => {
+    const options = { ignoredParameters: new Set<string>(), matchHeaders: ["accept-language"], shared };
+    return await Promise.all(requests.map((request) => createCacheKey(request, options)));
+  };
+  deepEqual(await keys(false), [
+    "LO83YSO37sd8MYh0fzFRMw",
+    "LO83YSO37sd8MYh0fzFRMw+cUu-6BBhvY91oZ4B_BG8Ug",
+    "LO83YSO37sd8MYh0fzFRMw+rbPnA3x5U9Iid7HLWx0IYg",
+    "4KzAVPXsMFje0R2xSy2qwg+WeLvEAHZZFCg3o3lp7TQeQ",
+  ]);
+  deepEqual(await keys(true), [
+    "LO83YSO37sd8MYh0fzFRMw+oZgSeViqP4FKx8IEn7LchA",
+    "LO83YSO37sd8MYh0fzFRMw+ubbV23IOORx89wzPb_ydvA",
+    "LO83YSO37sd8MYh0fzFRMw+AEnbWfuf2cW-rQHFqCfrVg",
+    "4KzAVPXsMFje0R2xSy2qwg+5jtiMOl7sJLwxoHP2G1Pog",
+  ]);
+});
