@@ -19,6 +19,11 @@ import { type Budget, type Case, compare, type Result } from "./_measure.ts";
 import { body, type Origin, SIZES } from "./_origin.ts";
 import { SIZE_LABEL, type Table, times, timing } from "./_report.ts";
 
+/** A request as an API client sends it: with `Authorization`. */
+const WITH_TOKEN: RequestInit = {
+  headers: { authorization: "Bearer bench-0123456789abcdefghijklmnopqrstuv" },
+};
+
 /** Backends timed in the first group, beside the floor and nothing else. */
 const LOCAL = new Set(["memory", "sqlite"]);
 
@@ -58,14 +63,15 @@ export function floorCase(urls: string[], headers: [string, string][], size: num
  * @param name Row label.
  * @param session The session.
  * @param urls The URLs to cycle through (all stored).
+ * @param init What each request is sent with.
  * @returns The case.
  */
-export function sessionCase(name: string, session: CachedSession, urls: string[]): Case {
+export function sessionCase(name: string, session: CachedSession, urls: string[], init?: RequestInit): Case {
   let i = 0;
   return {
     name,
     run: async () => {
-      const response = await session.fetch(urls[i++ % urls.length]!);
+      const response = await session.fetch(urls[i++ % urls.length]!, init);
       if (!response.fromCache) throw new Error(`${name}: a hit went to the origin`);
       await response.arrayBuffer();
     },
@@ -77,12 +83,17 @@ export function sessionCase(name: string, session: CachedSession, urls: string[]
  *
  * @param session The session.
  * @param urls The URLs.
+ * @param init What each request is sent with.
  * @returns `undefined`, or why the backend cannot serve hits here.
  */
-export async function fill(session: CachedSession, urls: string[]): Promise<string | undefined> {
-  for (const url of urls) await (await session.fetch(url)).arrayBuffer();
+export async function fill(
+  session: CachedSession,
+  urls: string[],
+  init?: RequestInit,
+): Promise<string | undefined> {
+  for (const url of urls) await (await session.fetch(url, init)).arrayBuffer();
   for (const url of urls) {
-    const response = await session.fetch(url);
+    const response = await session.fetch(url, init);
     await response.arrayBuffer();
     if (!response.fromCache) return `${session.cache.name} served ${url} from the origin after storing it`;
   }
@@ -136,6 +147,12 @@ export async function hits(
       const problem = await fill(session, urls);
       if (problem === undefined) groups[LOCAL.has(name) ? 0 : 1]!.push(sessionCase(name, session, urls));
       else figures[`${name}:${size}`] = { skip: problem };
+      if (name === "memory" && problem === undefined) {
+        // As an API client asks: with a bearer token, which its key holds as a digest.
+        const tokened = await fill(session, urls, WITH_TOKEN);
+        if (tokened === undefined) groups[0]!.push(sessionCase("memory-token", session, urls, WITH_TOKEN));
+        else figures[`memory-token:${size}`] = { skip: tokened };
+      }
     }
     const webCache = options.webCache ? await webCacheCase(urls) : undefined;
     if (webCache !== undefined) groups[1]!.push(webCache.case);
@@ -154,7 +171,8 @@ export async function hits(
     // The backend's own close clears what the run stored; the session's then finds it closed.
     for (const backend of opened) if (backend.skip === undefined) await backend.close();
     for (const session of sessions) await session.close();
-    for (const name of ["floor", ...options.backends, ...(options.webCache ? ["web-cache"] : [])]) {
+    const names = options.backends.flatMap((name) => name === "memory" ? [name, "memory-token"] : [name]);
+    for (const name of ["floor", ...names, ...(options.webCache ? ["web-cache"] : [])]) {
       const figure = figures[`${name}:${size}`];
       const label = LABELS[name] ?? name;
       if (figure === undefined) continue;
@@ -179,6 +197,8 @@ export async function hits(
       notes: [
         "Memory and SQLite are timed beside the floor; the other backends in a second group with a floor " +
         "of their own, which their ratio uses.",
+        "With a bearer token: the memory backend's session again, each request sent with an `Authorization` " +
+        "field (its key then holds a digest of it), as an API client sends them.",
         ...notes,
       ],
     },
@@ -189,6 +209,7 @@ export async function hits(
 const LABELS: Record<string, string> = {
   "floor": "floor: key + Response from bytes",
   "memory": "MemoryBackend",
+  "memory-token": "MemoryBackend, with a bearer token",
   "sqlite": "SQLiteBackend (file, WAL)",
   "redis": "RedisBackend",
   "mongodb": "MongoDBBackend",
