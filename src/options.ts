@@ -45,8 +45,9 @@ export interface CachedSessionOptions {
   urlsExpireAfter?: UrlsExpireAfter;
   /**
    * Follow the HTTP caching rules of RFC 9111 and RFC 5861: `Cache-Control`, `Expires`, heuristic
-   * freshness. Without them, only the expiration options decide freshness; `Vary`, revalidation
-   * with validators and a true `Age` stay either way.
+   * freshness. Without them, only the expiration options decide freshness, and only the session's
+   * `staleIfError` and `staleWhileRevalidate` how long past it; `Vary`, revalidation with
+   * validators and a true `Age` stay either way.
    * @default {true}
    */
   cacheControl?: boolean;
@@ -94,7 +95,8 @@ export interface CachedSessionOptions {
   staleIfError?: boolean | number;
   /**
    * Seconds past expiry during which a stale response is served at once and refreshed in the
-   * background; the response's own `stale-while-revalidate` takes precedence.
+   * background. With `cacheControl`, the response's own `stale-while-revalidate` takes precedence,
+   * and `must-revalidate` or `no-cache` forbid it; without, this window alone applies.
    * @default {0}
    */
   staleWhileRevalidate?: number;

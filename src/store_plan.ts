@@ -129,7 +129,7 @@ export function planEntry(
   const expiresAt = expiresAtOf(request, response, base, o, cc);
   if (expiresAt === undefined) return undefined;
   const entry = { ...base, expiresAt };
-  const deleteAt = planDeleteAt(entry, o, o.cacheControl ? cc : undefined);
+  const deleteAt = planDeleteAt(entry, o, cc);
   if (deleteAt <= responseTime) return undefined;
   const sameSlot = entry.vary.length === 0 || primary === undefined || primary.vary.length === 0 ||
     sameValues(primary.vary, entry.vary);
@@ -203,8 +203,8 @@ export function expiresAtOf(
 
 /**
  * When the storage may reclaim an entry (epoch ms): once it can no longer be served stale
- * (`stale-while-revalidate`, `stale-if-error`) nor revalidated (it has a validator: kept for
- * {@linkcode REVALIDATION_WINDOW_SECONDS}).
+ * (`stale-while-revalidate`, `stale-if-error`: the response's, with `cacheControl`, or the
+ * session's) nor revalidated (it has a validator: kept for {@linkcode REVALIDATION_WINDOW_SECONDS}).
  *
  * @param entry The entry (headers and expiry).
  * @param o The session's options.
@@ -217,7 +217,7 @@ export function planDeleteAt(
   cc?: CacheControl,
 ): number {
   if (!Number.isFinite(entry.expiresAt)) return Infinity;
-  cc ??= parseCacheControl(headerValue(entry.headers, "cache-control"));
+  cc = o.cacheControl ? cc ?? parseCacheControl(headerValue(entry.headers, "cache-control")) : {};
   const validators = headerValue(entry.headers, "etag") !== null ||
     headerValue(entry.headers, "last-modified") !== null;
   const window = Math.max(

@@ -602,6 +602,53 @@ Deno.test("cacheControl off: staleIfError alone decides, whatever the response's
   await s.session.close();
 });
 
+Deno.test("cacheControl off: the session's staleWhileRevalidate alone decides, whatever the response's directives", async () => {
+  const background: Promise<unknown>[] = [];
+  const s = setup(
+    (clock) => (_r, n) =>
+      reply(`v${n}`, { "cache-control": "no-cache, must-revalidate, stale-while-revalidate=600" }, { clock }),
+    { cacheControl: false, expireAfter: 10, staleWhileRevalidate: 30, waitUntil: (p) => background.push(p) },
+  );
+  const served = async () => {
+    const { body, response } = await s.get();
+    await Promise.all(background.splice(0));
+    return `${body}:${response.fromCache}`;
+  };
+  await s.get();
+  // Stale by 10 s, within the session's 30: served at once (v1), refreshed in the background (v2).
+  s.clock.tick(20);
+  assertEquals([await served(), s.origin.calls], ["v1:true", 2]);
+  assertEquals([await served(), s.origin.calls], ["v2:true", 2]);
+  // Stale by 40 s: past the session's window, though within the response's own.
+  s.clock.tick(50);
+  assertEquals([await served(), s.origin.calls], ["v3:false", 3]);
+  await s.session.close();
+});
+
+Deno.test("the storage keeps an entry as long as it may be served stale: by the directives, or by the session's windows alone with cacheControl off", async () => {
+  const kept = async (options: CachedSessionOptions) => {
+    const clock = new Clock();
+    const o = origin(() =>
+      reply("x", { "cache-control": "max-age=10, stale-while-revalidate=600, stale-if-error=900" }, { clock })
+    );
+    let deleteAt = 0;
+    const storage = new (class extends MemoryStorage {
+      override set(key: string, value: Uint8Array, at: number): Promise<void> {
+        deleteAt = at;
+        return super.set(key, value, at);
+      }
+    })();
+    const backend = new CacheBackend(storage);
+    const session = new CachedSession({ fetch: o.fetch, now: clock.fn, backend, ...options });
+    await (await session.fetch(URL_A)).text();
+    await session.close();
+    return (deleteAt - clock.now) / 1000;
+  };
+  assertEquals(await kept({ staleWhileRevalidate: 30 }), 10 + 900);
+  assertEquals(await kept({ cacheControl: false, expireAfter: 10, staleWhileRevalidate: 30 }), 10 + 30);
+  assertEquals(await kept({ cacheControl: false, expireAfter: 10, staleIfError: 60 }), 10 + 60);
+});
+
 Deno.test("cacheControl off: a hit says its true Age, not the one it was stored with", async () => {
   const s = setup((clock) => () => reply("x", { age: "20" }, { clock }), { cacheControl: false });
   await s.get();

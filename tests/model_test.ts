@@ -732,8 +732,10 @@ function allowedAge(asked: Asked, settings: Settings, fresh: number, onError: nu
     ? fresh + onError
     : 0;
   // Without the rules, neither the response's `stale-while-revalidate` nor the request's
-  // directives count (but for `only-if-cached`, which takes only a fresh response then).
-  if (!settings.cacheControl) return Math.max(ifError, mode === "default" ? fresh : 0);
+  // directives count: the session's `staleWhileRevalidate` alone, as its `staleIfError`.
+  if (!settings.cacheControl) {
+    return Math.max(ifError, mode === "default" ? fresh + settings.staleWhileRevalidate : 0);
+  }
   const whileRevalidating = mayBeStale ? rules.staleWhileRevalidate ?? settings.staleWhileRevalidate : 0;
   return Math.max(ifError, usualAge(asked, fresh, whileRevalidating, mayBeStale));
 }
