@@ -201,7 +201,8 @@ export class CachedSession implements AsyncDisposable {
       return this.#serve(flow, found as Hit, "collapsed", { fwd: collapsed });
     }
     if (use === "stale-while-revalidate" && answers) {
-      this.#refresh(flow, found as Hit);
+      // (A client that asked only for what is stored asked the cache not to go to the origin.)
+      if (!onlyIfCached(flow)) this.#refresh(flow, found as Hit);
       return this.#serve(flow, found as Hit);
     }
     // RFC 9111 §5.2.1.7: the only-if-cached directive wants a stored response that satisfies the

@@ -501,6 +501,11 @@ Deno.test("RFC 5861 §3 stale-while-revalidate: stale served at once, refreshed 
   assertEquals([refreshed.body, refreshed.response.fromCache], ["v2", true]);
   s.clock.tick(100);
   assertEquals((await s.get()).response.fromCache, false);
+  // only-if-cached: the stale response, and no refresh, since the client wants no request sent.
+  s.clock.tick(20);
+  const offline = await s.get({ headers: { "cache-control": "only-if-cached" } });
+  await Promise.all(background);
+  assertEquals([offline.body, offline.response.fromCache, s.origin.calls], ["v3", true, 3]);
   await s.session.close();
 });
 
