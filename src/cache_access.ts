@@ -20,6 +20,9 @@ import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 
+/** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
 /** What a read of the backend finds. */
 type Read = Awaited<ReturnType<CacheBackend["read"]>>;
 
@@ -180,10 +183,12 @@ export class CacheAccess {
    * (`allowedMethods: ["GET", "POST"]`): such a session treats its `POST`s as queries, each keyed
    * by its body, and one that misses does not drop the answers to the others.
    *
-   * @param flow The unsafe request.
+   * @param flow The request.
    * @param response Its response.
+   * @returns Whether it invalidated anything: `false` for a safe method or an error response.
    */
-  async invalidate(flow: Reported & { label: string }, response: Response): Promise<void> {
+  async invalidate(flow: Reported & { label: string }, response: Response): Promise<boolean> {
+    if (SAFE_METHODS.has(flow.method) || response.status >= 400) return false;
     try {
       const urls = [...invalidatedUrls(flow.url, response)];
       const methods = storedMethods(this.#cache.storage).filter((method) =>
@@ -195,6 +200,7 @@ export class CacheAccess {
     } catch (error) {
       this.report(error, "delete", flow);
     }
+    return true;
   }
 
   /** A URL as the invalidations know it: as the keys of its entries start. */

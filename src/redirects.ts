@@ -8,7 +8,13 @@
  */
 
 import { CREDENTIAL_HEADERS } from "./cache_keys.ts";
-import { type CacheRequestInit, type ParsedRequest, parseRequest, signalOf } from "./request.ts";
+import {
+  type CacheRequestInit,
+  networkArguments,
+  type ParsedRequest,
+  parseRequest,
+  signalOf,
+} from "./request.ts";
 import { CachedResponse } from "./response.ts";
 
 /** Redirect statuses (Fetch standard: "redirect status"). */
@@ -57,6 +63,38 @@ export function followRedirects(
     const next = parseRequest(...target)!;
     return step(next).then((response) => followRedirects(next, response, step, hops + 1));
   });
+}
+
+/**
+ * The session's way to the origin: a request whose redirects the session follows asks `fetch`
+ * for `redirect: "manual"`, so that a redirect comes back as it is, to be followed through the
+ * cache. A `fetch` that answers that with an opaque redirect (status 0, no `Location`: a
+ * browser's) is asked again to follow it itself, and so is every request after it: the cache then
+ * sees where a redirect led, not the redirect.
+ */
+export class StepwiseFetch {
+  #fetch: typeof globalThis.fetch;
+  /** Set once `fetch` has hidden a redirect. */
+  #hidden = false;
+
+  constructor(fetch: typeof globalThis.fetch) {
+    this.#fetch = fetch;
+  }
+
+  /**
+   * Sends a request to the origin.
+   *
+   * @param request The request.
+   * @param extra Header fields to set (validators).
+   * @returns The origin's response; a redirect as it is, unless `fetch` hides redirects.
+   */
+  async fetch(request: ParsedRequest, extra: [string, string][]): Promise<Response> {
+    const manual = followsStepwise(request) && !this.#hidden;
+    const response = await this.#fetch(...networkArguments(request, extra, { manual }));
+    if (!manual || response.type !== "opaqueredirect") return response;
+    this.#hidden = true;
+    return this.#fetch(...networkArguments(request, extra));
+  }
 }
 
 /** Lets go of a redirect's body once it is followed (the cache reads on what it stores). */

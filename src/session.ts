@@ -36,12 +36,10 @@ import {
 import { lookup, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
-import { followRedirects, followsStepwise } from "./redirects.ts";
+import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
-
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
 /**
  * A fetch with a persistent, RFC 9111-aware HTTP cache in front of it.
@@ -65,11 +63,10 @@ export class CachedSession implements AsyncDisposable {
   #o: ResolvedOptions;
   #inflight = new Inflight();
   #refreshing = new Set<string>();
-  /** Set once `fetch` has hidden a redirect from `redirect: "manual"` (a browser's does). */
-  #redirectsHidden = false;
   #maxBodySize: number;
   #monitor: Monitor;
   #access: CacheAccess;
+  #origin: StepwiseFetch;
 
   /**
    * Creates a session.
@@ -85,6 +82,7 @@ export class CachedSession implements AsyncDisposable {
     this.#maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
     this.#monitor = new Monitor(this.#o);
     this.#access = new CacheAccess(this.cache, this.#o, this.#monitor);
+    this.#origin = new StepwiseFetch(this.#o.fetch);
     // Deletes and listings by URL look under this session's forms of a URL's keys too.
     addKeyForms(this.cache.storage, this.#o);
   }
@@ -248,7 +246,7 @@ export class CachedSession implements AsyncDisposable {
       const conditional = validators.length > 0;
       let response: Response;
       try {
-        response = await this.#ask(flow, validators);
+        response = await this.#origin.fetch(flow, validators);
       } catch (error) {
         if (cached !== undefined && mayServeOnError(cached, flow.policy, o.now(), o)) {
           lead?.release(failed(error));
@@ -276,7 +274,7 @@ export class CachedSession implements AsyncDisposable {
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
-        response = await this.#ask(flow, []);
+        response = await this.#origin.fetch(flow, []);
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
@@ -295,10 +293,8 @@ export class CachedSession implements AsyncDisposable {
         }
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
-      if (!SAFE_METHODS.has(flow.method) && response.status < 400) {
-        await this.#access.invalidate(flow, response);
-        asked = this.#access.mark(); // its own response is newer than what it invalidated
-      }
+      // Its own response is newer than what it invalidated.
+      if (await this.#access.invalidate(flow, response)) asked = this.#access.mark();
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
       const plan = flow.method === "HEAD" && stale?.entry?.method === "GET"
@@ -336,20 +332,6 @@ export class CachedSession implements AsyncDisposable {
       lead?.release(failed(error));
       throw error;
     }
-  }
-
-  /**
-   * Asks the origin. A redirect comes back as it is, for the session to follow through the cache.
-   * A `fetch` that answers `redirect: "manual"` with an opaque redirect (status 0, no `Location`:
-   * a browser's) is asked again to follow it itself, and so is every request after it: the cache
-   * then sees where a redirect led, not the redirect.
-   */
-  async #ask(flow: Flow, validators: [string, string][]): Promise<Response> {
-    const manual = followsStepwise(flow) && !this.#redirectsHidden;
-    const response = await this.#o.fetch(...networkArguments(flow, validators, { manual }));
-    if (!manual || response.type !== "opaqueredirect") return response;
-    this.#redirectsHidden = true;
-    return this.#o.fetch(...networkArguments(flow, validators));
   }
 
   /** RFC 5861 §3: refresh a stale entry in the background, once at a time per entry. */
@@ -408,7 +390,7 @@ export class CachedSession implements AsyncDisposable {
       : networkArguments(request as ParsedRequest);
     const response = await this.#o.fetch(...args);
     const label = (request as Partial<Flow>).label ?? `${request.method} ${request.url?.href ?? ""}`;
-    if (request.url !== undefined && !SAFE_METHODS.has(request.method) && response.status < 400) {
+    if (request.url !== undefined) {
       await this.#access.invalidate({ method: request.method, url: request.url, label }, response);
     }
     const wrapped = CachedResponse.fromNetwork(

@@ -509,18 +509,28 @@ Deno.test("RFC 5861 §3 stale-while-revalidate: stale served at once, refreshed 
   await s.session.close();
 });
 
-Deno.test("RFC 5861 §3 the session's staleWhileRevalidate: a window for responses without one; a response's own window, or must-revalidate, wins", async () => {
+/**
+ * A scripted session whose `served()` fetches the URL, lets the background refresh it set off
+ * land, and tells `body:fromCache`.
+ */
+function refreshing(script: Parameters<typeof setup>[0], options: CachedSessionOptions) {
   const background: Promise<unknown>[] = [];
-  let cacheControl = "max-age=10";
-  const s = setup(
-    (clock) => (_r, n) => reply(`v${n}`, { "cache-control": cacheControl }, { clock }),
-    { staleWhileRevalidate: 30, waitUntil: (p) => background.push(p) },
-  );
+  const s = setup(script, { ...options, waitUntil: (p) => background.push(p) });
   const served = async () => {
     const { body, response } = await s.get();
     await Promise.all(background.splice(0));
     return `${body}:${response.fromCache}`;
   };
+  return { ...s, served };
+}
+
+Deno.test("RFC 5861 §3 the session's staleWhileRevalidate: a window for responses without one; a response's own window, or must-revalidate, wins", async () => {
+  let cacheControl = "max-age=10";
+  const s = refreshing(
+    (clock) => (_r, n) => reply(`v${n}`, { "cache-control": cacheControl }, { clock }),
+    { staleWhileRevalidate: 30 },
+  );
+  const { served } = s;
   // Stale by 10 s, within the session's 30: served at once (v1), refreshed in the background (v2).
   await s.get();
   s.clock.tick(20);
@@ -608,17 +618,12 @@ Deno.test("cacheControl off: staleIfError alone decides, whatever the response's
 });
 
 Deno.test("cacheControl off: the session's staleWhileRevalidate alone decides, whatever the response's directives", async () => {
-  const background: Promise<unknown>[] = [];
-  const s = setup(
+  const s = refreshing(
     (clock) => (_r, n) =>
       reply(`v${n}`, { "cache-control": "no-cache, must-revalidate, stale-while-revalidate=600" }, { clock }),
-    { cacheControl: false, expireAfter: 10, staleWhileRevalidate: 30, waitUntil: (p) => background.push(p) },
+    { cacheControl: false, expireAfter: 10, staleWhileRevalidate: 30 },
   );
-  const served = async () => {
-    const { body, response } = await s.get();
-    await Promise.all(background.splice(0));
-    return `${body}:${response.fromCache}`;
-  };
+  const { served } = s;
   await s.get();
   // Stale by 10 s, within the session's 30: served at once (v1), refreshed in the background (v2).
   s.clock.tick(20);
