@@ -246,24 +246,36 @@ export function parseAge(value: string | null): number {
  * @returns Seconds.
  */
 export function currentAge(entry: CacheEntry, now: number): number {
-  const initialAge = initialAges.get(entry) ??
-    correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime);
+  const kept = initialAges.get(entry.headers);
+  const initialAge = kept !== undefined && kept.requestTime === entry.requestTime &&
+      kept.responseTime === entry.responseTime
+    ? kept.age
+    : correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime);
   return initialAge + Math.max(0, (now - entry.responseTime) / 1000);
 }
 
 /**
- * Works out an entry's initial age once, for an entry that many hits will share (a decoded
- * record the backend keeps). Entries are never changed once built (a 304 builds a new one), so
- * the initial age stays theirs. Only shared entries are noted: noting every entry read (a large
- * store visited at random) cost more in garbage collection than it saved.
+ * Works out an entry's initial age once, for an entry that many hits will share: a decoded record
+ * the backend keeps, or the decoded metadata it gives each read of a record a copy of. It is kept
+ * by the entry's fields, which those copies share, with the two times it also depends on. Fields
+ * are never changed once built (a 304 builds new ones). Only shared entries are noted: noting
+ * every entry read (a large store visited at random) cost more in garbage collection than it saved.
  *
  * @param entry The entry.
  */
 export function keepInitialAge(entry: CacheEntry): void {
-  initialAges.set(entry, correctedInitialAge(entry.headers, entry.requestTime, entry.responseTime));
+  const { headers, requestTime, responseTime } = entry;
+  initialAges.set(headers, {
+    requestTime,
+    responseTime,
+    age: correctedInitialAge(headers, requestTime, responseTime),
+  });
 }
 
-const initialAges = new WeakMap<CacheEntry, number>();
+const initialAges = new WeakMap<
+  readonly [string, string][],
+  { requestTime: number; responseTime: number; age: number }
+>();
 
 /**
  * Whether a stale entry must never be used without revalidation (RFC 9111 §4.2.4): when the

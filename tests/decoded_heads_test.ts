@@ -11,6 +11,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { BackendError, CacheBackend } from "../mod.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import type { CacheEntry } from "../src/record.ts";
+import { currentAge } from "../src/policy.ts";
 import { testEntry } from "./_entry.ts";
 
 /** Keeps records like the memory store, but hands out a new copy on every read, maybe damaged. */
@@ -55,6 +56,26 @@ Deno.test("decoded heads: from its second read on, a copied record's metadata is
   const replaced = await readEntry(backend);
   deepEqual(replaced.headers[1], ["date", "Fri, 04 Dec 2026 11:00:00 GMT"]);
   deepEqual(replaced.body, new Uint8Array(300).fill(8));
+  await backend.close();
+});
+
+Deno.test("decoded heads: the initial age of kept metadata is its own, and no entry with other times takes it", async () => {
+  const backend = new CacheBackend(new CopyingStorage());
+  // Dated 30 s before it arrived, after 2 s on the way: 30 s old when it arrived (RFC 9111 §4.2.3).
+  const date = Date.parse("Fri, 04 Dec 2026 10:00:00 GMT");
+  const arrived = date + 30_000;
+  const stored = {
+    ...entry(new Date(date).toUTCString()),
+    requestTime: arrived - 2_000,
+    responseTime: arrived,
+  };
+  await backend.write("k", stored, Infinity);
+  const reads = [await readEntry(backend), await readEntry(backend), await readEntry(backend)];
+  equal(reads[2]!.headers, reads[1]!.headers, "the third read takes the kept metadata");
+  for (const read of reads) equal(currentAge(read, arrived + 5_000), 35);
+  // The same fields with other times (a revalidation gives new fields as well; nothing may rely on it).
+  const later = { ...reads[2]!, requestTime: arrived + 60_000, responseTime: arrived + 60_000 };
+  equal(currentAge(later, arrived + 60_000), 90);
   await backend.close();
 });
 
