@@ -211,10 +211,14 @@ profiled on the machine above:
   gathered by the cache as it reads it, takes about as long as plain fetch's own read (through the
   caller's stream it cost 6–10 points more, side by side, at 1 KB and 100 KB). Keeping a copy is
   dear in itself. The floor of a miss, timed beside it (plain fetch and \`arrayBuffer()\`, and a copy
-  kept in a map bounded as the memory backend is by default; nothing else), costs +26.6% over plain
-  fetch at 100 KB on Node in this page's run, and ours +27.5%: on Node the floor misses the +10%
-  target by as much as the cache (at 1 KB, where the target does not apply, the floor costs +5%
-  and ours +57%: there the miss's own work shows). Timed in loops, each in a
+  kept in a map bounded as the memory backend is by default; nothing else), costs +13.3% over plain
+  fetch at 100 KB on Node in this page's run, and ours +33.7%. Over five full runs on 2026-12-05
+  the floor cost −4% to +41% and ours +28% to +56%, 1 to 50 points more than the floor of the same
+  run: the floor missed the +10% target in four of the five (at 1 KB, where the target does not
+  apply, the floor costs −5% in this page's run and ours +51%: there the miss's own work shows).
+  Its rounds within one run go from −9% to +79% (in another, −30% to +358%): a 100 KB miss on
+  Node has a p99 of 3–6 ms, full collections of the bodies kept, which the median round does not
+  smooth away. Timed in loops, each in a
   process of its own (3,000 misses after 1,000 to warm up, three rounds), it takes 625–667 µs a miss
   against plain fetch's 347–387 (+65% to +90%), and ours 675–718 µs, 8% more than it in each round;
   bounded at 8 MiB, 390–486 and 463–505 µs. Holding 256 MiB of bodies makes the difference: about 18
@@ -231,20 +235,21 @@ profiled on the machine above:
   Bun. On Deno a miss reads the body with a BYOB reader straight into its record, faster there than
   plain fetch's own \`arrayBuffer()\` at 100 KB (one native call with a long tail), so the overhead
   there has moved between −42% and +39% over runs on four days.
-- **A hit among 1M entries** is a hit in memory the CPU has not cached, and the floor loses as
-  much: over a plain \`Map\` of as many URLs' bytes, visited in the same order beside the memory
-  backend, it takes 1.85× its time among 1k in this page's run (5.7 µs against 3.1), and the memory
-  backend 1.82× (10.9 against 6.0). No cache meets the 1.5× target on this machine. The hit
-  computes its URL's SHA-256 digest, decodes its record, and reads cold memory for each; among 1k
-  entries the digests and decoded records of the URLs in use are kept. A record read once in a while is decoded and let go (keeping each one cost a quarter of
-  a hit in garbage collection), so a hit among 100k entries costs 1.3–1.65× one among 1k, and what
-  1M adds beyond that is cold memory. Timed apart over random URLs on Deno, among 1M entries the key
-  costs 2.3–2.7 µs (0.6 among 1k), finding the record 1.8–2.6 µs (0.2; since then 0.2–0.4 µs less, a
-  slot's expiry and neighbours sharing one cache line) and decoding it 1.8–2.0 µs (kept decoded
-  among 1k): together the whole difference between the two p50s. With the memos off, a hit among 1M
-  entries costs 1.52× one among 1k, and 1.37× since the slots share a cache line (10.0 µs against
-  7.3; with them on, 10.4 against 5.3). Keeping every entry decoded instead of its bytes would cost
-  1,129 bytes more per entry (measured), more than twice the 512-byte target.
+- **A hit among 1M entries** is a hit in memory the CPU has not cached, and the floor loses as much:
+  over a plain \`Map\` of as many URLs' bytes, visited in the same order beside the memory backend, it
+  takes 1.86× its time among 1k in this page's run (5.4 µs against 2.9), and the memory backend
+  2.06× (9.8 against 4.7; 1.70× to 2.06× over five runs, the floor 1.85× to 2.02×). No cache meets
+  the 1.5× target on this machine. The hit computes its URL's SHA-256 digest, decodes its record,
+  and reads cold memory for each; among 1k entries the digests and decoded records of the URLs in
+  use are kept. A record read once in a while is decoded and let go (keeping each one cost a quarter
+  of a hit in garbage collection), so a hit among 100k entries costs 1.3–1.65× one among 1k, and
+  what 1M adds beyond that is cold memory. Timed apart over random URLs on Deno, among 1M entries
+  the key costs 2.3–2.7 µs (0.6 among 1k), finding the record 1.8–2.6 µs (0.2; since then 0.2–0.4 µs
+  less, a slot's expiry and neighbours sharing one cache line) and decoding it 1.8–2.0 µs (kept
+  decoded among 1k): together the whole difference between the two p50s. With the memos off, a hit
+  among 1M entries costs 1.52× one among 1k, and 1.37× since the slots share a cache line (10.0 µs
+  against 7.3; with them on, 10.4 against 5.3). Keeping every entry decoded instead of its bytes
+  would cost 1,129 bytes more per entry (measured), more than twice the 512-byte target.
 - **A miss on Bun** (no target is set there) pays for the same work as on Node, against a plain
   fetch that is much faster: in loops of their own, a 100 KB plain fetch takes 119–128 µs, a cache
   that does nothing but keep a copy (bounded at 8 MiB) 169–191 µs, and ours 245–294 µs; a 1 KB one
@@ -260,28 +265,33 @@ profiled on the machine above:
   undici's interceptor does (each ahead in one of two runs, at both sizes), and less than axios's
   and make-fetch-happen's.
 - **A Redis hit** has a floor of its own, timed beside it: the key, the raw \`GET\`, a plain
-  \`Response\` of the body's bytes, read. It takes 1.17× the raw \`GET\` in this page's run, which
-  leaves 0.13× of the target's 1.3× (about 7 µs) for the rest of a hit's work; that work takes
-  more (the hit: 1.32×). A hit sends one \`GET\` (checked with \`INFO commandstats\`), as the raw \`GET\`
-  does, and its reply takes as long (47–48 µs, timed inside one hit on Deno). Before it: 3 µs (request,
-  key). After it: 8–12 µs, of which 1.5 to reach the record, 2 to decode it (a storage that copies
-  values hands over new bytes, decoded on every hit), 1 to reach the session and 5–7 to build the
-  \`Response\`. Timed one request at a time, alternating, a hit costs 1.21–1.34× a raw \`GET\`; in
-  slices of each, as the table has it, 1.19–1.47× over six runs on one day (a slice of raw \`GET\`s
-  runs the client's code alone, warm). Code run right after the thread has waited is slow on this
-  machine: a memory hit taken right after a \`setTimeout(0)\` takes 58–77 µs, against 6–18 µs in a
-  loop or after a \`setImmediate\` (Deno and Node alike), and all of a Redis hit's work after the
-  reply runs as such cold code. Timed later in slices in one process, the storage's own \`get\` took
-  1.01–1.05× a raw \`GET\`, with the record decoded 1.05–1.06×, a whole hit 1.21–1.30×. In full runs
-  the ratio has gone from 1.24× (a raw \`GET\` of 49 µs, the hit 11 µs more) to 1.40× (37 µs and 15
-  more; 68 and 25 on a busier machine); 1.32× in this page's run (47 µs and 13 more at p50).
-- **A hit with a bearer token** (no target) takes 4 µs more at p50 than one without in this
-  page's run: 2.24× the floor's time at 1 KB, against 1.49×. The request's header fields become a
-  \`Headers\` (about 1.3 µs, as for any request that has fields), and its key holds a SHA-256 digest
-  of the credential, computed on every request (1.3 µs; 4.2 before the digest was taken of the
-  text without allocating arrays). Keeping the digests of the credentials seen lately would save
-  most of the second, but the session would then hold the tokens themselves in memory beyond their
-  requests: not done.
+  \`Response\` of the body's bytes, read. It takes 1.23× the raw \`GET\` in this page's run, and the hit
+  1.43× (a raw \`GET\` of 63 µs at p50, the hit 24 µs more, on a busy machine; in the second run of
+  the same code, 45 µs and 13 more: 1.20× and 1.38×). Over five full runs of 2026-12-05 the hit took
+  1.32× to 1.46×, the floor 1.11× to 1.23×. A hit sends one \`GET\` (checked with \`INFO
+  commandstats\`), as the raw \`GET\` does, and its reply takes as long. Timed inside one hit on Deno
+  (medians of 20,000 hits, three times): before the \`GET\`, 4 µs (request, key); after its reply,
+  10–11 µs: 0.8 to reach the record, 1.4 to take the metadata kept from its earlier reads (the bytes
+  before the body compared with the ones kept, the entry copied), 1.2 over three promise turns to
+  reach the session, 5.6 to build the response (of which the \`Response\` itself 1.4 and its seven
+  fields 2.0, as in the floor), 0.7 to count it and reach the caller. Until the metadata kept its
+  initial age too, each hit also read \`Date\` and \`Age\` from the fields again (0.5 µs more when
+  records' dates differ, which the benchmark's records mostly do not). Code run right after the
+  thread has waited is slow on this machine: a memory hit taken right after a \`setTimeout(0)\` takes
+  58–77 µs, against 6–18 µs in a loop or after a \`setImmediate\` (Deno and Node alike), and all of a
+  Redis hit's work after the reply runs as such cold code. Over a storage that hands out copies with
+  no network in between, the same hit takes 5.5 µs at p50 (the floor 4.0). Timed one operation at a
+  time, raw \`GET\`, floor and hit in turn, so that all three run equally cold, a hit costs 1.16–1.19×
+  a raw \`GET\` at p50 and 1.18–1.21× on average (the floor 1.06–1.10×; 1.21–1.34× on another day). In
+  slices, as the table has it, a slice of raw \`GET\`s runs the client's code alone and warm, and a
+  slice of hits runs all of theirs cold after each reply.
+- **A hit with a bearer token** (no target) takes 2.6 µs more at p50 than one without in this page's
+  run: 2.13× the floor's time at 1 KB, against 1.64×. The request's header fields become a \`Headers\`
+  (about 1.3 µs, as for any request that has fields), and its key holds a SHA-256 digest of the
+  credential, computed on every request (1.3 µs; 4.2 before the digest was taken of the text without
+  allocating arrays). Keeping the digests of the credentials seen lately would save most of the
+  second, but the session would then hold the tokens themselves in memory beyond their requests: not
+  done.
 
 ## Run it
 
