@@ -1,0 +1,99 @@
+/**
+ * `cachedFetch` and `installCache` / `uninstallCache`: the drop-in forms of a session. Each test
+ * that patches `globalThis.fetch` puts back what it found, whatever happens.
+ *
+ * @module
+ */
+
+import { assert, assertEquals, assertThrows } from "./_assert.ts";
+import { cachedFetch, CachedResponse, CachedSession, installCache, uninstallCache } from "../mod.ts";
+import { origin, reply } from "./_origin.ts";
+
+const URL_A = "http://127.0.0.1/a";
+const FRESH = { "cache-control": "max-age=60" };
+
+/** Runs `body` with `globalThis.fetch` set to `fetch`, and restores the fetch it found after. */
+async function withGlobalFetch(fetch: typeof globalThis.fetch, body: () => Promise<void>): Promise<void> {
+  const found = globalThis.fetch;
+  globalThis.fetch = fetch;
+  try {
+    await body();
+  } finally {
+    uninstallCache();
+    globalThis.fetch = found;
+  }
+}
+
+Deno.test("cachedFetch: a function with fetch's signature, its session at .session", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  const fetch = cachedFetch({ fetch: o.fetch });
+  assert(fetch.session instanceof CachedSession);
+  const first = await fetch(URL_A);
+  const second = await fetch(new URL(URL_A), { headers: {} });
+  assert(second instanceof CachedResponse);
+  assertEquals([first.fromCache, await first.text(), second.fromCache, await second.text()], [
+    false,
+    "body 1",
+    true,
+    "body 1",
+  ]);
+  assertEquals(o.calls, 1);
+  await fetch.session.close();
+});
+
+Deno.test("installCache: every fetch() goes through the cache until uninstallCache() puts back the fetch it replaced", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  await withGlobalFetch(o.fetch, async () => {
+    // No `fetch` option: the session asks the fetch that was global before.
+    const session = installCache();
+    assert(globalThis.fetch !== o.fetch);
+    const first = await fetch(URL_A);
+    const second = await fetch(URL_A);
+    assertEquals([(first as CachedResponse).fromCache, (second as CachedResponse).fromCache], [false, true]);
+    assertEquals([await first.text(), await second.text(), o.calls], ["body 1", "body 1", 1]);
+    assertEquals(session.stats().hits, 1);
+    uninstallCache();
+    assertEquals(globalThis.fetch, o.fetch);
+    assertEquals((await fetch(URL_A)).headers.get("cache-control"), "max-age=60");
+    assertEquals([o.calls, session.stats().requests], [2, 2], "after uninstallCache the cache is not asked");
+    await session.close();
+  });
+});
+
+Deno.test("installCache: a second installation replaces the first, not wraps it; uninstallCache then restores the original", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  await withGlobalFetch(o.fetch, async () => {
+    const first = installCache();
+    const second = installCache({ expireAfter: 5 });
+    assertEquals(await (await fetch(URL_A)).text(), "body 1");
+    // The second session asked the original fetch, not the first installation.
+    assertEquals([first.stats().requests, second.stats().requests, o.calls], [0, 1, 1]);
+    uninstallCache();
+    assertEquals(globalThis.fetch, o.fetch);
+    await first.close();
+    await second.close();
+  });
+});
+
+Deno.test("uninstallCache: leaves a fetch that someone installed after the cache, and does nothing twice", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  const other: typeof globalThis.fetch = (input, init) => o.fetch(input, init);
+  await withGlobalFetch(o.fetch, async () => {
+    const session = installCache();
+    globalThis.fetch = other;
+    uninstallCache();
+    assertEquals(globalThis.fetch, other);
+    uninstallCache();
+    assertEquals(globalThis.fetch, other);
+    await session.close();
+  });
+});
+
+Deno.test("installCache: invalid options throw before anything is patched", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  await withGlobalFetch(o.fetch, () => {
+    assertThrows(() => installCache({ expireAfter: -5 }), RangeError, "expireAfter");
+    assertEquals(globalThis.fetch, o.fetch);
+    return Promise.resolve();
+  });
+});
