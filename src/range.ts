@@ -33,9 +33,11 @@ export function parseRange(value: string, length: number): ByteRange | "unsatisf
   const [, first, last] = match as unknown as [string, string, string];
   if (first === "" && last === "") return undefined;
   if (first === "") {
-    // A suffix range: the last n bytes (§14.1.2); -0 selects nothing.
+    // A suffix range: the last n bytes (§14.1.2); -0 selects nothing. Any other is satisfiable,
+    // though of an empty body it selects no byte, which no Content-Range can say: the whole body.
     const suffix = Number(last);
-    if (suffix === 0 || length === 0) return "unsatisfiable";
+    if (suffix === 0) return "unsatisfiable";
+    if (length === 0) return undefined;
     return { start: Math.max(0, length - suffix), end: length - 1 };
   }
   const start = Number(first);

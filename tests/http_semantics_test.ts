@@ -1262,6 +1262,26 @@ Deno.test("RFC 9110 §14 Range: a stored complete response answers single ranges
   assertEquals(await range("bytes=5-100"), [206, "bytes 5-9/10", "56789"]);
   assertEquals(await range("bytes=20-"), [416, "bytes */10", ""]);
   assertEquals(await range("bytes=0-1,4-5"), [200, null, "0123456789"]);
+  // §14.1.1: a range with its last position before its first, or with neither, is invalid, and the
+  // field is ignored; a suffix of length 0 selects nothing.
+  assertEquals(await range("bytes=5-3"), [200, null, "0123456789"]);
+  assertEquals(await range("bytes=-"), [200, null, "0123456789"]);
+  assertEquals(await range("bytes=-0"), [416, "bytes */10", ""]);
+  assertEquals(s.origin.calls, 1);
+  await s.session.close();
+});
+
+Deno.test("RFC 9110 §14.1.1 Range: an empty stored body answers a suffix range with the whole 200, a range from a position with 416", async () => {
+  // A suffix range of non-zero length is satisfiable however short the body; of an empty body it
+  // selects no byte, which no Content-Range can say: the cache ignores the field (§14.2).
+  const s = setup((clock) => () => reply("", { "cache-control": "max-age=60" }, { clock }));
+  await s.get();
+  const range = async (value: string) => {
+    const r = await s.session.fetch(URL_A, { headers: { range: value } });
+    return [r.status, r.headers.get("content-range"), await r.text()];
+  };
+  assertEquals(await range("bytes=-5"), [200, null, ""]);
+  assertEquals(await range("bytes=0-"), [416, "bytes */0", ""]);
   assertEquals(s.origin.calls, 1);
   await s.session.close();
 });
