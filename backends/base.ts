@@ -292,24 +292,6 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   /**
-   * Deletes every record whose key starts with one of the prefixes.
-   *
-   * @param prefixes Key prefixes, such as the URL part of a key.
-   * @throws {BackendError} When the storage fails.
-   */
-  async deleteByPrefix(...prefixes: string[]): Promise<void> {
-    for (const prefix of prefixes) {
-      const batch: string[] = [];
-      try {
-        for await (const key of this.storage.keys(prefix)) batch.push(key);
-      } catch (cause) {
-        throw this.#error("list", cause);
-      }
-      await this.delete(...batch);
-    }
-  }
-
-  /**
    * Deletes every entry that is no longer fresh.
    *
    * @returns How many entries were deleted.

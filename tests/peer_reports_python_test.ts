@@ -132,6 +132,23 @@ Deno.test("requests-cache#154: JSON bodies are keyed canonically, and different 
   assertEquals(b.response.fromCache, true, "same JSON in another key order missed");
   assertEquals(b.body, a.body);
   assertEquals([c.response.fromCache, c.body], [false, 'answer to {"page":2,"q":"x"}']);
+  // Objects inside arrays are keyed canonically too; an array's order is its own, and counts.
+  const d = await s.get(post('{"items":[{"id":1,"n":"a"}],"q":"y"}'));
+  const e = await s.get(post('{"q":"y","items":[{"n":"a","id":1}]}'));
+  const f = await s.get(post('{"q":"y","items":[{"id":1,"n":"a"},{"id":2}]}'));
+  const g = await s.get(post("[1,2]"));
+  const h = await s.get(post("[2,1]"));
+  assertEquals(
+    [
+      d.response.fromCache,
+      e.response.fromCache,
+      f.response.fromCache,
+      g.response.fromCache,
+      h.response.fromCache,
+    ],
+    [false, true, false, false, false],
+  );
+  assertEquals([e.body, h.body], [d.body, "answer to [2,1]"]);
   await s.session.close();
 });
 

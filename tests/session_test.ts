@@ -195,12 +195,20 @@ Deno.test("session: init.expireAfter overrides everything for that request", asy
   const clock = new Clock();
   const o = counting("x", { "cache-control": "max-age=5" });
   const session = new CachedSession({ fetch: o.fetch, now: clock.fn, expireAfter: 1 });
+  const created = clock.now;
   const first = await session.fetch(URL_A, { expireAfter: 100 });
   await first.text();
-  assertEquals(first.expiresAt?.getTime(), clock.now + 100_000);
+  assertEquals([first.createdAt?.getTime(), first.expiresAt?.getTime()], [created, created + 100_000]);
   clock.tick(50);
-  assert((await session.fetch(URL_A)).fromCache);
-  await (await session.fetch("http://127.0.0.1/b", { expireAfter: DO_NOT_CACHE })).text();
+  const hit = await session.fetch(URL_A);
+  assertEquals([hit.fromCache, hit.createdAt?.getTime(), hit.expiresAt?.getTime()], [
+    true,
+    created,
+    created + 100_000,
+  ]);
+  const unstored = await session.fetch("http://127.0.0.1/b", { expireAfter: DO_NOT_CACHE });
+  await unstored.text();
+  assertEquals([unstored.createdAt, unstored.expiresAt], [undefined, undefined]);
   assert(!(await session.fetch("http://127.0.0.1/b")).fromCache);
   await (await session.fetch("http://127.0.0.1/c", { expireAfter: NEVER_EXPIRE })).text();
   clock.tick(1e9);

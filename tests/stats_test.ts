@@ -153,6 +153,7 @@ Deno.test("onEvent: hit, miss, store, evict and error events, in order; a throwi
   await (await session.fetch(A)).text();
   await storage.set(miss.cacheKey!, new Uint8Array([1, 2, 3]), Infinity);
   await (await session.fetch(A)).text();
+  await (await session.fetch(`${A}?never-stored`, { cache: "only-if-cached" })).text();
   const summary = events.map((event) =>
     event.type === "miss"
       ? `miss ${event.reason} ${event.status}`
@@ -176,6 +177,7 @@ Deno.test("onEvent: hit, miss, store, evict and error events, in order; a throwi
     "error read",
     "miss uri-miss 200",
     "store 6",
+    "miss only-if-cached 504",
   ]);
   const hit = events[2];
   ok(hit?.type === "hit");
