@@ -133,6 +133,64 @@ Deno.test("cli: usage errors exit 2 with a message on stderr and nothing on stdo
   await cache.close();
 });
 
+Deno.test("cli: stats as text, show by URL as JSON and by key, several entries of one URL, list --limit", async () => {
+  const path = await sqliteCache();
+  const cache = `sqlite:${path}`;
+  const { urlKeyPrefix } = await import("../src/cache_keys.ts");
+  const users = "https://api.example.com/users";
+  const backend = new SQLiteBackend({ path });
+  // A HEAD response stored beside the GET one, with a Vary of its own.
+  const head = entry(users, { method: "HEAD", body: new Uint8Array(0), vary: [["accept", null]] });
+  await backend.write(await urlKeyPrefix("HEAD", new URL(users)), head, Infinity);
+  await backend.close();
+  const call = async (...args: string[]) => {
+    const io = recorder([cache, ...args]);
+    const code = await run(io);
+    return { code, stdout: io.stdout(), stderr: io.stderr };
+  };
+
+  const stats = await call("stats");
+  equal(stats.code, EXIT_OK, stats.stderr);
+  match(stats.stdout, /^cache +sqlite:\S+ \(sqlite\)$/m);
+  match(stats.stdout, /^entries +5 \(4 fresh, 1 expired\)$/m);
+  match(stats.stdout, /^size +\d[\d.,]* [KM]?B \(bodies \d+ B\)$/m);
+  match(stats.stdout, /^oldest +\S.* \(10d ago\)$/m);
+  match(stats.stdout, /^newest +\S.* \(now\)$/m);
+
+  const both = await call("show", users);
+  equal(both.code, EXIT_OK, both.stderr);
+  equal(both.stdout.match(/^URL +https:\/\/api\.example\.com\/users$/gm)?.length, 2);
+  match(both.stdout, /^Method +HEAD$/m);
+  match(both.stdout, /^Vary +accept: \(absent\)$/m);
+  match(both.stdout, /^Body: empty$/m);
+  const ambiguous = await call("show", users, "--body");
+  equal(ambiguous.code, EXIT_FAILURE);
+  match(
+    ambiguous.stderr,
+    /2 entries are stored for https:\/\/api\.example\.com\/users; show one by key:\n {2}\S+\n {2}\S+/,
+  );
+  const json = await call("show", users, "--json");
+  const documents = JSON.parse(json.stdout) as {
+    method: string;
+    key: string;
+    headers: unknown;
+    body: unknown;
+  }[];
+  deepEqual(documents.map((document) => document.method).sort(), ["GET", "HEAD"]);
+  const got = documents.find((document) => document.method === "GET")!;
+  deepEqual(got.headers, [["content-type", "text/plain; charset=utf-8"], ["etag", '"1"']]);
+  const byKey = await call("show", got.key, "--body");
+  deepEqual([byKey.code, byKey.stdout], [EXIT_OK, `body of ${users}`]);
+  const unknownKey = await call("show", "no-such-key");
+  equal(unknownKey.code, EXIT_FAILURE);
+  match(unknownKey.stderr, /Nothing is stored for no-such-key/);
+  const schemeless = await call("show", "api.example.com/users");
+  match(schemeless.stderr, /a URL needs its scheme: https:\/\/api\.example\.com\/users/);
+
+  const limited = await call("list", "--limit", "2", "--json");
+  equal(JSON.parse(limited.stdout).length, 2);
+});
+
 Deno.test("cli: help and version exit 0", async () => {
   for (const args of [["--help"], ["-h"], ["help"], ["sqlite:x.db", "list", "--help"]]) {
     const io = recorder(args);
