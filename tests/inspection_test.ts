@@ -119,6 +119,22 @@ Deno.test("inspection: filters are checked before anything is read or deleted", 
   );
   await rejects(cache.delete(null as never), TypeError);
   await rejects(cache.delete(7 as never), /pass cache keys \(strings\) or one filter object/);
+  const refused: [unknown, RegExp][] = [
+    [null, /Cannot count: the filter must be an object: received null$/],
+    [{ expired: 1 as unknown as boolean }, /Cannot count: expired must be true or false: received 1$/],
+    [{ urls: "https://example.com/" as never }, /Cannot count: urls must be an array of absolute URLs/],
+    [
+      { urls: ["/relative"] },
+      /Cannot count: urls must be an array of absolute URLs: received "\/relative"$/,
+    ],
+    [{ urls: [42 as never] }, /Cannot count: urls must be an array of absolute URLs: received 42$/],
+    [{ urlPattern: "" }, /Cannot count: urlPattern must be a non-empty glob string or a RegExp/],
+    [{ olderThan: -1 }, /Cannot count: olderThan must be seconds >= 0 or a valid Date: received -1$/],
+    [{ olderThan: "7d" as never }, /Cannot count: olderThan must be seconds >= 0 or a valid Date/],
+  ];
+  for (const [filter, message] of refused) await rejects(cache.count(filter as never), message);
+  await rejects(cache.count({ olderThan: -1 }), RangeError);
+  await rejects(cache.count({ olderThan: "7d" as never }), TypeError);
   equal(storage.gets, 0);
   equal(await cache.count(), 3);
 });
