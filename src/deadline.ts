@@ -98,7 +98,10 @@ export class Deadlines {
   }
 }
 
-/** Lets the process exit while the timer runs (Deno: `Deno.unrefTimer`; Node, Bun: `unref`). */
+/**
+ * Lets the process exit while the timer runs: the timer's own `unref` (Node, Bun, and Deno 2.9,
+ * whose timers are objects too), or `Deno.unrefTimer` for a Deno that gives timers as numbers.
+ */
 function unref(timer: ReturnType<typeof setInterval>): void {
   if (typeof timer === "number") {
     (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
