@@ -431,6 +431,37 @@ Deno.test("RFC 9111 §4.3 validation: ETag and Last-Modified, 304 updates header
   await s.session.close();
 });
 
+Deno.test("RFC 9111 §4.3.2: a request with If-Match, If-Unmodified-Since or If-Range goes to the origin as it is, and its answer is neither served from nor stored in the cache", async () => {
+  // Preconditions the cache cannot evaluate: Fetch §4.5 sends such a request as if its cache mode
+  // were "no-store".
+  const s = setup((clock) => (request, n) =>
+    request.headers.has("if-match")
+      ? new Response(null, { status: 412 })
+      : reply(`v${n}`, { "cache-control": "max-age=60", etag: '"v1"' }, { clock })
+  );
+  assertEquals((await s.get()).body, "v1");
+  const preconditions: Record<string, string>[] = [
+    { "if-match": '"v1"' },
+    { "if-unmodified-since": "Sat, 05 Dec 2026 00:00:00 GMT" },
+    { "if-range": '"v1"', range: "bytes=0-0" },
+  ];
+  for (const headers of preconditions) {
+    const calls = s.origin.calls;
+    const { response } = await s.get({ headers });
+    const [name, value] = Object.entries(headers)[0]!;
+    assertEquals(
+      [response.fromCache, s.origin.calls, s.origin.requests.at(-1)!.headers.get(name)],
+      [false, calls + 1, value],
+      name,
+    );
+  }
+  assertEquals((await s.get({ headers: { "if-match": '"v1"' } })).response.status, 412);
+  // Nothing they got was stored: the first response still answers.
+  const { response, body } = await s.get();
+  assertEquals([response.fromCache, body], [true, "v1"]);
+  await s.session.close();
+});
+
 Deno.test("RFC 9111 §4.3.4: a 304 with another strong validator is not used; the request is repeated", async () => {
   const s = setup((clock) => (request, n) =>
     request.headers.has("if-none-match")
