@@ -138,10 +138,25 @@ Deno.test({
   },
 });
 
-Deno.test("redis: options are validated at construction", () => {
-  throws(() => new RedisBackend({ timeout: 0 }), RangeError);
-  throws(() => new RedisBackend({ maxEntrySize: 1.5 }), RangeError);
-  throws(() => new RedisBackend({ url: "http://127.0.0.1:6379" }), TypeError);
+Deno.test("redis: options are validated at construction, each refusal naming the option", () => {
+  throws(() => new RedisBackend({ timeout: 0 }), {
+    name: "RangeError",
+    message: /timeout must be a positive integer: received 0/,
+  });
+  throws(() => new RedisBackend({ maxEntrySize: 1.5 }), {
+    name: "RangeError",
+    message: /maxEntrySize must be a positive integer: received 1\.5/,
+  });
+  throws(() => new RedisBackend({ url: "http://127.0.0.1:6379" }), {
+    name: "TypeError",
+    message: /url must start with redis:\/\/ or rediss:\/\/: received http:\/\/127\.0\.0\.1:6379/,
+  });
+  // (Nothing connects at construction: the client below is never used.)
+  const client = { isOpen: true, sendCommand: () => Promise.resolve(null) };
+  throws(() => new RedisBackend({ url: "redis://127.0.0.1:6379", client }), {
+    name: "TypeError",
+    message: /give either url or client, not both/,
+  });
 });
 
 const missing = await redisServerMissing();
