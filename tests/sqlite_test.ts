@@ -69,6 +69,21 @@ Deno.test("sqlite: nothing is opened before the first use", async () => {
   await storage.close();
 });
 
+Deno.test("sqlite: a file that cannot be opened fails each use, and the first use once it can be opens it", async () => {
+  const { mkdirSync } = await import("node:fs");
+  const folder = `${dir}/not-yet-${files++}`;
+  const storage = new SQLiteStorage({ path: `${folder}/cache.db` });
+  for (let i = 0; i < 2; i++) {
+    // A failed open is not kept: each use tries again (and fails while the folder is missing).
+    const failed = await storage.get("k").then(() => undefined, (error: unknown) => error);
+    ok(failed instanceof Error, `use ${i + 1} failed`);
+  }
+  mkdirSync(folder);
+  await storage.set("k", bytes(3), Infinity);
+  deepEqual(await storage.get("k"), bytes(3));
+  await storage.close();
+});
+
 Deno.test("sqlite: the table name carries the schema version, in a WAL database", async () => {
   const path = tempPath();
   const storage = new SQLiteStorage({ path });
