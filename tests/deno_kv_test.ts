@@ -132,6 +132,46 @@ Deno.test(
 );
 
 Deno.test(
+  "DenoKVStorage reads a record whose chunks were lost or damaged as a miss, never in part",
+  withStorage(async (storage, kv) => {
+    // KV deletes each key on its own schedule (expireIn), and a key can be lost or rewritten by
+    // hand: whatever happened to one chunk, a read gets the whole body or nothing.
+    const chunkKeys = async (key: string) =>
+      (await rawKeys(kv, [...storage.prefix, "chunk", key])).sort((a, b) =>
+        Number(a.at(-1)) - Number(b.at(-1))
+      );
+    const damages: [string, (chunks: KvKey[]) => Promise<unknown>][] = [
+      ["a middle chunk lost", (chunks) => kv.atomic().delete(chunks[1]!).commit()],
+      ["the last chunk lost", (chunks) => kv.atomic().delete(chunks.at(-1)!).commit()],
+      ["a chunk grown by a byte", async (chunks) => {
+        const { value } = await kv.get(chunks[0]!);
+        await kv.set(chunks[0]!, Uint8Array.of(...(value as Uint8Array), 0));
+      }],
+      ["a chunk under another index", async (chunks) => {
+        // As many chunks and bytes as the manifest says, in another order.
+        const { value } = await kv.get(chunks[1]!);
+        await kv.atomic().delete(chunks[1]!).commit();
+        await kv.set([...chunks[1]!.slice(0, -1), chunks.length], value);
+      }],
+      ["a chunk cut short", async (chunks) => {
+        const { value } = await kv.get(chunks.at(-1)!);
+        await kv.set(chunks.at(-1)!, (value as Uint8Array).subarray(1));
+      }],
+    ];
+    for (const [label, damage] of damages) {
+      await storage.set(label, bytes(200 * KiB, 7), Infinity);
+      const chunks = await chunkKeys(label);
+      assert(chunks.length > 2, `${label}: the record is chunked`);
+      await damage(chunks);
+      equal(await storage.get(label), undefined, label);
+    }
+    // An intact record beside them still reads whole.
+    await storage.set("intact", bytes(200 * KiB, 8), Infinity);
+    assert(same((await storage.get("intact"))!, bytes(200 * KiB, 8)));
+  }),
+);
+
+Deno.test(
   "DenoKVStorage reads a manifest past deleteAt as a miss before KV deletes it",
   withStorage(async (storage, kv) => {
     const realNow = Date.now;
