@@ -4,7 +4,7 @@
  * reaches `onError`, and caching resumes by itself once the backend is back. Run against private
  * `redis-server` and MongoDB stand-in processes that the tests stop, freeze and restart.
  */
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { CacheBackend, type Storage } from "../backends/base.ts";
 import { MongoDBBackend } from "../backends/mongodb.ts";
 import { MemoryStorage } from "../backends/memory.ts";
@@ -195,6 +195,35 @@ Deno.test("fail open: a storage that answers with something other than bytes is 
         `${JSON.stringify(answer)} was reported`,
       );
     }
+  } finally {
+    await s.close();
+    await o.close();
+  }
+});
+
+/** A storage whose every method throws at once, instead of returning a rejected promise. */
+class ThrowingStorage extends MemoryStorage implements Storage {
+  override readonly name = "throwing";
+  override get(): never {
+    throw new Error("get broke");
+  }
+  override set(): never {
+    throw new Error("set broke");
+  }
+}
+
+Deno.test("fail open: a storage that throws at once, not through a promise, is a miss and a skipped write", async () => {
+  const o = await origin();
+  const { session: s, errors } = session(new CacheBackend(new ThrowingStorage()));
+  try {
+    for (let i = 1; i <= 2; i++) {
+      deepEqual(await get(s, o.url), { fromCache: false, body: `response ${i}` });
+    }
+    await s.close();
+    deepEqual(
+      errors.map(({ error, context }) => [context.operation, error instanceof BackendError && error.backend]),
+      [["read", "throwing"], ["write", "throwing"], ["read", "throwing"], ["write", "throwing"]],
+    );
   } finally {
     await s.close();
     await o.close();
