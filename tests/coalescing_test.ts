@@ -8,7 +8,7 @@ import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { BACKENDS, delay, dispose, loopback, until } from "./_fixtures.ts";
-import { origin, reply } from "./_origin.ts";
+import { Clock, origin, reply } from "./_origin.ts";
 
 const BODY = "x".repeat(64 * 1024);
 const FRESH = { "cache-control": "max-age=60", "content-type": "text/plain" };
@@ -114,6 +114,29 @@ Deno.test("coalescing: a network error reaches every waiter, as the error plain 
     ok(results.every((result) => result.status === "rejected" && result.reason === failure));
     await session.close();
   });
+
+  await t.step(
+    "with a stale response within staleIfError: every waiter gets it, after one origin request",
+    async () => {
+      const clock = new Clock();
+      const o = origin(async (_request, n) => {
+        if (n === 1) return reply("v1", { "cache-control": "max-age=10" }, { clock });
+        await delay(10);
+        throw new TypeError("network down");
+      });
+      const session = new CachedSession({ fetch: o.fetch, now: clock.fn, staleIfError: 60 });
+      equal(await (await session.fetch("http://h.test/")).text(), "v1");
+      clock.tick(20);
+      const responses = await Promise.all(Array.from({ length: 20 }, () => session.fetch("http://h.test/")));
+      equal(o.calls, 2);
+      for (const response of responses) {
+        equal(response.fromCache, true);
+        equal(await response.text(), "v1");
+      }
+      equal(session.stats().staleServed, 20);
+      await session.close();
+    },
+  );
 
   await t.step("a real origin that drops the connection", async () => {
     const server = await loopback(async (request) => {
