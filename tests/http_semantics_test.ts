@@ -462,6 +462,27 @@ Deno.test("RFC 9111 §4.3.2: a request with If-Match, If-Unmodified-Since or If-
   await s.session.close();
 });
 
+Deno.test("RFC 9110 §13.1.2: If-None-Match: * is answered 304 by any stored 2xx response, and goes to the origin when none is stored", async () => {
+  const s = setup((clock) => (request, n) =>
+    request.headers.get("if-none-match") === "*"
+      ? new Response(null, { status: 304 })
+      : reply(`v${n}`, { "cache-control": "max-age=60" }, { clock })
+  );
+  const star = { headers: { "if-none-match": "*" } };
+  const unstored = await s.get(star);
+  assertEquals([unstored.response.status, unstored.response.fromCache, s.origin.calls], [304, false, 1]);
+  await s.get();
+  // The response has no ETag: "*" matches any current representation, whatever its validators.
+  const answered = await s.get(star);
+  assertEquals([answered.response.status, answered.response.fromCache, answered.body, s.origin.calls], [
+    304,
+    true,
+    "",
+    2,
+  ]);
+  await s.session.close();
+});
+
 Deno.test("RFC 9111 §4.3.4: a 304 with another strong validator is not used; the request is repeated", async () => {
   const s = setup((clock) => (request, n) =>
     request.headers.has("if-none-match")
