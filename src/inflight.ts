@@ -71,7 +71,7 @@ export interface Ticket {
  * const inflight = new Inflight();
  * const lead = inflight.lead("key")!;
  * console.log(inflight.lead("key")); // undefined: "key" has a leader
- * const waiting = inflight.get("key")!;
+ * const waiting = inflight.join("key", undefined, { mayLead: true, signal: undefined });
  * lead.release();
  * console.log(await waiting === UNSHARED); // true
  * ```
@@ -170,16 +170,6 @@ export class Inflight {
       if (outcome !== RETRY) return outcome;
       shared = this.#leads.get(key);
     }
-  }
-
-  /**
-   * The outcome of the request leading a key, if one does.
-   *
-   * @param key The cache key.
-   * @returns The leader's outcome, or `undefined`.
-   */
-  get(key: string): Promise<Outcome> | undefined {
-    return this.#leads.get(key);
   }
 }
 
