@@ -115,15 +115,9 @@ function checkedKey(key: unknown): string {
  * @returns The usability.
  */
 export function usabilityFor(flow: Flow, entry: CacheEntry, o: ResolvedOptions): Usability {
-  const now = o.now();
   if (flow.mode === "force-cache" || flow.mode === "only-if-cached") return "fresh";
   if (flow.mode === "no-cache") return "revalidate";
-  if (o.cacheControl) return usability(entry, flow.policy, now, o);
-  if (entry.expiresAt > now) return "fresh";
-  // Without the rules, the session's own window alone, whatever the response says (as staleIfError).
-  return now - entry.expiresAt <= o.staleWhileRevalidate * 1000 && o.staleWhileRevalidate > 0
-    ? "stale-while-revalidate"
-    : "revalidate";
+  return usability(entry, flow.policy, o.now(), o);
 }
 
 /**

@@ -305,15 +305,22 @@ export type Usability =
  * @param entry The stored entry.
  * @param request The request and its directives.
  * @param now Current time (epoch ms).
- * @param options `shared`, and the session's `staleWhileRevalidate` default in seconds.
+ * @param options `shared`, `cacheControl`, and the session's `staleWhileRevalidate` default in
+ *   seconds. Without `cacheControl`, only the expiry and that window decide, as in
+ *   {@linkcode mayServeOnError}.
  * @returns The usability.
  */
 export function usability(
   entry: CacheEntry,
   request: PolicyRequest,
   now: number,
-  options: { shared: boolean; staleWhileRevalidate: number },
+  options: { shared: boolean; cacheControl: boolean; staleWhileRevalidate: number },
 ): Usability {
+  if (!options.cacheControl) {
+    if (entry.expiresAt > now) return "fresh";
+    const window = options.staleWhileRevalidate;
+    return window > 0 && (now - entry.expiresAt) / 1000 <= window ? "stale-while-revalidate" : "revalidate";
+  }
   const req = request.cacheControl;
   // §5.2.1.4: "no-cache ... a cache MUST NOT use a stored response to satisfy the request
   // without successful validation on the origin server".
