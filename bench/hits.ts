@@ -134,7 +134,10 @@ export async function hits(
     const groups: Case[][] = [[floor], [{ ...floor, name: "floor-remote" }]];
     const opened: Opened[] = [];
     const sessions: CachedSession[] = [];
+    /** The table's rows, in the order their cases were set up. */
+    const names = ["floor"];
     for (const name of options.backends) {
+      names.push(name);
       const backend = await openBackend(name);
       opened.push(backend);
       if (backend.skip !== undefined) {
@@ -149,6 +152,7 @@ export async function hits(
       else figures[`${name}:${size}`] = { skip: problem };
       if (name === "memory" && problem === undefined) {
         // As an API client asks: with a bearer token, which its key holds as a digest.
+        names.push("memory-token");
         const tokened = await fill(session, urls, WITH_TOKEN);
         if (tokened === undefined) groups[0]!.push(sessionCase("memory-token", session, urls, WITH_TOKEN));
         else figures[`memory-token:${size}`] = { skip: tokened };
@@ -171,8 +175,7 @@ export async function hits(
     // The backend's own close clears what the run stored; the session's then finds it closed.
     for (const backend of opened) if (backend.skip === undefined) await backend.close();
     for (const session of sessions) await session.close();
-    const names = options.backends.flatMap((name) => name === "memory" ? [name, "memory-token"] : [name]);
-    for (const name of ["floor", ...names, ...(options.webCache ? ["web-cache"] : [])]) {
+    for (const name of [...names, ...(options.webCache ? ["web-cache"] : [])]) {
       const figure = figures[`${name}:${size}`];
       const label = LABELS[name] ?? name;
       if (figure === undefined) continue;

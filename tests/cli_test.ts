@@ -14,6 +14,7 @@ import type { CacheBackend } from "../backends/base.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
 import { type CliIO, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
+import { urlKeyPrefix } from "../src/cache_keys.ts";
 import { parseDuration } from "../src/cli/args.ts";
 import { formatBytes, formatRelative } from "../src/cli/format.ts";
 import type { CacheEntry } from "../src/record.ts";
@@ -78,7 +79,6 @@ function entry(url: string, overrides: Partial<CacheEntry> = {}): CacheEntry {
 
 /** Stores four entries, keyed the way the session keys them: one expired, one ten days old. */
 async function fill(cache: CacheBackend): Promise<void> {
-  const { urlKeyPrefix } = await import("../src/cache_keys.ts");
   const now = Date.now();
   const entries = [
     entry("https://api.example.com/users"),
@@ -136,7 +136,6 @@ Deno.test("cli: usage errors exit 2 with a message on stderr and nothing on stdo
 Deno.test("cli: stats as text, show by URL as JSON and by key, several entries of one URL, list --limit", async () => {
   const path = await sqliteCache();
   const cache = `sqlite:${path}`;
-  const { urlKeyPrefix } = await import("../src/cache_keys.ts");
   const users = "https://api.example.com/users";
   const backend = new SQLiteBackend({ path });
   // A HEAD response stored beside the GET one, with a Vary of its own.

@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import { CacheBackend } from "../backends/base.ts";
+import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { delay, Switched, until } from "./_fixtures.ts";
@@ -693,18 +694,12 @@ Deno.test("the storage keeps an entry as long as it may be served stale: by the 
     const o = origin(() =>
       reply("x", { "cache-control": "max-age=10, stale-while-revalidate=600, stale-if-error=900" }, { clock })
     );
-    let deleteAt = 0;
-    const storage = new (class extends MemoryStorage {
-      override set(key: string, value: Uint8Array, at: number): Promise<void> {
-        deleteAt = at;
-        return super.set(key, value, at);
-      }
-    })();
+    const storage = new DeleteAts();
     const backend = new CacheBackend(storage);
     const session = new CachedSession({ fetch: o.fetch, now: clock.fn, backend, ...options });
     await (await session.fetch(URL_A)).text();
     await session.close();
-    return (deleteAt - clock.now) / 1000;
+    return (storage.written("entry")! - clock.now) / 1000;
   };
   assertEquals(await kept({ staleWhileRevalidate: 30 }), 10 + 900);
   assertEquals(await kept({ cacheControl: false, expireAfter: 10, staleWhileRevalidate: 30 }), 10 + 30);
@@ -826,26 +821,34 @@ Deno.test("RFC 9111 §4.3.4: a 304 for what a redirect led to keeps the redirect
       redirected: { value: true },
     });
   });
-  const written = new Map<string, number>();
-  const storage = new (class extends MemoryStorage {
-    override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
-      written.set(key.startsWith("~") ? "alias" : "entry", deleteAt);
-      return super.set(key, value, deleteAt);
-    }
-  })();
+  const storage = new DeleteAts();
   const session = new CachedSession({ fetch: o.fetch, now: clock.fn, backend: new CacheBackend(storage) });
   await (await session.fetch("http://127.0.0.1/old")).text();
-  const first = written.get("entry")!;
-  assertEquals(written.get("alias"), first);
+  const first = storage.written("entry")!;
+  assertEquals(storage.written("alias"), first);
   clock.tick(60);
   const revalidated = await session.fetch("http://127.0.0.1/old");
   await revalidated.text();
   assertEquals([revalidated.revalidated, o.calls], [true, 2]);
   await session.close(); // the freshened entry is written in the background
   // The entry lives on past its first deleteAt, and so must its alias: without it, it is not served.
-  assert(written.get("entry")! > first);
-  assertEquals(written.get("alias"), written.get("entry"));
+  assert(storage.written("entry")! > first);
+  assertEquals(storage.written("alias"), storage.written("entry"));
 });
+
+/** A memory storage that notes the `deleteAt` of the last entry and the last alias written. */
+class DeleteAts extends MemoryStorage {
+  #last = new Map<"entry" | "alias", number>();
+
+  override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    this.#last.set(key.startsWith(ALIAS_PREFIX) ? "alias" : "entry", deleteAt);
+    return super.set(key, value, deleteAt);
+  }
+
+  written(kind: "entry" | "alias"): number | undefined {
+    return this.#last.get(kind);
+  }
+}
 
 /** A memory storage whose writes land only once released: a backend slower than the origin. */
 class HeldWrites extends MemoryStorage {

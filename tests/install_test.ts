@@ -13,7 +13,10 @@ const URL_A = "http://127.0.0.1/a";
 const FRESH = { "cache-control": "max-age=60" };
 
 /** Runs `body` with `globalThis.fetch` set to `fetch`, and restores the fetch it found after. */
-async function withGlobalFetch(fetch: typeof globalThis.fetch, body: () => Promise<void>): Promise<void> {
+async function withGlobalFetch(
+  fetch: typeof globalThis.fetch,
+  body: () => void | Promise<void>,
+): Promise<void> {
   const found = globalThis.fetch;
   globalThis.fetch = fetch;
   try {
@@ -94,6 +97,5 @@ Deno.test("installCache: invalid options throw before anything is patched", asyn
   await withGlobalFetch(o.fetch, () => {
     assertThrows(() => installCache({ expireAfter: -5 }), RangeError, "expireAfter");
     assertEquals(globalThis.fetch, o.fetch);
-    return Promise.resolve();
   });
 });
