@@ -77,6 +77,16 @@ async function undici(store: "memory" | "sqlite"): Promise<Peer> {
   };
 }
 
+/** undici's `fetch` from npm with an `Agent` of its own and no cache: the stack its interceptor runs on. */
+async function undiciFetch(): Promise<Peer> {
+  const { Agent, fetch } = await import(UNDICI) as typeof import("undici");
+  const dispatcher = new Agent();
+  return {
+    run: async (url) => await (await fetch(url, { dispatcher })).arrayBuffer(),
+    close: () => dispatcher.close(),
+  };
+}
+
 async function makeFetchHappen(): Promise<Peer> {
   const { default: fetchHappen } = await import("make-fetch-happen");
   const fetch = fetchHappen.defaults({ cachePath: join(scratch(), `make-fetch-happen-${Date.now()}`) });
@@ -99,16 +109,27 @@ const MAKERS: Record<string, () => Promise<Peer>> = {
 };
 
 /**
- * The peers as `bench/peer_misses.ts` times them: each opened as for the hits, in table order.
+ * The peers as `bench/peer_misses.ts` times them: undici's `fetch` without a cache first (what
+ * its interceptor adds to it is the interceptor's own), then each peer opened as for the hits, in
+ * table order.
  *
- * @returns One contender per peer.
+ * @returns The reference, then one contender per peer.
  */
 export function contenders(): Contender[] {
-  return PEERS.filter(({ name }) => name in MAKERS).map(({ name, label }) => ({
-    name,
-    label,
-    open: MAKERS[name]!,
-  }));
+  const reference: Contender = {
+    name: "undici-fetch",
+    label: "undici fetch from npm (no cache)",
+    open: undiciFetch,
+    stores: false,
+  };
+  return [
+    reference,
+    ...PEERS.filter(({ name }) => name in MAKERS).map(({ name, label }) => ({
+      name,
+      label,
+      open: MAKERS[name]!,
+    })),
+  ];
 }
 
 /** A peer as a timed case, once it has stored every URL and served them all without the origin. */
