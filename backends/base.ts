@@ -29,7 +29,13 @@
 
 import { fillsBuffer, plainBytes } from "../src/bytes.ts";
 import { BackendError } from "../src/errors.ts";
-import { type CacheEntry, type DecodedRecord, encodeAlias, encodeEntry } from "../src/record.ts";
+import {
+  ALIAS_TARGETS,
+  type CacheEntry,
+  type DecodedRecord,
+  encodeAlias,
+  encodeEntry,
+} from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { invalidationsOf } from "../src/invalidations.ts";
 import { DecodedHeads, DecodedRecords } from "../src/decoded_records.ts";
@@ -153,14 +159,15 @@ export class CacheBackend implements AsyncDisposable {
    * Reads the record under a key.
    *
    * @param key A storage key.
-   * @returns The entry, an alias target, or `undefined`. Treat the entry as read-only: a storage
-   *   that keeps values hands the same decoded entry to every read of an unchanged record.
+   * @returns The entry, an alias's targets (the newest first), or `undefined`. Treat both as
+   *   read-only: a storage that keeps values hands the same decoded record to every read of an
+   *   unchanged one.
    *   `owned` is `true` when the entry's body lies in a buffer that this read alone holds (a
    *   storage that copies values): it may be handed over (transferred) instead of copied.
    * @throws {BackendError} When the storage fails or the record is corrupt; a corrupt record is
    *   deleted first, so the next read is a clean miss.
    */
-  read(key: string): Promise<{ entry: CacheEntry; owned?: boolean } | { alias: string } | undefined> {
+  read(key: string): Promise<{ entry: CacheEntry; owned?: boolean } | { targets: string[] } | undefined> {
     let bytes: Promise<Uint8Array | undefined>;
     try {
       bytes = Promise.resolve(this.storage.get(key));
@@ -176,10 +183,10 @@ export class CacheBackend implements AsyncDisposable {
   #found(
     key: string,
     bytes: Uint8Array,
-  ): { entry: CacheEntry; owned?: boolean } | { alias: string } | Promise<never> {
+  ): { entry: CacheEntry; owned?: boolean } | { targets: string[] } | Promise<never> {
     try {
       const record = this.#decode(key, bytes);
-      if (record.kind === "alias") return { alias: record.target };
+      if (record.kind === "alias") return { targets: record.targets };
       const owned = this.storage.copiesValues === true && this.storage.keepsValues !== true &&
         fillsBuffer(bytes);
       return owned ? { entry: record.entry, owned } : { entry: record.entry };
@@ -211,7 +218,9 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   /**
-   * Makes `key` an alias of `target`: reads of `key` follow it (used for redirects).
+   * Makes `key` an alias of `target`: reads of `key` follow it (used for redirects). The targets
+   * the alias had stay after it, up to {@linkcode ALIAS_TARGETS} in all: several URLs whose
+   * redirects led to one place each keep their way from it.
    *
    * @param key The alias key.
    * @param target The key holding the entry.
@@ -219,7 +228,12 @@ export class CacheBackend implements AsyncDisposable {
    * @throws {BackendError} When the storage fails.
    */
   async writeAlias(key: string, target: string, deleteAt: number): Promise<void> {
-    await this.#call("write", () => this.storage.set(ALIAS_PREFIX + key, encodeAlias(target), deleteAt));
+    // (A read that fails, or finds a corrupt record, leaves the others out: they are then not
+    // served, and each is written again with its next response.)
+    const known = await this.read(ALIAS_PREFIX + key).catch(() => undefined);
+    const others = known !== undefined && "targets" in known ? known.targets.filter((t) => t !== target) : [];
+    const targets = [target, ...others].slice(0, ALIAS_TARGETS);
+    await this.#call("write", () => this.storage.set(ALIAS_PREFIX + key, encodeAlias(targets), deleteAt));
   }
 
   /**

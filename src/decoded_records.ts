@@ -51,7 +51,7 @@ const NO_BODY = new Uint8Array(0);
  * import { encodeAlias } from "./record.ts";
  *
  * const records = new DecodedRecords();
- * const bytes = encodeAlias("target");
+ * const bytes = encodeAlias(["target"]);
  * records.decode("key", bytes);
  * const second = records.decode("key", bytes);
  * console.log(second === records.decode("key", bytes)); // true

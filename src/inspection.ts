@@ -270,19 +270,20 @@ async function* urlCandidates(
     }
     for await (const alias of readRecords(scope, listKeys(scope, ALIAS_PREFIX + prefix))) {
       if (alias.record.kind !== "alias") continue;
-      // The alias names the slot of the URL that was asked for: its entry and its Vary variants.
-      const target = alias.record.target;
+      // The alias names the slots of the URLs that were asked for: their entries and Vary variants.
       let anyEntry = false, anySelected = false;
-      for (const { key, record, size } of await collect(readRecords(scope, slotKeys(scope, target)))) {
-        if (record.kind !== "entry") continue;
-        anyEntry = true;
-        let selected = seen.get(key) ?? false;
-        if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
-          selected = test === undefined || test(record.entry, scope.now());
-          seen.set(key, selected);
-          yield { kind: "entry", key, entry: record.entry, size, selected };
+      for (const target of alias.record.targets) {
+        for (const { key, record, size } of await collect(readRecords(scope, slotKeys(scope, target)))) {
+          if (record.kind !== "entry") continue;
+          anyEntry = true;
+          let selected = seen.get(key) ?? false;
+          if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
+            selected = test === undefined || test(record.entry, scope.now());
+            seen.set(key, selected);
+            yield { kind: "entry", key, entry: record.entry, size, selected };
+          }
+          anySelected ||= selected;
         }
-        anySelected ||= selected;
       }
       yield { kind: "alias", key: alias.key, orphan: !anyEntry || anySelected || test === undefined };
     }

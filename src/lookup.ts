@@ -151,8 +151,8 @@ async function lookupUnder(
   let viaAlias = false;
   if (record === undefined) {
     const alias = await read(ALIAS_PREFIX + key);
-    if (!alias || !("alias" in alias)) return undefined;
-    key = alias.alias;
+    if (!alias || !("targets" in alias)) return undefined;
+    key = alias.targets[0]!; // the URL whose redirect led here last
     record = await read(key);
     viaAlias = true;
   }
@@ -219,5 +219,5 @@ async function aliasHolds(
   }
   if (aliasKey === key) return true;
   const alias = await read(ALIAS_PREFIX + aliasKey);
-  return alias !== null && alias !== undefined && "alias" in alias && alias.alias === key;
+  return alias !== null && alias !== undefined && "targets" in alias && alias.targets.includes(key);
 }

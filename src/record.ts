@@ -10,7 +10,7 @@
  *             | f64 expiresAt | v headerCount | v varyCount
  *             | v code of each string: method, URL, status text, header names and values,
  *               Vary names and values | the literal strings, UTF-8, side by side
- * alias meta: v code | the target key, UTF-8
+ * alias meta: v code | the target keys, UTF-8, newest first, each ended by a line feed
  *
  * code: 0 null | 2n + 1 entry n of COMMON | 2n + 2 a literal of n UTF-16 units
  * ```
@@ -149,16 +149,20 @@ export function sealRecord<T extends Uint8Array>(bytes: T, bodyAt: number): T {
   return bytes;
 }
 
+/** Most keys an alias points to: the URLs whose redirects led to one place, the newest first. */
+export const ALIAS_TARGETS = 8;
+
 /**
- * Encodes an alias record: a pointer from one key to the key that holds the entry (used for the
- * final URL of a redirected response).
+ * Encodes an alias record: pointers from the key of where redirects led (the final URL of a
+ * redirected response) to the keys that hold what they led to, one per URL asked for.
  *
- * @param target The key the alias points to.
+ * @param targets The keys the alias points to, the newest first. Keys hold no line feed.
  * @returns The record bytes.
  */
-export function encodeAlias(target: string): Uint8Array {
-  const utf8 = encoder.encode(target);
-  const code = [2 * target.length + 2];
+export function encodeAlias(targets: readonly string[]): Uint8Array {
+  const text = targets.map((target) => `${target}\n`).join("");
+  const utf8 = encoder.encode(text);
+  const code = [2 * text.length + 2];
   const out = frame(KIND_ALIAS, varintsLength(code) + utf8.length, 0);
   const at = writeVarints(out, 6, code);
   out.set(utf8, at);
@@ -166,7 +170,7 @@ export function encodeAlias(target: string): Uint8Array {
 }
 
 /** A decoded record: an entry, or an alias to another key. */
-export type DecodedRecord = { kind: "entry"; entry: CacheEntry } | { kind: "alias"; target: string };
+export type DecodedRecord = { kind: "entry"; entry: CacheEntry } | { kind: "alias"; targets: string[] };
 
 /**
  * Decodes a record written by {@linkcode encodeEntry} or {@linkcode encodeAlias}. The body of an
@@ -188,9 +192,10 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   if (bytes[1] === KIND_ALIAS) {
     if (metaEnd + 4 !== bytes.length) fail("alias has trailing bytes");
     const strings = new StringReader(bytes, 6, 1, metaEnd);
-    const target = strings.next();
+    const text = strings.next();
     strings.finish();
-    return { kind: "alias", target };
+    if (!text.endsWith("\n")) fail("alias targets are not ended by line feeds");
+    return { kind: "alias", targets: text.slice(0, -1).split("\n") };
   }
   if (bytes[1] !== KIND_ENTRY) fail(`unknown kind ${bytes[1]}`);
   if (metaLength < ENTRY_FIXED) fail("truncated metadata");

@@ -745,8 +745,8 @@ Deno.test("RFC 9111 §4.4: invalidating a URL also drops what a redirect to it l
       "cache-control": "max-age=600",
       vary: "accept-language",
     }, { clock });
-    if (new URL(request.url).pathname === "/old") {
-      // What fetch gives after following a redirect from /old to /new.
+    if (["/old", "/also-old"].includes(new URL(request.url).pathname)) {
+      // What fetch gives after following a redirect from /old (or /also-old) to /new.
       Object.defineProperties(response, {
         url: { value: "http://127.0.0.1/new" },
         redirected: { value: true },
@@ -786,6 +786,19 @@ Deno.test("RFC 9111 §4.4: invalidating a URL also drops what a redirect to it l
     await (await post(session)).text();
     // The alias was the way from /new to what /old stored: without it, that entry is not served.
     assertEquals(await text("http://127.0.0.1/old"), [false, `v${version}`]);
+    await session.close();
+  });
+  await t.step("two URLs whose redirects led to one place", async () => {
+    const { session, text } = opened();
+    assertEquals(await text("http://127.0.0.1/old"), [false, `v${version}`]);
+    assertEquals(await text("http://127.0.0.1/also-old"), [false, `v${version}`]);
+    // Each keeps its own way from /new: storing one does not take the other's.
+    assertEquals(await text("http://127.0.0.1/old"), [true, `v${version}`]);
+    assertEquals(await text("http://127.0.0.1/also-old"), [true, `v${version}`]);
+    await (await post(session)).text();
+    assertEquals(await session.cache.count(), 0, "both entries are deleted, not only left unserved");
+    assertEquals(await text("http://127.0.0.1/old"), [false, `v${version}`]);
+    assertEquals(await text("http://127.0.0.1/also-old"), [false, `v${version}`]);
     await session.close();
   });
   await t.step("every Vary variant a redirect led to", async () => {

@@ -40,7 +40,8 @@ Deno.test("record: an entry survives a round trip, body as a view into the recor
 });
 
 Deno.test("record: an alias survives a round trip", () => {
-  deepEqual(decodeRecord(encodeAlias("abc+def.ghi")), { kind: "alias", target: "abc+def.ghi" });
+  deepEqual(decodeRecord(encodeAlias(["abc+def.ghi"])), { kind: "alias", targets: ["abc+def.ghi"] });
+  deepEqual(decodeRecord(encodeAlias(["new", "old key"])), { kind: "alias", targets: ["new", "old key"] });
 });
 
 Deno.test("record: common strings take one byte, so a typical entry's metadata stays small", () => {

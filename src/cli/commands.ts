@@ -132,7 +132,7 @@ export async function show({ cache, run, io, now }: CommandContext): Promise<voi
   } else {
     const key = target.startsWith(ALIAS_PREFIX) ? target.slice(ALIAS_PREFIX.length) : target;
     let record = await cache.read(target);
-    if (record !== undefined && "alias" in record) record = await cache.read(record.alias);
+    if (record !== undefined && "targets" in record) record = await cache.read(record.targets[0]!);
     if (record !== undefined && "entry" in record) found.push({ key, entry: record.entry, size: NaN });
   }
   if (found.length === 0) {

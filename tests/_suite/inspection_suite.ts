@@ -37,7 +37,7 @@ export function runInspectionSuite(test: SuiteTest): void {
       equal(entry.url, key === "a" ? a.url : b.url);
     }
     deepEqual(found, new Map([["a", encodeEntry(a).length], ["b", encodeEntry(b).length]]));
-    equal(await cache.size(), encodeEntry(a).length + encodeEntry(b).length + encodeAlias("a").length);
+    equal(await cache.size(), encodeEntry(a).length + encodeEntry(b).length + encodeAlias(["a"]).length);
     await cache.clear();
     equal(await cache.size(), 0);
   });
@@ -115,7 +115,11 @@ export function runInspectionSuite(test: SuiteTest): void {
     }
     deepEqual(listed.sort(), [prefix, `${prefix}+cred`, start].sort());
     equal(await cache.delete({ urls: [page], expired: true }), 1);
-    deepEqual(await cache.read(ALIAS_PREFIX + prefix), { alias: start }, "the alias stays with its entry");
+    deepEqual(
+      await cache.read(ALIAS_PREFIX + prefix),
+      { targets: [start] },
+      "the alias stays with its entry",
+    );
     equal(await cache.delete({ urls: [new URL(page)] }), 2);
     equal(await cache.read(ALIAS_PREFIX + prefix), undefined);
     deepEqual(await allKeys(cache), [other]);

@@ -19,7 +19,7 @@ import { deepEqual, equal, fail, ok, rejects } from "node:assert/strict";
 import type { CacheBackend } from "../../backends/base.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "../../src/cache_keys.ts";
 import { BackendError } from "../../src/errors.ts";
-import { type CacheEntry, encodeEntry } from "../../src/record.ts";
+import { ALIAS_TARGETS, type CacheEntry, encodeEntry } from "../../src/record.ts";
 import { runInspectionSuite } from "./inspection_suite.ts";
 import { testEntry } from "../_entry.ts";
 
@@ -156,7 +156,7 @@ export function runStorageSuite(target: SuiteTarget): void {
     await cache.write("stale", stale, now + HOUR);
     await cache.writeAlias("alias", "stale", now + HOUR);
     assertEntry(await cache.read("stale"), stale);
-    deepEqual(await cache.read(ALIAS_PREFIX + "alias"), { alias: "stale" });
+    deepEqual(await cache.read(ALIAS_PREFIX + "alias"), { targets: ["stale"] });
     const response = await cache.get("stale");
     ok(response?.isExpired, "served as expired, for revalidation");
     await response.body?.cancel();
@@ -225,13 +225,20 @@ export function runStorageSuite(target: SuiteTarget): void {
     await cache.write("target", entry(), Infinity);
     await cache.writeAlias("alias", "target", Infinity);
     await cache.writeAlias("dangling", "nothing", Infinity);
-    deepEqual(await cache.read(ALIAS_PREFIX + "alias"), { alias: "target" });
-    deepEqual(await cache.read(ALIAS_PREFIX + "dangling"), { alias: "nothing" });
+    deepEqual(await cache.read(ALIAS_PREFIX + "alias"), { targets: ["target"] });
+    deepEqual(await cache.read(ALIAS_PREFIX + "dangling"), { targets: ["nothing"] });
     equal(await cache.get(ALIAS_PREFIX + "alias"), undefined, "get() serves entries only");
     deepEqual(await list(cache.keys()), ["target"]);
     equal(await cache.count(), 1);
+    // Another URL whose redirect led to the same place goes first; the one before keeps its way.
     await cache.writeAlias("alias", "other", Infinity);
-    deepEqual(await cache.read(ALIAS_PREFIX + "alias"), { alias: "other" }, "an alias is replaced");
+    deepEqual(await cache.read(ALIAS_PREFIX + "alias"), { targets: ["other", "target"] });
+    await cache.writeAlias("alias", "target", Infinity);
+    deepEqual(await cache.read(ALIAS_PREFIX + "alias"), { targets: ["target", "other"] }, "no target twice");
+    for (let i = 0; i < ALIAS_TARGETS; i++) await cache.writeAlias("alias", `more-${i}`, Infinity);
+    const { targets } = await cache.read(ALIAS_PREFIX + "alias") as { targets: string[] };
+    equal(targets.length, ALIAS_TARGETS, "the newest are kept");
+    equal(targets[0], `more-${ALIAS_TARGETS - 1}`);
   });
 
   test("storage.keys(prefix) lists exactly the keys with that prefix", async (cache) => {
@@ -278,7 +285,7 @@ export function runStorageSuite(target: SuiteTarget): void {
     await cache.deleteUrls("https://example.com/page?a=1&b=2#fragment");
     deepEqual(await list(cache.keys()).then((keys) => keys.sort()), [kept, `${kept}+abc`, post].sort());
     equal(await cache.read(ALIAS_PREFIX + `${gone}+r`), undefined);
-    deepEqual(await cache.read(ALIAS_PREFIX + `${kept}+r`), { alias: gone });
+    deepEqual(await cache.read(ALIAS_PREFIX + `${kept}+r`), { targets: [gone] });
     await cache.deleteUrls(new URL("https://example.com/never-stored"));
     equal(await cache.count(), 3);
   });
@@ -346,7 +353,7 @@ export function runStorageSuite(target: SuiteTarget): void {
       try {
         assertEntry(await second.read("big"), big);
         ok(await second.read("stale"));
-        deepEqual(await second.read(ALIAS_PREFIX + "alias"), { alias: "big" });
+        deepEqual(await second.read(ALIAS_PREFIX + "alias"), { targets: ["big"] });
         deepEqual(await list(second.keys()).then((keys) => keys.sort()), ["big", "stale"]);
         await second.delete("stale");
       } finally {
