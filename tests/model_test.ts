@@ -121,8 +121,11 @@ const RULES: Record<string, Rules> = {
     guessed: true,
   },
 };
-/** URLs the origin redirects (fetch follows, and hands over the response of where it led). */
-const REDIRECTS: Record<string, string> = { moved: "fresh", relocated: "varied" };
+/**
+ * URLs the origin redirects (fetch follows, and hands over the response of where it led); two lead
+ * to one place, so that one alias points to both.
+ */
+const REDIRECTS: Record<string, string> = { moved: "fresh", transferred: "fresh", relocated: "varied" };
 const URLS = [...Object.keys(RULES), ...Object.keys(REDIRECTS)];
 
 /** The URL whose response a request for `url` gets. */
@@ -425,7 +428,7 @@ const run = fc.record({
   commands: fc.array(command, { minLength: 5, maxLength: 30 }),
   /**
    * The URLs the run's commands name. Most runs keep to one to three of them, so that a URL is
-   * asked for again and again as the clock moves (among all fifteen, a run asks for each about once,
+   * asked for again and again as the clock moves (among all sixteen, a run asks for each about once,
    * and what it stored is seldom served again).
    */
   focus: fc.oneof(
