@@ -10,7 +10,8 @@
  *             | f64 expiresAt | v headerCount | v varyCount
  *             | v code of each string: method, URL, status text, header names and values,
  *               Vary names and values | the literal strings, UTF-8, side by side
- * alias meta: v code | the target keys, UTF-8, newest first, each ended by a line feed
+ * alias meta: v code | the target keys, UTF-8, newest first, each ended by a line feed (one key
+ *             without it: an alias of one target, as written before there could be more)
  *
  * code: 0 null | 2n + 1 entry n of COMMON | 2n + 2 a literal of n UTF-16 units
  * ```
@@ -194,8 +195,8 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
     const strings = new StringReader(bytes, 6, 1, metaEnd);
     const text = strings.next();
     strings.finish();
-    if (!text.endsWith("\n")) fail("alias targets are not ended by line feeds");
-    return { kind: "alias", targets: text.slice(0, -1).split("\n") };
+    // (An alias written before aliases had several targets holds one key, without a line feed.)
+    return { kind: "alias", targets: text.endsWith("\n") ? text.slice(0, -1).split("\n") : [text] };
   }
   if (bytes[1] !== KIND_ENTRY) fail(`unknown kind ${bytes[1]}`);
   if (metaLength < ENTRY_FIXED) fail("truncated metadata");

@@ -7,7 +7,14 @@
 
 import { deepEqual, equal, throws } from "node:assert/strict";
 import fc from "fast-check";
-import { type CacheEntry, decodeRecord, encodeAlias, encodeEntry, RECORD_VERSION } from "../src/record.ts";
+import {
+  type CacheEntry,
+  decodeRecord,
+  encodeAlias,
+  encodeEntry,
+  RECORD_VERSION,
+  sealRecord,
+} from "../src/record.ts";
 import { digestText, sha256 } from "../src/sha256.ts";
 import { normalizeUrl, urlKeyPrefix } from "../src/cache_keys.ts";
 
@@ -42,6 +49,19 @@ Deno.test("record: an entry survives a round trip, body as a view into the recor
 Deno.test("record: an alias survives a round trip", () => {
   deepEqual(decodeRecord(encodeAlias(["abc+def.ghi"])), { kind: "alias", targets: ["abc+def.ghi"] });
   deepEqual(decodeRecord(encodeAlias(["new", "old key"])), { kind: "alias", targets: ["new", "old key"] });
+});
+
+Deno.test("record: an alias written with one target and no line feed, as before, still reads", () => {
+  const key = "abc+def.ghi";
+  const utf8 = new TextEncoder().encode(key);
+  const newer = encodeAlias([key]);
+  const older = new Uint8Array(6 + 1 + utf8.length + 4);
+  older.set(newer.subarray(0, 2)); // version and kind
+  new DataView(older.buffer).setUint32(2, 1 + utf8.length);
+  older[6] = 2 * key.length + 2; // the code of a literal of the key's length
+  older.set(utf8, 7);
+  sealRecord(older, older.length);
+  deepEqual(decodeRecord(older), { kind: "alias", targets: [key] });
 });
 
 Deno.test("record: common strings take one byte, so a typical entry's metadata stays small", () => {
