@@ -61,29 +61,25 @@ const UNDICI = runtimeName().startsWith("Bun")
   ? new URL("../node_modules/undici/index.js", import.meta.url).href
   : "undici";
 
-async function undici(store: "memory" | "sqlite"): Promise<Peer> {
+/**
+ * undici's `fetch` from npm over an `Agent` of its own: with its cache interceptor over `store`,
+ * or, without a store, no cache (the stack that interceptor runs on).
+ */
+async function undici(store?: "memory" | "sqlite"): Promise<Peer> {
   const { Agent, cacheStores, fetch, interceptors } = await import(UNDICI) as typeof import("undici");
-  const cache = store === "memory"
+  const cache = store === undefined
+    ? undefined
+    : store === "memory"
     ? new cacheStores.MemoryCacheStore({ maxCount: 10_000, maxSize: 1024 ** 3 })
     : new cacheStores.SqliteCacheStore({ location: join(scratch(), `undici-${Date.now()}.db`) });
   const agent = new Agent();
-  const dispatcher = agent.compose(interceptors.cache({ store: cache }));
+  const dispatcher = cache === undefined ? agent : agent.compose(interceptors.cache({ store: cache }));
   return {
     run: async (url) => await (await fetch(url, { dispatcher })).arrayBuffer(),
     close: async () => {
       await agent.close();
-      (cache as { close?: () => void }).close?.();
+      (cache as { close?: () => void } | undefined)?.close?.();
     },
-  };
-}
-
-/** undici's `fetch` from npm with an `Agent` of its own and no cache: the stack its interceptor runs on. */
-async function undiciFetch(): Promise<Peer> {
-  const { Agent, fetch } = await import(UNDICI) as typeof import("undici");
-  const dispatcher = new Agent();
-  return {
-    run: async (url) => await (await fetch(url, { dispatcher })).arrayBuffer(),
-    close: () => dispatcher.close(),
   };
 }
 
@@ -119,7 +115,7 @@ export function contenders(): Contender[] {
   const reference: Contender = {
     name: "undici-fetch",
     label: "undici fetch from npm (no cache)",
-    open: undiciFetch,
+    open: () => undici(),
     stores: false,
   };
   return [

@@ -272,18 +272,17 @@ async function* urlCandidates(
       if (alias.record.kind !== "alias") continue;
       // The alias names the slots of the URLs that were asked for: their entries and Vary variants.
       let anyEntry = false, anySelected = false;
-      for (const target of alias.record.targets) {
-        for (const { key, record, size } of await collect(readRecords(scope, slotKeys(scope, target)))) {
-          if (record.kind !== "entry") continue;
-          anyEntry = true;
-          let selected = seen.get(key) ?? false;
-          if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
-            selected = test === undefined || test(record.entry, scope.now());
-            seen.set(key, selected);
-            yield { kind: "entry", key, entry: record.entry, size, selected };
-          }
-          anySelected ||= selected;
+      const slots = slotKeys(scope, alias.record.targets);
+      for (const { key, record, size } of await collect(readRecords(scope, slots))) {
+        if (record.kind !== "entry") continue;
+        anyEntry = true;
+        let selected = seen.get(key) ?? false;
+        if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
+          selected = test === undefined || test(record.entry, scope.now());
+          seen.set(key, selected);
+          yield { kind: "entry", key, entry: record.entry, size, selected };
         }
+        anySelected ||= selected;
       }
       yield { kind: "alias", key: alias.key, orphan: !anyEntry || anySelected || test === undefined };
     }
@@ -420,10 +419,12 @@ async function* filterKeys(
   for await (const key of keys) if (keep(key)) yield key;
 }
 
-/** A key's slot: the key, and the keys of the Vary variants stored beside it. */
-async function* slotKeys(scope: ScanScope, key: string): AsyncIterableIterator<string> {
-  yield key;
-  yield* listKeys(scope, `${key}.`);
+/** The slots of some keys: each key, and the keys of the Vary variants stored beside it. */
+async function* slotKeys(scope: ScanScope, keys: readonly string[]): AsyncIterableIterator<string> {
+  for (const key of keys) {
+    yield key;
+    yield* listKeys(scope, `${key}.`);
+  }
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -316,16 +316,14 @@ export function usability(
   now: number,
   options: { shared: boolean; cacheControl: boolean; staleWhileRevalidate: number },
 ): Usability {
+  const remaining = (entry.expiresAt - now) / 1000;
   if (!options.cacheControl) {
-    if (entry.expiresAt > now) return "fresh";
-    const window = options.staleWhileRevalidate;
-    return window > 0 && (now - entry.expiresAt) / 1000 <= window ? "stale-while-revalidate" : "revalidate";
+    return remaining > 0 ? "fresh" : staleWithin(options.staleWhileRevalidate, -remaining);
   }
   const req = request.cacheControl;
   // §5.2.1.4: "no-cache ... a cache MUST NOT use a stored response to satisfy the request
   // without successful validation on the origin server".
   if (req.noCache) return "revalidate";
-  const remaining = (entry.expiresAt - now) / 1000;
   const needsAge = req.maxAge !== undefined || req.minFresh !== undefined;
   const age = needsAge ? currentAge(entry, now) : 0;
   // §5.2.1.1: max-age — the client does not want a response older than this.
@@ -340,10 +338,19 @@ export function usability(
   if (forbidsStale(cc, options.shared)) return "revalidate";
   // §5.2.1.2: max-stale — the client accepts a response stale by at most this much.
   if (req.maxStale !== undefined && -remaining <= req.maxStale) return "stale-ok";
-  // RFC 5861 §3: stale-while-revalidate, from the response or the session's default.
-  const window = cc.staleWhileRevalidate ?? options.staleWhileRevalidate;
-  if (window > 0 && -remaining <= window) return "stale-while-revalidate";
-  return "revalidate";
+  return staleWithin(cc.staleWhileRevalidate ?? options.staleWhileRevalidate, -remaining);
+}
+
+/**
+ * RFC 5861 §3: a stale response within its `stale-while-revalidate` window (the response's, or
+ * the session's default) answers while it is refreshed; any other is revalidated first.
+ *
+ * @param window The window in seconds.
+ * @param stale How long the response has been stale, in seconds.
+ * @returns The usability.
+ */
+function staleWithin(window: number, stale: number): Usability {
+  return window > 0 && stale <= window ? "stale-while-revalidate" : "revalidate";
 }
 
 /**
