@@ -83,10 +83,11 @@ export interface EvictEvent {
   request: string;
   /**
    * Why: `invalidated` (an unsafe method succeeded on the URL, RFC 9111 §4.4), `mismatch` (a
-   * HEAD response showed the stored GET response is outdated, §4.3.5), `corrupt` (a record
-   * could not be decoded).
+   * HEAD response showed the stored GET response is outdated, §4.3.5), `unstorable` (a 304 or
+   * HEAD response that updated the stored response says it may no longer be stored: `no-store`,
+   * say, §3), `corrupt` (a record could not be decoded).
    */
-  reason: "invalidated" | "mismatch" | "corrupt";
+  reason: "invalidated" | "mismatch" | "unstorable" | "corrupt";
   /** The key removed, or for `invalidated` the URL whose entries were removed. */
   target: string;
 }

@@ -16,7 +16,7 @@ import {
   variantKey,
 } from "./cache_keys.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { requestDirectives, type Usability, usability } from "./policy.ts";
+import { mayServeOnError, requestDirectives, type Usability, usability } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import type { Flow, Hit } from "./serve.ts";
@@ -118,6 +118,21 @@ export function usabilityFor(flow: Flow, entry: CacheEntry, o: ResolvedOptions):
   if (flow.mode === "force-cache" || flow.mode === "only-if-cached") return "fresh";
   if (flow.mode === "no-cache") return "revalidate";
   return usability(entry, flow.policy, o.now(), o);
+}
+
+/**
+ * Whether a stored entry may answer the request when the origin failed: never in the `no-cache`
+ * mode, which demands validation (as the Fetch standard's HTTP cache does, the request fails);
+ * else as {@linkcode mayServeOnError} says.
+ *
+ * @param flow The request.
+ * @param entry The stored entry.
+ * @param now Current time (epoch ms).
+ * @param o The session's options.
+ * @returns `true` when the entry may be served instead of the failure.
+ */
+export function mayServeOnErrorFor(flow: Flow, entry: CacheEntry, now: number, o: ResolvedOptions): boolean {
+  return flow.mode !== "no-cache" && mayServeOnError(entry, flow.policy, now, o);
 }
 
 /**

@@ -354,16 +354,19 @@ function staleWithin(window: number, stale: number): Usability {
 }
 
 /**
- * Whether a stale entry may answer when the origin failed (RFC 5861 §4): within the
- * `stale-if-error` window of the response, the request, or the session, and never when the
- * origin forbade stale responses. Without `cacheControl`, the session's window alone decides.
+ * Whether a stored entry may answer when the origin failed (RFC 5861 §4): only within a
+ * `stale-if-error` window of the response, the request, or the session (a fresh entry, revalidated
+ * because the request asked for a younger one, counts as stale by 0 seconds), never when the
+ * origin forbade stale responses, and never for a request that demands validation (`no-cache`,
+ * RFC 9111 §5.2.1.4): it gets the origin's answer. Without `cacheControl`, the session's window
+ * alone decides.
  *
  * @param entry The stored entry.
  * @param request The request and its directives.
  * @param now Current time (epoch ms).
  * @param options `shared`, `cacheControl`, and the session's `staleIfError` (seconds, `Infinity`
  *   for always, `0` never).
- * @returns `true` when the stale entry may be served.
+ * @returns `true` when the stored entry may be served.
  */
 export function mayServeOnError(
   entry: CacheEntry,
@@ -371,7 +374,9 @@ export function mayServeOnError(
   now: number,
   options: { shared: boolean; cacheControl: boolean; staleIfError: number },
 ): boolean {
-  if (!options.cacheControl) return (now - entry.expiresAt) / 1000 <= options.staleIfError;
+  const stale = Math.max(0, (now - entry.expiresAt) / 1000);
+  if (!options.cacheControl) return errorWithin(options.staleIfError, stale);
+  if (request.cacheControl.noCache) return false;
   const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
   if (forbidsStale(cc, options.shared)) return false;
   const window = Math.max(
@@ -379,7 +384,12 @@ export function mayServeOnError(
     request.cacheControl.staleIfError ?? 0,
     options.staleIfError,
   );
-  return (now - entry.expiresAt) / 1000 <= window;
+  return errorWithin(window, stale);
+}
+
+/** Whether a `stale-if-error` window of `window` seconds covers an entry `stale` seconds stale. */
+function errorWithin(window: number, stale: number): boolean {
+  return window > 0 && stale <= window;
 }
 
 /**
@@ -420,26 +430,28 @@ const CASE_INSENSITIVE_VALUES = new Set(["accept", "accept-encoding", "accept-la
  * named by `Connection`, fields named by a qualified `no-cache` (§5.2.2.4) or, for a shared cache,
  * a qualified `private` (§5.2.2.7), and `Set-Cookie` unless asked for.
  *
- * @param headers Response headers.
+ * @param headers Response headers, or `[name, value]` pairs (names lower-case).
  * @param cc Response directives.
  * @param options `shared` and `storeSetCookie`.
  * @returns `[name, value]` pairs.
  */
 export function storableHeaders(
-  headers: Headers,
+  headers: Headers | readonly [string, string][],
   cc: CacheControl,
   options: { shared: boolean; storeSetCookie: boolean },
 ): [string, string][] {
   const drop = new Set(HOP_BY_HOP);
-  for (const name of parseFieldNames(headers.get("connection") ?? "")) drop.add(name);
+  for (const name of parseFieldNames(headerValue(headers, "connection") ?? "")) drop.add(name);
   if (Array.isArray(cc.noCache)) { for (const name of cc.noCache) drop.add(name); }
   if (options.shared && Array.isArray(cc.private)) { for (const name of cc.private) drop.add(name); }
   if (!options.storeSetCookie) drop.add("set-cookie");
   const kept: [string, string][] = [];
-  // forEach, not for…of: the same pairs, without Deno's iterator objects (3–9 µs for six fields).
-  headers.forEach((value, name) => {
+  const keep = (value: string, name: string) => {
     if (!drop.has(name)) kept.push([name, value]);
-  });
+  };
+  // forEach, not for…of: the same pairs, without Deno's iterator objects (3–9 µs for six fields).
+  if (headers instanceof Headers) headers.forEach(keep);
+  else for (const [name, value] of headers) keep(value, name);
   return kept;
 }
 

@@ -7,7 +7,8 @@
  */
 
 import type { ResolvedOptions } from "./options.ts";
-import { currentAge, type PolicyRequest } from "./policy.ts";
+import { parseCacheControl } from "./cache_control.ts";
+import { currentAge, isStorable, type PolicyRequest } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
@@ -144,6 +145,8 @@ export function networkInfo(
 
 /**
  * RFC 9111 §3.2 and §4.3.4: a 304 refreshes the stored headers and freshness; the body stays.
+ * Whether the refreshed response may stay stored is decided anew (§3): the 304 may say
+ * `no-store`, say, or in a shared cache `private`.
  *
  * @param o The session's options.
  * @param flow The request.
@@ -151,7 +154,7 @@ export function networkInfo(
  * @param response The 304 (or a HEAD response that describes the entry).
  * @param requestTime When the request was sent (epoch ms).
  * @param responseTime When the response arrived (epoch ms).
- * @returns The freshened entry.
+ * @returns The freshened entry, and whether it may be stored.
  */
 export function freshen(
   o: ResolvedOptions,
@@ -160,11 +163,16 @@ export function freshen(
   response: Response,
   requestTime: number,
   responseTime: number,
-): CacheEntry {
-  const headers = updateHeaders(entry.headers, response.headers, o);
+): { entry: CacheEntry; storable: boolean } {
+  const headers = updateHeaders(entry.headers, response.headers, o, responseTime);
   const refreshed = { ...entry, headers, requestTime, responseTime };
   const fresh = new Response(null, { status: entry.status, headers });
-  return { ...refreshed, expiresAt: expiresAtOf(flow, fresh, refreshed, o) ?? responseTime };
+  const cc = o.cacheControl ? parseCacheControl(fresh.headers.get("cache-control")) : {};
+  const storable = !o.cacheControl || isStorable(flow.policy, entry.status, fresh.headers, cc, o.shared);
+  return {
+    entry: { ...refreshed, expiresAt: expiresAtOf(flow, fresh, refreshed, o, cc) ?? responseTime },
+    storable,
+  };
 }
 
 /**

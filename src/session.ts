@@ -8,8 +8,8 @@ import type { CacheBackend } from "../backends/base.ts";
 import { takeBody, type TakenBody } from "./body.ts";
 import { Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { ERROR_STATUSES, mayServeOnError } from "./policy.ts";
-import { conditionalHeaders, isNotModified, validatorsMatch } from "./validation.ts";
+import { ERROR_STATUSES } from "./policy.ts";
+import { conditionalHeaders, headDescribes, isNotModified, validatorsMatch } from "./validation.ts";
 import type { CacheEntry } from "./record.ts";
 import {
   type CacheRequestInit,
@@ -33,7 +33,7 @@ import {
   networkInfo,
   onlyIfCached,
 } from "./serve.ts";
-import { lookup, prepareFlow, usabilityFor } from "./lookup.ts";
+import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts";
@@ -152,8 +152,11 @@ export class CachedSession implements AsyncDisposable {
       return this.#bypass(parsed);
     }
     signalOf(flow)?.throwIfAborted();
-    // DO_NOT_CACHE: nothing is read or stored for this request, nor shared with identical ones.
-    if (bypassesCache(flow, o)) return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
+    // DO_NOT_CACHE, or the request's no-store (RFC 9111 §5.2.1.5): nothing is read or stored for
+    // this request, nor shared with identical ones.
+    if (bypassesCache(flow, o) || (o.cacheControl && flow.policy.cacheControl.noStore)) {
+      return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
+    }
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
     const ticket = flow.mode === "reload" ? undefined : this.#inflight.enter(flow.key);
@@ -182,7 +185,7 @@ export class CachedSession implements AsyncDisposable {
         use = usabilityFor(flow, joined.entry, o);
       } else if (joined?.kind === "error") {
         // The origin failed for the request this one waited on: fail alike, or serve stale.
-        if (found?.entry === undefined || !mayServeOnError(found.entry, flow.policy, o.now(), o)) {
+        if (found?.entry === undefined || !mayServeOnErrorFor(flow, found.entry, o.now(), o)) {
           throw joined.error;
         }
         return this.#serve(flow, found as Hit, "stale-if-error", { fwd: "stale" });
@@ -248,7 +251,7 @@ export class CachedSession implements AsyncDisposable {
       try {
         response = await this.#origin.fetch(flow, validators);
       } catch (error) {
-        if (cached !== undefined && mayServeOnError(cached, flow.policy, o.now(), o)) {
+        if (cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
           lead?.release(failed(error));
           return this.#serve(flow, stale as Hit, "stale-if-error", { fwd });
         }
@@ -257,7 +260,7 @@ export class CachedSession implements AsyncDisposable {
       const responseTime = o.now();
       if (
         cached !== undefined && ERROR_STATUSES.has(response.status) &&
-        mayServeOnError(cached, flow.policy, responseTime, o)
+        mayServeOnErrorFor(flow, cached, responseTime, o)
       ) {
         await response.body?.cancel();
         settle(undefined);
@@ -265,11 +268,17 @@ export class CachedSession implements AsyncDisposable {
       }
       if (cached !== undefined && response.status === 304 && validators.length > 0) {
         if (validatorsMatch(cached, response.headers)) {
-          const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
-          settle(entry);
-          this.#access.track(
-            this.#access.store(flow, stale!, entry, asked).finally(() => lead?.release()),
-          );
+          const { entry, storable } = freshen(this.#o, flow, cached, response, requestTime, responseTime);
+          if (storable) {
+            settle(entry);
+            this.#access.track(
+              this.#access.store(flow, stale!, entry, asked).finally(() => lead?.release()),
+            );
+          } else {
+            // The 304 says the response may no longer be stored (`no-store`, say): it goes.
+            settle(undefined);
+            this.#access.track(this.#discard(flow, stale!.key, "unstorable"));
+          }
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
           return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
         }
@@ -279,18 +288,16 @@ export class CachedSession implements AsyncDisposable {
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
         // that describes another representation makes the stored one unusable.
-        if (validatorsMatch(cached, response.headers)) {
-          const entry = freshen(this.#o, flow, cached, response, requestTime, responseTime);
-          settle(entry);
-          await this.#access.store(flow, stale!, entry, asked);
-          settle(undefined);
+        const freshened = headDescribes(cached, response.headers)
+          ? freshen(this.#o, flow, cached, response, requestTime, responseTime)
+          : undefined;
+        if (freshened?.storable) {
+          settle(freshened.entry);
+          await this.#access.store(flow, stale!, freshened.entry, asked);
         } else {
-          await this.cache.delete(stale!.key).then(
-            () => this.#monitor.evicted(flow.label, "mismatch", stale!.key),
-            (error) => this.#access.report(error, "delete", flow),
-          );
-          settle(undefined);
+          await this.#discard(flow, stale!.key, freshened === undefined ? "mismatch" : "unstorable");
         }
+        settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
       // Its own response is newer than what it invalidated.
@@ -375,6 +382,14 @@ export class CachedSession implements AsyncDisposable {
       networkInfo(flow.key, entry, this.#o.now),
     );
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
+  }
+
+  /** Deletes a stored entry that a response showed to be outdated, or no longer storable. */
+  #discard(flow: Flow, key: string, reason: "mismatch" | "unstorable"): Promise<void> {
+    return this.cache.delete(key).then(
+      () => this.#monitor.evicted(flow.label, reason, key),
+      (error) => this.#access.report(error, "delete", flow),
+    );
   }
 
   #unsatisfied(flow: Flow): CachedResponse {

@@ -77,17 +77,40 @@ export function validatorsMatch(entry: Pick<CacheEntry, "headers">, headers: Hea
 }
 
 /**
+ * Whether a `HEAD` response describes the stored response (RFC 9111 §4.3.5), so that it may
+ * freshen it: each validator it sends (`ETag`, `Last-Modified`) has the stored value, and the
+ * `Content-Length` it sends, if any, is the stored one (the stored body's length when none was
+ * stored). Otherwise the stored response is outdated.
+ *
+ * @param entry The stored entry.
+ * @param headers The headers of the `HEAD` response.
+ * @returns `true` when the entry may be freshened from it.
+ */
+export function headDescribes(entry: Pick<CacheEntry, "headers" | "body">, headers: Headers): boolean {
+  for (const name of ["etag", "last-modified"]) {
+    const value = headers.get(name);
+    if (value !== null && value.trim() !== headerValue(entry.headers, name)?.trim()) return false;
+  }
+  const length = headers.get("content-length");
+  if (length === null) return true;
+  return length.trim() === (headerValue(entry.headers, "content-length") ?? String(entry.body.length)).trim();
+}
+
+/**
  * Updates stored headers from a 304 or HEAD response (RFC 9111 §3.2): "the cache MUST add each
  * header field in the provided response to the stored response, replacing field values that are
- * already present", except the fields never stored (§3.1) and those describing the stored content.
- * A stored field that the new response sends but that is not stored (a `Set-Cookie` the session
- * does not keep, though another session on the backend stored one; a field a qualified `no-cache`
- * names) goes too: its stored value is out of date. So does a stored `Age`, as the age is now that
- * of the new response.
+ * already present", except those describing the stored content. The result is filtered as a
+ * response to be stored is (§3.1), by the merged response's own directives: a field that the new
+ * response sends but that is not stored (a `Set-Cookie` the session does not keep; a field that a
+ * qualified `no-cache`, or in a shared cache `private`, names, whether the new or the stored
+ * `Cache-Control` names it) goes, as its stored value is out of date. So does a stored `Age`, as
+ * the age is now that of the new response. A new response without `Date` is dated when it was
+ * received (RFC 9110 §6.6.1).
  *
  * @param stored The stored headers.
  * @param fresh The new response's headers.
  * @param options `shared`, `storeSetCookie` and `cacheControl`, as for storing.
+ * @param responseTime When the new response arrived (epoch ms).
  * @returns The updated headers.
  *
  * @example
@@ -95,23 +118,36 @@ export function validatorsMatch(entry: Pick<CacheEntry, "headers">, headers: Hea
  * import { updateHeaders } from "./validation.ts";
  * const fresh = new Headers({ "cache-control": "max-age=60", "content-length": "0" });
  * const stored: [string, string][] = [["cache-control", "max-age=1"], ["content-length", "5"]];
- * console.log(updateHeaders(stored, fresh, { shared: false, storeSetCookie: false, cacheControl: true }));
- * // [["content-length", "5"], ["cache-control", "max-age=60"]]
+ * const options = { shared: false, storeSetCookie: false, cacheControl: true };
+ * console.log(updateHeaders(stored, fresh, options, Date.UTC(2026, 11, 6)));
+ * // [["content-length", "5"], ["cache-control", "max-age=60"], ["date", "Sun, 06 Dec 2026 00:00:00 GMT"]]
  * ```
  */
 export function updateHeaders(
   stored: readonly [string, string][],
   fresh: Headers,
   options: { shared: boolean; storeSetCookie: boolean; cacheControl: boolean },
+  responseTime: number,
 ): [string, string][] {
-  const cc = options.cacheControl ? parseCacheControl(fresh.get("cache-control")) : {};
   // The new response is the one whose age counts (§4.2.3): a stored Age never outlives it.
   const replaced = new Set(["age"]);
-  fresh.forEach((_, name) => {
-    if (!DESCRIBES_STORED_CONTENT.has(name)) replaced.add(name);
+  const incoming: [string, string][] = [];
+  fresh.forEach((value, name) => {
+    if (DESCRIBES_STORED_CONTENT.has(name)) return;
+    replaced.add(name);
+    incoming.push([name, value]);
   });
-  const added = storableHeaders(fresh, cc, options).filter(([name]) => replaced.has(name));
-  return [...stored.filter(([name]) => !replaced.has(name)), ...added];
+  // RFC 9110 §6.6.1: a response without Date is dated when it was received. The stored Date
+  // would otherwise make the new response look as old as the stored one.
+  if (!replaced.has("date")) {
+    replaced.add("date");
+    incoming.push(["date", new Date(responseTime).toUTCString()]);
+  }
+  const merged = [...stored.filter(([name]) => !replaced.has(name)), ...incoming];
+  // Filtered as a response is for storing, by the directives of the merged response: a field that
+  // the stored response's qualified no-cache or private names stays out when a 304 sends it.
+  const cc = options.cacheControl ? parseCacheControl(headerValue(merged, "cache-control")) : {};
+  return storableHeaders(merged, cc, options);
 }
 
 /**
