@@ -8,7 +8,7 @@
 
 import type { ResolvedOptions } from "./options.ts";
 import { parseCacheControl } from "./cache_control.ts";
-import { currentAge, isStorable, type PolicyRequest } from "./policy.ts";
+import { currentAge, headerValue, isStorable, type PolicyRequest } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
@@ -60,7 +60,8 @@ export function fromStored(
   // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
   // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
   const fields = servedFields(entry.headers, Math.floor(currentAge(entry, now)), o.storeSetCookie);
-  const range = flow.headers.get("range");
+  // RFC 9110 §14.2: range handling is defined for GET alone; a HEAD ignores a Range.
+  const range = flow.method === "GET" ? flow.headers.get("range") : null;
   const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
   // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.
   if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {
@@ -76,8 +77,9 @@ export function fromStored(
     });
     return { response, bytes: 0 };
   }
-  // (A stored HEAD response has no body to take a range of.)
-  const partial = headers !== undefined && range !== null && entry.status === 200 && entry.method !== "HEAD"
+  // A range counts in the bytes of the representation, content coding included (§14.1.1), which
+  // fetch has decoded: a coded response is served whole.
+  const partial = headers !== undefined && range !== null && entry.status === 200 && !isCoded(entry)
     ? partialContent(headers, entry.body, range)
     : undefined;
   const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
@@ -92,6 +94,12 @@ export function fromStored(
     owned: how.handOver === true && body === entry.body,
   });
   return { response, bytes: body?.length ?? 0 };
+}
+
+/** Whether a stored response has a content coding (its body is what fetch decoded). */
+function isCoded(entry: CacheEntry): boolean {
+  const coding = headerValue(entry.headers, "content-encoding");
+  return coding !== null && coding.trim().toLowerCase() !== "identity";
 }
 
 /**

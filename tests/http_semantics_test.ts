@@ -1354,6 +1354,31 @@ Deno.test("RFC 9110 §14 Range: a stored complete response answers single ranges
   await s.session.close();
 });
 
+Deno.test("RFC 9110 §14.2 Range: a HEAD ignores Range, and a content-coded response is answered whole", async (t) => {
+  // The stored body of a coded response is what fetch decoded; a range counts in coded bytes.
+  const coded = `${URL_A}?coded`;
+  const s = setup((clock) => (request) =>
+    reply("0123456789", {
+      "cache-control": "max-age=60",
+      ...(request.url === coded ? { "content-encoding": "gzip" } : {}),
+    }, { clock })
+  );
+  await s.get();
+  await t.step("HEAD with Range, from a stored GET: 200", async () => {
+    for (const value of ["bytes=0-3", "bytes=50-"]) {
+      const head = await s.session.fetch(URL_A, { method: "HEAD", headers: { range: value } });
+      assertEquals([head.status, head.fromCache, head.headers.get("content-range")], [200, true, null]);
+    }
+  });
+  await t.step("GET with Range of a coded response: the whole 200", async () => {
+    await s.get(undefined, coded);
+    const ranged = await s.session.fetch(coded, { headers: { range: "bytes=0-3" } });
+    assertEquals([ranged.status, ranged.fromCache, await ranged.text()], [200, true, "0123456789"]);
+  });
+  assertEquals(s.origin.calls, 2);
+  await s.session.close();
+});
+
 Deno.test("RFC 9110 §14.1.1 Range: an empty stored body answers a suffix range with the whole 200, a range from a position with 416", async () => {
   // A suffix range of non-zero length is satisfiable however short the body; of an empty body it
   // selects no byte, which no Content-Range can say: the cache ignores the field (§14.2).
