@@ -139,13 +139,19 @@ export class CacheAccess {
    * @param asked The request's {@linkcode mark}.
    * @returns Whether one of the two URLs was invalidated since.
    */
-  invalidatedSince(flow: Flow, entry: Pick<CacheEntry, "url">, asked: number): boolean {
+  invalidatedSince(flow: Flow, entry: Pick<CacheEntry, "url" | "method">, asked: number): boolean {
     return this.#invalidations.since(() => this.#urlsOf(flow, entry), asked);
   }
 
-  /** The URL asked for and, if a redirect led elsewhere, that one too, as invalidations know them. */
-  #urlsOf(flow: Flow, entry: Pick<CacheEntry, "url">): string[] {
-    return [flow.url, new URL(entry.url)].map((url) => this.#urlOf(url));
+  /**
+   * The URL asked for and, if a redirect led elsewhere, that one too, as invalidations know them;
+   * for an entry of another method than `GET` (a `POST`'s, a `HEAD`'s own), also the URL asked for
+   * as a delete by that entry's key names it.
+   */
+  #urlsOf(flow: Flow, entry: Pick<CacheEntry, "url" | "method">): string[] {
+    const urls = [flow.url, new URL(entry.url)].map((url) => this.#urlOf(url));
+    if (entry.method !== "GET") urls.push(urlKeyPrefix(entry.method, flow.url, this.#o.ignoredParameters));
+    return urls;
   }
 
   /**

@@ -170,6 +170,8 @@ async function lookupUnder(
     key = alias.targets[0]!; // the URL whose redirect led here last
     record = await read(key);
     viaAlias = true;
+    // That slot may hold another answer since (its URL now leads elsewhere), or a POST's.
+    if (record && "entry" in record && !await ledHere(flow, record.entry, slot, o)) return undefined;
   }
   if (!record || !("entry" in record)) return undefined;
   const primary = record.entry;
@@ -207,6 +209,32 @@ export function aliasKeyOf(flow: Flow, url: URL, o: ResolvedOptions): string | P
 }
 
 /**
+ * Whether an entry found through the alias of the URL asked for answers it: a `GET` response that a
+ * redirect led here with (a request for this URL would have the key `slot`).
+ *
+ * @param flow The request.
+ * @param entry The entry in the slot the alias points to.
+ * @param slot The key the request was looked up under.
+ * @param o The session's options.
+ * @returns Whether the entry may answer the request.
+ */
+async function ledHere(flow: Flow, entry: CacheEntry, slot: string, o: ResolvedOptions): Promise<boolean> {
+  return entry.method === "GET" && await aliasKeyFor(flow, entry, o) === slot;
+}
+
+/**
+ * The key of the alias from where an entry's redirect led ({@linkcode aliasKeyOf}), or
+ * `undefined` when `keyFn` refuses that URL: no alias was written for it either.
+ */
+async function aliasKeyFor(flow: Flow, entry: CacheEntry, o: ResolvedOptions): Promise<string | undefined> {
+  try {
+    return await aliasKeyOf(flow, new URL(entry.url), o);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Whether what a redirect led to, found under the URL asked for, can still be invalidated: an
  * unsafe request to where the redirect led finds it only through the alias of that URL (RFC 9111
  * §4.4). Once the alias is gone (a bounded store evicted it), the entry may have missed an
@@ -226,12 +254,8 @@ async function aliasHolds(
   o: ResolvedOptions,
   read: ReadRecord,
 ): Promise<boolean> {
-  let aliasKey: string;
-  try {
-    aliasKey = await aliasKeyOf(flow, new URL(entry.url), o);
-  } catch {
-    return false; // `keyFn` refuses that URL: no alias was written for it either
-  }
+  const aliasKey = await aliasKeyFor(flow, entry, o);
+  if (aliasKey === undefined) return false;
   if (aliasKey === key) return true;
   const alias = await read(ALIAS_PREFIX + aliasKey);
   return alias !== null && alias !== undefined && "targets" in alias && alias.targets.includes(key);

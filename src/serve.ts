@@ -184,24 +184,31 @@ export function freshen(
 }
 
 /**
- * RFC 9111 §4.4: the URIs a non-error response to an unsafe method invalidates — the target URI
- * and the same-origin `Location` and `Content-Location`.
+ * RFC 9111 §4.4: the URIs a non-error response to an unsafe method invalidates — the target URI,
+ * the URL that `fetch` followed redirects to (the request reached it too: the Fetch standard
+ * invalidates at every hop, and the hops between are not seen here), and the `Location` and
+ * `Content-Location` of the same origin as that URL.
  *
  * @param target The request's URL.
  * @param response The response.
  * @returns The URLs.
  */
 export function invalidatedUrls(target: URL, response: Response): URL[] {
-  const urls = [target];
+  const reached = response.redirected ? urlOrUndefined(response.url) ?? target : target;
+  const urls = reached.href === target.href ? [target] : [target, reached];
   for (const name of ["location", "content-location"]) {
     const value = response.headers.get(name);
-    if (value === null) continue;
-    try {
-      const url = new URL(value, target);
-      if (url.origin === target.origin) urls.push(url);
-    } catch {
-      // An unparsable Location invalidates nothing.
-    }
+    // An unparsable Location invalidates nothing.
+    const url = value === null ? undefined : urlOrUndefined(value, reached);
+    if (url?.origin === reached.origin) urls.push(url);
   }
   return urls;
+}
+
+function urlOrUndefined(value: string, base?: URL): URL | undefined {
+  try {
+    return new URL(value, base);
+  } catch {
+    return undefined;
+  }
 }

@@ -300,8 +300,14 @@ export class CachedSession implements AsyncDisposable {
         settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
-      // Its own response is newer than what it invalidated.
-      if (await this.#access.invalidate(flow, response)) asked = this.#access.mark();
+      // Its own response is newer than what it invalidated, not than what was invalidated while
+      // it was on its way (a delete by its key, say).
+      const overtaken = this.#access.invalidatedSince(
+        flow,
+        { url: flow.url.href, method: flow.method },
+        asked,
+      );
+      if (await this.#access.invalidate(flow, response) && !overtaken) asked = this.#access.mark();
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
       const plan = flow.method === "HEAD" && stale?.entry?.method === "GET"

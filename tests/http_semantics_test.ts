@@ -1030,6 +1030,30 @@ Deno.test("RFC 9111 §4.4: a POST, the cache's own deletes and a POST through an
   }
 });
 
+Deno.test("RFC 9111 §4.4: cache.delete(key) of a POST's or a HEAD's own entry keeps a response asked for before from being stored after", async (t) => {
+  for (const method of ["POST", "HEAD"] as const) {
+    await t.step(method, async () => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => release = resolve);
+      const s = setup(() => async (_request, n) => {
+        if (n === 2) await held; // the second response arrives after the delete
+        return reply(method === "HEAD" ? null : `v${n}`, { "cache-control": "max-age=600", etag: `"v${n}"` });
+      }, { allowedMethods: ["GET", "HEAD", "POST"] });
+      const init = method === "POST" ? { method, body: "q" } : { method };
+      await s.get(init);
+      // (A HEAD's own entry is not under the key its response names, the GET's.)
+      const [key] = await Array.fromAsync(s.session.cache.keys()) as [string];
+      const later = s.get({ ...init, cache: "reload" });
+      await until(() => s.origin.calls === 2);
+      await s.session.cache.delete(key);
+      release();
+      await later;
+      await s.session.close(); // waits for the write
+      assertEquals(await s.session.cache.get(key), undefined);
+    });
+  }
+});
+
 Deno.test("RFC 9111 §4.4: an invalidation that cannot reach the storage holds once the storage is back", async (t) => {
   const { clock, script, version } = changingResource("max-age=60");
   const removals: [string, (session: CachedSession) => Promise<unknown>][] = [

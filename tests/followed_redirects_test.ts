@@ -1,0 +1,76 @@
+/**
+ * Redirects that `fetch` followed itself (a `POST`'s, or any with a `fetch` that follows whatever it
+ * is asked): what the cache may answer through the alias from where they led (RFC 9111 §4: only a
+ * response to the same method and URL), and what they invalidate (§4.4: the URL reached too).
+ */
+import { assertEquals } from "./_assert.ts";
+import { reply } from "./_origin.ts";
+import { scripted as setup } from "./_scripted.ts";
+
+const ORIGIN = "http://127.0.0.1";
+
+/** What `fetch` gives after following redirects from the request's URL to `path`. */
+function reached(response: Response, path: string): Response {
+  return Object.defineProperties(response, {
+    url: { value: `${ORIGIN}${path}` },
+    redirected: { value: true },
+  });
+}
+
+Deno.test("RFC 9111 §4.4: a POST that fetch followed through a redirect invalidates the URL it reached", async () => {
+  let version = 1;
+  const s = setup((clock) => (request) => {
+    if (request.method === "POST") {
+      version++;
+      return reached(reply("posted", { location: "/c" }, { clock }), "/b");
+    }
+    return reply(`${new URL(request.url).pathname} v${version}`, { "cache-control": "max-age=600" }, {
+      clock,
+    });
+  });
+  await s.get(undefined, `${ORIGIN}/b`);
+  await s.get(undefined, `${ORIGIN}/c`);
+  await s.session.fetch(`${ORIGIN}/a`, { method: "POST", body: "x" });
+  // /b is where the POST arrived; /c is its Location, resolved against /b.
+  for (const path of ["/b", "/c"]) {
+    const { response, body } = await s.get(undefined, `${ORIGIN}${path}`);
+    assertEquals([body, response.fromCache], [`${path} v2`, false], path);
+  }
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4: the alias from where a redirect led answers only with that URL's GET response", async (t) => {
+  await t.step("not with a POST's response that a redirect led there", async () => {
+    const s = setup(
+      (clock) => (request) =>
+        request.method === "POST"
+          ? reached(reply("the POST's answer", { "cache-control": "max-age=600" }, { clock }), "/results")
+          : reply("the GET's answer", { "cache-control": "max-age=600" }, { clock }),
+      { allowedMethods: ["GET", "HEAD", "POST"] },
+    );
+    await (await s.session.fetch(`${ORIGIN}/search`, { method: "POST", body: "q=secret" })).text();
+    const { response, body } = await s.get(undefined, `${ORIGIN}/results`);
+    assertEquals([body, response.fromCache], ["the GET's answer", false]);
+    await s.session.close();
+  });
+  await t.step("not with what the slot holds since the URL there led elsewhere", async () => {
+    // A fetch that follows redirects itself: /old led to /new, then leads to /other.
+    let target = "/new";
+    const s = setup((clock) => (request) => {
+      const path = new URL(request.url).pathname;
+      const to = path === "/old" ? target : path;
+      const response = reply(`content of ${to}`, { "cache-control": "max-age=600" }, { clock });
+      return to === path ? response : reached(response, to);
+    });
+    await s.get(undefined, `${ORIGIN}/old`);
+    target = "/other";
+    await s.get({ cache: "reload" }, `${ORIGIN}/old`);
+    const { response, body } = await s.get(undefined, `${ORIGIN}/new`);
+    assertEquals([body, response.fromCache, new URL(response.url).pathname], [
+      "content of /new",
+      false,
+      "/new",
+    ]);
+    await s.session.close();
+  });
+});
