@@ -3,7 +3,9 @@
  * `shared` (a shared cache's keys are its own) and your own key, `keyFn`: what it receives, how
  * it extends the default key, and what happens when it returns something that is not a key or
  * throws (the request is answered by the origin and the problem reaches `onError`; nothing is
- * stored under a bad key).
+ * stored under a bad key). And the default key's canonical form: what it merges (the URL parts and
+ * orders the documentation lists, JSON key order and whitespace) and what it never merges (two
+ * requests an origin tells apart by their bytes).
  *
  * @module
  */
@@ -16,6 +18,7 @@ import {
   type ErrorContext,
   type KeyRequest,
 } from "../mod.ts";
+import { redactUrl } from "../src/cache_keys.ts";
 import { origin, reply } from "./_origin.ts";
 
 const FRESH = { "cache-control": "max-age=60" };
@@ -258,4 +261,120 @@ Deno.test("default keys do not change from one version to the next: what an earl
     "LO83YSO37sd8MYh0fzFRMw+AEnbWfuf2cW-rQHFqCfrVg",
     "4KzAVPXsMFje0R2xSy2qwg+5jtiMOl7sJLwxoHP2G1Pog",
   ]);
+});
+
+/** The default key of a request, with `api_key` ignored. */
+function keyOf(
+  url: string,
+  init: { method?: string; body?: string | Uint8Array; type?: string } = {},
+): Promise<string> {
+  const headers = new Headers(init.type === undefined ? {} : { "content-type": init.type });
+  const body = typeof init.body === "string" ? new TextEncoder().encode(init.body) : init.body;
+  return createCacheKey({ method: init.method ?? "GET", url: new URL(url), headers, body }, {
+    ignoredParameters: new Set(["api_key"]),
+    matchHeaders: [],
+  });
+}
+
+/** The pairs among `pairs` whose keys are equal, as {@linkcode listed} lists them. */
+async function sharing(pairs: [string, string][], key: (text: string) => Promise<string>): Promise<string[]> {
+  const shared: [string, string][] = [];
+  for (const [a, b] of pairs) if (await key(a) === await key(b)) shared.push([a, b]);
+  return listed(shared);
+}
+
+/** Pairs as lines, so that a failure names them. */
+function listed(pairs: [string, string][]): string[] {
+  return pairs.map(([a, b]) => `${a} ${b}`);
+}
+
+Deno.test("URL keys: queries an origin tells apart get keys of their own (each parameter is keyed as written)", async () => {
+  const pairs: [string, string][] = [
+    // Invalid UTF-8: both decoded to U+FFFD.
+    ["?name=%E8", "?name=%E9"],
+    ["?q=%FF", "?q=%EF%BF%BD"],
+    // A "+" and a "%20" were both written "+"; a name without "=" was written with one.
+    ["?q=a+b", "?q=a%20b"],
+    ["?flag", "?flag="],
+    // The values of one name keep their order, whatever the spelling of the name.
+    ["?a=1&a=2", "?a=2&a=1"],
+    ["?a=1&%61=2", "?%61=2&a=1"],
+  ];
+  deepEqual(await sharing(pairs, (query) => keyOf(`https://example.com/search${query}`)), []);
+});
+
+Deno.test("URL keys: what the documentation lists still shares a key (case, default port, fragment, order, ignored parameters)", async () => {
+  const pairs: [string, string][] = [
+    ["HTTPS://Example.com:443/a?b=2&a=1#top", "https://example.com/a?a=1&b=2&api_key=x"],
+    ["https://example.com/a?q=a+b&name=%E8&flag", "https://example.com/a?flag&name=%E8&api%5Fkey=x&q=a+b"],
+    ["https://example.com/a?api_key=x", "https://example.com/a"],
+    ["https://example.com/a#", "https://example.com/a"],
+  ];
+  deepEqual(await sharing(pairs, keyOf), listed(pairs));
+});
+
+/** The default key of a POST with this JSON body. */
+const jsonKey = (body: string) =>
+  keyOf("https://example.com/graphql", { method: "POST", body, type: "application/json" });
+
+/** The default key of a POST with this form body. */
+const formKey = (body: string) =>
+  keyOf("https://example.com/form", { method: "POST", body, type: "application/x-www-form-urlencoded" });
+
+Deno.test("body keys: JSON bodies an origin tells apart get keys of their own (no number is lost)", async () => {
+  const pairs: [string, string][] = [
+    // Beyond 2^53 both parsed to 9007199254740992; 1e400 to Infinity, written null.
+    ['{"userId":9007199254740993}', '{"userId":9007199254740992}'],
+    ['{"n":1e400}', '{"n":null}'],
+    ['{"n":1.0}', '{"n":1}'],
+    // A key given twice: the parse keeps the last, other parsers the first.
+    ['{"a":1,"a":2}', '{"a":2}'],
+  ];
+  deepEqual(await sharing(pairs, jsonKey), []);
+});
+
+Deno.test("body keys: form bodies an origin tells apart get keys of their own (each parameter is keyed as written)", async () => {
+  deepEqual(await sharing([["name=%E8", "name=%E9"], ["q=a+b", "q=a%20b"], ["flag", "flag="]], formKey), []);
+});
+
+Deno.test("body keys: bodies that are not UTF-8, or start with a byte order mark, are keyed as they are", async () => {
+  const bytes = (...parts: (string | number)[]) =>
+    new Uint8Array(
+      parts.flatMap((part) => typeof part === "number" ? [part] : [...new TextEncoder().encode(part)]),
+    );
+  const post = (type: string, body: Uint8Array) =>
+    keyOf("https://example.com/a", { method: "POST", body, type });
+  const keys = [
+    // Both bytes were decoded to U+FFFD.
+    await post("application/json", bytes('{"s":"', 0xe8, '"}')),
+    await post("application/json", bytes('{"s":"', 0xe9, '"}')),
+    await post("application/x-www-form-urlencoded", bytes("name=", 0xe8)),
+    await post("application/x-www-form-urlencoded", bytes("name=", 0xe9)),
+    // The byte order mark was dropped: a parser that refuses it tells these apart.
+    await post("application/json", bytes(0xef, 0xbb, 0xbf, '{"a":1}')),
+    await post("application/json", bytes('{"a":1}')),
+  ];
+  equal(new Set(keys).size, keys.length);
+});
+
+Deno.test("body keys: JSON key order and whitespace, form parameter order and ignored parameters still share a key", async () => {
+  const jsonPairs: [string, string][] = [
+    ['{"b":[1,{"d":2.5,"c":-3}],"a":"x"}', '{ "a" : "x",\n  "b" : [ 1, { "c": -3, "d": 2.5 } ] }'],
+    ['{"q":1,"api_key":"secret"}', '{"q":1}'],
+    // What is in a string is no number, nor a key's colon.
+    ['{"s":"a:1.0 \\" 2"}', '{ "s": "a:1.0 \\" 2" }'],
+    ['{"s":"x\\\\","n":2}', '{ "n": 2, "s": "x\\\\" }'],
+  ];
+  deepEqual(await sharing(jsonPairs, jsonKey), listed(jsonPairs));
+  const formPairs: [string, string][] = [["b=2&name=%E8&a=1", "a=1&api_key=x&b=2&name=%E8"]];
+  deepEqual(await sharing(formPairs, formKey), listed(formPairs));
+});
+
+Deno.test("redactUrl: removes ignored parameters and leaves the rest of the query as written, in its order", () => {
+  const ignored = new Set(["api_key"]);
+  equal(
+    redactUrl("https://example.com/a?q=a+b&api%5Fkey=x&flag&name=%E8#top", ignored),
+    "https://example.com/a?q=a+b&flag&name=%E8#top",
+  );
+  equal(redactUrl("https://example.com/a?api_key=x", ignored), "https://example.com/a");
 });
