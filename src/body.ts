@@ -13,6 +13,10 @@
  * collected bytes are dropped. A body that outgrows the limit is let go: nothing more is held, and
  * the network is read only as fast as the caller reads (not at all once it has cancelled).
  *
+ * When the request has an abort signal, the caller's body fails with the signal's reason if it
+ * aborts before the caller has read it all, as fetch's does ("abort fetch"), even when the whole
+ * body has arrived: the abort ends the caller's reading, as a cancel does, not the cache's.
+ *
  * @module
  */
 
@@ -41,6 +45,10 @@ export interface TakenBody {
  * @param limit Largest body the cache collects, in bytes.
  * @param entry The entry being stored, without its body.
  * @param store Stores the body; settles when the cache is done with it.
+ * @param signal The request's abort signal: should it abort before the caller has read the whole
+ *   body, the caller's body fails with its reason, as fetch's does. The cache still stores a
+ *   body it has read whole. None for a body the caller never gets (a HEAD's): it would be
+ *   followed until the signal aborts.
  * @returns The body to hand to the caller.
  */
 export async function takeBody(
@@ -48,6 +56,7 @@ export async function takeBody(
   limit: number,
   entry: Omit<CacheEntry, "body">,
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
+  signal?: AbortSignal | null,
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
   if (length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
@@ -60,13 +69,15 @@ export async function takeBody(
       return failedBody(error);
     }
     await settledWithin(stored);
-    return storedBody(body.body);
+    // An empty body has nothing left to read: an abort cannot fail it (nor fetch's).
+    if (signal == null || body.body.length === 0) return storedBody(body.body);
+    return abortableBody(body.body, signal);
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
     return null;
   }
-  return streamBody(response.body, new Collected(entry, limit, length), store);
+  return streamBody(response.body, new Collected(entry, limit, length), store, signal ?? undefined);
 }
 
 /**
@@ -156,6 +167,50 @@ function failedBody(error: unknown): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (controller) => controller.error(error) });
 }
 
+/**
+ * A body read whole, handed to a caller whose request has an abort signal: a stream of a copy of
+ * the bytes (they are the stored ones) that fails with the signal's reason if it aborts before
+ * the caller has read them, as fetch's would. Taken whole, it is taken without the stream
+ * ({@linkcode offerWhole}).
+ *
+ * @param bytes The body.
+ * @param signal The request's abort signal.
+ * @returns The stream.
+ */
+function abortableBody(bytes: Uint8Array, signal: AbortSignal): ReadableStream<Uint8Array> {
+  let unfollow: (() => void) | undefined;
+  const stream = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      unfollow = onAbort(signal, () => controller.error(signal.reason));
+    },
+    pull: (controller) => {
+      // Handed to the caller's pending read: the stream is closed, and read, at once.
+      controller.enqueue(bytes.slice());
+      controller.close();
+      unfollow!();
+    },
+    cancel: () => unfollow!(),
+  }, { highWaterMark: 0 });
+  offerWhole(stream, () => signal.aborted ? Promise.reject(signal.reason) : Promise.resolve(bytes.slice()));
+  return stream;
+}
+
+/**
+ * Calls `abort` once `signal` aborts (at once when it has), until the returned function is called.
+ *
+ * @param signal The signal.
+ * @param abort What to do then.
+ * @returns Stops following the signal.
+ */
+function onAbort(signal: AbortSignal, abort: () => void): () => void {
+  if (signal.aborted) {
+    abort();
+    return () => {};
+  }
+  signal.addEventListener("abort", abort, { once: true });
+  return () => signal.removeEventListener("abort", abort);
+}
+
 /** Longest wait, once a body has ended, for the cache's write of it: 2,000 ms. */
 export const STORE_WAIT_LIMIT = 2000;
 
@@ -170,17 +225,24 @@ export const STORE_WAIT_LIMIT = 2000;
  * Once the body outgrows the limit, the cache lets go of it: the network is then read only as fast
  * as the caller reads (all of it for a caller that takes it whole), and cancelled with the
  * caller's reason when the caller cancels. Until then a caller that cancels only stops receiving:
- * the cache reads on, and stores the whole body.
+ * the cache reads on, and stores the whole body. An abort of `signal` before the caller has read
+ * all of the body fails the caller's body with its reason, and is otherwise a cancel.
+ *
+ * A chunk that is not bytes (from a custom fetch) is let go of too: the caller's stream hands it
+ * on as it is, as fetch's would, and a read of the whole body fails with a `TypeError`, as
+ * fetch's does (Fetch, "fully read body").
  *
  * @param body The network body.
  * @param collected Where the cache collects it.
  * @param store Stores the body; settles when the cache is done with it.
+ * @param signal The request's abort signal.
  * @returns The caller's stream.
  */
 function streamBody(
   body: ReadableStream<Uint8Array>,
   collected: Collected,
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
+  signal: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let caller!: ReadableStreamDefaultController<Uint8Array>;
@@ -189,7 +251,9 @@ function streamBody(
   let early: Uint8Array[] | undefined = [];
   /** Whether the body ended, and its write settled, while its chunks were still early. */
   let ended = false;
-  /** How the body failed, for a caller that takes it whole afterwards. */
+  /** Whether the body ended while the caller had chunks left to read: it closes when they are read. */
+  let draining = false;
+  /** How the caller's body failed, for a caller that takes it whole afterwards. */
   let failure: { error: unknown } | undefined;
   /** The caller's read of the whole body, once it has taken the body whole. */
   let whole: {
@@ -201,17 +265,41 @@ function streamBody(
   let asked = false;
   /** Resumes reading once the cache has let go: the caller asked, took the body whole, or cancelled. */
   let wake: (() => void) | undefined;
+  /** Stops following the request's abort signal, once the caller's body has ended; set iff it has one. */
+  let unfollow: (() => void) | undefined;
+  /**
+   * Ends the caller's stream. With a signal, only once the caller has read every chunk (when it
+   * next asks): until then an abort errors the stream, chunks unread dropped, as fetch's.
+   */
+  const close = () => {
+    draining = unfollow !== undefined && caller.desiredSize !== 0;
+    if (draining) return;
+    caller.close();
+    unfollow?.();
+  };
+  /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
+  const failCaller = (error: unknown) => {
+    failure ??= { error };
+    if (whole !== undefined) whole.reject(error);
+    else if (cancelled === undefined) caller.error(error);
+    whole = undefined;
+    early = undefined;
+    cancelled ??= { reason: error };
+    wake?.();
+    unfollow?.();
+  };
   const stream = new ReadableStream<Uint8Array>({
     start: (controller) => {
       caller = controller;
     },
     pull: () => {
+      if (draining) return close();
       // The first pull: what was read so far goes at once.
       if (early !== undefined) {
         const chunks = early;
         early = undefined;
         for (const chunk of chunks) caller.enqueue(chunk);
-        if (ended) return caller.close();
+        if (ended) return close();
         if (chunks.length > 0) return;
       }
       asked = true;
@@ -222,6 +310,7 @@ function streamBody(
       early = undefined;
       cancelled = { reason };
       wake?.();
+      unfollow?.();
     },
   }, { highWaterMark: 0 });
   offerWhole(stream, () =>
@@ -229,9 +318,12 @@ function streamBody(
       if (failure !== undefined) return reject(failure.error);
       whole = { parts: early ?? [], resolve, reject };
       early = undefined;
-      if (ended) resolve(joined(whole.parts));
-      else wake?.();
+      if (ended) {
+        resolve(joined(whole.parts));
+        unfollow?.();
+      } else wake?.();
     }));
+  if (signal !== undefined) unfollow = onAbort(signal, () => failCaller(signal.reason));
   let settle!: (taken: TakenBody | undefined) => void;
   let fail!: (error: unknown) => void;
   // Settles when the body has ended, failed or been let go of, whatever the caller does.
@@ -250,7 +342,17 @@ function streamBody(
         const { done, value } = await reader.read();
         if (done) break;
         collected.add(value);
-        if (!collected.collecting) settle(undefined); // let go of: the cache is done with it
+        if (!collected.collecting) {
+          settle(undefined); // let go of: the cache is done with it
+          // (Checked only here: the cache has let go of any chunk that is not bytes.)
+          if (!(value instanceof Uint8Array)) {
+            failure ??= { error: new TypeError("A body chunk is not a Uint8Array") };
+            if (whole !== undefined) {
+              failCaller(failure.error);
+              continue;
+            }
+          }
+        }
         if (whole !== undefined) whole.parts.push(value);
         else if (early !== undefined) early.push(value);
         else {
@@ -261,9 +363,7 @@ function streamBody(
       }
     } catch (error) {
       fail(error);
-      failure = { error };
-      if (whole !== undefined) whole.reject(error);
-      else if (cancelled === undefined) caller.error(error);
+      failCaller(error);
       return;
     }
     try {
@@ -272,9 +372,11 @@ function streamBody(
       fail(error); // the cache's failure, not the body's: the caller's body ends as usual
     }
     await settledWithin(stored);
-    if (whole !== undefined) whole.resolve(joined(whole.parts));
-    else if (early !== undefined) ended = true;
-    else if (cancelled === undefined) caller.close();
+    if (whole !== undefined) {
+      whole.resolve(joined(whole.parts));
+      unfollow?.();
+    } else if (early !== undefined) ended = true;
+    else if (cancelled === undefined) close();
   })();
   return stream;
 }

@@ -162,12 +162,23 @@ export class CachedResponse extends Response {
    */
   static fromNetwork(response: Response, body: BodyInit | null, info: CacheInfo): CachedResponse {
     const { status, statusText, headers } = response;
-    // fetch may hand over a status the Response constructor refuses (outside 200–599): pass it
-    // on as it is rather than fail a request that plain fetch answered.
-    if (status >= 200 && status <= 599) {
-      return new CachedResponse(body, { status, statusText, headers }, response, info);
-    }
-    const unusual = new CachedResponse(body, { statusText, headers }, response, info);
+    return CachedResponse.#withStatus(body, { status, statusText, headers }, response, info);
+  }
+
+  /**
+   * Builds a response with any status fetch may hand over, also one the Response constructor
+   * refuses (outside 200–599, such as an opaque redirect's 0): such a status is passed on as it
+   * is rather than fail a request that plain fetch answered.
+   */
+  static #withStatus(
+    body: BodyInit | null,
+    init: { status: number; statusText: string; headers: HeadersInit },
+    source: { readonly url: string; readonly redirected: boolean },
+    info: CacheInfo,
+  ): CachedResponse {
+    const { status, statusText, headers } = init;
+    if (status >= 200 && status <= 599) return new CachedResponse(body, init, source, info);
+    const unusual = new CachedResponse(body, { statusText, headers }, source, info);
     return Object.defineProperties(unusual, { status: { value: status }, ok: { value: false } });
   }
 
@@ -302,9 +313,10 @@ export class CachedResponse extends Response {
    */
   override clone(): CachedResponse {
     const copy = super.clone();
-    return new CachedResponse(
+    // This response's own status: the copy's is 200 when this one's was refused (#withStatus).
+    return CachedResponse.#withStatus(
       copy.body,
-      { status: copy.status, statusText: this.statusText, headers: copy.headers },
+      { status: this.status, statusText: this.statusText, headers: copy.headers },
       this.#source,
       this.#info,
     );

@@ -338,7 +338,7 @@ export class CachedSession implements AsyncDisposable {
         );
         this.#access.track(stored);
         return stored;
-      });
+      }, flow.method === "HEAD" ? undefined : signalOf(flow));
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
       return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);
     } catch (error) {

@@ -147,3 +147,37 @@ Deno.test("reading a served body: json() keeps the platform's type, so its resul
     equal(parsed.name, "caf\u00e9", label);
   });
 });
+
+/**
+ * A session whose fetch answers with a body stream of a chunk that is not bytes (a string), as a
+ * custom fetch might: at once, or after `delay` ms (once the caller is reading).
+ */
+function nonBytesSession(delay?: number): CachedSession {
+  const body = () =>
+    new ReadableStream({
+      async pull(controller) {
+        if (delay !== undefined) await new Promise((resolve) => setTimeout(resolve, delay));
+        controller.enqueue("hello");
+        controller.close();
+      },
+    });
+  return new CachedSession({
+    fetch: () => Promise.resolve(new Response(body(), { headers: { "cache-control": "max-age=60" } })),
+  });
+}
+
+Deno.test("reading a served body: a chunk that is not bytes fails a read of the whole with a TypeError, as fetch's does, and passes through a stream; nothing is stored", async () => {
+  for (const delay of [undefined, 20]) {
+    for (const reader of READERS) {
+      const label = `${reader}, chunk ${delay === undefined ? "already read" : "still to come"}`;
+      const session = nonBytesSession(delay);
+      const response = await session.fetch("http://127.0.0.1/whole");
+      await rejects(response[reader](), TypeError, label);
+      const streamed = (await session.fetch("http://127.0.0.1/streamed")).body!.getReader();
+      deepEqual(await streamed.read(), { done: false, value: "hello" }, label);
+      deepEqual(await streamed.read(), { done: true, value: undefined }, label);
+      equal(await session.cache.count(), 0, label);
+      await session.close();
+    }
+  }
+});

@@ -71,6 +71,25 @@ Deno.test("served response: status, status text and fields are the origin's on a
   }
 });
 
+/** An opaque redirect, as a browser's fetch answers `redirect: "manual"`: status 0, which the Response constructor refuses. */
+function opaqueRedirect(): Response {
+  return Object.defineProperties(new Response(null), {
+    status: { value: 0 },
+    ok: { value: false },
+    type: { value: "opaqueredirect" },
+    clone: { value: opaqueRedirect },
+  });
+}
+
+Deno.test("served response: a status the Response constructor refuses (an opaque redirect's 0) is kept by clone()", async () => {
+  const s = new CachedSession({ fetch: () => Promise.resolve(opaqueRedirect()) });
+  const response = await s.fetch("http://127.0.0.1/moved", { redirect: "manual" });
+  const copy = response.clone();
+  for (const served of [response, copy, copy.clone()]) deepEqual([served.status, served.ok], [0, false]);
+  equal(copy.fromCache, false);
+  await s.close();
+});
+
 Deno.test({
   name: "served response: a hit handed on by Deno.serve reaches the client with its status and fields",
   ...runsOn("deno", "Deno.serve"),
