@@ -74,7 +74,7 @@ export class MemoryStorage implements Storage {
   readonly maxEntries: number;
   /** Most bytes kept. */
   readonly maxBytes: number;
-  /** Largest record kept, in bytes. */
+  /** Largest record kept, in bytes: the `maxEntrySize` option, at most `maxBytes`. */
   readonly maxEntrySize: number;
   // Key → slot. A slot's record, expiry and neighbours in the order of use live in flat arrays:
   // a doubly linked list through the neighbours keeps the least recently used first, so a hit
@@ -105,11 +105,10 @@ export class MemoryStorage implements Storage {
   constructor(options: MemoryBackendOptions = {}) {
     this.maxEntries = positiveInteger("MemoryBackend", "maxEntries", options.maxEntries, DEFAULT_MAX_ENTRIES);
     this.maxBytes = positiveInteger("MemoryBackend", "maxBytes", options.maxBytes, DEFAULT_MAX_BYTES);
-    this.maxEntrySize = positiveInteger(
-      "MemoryBackend",
-      "maxEntrySize",
-      options.maxEntrySize,
-      DEFAULT_MAX_ENTRY_SIZE,
+    // A record larger than all the bytes kept is refused too: the session then does not collect it.
+    this.maxEntrySize = Math.min(
+      positiveInteger("MemoryBackend", "maxEntrySize", options.maxEntrySize, DEFAULT_MAX_ENTRY_SIZE),
+      this.maxBytes,
     );
   }
 
@@ -135,7 +134,7 @@ export class MemoryStorage implements Storage {
 
   set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     this.#remove(key);
-    if (value.length > this.maxEntrySize || value.length > this.maxBytes) return Promise.resolve();
+    if (value.length > this.maxEntrySize) return Promise.resolve();
     const slot = this.#free.pop() ?? this.#values.length;
     if (2 * slot === this.#times.length) this.#grow();
     this.#keys[slot] = key;

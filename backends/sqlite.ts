@@ -137,6 +137,11 @@ export class SQLiteStorage implements Storage {
   readonly name = "sqlite";
   /** Every read copies the value out of the database into a new array. */
   readonly copiesValues = true;
+  /**
+   * Largest record kept, in bytes: `maxEntrySize`, at most `maxBytes` (`undefined` with neither).
+   * The session does not collect a larger body.
+   */
+  readonly maxEntrySize: number | undefined;
   #options: SQLiteBackendOptions;
   #db: Promise<{ db: SQLiteDatabase; sql: Statements }> | undefined;
   #writes = 0;
@@ -158,6 +163,8 @@ export class SQLiteStorage implements Storage {
       positiveInteger("SQLiteBackend", option, options[option]);
     }
     this.#options = { ...options };
+    const bounds = [options.maxEntrySize, options.maxBytes].filter((bound) => bound !== undefined);
+    this.maxEntrySize = bounds.length === 0 ? undefined : Math.min(...bounds);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -168,8 +175,8 @@ export class SQLiteStorage implements Storage {
 
   async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     const { sql } = await this.#open();
-    const { maxEntrySize, maxEntries, maxBytes } = this.#options;
-    if (value.length > (maxEntrySize ?? Infinity) || value.length > (maxBytes ?? Infinity)) {
+    const { maxEntries, maxBytes } = this.#options;
+    if (value.length > (this.maxEntrySize ?? Infinity)) {
       sql.delete.run(JSON.stringify([key]));
       return;
     }

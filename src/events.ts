@@ -83,9 +83,9 @@ export interface EvictEvent {
   request: string;
   /**
    * Why: `invalidated` (an unsafe method succeeded on the URL, RFC 9111 §4.4), `mismatch` (a
-   * HEAD response showed the stored GET response is outdated, §4.3.5), `unstorable` (a 304 or
-   * HEAD response that updated the stored response says it may no longer be stored: `no-store`,
-   * say, §3), `corrupt` (a record could not be decoded).
+   * HEAD response showed the stored GET response is outdated, §4.3.5), `unstorable` (a newer
+   * response to the request may not be stored: a 304 or HEAD response says `no-store`, say (§3),
+   * or its body is larger than the backend keeps; the older one must not outlive it), `corrupt` (a record could not be decoded).
    */
   reason: "invalidated" | "mismatch" | "unstorable" | "corrupt";
   /** The key removed, or for `invalidated` the URL whose entries were removed. */

@@ -73,7 +73,8 @@ export class Monitor {
    * @param bytes Body bytes served.
    * @param now The current time (epoch ms).
    * @param forward For a forwarded request (`collapsed`, `stale-if-error`, `revalidated`): its
-   *   reason and the origin's status.
+   *   reason, the origin's status, and for `revalidated`, whether the updated entry is stored
+   *   (it is, unless the 304 said it may no longer be).
    * @returns The response.
    */
   served<R extends Response>(
@@ -83,7 +84,7 @@ export class Monitor {
     how: Served,
     bytes: number,
     now: number,
-    forward?: { fwd: ForwardReason; status?: number | undefined },
+    forward?: { fwd: ForwardReason; status?: number | undefined; stored?: boolean | undefined },
   ): R {
     const c = this.#counters;
     const stale = entry.expiresAt <= now;
@@ -97,7 +98,7 @@ export class Monitor {
       const status: CacheStatus = how === "hit" ? { hit: true, ttl: ttl(entry, now) } : {
         fwd: forward?.fwd ?? "uri-miss",
         fwdStatus: forward?.status,
-        stored: how === "revalidated",
+        stored: how === "revalidated" && forward?.stored !== false,
         collapsed: how === "collapsed",
         ttl: ttl(entry, now),
       };

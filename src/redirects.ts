@@ -26,13 +26,15 @@ const MAX_REDIRECTS = 20;
 /**
  * Whether the session follows this request's redirects itself, step by step: a request that
  * follows redirects and has no body (`GET`, `HEAD`). One with a body would have to send it again
- * after a `307` or `308`; `fetch` follows its redirects.
+ * after a `307` or `308`; `fetch` follows its redirects. So it does those of a request with
+ * `integrity`, which it checks against the last response only.
  *
  * @param request The request.
  * @returns Whether to fetch it with `redirect: "manual"` and follow here.
  */
-export function followsStepwise(request: Pick<ParsedRequest, "redirect" | "method">): boolean {
-  return request.redirect === "follow" && (request.method === "GET" || request.method === "HEAD");
+export function followsStepwise(request: Pick<ParsedRequest, "redirect" | "method" | "integrity">): boolean {
+  return request.redirect === "follow" && (request.method === "GET" || request.method === "HEAD") &&
+    request.integrity === "";
 }
 
 /**

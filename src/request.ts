@@ -33,6 +33,12 @@ export interface ParsedRequest {
    * stored response answers it (with a `304` when it matches), anything else passes it through.
    */
   conditional: boolean;
+  /**
+   * The request's `integrity` metadata (`""` when none): such a request bypasses the cache, since
+   * fetch checks what it gets against it, and a cache could not (a stored response, another
+   * request's shared one, a redirect followed a step at a time).
+   */
+  integrity: string;
 }
 
 const MODES = new Set<string>(["default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached"]);
@@ -89,6 +95,9 @@ export function parseRequest(
   input: RequestInfo | URL,
   init: CacheRequestInit | undefined,
 ): ParsedRequest | undefined {
+  // An init that is no plain object (a `Request`, a class instance) has its members read as fetch
+  // reads them, inherited getters included: spreading it would drop them.
+  if (init !== undefined && init !== null && !isPlainObject(init)) init = ownMembers(init);
   let forwarded: RequestInit | undefined = init;
   let mode: unknown = "default";
   let expireAfter: ExpireAfter | undefined;
@@ -118,6 +127,7 @@ export function parseRequest(
     ? input.headers
     : EMPTY_HEADERS;
   const redirect = forwarded?.redirect ?? (isRequest ? input.redirect : "follow");
+  if (forwarded !== undefined) checkInit(url, method, forwarded, isRequest ? input : undefined);
   let cacheMode = mode as CacheMode;
   const has = (name: string) => headers.has(name);
   // RFC 9111 §4.3.2: a cache that would use a stored response "SHOULD evaluate" If-None-Match and
@@ -138,7 +148,75 @@ export function parseRequest(
     mode: cacheMode,
     expireAfter,
     conditional,
+    integrity: forwarded?.integrity ?? (isRequest ? input.integrity : "") ?? "",
   };
+}
+
+/** The members of a `RequestInit`, the runtimes' own (Deno's `client`, undici's `dispatcher`) too. */
+const INIT_MEMBERS = [
+  "method",
+  "headers",
+  "body",
+  "referrer",
+  "referrerPolicy",
+  "mode",
+  "credentials",
+  "cache",
+  "redirect",
+  "integrity",
+  "keepalive",
+  "signal",
+  "duplex",
+  "priority",
+  "window",
+  "client",
+  "dispatcher",
+  "expireAfter",
+] as const;
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** The init's members as fetch reads them (by [[Get]]), those that are not `undefined`. */
+function ownMembers(init: CacheRequestInit): CacheRequestInit {
+  const members: Record<string, unknown> = {};
+  for (const name of INIT_MEMBERS) {
+    const value = (init as Record<string, unknown>)[name];
+    if (value !== undefined) members[name] = value;
+  }
+  return members as CacheRequestInit;
+}
+
+/** Init members the session reads none of, which the `Request` constructor checks. */
+const CHECKED_BY_REQUEST = [
+  "mode",
+  "credentials",
+  "priority",
+  "window",
+  "referrer",
+  "referrerPolicy",
+  "keepalive",
+] as const;
+
+/**
+ * Throws the `TypeError` fetch would for an init it refuses, before the cache could answer it: a
+ * body (its own or its `Request`'s) with `GET` or `HEAD`, or a member the `Request` constructor
+ * refuses. Only the members given are checked: a plain init costs nothing.
+ *
+ * @throws {TypeError} What fetch would throw.
+ */
+function checkInit(url: URL, method: string, init: RequestInit, request: Request | undefined): void {
+  const body = init.body !== undefined ? init.body : request?.body;
+  if ((method === "GET" || method === "HEAD") && body != null) {
+    throw new TypeError(`Cannot fetch ${url.href}: a ${method} request cannot have a body`);
+  }
+  let checked: Record<string, unknown> | undefined;
+  for (const name of CHECKED_BY_REQUEST) {
+    if (init[name] !== undefined) (checked ??= {})[name] = init[name];
+  }
+  if (checked !== undefined) new Request(url, checked);
 }
 
 /**

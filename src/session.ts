@@ -140,7 +140,7 @@ export class CachedSession implements AsyncDisposable {
     const o = this.#o;
     const cacheable = o.allowedMethods.has(parsed.method) ||
       (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
-    if (!cacheable || parsed.mode === "no-store") {
+    if (!cacheable || parsed.mode === "no-store" || parsed.integrity !== "") {
       return this.#bypass(parsed, cacheable ? "bypass" : "method");
     }
     let flow: Flow;
@@ -280,7 +280,7 @@ export class CachedSession implements AsyncDisposable {
             this.#access.track(this.#discard(flow, stale!.key, "unstorable"));
           }
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
-          return this.#serve(flow, found, "revalidated", { fwd, status: 304 });
+          return this.#serve(flow, found, "revalidated", { fwd, status: 304, stored: storable });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
         response = await this.#origin.fetch(flow, []);
@@ -320,10 +320,11 @@ export class CachedSession implements AsyncDisposable {
       // A body declared larger than the limit streams through untouched: nothing is collected.
       if (Number(response.headers.get("content-length")) > this.#maxBodySize) {
         settle(undefined);
+        this.#replacedUnstored(flow, plan.key, stale);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
       const keep = async (taken: TakenBody | undefined) => {
-        if (taken === undefined) return undefined;
+        if (taken === undefined) return this.#replacedUnstored(flow, plan.key, stale);
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
@@ -363,7 +364,7 @@ export class CachedSession implements AsyncDisposable {
     flow: Flow,
     found: Hit,
     how: Served = "hit",
-    forward?: { fwd: ForwardReason; status?: number },
+    forward?: { fwd: ForwardReason; status?: number; stored?: boolean },
     handOver = false,
   ): CachedResponse {
     const now = this.#o.now();
@@ -388,6 +389,18 @@ export class CachedSession implements AsyncDisposable {
       networkInfo(flow.key, entry, this.#o.now),
     );
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
+  }
+
+  /**
+   * A newer response to the request, which replaces the stored one, is not stored (its body
+   * outgrew the limit): the stored one goes, so that it does not outlive it. Where nothing was
+   * found, nothing is deleted, except for a reload, which does not look.
+   */
+  #replacedUnstored(flow: Flow, key: string, found: Found | undefined): undefined {
+    if (found?.entry !== undefined || flow.mode === "reload") {
+      this.#access.track(this.#discard(flow, key, "unstorable"));
+    }
+    return undefined;
   }
 
   /** Deletes a stored entry that a response showed to be outdated, or no longer storable. */

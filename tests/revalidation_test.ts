@@ -141,12 +141,14 @@ Deno.test("RFC 9111 §3: a 304 that says no-store takes the stored response out 
       request.headers.has("if-none-match")
         ? reply(null, { "cache-control": "no-store", etag: '"a"' }, { status: 304, clock })
         : reply(`v${n}`, { "cache-control": "max-age=60", etag: '"a"' }, { clock }),
-    { onEvent: (event) => events.push(event) },
+    { onEvent: (event) => events.push(event), cacheStatus: true },
   );
   await s.get();
   s.clock.tick(100);
   const revalidated = await s.get();
   assertEquals([revalidated.body, revalidated.response.revalidated], ["v1", true]);
+  // RFC 9211 §2.5: not `stored`, since it is not.
+  assertEquals(revalidated.response.headers.get("cache-status"), "http-cache; fwd=stale; fwd-status=304; ttl=0");
   await s.session.close(); // waits for the delete
   assertEquals(await s.session.cache.count(), 0);
   assertEquals(events.filter((event) => event.type === "evict").map((event) => event.reason), ["unstorable"]);

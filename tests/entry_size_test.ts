@@ -1,0 +1,70 @@
+/**
+ * Bodies larger than a backend keeps: the session does not collect them (the backend's
+ * `maxEntrySize`, and `maxBytes` where the backend refuses a record larger than all it keeps),
+ * and a newer response of that kind takes the older one out rather than let it outlive it.
+ */
+import { assertEquals } from "./_assert.ts";
+import { MemoryBackend } from "../backends/memory.ts";
+import { SQLiteBackend } from "../backends/sqlite.ts";
+import type { CacheBackend } from "../backends/base.ts";
+import { CachedSession, type CacheEvent } from "../mod.ts";
+
+const URL_DOC = "http://127.0.0.1/doc";
+
+/** A first response of `small` bytes, then ones of 5,000: with a declared length, or streamed without one. */
+function origin(declared: boolean): typeof fetch {
+  let calls = 0;
+  return () => {
+    const size = ++calls === 1 ? 9 : 5000;
+    const bytes = new Uint8Array(size).fill(97);
+    const body = declared ? bytes : new ReadableStream({
+      start(controller) {
+        for (let at = 0; at < size; at += 1000) controller.enqueue(bytes.slice(at, at + 1000));
+        controller.close();
+      },
+    });
+    return Promise.resolve(new Response(body, { headers: { "cache-control": "max-age=60" } }));
+  };
+}
+
+const bounded: [string, () => CacheBackend][] = [
+  ["memory, maxEntrySize", () => new MemoryBackend({ maxEntrySize: 1000 })],
+  ["memory, maxBytes", () => new MemoryBackend({ maxBytes: 1000 })],
+  ["sqlite, maxEntrySize", () => new SQLiteBackend({ path: ":memory:", maxEntrySize: 1000 })],
+  ["sqlite, maxBytes", () => new SQLiteBackend({ path: ":memory:", maxBytes: 1000 })],
+];
+
+Deno.test("a newer response larger than the backend keeps takes the older one out, and is not reported stored", async (t) => {
+  for (const [name, backend] of bounded) {
+    for (const declared of [true, false]) {
+      await t.step(`${name}, ${declared ? "declared length" : "streamed"}`, async () => {
+        const events: CacheEvent[] = [];
+        const session = new CachedSession({
+          backend: backend(),
+          fetch: origin(declared),
+          onEvent: (event) => events.push(event),
+        });
+        assertEquals((await (await session.fetch(URL_DOC)).bytes()).length, 9);
+        const reload = await session.fetch(URL_DOC, { cache: "reload" });
+        assertEquals((await reload.bytes()).length, 5000);
+        await session.close(); // waits for the delete
+        const next = await session.fetch(URL_DOC);
+        assertEquals([(await next.bytes()).length, next.fromCache], [5000, false]);
+        assertEquals(events.filter((event) => event.type === "store").length, 1, "only the first was stored");
+        assertEquals(await session.cache.count(), 0);
+        await session.close();
+      });
+    }
+  }
+});
+
+Deno.test("sqlite and memory tell the session the largest record they keep: maxEntrySize, at most maxBytes", () => {
+  assertEquals(new SQLiteBackend({ path: ":memory:" }).storage.maxEntrySize, undefined);
+  assertEquals(
+    new SQLiteBackend({ path: ":memory:", maxEntrySize: 10, maxBytes: 5 }).storage.maxEntrySize,
+    5,
+  );
+  assertEquals(new SQLiteBackend({ path: ":memory:", maxBytes: 7 }).storage.maxEntrySize, 7);
+  assertEquals(new MemoryBackend({ maxEntrySize: 10, maxBytes: 5 }).storage.maxEntrySize, 5);
+  assertEquals(new MemoryBackend({ maxEntrySize: 10 }).storage.maxEntrySize, 10);
+});
