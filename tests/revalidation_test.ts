@@ -148,7 +148,10 @@ Deno.test("RFC 9111 §3: a 304 that says no-store takes the stored response out 
   const revalidated = await s.get();
   assertEquals([revalidated.body, revalidated.response.revalidated], ["v1", true]);
   // RFC 9211 §2.5: not `stored`, since it is not.
-  assertEquals(revalidated.response.headers.get("cache-status"), "http-cache; fwd=stale; fwd-status=304; ttl=0");
+  assertEquals(
+    revalidated.response.headers.get("cache-status"),
+    "http-cache; fwd=stale; fwd-status=304; ttl=0",
+  );
   await s.session.close(); // waits for the delete
   assertEquals(await s.session.cache.count(), 0);
   assertEquals(events.filter((event) => event.type === "evict").map((event) => event.reason), ["unstorable"]);
