@@ -45,7 +45,10 @@ export interface KeyRequest {
 
 /** Options of the default key function. */
 export interface KeyOptions {
-  /** Query parameters, JSON and form fields and headers left out of the key. */
+  /**
+   * Query parameters, JSON and form fields and headers left out of the key. Header names match
+   * in any case; the others only as written.
+   */
   ignoredParameters: ReadonlySet<string>;
   /** Request headers whose values are part of the key (lower-case). */
   matchHeaders: readonly string[];
@@ -99,7 +102,9 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
   }
   for (const name of options.matchHeaders) {
     const value = request.headers.get(name);
-    if (value !== null) parts = `${parts ?? ""}${name}:${options.ignoredParameters.has(name) ? "" : value}\n`;
+    if (value === null) continue;
+    const ignored = ignoredHeaderNames(options.ignoredParameters).has(name);
+    parts = `${parts ?? ""}${name}:${ignored ? "" : value}\n`;
   }
   for (const name of CREDENTIAL_HEADERS) {
     const value = request.headers.get(name);
@@ -169,15 +174,37 @@ const RECENT_KEPT = 1024;
 let computed = 0;
 
 /**
- * The key of one Vary variant of an entry.
+ * `ignoredParameters` lower-cased, to match header names with: unlike query parameters and body
+ * fields, header names are case-insensitive (RFC 9110 §5.1), so `X-Api-Key` names the same header
+ * as `x-api-key`. Lower-cased once per set (one a session), not per request.
+ *
+ * @param ignoredParameters The names as configured.
+ * @returns The same names, lower-case.
+ */
+export function ignoredHeaderNames(ignoredParameters: ReadonlySet<string>): ReadonlySet<string> {
+  let lower = IGNORED_HEADERS.get(ignoredParameters);
+  if (lower === undefined) {
+    lower = new Set([...ignoredParameters].map((name) => name.toLowerCase()));
+    IGNORED_HEADERS.set(ignoredParameters, lower);
+  }
+  return lower;
+}
+
+/** The lower-cased copy of each set of ignored parameters ({@linkcode ignoredHeaderNames}). */
+const IGNORED_HEADERS = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
+
+/**
+ * The key of one Vary variant of an entry. The order of the names does not count: a `Vary` list
+ * means the same in any order, and a lookup builds the key from the stored response's names.
  *
  * @param key The request's cache key.
- * @param vary The request header values nominated by the response's `Vary`.
+ * @param vary The request header values nominated by the response's `Vary` (each name once).
  * @returns The variant's key.
  */
 export function variantKey(key: string, vary: readonly [string, string | null][]): string {
-  const canonical = vary.map(([name, value]) => `${name}:${value === null ? "\0" : value}`).join("\n");
-  return `${key}.${digestText(canonical)}`;
+  const lines = vary.map(([name, value]) => `${name}:${value === null ? "\0" : value}`);
+  // No name holds ":", and each is there once: sorted lines are one form for the set of pairs.
+  return `${key}.${digestText(lines.sort().join("\n"))}`;
 }
 
 /**

@@ -179,8 +179,9 @@ async function lookupUnder(
   if (varyMatches(primary, flow.headers)) {
     found = { key, entry: primary, viaAlias, primary, owned: record.owned };
   } else {
-    // RFC 9111 §4.1: another variant of the same resource may be stored beside this one.
-    const variant = await variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
+    // RFC 9111 §4.1: another variant of the same resource may be stored beside this one, under
+    // the primary's Vary names (a response that names others takes the primary slot).
+    const variant = variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
     const other = await read(variant);
     if (!other || !("entry" in other) || !varyMatches(other.entry, flow.headers)) {
       return { key, viaAlias, primary };

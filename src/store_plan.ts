@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CREDENTIAL_HEADERS, redactUrl, variantKey } from "./cache_keys.ts";
+import { CREDENTIAL_HEADERS, ignoredHeaderNames, redactUrl, variantKey } from "./cache_keys.ts";
 import { digestText } from "./sha256.ts";
 import { type CacheControl, parseCacheControl } from "./cache_control.ts";
 import { DO_NOT_CACHE, type ExpireAfter, expiresAtFor } from "./expiration.ts";
@@ -131,9 +131,34 @@ export function planEntry(
   const entry = { ...base, expiresAt };
   const deleteAt = planDeleteAt(entry, o, cc);
   if (deleteAt <= responseTime) return undefined;
-  const sameSlot = entry.vary.length === 0 || primary === undefined || primary.vary.length === 0 ||
-    sameValues(primary.vary, entry.vary);
-  return { key: sameSlot ? key : variantKey(key, entry.vary), entry, deleteAt };
+  return {
+    key: isPrimary(entry, primary, request.headers) ? key : variantKey(key, entry.vary),
+    entry,
+    deleteAt,
+  };
+}
+
+/**
+ * Whether a new response goes to the primary slot rather than beside it as a Vary variant. A
+ * lookup reads the primary slot, then the variant that the primary's `Vary` names select: so the
+ * primary must hold the `Vary` names of the newest response, or a response whose names differ
+ * would be stored where no lookup finds it (RFC 9111 §4.1 selects a stored response by its own
+ * `Vary`, and the most recent one of those that match). A response goes to the primary slot when
+ * the slot is empty, when its names differ from the primary's (variants stored under the old
+ * names are left to expire: finding them would take a listing of keys on every such write), or
+ * when it replaces the primary itself (the request matched it); else beside it.
+ *
+ * @param entry The new response's entry.
+ * @param primary What the request's primary slot holds.
+ * @param headers The request headers.
+ * @returns `true` for the primary slot.
+ */
+function isPrimary(
+  entry: Pick<CacheEntry, "vary">,
+  primary: CacheEntry | undefined,
+  headers: Headers,
+): boolean {
+  return primary === undefined || !sameNames(primary.vary, entry.vary) || varyMatches(primary, headers);
 }
 
 /**
@@ -236,7 +261,7 @@ export function planDeleteAt(
  *
  * @param names Lower-case header names from `Vary`.
  * @param headers The request headers.
- * @param o `ignoredParameters`.
+ * @param o `ignoredParameters` (matched in any case: these are header names).
  * @returns `[name, value]` pairs, `null` for an absent header.
  */
 export function varyValues(
@@ -244,9 +269,10 @@ export function varyValues(
   headers: Headers,
   o: Pick<ResolvedOptions, "ignoredParameters">,
 ): [string, string | null][] {
+  const ignored = ignoredHeaderNames(o.ignoredParameters);
   return names.map((name) => {
     const value = normalizeVaryValue(name, headers.get(name));
-    const secret = CREDENTIAL_HEADERS.includes(name) || o.ignoredParameters.has(name);
+    const secret = CREDENTIAL_HEADERS.includes(name) || ignored.has(name);
     return [name, secret ? concealed(value) : value];
   });
 }
@@ -293,8 +319,9 @@ function isAllowedStatus(status: number, o: ResolvedOptions): boolean {
   return o.cacheControl || CONFIGURED_CODES.has(status);
 }
 
-function sameValues(a: readonly [string, string | null][], b: readonly [string, string | null][]): boolean {
-  return a.length === b.length && a.every(([name, value], i) => b[i]![0] === name && b[i]![1] === value);
+/** Whether two `Vary` lists name the same headers, in any order (each lists a name once). */
+function sameNames(a: readonly [string, string | null][], b: readonly [string, string | null][]): boolean {
+  return a.length === b.length && a.every(([name]) => b.some(([other]) => other === name));
 }
 
 /**

@@ -378,3 +378,26 @@ Deno.test("redactUrl: removes ignored parameters and leaves the rest of the quer
   );
   equal(redactUrl("https://example.com/a?api_key=x", ignored), "https://example.com/a");
 });
+
+Deno.test("ignoredParameters: a header name matches in any case, a query parameter only as written", async () => {
+  const key = (url: string, apiKey: string, ignored: string) =>
+    createCacheKey({ method: "GET", url: new URL(url), headers: new Headers({ "X-Api-Key": apiKey }) }, {
+      ignoredParameters: new Set([ignored]),
+      matchHeaders: ["x-api-key"],
+    });
+  // Header names are case-insensitive (RFC 9110 §5.1): the matched header's value is left out.
+  for (const ignored of ["x-api-key", "X-Api-Key", "X-API-KEY"]) {
+    equal(
+      await key("https://example.com/a", "one", ignored),
+      await key("https://example.com/a", "two", ignored),
+    );
+  }
+  // (Not ignored, its value splits keys.)
+  ok(
+    await key("https://example.com/a", "one", "accept") !==
+      await key("https://example.com/a", "two", "accept"),
+  );
+  // Query parameter names are case-sensitive: an origin may read `API_KEY` and `api_key` apart.
+  ok(await keyOf("https://example.com/a?API_KEY=1") !== await keyOf("https://example.com/a?API_KEY=2"));
+  equal(await keyOf("https://example.com/a?api_key=1"), await keyOf("https://example.com/a?api_key=2"));
+});

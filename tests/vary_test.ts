@@ -1,0 +1,174 @@
+/**
+ * `Vary` across responses of one URL (RFC 9111 §4.1): a stored response is selected by its own
+ * `Vary`, and of those that match, the most recent one is used. So a response whose `Vary` names
+ * other headers than the stored one's (or the same ones in another order) is found again, and a
+ * stale entry replaced by a response with a longer `Vary` list is not asked for on every request.
+ * And a header named in `ignoredParameters`, in any case, never reaches the backend in clear.
+ *
+ * @module
+ */
+
+import { assertEquals } from "./_assert.ts";
+import { CacheBackend } from "../backends/base.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import { CachedSession } from "../mod.ts";
+import { origin, reply } from "./_origin.ts";
+import { scripted, URL_A } from "./_scripted.ts";
+import { varyValues } from "../src/store_plan.ts";
+
+/** A session whose origin answers with the `Vary` list `vary.list` holds at the time. */
+function varying(vary: { list: string }, maxAge = 60) {
+  return scripted((clock) => (request, n) =>
+    reply(`#${n} ${request.headers.get("accept")} ${request.headers.get("accept-language")}`, {
+      "cache-control": `max-age=${maxAge}`,
+      vary: vary.list,
+    }, { clock })
+  );
+}
+
+/** Request headers: an `Accept` and an `Accept-Language`. */
+const as = (accept: string, language: string) => ({ headers: { accept, "accept-language": language } });
+
+Deno.test("Vary: a response that names other headers than the stored one's is found again", async () => {
+  const vary = { list: "Accept" };
+  const s = varying(vary);
+  await s.get(as("a", "en"));
+  assertEquals((await s.get(as("a", "en"))).response.fromCache, true);
+  vary.list = "Accept-Language";
+  const first = await s.get(as("b", "fr"));
+  const again = await s.get(as("b", "fr"));
+  assertEquals([first.body, again.body, again.response.fromCache], ["#2 b fr", "#2 b fr", true]);
+  // The new response selects by Accept-Language alone: another Accept still matches it.
+  assertEquals((await s.get(as("c", "fr"))).body, "#2 b fr");
+  assertEquals(s.origin.calls, 2);
+  await s.session.close();
+});
+
+Deno.test("Vary: a stale entry replaced by a response with a longer or reordered Vary list is served again", async () => {
+  for (
+    const [before, after] of [
+      ["Accept", "Accept, Accept-Language"],
+      ["Accept, Accept-Language", "Accept-Language, Accept"],
+      ["Accept, Accept-Language", "Accept"],
+    ]
+  ) {
+    const vary = { list: before! };
+    const s = varying(vary, 10);
+    await s.get(as("a", "en"));
+    vary.list = after!;
+    const served: [string, boolean][] = [];
+    for (let i = 0; i < 3; i++) {
+      s.clock.tick(11);
+      for (const { body, response } of [await s.get(as("a", "en")), await s.get(as("a", "en"))]) {
+        served.push([body, response.fromCache]);
+      }
+    }
+    assertEquals(served, [
+      ["#2 a en", false],
+      ["#2 a en", true],
+      ["#3 a en", false],
+      ["#3 a en", true],
+      ["#4 a en", false],
+      ["#4 a en", true],
+    ], `${before} -> ${after}`);
+    await s.session.close();
+  }
+});
+
+Deno.test("Vary: lists that name the same headers in another order select the same variants", async () => {
+  const vary = { list: "Accept, Accept-Language" };
+  const s = varying(vary);
+  await s.get(as("a", "en"));
+  vary.list = "Accept-Language, Accept";
+  await s.get(as("b", "fr"));
+  vary.list = "accept-language,ACCEPT";
+  await s.get(as("c", "de"));
+  const hits = [await s.get(as("a", "en")), await s.get(as("b", "fr")), await s.get(as("c", "de"))];
+  assertEquals(hits.map(({ body, response }) => [body, response.fromCache]), [
+    ["#1 a en", true],
+    ["#2 b fr", true],
+    ["#3 c de", true],
+  ]);
+  assertEquals(s.origin.calls, 3);
+  await s.session.close();
+});
+
+Deno.test("Vary: of two stored responses that match a request, the most recent one is served", async () => {
+  const vary = { list: "Accept" };
+  const s = varying(vary);
+  await s.get(as("a", "en"));
+  await s.get(as("b", "en")); // a variant beside the first: Accept b
+  vary.list = "Accept-Language";
+  await s.get(as("c", "en")); // matches any Accept with Accept-Language en
+  // Both "#2" (by Accept) and "#3" (by Accept-Language) match; "#3" is the newer.
+  const { body, response } = await s.get(as("b", "en"));
+  assertEquals([body, response.fromCache, s.origin.calls], ["#3 c en", true, 3]);
+  await s.session.close();
+});
+
+Deno.test("Vary: deletes by URL and inspection still find the variants stored under a former Vary list", async () => {
+  const vary = { list: "Accept" };
+  const s = varying(vary);
+  await s.get(as("a", "en"));
+  await s.get(as("b", "en"));
+  vary.list = "Accept-Language";
+  await s.get(as("c", "fr"));
+  // The first primary was replaced; its variant (Accept b) is left to expire, but is listed.
+  assertEquals(await s.session.cache.count({ urls: [URL_A] }), 2);
+  assertEquals(await s.session.cache.delete({ urls: [URL_A] }), 2);
+  assertEquals(await s.session.cache.count(), 0);
+  await s.session.close();
+});
+
+/** Whether a secret is found anywhere in the records a storage holds. */
+async function holds(storage: MemoryStorage, secret: string): Promise<boolean> {
+  const latin1 = new TextDecoder("latin1");
+  for await (const key of storage.keys("")) {
+    const bytes = await storage.get(key);
+    if (key.includes(secret) || (bytes !== undefined && latin1.decode(bytes).includes(secret))) return true;
+  }
+  return false;
+}
+
+Deno.test("Vary: a header named in ignoredParameters, in any case, is stored only as a digest", async () => {
+  for (const name of ["x-api-key", "X-Api-Key", "X-API-KEY"]) {
+    const storage = new MemoryStorage();
+    // (The body does not repeat the key: the secret could only be stored with the variant.)
+    const server = origin((_request, n) =>
+      reply(`#${n}`, { "cache-control": "max-age=60", vary: "X-Api-Key" })
+    );
+    const session = new CachedSession({
+      backend: new CacheBackend(storage),
+      ignoredParameters: [name],
+      fetch: server.fetch,
+    });
+    const get = async (key: string) => {
+      const response = await session.fetch(URL_A, { headers: { "X-Api-Key": key } });
+      return [await response.text(), response.fromCache];
+    };
+    // Requests with other keys still get responses of their own, each found again.
+    const served = [
+      await get("SECRET-1"),
+      await get("SECRET-2"),
+      await get("SECRET-1"),
+      await get("SECRET-2"),
+    ];
+    assertEquals(served, [["#1", false], ["#2", false], ["#1", true], ["#2", true]], name);
+    assertEquals([await holds(storage, "SECRET-1"), await holds(storage, "SECRET-2")], [false, false], name);
+    await session.close();
+  }
+});
+
+Deno.test("varyValues: an ignored header is concealed whatever the case of its configured name", () => {
+  const headers = new Headers({ "x-api-key": "SECRET", accept: "text/html" });
+  for (const name of ["x-api-key", "X-Api-Key"]) {
+    const [[, key], [, accept]] = varyValues(["x-api-key", "accept"], headers, {
+      ignoredParameters: new Set([name]),
+    }) as [[string, string], [string, string]];
+    assertEquals(
+      [key.startsWith("\u0000"), key.includes("SECRET"), accept],
+      [true, false, "text/html"],
+      name,
+    );
+  }
+});
