@@ -80,8 +80,10 @@ export interface UrlExpiration {
  * the start of the URL without its scheme, so `example.com/static` matches everything below it;
  * the first matching pattern, in insertion order, wins.
  *
- * @param patterns Patterns and their expiration.
+ * @param patterns Patterns and their expiration, in a plain object.
+ * @param option How error messages name the patterns.
  * @returns A lookup function.
+ * @throws {TypeError} When `patterns` is not a plain object (a `Map` is not read).
  * @throws {TypeError | RangeError} When a value is not a valid expiration.
  *
  * @example
@@ -92,13 +94,18 @@ export interface UrlExpiration {
  * console.log(lookup(new URL("https://example.com/api/users?id=1"))); // 60
  * ```
  */
-export function compileUrlPatterns(patterns: UrlsExpireAfter): UrlExpiration {
-  if (typeof patterns !== "object" || patterns === null || Array.isArray(patterns)) {
-    throw new TypeError(`urlsExpireAfter must be an object of glob patterns: received ${describe(patterns)}`);
+export function compileUrlPatterns(
+  patterns: UrlsExpireAfter,
+  option = "urlsExpireAfter",
+): UrlExpiration {
+  if (!isPlainObject(patterns)) {
+    throw new TypeError(
+      `${option} must be a plain object of glob patterns and expirations: received ${describe(patterns)}`,
+    );
   }
   const compiled = Object.entries(patterns).map(([pattern, value]): [RegExp, ExpireAfter] => [
     globToRegExp(pattern),
-    checkExpireAfter(value, `urlsExpireAfter["${pattern}"]`),
+    checkExpireAfter(value, `${option}[${JSON.stringify(pattern)}]`),
   ]);
   const refuses = compiled.some(([, value]) => value === DO_NOT_CACHE);
   if (compiled.length === 0) return Object.assign(() => undefined, { refuses });
@@ -107,6 +114,13 @@ export function compileUrlPatterns(patterns: UrlsExpireAfter): UrlExpiration {
     for (const [pattern, value] of compiled) if (pattern.test(target)) return value;
     return undefined;
   }, { refuses });
+}
+
+/** An object literal (or `Object.create(null)`): only its own entries are patterns. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 function globToRegExp(glob: string): RegExp {
@@ -131,5 +145,8 @@ export function describe(value: unknown): string {
   if (typeof value === "function") return "a function";
   if (Array.isArray(value)) return "an array";
   if (value === null || typeof value !== "object") return String(value);
-  return value.constructor?.name ? `a ${value.constructor.name}` : "an object";
+  const name: unknown = value.constructor?.name;
+  if (typeof name !== "string" || name === "" || name === "Object") return "an object";
+  // "an Error", but "a URL" and "a Uint8Array": a leading U is sounded "you".
+  return `${/^[AEIO]/.test(name) ? "an" : "a"} ${name}`;
 }

@@ -59,10 +59,20 @@ let installed: { original: typeof fetch; cached: CachedFetch } | undefined;
  */
 export function installCache(options: CachedSessionOptions = {}): CachedSession {
   const original = installed?.original ?? globalThis.fetch;
-  const cached = cachedFetch({ fetch: original, ...options });
+  const cached = cachedFetch({ ...options, fetch: originOf(options.fetch, original) });
   globalThis.fetch = cached as typeof fetch;
   installed = { original, cached };
   return cached.session;
+}
+
+/**
+ * The fetch an installed session asks: the original global fetch when none is given (an own
+ * `fetch: undefined` included) or when the one given is the installed cached fetch. The session's
+ * own default, `globalThis.fetch`, is the cached fetch once installed: a session asking it would
+ * wait on its own requests forever.
+ */
+function originOf(chosen: typeof fetch | undefined, original: typeof fetch): typeof fetch {
+  return chosen === undefined || chosen === installed?.cached ? original : chosen;
 }
 
 /**

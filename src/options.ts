@@ -41,7 +41,10 @@ export interface CachedSessionOptions {
    * @default {undefined} (`NEVER_EXPIRE` when `cacheControl` is off)
    */
   expireAfter?: ExpireAfter;
-  /** Expiration per URL glob pattern (matched against the URL without its scheme; first match wins). */
+  /**
+   * Expiration per URL glob pattern, in a plain object (a `Map` is refused): patterns are matched
+   * against the URL without its scheme; the first match wins.
+   */
   urlsExpireAfter?: UrlsExpireAfter;
   /**
    * Follow the HTTP caching rules of RFC 9111 and RFC 5861: `Cache-Control`, `Expires`, heuristic
@@ -210,34 +213,35 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     }
   }
   const o = options;
-  const backend = o.backend ?? new MemoryBackend();
-  if (typeof backend !== "object" || typeof backend.read !== "function") {
-    throw new TypeError(
-      `${PREFIX}backend must be a CacheBackend such as new MemoryBackend(): received ${describe(backend)}`,
-    );
-  }
   return {
-    backend,
+    backend: backendOf(o.backend),
     expireAfter: o.expireAfter === undefined
       ? undefined
       : checkExpireAfter(o.expireAfter, `${PREFIX}expireAfter`),
-    urlExpiration: compileUrlPatterns(o.urlsExpireAfter ?? {}),
+    urlExpiration: compileUrlPatterns(
+      o.urlsExpireAfter === undefined ? {} : o.urlsExpireAfter,
+      `${PREFIX}urlsExpireAfter`,
+    ),
     cacheControl: flag(o.cacheControl, "cacheControl", true),
     shared: flag(o.shared, "shared", false),
     allowedCodes: o.allowedCodes === undefined
       ? undefined
-      : new Set(list(o.allowedCodes, "allowedCodes", [], isStatus, "status codes from 200 to 599")),
+      : new Set(list(o.allowedCodes, "allowedCodes", [], "number", isStatus, "status codes from 200 to 599")),
     allowedMethods: new Set(
-      list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], isToken, "method names").map((m) =>
+      list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], "string", isToken, "method names").map((m) =>
         m.toUpperCase()
       ),
     ),
     filter: fn(o.filter, "filter"),
-    ignoredParameters: new Set(list(o.ignoredParameters, "ignoredParameters", [], isString, "strings")),
+    ignoredParameters: new Set(
+      list(o.ignoredParameters, "ignoredParameters", [], "string", isNonEmpty, "strings"),
+    ),
     // Lower-cased, sorted and without repeats: the same names in another order give the same keys.
     matchHeaders: [
       ...new Set(
-        list(o.matchHeaders, "matchHeaders", [], isToken, "header names").map((h) => h.toLowerCase()),
+        list(o.matchHeaders, "matchHeaders", [], "string", isToken, "header names").map((h) =>
+          h.toLowerCase()
+        ),
       ),
     ].sort(),
     keyFn: fn(o.keyFn, "keyFn"),
@@ -255,6 +259,25 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
 }
 
 const PREFIX = "Cannot create CachedSession: ";
+
+/** What the session calls on its backend, besides its `storage`. */
+const BACKEND_METHODS = ["read", "write", "writeAlias", "delete", "close"] as const;
+
+function backendOf(value: unknown): CacheBackend {
+  if (value === undefined) return new MemoryBackend();
+  // By shape rather than `instanceof`: a backend built by another copy of this package (one from
+  // npm, one from JSR) is as good a CacheBackend.
+  const candidate = value as Record<string, unknown> | null;
+  const usable = typeof candidate === "object" && candidate !== null &&
+    typeof candidate.storage === "object" && candidate.storage !== null &&
+    BACKEND_METHODS.every((method) => typeof candidate[method] === "function");
+  if (!usable) {
+    throw new TypeError(
+      `${PREFIX}backend must be a CacheBackend such as new MemoryBackend(): received ${describe(value)}`,
+    );
+  }
+  return value as CacheBackend;
+}
 
 function warn(error: unknown, context: ErrorContext): void {
   console.warn(`http-cache: ${context.operation} failed for ${context.request}:`, error);
@@ -303,33 +326,37 @@ function seconds(value: unknown, name: string): number {
   return value;
 }
 
-function list<T>(
+function list<T extends number | string>(
   value: readonly unknown[] | undefined,
   name: string,
   fallback: T[],
-  check: (item: unknown) => item is T,
+  type: "number" | "string",
+  valid: (item: T) => boolean,
   allowed: string,
 ): T[] {
   if (value === undefined) return fallback;
   if (!Array.isArray(value)) {
     throw new TypeError(`${PREFIX}${name} must be an array of ${allowed}: received ${describe(value)}`);
   }
-  const bad = value.find((item) => !check(item));
-  if (bad !== undefined || value.length !== value.filter(check).length) {
-    const error = typeof bad === "number" ? RangeError : TypeError;
+  // findIndex, not find: it also stops at an `undefined` item or a hole.
+  const at = value.findIndex((item) => typeof item !== type || !valid(item as T));
+  if (at !== -1) {
+    const bad: unknown = value[at];
+    // Only a number of a list of numbers is out of range; any other wrong item has the wrong type.
+    const error = type === "number" && typeof bad === "number" ? RangeError : TypeError;
     throw new error(`${PREFIX}${name} must be an array of ${allowed}: received ${describe(bad)}`);
   }
   return [...value] as T[];
 }
 
-function isStatus(value: unknown): value is number {
-  return Number.isInteger(value) && (value as number) >= 200 && (value as number) <= 599;
+function isStatus(value: number): boolean {
+  return Number.isInteger(value) && value >= 200 && value <= 599;
 }
 
-function isString(value: unknown): value is string {
-  return typeof value === "string" && value !== "";
+function isNonEmpty(value: string): boolean {
+  return value !== "";
 }
 
-function isToken(value: unknown): value is string {
-  return typeof value === "string" && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value);
+function isToken(value: string): boolean {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value);
 }

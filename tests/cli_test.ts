@@ -190,6 +190,29 @@ Deno.test("cli: stats as text, show by URL as JSON and by key, several entries o
   equal(JSON.parse(limited.stdout).length, 2);
 });
 
+Deno.test("cli: show ~KEY (a redirect's alias) reports the key of the entry it leads to", async () => {
+  const path = await sqliteCache();
+  const users = "https://api.example.com/users";
+  const target = await urlKeyPrefix("GET", new URL(users));
+  const backend = new SQLiteBackend({ path });
+  await backend.writeAlias("redirected-from", target, Infinity);
+  await backend.close();
+  const call = async (...args: string[]) => {
+    const io = recorder([`sqlite:${path}`, "show", ...args]);
+    const code = await run(io);
+    return { code, stdout: io.stdout(), stderr: io.stderr };
+  };
+  // The alias key without its "~" is no key at all: it used to be printed as the entry's.
+  const text = await call("~redirected-from");
+  equal(text.code, EXIT_OK, text.stderr);
+  match(text.stdout, /^URL +https:\/\/api\.example\.com\/users$/m);
+  equal(text.stdout.match(/^Key +(\S+)$/m)?.[1], target);
+  const json = await call("~redirected-from", "--json");
+  deepEqual((JSON.parse(json.stdout) as { key: string }[]).map(({ key }) => key), [target]);
+  const byKey = await call(target, "--body");
+  deepEqual([byKey.code, byKey.stdout], [EXIT_OK, `body of ${users}`]);
+});
+
 Deno.test("cli: help and version exit 0", async () => {
   for (const args of [["--help"], ["-h"], ["help"], ["sqlite:x.db", "list", "--help"]]) {
     const io = recorder(args);

@@ -27,6 +27,19 @@ async function withGlobalFetch(
   }
 }
 
+/** Rejects when `promise` has not settled within a second, rather than leave the test hanging. */
+async function deadline<T>(promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error("fetch did not settle within 1 s")), 1000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("cachedFetch: a function with fetch's signature, its session at .session", async () => {
   const o = origin((_request, n) => reply(`body ${n}`, FRESH));
   const fetch = cachedFetch({ fetch: o.fetch });
@@ -73,6 +86,23 @@ Deno.test("installCache: a second installation replaces the first, not wraps it;
     assertEquals([first.stats().requests, second.stats().requests, o.calls], [0, 1, 1]);
     uninstallCache();
     assertEquals(globalThis.fetch, o.fetch);
+    await first.close();
+    await second.close();
+  });
+});
+
+Deno.test("installCache: a fetch option of undefined, or the installed cached fetch itself, means the original fetch", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  await withGlobalFetch(o.fetch, async () => {
+    // An own `fetch: undefined` (from JavaScript, or a spread of optional settings) once made the
+    // session ask globalThis.fetch, which is the cached fetch: every request waited on itself.
+    const first = installCache({ fetch: undefined, expireAfter: 60 } as never);
+    const response = await deadline(fetch(URL_A));
+    assertEquals([response.status, await response.text(), o.calls], [200, "body 1", 1]);
+    // Installing again with `fetch: globalThis.fetch` names the first installation: it is replaced.
+    const second = installCache({ fetch: globalThis.fetch, expireAfter: 5 });
+    assertEquals(await (await deadline(fetch(`${URL_A}?again`))).text(), "body 2");
+    assertEquals([first.stats().requests, second.stats().requests], [1, 1]);
     await first.close();
     await second.close();
   });

@@ -464,7 +464,11 @@ Deno.test("session: options are validated at construction with the option's name
     [{ allowedCodes: 200 }, TypeError, "allowedCodes must be an array"],
     [{ allowedMethods: ["GET", "BAD METHOD"] }, TypeError, "allowedMethods"],
     [{ cacheControl: "yes" }, TypeError, "cacheControl must be true or false"],
-    [{ urlsExpireAfter: { "*.x.com": -9 } }, RangeError, 'urlsExpireAfter["*.x.com"]'],
+    [
+      { urlsExpireAfter: { "*.x.com": -9 } },
+      RangeError,
+      'Cannot create CachedSession: urlsExpireAfter["*.x.com"]',
+    ],
     [{ staleIfError: -1 }, RangeError, "staleIfError"],
     [{ staleWhileRevalidate: -1 }, RangeError, "staleWhileRevalidate"],
     [{ staleWhileRevalidate: "60" }, TypeError, "staleWhileRevalidate"],
@@ -480,6 +484,38 @@ Deno.test("session: options are validated at construction with the option's name
     RangeError,
     "Cannot create MemoryBackend: maxEntries must be a positive integer: received 0",
   );
+});
+
+Deno.test("session: a null or partial backend, a null or Map urlsExpireAfter and a list item of the wrong type throw a TypeError naming the option", () => {
+  const backend =
+    "Cannot create CachedSession: backend must be a CacheBackend such as new MemoryBackend(): received";
+  const patterns =
+    "Cannot create CachedSession: urlsExpireAfter must be a plain object of glob patterns and expirations";
+  const cases: [unknown, string][] = [
+    // null is not "unset": it would silently give a MemoryBackend in place of the one meant.
+    [{ backend: null }, `${backend} null`],
+    // A backend with `read` alone used to fail later, in the constructor, naming no option.
+    [{ backend: { read() {} } }, `${backend} an object`],
+    [{ backend: { storage: {}, read() {}, write() {} } }, `${backend} an object`],
+    [{ urlsExpireAfter: null }, `${patterns}: received null`],
+    // A Map used to be accepted and its patterns ignored.
+    [{ urlsExpireAfter: new Map([["127.0.0.1/*", 60]]) }, `${patterns}: received a Map`],
+    [{ urlsExpireAfter: [] }, `${patterns}: received an array`],
+    [
+      { allowedMethods: ["GET", 1] },
+      "Cannot create CachedSession: allowedMethods must be an array of method names: received 1",
+    ],
+    [
+      { ignoredParameters: [1] },
+      "Cannot create CachedSession: ignoredParameters must be an array of strings: received 1",
+    ],
+  ];
+  for (const [options, message] of cases) {
+    assertThrows(() => new CachedSession(options as never), TypeError, message);
+  }
+  // Patterns in a plain object without a prototype are read like any other.
+  const bare = Object.assign(Object.create(null), { "127.0.0.1/*": 60 });
+  new CachedSession({ urlsExpireAfter: bare });
 });
 
 Deno.test("session: a status outside 200–599 from fetch is passed on, not turned into an error", async () => {

@@ -6,7 +6,6 @@
  */
 
 import type { CacheBackend, ResponseFilter, StoredEntry } from "../../backends/base.ts";
-import { ALIAS_PREFIX } from "../cache_keys.ts";
 import type { Invocation } from "./args.ts";
 import {
   formatBytes,
@@ -130,10 +129,8 @@ export async function show({ cache, run, io, now }: CommandContext): Promise<voi
   if (/^https?:\/\//i.test(target)) {
     for await (const stored of cache.entries({ urls: [target] })) found.push(stored);
   } else {
-    const key = target.startsWith(ALIAS_PREFIX) ? target.slice(ALIAS_PREFIX.length) : target;
-    let record = await cache.read(target);
-    if (record !== undefined && "targets" in record) record = await cache.read(record.targets[0]!);
-    if (record !== undefined && "entry" in record) found.push({ key, entry: record.entry, size: NaN });
+    const stored = await readKey(cache, target);
+    if (stored !== undefined) found.push(stored);
   }
   if (found.length === 0) {
     const hint = /^[\w.-]+\.[a-z]{2,}(\/|$)/i.test(target)
@@ -190,6 +187,21 @@ export async function show({ cache, run, io, now }: CommandContext): Promise<voi
     const body = entry.body.length === 0 ? "Body: empty\n" : `Body${cut}:\n${shown}\n`;
     await io.out(`${i > 0 ? "\n" : ""}${keyValues(rows)}\nHeaders:\n${headers}\n${body}`);
   }
+}
+
+/**
+ * The entry stored under a key; an alias key (`~…`, a redirect) leads to the entry of its newest
+ * target, reported under the target's key (the alias key itself holds no entry to show).
+ */
+async function readKey(cache: CacheBackend, key: string): Promise<StoredEntry | undefined> {
+  const record = await cache.read(key);
+  if (record === undefined) return undefined;
+  if ("entry" in record) return { key, entry: record.entry, size: NaN };
+  const target = record.targets[0]!;
+  const followed = await cache.read(target);
+  return followed !== undefined && "entry" in followed
+    ? { key: target, entry: followed.entry, size: NaN }
+    : undefined;
 }
 
 /**
