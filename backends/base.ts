@@ -196,7 +196,8 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   async #corrupt(key: string, cause: unknown): Promise<never> {
-    await this.storage.delete([key]).catch(() => {});
+    // (A storage that throws where it should reject is no worse: the record is corrupt either way.)
+    await Promise.resolve().then(() => this.storage.delete([key])).catch(() => {});
     throw new BackendError(`Cannot read ${key} from ${this.name}: the record is corrupt and was deleted`, {
       backend: this.name,
       cause,

@@ -473,7 +473,7 @@ function copyInto<T extends Uint8Array>(bytes: T, at: number, parts: Uint8Array[
  *
  * @param work The work.
  */
-async function settledWithin(work: Promise<unknown>): Promise<void> {
+export async function settledWithin(work: Promise<unknown>): Promise<void> {
   let settled = false;
   const done = work.then(() => settled = true, () => settled = true);
   // A write to memory or to a synchronous database is done within a few microtasks: wait those

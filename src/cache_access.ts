@@ -19,6 +19,7 @@ import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
+import { callSafely } from "./callbacks.ts";
 
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
@@ -121,7 +122,8 @@ export class CacheAccess {
     try {
       if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
       const write = () => this.#cache.write(found.key, entry, deleteAt, record);
-      if (await this.#invalidations.write(() => this.#urlsOf(flow, entry), asked, write)) {
+      const undo = () => this.#cache.delete(found.key);
+      if (await this.#invalidations.write(() => this.#urlsOf(flow, entry), asked, write, undo)) {
         this.#monitor.stored(flow, found.key, entry);
       }
     } catch (error) {
@@ -223,7 +225,7 @@ export class CacheAccess {
     const tracked = work.catch(() => {});
     this.#background.add(tracked);
     tracked.finally(() => this.#background.delete(tracked));
-    this.#o.waitUntil?.(tracked);
+    if (this.#o.waitUntil !== undefined) callSafely(this.#o.waitUntil, tracked);
   }
 
   /** Settles once all background work has, including work started meanwhile. */
@@ -241,10 +243,6 @@ export class CacheAccess {
   report(error: unknown, operation: ErrorContext["operation"], request: Reported): void {
     const context = { operation, request: request.label ?? `${request.method} ${request.url.href}` };
     this.#monitor.failed(error, context);
-    try {
-      this.#o.onError(error, context);
-    } catch {
-      // A failing error handler must not fail the request either.
-    }
+    callSafely((error: unknown) => this.#o.onError(error, context), error);
   }
 }

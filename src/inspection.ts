@@ -314,7 +314,7 @@ async function* readRecords(
       }
       yield { key: keys[i]!, record, size: value.length };
     }
-    if (corrupt.length > 0) await scope.storage.delete(corrupt).catch(() => {});
+    if (corrupt.length > 0) await Promise.resolve().then(() => scope.storage.delete(corrupt)).catch(() => {});
     // Large records: read fewer at once next time, so a batch stays near READ_AHEAD_BYTES.
     const average = bytes / Math.max(1, keys.length);
     width = Math.max(1, Math.min(READ_AHEAD, Math.floor(READ_AHEAD_BYTES / Math.max(1, average))));

@@ -25,9 +25,26 @@ export interface UndoneDelete {
 const REMEMBERED = 4096;
 
 /**
+ * Longest an invalidation waits for the writes under way: 2,000 ms. A storage whose write hangs
+ * must not hold up every unsafe request and delete after it; a write that lands later is undone
+ * by its writer ({@linkcode Invalidations.write}).
+ */
+export const WRITE_WAIT_LIMIT = 2000;
+
+/** Waits for the writes under way to settle, {@linkcode WRITE_WAIT_LIMIT} ms at most. */
+async function settledWithin(writing: ReadonlySet<Promise<unknown>>): Promise<void> {
+  if (writing.size === 0) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, WRITE_WAIT_LIMIT));
+  await Promise.race([Promise.allSettled(writing), late]);
+  clearTimeout(timer);
+}
+
+/**
  * Invalidations of URLs, in order, and the writes under way. A request takes a {@linkcode mark}
  * as it goes to the network; a write for a URL invalidated since that mark is skipped; an
- * invalidation waits for the writes already under way before it deletes. While no invalidation
+ * invalidation waits for the writes already under way before it deletes (2 s at most), and a
+ * write it came during is undone. While no invalidation
  * comes between a request and its write, the write is only counted: its URLs are not even worked
  * out.
  *
@@ -69,10 +86,19 @@ export class Invalidations {
    *   invalidation since the mark).
    * @param mark The request's mark.
    * @param write The write.
-   * @returns Whether it was written.
+   * @param undo Deletes what the write wrote, should an invalidation come while it was under way
+   *   (which waits {@linkcode WRITE_WAIT_LIMIT} at most, so it may have deleted before the write
+   *   landed).
+   * @returns Whether it was written, and stands.
    */
-  async write(urls: () => readonly string[], mark: number, write: () => Promise<unknown>): Promise<boolean> {
+  async write(
+    urls: () => readonly string[],
+    mark: number,
+    write: () => Promise<unknown>,
+    undo?: () => Promise<unknown>,
+  ): Promise<boolean> {
     if (this.since(urls, mark)) return false;
+    const started = this.#count;
     const work = write();
     this.#writing.add(work);
     try {
@@ -80,7 +106,9 @@ export class Invalidations {
     } finally {
       this.#writing.delete(work);
     }
-    return true;
+    if (undo === undefined || !this.since(urls, started)) return true;
+    await undo();
+    return false;
   }
 
   /**
@@ -107,7 +135,7 @@ export class Invalidations {
       const forgotten = remember(this.#last, url, ++this.#count);
       if (forgotten !== undefined) this.#forgotten = forgotten;
     }
-    await Promise.allSettled(this.#writing);
+    await settledWithin(this.#writing);
   }
 
   /**
@@ -119,7 +147,7 @@ export class Invalidations {
   async invalidatingAll(): Promise<void> {
     this.#last.clear();
     this.#forgotten = ++this.#count;
-    await Promise.allSettled(this.#writing);
+    await settledWithin(this.#writing);
   }
 
   /**

@@ -17,6 +17,7 @@ import type { CacheEvent, EvictEvent } from "./events.ts";
 import type { ErrorContext } from "./options.ts";
 import type { CacheEntry } from "./record.ts";
 import { type CacheStats, StatsCounters } from "./stats.ts";
+import { callSafely } from "./callbacks.ts";
 
 /** How a stored entry came to answer a request. */
 export type Served = "hit" | "collapsed" | "stale-if-error" | "revalidated";
@@ -250,11 +251,7 @@ export class Monitor {
   }
 
   #emit(event: CacheEvent): void {
-    try {
-      this.#onEvent!(event);
-    } catch {
-      // A failing event handler must not fail the request.
-    }
+    callSafely(this.#onEvent!, event);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { takeBody, type TakenBody } from "./body.ts";
+import { settledWithin, takeBody, type TakenBody } from "./body.ts";
 import { Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ERROR_STATUSES } from "./policy.ts";
@@ -291,12 +291,13 @@ export class CachedSession implements AsyncDisposable {
         const freshened = headDescribes(cached, response.headers)
           ? freshen(this.#o, flow, cached, response, requestTime, responseTime)
           : undefined;
-        if (freshened?.storable) {
-          settle(freshened.entry);
-          await this.#access.store(flow, stale!, freshened.entry, asked);
-        } else {
-          await this.#discard(flow, stale!.key, freshened === undefined ? "mismatch" : "unstorable");
-        }
+        if (freshened?.storable) settle(freshened.entry);
+        // The caller waits for the backend as for a body's write: 2 s at most.
+        await this.#awaited(
+          freshened?.storable
+            ? this.#access.store(flow, stale!, freshened.entry, asked)
+            : this.#discard(flow, stale!.key, freshened === undefined ? "mismatch" : "unstorable"),
+        );
         settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
@@ -353,8 +354,9 @@ export class CachedSession implements AsyncDisposable {
     if (this.#refreshing.has(found.key)) return;
     this.#refreshing.add(found.key);
     const background: Flow = { ...flow, ...withoutSignal(flow), background: true };
+    // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
     const work = this.#network(background, found)
-      .then((response) => response.body?.cancel())
+      .then((response) => drained(response.body))
       .catch((error) => this.#access.report(error, "revalidate", flow))
       .finally(() => this.#refreshing.delete(found.key));
     this.#access.track(work);
@@ -389,6 +391,12 @@ export class CachedSession implements AsyncDisposable {
       networkInfo(flow.key, entry, this.#o.now),
     );
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
+  }
+
+  /** Background work the caller waits for, 2 s at most (as for a body's write). */
+  #awaited(work: Promise<unknown>): Promise<void> {
+    this.#access.track(work);
+    return settledWithin(work);
   }
 
   /**
@@ -433,5 +441,14 @@ export class CachedSession implements AsyncDisposable {
       networkInfo(undefined, undefined, this.#o.now),
     );
     return this.#monitor.bypassed(wrapped, label, fwd);
+  }
+}
+
+/** Reads a body to its end, dropping its chunks (for a refresh, whose caller is the cache). */
+async function drained(body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (body === null) return;
+  const reader = body.getReader();
+  while (!(await reader.read()).done) {
+    // Nothing to keep: the cache has its own copy.
   }
 }

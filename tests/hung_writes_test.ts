@@ -1,0 +1,143 @@
+/**
+ * A storage whose writes hang, and the user's callbacks that fail: neither holds up nor fails a
+ * request. An invalidation waits for the writes under way 2 s at most (a write that lands later
+ * is undone), a HEAD's update of a stored response as long as a body's write, a
+ * stale-while-revalidate refresh stays one at a time until its body is stored, and what
+ * `waitUntil`, `onError` or `onEvent` throw or reject with is dropped.
+ */
+import { equal, ok } from "node:assert/strict";
+import { CacheBackend, type Storage } from "../backends/base.ts";
+import { MemoryStorage } from "../backends/memory.ts";
+import { BackendError, CachedSession, type CachedSessionOptions } from "../mod.ts";
+import { reply } from "./_origin.ts";
+
+/** A memory storage whose `set` waits for `release` (never, unless called). */
+class HeldSets extends MemoryStorage {
+  #held: (() => void)[] = [];
+  hold = false;
+  override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    if (!this.hold) return super.set(key, value, deleteAt);
+    return new Promise<void>((resolve) => this.#held.push(resolve)).then(() =>
+      super.set(key, value, deleteAt)
+    );
+  }
+  /** Lets the held writes land. */
+  release(): void {
+    for (const land of this.#held.splice(0)) land();
+  }
+}
+
+/** Settles with `work`, or rejects after `ms`: a request that hangs fails the test. */
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) =>
+    timer = setTimeout(() => reject(new Error(`hung ${ms} ms`)), ms)
+  );
+  return Promise.race([work, hung]).finally(() => clearTimeout(timer));
+}
+
+function sessionOver(storage: Storage, options: CachedSessionOptions = {}) {
+  let n = 0;
+  const session = new CachedSession({
+    backend: new CacheBackend(storage),
+    fetch: (_input, init) => {
+      n++;
+      if (init?.method === "HEAD") {
+        return Promise.resolve(reply(null, { "cache-control": "max-age=60", etag: '"a"' }));
+      }
+      return Promise.resolve(reply(`v${n}`, { "cache-control": "max-age=60", etag: '"a"' }));
+    },
+    ...options,
+  });
+  return { session, calls: () => n };
+}
+
+Deno.test("a hung write holds up neither a POST nor a HEAD's update; a write that lands after the invalidation is undone", async () => {
+  const storage = new HeldSets();
+  const { session } = sessionOver(storage);
+  storage.hold = true;
+  // The GET's body ends 2 s after its last byte, its write still held.
+  await within(5000, session.fetch("http://127.0.0.1/a").then((response) => response.text()));
+  const post = await within(5000, session.fetch("http://127.0.0.1/a", { method: "POST", body: "x" }));
+  equal(post.status, 200);
+  const head = await within(5000, session.fetch("http://127.0.0.1/b", { method: "HEAD", cache: "no-cache" }));
+  equal(head.status, 200);
+  // The GET's write lands now, after the POST's delete: it is undone, not served.
+  storage.hold = false;
+  storage.release();
+  await session.close();
+  const again = await session.fetch("http://127.0.0.1/a");
+  await again.text();
+  equal(again.fromCache, false);
+  await session.close();
+});
+
+Deno.test("stale-while-revalidate: one refresh at a time, until its body is read and stored", async () => {
+  let n = 0;
+  const session = new CachedSession({
+    staleWhileRevalidate: 60,
+    fetch: () => {
+      const version = ++n;
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          if (version > 1) await new Promise((resolve) => setTimeout(resolve, 200)); // a slow body
+          controller.enqueue(new TextEncoder().encode(`v${version}`));
+          controller.close();
+        },
+      });
+      return Promise.resolve(new Response(body, { headers: { "cache-control": "max-age=0" } }));
+    },
+  });
+  await (await session.fetch("http://127.0.0.1/r")).text();
+  for (let i = 0; i < 5; i++) {
+    await (await session.fetch("http://127.0.0.1/r")).text();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  equal(n, 2, "the stale hits during one refresh sent one request");
+  await session.close();
+});
+
+Deno.test("what waitUntil, onError or onEvent throw or reject with is dropped: the request succeeds and close() ends", async () => {
+  const broken = new Error("callback bug");
+  const callbacks: CachedSessionOptions[] = [
+    {
+      waitUntil: () => {
+        throw broken;
+      },
+    },
+    {
+      onEvent: () => {
+        throw broken;
+      },
+    },
+    { onEvent: () => Promise.reject(broken) },
+    { onError: () => Promise.reject(broken), backend: new CacheBackend(new ThrowingStorage()) },
+  ];
+  for (const options of callbacks) {
+    const { session } = sessionOver(new MemoryStorage(), { staleWhileRevalidate: 60, ...options });
+    for (let i = 0; i < 2; i++) {
+      const response = await session.fetch("http://127.0.0.1/c");
+      ok((await response.text()).startsWith("v"));
+    }
+    await within(5000, session.close());
+  }
+});
+
+Deno.test("a corrupt record whose delete throws at once is still a BackendError, and a miss", async () => {
+  const storage = new MemoryStorage();
+  await storage.set("key", new Uint8Array([1, 2, 3]), Infinity);
+  storage.delete = () => {
+    throw new Error("delete broke");
+  };
+  const cache = new CacheBackend(storage);
+  const error = await cache.read("key").then(() => undefined, (error) => error);
+  ok(error instanceof BackendError, String(error));
+  equal(await cache.count({ expired: true }), 0);
+});
+
+/** A storage whose every call fails. */
+class ThrowingStorage extends MemoryStorage {
+  override get(): Promise<Uint8Array | undefined> {
+    return Promise.reject(new Error("down"));
+  }
+}
