@@ -7,7 +7,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
+import { normalizeUrl, redactUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
 import { deleteEntries } from "./inspection.ts";
@@ -204,7 +204,7 @@ export class CacheAccess {
       );
       const filter = { urls: urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)) };
       await deleteEntries(this.#cache, filter, {}, methods);
-      for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", url.href);
+      for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", this.#redacted(url));
     } catch (error) {
       this.report(error, "delete", flow);
     }
@@ -221,6 +221,11 @@ export class CacheAccess {
    *
    * @param work The work; its failure is the work's own business.
    */
+  /** A URL as events and error reports show it: without its ignored parameters. */
+  #redacted(url: URL): string {
+    return redactUrl(url.href, this.#o.ignoredParameters);
+  }
+
   track(work: Promise<unknown>): void {
     const tracked = work.catch(() => {});
     this.#background.add(tracked);
@@ -241,7 +246,10 @@ export class CacheAccess {
    * @param request The request it was done for.
    */
   report(error: unknown, operation: ErrorContext["operation"], request: Reported): void {
-    const context = { operation, request: request.label ?? `${request.method} ${request.url.href}` };
+    const context = {
+      operation,
+      request: request.label ?? `${request.method} ${this.#redacted(request.url)}`,
+    };
     this.#monitor.failed(error, context);
     callSafely((error: unknown) => this.#o.onError(error, context), error);
   }

@@ -37,6 +37,7 @@ import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts";
+import { redactUrl } from "./cache_keys.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
@@ -431,7 +432,8 @@ export class CachedSession implements AsyncDisposable {
       ? [request.input, request.init] as const
       : networkArguments(request as ParsedRequest);
     const response = await this.#o.fetch(...args);
-    const label = (request as Partial<Flow>).label ?? `${request.method} ${request.url?.href ?? ""}`;
+    const label = (request as Partial<Flow>).label ??
+      `${request.method} ${redactUrl(request.url?.href ?? "", this.#o.ignoredParameters)}`;
     if (request.url !== undefined) {
       await this.#access.invalidate({ method: request.method, url: request.url, label }, response);
     }

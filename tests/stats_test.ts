@@ -213,3 +213,33 @@ Deno.test("stats: backendErrors counts every backend failure that reaches onErro
   const stats = session.stats();
   deepEqual([stats.backendErrors, stats.misses, stats.stored, stats.hits], [errors.length, 2, 0, 0]);
 });
+
+Deno.test("onEvent and onError: ignored parameters are left out of every event and report, on every path", async () => {
+  const events: CacheEvent[] = [];
+  const reports: string[] = [];
+  const o = origin(() => reply("x", { "cache-control": "max-age=60" }));
+  const session = new CachedSession({
+    fetch: o.fetch,
+    ignoredParameters: ["api_key"],
+    onEvent: (event) => events.push(event),
+    onError: (_error, context) => reports.push(context.request),
+  });
+  const url = `${A}?api_key=SECRET&page=1`;
+  await (await session.fetch(url)).text(); // miss, store
+  await (await session.fetch(url, { cache: "no-store" })).text(); // a bypass
+  await (await session.fetch(url, { method: "POST", body: "x" })).text(); // an invalidation
+  const keyed = new CachedSession({
+    fetch: o.fetch,
+    ignoredParameters: ["api_key"],
+    keyFn: () => {
+      throw new Error("keyFn bug");
+    },
+    onError: (_error, context) => reports.push(context.request),
+  });
+  await (await keyed.fetch(url)).text(); // a report without a label yet
+  await session.close();
+  await keyed.close();
+  const shown = JSON.stringify([events, reports]);
+  ok(!shown.includes("SECRET"), shown);
+  ok(events.some((event) => event.type === "evict") && reports.length === 1, shown);
+});
