@@ -10,8 +10,9 @@
  * ```
  *
  * Each digest is 128 bits of SHA-256 in base64url (22 characters). Credentials (`Authorization`,
- * `Cookie`, `Proxy-Authorization`) are part of the key, so two users never share an entry, but
- * only as a digest: no raw secret reaches a key. `ignoredParameters` are left out of the key. A
+ * `Cookie`, `Proxy-Authorization`, and the URL's userinfo, which fetch sends as `Authorization`)
+ * are part of the key, so two users never share an entry, but only as a digest: no raw secret
+ * reaches a key. `ignoredParameters` are left out of the key. A
  * shared cache's keys are marked as such, so a shared and a private cache on one store never share
  * an entry.
  *
@@ -212,7 +213,8 @@ export function variantKey(key: string, vary: readonly [string, string | null][]
  * parser), fragment dropped, query parameters sorted by name (a name's values keep their order)
  * and ignored parameters removed. Each parameter stays as written, byte for byte: decoding it and
  * encoding it again would turn URLs an origin tells apart into one (`%E8` and `%E9` both become
- * U+FFFD, `+` and `%20` both `+`, `flag` and `flag=` both `flag=`).
+ * U+FFFD, `+` and `%20` both `+`, `flag` and `flag=` both `flag=`). Userinfo stays, so two users
+ * never share a key: only the digest of the result goes into one ({@linkcode urlKeyPrefix}).
  *
  * @param url The URL.
  * @param ignoredParameters Query parameters to remove.
@@ -231,18 +233,24 @@ export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = 
 }
 
 /**
- * Removes ignored parameters from a URL that is about to be stored, so no secret reaches the
- * backend. Unlike {@linkcode normalizeUrl} it keeps the order of the query (and the fragment).
+ * Removes the userinfo (username and password) and the ignored parameters from a URL that is about
+ * to be stored or shown, so no secret reaches the backend or a report. Unlike
+ * {@linkcode normalizeUrl} it keeps the order of the query (and the fragment).
  *
  * @param href The URL.
  * @param ignoredParameters Parameters to remove.
  * @returns The redacted URL.
  */
 export function redactUrl(href: string, ignoredParameters: ReadonlySet<string>): string {
-  if (ignoredParameters.size === 0 || !href.includes("?")) return href;
+  const queried = ignoredParameters.size > 0 && href.includes("?");
+  // Every URL with userinfo holds an "@": the common case (neither) is two string searches, no parse.
+  if (!queried && !href.includes("@")) return href;
   const url = new URL(href);
+  // fetch sends userinfo as `Authorization: Basic`: a credential, kept in keys only as a digest.
+  url.username = "";
+  url.password = "";
   const parsed = url.href;
-  if (url.search === "") return parsed;
+  if (!queried || url.search === "") return parsed;
   // The first "?" starts the query: the parser escapes any before it.
   const start = parsed.indexOf("?");
   const end = start + url.search.length;

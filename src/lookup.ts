@@ -59,9 +59,12 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
 }
 
 function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions, headKey?: string): Flow {
+  const { url } = request;
   const policy = {
     method: request.method,
     headers: request.headers,
+    // Read once a request; the "@" test spares the two getters on the common URL.
+    userinfo: url.href.includes("@") && (url.username !== "" || url.password !== ""),
     cacheControl: requestDirectives(request.headers),
   };
   const flow: Flow = {

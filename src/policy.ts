@@ -72,6 +72,11 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set([
 export interface PolicyRequest {
   method: string;
   headers: Headers;
+  /**
+   * Whether the URL has userinfo: fetch sends it as `Authorization: Basic`, so the shared-cache
+   * rule for `Authorization` (RFC 9111 §3.5) applies to it too. Absent means no userinfo.
+   */
+  userinfo?: boolean;
   /** Parsed request `Cache-Control` (with `Pragma: no-cache` folded in, §5.4). */
   cacheControl: CacheControl;
 }
@@ -122,8 +127,8 @@ export function isStorable(
   // §3.5: a shared cache stores a response to a request with Authorization only when one of
   // must-revalidate, public or s-maxage explicitly allows it.
   if (
-    shared && request.headers.has("authorization") && !cc.mustRevalidate && !cc.public &&
-    cc.sMaxAge === undefined
+    shared && (request.headers.has("authorization") || request.userinfo === true) &&
+    !cc.mustRevalidate && !cc.public && cc.sMaxAge === undefined
   ) {
     return false;
   }

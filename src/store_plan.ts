@@ -105,9 +105,10 @@ export function planEntry(
   if (o.cacheControl && !isStorable(request.policy, status, headers, cc, o.shared)) return undefined;
   const names = varyNames(headers);
   if (names === "*") return undefined;
-  // A redirect is followed with what its Location says, secrets and all: one that names an ignored
-  // parameter is not stored, or that secret would be.
-  if (namesIgnored(headers.get("location"), request.url, o.ignoredParameters)) return undefined;
+  // A redirect is followed with what its Location says, secrets and all, and an origin may echo the
+  // request URL in Content-Location: a response whose header names an ignored parameter is not
+  // stored, or that secret would be (and served to requests with other values).
+  if (namesIgnored(headers, request.url, o.ignoredParameters)) return undefined;
   if (
     o.filter !== undefined &&
     !o.filter(new Response(null, { status, statusText: response.statusText, headers }))
@@ -297,9 +298,17 @@ function concealed(value: string | null): string | null {
   return value === null ? null : CONCEALED + digestText(value);
 }
 
+/** Response headers that hold one URL, often with the request's query: a redirect's, an echo's. */
+const URL_HEADERS = ["location", "content-location"];
+
+/** Whether a response's `Location` or `Content-Location` names one of the ignored parameters. */
+function namesIgnored(headers: Headers, base: URL, ignored: ReadonlySet<string>): boolean {
+  return ignored.size > 0 && URL_HEADERS.some((name) => hasIgnored(headers.get(name), base, ignored));
+}
+
 /** Whether a URL (relative to `base`) has one of the ignored parameters in its query. */
-function namesIgnored(value: string | null, base: URL, ignored: ReadonlySet<string>): boolean {
-  if (value === null || ignored.size === 0 || !value.includes("?")) return false;
+function hasIgnored(value: string | null, base: URL, ignored: ReadonlySet<string>): boolean {
+  if (value === null || !value.includes("?")) return false;
   try {
     const { searchParams } = new URL(value, base);
     return [...ignored].some((name) => searchParams.has(name));

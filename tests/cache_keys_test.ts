@@ -18,7 +18,7 @@ import {
   type ErrorContext,
   type KeyRequest,
 } from "../mod.ts";
-import { redactUrl } from "../src/cache_keys.ts";
+import { redactUrl, urlKeyPrefix } from "../src/cache_keys.ts";
 import { origin, reply } from "./_origin.ts";
 
 const FRESH = { "cache-control": "max-age=60" };
@@ -377,6 +377,22 @@ Deno.test("redactUrl: removes ignored parameters and leaves the rest of the quer
     "https://example.com/a?q=a+b&flag&name=%E8#top",
   );
   equal(redactUrl("https://example.com/a?api_key=x", ignored), "https://example.com/a");
+});
+
+Deno.test("redactUrl: removes userinfo, which fetch sends as a credential; the key keeps it in its digest only", () => {
+  const none = new Set<string>();
+  equal(redactUrl("https://alice:s3cret@example.com/a?b=1#top", none), "https://example.com/a?b=1#top");
+  equal(redactUrl("https://alice@example.com/a", none), "https://example.com/a");
+  equal(
+    redactUrl("https://alice:s3cret@example.com/a?api_key=x&b=1", new Set(["api_key"])),
+    "https://example.com/a?b=1",
+  );
+  equal(redactUrl("https://example.com/a?mail=a@b", none), "https://example.com/a?mail=a@b");
+  const key = (url: string) => urlKeyPrefix("GET", new URL(url));
+  const keys = new Set(
+    ["https://alice:a@example.com/a", "https://bob:b@example.com/a", "https://example.com/a"].map(key),
+  );
+  equal(keys.size, 3, "users never share a key");
 });
 
 Deno.test("ignoredParameters: a header name matches in any case, a query parameter only as written", async () => {

@@ -16,6 +16,7 @@ import { SQLiteBackend } from "../backends/sqlite.ts";
 import { type CliIO, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
 import { urlKeyPrefix } from "../src/cache_keys.ts";
 import { parseDuration } from "../src/cli/args.ts";
+import { redact } from "../src/cli/open.ts";
 import { formatBytes, formatRelative } from "../src/cli/format.ts";
 import type { CacheEntry } from "../src/record.ts";
 import { RUNTIME, start, tempDir } from "./_runtime.ts";
@@ -245,6 +246,35 @@ Deno.test("cli: a missing file, a file that is not a cache, an unreachable serve
     ok(!io.stderr.includes("secret"), "the password is never printed");
     equal(io.stdout(), "");
   }
+});
+
+Deno.test("cli: a password never shows in a message: one with @, one a driver repeats, one in kv:https://", async () => {
+  const port = await closedPort();
+  const cases: [string[], RegExp][] = [
+    // URL parsers end userinfo at the last "@" of the authority.
+    [
+      [`redis://user:SECRET@PW@127.0.0.1:${port}`, "list"],
+      /^http-cache: Cannot reach redis:\/\/user:\*\*\*@127\.0\.0\.1:/,
+    ],
+    // The port is out of range: the driver's own message quotes the URL as given.
+    [
+      ["redis://user:SECRETPW@127.0.0.1:99999", "stats"],
+      /^http-cache: Cannot stats redis:\/\/user:\*\*\*@127\.0\.0\.1:99999: /,
+    ],
+    [
+      ["redis://user:SECRET@127.0.0.1:1", "clear"],
+      /clear deletes every entry of redis:\/\/user:\*\*\*@127\.0\.0\.1:1/,
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const io = recorder(args);
+    await run(io);
+    match(io.stderr, message);
+    ok(!/SECRET|PW@/.test(io.stderr), `a password printed: ${io.stderr}`);
+  }
+  equal(redact("kv:https://user:SECRET@kv.example.com/db"), "kv:https://user:***@kv.example.com/db");
+  equal(redact("mongodb://user:p@ss@h1,h2/db?x=a@b"), "mongodb://user:***@h1,h2/db?x=a@b");
+  equal(redact("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
 });
 
 Deno.test("cli: a delete draws a progress bar on a terminal only, and clears it", async () => {

@@ -4,7 +4,7 @@
  * raw bytes each server or file holds), `Set-Cookie` is stored only on request, and hostile or
  * malformed `private` / `no-store` never makes a response cacheable.
  */
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -104,6 +104,85 @@ Deno.test("security: a response that varies on an ignored header is not served f
       const text = JSON.stringify(entry.vary);
       ok(!text.includes("alice") && !text.includes("bob"), `an ignored header's value was stored: ${text}`);
     }
+  } finally {
+    await session.close();
+  }
+});
+
+/**
+ * An origin that answers with the username of the URL it is given, as one that reads
+ * `Authorization: Basic` would. It reads the URL itself: Node's and Bun's `Request` refuse userinfo.
+ */
+function userinfoOrigin(cacheControl: string): typeof fetch {
+  return ((input: RequestInfo | URL) => {
+    const { username } = new URL(input instanceof Request ? input.url : String(input));
+    return Promise.resolve(reply(`for ${username}`, { "cache-control": cacheControl }));
+  }) as typeof fetch;
+}
+
+Deno.test("security: a URL's userinfo is a credential: users never share an entry, and it is never stored or shown", async () => {
+  const backend = new MemoryBackend();
+  const events: string[] = [];
+  const session = new CachedSession({
+    backend,
+    fetch: userinfoOrigin("max-age=600"),
+    onEvent: (event) => events.push(JSON.stringify(event)),
+  });
+  const get = async (userinfo: string) => {
+    const response = await session.fetch(`http://${userinfo}127.0.0.1/private?page=1`);
+    return `${response.fromCache} ${await response.text()}`;
+  };
+  try {
+    equal(await get("alice:SECRET-PASSWORD-A@"), "false for alice");
+    equal(await get("bob:SECRET-PASSWORD-B@"), "false for bob");
+    equal(await get(""), "false for ");
+    equal(await get("alice:SECRET-PASSWORD-A@"), "true for alice");
+    equal(await get("bob:SECRET-PASSWORD-B@"), "true for bob");
+    deepEqual(await session.cache.urls(), ["http://127.0.0.1/private?page=1"]);
+    equal(await scanStorage(backend), 3);
+    for (const event of events) {
+      ok(!/SECRET|alice|bob/.test(event), `userinfo in an event: ${event}`);
+    }
+  } finally {
+    await session.close();
+  }
+});
+
+Deno.test("security: a shared cache stores the response to a URL with userinfo only as it would one to Authorization", async () => {
+  // RFC 9111 §3.5: fetch sends userinfo as `Authorization: Basic`.
+  for (const [cacheControl, stored] of [["max-age=600", false], ["public, max-age=600", true]] as const) {
+    const session = new CachedSession({ fetch: userinfoOrigin(cacheControl), shared: true });
+    try {
+      const url = "http://alice:SECRET-PASSWORD@127.0.0.1/shared";
+      await (await session.fetch(url)).text();
+      equal((await session.fetch(url)).fromCache, stored, cacheControl);
+    } finally {
+      await session.close();
+    }
+  }
+});
+
+Deno.test("security: a response whose Content-Location names an ignored parameter is not stored", async () => {
+  // The origin echoes the request URL, as many do: storing it would store the secret, and serve
+  // it to a request with another value of the parameter (one key for both).
+  const o = origin((request) => {
+    const { pathname, search } = new URL(request.url);
+    return reply(`for ${search}`, { ...FRESH, "content-location": pathname + search });
+  });
+  const backend = new MemoryBackend();
+  const session = new CachedSession({ backend, fetch: o.fetch, ignoredParameters: ["api_key"] });
+  const get = async (query: string) => {
+    const response = await session.fetch(`http://127.0.0.1/report${query}`);
+    await response.text();
+    return `${response.fromCache} ${response.headers.get("content-location")}`;
+  };
+  try {
+    equal(await get("?api_key=SECRET-KEY-A&page=1"), "false /report?api_key=SECRET-KEY-A&page=1");
+    equal(await get("?api_key=SECRET-KEY-B&page=1"), "false /report?api_key=SECRET-KEY-B&page=1");
+    equal(await scanStorage(backend), 0);
+    // Without an ignored parameter in it, Content-Location is stored as before.
+    equal(await get("?page=2"), "false /report?page=2");
+    equal(await get("?page=2"), "true /report?page=2");
   } finally {
     await session.close();
   }

@@ -104,13 +104,55 @@ export async function openCache(spec: string): Promise<OpenedCache> {
 }
 
 /**
- * Replaces the password of a URL with `***`, for messages.
- *
- * @param spec A cache URL.
- * @returns The URL without its password.
+ * The userinfo of each URL in a text: scheme, `//` and username (group 1), then `:` and the
+ * password (group 2) up to the authority's last `@`, where URL parsers end userinfo, so a
+ * password may hold `@`. Anywhere in the text: a `kv:https://…` URL, or one in a message.
  */
-export function redact(spec: string): string {
-  return spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, "$1:***@");
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^/?#:\s]*):([^/?#\s]*)@/gi;
+
+/**
+ * Replaces the password of every URL in a text with `***`, for messages.
+ *
+ * @param text A cache URL, or a message.
+ * @returns The text without passwords.
+ */
+export function redact(text: string): string {
+  return text.replace(USERINFO, "$1:***@");
+}
+
+/**
+ * Replaces the passwords of the URLs of the command line with `***` wherever they appear in a
+ * message: a driver's message may quote a URL it could not parse, or a password alone, in its own
+ * words, so a password is matched as written, decoded and percent-encoded too.
+ *
+ * @param message The message.
+ * @param args The command-line arguments (the cache URL, URLs to show or delete).
+ * @returns The message without those passwords.
+ */
+export function redactMessage(message: string, args: readonly string[]): string {
+  let redacted = redact(message);
+  for (const arg of args) {
+    for (const [, , password] of arg.matchAll(USERINFO)) {
+      for (const form of passwordForms(password!)) redacted = redacted.replaceAll(form, "***");
+    }
+  }
+  return redacted;
+}
+
+/** A password as written, as decoded, and as a URL parser writes it back. */
+function passwordForms(written: string): string[] {
+  const forms = new Set([written]);
+  try {
+    forms.add(decodeURIComponent(written));
+  } catch {
+    // Not valid percent-encoding: a parser keeps it as written.
+  }
+  const url = new URL("http://host");
+  url.password = written;
+  forms.add(url.password);
+  forms.delete("");
+  // Longest first: a form inside another must not break it up before it is replaced.
+  return [...forms].sort((a, b) => b.length - a.length);
 }
 
 /** Removes the CLI's own query parameters; drivers reject parameters they do not know. */

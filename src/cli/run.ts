@@ -10,7 +10,7 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandLine, USAGE, UsageError } from "./args.ts";
 import { clear, type CommandContext, list, NotFoundError, remove, show, stats } from "./commands.ts";
 import type { CliIO } from "./io.ts";
-import { openCache, OpenError } from "./open.ts";
+import { openCache, OpenError, redactMessage } from "./open.ts";
 
 const COMMANDS = { stats, list, show, delete: remove, clear };
 
@@ -69,7 +69,7 @@ export async function run(io: CliIO): Promise<number> {
     opened = await openCache(invocation.cache);
   } catch (error) {
     if (error instanceof UsageError) return usage(io, error);
-    io.err(`http-cache: ${(error as Error).message}\n`);
+    report(io, (error as Error).message);
     return EXIT_FAILURE;
   }
   const context: CommandContext = { ...opened, run: invocation, io, now: Date.now() };
@@ -79,7 +79,7 @@ export async function run(io: CliIO): Promise<number> {
   } catch (error) {
     if (isBrokenPipe(error)) return EXIT_OK;
     if (error instanceof TypeError && !(error instanceof BackendError)) return usage(io, error);
-    io.err(`http-cache: ${describeFailure(error, invocation.command, opened.label)}\n`);
+    report(io, describeFailure(error, invocation.command, opened.label));
     return EXIT_FAILURE;
   } finally {
     await opened.cache.close().catch(() => {});
@@ -87,8 +87,16 @@ export async function run(io: CliIO): Promise<number> {
 }
 
 function usage(io: CliIO, error: unknown): number {
-  io.err(`http-cache: ${(error as Error).message}\nRun http-cache --help for usage.\n`);
+  report(io, `${(error as Error).message}\nRun http-cache --help for usage.`);
   return EXIT_USAGE;
+}
+
+/**
+ * Writes a message to stderr, with the passwords of the command line's URLs replaced by `***`:
+ * a message may quote the cache URL as given, or a driver's own words about it.
+ */
+function report(io: CliIO, message: string): void {
+  io.err(`http-cache: ${redactMessage(message, io.args)}\n`);
 }
 
 /** A message that names the cache and the root cause (an unreachable server, a refused login…). */
