@@ -403,7 +403,9 @@ export class CachedSession implements AsyncDisposable {
   /**
    * A newer response to the request, which replaces the stored one, is not stored (its body
    * outgrew the limit): the stored one goes, so that it does not outlive it. Where nothing was
-   * found, nothing is deleted, except for a reload, which does not look.
+   * found, nothing is deleted, except for a reload, which does not look. (A response that may not
+   * be stored at all, `no-store`, leaves the stored one in place: the cache-tests suite requires
+   * it, cc-resp-no-store-old-new.)
    */
   #replacedUnstored(flow: Flow, key: string, found: Found | undefined): undefined {
     if (found?.entry !== undefined || flow.mode === "reload") {
