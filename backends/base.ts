@@ -215,7 +215,7 @@ export class CacheBackend implements AsyncDisposable {
    */
   async write(key: string, entry: CacheEntry, deleteAt: number, record?: Uint8Array): Promise<void> {
     const bytes = record ?? encodeEntry(entry);
-    await this.#call("write", () => this.storage.set(key, bytes, deleteAt));
+    await this.#call("write", () => this.storage.set(key, bytes, this.#onStorageClock(deleteAt)));
   }
 
   /**
@@ -234,7 +234,23 @@ export class CacheBackend implements AsyncDisposable {
     const known = await this.read(ALIAS_PREFIX + key).catch(() => undefined);
     const others = known !== undefined && "targets" in known ? known.targets.filter((t) => t !== target) : [];
     const targets = [target, ...others].slice(0, ALIAS_TARGETS);
-    await this.#call("write", () => this.storage.set(ALIAS_PREFIX + key, encodeAlias(targets), deleteAt));
+    await this.#call(
+      "write",
+      () => this.storage.set(ALIAS_PREFIX + key, encodeAlias(targets), this.#onStorageClock(deleteAt)),
+    );
+  }
+
+  /**
+   * A time on the session's clock ({@linkcode CacheBackend.now}) as the storage counts it, on the
+   * real clock: a session clock that runs behind (a test's, one set to a server's) must not have
+   * the storage reclaim what the session still uses, nor one that runs ahead keep it too long.
+   * The difference counts in whole seconds, rounded up (never reclaimed early, and the same for
+   * an entry and its alias written a moment apart); within a second, the clocks count as one.
+   */
+  #onStorageClock(deleteAt: number): number {
+    if (this.now === Date.now || !Number.isFinite(deleteAt)) return deleteAt;
+    const ahead = Date.now() - this.now();
+    return Math.abs(ahead) < 1000 ? deleteAt : deleteAt + Math.ceil(ahead / 1000) * 1000;
   }
 
   /**

@@ -133,7 +133,13 @@ export class CachedSession implements AsyncDisposable {
     if (parsed === undefined) return this.#bypass({ input, init, method: "GET" });
     const response = this.#one(parsed);
     if (!followsStepwise(parsed)) return response;
-    return response.then((response) => followRedirects(parsed, response, (next) => this.#one(next)));
+    // Each step of a redirect followed here is a request to the cache of its own, in the stats too.
+    return response.then((response) =>
+      followRedirects(parsed, response, (next) => {
+        this.#monitor.request();
+        return this.#one(next);
+      })
+    );
   }
 
   /** One request through the cache: look up, then serve, revalidate or fetch, then store. */

@@ -6,7 +6,8 @@
 
 /**
  * What a session's cache has done since the session was created. Every request through
- * `fetch()` counts once in `requests` and in exactly one of `hits`, `misses`, `bypassed`,
+ * `fetch()`, and every step of a redirect that the session follows for it (a request of its own
+ * to the cache), counts once in `requests` and in exactly one of `hits`, `misses`, `bypassed`,
  * `coalesced`, `revalidations.notModified` or `revalidations.modified` — unless the origin
  * fails, or stale-if-error answers (then it counts in `staleServed` alone).
  * `staleServed` overlaps `hits`: it also counts hits that were stale.

@@ -68,3 +68,24 @@ Deno.test("sqlite and memory tell the session the largest record they keep: maxE
   assertEquals(new MemoryBackend({ maxEntrySize: 10, maxBytes: 5 }).storage.maxEntrySize, 5);
   assertEquals(new MemoryBackend({ maxEntrySize: 10 }).storage.maxEntrySize, 10);
 });
+
+Deno.test("a session clock behind the real one: the storage keeps what the session still uses", async (t) => {
+  const backends: [string, () => CacheBackend][] = [
+    ["memory", () => new MemoryBackend()],
+    ["sqlite", () => new SQLiteBackend({ path: ":memory:" })],
+  ];
+  for (const [name, backend] of backends) {
+    await t.step(name, async () => {
+      let calls = 0;
+      const session = new CachedSession({
+        backend: backend(),
+        now: () => Date.now() - 300_000, // five minutes behind
+        fetch: () =>
+          Promise.resolve(new Response(`v${++calls}`, { headers: { "cache-control": "max-age=60" } })),
+      });
+      for (let i = 0; i < 3; i++) await (await session.fetch(URL_DOC)).text();
+      assertEquals(calls, 1);
+      await session.close();
+    });
+  }
+});

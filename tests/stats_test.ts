@@ -243,3 +243,22 @@ Deno.test("onEvent and onError: ignored parameters are left out of every event a
   ok(!shown.includes("SECRET"), shown);
   ok(events.some((event) => event.type === "evict") && reports.length === 1, shown);
 });
+
+Deno.test("stats: each step of a redirect the session follows counts once in requests and in one outcome", async () => {
+  const o = origin((request) =>
+    new URL(request.url).pathname === "/old"
+      ? reply(null, { location: "/new", "cache-control": "max-age=60" }, { status: 301 })
+      : reply("new", { "cache-control": "max-age=60" })
+  );
+  const session = new CachedSession({ fetch: o.fetch });
+  for (let i = 0; i < 2; i++) await (await session.fetch("http://127.0.0.1/old")).text();
+  const { requests, hits, misses, bypassed, coalesced } = session.stats();
+  deepEqual({ requests, hits, misses, bypassed, coalesced }, {
+    requests: 4,
+    hits: 2,
+    misses: 2,
+    bypassed: 0,
+    coalesced: 0,
+  });
+  await session.close();
+});
