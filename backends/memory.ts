@@ -155,7 +155,11 @@ export class MemoryStorage implements Storage {
   }
 
   async *keys(prefix = ""): AsyncIterableIterator<string> {
-    for (const key of [...this.#slots.keys()]) if (key.startsWith(prefix)) yield key;
+    // Records past `deleteAt` are gone, as for `get`, though they are removed only when read.
+    const now = Date.now();
+    for (const [key, slot] of [...this.#slots]) {
+      if (key.startsWith(prefix) && this.#times[2 * slot]! > now) yield key;
+    }
   }
 
   clear(): Promise<void> {

@@ -101,6 +101,14 @@ Deno.test("memory: a record past deleteAt is gone", async () => {
   equal(storage.bytes, 0);
 });
 
+Deno.test("memory: a record past deleteAt is not listed, as on the other backends", async () => {
+  const storage = new MemoryStorage();
+  await storage.set("gone", bytes(5), Date.now() + 20);
+  await storage.set("kept", bytes(5), Infinity);
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  deepEqual(await Array.fromAsync(storage.keys()), ["kept"]);
+});
+
 Deno.test("memory: bad bounds fail at construction, naming the option", () => {
   for (const option of ["maxEntries", "maxBytes", "maxEntrySize"] as const) {
     for (const value of [0, -1, 1.5, NaN, Infinity]) {
