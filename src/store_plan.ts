@@ -301,9 +301,19 @@ function concealed(value: string | null): string | null {
 /** Response headers that hold one URL, often with the request's query: a redirect's, an echo's. */
 const URL_HEADERS = ["location", "content-location"];
 
-/** Whether a response's `Location` or `Content-Location` names one of the ignored parameters. */
+/** The targets of a `Link` field (RFC 8288 §3: each in angle brackets). */
+const LINK_TARGETS = /<([^>]*)>/g;
+
+/**
+ * Whether a response's `Location`, `Content-Location` or one of its `Link` targets (a page's
+ * `next`, echoing the request's query) names one of the ignored parameters.
+ */
 function namesIgnored(headers: Headers, base: URL, ignored: ReadonlySet<string>): boolean {
-  return ignored.size > 0 && URL_HEADERS.some((name) => hasIgnored(headers.get(name), base, ignored));
+  if (ignored.size === 0) return false;
+  if (URL_HEADERS.some((name) => hasIgnored(headers.get(name), base, ignored))) return true;
+  const link = headers.get("link");
+  return link !== null &&
+    [...link.matchAll(LINK_TARGETS)].some(([, target]) => hasIgnored(target!, base, ignored));
 }
 
 /** Whether a URL (relative to `base`) has one of the ignored parameters in its query. */

@@ -188,6 +188,25 @@ Deno.test("security: a response whose Content-Location names an ignored paramete
   }
 });
 
+Deno.test("security: a response whose Link names an ignored parameter is not stored", async () => {
+  const o = origin((request) => {
+    const page = new URL(request.url).searchParams.get("page");
+    const link = page === "1" ? { link: '</report?api_key=SECRET-KEY&page=2>; rel="next"' } : {};
+    return reply(`page ${page}`, { ...FRESH, ...link });
+  });
+  const backend = new MemoryBackend();
+  const session = new CachedSession({ backend, fetch: o.fetch, ignoredParameters: ["api_key"] });
+  try {
+    await (await session.fetch("http://127.0.0.1/report?api_key=SECRET-KEY&page=1")).text();
+    equal(await scanStorage(backend), 0);
+    // A Link without an ignored parameter in it is stored as before.
+    await (await session.fetch("http://127.0.0.1/report?page=3")).text();
+    equal((await session.fetch("http://127.0.0.1/report?page=3")).fromCache, true);
+  } finally {
+    await session.close();
+  }
+});
+
 Deno.test("security: any two distinct credentials get distinct cache keys (property)", async () => {
   const session = new CachedSession({ fetch: () => Promise.resolve(reply("x", FRESH)) });
   const credential = fc.string({ minLength: 1, maxLength: 40 }).map((text) =>
