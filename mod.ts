@@ -16,7 +16,7 @@
  * const first = await session.fetch("http://127.0.0.1/hello");
  * await first.text();
  * const second = await session.fetch("http://127.0.0.1/hello");
- * console.log(second.fromCache, await second.text()); // true "hello"
+ * console.log(second.fromCache, await second.text()); // true hello
  * await session.close();
  * ```
  *

@@ -111,6 +111,10 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
     const value = request.headers.get(name);
     if (value !== null) parts = `${parts ?? ""}${name}:${value}\n`;
   }
+  // The URL's userinfo, which fetch sends as `Authorization: Basic` (left out of the URL's part).
+  if (hasUserinfo(request.url)) {
+    parts = `${parts ?? ""}@userinfo ${request.url.username}:${request.url.password}\n`;
+  }
   if (request.body === undefined || request.body.length === 0) {
     if (parts === undefined) return prefix;
     if (parts === SHARED_MARK) return `${prefix}+${SHARED_ONLY}`;
@@ -213,15 +217,17 @@ export function variantKey(key: string, vary: readonly [string, string | null][]
  * parser), fragment dropped, query parameters sorted by name (a name's values keep their order)
  * and ignored parameters removed. Each parameter stays as written, byte for byte: decoding it and
  * encoding it again would turn URLs an origin tells apart into one (`%E8` and `%E9` both become
- * U+FFFD, `+` and `%20` both `+`, `flag` and `flag=` both `flag=`). Userinfo stays, so two users
- * never share a key: only the digest of the result goes into one ({@linkcode urlKeyPrefix}).
+ * U+FFFD, `+` and `%20` both `+`, `flag` and `flag=` both `flag=`). Userinfo is dropped: it is a
+ * credential, which a key holds in its second part ({@linkcode cacheKey}), as it holds
+ * `Authorization`; so a URL is found by deletes and invalidations as `urls()` lists it.
  *
  * @param url The URL.
  * @param ignoredParameters Query parameters to remove.
  * @returns The normalised URL.
  */
 export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = NONE): string {
-  const { href, search } = url;
+  const { search } = url;
+  const href = hasUserinfo(url) ? withoutUserinfo(url) : url.href;
   // The first "#" starts the fragment (the parser escapes any before it), even an empty one.
   const fragment = href.indexOf("#");
   const withoutFragment = fragment === -1 ? href : href.slice(0, fragment);
@@ -230,6 +236,19 @@ export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = 
   const parameters = keptParameters(search.slice(1), ignoredParameters).sort(byName);
   // Only ignored parameters: the URL without them has no query.
   return parameters.length === 0 ? path : `${path}?${joined(parameters)}`;
+}
+
+/** Whether a URL has userinfo: every such URL holds an "@", so most need no more than a search. */
+function hasUserinfo(url: URL): boolean {
+  return url.href.includes("@") && (url.username !== "" || url.password !== "");
+}
+
+/** The URL's `href` without its userinfo. */
+function withoutUserinfo(url: URL): string {
+  const copy = new URL(url.href);
+  copy.username = "";
+  copy.password = "";
+  return copy.href;
 }
 
 /**

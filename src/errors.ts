@@ -54,7 +54,7 @@ export class HttpCacheError extends Error {
  * ```ts
  * import { BackendError } from "./errors.ts";
  * const error = new BackendError("Cannot read from redis: connection refused", { backend: "redis" });
- * console.log(error.backend); // "redis"
+ * console.log(error.backend); // redis
  * ```
  */
 export class BackendError extends HttpCacheError {

@@ -28,7 +28,7 @@ export interface CachedFetch {
  * ```ts
  * import { cachedFetch } from "../mod.ts";
  * const fetch = cachedFetch({ expireAfter: 60, fetch: () => Promise.resolve(new Response("ok")) });
- * console.log(await (await fetch("http://127.0.0.1/")).text()); // "ok"
+ * console.log(await (await fetch("http://127.0.0.1/")).text()); // ok
  * await fetch.session.close();
  * ```
  */

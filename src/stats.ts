@@ -24,7 +24,7 @@
  * ```
  */
 export interface CacheStats {
-  /** Requests through `fetch()`. */
+  /** Requests through `fetch()`, and the steps of the redirects the session follows for them. */
   requests: number;
   /** Answered from the cache without contacting the origin (RFC 9211 `hit`), fresh or stale. */
   hits: number;

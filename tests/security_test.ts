@@ -143,6 +143,10 @@ Deno.test("security: a URL's userinfo is a credential: users never share an entr
     for (const event of events) {
       ok(!/SECRET|alice|bob/.test(event), `userinfo in an event: ${event}`);
     }
+    // Found as `urls()` lists it, as the entries of every Authorization are.
+    equal(await session.cache.count({ urls: ["http://127.0.0.1/private?page=1"] }), 3);
+    await session.cache.deleteUrls(...await session.cache.urls());
+    equal(await session.cache.count(), 0);
   } finally {
     await session.close();
   }
