@@ -259,8 +259,9 @@ function utc(
 
 /**
  * Yields `[lower-case name, argument, quoted]` per directive; quoted arguments are unquoted. The
- * grammar (§5.2) allows no whitespace around `=`: such an argument, or an unterminated quoted
- * string, is malformed and yielded as `""`, which no directive accepts as a value.
+ * grammar (§5.2) allows no whitespace around `=`: such an argument, an unterminated quoted
+ * string, or one followed by more text, is malformed and yielded as `""`, which no directive
+ * accepts as a value.
  */
 function* splitDirectives(
   value: string,
@@ -287,9 +288,13 @@ function* splitDirectives(
           text += value[end];
           end++;
         }
-        argument = end < length && !spaced ? text : "";
-        quoted = argument !== "";
+        const closed = end < length;
+        if (closed) end++;
+        const after = end;
         while (end < length && value[end] !== ",") end++;
+        // Text after the closing quote makes the argument malformed, as an unterminated one is.
+        argument = closed && !spaced && value.slice(after, end).trim() === "" ? text : "";
+        quoted = argument !== "";
       } else {
         const start = end;
         while (end < length && value[end] !== ",") end++;

@@ -68,6 +68,18 @@ const freshness: FreshnessCase[] = [
   },
   { name: "invalid Expires is stale", headers: () => ({ expires: "0", etag: '"x"' }), wait: 0, hit: false },
   {
+    name: "a quoted max-age is read",
+    headers: () => ({ "cache-control": 'max-age="60"' }),
+    wait: 30,
+    hit: true,
+  },
+  {
+    name: "a quoted max-age with text after its closing quote is invalid, hence stale",
+    headers: () => ({ "cache-control": 'max-age="60"x' }),
+    wait: 1,
+    hit: false,
+  },
+  {
     name: "duplicate max-age is invalid, hence stale",
     headers: () => ({ "cache-control": "max-age=60, max-age=120" }),
     wait: 1,
