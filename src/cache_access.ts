@@ -20,6 +20,7 @@ import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 import { callSafely } from "./callbacks.ts";
+import { settledWithin } from "./body.ts";
 
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
@@ -133,6 +134,61 @@ export class CacheAccess {
   }
 
   /**
+   * Keeps a stored response that a 304 or a `HEAD` response freshened, or deletes it: when the
+   * update says it may no longer be stored (`unstorable`), or when a `HEAD` showed it outdated
+   * (`mismatch`: nothing freshened).
+   *
+   * @param flow The request.
+   * @param found Where the stored response is.
+   * @param freshened The freshened entry and whether it may be stored, if it was freshened.
+   * @param asked The request's {@linkcode mark}.
+   * @returns Once stored or deleted.
+   */
+  update(
+    flow: Flow,
+    found: Pick<Found, "key" | "viaAlias">,
+    freshened: { entry: CacheEntry; storable: boolean } | undefined,
+    asked: number,
+  ): Promise<unknown> {
+    if (freshened?.storable) return this.store(flow, found, freshened.entry, asked);
+    return this.discard(flow, found.key, freshened === undefined ? "mismatch" : "unstorable");
+  }
+
+  /**
+   * A newer response to the request, which replaces the stored one, is not stored (its body
+   * outgrew the limit): the stored one goes, so that it does not outlive it. Where nothing was
+   * found, nothing is deleted, except for a reload, which does not look. (A response that may not
+   * be stored at all, `no-store`, leaves the stored one in place: the cache-tests suite requires
+   * it, cc-resp-no-store-old-new.)
+   *
+   * @param flow The request.
+   * @param key Where the newer response would have gone.
+   * @param found What the request found.
+   */
+  replacedUnstored(flow: Flow, key: string, found: Found | undefined): undefined {
+    if (found?.entry !== undefined || flow.mode === "reload") {
+      this.track(this.discard(flow, key, "unstorable"));
+    }
+    return undefined;
+  }
+
+  /**
+   * Deletes a stored entry that a response showed to be outdated, or no longer storable; a failed
+   * delete is reported.
+   *
+   * @param flow The request.
+   * @param key The entry's key.
+   * @param reason Why, for the `evict` event.
+   * @returns Once deleted, or reported.
+   */
+  discard(flow: Flow, key: string, reason: "mismatch" | "unstorable"): Promise<void> {
+    return this.#cache.delete(key).then(
+      () => this.#monitor.evicted(flow.label, reason, key),
+      (error) => this.report(error, "delete", flow),
+    );
+  }
+
+  /**
    * Whether what the origin sent for a request was invalidated since the request was sent: the
    * URL asked for, or where a redirect led ({@linkcode Invalidations}).
    *
@@ -211,9 +267,42 @@ export class CacheAccess {
     return true;
   }
 
+  /**
+   * Invalidates what a response to a request invalidates ({@linkcode invalidate}) and gives the
+   * mark that the response itself is stored under: its own invalidation does not count against
+   * it, as it is newer than what it invalidated; one made while it was on its way (a delete by its
+   * key, say) still does.
+   *
+   * @param flow The request.
+   * @param response Its response.
+   * @param asked The request's {@linkcode mark}.
+   * @returns The mark to store the response under.
+   */
+  async invalidateFor(flow: Flow, response: Response, asked: number): Promise<number> {
+    const overtaken = this.invalidatedSince(flow, { url: flow.url.href, method: flow.method }, asked);
+    return await this.invalidate(flow, response) && !overtaken ? this.mark() : asked;
+  }
+
   /** A URL as the invalidations know it: as the keys of its entries start. */
   #urlOf(url: URL): string {
     return urlKeyPrefix("GET", url, this.#o.ignoredParameters);
+  }
+
+  /** A URL as events and error reports show it: without its ignored parameters. */
+  #redacted(url: URL): string {
+    return redactUrl(url.href, this.#o.ignoredParameters);
+  }
+
+  /**
+   * How events and error reports name a request: its label, or for one that has none yet (its
+   * key not worked out, or no URL it could be parsed into), its method and redacted URL.
+   *
+   * @param request The request.
+   * @returns `"GET https://…"`.
+   */
+  labelOf(request: Omit<Reported, "url"> & { url?: URL | undefined }): string {
+    return request.label ??
+      `${request.method} ${request.url === undefined ? "" : this.#redacted(request.url)}`;
   }
 
   /**
@@ -221,16 +310,22 @@ export class CacheAccess {
    *
    * @param work The work; its failure is the work's own business.
    */
-  /** A URL as events and error reports show it: without its ignored parameters. */
-  #redacted(url: URL): string {
-    return redactUrl(url.href, this.#o.ignoredParameters);
-  }
-
   track(work: Promise<unknown>): void {
     const tracked = work.catch(() => {});
     this.#background.add(tracked);
     tracked.finally(() => this.#background.delete(tracked));
     if (this.#o.waitUntil !== undefined) callSafely(this.#o.waitUntil, tracked);
+  }
+
+  /**
+   * Background work the request waits for, as for a body's write: 2 s at most
+   * ({@linkcode settledWithin}).
+   *
+   * @param work The work.
+   */
+  awaited(work: Promise<unknown>): Promise<void> {
+    this.track(work);
+    return settledWithin(work);
   }
 
   /** Settles once all background work has, including work started meanwhile. */
@@ -246,10 +341,7 @@ export class CacheAccess {
    * @param request The request it was done for.
    */
   report(error: unknown, operation: ErrorContext["operation"], request: Reported): void {
-    const context = {
-      operation,
-      request: request.label ?? `${request.method} ${this.#redacted(request.url)}`,
-    };
+    const context = { operation, request: this.labelOf(request) };
     this.#monitor.failed(error, context);
     callSafely((error: unknown) => this.#o.onError(error, context), error);
   }

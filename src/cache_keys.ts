@@ -227,7 +227,7 @@ export function variantKey(key: string, vary: readonly [string, string | null][]
  */
 export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = NONE): string {
   const { search } = url;
-  const href = hasUserinfo(url) ? withoutUserinfo(url) : url.href;
+  const href = hasUserinfo(url) ? withoutUserinfo(new URL(url.href)).href : url.href;
   // The first "#" starts the fragment (the parser escapes any before it), even an empty one.
   const fragment = href.indexOf("#");
   const withoutFragment = fragment === -1 ? href : href.slice(0, fragment);
@@ -238,17 +238,22 @@ export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = 
   return parameters.length === 0 ? path : `${path}?${joined(parameters)}`;
 }
 
-/** Whether a URL has userinfo: every such URL holds an "@", so most need no more than a search. */
-function hasUserinfo(url: URL): boolean {
+/**
+ * Whether a URL has userinfo, which fetch sends as `Authorization: Basic`: every such URL holds an
+ * "@", so most need no more than a search.
+ *
+ * @param url The URL.
+ * @returns `true` when it has a username or a password.
+ */
+export function hasUserinfo(url: URL): boolean {
   return url.href.includes("@") && (url.username !== "" || url.password !== "");
 }
 
-/** The URL's `href` without its userinfo. */
-function withoutUserinfo(url: URL): string {
-  const copy = new URL(url.href);
-  copy.username = "";
-  copy.password = "";
-  return copy.href;
+/** Clears a URL's userinfo (a credential) and returns the URL. */
+function withoutUserinfo(url: URL): URL {
+  url.username = "";
+  url.password = "";
+  return url;
 }
 
 /**
@@ -264,10 +269,8 @@ export function redactUrl(href: string, ignoredParameters: ReadonlySet<string>):
   const queried = ignoredParameters.size > 0 && href.includes("?");
   // Every URL with userinfo holds an "@": the common case (neither) is two string searches, no parse.
   if (!queried && !href.includes("@")) return href;
-  const url = new URL(href);
-  // fetch sends userinfo as `Authorization: Basic`: a credential, kept in keys only as a digest.
-  url.username = "";
-  url.password = "";
+  // Userinfo is a credential, kept in keys only as a digest.
+  const url = withoutUserinfo(new URL(href));
   const parsed = url.href;
   if (!queried || url.search === "") return parsed;
   // The first "?" starts the query: the parser escapes any before it.

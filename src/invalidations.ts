@@ -13,6 +13,7 @@
  * @module
  */
 
+import { settledWithin } from "./body.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
 
 /** A delete of a URL's entries that failed: the URL, and the methods whose entries it was to delete. */
@@ -25,19 +26,13 @@ export interface UndoneDelete {
 const REMEMBERED = 4096;
 
 /**
- * Longest an invalidation waits for the writes under way: 2,000 ms. A storage whose write hangs
- * must not hold up every unsafe request and delete after it; a write that lands later is undone
- * by its writer ({@linkcode Invalidations.write}).
+ * Waits for the writes under way to settle, as long as a caller waits for a body's write at most
+ * ({@linkcode settledWithin}, 2 s): a storage whose write hangs must not hold up every unsafe
+ * request and delete after it. A write that lands later is undone by its writer
+ * ({@linkcode Invalidations.write}).
  */
-export const WRITE_WAIT_LIMIT = 2000;
-
-/** Waits for the writes under way to settle, {@linkcode WRITE_WAIT_LIMIT} ms at most. */
-async function settledWithin(writing: ReadonlySet<Promise<unknown>>): Promise<void> {
-  if (writing.size === 0) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, WRITE_WAIT_LIMIT));
-  await Promise.race([Promise.allSettled(writing), late]);
-  clearTimeout(timer);
+async function writesSettled(writing: ReadonlySet<Promise<unknown>>): Promise<void> {
+  if (writing.size > 0) await settledWithin(Promise.allSettled(writing));
 }
 
 /**
@@ -87,8 +82,7 @@ export class Invalidations {
    * @param mark The request's mark.
    * @param write The write.
    * @param undo Deletes what the write wrote, should an invalidation come while it was under way
-   *   (which waits {@linkcode WRITE_WAIT_LIMIT} at most, so it may have deleted before the write
-   *   landed).
+   *   (which waits for it 2 s at most, so it may have deleted before the write landed).
    * @returns Whether it was written, and stands.
    */
   async write(
@@ -135,7 +129,7 @@ export class Invalidations {
       const forgotten = remember(this.#last, url, ++this.#count);
       if (forgotten !== undefined) this.#forgotten = forgotten;
     }
-    await settledWithin(this.#writing);
+    await writesSettled(this.#writing);
   }
 
   /**
@@ -147,7 +141,7 @@ export class Invalidations {
   async invalidatingAll(): Promise<void> {
     this.#last.clear();
     this.#forgotten = ++this.#count;
-    await settledWithin(this.#writing);
+    await writesSettled(this.#writing);
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   ALIAS_PREFIX,
   cacheKey,
   createCacheKey,
+  hasUserinfo,
   type KeyRequest,
   redactUrl,
   variantKey,
@@ -63,8 +64,8 @@ function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions, headKey
   const policy = {
     method: request.method,
     headers: request.headers,
-    // Read once a request; the "@" test spares the two getters on the common URL.
-    userinfo: url.href.includes("@") && (url.username !== "" || url.password !== ""),
+    // Only the shared-cache rule for credentials reads it: a private cache's requests skip it.
+    userinfo: o.shared && hasUserinfo(url),
     cacheControl: requestDirectives(request.headers),
   };
   const flow: Flow = {

@@ -74,7 +74,8 @@ export interface PolicyRequest {
   headers: Headers;
   /**
    * Whether the URL has userinfo: fetch sends it as `Authorization: Basic`, so the shared-cache
-   * rule for `Authorization` (RFC 9111 §3.5) applies to it too. Absent means no userinfo.
+   * rule for `Authorization` (RFC 9111 §3.5) applies to it too. Worked out for a shared cache
+   * alone; absent means none.
    */
   userinfo?: boolean;
   /** Parsed request `Cache-Control` (with `Pragma: no-cache` folded in, §5.4). */

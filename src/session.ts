@@ -5,7 +5,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { settledWithin, takeBody, type TakenBody } from "./body.ts";
+import { takeBody, type TakenBody } from "./body.ts";
 import { Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ERROR_STATUSES } from "./policy.ts";
@@ -37,7 +37,6 @@ import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts";
-import { redactUrl } from "./cache_keys.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
@@ -134,12 +133,11 @@ export class CachedSession implements AsyncDisposable {
     const response = this.#one(parsed);
     if (!followsStepwise(parsed)) return response;
     // Each step of a redirect followed here is a request to the cache of its own, in the stats too.
-    return response.then((response) =>
-      followRedirects(parsed, response, (next) => {
-        this.#monitor.request();
-        return this.#one(next);
-      })
-    );
+    const step = (next: ParsedRequest) => {
+      this.#monitor.request();
+      return this.#one(next);
+    };
+    return response.then((response) => followRedirects(parsed, response, step));
   }
 
   /** One request through the cache: look up, then serve, revalidate or fetch, then store. */
@@ -275,17 +273,13 @@ export class CachedSession implements AsyncDisposable {
       }
       if (cached !== undefined && response.status === 304 && validators.length > 0) {
         if (validatorsMatch(cached, response.headers)) {
-          const { entry, storable } = freshen(this.#o, flow, cached, response, requestTime, responseTime);
-          if (storable) {
-            settle(entry);
-            this.#access.track(
-              this.#access.store(flow, stale!, entry, asked).finally(() => lead?.release()),
-            );
-          } else {
-            // The 304 says the response may no longer be stored (`no-store`, say): it goes.
-            settle(undefined);
-            this.#access.track(this.#discard(flow, stale!.key, "unstorable"));
-          }
+          const freshened = freshen(this.#o, flow, cached, response, requestTime, responseTime);
+          const { entry, storable } = freshened;
+          // (A 304 that says the response may no longer be stored, `no-store` say, deletes it.)
+          settle(storable ? entry : undefined);
+          this.#access.track(
+            this.#access.update(flow, stale!, freshened, asked).finally(() => lead?.release()),
+          );
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
           return this.#serve(flow, found, "revalidated", { fwd, status: 304, stored: storable });
         }
@@ -299,23 +293,11 @@ export class CachedSession implements AsyncDisposable {
           ? freshen(this.#o, flow, cached, response, requestTime, responseTime)
           : undefined;
         if (freshened?.storable) settle(freshened.entry);
-        // The caller waits for the backend as for a body's write: 2 s at most.
-        await this.#awaited(
-          freshened?.storable
-            ? this.#access.store(flow, stale!, freshened.entry, asked)
-            : this.#discard(flow, stale!.key, freshened === undefined ? "mismatch" : "unstorable"),
-        );
+        await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked));
         settle(undefined);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
-      // Its own response is newer than what it invalidated, not than what was invalidated while
-      // it was on its way (a delete by its key, say).
-      const overtaken = this.#access.invalidatedSince(
-        flow,
-        { url: flow.url.href, method: flow.method },
-        asked,
-      );
-      if (await this.#access.invalidate(flow, response) && !overtaken) asked = this.#access.mark();
+      asked = await this.#access.invalidateFor(flow, response, asked);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
       const plan = flow.method === "HEAD" && stale?.entry?.method === "GET"
@@ -328,11 +310,11 @@ export class CachedSession implements AsyncDisposable {
       // A body declared larger than the limit streams through untouched: nothing is collected.
       if (Number(response.headers.get("content-length")) > this.#maxBodySize) {
         settle(undefined);
-        this.#replacedUnstored(flow, plan.key, stale);
+        this.#access.replacedUnstored(flow, plan.key, stale);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
       const keep = async (taken: TakenBody | undefined) => {
-        if (taken === undefined) return this.#replacedUnstored(flow, plan.key, stale);
+        if (taken === undefined) return this.#access.replacedUnstored(flow, plan.key, stale);
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
@@ -363,7 +345,7 @@ export class CachedSession implements AsyncDisposable {
     const background: Flow = { ...flow, ...withoutSignal(flow), background: true };
     // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
     const work = this.#network(background, found)
-      .then((response) => drained(response.body))
+      .then((response) => response.body?.pipeTo(new WritableStream()))
       .catch((error) => this.#access.report(error, "revalidate", flow))
       .finally(() => this.#refreshing.delete(found.key));
     this.#access.track(work);
@@ -400,34 +382,6 @@ export class CachedSession implements AsyncDisposable {
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
   }
 
-  /** Background work the caller waits for, 2 s at most (as for a body's write). */
-  #awaited(work: Promise<unknown>): Promise<void> {
-    this.#access.track(work);
-    return settledWithin(work);
-  }
-
-  /**
-   * A newer response to the request, which replaces the stored one, is not stored (its body
-   * outgrew the limit): the stored one goes, so that it does not outlive it. Where nothing was
-   * found, nothing is deleted, except for a reload, which does not look. (A response that may not
-   * be stored at all, `no-store`, leaves the stored one in place: the cache-tests suite requires
-   * it, cc-resp-no-store-old-new.)
-   */
-  #replacedUnstored(flow: Flow, key: string, found: Found | undefined): undefined {
-    if (found?.entry !== undefined || flow.mode === "reload") {
-      this.#access.track(this.#discard(flow, key, "unstorable"));
-    }
-    return undefined;
-  }
-
-  /** Deletes a stored entry that a response showed to be outdated, or no longer storable. */
-  #discard(flow: Flow, key: string, reason: "mismatch" | "unstorable"): Promise<void> {
-    return this.cache.delete(key).then(
-      () => this.#monitor.evicted(flow.label, reason, key),
-      (error) => this.#access.report(error, "delete", flow),
-    );
-  }
-
   #unsatisfied(flow: Flow): CachedResponse {
     return this.#monitor.unsatisfied(gatewayTimeout(flow, this.#o.now), flow);
   }
@@ -440,8 +394,7 @@ export class CachedSession implements AsyncDisposable {
       ? [request.input, request.init] as const
       : networkArguments(request as ParsedRequest);
     const response = await this.#o.fetch(...args);
-    const label = (request as Partial<Flow>).label ??
-      `${request.method} ${redactUrl(request.url?.href ?? "", this.#o.ignoredParameters)}`;
+    const label = this.#access.labelOf(request);
     if (request.url !== undefined) {
       await this.#access.invalidate({ method: request.method, url: request.url, label }, response);
     }
@@ -451,14 +404,5 @@ export class CachedSession implements AsyncDisposable {
       networkInfo(undefined, undefined, this.#o.now),
     );
     return this.#monitor.bypassed(wrapped, label, fwd);
-  }
-}
-
-/** Reads a body to its end, dropping its chunks (for a refresh, whose caller is the cache). */
-async function drained(body: ReadableStream<Uint8Array> | null): Promise<void> {
-  if (body === null) return;
-  const reader = body.getReader();
-  while (!(await reader.read()).done) {
-    // Nothing to keep: the cache has its own copy.
   }
 }
