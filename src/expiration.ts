@@ -116,8 +116,14 @@ export function compileUrlPatterns(
   }, { refuses });
 }
 
-/** An object literal (or `Object.create(null)`): only its own entries are patterns. */
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/**
+ * Whether a value is an object literal (or `Object.create(null)`): its own entries are all it
+ * says, none inherited from a class or a prototype.
+ *
+ * @param value The value.
+ * @returns `true` for a plain object.
+ */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
   const prototype = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;

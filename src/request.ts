@@ -5,7 +5,7 @@
  * @module
  */
 
-import { checkExpireAfter, describe, type ExpireAfter } from "./expiration.ts";
+import { checkExpireAfter, describe, type ExpireAfter, isPlainObject } from "./expiration.ts";
 
 /** The standard `RequestInit.cache` modes (Fetch standard §5.3). */
 export type CacheMode = "default" | "no-store" | "reload" | "no-cache" | "force-cache" | "only-if-cached";
@@ -173,11 +173,6 @@ const INIT_MEMBERS = [
   "dispatcher",
   "expireAfter",
 ] as const;
-
-function isPlainObject(value: object): boolean {
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
 
 /** The init's members as fetch reads them (by [[Get]]), those that are not `undefined`. */
 function ownMembers(init: CacheRequestInit): CacheRequestInit {
