@@ -197,7 +197,7 @@ export class CacheBackend implements AsyncDisposable {
 
   async #corrupt(key: string, cause: unknown): Promise<never> {
     // (A storage that throws where it should reject is no worse: the record is corrupt either way.)
-    await Promise.resolve().then(() => this.storage.delete([key])).catch(() => {});
+    await this.#deleteQuietly(key);
     throw new BackendError(`Cannot read ${key} from ${this.name}: the record is corrupt and was deleted`, {
       backend: this.name,
       cause,
@@ -211,11 +211,27 @@ export class CacheBackend implements AsyncDisposable {
    * @param entry The entry.
    * @param deleteAt When the storage may reclaim it (epoch ms), `Infinity` for never.
    * @param record The entry already encoded, when the body was read straight into its record.
-   * @throws {BackendError} When the storage fails.
+   * @returns Whether it was written: `false` when the record is over the storage's
+   *   `maxEntrySize` (the entry it replaces is deleted).
+   * @throws {BackendError} When the storage fails (the entry it replaces is deleted if it can be).
    */
-  async write(key: string, entry: CacheEntry, deleteAt: number, record?: Uint8Array): Promise<void> {
+  async write(key: string, entry: CacheEntry, deleteAt: number, record?: Uint8Array): Promise<boolean> {
     const bytes = record ?? encodeEntry(entry);
-    await this.#call("write", () => this.storage.set(key, bytes, this.#onStorageClock(deleteAt)));
+    // The bound is on the record (fields and body), not on the body alone. A record over it is
+    // refused, and one the storage fails to keep is lost: either way the entry it was to replace
+    // goes, so that an older response does not outlive a newer one.
+    const max = this.storage.maxEntrySize;
+    if (max !== undefined && bytes.length > max) {
+      await this.#call("delete", () => this.storage.delete([key]));
+      return false;
+    }
+    try {
+      await this.#call("write", () => this.storage.set(key, bytes, this.#onStorageClock(deleteAt)));
+    } catch (error) {
+      await this.#deleteQuietly(key);
+      throw error;
+    }
+    return true;
   }
 
   /**
@@ -472,6 +488,11 @@ export class CacheBackend implements AsyncDisposable {
   #decode(key: string, bytes: Uint8Array): DecodedRecord {
     this.#decoded ??= this.storage.keepsValues === true ? new DecodedRecords() : new DecodedHeads();
     return this.#decoded.decode(key, bytes);
+  }
+
+  /** Deletes a key, and ignores whatever goes wrong: for a store that fails already. */
+  async #deleteQuietly(key: string): Promise<void> {
+    await Promise.resolve().then(() => this.storage.delete([key])).catch(() => {});
   }
 
   async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {

@@ -195,7 +195,7 @@ export class DenoKVStorage implements Storage {
       // Seeing the same generation twice with a chunk gone means it was damaged, not replaced.
       if (manifest.generation === seen) return undefined;
       seen = manifest.generation;
-      const body = await this.#readChunks(kv, key, manifest);
+      const body = await this.#readChunks(kv, manifest);
       if (body !== undefined) return body;
     }
     return undefined;
@@ -219,7 +219,7 @@ export class DenoKVStorage implements Storage {
     } finally {
       // A failed or superseded write leaves no chunks behind; one that landed removes those it replaced.
       const replaced = previous === undefined ? manifest : readManifest(previous.value);
-      await this.#deleteChunks(kv, key, replaced);
+      await this.#deleteChunks(kv, replaced);
     }
   }
 
@@ -268,8 +268,10 @@ export class DenoKVStorage implements Storage {
     return [...this.prefix, "entry", key];
   }
 
-  #chunkKey(key: string, generation: string, index: number): KvKey {
-    return [...this.prefix, "chunk", key, generation, index];
+  #chunkKey(generation: string, index: number): KvKey {
+    // A generation is a fresh UUID: it names its chunks alone, and a chunk key stays short however
+    // long the record's key is (KV keys hold 2 KiB, and a commit counts its keys' bytes).
+    return [...this.prefix, "chunk", generation, index];
   }
 
   async #commitNew(
@@ -285,7 +287,7 @@ export class DenoKVStorage implements Storage {
         const operation = kv.atomic();
         for (let i = first; i < Math.min(manifest.chunks, first + CHUNKS_PER_COMMIT); i++) {
           const chunk = value.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
-          operation.set(this.#chunkKey(key, manifest.generation, i), chunk, chunkOptions);
+          operation.set(this.#chunkKey(manifest.generation, i), chunk, chunkOptions);
         }
         return operation;
       });
@@ -310,17 +312,17 @@ export class DenoKVStorage implements Storage {
       const { value, versionstamp } = await kv.get(entryKey);
       if (versionstamp === null) return;
       if (await committed(() => kv.atomic().check({ key: entryKey, versionstamp }).delete(entryKey))) {
-        return await this.#deleteChunks(kv, key, readManifest(value));
+        return await this.#deleteChunks(kv, readManifest(value));
       }
     }
     throw new Error(`Cannot delete ${key}: it kept changing under concurrent writers`);
   }
 
-  async #readChunks(kv: KvLike, key: string, manifest: Manifest): Promise<Uint8Array | undefined> {
+  async #readChunks(kv: KvLike, manifest: Manifest): Promise<Uint8Array | undefined> {
     const body = new Uint8Array(manifest.length);
     let index = 0;
     let at = 0;
-    const prefix = [...this.prefix, "chunk", key, manifest.generation];
+    const prefix = [...this.prefix, "chunk", manifest.generation];
     for await (const { key: chunkKey, value } of kv.list({ prefix }, { batchSize: 16 })) {
       if (chunkKey[chunkKey.length - 1] !== index || !(value instanceof Uint8Array)) return undefined;
       if (at + value.length > body.length) return undefined;
@@ -331,11 +333,11 @@ export class DenoKVStorage implements Storage {
     return index === manifest.chunks && at === body.length ? body : undefined;
   }
 
-  async #deleteChunks(kv: KvLike, key: string, manifest: Manifest | undefined): Promise<void> {
+  async #deleteChunks(kv: KvLike, manifest: Manifest | undefined): Promise<void> {
     if (manifest === undefined) return;
     const keys = Array.from(
       { length: manifest.chunks },
-      (_, i) => this.#chunkKey(key, manifest.generation, i),
+      (_, i) => this.#chunkKey(manifest.generation, i),
     );
     for (let first = 0; first < keys.length; first += DELETES_PER_COMMIT) {
       await deleteAll(kv, keys.slice(first, first + DELETES_PER_COMMIT));

@@ -48,6 +48,9 @@ export const DEFAULT_MONGODB_TIMEOUT = 2000;
 /** Default (and largest useful) bound on one record: 16 MiB less 64 KiB, in bytes. */
 export const DEFAULT_MONGODB_MAX_ENTRY_SIZE = 16 * 1024 * 1024 - 64 * 1024;
 
+/** The latest time a `Date` holds (epoch ms). */
+const MAX_DATE = 8.64e15;
+
 /** Keys fetched per cursor batch, and deleted per `deleteMany`. */
 const BATCH = 1000;
 
@@ -117,7 +120,8 @@ export class MongoDBBackend extends CacheBackend {
    * Creates a cache over a MongoDB collection; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL.
+   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL,
+   *   or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -156,7 +160,8 @@ export class MongoDBStorage implements Storage {
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL.
+   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL,
+   *   or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -172,6 +177,7 @@ export class MongoDBStorage implements Storage {
         `Cannot create MongoDBBackend: url must start with mongodb:// or mongodb+srv://: received ${options.url}`,
       );
     }
+    checkNames(options);
     this.timeout = positiveInteger("MongoDBBackend", "timeout", options.timeout, DEFAULT_MONGODB_TIMEOUT);
     this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positiveInteger(
@@ -215,7 +221,9 @@ export class MongoDBStorage implements Storage {
       const document = {
         _id: key,
         value: new Binary(value),
-        deleteAt: Number.isFinite(deleteAt) ? new Date(deleteAt) : null,
+        // Beyond what a Date holds (8.64e15 ms), `new Date` is invalid and BSON writes it as 1970:
+        // the record would be expired at once. Such a record simply never expires natively.
+        deleteAt: Number.isFinite(deleteAt) && deleteAt <= MAX_DATE ? new Date(deleteAt) : null,
       };
       await collection.replaceOne({ _id: key }, document, { upsert: true, maxTimeMS: this.timeout });
     });
@@ -333,4 +341,27 @@ const LOST_SERVER: ReadonlySet<string> = new Set([
 
 function isPast(deleteAt: Date | null): boolean {
   return deleteAt !== null && deleteAt.getTime() <= Date.now();
+}
+
+/**
+ * Refuses a database or collection name that MongoDB would refuse at the first request: the
+ * cache would then miss on every request instead.
+ */
+function checkNames({ db, collection }: MongoDBBackendOptions): void {
+  if (db !== undefined && !(/^[^/\\. "$\0]+$/.test(db) && new TextEncoder().encode(db).length < 64)) {
+    throw new TypeError(
+      `Cannot create MongoDBBackend: db must be 1 to 63 bytes, without / \\ . " $, spaces or NUL: received ${
+        JSON.stringify(db)
+      }`,
+    );
+  }
+  if (
+    typeof collection === "string" && !(/^[^$\0]+$/.test(collection) && !collection.startsWith("system."))
+  ) {
+    throw new TypeError(
+      `Cannot create MongoDBBackend: collection must be a name without $ or NUL, not starting with "system.": received ${
+        JSON.stringify(collection)
+      }`,
+    );
+  }
 }

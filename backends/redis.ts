@@ -176,9 +176,11 @@ export class RedisStorage implements Storage {
       throw new TypeError("Cannot create RedisBackend: give either url or client, not both");
     }
     this.url = options.url ?? DEFAULT_REDIS_URL;
-    if (!/^rediss?:\/\//.test(this.url)) {
+    if (!/^rediss?:\/\//.test(this.url) || !URL.canParse(this.url)) {
       throw new TypeError(
-        `Cannot create RedisBackend: url must start with redis:// or rediss://: received ${this.url}`,
+        `Cannot create RedisBackend: url must be a redis:// or rediss:// URL: received ${
+          this.url.replace(/\/\/([^:/?#@]*):[^/?#]*@/, "//$1:***@")
+        }`,
       );
     }
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
@@ -201,7 +203,9 @@ export class RedisStorage implements Storage {
     // A refused record must not leave the older one it was meant to replace.
     if (value.length > this.maxEntrySize) return this.delete([key]);
     const args = ["SET", this.prefix + key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)];
-    if (Number.isFinite(deleteAt)) args.push("PXAT", String(Math.max(1, Math.ceil(deleteAt))));
+    // Redis takes a 64-bit integer, written out in digits (String(1e21) is "1e+21"): a time beyond
+    // a safe integer (some 285,000 years) is for ever.
+    if (deleteAt <= Number.MAX_SAFE_INTEGER) args.push("PXAT", String(Math.max(1, Math.ceil(deleteAt))));
     await this.#send(args);
   }
 

@@ -80,7 +80,7 @@ export class Invalidations {
    * @param urls The URLs, as the keys of their entries start (asked for only after an
    *   invalidation since the mark).
    * @param mark The request's mark.
-   * @param write The write.
+   * @param write The write; `false` from it says it wrote nothing.
    * @param undo Deletes what the write wrote, should an invalidation come while it was under way
    *   (which waits for it 2 s at most, so it may have deleted before the write landed).
    * @returns Whether it was written, and stands.
@@ -88,18 +88,20 @@ export class Invalidations {
   async write(
     urls: () => readonly string[],
     mark: number,
-    write: () => Promise<unknown>,
+    write: () => Promise<boolean | void>,
     undo?: () => Promise<unknown>,
   ): Promise<boolean> {
     if (this.since(urls, mark)) return false;
     const started = this.#count;
     const work = write();
     this.#writing.add(work);
+    let written: boolean | void;
     try {
-      await work;
+      written = await work;
     } finally {
       this.#writing.delete(work);
     }
+    if (written === false) return false;
     if (undo === undefined || !this.since(urls, started)) return true;
     await undo();
     return false;

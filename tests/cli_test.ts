@@ -256,10 +256,10 @@ Deno.test("cli: a password never shows in a message: one with @, one a driver re
       [`redis://user:SECRET@PW@127.0.0.1:${port}`, "list"],
       /^http-cache: Cannot reach redis:\/\/user:\*\*\*@127\.0\.0\.1:/,
     ],
-    // The port is out of range: the driver's own message quotes the URL as given.
+    // The port is out of range: the backend refuses the URL, quoted without its password.
     [
-      ["redis://user:SECRETPW@127.0.0.1:99999", "stats"],
-      /^http-cache: Cannot stats redis:\/\/user:\*\*\*@127\.0\.0\.1:99999: /,
+      ["redis://user:SECRET@PW@127.0.0.1:99999", "stats"],
+      /^http-cache: Cannot create RedisBackend: url must be a redis:\/\/ or rediss:\/\/ URL: received redis:\/\/user:\*\*\*@127\.0\.0\.1:99999\n$/,
     ],
     [
       ["redis://user:SECRET@127.0.0.1:1", "clear"],

@@ -137,7 +137,12 @@ Deno.test(
     // KV deletes each key on its own schedule (expireIn), and a key can be lost or rewritten by
     // hand: whatever happened to one chunk, a read gets the whole body or nothing.
     // (KV lists keys in order: a record's chunks by their index.)
-    const chunkKeys = (key: string) => rawKeys(kv, [...storage.prefix, "chunk", key]);
+    const chunkKeys = async (key: string) => {
+      // (Chunks are keyed by the generation that the manifest names: u8 length at 20, then it.)
+      const manifest = (await kv.get([...storage.prefix, "entry", key])).value as Uint8Array;
+      const generation = new TextDecoder().decode(manifest.subarray(21, 21 + manifest[20]!));
+      return rawKeys(kv, [...storage.prefix, "chunk", generation]);
+    };
     const damages: [string, (chunks: KvKey[]) => Promise<unknown>][] = [
       ["a middle chunk lost", (chunks) => kv.atomic().delete(chunks[1]!).commit()],
       ["the last chunk lost", (chunks) => kv.atomic().delete(chunks.at(-1)!).commit()],
@@ -166,6 +171,19 @@ Deno.test(
     // An intact record beside them still reads whole.
     await storage.set("intact", bytes(200 * KiB, 8), Infinity);
     assert(same((await storage.get("intact"))!, bytes(200 * KiB, 8)));
+  }),
+);
+
+Deno.test(
+  "DenoKVStorage keeps a chunked record under a key close to KV's 2 KiB key limit",
+  withStorage(async (storage) => {
+    // A chunk's key does not repeat the record's: a long key (a `keyFn`'s) is no longer than
+    // its manifest's, and twelve chunks still fit a commit.
+    for (const length of [1_850, 1_990]) {
+      const key = "k".repeat(length);
+      await storage.set(key, bytes(800 * KiB, length % 256), Infinity);
+      assert(same((await storage.get(key))!, bytes(800 * KiB, length % 256)), `a ${length}-character key`);
+    }
   }),
 );
 

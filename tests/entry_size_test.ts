@@ -1,12 +1,15 @@
 /**
  * Bodies larger than a backend keeps: the session does not collect them (the backend's
  * `maxEntrySize`, and `maxBytes` where the backend refuses a record larger than all it keeps),
- * and a newer response of that kind takes the older one out rather than let it outlive it.
+ * and a newer response of that kind takes the older one out rather than let it outlive it. The
+ * bound is on the record: a body within it whose fields take the record over it is not stored
+ * either, nor reported stored; nor is one the storage fails to keep.
  */
 import { assertEquals } from "./_assert.ts";
-import { MemoryBackend } from "../backends/memory.ts";
+import { BACKENDS, dispose, Switched } from "./_fixtures.ts";
+import { CacheBackend } from "../backends/base.ts";
+import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
-import type { CacheBackend } from "../backends/base.ts";
 import { CachedSession, type CacheEvent } from "../mod.ts";
 
 const URL_DOC = "http://127.0.0.1/doc";
@@ -88,4 +91,78 @@ Deno.test("a session clock behind the real one: the storage keeps what the sessi
       await session.close();
     });
   }
+});
+
+/** A 9-byte response, then 1,990-byte ones: a body within 2,000 bytes, its record (with fields) over. */
+function nearTheBound(): typeof fetch {
+  let calls = 0;
+  return () => {
+    const body = new Uint8Array(++calls === 1 ? 9 : 1990).fill(97);
+    return Promise.resolve(new Response(body, { headers: { "cache-control": "max-age=60" } }));
+  };
+}
+
+Deno.test("a body within maxEntrySize whose record is over it is not stored, nor reported stored, and takes the older one out", async (t) => {
+  for (const backend of BACKENDS) {
+    await t.step({
+      name: backend.name,
+      ignore: backend.skip !== undefined,
+      async fn() {
+        // (Closing the session closes its handle: the other one looks after.)
+        const [cache, other] = await backend.openTwice({ maxEntrySize: 2000 });
+        const events: CacheEvent[] = [];
+        const session = new CachedSession({
+          backend: cache,
+          fetch: nearTheBound(),
+          onEvent: (event) => events.push(event),
+        });
+        const after = new CachedSession({ backend: other, fetch: nearTheBound() });
+        try {
+          assertEquals((await (await session.fetch(URL_DOC)).bytes()).length, 9);
+          const reload = await session.fetch(URL_DOC, { cache: "reload" });
+          assertEquals((await reload.bytes()).length, 1990);
+          await session.close(); // waits for the write
+          assertEquals(
+            events.filter((event) => event.type === "store").length,
+            1,
+            "only the first was stored",
+          );
+          assertEquals(session.stats().stored, 1);
+          assertEquals(await other.count(), 0, "the older entry went");
+          const next = await after.fetch(URL_DOC);
+          assertEquals([(await next.bytes()).length, next.fromCache], [9, false]);
+        } finally {
+          await session.close();
+          await dispose(other);
+        }
+      },
+    });
+  }
+});
+
+/** A store whose writes fail while `full` (its reads and deletes work): a full disk. */
+class Full extends Switched {
+  full = false;
+  override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    return this.full ? Promise.reject(new Error("disk full")) : super.set(key, value, deleteAt);
+  }
+}
+
+Deno.test("a newer response the storage fails to write takes the older one out", async () => {
+  const storage = new Full(new MemoryStorage());
+  const errors: unknown[] = [];
+  const session = new CachedSession({
+    backend: new CacheBackend(storage),
+    fetch: nearTheBound(),
+    onError: (error) => errors.push(error),
+  });
+  assertEquals((await (await session.fetch(URL_DOC)).bytes()).length, 9);
+  storage.full = true;
+  assertEquals((await (await session.fetch(URL_DOC, { cache: "reload" })).bytes()).length, 1990);
+  await session.close(); // waits for the write
+  assertEquals(errors.length, 1, "the failed write is reported");
+  assertEquals(await session.cache.count(), 0, "the older entry went");
+  const next = await session.fetch(URL_DOC);
+  assertEquals([(await next.bytes()).length, next.fromCache], [1990, false]);
+  await session.close();
 });

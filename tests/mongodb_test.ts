@@ -97,6 +97,16 @@ Deno.test("mongodb: options are validated at construction, naming the option", (
   });
   throws(() => new MongoDBBackend({ timeout: 0 }), /timeout must be a positive integer: received 0/);
   throws(() => new MongoDBBackend({ url: "redis://127.0.0.1" }), /url must start with mongodb:\/\//);
+  // Names MongoDB refuses would fail every request (each a miss) rather than the constructor.
+  for (const db of ["", "a.b", "a b", "a/b", "a$b", "x".repeat(64)]) {
+    throws(() => new MongoDBBackend({ db }), {
+      name: "TypeError",
+      message: /db must be 1 to 63 bytes, without/,
+    });
+  }
+  for (const collection of ["", "a$b", "system.cache"]) {
+    throws(() => new MongoDBBackend({ collection }), /collection must be a name without \$ or NUL/);
+  }
   throws(
     () => new MongoDBBackend({ url: "mongodb://127.0.0.1", client: new MongoClient("mongodb://127.0.0.1") }),
     /give either url or client/,

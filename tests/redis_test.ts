@@ -149,7 +149,13 @@ Deno.test("redis: options are validated at construction, each refusal naming the
   });
   throws(() => new RedisBackend({ url: "http://127.0.0.1:6379" }), {
     name: "TypeError",
-    message: /url must start with redis:\/\/ or rediss:\/\/: received http:\/\/127\.0\.0\.1:6379/,
+    message: /url must be a redis:\/\/ or rediss:\/\/ URL: received http:\/\/127\.0\.0\.1:6379/,
+  });
+  // (A port out of range would only fail at the first request, as a miss.)
+  throws(() => new RedisBackend({ url: "redis://user:SECRET@127.0.0.1:99999" }), {
+    name: "TypeError",
+    message:
+      /url must be a redis:\/\/ or rediss:\/\/ URL: received redis:\/\/user:\*\*\*@127\.0\.0\.1:99999$/,
   });
   // (Nothing connects at construction: the client below is never used.)
   const client = { isOpen: true, sendCommand: () => Promise.resolve(null) };

@@ -116,6 +116,16 @@ export function runStorageSuite(target: SuiteTarget): void {
     equal(await response.text(), "body");
   });
 
+  test("an expiry beyond what a Date or a 64-bit integer holds keeps the entry, as for ever", async (cache) => {
+    // (`expireAfter` takes any number of seconds: 1e13 s is 1e16 ms, past a Date's 8.64e15.)
+    for (const deleteAt of [8.64e15 + 1, 1e16, 1e21, Number.MAX_VALUE]) {
+      const stored = entry({ body: text(String(deleteAt)) });
+      await cache.write(`key ${deleteAt}`, stored, deleteAt);
+      assertEntry(await cache.read(`key ${deleteAt}`), stored);
+    }
+    equal(await cache.count(), 4);
+  });
+
   test("write replaces the entry under the same key", async (cache) => {
     await cache.write("key", entry({ body: text("first") }), Infinity);
     const second = entry({ url: "https://example.com/second", body: text("second, longer") });
