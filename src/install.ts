@@ -60,6 +60,11 @@ let installed: { original: typeof fetch; cached: CachedFetch } | undefined;
 export function installCache(options: CachedSessionOptions = {}): CachedSession {
   const original = installed?.original ?? globalThis.fetch;
   const cached = cachedFetch({ ...options, fetch: originOf(options.fetch, original) });
+  // What the runtime hangs on its fetch (Bun's `fetch.preconnect`) stays callable.
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === "length" || key === "name" || key === "prototype" || key in cached) continue;
+    Object.defineProperty(cached, key, Object.getOwnPropertyDescriptor(original, key)!);
+  }
   globalThis.fetch = cached as typeof fetch;
   installed = { original, cached };
   return cached.session;

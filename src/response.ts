@@ -7,6 +7,9 @@
 import type { CacheEntry } from "./record.ts";
 import { appendAll, builtBare, storedBody, takeUnread } from "./served_body.ts";
 
+/** What every Response constructor accepts as a status text (Fetch: reason-phrase, as a ByteString). */
+const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** Cache metadata of a response. */
 export interface CacheInfo {
   /** Whether the response was served from the cache (also when it was revalidated with a 304). */
@@ -83,7 +86,10 @@ export function servedFields(
 export class CachedResponse extends Response {
   #source: { readonly url: string; readonly redirected: boolean };
   #info: CacheInfo;
-  /** The status text, when the response was built without it ({@linkcode builtBare}). */
+  /**
+   * The status text, when the response was built without it: bare ({@linkcode builtBare}), or
+   * one that the `Response` constructor refuses.
+   */
   #statusText: string | undefined;
   /** The body's stream as built, when it was built with one: its whole may be taken unread. */
   #stream: ReadableStream<Uint8Array> | undefined;
@@ -104,11 +110,15 @@ export class CachedResponse extends Response {
     info: CacheInfo,
   ) {
     const bare = builtBare(body, init);
-    super(NULL_BODY_STATUS.has(init.status ?? 200) ? null : body, bare ? undefined : init);
-    if (bare) {
-      appendAll(this.headers, init.headers);
-      this.#statusText = init.statusText ?? "";
-    }
+    // Node's fetch gives a reason phrase as UTF-8 ("OK ✓", or U+FFFD for a Latin-1 byte), which
+    // its own Response constructor refuses (not a ByteString): that one is kept aside too.
+    const aside = bare || (init.statusText !== undefined && !REASON_PHRASE.test(init.statusText));
+    super(
+      NULL_BODY_STATUS.has(init.status ?? 200) ? null : body,
+      bare ? undefined : aside ? { ...init, statusText: "" } : init,
+    );
+    if (bare) appendAll(this.headers, init.headers);
+    if (aside) this.#statusText = init.statusText ?? "";
     if (body instanceof ReadableStream) this.#stream = body;
     this.#source = source;
     this.#info = info;
@@ -246,8 +256,8 @@ export class CachedResponse extends Response {
    * as fast, 1 KB twice), and on every runtime a streamed miss's chunks as the cache reads them
    * (measured side by side, a 1 KB miss on Node costs 27–30% over plain fetch instead of 35–39%,
    * a chunked 100 KB one on Deno 21–23% instead of 33–41%). The response ends up as if the stream
-   * had been read: `bodyUsed`, its body locked. `bytes()`, `text()` and `json()` do the same;
-   * `blob()` and `formData()` read the stream.
+   * had been read: `bodyUsed`, its body locked. `bytes()`, `text()`, `json()` and `blob()` do the
+   * same; `formData()` reads the stream.
    *
    * @returns The body's bytes.
    * @throws {TypeError} When the body has already been read.
@@ -296,6 +306,22 @@ export class CachedResponse extends Response {
     const unread = this.#takeUnread();
     if (unread === undefined) return super.json();
     return Promise.resolve(unread).then((bytes) => JSON.parse(decode(bytes)));
+  }
+
+  /**
+   * Reads the body whole as a `Blob` of the response's MIME type. A body built as a stream is read
+   * as {@linkcode bytes} reads it, and its `Blob` made by a `Response` of those bytes: Bun leaves
+   * the type of a streamed body's `Blob` empty, whatever `Content-Type` says.
+   *
+   * @returns The body.
+   * @throws {TypeError} When the body has already been read.
+   */
+  override async blob(): Promise<Blob> {
+    if (this.#stream === undefined) return await super.blob();
+    const type = this.headers.get("content-type");
+    const bytes = await this.bytes();
+    return await new Response(bytes, type === null ? undefined : { headers: { "content-type": type } })
+      .blob();
   }
 
   /** The whole body, when nobody has started to read it and it can be taken unread. */

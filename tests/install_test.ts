@@ -76,6 +76,20 @@ Deno.test("installCache: every fetch() goes through the cache until uninstallCac
   });
 });
 
+Deno.test("installCache: what the runtime hangs on its fetch (Bun's fetch.preconnect) stays there", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  const preconnected: string[] = [];
+  const runtimeFetch = Object.assign(o.fetch, { preconnect: (url: string) => void preconnected.push(url) });
+  await withGlobalFetch(runtimeFetch, async () => {
+    const session = installCache();
+    const installed = globalThis.fetch as typeof runtimeFetch;
+    installed.preconnect(URL_A);
+    assertEquals(preconnected, [URL_A]);
+    assert(installed !== runtimeFetch);
+    await session.close();
+  });
+});
+
 Deno.test("installCache: a second installation replaces the first, not wraps it; uninstallCache then restores the original", async () => {
   const o = origin((_request, n) => reply(`body ${n}`, FRESH));
   await withGlobalFetch(o.fetch, async () => {

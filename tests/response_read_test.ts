@@ -74,6 +74,15 @@ Deno.test("reading a served body: each reader gives what a plain Response of the
   }
 });
 
+Deno.test("reading a served body: blob() has the bytes and the type a plain Response of them has (Bun left a streamed miss's empty)", async () => {
+  const plain = await new Response(JSON_BODY, { headers: { "content-type": "application/json" } }).blob();
+  await eachServed(JSON_BODY, async ({ response, label }) => {
+    const blob = await response.blob();
+    deepEqual([blob.type, await blob.text()], [plain.type, JSON_BODY], label);
+    equal(response.bodyUsed, true, label);
+  });
+});
+
 Deno.test("reading a served body: once read, the body is used and a second read fails as it would on a plain Response", async () => {
   for (const reader of READERS) {
     await eachServed(JSON_BODY, async ({ response, label }) => {

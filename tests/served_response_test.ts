@@ -8,6 +8,8 @@
  */
 
 import { deepEqual, equal } from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { type AddressInfo, createServer } from "node:net";
 import { CachedSession } from "../mod.ts";
 import { origin } from "./_origin.ts";
 import { runsOn } from "./_runtime.ts";
@@ -112,4 +114,38 @@ Deno.test({
       await s.close();
     }
   },
+});
+
+Deno.test("served response: a reason phrase that is not ASCII is the one fetch gives, on a miss, a hit and a clone", async () => {
+  // Node's fetch gives such a phrase as UTF-8 text, which its own Response constructor refuses.
+  const server = createServer((socket) => {
+    socket.once("data", () => {
+      socket.end(Buffer.concat([
+        Buffer.from("HTTP/1.1 200 "),
+        Buffer.from("OK \u2713 \u0423\u0441\u043f\u0435\u0445", "utf8"),
+        Buffer.from("\r\ncache-control: max-age=60\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"),
+      ]));
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const cached = new CachedSession();
+  try {
+    const plain = await fetch(url);
+    await plain.arrayBuffer();
+    const miss = await cached.fetch(url);
+    const hit = await cached.fetch(url);
+    for (const response of [miss, hit, hit.clone()]) {
+      deepEqual([response.status, response.statusText, await response.text()], [
+        200,
+        plain.statusText,
+        "hello",
+      ]);
+    }
+    deepEqual([miss.fromCache, hit.fromCache], [false, true]);
+  } finally {
+    await cached.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
