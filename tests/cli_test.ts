@@ -214,6 +214,36 @@ Deno.test("cli: show ~KEY (a redirect's alias) reports the key of the entry it l
   deepEqual([byKey.code, byKey.stdout], [EXIT_OK, `body of ${users}`]);
 });
 
+Deno.test("cli: show escapes the control characters of a stored body and fields, --body and --json keep them", async () => {
+  const path = `${dir}/cache_${files++}.db`;
+  const backend = new SQLiteBackend({ path });
+  const url = "https://api.example.com/escapes";
+  const body = "clear\x1b[2Jbell\x07over\rwrite\r\nnext\tline\u009b";
+  await backend.write(
+    await urlKeyPrefix("GET", new URL(url)),
+    entry(url, {
+      headers: [["content-type", "text/plain"], ["x-note", "red\x1b[31m"]],
+      body: new TextEncoder().encode(body),
+    }),
+    Infinity,
+  );
+  await backend.close();
+  const call = async (...args: string[]) => {
+    const io = recorder([`sqlite:${path}`, "show", url, ...args]);
+    const code = await run(io);
+    return { code, stdout: io.stdout(), stderr: io.stderr };
+  };
+  const text = await call();
+  equal(text.code, EXIT_OK, text.stderr);
+  match(text.stdout, /^clear\\x1b\[2Jbell\\x07over\\x0dwrite\r\nnext\tline\\x9b$/m);
+  match(text.stdout, /^ {2}x-note: red\\x1b\[31m$/m);
+  // deno-lint-ignore no-control-regex -- no control character is left
+  equal(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/.test(text.stdout), false);
+  // Asked for the bytes, or for JSON (which escapes them itself), the user gets them as stored.
+  equal((await call("--body")).stdout, body);
+  equal((JSON.parse((await call("--json")).stdout) as { body: { text: string } }[])[0]!.body.text, body);
+});
+
 Deno.test("cli: help and version exit 0", async () => {
   for (const args of [["--help"], ["-h"], ["help"], ["sqlite:x.db", "list", "--help"]]) {
     const io = recorder(args);

@@ -16,6 +16,7 @@ import {
   listHeader,
   listRow,
   previewBody,
+  printable,
   progressLine,
 } from "./format.ts";
 import type { CliIO } from "./io.ts";
@@ -185,7 +186,8 @@ export async function show({ cache, run, io, now }: CommandContext): Promise<voi
       ? ` (first ${formatCount(PREVIEW_BYTES)} of ${formatCount(entry.body.length)} bytes)`
       : "";
     const body = entry.body.length === 0 ? "Body: empty\n" : `Body${cut}:\n${shown}\n`;
-    await io.out(`${i > 0 ? "\n" : ""}${keyValues(rows)}\nHeaders:\n${headers}\n${body}`);
+    // (What the origin sent is shown escaped: a body or field may hold terminal escapes.)
+    await io.out(printable(`${i > 0 ? "\n" : ""}${keyValues(rows)}\nHeaders:\n${headers}\n${body}`));
   }
 }
 

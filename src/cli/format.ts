@@ -111,6 +111,21 @@ export function listRow(entry: CacheEntry, size: number, now: number): string {
   return cells.map((cell, i) => cell.padEnd(LIST_COLUMNS[i]![1])).join(" ") + ` ${method}${entry.url}\n`;
 }
 
+/**
+ * Text made safe for a terminal: control characters (but newlines and tabs) are shown as `\xNN`,
+ * so that what an origin sent cannot move the cursor, recolour or clear the screen.
+ *
+ * @param text Text from a stored response.
+ * @returns The text, its control characters escaped.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    // deno-lint-ignore no-control-regex -- control characters are what it finds
+    /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)/g,
+    (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
 /** Media types whose bodies are shown as text. */
 const TEXTUAL =
   /^(text\/|application\/(json|xml|javascript|ecmascript|x-www-form-urlencoded|[\w.+-]*\+(json|xml)))/i;
