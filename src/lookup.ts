@@ -54,8 +54,10 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
   const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
   const built = new Request(input, parsed.init);
   const body = new Uint8Array(await built.clone().arrayBuffer());
-  const { method, url, headers, redirect } = parsed;
-  const key = await keyFor({ method, url, headers, body, redirect }, o);
+  const { method, url, redirect } = parsed;
+  // The built request's headers: they carry the Content-Type its body implies (a form's, a
+  // Blob's), as a `Request` given as input does, so both ways to send one body share a key.
+  const key = await keyFor({ method, url, headers: built.headers, body, redirect }, o);
   return flowOf({ ...parsed, input: built, init: undefined }, key, o);
 }
 

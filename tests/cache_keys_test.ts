@@ -423,3 +423,23 @@ Deno.test("ignoredParameters: a header name matches in any case, a query paramet
   ok(await keyOf("https://example.com/a?API_KEY=1") !== await keyOf("https://example.com/a?API_KEY=2"));
   equal(await keyOf("https://example.com/a?api_key=1"), await keyOf("https://example.com/a?api_key=2"));
 });
+
+Deno.test("body keys: a body that implies its Content-Type (a form, a typed Blob) is keyed the same in an init and in a Request", async () => {
+  const server = origin((_request, n) => reply(`answer ${n}`, { "cache-control": "max-age=60" }));
+  const session = new CachedSession({ fetch: server.fetch, allowedMethods: ["GET", "POST"] });
+  const url = "http://127.0.0.1/search";
+  const json = (text: string) => new Blob([text], { type: "application/json" });
+  const ways = [
+    () => session.fetch(url, { method: "POST", body: new URLSearchParams("b=2&a=1") }),
+    () => session.fetch(new Request(url, { method: "POST", body: new URLSearchParams("a=1&b=2") })),
+    () => session.fetch(url, { method: "POST", body: json('{"b":2,"a":1}') }),
+    () => session.fetch(new Request(url, { method: "POST", body: json('{ "a": 1, "b": 2 }') })),
+  ];
+  const served = [];
+  for (const way of ways) {
+    const response = await way();
+    served.push([response.fromCache, await response.text()]);
+  }
+  deepEqual(served, [[false, "answer 1"], [true, "answer 1"], [false, "answer 2"], [true, "answer 2"]]);
+  await session.close();
+});
