@@ -20,6 +20,7 @@
  * @module
  */
 
+import { onAbort } from "./abort_follow.ts";
 import { fillsBuffer } from "./bytes.ts";
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
 import { offerWhole, READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
@@ -178,38 +179,32 @@ function failedBody(error: unknown): ReadableStream<Uint8Array> {
  * @returns The stream.
  */
 function abortableBody(bytes: Uint8Array, signal: AbortSignal): ReadableStream<Uint8Array> {
-  let unfollow: (() => void) | undefined;
+  let caller!: ReadableStreamDefaultController<Uint8Array>;
   const stream = new ReadableStream<Uint8Array>({
     start: (controller) => {
-      unfollow = onAbort(signal, () => controller.error(signal.reason));
+      caller = controller;
     },
     pull: (controller) => {
       // Handed to the caller's pending read: the stream is closed, and read, at once.
       controller.enqueue(bytes.slice());
       controller.close();
-      unfollow!();
+      unfollow();
     },
-    cancel: () => unfollow!(),
+    cancel: () => unfollow(),
   }, { highWaterMark: 0 });
+  const unfollow = onAbort(signal, () => caller.error(signal.reason), stream);
   offerWhole(stream, () => signal.aborted ? Promise.reject(signal.reason) : Promise.resolve(bytes.slice()));
   return stream;
 }
 
 /**
- * Calls `abort` once `signal` aborts (at once when it has), until the returned function is called.
- *
- * @param signal The signal.
- * @param abort What to do then.
- * @returns Stops following the signal.
+ * Cancels the network body of a caller's stream that was collected while the cache, having let
+ * go of the body, waited for the caller to read on: the connection is then freed, as fetch frees
+ * that of a response collected unread.
  */
-function onAbort(signal: AbortSignal, abort: () => void): () => void {
-  if (signal.aborted) {
-    abort();
-    return () => {};
-  }
-  signal.addEventListener("abort", abort, { once: true });
-  return () => signal.removeEventListener("abort", abort);
-}
+const ABANDONED = new FinalizationRegistry<ReadableStreamDefaultReader<Uint8Array>>((reader) => {
+  reader.cancel(new TypeError("The response was garbage collected unread")).catch(() => {});
+});
 
 /** Longest wait, once a body has ended, for the cache's write of it: 2,000 ms. */
 export const STORE_WAIT_LIMIT = 2000;
@@ -323,7 +318,8 @@ function streamBody(
         unfollow?.();
       } else wake?.();
     }));
-  if (signal !== undefined) unfollow = onAbort(signal, () => failCaller(signal.reason));
+  if (signal !== undefined) unfollow = onAbort(signal, () => failCaller(signal.reason), stream);
+  ABANDONED.register(stream, reader, reader);
   let settle!: (taken: TakenBody | undefined) => void;
   let fail!: (error: unknown) => void;
   // Settles when the body has ended, failed or been let go of, whatever the caller does.
@@ -362,6 +358,7 @@ function streamBody(
         }
       }
     } catch (error) {
+      ABANDONED.unregister(reader);
       fail(error);
       failCaller(error);
       return;
@@ -371,6 +368,7 @@ function streamBody(
     } catch (error) {
       fail(error); // the cache's failure, not the body's: the caller's body ends as usual
     }
+    ABANDONED.unregister(reader);
     await settledWithin(stored);
     if (whole !== undefined) {
       whole.resolve(joined(whole.parts));

@@ -1,0 +1,45 @@
+/**
+ * Following a request's abort signal from a body, without the signal keeping the body alive: one
+ * `AbortController` may serve a whole application, and outlive every response it was given to.
+ *
+ * @module
+ */
+
+/**
+ * Calls `abort` once `signal` aborts (at once when it has), until the returned function is called
+ * or `owner` is collected.
+ *
+ * @param signal The signal.
+ * @param abort What to do then.
+ * @param owner The body it is done to: the signal keeps neither it nor `abort` alive.
+ * @returns Stops following the signal.
+ */
+export function onAbort(signal: AbortSignal, abort: () => void, owner: object): () => void {
+  if (signal.aborted) {
+    abort();
+    return () => {};
+  }
+  // The signal may outlive the body by far (one controller for a whole application): it holds
+  // the listener, and the listener reaches the body only weakly. A body nobody reads any more
+  // is collected, and its listener then removed.
+  ABORTS.set(owner, abort);
+  const ref = new WeakRef(owner);
+  const listener = () => {
+    const alive = ref.deref();
+    if (alive !== undefined) ABORTS.get(alive)?.();
+  };
+  FOLLOWED.register(owner, { signal, listener }, listener);
+  signal.addEventListener("abort", listener, { once: true });
+  return () => {
+    signal.removeEventListener("abort", listener);
+    FOLLOWED.unregister(listener);
+  };
+}
+
+/** What an abort does to each body that follows a signal, held no longer than the body. */
+const ABORTS = new WeakMap<object, () => void>();
+
+/** Removes the abort listener of a body that was collected before it ended. */
+const FOLLOWED = new FinalizationRegistry<{ signal: AbortSignal; listener: () => void }>(
+  ({ signal, listener }) => signal.removeEventListener("abort", listener),
+);
