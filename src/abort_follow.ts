@@ -22,12 +22,13 @@ export function onAbort(signal: AbortSignal, abort: () => void, owner: object): 
   // The signal may outlive the body by far (one controller for a whole application): it holds
   // the listener, and the listener reaches the body only weakly. A body nobody reads any more
   // is collected, and its listener then removed.
-  ABORTS.set(owner, abort);
   const ref = new WeakRef(owner);
   const listener = () => {
     const alive = ref.deref();
-    if (alive !== undefined) ABORTS.get(alive)?.();
+    if (alive !== undefined) ABORTS.get(alive)?.get(listener)?.();
   };
+  const aborts = ABORTS.get(owner) ?? new Map<() => void, () => void>();
+  ABORTS.set(owner, aborts.set(listener, abort));
   FOLLOWED.register(owner, { signal, listener }, listener);
   signal.addEventListener("abort", listener, { once: true });
   return () => {
@@ -36,8 +37,8 @@ export function onAbort(signal: AbortSignal, abort: () => void, owner: object): 
   };
 }
 
-/** What an abort does to each body that follows a signal, held no longer than the body. */
-const ABORTS = new WeakMap<object, () => void>();
+/** What an abort does to a body, by the listener that follows the signal for it; held no longer than the body. */
+const ABORTS = new WeakMap<object, Map<() => void, () => void>>();
 
 /** Removes the abort listener of a body that was collected before it ended. */
 const FOLLOWED = new FinalizationRegistry<{ signal: AbortSignal; listener: () => void }>(

@@ -50,6 +50,8 @@ export interface TakenBody {
  *   body, the caller's body fails with its reason, as fetch's does. The cache still stores a
  *   body it has read whole. None for a body the caller never gets (a HEAD's): it would be
  *   followed until the signal aborts.
+ * @param closing The session's, aborted by `close()`: a body the caller cancelled, which only the
+ *   cache still reads, is then given up and not stored.
  * @returns The body to hand to the caller.
  */
 export async function takeBody(
@@ -58,6 +60,7 @@ export async function takeBody(
   entry: Omit<CacheEntry, "body">,
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
   signal?: AbortSignal | null,
+  closing?: AbortSignal,
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
   if (length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
@@ -78,7 +81,7 @@ export async function takeBody(
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
     return null;
   }
-  return streamBody(response.body, new Collected(entry, limit, length), store, signal ?? undefined);
+  return streamBody(response.body, new Collected(entry, limit, length), store, signal ?? undefined, closing);
 }
 
 /**
@@ -231,6 +234,7 @@ export const STORE_WAIT_LIMIT = 2000;
  * @param collected Where the cache collects it.
  * @param store Stores the body; settles when the cache is done with it.
  * @param signal The request's abort signal.
+ * @param closing The session's closing signal.
  * @returns The caller's stream.
  */
 function streamBody(
@@ -238,6 +242,7 @@ function streamBody(
   collected: Collected,
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
   signal: AbortSignal | undefined,
+  closing: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let caller!: ReadableStreamDefaultController<Uint8Array>;
@@ -271,6 +276,13 @@ function streamBody(
     if (draining) return;
     caller.close();
     unfollow?.();
+  };
+  /** Whether closing the session ended the read of a body the caller had cancelled: not stored. */
+  let given = false;
+  const giveUpOnClose = () => {
+    if (!closing?.aborted || cancelled === undefined || given) return;
+    given = true;
+    reader.cancel(closing.reason).catch(() => {});
   };
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
   const failCaller = (error: unknown) => {
@@ -306,6 +318,7 @@ function streamBody(
       cancelled = { reason };
       wake?.();
       unfollow?.();
+      giveUpOnClose();
     },
   }, { highWaterMark: 0 });
   offerWhole(stream, () =>
@@ -319,6 +332,7 @@ function streamBody(
       } else wake?.();
     }));
   if (signal !== undefined) unfollow = onAbort(signal, () => failCaller(signal.reason), stream);
+  if (closing !== undefined) onAbort(closing, giveUpOnClose, stream);
   ABANDONED.register(stream, reader, reader);
   let settle!: (taken: TakenBody | undefined) => void;
   let fail!: (error: unknown) => void;
@@ -336,6 +350,7 @@ function streamBody(
           }
         }
         const { done, value } = await reader.read();
+        if (done && given) return settle(undefined);
         if (done) break;
         collected.add(value);
         if (!collected.collecting) {

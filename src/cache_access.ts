@@ -20,7 +20,7 @@ import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 import { callSafely } from "./callbacks.ts";
-import { settledWithin } from "./body.ts";
+import { settledWithin, STORE_WAIT_LIMIT } from "./body.ts";
 
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
@@ -37,6 +37,8 @@ export class CacheAccess {
   #o: ResolvedOptions;
   #monitor: Monitor;
   #background = new Set<Promise<unknown>>();
+  /** Set by `close()`: the backend is left alone from then on. */
+  #closed = false;
   /** Shared with every other session over the same storage, and with the cache's own deletes. */
   #invalidations: Invalidations;
 
@@ -60,6 +62,7 @@ export class CacheAccess {
    * @returns The record, `undefined` when there is none, `null` when the read failed (reported).
    */
   read(flow: Flow, key: string): Promise<Read | null> {
+    if (this.#closed) return Promise.resolve(undefined);
     // Not async: a hit waits for one promise here, not for an async frame around it as well.
     const read = this.#cache.read(key).then(undefined, (error) => {
       if (error instanceof BackendError && error.cause instanceof SyntaxError) {
@@ -120,6 +123,7 @@ export class CacheAccess {
     deleteAt: number = planDeleteAt(entry, this.#o),
     record?: Uint8Array,
   ): Promise<CacheEntry> {
+    if (this.#closed) return entry;
     try {
       if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
       const write = () => this.#cache.write(found.key, entry, deleteAt, record);
@@ -306,7 +310,7 @@ export class CacheAccess {
   }
 
   /**
-   * Keeps background work (refreshes, writes) for `settled()` and hands it to `waitUntil`.
+   * Keeps background work (refreshes, writes) for `close()` and hands it to `waitUntil`.
    *
    * @param work The work; its failure is the work's own business.
    */
@@ -328,8 +332,24 @@ export class CacheAccess {
     return settledWithin(work);
   }
 
+  /**
+   * Gives background work {@linkcode STORE_WAIT_LIMIT} to end, aborts `closing` (what only the
+   * cache waits for then stops), waits for the rest, and from then on leaves the backend alone: a
+   * request still under way reads, stores and reports nothing (what fails then fails for the
+   * closing).
+   *
+   * @param closing Aborted once the time is up.
+   */
+  async close(closing: AbortController): Promise<void> {
+    await settledWithin(this.#settled());
+    closing.abort();
+    await this.#settled();
+    this.#closed = true;
+    await this.#settled();
+  }
+
   /** Settles once all background work has, including work started meanwhile. */
-  async settled(): Promise<void> {
+  async #settled(): Promise<void> {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
@@ -341,6 +361,7 @@ export class CacheAccess {
    * @param request The request it was done for.
    */
   report(error: unknown, operation: ErrorContext["operation"], request: Reported): void {
+    if (this.#closed) return;
     const context = { operation, request: this.labelOf(request) };
     this.#monitor.failed(error, context);
     callSafely((error: unknown) => this.#o.onError(error, context), error);

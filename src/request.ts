@@ -237,15 +237,15 @@ export function signalOf(request: Pick<ParsedRequest, "input" | "init">): AbortS
 }
 
 /**
- * The request without the caller's abort signal (for work that outlives the caller's request,
- * as a background refresh).
+ * The request with another abort signal than the caller's (for work that outlives the caller's
+ * request, as a background refresh, which the session's `close()` aborts).
  *
  * @param request The parsed request.
- * @returns The fields to replace: an init whose signal is `null`, or none when it has no signal.
+ * @param signal The signal.
+ * @returns The fields to replace: an init with that signal.
  */
-export function withoutSignal(request: Pick<ParsedRequest, "input" | "init">): { init?: RequestInit } {
-  if (request.init?.signal === undefined && !(request.input instanceof Request)) return {};
-  return { init: { ...request.init, signal: null } };
+export function withSignal(request: Pick<ParsedRequest, "init">, signal: AbortSignal): { init: RequestInit } {
+  return { init: { ...request.init, signal } };
 }
 
 /**

@@ -316,7 +316,8 @@ export class CachedResponse extends Response {
    * @returns The body.
    * @throws {TypeError} When the body has already been read.
    */
-  override async blob(): Promise<Blob> {
+  // (Bun types `Response.blob()` with its own `Blob`: the platform's signature keeps this a Response.)
+  override async blob(): ReturnType<Response["blob"]> {
     if (this.#stream === undefined) return await super.blob();
     const type = this.headers.get("content-type");
     const bytes = await this.bytes();

@@ -17,7 +17,7 @@ import {
   type ParsedRequest,
   parseRequest,
   signalOf,
-  withoutSignal,
+  withSignal,
 } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
@@ -63,6 +63,10 @@ export class CachedSession implements AsyncDisposable {
   #o: ResolvedOptions;
   #inflight = new Inflight();
   #refreshing = new Set<string>();
+  /** Set by `close()`: requests go to the network alone. */
+  #closed = false;
+  /** Aborted by `close()` once background work had its time: what only the cache waits for stops. */
+  #closing = new AbortController();
   #maxBodySize: number;
   #monitor: Monitor;
   #access: CacheAccess;
@@ -145,7 +149,7 @@ export class CachedSession implements AsyncDisposable {
     const o = this.#o;
     const cacheable = o.allowedMethods.has(parsed.method) ||
       (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
-    if (!cacheable || parsed.mode === "no-store" || parsed.integrity !== "") {
+    if (!cacheable || parsed.mode === "no-store" || parsed.integrity !== "" || this.#closed) {
       return this.#bypass(parsed, cacheable ? "bypass" : "method");
     }
     let flow: Flow;
@@ -219,10 +223,15 @@ export class CachedSession implements AsyncDisposable {
   }
 
   /**
-   * Waits for background work (refreshes, writes) and closes the backend.
+   * Closes the session and its backend. Background work (refreshes, writes, bodies still
+   * arriving) gets 2 s to end; then what only the cache waits for stops (a refresh, a body its
+   * caller cancelled: neither is stored), and the writes of bodies callers still read are waited
+   * for. Requests made from the call on, and those still under way, leave the backend alone: they
+   * go to the network, and nothing is read, stored or reported.
    */
   async close(): Promise<void> {
-    await this.#access.settled();
+    this.#closed = true;
+    await this.#access.close(this.#closing);
     await this.cache.close();
   }
 
@@ -322,14 +331,21 @@ export class CachedSession implements AsyncDisposable {
         await this.#access.store(flow, found, entry, asked, plan.deleteAt, taken.record);
         return entry;
       };
-      const body = await takeBody(response, this.#maxBodySize, plan.entry, (bytes) => {
-        // A body that failed is never stored nor served; waiters get the same error.
-        const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
-          settle(undefined)
-        );
-        this.#access.track(stored);
-        return stored;
-      }, flow.method === "HEAD" ? undefined : signalOf(flow));
+      const body = await takeBody(
+        response,
+        this.#maxBodySize,
+        plan.entry,
+        (bytes) => {
+          // A body that failed is never stored nor served; waiters get the same error.
+          const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
+            settle(undefined)
+          );
+          this.#access.track(stored);
+          return stored;
+        },
+        flow.method === "HEAD" ? undefined : signalOf(flow),
+        this.#closing.signal,
+      );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
       return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);
     } catch (error) {
@@ -342,11 +358,12 @@ export class CachedSession implements AsyncDisposable {
   #refresh(flow: Flow, found: Hit): void {
     if (this.#refreshing.has(found.key)) return;
     this.#refreshing.add(found.key);
-    const background: Flow = { ...flow, ...withoutSignal(flow), background: true };
+    const closing = this.#closing.signal;
+    const background: Flow = { ...flow, ...withSignal(flow, closing), background: true };
     // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
     const work = this.#network(background, found)
       .then((response) => response.body?.pipeTo(new WritableStream()))
-      .catch((error) => this.#access.report(error, "revalidate", flow))
+      .catch((error) => closing.aborted || this.#access.report(error, "revalidate", flow))
       .finally(() => this.#refreshing.delete(found.key));
     this.#access.track(work);
   }

@@ -1,0 +1,86 @@
+/**
+ * `close()`: background work gets its time, then what only the cache waits for stops, so that
+ * `close()` returns however an origin behaves; and from the call on, requests leave the backend
+ * alone, on every backend alike.
+ *
+ * @module
+ */
+
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { RedisBackend } from "../backends/redis.ts";
+import { CachedSession } from "../mod.ts";
+import { serviceUrl } from "./_services.ts";
+
+const URL_A = "http://127.0.0.1/a";
+const redis = serviceUrl("REDIS_URL");
+
+/** A promise that rejects with the signal's reason once it aborts, and never settles before. */
+function untilAborted(signal: AbortSignal | null | undefined): Promise<never> {
+  return new Promise((_resolve, reject) => signal?.addEventListener("abort", () => reject(signal.reason)));
+}
+
+Deno.test("close: a background refresh that never ends is aborted, and is neither stored nor reported", async () => {
+  let calls = 0;
+  const aborted: unknown[] = [];
+  const errors: unknown[] = [];
+  const session = new CachedSession({
+    fetch: (_input, init) => {
+      if (++calls === 1) {
+        return Promise.resolve(
+          new Response("v1", { headers: { "cache-control": "max-age=0, stale-while-revalidate=60" } }),
+        );
+      }
+      return untilAborted(init?.signal).catch((error) => (aborted.push(error), Promise.reject(error)));
+    },
+    onError: (error) => errors.push(error),
+  });
+  equal(await (await session.fetch(URL_A)).text(), "v1");
+  const stale = await session.fetch(URL_A); // served stale; the refresh hangs
+  deepEqual([stale.fromCache, await stale.text()], [true, "v1"]);
+  await session.close();
+  deepEqual([calls, aborted.length, errors.length], [2, 1, 0]);
+});
+
+Deno.test("close: a body its caller cancelled, from an origin that stalls, is given up and not stored", async () => {
+  const session = new CachedSession({
+    fetch: () => {
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new TextEncoder().encode("the start, then nothing")),
+      });
+      return Promise.resolve(new Response(body, { headers: { "cache-control": "max-age=60" } }));
+    },
+  });
+  const response = await session.fetch(URL_A);
+  await response.body!.cancel();
+  await session.close(); // returned: the cache's read of the body was given up
+  equal(await session.cache.count(), 0);
+});
+
+Deno.test({
+  name:
+    "close: requests still under way, and those made after, go to the network and leave the backend alone",
+  ignore: redis.skip !== undefined,
+  async fn() {
+    let calls = 0;
+    const errors: unknown[] = [];
+    const session = new CachedSession({
+      backend: new RedisBackend({ url: redis.url!, prefix: `http-cache-test:${crypto.randomUUID()}:v1:` }),
+      fetch: async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return new Response(`body ${calls}`, { headers: { "cache-control": "max-age=60" } });
+      },
+      onError: (error) => errors.push(error),
+    });
+    await session.cache.clear();
+    const underWay = session.fetch(URL_A);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // at the origin
+    await session.close();
+    equal(await (await underWay).text(), "body 1");
+    const after = await session.fetch(URL_A);
+    deepEqual([after.fromCache, await after.text()], [false, "body 2"]);
+    // Nothing was read from or written to the closed backend, so nothing failed.
+    deepEqual(errors, []);
+    ok(calls === 2);
+  },
+});
