@@ -3,7 +3,7 @@
  * cache (entries, redirects, Vary variants, expiry, inspection) built on it once for all backends.
  *
  * A backend stores bytes; it never parses HTTP. Writing a backend means implementing
- * {@linkcode Storage} — seven small methods — and passing it to `CacheBackend`.
+ * {@linkcode Storage} — six small methods and a name — and passing it to `CacheBackend`.
  *
  * @example A complete backend over a Map
  * ```ts

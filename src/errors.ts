@@ -1,7 +1,7 @@
 /**
- * The error family of http-cache. Every error the library raises on its own account is an
- * {@linkcode HttpCacheError}; failures of a storage backend are {@linkcode BackendError}s and
- * reach the session's `onError` hook instead of the caller.
+ * The error family of http-cache. Failures of a storage backend are {@linkcode BackendError}s (an
+ * {@linkcode HttpCacheError}) and reach the session's `onError` hook instead of the caller;
+ * invalid options and arguments throw `TypeError` or `RangeError`, as the platform's own do.
  *
  * @module
  */

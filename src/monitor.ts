@@ -93,7 +93,8 @@ export class Monitor {
     if (request.background) return response;
     if (how === "hit") c.hits++;
     else if (how === "collapsed") c.coalesced++;
-    if (stale && how !== "revalidated" && how !== "collapsed") c.staleServed++;
+    // (A fresh entry too answers on error a request that would not take it: its max-age=0.)
+    if ((stale || how === "stale-if-error") && how !== "revalidated" && how !== "collapsed") c.staleServed++;
     c.bytesFromCache += bytes;
     if (this.#name !== undefined) {
       const status: CacheStatus = how === "hit" ? { hit: true, ttl: ttl(entry, now) } : {

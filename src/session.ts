@@ -124,6 +124,7 @@ export class CachedSession implements AsyncDisposable {
    * @throws {TypeError} Whatever plain fetch would throw (invalid URL, network error, abort, more
    *   than 20 redirects), or when `init.cache` or `init.expireAfter` is invalid. Cache failures
    *   never reject.
+   * @throws {RangeError} When `init.expireAfter` is a negative number of seconds or an invalid date.
    */
   fetch(input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> {
     this.#monitor.request();

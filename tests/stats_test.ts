@@ -110,6 +110,22 @@ Deno.test("stats and Cache-Status: stale-while-revalidate, stale-if-error and co
   equal(stats.bytesFromCache, 4 * "body 1".length);
 });
 
+Deno.test("stats: an entry served because the origin failed counts in staleServed, fresh or stale", async () => {
+  const clock = new Clock();
+  let status = 200;
+  const o = origin(() => reply("x", { "cache-control": "max-age=60" }, { status, clock }));
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, staleIfError: 60 });
+  await (await session.fetch(A)).text();
+  clock.tick(5);
+  status = 503;
+  // Still fresh, but this request will not take it from the cache: the origin's 503 decides.
+  const served = await session.fetch(A, { headers: { "cache-control": "max-age=0" } });
+  deepEqual([served.status, served.fromCache, await served.text()], [200, true, "x"]);
+  const { requests, hits, misses, staleServed } = session.stats();
+  deepEqual({ requests, hits, misses, staleServed }, { requests: 2, hits: 0, misses: 1, staleServed: 1 });
+  await session.close();
+});
+
 Deno.test("Cache-Status: off by default, appended after an upstream cache's member, validated", async () => {
   const clock = new Clock();
   const o = origin(() =>
