@@ -279,11 +279,6 @@ function streamBody(
   };
   /** Whether closing the session ended the read of a body the caller had cancelled: not stored. */
   let given = false;
-  const giveUpOnClose = () => {
-    if (!closing?.aborted || cancelled === undefined || given) return;
-    given = true;
-    reader.cancel(closing.reason).catch(() => {});
-  };
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
   const failCaller = (error: unknown) => {
     failure ??= { error };
@@ -318,7 +313,11 @@ function streamBody(
       cancelled = { reason };
       wake?.();
       unfollow?.();
-      giveUpOnClose();
+      // Only the cache reads on now: closing the session gives that up (followed from now on only,
+      // so that a miss pays nothing for it).
+      if (closing !== undefined) {
+        onAbort(closing, () => (given = true, reader.cancel(closing.reason).catch(() => {})), stream);
+      }
     },
   }, { highWaterMark: 0 });
   offerWhole(stream, () =>
@@ -332,7 +331,6 @@ function streamBody(
       } else wake?.();
     }));
   if (signal !== undefined) unfollow = onAbort(signal, () => failCaller(signal.reason), stream);
-  if (closing !== undefined) onAbort(closing, giveUpOnClose, stream);
   ABANDONED.register(stream, reader, reader);
   let settle!: (taken: TakenBody | undefined) => void;
   let fail!: (error: unknown) => void;
