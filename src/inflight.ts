@@ -13,8 +13,11 @@ import type { CacheEntry } from "./record.ts";
 
 /** What a leading request ended with, as its waiters receive it. */
 export type Outcome =
-  /** A response the waiters may use, as if it had been stored already. */
-  | { kind: "entry"; entry: CacheEntry }
+  /**
+   * A response the waiters may use, as if it had been stored already, and the leader's mark
+   * (`CacheAccess.mark`): a waiter that wakes after an invalidation of its URL does not use it.
+   */
+  | { kind: "entry"; entry: CacheEntry; asked: number }
   /** The origin failed (network error, broken body): every waiter fails the same way. */
   | { kind: "error"; error: unknown }
   /** Nothing to share (not storable, too large): each waiter asks the origin itself. */
@@ -132,11 +135,14 @@ export class Inflight {
       settle,
       release: (outcome = UNSHARED) => {
         // Leave first: a waiter that wakes up on a retry must find the key free to lead it.
+        // (A lead already retired as outdated, see `join`, leaves no outcome to lookups.)
         if (!released) {
           released = true;
-          if (this.#leads.get(key) === promise) this.#leads.delete(key);
-          const lookups = this.#lookups.get(key);
-          if (lookups !== undefined) lookups.released = { seq: ++this.#seq, outcome: promise };
+          if (this.#leads.get(key) === promise) {
+            this.#leads.delete(key);
+            const lookups = this.#lookups.get(key);
+            if (lookups !== undefined) lookups.released = { seq: ++this.#seq, outcome: promise };
+          }
         }
         settle(outcome);
       },
@@ -151,14 +157,21 @@ export class Inflight {
    * @param key The cache key.
    * @param missed The outcome of a lead that ended while this request read the backend
    *   ({@linkcode Ticket.missed}).
-   * @param options `mayLead`: whether this request may lead; `signal`: its caller's abort signal.
+   * @param options `mayLead`: whether this request may lead; `signal`: its caller's abort signal;
+   *   `outdated`: whether a response a leader got was invalidated since it asked for it. Such a
+   *   response is not for this request, nor for any that comes later: its lead is retired (the
+   *   leader keeps it only to store, which the invalidation undoes), and this request asks again.
    * @returns The outcome, the lead, or `undefined` when no one leads and this request may not.
    * @throws {unknown} The signal's reason when the caller aborts while it waits.
    */
   async join(
     key: string,
     missed: Promise<Outcome> | undefined,
-    options: { mayLead: boolean; signal: AbortSignal | null | undefined },
+    options: {
+      mayLead: boolean;
+      signal: AbortSignal | null | undefined;
+      outdated?: (outcome: Extract<Outcome, { kind: "entry" }>) => boolean;
+    },
   ): Promise<Outcome | { kind: "lead"; lead: Lead } | undefined> {
     let shared = this.#leads.get(key) ?? missed;
     while (true) {
@@ -167,7 +180,9 @@ export class Inflight {
         return lead && { kind: "lead", lead };
       }
       const outcome = await unlessAborted(shared, options.signal);
-      if (outcome !== RETRY) return outcome;
+      if (outcome.kind === "entry" && options.outdated?.(outcome)) {
+        if (this.#leads.get(key) === shared) this.#leads.delete(key);
+      } else if (outcome !== RETRY) return outcome;
       shared = this.#leads.get(key);
     }
   }

@@ -188,6 +188,9 @@ export class CachedSession implements AsyncDisposable {
       const joined = await this.#inflight.join(flow.key, missed, {
         mayLead: o.coalesceRequests && !flow.conditional && !onlyIfCached(flow),
         signal: signalOf(flow),
+        // The leader settles before its write, and keeps the lead until the write (and its undo)
+        // ends: what it got may have been invalidated since (RFC 9111 §4.4).
+        outdated: ({ entry, asked }) => this.#access.invalidatedSince(flow, entry, asked),
       });
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());
@@ -252,7 +255,7 @@ export class CachedSession implements AsyncDisposable {
       if (entry === undefined || entry.method === "HEAD") lead?.release();
       // A waiter may have come after the invalidation: the waiters ask again, one of them leading.
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
-      else lead?.settle({ kind: "entry", entry });
+      else lead?.settle({ kind: "entry", entry, asked });
     };
     // An error caused by this caller's own abort is not the origin's: a waiter asks again.
     const failed = (error: unknown): Outcome => signalOf(flow)?.aborted ? RETRY : { kind: "error", error };

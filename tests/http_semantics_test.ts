@@ -905,6 +905,25 @@ class HeldWrites extends MemoryStorage {
   }
 }
 
+/** A memory storage whose writes land only once released, and whose deletes too once held. */
+class HeldDeletes extends HeldWrites {
+  #deletes: Promise<void> | undefined;
+  #releaseDeletes: (() => void) | undefined;
+  override async delete(keys: string[]): Promise<void> {
+    await this.#deletes;
+    await super.delete(keys);
+  }
+  /** Holds the deletes from now on. */
+  holdDeletes(): void {
+    this.#deletes = new Promise((resolve) => this.#releaseDeletes = resolve);
+  }
+  /** Lets the deletes held land, and every later one at once. */
+  releaseDeletes(): void {
+    this.#releaseDeletes?.();
+    this.#deletes = undefined;
+  }
+}
+
 /**
  * A resource that each POST changes (`v1`, `v2`, …), served with `cacheControl`; `hold()` keeps
  * the GETs from answering until the function it returns is called (they answer with the version
@@ -1040,6 +1059,32 @@ Deno.test("RFC 9111 §4.4: a POST, the cache's own deletes and a POST through an
       await session.close();
     });
   }
+});
+
+Deno.test("RFC 9111 §4.4: a request after a clear does not share what an identical one got before it, while that one's write is undone", async () => {
+  let version = 1;
+  const clock = new Clock();
+  const o = origin(() =>
+    reply(`v${version}`, { "cache-control": "max-age=60", etag: `"v${version}"` }, { clock })
+  );
+  const storage = new HeldDeletes();
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, backend: new CacheBackend(storage) });
+  const first = await session.fetch(URL_A);
+  await first.body!.cancel(); // the cache reads on and stores the body: the request leads until then
+  await until(() => storage.held === 1);
+  storage.holdDeletes();
+  const clearing = session.cache.clear(); // waits for the write under way, which is then undone
+  storage.release();
+  await clearing;
+  version++;
+  // The undo has not landed: the first request still holds its lead, settled with v1.
+  const after = await session.fetch(URL_A);
+  assertEquals([after.fromCache, await after.text(), o.calls], [false, "v2", 2]);
+  // Nor is v1 the version a caller that names it may keep.
+  const named = await session.fetch(URL_A, { headers: { "if-none-match": '"v1"' } });
+  assertEquals([named.status, await named.text()], [200, "v2"]);
+  storage.releaseDeletes();
+  await session.close();
 });
 
 Deno.test("RFC 9111 §4.4: cache.delete(key) of a POST's or a HEAD's own entry keeps a response asked for before from being stored after", async (t) => {
