@@ -20,7 +20,7 @@ import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 import { callSafely } from "./callbacks.ts";
-import { settledWithin, STORE_WAIT_LIMIT } from "./body.ts";
+import { settledWithin } from "./body.ts";
 
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
@@ -333,7 +333,7 @@ export class CacheAccess {
   }
 
   /**
-   * Gives background work {@linkcode STORE_WAIT_LIMIT} to end, aborts `closing` (what only the
+   * Gives background work 2 s to end ({@linkcode settledWithin}), aborts `closing` (what only the
    * cache waits for then stops), waits for the rest, and from then on leaves the backend alone: a
    * request still under way reads, stores and reports nothing (what fails then fails for the
    * closing).
