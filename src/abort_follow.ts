@@ -1,6 +1,7 @@
 /**
- * Following a request's abort signal from a body, without the signal keeping the body alive: one
- * `AbortController` may serve a whole application, and outlive every response it was given to.
+ * Following a request's abort signal: from a body, without the signal keeping the body alive (one
+ * `AbortController` may serve a whole application, and outlive every response it was given to),
+ * and while waiting for something.
  *
  * @module
  */
@@ -44,3 +45,22 @@ const ABORTS = new WeakMap<object, Map<() => void, () => void>>();
 const FOLLOWED = new FinalizationRegistry<{ signal: AbortSignal; listener: () => void }>(
   ({ signal, listener }) => signal.removeEventListener("abort", listener),
 );
+
+/**
+ * Waits for a promise unless an abort signal fires first; then rejects with the signal's reason,
+ * as fetch does.
+ *
+ * @param promise What to wait for.
+ * @param signal The caller's signal, if any.
+ * @returns What the promise resolves to.
+ * @throws {unknown} The signal's reason when it aborts first.
+ */
+export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { onAbort } from "./abort_follow.ts";
+import { onAbort, unlessAborted } from "./abort_follow.ts";
 import { fillsBuffer } from "./bytes.ts";
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
 import { offerWhole, READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
@@ -68,7 +68,9 @@ export async function takeBody(
     const stored = store(taken);
     let body: TakenBody;
     try {
-      body = await taken;
+      // An abort fails the caller's body at once, as fetch's; the read goes on for the cache (for
+      // the requests that wait on this one, whose origin request an abort does not stop).
+      body = await unlessAborted(taken, signal);
     } catch (error) {
       return failedBody(error);
     }

@@ -5,10 +5,13 @@
  * The first request for a key leads: it goes to the origin and settles an {@linkcode Outcome}
  * that every request waiting on it receives. A waiter gives up only on its own abort signal, and
  * a leader always settles (`release` settles whatever was not settled yet), so no waiter hangs.
+ * The origin request goes on while anyone wants what it brings: a leader's caller that aborts
+ * fails at once, but the request stops only once no waiter waits either ({@linkcode Lead.signal}).
  *
  * @module
  */
 
+import { onAbort, unlessAborted } from "./abort_follow.ts";
 import type { CacheEntry } from "./record.ts";
 
 /** What a leading request ended with, as its waiters receive it. */
@@ -23,18 +26,25 @@ export type Outcome =
   /** Nothing to share (not storable, too large): each waiter asks the origin itself. */
   | { kind: "unshared" }
   /**
-   * What the leader got is not for the waiters (its own caller aborted, or its URL was invalidated
-   * since it asked): one waiter takes the lead and asks again.
+   * What the leader got is not for the waiters (its origin request was aborted, its caller and
+   * every waiter having given up, or its URL was invalidated since it asked): one waiter takes the
+   * lead and asks again.
    */
   | { kind: "retry" };
 
 /** Nothing to share. */
 export const UNSHARED: Outcome = { kind: "unshared" };
-/** The leader gave up, or what it got is out of date. */
+/** The origin request was given up, or what it got is out of date. */
 export const RETRY: Outcome = { kind: "retry" };
 
 /** The lead for one key, held by the request that is at the origin. */
 export interface Lead {
+  /**
+   * The origin request's signal, when the leader's caller has one. It aborts, with that signal's
+   * reason, once that has aborted and no waiter waits any more (none joined, each aborted, or the
+   * outcome was settled): until then the waiters still want the response.
+   */
+  readonly signal: AbortSignal | undefined;
   /**
    * Hands an outcome to every request waiting now or arriving before `release`; only the first
    * call counts.
@@ -49,6 +59,26 @@ export interface Lead {
    * @param outcome The outcome, by default {@linkcode UNSHARED}.
    */
   release(outcome?: Outcome): void;
+  /**
+   * Keeps the leader's caller's signal aborting the origin request for as long as `body` lives,
+   * also after `release`, when nothing is shared any more and the caller alone reads it (the lead
+   * follows the signal until then only).
+   *
+   * @param body The origin response's body.
+   */
+  follow(body: ReadableStream): void;
+}
+
+/** A lead as the requests that join it see it. */
+export interface Shared {
+  /**
+   * Waits for the lead's outcome, as one of those that want it, until `signal` aborts.
+   *
+   * @param signal The waiting caller's abort signal.
+   * @returns The outcome.
+   * @throws {unknown} The signal's reason when it aborts first.
+   */
+  wait(signal: AbortSignal | null | undefined): Promise<Outcome>;
 }
 
 /** A lookup in progress, see {@linkcode Inflight.enter}. */
@@ -59,7 +89,7 @@ export interface Ticket {
    *
    * @returns The outcome, or `undefined`.
    */
-  missed(): Promise<Outcome> | undefined;
+  missed(): Shared | undefined;
   /** Ends the lookup. */
   leave(): void;
 }
@@ -80,9 +110,9 @@ export interface Ticket {
  * ```
  */
 export class Inflight {
-  #leads = new Map<string, Promise<Outcome>>();
+  #leads = new Map<string, Shared>();
   /** Lookups in progress per key, and the last lead released while any of them ran. */
-  #lookups = new Map<string, { count: number; released?: { seq: number; outcome: Promise<Outcome> } }>();
+  #lookups = new Map<string, { count: number; released?: { seq: number; shared: Shared } }>();
   #seq = 0;
 
   /**
@@ -103,7 +133,7 @@ export class Inflight {
     return {
       missed: () => {
         const released = this.#lookups.get(key)?.released;
-        return released !== undefined && released.seq > seq ? released.outcome : before;
+        return released !== undefined && released.seq > seq ? released.shared : before;
       },
       leave: () => {
         if (left) return;
@@ -119,32 +149,61 @@ export class Inflight {
    * @param key The cache key.
    * @returns The lead, or `undefined` when the key has a leader.
    */
-  lead(key: string): Lead | undefined {
+  lead(key: string, signal?: AbortSignal | null): Lead | undefined {
     if (this.#leads.has(key)) return undefined;
     let resolve!: (outcome: Outcome) => void;
     const promise = new Promise<Outcome>((done) => resolve = done);
-    this.#leads.set(key, promise);
+    // (Made only for a leader with a signal: a request without one cannot abort.)
+    const origin = signal ? new AbortController() : undefined;
     let settled = false;
     let released = false;
+    /** Waiters that joined and have not aborted. */
+    let waiting = 0;
+    // Once the leader's caller has aborted, the origin request goes on only for the waiters.
+    const abandon = () => {
+      if (signal?.aborted && (settled || waiting === 0)) origin?.abort(signal.reason);
+    };
+    const shared: Shared = {
+      wait: async (waiter) => {
+        waiting++;
+        try {
+          return await unlessAborted(promise, waiter);
+        } catch (error) {
+          waiting--;
+          abandon();
+          throw error;
+        }
+      },
+    };
+    this.#leads.set(key, shared);
+    // (Followed only while the lead is held, see `follow`: the signal may serve a whole application.)
+    signal?.addEventListener("abort", abandon, { once: true });
+    abandon();
     const settle = (outcome: Outcome) => {
       if (settled) return;
       settled = true;
       resolve(outcome);
+      abandon();
     };
     return {
+      signal: origin?.signal,
       settle,
       release: (outcome = UNSHARED) => {
         // Leave first: a waiter that wakes up on a retry must find the key free to lead it.
         // (A lead already retired as outdated, see `join`, leaves no outcome to lookups.)
         if (!released) {
           released = true;
-          if (this.#leads.get(key) === promise) {
+          signal?.removeEventListener("abort", abandon);
+          if (this.#leads.get(key) === shared) {
             this.#leads.delete(key);
             const lookups = this.#lookups.get(key);
-            if (lookups !== undefined) lookups.released = { seq: ++this.#seq, outcome: promise };
+            if (lookups !== undefined) lookups.released = { seq: ++this.#seq, shared };
           }
         }
         settle(outcome);
+      },
+      follow: (body) => {
+        if (signal) onAbort(signal, abandon, body);
       },
     };
   }
@@ -152,7 +211,8 @@ export class Inflight {
   /**
    * Waits for an identical request that is at the origin and returns its outcome; with none, takes
    * the lead at once (before any await, so that of simultaneous requests exactly one leads). When
-   * the leader's caller aborts, the first waiter to wake up leads in its place.
+   * the lead's origin request was aborted (its caller and every waiter gave up), or what it got is
+   * out of date, the first waiter to wake up leads in its place.
    *
    * @param key The cache key.
    * @param missed The outcome of a lead that ended while this request read the backend
@@ -166,7 +226,7 @@ export class Inflight {
    */
   async join(
     key: string,
-    missed: Promise<Outcome> | undefined,
+    missed: Shared | undefined,
     options: {
       mayLead: boolean;
       signal: AbortSignal | null | undefined;
@@ -176,10 +236,10 @@ export class Inflight {
     let shared = this.#leads.get(key) ?? missed;
     while (true) {
       if (shared === undefined) {
-        const lead = options.mayLead ? this.lead(key) : undefined;
+        const lead = options.mayLead ? this.lead(key, options.signal) : undefined;
         return lead && { kind: "lead", lead };
       }
-      const outcome = await unlessAborted(shared, options.signal);
+      const outcome = await shared.wait(options.signal);
       if (outcome.kind === "entry" && options.outdated?.(outcome)) {
         if (this.#leads.get(key) === shared) this.#leads.delete(key);
       } else if (outcome !== RETRY) return outcome;
@@ -189,20 +249,26 @@ export class Inflight {
 }
 
 /**
- * Waits for a promise unless an abort signal fires first; then rejects with the signal's reason,
- * as fetch does.
+ * A leading request's answer to its own caller: its exchange with the origin goes on for the
+ * waiters (on the lead's signal), but the caller gives up at once on its own signal until the
+ * response has arrived, as with fetch (after that, its body fails: `takeBody`). A response that
+ * arrives for a caller who gave up is for the waiters alone: the caller's body is let go of.
  *
- * @param promise What to wait for.
- * @param signal The caller's signal, if any.
- * @returns What the promise resolves to.
- * @throws {unknown} The signal's reason when it aborts first.
+ * @param signal The caller's signal.
+ * @param exchange The exchange; it calls `arrived` once the origin's response has arrived.
+ * @returns The caller's response.
+ * @throws {unknown} The signal's reason when it aborts before the response.
  */
-export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+export function answerLeader<T extends Response>(
+  signal: AbortSignal,
+  exchange: (arrived: () => void) => Promise<T>,
+): Promise<T> {
+  let arrived!: () => void;
+  const responded = new Promise<void>((resolve) => arrived = resolve);
+  const work = exchange(arrived);
+  work.then(arrived, arrived);
+  return unlessAborted(responded, signal).then(() => work, (reason) => {
+    work.then((late) => late.body?.cancel().catch(() => {}), () => {});
+    throw reason;
   });
 }

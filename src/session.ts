@@ -6,7 +6,7 @@
 
 import type { CacheBackend } from "../backends/base.ts";
 import { takeBody, type TakenBody } from "./body.ts";
-import { Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
+import { answerLeader, Inflight, type Lead, type Outcome, RETRY, type Shared } from "./inflight.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { ERROR_STATUSES } from "./policy.ts";
 import { conditionalHeaders, headDescribes, isNotModified, validatorsMatch } from "./validation.ts";
@@ -171,7 +171,7 @@ export class CachedSession implements AsyncDisposable {
     // read returns (a miss): the ticket keeps its outcome for this request to join.
     const ticket = flow.mode === "reload" ? undefined : this.#inflight.enter(flow.key);
     let found: Found | undefined;
-    let missed: Promise<Outcome> | undefined;
+    let missed: Shared | undefined;
     try {
       found = ticket === undefined
         ? undefined
@@ -244,10 +244,42 @@ export class CachedSession implements AsyncDisposable {
     return this.close();
   }
 
-  async #network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
-    const o = this.#o;
+  #network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
+    const signal = signalOf(flow);
     // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking too.
-    const lead = claimed ?? (o.coalesceRequests ? this.#inflight.lead(flow.key) : undefined);
+    const lead = claimed ?? (this.#o.coalesceRequests ? this.#inflight.lead(flow.key, signal) : undefined);
+    // (A refresh keeps its signal, the session's closing one: it stops as the session closes.)
+    if (lead?.signal === undefined || flow.background || !signal) {
+      return this.#exchange(flow, flow, stale, lead);
+    }
+    // The origin request goes on while a waiter wants its response (Lead.signal).
+    const sent = { ...flow, ...withSignal(flow, lead.signal) };
+    return answerLeader(signal, (arrived) => this.#exchange(flow, sent, stale, lead, arrived));
+  }
+
+  /**
+   * Asks the origin, then serves, stores and shares what it sent.
+   *
+   * @param flow The request.
+   * @param sent The request as sent to the origin (with the lead's signal).
+   * @param stale What is stored for it, if anything.
+   * @param lead The lead, when identical requests may wait for this one.
+   * @param arrived Called once the origin's response has arrived.
+   * @returns The response for the caller.
+   */
+  async #exchange(
+    flow: Flow,
+    sent: Flow,
+    stale: Found | undefined,
+    lead: Lead | undefined,
+    arrived?: () => void,
+  ): Promise<CachedResponse> {
+    const o = this.#o;
+    const ask = async (validators: [string, string][]) => {
+      const response = await this.#origin.fetch(sent, validators);
+      arrived?.();
+      return response;
+    };
     // What the origin sent is stored, and shared with waiters, only if its URL was not invalidated
     // since it was asked for (RFC 9111 §4.4).
     let asked = this.#access.mark();
@@ -257,8 +289,13 @@ export class CachedSession implements AsyncDisposable {
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
       else lead?.settle({ kind: "entry", entry, asked });
     };
-    // An error caused by this caller's own abort is not the origin's: a waiter asks again.
-    const failed = (error: unknown): Outcome => signalOf(flow)?.aborted ? RETRY : { kind: "error", error };
+    // Shared with no one, a body the caller alone reads on follows its signal, as fetch's does.
+    const unshared = (response: Response) => {
+      settle(undefined);
+      if (response.body !== null) lead?.follow(response.body);
+    };
+    // An error caused by the origin request's abort is not the origin's: a waiter asks again.
+    const failed = (error: unknown): Outcome => signalOf(sent)?.aborted ? RETRY : { kind: "error", error };
     try {
       const cached = stale?.entry;
       const validators = cached === undefined ? [] : conditionalHeaders(cached);
@@ -267,7 +304,7 @@ export class CachedSession implements AsyncDisposable {
       const conditional = validators.length > 0;
       let response: Response;
       try {
-        response = await this.#origin.fetch(flow, validators);
+        response = await ask(validators);
       } catch (error) {
         if (cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
           lead?.release(failed(error));
@@ -297,7 +334,7 @@ export class CachedSession implements AsyncDisposable {
           return this.#serve(flow, found, "revalidated", { fwd, status: 304, stored: storable });
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
-        response = await this.#origin.fetch(flow, []);
+        response = await ask([]);
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
@@ -317,17 +354,20 @@ export class CachedSession implements AsyncDisposable {
         ? undefined
         : planEntry(flow, primary, response, requestTime, responseTime, o);
       if (plan === undefined) {
-        settle(undefined);
+        unshared(response);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
       // A body declared larger than the limit streams through untouched: nothing is collected.
       if (Number(response.headers.get("content-length")) > this.#maxBodySize) {
-        settle(undefined);
+        unshared(response);
         this.#access.replacedUnstored(flow, plan.key, stale);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }
       const keep = async (taken: TakenBody | undefined) => {
-        if (taken === undefined) return this.#access.replacedUnstored(flow, plan.key, stale);
+        if (taken === undefined) {
+          unshared(response); // let go of: too large
+          return this.#access.replacedUnstored(flow, plan.key, stale);
+        }
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
@@ -335,19 +375,21 @@ export class CachedSession implements AsyncDisposable {
         await this.#access.store(flow, found, entry, asked, plan.deleteAt, taken.record);
         return entry;
       };
+      // A body that failed is never stored nor served; waiters get the same error.
+      const store = (bytes: Promise<TakenBody | undefined>) => {
+        const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
+          settle(undefined)
+        );
+        this.#access.track(stored);
+        return stored;
+      };
+      const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
       const body = await takeBody(
         response,
         this.#maxBodySize,
         plan.entry,
-        (bytes) => {
-          // A body that failed is never stored nor served; waiters get the same error.
-          const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
-            settle(undefined)
-          );
-          this.#access.track(stored);
-          return stored;
-        },
-        flow.method === "HEAD" ? undefined : signalOf(flow),
+        store,
+        signal,
         this.#closing.signal,
       );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)

@@ -8,7 +8,7 @@ import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { BACKENDS, delay, dispose, loopback, until } from "./_fixtures.ts";
-import { Clock, origin, reply } from "./_origin.ts";
+import { Clock, origin, reply, settle } from "./_origin.ts";
 
 const BODY = "x".repeat(64 * 1024);
 const FRESH = { "cache-control": "max-age=60", "content-type": "text/plain" };
@@ -205,12 +205,60 @@ Deno.test("coalescing: the first caller aborting before the response does not fa
     release();
     const bodies = await Promise.all(others);
     ok(bodies.every((body) => body === BODY));
-    equal(server.hits, 2, "the aborted request, then one request for all the others");
+    equal(server.hits, 1, "the aborted caller's origin request goes on for the others");
   } finally {
     release();
     await session.close();
     await server.close();
   }
+});
+
+Deno.test("coalescing: a waiter whose leader aborts gets the response of the first origin request", async () => {
+  // An origin that answers once released, and fails a request whose signal aborts first, as fetch does.
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const o = origin((request) =>
+    new Promise((resolve, reject) => {
+      request.signal.addEventListener("abort", () => reject(request.signal.reason));
+      gate.then(() => resolve(reply(BODY, FRESH)));
+    })
+  );
+  const session = new CachedSession({ fetch: o.fetch });
+  const controller = new AbortController();
+  const leader = session.fetch("http://h.test/", { signal: controller.signal });
+  await until(() => o.calls === 1);
+  const waiter = session.fetch("http://h.test/");
+  await delay(5); // let the waiter reach the wait
+  controller.abort();
+  await rejects(leader, (error: unknown) => error === controller.signal.reason);
+  equal(o.requests[0]!.signal.aborted, false, "the origin request goes on for the waiter");
+  release();
+  equal(await (await waiter).text(), BODY);
+  equal(o.calls, 1, "the origin is asked once");
+  await session.close();
+});
+
+Deno.test("coalescing: the origin request of a leader that aborted stops once its last waiter aborts too", async () => {
+  const o = origin((request) =>
+    new Promise((_resolve, reject) =>
+      request.signal.addEventListener("abort", () => reject(request.signal.reason))
+    )
+  );
+  const session = new CachedSession({ fetch: o.fetch });
+  const [leading, waiting] = [new AbortController(), new AbortController()];
+  const leader = session.fetch("http://h.test/", { signal: leading.signal });
+  await until(() => o.calls === 1);
+  const waiter = session.fetch("http://h.test/", { signal: waiting.signal });
+  await delay(5); // let the waiter reach the wait
+  leading.abort();
+  await rejects(leader, (error: unknown) => error === leading.signal.reason);
+  equal(o.requests[0]!.signal.aborted, false, "the waiter still wants it");
+  waiting.abort();
+  await rejects(waiter, (error: unknown) => error === waiting.signal.reason);
+  equal(o.requests[0]!.signal.aborted, true, "no one wants it any more");
+  await settle();
+  equal([o.calls, await session.cache.count()].join(), "1,0");
+  await session.close();
 });
 
 Deno.test("coalescing: the first caller aborting in the middle of the body does not fail the others", async () => {
@@ -229,12 +277,13 @@ Deno.test("coalescing: the first caller aborting in the middle of the body does 
     const others = Array.from({ length: 10 }, () => session.fetch(server.url).then((r) => r.text()));
     const reader = first.body!.getReader();
     await reader.read();
+    await delay(5); // let the others reach the wait
     controller.abort();
     await rejects(reader.read(), (error: unknown) => (error as Error).name === "AbortError");
     release();
     const bodies = await Promise.all(others);
     ok(bodies.every((body) => body === BODY), "no waiter is served the partial body");
-    equal(server.hits, 2);
+    equal(server.hits, 1, "the aborted caller's origin request goes on for the others");
     const stored = await session.fetch(server.url);
     equal([stored.fromCache, await stored.text() === BODY].join(), "true,true");
   } finally {
