@@ -1,0 +1,270 @@
+/**
+ * The exchange with the origin for a request the cache cannot answer alone: ask (conditionally
+ * when something is stored), then serve a stored response on error, freshen it from a `304` or a
+ * `HEAD`, or store and share what came; and background refreshes (RFC 5861).
+ *
+ * @module
+ */
+
+import { takeBody, type TakenBody } from "./body.ts";
+import type { CacheAccess } from "./cache_access.ts";
+import { type ForwardReason, forwardReason } from "./cache_status.ts";
+import { answerLeader, type Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
+import { mayServeOnErrorFor } from "./lookup.ts";
+import type { Monitor, Served } from "./monitor.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { ERROR_STATUSES } from "./policy.ts";
+import type { CacheEntry } from "./record.ts";
+import { StepwiseFetch } from "./redirects.ts";
+import { signalOf, withSignal } from "./request.ts";
+import { CachedResponse } from "./response.ts";
+import { type Flow, freshen, type Hit, networkInfo } from "./serve.ts";
+import { type Found, planEntry } from "./store_plan.ts";
+import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
+
+/** How the session serves a stored entry (its `#serve`). */
+export type Serve = (
+  flow: Flow,
+  found: Hit,
+  how?: Served,
+  forward?: { fwd: ForwardReason; status?: number; stored?: boolean },
+) => CachedResponse;
+
+/** A session's exchanges with the origin. */
+export class Exchange {
+  #o: ResolvedOptions;
+  #inflight: Inflight;
+  #access: CacheAccess;
+  #monitor: Monitor;
+  #serve: Serve;
+  #origin: StepwiseFetch;
+  #closing: AbortSignal;
+  #maxBodySize: number;
+  #refreshing = new Set<string>();
+
+  /**
+   * @param o The session's options.
+   * @param inflight The session's leads (coalescing).
+   * @param access The session's reads, writes and background work.
+   * @param monitor Where stats and events go.
+   * @param serve How the session serves a stored entry.
+   * @param limits `closing`: the session's closing signal; `maxBodySize`: the largest body collected.
+   */
+  constructor(
+    o: ResolvedOptions,
+    inflight: Inflight,
+    access: CacheAccess,
+    monitor: Monitor,
+    serve: Serve,
+    limits: { closing: AbortSignal; maxBodySize: number },
+  ) {
+    this.#o = o;
+    this.#inflight = inflight;
+    this.#access = access;
+    this.#monitor = monitor;
+    this.#serve = serve;
+    this.#origin = new StepwiseFetch(o.fetch);
+    this.#closing = limits.closing;
+    this.#maxBodySize = limits.maxBodySize;
+  }
+
+  /**
+   * Asks the origin for a request the cache cannot answer alone, and leads the identical
+   * requests that arrive meanwhile (unless `claimed` already leads them).
+   *
+   * @param flow The request.
+   * @param stale What is stored for it, if anything: asked for conditionally.
+   * @param claimed The lead the request took while it waited for another.
+   * @returns The response for the caller.
+   */
+  network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
+    const signal = signalOf(flow);
+    // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking too.
+    const lead = claimed ?? (this.#o.coalesceRequests ? this.#inflight.lead(flow.key, signal) : undefined);
+    // (A refresh keeps its signal, the session's closing one: it stops as the session closes.)
+    if (lead?.signal === undefined || flow.background || !signal) {
+      return this.#exchange(flow, flow, stale, lead);
+    }
+    // The origin request goes on while a waiter wants its response (Lead.signal).
+    const sent = { ...flow, ...withSignal(flow, lead.signal) };
+    return answerLeader(signal, (arrived) => this.#exchange(flow, sent, stale, lead, arrived));
+  }
+
+  /**
+   * Asks the origin, then serves, stores and shares what it sent.
+   *
+   * @param flow The request.
+   * @param sent The request as sent to the origin (with the lead's signal).
+   * @param stale What is stored for it, if anything.
+   * @param lead The lead, when identical requests may wait for this one.
+   * @param arrived Called once the origin's response has arrived.
+   * @returns The response for the caller.
+   */
+  async #exchange(
+    flow: Flow,
+    sent: Flow,
+    stale: Found | undefined,
+    lead: Lead | undefined,
+    arrived?: () => void,
+  ): Promise<CachedResponse> {
+    const o = this.#o;
+    const ask = async (validators: [string, string][]) => {
+      const response = await this.#origin.fetch(sent, validators);
+      arrived?.();
+      return response;
+    };
+    // What the origin sent is stored, and shared with waiters, only if its URL was not invalidated
+    // since it was asked for (RFC 9111 §4.4).
+    let asked = this.#access.mark();
+    const settle = (entry: CacheEntry | undefined) => {
+      if (entry === undefined || entry.method === "HEAD") lead?.release();
+      // A waiter may have come after the invalidation: the waiters ask again, one of them leading.
+      else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
+      else lead?.settle({ kind: "entry", entry, asked });
+    };
+    // Shared with no one, a body the caller alone reads on follows its signal, as fetch's does.
+    const unshared = (response: Response) => {
+      settle(undefined);
+      if (response.body !== null) lead?.follow(response.body);
+    };
+    // An error caused by the origin request's abort is not the origin's: a waiter asks again.
+    const failed = (error: unknown): Outcome => signalOf(sent)?.aborted ? RETRY : { kind: "error", error };
+    try {
+      const cached = stale?.entry;
+      const validators = cached === undefined ? [] : conditionalHeaders(cached);
+      const requestTime = o.now();
+      const fwd = forwardReason(flow.mode, stale, requestTime);
+      const conditional = validators.length > 0;
+      let response: Response;
+      try {
+        response = await ask(validators);
+      } catch (error) {
+        if (cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
+          lead?.release(failed(error));
+          return this.#serve(flow, stale as Hit, "stale-if-error", { fwd });
+        }
+        throw error;
+      }
+      const responseTime = o.now();
+      if (
+        cached !== undefined && ERROR_STATUSES.has(response.status) &&
+        mayServeOnErrorFor(flow, cached, responseTime, o)
+      ) {
+        await response.body?.cancel();
+        settle(undefined);
+        return this.#serve(flow, stale as Hit, "stale-if-error", { fwd, status: response.status });
+      }
+      if (cached !== undefined && response.status === 304 && validators.length > 0) {
+        if (validatorsMatch(cached, response.headers)) {
+          const freshened = freshen(this.#o, flow, cached, response, requestTime, responseTime);
+          const { entry, storable } = freshened;
+          // (A 304 that says the response may no longer be stored, `no-store` say, deletes it.)
+          settle(storable ? entry : undefined);
+          this.#access.track(
+            this.#access.update(flow, stale!, freshened, asked).finally(() => lead?.release()),
+          );
+          const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
+          return this.#serve(flow, found, "revalidated", { fwd, status: 304, stored: storable });
+        }
+        // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
+        response = await ask([]);
+      }
+      if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
+        // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
+        // that describes another representation makes the stored one unusable.
+        const freshened = headDescribes(cached, response.headers)
+          ? freshen(this.#o, flow, cached, response, requestTime, responseTime)
+          : undefined;
+        if (freshened?.storable) settle(freshened.entry);
+        await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked));
+        settle(undefined);
+        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
+      }
+      asked = await this.#access.invalidateFor(flow, response, asked);
+      const primary = stale?.viaAlias ? undefined : stale?.primary;
+      // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
+      const plan = flow.method === "HEAD" && stale?.entry?.method === "GET"
+        ? undefined
+        : planEntry(flow, primary, response, requestTime, responseTime, o);
+      if (plan === undefined) {
+        unshared(response);
+        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
+      }
+      // A body declared larger than the limit streams through untouched: nothing is collected.
+      if (Number(response.headers.get("content-length")) > this.#maxBodySize) {
+        unshared(response);
+        this.#access.replacedUnstored(flow, plan.key, stale);
+        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
+      }
+      const keep = async (taken: TakenBody | undefined) => {
+        if (taken === undefined) {
+          unshared(response); // let go of: too large
+          return this.#access.replacedUnstored(flow, plan.key, stale);
+        }
+        // Waiting requests get the entry now; they never wait for the backend's write.
+        const entry = { ...plan.entry, body: taken.body };
+        settle(entry);
+        const found = { key: plan.key, viaAlias: false };
+        await this.#access.store(flow, found, entry, asked, plan.deleteAt, taken.record);
+        return entry;
+      };
+      // A body that failed is never stored nor served; waiters get the same error.
+      const store = (bytes: Promise<TakenBody | undefined>) => {
+        const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
+          settle(undefined)
+        );
+        this.#access.track(stored);
+        return stored;
+      };
+      const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
+      const body = await takeBody(
+        response,
+        this.#maxBodySize,
+        plan.entry,
+        store,
+        signal,
+        this.#closing,
+      );
+      // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
+      return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);
+    } catch (error) {
+      lead?.release(failed(error));
+      throw error;
+    }
+  }
+
+  /**
+   * RFC 5861 §3: refreshes a stale entry in the background, once at a time per entry.
+   *
+   * @param flow The request the stale entry was served to.
+   * @param found The entry.
+   */
+  refresh(flow: Flow, found: Hit): void {
+    if (this.#refreshing.has(found.key)) return;
+    this.#refreshing.add(found.key);
+    const closing = this.#closing;
+    const background: Flow = { ...flow, ...withSignal(flow, closing), background: true };
+    // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
+    const work = this.network(background, found)
+      .then((response) => response.body?.pipeTo(new WritableStream()))
+      .catch((error) => closing.aborted || this.#access.report(error, "revalidate", flow))
+      .finally(() => this.#refreshing.delete(found.key));
+    this.#access.track(work);
+  }
+
+  #wrap(
+    flow: Flow,
+    response: Response,
+    body: BodyInit | null | undefined,
+    entry: Omit<CacheEntry, "body"> | undefined,
+    fwd: ForwardReason,
+    conditional: boolean,
+  ): CachedResponse {
+    const wrapped = CachedResponse.fromNetwork(
+      response,
+      body === undefined ? response.body : body,
+      networkInfo(flow.key, entry, this.#o.now),
+    );
+    return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
+  }
+}
