@@ -35,10 +35,11 @@ export function onAbort(signal: AbortSignal, abort: () => void, owner: object): 
   return () => {
     signal.removeEventListener("abort", listener);
     FOLLOWED.unregister(listener);
+    aborts.delete(listener);
   };
 }
 
-/** What an abort does to a body, by the listener that follows the signal for it; held no longer than the body. */
+/** What an abort does to a body, by the listener that follows a signal for it; kept as long as the body. */
 const ABORTS = new WeakMap<object, Map<() => void, () => void>>();
 
 /** Removes the abort listener of a body that was collected before it ended. */
