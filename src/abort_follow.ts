@@ -22,7 +22,8 @@ export function onAbort(signal: AbortSignal, abort: () => void, owner: object): 
   }
   // The signal may outlive the body by far (one controller for a whole application): it holds
   // the listener, and the listener reaches the body only weakly. A body nobody reads any more
-  // is collected, and its listener then removed.
+  // is collected, and its listener then removed. (Nothing in this scope may hold `abort`: V8
+  // shares one context among a scope's closures, so the listener would hold it too.)
   const ref = new WeakRef(owner);
   const listener = () => {
     const alive = ref.deref();
