@@ -36,7 +36,6 @@ export function onAbort(signal: AbortSignal, abort: () => void, owner: object): 
   return () => {
     signal.removeEventListener("abort", listener);
     FOLLOWED.unregister(listener);
-    aborts.delete(listener);
   };
 }
 
