@@ -334,9 +334,9 @@ export class CacheAccess {
 
   /**
    * Gives background work 2 s to end ({@linkcode settledWithin}), aborts `closing` (what only the
-   * cache waits for then stops), waits for the rest, and from then on leaves the backend alone: a
-   * request still under way reads, stores and reports nothing (what fails then fails for the
-   * closing).
+   * cache waits for then stops), waits for the rest, and from then on neither reads nor stores: a
+   * request still under way reads and stores nothing, and only its invalidations (deletes) reach
+   * the backend, and are reported when they fail.
    *
    * @param closing Aborted once the time is up.
    */
@@ -361,7 +361,9 @@ export class CacheAccess {
    * @param request The request it was done for.
    */
   report(error: unknown, operation: ErrorContext["operation"], request: Reported): void {
-    if (this.#closed) return;
+    // (Once closed, a read or a write that fails fails for the closing; a delete that fails is
+    // an invalidation lost, which a later session could serve: that one is still reported.)
+    if (this.#closed && operation !== "delete") return;
     const context = { operation, request: this.labelOf(request) };
     this.#monitor.failed(error, context);
     callSafely((error: unknown) => this.#o.onError(error, context), error);

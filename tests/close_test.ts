@@ -8,7 +8,9 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { RedisBackend } from "../backends/redis.ts";
+import { SQLiteBackend } from "../backends/sqlite.ts";
 import { CachedSession } from "../mod.ts";
+import { tempDir } from "./_runtime.ts";
 import { serviceUrl } from "./_services.ts";
 
 const URL_A = "http://127.0.0.1/a";
@@ -83,4 +85,22 @@ Deno.test({
     deepEqual(errors, []);
     ok(calls === 2);
   },
+});
+
+Deno.test("close: an unsafe request after close() still invalidates what it changed, so that no later session serves it", async () => {
+  const path = `${tempDir("http_cache_close_")}/cache.db`;
+  let version = 1;
+  const fetch = (_input: RequestInfo | URL, init?: RequestInit) => {
+    if (init?.method === "POST") version++;
+    return Promise.resolve(new Response(`v${version}`, { headers: { "cache-control": "max-age=60" } }));
+  };
+  const first = new CachedSession({ backend: new SQLiteBackend({ path }), fetch });
+  equal(await (await first.fetch(URL_A)).text(), "v1");
+  await first.close();
+  equal(await (await first.fetch(URL_A, { method: "POST", body: "change" })).text(), "v2");
+  await first.cache.close(); // (the invalidation opened the file again)
+  const later = new CachedSession({ backend: new SQLiteBackend({ path }), fetch });
+  const read = await later.fetch(URL_A);
+  deepEqual([read.fromCache, await read.text()], [false, "v2"]);
+  await later.close();
 });
