@@ -256,8 +256,8 @@ export class CachedResponse extends Response {
    * as fast, 1 KB twice), and on every runtime a streamed miss's chunks as the cache reads them
    * (measured side by side, a 1 KB miss on Node costs 27–30% over plain fetch instead of 35–39%,
    * a chunked 100 KB one on Deno 21–23% instead of 33–41%). The response ends up as if the stream
-   * had been read: `bodyUsed`, its body locked. `bytes()`, `text()`, `json()` and `blob()` do the
-   * same; `formData()` reads the stream.
+   * had been read: `bodyUsed`, its body locked. `bytes()`, `text()` and `json()` do the same;
+   * `blob()` and `formData()` read the stream.
    *
    * @returns The body's bytes.
    * @throws {TypeError} When the body has already been read.
@@ -309,20 +309,19 @@ export class CachedResponse extends Response {
   }
 
   /**
-   * Reads the body whole as a `Blob` of the response's MIME type. A body built as a stream is read
-   * as {@linkcode bytes} reads it, and its `Blob` made by a `Response` of those bytes: Bun leaves
-   * the type of a streamed body's `Blob` empty, whatever `Content-Type` says.
+   * Reads the body whole as a `Blob` of the response's MIME type. Bun leaves the type of a
+   * streamed body's `Blob` empty, whatever `Content-Type` says: such a `Blob` is typed by a
+   * `Response` of it, so each runtime types it its own way.
    *
    * @returns The body.
    * @throws {TypeError} When the body has already been read.
    */
   // (Bun types `Response.blob()` with its own `Blob`: the platform's signature keeps this a Response.)
   override async blob(): ReturnType<Response["blob"]> {
-    if (this.#stream === undefined) return await super.blob();
+    const blob = await super.blob();
     const type = this.headers.get("content-type");
-    const bytes = await this.bytes();
-    return await new Response(bytes, type === null ? undefined : { headers: { "content-type": type } })
-      .blob();
+    if (blob.type !== "" || type === null) return blob;
+    return await new Response(blob, { headers: { "content-type": type } }).blob();
   }
 
   /** The whole body, when nobody has started to read it and it can be taken unread. */
