@@ -34,7 +34,7 @@
 
 import { Binary, type Collection, MongoClient } from "mongodb";
 import { CacheBackend, type Storage } from "./base.ts";
-import { positiveInteger } from "../src/backend_options.ts";
+import { positiveInteger, redact } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `mongodb://127.0.0.1:27017`. */
@@ -174,7 +174,9 @@ export class MongoDBStorage implements Storage {
     }
     if (options.url !== undefined && !/^mongodb(\+srv)?:\/\//.test(options.url)) {
       throw new TypeError(
-        `Cannot create MongoDBBackend: url must start with mongodb:// or mongodb+srv://: received ${options.url}`,
+        `Cannot create MongoDBBackend: url must start with mongodb:// or mongodb+srv://: received ${
+          redact(options.url)
+        }`,
       );
     }
     checkNames(options);

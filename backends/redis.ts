@@ -30,7 +30,7 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import { CacheBackend, type Storage } from "./base.ts";
-import { positiveInteger } from "../src/backend_options.ts";
+import { positiveInteger, redact } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `redis://127.0.0.1:6379`. */
@@ -178,9 +178,7 @@ export class RedisStorage implements Storage {
     this.url = options.url ?? DEFAULT_REDIS_URL;
     if (!/^rediss?:\/\//.test(this.url) || !URL.canParse(this.url)) {
       throw new TypeError(
-        `Cannot create RedisBackend: url must be a redis:// or rediss:// URL: received ${
-          this.url.replace(/\/\/([^:/?#@]*):[^/?#]*@/, "//$1:***@")
-        }`,
+        `Cannot create RedisBackend: url must be a redis:// or rediss:// URL: received ${redact(this.url)}`,
       );
     }
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;

@@ -1,6 +1,6 @@
 /**
  * Validation of the options every backend shares, with one message shape: the backend, the
- * option, what is allowed and what was received.
+ * option, what is allowed and what was received (a URL's password masked: {@linkcode redact}).
  *
  * @module
  */
@@ -39,4 +39,21 @@ export function positiveInteger<Fallback extends number | undefined = undefined>
     throw new RangeError(`Cannot create ${backend}: ${option} must be a positive integer: received ${value}`);
   }
   return value;
+}
+
+/**
+ * The userinfo of each URL in a text: scheme, `//` and username (group 1), then `:` and the
+ * password (group 2) up to the authority's last `@`, where URL parsers end userinfo, so a
+ * password may hold `@`. Anywhere in the text: a `kv:https://…` URL, or one in a message.
+ */
+export const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^/?#:\s]*):([^/?#\s]*)@/gi;
+
+/**
+ * Replaces the password of every URL in a text with `***`, for messages.
+ *
+ * @param text A cache URL, or a message.
+ * @returns The text without passwords.
+ */
+export function redact(text: string): string {
+  return text.replace(USERINFO, "$1:***@");
 }

@@ -21,6 +21,7 @@
  */
 
 import { onAbort, unlessAborted } from "./abort_follow.ts";
+import { settledWithin } from "./deadline.ts";
 import { fillsBuffer } from "./bytes.ts";
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
 import { offerWhole, READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
@@ -39,7 +40,7 @@ export interface TakenBody {
  * ({@linkcode READS_WHOLE}); else streams it to the caller while the
  * cache collects it ({@linkcode streamBody}). Either way `store` receives the complete body
  * (`undefined` when it outgrew `limit`, a rejection when it failed), and the caller's body ends
- * only once what `store` returned has settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller
+ * only once what `store` returned has settled ({@linkcode settledWithin}: 2 s at most): a caller
  * that has read a body finds it in the cache.
  *
  * @param response The network response.
@@ -211,15 +212,12 @@ const ABANDONED = new FinalizationRegistry<ReadableStreamDefaultReader<Uint8Arra
   reader.cancel(new TypeError("The response was garbage collected unread")).catch(() => {});
 });
 
-/** Longest wait, once a body has ended, for the cache's write of it: 2,000 ms. */
-export const STORE_WAIT_LIMIT = 2000;
-
 /**
  * Streams a network body to the caller while the cache collects it. The cache reads the body to
  * the end as fast as it comes, copies each chunk for the record, and hands the chunk itself to the
  * caller's stream (held until the caller first pulls), or gathers it for a caller that takes the
  * body whole ({@linkcode offerWhole}). The caller's body ends only once what `store` returned has
- * settled ({@linkcode STORE_WAIT_LIMIT} at most): a caller that has read a body to the end finds
+ * settled ({@linkcode settledWithin}: 2 s at most): a caller that has read a body to the end finds
  * it in the cache on its next request, under its key and its redirect aliases.
  *
  * Once the body outgrows the limit, the cache lets go of it: the network is then read only as fast
@@ -480,24 +478,3 @@ function copyInto<T extends Uint8Array>(bytes: T, at: number, parts: Uint8Array[
   }
   return bytes;
 }
-
-/**
- * Waits for `work` to settle, {@linkcode STORE_WAIT_LIMIT} ms at most.
- *
- * @param work The work.
- */
-export async function settledWithin(work: Promise<unknown>): Promise<void> {
-  let settled = false;
-  const done = work.then(() => settled = true, () => settled = true);
-  // A write to memory or to a synchronous database is done within a few microtasks: wait those
-  // out before arming a timer, which would cost more than the write itself.
-  for (let turn = 0; turn < QUICK_TURNS && !settled; turn++) await undefined;
-  if (settled) return;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<void>((resolve) => timer = setTimeout(resolve, STORE_WAIT_LIMIT));
-  await Promise.race([done, late]);
-  clearTimeout(timer);
-}
-
-/** Microtask turns a write gets to finish before a timer bounds the wait. */
-const QUICK_TURNS = 16;

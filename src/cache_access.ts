@@ -20,7 +20,7 @@ import type { ParsedRequest } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 import { callSafely } from "./callbacks.ts";
-import { settledWithin } from "./body.ts";
+import { settledWithin } from "./deadline.ts";
 
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { settledWithin } from "./body.ts";
+import { settledWithin } from "./deadline.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "./cache_keys.ts";
 
 /** A delete of a URL's entries that failed: the URL, and the methods whose entries it was to delete. */

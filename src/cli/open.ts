@@ -8,7 +8,10 @@
 
 import { existsSync } from "node:fs";
 import type { CacheBackend } from "../../backends/base.ts";
+import { redact, USERINFO } from "../backend_options.ts";
 import { UsageError } from "./args.ts";
+
+export { redact };
 
 /** A cache the CLI opened. */
 export interface OpenedCache {
@@ -101,23 +104,6 @@ export async function openCache(spec: string): Promise<OpenedCache> {
     ? ` (a SQLite file? sqlite:${spec})`
     : "";
   throw new UsageError(`Unsupported cache URL ${JSON.stringify(label)}: use ${FORMS}${hint}`);
-}
-
-/**
- * The userinfo of each URL in a text: scheme, `//` and username (group 1), then `:` and the
- * password (group 2) up to the authority's last `@`, where URL parsers end userinfo, so a
- * password may hold `@`. Anywhere in the text: a `kv:https://…` URL, or one in a message.
- */
-const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^/?#:\s]*):([^/?#\s]*)@/gi;
-
-/**
- * Replaces the password of every URL in a text with `***`, for messages.
- *
- * @param text A cache URL, or a message.
- * @returns The text without passwords.
- */
-export function redact(text: string): string {
-  return text.replace(USERINFO, "$1:***@");
 }
 
 /**
