@@ -27,8 +27,11 @@ Deno.test("unread bodies: dropped responses leave no abort listener on a long-li
   const { code, stdout, stderr } = await start(program, args, { capture: true }).exited;
   equal(code, 0, stderr);
   const { listeners, sockets } = JSON.parse(stdout) as { listeners: number; sockets: number[] };
-  // 300 responses were dropped unread with the same signal: 200 misses and 100 hits.
-  equal(listeners, 0, "abort listeners left on the signal");
+  // 300 responses were dropped unread with the same signal: 200 misses and 100 hits. Bun's
+  // collector scans the stack conservatively, and may keep a few of the last ones a while longer;
+  // a listener that held its body would keep all 300.
+  const allowed = RUNTIME === "bun" ? 30 : 0;
+  ok(listeners <= allowed, `abort listeners left on the signal: ${listeners} (at most ${allowed})`);
   // 10 more bodies each round: the connections they held must not add up.
   ok(sockets[2]! <= sockets[0]! + 3, `connections open after each round: ${sockets.join(", ")}`);
   deepEqual(sockets.length, 3);
