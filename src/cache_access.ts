@@ -253,10 +253,12 @@ export class CacheAccess {
    *
    * @param flow The request.
    * @param response Its response.
-   * @returns Whether it invalidated anything: `false` for a safe method or an error response.
+   * @returns Whether it invalidated anything: `false` for a safe method, or an error response that no redirect led to.
    */
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<boolean> {
-    if (SAFE_METHODS.has(flow.method) || response.status >= 400) return false;
+    // A non-error status invalidates (§4.4): a redirect that fetch followed was the target's own
+    // response, whatever the status of where it led.
+    if (SAFE_METHODS.has(flow.method) || (response.status >= 400 && !response.redirected)) return false;
     try {
       const urls = [...invalidatedUrls(flow.url, response)];
       const methods = storedMethods(this.#cache.storage).filter((method) =>

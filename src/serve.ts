@@ -8,12 +8,12 @@
 
 import type { ResolvedOptions } from "./options.ts";
 import { parseCacheControl } from "./cache_control.ts";
-import { currentAge, headerValue, isStorable, type PolicyRequest } from "./policy.ts";
+import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
-import { expiresAtOf, type Found } from "./store_plan.ts";
+import { expiresAtOf, type Found, varyValues } from "./store_plan.ts";
 import { isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
 
 /** A lookup that found an entry to use. */
@@ -173,10 +173,15 @@ export function freshen(
   responseTime: number,
 ): { entry: CacheEntry; storable: boolean } {
   const headers = updateHeaders(entry.headers, response.headers, o, responseTime);
-  const refreshed = { ...entry, headers, requestTime, responseTime };
+  // §4.1: the stored response is matched on the fields its Vary nominates now. The response
+  // validated is the one for this request, so this request's values are those it was stored for.
+  const names = varyNames(headers);
+  const vary = names === "*" ? entry.vary : varyValues(names, flow.headers, o);
+  const refreshed = { ...entry, headers, vary, requestTime, responseTime };
   const fresh = new Response(null, { status: entry.status, headers });
   const cc = o.cacheControl ? parseCacheControl(fresh.headers.get("cache-control")) : {};
-  const storable = !o.cacheControl || isStorable(flow.policy, entry.status, fresh.headers, cc, o.shared);
+  const storable = names !== "*" &&
+    (!o.cacheControl || isStorable(flow.policy, entry.status, fresh.headers, cc, o.shared));
   return {
     entry: { ...refreshed, expiresAt: expiresAtOf(flow, fresh, refreshed, o, cc) ?? responseTime },
     storable,
@@ -184,10 +189,12 @@ export function freshen(
 }
 
 /**
- * RFC 9111 §4.4: the URIs a non-error response to an unsafe method invalidates — the target URI,
- * the URL that `fetch` followed redirects to (the request reached it too: the Fetch standard
- * invalidates at every hop, and the hops between are not seen here), and the `Location` and
- * `Content-Location` of the same origin as that URL.
+ * RFC 9111 §4.4: the URIs a response to an unsafe method invalidates — the target URI, the URL
+ * that `fetch` followed redirects to (the request reached it too: the Fetch standard invalidates at
+ * every hop, and the hops between are not seen here), and the `Location` and `Content-Location` of
+ * the same origin as that URL. Where `fetch` followed a redirect to an error, the target's own
+ * response was the redirect, a non-error status: the target URI is invalidated, and the URL the
+ * redirect's `Location` named, when it has the target's origin; nothing the error response names.
  *
  * @param target The request's URL.
  * @param response The response.
@@ -196,6 +203,7 @@ export function freshen(
 export function invalidatedUrls(target: URL, response: Response): URL[] {
   const reached = response.redirected ? urlOrUndefined(response.url) ?? target : target;
   const urls = reached.href === target.href ? [target] : [target, reached];
+  if (response.status >= 400) return reached.origin === target.origin ? urls : [target];
   for (const name of ["location", "content-location"]) {
     const value = response.headers.get(name);
     // An unparsable Location invalidates nothing.

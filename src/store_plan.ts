@@ -121,7 +121,7 @@ export function planEntry(
     redirected: response.redirected,
     status,
     statusText: response.statusText,
-    headers: storableHeaders(headers, cc, o),
+    headers: dated(storableHeaders(headers, cc, o), responseTime),
     vary: varyValues(names, request.headers, o),
     requestTime,
     responseTime,
@@ -137,6 +137,20 @@ export function planEntry(
     entry,
     deleteAt,
   };
+}
+
+/**
+ * RFC 9110 §6.6.1: "A recipient with a clock that receives a response message without a Date
+ * header field MUST record the time it was received and append a corresponding Date header field
+ * to the message's header section if it is cached", as a 304 that freshens an entry is.
+ *
+ * @param fields The fields to store (appended to in place).
+ * @param responseTime When the response arrived (epoch ms).
+ * @returns The fields.
+ */
+function dated(fields: [string, string][], responseTime: number): [string, string][] {
+  if (!fields.some(([name]) => name === "date")) fields.push(["date", new Date(responseTime).toUTCString()]);
+  return fields;
 }
 
 /**

@@ -9,10 +9,10 @@ import { scripted as setup } from "./_scripted.ts";
 
 const ORIGIN = "http://127.0.0.1";
 
-/** What `fetch` gives after following redirects from the request's URL to `path`. */
+/** What `fetch` gives after following redirects from the request's URL to `path` (or a URL). */
 function reached(response: Response, path: string): Response {
   return Object.defineProperties(response, {
-    url: { value: `${ORIGIN}${path}` },
+    url: { value: new URL(path, ORIGIN).href },
     redirected: { value: true },
   });
 }
@@ -36,6 +36,41 @@ Deno.test("RFC 9111 §4.4: a POST that fetch followed through a redirect invalid
     const { response, body } = await s.get(undefined, `${ORIGIN}${path}`);
     assertEquals([body, response.fromCache], [`${path} v2`, false], path);
   }
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.4: a POST whose redirect fetch followed to an error still invalidates its target URI", async () => {
+  let version = 1;
+  const s = setup((clock) => (request) => {
+    if (request.method === "POST") {
+      version++;
+      // POST /items → 303 /items/new (the target's own response: a non-error status), which answers 404.
+      return reached(reply("not yet", {}, { status: 404 }), "/items/new");
+    }
+    return reply(`items v${version}`, { "cache-control": "max-age=600" }, { clock });
+  });
+  await s.get(undefined, `${ORIGIN}/items`);
+  await (await s.session.fetch(`${ORIGIN}/items`, { method: "POST", body: "x" })).text();
+  const { response, body } = await s.get(undefined, `${ORIGIN}/items`);
+  assertEquals([body, response.fromCache], ["items v2", false]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.4: a POST redirected to an error invalidates where the redirect led only within the target's origin, and nothing the error names", async () => {
+  const other = "http://127.0.0.2";
+  const s = setup((clock) => (request, n) => {
+    if (request.method !== "POST") return reply(`#${n}`, { "cache-control": "max-age=600" }, { clock });
+    const to = new URL(request.url).pathname === "/near" ? "/near/new" : `${other}/far/new`;
+    return reached(reply("not yet", { "content-location": "/named" }, { status: 404 }), to);
+  });
+  const urls = [`${ORIGIN}/near/new`, `${other}/far/new`, `${ORIGIN}/named`];
+  for (const url of urls) await s.get(undefined, url);
+  for (const path of ["/near", "/far"]) {
+    await (await s.session.fetch(`${ORIGIN}${path}`, { method: "POST", body: "x" })).text();
+  }
+  const fromCache = [];
+  for (const url of urls) fromCache.push((await s.get(undefined, url)).response.fromCache);
+  assertEquals(fromCache, [false, true, true]);
   await s.session.close();
 });
 

@@ -84,6 +84,20 @@ Deno.test("RFC 9111 §5.2.1.5: a request's no-store is neither answered from the
   await s.session.close();
 });
 
+Deno.test("RFC 9110 §6.6.1: a response without Date is cached with a Date of when it was received", async () => {
+  const s = setup(() => () => reply("x", { "cache-control": "max-age=60" }));
+  const received = new Date(s.clock.now).toUTCString();
+  await s.get();
+  s.clock.tick(10);
+  const { response } = await s.get();
+  assertEquals([response.fromCache, response.headers.get("date"), response.headers.get("age")], [
+    true,
+    received,
+    "10",
+  ]);
+  await s.session.close();
+});
+
 Deno.test("RFC 9110 §6.6.1: a 304 without Date is dated when it arrived, so the response it freshens is young again", async () => {
   const s = setup((clock) => (request) =>
     request.headers.has("if-none-match")

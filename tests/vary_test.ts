@@ -106,6 +106,36 @@ Deno.test("Vary: of two stored responses that match a request, the most recent o
   await s.session.close();
 });
 
+Deno.test("RFC 9111 §4.1: after a 304 that adds a field to Vary, a request with another value of it is not answered without validation", async () => {
+  const s = scripted((clock) => (request, n) =>
+    request.headers.get("if-none-match") === '"e1"'
+      ? reply(null, { etag: '"e1"', "cache-control": "max-age=60", vary: "Accept-Language, Accept" }, {
+        status: 304,
+        clock,
+      })
+      : reply(`#${n} ${request.headers.get("accept")}`, {
+        etag: '"e1"',
+        "cache-control": "max-age=60",
+        vary: "Accept-Language",
+      }, { clock })
+  );
+  const asking = (accept: string) => ({ headers: { "accept-language": "en", accept } });
+  await s.get(asking("text/html"));
+  s.clock.tick(120);
+  const revalidated = await s.get(asking("text/html"));
+  assertEquals([revalidated.response.revalidated, revalidated.response.headers.get("vary")], [
+    true,
+    "Accept-Language, Accept",
+  ]);
+  // The stored response now varies on Accept: it was validated for text/html, not for JSON.
+  const other = await s.get(asking("application/json"));
+  assertEquals([other.response.fromCache && !other.response.revalidated, s.origin.calls], [false, 3]);
+  // The request it was validated for is still answered from the cache.
+  const same = await s.get(asking("text/html"));
+  assertEquals([same.response.fromCache, same.response.revalidated], [true, false]);
+  await s.session.close();
+});
+
 Deno.test("Vary: deletes by URL and inspection still find the variants stored under a former Vary list", async () => {
   const vary = { list: "Accept" };
   const s = varying(vary);
