@@ -173,13 +173,23 @@ export function encodeAlias(targets: readonly string[]): Uint8Array {
 /** A decoded record: an entry, or an alias to another key. */
 export type DecodedRecord = { kind: "entry"; entry: CacheEntry } | { kind: "alias"; targets: string[] };
 
+/** A method or field name (an RFC 9110 token), as `Request` and `Headers` take it. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What a field value may not hold (`Headers` refuses it): NUL, CR, LF, or anything beyond Latin-1. */
+const NOT_IN_VALUE = /[\0\r\n\u0100-\uffff]/;
+/** What a status text or URL may not hold. */
+const BREAK = /[\0\r\n]/;
+
 /**
  * Decodes a record written by {@linkcode encodeEntry} or {@linkcode encodeAlias}. The body of an
  * entry is a view into `bytes`.
  *
  * @param bytes The record bytes.
  * @returns The entry or alias.
- * @throws {SyntaxError} When the bytes are not a complete, intact record of a known version.
+ * @throws {SyntaxError} When the bytes are not a complete, intact record of a known version, or
+ * hold an entry that cannot be served: a method or fields that `Headers` refuses, or a line break
+ * in its status text or URL. This code writes none; another writer (a crafted file, a shared server) may, and
+ * such a record is corrupt (deleted, a miss), not a hit that throws on every fetch of its URL.
  */
 export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   if (bytes.length < FRAME) fail("shorter than its frame");
@@ -214,6 +224,12 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   const vary: [string, string | null][] = new Array(varyCount);
   for (let i = 0; i < varyCount; i++) vary[i] = [strings.next(), strings.nullable()];
   strings.finish();
+  if (!TOKEN.test(method)) fail(`invalid method ${JSON.stringify(method)}`);
+  if (BREAK.test(statusText) || BREAK.test(url)) fail("a line break in the status text or URL");
+  for (const [name, value] of headers) {
+    if (!TOKEN.test(name) || NOT_IN_VALUE.test(value)) fail(`invalid field ${JSON.stringify(name)}`);
+  }
+  for (const [name] of vary) if (!TOKEN.test(name)) fail(`invalid Vary name ${JSON.stringify(name)}`);
   return {
     kind: "entry",
     entry: {

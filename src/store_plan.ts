@@ -316,7 +316,7 @@ function concealed(value: string | null): string | null {
 const URL_HEADERS = ["location", "content-location"];
 
 /** The targets of a `Link` field (RFC 8288 §3: each in angle brackets). */
-const LINK_TARGETS = /<([^>]*)>/g;
+const LINK_TARGETS = /<([^<>]*)>/g; // (no "<" inside: each "<" is scanned past once, not to the end)
 
 /**
  * Whether a response's `Location`, `Content-Location` or one of its `Link` targets (a page's
@@ -354,7 +354,9 @@ function isAllowedStatus(status: number, o: ResolvedOptions): boolean {
 
 /** Whether two `Vary` lists name the same headers, in any order (each lists a name once). */
 function sameNames(a: readonly [string, string | null][], b: readonly [string, string | null][]): boolean {
-  return a.length === b.length && a.every(([name]) => b.some(([other]) => other === name));
+  if (a.length !== b.length) return false;
+  const names = new Set(b.map(([name]) => name));
+  return a.every(([name]) => names.has(name));
 }
 
 /**

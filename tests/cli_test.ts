@@ -244,6 +244,19 @@ Deno.test("cli: show escapes the control characters of a stored body and fields,
   equal((JSON.parse((await call("--json")).stdout) as { body: { text: string } }[])[0]!.body.text, body);
 });
 
+Deno.test("cli: list escapes the control characters of a URL read from a crafted database", async () => {
+  const path = `${dir}/cache_${files++}.db`;
+  const backend = new SQLiteBackend({ path });
+  const url = "https://example.com/\x1b]0;owned\x07\x1b[2J";
+  await backend.write(await urlKeyPrefix("GET", new URL(url)), entry(url), Infinity);
+  await backend.close();
+  const io = recorder([`sqlite:${path}`, "list"]);
+  equal(await run(io), EXIT_OK, io.stderr);
+  match(io.stdout(), /example\.com\/\\x1b\]0;owned\\x07\\x1b\[2J/);
+  // deno-lint-ignore no-control-regex -- no control character is left
+  equal(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/.test(io.stdout()), false);
+});
+
 Deno.test("cli: help and version exit 0", async () => {
   for (const args of [["--help"], ["-h"], ["help"], ["sqlite:x.db", "list", "--help"]]) {
     const io = recorder(args);

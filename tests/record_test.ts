@@ -90,16 +90,21 @@ Deno.test("record: empty, non-ASCII and long strings, many fields, null Vary val
 });
 
 Deno.test("record: any entry survives a round trip (property)", () => {
-  // Whole code points (never a lone surrogate, which no header or URL holds).
+  // Whole code points (never a lone surrogate, which no header or URL holds), and no line break
+  // in a URL or status text; fields as `Headers` gives them: a token and Latin-1 without a line break.
   const text = fc.string({ unit: "binary", maxLength: 40 });
+  const line = text.map((value) => value.replace(/[\0\r\n]/g, " "));
+  const name = fc.string({ unit: fc.constantFrom(..."!#$%&'*+.^_`|~09azAZ-"), minLength: 1, maxLength: 12 });
+  const latin1 = fc.string({ unit: fc.integer({ min: 1, max: 255 }).map((c) => String.fromCharCode(c)) })
+    .map((value) => value.replace(/[\r\n]/g, " "));
   fc.assert(
     fc.property(
       fc.record({
-        url: text,
-        statusText: text,
+        url: line,
+        statusText: line,
         status: fc.integer({ min: 200, max: 599 }),
-        headers: fc.array(fc.tuple(text, text), { maxLength: 8 }),
-        vary: fc.array(fc.tuple(text, fc.option(text, { nil: null })), { maxLength: 4 }),
+        headers: fc.array(fc.tuple(name, latin1), { maxLength: 8 }),
+        vary: fc.array(fc.tuple(name, fc.option(text, { nil: null })), { maxLength: 4 }),
         body: fc.uint8Array({ maxLength: 64 }),
       }),
       (fields) => {
@@ -114,7 +119,8 @@ Deno.test("record: any entry survives a round trip (property)", () => {
 Deno.test("record: a lone surrogate is stored as U+FFFD, as TextEncoder writes it, and the rest intact", () => {
   // Not side by side: the record's strings are encoded as one text, where two would make a pair.
   const original = entry({ url: "https://example.com/\ud800", statusText: "ok \udc00" });
-  original.headers = [["x-a", "a\ud800b"], ["x-b", "end\ud83d"], ["x-c", "😀 é ✓"]];
+  original.headers = [["x-c", "é ü"]];
+  original.vary = [["x-a", "a\ud800b"], ["x-b", "end\ud83d"], ["x-c", "😀 é ✓"]];
   const decoded = decodeRecord(encodeEntry(original));
   deepEqual(decoded, {
     kind: "entry",
@@ -122,9 +128,25 @@ Deno.test("record: a lone surrogate is stored as U+FFFD, as TextEncoder writes i
       ...original,
       url: "https://example.com/\ufffd",
       statusText: "ok \ufffd",
-      headers: [["x-a", "a\ufffdb"], ["x-b", "end\ufffd"], ["x-c", "😀 é ✓"]],
+      vary: [["x-a", "a\ufffdb"], ["x-b", "end\ufffd"], ["x-c", "😀 é ✓"]],
     },
   });
+});
+
+Deno.test("record: an entry with fields no Headers takes, or a line break in its status text or URL, does not decode", () => {
+  const crafted: Partial<CacheEntry>[] = [
+    { headers: [["x-a", "a\r\nset-cookie: evil=1"]] },
+    { headers: [["bad name", "x"]] },
+    { headers: [["x-a", "a\0b"]] },
+    { headers: [["x-a", "✓"]] },
+    { statusText: "OK\r\nX-Injected: 1" },
+    { url: "https://example.com/\n" },
+    { method: "GET\nPOST" },
+    { vary: [["bad name", null]] },
+  ];
+  for (const fields of crafted) {
+    throws(() => decodeRecord(encodeEntry({ ...entry(), ...fields })), SyntaxError, JSON.stringify(fields));
+  }
 });
 
 Deno.test("record: U+FEFF and U+FFFD are text like any other, at the start of the strings too", () => {

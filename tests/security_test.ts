@@ -587,3 +587,28 @@ Deno.test("security: hostile caching headers never make fetch throw (property)",
     { numRuns: 300 },
   );
 });
+
+Deno.test("security: a 304 that adds Vary on a user's header makes the entry vary on it: no other user gets that body", async () => {
+  // The origin's first 200 lacked Vary; from then on it varies on x-user, each user's
+  // representation with its own entity tag. Its 304 to alice names x-user.
+  const o = origin((request, n) => {
+    const user = request.headers.get("x-user");
+    const etag = `"${user}"`;
+    if (request.headers.get("if-none-match") === etag) {
+      return reply(null, { etag, "cache-control": "max-age=600", vary: "x-user" }, { status: 304 });
+    }
+    const vary: Record<string, string> = n === 1 ? {} : { vary: "x-user" };
+    return reply(`for ${user}`, { etag, "cache-control": n === 1 ? "max-age=0" : "max-age=600", ...vary });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const get = async (user: string) =>
+    await (await session.fetch("http://h.test/p", { headers: { "x-user": user } })).text();
+  try {
+    equal(await get("alice"), "for alice");
+    equal(await get("alice"), "for alice"); // revalidated: the 304 says Vary: x-user
+    equal(await get("bob"), "for bob", "alice's response was served to another x-user");
+    equal(await get("alice"), "for alice");
+  } finally {
+    await session.close();
+  }
+});

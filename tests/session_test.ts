@@ -10,6 +10,7 @@ import {
   NEVER_EXPIRE,
 } from "../mod.ts";
 import { MemoryStorage } from "../backends/memory.ts";
+import { type CacheEntry, decodeRecord, encodeEntry } from "../src/record.ts";
 import { Switched } from "./_fixtures.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 
@@ -446,6 +447,43 @@ Deno.test("session: a corrupt record is a miss, is deleted, and is reported", as
   assertInstanceOf(errors[0], BackendError);
   assertInstanceOf((errors[0] as BackendError).cause, SyntaxError);
   await session.close();
+});
+
+Deno.test("session: a record that another writer left with fields no Headers takes is corrupt: a miss, deleted and reported, never a failed fetch", async () => {
+  const crafted: Partial<CacheEntry>[] = [
+    { headers: [["x-a", "a\r\nset-cookie: evil=1"]] },
+    { headers: [["bad name", "x"]] },
+    { headers: [["x-a", "a\0b"]] },
+    { headers: [["x-a", "\u{1F600}"]] },
+    { statusText: "OK\r\nX-Injected: 1" },
+    { vary: [["bad name", null]] },
+  ];
+  for (const fields of crafted) {
+    const o = counting();
+    const storage = new MemoryStorage();
+    const errors: unknown[] = [];
+    const session = new CachedSession({
+      fetch: o.fetch,
+      backend: new CacheBackend(storage),
+      onError: (e) => errors.push(e),
+    });
+    const first = await session.fetch(URL_A);
+    await first.text();
+    await session.fetch(URL_A); // wait for the write
+    const stored = decodeRecord((await storage.get(first.cacheKey!))!);
+    assert(stored.kind === "entry");
+    await storage.set(first.cacheKey!, encodeEntry({ ...stored.entry, ...fields }), Infinity);
+    const label = JSON.stringify(fields);
+    const response = await session.fetch(URL_A);
+    assertEquals(
+      [response.fromCache, await response.text(), response.statusText],
+      [false, "hello 2", ""],
+      label,
+    );
+    assert(errors[0] instanceof BackendError, label);
+    assertEquals((await session.fetch(URL_A)).fromCache, true, label);
+    await session.close();
+  }
 });
 
 Deno.test("session: options are validated at construction with the option's name", () => {

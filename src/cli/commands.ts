@@ -110,7 +110,8 @@ export async function list({ cache, run, io, now }: CommandContext): Promise<voi
   // Nothing is written before the first entry, so a cache that cannot be read leaves stdout empty.
   for await (const found of cache.entries(filterOf(run))) {
     if (run.json) await io.out(`${count === 0 ? "[\n" : ",\n"}  ${JSON.stringify(summary(found, now))}`);
-    else await io.out((count === 0 ? listHeader() : "") + listRow(found.entry, found.size, now));
+    // (A URL or method read from the store is shown escaped: a crafted one may hold terminal escapes.)
+    else await io.out((count === 0 ? listHeader() : "") + printable(listRow(found.entry, found.size, now)));
     if (++count === run.limit) break;
   }
   if (run.json) await io.out(count === 0 ? "[]\n" : "\n]\n");
@@ -141,7 +142,7 @@ export async function show({ cache, run, io, now }: CommandContext): Promise<voi
   }
   if (run.body) {
     if (found.length > 1) {
-      const keys = found.map(({ key }) => `  ${key}`).join("\n");
+      const keys = found.map(({ key }) => `  ${printable(key)}`).join("\n");
       throw new NotFoundError(`${found.length} entries are stored for ${target}; show one by key:\n${keys}`);
     }
     return await io.out(found[0]!.entry.body);
