@@ -427,8 +427,17 @@ function decodeManifest(bytes: Uint8Array): Manifest {
     chunks: view.getUint32(16),
     generation: new TextDecoder().decode(bytes.subarray(HEADER_SIZE, end)),
   };
-  if (manifest.chunks === 0 && bytes.length - end !== manifest.length) {
+  if (manifest.chunks === 0 && (generationLength !== 0 || bytes.length - end !== manifest.length)) {
     throw new SyntaxError("Cannot decode Deno KV manifest: inline body has the wrong length");
+  }
+  // A damaged length or chunk count must not size an allocation or a loop: a chunked record has
+  // exactly the chunks its length needs, under a generation id, and nothing inline after it.
+  if (
+    manifest.chunks !== 0 &&
+    (!Number.isSafeInteger(manifest.length) || manifest.length <= CHUNK_SIZE || manifest.generation === "" ||
+      manifest.chunks !== Math.ceil(manifest.length / CHUNK_SIZE) || end !== bytes.length)
+  ) {
+    throw new SyntaxError("Cannot decode Deno KV manifest: its length, chunks and generation do not agree");
   }
   return manifest;
 }

@@ -203,6 +203,11 @@ export class MongoDBStorage implements Storage {
       (collection) => collection.findOne({ _id: key }, { maxTimeMS: this.timeout }),
     );
     if (document === null || isPast(document.deleteAt)) return undefined;
+    // A document that holds no BinData (written by something else, or damaged) is no record: its
+    // empty bytes do not decode, so the cache deletes it instead of failing every read of it.
+    if ((document.value as { _bsontype?: unknown } | undefined)?._bsontype !== "Binary") {
+      return new Uint8Array(0);
+    }
     const bytes = document.value.value(); // a Buffer on Node: hand out a plain view of it
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -342,7 +347,7 @@ const LOST_SERVER: ReadonlySet<string> = new Set([
 ]);
 
 function isPast(deleteAt: Date | null): boolean {
-  return deleteAt !== null && deleteAt.getTime() <= Date.now();
+  return deleteAt instanceof Date && deleteAt.getTime() <= Date.now();
 }
 
 /**

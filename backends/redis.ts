@@ -194,7 +194,13 @@ export class RedisStorage implements Storage {
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
-    return this.#send(["GET", this.prefix + key], BINARY, bytesOf);
+    // A key of another type under the prefix (written by something else) is no record: its empty
+    // bytes do not decode, so the cache deletes it (UNLINK takes any type) instead of failing
+    // every read of it.
+    return this.#send(["GET", this.prefix + key], BINARY, bytesOf).catch((error) => {
+      if (/^WRONGTYPE/.test(String(error?.message))) return new Uint8Array(0);
+      throw error;
+    });
   }
 
   async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {

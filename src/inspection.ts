@@ -298,7 +298,16 @@ async function* readRecords(
   const batch: string[] = [];
   const read = async function* () {
     const keys = batch.splice(0);
-    const values = await Promise.all(keys.map((key) => call(scope, "read", () => scope.storage.get(key))));
+    // A storage that finds a record corrupt below the record format (a Deno KV manifest) deletes
+    // it and rejects with a SyntaxError: skipped, as a record that does not decode is.
+    const values = await Promise.all(
+      keys.map((key) =>
+        call(scope, "read", () => scope.storage.get(key)).catch((error: BackendError) => {
+          if (error.cause instanceof SyntaxError) return undefined;
+          throw error;
+        })
+      ),
+    );
     const corrupt: string[] = [];
     let bytes = 0;
     for (let i = 0; i < keys.length; i++) {
