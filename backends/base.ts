@@ -119,6 +119,9 @@ export interface Storage {
   readonly copiesValues?: boolean;
 }
 
+/** How many superseded keys a backend remembers (see {@linkcode CacheBackend.write}). */
+const SUPERSEDED_KEPT = 4096;
+
 /**
  * The cache as the session and its users see it: entries, redirects and inspection, over any
  * {@linkcode Storage}. Every backend class (`MemoryBackend`, `SQLiteBackend`, …) is one.
@@ -168,6 +171,7 @@ export class CacheBackend implements AsyncDisposable {
    *   deleted first, so the next read is a clean miss.
    */
   read(key: string): Promise<{ entry: CacheEntry; owned?: boolean } | { targets: string[] } | undefined> {
+    if (this.#superseded.size > 0 && this.#superseded.has(key)) return this.#retire(key);
     let bytes: Promise<Uint8Array | undefined>;
     try {
       bytes = Promise.resolve(this.storage.get(key));
@@ -213,25 +217,50 @@ export class CacheBackend implements AsyncDisposable {
    * @param record The entry already encoded, when the body was read straight into its record.
    * @returns Whether it was written: `false` when the record is over the storage's
    *   `maxEntrySize` (the entry it replaces is deleted).
-   * @throws {BackendError} When the storage fails (the entry it replaces is deleted if it can be).
+   * @throws {BackendError} When the storage fails. The entry it replaces is deleted if it can be;
+   *   if not (a full disk fails both), reads of the key are misses, each trying the delete again,
+   *   until a delete or write of it succeeds.
    */
   async write(key: string, entry: CacheEntry, deleteAt: number, record?: Uint8Array): Promise<boolean> {
     const bytes = record ?? encodeEntry(entry);
     // The bound is on the record (fields and body), not on the body alone. A record over it is
     // refused, and one the storage fails to keep is lost: either way the entry it was to replace
-    // goes, so that an older response does not outlive a newer one.
+    // goes, so that an older response does not outlive a newer one. Where that delete fails too
+    // (a full disk fails both), the key reads as a miss until a delete or write of it succeeds.
     const max = this.storage.maxEntrySize;
     if (max !== undefined && bytes.length > max) {
-      await this.#call("delete", () => this.storage.delete([key]));
+      await this.#call("delete", () => this.storage.delete([key])).catch((error) => {
+        this.#supersede(key);
+        throw error;
+      });
+      this.#superseded.delete(key);
       return false;
     }
     try {
       await this.#call("write", () => this.storage.set(key, bytes, this.#onStorageClock(deleteAt)));
     } catch (error) {
-      await this.#deleteQuietly(key);
+      if (!await this.#deleteQuietly(key)) this.#supersede(key);
       throw error;
     }
+    this.#superseded.delete(key);
     return true;
+  }
+
+  /** Keys whose older record outlived a newer one the storage failed to keep: the last 4,096. */
+  #superseded = new Set<string>();
+
+  #supersede(key: string): void {
+    this.#superseded.delete(key);
+    this.#superseded.add(key);
+    if (this.#superseded.size > SUPERSEDED_KEPT) {
+      this.#superseded.delete(this.#superseded.values().next().value!);
+    }
+  }
+
+  /** A read of a superseded key: a miss, that tries the delete again. */
+  async #retire(key: string): Promise<undefined> {
+    if (await this.#deleteQuietly(key)) this.#superseded.delete(key);
+    return undefined;
   }
 
   /**
@@ -490,9 +519,13 @@ export class CacheBackend implements AsyncDisposable {
     return this.#decoded.decode(key, bytes);
   }
 
-  /** Deletes a key, and ignores whatever goes wrong: for a store that fails already. */
-  async #deleteQuietly(key: string): Promise<void> {
-    await Promise.resolve().then(() => this.storage.delete([key])).catch(() => {});
+  /**
+   * Deletes a key, and ignores whatever goes wrong: for a store that fails already.
+   *
+   * @returns Whether it was deleted.
+   */
+  #deleteQuietly(key: string): Promise<boolean> {
+    return Promise.resolve().then(() => this.storage.delete([key])).then(() => true, () => false);
   }
 
   async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@
  * either, nor reported stored; nor is one the storage fails to keep.
  */
 import { assertEquals } from "./_assert.ts";
-import { BACKENDS, dispose, Switched } from "./_fixtures.ts";
+import { BACKENDS, dispose, Switched, until } from "./_fixtures.ts";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
@@ -164,5 +164,36 @@ Deno.test("a newer response the storage fails to write takes the older one out",
   assertEquals(await session.cache.count(), 0, "the older entry went");
   const next = await session.fetch(URL_DOC);
   assertEquals([(await next.bytes()).length, next.fromCache], [1990, false]);
+  await session.close();
+});
+
+/** A store whose writes and deletes fail while `full`, as SQLite's do on a full disk (its reads work). */
+class FullForDeletes extends Full {
+  override delete(keys: string[]): Promise<void> {
+    return this.full ? Promise.reject(new Error("disk full")) : super.delete(keys);
+  }
+}
+
+Deno.test("an older response outlives no newer one the storage fails to write, even where its delete fails too", async () => {
+  const storage = new FullForDeletes(new MemoryStorage());
+  const errors: unknown[] = [];
+  const session = new CachedSession({
+    backend: new CacheBackend(storage),
+    fetch: nearTheBound(),
+    onError: (error) => errors.push(error),
+  });
+  const read = async (init?: RequestInit) => {
+    const response = await session.fetch(URL_DOC, init);
+    return [(await response.bytes()).length, response.fromCache];
+  };
+  assertEquals(await read(), [9, false]);
+  storage.full = true;
+  assertEquals(await read({ cache: "reload" }), [1990, false]);
+  await until(() => errors.length === 1); // the failed write
+  assertEquals(await session.cache.count(), 1, "the older entry is still stored");
+  assertEquals(await read(), [1990, false], "the older entry is not served");
+  storage.full = false;
+  assertEquals(await read(), [1990, false]);
+  assertEquals(await read(), [1990, true], "once the storage works, the key is stored and served again");
   await session.close();
 });
