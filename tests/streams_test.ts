@@ -64,12 +64,18 @@ function sameFailure(actual: unknown, expected: unknown, what: string): void {
   equal(a.message, e.message, what);
 }
 
-/** An origin that sends 100,000 bytes of a body, then ends it at the next `release()`. */
+/**
+ * An origin that sends 100,000 bytes of a body, then ends it at the next `release()`; `sent`
+ * resolves once it has sent them (its headers have gone out).
+ */
 function stalled(headers: Record<string, string>) {
   const waiting = new Set<() => void>();
+  let sent!: () => void;
+  const reached = new Promise<void>((resolve) => sent = resolve);
   const serve = async (response: ServerResponse) => {
     response.writeHead(200, headers);
     await send(response, 100_000);
+    sent();
     await new Promise<void>((resolve) => waiting.add(resolve));
     response.end();
   };
@@ -77,7 +83,7 @@ function stalled(headers: Record<string, string>) {
     for (const resolve of waiting) resolve();
     waiting.clear();
   };
-  return { serve, release };
+  return { serve, release, sent: reached };
 }
 
 async function withServer(
@@ -181,12 +187,15 @@ Deno.test("streams: a body aborted half-way rejects with the abort reason and is
 });
 
 Deno.test("streams: a small body of declared length aborted before it arrives fails with the abort reason", async () => {
-  const { serve, release } = stalled({ ...FRESH, "content-length": "200000" });
+  const { serve, release, sent } = stalled({ ...FRESH, "content-length": "200000" });
   await withServer(serve, async (server) => {
     const session = new CachedSession();
     try {
       const controller = new AbortController();
       const pending = session.fetch(server.url, { signal: controller.signal });
+      // Aborted once the headers are out and the body has begun (not a fixed time after the
+      // request: a first connection on a busy machine may take longer).
+      await sent;
       await delay(20);
       controller.abort();
       const response = await pending;

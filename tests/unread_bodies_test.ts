@@ -32,7 +32,10 @@ Deno.test("unread bodies: dropped responses leave no abort listener on a long-li
   // a listener that held its body would keep all 300.
   const allowed = RUNTIME === "bun" ? 30 : 0;
   ok(listeners <= allowed, `abort listeners left on the signal: ${listeners} (at most ${allowed})`);
-  // 10 more bodies each round: the connections they held must not add up.
-  ok(sockets[2]! <= sockets[0]! + 3, `connections open after each round: ${sockets.join(", ")}`);
+  // 10 more bodies each round: the connections they held must not add up (10, 20, 30 when they
+  // leak). On Node most of the last round's connections are still open when counted, and a few of
+  // the round before (freed a little later, as plain fetch frees them): how many varies from run
+  // to run (5 to 10), so the bound is one round's 10 and a few still closing, not the first count.
+  ok(sockets.every((open) => open <= 10 + 3), `connections open after each round: ${sockets.join(", ")}`);
   deepEqual(sockets.length, 3);
 });
