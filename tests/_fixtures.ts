@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import type { CacheBackend, Storage } from "../backends/base.ts";
+import type { KvKey, KvLike } from "../backends/deno_kv.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
 import { BackendError } from "../src/errors.ts";
@@ -253,4 +254,18 @@ export class Switched implements Storage {
   #reach<T>(call: () => Promise<T>): Promise<T> {
     return this.down ? Promise.reject(new Error(STORE_DOWN)) : call();
   }
+}
+
+/** A KV database opened the way the tests inspect it: `Deno.openKv` on Deno, `@deno/kv` elsewhere. */
+export type Kv = KvLike & { set(key: KvKey, value: unknown): Promise<unknown> };
+
+export async function openKv(path: string): Promise<Kv> {
+  const deno = (globalThis as { Deno?: { openKv?: (path: string) => Promise<Kv> } }).Deno;
+  if (deno?.openKv) return await deno.openKv(path);
+  const { openKv } = await import("@deno/kv");
+  // Only bytes are stored: the V8 value codec (which Bun lacks) is never needed.
+  const noV8 = (): never => {
+    throw new TypeError("Cannot encode value: the tests store bytes only");
+  };
+  return await openKv(path, { encodeV8: noV8, decodeV8: noV8 }) as unknown as Kv;
 }

@@ -1,8 +1,9 @@
 import { deepEqual, equal, ok as assert, rejects, throws } from "node:assert/strict";
 import { join } from "node:path";
-import { DenoKVBackend, DenoKVStorage, type KvKey, type KvLike } from "../backends/deno_kv.ts";
+import { DenoKVBackend, DenoKVStorage, type KvKey } from "../backends/deno_kv.ts";
 import type { CacheBackend } from "../backends/base.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
+import { type Kv, openKv } from "./_fixtures.ts";
 import { tempDir } from "./_runtime.ts";
 
 const dir = tempDir("http_cache_kv_");
@@ -11,20 +12,6 @@ const paths = new WeakMap<CacheBackend, string>();
 
 function tempPath(): string {
   return join(dir, `cache_${files++}.kv`);
-}
-
-/** A KV database opened the way the tests inspect it: `Deno.openKv` on Deno, `@deno/kv` elsewhere. */
-type Kv = KvLike & { set(key: KvKey, value: unknown): Promise<unknown> };
-
-async function openKv(path: string): Promise<Kv> {
-  const deno = (globalThis as { Deno?: { openKv?: (path: string) => Promise<Kv> } }).Deno;
-  if (deno?.openKv) return await deno.openKv(path);
-  const { openKv } = await import("@deno/kv");
-  // Only bytes are stored: the V8 value codec (which Bun lacks) is never needed.
-  const noV8 = (): never => {
-    throw new TypeError("Cannot encode value: the tests store bytes only");
-  };
-  return await openKv(path, { encodeV8: noV8, decodeV8: noV8 }) as unknown as Kv;
 }
 
 runStorageSuite({

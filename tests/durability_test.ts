@@ -11,29 +11,18 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { createClient } from "@redis/client";
 import { MongoClient } from "mongodb";
-import { DenoKVBackend, DenoKVStorage, type KvKey, type KvLike } from "../backends/deno_kv.ts";
+import { DenoKVBackend, DenoKVStorage } from "../backends/deno_kv.ts";
 import { SQLiteStorage } from "../backends/sqlite.ts";
 import { MongoDBBackend } from "../backends/mongodb.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { CachedSession } from "../mod.ts";
 import type { CacheBackend } from "../backends/base.ts";
+import { openKv } from "./_fixtures.ts";
 import { tempDir } from "./_runtime.ts";
 import { serviceUrl } from "./_services.ts";
 
 const dir = tempDir("http_cache_durability_");
 let files = 0;
-
-type Kv = KvLike & { set(key: KvKey, value: unknown): Promise<unknown> };
-
-async function openKv(path: string): Promise<Kv> {
-  const deno = (globalThis as { Deno?: { openKv?: (path: string) => Promise<Kv> } }).Deno;
-  if (deno?.openKv) return await deno.openKv(path);
-  const { openKv } = await import("@deno/kv");
-  const noV8 = (): never => {
-    throw new TypeError("Cannot encode value: the tests store bytes only");
-  };
-  return await openKv(path, { encodeV8: noV8, decodeV8: noV8 }) as unknown as Kv;
-}
 
 function bytes(length: number, seed = 0): Uint8Array {
   const out = new Uint8Array(length);
