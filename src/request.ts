@@ -95,9 +95,11 @@ export function parseRequest(
   input: RequestInfo | URL,
   init: CacheRequestInit | undefined,
 ): ParsedRequest | undefined {
+  // fetch takes a null init as none (WebIDL: a dictionary of null is empty).
+  if (init === null) init = undefined;
   // An init that is no plain object (a `Request`, a class instance) has its members read as fetch
   // reads them, inherited getters included: spreading it would drop them.
-  if (init !== undefined && init !== null && !isPlainObject(init)) init = ownMembers(init);
+  if (init !== undefined && !isPlainObject(init)) init = ownMembers(init);
   let forwarded: RequestInit | undefined = init;
   let mode: unknown = "default";
   let expireAfter: ExpireAfter | undefined;
@@ -116,7 +118,11 @@ export function parseRequest(
   }
   let url: URL;
   try {
-    url = new URL(isRequest ? input.url : input instanceof URL ? input.href : String(input));
+    url = isRequest
+      ? new URL(input.url)
+      : input instanceof URL
+      ? new URL(input.href)
+      : absolute(String(input));
   } catch {
     return undefined;
   }
@@ -150,6 +156,24 @@ export function parseRequest(
     conditional,
     integrity: forwarded?.integrity ?? (isRequest ? input.integrity : "") ?? "",
   };
+}
+
+/**
+ * A URL as fetch resolves it: a relative one against `location` (Deno's `--location`), where
+ * there is one.
+ *
+ * @param input The URL.
+ * @returns It parsed.
+ * @throws {TypeError} When it does not parse.
+ */
+function absolute(input: string): URL {
+  try {
+    return new URL(input);
+  } catch (error) {
+    const base = (globalThis as { location?: { href: string } }).location?.href;
+    if (base === undefined) throw error;
+    return new URL(input, base);
+  }
 }
 
 /** The members of a `RequestInit`, the runtimes' own (Deno's `client`, undici's `dispatcher`) too. */

@@ -121,7 +121,9 @@ export function onlyIfCached(flow: Flow): boolean {
  * @returns A `504 Gateway Timeout`.
  */
 export function gatewayTimeout(flow: Flow, clock: () => number): CachedResponse {
-  const source = { url: flow.url.href, redirected: false };
+  const url = new URL(flow.url);
+  url.hash = "";
+  const source = { url: url.href, redirected: false };
   const status = { status: 504, statusText: "Gateway Timeout" };
   return new CachedResponse(null, status, source, networkInfo(flow.key, undefined, clock));
 }

@@ -109,10 +109,7 @@ export function planEntry(
   // request URL in Content-Location: a response whose header names an ignored parameter is not
   // stored, or that secret would be (and served to requests with other values).
   if (namesIgnored(headers, request.url, o.ignoredParameters)) return undefined;
-  if (
-    o.filter !== undefined &&
-    !o.filter(new Response(null, { status, statusText: response.statusText, headers }))
-  ) {
+  if (o.filter !== undefined && !o.filter(filterView(status, response.statusText, headers))) {
     return undefined;
   }
   const base = {
@@ -347,9 +344,20 @@ function hasIgnored(value: string | null, base: URL, ignored: ReadonlySet<string
  * responses are never stored whole (RFC 9111 §3.3, §4.3.4).
  */
 function isAllowedStatus(status: number, o: ResolvedOptions): boolean {
-  if (status === 206 || status === 304) return false;
+  // A status the Response constructor refuses (fetch passes on 600 to 999) could not be served
+  // from a record: such a response goes to the caller unstored.
+  if (status < 200 || status > 599 || status === 206 || status === 304) return false;
   if (o.allowedCodes !== undefined) return o.allowedCodes.has(status);
   return o.cacheControl || CONFIGURED_CODES.has(status);
+}
+
+/**
+ * What `filter` sees of a response: its status and headers, and its status text as fetch gave it,
+ * also one the Response constructor refuses (Node's fetch gives a UTF-8 reason phrase as it is).
+ */
+function filterView(status: number, statusText: string, headers: Headers): Response {
+  const view = new Response(null, { status, headers });
+  return Object.defineProperty(view, "statusText", { value: statusText });
 }
 
 /** Whether two `Vary` lists name the same headers, in any order (each lists a name once). */
