@@ -194,13 +194,7 @@ export class RedisStorage implements Storage {
   }
 
   get(key: string): Promise<Uint8Array | undefined> {
-    // A key of another type under the prefix (written by something else) is no record: its empty
-    // bytes do not decode, so the cache deletes it (UNLINK takes any type) instead of failing
-    // every read of it.
-    return this.#send(["GET", this.prefix + key], BINARY, bytesOf).catch((error) => {
-      if (/^WRONGTYPE/.test(String(error?.message))) return new Uint8Array(0);
-      throw error;
-    });
+    return this.#send(["GET", this.prefix + key], BINARY, bytesOf, notBytes);
   }
 
   async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
@@ -258,12 +252,17 @@ export class RedisStorage implements Storage {
    * Sends a command, timed by the deadline. A hit waits on one promise only: the command's reply,
    * mapped by `map`, settles the promise returned (no async frames around it).
    */
-  #send<T = unknown>(args: (string | Buffer)[], options = PLAIN, map?: (reply: unknown) => T): Promise<T> {
+  #send<T = unknown>(
+    args: (string | Buffer)[],
+    options = PLAIN,
+    map?: (reply: unknown) => T,
+    recover?: (reason: unknown) => T,
+  ): Promise<T> {
     const client = this.#injected ?? (this.#client?.isOpen ? this.#client : undefined);
     if (client === undefined) {
-      return this.#connection().then((client) => this.#sendOn(client, args, options, map));
+      return this.#connection().then((client) => this.#sendOn(client, args, options, map, recover));
     }
-    return this.#sendOn(client, args, options, map);
+    return this.#sendOn(client, args, options, map, recover);
   }
 
   #sendOn<T>(
@@ -271,6 +270,7 @@ export class RedisStorage implements Storage {
     args: (string | Buffer)[],
     options: RedisCommandOptions,
     map: ((reply: unknown) => T) | undefined,
+    recover: ((reason: unknown) => T) | undefined,
   ): Promise<T> {
     let sent: Promise<unknown>;
     try {
@@ -278,16 +278,21 @@ export class RedisStorage implements Storage {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#deadlines.race(sent, () => {
-      // A reply may still come for a command given up on: drop the connection, so that reply
-      // can never be taken for the answer to a later command. The next command reconnects.
-      const owned = this.#client;
-      if (client === owned) {
-        this.#client = undefined;
-        owned.destroy();
-      }
-      return timedOut(String(args[0]), this.timeout);
-    }, map);
+    return this.#deadlines.race(
+      sent,
+      () => {
+        // A reply may still come for a command given up on: drop the connection, so that reply
+        // can never be taken for the answer to a later command. The next command reconnects.
+        const owned = this.#client;
+        if (client === owned) {
+          this.#client = undefined;
+          owned.destroy();
+        }
+        return timedOut(String(args[0]), this.timeout);
+      },
+      map,
+      recover,
+    );
   }
 
   #connection(): Promise<RedisClientLike> {
@@ -329,6 +334,16 @@ export class RedisStorage implements Storage {
 function bytesOf(reply: unknown): Uint8Array | undefined {
   const value = reply as Buffer | null;
   return value === null ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/**
+ * A key of another type under the prefix (written by something else) is no record: its empty
+ * bytes do not decode, so the cache deletes it (UNLINK takes any type) instead of failing every
+ * read of it.
+ */
+function notBytes(reason: unknown): Uint8Array {
+  if (/^WRONGTYPE/.test(String((reason as Error | undefined)?.message))) return new Uint8Array(0);
+  throw reason;
 }
 
 function escapeGlob(text: string): string {

@@ -50,16 +50,28 @@ export class Deadlines {
    */
   race<T>(work: Promise<T>, error: () => Error): Promise<T>;
   /**
-   * Settles as `work` does, its value mapped by `map`, or rejects with `error()` once the
-   * deadline has passed: one promise where `race(work, error).then(map)` makes two.
+   * Settles as `work` does, its value mapped by `map` (and its failure by `recover`), or rejects
+   * with `error()` once the deadline has passed: one promise where
+   * `race(work, error).then(map, recover)` makes two.
    *
    * @param work The operation.
    * @param error The error to reject with when it takes too long.
    * @param map What to make of the value (a throw rejects).
-   * @returns What `map` returns.
+   * @param recover What to make of a failure of `work` (a throw rejects; without it, the failure).
+   * @returns What `map` (or `recover`) returns.
    */
-  race<T, U>(work: Promise<T>, error: () => Error, map?: (value: T) => U): Promise<U>;
-  race<T, U>(work: Promise<T>, error: () => Error, map?: (value: T) => U): Promise<T | U> {
+  race<T, U>(
+    work: Promise<T>,
+    error: () => Error,
+    map?: (value: T) => U,
+    recover?: (reason: unknown) => U,
+  ): Promise<U>;
+  race<T, U>(
+    work: Promise<T>,
+    error: () => Error,
+    map?: (value: T) => U,
+    recover?: (reason: unknown) => U,
+  ): Promise<T | U> {
     return new Promise<T | U>((resolve, reject) => {
       const watched: Watched = { at: Date.now() + this.ms, expire: () => reject(error()) };
       this.#pending.add(watched);
@@ -73,7 +85,15 @@ export class Deadlines {
             reject(reason);
           }
         },
-        (reason) => (this.#pending.delete(watched), reject(reason)),
+        (reason) => {
+          this.#pending.delete(watched);
+          try {
+            if (recover === undefined) reject(reason);
+            else resolve(recover(reason));
+          } catch (failure) {
+            reject(failure);
+          }
+        },
       );
     });
   }

@@ -34,6 +34,12 @@ Deno.test("deadlines: an answer is mapped before it settles, and a map that thro
     }),
     RangeError,
   );
-  // A refusal is passed on as it is, never mapped.
+  // A refusal is passed on as it is, never mapped; recovered from, where a recover is given.
   await rejects(deadlines.race(Promise.reject(new TypeError("refused")), late, () => 0), TypeError);
+  const recover = (reason: unknown) => {
+    if (reason instanceof TypeError) return -1;
+    throw reason;
+  };
+  equal(await deadlines.race(Promise.reject(new TypeError("refused")), late, () => 0, recover), -1);
+  await rejects(deadlines.race(Promise.reject(new RangeError("other")), late, () => 0, recover), RangeError);
 });
