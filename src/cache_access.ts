@@ -106,8 +106,9 @@ export class CacheAccess {
    * alias must be there first and must not expire first.
    *
    * @param flow The request it was fetched (or revalidated) for.
-   * @param found Where it goes: its storage key, and whether the request reached it through an
-   *   alias (its alias is then the request's own, and stands).
+   * @param found Where it goes: its storage key, whether the request reached it through an
+   *   alias (its alias is then the request's own, and stands), and `unoccupied` when nothing was
+   *   found there (a record the storage refuses then removes nothing: no `evict` event).
    * @param entry The entry.
    * @param asked The request's {@linkcode mark}: the entry is not stored if its URL was
    *   invalidated since.
@@ -117,7 +118,7 @@ export class CacheAccess {
    */
   async store(
     flow: Flow,
-    found: Pick<Found, "key" | "viaAlias">,
+    found: Pick<Found, "key" | "viaAlias"> & { unoccupied?: boolean },
     entry: CacheEntry,
     asked: number,
     deleteAt: number = planDeleteAt(entry, this.#o),
@@ -126,10 +127,17 @@ export class CacheAccess {
     if (this.#closed) return entry;
     try {
       if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
-      const write = () => this.#cache.write(found.key, entry, deleteAt, record);
+      // A record over the storage's bound is refused, and the entry it was to replace deleted.
+      let refused = false;
+      const write = async () => {
+        refused = !await this.#cache.write(found.key, entry, deleteAt, record);
+        return !refused;
+      };
       const undo = () => this.#cache.delete(found.key);
       if (await this.#invalidations.write(() => this.#urlsOf(flow, entry), asked, write, undo)) {
         this.#monitor.stored(flow, found.key, entry);
+      } else if (refused && !found.unoccupied) {
+        this.#monitor.evicted(flow.label, "unstorable", found.key);
       }
     } catch (error) {
       this.report(error, "write", flow);
@@ -265,8 +273,10 @@ export class CacheAccess {
         method !== flow.method || !this.#o.allowedMethods.has(method)
       );
       const filter = { urls: urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)) };
-      await deleteEntries(this.#cache, filter, {}, methods);
-      for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", this.#redacted(url));
+      // (An event tells of entries removed: where nothing was stored, nothing was.)
+      if (await deleteEntries(this.#cache, filter, {}, methods) > 0) {
+        for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", this.#redacted(url));
+      }
     } catch (error) {
       this.report(error, "delete", flow);
     }

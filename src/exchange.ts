@@ -204,7 +204,9 @@ export class Exchange {
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
-        const found = { key: plan.key, viaAlias: false };
+        // (As for replacedUnstored: a reload did not look, so something may be there.)
+        const unoccupied = stale?.entry === undefined && flow.mode !== "reload";
+        const found = { key: plan.key, viaAlias: false, unoccupied };
         await this.#access.store(flow, found, entry, asked, plan.deleteAt, taken.record);
         return entry;
       };

@@ -6,11 +6,12 @@
  */
 
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { realpathSync, writeFileSync } from "node:fs";
+import { readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { CacheBackend } from "../backends/base.ts";
+import { DenoKVBackend } from "../backends/deno_kv.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
 import { type CliIO, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
@@ -255,6 +256,29 @@ Deno.test("cli: list escapes the control characters of a URL read from a crafted
   match(io.stdout(), /example\.com\/\\x1b\]0;owned\\x07\\x1b\[2J/);
   // deno-lint-ignore no-control-regex -- no control character is left
   equal(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/.test(io.stdout()), false);
+});
+
+Deno.test("cli: kv: refuses a file that is not a Deno KV database and leaves it as it was", async () => {
+  // A SQLite cache given as kv: (Deno.openKv would add its tables to it), and an empty file.
+  const sqlitePath = await sqliteCache();
+  const empty = `${dir}/empty_${files++}.kv`;
+  writeFileSync(empty, "");
+  for (const path of [sqlitePath, empty]) {
+    const before = readFileSync(path);
+    const io = recorder([`kv:${path}`, "list"]);
+    equal(await run(io), EXIT_FAILURE, path);
+    match(io.stderr, /Cannot open kv:.*: it is not a Deno KV database/);
+    equal(io.stdout(), "");
+    deepEqual(readFileSync(path), before, `${path} is unchanged`);
+  }
+  // A real KV cache still opens.
+  const kvPath = `${dir}/real_${files++}.kv`;
+  const kv = new DenoKVBackend({ path: kvPath });
+  equal(await kv.count(), 0);
+  await kv.close();
+  const io = recorder([`kv:${kvPath}`, "stats", "--json"]);
+  equal(await run(io), EXIT_OK, io.stderr);
+  equal(JSON.parse(io.stdout()).entries, 0);
 });
 
 Deno.test("cli: help and version exit 0", async () => {

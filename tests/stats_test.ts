@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { BackendError, CacheBackend, CachedSession, type CacheEvent } from "../mod.ts";
-import { MemoryStorage } from "../backends/memory.ts";
+import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { Switched } from "./_fixtures.ts";
 import { Clock, origin, reply, settle } from "./_origin.ts";
 
@@ -278,5 +278,55 @@ Deno.test("stats: each step of a redirect the session follows counts once in req
     bypassed: 0,
     coalesced: 0,
   });
+  await session.close();
+});
+
+const URL_P = "http://127.0.0.1/p";
+
+Deno.test("events: evict invalidated only when an unsafe request removed entries", async () => {
+  const o = origin(() => reply("ok", { "cache-control": "max-age=60" }));
+  const events: string[] = [];
+  const session = new CachedSession({
+    fetch: o.fetch,
+    onEvent: (event: CacheEvent) => {
+      if (event.type === "evict") events.push(`${event.reason} ${event.target}`);
+    },
+  });
+  await (await session.fetch(`${URL_P}?nothing`, { method: "POST", body: "x" })).text();
+  deepEqual(events, [], "nothing was stored for the URL: nothing was evicted");
+  await (await session.fetch(URL_P)).text();
+  await (await session.fetch(URL_P, { method: "POST", body: "x" })).text();
+  deepEqual(events, [`invalidated ${URL_P}`]);
+  await (await session.fetch(URL_P, { method: "DELETE" })).text();
+  deepEqual(events, [`invalidated ${URL_P}`], "the second unsafe request found nothing left");
+  await session.close();
+});
+
+Deno.test("events: a record over maxEntrySize that replaces a stored entry reports evict unstorable", async () => {
+  const clock = new Clock();
+  const o = origin((_request, n) =>
+    reply("x".repeat(n === 1 ? 10 : 250), { "cache-control": "max-age=1" }, { clock })
+  );
+  const events: string[] = [];
+  const backend = new MemoryBackend({ maxEntrySize: 300 });
+  const session = new CachedSession({
+    fetch: o.fetch,
+    now: clock.fn,
+    backend,
+    onEvent: (event: CacheEvent) => {
+      if (event.type === "store" || event.type === "evict") {
+        events.push(`${event.type} ${event.type === "evict" ? event.reason : event.bytes}`);
+      }
+    },
+  });
+  await (await session.fetch(URL_P)).text();
+  clock.tick(5);
+  const body = await (await session.fetch(URL_P)).text();
+  equal(body.length, 250, "the body is under maxEntrySize");
+  equal(await backend.count(), 0, "its record was not, and the older entry is gone");
+  deepEqual(events, ["store 10", "evict unstorable"]);
+  events.length = 0;
+  await (await session.fetch(`${URL_P}?first`)).text();
+  deepEqual(events, [], "nothing was stored there: nothing was evicted");
   await session.close();
 });

@@ -84,9 +84,7 @@ export async function openCache(spec: string): Promise<OpenedCache> {
   if (scheme === "kv") {
     const path = spec.slice("kv:".length);
     if (path === "") throw new UsageError(`The cache ${label} has no path: use kv:./http_cache.kv`);
-    if (!/^https?:\/\//.test(path) && !existsSync(path)) {
-      throw new OpenError(`Cannot open ${label}: no such file (the CLI opens existing caches only)`);
-    }
+    if (!/^https?:\/\//.test(path)) await checkKvFile(path, label);
     const { DenoKVBackend } = await import("../../backends/deno_kv.ts");
     try {
       return { cache: new DenoKVBackend({ path }), label };
@@ -158,10 +156,24 @@ function takeParams(spec: string, names: string[]): { url: string; params: URLSe
 
 /** Refuses a missing file (opening would create one) and a database without the cache's table. */
 async function checkSQLiteFile(path: string, label: string): Promise<void> {
+  const { SQLITE_TABLE } = await import("../../backends/sqlite.ts");
+  await checkTables(path, label, [SQLITE_TABLE], `an http-cache database (no table ${SQLITE_TABLE})`);
+}
+
+/**
+ * Refuses a missing file and one that is not a Deno KV database: Deno.openKv would create its
+ * tables in any SQLite file (an http-cache SQLite file, say) or fill an empty one, and the
+ * listing would then report an empty cache.
+ */
+function checkKvFile(path: string, label: string): Promise<void> {
+  return checkTables(path, label, ["kv", "migration_state"], "a Deno KV database");
+}
+
+/** Refuses a missing file, and a SQLite file without `tables`, opened read-only. */
+async function checkTables(path: string, label: string, tables: string[], what: string): Promise<void> {
   if (!existsSync(path)) {
     throw new OpenError(`Cannot open ${label}: no such file (the CLI opens existing caches only)`);
   }
-  const { SQLITE_TABLE } = await import("../../backends/sqlite.ts");
   let sqlite: typeof import("node:sqlite");
   try {
     sqlite = await import("node:sqlite");
@@ -171,13 +183,9 @@ async function checkSQLiteFile(path: string, label: string): Promise<void> {
   let db;
   try {
     db = new sqlite.DatabaseSync(path, { readOnly: true });
-    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?").get(
-      SQLITE_TABLE,
-    );
-    if (table === undefined) {
-      throw new OpenError(
-        `Cannot open ${label}: it is not an http-cache database (no table ${SQLITE_TABLE})`,
-      );
+    const query = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?");
+    if (tables.some((table) => query.get(table) === undefined)) {
+      throw new OpenError(`Cannot open ${label}: it is not ${what}`);
     }
   } catch (error) {
     if (error instanceof OpenError) throw error;
