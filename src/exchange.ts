@@ -19,7 +19,7 @@ import { StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo } from "./serve.ts";
-import { type Found, planEntry } from "./store_plan.ts";
+import { type Found, type Plan, planEntry } from "./store_plan.ts";
 import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
 
 /** How the session serves a stored entry (its `#serve`). */
@@ -185,7 +185,7 @@ export class Exchange {
       // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
       const plan = flow.method === "HEAD" && stale?.entry?.method === "GET"
         ? undefined
-        : planEntry(flow, primary, response, requestTime, responseTime, o);
+        : this.#plan(flow, primary, response, requestTime, responseTime);
       if (plan === undefined) {
         unshared(response);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
@@ -252,6 +252,25 @@ export class Exchange {
       .catch((error) => closing.aborted || this.#access.report(error, "revalidate", flow))
       .finally(() => this.#refreshing.delete(found.key));
     this.#access.track(work);
+  }
+
+  /**
+   * Plans the storage of a response; a `filter` that throws is a cache failure (reported to
+   * `onError`): the response goes to the caller unstored, as for `keyFn`.
+   */
+  #plan(
+    flow: Flow,
+    primary: CacheEntry | undefined,
+    response: Response,
+    requestTime: number,
+    responseTime: number,
+  ): Plan | undefined {
+    try {
+      return planEntry(flow, primary, response, requestTime, responseTime, this.#o);
+    } catch (error) {
+      this.#access.report(error, "write", flow);
+      return undefined;
+    }
   }
 
   #wrap(

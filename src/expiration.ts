@@ -43,7 +43,8 @@ export function checkExpireAfter(value: unknown, option: string): ExpireAfter {
     if (Number.isNaN(value.getTime())) {
       throw new RangeError(`${option} must be ${ALLOWED}: received an invalid Date`);
     }
-    return value;
+    // A copy: the caller's Date may be changed later (`setTime`), this one is what was checked.
+    return new Date(value.getTime());
   }
   if (typeof value !== "number") {
     throw new TypeError(`${option} must be ${ALLOWED}: received ${describe(value)}`);
@@ -65,8 +66,13 @@ export function expiresAtFor(value: ExpireAfter, now: number): number | undefine
   if (value instanceof Date) return value.getTime();
   if (value === DO_NOT_CACHE) return undefined;
   if (value === NEVER_EXPIRE) return Infinity;
-  return now + value * 1000;
+  // Past the last moment a Date can hold, a lifetime never ends (`expiresAt` stays a valid Date).
+  const at = now + value * 1000;
+  return at <= LAST_DATE ? at : Infinity;
 }
+
+/** The last moment a `Date` can hold (epoch ms). */
+const LAST_DATE = 8.64e15;
 
 /** Finds the expiration that the first matching pattern gives a URL. */
 export interface UrlExpiration {
@@ -104,7 +110,7 @@ export function compileUrlPatterns(
     );
   }
   const compiled = Object.entries(patterns).map(([pattern, value]): [RegExp, ExpireAfter] => [
-    globToRegExp(pattern),
+    globToRegExp(pattern, `${option}[${JSON.stringify(pattern)}]`),
     checkExpireAfter(value, `${option}[${JSON.stringify(pattern)}]`),
   ]);
   const refuses = compiled.some(([, value]) => value === DO_NOT_CACHE);
@@ -129,8 +135,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return prototype === Object.prototype || prototype === null;
 }
 
-function globToRegExp(glob: string): RegExp {
-  const pattern = glob.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+function globToRegExp(glob: string, option: string): RegExp {
+  const pattern = asSerialized(glob.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ""), option);
   let source = "^";
   for (const char of pattern) {
     if (char === "*") source += ".*";
@@ -138,6 +144,45 @@ function globToRegExp(glob: string): RegExp {
     else source += char.replace(/[.+^${}()|[\]\\/]/g, "\\$&");
   }
   return new RegExp(source, "i");
+}
+
+/**
+ * A pattern as the URL it is matched against is written (`url.href`): a host of Unicode
+ * characters in punycode, other non-ASCII characters and spaces percent-encoded as UTF-8.
+ *
+ * @param pattern The pattern, without its scheme.
+ * @param option How an error message names the pattern.
+ * @returns The pattern.
+ * @throws {TypeError} When a host with non-ASCII characters has wildcards or is not a host.
+ */
+function asSerialized(pattern: string, option: string): string {
+  if (!/[^\x21-\x7e]/.test(pattern)) return pattern;
+  const slash = pattern.indexOf("/");
+  let host = slash === -1 ? pattern : pattern.slice(0, slash);
+  const rest = slash === -1 ? "" : pattern.slice(slash);
+  if (/[^\x21-\x7e]/.test(host)) {
+    let parsed: string | undefined;
+    try {
+      if (!/[*?]/.test(host)) parsed = new URL(`http://${host}`).host;
+    } catch {
+      // (not a host)
+    }
+    if (parsed === undefined) {
+      throw new TypeError(
+        `${option} can never match: a host with non-ASCII characters must be one host, without wildcards (or be written as URLs have it, in punycode: "xn--…")`,
+      );
+    }
+    host = parsed;
+  }
+  const encoder = new TextEncoder();
+  return host +
+    rest.replace(
+      /[^\x21-\x7e]/gu,
+      (char) =>
+        [...encoder.encode(char)].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join(
+          "",
+        ),
+    );
 }
 
 /**

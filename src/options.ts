@@ -76,7 +76,12 @@ export interface CachedSessionOptions {
    * @default {["GET", "HEAD"]}
    */
   allowedMethods?: readonly string[];
-  /** Decides per response whether it may be stored; it sees status and headers (no body). */
+  /**
+   * Decides per response whether it may be stored; it sees status, headers, `url` and
+   * `redirected` (no body). An error
+   * thrown here, or a promise returned (it is called synchronously), reaches `onError` and the
+   * response goes to the caller unstored.
+   */
   filter?: (response: Response) => boolean;
   /** Query parameters, JSON or form fields and headers left out of keys and removed from what is stored. */
   ignoredParameters?: readonly string[];

@@ -109,7 +109,7 @@ export function planEntry(
   // request URL in Content-Location: a response whose header names an ignored parameter is not
   // stored, or that secret would be (and served to requests with other values).
   if (namesIgnored(headers, request.url, o.ignoredParameters)) return undefined;
-  if (o.filter !== undefined && !o.filter(filterView(status, response.statusText, headers))) {
+  if (o.filter !== undefined && !filtered(o.filter, filterView(request.url, response))) {
     return undefined;
   }
   const base = {
@@ -352,12 +352,32 @@ function isAllowedStatus(status: number, o: ResolvedOptions): boolean {
 }
 
 /**
- * What `filter` sees of a response: its status and headers, and its status text as fetch gave it,
- * also one the Response constructor refuses (Node's fetch gives a UTF-8 reason phrase as it is).
+ * What `filter` says of a response. It is called synchronously: a promise it returns (an `async`
+ * function) would be truthy whatever it resolves to, so it is an error (reported, nothing stored).
+ *
+ * @throws {TypeError} When `filter` returns a promise; whatever `filter` throws.
  */
-function filterView(status: number, statusText: string, headers: Headers): Response {
+function filtered(filter: (response: Response) => boolean, view: Response): boolean {
+  const result: unknown = filter(view);
+  if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
+    throw new TypeError("filter must return true or false, not a promise: it is called synchronously");
+  }
+  return Boolean(result);
+}
+
+/**
+ * What `filter` sees of a response: its status and headers, its `url` and `redirected` (a filter
+ * by URL works as on the response fetch gives), and its status text as fetch gave it, also one
+ * the Response constructor refuses (Node's fetch gives a UTF-8 reason phrase as it is).
+ */
+function filterView(requested: URL, response: Response): Response {
+  const { status, statusText, headers, redirected } = response;
   const view = new Response(null, { status, headers });
-  return Object.defineProperty(view, "statusText", { value: statusText });
+  return Object.defineProperties(view, {
+    statusText: { value: statusText },
+    url: { value: responseUrl(requested, response) },
+    redirected: { value: redirected },
+  });
 }
 
 /** Whether two `Vary` lists name the same headers, in any order (each lists a name once). */

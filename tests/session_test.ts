@@ -598,3 +598,119 @@ Deno.test("session: a body read whole is served and stored as it is, whatever it
     }
   }
 });
+
+Deno.test("session: a filter that throws reaches onError; the response reaches the caller unstored", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
+  const errors: [string, string][] = [];
+  const session = new CachedSession({
+    fetch: o.fetch,
+    filter: () => {
+      throw new Error("filter broke");
+    },
+    onError: (error, context) => errors.push([String(error), context.operation]),
+  });
+  const first = await session.fetch(URL_A);
+  assertEquals([first.status, first.fromCache, await first.text()], [200, false, "body 1"]);
+  const second = await session.fetch(URL_A);
+  assertEquals([second.fromCache, await second.text()], [false, "body 2"]);
+  assertEquals(errors, [["Error: filter broke", "write"], ["Error: filter broke", "write"]]);
+  await session.close();
+});
+
+Deno.test("session: an expireAfter beyond the last Date never expires: expiresAt is undefined, never an Invalid Date", async () => {
+  const clock = new Clock();
+  for (const expireAfter of [1e13, 1e300]) {
+    const o = origin(() => reply("x"));
+    const session = new CachedSession({ fetch: o.fetch, now: clock.fn, expireAfter });
+    await (await session.fetch(URL_A)).text();
+    const hit = await session.fetch(URL_A);
+    await hit.text();
+    assert(hit.fromCache);
+    assertEquals([hit.expiresAt, hit.isExpired], [undefined, false], `expireAfter ${expireAfter}`);
+    const listed = [];
+    for await (const response of session.cache.responses()) listed.push(response.expiresAt);
+    assertEquals(listed, [undefined]);
+    await session.close();
+  }
+});
+
+Deno.test("session: a URL pattern of Unicode characters matches the URL it names (as DO_NOT_CACHE, a refusal)", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
+  const session = new CachedSession({
+    fetch: o.fetch,
+    urlsExpireAfter: { "127.0.0.1/café/*": DO_NOT_CACHE, "bücher.example/*": DO_NOT_CACHE },
+  });
+  for (const url of ["http://127.0.0.1/café/menu", "http://bücher.example/list"]) {
+    await (await session.fetch(url)).text();
+    const again = await session.fetch(url);
+    await again.text();
+    assertEquals(again.fromCache, false, url);
+  }
+  assertEquals(o.calls, 4);
+  await session.close();
+});
+
+Deno.test("session: a URL pattern that can never match is refused at construction, naming it", () => {
+  assertThrows(
+    () => new CachedSession({ urlsExpireAfter: { "*.bücher.example/*": 60 } }),
+    TypeError,
+    'urlsExpireAfter["*.bücher.example/*"] can never match',
+  );
+});
+
+Deno.test("session: an async filter is an error reported to onError, not a yes (its promise is truthy)", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
+  const operations: string[] = [];
+  const session = new CachedSession({
+    fetch: o.fetch,
+    filter: (() => Promise.resolve(false)) as never,
+    onError: (_error, context) => operations.push(context.operation),
+  });
+  await (await session.fetch(URL_A)).text();
+  const again = await session.fetch(URL_A);
+  assertEquals([again.fromCache, await again.text(), operations], [false, "body 2", ["write", "write"]]);
+  await session.close();
+});
+
+Deno.test("session: a Date given as expireAfter and changed afterwards changes nothing", async () => {
+  const clock = new Clock();
+  const expires = new Date(clock.now + 60_000);
+  const o = origin((_request, n) => reply(`body ${n}`));
+  const errors: unknown[] = [];
+  const session = new CachedSession({
+    fetch: o.fetch,
+    now: clock.fn,
+    expireAfter: expires,
+    onError: (e) => errors.push(e),
+  });
+  expires.setTime(NaN);
+  await (await session.fetch(URL_A)).text();
+  const hit = await session.fetch(URL_A);
+  assertEquals([hit.fromCache, hit.expiresAt?.getTime(), await hit.text(), errors], [
+    true,
+    clock.now + 60_000,
+    "body 1",
+    [],
+  ]);
+  await session.close();
+});
+
+Deno.test("session: filter sees the response's url, so a filter by URL keeps those URLs out", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
+  const seen: string[] = [];
+  const session = new CachedSession({
+    fetch: o.fetch,
+    filter: (response) => {
+      seen.push(response.url);
+      return !response.url.includes("/private/");
+    },
+  });
+  const url = "http://127.0.0.1/private/me#top";
+  await (await session.fetch(url)).text();
+  const again = await session.fetch(url);
+  assertEquals([again.fromCache, await again.text(), seen], [false, "body 2", [
+    "http://127.0.0.1/private/me",
+    "http://127.0.0.1/private/me",
+  ]]);
+  await session.close();
+});
