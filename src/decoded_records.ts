@@ -12,6 +12,11 @@ import { keepInitialAge } from "./policy.ts";
 /** How many small decoded records are kept: the 1,024 read last. */
 export const DECODED_RECORDS = 1024;
 /**
+ * Most bytes of records that the small decoded records keep alive (their bodies are views into
+ * them, and a record the storage has let go of lives on as long as it is kept): 2 MiB.
+ */
+const KEPT_BYTES = 2 * 1024 * 1024;
+/**
  * Smallest record whose decoded form lives as long as its bytes: 64 KiB. A decoded form costs
  * about as much memory as a small record, so only the small records read last keep theirs; beside
  * a large record it is a rounding error (at most a few percent).
@@ -41,7 +46,9 @@ const NO_BODY = new Uint8Array(0);
  * finds its record decoded. A small record is kept from its second read on (a key read once in a
  * while, as in a large store visited at random, never churns the kept records: measured on Deno,
  * keeping every one made a hit among 100k entries a quarter slower, in garbage collection), and
- * stays among the 1,024 read last. A large one is kept as long as the storage holds its bytes.
+ * stays among the 1,024 read last (those of 2 MiB of records at most: its body is a view into its
+ * record, which it keeps alive after the storage has let go of it). A large one is kept as long as
+ * the storage holds its bytes.
  *
  * Kept entries are shared by every read: treat them as read-only.
  *
@@ -58,7 +65,7 @@ const NO_BODY = new Uint8Array(0);
  * ```
  */
 export class DecodedRecords {
-  #small = new KeptLately<Kept>();
+  #small = new KeptLately<Kept>((kept) => kept.bytes.byteLength);
   /** By the buffer of their bytes: held weakly, so a record the storage lets go of is not kept. */
   #large = new WeakMap<ArrayBufferLike, Kept>();
 
@@ -89,12 +96,22 @@ export class DecodedRecords {
 /**
  * Values for the keys read lately: a key is kept from its second read on (a filter with a bit per
  * hash of a key read lately tells; a false positive admits a key early, nothing else), and the
- * {@linkcode DECODED_RECORDS} kept last stay.
+ * {@linkcode DECODED_RECORDS} kept last stay, and of those only as many as weigh
+ * {@linkcode KEPT_BYTES} in all.
  */
 class KeptLately<T> {
   #kept = new Map<string, T>();
   #seen = new Uint8Array(SEEN_BITS / 8);
   #marks = 0;
+  #weigh: (value: T) => number;
+  #bytes = 0;
+
+  /**
+   * @param weigh The bytes a kept value holds alive.
+   */
+  constructor(weigh: (value: T) => number = () => 0) {
+    this.#weigh = weigh;
+  }
 
   get(key: string): T | undefined {
     return this.#kept.get(key);
@@ -102,9 +119,19 @@ class KeptLately<T> {
 
   /** Keeps `value()` for `key` when the key is kept already or was read lately; marks it read. */
   offer(key: string, value: () => T): void {
-    if (!this.#kept.delete(key) && !this.#seenBefore(key)) return;
-    if (this.#kept.size >= DECODED_RECORDS) this.#kept.delete(this.#kept.keys().next().value!);
-    this.#kept.set(key, value());
+    const known = this.#kept.get(key);
+    if (known !== undefined) {
+      this.#kept.delete(key);
+      this.#bytes -= this.#weigh(known);
+    } else if (!this.#seenBefore(key)) return;
+    const kept = value();
+    this.#bytes += this.#weigh(kept);
+    this.#kept.set(key, kept);
+    while (this.#kept.size > DECODED_RECORDS || (this.#bytes > KEPT_BYTES && this.#kept.size > 1)) {
+      const [oldest, dropped] = this.#kept.entries().next().value!;
+      this.#kept.delete(oldest);
+      this.#bytes -= this.#weigh(dropped);
+    }
   }
 
   #seenBefore(key: string): boolean {

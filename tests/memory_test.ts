@@ -1,10 +1,11 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
-import { DECODED_RECORDS } from "../src/decoded_records.ts";
+import { DECODED_RECORDS, DecodedRecords } from "../src/decoded_records.ts";
 import { CachedSession } from "../mod.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { testEntry } from "./_entry.ts";
+import { encodeEntry } from "../src/record.ts";
 
 runStorageSuite({ name: "memory", open: () => Promise.resolve(new MemoryBackend()) });
 
@@ -191,3 +192,22 @@ for (const [size, label] of RECORD_SIZES) {
     await session.close();
   });
 }
+
+Deno.test("memory: the decoded forms kept of hot records keep 2 MiB of records alive at most, let go of ones too", () => {
+  // A kept decoded record's body is a view into its record: kept, it would outlive the storage's
+  // bounds (1,024 of 60 KB records are 60 MiB).
+  const records = new DecodedRecords();
+  const bytes = Array.from(
+    { length: 100 },
+    (_, i) => encodeEntry(testEntry({ url: `https://example.com/${i}`, body: new Uint8Array(60 * 1024) })),
+  );
+  const first = () => records.decode("k0", bytes[0]!);
+  first();
+  const kept = first(); // kept from its second read on
+  ok(first() === kept);
+  for (let i = 1; i < bytes.length; i++) {
+    records.decode(`k${i}`, bytes[i]!);
+    records.decode(`k${i}`, bytes[i]!);
+  }
+  ok(first() !== kept, "the first record's decoded form was let go of for later ones");
+});
