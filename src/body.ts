@@ -279,6 +279,9 @@ function streamBody(
   };
   /** Whether closing the session ended the read of a body the caller had cancelled: not stored. */
   let given = false;
+  /** Whether the cache still reads the network body; and how to stop following `closing` once it does not. */
+  let reading = true;
+  let unfollowClosing: (() => void) | undefined;
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
   const failCaller = (error: unknown) => {
     failure ??= { error };
@@ -315,8 +318,12 @@ function streamBody(
       unfollow?.();
       // Only the cache reads on now: closing the session gives that up (followed from now on only,
       // so that a miss pays nothing for it).
-      if (closing !== undefined) {
-        onAbort(closing, () => (given = true, reader.cancel(closing.reason).catch(() => {})), stream);
+      if (closing !== undefined && reading) {
+        unfollowClosing = onAbort(
+          closing,
+          () => (given = true, reader.cancel(closing.reason).catch(() => {})),
+          stream,
+        );
       }
     },
   }, { highWaterMark: 0 });
@@ -388,7 +395,10 @@ function streamBody(
       unfollow?.();
     } else if (early !== undefined) ended = true;
     else if (cancelled === undefined) close();
-  })();
+  })().finally(() => {
+    reading = false;
+    unfollowClosing?.();
+  });
   return stream;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Time limits for many operations at once on one timer: a remote backend gives each command a
  * deadline without arming and clearing a timer per command (measured on Deno: ~10 µs of a Redis
- * hit). And the one wait the session bounds itself: for a write ({@linkcode settledWithin}).
+ * hit). And the waits the session bounds itself: for a write ({@linkcode settledWithin}), and for
+ * a background refresh ({@linkcode REFRESH_TIMEOUT}).
  *
  * @module
  */
@@ -127,6 +128,13 @@ function unref(timer: ReturnType<typeof setInterval>): void {
     (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
   } else (timer as { unref?: () => void }).unref?.();
 }
+
+/**
+ * Longest a background refresh (`stale-while-revalidate`) may take, its body included: 30 s. No
+ * caller waits for it, and an origin that never answers must not hold a connection for each
+ * stale URL served until the session closes.
+ */
+export const REFRESH_TIMEOUT = 30_000;
 
 /** Longest wait, once a body has ended, for the cache's write of it: 2,000 ms. */
 export const STORE_WAIT_LIMIT = 2000;

@@ -9,6 +9,7 @@
 import { takeBody, type TakenBody } from "./body.ts";
 import type { CacheAccess } from "./cache_access.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
+import { REFRESH_TIMEOUT } from "./deadline.ts";
 import { answerLeader, type Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
 import { mayServeOnErrorFor } from "./lookup.ts";
 import type { Monitor, Served } from "./monitor.ts";
@@ -81,7 +82,7 @@ export class Exchange {
     const signal = signalOf(flow);
     // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking too.
     const lead = claimed ?? (this.#o.coalesceRequests ? this.#inflight.lead(flow.key, signal) : undefined);
-    // (A refresh keeps its signal, the session's closing one: it stops as the session closes.)
+    // (A refresh keeps its signal: it stops as the session closes, or at its time limit.)
     if (lead?.signal === undefined || flow.background || !signal) {
       return this.#exchange(flow, flow, stale, lead);
     }
@@ -244,8 +245,10 @@ export class Exchange {
   refresh(flow: Flow, found: Hit): void {
     if (this.#refreshing.has(found.key)) return;
     this.#refreshing.add(found.key);
+    // Bounded in time as well (REFRESH_TIMEOUT), not only by the session's closing.
     const closing = this.#closing;
-    const background: Flow = { ...flow, ...withSignal(flow, closing), background: true };
+    const signal = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
+    const background: Flow = { ...flow, ...withSignal(flow, signal), background: true };
     // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
     const work = this.network(background, found)
       .then((response) => response.body?.pipeTo(new WritableStream()))

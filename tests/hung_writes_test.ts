@@ -9,6 +9,7 @@ import { equal, ok } from "node:assert/strict";
 import { CacheBackend, type Storage } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { BackendError, CachedSession, type CachedSessionOptions } from "../mod.ts";
+import { REFRESH_TIMEOUT } from "../src/deadline.ts";
 import { reply } from "./_origin.ts";
 
 /** A memory storage whose `set` waits for `release` (never, unless called). */
@@ -95,6 +96,42 @@ Deno.test("stale-while-revalidate: one refresh at a time, until its body is read
   }
   equal(n, 2, "the stale hits during one refresh sent one request");
   await session.close();
+});
+
+Deno.test("stale-while-revalidate: a refresh that the origin never answers is given up at its time limit, the session still open", async () => {
+  // The limit is 30 s (REFRESH_TIMEOUT): AbortSignal.timeout is made to fire at once here.
+  const timeout = AbortSignal.timeout;
+  const asked: number[] = [];
+  AbortSignal.timeout = (ms: number) => (asked.push(ms), timeout.call(AbortSignal, 20));
+  const aborted: unknown[] = [];
+  const errors: unknown[] = [];
+  let n = 0;
+  const session = new CachedSession({
+    staleWhileRevalidate: 60,
+    onError: (error) => errors.push(error),
+    fetch: (_input, init) =>
+      ++n === 1
+        ? Promise.resolve(new Response("v1", { headers: { "cache-control": "max-age=0" } }))
+        : new Promise((_resolve, reject) =>
+          init!.signal!.addEventListener(
+            "abort",
+            () => (aborted.push(init!.signal!.reason), reject(init!.signal!.reason)),
+          )
+        ),
+  });
+  try {
+    await (await session.fetch("http://127.0.0.1/r")).text();
+    equal(await (await session.fetch("http://127.0.0.1/r")).text(), "v1"); // stale, and a refresh
+    for (let waited = 0; waited < 2000 && errors.length === 0; waited += 5) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    ok(asked.includes(REFRESH_TIMEOUT), `the refresh's time limit: ${asked.join(", ")}`);
+    equal((aborted[0] as Error | undefined)?.name, "TimeoutError", "the refresh was given up");
+    equal(errors.length, 1, "and reported");
+  } finally {
+    AbortSignal.timeout = timeout;
+    await session.close();
+  }
 });
 
 Deno.test("what waitUntil, onError or onEvent throw or reject with is dropped: the request succeeds and close() ends", async () => {
