@@ -98,9 +98,13 @@ export interface SQLiteBackendOptions {
   busyTimeout?: number;
   /** Largest record kept, in bytes; a larger one is refused (the response is still served). */
   maxEntrySize?: number;
-  /** Most records kept; beyond it the records deleted soonest go first, then the oldest. */
+  /**
+   * Most records kept; beyond it the records deleted soonest go first, then the oldest. Checked
+   * once every 1/64 of the records written (the table may pass it by that much), and an eviction
+   * makes room for a sixteenth of them.
+   */
   maxEntries?: number;
-  /** Most bytes kept, all records together; evicted in the same order as for `maxEntries`. */
+  /** Most bytes kept, all records together; checked and evicted as for `maxEntries`. */
   maxBytes?: number;
 }
 
@@ -155,6 +159,8 @@ export class SQLiteStorage implements Storage {
   #options: SQLiteBackendOptions;
   #db: Promise<{ db: SQLiteDatabase; sql: Statements }> | undefined;
   #writes = 0;
+  /** Writes until the bounds are checked again. */
+  #unchecked = 0;
 
   /**
    * Creates the storage; the database is opened on first use.
@@ -197,9 +203,21 @@ export class SQLiteStorage implements Storage {
     sql.set.run(key, Number.isFinite(deleteAt) ? Math.ceil(deleteAt) : null, value.length, value);
     if (++this.#writes % PURGE_INTERVAL === 0) sql.purge.run(Date.now());
     if (maxEntries === undefined && maxBytes === undefined) return;
+    // Counting the records, and evicting, each scan the table: the bounds are checked once every
+    // 1/64 of the records written, and an eviction makes room for a sixteenth of them.
+    if (--this.#unchecked > 0) return;
     const { entries, bytes } = sql.stats.get() as { entries: number; bytes: number };
+    this.#unchecked = Math.max(1, Math.floor(entries / 64));
     const extraEntries = entries - (maxEntries ?? Infinity), extraBytes = bytes - (maxBytes ?? Infinity);
-    if (extraEntries > 0 || extraBytes > 0) sql.evict.run(Math.max(extraEntries, 0), Math.max(extraBytes, 0));
+    if (extraEntries > 0 || extraBytes > 0) {
+      // (The room leaves the record just written a place.)
+      const room = (bound: number | undefined, own: number) =>
+        bound === undefined ? 0 : Math.max(0, Math.min(Math.floor(bound / 16), bound - own));
+      sql.evict.run(
+        Math.max(extraEntries, 0) + room(maxEntries, 1),
+        Math.max(extraBytes, 0) + room(maxBytes, value.length),
+      );
+    }
   }
 
   async delete(keys: string[]): Promise<void> {

@@ -223,6 +223,24 @@ Deno.test("sqlite: maxBytes evicts until the records fit, and refuses a larger r
   }
 });
 
+Deno.test("sqlite: maxEntries is checked once every 1/64 of the records written, and an eviction makes room for a sixteenth", async () => {
+  const storage = new SQLiteStorage({ path: ":memory:", maxEntries: 640 });
+  try {
+    let most = 0, least = Infinity;
+    for (let i = 0; i < 2000; i++) {
+      await storage.set(`k${i}`, bytes(8), Infinity);
+      const count = (await keys(storage)).length;
+      most = Math.max(most, count);
+      if (i >= 1000) least = Math.min(least, count);
+    }
+    ok(most <= 640 + 10 + 1, `at most 1/64 over: ${most}`);
+    ok(least >= 600 - 1, `at least a sixteenth under: ${least}`);
+    ok((await keys(storage)).includes("k1999"), "the newest record stays");
+  } finally {
+    await storage.close();
+  }
+});
+
 Deno.test("sqlite: a record above maxEntrySize is refused silently", async () => {
   // try/finally, not `await using`: Node 22 cannot parse `using` declarations.
   const cache = new SQLiteBackend({ path: ":memory:", maxEntrySize: 10 });
