@@ -194,13 +194,14 @@ ${tables.map(markdown).join("\n")}
 ## Where the time goes
 
 What keeps the targets that are not met, or met only at their edge, from being met with room, as
-profiled on the machine above:
+profiled on the machine above. The figures here come from runs and profiles on 2026-12-05 and 06,
+not from the tables of this page:
 
 - **A 100 KB hit on Deno** and the floor both copy the body into the \`Response\` (Deno copies the
   bytes its constructor is given), which is most of the time of either. What a hit adds is the same
   1.5–2 µs as at 1 KB (request, key, look-up, \`Age\`, metadata); a record of 64 KiB or more is
   decoded once while stored, not on every hit. Its ratio swings with garbage collection more than
-  the p50 does: 2.13× in this page's run, whose rounds went from 0.96× to 3.43× while the p50s
+  the p50 does: 2.13× in one run, whose rounds went from 0.96× to 3.43× while the p50s
   stood at 1.30×; 1.13–1.89× over six full runs on another day, 1.13–1.34× (p50 1.21–1.29×) with the
   same section timed alone.
 - **Allocation** is a large part of every operation: an array over 64 bytes (its own
@@ -215,12 +216,12 @@ profiled on the machine above:
   caller's stream it cost 6–10 points more, side by side, at 1 KB and 100 KB). Keeping a copy is
   dear in itself. The floor of a miss, timed beside it (plain fetch and \`arrayBuffer()\`, and a copy
   kept in a map bounded as the memory backend is by default; nothing else), costs −18.4% over
-  plain fetch at 100 KB on Node in this page's run, and ours +4.3%: the target met, the first time
+  plain fetch at 100 KB on Node in one run, and ours +4.3%: the target met, the first time
   in a full run. Over nine full runs on 2026-12-05 and 06 the floor cost −18% to +41% and ours +4%
   to +63%, 1 to 50 points more than the floor of the same run: the floor missed the +10% target in
-  seven of the nine (at 1 KB, where the target does not apply, the floor costs −4% in this page's
+  seven of the nine (at 1 KB, where the target does not apply, the floor costs −4% in that
   run and ours +55%: there the miss's own work shows). Its rounds within one run go from −11% to
-  +52% in this page's run (in another, −30% to +358%): a 100 KB miss on
+  +52% in that run (in another, −30% to +358%): a 100 KB miss on
   Node has a p99 of 3–6 ms, full collections of the bodies kept, which the median round does not
   smooth away. Timed in loops, each in a
   process of its own (3,000 misses after 1,000 to warm up, three rounds), it takes 625–667 µs a miss
@@ -243,7 +244,7 @@ profiled on the machine above:
   body's chunks inside undici, and the one \`Response\` is undici's own. Ours wraps the \`Response\`
   that \`fetch\` returns, so a miss builds a second \`Response\` and stream for the caller, computes
   a SHA-256 key and drafts a record. Timed beside them, undici's \`fetch\` from npm without a cache
-  shows what its stack costs: at 1 KB its interceptor adds 1.33× to it in this page's run (1.22× in
+  shows what its stack costs: at 1 KB its interceptor adds 1.33× to it in one run (1.22× in
   the next), ours 1.80× (1.45×) to Node's own \`fetch\`; at 100 KB 1.15× (1.04×) against 1.14×
   (1.19×). Profiled on Node over a \`fetch\` that answers from memory, a 1 KB miss adds 12 µs at p50
   to it, in no one place: the largest is allocating the record (about 2 µs; 0.3–0.7 from a shared
@@ -252,7 +253,7 @@ profiled on the machine above:
   that a new record makes there.
 - **A hit among 1M entries** is a hit in memory the CPU has not cached, and the floor loses as much:
   over a plain \`Map\` of as many URLs' bytes, visited in the same order beside the memory backend, it
-  takes 1.73× its time among 1k in this page's run (7.6 µs against 4.4), and the memory backend
+  takes 1.73× its time among 1k in one run (7.6 µs against 4.4), and the memory backend
   1.63× (14.3 against 8.8; 1.63× to 2.06× over nine runs on 2026-12-05 and 06, the floor 1.73× to
   2.02×). No cache meets the 1.5× target on this machine. The hit computes its URL's SHA-256 digest, decodes its record,
   and reads cold memory for each; among 1k entries the digests and decoded records of the URLs in
@@ -277,11 +278,11 @@ profiled on the machine above:
   own, the round trip inside a 1 KB miss takes as long as plain fetch's, and the miss adds 29 µs: 7
   before the request, 5 to decide what to store, 17 after (7 of them to draft the record, which
   takes 1.4 µs once warm). Beside the peers on Bun, a 1 KB miss through undici's interceptor cost
-  less than one through ours in this page's run and the next (1.27× and 1.32× Bun's fetch, against
+  less than one through ours in two runs (1.27× and 1.32× Bun's fetch, against
   1.44× and 1.46×); at 100 KB each was ahead in one of the two. Ours costs less than axios's and
   make-fetch-happen's at 1 KB, and than make-fetch-happen's at 100 KB.
 - **A Redis hit** has a floor of its own, timed beside it: the key, the raw \`GET\`, a plain
-  \`Response\` of the body's bytes, read. It takes 1.26× the raw \`GET\` in this page's run, and the hit
+  \`Response\` of the body's bytes, read. It takes 1.26× the raw \`GET\` in one run, and the hit
   1.38× (a raw \`GET\` of 61 µs at p50, the hit 22 µs more; in the second run of the same code, 46 µs
   and 12 more: 1.16× and 1.35×). Over nine full runs on 2026-12-05 and 06 the hit took 1.32× to
   1.46×, the floor 1.11× to 1.26×; in five processes that timed this section alone, 1.29× to 1.48×
@@ -303,7 +304,7 @@ profiled on the machine above:
   a raw \`GET\` at p50 and 1.18–1.21× on average (the floor 1.06–1.10×; 1.21–1.34× on another day). In
   slices, as the table has it, a slice of raw \`GET\`s runs the client's code alone and warm, and a
   slice of hits runs all of theirs cold after each reply.
-- **A hit with a bearer token** (no target) takes 3.9 µs more at p50 than one without in this page's
+- **A hit with a bearer token** (no target) takes 3.9 µs more at p50 than one without in one
   run: 2.49× the floor's time at 1 KB, against 1.65×. The request's header fields become a \`Headers\`
   (about 1.3 µs, as for any request that has fields), and its key holds a SHA-256 digest of the
   credential, computed on every request (1.3 µs; 4.2 before the digest was taken of the text without
