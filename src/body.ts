@@ -279,8 +279,9 @@ function streamBody(
   };
   /** Whether closing the session ended the read of a body the caller had cancelled: not stored. */
   let given = false;
-  /** Whether the cache still reads the network body; and how to stop following `closing` once it does not. */
+  /** Whether the cache still reads the network body. */
   let reading = true;
+  /** Stops following `closing`, once the cache's read has ended. */
   let unfollowClosing: (() => void) | undefined;
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
   const failCaller = (error: unknown) => {

@@ -261,7 +261,8 @@ export class CacheAccess {
    *
    * @param flow The request.
    * @param response Its response.
-   * @returns Whether it invalidated anything: `false` for a safe method, or an error response that no redirect led to.
+   * @returns Whether it invalidated anything: `false` for a safe method, or an error response
+   *   that no redirect led to.
    */
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<boolean> {
     // A non-error status invalidates (§4.4): a redirect that fetch followed was the target's own
