@@ -100,8 +100,8 @@ export interface SQLiteBackendOptions {
   maxEntrySize?: number;
   /**
    * Most records kept; beyond it the records deleted soonest go first, then the oldest. Checked
-   * once every 1/64 of the records written (the table may pass it by that much), and an eviction
-   * makes room for a sixteenth of them.
+   * once every 1/64 of the records, or of `maxBytes`, written (the table may pass it by that
+   * much), and an eviction makes room for a sixteenth of them.
    */
   maxEntries?: number;
   /** Most bytes kept, all records together; checked and evicted as for `maxEntries`. */
@@ -161,6 +161,8 @@ export class SQLiteStorage implements Storage {
   #writes = 0;
   /** Writes until the bounds are checked again. */
   #unchecked = 0;
+  /** Bytes written until the bounds are checked again (with `maxBytes`). */
+  #uncheckedBytes = 0;
 
   /**
    * Creates the storage; the database is opened on first use.
@@ -204,10 +206,12 @@ export class SQLiteStorage implements Storage {
     if (++this.#writes % PURGE_INTERVAL === 0) sql.purge.run(Date.now());
     if (maxEntries === undefined && maxBytes === undefined) return;
     // Counting the records, and evicting, each scan the table: the bounds are checked once every
-    // 1/64 of the records written, and an eviction makes room for a sixteenth of them.
-    if (--this.#unchecked > 0) return;
+    // 1/64 of the records, or of maxBytes, written, and an eviction makes room for a sixteenth.
+    this.#uncheckedBytes -= value.length;
+    if (--this.#unchecked > 0 && this.#uncheckedBytes > 0) return;
     const { entries, bytes } = sql.stats.get() as { entries: number; bytes: number };
-    this.#unchecked = Math.max(1, Math.floor(entries / 64));
+    this.#unchecked = Math.max(1, Math.floor(Math.min(entries, maxEntries ?? Infinity) / 64));
+    this.#uncheckedBytes = maxBytes === undefined ? Infinity : Math.max(1, Math.floor(maxBytes / 64));
     const extraEntries = entries - (maxEntries ?? Infinity), extraBytes = bytes - (maxBytes ?? Infinity);
     if (extraEntries > 0 || extraBytes > 0) {
       // (The room leaves the record just written a place.)
@@ -245,6 +249,7 @@ export class SQLiteStorage implements Storage {
 
   async clear(): Promise<void> {
     await this.#locked((sql) => sql.clear.run());
+    this.#unchecked = 0;
   }
 
   /**

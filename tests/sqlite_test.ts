@@ -280,3 +280,46 @@ Deno.test("sqlite: bad options fail at construction, naming the option", () => {
     message: "Cannot create SQLiteBackend: path must be a non-empty string: received ",
   });
 });
+
+Deno.test("sqlite: maxBytes is checked by the bytes written too: larger records after many small ones pass it by 1/64 and a record at most", async () => {
+  const maxBytes = 1 << 20;
+  const storage = new SQLiteStorage({ path: ":memory:", maxBytes });
+  try {
+    const stored = async () => {
+      let total = 0;
+      for await (const key of storage.keys()) total += (await storage.get(key))!.length;
+      return total;
+    };
+    // 12,800 small records (800 KiB, under the bound): the next check was 200 writes away.
+    for (let i = 0; i < 12_800; i++) await storage.set(`s${i}`, bytes(64), Infinity);
+    let most = 0;
+    for (let i = 0; i < 40; i++) {
+      await storage.set(`large${i}`, bytes(256 * 1024), Infinity);
+      most = Math.max(most, await stored());
+    }
+    ok(most <= maxBytes + maxBytes / 64 + 256 * 1024, `at most 1/64 and one record over: ${most}`);
+  } finally {
+    await storage.close();
+  }
+});
+
+Deno.test("sqlite: a table far over maxEntries when opened is checked as often as one at the bound", async () => {
+  const database = new DatabaseSync(":memory:") as unknown as SQLiteDatabase;
+  const unbounded = new SQLiteStorage({ database });
+  for (let i = 0; i < 6_400; i++) await unbounded.set(`old${i}`, bytes(1), Infinity);
+  // The same table opened with a bound 64 times smaller (a process started with a new setting).
+  const storage = new SQLiteStorage({ database, maxEntries: 100 });
+  try {
+    let most = 0;
+    for (let i = 0; i < 300; i++) {
+      await storage.set(`new${i}`, bytes(1), Infinity);
+      let count = 0;
+      for await (const _ of storage.keys()) count++;
+      if (i > 0) most = Math.max(most, count);
+    }
+    ok(most <= 100 + 2 + 1, `at most 1/64 over: ${most}`);
+  } finally {
+    await storage.close();
+    (database as unknown as DatabaseSync).close();
+  }
+});
