@@ -92,7 +92,8 @@ export interface SQLiteBackendOptions {
   database?: SQLiteDatabase;
   /**
    * How long to wait, in all, for a database locked by another connection, in milliseconds: the
-   * attempts are spaced on a timer, so the wait holds up no other request.
+   * attempts are spaced on a timer, so the wait holds up no other request. A `database` passed in
+   * keeps its own busy timeout, which SQLite waits in the calling thread at each attempt.
    * @default {5000}
    */
   busyTimeout?: number;

@@ -88,7 +88,10 @@ export interface EvictEvent {
    * or its body is larger than the backend keeps; the older one must not outlive it), `corrupt` (a record could not be decoded).
    */
   reason: "invalidated" | "mismatch" | "unstorable" | "corrupt";
-  /** The key removed, or for `invalidated` the URL whose entries were removed. */
+  /**
+   * The key removed, or for `invalidated` a URL the request invalidated: one event for each, when
+   * the request removed at least one entry (not necessarily under this URL).
+   */
   target: string;
 }
 
