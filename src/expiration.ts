@@ -174,15 +174,8 @@ function asSerialized(pattern: string, option: string): string {
     }
     host = parsed;
   }
-  const encoder = new TextEncoder();
-  return host +
-    rest.replace(
-      /[^\x21-\x7e]/gu,
-      (char) =>
-        [...encoder.encode(char)].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, "0")}`).join(
-          "",
-        ),
-    );
+  // (As URLs write them: UTF-8, uppercase hex; a lone surrogate as U+FFFD.)
+  return host + rest.replace(/[^\x21-\x7e]/gu, (char) => encodeURIComponent(char.toWellFormed()));
 }
 
 /**
