@@ -1,6 +1,7 @@
 /**
  * Bytes as a storage hands them out: the test the cache makes before it keeps or hands over a
- * buffer itself rather than a view into it, and plain arrays in place of a subclass's.
+ * buffer itself rather than a view into it, and plain arrays in place of a subclass's; and a
+ * body's parts joined into one array.
  *
  * @module
  */
@@ -47,4 +48,27 @@ export function plainBytes(bytes: Uint8Array): Uint8Array {
   return bytes.constructor === Uint8Array
     ? bytes
     : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The parts, one after the other, in bytes that fill their buffer: the part itself when there is
+ * one that does.
+ */
+export function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const [part] = parts;
+  if (parts.length === 1 && fillsBuffer(part!)) return part;
+  return copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
+}
+
+function sizeOf(parts: Uint8Array[]): number {
+  return parts.reduce((size, part) => size + part.length, 0);
+}
+
+/** Writes the parts into `bytes` one after the other, from `at`. */
+export function copyInto<T extends Uint8Array>(bytes: T, at: number, parts: Uint8Array[]): T {
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return bytes;
 }
