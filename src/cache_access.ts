@@ -265,11 +265,9 @@ export class CacheAccess {
    *   that no redirect led to.
    */
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<boolean> {
-    // A non-error status invalidates (§4.4): a redirect that fetch followed was the target's own
-    // response, whatever the status of where it led.
-    if (SAFE_METHODS.has(flow.method) || (response.status >= 400 && !response.redirected)) return false;
+    const urls = SAFE_METHODS.has(flow.method) ? [] : invalidatedUrls(flow.url, response);
+    if (urls.length === 0) return false;
     try {
-      const urls = [...invalidatedUrls(flow.url, response)];
       const methods = storedMethods(this.#cache.storage).filter((method) =>
         method !== flow.method || !this.#o.allowedMethods.has(method)
       );

@@ -194,15 +194,17 @@ export function freshen(
  * RFC 9111 §4.4: the URIs a response to an unsafe method invalidates — the target URI, the URL
  * that `fetch` followed redirects to (the request reached it too: the Fetch standard invalidates at
  * every hop, and the hops between are not seen here), and the `Location` and `Content-Location` of
- * the same origin as that URL. Where `fetch` followed a redirect to an error, the target's own
- * response was the redirect, a non-error status: the target URI is invalidated, and the URL the
- * redirect's `Location` named, when it has the target's origin; nothing the error response names.
+ * the same origin as that URL. An error response invalidates nothing, unless `fetch` followed a
+ * redirect to it: the target's own response was the redirect, a non-error status, so the target
+ * URI is invalidated, and the URL `fetch` reached last when it has the target's origin; nothing
+ * the error response names.
  *
  * @param target The request's URL.
  * @param response The response.
- * @returns The URLs.
+ * @returns The URLs; none for an error response that no redirect led to.
  */
 export function invalidatedUrls(target: URL, response: Response): URL[] {
+  if (response.status >= 400 && !response.redirected) return [];
   const reached = response.redirected ? urlOrUndefined(response.url) ?? target : target;
   const urls = reached.href === target.href ? [target] : [target, reached];
   if (response.status >= 400) return reached.origin === target.origin ? urls : [target];
