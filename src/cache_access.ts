@@ -107,8 +107,9 @@ export class CacheAccess {
    *
    * @param flow The request it was fetched (or revalidated) for.
    * @param found Where it goes: its storage key, whether the request reached it through an
-   *   alias (its alias is then the request's own, and stands), and `unoccupied` when nothing was
-   *   found there (a record the storage refuses then removes nothing: no `evict` event).
+   *   alias (its alias is then the request's own, and stands), and whether an entry may be there
+   *   ({@linkcode mayHoldEntry}: where none may, a record the storage refuses removes nothing, and
+   *   no `evict` event is sent).
    * @param entry The entry.
    * @param asked The request's {@linkcode mark}: the entry is not stored if its URL was
    *   invalidated since.
@@ -118,7 +119,7 @@ export class CacheAccess {
    */
   async store(
     flow: Flow,
-    found: Pick<Found, "key" | "viaAlias"> & { unoccupied?: boolean },
+    found: Pick<Found, "key" | "viaAlias"> & { occupied?: boolean },
     entry: CacheEntry,
     asked: number,
     deleteAt: number = planDeleteAt(entry, this.#o),
@@ -136,7 +137,7 @@ export class CacheAccess {
       const undo = () => this.#cache.delete(found.key);
       if (await this.#invalidations.write(() => this.#urlsOf(flow, entry), asked, write, undo)) {
         this.#monitor.stored(flow, found.key, entry);
-      } else if (refused && !found.unoccupied) {
+      } else if (refused && found.occupied !== false) {
         this.#monitor.evicted(flow.label, "unstorable", found.key);
       }
     } catch (error) {
@@ -178,7 +179,7 @@ export class CacheAccess {
    * @param found What the request found.
    */
   replacedUnstored(flow: Flow, key: string, found: Found | undefined): undefined {
-    if (found?.entry !== undefined || flow.mode === "reload") {
+    if (mayHoldEntry(flow, found)) {
       this.track(this.discard(flow, key, "unstorable"));
     }
     return undefined;
@@ -379,4 +380,16 @@ export class CacheAccess {
     this.#monitor.failed(error, context);
     callSafely((error: unknown) => this.#o.onError(error, context), error);
   }
+}
+
+/**
+ * Whether an entry may be stored where a request's response goes: one was found, or the request
+ * did not look (a reload).
+ *
+ * @param flow The request.
+ * @param found What it found.
+ * @returns Whether an entry may be there.
+ */
+export function mayHoldEntry(flow: Flow, found: Found | undefined): boolean {
+  return found?.entry !== undefined || flow.mode === "reload";
 }

@@ -7,7 +7,7 @@
  */
 
 import { takeBody, type TakenBody } from "./body.ts";
-import type { CacheAccess } from "./cache_access.ts";
+import { type CacheAccess, mayHoldEntry } from "./cache_access.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { REFRESH_TIMEOUT } from "./deadline.ts";
 import { answerLeader, type Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
@@ -157,7 +157,7 @@ export class Exchange {
       }
       if (cached !== undefined && response.status === 304 && validators.length > 0) {
         if (validatorsMatch(cached, response.headers)) {
-          const freshened = freshen(this.#o, flow, cached, response, requestTime, responseTime);
+          const freshened = freshen(o, flow, cached, response, requestTime, responseTime);
           const { entry, storable } = freshened;
           // (A 304 that says the response may no longer be stored, `no-store` say, deletes it.)
           settle(storable ? entry : undefined);
@@ -174,7 +174,7 @@ export class Exchange {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
         // that describes another representation makes the stored one unusable.
         const freshened = headDescribes(cached, response.headers)
-          ? freshen(this.#o, flow, cached, response, requestTime, responseTime)
+          ? freshen(o, flow, cached, response, requestTime, responseTime)
           : undefined;
         if (freshened?.storable) settle(freshened.entry);
         await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked));
@@ -205,9 +205,7 @@ export class Exchange {
         // Waiting requests get the entry now; they never wait for the backend's write.
         const entry = { ...plan.entry, body: taken.body };
         settle(entry);
-        // (As for replacedUnstored: a reload did not look, so something may be there.)
-        const unoccupied = stale?.entry === undefined && flow.mode !== "reload";
-        const found = { key: plan.key, viaAlias: false, unoccupied };
+        const found = { key: plan.key, viaAlias: false, occupied: mayHoldEntry(flow, stale) };
         await this.#access.store(flow, found, entry, asked, plan.deleteAt, taken.record);
         return entry;
       };
