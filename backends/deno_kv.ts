@@ -31,6 +31,7 @@
 
 import { CacheBackend, type Storage } from "./base.ts";
 import { positiveInteger } from "../src/backend_options.ts";
+import { isLocked } from "../src/errors.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
@@ -125,8 +126,6 @@ const CHUNK_EXPIRY_MARGIN = 60 * 60 * 1000;
 const MAX_ATTEMPTS = 8;
 /** Times a commit is tried again while another handle holds the write lock ({@linkcode committed}). */
 const LOCKED_RETRIES = 8;
-/** How SQLite under Deno KV (and `@deno/kv`) says that another connection holds the write lock. */
-const LOCKED = /database is locked|SQLITE_BUSY/i;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 const PARALLEL_DELETES = 16;
@@ -373,7 +372,7 @@ async function committed(build: () => KvAtomic): Promise<boolean> {
     try {
       return (await build().commit()).ok;
     } catch (error) {
-      if (attempt === LOCKED_RETRIES || !LOCKED.test(String((error as Error)?.message))) throw error;
+      if (attempt === LOCKED_RETRIES || !isLocked(error)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 2 ** attempt * (1 + Math.random())));
     }
   }

@@ -28,6 +28,7 @@
 
 import { CacheBackend, type Storage } from "./base.ts";
 import { positiveInteger } from "../src/backend_options.ts";
+import { isLocked } from "../src/errors.ts";
 
 /** The table of the cache; the suffix is the schema version, bumped when the schema changes. */
 export const SQLITE_TABLE = "http_cache_v1";
@@ -49,8 +50,6 @@ const MMAP_SIZE = 256 * 1024 * 1024;
  * attempts, on a timer, up to `busyTimeout` in all.
  */
 const BUSY_SPIN = 10;
-/** How SQLite (node:sqlite and bun:sqlite alike) says that another connection holds a lock. */
-const BUSY = /database is locked|SQLITE_BUSY/i;
 
 /** A value bound to a statement parameter. */
 export type SQLiteValue = string | number | bigint | null | Uint8Array;
@@ -265,7 +264,7 @@ export class SQLiteStorage implements Storage {
         return work((await this.#open()).sql);
       } catch (error) {
         deadline ??= Date.now() + (this.#options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT);
-        if (!BUSY.test(String((error as Error)?.message)) || Date.now() + pause > deadline) throw error;
+        if (!isLocked(error) || Date.now() + pause > deadline) throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
@@ -330,7 +329,7 @@ export class SQLiteStorage implements Storage {
       try {
         sql.purge.run(Date.now());
       } catch (error) {
-        if (!BUSY.test(String((error as Error)?.message))) throw error;
+        if (!isLocked(error)) throw error;
       }
       return { db, sql };
     } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * The error family of http-cache. Failures of a storage backend are {@linkcode BackendError}s (an
  * {@linkcode HttpCacheError}) and reach the session's `onError` hook instead of the caller;
- * invalid options and arguments throw `TypeError` or `RangeError`, as the platform's own do.
+ * invalid options and arguments throw `TypeError` or `RangeError`, as the platform's own do. And
+ * the one driver error the file backends try again on: {@linkcode isLocked}.
  *
  * @module
  */
@@ -73,3 +74,16 @@ export class BackendError extends HttpCacheError {
     this.backend = options.backend;
   }
 }
+
+/**
+ * Whether an error is SQLite's (also under Deno KV) saying that another connection holds the
+ * database's lock: the operation may succeed when tried again.
+ *
+ * @param error What a driver threw.
+ * @returns Whether it is "database is locked" (`SQLITE_BUSY`).
+ */
+export function isLocked(error: unknown): boolean {
+  return LOCKED.test(String((error as Error | undefined)?.message));
+}
+
+const LOCKED = /database is locked|SQLITE_BUSY/i;
