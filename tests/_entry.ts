@@ -29,3 +29,18 @@ export function testEntry(overrides: Partial<CacheEntry> = {}): CacheEntry {
     ...overrides,
   };
 }
+
+/**
+ * Fields that another writer may leave in a record and that no `Request` or `Headers` takes (or a
+ * line break where a response has none): each makes the record corrupt.
+ */
+export const UNSERVABLE_FIELDS: readonly Partial<CacheEntry>[] = [
+  { headers: [["x-a", "a\r\nset-cookie: evil=1"]] },
+  { headers: [["bad name", "x"]] },
+  { headers: [["x-a", "a\0b"]] },
+  { headers: [["x-a", "\u{1F600}"]] },
+  { statusText: "OK\r\nX-Injected: 1" },
+  { url: "https://example.com/\n" },
+  { method: "GET\nPOST" },
+  { vary: [["bad name", null]] },
+];
