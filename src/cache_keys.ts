@@ -327,9 +327,9 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The canonical form of a request body for its key: JSON with object keys sorted and no
- * whitespace, form parameters sorted by name, ignored fields and parameters removed. A body that
- * is not what its `Content-Type` says, or whose canonical form could mean something else, is
- * keyed as it is.
+ * whitespace, form parameters sorted by name, a multipart form without its boundary, ignored
+ * fields and parameters removed. A body that is not what its `Content-Type` says, or whose
+ * canonical form could mean something else, is keyed as it is.
  */
 function normalizeBody(
   body: Uint8Array,
@@ -344,11 +344,51 @@ function normalizeBody(
     } else if (type === "application/x-www-form-urlencoded") {
       const parameters = keptParameters(strictUtf8.decode(body), ignored).sort(byName);
       return encoder.encode(joined(parameters));
+    } else if (type === "multipart/form-data") {
+      const canonical = canonicalMultipart(body, contentType!, ignored);
+      if (canonical !== undefined) return encoder.encode(canonical);
     }
   } catch {
     // Not what its Content-Type says (or not UTF-8): key the raw bytes.
   }
   return body;
+}
+
+/** Decodes each byte to a character of its own (windows-1252, as WHATWG names "latin1"), losing none. */
+const bytewise = new TextDecoder("latin1");
+
+/** The `boundary` parameter of a `multipart/form-data` type, quoted or not (RFC 2046 §5.1.1). */
+const BOUNDARY = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))/i;
+
+/** The field name in a part's `Content-Disposition` (`filename` is another parameter). */
+const FIELD_NAME = /;\s*name\s*=\s*"([^"]*)"/i;
+
+/**
+ * A multipart form without its boundary, which `fetch` draws at random for each `FormData`: its
+ * preamble, the parts whose field names are not ignored (each as written, in their order) and its
+ * epilogue, as a JSON array. `undefined` when the body is not laid out as its type says.
+ */
+function canonicalMultipart(
+  body: Uint8Array,
+  contentType: string,
+  ignored: ReadonlySet<string>,
+): string | undefined {
+  const match = BOUNDARY.exec(contentType);
+  const boundary = match?.[1] ?? match?.[2];
+  if (boundary === undefined) return undefined;
+  // Every delimiter but the first follows a line break: one is added before the first.
+  const sections = `\r\n${bytewise.decode(body)}`.split(`\r\n--${boundary}`);
+  const epilogue = sections.pop();
+  if (sections.length === 0 || epilogue?.startsWith("--") !== true) return undefined;
+  const kept = [sections[0]!];
+  for (const part of sections.slice(1)) {
+    const headEnd = part.indexOf("\r\n\r\n");
+    if (!part.startsWith("\r\n") || headEnd === -1) return undefined;
+    const name = FIELD_NAME.exec(part.slice(0, headEnd))?.[1];
+    if (name === undefined || !ignored.has(name)) kept.push(part);
+  }
+  kept.push(epilogue);
+  return JSON.stringify(kept);
 }
 
 /**

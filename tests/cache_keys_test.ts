@@ -443,3 +443,69 @@ Deno.test("body keys: a body that implies its Content-Type (a form, a typed Blob
   deepEqual(served, [[false, "answer 1"], [true, "answer 1"], [false, "answer 2"], [true, "answer 2"]]);
   await session.close();
 });
+
+/** A multipart form with this boundary, of these fields (name, then what follows the name's line). */
+function multipart(boundary: string, fields: [string, string][], epilogue = "\r\n"): string {
+  const parts = fields.map(([name, rest]) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${rest}`
+  );
+  return `${parts.join("\r\n")}\r\n--${boundary}--${epilogue}`;
+}
+
+/** The default key of a POST with this multipart body. */
+const multipartKey = (boundary: string, body: string) =>
+  keyOf("https://example.com/upload", {
+    method: "POST",
+    body,
+    type: `multipart/form-data; boundary=${boundary}`,
+  });
+
+Deno.test("body keys: a multipart form is keyed without its boundary, and without its ignored fields", async () => {
+  const fields: [string, string][] = [["a", "\r\n\r\n1"], [
+    "f",
+    '; filename="f.txt"\r\nContent-Type: text/plain\r\n\r\nhi',
+  ]];
+  const key = await multipartKey("x1", multipart("x1", fields));
+  equal(await multipartKey('"y-2"', multipart("y-2", fields)), key);
+  equal(await multipartKey("z3", multipart("z3", [["api_key", "\r\n\r\nsecret"], ...fields])), key);
+  // What an origin reads apart keeps keys apart: a value, the fields' order, a file's name.
+  const apart = [
+    multipart("x1", [["a", "\r\n\r\n2"], fields[1]!]),
+    multipart("x1", [fields[1]!, fields[0]!]),
+    multipart("x1", [fields[0]!, ["f", '; filename="g.txt"\r\nContent-Type: text/plain\r\n\r\nhi']]),
+    // A field's value that holds what looks like a delimiter of another boundary.
+    multipart("x1", [["a", "\r\n\r\n1\r\n--y-2"], fields[1]!]),
+  ];
+  for (const body of apart) ok(await multipartKey("x1", body) !== key, body);
+});
+
+Deno.test("body keys: a body that is not laid out as multipart says is keyed as it is", async () => {
+  const body = (boundary: string) => `--${boundary}\r\nContent-Disposition: form-data; name="a"\r\n\r\n1`;
+  // No closing delimiter: the two differ in their boundaries, and so in their keys.
+  ok(await multipartKey("x1", body("x1")) !== await multipartKey("y2", body("y2")));
+  // No boundary in the type.
+  const unbounded = (text: string) =>
+    keyOf("https://example.com/upload", { method: "POST", body: text, type: "multipart/form-data" });
+  ok(
+    await unbounded(multipart("x1", [["a", "\r\n\r\n1"]])) !==
+      await unbounded(multipart("y2", [["a", "\r\n\r\n1"]])),
+  );
+});
+
+Deno.test("body keys: a FormData POST is answered from the cache the second time (fetch draws a new boundary each time)", async () => {
+  const server = origin((_request, n) => reply(`answer ${n}`, { "cache-control": "max-age=60" }));
+  const session = new CachedSession({ fetch: server.fetch, allowedMethods: ["GET", "POST"] });
+  const form = (value: string) => {
+    const data = new FormData();
+    data.append("q", value);
+    data.append("file", new Blob(["bytes"], { type: "text/plain" }), "f.txt");
+    return data;
+  };
+  const served = [];
+  for (const value of ["one", "one", "two"]) {
+    const response = await session.fetch("http://127.0.0.1/upload", { method: "POST", body: form(value) });
+    served.push([response.fromCache, await response.text()]);
+  }
+  deepEqual(served, [[false, "answer 1"], [true, "answer 1"], [false, "answer 2"]]);
+  await session.close();
+});
