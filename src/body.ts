@@ -38,8 +38,9 @@ export interface TakenBody {
 /**
  * Takes a storable network body: reads it whole, straight into the entry's record, when it is
  * declared no longer than {@linkcode READ_WHOLE_LIMIT} and the runtime gains by it
- * ({@linkcode READS_WHOLE}); else streams it to the caller while the
- * cache collects it ({@linkcode streamBody}). Either way `store` receives the complete body
+ * ({@linkcode READS_WHOLE}), handing the caller a body that comes once it is all there
+ * ({@linkcode laterBody}); else streams it to the caller while the cache collects it
+ * ({@linkcode streamBody}). Either way `store` receives the complete body
  * (`undefined` when it outgrew `limit`, a rejection when it failed), and the caller's body ends
  * only once what `store` returned has settled ({@linkcode settledWithin}: 2 s at most): a caller
  * that has read a body finds it in the cache.
@@ -68,18 +69,16 @@ export async function takeBody(
   if (length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
     const taken = readWhole(response, draftEntry(entry, length));
     const stored = store(taken);
-    let body: TakenBody;
-    try {
-      // An abort fails the caller's body at once, as fetch's; the read goes on for the cache (for
-      // the requests that wait on this one, whose origin request an abort does not stop).
-      body = await unlessAborted(taken, signal);
-    } catch (error) {
-      return failedBody(error);
-    }
-    await settledWithin(stored);
+    // The response goes to the caller at once, as fetch's does once its headers have come: the
+    // body follows, whole, once read and stored (2 s at most), however slowly it arrives.
+    const whole = taken.then(async (body) => {
+      await settledWithin(stored);
+      return body.body;
+    });
     // An empty body has nothing left to read: an abort cannot fail it (nor fetch's).
-    if (signal == null || body.body.length === 0) return storedBody(body.body);
-    return abortableBody(body.body, signal);
+    if (length === 0) return await whole.then(storedBody, failedBody);
+    whole.catch(() => {}); // (read by the caller, or by no one)
+    return laterBody(whole, signal);
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
@@ -89,10 +88,10 @@ export async function takeBody(
 }
 
 /**
- * Largest body read whole before the response is handed over, where the runtime gains by it
- * ({@linkcode READS_WHOLE}): 1 MiB. There one read of the whole body costs less than a stream
- * through the cache, and the caller of a body this small rarely gains anything from its first
- * bytes coming earlier.
+ * Largest body read whole, where the runtime gains by it ({@linkcode READS_WHOLE}): 1 MiB. The
+ * caller gets the response with its headers, as from fetch, and the body once it has all come.
+ * There one read of the whole body costs less than a stream through the cache, and the caller of
+ * a body this small rarely gains anything from its first bytes coming earlier.
  */
 export const READ_WHOLE_LIMIT = 1024 * 1024;
 
@@ -176,31 +175,52 @@ function failedBody(error: unknown): ReadableStream<Uint8Array> {
 }
 
 /**
- * A body read whole, handed to a caller whose request has an abort signal: a stream of a copy of
- * the bytes (they are the stored ones) that fails with the signal's reason if it aborts before
- * the caller has read them, as fetch's would. Taken whole, it is taken without the stream
- * ({@linkcode offerWhole}).
+ * A body read whole, handed to the caller before it has all come: a stream that gives a copy of
+ * the bytes (they are the stored ones) once they are there, or the body's error. An abort of the
+ * request's signal before the caller has read them fails it with the signal's reason, as fetch's
+ * would; the read goes on for the cache (for the requests that wait on this one). Taken whole, it
+ * is taken without the stream ({@linkcode offerWhole}).
  *
- * @param bytes The body.
+ * @param whole The body, once read.
  * @param signal The request's abort signal.
  * @returns The stream.
  */
-function abortableBody(bytes: Uint8Array, signal: AbortSignal): ReadableStream<Uint8Array> {
+function laterBody(
+  whole: Promise<Uint8Array>,
+  signal: AbortSignal | null | undefined,
+): ReadableStream<Uint8Array> {
   let caller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Whether the caller's body has ended: read, failed, aborted or cancelled. */
+  let ended = false;
+  /** Stops following the signal; set iff there is one. */
+  let unfollow: (() => void) | undefined;
+  const end = () => {
+    ended = true;
+    unfollow?.();
+  };
   const stream = new ReadableStream<Uint8Array>({
     start: (controller) => {
       caller = controller;
     },
-    pull: (controller) => {
-      // Handed to the caller's pending read: the stream is closed, and read, at once.
-      controller.enqueue(bytes.slice());
-      controller.close();
-      unfollow();
-    },
-    cancel: () => unfollow(),
+    pull: () =>
+      whole.then((bytes) => {
+        if (ended) return;
+        end();
+        if (bytes.length > 0) caller.enqueue(bytes.slice());
+        caller.close();
+      }, (error) => {
+        if (!ended) caller.error(error);
+        end();
+      }),
+    cancel: end,
   }, { highWaterMark: 0 });
-  const unfollow = onAbort(signal, () => caller.error(signal.reason), stream);
-  offerWhole(stream, () => signal.aborted ? Promise.reject(signal.reason) : Promise.resolve(bytes.slice()));
+  if (signal) {
+    unfollow = onAbort(signal, () => {
+      if (!ended) caller.error(signal.reason);
+      end();
+    }, stream);
+  }
+  offerWhole(stream, () => unlessAborted(whole, signal).finally(end).then((bytes) => bytes.slice()));
   return stream;
 }
 

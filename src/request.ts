@@ -227,9 +227,11 @@ const CHECKED_BY_REQUEST = [
  * @throws {TypeError} What fetch would throw.
  */
 function checkInit(url: URL, method: string, init: RequestInit, request: Request | undefined): void {
-  const body = init.body !== undefined ? init.body : request?.body;
-  if ((method === "GET" || method === "HEAD") && body != null) {
-    throw new TypeError(`Cannot fetch ${url.href}: a ${method} request cannot have a body`);
+  // (A Request's body is looked at only when it matters: on Deno reading `request.body` turns a
+  // body of known length into a stream, which fetch then sends chunked, without Content-Length.)
+  if (method === "GET" || method === "HEAD") {
+    const body = init.body !== undefined ? init.body : request?.body;
+    if (body != null) throw new TypeError(`Cannot fetch ${url.href}: a ${method} request cannot have a body`);
   }
   let checked: Record<string, unknown> | undefined;
   for (const name of CHECKED_BY_REQUEST) {

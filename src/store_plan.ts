@@ -101,6 +101,10 @@ export function planEntry(
   const key = request.method === "HEAD" ? request.headKey : request.key;
   if (key === undefined || (request.method === "HEAD" && response.redirected)) return undefined;
   if (!isAllowedStatus(status, o)) return undefined;
+  // An event stream (text/event-stream) is not over when it ends for its caller: collecting it
+  // would keep its connection open after the caller let go, and identical requests waiting for
+  // its end, which may never come. It passes through, as a response too large to store does.
+  if (isEventStream(headers)) return undefined;
   const cc = o.cacheControl ? parseCacheControl(headers.get("cache-control")) : {};
   if (o.cacheControl && !isStorable(request.policy, status, headers, cc, o.shared)) return undefined;
   const names = varyNames(headers);
@@ -336,6 +340,12 @@ function hasIgnored(value: string | null, base: URL, ignored: ReadonlySet<string
   } catch {
     return false;
   }
+}
+
+/** Whether a response is a stream of server-sent events (its media type is `text/event-stream`). */
+function isEventStream(headers: Headers): boolean {
+  const type = headers.get("content-type");
+  return type !== null && type.split(";", 1)[0]!.trim().toLowerCase() === "text/event-stream";
 }
 
 /**
