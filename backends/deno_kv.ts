@@ -124,8 +124,13 @@ const HEADER_SIZE = 21;
 // Chunks outlive their manifest: KV's lazy expiry never reclaims them under a live reader.
 const CHUNK_EXPIRY_MARGIN = 60 * 60 * 1000;
 const MAX_ATTEMPTS = 8;
-/** Times a commit is tried again while another handle holds the write lock ({@linkcode committed}). */
-const LOCKED_RETRIES = 8;
+/**
+ * How long, in all, a commit is tried again while another handle holds the write lock
+ * ({@linkcode committed}): 5 s, as SQLiteBackend's `busyTimeout`.
+ */
+const LOCKED_WAIT = 5000;
+/** Longest pause between two tries of a locked commit, in ms (before its random half). */
+const LOCKED_PAUSE = 32;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 const PARALLEL_DELETES = 16;
@@ -314,7 +319,12 @@ export class DenoKVStorage implements Storage {
         return await this.#deleteChunks(kv, readManifest(value));
       }
     }
-    throw new Error(`Cannot delete ${key}: it kept changing under concurrent writers`);
+    // Other writers rewrote it at every try: the delete goes through all the same, as the later
+    // of them (a delete must not fail for a write it raced). The chunks of a generation committed
+    // since the last read are left to their expiry, as those of a write cut short are.
+    const { value } = await kv.get(entryKey);
+    await commit(() => kv.atomic().delete(entryKey));
+    await this.#deleteChunks(kv, readManifest(value));
   }
 
   async #readChunks(kv: KvLike, manifest: Manifest): Promise<Uint8Array | undefined> {
@@ -360,20 +370,24 @@ async function openKv(path: string | undefined, injected: KvLike | undefined): P
  * Commits an atomic operation, built anew for each attempt. Another handle on the same local file
  * (another process, or another worker of `deno serve --parallel`) may hold the database's write
  * lock, and KV then fails the commit at once ("database is locked") instead of waiting for it: the
- * commit is tried again, {@linkcode LOCKED_RETRIES} times at most, after 1–2 ms, then 2–4 ms, and
- * so on (a quarter to half a second in all).
+ * commit is tried again after 1–2 ms, then 2–4 ms, and so on up to 32–64 ms, for
+ * {@linkcode LOCKED_WAIT} ms in all. (Another process's large write, or its turns taken back to
+ * back, holds the lock well past the quarter to half a second that eight tries took.)
  *
  * @param build Builds the operation.
  * @returns Whether it committed (`false`: one of its checks failed).
  * @throws {Error} The commit's own error, when it is not a lock or the lock outlasts the retries.
  */
 async function committed(build: () => KvAtomic): Promise<boolean> {
+  let deadline: number | undefined;
   for (let attempt = 0;; attempt++) {
     try {
       return (await build().commit()).ok;
     } catch (error) {
-      if (attempt === LOCKED_RETRIES || !isLocked(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 2 ** attempt * (1 + Math.random())));
+      deadline ??= Date.now() + LOCKED_WAIT;
+      const pause = Math.min(2 ** attempt, LOCKED_PAUSE) * (1 + Math.random());
+      if (!isLocked(error) || Date.now() + pause > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
 }

@@ -1,6 +1,7 @@
 import { deepEqual, equal, ok as assert, rejects, throws } from "node:assert/strict";
 import { join } from "node:path";
-import { DenoKVBackend, DenoKVStorage, type KvKey } from "../backends/deno_kv.ts";
+import { DatabaseSync } from "node:sqlite";
+import { DenoKVBackend, DenoKVStorage, type KvKey, type KvLike } from "../backends/deno_kv.ts";
 import type { CacheBackend } from "../backends/base.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { type Kv, openKv } from "./_fixtures.ts";
@@ -253,4 +254,73 @@ Deno.test("DenoKVBackend opens lazily and reports a bad path on first use", asyn
   const backend = new DenoKVBackend({ path: "/nonexistent/dir/cache.kv" });
   await rejects(backend.count());
   await backend.close();
+});
+
+Deno.test(
+  "DenoKVStorage waits for a write lock that another process holds for a second",
+  async () => {
+    // Another process sharing the file (its large write, or its commits back to back) can hold
+    // the write lock for a second: KV fails a commit at once then, and the backend must wait
+    // for the lock as SQLiteBackend does (busyTimeout), not lose the write or the delete.
+    const path = tempPath();
+    const kv = await openKv(path);
+    const storage = new DenoKVStorage({ kv });
+    try {
+      await storage.set("kept", bytes(10), Infinity);
+      for (
+        const [label, run] of [
+          ["a write", () => storage.set("small", bytes(100), Infinity)],
+          ["a chunked write", () => storage.set("large", bytes(200 * KiB, 5), Infinity)],
+          ["a delete", () => storage.delete(["kept"])],
+        ] as const
+      ) {
+        const other = new DatabaseSync(path);
+        other.exec("BEGIN IMMEDIATE");
+        const released = new Promise<void>((resolve) =>
+          setTimeout(() => {
+            other.exec("COMMIT");
+            other.close();
+            resolve();
+          }, 1000)
+        );
+        try {
+          await run();
+        } catch (error) {
+          throw new Error(`${label} failed while another handle held the lock for 1 s`, { cause: error });
+        } finally {
+          await released;
+        }
+      }
+      equal((await storage.get("small"))?.length, 100);
+      assert(same((await storage.get("large"))!, bytes(200 * KiB, 5)));
+      equal(await storage.get("kept"), undefined);
+    } finally {
+      await storage.close();
+      kv.close();
+    }
+  },
+);
+
+Deno.test("DenoKVStorage deletes a record that other writers rewrite between each read and commit", async () => {
+  // Another process writing the same key at every turn (a hot URL): each conditional delete
+  // finds the key changed. The delete must still remove it, not fail after a few tries.
+  const kv = await openKv(":memory:");
+  const raced: KvLike = {
+    get: async (key) => {
+      const read = await kv.get(key);
+      if (key.at(-2) === "entry") await new DenoKVStorage({ kv }).set("hot", bytes(10, 9), Infinity);
+      return read;
+    },
+    list: (selector, options) => kv.list(selector, options),
+    atomic: () => kv.atomic(),
+    close: () => {},
+  };
+  const storage = new DenoKVStorage({ kv: raced });
+  try {
+    await new DenoKVStorage({ kv }).set("hot", bytes(10), Infinity);
+    await storage.delete(["hot"]);
+    equal((await kv.get([...storage.prefix, "entry", "hot"])).versionstamp, null);
+  } finally {
+    kv.close();
+  }
 });
