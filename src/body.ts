@@ -21,7 +21,7 @@
  */
 
 import { onAbort, unlessAborted } from "./abort_follow.ts";
-import { settledWithin } from "./deadline.ts";
+import { after, CANCELLED_READ_TIMEOUT, settledWithin } from "./deadline.ts";
 import { joined } from "./bytes.ts";
 import { Collected } from "./collected_body.ts";
 import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
@@ -302,7 +302,7 @@ function streamBody(
   let given = false;
   /** Whether the cache still reads the network body. */
   let reading = true;
-  /** Stops following `closing`, once the cache's read has ended. */
+  /** Stops following `closing` and the time limit, once the cache's read has ended. */
   let unfollowClosing: (() => void) | undefined;
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
   const failCaller = (error: unknown) => {
@@ -338,14 +338,18 @@ function streamBody(
       cancelled = { reason };
       wake?.();
       unfollow?.();
-      // Only the cache reads on now: closing the session gives that up (followed from now on only,
-      // so that a miss pays nothing for it).
-      if (closing !== undefined && reading) {
-        unfollowClosing = onAbort(
-          closing,
-          () => (given = true, reader.cancel(closing.reason).catch(() => {})),
-          stream,
+      // Only the cache reads on now: closing the session gives that up, and so does the time
+      // limit (both followed from now on only, so that a miss pays nothing for them).
+      if (reading) {
+        const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
+        const clear = after(
+          CANCELLED_READ_TIMEOUT,
+          () => giveUp(new DOMException("The cache's read of a cancelled body timed out", "TimeoutError")),
         );
+        const unfollowSession = closing === undefined
+          ? undefined
+          : onAbort(closing, () => giveUp(closing.reason), stream);
+        unfollowClosing = () => (clear(), unfollowSession?.());
       }
     },
   }, { highWaterMark: 0 });

@@ -346,18 +346,23 @@ export class CacheAccess {
 
   /**
    * Gives background work 2 s to end ({@linkcode settledWithin}), aborts `closing` (what only the
-   * cache waits for then stops), waits for the rest, and from then on neither reads nor stores: a
-   * request still under way reads and stores nothing, and only its invalidations (deletes) reach
-   * the backend, and are reported when they fail.
+   * cache waits for then stops), waits for the rest 2 s more at most, and from then on neither
+   * reads nor stores: a request still under way reads and stores nothing, and only its
+   * invalidations (deletes) reach the backend, and are reported when they fail.
    *
    * @param closing Aborted once the time is up.
    */
   async close(closing: AbortController): Promise<void> {
     await settledWithin(this.#settled());
     closing.abort();
-    await this.#settled();
+    // The writes of bodies callers still read get as long again, no longer: a body the origin
+    // stalls never ends, and its caller may have dropped it unread (it has nothing to cancel).
+    await settledWithin((async () => {
+      await this.#settled();
+      this.#closed = true;
+      await this.#settled();
+    })());
     this.#closed = true;
-    await this.#settled();
   }
 
   /** Settles once all background work has, including work started meanwhile. */

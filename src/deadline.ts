@@ -123,7 +123,7 @@ export class Deadlines {
  * Lets the process exit while the timer runs: the timer's own `unref` (Node, Bun, and Deno 2.9,
  * whose timers are objects too), or `Deno.unrefTimer` for a Deno that gives timers as numbers.
  */
-function unref(timer: ReturnType<typeof setInterval>): void {
+function unref(timer: ReturnType<typeof setInterval> | ReturnType<typeof setTimeout>): void {
   if (typeof timer === "number") {
     (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(timer);
   } else (timer as { unref?: () => void }).unref?.();
@@ -135,6 +135,27 @@ function unref(timer: ReturnType<typeof setInterval>): void {
  * stale URL served until the session closes.
  */
 export const REFRESH_TIMEOUT = 30_000;
+
+/**
+ * Longest the cache reads a body on alone once its caller has cancelled it: 30 s. No caller waits
+ * for it, and a body that never ends (a live feed, a long poll) must not hold a connection for
+ * each cancelled request until the session closes. A body not read whole by then is not stored.
+ */
+export const CANCELLED_READ_TIMEOUT = 30_000;
+
+/**
+ * Calls `expire` after `ms`, unless the returned function is called first; the timer never keeps
+ * the process alive by itself.
+ *
+ * @param ms The time, in ms.
+ * @param expire What to do then.
+ * @returns Clears the timer.
+ */
+export function after(ms: number, expire: () => void): () => void {
+  const timer = setTimeout(expire, ms);
+  unref(timer);
+  return () => clearTimeout(timer);
+}
 
 /** Longest wait, once a body has ended, for the cache's write of it: 2,000 ms. */
 export const STORE_WAIT_LIMIT = 2000;

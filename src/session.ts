@@ -222,8 +222,9 @@ export class CachedSession implements AsyncDisposable {
    * Closes the session and its backend. Background work (refreshes, writes, bodies still
    * arriving) gets 2 s to end; then what only the cache waits for stops (a refresh, a body its
    * caller cancelled: neither is stored), and the writes of bodies callers still read are waited
-   * for. Requests made from the call on, and those still under way, go to the network: nothing is
-   * read or stored for them. An unsafe one still invalidates what it changed (a delete).
+   * for 2 s more at most. Requests made from the call on, and those still under way, go to the
+   * network: nothing is read or stored for them. An unsafe one still invalidates what it changed
+   * (a delete).
    */
   async close(): Promise<void> {
     this.#closed = true;
