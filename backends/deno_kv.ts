@@ -30,7 +30,7 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
-import { positiveInteger } from "../src/backend_options.ts";
+import { knownOptions, positiveInteger } from "../src/backend_options.ts";
 import { isLocked } from "../src/errors.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
@@ -161,6 +161,7 @@ export class DenoKVStorage implements Storage {
    * @throws {RangeError} When `maxEntrySize` is not a positive integer.
    */
   constructor(options: DenoKVBackendOptions = {}) {
+    knownOptions("DenoKVBackend", options, { path: true, kv: true, prefix: true, maxEntrySize: true });
     const { prefix = DEFAULT_PREFIX } = options;
     if (prefix.length === 0 || !prefix.every((part) => typeof part === "string")) {
       throw new TypeError(`Cannot create DenoKVBackend: prefix must be a non-empty array of strings`);

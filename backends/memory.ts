@@ -14,7 +14,7 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
-import { positiveInteger } from "../src/backend_options.ts";
+import { knownOptions, positiveInteger } from "../src/backend_options.ts";
 import { fillsBuffer } from "../src/bytes.ts";
 
 /** Default bound on the number of records: 10,000. */
@@ -103,6 +103,7 @@ export class MemoryStorage implements Storage {
    * @throws {RangeError} When a bound is not a positive integer.
    */
   constructor(options: MemoryBackendOptions = {}) {
+    knownOptions("MemoryBackend", options, { maxEntries: true, maxBytes: true, maxEntrySize: true });
     this.maxEntries = positiveInteger("MemoryBackend", "maxEntries", options.maxEntries, DEFAULT_MAX_ENTRIES);
     this.maxBytes = positiveInteger("MemoryBackend", "maxBytes", options.maxBytes, DEFAULT_MAX_BYTES);
     // A record larger than all the bytes kept is refused too: the session then does not collect it.

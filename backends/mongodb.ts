@@ -34,7 +34,7 @@
 
 import { Binary, type Collection, MongoClient } from "mongodb";
 import { CacheBackend, type Storage } from "./base.ts";
-import { positiveInteger, redact } from "../src/backend_options.ts";
+import { knownOptions, positiveInteger, redact } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `mongodb://127.0.0.1:27017`. */
@@ -166,6 +166,14 @@ export class MongoDBStorage implements Storage {
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
   constructor(options: MongoDBBackendOptions = {}) {
+    knownOptions("MongoDBBackend", options, {
+      url: true,
+      client: true,
+      db: true,
+      collection: true,
+      timeout: true,
+      maxEntrySize: true,
+    });
     const injected = options.client !== undefined || typeof options.collection === "object";
     if (options.url !== undefined && injected) {
       throw new TypeError(

@@ -30,7 +30,7 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import { CacheBackend, type Storage } from "./base.ts";
-import { positiveInteger, redact } from "../src/backend_options.ts";
+import { knownOptions, positiveInteger, redact } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `redis://127.0.0.1:6379`. */
@@ -172,6 +172,13 @@ export class RedisStorage implements Storage {
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
    */
   constructor(options: RedisBackendOptions = {}) {
+    knownOptions("RedisBackend", options, {
+      url: true,
+      client: true,
+      prefix: true,
+      timeout: true,
+      maxEntrySize: true,
+    });
     if (options.url !== undefined && options.client !== undefined) {
       throw new TypeError("Cannot create RedisBackend: give either url or client, not both");
     }

@@ -27,7 +27,7 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
-import { positiveInteger } from "../src/backend_options.ts";
+import { knownOptions, positiveInteger } from "../src/backend_options.ts";
 import { isLocked } from "../src/errors.ts";
 
 /** The table of the cache; the suffix is the schema version, bumped when the schema changes. */
@@ -172,6 +172,14 @@ export class SQLiteStorage implements Storage {
    * @throws {RangeError} When a timeout or bound is not a positive integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {
+    knownOptions("SQLiteBackend", options, {
+      path: true,
+      database: true,
+      busyTimeout: true,
+      maxEntrySize: true,
+      maxEntries: true,
+      maxBytes: true,
+    });
     if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
       throw new TypeError(
         `Cannot create SQLiteBackend: path must be a non-empty string: received ${options.path}`,

@@ -57,3 +57,43 @@ export const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^/?#:\s]*):([^/?#\s]*)@/gi;
 export function redact(text: string): string {
   return text.replace(USERINFO, "$1:***@");
 }
+
+/**
+ * Refuses options that are not an object, or that name an option the backend does not have: a
+ * misspelt one would otherwise be ignored, and its default used without a word.
+ *
+ * @example A misspelt option is refused by name, with the ones allowed
+ * ```ts
+ * import { knownOptions } from "./backend_options.ts";
+ *
+ * try {
+ *   knownOptions("RedisBackend", { prefx: "app:" } as { url?: string; prefix?: string }, { url: true, prefix: true });
+ * } catch (error) {
+ *   console.log((error as Error).message);
+ *   // Cannot create RedisBackend: unknown option "prefx": allowed are url, prefix
+ * }
+ * ```
+ *
+ * @param backend The class being created.
+ * @param options What was given.
+ * @param known Every option of the backend, each once (the type checks the list against the
+ *   options' interface).
+ * @throws {TypeError} When `options` is not an object, or names an option not in `known`.
+ */
+export function knownOptions<Options extends object>(
+  backend: string,
+  options: Options,
+  known: { readonly [Name in keyof Required<Options>]: true },
+): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`Cannot create ${backend}: options must be an object: received ${String(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!Object.hasOwn(known, name)) {
+      const allowed = Object.keys(known).join(", ");
+      throw new TypeError(
+        `Cannot create ${backend}: unknown option ${JSON.stringify(name)}: allowed are ${allowed}`,
+      );
+    }
+  }
+}
