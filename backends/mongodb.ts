@@ -120,8 +120,8 @@ export class MongoDBBackend extends CacheBackend {
    * Creates a cache over a MongoDB collection; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL,
-   *   or `db` or `collection` is not a name MongoDB allows.
+   * @throws {TypeError} When an option is unknown, `url` is given with `client` or a `Collection`,
+   *   or is not a MongoDB URL, or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -160,8 +160,8 @@ export class MongoDBStorage implements Storage {
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When `url` is given with `client` or a `Collection`, or is not a MongoDB URL,
-   *   or `db` or `collection` is not a name MongoDB allows.
+   * @throws {TypeError} When an option is unknown, `url` is given with `client` or a `Collection`,
+   *   or is not a MongoDB URL, or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */

@@ -127,7 +127,8 @@ export class RedisBackend extends CacheBackend {
    * Creates a cache over a Redis server; nothing connects until first use.
    *
    * @param options Server, prefix and limits.
-   * @throws {TypeError} When both `url` and `client` are given, or `url` is not a Redis URL.
+   * @throws {TypeError} When an option is unknown, both `url` and `client` are given, or `url` is
+   *   not a Redis URL.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
    */
   constructor(options: RedisBackendOptions = {}) {
@@ -168,7 +169,8 @@ export class RedisStorage implements Storage {
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, prefix and limits.
-   * @throws {TypeError} When both `url` and `client` are given, or `url` is not a Redis URL.
+   * @throws {TypeError} When an option is unknown, both `url` and `client` are given, or `url` is
+   *   not a Redis URL.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
    */
   constructor(options: RedisBackendOptions = {}) {
