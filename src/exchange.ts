@@ -165,7 +165,13 @@ export class Exchange {
             this.#access.update(flow, stale!, freshened, asked).finally(() => lead?.release()),
           );
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
-          return this.#serve(flow, found, "revalidated", { fwd, status: 304, stored: storable });
+          const served = this.#serve(flow, found, "revalidated", { fwd, status: 304, stored: storable });
+          // The 304's own Set-Cookie answers this request: its caller gets it, as from fetch, though
+          // a session without storeSetCookie neither stores it nor serves it again.
+          if (!o.storeSetCookie) {
+            for (const cookie of response.headers.getSetCookie()) served.headers.append("set-cookie", cookie);
+          }
+          return served;
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
         response = await ask([]);
@@ -247,6 +253,14 @@ export class Exchange {
     const closing = this.#closing;
     const signal = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
     const background: Flow = { ...flow, ...withSignal(flow, signal), background: true };
+    // The refresh asks for the whole response: the caller's Range would bring a 206, never stored.
+    if (flow.headers.has("range")) {
+      const headers = new Headers(flow.headers);
+      headers.delete("range");
+      headers.delete("if-range");
+      background.headers = headers;
+      background.init = { ...background.init, headers };
+    }
     // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
     const work = this.network(background, found)
       .then((response) => response.body?.pipeTo(new WritableStream()))

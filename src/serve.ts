@@ -14,7 +14,7 @@ import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
 import { expiresAtOf, type Found, varyValues } from "./store_plan.ts";
-import { isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
+import { ifRangeHolds, isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
 
 /** A lookup that found an entry to use. */
 export type Hit = Found & { entry: CacheEntry };
@@ -60,8 +60,9 @@ export function fromStored(
   // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
   // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
   const fields = servedFields(entry.headers, Math.floor(currentAge(entry, now)), o.storeSetCookie);
-  // RFC 9110 §14.2: range handling is defined for GET alone; a HEAD ignores a Range.
-  const range = flow.method === "GET" ? flow.headers.get("range") : null;
+  // RFC 9110 §14.2: range handling is defined for GET alone; a HEAD ignores a Range. So does a
+  // request whose If-Range names another representation (§13.1.5): it gets the whole response.
+  const range = flow.method === "GET" && ifRangeHolds(entry, flow.headers) ? flow.headers.get("range") : null;
   const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
   // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.
   if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {

@@ -166,7 +166,7 @@ export class CachedSession implements AsyncDisposable {
     let missed: Shared | undefined;
     try {
       found = ticket === undefined
-        ? undefined
+        ? await this.#slotOf(flow)
         : await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
     } finally {
       missed = ticket?.missed();
@@ -250,6 +250,18 @@ export class CachedSession implements AsyncDisposable {
       handOver,
     }, now);
     return this.#monitor.served(response, flow, found.entry, how, bytes, now, forward);
+  }
+
+  /**
+   * What a reload's response goes beside: the entry in its primary slot, read for placement only
+   * (a reload uses nothing stored). Without it, the response of one Vary variant would take the
+   * primary slot and drop the variant stored there.
+   */
+  async #slotOf(flow: Flow): Promise<Found | undefined> {
+    const key = flow.method === "HEAD" ? flow.headKey : flow.key;
+    if (key === undefined) return undefined;
+    const record = await this.#access.read(flow, key);
+    return record && "entry" in record ? { key, viaAlias: false, primary: record.entry } : undefined;
   }
 
   #unsatisfied(flow: Flow): CachedResponse {

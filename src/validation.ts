@@ -186,6 +186,29 @@ export function isNotModified(
 }
 
 /**
+ * Whether a stored response may answer a request's `Range` by the request's `If-Range` (RFC 9110
+ * §13.1.5): there is none, or it is an entity tag that matches the stored one by strong comparison,
+ * or a date equal to the stored `Last-Modified`. Otherwise "the server MUST ignore the Range header
+ * field": the whole response is sent, as the client's partial copy is of another representation.
+ *
+ * @param entry The stored entry.
+ * @param request The request headers.
+ * @returns `true` when the `Range` may be answered.
+ */
+export function ifRangeHolds(entry: Pick<CacheEntry, "headers">, request: Headers): boolean {
+  const condition = request.get("if-range");
+  if (condition === null) return true;
+  const value = condition.trim();
+  if (value.startsWith('"') || value.startsWith("W/")) {
+    const etag = headerValue(entry.headers, "etag")?.trim();
+    return etag !== undefined && !isWeak(value) && !isWeak(etag) && etag === value;
+  }
+  const date = parseHttpDate(value);
+  const lastModified = parseHttpDate(headerValue(entry.headers, "last-modified"));
+  return date !== undefined && date === lastModified;
+}
+
+/**
  * The header fields of a `304` made from a stored response: its fields without representation
  * metadata (RFC 9110 §15.4.5).
  *

@@ -25,8 +25,9 @@
  *   it stored, unless the response allowed it (`public`, `s-maxage`, `must-revalidate`);
  * - no secret reaches the store: neither the credentials nor an ignored query parameter (an API
  *   key some URLs carry) is in any key or record;
- * - a response from the network carries the cookie the origin set with it, and one from the cache
- *   none, unless its session stores cookies (then the one set with the answer it serves);
+ * - a response from the network, or one the origin has just confirmed with a 304, carries the
+ *   cookie the origin set with it, and one from the cache none, unless its session stores cookies
+ *   (then the one set with the answer it serves);
  * - its body (or the range asked for) is byte for byte what the origin sent for the version its
  *   headers name;
  * - its age is true (the origin sent or confirmed that version exactly `Age` seconds ago, less
@@ -831,12 +832,14 @@ async function check(model: Model, settings: Settings, asked: Asked, response: C
   const sent = (model.sent.get(`${resource}|${variant}|${user}|${version}`) ?? [])
     .filter(({ at }) => at === sentAt);
   ok(sent.length > 0, `${what}: version ${version} with an age of ${age / 1000} s was never sent then`);
-  // A response from the network carries the cookie the origin set with it. One from the cache
-  // carries none, unless the session stores cookies: then the one set with the answer it serves,
-  // never another answer's (the other session on the store may store them while this one does not).
+  // A response from the network carries the cookie the origin set with it, and so does one the
+  // origin has just confirmed (its 304's). One from the cache carries none, unless the session
+  // stores cookies: then the one set with the answer it serves, never another answer's (the other
+  // session on the store may store them while this one does not).
   const cookie = response.headers.get("set-cookie");
-  if (!response.fromCache) ok(cookie !== null, `${what}: the origin's cookie was dropped`);
-  else if (!settings.storeSetCookie) equal(cookie, null, `${what}: a cookie replayed from the cache`);
+  if (!response.fromCache || response.revalidated) {
+    ok(cookie !== null, `${what}: the origin's cookie was dropped`);
+  } else if (!settings.storeSetCookie) equal(cookie, null, `${what}: a cookie replayed from the cache`);
   ok(cookie === null || sent.some((answer) => answer.cookie === cookie), `${what}: another answer's cookie`);
   // `DO_NOT_CACHE` (the request's own, else its URL's) bypasses the cache.
   if ((asked.expireAfter ?? configuredFor(url, settings)) === DO_NOT_CACHE) {
