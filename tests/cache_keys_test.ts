@@ -509,3 +509,10 @@ Deno.test("body keys: a FormData POST is answered from the cache the second time
   deepEqual(served, [[false, "answer 1"], [true, "answer 1"], [false, "answer 2"]]);
   await session.close();
 });
+
+Deno.test("body keys: a multipart part is ignored by the name in its Content-Disposition only, not by a name in another field", async () => {
+  const part = (report: string) =>
+    `--XyZ\r\nContent-Type: application/pdf; name="api_key"\r\n` +
+    `Content-Disposition: form-data; name="report"; filename="r.pdf"\r\n\r\n${report}\r\n--XyZ--\r\n`;
+  ok(await multipartKey("XyZ", part("first report")) !== await multipartKey("XyZ", part("second report")));
+});
