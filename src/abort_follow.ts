@@ -6,6 +6,8 @@
  * @module
  */
 
+import { after, CANCELLED_READ_TIMEOUT } from "./deadline.ts";
+
 /**
  * Calls `abort` once `signal` aborts (at once when it has), until the returned function is called
  * or `owner` is collected.
@@ -64,4 +66,30 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | null
     signal.addEventListener("abort", onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
   });
+}
+
+/**
+ * Bounds the cache's read of a body its caller has cancelled, which only the cache still reads:
+ * it is given up after {@linkcode CANCELLED_READ_TIMEOUT}, or when the session closes. Both are
+ * followed from the cancel on only, so that a miss pays nothing for them.
+ *
+ * @param giveUp Stops the read (the body is then not stored).
+ * @param closing The session's closing signal.
+ * @param owner What the closing listener is kept for (it goes once that is collected).
+ * @returns Stops following both, once the read has ended.
+ */
+export function readingAlone(
+  giveUp: (reason: unknown) => void,
+  closing: AbortSignal | undefined,
+  owner: object,
+): () => void {
+  const clear = after(
+    CANCELLED_READ_TIMEOUT,
+    () => giveUp(new DOMException("The cache's read of a cancelled body timed out", "TimeoutError")),
+  );
+  const unfollow = closing === undefined ? undefined : onAbort(closing, () => giveUp(closing.reason), owner);
+  return () => {
+    clear();
+    unfollow?.();
+  };
 }

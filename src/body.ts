@@ -20,12 +20,13 @@
  * @module
  */
 
-import { onAbort, unlessAborted } from "./abort_follow.ts";
-import { after, CANCELLED_READ_TIMEOUT, settledWithin } from "./deadline.ts";
+import { onAbort, readingAlone } from "./abort_follow.ts";
+import { QUICK_TURNS, settledWithin, settlesSoon } from "./deadline.ts";
 import { joined } from "./bytes.ts";
 import { Collected } from "./collected_body.ts";
-import { type CacheEntry, draftEntry, type RecordDraft, sealRecord } from "./record.ts";
-import { offerWhole, READS_INTO_RECORD, READS_WHOLE, storedBody } from "./served_body.ts";
+import { type CacheEntry, draftEntry } from "./record.ts";
+import { offerWhole, READS_WHOLE, storedBody } from "./served_body.ts";
+import { laterBody, readWhole, type WholeRead } from "./whole_body.ts";
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
 export interface TakenBody {
@@ -67,18 +68,27 @@ export async function takeBody(
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
   if (length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
-    const taken = readWhole(response, draftEntry(entry, length));
+    const reading: WholeRead = {};
+    const taken = readWhole(response, draftEntry(entry, length), reading);
     const stored = store(taken);
     // The response goes to the caller at once, as fetch's does once its headers have come: the
     // body follows, whole, once read and stored (2 s at most), however slowly it arrives.
     const whole = taken.then(async (body) => {
       await settledWithin(stored);
+      if (body === undefined) throw new TypeError("The cache gave up a body its caller had cancelled");
       return body.body;
     });
-    // An empty body has nothing left to read: an abort cannot fail it (nor fetch's).
-    if (length === 0) return await whole.then(storedBody, failedBody);
+    // An empty body has nothing left to read: an abort cannot fail it (nor fetch's). Nor has a
+    // body the caller never gets (a HEAD's): the response waits for its write, as a streamed one.
+    if (length === 0 || response.body === null) return await whole.then(storedBody, failedBody);
+    // A body that has all arrived is read and stored within a few microtask turns, waiting on no
+    // I/O: it then comes with the response as bytes, which costs least (the read and the write
+    // take some twenty turns on Deno and fifteen on Bun; twice the usual allowance covers them).
+    if (signal == null && await settlesSoon(whole, 2 * QUICK_TURNS)) {
+      return await whole.then(storedBody, failedBody);
+    }
     whole.catch(() => {}); // (read by the caller, or by no one)
-    return laterBody(whole, signal);
+    return laterBody(whole, signal, reading, closing);
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
@@ -111,59 +121,6 @@ function declaredLength(headers: Headers, limit: number): number | undefined {
   return coding === null || coding === "identity" ? length : undefined;
 }
 
-/** Smallest body read straight into its record rather than read, then copied in: 16 KiB. */
-const READ_INTO_RECORD_MIN = 16 * 1024;
-
-/**
- * Reads a body whole into the body part of a drafted record: without a copy on Deno, where the
- * reader brings its own buffer to a byte stream ({@linkcode READS_INTO_RECORD}), else with one. A
- * body that turns out shorter or longer than declared (a hand-made `Response`) is returned
- * without a record.
- *
- * @param response The response.
- * @param draft The entry's record, with room for the declared length.
- * @returns The body, and the sealed record when it matched the declared length.
- * @throws {unknown} The body's error when it failed.
- */
-async function readWhole(response: Response, draft: RecordDraft): Promise<TakenBody> {
-  const { bodyAt } = draft;
-  let bytes = draft.bytes;
-  let reader: ReadableStreamBYOBReader | undefined;
-  try {
-    // A small body costs less to copy than a second read (to learn that it has ended) costs.
-    if (READS_INTO_RECORD && bytes.length - bodyAt >= READ_INTO_RECORD_MIN) {
-      reader = response.body?.getReader({ mode: "byob" });
-    }
-  } catch {
-    // Not a byte stream: read it the plain way, then copy it in.
-  }
-  if (reader === undefined) {
-    const body = new Uint8Array(await response.arrayBuffer());
-    if (body.length !== bytes.length - bodyAt) return { body };
-    bytes.set(body, bodyAt);
-    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
-  }
-  let at = bodyAt;
-  while (at < bytes.length) {
-    // Each read hands the buffer over and back: keep the latest view of it.
-    const { done, value } = await reader.read(new Uint8Array(bytes.buffer, at, bytes.length - at));
-    if (value !== undefined) {
-      bytes = new Uint8Array(value.buffer);
-      at += value.byteLength;
-    }
-    if (done) return { body: bytes.slice(bodyAt, at) };
-  }
-  // The body should end here: one byte of room is enough to learn that it does.
-  const parts = [bytes.subarray(bodyAt)];
-  for (let room = 1;; room = 64 * 1024) {
-    const { done, value } = await reader.read(new Uint8Array(room));
-    if (value !== undefined && value.byteLength > 0) parts.push(value);
-    if (done) break;
-  }
-  if (parts.length > 1) return { body: joined(parts) };
-  return { body: parts[0]!, record: sealRecord(bytes, bodyAt) };
-}
-
 /**
  * A body that fails with `error` when it is read: what a caller of plain fetch would have met.
  *
@@ -172,56 +129,6 @@ async function readWhole(response: Response, draft: RecordDraft): Promise<TakenB
  */
 function failedBody(error: unknown): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (controller) => controller.error(error) });
-}
-
-/**
- * A body read whole, handed to the caller before it has all come: a stream that gives a copy of
- * the bytes (they are the stored ones) once they are there, or the body's error. An abort of the
- * request's signal before the caller has read them fails it with the signal's reason, as fetch's
- * would; the read goes on for the cache (for the requests that wait on this one). Taken whole, it
- * is taken without the stream ({@linkcode offerWhole}).
- *
- * @param whole The body, once read.
- * @param signal The request's abort signal.
- * @returns The stream.
- */
-function laterBody(
-  whole: Promise<Uint8Array>,
-  signal: AbortSignal | null | undefined,
-): ReadableStream<Uint8Array> {
-  let caller!: ReadableStreamDefaultController<Uint8Array>;
-  /** Whether the caller's body has ended: read, failed, aborted or cancelled. */
-  let ended = false;
-  /** Stops following the signal; set iff there is one. */
-  let unfollow: (() => void) | undefined;
-  const end = () => {
-    ended = true;
-    unfollow?.();
-  };
-  const stream = new ReadableStream<Uint8Array>({
-    start: (controller) => {
-      caller = controller;
-    },
-    pull: () =>
-      whole.then((bytes) => {
-        if (ended) return;
-        end();
-        if (bytes.length > 0) caller.enqueue(bytes.slice());
-        caller.close();
-      }, (error) => {
-        if (!ended) caller.error(error);
-        end();
-      }),
-    cancel: end,
-  }, { highWaterMark: 0 });
-  if (signal) {
-    unfollow = onAbort(signal, () => {
-      if (!ended) caller.error(signal.reason);
-      end();
-    }, stream);
-  }
-  offerWhole(stream, () => unlessAborted(whole, signal).finally(end).then((bytes) => bytes.slice()));
-  return stream;
 }
 
 /**
@@ -338,18 +245,9 @@ function streamBody(
       cancelled = { reason };
       wake?.();
       unfollow?.();
-      // Only the cache reads on now: closing the session gives that up, and so does the time
-      // limit (both followed from now on only, so that a miss pays nothing for them).
       if (reading) {
         const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
-        const clear = after(
-          CANCELLED_READ_TIMEOUT,
-          () => giveUp(new DOMException("The cache's read of a cancelled body timed out", "TimeoutError")),
-        );
-        const unfollowSession = closing === undefined
-          ? undefined
-          : onAbort(closing, () => giveUp(closing.reason), stream);
-        unfollowClosing = () => (clear(), unfollowSession?.());
+        unfollowClosing = readingAlone(giveUp, closing, stream);
       }
     },
   }, { highWaterMark: 0 });

@@ -166,17 +166,29 @@ export const STORE_WAIT_LIMIT = 2000;
  * @param work The work.
  */
 export async function settledWithin(work: Promise<unknown>): Promise<void> {
-  let settled = false;
-  const done = work.then(() => settled = true, () => settled = true);
   // A write to memory or to a synchronous database is done within a few microtasks: wait those
   // out before arming a timer, which would cost more than the write itself.
-  for (let turn = 0; turn < QUICK_TURNS && !settled; turn++) await undefined;
-  if (settled) return;
+  if (await settlesSoon(work)) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<void>((resolve) => timer = setTimeout(resolve, STORE_WAIT_LIMIT));
-  await Promise.race([done, late]);
+  await Promise.race([work.then(() => {}, () => {}), late]);
   clearTimeout(timer);
 }
 
-/** Microtask turns a write gets to finish before a timer bounds the wait. */
-const QUICK_TURNS = 16;
+/**
+ * Whether `work` settles within a few microtask turns: work that waits on no I/O, as a write to
+ * memory, or the read of a body that has all arrived.
+ *
+ * @param work The work.
+ * @param turns How many turns it gets ({@linkcode QUICK_TURNS} by default).
+ * @returns Whether it has settled.
+ */
+export async function settlesSoon(work: Promise<unknown>, turns: number = QUICK_TURNS): Promise<boolean> {
+  let settled = false;
+  work.then(() => settled = true, () => settled = true);
+  for (let turn = 0; turn < turns && !settled; turn++) await undefined;
+  return settled;
+}
+
+/** Microtask turns that work gets to finish before it is taken for work that waits on I/O. */
+export const QUICK_TURNS = 16;

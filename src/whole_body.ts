@@ -1,0 +1,149 @@
+/**
+ * A miss's body of declared length read whole for the cache, on the runtimes that gain by it
+ * (Deno and Bun: `READS_WHOLE` in served_body.ts): straight into the entry's record where the reader
+ * brings its own buffer, and handed to the caller, who got the response with its headers, once it
+ * has all come ({@linkcode laterBody}).
+ *
+ * @module
+ */
+
+import { onAbort, readingAlone, unlessAborted } from "./abort_follow.ts";
+import { joined } from "./bytes.ts";
+import type { TakenBody } from "./body.ts";
+import { type RecordDraft, sealRecord } from "./record.ts";
+import { offerWhole, READS_INTO_RECORD } from "./served_body.ts";
+
+/** Smallest body read straight into its record rather than read, then copied in: 16 KiB. */
+const READ_INTO_RECORD_MIN = 16 * 1024;
+
+/**
+ * Reads a body whole into the body part of a drafted record: without a copy on Deno, where the
+ * reader brings its own buffer to a byte stream ({@linkcode READS_INTO_RECORD}), else with one. A
+ * body that turns out shorter or longer than declared (a hand-made `Response`) is returned
+ * without a record.
+ *
+ * @param response The response.
+ * @param draft The entry's record, with room for the declared length.
+ * @returns The body, and the sealed record when it matched the declared length.
+ * @throws {unknown} The body's error when it failed.
+ */
+export async function readWhole(
+  response: Response,
+  draft: RecordDraft,
+  reading: WholeRead,
+): Promise<TakenBody | undefined> {
+  const { bodyAt } = draft;
+  let bytes = draft.bytes;
+  let reader: ReadableStreamBYOBReader | undefined;
+  try {
+    // A small body costs less to copy than a second read (to learn that it has ended) costs.
+    if (READS_INTO_RECORD && bytes.length - bodyAt >= READ_INTO_RECORD_MIN) {
+      reader = response.body?.getReader({ mode: "byob" });
+    }
+  } catch {
+    // Not a byte stream: read it the plain way, then copy it in.
+  }
+  if (reader === undefined) {
+    // (A read by `arrayBuffer()` cannot be given up; on Deno a plain reader in its place made a
+    // 1 KB miss take half as long again.)
+    const body = new Uint8Array(await response.arrayBuffer());
+    if (body.length !== bytes.length - bodyAt) return { body };
+    bytes.set(body, bodyAt);
+    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+  }
+  let given = false;
+  const byob = reader;
+  reading.giveUp = (reason) => (given = true, byob.cancel(reason).catch(() => {}));
+  let at = bodyAt;
+  while (at < bytes.length) {
+    // Each read hands the buffer over and back: keep the latest view of it.
+    const { done, value } = await reader.read(new Uint8Array(bytes.buffer, at, bytes.length - at));
+    if (given) return undefined;
+    if (value !== undefined) {
+      bytes = new Uint8Array(value.buffer);
+      at += value.byteLength;
+    }
+    if (done) return { body: bytes.slice(bodyAt, at) };
+  }
+  // The body should end here: one byte of room is enough to learn that it does.
+  const parts = [bytes.subarray(bodyAt)];
+  for (let room = 1;; room = 64 * 1024) {
+    const { done, value } = await reader.read(new Uint8Array(room));
+    if (given) return undefined;
+    if (value !== undefined && value.byteLength > 0) parts.push(value);
+    if (done) break;
+  }
+  if (parts.length > 1) return { body: joined(parts) };
+  return { body: parts[0]!, record: sealRecord(bytes, bodyAt) };
+}
+
+/**
+ * The cache's read of a whole body: `giveUp` stops it, when it reads by a bring-your-own-buffer
+ * reader (a read by `arrayBuffer()` cannot be stopped); the body is then not stored.
+ */
+export interface WholeRead {
+  giveUp?: (reason: unknown) => void;
+}
+
+/**
+ * A body read whole, handed to the caller before it has all come: a stream that gives a copy of
+ * the bytes (they are the stored ones) once they are there, or the body's error. An abort of the
+ * request's signal before the caller has read them fails it with the signal's reason, as fetch's
+ * would; the read goes on for the cache (for the requests that wait on this one). Taken whole, it
+ * is taken without the stream ({@linkcode offerWhole}).
+ *
+ * @param whole The body, once read.
+ * @param signal The request's abort signal.
+ * @returns The stream.
+ */
+export function laterBody(
+  whole: Promise<Uint8Array>,
+  signal: AbortSignal | null | undefined,
+  reading: WholeRead,
+  closing: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  let caller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Whether the caller took the body whole: its stream's cancel only marks it as read. */
+  let taken = false;
+  /** Whether the caller's body has ended: read, failed, aborted or cancelled. */
+  let ended = false;
+  /** Stops following the signal; set iff there is one. */
+  let unfollow: (() => void) | undefined;
+  const end = () => {
+    ended = true;
+    unfollow?.();
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      caller = controller;
+    },
+    pull: () =>
+      whole.then((bytes) => {
+        if (ended) return;
+        end();
+        if (bytes.length > 0) caller.enqueue(bytes.slice());
+        caller.close();
+      }, (error) => {
+        if (!ended) caller.error(error);
+        end();
+      }),
+    cancel: () => {
+      end();
+      if (taken) return;
+      // (Followed for the read, which holds `reading`, not for this stream, which may go first.)
+      const unfollowAlone = readingAlone((reason) => reading.giveUp?.(reason), closing, reading);
+      whole.catch(() => {}).finally(unfollowAlone);
+    },
+  }, { highWaterMark: 0 });
+  if (signal) {
+    unfollow = onAbort(signal, () => {
+      if (!ended) caller.error(signal.reason);
+      end();
+    }, stream);
+  }
+  offerWhole(stream, () => {
+    taken = true;
+    return unlessAborted(whole, signal).finally(end).then((bytes) => bytes.slice());
+  });
+  return stream;
+}
