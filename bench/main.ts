@@ -185,8 +185,8 @@ ${machine.map((line) => `- ${line}`).join("\n")}
   target is set for Bun; its tables show where it stands. Its 100 KB floor there has a long tail
   (throughput far below what its p50 suggests); timed alone beside our memory hit it runs at
   about 115,000/s, 5.3 µs p50, against 7.6.
-- **A miss** with a body up to 1 MiB of declared length is read whole before \`fetch\` resolves on
-  Deno and Bun; larger bodies, and every body on Node, stream (see [reliability](reliability.md)).
+- **A miss** with a body up to 1 MiB of declared length is read whole on Deno and Bun (\`fetch\`
+  resolves with the headers, the body comes once it has all arrived); larger bodies, and every body on Node, stream (see [reliability](reliability.md)).
   The benchmarks read bodies by \`arrayBuffer()\`, which takes a streamed body whole: its chunks
   are gathered for the caller as the cache reads them, never passing through the caller's stream.
 
