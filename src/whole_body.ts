@@ -24,7 +24,9 @@ const READ_INTO_RECORD_MIN = 16 * 1024;
  *
  * @param response The response.
  * @param draft The entry's record, with room for the declared length.
- * @returns The body, and the sealed record when it matched the declared length.
+ * @param reading Receives how to give the read up, where it can be ({@linkcode WholeRead}).
+ * @returns The body, and the sealed record when it matched the declared length; `undefined` when
+ *   the read was given up.
  * @throws {unknown} The body's error when it failed.
  */
 export async function readWhole(
@@ -94,6 +96,8 @@ export interface WholeRead {
  *
  * @param whole The body, once read.
  * @param signal The request's abort signal.
+ * @param reading How to give the cache's read up, should the caller cancel.
+ * @param closing The session's closing signal, which gives it up too.
  * @returns The stream.
  */
 export function laterBody(
