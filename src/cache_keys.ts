@@ -354,6 +354,9 @@ function normalizeBody(
   return body;
 }
 
+/** Decodes a part's header lines, as FormData writes them. */
+const utf8 = new TextDecoder();
+
 /** Decodes each byte to a character of its own (windows-1252, as WHATWG names "latin1"), losing none. */
 const bytewise = new TextDecoder("latin1");
 
@@ -402,7 +405,8 @@ function canonicalMultipart(
     if (i < last) {
       const headEnd = section.indexOf("\r\n\r\n");
       if (!section.startsWith("\r\n") || headEnd === -1) return undefined;
-      const name = FIELD_NAME.exec(section.slice(0, headEnd))?.[1];
+      // The name as written, in UTF-8 (as FormData writes it), to match ignoredParameters.
+      const name = FIELD_NAME.exec(utf8.decode(body.subarray(at, at + headEnd)))?.[1];
       if (name !== undefined && ignored.has(name)) continue;
     }
     add(section.length, body.subarray(at, at + section.length));
