@@ -108,8 +108,8 @@ export class DenoKVBackend extends CacheBackend {
    * Creates the cache; the database is opened on first use.
    *
    * @param options Where the database is, key prefix, size bound.
-   * @throws {TypeError} When an option is unknown, `prefix` is empty, or Deno runs without
-   *   `--unstable-kv` and no `kv` is given.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, `prefix` is
+   *   empty, or Deno runs without `--unstable-kv` and no `kv` is given.
    * @throws {RangeError} When `maxEntrySize` is not a positive integer.
    */
   constructor(options: DenoKVBackendOptions = {}) {
@@ -158,8 +158,8 @@ export class DenoKVStorage implements Storage {
    * Creates a storage; the database is opened on first use.
    *
    * @param options Where the database is, key prefix, size bound.
-   * @throws {TypeError} When an option is unknown, `prefix` is empty, or Deno runs without
-   *   `--unstable-kv` and no `kv` is given.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, `prefix` is
+   *   empty, or Deno runs without `--unstable-kv` and no `kv` is given.
    * @throws {RangeError} When `maxEntrySize` is not a positive integer.
    */
   constructor(options: DenoKVBackendOptions = {}) {

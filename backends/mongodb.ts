@@ -16,7 +16,8 @@
  * whatever the driver is doing (selecting a server, connecting, retrying), so a hung server never
  * hangs a fetch. The storage connects on first use; after a failed connection, or an operation
  * that timed out or lost the server, the next call connects again with a new client (a client
- * you gave is kept: the next call uses it again).
+ * you gave is kept: the next call uses it again). Once open, the connection keeps the process
+ * running until `close()`.
  *
  * @example Cache responses in MongoDB
  * ```ts
@@ -120,8 +121,9 @@ export class MongoDBBackend extends CacheBackend {
    * Creates a cache over a MongoDB collection; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When an option is unknown, `url` is given with `client` or a `Collection`,
-   *   or is not a MongoDB URL, or `db` or `collection` is not a name MongoDB allows.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, `url` is given
+   *   with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection` is not a
+   *   name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -160,8 +162,9 @@ export class MongoDBStorage implements Storage {
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When an option is unknown, `url` is given with `client` or a `Collection`,
-   *   or is not a MongoDB URL, or `db` or `collection` is not a name MongoDB allows.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, `url` is given
+   *   with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection` is not a
+   *   name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */

@@ -12,7 +12,7 @@
  * Failure handling: every command rejects after `timeout` ms, so a hung server never hangs a
  * fetch. The storage connects on first use and never reconnects in the background; after the
  * connection fails or drops, the next command connects again, so the cache resumes by itself
- * when Redis comes back.
+ * when Redis comes back. Once open, the connection keeps the process running until `close()`.
  *
  * @example Cache responses in Redis
  * ```ts
@@ -127,8 +127,8 @@ export class RedisBackend extends CacheBackend {
    * Creates a cache over a Redis server; nothing connects until first use.
    *
    * @param options Server, prefix and limits.
-   * @throws {TypeError} When an option is unknown, both `url` and `client` are given, or `url` is
-   *   not a Redis URL.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, both `url`
+   *   and `client` are given, or `url` is not a Redis URL.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
    */
   constructor(options: RedisBackendOptions = {}) {
@@ -169,8 +169,8 @@ export class RedisStorage implements Storage {
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, prefix and limits.
-   * @throws {TypeError} When an option is unknown, both `url` and `client` are given, or `url` is
-   *   not a Redis URL.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, both `url`
+   *   and `client` are given, or `url` is not a Redis URL.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
    */
   constructor(options: RedisBackendOptions = {}) {

@@ -125,7 +125,8 @@ export class SQLiteBackend extends CacheBackend {
    * Creates the cache; the database is opened on first use.
    *
    * @param options Where the database is, and bounds.
-   * @throws {TypeError} When an option is unknown, or `path` is not a non-empty string.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, or `path` is
+   *   not a non-empty string.
    * @throws {RangeError} When a timeout or bound is not a positive integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {
@@ -168,7 +169,8 @@ export class SQLiteStorage implements Storage {
    * Creates the storage; the database is opened on first use.
    *
    * @param options Where the database is, and bounds.
-   * @throws {TypeError} When an option is unknown, or `path` is not a non-empty string.
+   * @throws {TypeError} When `options` is not an object or names an unknown option, or `path` is
+   *   not a non-empty string.
    * @throws {RangeError} When a timeout or bound is not a positive integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {

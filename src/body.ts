@@ -8,7 +8,8 @@
  * copied for the record, then handed as it is to the caller: to the caller's stream, which the
  * caller reads at its own pace, or, when the caller takes the body whole (`arrayBuffer()`,
  * `text()`, … before reading any of it), gathered into one array, never passing through the
- * stream. So a response is stored even when the caller stops reading, and never when the
+ * stream. So a response is stored even when the caller stops reading (once it has cancelled, if
+ * the body ends within 30 s: `CANCELLED_READ_TIMEOUT`), and never when the
  * network stream fails: then the caller's stream errors exactly as plain fetch's would, and the
  * collected bytes are dropped. A body that outgrows the limit is let go: nothing more is held, and
  * the network is read only as fast as the caller reads (not at all once it has cancelled).
