@@ -19,6 +19,7 @@
  * @module
  */
 
+import { joined } from "./bytes.ts";
 import { digestBytes, digestText } from "./sha256.ts";
 
 /** Keys of redirect aliases start with this; entry keys never do. */
@@ -235,7 +236,7 @@ export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = 
   const path = withoutFragment.slice(0, -search.length);
   const parameters = keptParameters(search.slice(1), ignoredParameters).sort(byName);
   // Only ignored parameters: the URL without them has no query.
-  return parameters.length === 0 ? path : `${path}?${joined(parameters)}`;
+  return parameters.length === 0 ? path : `${path}?${writtenQuery(parameters)}`;
 }
 
 /**
@@ -277,7 +278,7 @@ export function redactUrl(href: string, ignoredParameters: ReadonlySet<string>):
   const start = parsed.indexOf("?");
   const end = start + url.search.length;
   const parameters = keptParameters(url.search.slice(1), ignoredParameters);
-  const query = parameters.length === 0 ? "" : `?${joined(parameters)}`;
+  const query = parameters.length === 0 ? "" : `?${writtenQuery(parameters)}`;
   return `${parsed.slice(0, start)}${query}${parsed.slice(end)}`;
 }
 
@@ -318,7 +319,7 @@ function byName([a]: Parameter, [b]: Parameter): number {
 }
 
 /** The parameters as written, `&`-separated. */
-function joined(parameters: readonly Parameter[]): string {
+function writtenQuery(parameters: readonly Parameter[]): string {
   return parameters.map(([, written]) => written).join("&");
 }
 
@@ -343,7 +344,7 @@ function normalizeBody(
       if (canonical !== undefined) return encoder.encode(canonical);
     } else if (type === "application/x-www-form-urlencoded") {
       const parameters = keptParameters(strictUtf8.decode(body), ignored).sort(byName);
-      return encoder.encode(joined(parameters));
+      return encoder.encode(writtenQuery(parameters));
     } else if (type === "multipart/form-data") {
       const canonical = canonicalMultipart(body, contentType!, ignored);
       if (canonical !== undefined) return canonical;
@@ -411,13 +412,7 @@ function canonicalMultipart(
     }
     add(section.length, body.subarray(at, at + section.length));
   }
-  const canonical = new Uint8Array(pieces.reduce((total, piece) => total + piece.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    canonical.set(piece, at);
-    at += piece.length;
-  }
-  return canonical;
+  return joined(pieces);
 }
 
 const CRLF = new Uint8Array([13, 10]);
