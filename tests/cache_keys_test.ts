@@ -523,11 +523,13 @@ Deno.test("body keys: a multipart part whose field name is not ASCII is ignored 
     data.append("q", "1");
     data.append("café", value);
     const request = new Request("https://example.com/upload", { method: "POST", body: data });
+    // (Taken before the body is read: Bun drops the Content-Type it implied once it has been.)
+    const headers = new Headers(request.headers);
     return request.arrayBuffer().then((bytes) =>
       createCacheKey({
         method: "POST",
         url: new URL(request.url),
-        headers: request.headers,
+        headers,
         body: new Uint8Array(bytes),
       }, { ignoredParameters: new Set([ignored]), matchHeaders: [] })
     );
