@@ -31,7 +31,7 @@
 
 import { CacheBackend, type Storage } from "./base.ts";
 import { knownOptions, positiveInteger } from "../src/backend_options.ts";
-import { isLocked } from "../src/errors.ts";
+import { whileLocked } from "../src/errors.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
@@ -130,8 +130,6 @@ const MAX_ATTEMPTS = 8;
  * ({@linkcode committed}): 5 s, as SQLiteBackend's `busyTimeout`.
  */
 const LOCKED_WAIT = 5000;
-/** Longest pause between two tries of a locked commit, in ms (before its random half). */
-const LOCKED_PAUSE = 32;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 const PARALLEL_DELETES = 16;
@@ -315,19 +313,18 @@ export class DenoKVStorage implements Storage {
 
   async #deleteOne(kv: KvLike, key: string): Promise<void> {
     const entryKey = this.#entryKey(key);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    for (let attempt = 1;; attempt++) {
       const { value, versionstamp } = await kv.get(entryKey);
       if (versionstamp === null) return;
-      if (await committed(() => kv.atomic().check({ key: entryKey, versionstamp }).delete(entryKey))) {
+      // Should other writers rewrite it at every try, the last goes through unchecked, as the
+      // later of them (a delete must not fail for a write it raced): the chunks of a generation
+      // committed since the read are left to their expiry, as those of a write cut short are.
+      const atomic = () =>
+        attempt <= MAX_ATTEMPTS ? kv.atomic().check({ key: entryKey, versionstamp }) : kv.atomic();
+      if (await committed(() => atomic().delete(entryKey))) {
         return await this.#deleteChunks(kv, readManifest(value));
       }
     }
-    // Other writers rewrote it at every try: the delete goes through all the same, as the later
-    // of them (a delete must not fail for a write it raced). The chunks of a generation committed
-    // since the last read are left to their expiry, as those of a write cut short are.
-    const { value } = await kv.get(entryKey);
-    await commit(() => kv.atomic().delete(entryKey));
-    await this.#deleteChunks(kv, readManifest(value));
   }
 
   async #readChunks(kv: KvLike, manifest: Manifest): Promise<Uint8Array | undefined> {
@@ -373,26 +370,14 @@ async function openKv(path: string | undefined, injected: KvLike | undefined): P
  * Commits an atomic operation, built anew for each attempt. Another handle on the same local file
  * (another process, or another worker of `deno serve --parallel`) may hold the database's write
  * lock, and KV then fails the commit at once ("database is locked") instead of waiting for it: the
- * commit is tried again after 1–2 ms, then 2–4 ms, and so on up to 32–64 ms, for
- * {@linkcode LOCKED_WAIT} ms in all. (Another process's large write, or its turns taken back to
- * back, holds the lock well past the quarter to half a second that eight tries took.)
+ * commit is tried again ({@linkcode whileLocked}) for {@linkcode LOCKED_WAIT} ms in all.
  *
  * @param build Builds the operation.
  * @returns Whether it committed (`false`: one of its checks failed).
  * @throws {Error} The commit's own error, when it is not a lock or the lock outlasts the retries.
  */
 async function committed(build: () => KvAtomic): Promise<boolean> {
-  let deadline: number | undefined;
-  for (let attempt = 0;; attempt++) {
-    try {
-      return (await build().commit()).ok;
-    } catch (error) {
-      deadline ??= Date.now() + LOCKED_WAIT;
-      const pause = Math.min(2 ** attempt, LOCKED_PAUSE) * (1 + Math.random());
-      if (!isLocked(error) || Date.now() + pause > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-  }
+  return (await whileLocked(() => build().commit(), LOCKED_WAIT)).ok;
 }
 
 /** Commits an operation without checks ({@linkcode committed}). */

@@ -28,7 +28,7 @@
 
 import { CacheBackend, type Storage } from "./base.ts";
 import { knownOptions, positiveInteger } from "../src/backend_options.ts";
-import { isLocked } from "../src/errors.ts";
+import { isLocked, whileLocked } from "../src/errors.ts";
 
 /** The table of the cache; the suffix is the schema version, bumped when the schema changes. */
 export const SQLITE_TABLE = "http_cache_v1";
@@ -264,20 +264,12 @@ export class SQLiteStorage implements Storage {
 
   /**
    * Runs statements, and runs them again while another connection holds the lock, on a timer
-   * (1 ms, then twice as long each time up to 50 ms) rather than in SQLite's busy handler, which
-   * would hold up the event loop: for `busyTimeout` ms in all.
+   * ({@linkcode whileLocked}) rather than in SQLite's busy handler, which would hold up the event
+   * loop: for `busyTimeout` ms in all.
    */
-  async #locked<T>(work: (sql: Statements) => T): Promise<T> {
-    let deadline: number | undefined;
-    for (let pause = 1;; pause = Math.min(2 * pause, 50)) {
-      try {
-        return work((await this.#open()).sql);
-      } catch (error) {
-        deadline ??= Date.now() + (this.#options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT);
-        if (!isLocked(error) || Date.now() + pause > deadline) throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
+  #locked<T>(work: (sql: Statements) => T): Promise<T> {
+    const wait = this.#options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
+    return whileLocked(async () => work((await this.#open()).sql), wait);
   }
 
   async close(): Promise<void> {

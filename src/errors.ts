@@ -86,4 +86,28 @@ export function isLocked(error: unknown): boolean {
   return LOCKED.test(String((error as Error | undefined)?.message));
 }
 
+/**
+ * Runs `attempt`, and runs it again while it fails because another connection holds the file's
+ * lock ({@linkcode isLocked}): on a timer, so that the wait holds up no other request, after
+ * 1–2 ms, then twice as long each time up to 32–64 ms, for `wait` ms in all.
+ *
+ * @param attempt The work, tried anew each time.
+ * @param wait How long to try, in all, in ms.
+ * @returns What the work returned.
+ * @throws {unknown} The work's error, when it is not a lock or the lock outlasts `wait`.
+ */
+export async function whileLocked<T>(attempt: () => T | Promise<T>, wait: number): Promise<T> {
+  let deadline: number | undefined;
+  for (let pause = 1;; pause = Math.min(2 * pause, 32)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      deadline ??= Date.now() + wait;
+      const jittered = pause * (1 + Math.random());
+      if (!isLocked(error) || Date.now() + jittered > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, jittered));
+    }
+  }
+}
+
 const LOCKED = /database is locked|SQLITE_BUSY/i;
