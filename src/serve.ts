@@ -62,7 +62,8 @@ export function fromStored(
   const fields = servedFields(entry.headers, Math.floor(currentAge(entry, now)), o.storeSetCookie);
   // RFC 9110 §14.2: range handling is defined for GET alone; a HEAD ignores a Range. So does a
   // request whose If-Range names another representation (§13.1.5): it gets the whole response.
-  const range = flow.method === "GET" && ifRangeHolds(entry, flow.headers) ? flow.headers.get("range") : null;
+  let range = flow.method === "GET" ? flow.headers.get("range") : null;
+  if (range !== null && !ifRangeHolds(entry, flow.headers)) range = null;
   const headers = flow.conditional || range !== null ? new Headers(fields) : undefined;
   // RFC 9111 §4.3.2: the cache evaluates the client's own If-None-Match / If-Modified-Since.
   if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {
