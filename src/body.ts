@@ -79,15 +79,14 @@ export async function takeBody(
       if (body === undefined) throw new TypeError("The cache gave up a body its caller had cancelled");
       return body.body;
     });
-    // An empty body has nothing left to read: an abort cannot fail it (nor fetch's). Nor has a
-    // body the caller never gets (a HEAD's): the response waits for its write, as a streamed one.
-    if (length === 0 || response.body === null) return await whole.then(storedBody, failedBody);
-    // A body that has all arrived is read and stored within a few microtask turns, waiting on no
-    // I/O: it then comes with the response as bytes, which costs least (the read and the write
-    // take some twenty turns on Deno and fifteen on Bun; twice the usual allowance covers them).
-    if (signal == null && await settlesSoon(whole, 2 * QUICK_TURNS)) {
-      return await whole.then(storedBody, failedBody);
-    }
+    // The body comes with the response, as bytes, when it has nothing left to read (empty: an
+    // abort cannot fail it, nor fetch's), when the caller never gets it (a HEAD's: the response
+    // waits for its write, as a streamed one does), and when it has all arrived: then it is read
+    // and stored within a few microtask turns, waiting on no I/O (some twenty on Deno and fifteen
+    // on Bun; twice the usual allowance covers them), and bytes cost least.
+    const handOver = length === 0 || response.body === null ||
+      (signal == null && await settlesSoon(whole, 2 * QUICK_TURNS));
+    if (handOver) return await whole.then(storedBody, failedBody);
     whole.catch(() => {}); // (read by the caller, or by no one)
     return laterBody(whole, signal, reading, closing);
   }
