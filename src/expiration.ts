@@ -135,12 +135,21 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return prototype === Object.prototype || prototype === null;
 }
 
+/**
+ * Characters that a URL holds percent-encoded in some of its parts (`"<>` everywhere, `` `{} `` in
+ * its path, `'` in its query): a pattern's `{` matches the URL's `{` or `%7B`.
+ */
+const URL_ESCAPED = new Map(
+  [..."\"'<>`{}"].map((char) => [char, `%${char.charCodeAt(0).toString(16).toUpperCase()}`]),
+);
+
 function globToRegExp(glob: string, option: string): RegExp {
   const pattern = asSerialized(glob.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ""), option);
   let source = "^";
   for (const char of pattern) {
     if (char === "*") source += ".*";
     else if (char === "?") source += ".";
+    else if (URL_ESCAPED.has(char)) source += `(?:\\${char}|${URL_ESCAPED.get(char)})`;
     else source += char.replace(/[.+^${}()|[\]\\/]/g, "\\$&");
   }
   return new RegExp(source, "i");

@@ -643,6 +643,25 @@ Deno.test("session: a URL pattern of Unicode characters matches the URL it names
   await session.close();
 });
 
+Deno.test("session: a URL pattern with characters that URLs percent-encode (\"<>`{}') matches the URL it names", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, { "cache-control": "max-age=60" }));
+  const session = new CachedSession({
+    fetch: o.fetch,
+    urlsExpireAfter: { "127.0.0.1/{id}/*": DO_NOT_CACHE, "127.0.0.1/q?s=<'a'>": DO_NOT_CACHE },
+  });
+  // The URLs hold them as %7B, %7D, %3C, %27 and %3E; the second also written so by the caller.
+  for (
+    const url of ["http://127.0.0.1/{id}/x", "http://127.0.0.1/%7Bid%7D/y", "http://127.0.0.1/q?s=<'a'>"]
+  ) {
+    await (await session.fetch(url)).text();
+    const again = await session.fetch(url);
+    await again.text();
+    assertEquals(again.fromCache, false, url);
+  }
+  assertEquals(o.calls, 6);
+  await session.close();
+});
+
 Deno.test("session: a URL pattern that can never match is refused at construction, naming it", () => {
   assertThrows(
     () => new CachedSession({ urlsExpireAfter: { "*.bücher.example/*": 60 } }),
