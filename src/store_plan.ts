@@ -14,6 +14,7 @@ import {
   allowsCaching,
   correctedInitialAge,
   explicitLifetime,
+  forbidsStale,
   headerValue,
   heuristicLifetime,
   isStorable,
@@ -245,7 +246,8 @@ export function expiresAtOf(
 /**
  * When the storage may reclaim an entry (epoch ms): once it can no longer be served stale
  * (`stale-while-revalidate`, `stale-if-error`: the response's, with `cacheControl`, or the
- * session's) nor revalidated (it has a validator: kept for {@linkcode REVALIDATION_WINDOW_SECONDS}).
+ * session's; none where its directives forbid stale use) nor revalidated (it has a validator: kept
+ * for {@linkcode REVALIDATION_WINDOW_SECONDS}).
  *
  * @param entry The entry (headers and expiry).
  * @param o The session's options.
@@ -261,12 +263,14 @@ export function planDeleteAt(
   cc = o.cacheControl ? cc ?? parseCacheControl(headerValue(entry.headers, "cache-control")) : {};
   const validators = headerValue(entry.headers, "etag") !== null ||
     headerValue(entry.headers, "last-modified") !== null;
-  const window = Math.max(
+  // Directives that forbid any stale use (no-cache, must-revalidate; proxy-revalidate and
+  // s-maxage in a shared cache) leave the stale windows unusable: only revalidation counts.
+  const stale = o.cacheControl && forbidsStale(cc, o.shared) ? 0 : Math.max(
     cc.staleWhileRevalidate ?? o.staleWhileRevalidate,
     cc.staleIfError ?? 0,
     o.staleIfError,
-    validators ? REVALIDATION_WINDOW_SECONDS : 0,
   );
+  const window = Math.max(stale, validators ? REVALIDATION_WINDOW_SECONDS : 0);
   return entry.expiresAt + window * 1000;
 }
 

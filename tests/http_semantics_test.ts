@@ -873,6 +873,25 @@ Deno.test("RFC 9111 §4.3.4: a 304 for what a redirect led to keeps the redirect
   assertEquals(storage.written("alias"), storage.written("entry"));
 });
 
+Deno.test("http: stale windows do not keep a response whose directives forbid serving it stale", async () => {
+  const o = origin((request) =>
+    reply("x", { "cache-control": request.url.endsWith("/nc") ? "no-cache" : "max-age=60, must-revalidate" })
+  );
+  const storage = new DeleteAts();
+  const session = new CachedSession({
+    fetch: o.fetch,
+    backend: new CacheBackend(storage),
+    staleIfError: true,
+  });
+  // No validator: no-cache can never be used, so it is not kept; staleIfError would have kept it forever.
+  await (await session.fetch("http://127.0.0.1/nc")).text();
+  assertEquals(storage.written("entry"), undefined);
+  // must-revalidate: kept until it expires, not forever.
+  await (await session.fetch("http://127.0.0.1/mr")).text();
+  assert(storage.written("entry")! <= Date.now() + 60_000, `deleteAt ${storage.written("entry")}`);
+  await session.close();
+});
+
 /** A memory storage that notes the `deleteAt` of the last entry and the last alias written. */
 class DeleteAts extends MemoryStorage {
   #last = new Map<"entry" | "alias", number>();
