@@ -21,7 +21,7 @@ import { CachedResponse } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
-import { bypassesCache, type Found, varyMatches } from "./store_plan.ts";
+import { bypassesCache, type Found, slotKey, varyMatches } from "./store_plan.ts";
 import { type Flow, fromStored, gatewayTimeout, type Hit, networkInfo, onlyIfCached } from "./serve.ts";
 import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
@@ -186,7 +186,11 @@ export class CachedSession implements AsyncDisposable {
       });
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());
-        found = { key: flow.key, entry: joined.entry, viaAlias: false };
+        // The entry stands where the leader stored it: beside another variant that the primary
+        // slot holds, which a revalidation of it must not overwrite.
+        const primary = found?.viaAlias ? undefined : found?.primary;
+        const key = slotKey(flow.key, joined.entry, primary, flow.headers);
+        found = { key, entry: joined.entry, viaAlias: false, primary };
         use = usabilityFor(flow, joined.entry, o);
       } else if (joined?.kind === "error") {
         // The origin failed for the request this one waited on: fail alike, or serve stale.

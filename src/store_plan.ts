@@ -135,7 +135,7 @@ export function planEntry(
   const deleteAt = planDeleteAt(entry, o, cc);
   if (deleteAt <= responseTime) return undefined;
   return {
-    key: isPrimary(entry, primary, request.headers) ? key : variantKey(key, entry.vary),
+    key: slotKey(key, entry, primary, request.headers),
     entry,
     deleteAt,
   };
@@ -153,6 +153,24 @@ export function planEntry(
 function dated(fields: [string, string][], responseTime: number): [string, string][] {
   if (!fields.some(([name]) => name === "date")) fields.push(["date", new Date(responseTime).toUTCString()]);
   return fields;
+}
+
+/**
+ * Where a response goes: the primary slot ({@linkcode isPrimary}) or its variant key beside it.
+ *
+ * @param key The request's primary key.
+ * @param entry The response's entry.
+ * @param primary What the request's primary slot holds.
+ * @param headers The request headers.
+ * @returns The storage key.
+ */
+export function slotKey(
+  key: string,
+  entry: Pick<CacheEntry, "vary">,
+  primary: CacheEntry | undefined,
+  headers: Headers,
+): string {
+  return isPrimary(entry, primary, headers) ? key : variantKey(key, entry.vary);
 }
 
 /**

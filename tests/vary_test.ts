@@ -10,9 +10,10 @@
 
 import { assertEquals } from "./_assert.ts";
 import { CacheBackend } from "../backends/base.ts";
-import { MemoryStorage } from "../backends/memory.ts";
+import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
-import { origin, reply } from "./_origin.ts";
+import { Clock, origin, reply } from "./_origin.ts";
+import { delay } from "./_fixtures.ts";
 import { scripted, URL_A } from "./_scripted.ts";
 import { varyValues } from "../src/store_plan.ts";
 
@@ -201,4 +202,34 @@ Deno.test("varyValues: an ignored header is concealed whatever the case of its c
       name,
     );
   }
+});
+
+Deno.test("Vary: a coalesced waiter's revalidation does not overwrite the variant in the primary slot", async () => {
+  const clock = new Clock();
+  let gate: Promise<void> = Promise.resolve();
+  const o = origin(async (request) => {
+    const variant = request.headers.get("accept") === "text/x-component" ? "rsc" : "html";
+    const etag = `"${variant}"`;
+    const headers = { "cache-control": "no-cache", vary: "Accept", etag };
+    if (request.headers.get("if-none-match") === etag) return reply(null, headers, { status: 304, clock });
+    if (variant === "rsc") await gate;
+    return reply(`${variant} body`, headers, { clock });
+  });
+  const backend = new MemoryBackend();
+  const session = new CachedSession({ backend, fetch: o.fetch, now: clock.fn });
+  const get = async (accept: string) => {
+    const response = await session.fetch("https://example.com/page", { headers: { accept } });
+    return { body: await response.text(), revalidated: response.revalidated };
+  };
+  await get("text/html");
+  let open!: () => void;
+  gate = new Promise((resolve) => open = resolve);
+  const both = Promise.all([get("text/x-component"), get("text/x-component")]);
+  await delay(50); // the second request has joined the first
+  open();
+  assertEquals((await both).map((r) => r.body), ["rsc body", "rsc body"]);
+  const html = await get("text/html");
+  assertEquals(html, { body: "html body", revalidated: true });
+  assertEquals(o.requests.at(-1)!.headers.get("if-none-match"), '"html"');
+  await session.close();
 });
