@@ -141,6 +141,7 @@ export class CachedResponse extends Response {
       headers?: HeadersInit;
       body?: BodyInit | null;
       status?: number | undefined;
+      url?: string;
       redirected?: boolean;
       revalidated?: boolean;
       owned?: boolean;
@@ -368,9 +369,15 @@ class EntryInfo implements CacheInfo {
 
   constructor(
     entry: CacheEntry,
-    options: { cacheKey: string; clock?: () => number; redirected?: boolean; revalidated?: boolean },
+    options: {
+      cacheKey: string;
+      clock?: () => number;
+      url?: string;
+      redirected?: boolean;
+      revalidated?: boolean;
+    },
   ) {
-    this.url = entry.url;
+    this.url = options.url ?? entry.url;
     this.redirected = options.redirected ?? entry.redirected;
     this.revalidated = options.revalidated ?? false;
     this.cacheKey = options.cacheKey;

@@ -10,6 +10,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { parseCacheControl } from "./cache_control.ts";
 import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
+import { redactUrl } from "./cache_keys.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
@@ -50,13 +51,14 @@ export interface Flow extends ParsedRequest {
 export function fromStored(
   flow: Flow,
   found: Hit,
-  o: Pick<ResolvedOptions, "now" | "storeSetCookie">,
+  o: Pick<ResolvedOptions, "now" | "storeSetCookie" | "ignoredParameters">,
   how: { revalidated: boolean; handOver?: boolean | undefined },
   now: number,
 ): { response: CachedResponse; bytes: number } {
   const { entry } = found;
   const { revalidated } = how;
   const redirected = found.viaAlias ? false : entry.redirected;
+  const url = servedUrl(entry.url, flow.url, o.ignoredParameters);
   // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
   // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
   const fields = servedFields(entry.headers, Math.floor(currentAge(entry, now)), o.storeSetCookie);
@@ -71,6 +73,7 @@ export function fromStored(
     const response = CachedResponse.fromEntry(entry, {
       cacheKey: flow.key,
       clock: o.now,
+      url,
       redirected,
       revalidated,
       headers: headersOf304,
@@ -88,6 +91,7 @@ export function fromStored(
   const response = CachedResponse.fromEntry(entry, {
     cacheKey: flow.key,
     clock: o.now,
+    url,
     redirected,
     revalidated,
     headers: headers ?? fields,
@@ -96,6 +100,19 @@ export function fromStored(
     owned: how.handOver === true && body === entry.body,
   });
   return { response, bytes: body?.length ?? 0 };
+}
+
+/**
+ * The URL a stored response is served with: the request's own (without its fragment) when the
+ * stored one is it without its ignored parameters, as fetch would give it; else the stored one (a
+ * redirect's target, which fetch reached).
+ */
+function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): string {
+  if (ignored.size === 0 || asked.search === "" || asked.username !== "" || asked.password !== "") {
+    return stored;
+  }
+  const href = asked.hash === "" ? asked.href : asked.href.slice(0, asked.href.indexOf("#"));
+  return href !== stored && redactUrl(href, ignored) === stored ? href : stored;
 }
 
 /** Whether a stored response has a content coding (its body is what fetch decoded). */

@@ -726,3 +726,24 @@ Deno.test("session: filter sees the response's url, so a filter by URL keeps tho
   ]]);
   await session.close();
 });
+
+Deno.test("ignoredParameters: a hit's url is the request's, with the parameters it carried", async () => {
+  const o = origin(() => reply("object", { "cache-control": "max-age=60" }));
+  const backend = new MemoryBackend();
+  const session = new CachedSession({
+    backend,
+    fetch: o.fetch,
+    ignoredParameters: ["X-Amz-Signature", "X-Amz-Date"],
+  });
+  const signed = (date: string) =>
+    `https://bucket.s3.amazonaws.com/a.bin?X-Amz-Date=${date}&X-Amz-Expires=300&X-Amz-Signature=sig${date}`;
+  const miss = await session.fetch(signed("1"));
+  await miss.text();
+  const hit = await session.fetch(`${signed("2")}#part`);
+  await hit.text();
+  assertEquals([miss.url, hit.fromCache, hit.url], [signed("1"), true, signed("2")]);
+  // What is stored keeps no secret.
+  const [stored] = await Array.fromAsync(backend.responses());
+  assertEquals(stored!.url, "https://bucket.s3.amazonaws.com/a.bin?X-Amz-Expires=300");
+  await session.close();
+});
