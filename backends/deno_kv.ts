@@ -30,7 +30,8 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
-import { knownOptions, positiveInteger } from "../src/backend_options.ts";
+import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } from "../src/backend_options.ts";
+import { describe } from "../src/expiration.ts";
 import { whileLocked } from "../src/errors.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
@@ -108,8 +109,8 @@ export class DenoKVBackend extends CacheBackend {
    * Creates the cache; the database is opened on first use.
    *
    * @param options Where the database is, key prefix, size bound.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, `prefix` is
-   *   empty, or Deno runs without `--unstable-kv` and no `kv` is given.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
    * @throws {RangeError} When `maxEntrySize` is not a positive integer.
    */
   constructor(options: DenoKVBackendOptions = {}) {
@@ -156,22 +157,22 @@ export class DenoKVStorage implements Storage {
    * Creates a storage; the database is opened on first use.
    *
    * @param options Where the database is, key prefix, size bound.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, `prefix` is
-   *   empty, or Deno runs without `--unstable-kv` and no `kv` is given.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
    * @throws {RangeError} When `maxEntrySize` is not a positive integer.
    */
   constructor(options: DenoKVBackendOptions = {}) {
-    knownOptions("DenoKVBackend", options, { path: true, kv: true, prefix: true, maxEntrySize: true });
+    const name = "DenoKVBackend";
+    knownOptions(name, options, { path: true, kv: true, prefix: true, maxEntrySize: true });
     const { prefix = DEFAULT_PREFIX } = options;
-    if (prefix.length === 0 || !prefix.every((part) => typeof part === "string")) {
-      throw new TypeError(`Cannot create DenoKVBackend: prefix must be a non-empty array of strings`);
+    if (!Array.isArray(prefix) || prefix.length === 0 || !prefix.every((part) => typeof part === "string")) {
+      const allowed = 'a non-empty array of strings, such as ["my_app", "http", "v1"]';
+      throw new TypeError(`Cannot create ${name}: prefix must be ${allowed}: received ${describe(prefix)}`);
     }
-    const maxEntrySize = positiveInteger(
-      "DenoKVBackend",
-      "maxEntrySize",
-      options.maxEntrySize,
-      DEFAULT_MAX_ENTRY_SIZE,
-    );
+    nonEmptyString(name, "path", options.path, "a database file path or a KV Connect URL");
+    eitherOf(name, options, "path", "kv");
+    injected(name, "kv", options.kv, ["get", "list", "atomic", "close"], "an open Deno.Kv (or @deno/kv Kv)");
+    const maxEntrySize = positiveInteger(name, "maxEntrySize", options.maxEntrySize, DEFAULT_MAX_ENTRY_SIZE);
     const deno = (globalThis as { Deno?: { openKv?: unknown } }).Deno;
     if (options.kv === undefined && deno !== undefined && typeof deno.openKv !== "function") {
       throw new TypeError(`Cannot create DenoKVBackend: Deno.openKv is missing: run Deno with --unstable-kv`);

@@ -58,7 +58,7 @@ export class MemoryBackend extends CacheBackend {
    * Creates an empty in-memory cache.
    *
    * @param options Bounds.
-   * @throws {TypeError} When `options` is not an object or names an unknown option.
+   * @throws {TypeError} When `options` is not an object, names an unknown option, or a bound is not a number.
    * @throws {RangeError} When a bound is not a positive integer.
    */
   constructor(options: MemoryBackendOptions = {}) {
@@ -101,7 +101,7 @@ export class MemoryStorage implements Storage {
    * Creates an empty storage.
    *
    * @param options Bounds.
-   * @throws {TypeError} When `options` is not an object or names an unknown option.
+   * @throws {TypeError} When `options` is not an object, names an unknown option, or a bound is not a number.
    * @throws {RangeError} When a bound is not a positive integer.
    */
   constructor(options: MemoryBackendOptions = {}) {

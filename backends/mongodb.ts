@@ -35,8 +35,9 @@
 
 import { Binary, type Collection, MongoClient } from "mongodb";
 import { CacheBackend, type Storage } from "./base.ts";
-import { knownOptions, positiveInteger, redact } from "../src/backend_options.ts";
+import { injected, knownOptions, nonEmptyString, positiveInteger, redact } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
+import { describe } from "../src/expiration.ts";
 
 /** Default server: `mongodb://127.0.0.1:27017`. */
 export const DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017";
@@ -121,9 +122,9 @@ export class MongoDBBackend extends CacheBackend {
    * Creates a cache over a MongoDB collection; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, `url` is given
-   *   with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection` is not a
-   *   name MongoDB allows.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection`
+   *   is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -162,9 +163,9 @@ export class MongoDBStorage implements Storage {
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, collection and limits.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, `url` is given
-   *   with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection` is not a
-   *   name MongoDB allows.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection`
+   *   is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -177,8 +178,24 @@ export class MongoDBStorage implements Storage {
       timeout: true,
       maxEntrySize: true,
     });
-    const injected = options.client !== undefined || typeof options.collection === "object";
-    if (options.url !== undefined && injected) {
+    nonEmptyString("MongoDBBackend", "url", options.url, "a mongodb:// or mongodb+srv:// URL");
+    injected("MongoDBBackend", "client", options.client, ["db", "connect"], "a MongoClient");
+    if (typeof options.collection !== "string") {
+      injected(
+        "MongoDBBackend",
+        "collection",
+        options.collection,
+        ["findOne", "replaceOne", "deleteMany", "find"],
+        "a collection name or a Collection",
+      );
+    }
+    if (options.db !== undefined && typeof options.db !== "string") {
+      throw new TypeError(
+        `Cannot create MongoDBBackend: db must be a database name: received ${describe(options.db)}`,
+      );
+    }
+    const given = options.client !== undefined || typeof options.collection === "object";
+    if (options.url !== undefined && given) {
       throw new TypeError(
         "Cannot create MongoDBBackend: give either url or client (or a Collection), not both",
       );

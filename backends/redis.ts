@@ -30,7 +30,14 @@
 import { Buffer } from "node:buffer";
 import { createClient, RESP_TYPES } from "@redis/client";
 import { CacheBackend, type Storage } from "./base.ts";
-import { knownOptions, positiveInteger, redact } from "../src/backend_options.ts";
+import {
+  eitherOf,
+  injected,
+  knownOptions,
+  nonEmptyString,
+  positiveInteger,
+  redact,
+} from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
 /** Default server: `redis://127.0.0.1:6379`. */
@@ -127,8 +134,8 @@ export class RedisBackend extends CacheBackend {
    * Creates a cache over a Redis server; nothing connects until first use.
    *
    * @param options Server, prefix and limits.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, both `url`
-   *   and `client` are given, or `url` is not a Redis URL.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
    */
   constructor(options: RedisBackendOptions = {}) {
@@ -169,8 +176,8 @@ export class RedisStorage implements Storage {
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, prefix and limits.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, both `url`
-   *   and `client` are given, or `url` is not a Redis URL.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
    */
   constructor(options: RedisBackendOptions = {}) {
@@ -181,16 +188,29 @@ export class RedisStorage implements Storage {
       timeout: true,
       maxEntrySize: true,
     });
-    if (options.url !== undefined && options.client !== undefined) {
-      throw new TypeError("Cannot create RedisBackend: give either url or client, not both");
-    }
-    this.url = options.url ?? DEFAULT_REDIS_URL;
+    eitherOf("RedisBackend", options, "url", "client");
+    this.url = nonEmptyString("RedisBackend", "url", options.url, "a redis:// or rediss:// URL") ??
+      DEFAULT_REDIS_URL;
     if (!/^rediss?:\/\//.test(this.url) || !URL.canParse(this.url)) {
       throw new TypeError(
         `Cannot create RedisBackend: url must be a redis:// or rediss:// URL: received ${redact(this.url)}`,
       );
     }
-    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    // Not empty: the cache owns every key under its prefix (clear() unlinks them all, and a scan
+    // deletes what does not decode), so "" would hand it the whole database.
+    this.prefix = nonEmptyString(
+      "RedisBackend",
+      "prefix",
+      options.prefix,
+      'a non-empty string that only the cache\'s keys start with, such as "my-app:http:v1:"',
+    ) ?? DEFAULT_REDIS_PREFIX;
+    injected(
+      "RedisBackend",
+      "client",
+      options.client,
+      ["sendCommand"],
+      "a @redis/client client (createClient())",
+    );
     this.timeout = positiveInteger("RedisBackend", "timeout", options.timeout, DEFAULT_REDIS_TIMEOUT);
     this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positiveInteger(

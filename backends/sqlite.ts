@@ -27,7 +27,7 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
-import { knownOptions, positiveInteger } from "../src/backend_options.ts";
+import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } from "../src/backend_options.ts";
 import { isLocked, whileLocked } from "../src/errors.ts";
 
 /** The table of the cache; the suffix is the schema version, bumped when the schema changes. */
@@ -125,8 +125,8 @@ export class SQLiteBackend extends CacheBackend {
    * Creates the cache; the database is opened on first use.
    *
    * @param options Where the database is, and bounds.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, or `path` is
-   *   not a non-empty string.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, or `path` is not a non-empty string.
    * @throws {RangeError} When a timeout or bound is not a positive integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {
@@ -169,8 +169,8 @@ export class SQLiteStorage implements Storage {
    * Creates the storage; the database is opened on first use.
    *
    * @param options Where the database is, and bounds.
-   * @throws {TypeError} When `options` is not an object or names an unknown option, or `path` is
-   *   not a non-empty string.
+   * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
+   *   kind, or `path` is not a non-empty string.
    * @throws {RangeError} When a timeout or bound is not a positive integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {
@@ -182,11 +182,15 @@ export class SQLiteStorage implements Storage {
       maxEntries: true,
       maxBytes: true,
     });
-    if (options.path !== undefined && (typeof options.path !== "string" || options.path === "")) {
-      throw new TypeError(
-        `Cannot create SQLiteBackend: path must be a non-empty string: received ${options.path}`,
-      );
-    }
+    nonEmptyString("SQLiteBackend", "path", options.path);
+    eitherOf("SQLiteBackend", options, "path", "database");
+    injected(
+      "SQLiteBackend",
+      "database",
+      options.database,
+      ["exec", "prepare", "close"],
+      "an open node:sqlite DatabaseSync or bun:sqlite Database",
+    );
     for (const option of ["busyTimeout", "maxEntrySize", "maxEntries", "maxBytes"] as const) {
       positiveInteger("SQLiteBackend", option, options[option]);
     }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { describe } from "./expiration.ts";
+
 /**
  * A positive integer option (a bound, a size, a timeout), or its default.
  *
@@ -26,7 +28,8 @@
  * @param value What was given.
  * @param fallback The default when nothing was given (none: the option stays unset).
  * @returns The value, or the default.
- * @throws {RangeError} When the value given is not a positive safe integer.
+ * @throws {TypeError} When the value given is not a number (a string read from the environment, say).
+ * @throws {RangeError} When the value given is a number but not a positive safe integer.
  */
 export function positiveInteger<Fallback extends number | undefined = undefined>(
   backend: string,
@@ -35,6 +38,11 @@ export function positiveInteger<Fallback extends number | undefined = undefined>
   fallback?: Fallback,
 ): number | Fallback {
   if (value === undefined) return fallback as Fallback;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot create ${backend}: ${option} must be a positive integer: received ${describe(value)}`,
+    );
+  }
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new RangeError(`Cannot create ${backend}: ${option} must be a positive integer: received ${value}`);
   }
@@ -95,5 +103,82 @@ export function knownOptions<Options extends object>(
         `Cannot create ${backend}: unknown option ${JSON.stringify(name)}: allowed are ${allowed}`,
       );
     }
+  }
+}
+
+/**
+ * A string option that must not be empty (a path, a URL, a key prefix), or `undefined`.
+ *
+ * @param backend The class being created.
+ * @param option The option's name.
+ * @param value What was given.
+ * @param what What the string is, for the message ("a non-empty string", "a redis:// URL").
+ * @returns The value.
+ * @throws {TypeError} When the value is given and is not a non-empty string.
+ */
+export function nonEmptyString(
+  backend: string,
+  option: string,
+  value: unknown,
+  what = "a non-empty string",
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value === "") {
+    throw new TypeError(
+      `Cannot create ${backend}: ${option} must be ${what}: received ${redact(describe(value))}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * An injected object (a client, a database handle, a collection), checked by the methods the
+ * backend calls on it: one of the wrong kind fails at construction, not on every request.
+ *
+ * @param backend The class being created.
+ * @param option The option's name.
+ * @param value What was given.
+ * @param methods The methods the backend calls.
+ * @param what What is expected, for the message ("a connected @redis/client client").
+ * @throws {TypeError} When the value is given and lacks one of the methods.
+ */
+export function injected(
+  backend: string,
+  option: string,
+  value: unknown,
+  methods: readonly string[],
+  what: string,
+): void {
+  if (value === undefined) return;
+  const candidate = value as Record<string, unknown> | null;
+  const missing = typeof candidate !== "object" || candidate === null
+    ? undefined
+    : methods.find((method) => typeof candidate[method] !== "function");
+  if (typeof candidate !== "object" || candidate === null || missing !== undefined) {
+    const lacking = missing === undefined ? "" : ` (it has no ${missing}())`;
+    throw new TypeError(
+      `Cannot create ${backend}: ${option} must be ${what}: received ${redact(describe(value))}${lacking}`,
+    );
+  }
+}
+
+/**
+ * Refuses two options that each say where the data is (`path` and `database`, `path` and `kv`):
+ * the one left unused would be ignored without a word.
+ *
+ * @param backend The class being created.
+ * @param options What was given.
+ * @param a One option's name.
+ * @param b The other's.
+ * @throws {TypeError} When both are given.
+ */
+export function eitherOf<Options extends object>(
+  backend: string,
+  options: Options,
+  a: keyof Options & string,
+  b: keyof Options & string,
+): void {
+  if (options[a] !== undefined && options[b] !== undefined) {
+    throw new TypeError(`Cannot create ${backend}: give either ${a} or ${b}, not both`);
   }
 }

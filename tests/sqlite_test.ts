@@ -277,7 +277,7 @@ Deno.test("sqlite: bad options fail at construction, naming the option", () => {
   }
   throws(() => new SQLiteBackend({ path: "" }), {
     name: "TypeError",
-    message: "Cannot create SQLiteBackend: path must be a non-empty string: received ",
+    message: 'Cannot create SQLiteBackend: path must be a non-empty string: received ""',
   });
 });
 
