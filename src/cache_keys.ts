@@ -20,6 +20,7 @@
  */
 
 import { joined } from "./bytes.ts";
+import { normalizeMethod } from "./request.ts";
 import { digestBytes, digestText } from "./sha256.ts";
 
 /** Keys of redirect aliases start with this; entry keys never do. */
@@ -69,7 +70,8 @@ const encoder = new TextEncoder();
  * Computes the default cache key of a request.
  *
  * @param request The request's method, URL, headers and body.
- * @param options Ignored parameters and matched headers.
+ * @param options Ignored parameters and matched headers, as the session was given them (header
+ *   names in any case and order).
  * @returns The key.
  *
  * @example Two spellings of one URL share a key
@@ -82,7 +84,16 @@ const encoder = new TextEncoder();
  */
 export function createCacheKey(request: KeyRequest, options: KeyOptions): Promise<string> {
   try {
-    return Promise.resolve(cacheKey(request, options));
+    // As a session spells them: a method as fetch normalises it, header names in any case and
+    // order (the session lower-cases and sorts its `matchHeaders`).
+    const method = normalizeMethod(request.method);
+    const names = [...new Set(options.matchHeaders.map((name) => name.toLowerCase()))].sort();
+    const same = names.length === options.matchHeaders.length &&
+      names.every((name, i) => name === options.matchHeaders[i]);
+    return Promise.resolve(cacheKey(
+      method === request.method ? request : { ...request, method },
+      same ? options : { ...options, matchHeaders: names },
+    ));
   } catch (error) {
     return Promise.reject(error);
   }

@@ -564,3 +564,27 @@ Deno.test("keys: what a key stands for is pinned, for the records stored under t
     ],
   );
 });
+
+Deno.test("createCacheKey: the session's own spelling of matchHeaders and a lower-case method give the session's key", async () => {
+  const server = origin(() => reply("x", { "cache-control": "max-age=60" }));
+  const options = { matchHeaders: ["Accept-Language", "X-Version"], ignoredParameters: ["api_key"] };
+  const session = new CachedSession({ fetch: server.fetch, ...options });
+  const url = "http://127.0.0.1/a?api_key=1";
+  const headers = { "accept-language": "fr", "x-version": "2" };
+  const response = await session.fetch(url, { headers });
+  await response.text();
+  for (
+    const [method, matchHeaders] of [["GET", options.matchHeaders], ["get", [
+      "x-version",
+      "accept-language",
+    ]]] as const
+  ) {
+    const key = await createCacheKey(
+      { method, url: new URL(url), headers: new Headers(headers) },
+      { matchHeaders, ignoredParameters: new Set(options.ignoredParameters) },
+    );
+    equal(key, response.cacheKey, `${method} ${matchHeaders.join(",")}`);
+    ok(await session.cache.get(key));
+  }
+  await session.close();
+});

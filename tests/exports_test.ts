@@ -86,6 +86,20 @@ Deno.test("exports: every export target exists and is published", () => {
   ok(existsSync(new URL("LICENSE", root)), "LICENSE is missing");
 });
 
+Deno.test("exports: every relative link of README.md names a published file (jsr.io shows the README)", () => {
+  const include = config.publish?.include ?? [];
+  const readme = readFileSync(new URL("README.md", root), "utf8");
+  const links = [...readme.matchAll(/\]\(([^)#:\s]+)(?:#[^)]*)?\)/g)].map((match) => match[1]!);
+  ok(links.length > 0, "no relative links found in README.md");
+  for (const link of new Set(links)) {
+    ok(existsSync(new URL(link, root)), `README.md links to ${link}, which does not exist`);
+    ok(
+      include.some((entry) => link === entry || link.startsWith(entry)),
+      `README.md links to ${link}, which publish.include leaves out: a broken link on jsr.io`,
+    );
+  }
+});
+
 Deno.test("exports: the main entry point loads no driver; each backend only its own", () => {
   const drivers = Object.keys(config.imports).filter((name) => config.imports[name]!.startsWith("npm:"));
   for (const [name, target] of Object.entries(config.exports)) {
