@@ -104,10 +104,11 @@ export interface CachedSessionOptions {
   /**
    * Seconds past expiry during which a stale response is served at once and refreshed in the
    * background. With `cacheControl`, the response's own `stale-while-revalidate` takes precedence,
-   * and `must-revalidate` or `no-cache` forbid it; without, this window alone applies.
+   * and `must-revalidate` or `no-cache` forbid it; without, this window alone applies. `true`
+   * is any age.
    * @default {0}
    */
-  staleWhileRevalidate?: number;
+  staleWhileRevalidate?: boolean | number;
   /**
    * Share one origin request between identical concurrent requests (same cache key, a method
    * that may be stored). Each caller still gets a response of its own; a network error reaches
@@ -229,9 +230,16 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     ),
     cacheControl: flag(o.cacheControl, "cacheControl", true),
     shared: flag(o.shared, "shared", false),
-    allowedCodes: o.allowedCodes === undefined
-      ? undefined
-      : new Set(list(o.allowedCodes, "allowedCodes", [], "number", isStatus, "status codes from 200 to 599")),
+    allowedCodes: o.allowedCodes === undefined ? undefined : new Set(
+      list(
+        o.allowedCodes,
+        "allowedCodes",
+        [],
+        "number",
+        isStorableStatus,
+        "status codes from 200 to 599 but 206 and 304, which are never stored",
+      ),
+    ),
     allowedMethods: new Set(
       list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], "string", isToken, "method names").map((m) =>
         m.toUpperCase()
@@ -354,8 +362,8 @@ function list<T extends number | string>(
   return [...value] as T[];
 }
 
-function isStatus(value: number): boolean {
-  return Number.isInteger(value) && value >= 200 && value <= 599;
+function isStorableStatus(value: number): boolean {
+  return Number.isInteger(value) && value >= 200 && value <= 599 && value !== 206 && value !== 304;
 }
 
 function isNonEmpty(value: string): boolean {

@@ -113,6 +113,7 @@ Deno.test("cli: usage errors exit 2 with a message on stderr and nothing on stdo
     [["stats", `sqlite:${path}`], /the cache comes first/],
     [[`sqlite:${path}`, "list", "--bogus"], /Unknown option --bogus/],
     [[`sqlite:${path}`, "stats", "--expired"], /stats does not take --expired/],
+    [[`sqlite:${path}`, "delete", "--expired", "--valid"], /--expired or --valid, not both/],
     [[`sqlite:${path}`, "delete"], /delete needs URLs or --expired/],
     [[`sqlite:${path}`, "delete", "--older-than", "soon"], /--older-than must be a duration/],
     [[`sqlite:${path}`, "list", "--limit", "0"], /--limit must be a positive integer/],

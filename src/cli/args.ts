@@ -124,6 +124,9 @@ export function parseCommandLine(args: readonly string[]): Invocation | "help" |
       throw new UsageError(`${command} does not take --${name}`);
     }
   }
+  if (values.expired && values.valid) {
+    throw new UsageError("Give --expired or --valid, not both: no entry is both");
+  }
   if (command === "show" && rest.length !== 1) {
     throw new UsageError("show takes one URL or cache key: http-cache CACHE show https://example.com/page");
   }
