@@ -229,6 +229,16 @@ export function parseFieldNames(value: string): string[] {
   return names;
 }
 
+/**
+ * The media type of a `Content-Type` value, lower-cased, without its parameters.
+ *
+ * @param value The field's value.
+ * @returns The media type (`"text/event-stream"`), or `""` when there is none.
+ */
+export function mediaType(value: string | null): string {
+  return value === null ? "" : value.split(";", 1)[0]!.trim().toLowerCase();
+}
+
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
 const MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";

@@ -20,6 +20,7 @@
  */
 
 import { joined } from "./bytes.ts";
+import { mediaType } from "./cache_control.ts";
 import { normalizeMethod } from "./request.ts";
 import { digestBytes, digestText } from "./sha256.ts";
 
@@ -348,7 +349,7 @@ function normalizeBody(
   contentType: string | null,
   ignored: ReadonlySet<string>,
 ): Uint8Array {
-  const type = contentType?.split(";", 1)[0]?.trim().toLowerCase() ?? "";
+  const type = mediaType(contentType);
   try {
     if (type === "application/json" || type.endsWith("+json")) {
       const canonical = canonicalJson(strictUtf8.decode(body), ignored);

@@ -7,7 +7,7 @@
 
 import { CREDENTIAL_HEADERS, ignoredHeaderNames, redactUrl, variantKey } from "./cache_keys.ts";
 import { digestText } from "./sha256.ts";
-import { type CacheControl, parseCacheControl } from "./cache_control.ts";
+import { type CacheControl, mediaType, parseCacheControl } from "./cache_control.ts";
 import { DO_NOT_CACHE, type ExpireAfter, expiresAtFor } from "./expiration.ts";
 import type { ResolvedOptions } from "./options.ts";
 import {
@@ -366,8 +366,7 @@ function hasIgnored(value: string | null, base: URL, ignored: ReadonlySet<string
 
 /** Whether a response is a stream of server-sent events (its media type is `text/event-stream`). */
 function isEventStream(headers: Headers): boolean {
-  const type = headers.get("content-type");
-  return type !== null && type.split(";", 1)[0]!.trim().toLowerCase() === "text/event-stream";
+  return mediaType(headers.get("content-type")) === "text/event-stream";
 }
 
 /**
