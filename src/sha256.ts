@@ -90,10 +90,9 @@ const state = new Int32Array(8);
 const tail = new Uint8Array(128);
 const tailView = new DataView(tail.buffer);
 let scratch = new Uint8Array(256);
-/** The characters of a digest text, as codes. */
-const digestCodes = new Uint8Array(22);
 const encoder = new TextEncoder();
-const BASE64URL_CODES = Uint8Array.from(
+/** The base64url alphabet, as codes. */
+const CODE = Uint8Array.from(
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
   (char) => char.charCodeAt(0),
 );
@@ -125,10 +124,49 @@ export function sha256(bytes: Uint8Array): Uint8Array {
  * @returns The digest text.
  */
 export function digestText(text: string): string {
+  // A URL's key (the common case) is ASCII and fits one block: its characters go straight into
+  // the message schedule, with no encoding into bytes first.
+  if (text.length <= 55 && oneBlockAscii(text)) {
+    state.set(INITIAL);
+    compress();
+    return digestOfState();
+  }
   // A UTF-8 encoding takes at most three bytes per UTF-16 unit.
   if (text.length * 3 + 72 > scratch.length) scratch = new Uint8Array(text.length * 3 + 72);
   const length = encoder.encodeInto(text, scratch).written;
   return digestBytes(scratch.subarray(0, length));
+}
+
+/**
+ * Writes an ASCII text of at most 55 characters, padded as the last block of its message, into
+ * the first 16 words of the schedule.
+ *
+ * @returns `false` (the words half written) when the text holds a character beyond ASCII.
+ */
+function oneBlockAscii(text: string): boolean {
+  const length = text.length;
+  let word = 0;
+  let i = 0;
+  for (; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return false;
+    word = (word << 8) | code;
+    if ((i & 3) === 3) {
+      w[i >> 2] = word;
+      word = 0;
+    }
+  }
+  // The 0x80 marker, then zeros up to the length in bits.
+  word = (word << 8) | 0x80;
+  i++;
+  while ((i & 3) !== 0) {
+    word <<= 8;
+    i++;
+  }
+  w[(i >> 2) - 1] = word;
+  for (let at = i >> 2; at < 15; at++) w[at] = 0;
+  w[15] = length * 8;
+  return true;
 }
 
 /**
@@ -139,22 +177,41 @@ export function digestText(text: string): string {
  */
 export function digestBytes(bytes: Uint8Array): string {
   hash(bytes);
+  return digestOfState();
+}
+
+/** The first 128 bits of `state`, in base64url without padding: 22 characters. */
+function digestOfState(): string {
   // 128 bits: five groups of 24 bits (20 characters), then 8 bits (2 characters).
-  let bits = 0, pending = 0, at = 0;
-  for (let i = 0; i < 16; i++) {
-    const byte = (state[i >> 2]! >>> (24 - 8 * (i & 3))) & 0xff;
-    pending = (pending << 8) | byte;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      digestCodes[at++] = BASE64URL_CODES[(pending >>> bits) & 63]!;
-    }
-    pending &= (1 << bits) - 1;
-  }
-  digestCodes[at] = BASE64URL_CODES[(pending << (6 - bits)) & 63]!;
+  const a = state[0]!, b = state[1]!, c = state[2]!, d = state[3]!;
+  const c0 = a >>> 8, c1 = ((a & 0xff) << 16) | (b >>> 16), c2 = ((b & 0xffff) << 8) | (c >>> 24);
+  const c3 = c & 0xffffff, c4 = d >>> 8;
   // One flat string: appending character by character builds a rope of a dozen parts, which
   // every map look-up by the key would first have to flatten.
-  return String.fromCharCode.apply(null, digestCodes as unknown as number[]);
+  return String.fromCharCode(
+    CODE[c0 >>> 18]!,
+    CODE[(c0 >>> 12) & 63]!,
+    CODE[(c0 >>> 6) & 63]!,
+    CODE[c0 & 63]!,
+    CODE[c1 >>> 18]!,
+    CODE[(c1 >>> 12) & 63]!,
+    CODE[(c1 >>> 6) & 63]!,
+    CODE[c1 & 63]!,
+    CODE[c2 >>> 18]!,
+    CODE[(c2 >>> 12) & 63]!,
+    CODE[(c2 >>> 6) & 63]!,
+    CODE[c2 & 63]!,
+    CODE[c3 >>> 18]!,
+    CODE[(c3 >>> 12) & 63]!,
+    CODE[(c3 >>> 6) & 63]!,
+    CODE[c3 & 63]!,
+    CODE[c4 >>> 18]!,
+    CODE[(c4 >>> 12) & 63]!,
+    CODE[(c4 >>> 6) & 63]!,
+    CODE[c4 & 63]!,
+    CODE[(d >>> 2) & 63]!,
+    CODE[(d & 3) << 4]!,
+  );
 }
 
 /** Hashes `message` into `state`. */
@@ -178,6 +235,11 @@ function block(bytes: Uint8Array, at: number): void {
     const j = at + i * 4;
     w[i] = (bytes[j]! << 24) | (bytes[j + 1]! << 16) | (bytes[j + 2]! << 8) | bytes[j + 3]!;
   }
+  compress();
+}
+
+/** Compresses the block whose 16 words are in `w` into `state`. */
+function compress(): void {
   for (let i = 16; i < 64; i++) {
     const a = w[i - 15]!, b = w[i - 2]!;
     const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
