@@ -76,15 +76,17 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | null
  * @param giveUp Stops the read (the body is then not stored).
  * @param closing The session's closing signal.
  * @param owner What the closing listener is kept for (it goes once that is collected).
+ * @param ms The time limit ({@linkcode CANCELLED_READ_TIMEOUT} unless told).
  * @returns Stops following both, once the read has ended.
  */
 export function readingAlone(
   giveUp: (reason: unknown) => void,
   closing: AbortSignal | undefined,
   owner: object,
+  ms: number = CANCELLED_READ_TIMEOUT,
 ): () => void {
   const clear = after(
-    CANCELLED_READ_TIMEOUT,
+    ms,
     () => giveUp(new DOMException("The cache's read of a cancelled body timed out", "TimeoutError")),
   );
   const unfollow = closing === undefined ? undefined : onAbort(closing, () => giveUp(closing.reason), owner);

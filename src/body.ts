@@ -22,12 +22,19 @@
  */
 
 import { onAbort, readingAlone } from "./abort_follow.ts";
-import { QUICK_TURNS, settledWithin, settlesSoon } from "./deadline.ts";
+import { FOLLOWED_READ_TIMEOUT, QUICK_TURNS, settledWithin, settlesSoon } from "./deadline.ts";
 import { joined } from "./bytes.ts";
 import { Collected } from "./collected_body.ts";
 import { type CacheEntry, draftEntry } from "./record.ts";
 import { offerWhole, READS_WHOLE, storedBody } from "./served_body.ts";
 import { laterBody, readWhole, type WholeRead } from "./whole_body.ts";
+
+/**
+ * The reason with which the session cancels the body of a redirect it follows (as `fetch` drops
+ * it): the cache then reads on for {@linkcode FOLLOWED_READ_TIMEOUT} at most, not
+ * `CANCELLED_READ_TIMEOUT`.
+ */
+export const REDIRECT_FOLLOWED: Error = new Error("The redirect was followed");
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
 export interface TakenBody {
@@ -57,6 +64,9 @@ export interface TakenBody {
  *   followed until the signal aborts.
  * @param closing The session's, aborted by `close()`: a body the caller cancelled, which only the
  *   cache still reads, is then given up and not stored.
+ * @param followed Whether the session follows this response (a redirect): its body is streamed,
+ *   whose read can be given up when the session drops it ({@linkcode REDIRECT_FOLLOWED}), never
+ *   read whole by `arrayBuffer()`, which cannot be.
  * @returns The body to hand to the caller.
  */
 export async function takeBody(
@@ -66,9 +76,10 @@ export async function takeBody(
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
   signal?: AbortSignal | null,
   closing?: AbortSignal,
+  followed = false,
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
-  if (length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
+  if (!followed && length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
     const reading: WholeRead = {};
     const taken = readWhole(response, draftEntry(entry, length), reading);
     const stored = store(taken);
@@ -247,7 +258,8 @@ function streamBody(
       unfollow?.();
       if (reading) {
         const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
-        unfollowClosing = readingAlone(giveUp, closing, stream);
+        const ms = reason === REDIRECT_FOLLOWED ? FOLLOWED_READ_TIMEOUT : undefined;
+        unfollowClosing = readingAlone(giveUp, closing, stream, ms);
       }
     },
   }, { highWaterMark: 0 });

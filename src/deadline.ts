@@ -144,6 +144,13 @@ export const REFRESH_TIMEOUT = 30_000;
 export const CANCELLED_READ_TIMEOUT = 30_000;
 
 /**
+ * Longest the cache reads on the body of a redirect that the session followed: 500 ms. `fetch`
+ * never reads a redirect's body; the cache stores the redirect only if its body comes by then,
+ * so that a body that stalls holds neither its connection nor the requests that wait for it.
+ */
+export const FOLLOWED_READ_TIMEOUT = 500;
+
+/**
  * Calls `expire` after `ms`, unless the returned function is called first; the timer never keeps
  * the process alive by itself.
  *

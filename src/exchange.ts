@@ -16,7 +16,7 @@ import type { Monitor, Served } from "./monitor.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { ERROR_STATUSES } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
-import { StepwiseFetch } from "./redirects.ts";
+import { isFollowed, StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo } from "./serve.ts";
@@ -231,6 +231,7 @@ export class Exchange {
         store,
         signal,
         this.#closing,
+        !flow.background && isFollowed(flow, response),
       );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
       return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);

@@ -16,6 +16,7 @@ import {
   signalOf,
 } from "./request.ts";
 import { CachedResponse } from "./response.ts";
+import { REDIRECT_FOLLOWED } from "./body.ts";
 
 /** Redirect statuses (Fetch standard: "redirect status"). */
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -99,9 +100,38 @@ export class StepwiseFetch {
   }
 }
 
-/** Lets go of a redirect's body once it is followed (the cache reads on what it stores). */
+/**
+ * Whether the session follows this response itself: a redirect with a `Location`, to a request
+ * whose redirects it follows.
+ */
+export function isFollowed(
+  request: Pick<ParsedRequest, "redirect" | "method" | "integrity">,
+  response: Pick<Response, "status" | "headers">,
+): boolean {
+  return REDIRECT_STATUSES.has(response.status) && response.headers.has("location") &&
+    followsStepwise(request);
+}
+
+/**
+ * Lets go of a redirect's body once it is followed, as fetch does: the cache reads on only
+ * briefly ({@linkcode REDIRECT_FOLLOWED}), and stores the redirect if its body has come by then.
+ */
 function discard(response: Response): Promise<void> {
-  return response.body?.cancel().catch(() => {}) ?? Promise.resolve();
+  return response.body?.cancel(REDIRECT_FOLLOWED).catch(() => {}) ?? Promise.resolve();
+}
+
+/**
+ * A `Location` value as `fetch` follows it: header values come as byte strings (one character a
+ * byte), and bytes that are not ASCII are read as UTF-8, as browsers, undici and Bun read them
+ * (an origin that sends `/café` raw means `/caf%C3%A9`, not `/caf%C3%83%C2%A9`).
+ *
+ * @param value The field value.
+ * @returns The value to parse as a URL.
+ */
+function utf8Location(value: string): string {
+  // deno-lint-ignore no-control-regex
+  if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
+  return new TextDecoder().decode(Uint8Array.from(value, (char) => char.charCodeAt(0)));
 }
 
 /**
@@ -124,7 +154,7 @@ function redirectTarget(
   if (location === null) return undefined;
   let target: URL;
   try {
-    target = new URL(location, request.url);
+    target = new URL(utf8Location(location), request.url);
   } catch {
     throw new TypeError(
       `Cannot follow the redirect of ${request.url.href}: Location ${location} is not a URL`,
