@@ -33,16 +33,38 @@ export interface CachedFetch {
  * ```
  */
 export function cachedFetch(options: CachedSessionOptions = {}): CachedFetch {
-  const session = new CachedSession(options);
-  const fetch = (input: RequestInfo | URL, init?: CacheRequestInit) => session.fetch(input, init);
+  const fetch = (input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> =>
+    session.fetch(input, init);
+  const session: CachedSession = new CachedSession(
+    options.fetch === undefined ? { ...options, fetch: globalBut(fetch) } : options,
+  );
   return Object.assign(fetch, { session });
 }
 
-let installed: { original: typeof fetch; cached: CachedFetch } | undefined;
+/**
+ * The default fetch of a `cachedFetch`: `globalThis.fetch` at each call (a mock set later is
+ * used), but not when that is the cached fetch itself (`globalThis.fetch = cachedFetch()`): its
+ * session would wait on its own request forever. It asks the fetch that was global before then.
+ */
+function globalBut(self: typeof fetch): typeof fetch {
+  const initial = globalThis.fetch;
+  return (input, init) => (globalThis.fetch === self ? initial : globalThis.fetch)(input, init);
+}
+
+/**
+ * The installation in place: `entry` is what `globalThis.fetch` was set to. An entry that is no
+ * longer the one in place (after `uninstallCache`, or another `installCache`) sends every call
+ * to the fetch it replaced: a wrapper installed over it (an APM's, a logger's) that later puts it
+ * back puts back no cache.
+ */
+let installed: { original: typeof fetch; entry: CachedFetch } | undefined;
 
 /**
  * Replaces `globalThis.fetch` with a cached fetch; every later `fetch()` call in the process goes
- * through the cache. Calling it again replaces the previous installation.
+ * through the cache. Calling it again replaces the previous installation (a fetch set over it
+ * since, such as an instrumentation's wrapper, is kept and wrapped). Once uninstalled (or
+ * replaced), the function installed passes every call on to the fetch it replaced, so that a
+ * wrapper that captured it and later restores it does not bring the cache back.
  *
  * @param options The session's options; `fetch` defaults to the original global fetch.
  * @returns The session.
@@ -58,15 +80,24 @@ let installed: { original: typeof fetch; cached: CachedFetch } | undefined;
  * ```
  */
 export function installCache(options: CachedSessionOptions = {}): CachedSession {
-  const original = installed?.original ?? globalThis.fetch;
+  // Installing over the installation in place replaces it; over anything else (a wrapper set
+  // over it since, a mock) wraps that, which stays in place until `uninstallCache`.
+  const original = installed !== undefined && globalThis.fetch === installed.entry
+    ? installed.original
+    : globalThis.fetch;
   const cached = cachedFetch({ ...options, fetch: originOf(options.fetch, original) });
+  const entry: CachedFetch = Object.assign(
+    (input: RequestInfo | URL, init?: CacheRequestInit) =>
+      installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
+    { session: cached.session },
+  );
   // What the runtime hangs on its fetch (Bun's `fetch.preconnect`) stays callable.
   for (const key of Reflect.ownKeys(original)) {
-    if (key === "length" || key === "name" || key === "prototype" || key in cached) continue;
-    Object.defineProperty(cached, key, Object.getOwnPropertyDescriptor(original, key)!);
+    if (key === "length" || key === "name" || key === "prototype" || key in entry) continue;
+    Object.defineProperty(entry, key, Object.getOwnPropertyDescriptor(original, key)!);
   }
-  globalThis.fetch = cached as typeof fetch;
-  installed = { original, cached };
+  globalThis.fetch = entry as typeof fetch;
+  installed = { original, entry };
   return cached.session;
 }
 
@@ -77,15 +108,16 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
  * wait on its own requests forever.
  */
 function originOf(chosen: typeof fetch | undefined, original: typeof fetch): typeof fetch {
-  return chosen === undefined || chosen === installed?.cached ? original : chosen;
+  return chosen === undefined || chosen === installed?.entry ? original : chosen;
 }
 
 /**
- * Restores the `globalThis.fetch` that {@linkcode installCache} replaced. Does nothing when no
- * cache is installed.
+ * Restores the `globalThis.fetch` that {@linkcode installCache} replaced (when something else was
+ * set over it since, that stays, and the cache in it now passes calls through). Does nothing when
+ * no cache is installed.
  */
 export function uninstallCache(): void {
   if (installed === undefined) return;
-  if (globalThis.fetch === installed.cached) globalThis.fetch = installed.original;
+  if (globalThis.fetch === installed.entry) globalThis.fetch = installed.original;
   installed = undefined;
 }

@@ -198,9 +198,16 @@ const INIT_MEMBERS = [
   "expireAfter",
 ] as const;
 
-/** The init's members as fetch reads them (by [[Get]]), those that are not `undefined`. */
+/**
+ * The init's members as fetch reads them (by [[Get]]), those that are not `undefined`, and its own
+ * other members, which the wrapped fetch may read (Next.js's `next`, Cloudflare's `cf`).
+ */
 function ownMembers(init: CacheRequestInit): CacheRequestInit {
   const members: Record<string, unknown> = {};
+  for (const name of Object.keys(init)) {
+    const value = (init as Record<string, unknown>)[name];
+    if (value !== undefined) members[name] = value;
+  }
   for (const name of INIT_MEMBERS) {
     const value = (init as Record<string, unknown>)[name];
     if (value !== undefined) members[name] = value;

@@ -56,6 +56,8 @@ export class CachedSession implements AsyncDisposable {
   #closed = false;
   /** Aborted by `close()` once background work had its time: what only the cache waits for stops. */
   #closing = new AbortController();
+  /** The inits this session has handed its `fetch`. */
+  #sent = new WeakSet<object>();
   #monitor: Monitor;
   #access: CacheAccess;
   #exchange: Exchange;
@@ -68,7 +70,18 @@ export class CachedSession implements AsyncDisposable {
    * @throws {RangeError} When a numeric option is out of range.
    */
   constructor(options: CachedSessionOptions = {}) {
-    this.#o = resolveOptions(options);
+    const resolved = resolveOptions(options);
+    // Each init the session hands its `fetch` is its own object, remembered: when that fetch
+    // hands it back to this session (a wrapper that calls `globalThis.fetch`, which is this
+    // session once installed), the request fails at once rather than wait on itself forever.
+    const origin = resolved.fetch;
+    const sent = this.#sent;
+    resolved.fetch = (input, init) => {
+      const own: RequestInit = { ...init };
+      sent.add(own);
+      return origin(input, own);
+    };
+    this.#o = resolved;
     this.cache = this.#o.backend;
     if (options.now !== undefined) this.cache.now = this.#o.now;
     this.#monitor = new Monitor(this.#o);
@@ -120,6 +133,14 @@ export class CachedSession implements AsyncDisposable {
    */
   fetch(input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> {
     this.#monitor.request();
+    if (typeof init === "object" && init !== null && this.#sent.has(init)) {
+      return Promise.reject(
+        new TypeError(
+          "The session's fetch called the session back (a fetch option that calls globalThis.fetch " +
+            "after installCache?): give it the fetch to wrap, not the global one",
+        ),
+      );
+    }
     let parsed: ParsedRequest | undefined;
     try {
       parsed = parseRequest(input, init);

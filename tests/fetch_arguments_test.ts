@@ -110,3 +110,21 @@ Deno.test("a request with integrity bypasses the cache: fetch checks it, and the
   assertEquals(await (await session.fetch(URL_X)).text(), "v1");
   await session.close();
 });
+
+Deno.test("fetch arguments: a class-instance init keeps its own non-standard members (next, cf) for the wrapped fetch", async () => {
+  const seen: Record<string, unknown>[] = [];
+  const session = new CachedSession({
+    fetch: (_input, init) => {
+      seen.push({ ...init });
+      return Promise.resolve(new Response("ok", { headers: { "cache-control": "max-age=60" } }));
+    },
+  });
+  class Init {
+    method = "GET";
+    next = { revalidate: 60, tags: ["a"] };
+    cf = { cacheTtl: 5 };
+  }
+  await (await session.fetch("http://127.0.0.1/x", new Init() as RequestInit)).text();
+  assertEquals([seen[0]?.next, seen[0]?.cf], [{ revalidate: 60, tags: ["a"] }, { cacheTtl: 5 }]);
+  await session.close();
+});
