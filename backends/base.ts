@@ -28,7 +28,7 @@
  */
 
 import { fillsBuffer, plainBytes } from "../src/bytes.ts";
-import { BackendError } from "../src/errors.ts";
+import { BackendError, backendError } from "../src/errors.ts";
 import {
   ALIAS_TARGETS,
   type CacheEntry,
@@ -537,11 +537,6 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   #error(operation: string, cause: unknown): BackendError {
-    if (cause instanceof BackendError) return cause;
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    return new BackendError(`Cannot ${operation} ${this.name} storage: ${reason}`, {
-      backend: this.name,
-      cause,
-    });
+    return backendError(this.name, operation, cause);
   }
 }

@@ -241,14 +241,24 @@ export function variantKey(key: string, vary: readonly [string, string | null][]
 export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = NONE): string {
   const { search } = url;
   const href = hasUserinfo(url) ? withoutUserinfo(new URL(url.href)).href : url.href;
-  // The first "#" starts the fragment (the parser escapes any before it), even an empty one.
-  const fragment = href.indexOf("#");
-  const withoutFragment = fragment === -1 ? href : href.slice(0, fragment);
-  if (search === "") return withoutFragment;
-  const path = withoutFragment.slice(0, -search.length);
+  const bare = withoutFragment(href);
+  if (search === "") return bare;
+  const path = bare.slice(0, -search.length);
   const parameters = keptParameters(search.slice(1), ignoredParameters).sort(byName);
   // Only ignored parameters: the URL without them has no query.
   return parameters.length === 0 ? path : `${path}?${writtenQuery(parameters)}`;
+}
+
+/**
+ * A URL without its fragment, as fetch reports a response's URL: the first "#" starts it (the
+ * parser escapes any before it), even an empty one, which `URL.hash` shows as `""`.
+ *
+ * @param href A serialised URL.
+ * @returns `href` up to its first "#".
+ */
+export function withoutFragment(href: string): string {
+  const fragment = href.indexOf("#");
+  return fragment === -1 ? href : href.slice(0, fragment);
 }
 
 /**

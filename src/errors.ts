@@ -54,7 +54,7 @@ export class HttpCacheError extends Error {
  * @example Inspect a backend failure
  * ```ts
  * import { BackendError } from "./errors.ts";
- * const error = new BackendError("Cannot read from redis: connection refused", { backend: "redis" });
+ * const error = new BackendError("Cannot read redis storage: connection refused", { backend: "redis" });
  * console.log(error.backend); // redis
  * ```
  */
@@ -73,6 +73,21 @@ export class BackendError extends HttpCacheError {
     this.name = "BackendError";
     this.backend = options.backend;
   }
+}
+
+/**
+ * The {@linkcode BackendError} for a storage operation that failed: `cause` itself when it is one
+ * already, else one whose message names the operation, the backend and the cause's message.
+ *
+ * @param backend The storage's name.
+ * @param operation What failed (`"read"`, `"write"`, `"list"`, …).
+ * @param cause What the storage threw or rejected with.
+ * @returns The error, as `Cannot read redis storage: connection refused`.
+ */
+export function backendError(backend: string, operation: string, cause: unknown): BackendError {
+  if (cause instanceof BackendError) return cause;
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new BackendError(`Cannot ${operation} ${backend} storage: ${reason}`, { backend, cause });
 }
 
 /**

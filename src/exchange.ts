@@ -155,7 +155,7 @@ export class Exchange {
         settle(undefined);
         return this.#serve(flow, stale as Hit, "stale-if-error", { fwd, status: response.status });
       }
-      if (cached !== undefined && response.status === 304 && validators.length > 0) {
+      if (cached !== undefined && response.status === 304 && conditional) {
         if (validatorsMatch(cached, response.headers)) {
           const freshened = freshen(o, flow, cached, response, requestTime, responseTime);
           const { entry, storable } = freshened;

@@ -14,7 +14,7 @@
 import type { Storage } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { plainBytes } from "./bytes.ts";
-import { BackendError } from "./errors.ts";
+import { type BackendError, backendError } from "./errors.ts";
 import { invalidationsOf } from "./invalidations.ts";
 import { type ResponseFilter, select, type Selection } from "./response_filter.ts";
 import { type CacheEntry, type DecodedRecord, decodeRecord } from "./record.ts";
@@ -183,7 +183,7 @@ export async function* listKeys(scope: ScanScope, prefix: string): AsyncIterable
   try {
     for await (const key of scope.storage.keys(prefix)) yield key;
   } catch (cause) {
-    throw backendError(scope, "list", cause);
+    throw backendError(scope.storage.name, "list", cause);
   }
 }
 
@@ -298,15 +298,8 @@ async function call<T>(scope: ScanScope, operation: string, run: () => Promise<T
   try {
     return await run();
   } catch (cause) {
-    throw backendError(scope, operation, cause);
+    throw backendError(scope.storage.name, operation, cause);
   }
-}
-
-function backendError(scope: ScanScope, operation: string, cause: unknown): BackendError {
-  if (cause instanceof BackendError) return cause;
-  const name = scope.storage.name;
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new BackendError(`Cannot ${operation} ${name} storage: ${reason}`, { backend: name, cause });
 }
 
 async function* filterKeys(

@@ -10,7 +10,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { parseCacheControl } from "./cache_control.ts";
 import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
-import { redactUrl } from "./cache_keys.ts";
+import { redactUrl, withoutFragment } from "./cache_keys.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
@@ -111,7 +111,7 @@ function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): st
   if (ignored.size === 0 || asked.search === "" || asked.username !== "" || asked.password !== "") {
     return stored;
   }
-  const href = asked.hash === "" ? asked.href : asked.href.slice(0, asked.href.indexOf("#"));
+  const href = withoutFragment(asked.href);
   return href !== stored && redactUrl(href, ignored) === stored ? href : stored;
 }
 
@@ -140,9 +140,7 @@ export function onlyIfCached(flow: Flow): boolean {
  * @returns A `504 Gateway Timeout`.
  */
 export function gatewayTimeout(flow: Flow, clock: () => number): CachedResponse {
-  const url = new URL(flow.url);
-  url.hash = "";
-  const source = { url: url.href, redirected: false };
+  const source = { url: withoutFragment(flow.url.href), redirected: false };
   const status = { status: 504, statusText: "Gateway Timeout" };
   return new CachedResponse(null, status, source, networkInfo(flow.key, undefined, clock));
 }

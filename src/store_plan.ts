@@ -5,7 +5,13 @@
  * @module
  */
 
-import { CREDENTIAL_HEADERS, ignoredHeaderNames, redactUrl, variantKey } from "./cache_keys.ts";
+import {
+  CREDENTIAL_HEADERS,
+  ignoredHeaderNames,
+  redactUrl,
+  variantKey,
+  withoutFragment,
+} from "./cache_keys.ts";
 import { digestText } from "./sha256.ts";
 import { type CacheControl, mediaType, parseCacheControl } from "./cache_control.ts";
 import { DO_NOT_CACHE, type ExpireAfter, expiresAtFor } from "./expiration.ts";
@@ -423,8 +429,5 @@ function sameNames(a: readonly [string, string | null][], b: readonly [string, s
  * own `url` is read: it cannot differ otherwise, and Deno parses it anew on every read.
  */
 function responseUrl(requested: URL, response: Pick<Response, "url" | "redirected">): string {
-  if (response.redirected) return response.url;
-  const href = requested.href;
-  const fragment = href.indexOf("#");
-  return fragment === -1 ? href : href.slice(0, fragment);
+  return response.redirected ? response.url : withoutFragment(requested.href);
 }

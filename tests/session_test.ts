@@ -752,3 +752,18 @@ Deno.test("ignoredParameters: a hit's url is the request's, with the parameters 
   assertEquals(stored!.url, "https://bucket.s3.amazonaws.com/a.bin?X-Amz-Expires=300");
   await session.close();
 });
+
+Deno.test("ignoredParameters: a hit's url is the request's also after an empty fragment", async () => {
+  const o = origin(() => reply("object", { "cache-control": "max-age=60" }));
+  const session = new CachedSession({ fetch: o.fetch, ignoredParameters: ["sig"] });
+  await (await session.fetch("http://127.0.0.1/a?id=1&sig=1")).text();
+  const withFragment = await session.fetch("http://127.0.0.1/a?id=1&sig=2#part");
+  await withFragment.text();
+  const emptyFragment = await session.fetch("http://127.0.0.1/a?id=1&sig=3#");
+  await emptyFragment.text();
+  assertEquals(
+    [withFragment.fromCache, withFragment.url, emptyFragment.fromCache, emptyFragment.url],
+    [true, "http://127.0.0.1/a?id=1&sig=2", true, "http://127.0.0.1/a?id=1&sig=3"],
+  );
+  await session.close();
+});
