@@ -21,7 +21,8 @@ import { mayServeOnError, requestDirectives, type Usability, usability } from ".
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import type { Flow, Hit } from "./serve.ts";
-import { type Found, varyMatches, varyValues } from "./store_plan.ts";
+import type { Found } from "./store_plan.ts";
+import { varyMatches, varyValues } from "./vary.ts";
 
 /** A read of one record: `null` when the read failed (already reported). */
 export type ReadRecord = (key: string) => Promise<Awaited<ReturnType<CacheBackend["read"]>> | null>;

@@ -14,7 +14,8 @@ import { redactUrl, withoutFragment } from "./cache_keys.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
-import { expiresAtOf, type Found, varyValues } from "./store_plan.ts";
+import { expiresAtOf, type Found } from "./store_plan.ts";
+import { varyValues } from "./vary.ts";
 import { ifRangeHolds, isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
 
 /** A lookup that found an entry to use. */

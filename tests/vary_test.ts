@@ -15,7 +15,7 @@ import { CachedSession } from "../mod.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 import { delay } from "./_fixtures.ts";
 import { scripted, URL_A } from "./_scripted.ts";
-import { varyValues } from "../src/store_plan.ts";
+import { varyValues } from "../src/vary.ts";
 
 /** A session whose origin answers with the `Vary` list `vary.list` holds at the time. */
 function varying(vary: { list: string }, maxAge = 60) {
