@@ -123,6 +123,14 @@ export interface Storage {
 const SUPERSEDED_KEPT = 4096;
 
 /**
+ * How much longer the storage keeps a record when the session has a clock of its own (`now`): ten
+ * minutes. The difference between the clocks is taken when the record is written; a clock that
+ * does not keep pace with the real one afterwards (a test's, moved by hand) or that differs from
+ * it by less than a second would otherwise have the storage reclaim what the session still uses.
+ */
+export const SESSION_CLOCK_GRACE = 600_000;
+
+/**
  * The cache as the session and its users see it: entries, redirects and inspection, over any
  * {@linkcode Storage}. Every backend class (`MemoryBackend`, `SQLiteBackend`, …) is one.
  *
@@ -289,13 +297,15 @@ export class CacheBackend implements AsyncDisposable {
    * A time on the session's clock ({@linkcode CacheBackend.now}) as the storage counts it, on the
    * real clock: a session clock that runs behind (a test's, one set to a server's) must not have
    * the storage reclaim what the session still uses, nor one that runs ahead keep it too long.
-   * The difference counts in whole seconds, rounded up (never reclaimed early, and the same for
-   * an entry and its alias written a moment apart); within a second, the clocks count as one.
+   * The difference counts in whole seconds, rounded up (the same for an entry and its alias
+   * written a moment apart); within a second, the clocks count as one. Then
+   * {@linkcode SESSION_CLOCK_GRACE} more: the session's clock may not keep pace with the real one.
    */
   #onStorageClock(deleteAt: number): number {
     if (this.now === Date.now || !Number.isFinite(deleteAt)) return deleteAt;
     const ahead = Date.now() - this.now();
-    return Math.abs(ahead) < 1000 ? deleteAt : deleteAt + Math.ceil(ahead / 1000) * 1000;
+    const shift = Math.abs(ahead) < 1000 ? 0 : Math.ceil(ahead / 1000) * 1000;
+    return deleteAt + shift + SESSION_CLOCK_GRACE;
   }
 
   /**

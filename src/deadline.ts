@@ -74,7 +74,8 @@ export class Deadlines {
     recover?: (reason: unknown) => U,
   ): Promise<T | U> {
     return new Promise<T | U>((resolve, reject) => {
-      const watched: Watched = { at: Date.now() + this.ms, expire: () => reject(error()) };
+      // The monotonic clock: a step of the wall clock (NTP, a VM resumed) moves no deadline.
+      const watched: Watched = { at: performance.now() + this.ms, expire: () => reject(error()) };
       this.#pending.add(watched);
       this.#timer ??= this.#start();
       work.then(
@@ -106,7 +107,7 @@ export class Deadlines {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const watched of this.#pending) {
       if (watched.at > now) continue;
       this.#pending.delete(watched);

@@ -117,9 +117,9 @@ export async function whileLocked<T>(attempt: () => T | Promise<T>, wait: number
     try {
       return await attempt();
     } catch (error) {
-      deadline ??= Date.now() + wait;
+      deadline ??= performance.now() + wait;
       const jittered = pause * (1 + Math.random());
-      if (!isLocked(error) || Date.now() + jittered > deadline) throw error;
+      if (!isLocked(error) || performance.now() + jittered > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, jittered));
     }
   }

@@ -216,7 +216,8 @@ export function expiresAtOf(
  * When the storage may reclaim an entry (epoch ms): once it can no longer be served stale
  * (`stale-while-revalidate`, `stale-if-error`: the response's, with `cacheControl`, or the
  * session's; none where its directives forbid stale use) nor revalidated (it has a validator: kept
- * for {@linkcode REVALIDATION_WINDOW_SECONDS}).
+ * for {@linkcode REVALIDATION_WINDOW_SECONDS} after it expired, or after it arrived when it was
+ * stale on arrival: an origin clock behind ours, a large `Age`, an `expireAfter` Date long past).
  *
  * @param entry The entry (headers and expiry).
  * @param o The session's options.
@@ -224,7 +225,7 @@ export function expiresAtOf(
  * @returns Epoch ms, `Infinity` for never.
  */
 export function planDeleteAt(
-  entry: Pick<CacheEntry, "headers" | "expiresAt">,
+  entry: Pick<CacheEntry, "headers" | "expiresAt" | "responseTime">,
   o: ResolvedOptions,
   cc?: CacheControl,
 ): number {
@@ -239,8 +240,10 @@ export function planDeleteAt(
     cc.staleIfError ?? 0,
     o.staleIfError,
   );
-  const window = Math.max(stale, validators ? REVALIDATION_WINDOW_SECONDS : 0);
-  return entry.expiresAt + window * 1000;
+  const kept = entry.expiresAt + stale * 1000;
+  if (!validators) return kept;
+  // The stale windows count from expiry; revalidation from arrival at the earliest.
+  return Math.max(kept, Math.max(entry.expiresAt, entry.responseTime) + REVALIDATION_WINDOW_SECONDS * 1000);
 }
 
 /** Response headers that hold one URL, often with the request's query: a redirect's, an echo's. */

@@ -43,3 +43,27 @@ Deno.test("deadlines: an answer is mapped before it settles, and a map that thro
   equal(await deadlines.race(Promise.reject(new TypeError("refused")), late, () => 0, recover), -1);
   await rejects(deadlines.race(Promise.reject(new RangeError("other")), late, () => 0, recover), RangeError);
 });
+
+/** Runs `body` while the wall clock (Date.now) reads an hour earlier than it did: a step back. */
+async function withWallClockStepBack<T>(body: (step: () => void) => Promise<T>): Promise<T> {
+  const realNow = Date.now;
+  try {
+    return await body(() => Date.now = () => realNow() - 3_600_000);
+  } finally {
+    Date.now = realNow;
+  }
+}
+
+Deno.test("deadlines count on the monotonic clock: the wall clock stepping back postpones none", async () => {
+  const deadlines = new Deadlines(40);
+  const outcome = await withWallClockStepBack(async (step) => {
+    const raced = deadlines.race(new Promise(() => {}), () => new Error("late"));
+    step();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise((resolve) => timer = setTimeout(() => resolve("still waiting"), 1000));
+    const result = await Promise.race([raced.catch((error: Error) => error.message), waited]);
+    clearTimeout(timer);
+    return result;
+  });
+  equal(outcome, "late");
+});
