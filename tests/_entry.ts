@@ -43,4 +43,6 @@ export const UNSERVABLE_FIELDS: readonly Partial<CacheEntry>[] = [
   { url: "https://example.com/\n" },
   { method: "GET\nPOST" },
   { vary: [["bad name", null]] },
+  { status: 600 },
+  { status: 199 },
 ];

@@ -197,3 +197,35 @@ Deno.test("an older response outlives no newer one the storage fails to write, e
   assertEquals(await read(), [1990, true], "once the storage works, the key is stored and served again");
   await session.close();
 });
+
+Deno.test("an older response outlives no newer one the storage failed to write, while deletes keep failing and nothing newer is stored", async () => {
+  const storage = new FullForDeletes(new MemoryStorage());
+  const errors: unknown[] = [];
+  let calls = 0;
+  const session = new CachedSession({
+    backend: new CacheBackend(storage),
+    // The old response, a newer one the storage fails to keep, then only responses not to store.
+    fetch: () => {
+      calls++;
+      const [body, cc] = calls === 1
+        ? ["old", "max-age=60"]
+        : calls === 2
+        ? ["new", "max-age=60"]
+        : ["newest", "no-store"];
+      return Promise.resolve(new Response(body, { headers: { "cache-control": cc } }));
+    },
+    onError: (error) => errors.push(error),
+  });
+  const read = async (init?: RequestInit) => {
+    const response = await session.fetch(URL_DOC, init);
+    return [await response.text(), response.fromCache];
+  };
+  assertEquals(await read(), ["old", false]);
+  storage.full = true;
+  assertEquals(await read({ cache: "reload" }), ["new", false]);
+  await until(() => errors.length === 1); // the failed write
+  // Each read retries the delete, which fails again: the key stays a miss, read after read.
+  assertEquals(await read(), ["newest", false]);
+  assertEquals(await read(), ["newest", false], "the older entry is not served");
+  await session.close();
+});

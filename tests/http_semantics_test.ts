@@ -276,10 +276,10 @@ Deno.test("RFC 9111 §5.2.1 request directives", async (t) => {
     assertEquals((await s.get({ headers: { pragma: "no-cache" } })).response.fromCache, false);
   });
   await t.step("only-if-cached on a miss → 504", async () => {
-    const r = await s.session.fetch("http://127.0.0.1/other", {
+    const r = await s.session.fetch("http://127.0.0.1/other#part", {
       headers: { "cache-control": "only-if-cached" },
     });
-    assertEquals(r.status, 504);
+    assertEquals([r.status, r.url, r.redirected, r.fromCache], [504, "http://127.0.0.1/other", false, false]);
   });
   await s.session.close();
 });
@@ -1581,4 +1581,32 @@ Deno.test("RFC 9111 §3.2: a 304's field that a session does not store still ret
   const kept = await keeping.fetch(URL_A);
   assertEquals([kept.fromCache, kept.headers.get("set-cookie")], [true, null]);
   for (const session of [keeping, other]) await session.close();
+});
+
+Deno.test("RFC 9111 §5.2.1.1: a request's max-age accepts a response exactly that old, and no older", async () => {
+  const s = setup((clock) => (_r, n) => reply(`v${n}`, { "cache-control": "max-age=100" }, { clock }));
+  await s.get();
+  s.clock.tick(30);
+  // "the client prefers a response whose age is less than or equal to the specified number of seconds"
+  assertEquals((await s.get({ headers: { "cache-control": "max-age=30" } })).body, "v1");
+  assertEquals((await s.get({ headers: { "cache-control": "max-age=29" } })).body, "v2");
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §3 storing: a response with neither freshness nor a validator is not stored, even where the session's staleWhileRevalidate could serve it", async () => {
+  const s = setup(() => (_r, n) => reply(`v${n}`, {}), { staleWhileRevalidate: 60 });
+  await s.get();
+  const { response, body } = await s.get();
+  assertEquals([response.fromCache, body, s.origin.calls], [false, "v2", 2]);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §4.2.1: an Expires lifetime is Expires − Date to the millisecond: fresh until its last moment", async () => {
+  const s = setup((clock) => (_r, n) => reply(`v${n}`, { expires: date(clock, 1000) }, { clock }));
+  await s.get();
+  s.clock.tick(999.5);
+  assertEquals((await s.get()).body, "v1");
+  s.clock.tick(1);
+  assertEquals((await s.get()).body, "v2");
+  await s.session.close();
 });

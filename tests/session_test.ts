@@ -252,6 +252,11 @@ Deno.test("session: cache modes follow the Fetch standard", async (t) => {
     assertEquals([response.status, response.fromCache, o.calls], [504, false, 0]);
   });
   await (await session.fetch(URL_A)).text();
+  // A miss in the default mode goes as the caller made it: nothing added (Fetch §4.6, step 8.22).
+  assertEquals([o.requests.at(-1)!.headers.get("cache-control"), o.requests.at(-1)!.headers.get("pragma")], [
+    null,
+    null,
+  ]);
   await t.step("default serves a fresh entry", async () => {
     assert((await session.fetch(URL_A, { cache: "default" })).fromCache);
   });
@@ -266,6 +271,8 @@ Deno.test("session: cache modes follow the Fetch standard", async (t) => {
     const response = await session.fetch(URL_A, { cache: "no-cache" });
     assertEquals([response.fromCache, response.revalidated, await response.text()], [true, true, "v1"]);
     assertEquals(o.requests.at(-1)!.headers.get("if-none-match"), '"e"');
+    // Fetch §4.6: no-cache mode adds Cache-Control: max-age=0 where the request has none.
+    assertEquals(o.requests.at(-1)!.headers.get("cache-control"), "max-age=0");
   });
   await t.step("reload fetches and stores", async () => {
     const response = await session.fetch(URL_A, { cache: "reload" });
