@@ -202,7 +202,7 @@ const INIT_MEMBERS = [
  * The init's members as fetch reads them (by [[Get]]), those that are not `undefined`, and its own
  * other members, which the wrapped fetch may read (Next.js's `next`, Cloudflare's `cf`).
  */
-function ownMembers(init: CacheRequestInit): CacheRequestInit {
+export function ownMembers(init: CacheRequestInit): CacheRequestInit {
   const members: Record<string, unknown> = {};
   for (const name of Object.keys(init)) {
     const value = (init as Record<string, unknown>)[name];
@@ -267,6 +267,17 @@ export function normalizeMethod(method: string): string {
 export function signalOf(request: Pick<ParsedRequest, "input" | "init">): AbortSignal | null | undefined {
   if (request.init?.signal !== undefined) return request.init.signal;
   return request.input instanceof Request ? request.input.signal : undefined;
+}
+
+/**
+ * A copy of an init for the wrapped fetch: a plain object's own members, or those of any other
+ * (a class instance) as fetch reads them ({@linkcode ownMembers}); an empty one for none.
+ *
+ * @param init The init, if any.
+ * @returns A new object.
+ */
+export function copyOfInit(init: RequestInit | null | undefined): RequestInit {
+  return init == null ? {} : isPlainObject(init) ? { ...init } : ownMembers(init);
 }
 
 /**

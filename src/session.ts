@@ -12,6 +12,7 @@ import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from 
 import { isNotModified } from "./validation.ts";
 import {
   type CacheRequestInit,
+  copyOfInit,
   networkArguments,
   type ParsedRequest,
   parseRequest,
@@ -78,7 +79,7 @@ export class CachedSession implements AsyncDisposable {
     const origin = resolved.fetch;
     const sent = this.#sent;
     resolved.fetch = (input, init) => {
-      const own: RequestInit = { ...init };
+      const own = copyOfInit(init);
       sent.add(own);
       return origin(input, own);
     };

@@ -128,3 +128,26 @@ Deno.test("fetch arguments: a class-instance init keeps its own non-standard mem
   assertEquals([seen[0]?.next, seen[0]?.cf], [{ revalidate: 60, tags: ["a"] }, { cacheTtl: 5 }]);
   await session.close();
 });
+
+Deno.test("fetch arguments: a URL that does not parse here (a relative one) reaches the wrapped fetch with a class-instance init whole", async () => {
+  class Init {
+    get method() {
+      return "POST";
+    }
+    get body() {
+      return "payload";
+    }
+    next = { revalidate: 5 };
+  }
+  const seen: unknown[][] = [];
+  // A fetch that resolves relative URLs itself (a framework's, a test double).
+  const session = new CachedSession({
+    fetch: (input, init) => {
+      seen.push([String(input), init?.method, init?.body, (init as { next?: unknown } | undefined)?.next]);
+      return Promise.resolve(new Response("ok"));
+    },
+  });
+  await (await session.fetch("/api/relative", new Init() as RequestInit)).text();
+  assertEquals(seen, [["/api/relative", "POST", "payload", { revalidate: 5 }]]);
+  await session.close();
+});
