@@ -188,7 +188,8 @@ export function isNotModified(
 /**
  * Whether a stored response may answer a request's `Range` by the request's `If-Range` (RFC 9110
  * §13.1.5): there is none, or it is an entity tag that matches the stored one by strong comparison,
- * or a date equal to the stored `Last-Modified`. Otherwise "the server MUST ignore the Range header
+ * or a date equal to the stored `Last-Modified` when that is strong (the stored `Date` at least a
+ * second later, §8.8.2.2). Otherwise "the server MUST ignore the Range header
  * field": the whole response is sent, as the client's partial copy is of another representation.
  *
  * @param entry The stored entry.
@@ -205,7 +206,10 @@ export function ifRangeHolds(entry: Pick<CacheEntry, "headers">, request: Header
   }
   const date = parseHttpDate(value);
   const lastModified = parseHttpDate(headerValue(entry.headers, "last-modified"));
-  return date !== undefined && date === lastModified;
+  // A Last-Modified is a strong validator for a cache only when the stored Date is at least a
+  // second later (§8.8.2.2): otherwise the representation may have changed twice in that second.
+  const stored = parseHttpDate(headerValue(entry.headers, "date"));
+  return date !== undefined && date === lastModified && stored !== undefined && stored - date >= 1000;
 }
 
 /**

@@ -40,6 +40,63 @@ Deno.test("RFC 9110 §13.1.5: a Range whose If-Range names another representatio
   await s.session.close();
 });
 
+Deno.test("RFC 9110 §13.1.5: an If-Range date gets the range only when it equals a strong stored Last-Modified, in every cache mode", async () => {
+  // Last-Modified is strong when the stored Date is at least a second after it (§8.8.2.2).
+  const strong = new Date(Date.now() - 3_600_000).toUTCString();
+  const setupWith = (lastModified: (clock: { now: number }) => string) =>
+    setup((clock) => (request) => {
+      const headers = { "cache-control": "max-age=60", "last-modified": lastModified(clock) };
+      if (request.headers.has("if-modified-since")) return reply(null, headers, { status: 304, clock });
+      return reply("0123456789", headers, { clock });
+    });
+  const modes = ["force-cache", "only-if-cached", "no-cache"] as const;
+  const ask = (s: ReturnType<typeof setupWith>, cache: typeof modes[number], ifRange: string) =>
+    s.session.fetch(URL_A, {
+      headers: { range: "bytes=5-", "if-range": ifRange },
+      cache,
+      ...(cache === "only-if-cached" ? { mode: "same-origin" as const } : {}),
+    });
+  const s = setupWith(() => strong);
+  await s.get();
+  const earlier = new Date(Date.parse(strong) - 1000).toUTCString();
+  for (const cache of modes) {
+    const exact = await ask(s, cache, strong);
+    assertEquals([cache, exact.status, exact.headers.get("content-range"), await exact.text()], [
+      cache,
+      206,
+      "bytes 5-9/10",
+      "56789",
+    ]);
+    // Another date, or no date at all, names another representation: the whole 200.
+    for (const other of [earlier, "not a date"]) {
+      const whole = await ask(s, cache, other);
+      assertEquals([cache, other, whole.status, whole.headers.get("content-range"), await whole.text()], [
+        cache,
+        other,
+        200,
+        null,
+        "0123456789",
+      ]);
+    }
+  }
+  await s.session.close();
+  // A Last-Modified equal to the stored Date is weak: it may have changed twice in that second.
+  const w = setupWith((clock) => new Date(clock.now).toUTCString());
+  const { response } = await w.get();
+  const lastModified = response.headers.get("last-modified")!;
+  assertEquals(lastModified, response.headers.get("date"));
+  for (const cache of modes) {
+    const whole = await ask(w, cache, lastModified);
+    assertEquals([cache, whole.status, whole.headers.get("content-range"), await whole.text()], [
+      cache,
+      200,
+      null,
+      "0123456789",
+    ]);
+  }
+  await w.session.close();
+});
+
 Deno.test("RFC 5861 §3: a stale-while-revalidate refresh started by a Range request refreshes the whole stored response", async () => {
   let version = 1;
   const s = setup((clock) => (request) => {
