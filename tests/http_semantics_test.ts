@@ -728,6 +728,32 @@ Deno.test("cacheControl off: a hit says its true Age, not the one it was stored 
   await s.session.close();
 });
 
+Deno.test("cacheControl off: Vary still counts, so a Vary: * response is neither stored nor served", async () => {
+  const errors: unknown[] = [];
+  const s = setup(
+    (clock) => (request, n) =>
+      reply(`v${n}`, { vary: request.url.endsWith("/star") ? "accept, *" : "accept" }, { clock }),
+    {
+      cacheControl: false,
+      expireAfter: 60,
+      onError: (error) => errors.push(error),
+    },
+  );
+  const star = "http://127.0.0.1/star";
+  await s.get(undefined, star);
+  const again = await s.get(undefined, star);
+  assertEquals([again.response.fromCache, again.body], [false, "v2"]);
+  assertEquals(await s.session.cache.count(), 0, "a Vary: * response was stored");
+  // A Vary that names its fields is stored, and matched on them.
+  await s.get({ headers: { accept: "text/plain" } });
+  const hit = await s.get({ headers: { accept: "text/plain" } });
+  const other = await s.get({ headers: { accept: "text/html" } });
+  assertEquals([hit.response.fromCache, hit.body, other.response.fromCache], [true, "v3", false]);
+  // Not stored by decision, not by a failure.
+  assertEquals(errors, []);
+  await s.session.close();
+});
+
 Deno.test("RFC 9111 §4.4 invalidation: unsafe methods invalidate the URI and same-origin Location", async () => {
   const s = setup((clock) => (request, n) => {
     if (request.method === "POST") {
@@ -903,6 +929,15 @@ class DeleteAts extends MemoryStorage {
 
   written(kind: "entry" | "alias"): number | undefined {
     return this.#last.get(kind);
+  }
+}
+
+/** A memory storage that records the keys it is asked for. */
+class ReadKeys extends MemoryStorage {
+  read: unknown[] = [];
+  override get(key: string): Promise<Uint8Array | undefined> {
+    this.read.push(key);
+    return super.get(key);
   }
 }
 
@@ -1160,6 +1195,35 @@ Deno.test("RFC 9111 §4.4: an invalidation that cannot reach the storage holds o
       await session.close();
     });
   }
+  await t.step(
+    "a read that finds what the failed invalidation left, while deletes still fail, is a miss",
+    async () => {
+      const storage = new Switched(new MemoryStorage());
+      const failures: unknown[] = [];
+      const session = new CachedSession({
+        fetch: origin(script).fetch,
+        now: clock.fn,
+        backend: new CacheBackend(storage),
+        onError: (error) => failures.push(error),
+      });
+      await (await session.fetch(URL_A)).text();
+      storage.down = true;
+      await (await session.fetch(URL_A, { method: "POST", body: "x" })).text();
+      // Reads come back; deletes do not: the delete made again fails, is reported, and the fetch
+      // still gets the origin's answer (the cache never makes a fetch fail).
+      storage.down = false;
+      const remove = storage.delete;
+      storage.delete = () => Promise.reject(new Error("delete refused"));
+      try {
+        const after = await session.fetch(URL_A);
+        assertEquals([after.fromCache, await after.text()], [false, `v${version()}`]);
+        assertEquals(failures.length, 2);
+      } finally {
+        storage.delete = remove;
+        await session.close();
+      }
+    },
+  );
 });
 
 Deno.test("RFC 9111 §4.4: a delete made again after the storage is back deletes what the failed one was to", async (t) => {
@@ -1359,6 +1423,33 @@ Deno.test("Fetch §4.4 redirects: followed step by step, each step stored or not
     const response = await s.session.fetch(URL_A);
     assertEquals([response.status, response.redirected, await response.text()], [300, false, "choose"]);
     await s.session.close();
+    // A redirect status without Location too (Fetch §4.4: the location URL is null).
+    const bare = setup((clock) => () => reply("no location", {}, { status: 302, clock }));
+    const answer = await bare.session.fetch(URL_A);
+    assertEquals([answer.status, answer.redirected, await answer.text(), bare.origin.calls], [
+      302,
+      false,
+      "no location",
+      1,
+    ]);
+    await bare.session.close();
+  });
+  await t.step("a Location on a status that is not a redirect status is an answer too", async () => {
+    // Fetch follows 301, 302, 303, 307 and 308 only: 300 Multiple Choices and 201 Created name a
+    // URL for the client to choose or use, not one to fetch instead.
+    for (const status of [200, 201, 300]) {
+      const s = setup((clock) => () =>
+        reply(`status ${status}`, { location: "/elsewhere" }, { status, clock })
+      );
+      const response = await s.session.fetch(URL_A);
+      assertEquals([response.status, response.redirected, await response.text(), s.origin.calls], [
+        status,
+        false,
+        `status ${status}`,
+        1,
+      ]);
+      await s.session.close();
+    }
   });
 });
 
@@ -1412,6 +1503,42 @@ Deno.test("RFC 9110 §9.3.2: a HEAD response is stored on its own, answers HEADs
     assertEquals((await s.session.fetch(URL_A, { method: "HEAD" })).fromCache, false);
     await s.session.close();
   });
+  await t.step(
+    "with allowedMethods GET only, a reload HEAD goes to the origin and leaves the stored GET",
+    async () => {
+      const errors: unknown[] = [];
+      const storage = new ReadKeys();
+      const s = setup(script, {
+        allowedMethods: ["GET"],
+        backend: new CacheBackend(storage),
+        onError: (error) => errors.push(error),
+      });
+      await s.get();
+      const before = storage.read.length;
+      const reload = await s.session.fetch(URL_A, { method: "HEAD", cache: "reload" });
+      // A reload reads only the slot its response would go to, and a HEAD's has none here.
+      assertEquals(storage.read.slice(before), []);
+      assertEquals([reload.status, reload.fromCache, reload.body, reload.headers.get("content-length")], [
+        200,
+        false,
+        null,
+        "9",
+      ]);
+      // Nothing stored for it: the GET answers both methods, as before.
+      const get = await s.get();
+      const head = await s.session.fetch(URL_A, { method: "HEAD" });
+      assertEquals([get.response.fromCache, get.body, head.fromCache, head.body], [
+        true,
+        "full body",
+        true,
+        null,
+      ]);
+      assertEquals(await s.session.cache.count(), 1);
+      assertEquals(s.origin.requests.map((request) => request.method), ["GET", "HEAD"]);
+      assertEquals(errors, []);
+      await s.session.close();
+    },
+  );
 });
 
 Deno.test("HEAD is answered from a stored GET, without a body", async () => {
