@@ -22,19 +22,18 @@
  */
 
 import { onAbort, readingAlone } from "./abort_follow.ts";
-import { FOLLOWED_READ_TIMEOUT, QUICK_TURNS, settledWithin, settlesSoon } from "./deadline.ts";
+import {
+  CANCELLED_READ_TIMEOUT,
+  FOLLOWED_READ_TIMEOUT,
+  QUICK_TURNS,
+  settledWithin,
+  settlesSoon,
+} from "./deadline.ts";
 import { joined } from "./bytes.ts";
 import { Collected } from "./collected_body.ts";
 import { type CacheEntry, draftEntry } from "./record.ts";
 import { offerWhole, READS_WHOLE, storedBody } from "./served_body.ts";
 import { laterBody, readWhole, type WholeRead } from "./whole_body.ts";
-
-/**
- * The reason with which the session cancels the body of a redirect it follows (as `fetch` drops
- * it): the cache then reads on for {@linkcode FOLLOWED_READ_TIMEOUT} at most, not
- * `CANCELLED_READ_TIMEOUT`.
- */
-export const REDIRECT_FOLLOWED: Error = new Error("The redirect was followed");
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
 export interface TakenBody {
@@ -64,9 +63,9 @@ export interface TakenBody {
  *   followed until the signal aborts.
  * @param closing The session's, aborted by `close()`: a body the caller cancelled, which only the
  *   cache still reads, is then given up and not stored.
- * @param followed Whether the session follows this response (a redirect): its body is streamed,
- *   whose read can be given up when the session drops it ({@linkcode REDIRECT_FOLLOWED}), never
- *   read whole by `arrayBuffer()`, which cannot be.
+ * @param followed Whether the session follows this response (a redirect), and drops its body as
+ *   fetch does: the body is streamed, never read whole by `arrayBuffer()`, which cannot be given
+ *   up, and the cache reads on for {@linkcode FOLLOWED_READ_TIMEOUT} at most once it is dropped.
  * @returns The body to hand to the caller.
  */
 export async function takeBody(
@@ -105,7 +104,9 @@ export async function takeBody(
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
     return null;
   }
-  return streamBody(response.body, new Collected(entry, limit, length), store, signal ?? undefined, closing);
+  const collected = new Collected(entry, limit, length);
+  const alone = followed ? FOLLOWED_READ_TIMEOUT : CANCELLED_READ_TIMEOUT;
+  return streamBody(response.body, collected, store, signal ?? undefined, closing, alone);
 }
 
 /**
@@ -174,6 +175,7 @@ const ABANDONED = new FinalizationRegistry<ReadableStreamDefaultReader<Uint8Arra
  * @param store Stores the body; settles when the cache is done with it.
  * @param signal The request's abort signal.
  * @param closing The session's closing signal.
+ * @param alone How long the cache reads on alone once the caller has cancelled, in ms.
  * @returns The caller's stream.
  */
 function streamBody(
@@ -182,6 +184,7 @@ function streamBody(
   store: (taken: Promise<TakenBody | undefined>) => Promise<unknown>,
   signal: AbortSignal | undefined,
   closing: AbortSignal | undefined,
+  alone: number,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let caller!: ReadableStreamDefaultController<Uint8Array>;
@@ -258,8 +261,7 @@ function streamBody(
       unfollow?.();
       if (reading) {
         const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
-        const ms = reason === REDIRECT_FOLLOWED ? FOLLOWED_READ_TIMEOUT : undefined;
-        unfollowClosing = readingAlone(giveUp, closing, stream, ms);
+        unfollowClosing = readingAlone(giveUp, closing, stream, alone);
       }
     },
   }, { highWaterMark: 0 });

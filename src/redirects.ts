@@ -16,7 +16,6 @@ import {
   signalOf,
 } from "./request.ts";
 import { CachedResponse } from "./response.ts";
-import { REDIRECT_FOLLOWED } from "./body.ts";
 
 /** Redirect statuses (Fetch standard: "redirect status"). */
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -114,10 +113,10 @@ export function isFollowed(
 
 /**
  * Lets go of a redirect's body once it is followed, as fetch does: the cache reads on only
- * briefly ({@linkcode REDIRECT_FOLLOWED}), and stores the redirect if its body has come by then.
+ * briefly (`FOLLOWED_READ_TIMEOUT`), and stores the redirect if its body has come by then.
  */
 function discard(response: Response): Promise<void> {
-  return response.body?.cancel(REDIRECT_FOLLOWED).catch(() => {}) ?? Promise.resolve();
+  return response.body?.cancel().catch(() => {}) ?? Promise.resolve();
 }
 
 /**
