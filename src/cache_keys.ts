@@ -85,10 +85,9 @@ const encoder = new TextEncoder();
  */
 export function createCacheKey(request: KeyRequest, options: KeyOptions): Promise<string> {
   try {
-    // As a session spells them: a method as fetch normalises it, header names in any case and
-    // order (the session lower-cases and sorts its `matchHeaders`).
+    // As a session spells them: a method as fetch normalises it, header names in any case and order.
     const method = normalizeMethod(request.method);
-    const names = [...new Set(options.matchHeaders.map((name) => name.toLowerCase()))].sort();
+    const names = matchedHeaderNames(options.matchHeaders);
     const same = names.length === options.matchHeaders.length &&
       names.every((name, i) => name === options.matchHeaders[i]);
     return Promise.resolve(cacheKey(
@@ -98,6 +97,17 @@ export function createCacheKey(request: KeyRequest, options: KeyOptions): Promis
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/**
+ * `matchHeaders` as keys use them: lower-cased, sorted and without repeats, so that the same names
+ * in another order or case give the same keys.
+ *
+ * @param names Header names.
+ * @returns The names.
+ */
+export function matchedHeaderNames(names: readonly string[]): string[] {
+  return [...new Set(names.map((name) => name.toLowerCase()))].sort();
 }
 
 /**

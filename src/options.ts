@@ -6,7 +6,7 @@
 
 import type { CacheBackend } from "../backends/base.ts";
 import { MemoryBackend } from "../backends/memory.ts";
-import type { KeyRequest } from "./cache_keys.ts";
+import { type KeyRequest, matchedHeaderNames } from "./cache_keys.ts";
 import { DEFAULT_CACHE_STATUS_NAME, serializeCacheName } from "./cache_status.ts";
 import type { CacheEvent } from "./events.ts";
 import {
@@ -249,14 +249,9 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     ignoredParameters: new Set(
       list(o.ignoredParameters, "ignoredParameters", [], "string", isNonEmpty, "strings"),
     ),
-    // Lower-cased, sorted and without repeats: the same names in another order give the same keys.
-    matchHeaders: [
-      ...new Set(
-        list(o.matchHeaders, "matchHeaders", [], "string", isToken, "header names").map((h) =>
-          h.toLowerCase()
-        ),
-      ),
-    ].sort(),
+    matchHeaders: matchedHeaderNames(
+      list(o.matchHeaders, "matchHeaders", [], "string", isToken, "header names"),
+    ),
     keyFn: fn(o.keyFn, "keyFn"),
     staleIfError: seconds(o.staleIfError, "staleIfError"),
     staleWhileRevalidate: seconds(o.staleWhileRevalidate, "staleWhileRevalidate"),
