@@ -1171,16 +1171,21 @@ Deno.test("RFC 9111 §4.4: an invalidation that cannot reach the storage holds o
     ["a POST", async (session) => await (await session.fetch(URL_A, { method: "POST", body: "x" })).text()],
     ["cache.deleteUrls", (session) => session.cache.deleteUrls(URL_A).catch(() => {})],
   ];
+  /** A session over a storage that can be switched off, and the failures it reports. */
+  const setup = () => {
+    const storage = new Switched(new MemoryStorage());
+    const failures: unknown[] = [];
+    const session = new CachedSession({
+      fetch: origin(script).fetch,
+      now: clock.fn,
+      backend: new CacheBackend(storage),
+      onError: (error) => failures.push(error),
+    });
+    return { storage, failures, session };
+  };
   for (const [name, remove] of removals) {
     await t.step(`${name} while the storage is down`, async () => {
-      const storage = new Switched(new MemoryStorage());
-      const failures: unknown[] = [];
-      const session = new CachedSession({
-        fetch: origin(script).fetch,
-        now: clock.fn,
-        backend: new CacheBackend(storage),
-        onError: (error) => failures.push(error),
-      });
+      const { storage, failures, session } = setup();
       await (await session.fetch(URL_A)).text();
       storage.down = true;
       await remove(session);
@@ -1198,14 +1203,7 @@ Deno.test("RFC 9111 §4.4: an invalidation that cannot reach the storage holds o
   await t.step(
     "a read that finds what the failed invalidation left, while deletes still fail, is a miss",
     async () => {
-      const storage = new Switched(new MemoryStorage());
-      const failures: unknown[] = [];
-      const session = new CachedSession({
-        fetch: origin(script).fetch,
-        now: clock.fn,
-        backend: new CacheBackend(storage),
-        onError: (error) => failures.push(error),
-      });
+      const { storage, failures, session } = setup();
       await (await session.fetch(URL_A)).text();
       storage.down = true;
       await (await session.fetch(URL_A, { method: "POST", body: "x" })).text();
