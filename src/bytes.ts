@@ -1,7 +1,7 @@
 /**
  * Bytes as a storage hands them out: the test the cache makes before it keeps or hands over a
  * buffer itself rather than a view into it, and plain arrays in place of a subclass's; and a
- * body's parts joined into one array.
+ * body's parts joined into one array, in new memory that is not zeroed first.
  *
  * @module
  */
@@ -57,7 +57,32 @@ export function plainBytes(bytes: Uint8Array): Uint8Array {
 export function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const [part] = parts;
   if (parts.length === 1 && fillsBuffer(part!)) return part;
-  return copyInto(new Uint8Array(sizeOf(parts)), 0, parts);
+  return copyInto(unfilled(sizeOf(parts)), 0, parts);
+}
+
+type AllocUnsafeSlow = (size: number) => Uint8Array;
+/** Allocation without zeroing, by the global `Buffer` of Node, Bun and Deno (where there is one). */
+const allocUnsafeSlow = (globalThis as { Buffer?: { allocUnsafeSlow?: AllocUnsafeSlow } }).Buffer
+  ?.allocUnsafeSlow;
+
+/**
+ * New bytes with a buffer of their own, not zeroed first where the runtime allows it
+ * (`Buffer.allocUnsafeSlow`): only for bytes that are written in full before anything reads
+ * them, since they start with whatever the memory held. Records and joined bodies are such bytes.
+ * Zeroing costs most where the heap is large: with a memory backend holding its default 256 MiB of
+ * records, measured side by side, a 100 KB miss on Bun took 72 µs of the cache's own work once
+ * its response had come instead of 111 µs (plain fetch took 150 µs for the whole request); on Node
+ * 24 the record's allocation took 19 µs instead of 92, though the whole miss moved by less than
+ * this machine's noise; on Deno neither moved.
+ *
+ * @param length The length in bytes.
+ * @returns Bytes that fill their own `ArrayBuffer`, as a plain `Uint8Array`.
+ */
+export function unfilled(length: number): Uint8Array<ArrayBuffer> {
+  if (allocUnsafeSlow === undefined) return new Uint8Array(length);
+  const bytes = allocUnsafeSlow(length);
+  // (Should a runtime hand out a view into a pool, its buffer is not the bytes' own.)
+  return fillsBuffer(bytes) ? new Uint8Array(bytes.buffer) : new Uint8Array(length);
 }
 
 function sizeOf(parts: Uint8Array[]): number {

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { unfilled } from "./bytes.ts";
 import { COMMON } from "./record_strings.ts";
 
 /** Version of the record layout written by this code. Bump it when the layout changes. */
@@ -133,7 +134,10 @@ export function draftEntry(entry: Omit<CacheEntry, "body">, bodyLength: number):
   let at = writeVarints(out, 6 + ENTRY_FIXED, counts);
   at = writeVarints(out, at, strings.codes);
   // Straight into the record: one allocation fewer than encode() and a copy (~1.5 µs a miss).
-  encoder.encodeInto(strings.text, out.subarray(at, at + textLength));
+  // (The record's memory is not zeroed first: every byte of it is written, these included.)
+  if (encoder.encodeInto(strings.text, out.subarray(at, at + textLength)).written !== textLength) {
+    throw new Error("A cache record's text is not the length it was measured to be");
+  }
   return { bytes: out, bodyAt: at + textLength + 4 };
 }
 
@@ -261,7 +265,7 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
 }
 
 function frame(kind: number, metaLength: number, bodyLength: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(FRAME + metaLength + bodyLength);
+  const out = unfilled(FRAME + metaLength + bodyLength);
   out[0] = RECORD_VERSION;
   out[1] = kind;
   new DataView(out.buffer).setUint32(2, metaLength);
