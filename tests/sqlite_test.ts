@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { CacheBackend } from "../backends/base.ts";
 import { SQLITE_TABLE, SQLiteBackend, type SQLiteDatabase, SQLiteStorage } from "../backends/sqlite.ts";
@@ -252,6 +252,28 @@ Deno.test("sqlite: a record above maxEntrySize is refused silently", async () =>
   } finally {
     await cache.close();
   }
+});
+
+Deno.test("sqlite: clear() gives the file's space back, and leaves none of the stored bytes in it", async () => {
+  const path = tempPath();
+  const storage = new SQLiteStorage({ path });
+  const secret = new TextEncoder().encode("a-stored-secret-".repeat(64));
+  for (let i = 0; i < 200; i++) await storage.set(`k${i}`, new Uint8Array([...secret, ...bytes(20_000, i)]), Infinity);
+  const size = () => ["", "-wal"].reduce((sum, end) => sum + (existsSync(path + end) ? statSync(path + end).size : 0), 0);
+  ok(size() > 4_000_000, `filled: ${size()} bytes`);
+  // Another connection reads between the writes and the clear, as another process would.
+  const reader = new DatabaseSync(path);
+  equal((reader.prepare(`SELECT count(*) AS n FROM ${SQLITE_TABLE}`).get() as { n: number }).n, 200);
+  await storage.clear();
+  deepEqual(await keys(storage), []);
+  ok(size() < 100_000, `after clear(): ${size()} bytes`);
+  const text = ["", "-wal"].map((end) => existsSync(path + end) ? readFileSync(path + end).toString("latin1") : "");
+  equal(text.some((part) => part.includes("a-stored-secret-")), false);
+  // The file is in use as before.
+  await storage.set("after", bytes(3), Infinity);
+  deepEqual(await storage.get("after"), bytes(3));
+  reader.close();
+  await storage.close();
 });
 
 Deno.test("sqlite: an injected database gets the table and is left open", async () => {
