@@ -58,7 +58,8 @@ export function conditionalHeaders(entry: Pick<CacheEntry, "headers">): [string,
  * Whether a 304 (or a HEAD response) describes the stored entry (RFC 9111 §4.3.4 and §4.3.5): "If
  * the new response contains a strong validator", it selects only a stored response with the same
  * one; a weak tag selects by weak comparison; `Last-Modified` must be equal; without validators
- * the one stored response is selected.
+ * the one stored response the cache asked about is selected, though it has validators (§4.3.4 read
+ * literally selects it only when it has none; browsers and the cache-tests suite accept the 304).
  *
  * @param entry The stored entry.
  * @param headers The headers of the new response.

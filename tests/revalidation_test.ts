@@ -212,3 +212,20 @@ Deno.test("RFC 9111 §4.3.5: a HEAD response freshens the stored response only w
     await s.session.close();
   });
 });
+
+Deno.test("RFC 9111 §4.3.4 (as browsers and cache-tests read it): a 304 without validators freshens the stored response the cache asked about", async () => {
+  const s = setup((clock) => (request, n) =>
+    request.headers.has("if-none-match")
+      ? reply(null, { "cache-control": "max-age=3600" }, { status: 304, clock })
+      : reply(`v${n}`, { "cache-control": "max-age=60", etag: `"v${n}"` }, { clock })
+  );
+  await s.get();
+  s.clock.tick(120);
+  const revalidated = await s.get();
+  assertEquals([revalidated.body, revalidated.response.revalidated, s.origin.calls], ["v1", true, 2]);
+  s.clock.tick(600);
+  const hit = await s.get();
+  // Fresh by the 304's max-age=3600 (undici and http-cache-semantics would ask the origin again).
+  assertEquals([hit.body, hit.response.fromCache, s.origin.calls], ["v1", true, 2]);
+  await s.session.close();
+});
