@@ -258,8 +258,11 @@ Deno.test("sqlite: clear() gives the file's space back, and leaves none of the s
   const path = tempPath();
   const storage = new SQLiteStorage({ path });
   const secret = new TextEncoder().encode("a-stored-secret-".repeat(64));
-  for (let i = 0; i < 200; i++) await storage.set(`k${i}`, new Uint8Array([...secret, ...bytes(20_000, i)]), Infinity);
-  const size = () => ["", "-wal"].reduce((sum, end) => sum + (existsSync(path + end) ? statSync(path + end).size : 0), 0);
+  for (let i = 0; i < 200; i++) {
+    await storage.set(`k${i}`, new Uint8Array([...secret, ...bytes(20_000, i)]), Infinity);
+  }
+  const size = () =>
+    ["", "-wal"].reduce((sum, end) => sum + (existsSync(path + end) ? statSync(path + end).size : 0), 0);
   ok(size() > 4_000_000, `filled: ${size()} bytes`);
   // Another connection reads between the writes and the clear, as another process would.
   const reader = new DatabaseSync(path);
@@ -267,7 +270,9 @@ Deno.test("sqlite: clear() gives the file's space back, and leaves none of the s
   await storage.clear();
   deepEqual(await keys(storage), []);
   ok(size() < 100_000, `after clear(): ${size()} bytes`);
-  const text = ["", "-wal"].map((end) => existsSync(path + end) ? readFileSync(path + end).toString("latin1") : "");
+  const text = ["", "-wal"].map((end) =>
+    existsSync(path + end) ? readFileSync(path + end).toString("latin1") : ""
+  );
   equal(text.some((part) => part.includes("a-stored-secret-")), false);
   // The file is in use as before.
   await storage.set("after", bytes(3), Infinity);
