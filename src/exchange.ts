@@ -152,7 +152,7 @@ export class Exchange {
         mayServeOnErrorFor(flow, cached, responseTime, o)
       ) {
         await response.body?.cancel();
-        settle(undefined);
+        lead?.release({ kind: "error-status", status: response.status });
         return this.#serve(flow, stale as Hit, "stale-if-error", { fwd, status: response.status });
       }
       if (cached !== undefined && response.status === 304 && conditional) {

@@ -23,6 +23,11 @@ export type Outcome =
   | { kind: "entry"; entry: CacheEntry; asked: number }
   /** The origin failed (network error, broken body): every waiter fails the same way. */
   | { kind: "error"; error: unknown }
+  /**
+   * The origin answered with an error status (a 5xx), and the leader served its stale entry in its
+   * place (stale-if-error): a waiter that may serve stale does, any other asks the origin itself.
+   */
+  | { kind: "error-status"; status: number }
   /** Nothing to share (not storable, too large): each waiter asks the origin itself. */
   | { kind: "unshared" }
   /**

@@ -215,12 +215,14 @@ export class CachedSession implements AsyncDisposable {
         const key = slotKey(flow.key, joined.entry, primary, flow.headers);
         found = { key, entry: joined.entry, viaAlias: false, primary };
         use = usabilityFor(flow, joined.entry, o);
-      } else if (joined?.kind === "error") {
-        // The origin failed for the request this one waited on: fail alike, or serve stale.
-        if (found?.entry === undefined || !mayServeOnErrorFor(flow, found.entry, o.now(), o)) {
-          throw joined.error;
+      } else if (joined?.kind === "error" || joined?.kind === "error-status") {
+        // The origin failed for the request this one waited on: serve stale, or fail alike (an
+        // error status: ask the origin itself, without a lead).
+        if (found?.entry !== undefined && mayServeOnErrorFor(flow, found.entry, o.now(), o)) {
+          const forward = joined.kind === "error" ? {} : { status: joined.status };
+          return this.#serve(flow, found as Hit, "stale-if-error", { fwd: "stale", ...forward });
         }
-        return this.#serve(flow, found as Hit, "stale-if-error", { fwd: "stale" });
+        if (joined.kind === "error") throw joined.error;
       } else if (joined?.kind === "lead") {
         lead = joined.lead;
       }

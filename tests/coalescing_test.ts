@@ -3,7 +3,7 @@
  * gets a response of its own, and every caller settles whatever the origin, the backend or the
  * other callers do.
  */
-import { equal, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
@@ -134,6 +134,35 @@ Deno.test("coalescing: a network error reaches every waiter, as the error plain 
         equal(await response.text(), "v1");
       }
       equal(session.stats().staleServed, 20);
+      await session.close();
+    },
+  );
+
+  await t.step(
+    "a 5xx answered with a stale response (stale-if-error): every waiter gets it too, after one origin request; one that may not use stale asks itself",
+    async () => {
+      const clock = new Clock();
+      const o = origin(async (_request, n) => {
+        if (n === 1) return reply("v1", { "cache-control": "max-age=10, stale-if-error=60" }, { clock });
+        await delay(10);
+        return new Response("down", { status: 503 });
+      });
+      const session = new CachedSession({ fetch: o.fetch, now: clock.fn, cacheStatus: true });
+      equal(await (await session.fetch("http://h.test/")).text(), "v1");
+      clock.tick(20);
+      const responses = await Promise.all([
+        ...Array.from({ length: 19 }, () => session.fetch("http://h.test/")),
+        session.fetch("http://h.test/", { cache: "no-cache" }),
+      ]);
+      const fresh = responses.pop()!;
+      equal(o.calls, 3);
+      deepEqual([fresh.status, fresh.fromCache, await fresh.text()], [503, false, "down"]);
+      for (const response of responses) {
+        equal(response.fromCache, true);
+        equal(await response.text(), "v1");
+        match(response.headers.get("cache-status")!, /fwd=stale; fwd-status=503/);
+      }
+      equal(session.stats().staleServed, 19);
       await session.close();
     },
   );
