@@ -323,8 +323,11 @@ export class SQLiteStorage implements Storage {
         db.exec(
           `PRAGMA busy_timeout = ${Math.min(BUSY_SPIN, this.#options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT)}`,
         );
-        // (Takes effect in a new file only, before its first table: see #compact.)
-        db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+        // (Only in a new file, before its first table: see #compact. In a file that exists it
+        // would wait for another connection's write lock, which opening never does.)
+        if ((db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count === 0) {
+          db.exec("PRAGMA auto_vacuum = INCREMENTAL");
+        }
         // Deleted rows leave no bytes in the pages that stay in use, at no extra I/O.
         db.exec("PRAGMA secure_delete = FAST");
         db.exec("PRAGMA journal_mode = WAL");
