@@ -35,6 +35,8 @@ import {
   type DecodedRecord,
   encodeAlias,
   encodeEntry,
+  OtherVersionError,
+  RECORD_VERSION,
 } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { invalidationsOf } from "../src/invalidations.ts";
@@ -195,7 +197,7 @@ export class CacheBackend implements AsyncDisposable {
   #found(
     key: string,
     bytes: Uint8Array,
-  ): { entry: CacheEntry; owned?: boolean } | { targets: string[] } | Promise<never> {
+  ): { entry: CacheEntry; owned?: boolean } | { targets: string[] } | Promise<undefined> {
     try {
       const record = this.#decode(key, bytes);
       if (record.kind === "alias") return { targets: record.targets };
@@ -203,8 +205,19 @@ export class CacheBackend implements AsyncDisposable {
         fillsBuffer(bytes);
       return owned ? { entry: record.entry, owned } : { entry: record.entry };
     } catch (cause) {
+      if (cause instanceof OtherVersionError) return this.#otherVersion(key, cause.version);
       return this.#corrupt(key, cause);
     }
+  }
+
+  /**
+   * A record of another version is a miss, not reported: an older one is deleted (this code
+   * never reads it), a newer one kept for the newer code that shares the storage (both overwrite
+   * it when they store its URL again).
+   */
+  async #otherVersion(key: string, version: number): Promise<undefined> {
+    if (version < RECORD_VERSION) await this.#deleteQuietly(key);
+    return undefined;
   }
 
   async #corrupt(key: string, cause: unknown): Promise<never> {

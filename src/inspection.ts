@@ -17,7 +17,13 @@ import { plainBytes } from "./bytes.ts";
 import { type BackendError, backendError } from "./errors.ts";
 import { invalidationsOf } from "./invalidations.ts";
 import { type ResponseFilter, select, type Selection } from "./response_filter.ts";
-import { type CacheEntry, type DecodedRecord, decodeRecord } from "./record.ts";
+import {
+  type CacheEntry,
+  type DecodedRecord,
+  decodeRecord,
+  OtherVersionError,
+  RECORD_VERSION,
+} from "./record.ts";
 
 export type { ResponseFilter } from "./response_filter.ts";
 
@@ -248,7 +254,10 @@ async function* urlCandidates(
   }
 }
 
-/** Reads records a batch at a time; missing records are skipped, corrupt ones deleted and skipped. */
+/**
+ * Reads records a batch at a time; missing records are skipped, corrupt ones and those of an older
+ * version deleted and skipped, those of a newer version skipped.
+ */
 async function* readRecords(
   scope: ScanScope,
   keys: AsyncIterable<string>,
@@ -267,7 +276,7 @@ async function* readRecords(
         })
       ),
     );
-    const corrupt: string[] = [];
+    const dropped: string[] = [];
     let bytes = 0;
     for (let i = 0; i < keys.length; i++) {
       const value = values[i];
@@ -276,13 +285,14 @@ async function* readRecords(
       let record: DecodedRecord;
       try {
         record = decodeRecord(plainBytes(value));
-      } catch {
-        corrupt.push(keys[i]!);
+      } catch (error) {
+        // (A newer version's record is kept for the code that reads it.)
+        if (!(error instanceof OtherVersionError) || error.version < RECORD_VERSION) dropped.push(keys[i]!);
         continue;
       }
       yield { key: keys[i]!, record, size: value.length };
     }
-    if (corrupt.length > 0) await Promise.resolve().then(() => scope.storage.delete(corrupt)).catch(() => {});
+    if (dropped.length > 0) await Promise.resolve().then(() => scope.storage.delete(dropped)).catch(() => {});
     // Large records: read fewer at once next time, so a batch stays near READ_AHEAD_BYTES.
     const average = bytes / Math.max(1, keys.length);
     width = Math.max(1, Math.min(READ_AHEAD, Math.floor(READ_AHEAD_BYTES / Math.max(1, average))));

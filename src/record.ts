@@ -28,8 +28,28 @@
 import { unfilled } from "./bytes.ts";
 import { COMMON } from "./record_strings.ts";
 
-/** Version of the record layout written by this code. Bump it when the layout changes. */
+/**
+ * Version of the record layout written by this code. Bump it when the layout changes. Every
+ * version from 2 on keeps the envelope: byte 0 the version, byte 1 the kind, bytes 2–5 the
+ * metadata's length, and after the metadata its checksum ({@linkcode checksum}). So a reader
+ * tells an intact record of another version ({@linkcode OtherVersionError}) from a damaged one.
+ */
 export const RECORD_VERSION = 2;
+
+/**
+ * An intact record of another layout version than this code reads: written by an older version of
+ * the library before an upgrade, or by a newer one sharing the storage (a rolling deploy). A miss,
+ * not a corrupt record.
+ */
+export class OtherVersionError extends SyntaxError {
+  /**
+   * @param version The record's version.
+   */
+  constructor(readonly version: number) {
+    super(`Cannot decode cache record: it is of version ${version}, this code reads ${RECORD_VERSION}`);
+    this.name = "OtherVersionError";
+  }
+}
 
 const CODES: ReadonlyMap<string, number> = new Map(COMMON.map((text, i) => [text, 2 * i + 1]));
 /** No longer string has a code: a long value (a URL, a date) is not hashed for the lookup. */
@@ -198,6 +218,7 @@ function isToken(text: string): boolean {
  *
  * @param bytes The record bytes.
  * @returns The entry or alias.
+ * @throws {OtherVersionError} When the bytes are an intact record of another version.
  * @throws {SyntaxError} When the bytes are not a complete, intact record of a known version, or
  * hold an entry that cannot be served: a method or fields that `Headers` refuses, or a line break
  * in its status text or URL. This code writes none; another writer (a crafted file, a shared server) may, and
@@ -205,13 +226,13 @@ function isToken(text: string): boolean {
  */
 export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   if (bytes.length < FRAME) fail("shorter than its frame");
-  if (bytes[0] !== RECORD_VERSION) fail(`unknown version ${bytes[0]}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const metaLength = view.getUint32(2);
   const metaEnd = 6 + metaLength;
   if (metaEnd + 4 > bytes.length) fail("metadata overruns the record");
   const bodyLength = bytes.length - metaEnd - 4;
   if (view.getUint32(metaEnd) !== checksum(bytes, 6, metaEnd, bodyLength)) fail("checksum mismatch");
+  if (bytes[0] !== RECORD_VERSION) throw new OtherVersionError(bytes[0]!);
   if (bytes[1] === KIND_ALIAS) {
     if (metaEnd + 4 !== bytes.length) fail("alias has trailing bytes");
     const strings = new StringReader(bytes, 6, 1, metaEnd);

@@ -126,7 +126,6 @@ const GARBAGE: Record<string, (valid: Uint8Array) => Uint8Array> = {
   "no bytes": () => new Uint8Array(0),
   "a truncated record": (valid) => valid.subarray(0, valid.length >> 1),
   "a flipped metadata byte": (valid) => valid.map((byte, i) => i === 20 ? byte ^ 0x10 : byte),
-  "an unknown version": (valid) => valid.map((byte, i) => i === 0 ? 0xee : byte),
 };
 
 Deno.test("fail open: a corrupt record on any backend is a miss, is deleted and is reported", async (t) => {

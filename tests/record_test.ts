@@ -12,6 +12,7 @@ import {
   decodeRecord,
   encodeAlias,
   encodeEntry,
+  OtherVersionError,
   RECORD_VERSION,
   sealRecord,
 } from "../src/record.ts";
@@ -181,10 +182,20 @@ Deno.test("record: every damaged byte of the metadata is caught, never decoded i
   throws(() => decodeRecord(new Uint8Array(0)), /shorter than its frame/);
 });
 
-Deno.test("record: a record of another version is refused", () => {
-  const bytes = encodeEntry(entry());
-  bytes[0] = RECORD_VERSION + 1;
-  throws(() => decodeRecord(bytes), /unknown version/);
+Deno.test("record: an intact record of another version is told from a damaged one by its envelope", () => {
+  for (const version of [0, 1, RECORD_VERSION + 1, 255]) {
+    const bytes = encodeEntry(entry());
+    bytes[0] = version;
+    throws(
+      () => decodeRecord(bytes),
+      (error) => error instanceof OtherVersionError && error.version === version,
+    );
+    bytes[7]! ^= 1; // damaged too: corrupt, whatever its version
+    throws(
+      () => decodeRecord(bytes),
+      (error) => !(error instanceof OtherVersionError) && /checksum/.test(String(error)),
+    );
+  }
 });
 
 Deno.test("record: the layout is pinned: this code writes, and reads back, the bytes its version wrote", () => {

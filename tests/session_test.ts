@@ -10,7 +10,13 @@ import {
   NEVER_EXPIRE,
 } from "../mod.ts";
 import { MemoryStorage } from "../backends/memory.ts";
-import { type CacheEntry, decodeRecord, encodeEntry } from "../src/record.ts";
+import {
+  type CacheEntry,
+  decodeRecord,
+  encodeEntry,
+  OtherVersionError,
+  RECORD_VERSION,
+} from "../src/record.ts";
 import { UNSERVABLE_FIELDS } from "./_entry.ts";
 import { Switched } from "./_fixtures.ts";
 import { Clock, origin, reply } from "./_origin.ts";
@@ -467,6 +473,39 @@ Deno.test("session: a corrupt record, or one another writer left with fields no 
     );
     assert(errors[0] instanceof BackendError && errors[0].cause instanceof SyntaxError, label);
     assertEquals((await session.fetch(URL_A)).fromCache, true, `${label}: deleted, and stored again`);
+    await session.close();
+  }
+});
+
+Deno.test("session: a record of another version (an older library's before an upgrade, a newer one's in a rolling deploy) is a quiet miss: an older one is deleted, a newer one kept", async () => {
+  for (const version of [RECORD_VERSION - 1, RECORD_VERSION + 1]) {
+    const o = counting();
+    const storage = new MemoryStorage();
+    const backend = new CacheBackend(storage);
+    const errors: unknown[] = [];
+    const session = new CachedSession({ fetch: o.fetch, backend, onError: (e) => errors.push(e) });
+    const first = await session.fetch(URL_A);
+    await first.text();
+    await session.fetch(URL_A); // wait for the write
+    const key = first.cacheKey!;
+    const other = encodeEntry({
+      ...(decodeRecord((await storage.get(key))!) as { entry: CacheEntry }).entry,
+    });
+    other[0] = version; // (The checksum covers what follows the version: the record is intact.)
+    assertThrows(
+      () => decodeRecord(other),
+      OtherVersionError as unknown as ErrorConstructor,
+      `version ${version},`,
+    );
+    await storage.set(key, other, Infinity);
+    assertEquals(await backend.read(key), undefined);
+    assertEquals(await backend.count({ urls: [URL_A] }), 0);
+    assertEquals(await storage.get(key) !== undefined, version > RECORD_VERSION, `version ${version} kept`);
+    await storage.set(key, other, Infinity);
+    const response = await session.fetch(URL_A);
+    assertEquals([response.fromCache, await response.text()], [false, "hello 2"]);
+    assertEquals((await session.fetch(URL_A)).fromCache, true, "stored again, over it");
+    assertEquals(errors, []);
     await session.close();
   }
 });
