@@ -42,12 +42,16 @@ export const RECORD_VERSION = 2;
  * not a corrupt record.
  */
 export class OtherVersionError extends SyntaxError {
+  /** The record's version. */
+  readonly version: number;
+
   /**
    * @param version The record's version.
    */
-  constructor(readonly version: number) {
+  constructor(version: number) {
     super(`Cannot decode cache record: it is of version ${version}, this code reads ${RECORD_VERSION}`);
     this.name = "OtherVersionError";
+    this.version = version;
   }
 }
 
