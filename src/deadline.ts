@@ -152,6 +152,16 @@ export const CANCELLED_READ_TIMEOUT = 30_000;
 export const FOLLOWED_READ_TIMEOUT = 500;
 
 /**
+ * Longest that requests waiting on an identical one (coalesced) wait for its body once its
+ * response has come, when the body has no declared length: 5 s, as nginx's
+ * `proxy_cache_lock_timeout`. They then ask the origin themselves, so a body that never ends (a
+ * live feed that is not `text/event-stream`) holds none of them for longer; the leader still
+ * stores it if it ends. A body of declared length ends: its waiters wait for it, however slowly
+ * it comes, rather than each download it again.
+ */
+export const SHARED_BODY_WAIT = 5000;
+
+/**
  * Calls `expire` after `ms`, unless the returned function is called first; the timer never keeps
  * the process alive by itself.
  *

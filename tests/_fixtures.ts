@@ -74,6 +74,15 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Settles with `work`, or rejects after `ms`: a request that hangs fails its test instead of stalling the run. */
+export function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<never>((_, reject) =>
+    timer = setTimeout(() => reject(new Error(`hung ${ms} ms`)), ms)
+  );
+  return Promise.race([work, hung]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves once `condition()` holds, checked every millisecond. */
 export async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await delay(1);

@@ -7,7 +7,7 @@ import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
-import { BACKENDS, delay, dispose, loopback, until } from "./_fixtures.ts";
+import { BACKENDS, delay, dispose, loopback, until, within } from "./_fixtures.ts";
 import { Clock, origin, reply, settle } from "./_origin.ts";
 
 const BODY = "x".repeat(64 * 1024);
@@ -186,6 +186,49 @@ Deno.test("coalescing: a network error reaches every waiter, as the error plain 
       await server.close();
     }
   });
+});
+
+Deno.test("coalescing: a waiter waits for a body of no declared length (a feed that may never end) 5 s at most, then asks itself; for one of declared length, however slow, to its end", async () => {
+  const encoder = new TextEncoder();
+  /** A body that sends a chunk every 100 ms: for ever, or until `length` bytes (then declared). */
+  const trickle = (length?: number) => {
+    let timer: ReturnType<typeof setInterval>;
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        timer = setInterval(() => {
+          controller.enqueue(encoder.encode("x"));
+          if (++sent === length) (clearInterval(timer), controller.close());
+        }, 100);
+      },
+      cancel: () => clearInterval(timer),
+    });
+    const headers: Record<string, string> = { "cache-control": "max-age=60" };
+    if (length !== undefined) headers["content-length"] = String(length);
+    return new Response(body, { headers });
+  };
+  // The slow body ends after 6 s, past the 5 s a waiter waits for a feed.
+  const o = origin((request) => trickle(request.url.endsWith("/feed") ? undefined : 60));
+  const session = new CachedSession({ fetch: o.fetch });
+  const calls = (path: string) => o.requests.filter((request) => request.url.endsWith(path)).length;
+  const [feed, feedWaiter, slow, slowWaiter] = await within(
+    20_000,
+    Promise.all([
+      session.fetch("http://h.test/feed"),
+      session.fetch("http://h.test/feed"),
+      session.fetch("http://h.test/slow"),
+      session.fetch("http://h.test/slow"),
+    ]),
+  );
+  deepEqual([calls("/feed"), feedWaiter.fromCache], [2, false]);
+  deepEqual([calls("/slow"), await slow.text(), await slowWaiter.text()], [
+    1,
+    "x".repeat(60),
+    "x".repeat(60),
+  ]);
+  await feed.body!.cancel();
+  await feedWaiter.body!.cancel();
+  await session.close();
 });
 
 Deno.test("coalescing: a waiter that aborts rejects alone; the origin request and the others go on", async () => {

@@ -11,6 +11,7 @@ import { MemoryStorage } from "../backends/memory.ts";
 import { BackendError, CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { REFRESH_TIMEOUT } from "../src/deadline.ts";
 import { reply } from "./_origin.ts";
+import { within } from "./_fixtures.ts";
 
 /** A memory storage whose `set` waits for `release` (never, unless called). */
 class HeldSets extends MemoryStorage {
@@ -26,15 +27,6 @@ class HeldSets extends MemoryStorage {
   release(): void {
     for (const land of this.#held.splice(0)) land();
   }
-}
-
-/** Settles with `work`, or rejects after `ms`: a request that hangs fails the test. */
-function within<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hung = new Promise<never>((_, reject) =>
-    timer = setTimeout(() => reject(new Error(`hung ${ms} ms`)), ms)
-  );
-  return Promise.race([work, hung]).finally(() => clearTimeout(timer));
 }
 
 function sessionOver(storage: Storage, options: CachedSessionOptions = {}) {

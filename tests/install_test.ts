@@ -10,6 +10,7 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { cachedFetch, CachedResponse, CachedSession, installCache, uninstallCache } from "../mod.ts";
 import { origin, reply } from "./_origin.ts";
+import { within } from "./_fixtures.ts";
 
 const URL_A = "http://127.0.0.1/a";
 const FRESH = { "cache-control": "max-age=60" };
@@ -26,19 +27,6 @@ async function withGlobalFetch(
   } finally {
     uninstallCache();
     globalThis.fetch = found;
-  }
-}
-
-/** Rejects when `promise` has not settled within 10 s, rather than leave the test hanging. */
-async function deadline<T>(promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error("fetch did not settle within 10 s")), 10_000);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -113,11 +101,11 @@ Deno.test("installCache: a fetch option of undefined, or the installed cached fe
     // An own `fetch: undefined` (from JavaScript, or a spread of optional settings) once made the
     // session ask globalThis.fetch, which is the cached fetch: every request waited on itself.
     const first = installCache({ fetch: undefined, expireAfter: 60 } as never);
-    const response = await deadline(fetch(URL_A));
+    const response = await within(10_000, fetch(URL_A));
     assertEquals([response.status, await response.text(), o.calls], [200, "body 1", 1]);
     // Installing again with `fetch: globalThis.fetch` names the first installation: it is replaced.
     const second = installCache({ fetch: globalThis.fetch, expireAfter: 5 });
-    assertEquals(await (await deadline(fetch(`${URL_A}?again`))).text(), "body 2");
+    assertEquals(await (await within(10_000, fetch(`${URL_A}?again`))).text(), "body 2");
     assertEquals([first.stats().requests, second.stats().requests], [1, 1]);
     await first.close();
     await second.close();
@@ -195,10 +183,10 @@ Deno.test("globalThis.fetch = cachedFetch(): the session asks the fetch that was
   await withGlobalFetch(o.fetch, async () => {
     const cached = cachedFetch({ coalesceRequests: true });
     globalThis.fetch = cached as typeof fetch;
-    const response = await deadline(fetch(URL_A));
+    const response = await within(10_000, fetch(URL_A));
     assertEquals([await response.text(), o.calls], ["body 1", 1]);
     assert(!(response as CachedResponse).fromCache);
-    assertEquals((await deadline(fetch(URL_A)) as CachedResponse).fromCache, true);
+    assertEquals((await within(10_000, fetch(URL_A)) as CachedResponse).fromCache, true);
     await cached.session.close();
   });
 });
@@ -207,7 +195,7 @@ Deno.test("installCache with a fetch option that calls globalThis.fetch: the req
   const o = origin((_request, n) => reply(`body ${n}`, FRESH));
   await withGlobalFetch(o.fetch, async () => {
     const session = installCache({ fetch: (input, init) => fetch(input, init) });
-    const failed = await deadline(fetch(URL_A).then(() => undefined, (error: Error) => error));
+    const failed = await within(10_000, fetch(URL_A).then(() => undefined, (error: Error) => error));
     assert(failed instanceof TypeError, `expected a TypeError, got ${failed}`);
     assert(failed.message.includes("called the session back"), failed.message);
     await session.close();
