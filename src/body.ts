@@ -30,6 +30,7 @@ import {
   settlesSoon,
 } from "./deadline.ts";
 import { joined } from "./bytes.ts";
+import { hasContentCoding } from "./cache_control.ts";
 import { Collected } from "./collected_body.ts";
 import { type CacheEntry, draftEntry } from "./record.ts";
 import { offerWhole, READS_WHOLE, storedBody } from "./served_body.ts";
@@ -129,8 +130,7 @@ function declaredLength(headers: Headers, limit: number): number | undefined {
   const declared = headers.get("content-length");
   const length = Number(declared);
   if (declared === null || !Number.isSafeInteger(length) || length < 0 || length > limit) return undefined;
-  const coding = headers.get("content-encoding");
-  return coding === null || coding === "identity" ? length : undefined;
+  return hasContentCoding(headers.get("content-encoding")) ? undefined : length;
 }
 
 /**

@@ -239,6 +239,17 @@ export function mediaType(value: string | null): string {
   return value === null ? "" : value.split(";", 1)[0]!.trim().toLowerCase();
 }
 
+/**
+ * Whether a `Content-Encoding` value names a content coding: any but `identity` (in any case),
+ * which means none.
+ *
+ * @param value The field's value.
+ * @returns Whether the body was coded (and fetch has decoded it).
+ */
+export function hasContentCoding(value: string | null): boolean {
+  return value !== null && value.trim().toLowerCase() !== "identity";
+}
+
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
 const MONTH = "(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)";

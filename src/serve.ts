@@ -7,7 +7,7 @@
  */
 
 import type { ResolvedOptions } from "./options.ts";
-import { parseCacheControl } from "./cache_control.ts";
+import { hasContentCoding, parseCacheControl } from "./cache_control.ts";
 import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import { redactUrl, withoutFragment } from "./cache_keys.ts";
@@ -85,7 +85,8 @@ export function fromStored(
   }
   // A range counts in the bytes of the representation, content coding included (§14.1.1), which
   // fetch has decoded: a coded response is served whole.
-  const partial = headers !== undefined && range !== null && entry.status === 200 && !isCoded(entry)
+  const partial = headers !== undefined && range !== null && entry.status === 200 &&
+      !hasContentCoding(headerValue(entry.headers, "content-encoding"))
     ? partialContent(headers, entry.body, range)
     : undefined;
   const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
@@ -114,12 +115,6 @@ function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): st
   }
   const href = withoutFragment(asked.href);
   return href !== stored && redactUrl(href, ignored) === stored ? href : stored;
-}
-
-/** Whether a stored response has a content coding (its body is what fetch decoded). */
-function isCoded(entry: CacheEntry): boolean {
-  const coding = headerValue(entry.headers, "content-encoding");
-  return coding !== null && coding.trim().toLowerCase() !== "identity";
 }
 
 /**
