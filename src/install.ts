@@ -8,6 +8,7 @@
 import type { CachedSessionOptions } from "./options.ts";
 import type { CachedResponse } from "./response.ts";
 import type { CacheRequestInit } from "./request.ts";
+import { askedByOrigin } from "./origin_call.ts";
 import { CachedSession } from "./session.ts";
 
 /** A fetch function backed by a cache; its session is at `.session`. */
@@ -33,22 +34,13 @@ export interface CachedFetch {
  * ```
  */
 export function cachedFetch(options: CachedSessionOptions = {}): CachedFetch {
-  const fetch = (input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> =>
-    session.fetch(input, init);
-  const session: CachedSession = new CachedSession(
-    options.fetch === undefined ? { ...options, fetch: globalBut(fetch) } : options,
-  );
-  return Object.assign(fetch, { session });
-}
-
-/**
- * The default fetch of a `cachedFetch`: `globalThis.fetch` at each call (a mock set later is
- * used), but not when that is the cached fetch itself (`globalThis.fetch = cachedFetch()`): its
- * session would wait on its own request forever. It asks the fetch that was global before then.
- */
-function globalBut(self: typeof fetch): typeof fetch {
   const initial = globalThis.fetch;
-  return (input, init) => (globalThis.fetch === self ? initial : globalThis.fetch)(input, init);
+  const session = new CachedSession(options);
+  // Called back by its own origin request (`globalThis.fetch = cachedFetch()`, whose session asks
+  // `globalThis.fetch`): the fetch that was global when it was made, not the session, which waits.
+  const fetch = (input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> =>
+    askedByOrigin(session) ? initial(input, init) as Promise<never> : session.fetch(input, init);
+  return Object.assign(fetch, { session });
 }
 
 /**
@@ -88,7 +80,9 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
   const cached = cachedFetch({ ...options, fetch: originOf(options.fetch, original) });
   const entry: CachedFetch = Object.assign(
     (input: RequestInfo | URL, init?: CacheRequestInit) =>
-      installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
+      installed?.entry === entry && !askedByOrigin(cached.session)
+        ? cached(input, init)
+        : original(input, init) as Promise<never>,
     { session: cached.session },
   );
   // What the runtime hangs on its fetch (Bun's `fetch.preconnect`) stays callable.

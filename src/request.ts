@@ -270,17 +270,6 @@ export function signalOf(request: Pick<ParsedRequest, "input" | "init">): AbortS
 }
 
 /**
- * A copy of an init for the wrapped fetch: a plain object's own members, or those of any other
- * (a class instance) as fetch reads them ({@linkcode ownMembers}); an empty one for none.
- *
- * @param init The init, if any.
- * @returns A new object.
- */
-export function copyOfInit(init: RequestInit | null | undefined): RequestInit {
-  return init == null ? {} : isPlainObject(init) ? { ...init } : ownMembers(init);
-}
-
-/**
  * The request with another abort signal than the caller's (for work that outlives the caller's
  * request, as a background refresh, which the session's `close()` aborts).
  *

@@ -12,7 +12,6 @@ import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from 
 import { isNotModified } from "./validation.ts";
 import {
   type CacheRequestInit,
-  copyOfInit,
   networkArguments,
   type ParsedRequest,
   parseRequest,
@@ -28,6 +27,7 @@ import { type Flow, fromStored, gatewayTimeout, type Hit, networkInfo, onlyIfCac
 import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
+import { askOrigin } from "./origin_call.ts";
 import { followRedirects, followsStepwise } from "./redirects.ts";
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
@@ -58,8 +58,6 @@ export class CachedSession implements AsyncDisposable {
   #closed = false;
   /** Aborted by `close()` once background work had its time: what only the cache waits for stops. */
   #closing = new AbortController();
-  /** The inits this session has handed its `fetch`. */
-  #sent = new WeakSet<object>();
   #monitor: Monitor;
   #access: CacheAccess;
   #exchange: Exchange;
@@ -73,16 +71,10 @@ export class CachedSession implements AsyncDisposable {
    */
   constructor(options: CachedSessionOptions = {}) {
     const resolved = resolveOptions(options);
-    // Each init the session hands its `fetch` is its own object, remembered: when that fetch
-    // hands it back to this session (a wrapper that calls `globalThis.fetch`, which is this
-    // session once installed), the request fails at once rather than wait on itself forever.
+    // Known as this session's own: a fetch option that calls the installed global back reaches
+    // the fetch that was global before (askedByOrigin), not this session, which waits for it.
     const origin = resolved.fetch;
-    const sent = this.#sent;
-    resolved.fetch = (input, init) => {
-      const own = copyOfInit(init);
-      sent.add(own);
-      return origin(input, own);
-    };
+    resolved.fetch = (input, init) => askOrigin(this, () => origin(input, init));
     this.#o = resolved;
     this.cache = this.#o.backend;
     if (options.now !== undefined) this.cache.now = this.#o.now;
@@ -135,14 +127,6 @@ export class CachedSession implements AsyncDisposable {
    */
   fetch(input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> {
     this.#monitor.request();
-    if (typeof init === "object" && init !== null && this.#sent.has(init)) {
-      return Promise.reject(
-        new TypeError(
-          "The session's fetch called the session back (a fetch option that calls globalThis.fetch " +
-            "after installCache?): give it the fetch to wrap, not the global one",
-        ),
-      );
-    }
     let parsed: ParsedRequest | undefined;
     try {
       parsed = parseRequest(input, init);

@@ -1,0 +1,42 @@
+/**
+ * Which session's origin request is under way, in the async context of the code that makes it:
+ * the session's `fetch` option and everything it calls. A `fetch` option that calls
+ * `globalThis.fetch`, which is the cache once installed (`installCache`, or
+ * `globalThis.fetch = cachedFetch()`), then reaches the fetch that was global before, not the
+ * session that waits for it, however it builds its request.
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+
+const CALLING = new AsyncLocalStorage<object>();
+
+/**
+ * Makes an origin request for a session.
+ *
+ * @param session The session.
+ * @param call Calls its `fetch` option.
+ * @returns What `call` returns.
+ */
+export function askOrigin<T>(session: object, call: () => T): T {
+  return CALLING.run(session, call);
+}
+
+/**
+ * Whether the code running now is part of the session's own origin request.
+ *
+ * @param session The session.
+ * @returns Whether it is.
+ *
+ * @example
+ * ```ts
+ * import { askedByOrigin, askOrigin } from "./origin_call.ts";
+ *
+ * const session = {};
+ * console.log(askedByOrigin(session), askOrigin(session, () => askedByOrigin(session))); // false true
+ * ```
+ */
+export function askedByOrigin(session: object): boolean {
+  return CALLING.getStore() === session;
+}
