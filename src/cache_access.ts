@@ -169,10 +169,10 @@ export class CacheAccess {
 
   /**
    * A newer response to the request, which replaces the stored one, is not stored (its body
-   * outgrew the limit): the stored one goes, so that it does not outlive it. Where nothing was
-   * found, nothing is deleted, except for a reload, which does not look. (A response that may not
-   * be stored at all, `no-store`, leaves the stored one in place: the cache-tests suite requires
-   * it, cc-resp-no-store-old-new.)
+   * outgrew the limit, or it may not be stored and the stored one is stale): the stored one goes,
+   * so that it does not outlive it. Where nothing was found, nothing is deleted, except for a
+   * reload, which does not look. (A response that may not be stored at all, `no-store`, leaves a
+   * fresh stored one in place: the cache-tests suite requires it, cc-resp-no-store-old-new.)
    *
    * @param flow The request.
    * @param key Where the newer response would have gone.

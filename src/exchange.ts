@@ -197,6 +197,12 @@ export class Exchange {
         ? undefined
         : this.#plan(flow, primary, response, requestTime, responseTime);
       if (plan === undefined) {
+        // A newer answer that may not be stored supersedes a stale stored one, which would else
+        // go on being served stale (stale-while-revalidate, stale-if-error) after it. A fresh one
+        // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves.
+        const superseded = cached?.method === flow.method && cached.expiresAt <= responseTime &&
+          response.status < 500 && response.status !== 206;
+        if (superseded) this.#access.replacedUnstored(flow, stale!.key, stale);
         unshared(response);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
       }

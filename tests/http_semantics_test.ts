@@ -589,6 +589,31 @@ function refreshing(script: Parameters<typeof setup>[0], options: CachedSessionO
   return { ...s, served };
 }
 
+Deno.test("a newer answer that may not be stored supersedes a stale stored response: it is served stale no more (a fresh one stays: cc-resp-no-store-old-new)", async () => {
+  const s = refreshing(
+    (clock) => (_r, n) =>
+      n === 1
+        ? reply("v1", { "cache-control": "max-age=10, stale-while-revalidate=600, stale-if-error=600" }, {
+          clock,
+        })
+        : n === 2
+        ? reply("v2", { "cache-control": "no-store" }, { clock })
+        : n === 3
+        ? reply("down", {}, { status: 503, clock })
+        : reply(`v${n}`, { "cache-control": "no-store" }, { clock }),
+    {},
+  );
+  assertEquals(await s.served(), "v1:false");
+  s.clock.tick(20);
+  // Served stale, and refreshed: the origin answers no-store.
+  assertEquals(await s.served(), "v1:true");
+  // v1 is older than what the origin has said since: neither stale-while-revalidate nor, on the
+  // 503, stale-if-error serves it.
+  assertEquals(await s.served(), "down:false");
+  assertEquals(await s.served(), "v4:false");
+  await s.session.close();
+});
+
 Deno.test("RFC 5861 §3 the session's staleWhileRevalidate: a window for responses without one; a response's own window, or must-revalidate, wins", async () => {
   let cacheControl = "max-age=10";
   const s = refreshing(
