@@ -119,6 +119,7 @@ Deno.test("cli: usage errors exit 2 with a message on stderr and nothing on stdo
     [[`sqlite:${path}`, "list", "--limit", "0"], /--limit must be a positive integer/],
     [[`sqlite:${path}`, "show"], /show takes one URL or cache key/],
     [[`sqlite:${path}`, "clear"], /run it again with --yes/],
+    [[`sqlite:${path}`, "clear", "--yes", "https://api.example.com/users"], /clear takes no arguments/],
     [["memory:", "stats"], /memory: cache lives inside one process/],
     [["ftp://example.com", "stats"], /Unsupported cache URL "ftp:\/\/example.com"/],
     [[path, "stats"], /a SQLite file\? sqlite:/],

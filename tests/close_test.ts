@@ -104,3 +104,37 @@ Deno.test("close: an unsafe request after close() still invalidates what it chan
   deepEqual([read.fromCache, await read.text()], [false, "v2"]);
   await later.close();
 });
+
+Deno.test("close: a body its caller is still reading after the first 2 s is stored if it ends within 2 s more", async () => {
+  const path = `${tempDir("http_cache_close_")}/cache.db`;
+  const encoder = new TextEncoder();
+  let finish!: () => void;
+  const session = new CachedSession({
+    backend: new SQLiteBackend({ path }),
+    fetch: () => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(encoder.encode("first "));
+          finish = () => {
+            controller.enqueue(encoder.encode("last"));
+            controller.close();
+          };
+        },
+      });
+      return Promise.resolve(new Response(body, { headers: { "cache-control": "max-age=60" } }));
+    },
+  });
+  const response = await session.fetch(URL_A);
+  const text = response.text(); // the caller reads on
+  const closed = session.close();
+  await new Promise((resolve) => setTimeout(resolve, 2500)); // past close()'s first 2 s
+  finish();
+  equal(await text, "first last");
+  await closed;
+  const reopened = new SQLiteBackend({ path });
+  try {
+    equal(await reopened.count(), 1, "what the caller read by then is stored");
+  } finally {
+    await reopened.close();
+  }
+});

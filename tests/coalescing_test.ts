@@ -512,3 +512,20 @@ Deno.test("coalescing: a request whose backend read outlasts another's whole ori
   equal(o.calls, 1, "the slow reader joined the finished request instead of asking again");
   await session.close();
 });
+
+Deno.test("coalescing: a lone request aborted before the origin answers aborts its origin request", async () => {
+  const o = origin((request) =>
+    new Promise((_resolve, reject) =>
+      request.signal.addEventListener("abort", () => reject(request.signal.reason))
+    )
+  );
+  const session = new CachedSession({ fetch: o.fetch });
+  const controller = new AbortController();
+  const fetched = session.fetch("http://h.test/", { signal: controller.signal });
+  await until(() => o.calls === 1);
+  controller.abort();
+  await rejects(fetched, (error: unknown) => error === controller.signal.reason);
+  equal(o.requests[0]!.signal.aborted, true, "no one wants it");
+  await settle();
+  await session.close();
+});

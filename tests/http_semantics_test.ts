@@ -1760,3 +1760,78 @@ Deno.test("RFC 9111 §4.2.1: an Expires lifetime is Expires − Date to the mill
   assertEquals((await s.get()).body, "v2");
   await s.session.close();
 });
+
+Deno.test("RFC 9110 §14.1.2 Range: a suffix longer than the body, and a range of one byte, are answered with 206", async () => {
+  const s = setup((clock) => () => reply("0123456789", { "cache-control": "max-age=60" }, { clock }));
+  await s.get();
+  assertEquals(await answerToRange(s, "bytes=-20"), [206, "bytes 0-9/10", "0123456789"]);
+  assertEquals(await answerToRange(s, "bytes=5-5"), [206, "bytes 5-5/10", "5"]);
+  assertEquals(await answerToRange(s, "bytes=0-0"), [206, "bytes 0-0/10", "0"]);
+  assertEquals(s.origin.calls, 1);
+  await s.session.close();
+});
+
+Deno.test("RFC 9110 §15.5.17 Range: a 416 from storage carries no Content-Length of the stored body", async () => {
+  const s = setup((clock) => () =>
+    reply("0123456789", { "cache-control": "max-age=60", "content-length": "10" }, { clock })
+  );
+  await s.get();
+  const r = await s.session.fetch(URL_A, { headers: { range: "bytes=20-" } });
+  assertEquals(
+    [r.status, r.fromCache, r.headers.get("content-range"), r.headers.get("content-length"), await r.text()],
+    [416, true, "bytes */10", null, ""],
+  );
+  await s.session.close();
+});
+
+Deno.test("RFC 9110 §13.1.3: an If-Modified-Since equal to the stored Last-Modified is answered 304 from storage", async () => {
+  const s = setup((clock) => () =>
+    reply("payload", { "cache-control": "max-age=60", "last-modified": date(clock, -100) }, { clock })
+  );
+  const first = await s.get();
+  const lastModified = first.response.headers.get("last-modified")!;
+  const again = await s.session.fetch(URL_A, { headers: { "if-modified-since": lastModified } });
+  assertEquals([again.status, again.fromCache, await again.text()], [304, true, ""]);
+  const older = new Date(Date.parse(lastModified) - 1000).toUTCString();
+  // (One the stored response does not satisfy goes to the origin as it is, §4.3.2.)
+  const changed = await s.session.fetch(URL_A, { headers: { "if-modified-since": older } });
+  assertEquals([changed.status, changed.fromCache, await changed.text()], [200, false, "payload"]);
+  assertEquals(s.origin.calls, 2);
+  await s.session.close();
+});
+
+Deno.test("RFC 9111 §3.2: a 304 leaves the stored Content-Digest (and Content-MD5) of the stored body as they were", async () => {
+  const stored = "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
+  const s = setup((clock) => (request) => {
+    if (request.headers.get("if-none-match") === '"v1"') {
+      return new Response(null, {
+        status: 304,
+        headers: {
+          etag: '"v1"',
+          "cache-control": "max-age=60",
+          "content-digest": "sha-256=:AAAA:",
+          "content-md5": "AAAA",
+          "x-updated": "yes",
+          date: date(clock),
+        },
+      });
+    }
+    return reply("payload", {
+      "cache-control": "max-age=10",
+      etag: '"v1"',
+      "content-digest": stored,
+      "content-md5": "stored",
+    }, { clock });
+  });
+  await s.get();
+  s.clock.tick(20);
+  const revalidated = await s.get();
+  assertEquals([
+    revalidated.response.revalidated,
+    revalidated.response.headers.get("x-updated"),
+    revalidated.response.headers.get("content-digest"),
+    revalidated.response.headers.get("content-md5"),
+    revalidated.body,
+  ], [true, "yes", stored, "stored", "payload"]);
+  await s.session.close();
+});

@@ -1,4 +1,4 @@
-import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { Binary, type Collection, MongoClient } from "mongodb";
 import type { CacheBackend } from "../backends/base.ts";
 import {
@@ -164,4 +164,20 @@ Deno.test({
       await proxy.close();
     }
   },
+});
+
+Deno.test("mongodb: a client of the user's that fails to connect is not closed by the cache", async () => {
+  // A real client, to a port where nothing listens: it cannot connect.
+  const client = new MongoClient("mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=200&connectTimeoutMS=200");
+  let closed = 0;
+  const close = client.close.bind(client);
+  client.close = (...args: Parameters<MongoClient["close"]>) => (closed++, close(...args));
+  const storage = new MongoDBStorage({ client, timeout: 2000 });
+  try {
+    await rejects(storage.get("key"));
+    await storage.close();
+    equal(closed, 0, "the user's client is the user's to close");
+  } finally {
+    await close();
+  }
 });
