@@ -51,7 +51,7 @@ export async function readWhole(
     const body = new Uint8Array(await response.arrayBuffer());
     if (body.length !== bytes.length - bodyAt) return { body };
     bytes.set(body, bodyAt);
-    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt), read: body };
   }
   let given = false;
   const byob = reader;
@@ -98,6 +98,8 @@ export interface WholeRead {
  * @param signal The request's abort signal.
  * @param reading How to give the cache's read up, should the caller cancel.
  * @param closing The session's closing signal, which gives it up too.
+ * @param read The body as it was read, once it has been, when nothing else holds it: the caller
+ *   gets it instead of a copy of the stored bytes (`OWNS_READ_BODY` in served_body.ts).
  * @returns The stream.
  */
 export function laterBody(
@@ -105,6 +107,7 @@ export function laterBody(
   signal: AbortSignal | null | undefined,
   reading: WholeRead,
   closing: AbortSignal | undefined,
+  read: () => Uint8Array<ArrayBuffer> | undefined = () => undefined,
 ): ReadableStream<Uint8Array> {
   let caller!: ReadableStreamDefaultController<Uint8Array>;
   /** Whether the caller took the body whole: its stream's cancel only marks it as read. */
@@ -125,7 +128,7 @@ export function laterBody(
       whole.then((bytes) => {
         if (ended) return;
         end();
-        if (bytes.length > 0) caller.enqueue(bytes.slice());
+        if (bytes.length > 0) caller.enqueue(read() ?? bytes.slice());
         caller.close();
       }, (error) => {
         if (!ended) caller.error(error);
@@ -147,7 +150,7 @@ export function laterBody(
   }
   offerWhole(stream, () => {
     taken = true;
-    return unlessAborted(whole, signal).finally(end).then((bytes) => bytes.slice());
+    return unlessAborted(whole, signal).finally(end).then((bytes) => read() ?? bytes.slice());
   });
   return stream;
 }

@@ -2,7 +2,10 @@
  * Handing a stored body over instead of copying it: a storage that copies values (SQLite) lets a
  * plain hit on Node give the caller the array it just read. Any other storage, any array that is
  * not a whole buffer of its own, and every path that uses the entry again (a background refresh,
- * a range) still copy, so no stored record is ever detached.
+ * a range) still copy, so no stored record is ever detached. A miss's body read whole goes to its
+ * caller as it was read where the runtime hands it over without a copy (Bun: `OWNS_READ_BODY`),
+ * and every runtime gives the same answers: every way of reading it gives the origin's bytes, and
+ * a caller that writes into what it got changes nothing stored.
  *
  * @module
  */
@@ -11,7 +14,7 @@ import { deepEqual, equal } from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Readable } from "node:stream";
 import { CacheBackend } from "../backends/base.ts";
-import { MemoryStorage } from "../backends/memory.ts";
+import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 import { RUNTIME } from "./_runtime.ts";
@@ -209,3 +212,47 @@ Deno.test("owned body: a body that arrives in Node Buffers is stored as a copy: 
   equal(await hit.text(), "abcdef");
   await s.close();
 });
+
+/** Above the size that is handed over without a copy (16 KiB), and below it. */
+const SIZES = [64 * 1024, 1024];
+
+function bytesOf(size: number): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from({ length: size }, (_, i) => (i * 7 + 3) & 0xff);
+}
+
+const READS: Record<string, (response: Response) => Promise<Uint8Array>> = {
+  arrayBuffer: async (response) => new Uint8Array(await response.arrayBuffer()),
+  bytes: (response) => response.bytes(),
+  blob: async (response) => new Uint8Array(await (await response.blob()).arrayBuffer()),
+  stream: async (response) => new Uint8Array(await new Response(response.body).arrayBuffer()),
+  clone: async (response) => {
+    const copy = response.clone();
+    const [mine, theirs] = await Promise.all([response.arrayBuffer(), copy.arrayBuffer()]);
+    deepEqual(new Uint8Array(theirs), new Uint8Array(mine));
+    return new Uint8Array(mine);
+  },
+};
+
+for (const size of SIZES) {
+  for (const signal of [false, true]) {
+    Deno.test(`owned body: a ${size}-byte miss${signal ? " with a signal" : ""} reads whole every way, and what the caller writes into changes nothing stored`, async () => {
+      const body = bytesOf(size);
+      const server = origin(() =>
+        reply(body, { "cache-control": "max-age=60", "content-length": String(size) })
+      );
+      await using session = new CachedSession({ backend: new MemoryBackend(), fetch: server.fetch });
+      for (const [name, read] of Object.entries(READS)) {
+        const url = `http://127.0.0.1/${size}/${name}`;
+        const init = signal ? { signal: new AbortController().signal } : undefined;
+        const miss = await session.fetch(url, init);
+        equal(miss.fromCache, false);
+        const got = await read(miss);
+        deepEqual(got, body, name);
+        got.fill(0); // the caller's own bytes
+        const hit = await session.fetch(url);
+        equal(hit.fromCache, true, name);
+        deepEqual(new Uint8Array(await hit.arrayBuffer()), body, `${name}: stored intact`);
+      }
+    });
+  }
+}
