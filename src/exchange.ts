@@ -199,9 +199,12 @@ export class Exchange {
       if (plan === undefined) {
         // A newer answer that may not be stored supersedes a stale stored one, which would else
         // go on being served stale (stale-while-revalidate, stale-if-error) after it. A fresh one
-        // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves.
+        // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves
+        // (a rate limit's 429 or 403 says nothing of the resource, whose validators revalidate it
+        // later), except that the resource is gone (404, 410).
         const superseded = cached?.method === flow.method && cached.expiresAt <= responseTime &&
-          response.status < 500 && response.status !== 206;
+          (response.status < 400 || response.status === 404 || response.status === 410) &&
+          response.status !== 206;
         if (superseded) this.#access.replacedUnstored(flow, stale!.key, stale);
         unshared(response);
         return this.#wrap(flow, response, undefined, undefined, fwd, conditional);

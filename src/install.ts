@@ -80,9 +80,7 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
   const cached = cachedFetch({ ...options, fetch: originOf(options.fetch, original) });
   const entry: CachedFetch = Object.assign(
     (input: RequestInfo | URL, init?: CacheRequestInit) =>
-      installed?.entry === entry && !askedByOrigin(cached.session)
-        ? cached(input, init)
-        : original(input, init) as Promise<never>,
+      installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
     { session: cached.session },
   );
   // What the runtime hangs on its fetch (Bun's `fetch.preconnect`) stays callable.

@@ -10,7 +10,8 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 
-const CALLING = new AsyncLocalStorage<object>();
+/** The sessions whose origin requests the code running now is part of, the outermost first. */
+const CALLING = new AsyncLocalStorage<readonly object[]>();
 
 /**
  * Makes an origin request for a session.
@@ -20,11 +21,14 @@ const CALLING = new AsyncLocalStorage<object>();
  * @returns What `call` returns.
  */
 export function askOrigin<T>(session: object, call: () => T): T {
-  return CALLING.run(session, call);
+  // Within another session's origin request (a session whose fetch is, through the global, another
+  // cached fetch), both are asking: either asked again would wait on itself.
+  return CALLING.run([...(CALLING.getStore() ?? []), session], call);
 }
 
 /**
- * Whether the code running now is part of the session's own origin request.
+ * Whether the code running now is part of the session's own origin request, however deep
+ * (through other sessions' origin requests).
  *
  * @param session The session.
  * @returns Whether it is.
@@ -38,5 +42,5 @@ export function askOrigin<T>(session: object, call: () => T): T {
  * ```
  */
 export function askedByOrigin(session: object): boolean {
-  return CALLING.getStore() === session;
+  return CALLING.getStore()?.includes(session) ?? false;
 }

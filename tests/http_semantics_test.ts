@@ -1835,3 +1835,28 @@ Deno.test("RFC 9111 §3.2: a 304 leaves the stored Content-Digest (and Content-M
   ], [true, "yes", stored, "stored", "payload"]);
   await s.session.close();
 });
+
+Deno.test("a rate-limit answer (429, or GitHub's 403) to a stale stored response's request deletes nothing: the next request still revalidates it, and stale-if-error still serves it", async () => {
+  for (const limited of [429, 403]) {
+    const s = setup((clock) => (request, n) => {
+      if (n === 1) {
+        return reply("v1", { "cache-control": "max-age=10, stale-if-error=600", etag: '"v1"' }, { clock });
+      }
+      if (n === 2) return reply("slow down", { "retry-after": "1" }, { status: limited, clock });
+      if (n === 3) return reply("down", {}, { status: 503, clock });
+      return request.headers.get("if-none-match") === '"v1"'
+        ? new Response(null, { status: 304, headers: { etag: '"v1"', "cache-control": "max-age=10" } })
+        : reply("v1 again", { "cache-control": "max-age=10", etag: '"v1"' }, { clock });
+    });
+    assertEquals((await s.get()).body, "v1");
+    s.clock.tick(20);
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      const { response, body } = await s.get();
+      answers.push(`${response.status} ${response.fromCache} ${body}`);
+    }
+    assertEquals(answers, [`${limited} false slow down`, "200 true v1", "200 true v1"], String(limited));
+    assertEquals(s.origin.requests[3]!.headers.get("if-none-match"), '"v1"');
+    await s.session.close();
+  }
+});

@@ -216,3 +216,27 @@ Deno.test("installCache with a fetch option that calls globalThis.fetch, however
   // The token's request went to the origin, uncached, as the wrapper's own requests do.
   assertEquals(o.requests.filter((request) => request.url.endsWith("token")).length, 1);
 });
+
+Deno.test("globalThis.fetch = cachedFetch() twice (a module run again by a hot reload), or under installCache: each session reaches the fetch before it, none waits on itself", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  const saved = globalThis.fetch;
+  globalThis.fetch = o.fetch;
+  try {
+    const first = cachedFetch();
+    globalThis.fetch = first as typeof fetch;
+    const second = cachedFetch();
+    globalThis.fetch = second as typeof fetch;
+    const response = await within(5_000, fetch(URL_A));
+    assertEquals([await response.text(), o.calls], ["body 1", 1]);
+    assertEquals((await within(5_000, fetch(URL_A)) as CachedResponse).fromCache, true);
+    const session = installCache();
+    const installed = await within(5_000, fetch(`${URL_A}?b`));
+    assertEquals([await installed.text(), o.calls], ["body 2", 2]);
+    uninstallCache();
+    await session.close();
+    await first.session.close();
+    await second.session.close();
+  } finally {
+    globalThis.fetch = saved;
+  }
+});

@@ -240,18 +240,23 @@ for (const size of SIZES) {
       const server = origin(() =>
         reply(body, { "cache-control": "max-age=60", "content-length": String(size) })
       );
-      await using session = new CachedSession({ backend: new MemoryBackend(), fetch: server.fetch });
-      for (const [name, read] of Object.entries(READS)) {
-        const url = `http://127.0.0.1/${size}/${name}`;
-        const init = signal ? { signal: new AbortController().signal } : undefined;
-        const miss = await session.fetch(url, init);
-        equal(miss.fromCache, false);
-        const got = await read(miss);
-        deepEqual(got, body, name);
-        got.fill(0); // the caller's own bytes
-        const hit = await session.fetch(url);
-        equal(hit.fromCache, true, name);
-        deepEqual(new Uint8Array(await hit.arrayBuffer()), body, `${name}: stored intact`);
+      // (try/finally, not `await using`: Node 22 cannot parse `using` declarations.)
+      const session = new CachedSession({ backend: new MemoryBackend(), fetch: server.fetch });
+      try {
+        for (const [name, read] of Object.entries(READS)) {
+          const url = `http://127.0.0.1/${size}/${name}`;
+          const init = signal ? { signal: new AbortController().signal } : undefined;
+          const miss = await session.fetch(url, init);
+          equal(miss.fromCache, false);
+          const got = await read(miss);
+          deepEqual(got, body, name);
+          got.fill(0); // the caller's own bytes
+          const hit = await session.fetch(url);
+          equal(hit.fromCache, true, name);
+          deepEqual(new Uint8Array(await hit.arrayBuffer()), body, `${name}: stored intact`);
+        }
+      } finally {
+        await session.close();
       }
     });
   }
