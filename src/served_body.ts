@@ -1,10 +1,11 @@
 /**
  * The body of a served response, in the fastest form for each runtime, and the runtime quirks
  * that decide it: Node streams bytes and lets a response read whole skip its stream (as a
- * streamed miss's body read whole does on every runtime); Deno builds a response of bytes without
- * an init. `CachedResponse` (src/response.ts) and the benchmark's floor build their responses
- * through here. Also how each runtime best reads a miss's body for the cache (src/body.ts):
- * whole or streamed, into its record or copied in.
+ * streamed miss's body read whole does on every runtime); Deno, and Bun for fields given as
+ * pairs, build a response of bytes without an init. `CachedResponse` (src/response.ts) and the
+ * benchmark's floor build their responses through here. Also how each runtime best reads a miss's
+ * body for the cache (src/body.ts): whole or streamed, into its record or copied in, and on Bun
+ * handed to the caller as read.
  *
  * @module
  */

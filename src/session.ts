@@ -200,8 +200,8 @@ export class CachedSession implements AsyncDisposable {
         found = { key, entry: joined.entry, viaAlias: false, primary };
         use = usabilityFor(flow, joined.entry, o);
       } else if (joined?.kind === "error" || joined?.kind === "error-status") {
-        // The origin failed for the request this one waited on: serve stale, or fail alike (an
-        // error status: ask the origin itself, without a lead).
+        // The origin failed for the request this one waited on: serve stale, or fail alike (after
+        // an error status, ask the origin itself).
         if (found?.entry !== undefined && mayServeOnErrorFor(flow, found.entry, o.now(), o)) {
           const forward = joined.kind === "error" ? {} : { status: joined.status };
           return this.#serve(flow, found as Hit, "stale-if-error", { fwd: "stale", ...forward });
