@@ -11,7 +11,13 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 
 /** The sessions whose origin requests the code running now is part of, the outermost first. */
-const CALLING = new AsyncLocalStorage<readonly object[]>();
+const CALLING = new AsyncLocalStorage<readonly Frame[]>();
+
+/** A session's origin request, asking until what its `fetch` option returned has settled. */
+interface Frame {
+  readonly session: object;
+  asking: boolean;
+}
 
 /**
  * Makes an origin request for a session.
@@ -23,7 +29,21 @@ const CALLING = new AsyncLocalStorage<readonly object[]>();
 export function askOrigin<T>(session: object, call: () => T): T {
   // Within another session's origin request (a session whose fetch is, through the global, another
   // cached fetch), both are asking: either asked again would wait on itself.
-  return CALLING.run([...(CALLING.getStore() ?? []), session], call);
+  // Only while the call is under way: code it set off that runs later (a queue it shares with the
+  // application, a timer) is not part of it, and reaches the session again.
+  const frame: Frame = { session, asking: true };
+  const done = () => {
+    frame.asking = false;
+  };
+  try {
+    const result = CALLING.run([...(CALLING.getStore() ?? []), frame], call);
+    if (result instanceof Promise) result.then(done, done);
+    else done();
+    return result;
+  } catch (error) {
+    done();
+    throw error;
+  }
 }
 
 /**
@@ -42,5 +62,5 @@ export function askOrigin<T>(session: object, call: () => T): T {
  * ```
  */
 export function askedByOrigin(session: object): boolean {
-  return CALLING.getStore()?.includes(session) ?? false;
+  return CALLING.getStore()?.some((frame) => frame.asking && frame.session === session) ?? false;
 }

@@ -10,7 +10,7 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { cachedFetch, CachedResponse, CachedSession, installCache, uninstallCache } from "../mod.ts";
 import { origin, reply } from "./_origin.ts";
-import { within } from "./_fixtures.ts";
+import { until, within } from "./_fixtures.ts";
 
 const URL_A = "http://127.0.0.1/a";
 const FRESH = { "cache-control": "max-age=60" };
@@ -239,4 +239,44 @@ Deno.test("globalThis.fetch = cachedFetch() twice (a module run again by a hot r
   } finally {
     globalThis.fetch = saved;
   }
+});
+
+Deno.test("installCache: the application's work that a limiter shared with the fetch option runs after the option's request has settled reaches the cache", async () => {
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  // A concurrency limiter of p-limit's shape: a task ending starts the next queued one.
+  const queue: (() => void)[] = [];
+  let active = 0;
+  const limit = <T>(task: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const run = () => {
+        active++;
+        task().then(resolve, reject).finally(() => {
+          active--;
+          queue.shift()?.();
+        });
+      };
+      if (active < 1) run();
+      else queue.push(run);
+    });
+  await withGlobalFetch(o.fetch, async () => {
+    const session = installCache({
+      fetch: (input, init) =>
+        limit(async () => {
+          const response = await o.fetch(input, init);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return response;
+        }),
+    });
+    await (await within(10_000, fetch(URL_A))).text();
+    const miss = within(10_000, fetch(`${URL_A}?other`));
+    await until(() => o.calls === 2); // its origin request holds the limiter
+    // Behind the miss's origin request: a pause, then a job of the application's for URL_A.
+    limit(() => new Promise((resolve) => setTimeout(resolve, 20)));
+    const job = limit(async () => (await fetch(URL_A) as CachedResponse).fromCache);
+    assertEquals(await within(10_000, job), true);
+    await (await miss).text();
+    assertEquals(o.calls, 2);
+    uninstallCache();
+    await session.close();
+  });
 });
