@@ -9,8 +9,8 @@
 import { takeBody, type TakenBody } from "./body.ts";
 import { type CacheAccess, mayHoldEntry } from "./cache_access.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
-import { after, REFRESH_TIMEOUT, SHARED_BODY_WAIT } from "./deadline.ts";
-import { answerLeader, type Inflight, type Lead, type Outcome, RETRY, UNSHARED } from "./inflight.ts";
+import { REFRESH_TIMEOUT, SHARED_BODY_WAIT } from "./deadline.ts";
+import { answerLeader, type Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
 import { mayServeOnErrorFor } from "./lookup.ts";
 import type { Monitor, Served } from "./monitor.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -117,10 +117,7 @@ export class Exchange {
     // What the origin sent is stored, and shared with waiters, only if its URL was not invalidated
     // since it was asked for (RFC 9111 §4.4).
     let asked = this.#access.mark();
-    /** Stops the waiters' wait for the body ({@linkcode SHARED_BODY_WAIT}), once they have what they wait for. */
-    let waited: (() => void) | undefined;
     const settle = (entry: CacheEntry | undefined) => {
-      waited?.();
       if (entry === undefined || entry.method === "HEAD") lead?.release();
       // A waiter may have come after the invalidation: the waiters ask again, one of them leading.
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
@@ -237,9 +234,7 @@ export class Exchange {
       };
       // The waiters get the entry once the body has ended; one of no declared length (a feed, which
       // may never end) they wait for a while at most, then ask the origin themselves.
-      if (lead !== undefined && !response.headers.has("content-length")) {
-        waited = after(SHARED_BODY_WAIT, () => lead.settle(UNSHARED));
-      }
+      if (!response.headers.has("content-length")) lead?.unshareAfter(SHARED_BODY_WAIT);
       const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
       const body = await takeBody(
         response,
@@ -253,7 +248,6 @@ export class Exchange {
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
       return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);
     } catch (error) {
-      waited?.();
       lead?.release(failed(error));
       throw error;
     }

@@ -12,6 +12,7 @@
  */
 
 import { onAbort, unlessAborted } from "./abort_follow.ts";
+import { after } from "./deadline.ts";
 import type { CacheEntry } from "./record.ts";
 
 /** What a leading request ended with, as its waiters receive it. */
@@ -72,6 +73,13 @@ export interface Lead {
    * @param body The origin response's body.
    */
   follow(body: ReadableStream): void;
+  /**
+   * Settles {@linkcode UNSHARED} after `ms`, unless something was settled first: the waiters then
+   * ask the origin themselves.
+   *
+   * @param ms How long the waiters wait, in ms.
+   */
+  unshareAfter(ms: number): void;
 }
 
 /** A lead as the requests that join it see it. */
@@ -184,9 +192,12 @@ export class Inflight {
     // (Followed only while the lead is held, see `follow`: the signal may serve a whole application.)
     signal?.addEventListener("abort", abandon, { once: true });
     abandon();
+    /** Stops the timer of `unshareAfter`, once there is one. */
+    let patient: (() => void) | undefined;
     const settle = (outcome: Outcome) => {
       if (settled) return;
       settled = true;
+      patient?.();
       resolve(outcome);
       abandon();
     };
@@ -209,6 +220,9 @@ export class Inflight {
       },
       follow: (body) => {
         if (signal) onAbort(signal, abandon, body);
+      },
+      unshareAfter: (ms) => {
+        if (!settled) patient = after(ms, () => settle(UNSHARED));
       },
     };
   }

@@ -202,7 +202,7 @@ const INIT_MEMBERS = [
  * The init's members as fetch reads them (by [[Get]]), those that are not `undefined`, and its own
  * other members, which the wrapped fetch may read (Next.js's `next`, Cloudflare's `cf`).
  */
-export function ownMembers(init: CacheRequestInit): CacheRequestInit {
+function ownMembers(init: CacheRequestInit): CacheRequestInit {
   const members: Record<string, unknown> = {};
   for (const name of Object.keys(init)) {
     const value = (init as Record<string, unknown>)[name];
