@@ -33,14 +33,7 @@ import { joined } from "./bytes.ts";
 import { hasContentCoding } from "./cache_control.ts";
 import { Collected } from "./collected_body.ts";
 import { type CacheEntry, draftEntry } from "./record.ts";
-import {
-  offerWhole,
-  OWNED_BODY_MIN,
-  ownedBody,
-  OWNS_READ_BODY,
-  READS_WHOLE,
-  storedBody,
-} from "./served_body.ts";
+import { offerWhole, OWNED_BODY_MIN, ownedBody, READS_WHOLE, storedBody } from "./served_body.ts";
 import { laterBody, readWhole, type WholeRead } from "./whole_body.ts";
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
@@ -49,7 +42,10 @@ export interface TakenBody {
   body: Uint8Array;
   /** The entry's whole record, when the body was read straight into it. */
   record?: Uint8Array;
-  /** The body as it was read, when the record holds a copy: nothing else holds it. */
+  /**
+   * The body as it was read, when the record holds a copy and the caller may have it without one
+   * (`OWNS_READ_BODY` in served_body.ts): nothing else holds it.
+   */
   read?: Uint8Array<ArrayBuffer>;
 }
 
@@ -94,13 +90,10 @@ export async function takeBody(
     const stored = store(taken);
     // The response goes to the caller at once, as fetch's does once its headers have come: the
     // body follows, whole, once read and stored (2 s at most), however slowly it arrives.
-    /** The body as read, when the caller may have it without a copy ({@linkcode OWNS_READ_BODY}). */
-    let read: Uint8Array<ArrayBuffer> | undefined;
     const whole = taken.then(async (body) => {
       await settledWithin(stored);
       if (body === undefined) throw new TypeError("The cache gave up a body its caller had cancelled");
-      if (OWNS_READ_BODY) read = body.read;
-      return body.body;
+      return body;
     });
     // The body comes with the response, as bytes, when it has nothing left to read (empty: an
     // abort cannot fail it, nor fetch's), when the caller never gets it (a HEAD's: the response
@@ -110,12 +103,12 @@ export async function takeBody(
     const handOver = length === 0 || response.body === null ||
       (signal == null && await settlesSoon(whole, 2 * QUICK_TURNS));
     if (handOver) {
-      const served = (bytes: Uint8Array) =>
-        read !== undefined && read.length >= OWNED_BODY_MIN ? ownedBody(read) : storedBody(bytes);
+      const served = ({ body, read }: TakenBody) =>
+        read !== undefined && read.length >= OWNED_BODY_MIN ? ownedBody(read) : storedBody(body);
       return await whole.then(served, failedBody);
     }
     whole.catch(() => {}); // (read by the caller, or by no one)
-    return laterBody(whole, signal, reading, closing, () => read);
+    return laterBody(whole, signal, reading, closing);
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));

@@ -11,7 +11,7 @@ import { onAbort, readingAlone, unlessAborted } from "./abort_follow.ts";
 import { joined } from "./bytes.ts";
 import type { TakenBody } from "./body.ts";
 import { type RecordDraft, sealRecord } from "./record.ts";
-import { offerWhole, READS_INTO_RECORD } from "./served_body.ts";
+import { offerWhole, OWNS_READ_BODY, READS_INTO_RECORD } from "./served_body.ts";
 
 /** Smallest body read straight into its record rather than read, then copied in: 16 KiB. */
 const READ_INTO_RECORD_MIN = 16 * 1024;
@@ -51,7 +51,8 @@ export async function readWhole(
     const body = new Uint8Array(await response.arrayBuffer());
     if (body.length !== bytes.length - bodyAt) return { body };
     bytes.set(body, bodyAt);
-    return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt), read: body };
+    const taken = { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+    return OWNS_READ_BODY ? { ...taken, read: body } : taken;
   }
   let given = false;
   const byob = reader;
@@ -94,20 +95,18 @@ export interface WholeRead {
  * would; the read goes on for the cache (for the requests that wait on this one). Taken whole, it
  * is taken without the stream ({@linkcode offerWhole}).
  *
- * @param whole The body, once read.
+ * @param whole The body, once read: the caller gets a copy of the stored bytes, or the bytes as
+ *   they were read, when nothing else holds them (`read`).
  * @param signal The request's abort signal.
  * @param reading How to give the cache's read up, should the caller cancel.
  * @param closing The session's closing signal, which gives it up too.
- * @param read The body as it was read, once it has been, when nothing else holds it: the caller
- *   gets it instead of a copy of the stored bytes (`OWNS_READ_BODY` in served_body.ts).
  * @returns The stream.
  */
 export function laterBody(
-  whole: Promise<Uint8Array>,
+  whole: Promise<TakenBody>,
   signal: AbortSignal | null | undefined,
   reading: WholeRead,
   closing: AbortSignal | undefined,
-  read: () => Uint8Array<ArrayBuffer> | undefined = () => undefined,
 ): ReadableStream<Uint8Array> {
   let caller!: ReadableStreamDefaultController<Uint8Array>;
   /** Whether the caller took the body whole: its stream's cancel only marks it as read. */
@@ -125,10 +124,10 @@ export function laterBody(
       caller = controller;
     },
     pull: () =>
-      whole.then((bytes) => {
+      whole.then(({ body, read }) => {
         if (ended) return;
         end();
-        if (bytes.length > 0) caller.enqueue(read() ?? bytes.slice());
+        if (body.length > 0) caller.enqueue(read ?? body.slice());
         caller.close();
       }, (error) => {
         if (!ended) caller.error(error);
@@ -150,7 +149,7 @@ export function laterBody(
   }
   offerWhole(stream, () => {
     taken = true;
-    return unlessAborted(whole, signal).finally(end).then((bytes) => read() ?? bytes.slice());
+    return unlessAborted(whole, signal).finally(end).then(({ body, read }) => read ?? body.slice());
   });
   return stream;
 }
