@@ -36,7 +36,6 @@ import {
   encodeAlias,
   encodeEntry,
   OtherVersionError,
-  RECORD_VERSION,
 } from "../src/record.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { invalidationsOf } from "../src/invalidations.ts";
@@ -205,7 +204,7 @@ export class CacheBackend implements AsyncDisposable {
         fillsBuffer(bytes);
       return owned ? { entry: record.entry, owned } : { entry: record.entry };
     } catch (cause) {
-      if (cause instanceof OtherVersionError) return this.#otherVersion(key, cause.version);
+      if (cause instanceof OtherVersionError) return this.#otherVersion(key, cause);
       return this.#corrupt(key, cause);
     }
   }
@@ -215,8 +214,8 @@ export class CacheBackend implements AsyncDisposable {
    * never reads it), a newer one kept for the newer code that shares the storage (both overwrite
    * it when they store its URL again).
    */
-  async #otherVersion(key: string, version: number): Promise<undefined> {
-    if (version < RECORD_VERSION) await this.#deleteQuietly(key);
+  async #otherVersion(key: string, record: OtherVersionError): Promise<undefined> {
+    if (record.older) await this.#deleteQuietly(key);
     return undefined;
   }
 

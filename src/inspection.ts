@@ -17,13 +17,7 @@ import { plainBytes } from "./bytes.ts";
 import { type BackendError, backendError } from "./errors.ts";
 import { invalidationsOf } from "./invalidations.ts";
 import { type ResponseFilter, select, type Selection } from "./response_filter.ts";
-import {
-  type CacheEntry,
-  type DecodedRecord,
-  decodeRecord,
-  OtherVersionError,
-  RECORD_VERSION,
-} from "./record.ts";
+import { type CacheEntry, type DecodedRecord, decodeRecord, OtherVersionError } from "./record.ts";
 
 export type { ResponseFilter } from "./response_filter.ts";
 
@@ -287,7 +281,7 @@ async function* readRecords(
         record = decodeRecord(plainBytes(value));
       } catch (error) {
         // (A newer version's record is kept for the code that reads it.)
-        if (!(error instanceof OtherVersionError) || error.version < RECORD_VERSION) dropped.push(keys[i]!);
+        if (!(error instanceof OtherVersionError) || error.older) dropped.push(keys[i]!);
         continue;
       }
       yield { key: keys[i]!, record, size: value.length };

@@ -53,6 +53,11 @@ export class OtherVersionError extends SyntaxError {
     this.name = "OtherVersionError";
     this.version = version;
   }
+
+  /** Whether the record is older than this code's: no code that reads it is left, so it may go. */
+  get older(): boolean {
+    return this.version < RECORD_VERSION;
+  }
 }
 
 const CODES: ReadonlyMap<string, number> = new Map(COMMON.map((text, i) => [text, 2 * i + 1]));
