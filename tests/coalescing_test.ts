@@ -6,7 +6,7 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
-import { CachedSession } from "../mod.ts";
+import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { BACKENDS, delay, dispose, loopback, until, within } from "./_fixtures.ts";
 import { Clock, origin, reply, settle } from "./_origin.ts";
 
@@ -99,6 +99,23 @@ Deno.test("coalescing: each caller gets its own body; cancelling, cloning or hal
   }
 });
 
+/**
+ * A session over an origin that first answers "v1" with `cacheControl`, then, 10 ms late, with
+ * what `fail` gives (or throws): v1 is stored and 20 s old, stale.
+ */
+async function staleBeforeFailure(cacheControl: string, fail: () => Response, options: CachedSessionOptions) {
+  const clock = new Clock();
+  const o = origin(async (_request, n) => {
+    if (n === 1) return reply("v1", { "cache-control": cacheControl }, { clock });
+    await delay(10);
+    return fail();
+  });
+  const session = new CachedSession({ fetch: o.fetch, now: clock.fn, ...options });
+  equal(await (await session.fetch("http://h.test/")).text(), "v1");
+  clock.tick(20);
+  return { o, session };
+}
+
 Deno.test("coalescing: a network error reaches every waiter, as the error plain fetch gives", async (t) => {
   await t.step("a fetch-shaped origin: every caller rejects with the very same error", async () => {
     const failure = new TypeError("network down");
@@ -118,15 +135,9 @@ Deno.test("coalescing: a network error reaches every waiter, as the error plain 
   await t.step(
     "with a stale response within staleIfError: every waiter gets it, after one origin request",
     async () => {
-      const clock = new Clock();
-      const o = origin(async (_request, n) => {
-        if (n === 1) return reply("v1", { "cache-control": "max-age=10" }, { clock });
-        await delay(10);
+      const { o, session } = await staleBeforeFailure("max-age=10", () => {
         throw new TypeError("network down");
-      });
-      const session = new CachedSession({ fetch: o.fetch, now: clock.fn, staleIfError: 60 });
-      equal(await (await session.fetch("http://h.test/")).text(), "v1");
-      clock.tick(20);
+      }, { staleIfError: 60 });
       const responses = await Promise.all(Array.from({ length: 20 }, () => session.fetch("http://h.test/")));
       equal(o.calls, 2);
       for (const response of responses) {
@@ -141,15 +152,11 @@ Deno.test("coalescing: a network error reaches every waiter, as the error plain 
   await t.step(
     "a 5xx answered with a stale response (stale-if-error): every waiter gets it too, after one origin request; one that may not use stale asks itself",
     async () => {
-      const clock = new Clock();
-      const o = origin(async (_request, n) => {
-        if (n === 1) return reply("v1", { "cache-control": "max-age=10, stale-if-error=60" }, { clock });
-        await delay(10);
-        return new Response("down", { status: 503 });
-      });
-      const session = new CachedSession({ fetch: o.fetch, now: clock.fn, cacheStatus: true });
-      equal(await (await session.fetch("http://h.test/")).text(), "v1");
-      clock.tick(20);
+      const { o, session } = await staleBeforeFailure(
+        "max-age=10, stale-if-error=60",
+        () => new Response("down", { status: 503 }),
+        { cacheStatus: true },
+      );
       const responses = await Promise.all([
         ...Array.from({ length: 19 }, () => session.fetch("http://h.test/")),
         session.fetch("http://h.test/", { cache: "no-cache" }),
