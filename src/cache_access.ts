@@ -21,12 +21,16 @@ import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 import { callSafely } from "./callbacks.ts";
 import { settledWithin } from "./deadline.ts";
+import { Breaker, type ReadCall } from "./breaker.ts";
 
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
 /** What a read of the backend finds. */
 type Read = Awaited<ReturnType<CacheBackend["read"]>>;
+
+/** A read the session did not make (the backend rests): a miss, as a failed read is. */
+const SKIPPED: Promise<null> = Promise.resolve(null);
 
 /** What a report names: the request, by its label or its method and URL. */
 type Reported = Pick<ParsedRequest, "method" | "url"> & { label?: string };
@@ -41,6 +45,8 @@ export class CacheAccess {
   #closed = false;
   /** Shared with every other session over the same storage, and with the cache's own deletes. */
   #invalidations: Invalidations;
+  /** Whether the backend rests after failures: reads are misses and writes skipped meanwhile. */
+  #breaker = new Breaker();
 
   /**
    * @param cache The backend.
@@ -59,14 +65,31 @@ export class CacheAccess {
    *
    * @param flow The request it is read for.
    * @param key The storage key.
-   * @returns The record, `undefined` when there is none, `null` when the read failed (reported).
+   * @returns The record, `undefined` when there is none, `null` when the read failed (reported)
+   *   or was not made: while the backend rests after failures ({@linkcode Breaker}).
    */
   read(flow: Flow, key: string): Promise<Read | null> {
     if (this.#closed) return Promise.resolve(undefined);
+    const call = this.#breaker.ask();
+    if (call === "call") return this.#read(flow, key, call);
+    // The backend rests after failures: a miss at once, as for a failed read. Once the rest is
+    // over, one read goes as the probe, in the background: the request does not wait for it.
+    if (call === "probe") this.track(this.#read(flow, key, call));
+    return SKIPPED;
+  }
+
+  #read(flow: Flow, key: string, call: ReadCall): Promise<Read | null> {
     // Not async: a hit waits for one promise here, not for an async frame around it as well.
-    const read = this.#cache.read(key).then(undefined, (error) => {
+    const read = this.#cache.read(key).then((found) => {
+      this.#breaker.passed();
+      return found;
+    }, (error) => {
+      // A corrupt record was read from a backend that works.
       if (error instanceof BackendError && error.cause instanceof SyntaxError) {
+        this.#breaker.passed();
         this.#monitor.evicted(flow.label, "corrupt", key);
+      } else {
+        this.#breaker.failed(call);
       }
       this.report(error, "read", flow);
       return null;
@@ -125,13 +148,15 @@ export class CacheAccess {
     deleteAt: number = planDeleteAt(entry, this.#o),
     record?: Uint8Array,
   ): Promise<CacheEntry> {
-    if (this.#closed) return entry;
+    // (While the backend rests after failures, nothing is written, nor reported.)
+    if (this.#closed || !this.#breaker.working) return entry;
     try {
       if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
       // A record over the storage's bound is refused, and the entry it was to replace deleted.
       let refused = false;
       const write = async () => {
         refused = !await this.#cache.write(found.key, entry, deleteAt, record);
+        this.#breaker.passed();
         return !refused;
       };
       const undo = () => this.#cache.delete(found.key);
@@ -141,6 +166,7 @@ export class CacheAccess {
         this.#monitor.evicted(flow.label, "unstorable", found.key);
       }
     } catch (error) {
+      this.#breaker.failed("call");
       this.report(error, "write", flow);
     }
     return entry;

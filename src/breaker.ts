@@ -1,0 +1,102 @@
+/**
+ * A circuit breaker for the backend: after a few failed calls in a row, the session leaves the
+ * backend alone for a while, so that an outage costs its requests nothing. Without it, each
+ * request of a hung backend waited for its read's and its write's timeouts (2 s each by default),
+ * and each request of a backend that is down reported two failures.
+ *
+ * @module
+ */
+
+/** Failed calls in a row that make the session leave the backend alone: 3. */
+export const FAILURES_IN_A_ROW = 3;
+/** The first rest, doubled after each failed probe: 1,000 ms. */
+export const FIRST_REST = 1000;
+/** The longest rest: 10,000 ms. A backend that comes back is used again this soon at the latest. */
+export const LONGEST_REST = 10_000;
+
+/**
+ * What a read may do: go to the backend (`"call"`), go as the probe that tells whether a resting
+ * backend is back (`"probe"`; the request does not wait for it), or not go (`undefined`).
+ */
+export type ReadCall = "call" | "probe" | undefined;
+
+/**
+ * The breaker's state: working, or resting after failures. Once a rest is over, the next read is
+ * a probe, made in the background: its success ends the rest, its failure starts a rest twice as
+ * long (up to {@linkcode LONGEST_REST}). A call made before a rest began and failing during it
+ * counts for nothing; one succeeding ends the rest, as any success does.
+ *
+ * @example Three failures in a row start a rest
+ * ```ts
+ * import { Breaker } from "./breaker.ts";
+ *
+ * let now = 0;
+ * const breaker = new Breaker(() => now);
+ * for (let i = 0; i < 3; i++) breaker.failed(breaker.ask());
+ * console.log(breaker.working, breaker.ask()); // false undefined
+ * now = 1000;
+ * console.log(breaker.ask(), breaker.ask()); // probe undefined
+ * breaker.passed();
+ * console.log(breaker.working); // true
+ * ```
+ */
+export class Breaker {
+  #clock: () => number;
+  #failures = 0;
+  /** How long the current rest is, in ms; 0 while working. */
+  #rest = 0;
+  #restUntil = 0;
+  #probing = false;
+
+  /**
+   * @param clock A monotonic clock in ms (by default `performance.now`, which no step of the wall
+   *   clock moves).
+   */
+  constructor(clock: () => number = () => performance.now()) {
+    this.#clock = clock;
+  }
+
+  /** Whether calls go to the backend: it is not resting. Writes go only then. */
+  get working(): boolean {
+    return this.#rest === 0;
+  }
+
+  /**
+   * Whether a read goes to the backend, and how.
+   *
+   * @returns `"call"` while working; while resting, `"probe"` once when the rest is over (and
+   *   none is under way), otherwise `undefined`.
+   */
+  ask(): ReadCall {
+    if (this.#rest === 0) return "call";
+    if (this.#probing || this.#clock() < this.#restUntil) return undefined;
+    this.#probing = true;
+    return "probe";
+  }
+
+  /** A call succeeded: the backend works. */
+  passed(): void {
+    this.#failures = 0;
+    this.#rest = 0;
+    this.#probing = false;
+  }
+
+  /**
+   * A call failed.
+   *
+   * @param call How it was made ({@linkcode ask}; a write is a `"call"`).
+   */
+  failed(call: ReadCall): void {
+    if (call === "probe") this.#probing = false;
+    if (call === "probe" && this.#rest > 0) {
+      this.#restFor(Math.min(this.#rest * 2, LONGEST_REST));
+    } else if (this.#rest === 0 && ++this.#failures >= FAILURES_IN_A_ROW) {
+      this.#restFor(FIRST_REST);
+    }
+  }
+
+  #restFor(ms: number): void {
+    this.#rest = ms;
+    this.#restUntil = this.#clock() + ms;
+  }
+}

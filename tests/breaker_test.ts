@@ -1,0 +1,82 @@
+/**
+ * The circuit breaker's states, on a clock of the test's own: three failed calls in a row start a
+ * rest, a rest ends with one probe, a failed probe doubles the rest up to its longest, and any
+ * success ends it. (tests/fail_open_test.ts shows it under a session, against a real Redis.)
+ */
+import { equal } from "node:assert/strict";
+import { Breaker, FAILURES_IN_A_ROW, FIRST_REST, LONGEST_REST } from "../src/breaker.ts";
+
+function breaker() {
+  const clock = { now: 0 };
+  return { clock, breaker: new Breaker(() => clock.now) };
+}
+
+function failInARow(breaker: Breaker, times = FAILURES_IN_A_ROW): void {
+  for (let i = 0; i < times; i++) breaker.failed(breaker.ask());
+}
+
+Deno.test("breaker: it rests only after three failures in a row; a success between them starts the count again", () => {
+  const { breaker: b } = breaker();
+  failInARow(b, FAILURES_IN_A_ROW - 1);
+  b.passed();
+  failInARow(b, FAILURES_IN_A_ROW - 1);
+  equal(b.working, true);
+  equal(b.ask(), "call");
+  b.failed("call");
+  equal(b.working, false, "the third failure in a row");
+  equal(b.ask(), undefined, "no read while it rests");
+});
+
+Deno.test("breaker: once the rest is over, one read goes as the probe; a success ends the rest", () => {
+  const { clock, breaker: b } = breaker();
+  failInARow(b);
+  clock.now = FIRST_REST - 1;
+  equal(b.ask(), undefined);
+  clock.now = FIRST_REST;
+  equal(b.ask(), "probe");
+  equal(b.ask(), undefined, "one probe at a time");
+  equal(b.working, false, "writes wait for the probe");
+  b.passed();
+  equal(b.working, true);
+  equal(b.ask(), "call");
+});
+
+Deno.test("breaker: each failed probe doubles the rest, up to the longest", () => {
+  const { clock, breaker: b } = breaker();
+  failInARow(b);
+  clock.now = FIRST_REST;
+  for (const rest of [2000, 4000, 8000, LONGEST_REST, LONGEST_REST]) {
+    equal(b.ask(), "probe");
+    b.failed("probe");
+    const failedAt = clock.now;
+    clock.now = failedAt + rest - 1;
+    equal(b.ask(), undefined, `still resting ${rest - 1} ms after the failed probe`);
+    clock.now = failedAt + rest;
+  }
+  equal(b.ask(), "probe");
+});
+
+Deno.test("breaker: a call made before the rest that fails during it changes nothing; one that succeeds ends it", () => {
+  const { clock, breaker: b } = breaker();
+  const late = b.ask();
+  failInARow(b);
+  b.failed(late);
+  clock.now = FIRST_REST;
+  equal(b.ask(), "probe", "the rest did not grow");
+  b.failed("probe");
+  equal(b.working, false);
+  b.passed();
+  equal(b.working, true, "any success ends the rest");
+});
+
+Deno.test("breaker: a probe that fails after a success ended the rest counts as one failure in a row", () => {
+  const { clock, breaker: b } = breaker();
+  failInARow(b);
+  clock.now = FIRST_REST;
+  equal(b.ask(), "probe");
+  b.passed();
+  b.failed("probe");
+  equal(b.working, true);
+  failInARow(b, FAILURES_IN_A_ROW - 1);
+  equal(b.working, false);
+});
