@@ -33,7 +33,17 @@ import { joined } from "./bytes.ts";
 import { hasContentCoding } from "./cache_control.ts";
 import { Collected } from "./collected_body.ts";
 import { type CacheEntry, draftEntry } from "./record.ts";
-import { offerWhole, OWNED_BODY_MIN, ownedBody, READS_WHOLE, storedBody } from "./served_body.ts";
+import {
+  BYTE_BODIES,
+  type ByteOrDefaultSource,
+  closeStream,
+  isByteStream,
+  offerWhole,
+  OWNED_BODY_MIN,
+  ownedBody,
+  READS_WHOLE,
+  storedBody,
+} from "./served_body.ts";
 import { laterBody, readWhole, type WholeRead } from "./whole_body.ts";
 
 /** What the cache gets of a body: its bytes, and the record they were read into, if they were. */
@@ -104,7 +114,7 @@ export async function takeBody(
       (signal == null && await settlesSoon(whole, 2 * QUICK_TURNS));
     if (handOver) {
       const served = ({ body, read }: TakenBody) =>
-        read !== undefined && read.length >= OWNED_BODY_MIN ? ownedBody(read) : storedBody(body);
+        read !== undefined && read.length >= OWNED_BODY_MIN ? ownedBody(read) : storedBody(body, false, true);
       return await whole.then(served, failedBody);
     }
     whole.catch(() => {}); // (read by the caller, or by no one)
@@ -179,6 +189,10 @@ const ABANDONED = new FinalizationRegistry<ReadableStreamDefaultReader<Uint8Arra
  * on as it is, as fetch's would, and a read of the whole body fails with a `TypeError`, as
  * fetch's does (Fetch, "fully read body").
  *
+ * The caller's stream is a byte stream, which a bring-your-own-buffer reader can read, when the
+ * network body is one ({@linkcode isByteStream}; not on Bun, {@linkcode BYTE_BODIES}), as fetch's
+ * is: each chunk then owns its buffer, which the caller's stream takes over as it is.
+ *
  * @param body The network body.
  * @param collected Where the cache collects it.
  * @param store Stores the body; settles when the cache is done with it.
@@ -195,8 +209,9 @@ function streamBody(
   closing: AbortSignal | undefined,
   alone: number,
 ): ReadableStream<Uint8Array> {
+  const bytes = BYTE_BODIES && isByteStream(body);
   const reader = body.getReader();
-  let caller!: ReadableStreamDefaultController<Uint8Array>;
+  let caller!: ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController;
   let cancelled: { reason: unknown } | undefined;
   /** Chunks read before the caller first pulled or took the body whole; `undefined` from then on. */
   let early: Uint8Array[] | undefined = [];
@@ -225,7 +240,7 @@ function streamBody(
   const close = () => {
     draining = unfollow !== undefined && caller.desiredSize !== 0;
     if (draining) return;
-    caller.close();
+    closeStream(caller);
     unfollow?.();
   };
   /** Whether closing the session ended the read of a body the caller had cancelled: not stored. */
@@ -245,7 +260,8 @@ function streamBody(
     wake?.();
     unfollow?.();
   };
-  const stream = new ReadableStream<Uint8Array>({
+  const source: ByteOrDefaultSource = {
+    type: bytes ? "bytes" : undefined,
     start: (controller) => {
       caller = controller;
     },
@@ -273,7 +289,10 @@ function streamBody(
         unfollowClosing = readingAlone(giveUp, closing, stream, alone);
       }
     },
-  }, { highWaterMark: 0 });
+  };
+  const stream = new ReadableStream<Uint8Array>(source as UnderlyingDefaultSource<Uint8Array>, {
+    highWaterMark: 0,
+  });
   offerWhole(stream, () =>
     new Promise((resolve, reject) => {
       if (failure !== undefined) return reject(failure.error);

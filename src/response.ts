@@ -129,8 +129,9 @@ export class CachedResponse extends Response {
    *
    * @param entry The stored entry.
    * @param options The cache key, the clock for `isExpired` (`Date.now` when not given),
-   *   overrides for the served form, and whether the body's buffer is `owned` by this response
-   *   alone ({@linkcode storedBody}).
+   *   overrides for the served form, whether the body's buffer is `owned` by this response
+   *   alone, and whether the body is not a plain hit's (`bytes`: a byte stream where the runtime
+   *   gives one, {@linkcode storedBody}).
    * @returns The response.
    */
   static fromEntry(
@@ -145,6 +146,7 @@ export class CachedResponse extends Response {
       redirected?: boolean;
       revalidated?: boolean;
       owned?: boolean;
+      bytes?: boolean;
     },
   ): CachedResponse {
     const { status } = options;
@@ -152,7 +154,7 @@ export class CachedResponse extends Response {
     // A stored HEAD response has no body, as it had none when it came (its length is the GET's).
     const body = options.body !== undefined ? options.body : entry.method === "HEAD" ? null : entry.body;
     return new CachedResponse(
-      storedBody(body, options.owned),
+      storedBody(body, options.owned, options.bytes),
       {
         status: status ?? entry.status,
         statusText: status === undefined ? entry.statusText : STATUS_TEXT[status] ?? "",

@@ -258,9 +258,12 @@ export class CachedSession implements AsyncDisposable {
     handOver = false,
   ): CachedResponse {
     const now = this.#o.now();
+    // A body that came over the network for this request (a coalesced waiter's, a revalidated one)
+    // is a byte stream, as a miss's is (`storedBody`).
     const { response, bytes } = fromStored(flow, found, this.#o, {
       revalidated: how === "revalidated",
       handOver,
+      bytes: how === "collapsed" || how === "revalidated",
     }, now);
     return this.#monitor.served(response, flow, found.entry, how, bytes, now, forward);
   }

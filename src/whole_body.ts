@@ -11,7 +11,14 @@ import { onAbort, readingAlone, unlessAborted } from "./abort_follow.ts";
 import { joined } from "./bytes.ts";
 import type { TakenBody } from "./body.ts";
 import { type RecordDraft, sealRecord } from "./record.ts";
-import { offerWhole, OWNS_READ_BODY, READS_INTO_RECORD } from "./served_body.ts";
+import {
+  BYTE_BODIES,
+  type ByteOrDefaultSource,
+  closeStream,
+  offerWhole,
+  OWNS_READ_BODY,
+  READS_INTO_RECORD,
+} from "./served_body.ts";
 
 /** Smallest body read straight into its record rather than read, then copied in: 16 KiB. */
 const READ_INTO_RECORD_MIN = 16 * 1024;
@@ -108,7 +115,7 @@ export function laterBody(
   reading: WholeRead,
   closing: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
-  let caller!: ReadableStreamDefaultController<Uint8Array>;
+  let caller!: ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController;
   /** Whether the caller took the body whole: its stream's cancel only marks it as read. */
   let taken = false;
   /** Whether the caller's body has ended: read, failed, aborted or cancelled. */
@@ -119,7 +126,9 @@ export function laterBody(
     ended = true;
     unfollow?.();
   };
-  const stream = new ReadableStream<Uint8Array>({
+  // A byte stream, as fetch's body is (not on Bun: {@linkcode BYTE_BODIES}); its one chunk owns its buffer.
+  const source: ByteOrDefaultSource = {
+    type: BYTE_BODIES ? "bytes" : undefined,
     start: (controller) => {
       caller = controller;
     },
@@ -128,7 +137,7 @@ export function laterBody(
         if (ended) return;
         end();
         if (body.length > 0) caller.enqueue(read ?? body.slice());
-        caller.close();
+        closeStream(caller);
       }, (error) => {
         if (!ended) caller.error(error);
         end();
@@ -140,7 +149,10 @@ export function laterBody(
       const unfollowAlone = readingAlone((reason) => reading.giveUp?.(reason), closing, reading);
       whole.catch(() => {}).finally(unfollowAlone);
     },
-  }, { highWaterMark: 0 });
+  };
+  const stream = new ReadableStream<Uint8Array>(source as UnderlyingDefaultSource<Uint8Array>, {
+    highWaterMark: 0,
+  });
   if (signal) {
     unfollow = onAbort(signal, () => {
       if (!ended) caller.error(signal.reason);

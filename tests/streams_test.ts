@@ -11,6 +11,7 @@ import { MemoryBackend } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { READ_WHOLE_LIMIT } from "../src/body.ts";
 import { delay, type Loopback, loopback } from "./_fixtures.ts";
+import { RUNTIME, RUNTIME_VERSION } from "./_runtime.ts";
 
 const CHUNK = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff);
 const FRESH = { "cache-control": "max-age=600" };
@@ -487,4 +488,95 @@ Deno.test("streams: memory stays bounded while a 200 MB response streams through
         }),
     );
   }
+});
+
+/** Reads a body by a bring-your-own-buffer reader, a few KiB at a time, as plain fetch's can be. */
+async function readByob(response: Response): Promise<Uint8Array> {
+  ok(response.body !== null, "the response has a body");
+  const reader = response.body.getReader({ mode: "byob" });
+  const parts: Uint8Array<ArrayBuffer>[] = [];
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(4096));
+    if (value !== undefined && value.length > 0) parts.push(value);
+    if (done) break;
+  }
+  return new Uint8Array(await new Blob(parts).arrayBuffer());
+}
+
+/** Bun 1.4's own fetch body is no byte stream: there plain fetch refuses such a reader too. */
+const BYOB = { ignore: RUNTIME === "bun" };
+if (BYOB.ignore) console.log(`skipped on ${RUNTIME_VERSION}: BYOB reading (Bun's own fetch body refuses it)`);
+
+Deno.test({
+  name:
+    "streams: a miss, a coalesced waiter's, a revalidated and a partial body read by a BYOB reader give their bytes",
+  ...BYOB,
+  fn: async (t) => {
+    // What `send` writes: copies of CHUNK.
+    const bytesOf = (size: number) => new Uint8Array(size).map((_, i) => CHUNK[i % CHUNK.length]!);
+    const server = await loopback(async (request, response) => {
+      const url = new URL(request.url!, server.url);
+      const size = Number(url.searchParams.get("size") ?? 1000);
+      const kind = url.pathname.slice(1);
+      if (kind === "revalidated") {
+        response.setHeader("etag", '"v1"');
+        response.setHeader("cache-control", "max-age=0");
+        if (request.headers["if-none-match"] === '"v1"') return void response.writeHead(304).end();
+      } else if (kind === "no-store") response.setHeader("cache-control", "no-store");
+      else response.setHeader("cache-control", "max-age=600");
+      if (kind === "event-stream") response.setHeader("content-type", "text/event-stream");
+      if (kind === "slow") await delay(50);
+      if (kind !== "chunked") response.setHeader("content-length", size);
+      await send(response, size);
+      response.end();
+    });
+    const cases: [string, string, RequestInit?][] = [
+      ["a stored miss of 1000 bytes", "/declared?size=1000"],
+      ["a stored miss of 100 KB", "/declared?size=100000"],
+      ["a stored empty miss", "/declared?size=0"],
+      ["a stored miss with an abort signal", "/declared?size=5000", { signal: new AbortController().signal }],
+      ["a stored miss of no declared length", "/chunked?size=100000"],
+      ["a stored miss larger than the cache reads whole", `/declared?size=${READ_WHOLE_LIMIT + 1}`],
+      ["a no-store miss", "/no-store?size=100000"],
+      ["an event stream", "/event-stream?size=1000"],
+      ["a miss larger than maxEntrySize", "/declared?size=1200000"],
+    ];
+    try {
+      await withSession({ backend: new MemoryBackend({ maxEntrySize: 1_100_000 }) }, async (session) => {
+        for (const [name, path, init] of cases) {
+          await t.step(name, async () => {
+            const size = Number(new URL(path, server.url).searchParams.get("size"));
+            const response = await session.fetch(server.url + path, init);
+            equal(response.fromCache, false);
+            deepEqual(await readByob(response), bytesOf(size));
+            const again = await session.fetch(server.url + path);
+            deepEqual(new Uint8Array(await again.arrayBuffer()), bytesOf(size), "what is served next");
+          });
+        }
+        await t.step("a coalesced waiter's body", async () => {
+          const [lead, waiter] = await Promise.all(
+            [0, 1].map(() => session.fetch(`${server.url}/slow?size=70000`)),
+          );
+          equal(server.hitsOf("/slow"), 1, "the waiter did not ask the origin");
+          deepEqual(await readByob(waiter!), bytesOf(70000));
+          deepEqual(await readByob(lead!), bytesOf(70000));
+        });
+        await t.step("a revalidated body", async () => {
+          await (await session.fetch(`${server.url}/revalidated?size=30000`)).arrayBuffer();
+          const response = await session.fetch(`${server.url}/revalidated?size=30000`);
+          equal(response.revalidated, true);
+          deepEqual(await readByob(response), bytesOf(30000));
+        });
+        await t.step("a partial body the cache cut from a stored one", async () => {
+          const url = `${server.url}/declared?size=100000`;
+          const response = await session.fetch(url, { headers: { range: "bytes=1000-60999" } });
+          equal(response.status, 206);
+          equal(response.fromCache, true);
+          deepEqual(await readByob(response), bytesOf(100000).subarray(1000, 61000));
+        });
+      });
+    } finally {
+      await server.close();
+    }
+  },
 });
