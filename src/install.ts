@@ -8,7 +8,7 @@
 import type { CachedSessionOptions } from "./options.ts";
 import type { CachedResponse } from "./response.ts";
 import type { CacheRequestInit } from "./request.ts";
-import { askedByOrigin } from "./origin_call.ts";
+import { askedByOrigin, followOrigin } from "./origin_call.ts";
 import { CachedSession } from "./session.ts";
 
 /** A fetch function backed by a cache; its session is at `.session`. */
@@ -36,6 +36,7 @@ export interface CachedFetch {
 export function cachedFetch(options: CachedSessionOptions = {}): CachedFetch {
   const initial = globalThis.fetch;
   const session = new CachedSession(options);
+  followOrigin(session);
   // Called back by its own origin request (`globalThis.fetch = cachedFetch()`, whose session asks
   // `globalThis.fetch`): the fetch that was global when it was made, not the session, which waits.
   const fetch = (input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> =>

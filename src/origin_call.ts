@@ -13,6 +13,24 @@ import { AsyncLocalStorage } from "node:async_hooks";
 /** The sessions whose origin requests the code running now is part of, the outermost first. */
 const CALLING = new AsyncLocalStorage<readonly Frame[]>();
 
+/**
+ * The sessions {@linkcode askedByOrigin} is asked about: those behind a cached fetch
+ * (`cachedFetch`, `installCache`), which may be the global. Only their origin requests are
+ * followed: any other session's frame would never be read, and following one costs a miss on
+ * Deno 2.9.6 about 2 µs (an `AsyncLocalStorage` run around `fetch`, and its context carried
+ * through every continuation of it).
+ */
+const FOLLOWED = new WeakSet<object>();
+
+/**
+ * Follows the origin requests of a session, so that {@linkcode askedByOrigin} tells of them.
+ *
+ * @param session The session, before it makes any request.
+ */
+export function followOrigin(session: object): void {
+  FOLLOWED.add(session);
+}
+
 /** A session's origin request, asking until what its `fetch` option returned has settled. */
 interface Frame {
   readonly session: object;
@@ -20,13 +38,15 @@ interface Frame {
 }
 
 /**
- * Makes an origin request for a session.
+ * Makes an origin request for a session: followed, when the session is
+ * ({@linkcode followOrigin}), else simply made.
  *
  * @param session The session.
  * @param call Calls its `fetch` option.
  * @returns What `call` returns.
  */
 export function askOrigin<T>(session: object, call: () => T): T {
+  if (!FOLLOWED.has(session)) return call();
   // Within another session's origin request (a session whose fetch is, through the global, another
   // cached fetch), both are asking: either asked again would wait on itself.
   // Only while the call is under way: code it set off that runs later (a queue it shares with the
@@ -50,14 +70,15 @@ export function askOrigin<T>(session: object, call: () => T): T {
  * Whether the code running now is part of the session's own origin request, however deep
  * (through other sessions' origin requests).
  *
- * @param session The session.
+ * @param session The session, followed ({@linkcode followOrigin}): else `false`.
  * @returns Whether it is.
  *
  * @example
  * ```ts
- * import { askedByOrigin, askOrigin } from "./origin_call.ts";
+ * import { askedByOrigin, askOrigin, followOrigin } from "./origin_call.ts";
  *
  * const session = {};
+ * followOrigin(session);
  * console.log(askedByOrigin(session), askOrigin(session, () => askedByOrigin(session))); // false true
  * ```
  */

@@ -71,8 +71,9 @@ export class CachedSession implements AsyncDisposable {
    */
   constructor(options: CachedSessionOptions = {}) {
     const resolved = resolveOptions(options);
-    // Known as this session's own: a fetch option that calls the installed global back reaches
-    // the fetch that was global before (askedByOrigin), not this session, which waits for it.
+    // Known as this session's own (when it is behind a cached fetch, `followOrigin`): a fetch option
+    // that calls the installed global back reaches the fetch that was global before
+    // (askedByOrigin), not this session, which waits for it.
     const origin = resolved.fetch;
     resolved.fetch = (input, init) => askOrigin(this, () => origin(input, init));
     this.#o = resolved;
