@@ -1,13 +1,15 @@
 /**
- * A circuit breaker for the backend: after a few failed calls in a row, the session leaves the
- * backend alone for a while, so that an outage costs its requests nothing. Without it, each
- * request of a hung backend waited for its read's and its write's timeouts (2 s each by default),
- * and each request of a backend that is down reported two failures.
+ * A circuit breaker for calls to the backend: after a few failed calls in a row, the session
+ * makes no more of them for a while, so that an outage costs its requests nothing. Without it,
+ * each request of a hung backend waited for its read's and its write's timeouts (2 s each by
+ * default), and each request of a backend that is down reported two failures. A session has one
+ * breaker for its reads and one for its writes: a store that refuses writes and still reads (a
+ * Redis at `maxmemory`, a full disk) goes on serving what it holds.
  *
  * @module
  */
 
-/** Failed calls in a row that make the session leave the backend alone: 3. */
+/** Failed calls in a row that start a rest: 3. */
 export const FAILURES_IN_A_ROW = 3;
 /** The first rest, doubled after each failed probe: 1,000 ms. */
 export const FIRST_REST = 1000;
@@ -15,13 +17,13 @@ export const FIRST_REST = 1000;
 export const LONGEST_REST = 10_000;
 
 /**
- * What a read may do: go to the backend (`"call"`), go as the probe that tells whether a resting
- * backend is back (`"probe"`; the request does not wait for it), or not go (`undefined`).
+ * What a call may do: go to the backend (`"call"`), go as the probe that tells whether a resting
+ * backend is back (`"probe"`; no request waits for it), or not go (`undefined`).
  */
-export type ReadCall = "call" | "probe" | undefined;
+export type Call = "call" | "probe" | undefined;
 
 /**
- * The breaker's state: working, or resting after failures. Once a rest is over, the next read is
+ * The breaker's state: working, or resting after failures. Once a rest is over, the next call is
  * a probe, made in the background: its success ends the rest, its failure starts a rest twice as
  * long (up to {@linkcode LONGEST_REST}). A call made before a rest began and failing during it
  * counts for nothing; one succeeding ends the rest, as any success does.
@@ -46,7 +48,8 @@ export class Breaker {
   /** How long the current rest is, in ms; 0 while working. */
   #rest = 0;
   #restUntil = 0;
-  #probing = false;
+  /** When the probe under way went, if one is: one that never settles is given up after the longest rest. */
+  #probeAt: number | undefined;
 
   /**
    * @param clock A monotonic clock in ms (by default `performance.now`, which no step of the wall
@@ -56,21 +59,25 @@ export class Breaker {
     this.#clock = clock;
   }
 
-  /** Whether calls go to the backend: it is not resting. Writes go only then. */
+  /** Whether calls go to the backend: it is not resting. */
   get working(): boolean {
     return this.#rest === 0;
   }
 
   /**
-   * Whether a read goes to the backend, and how.
+   * Whether a call goes to the backend, and how.
    *
    * @returns `"call"` while working; while resting, `"probe"` once when the rest is over (and
-   *   none is under way), otherwise `undefined`.
+   *   none is under way, or the one under way went {@linkcode LONGEST_REST} ago), otherwise
+   *   `undefined`.
    */
-  ask(): ReadCall {
+  ask(): Call {
     if (this.#rest === 0) return "call";
-    if (this.#probing || this.#clock() < this.#restUntil) return undefined;
-    this.#probing = true;
+    const now = this.#clock();
+    if (now < this.#restUntil) return undefined;
+    // (A probe that never settles, a custom storage's broken promise, would keep it resting.)
+    if (this.#probeAt !== undefined && now < this.#probeAt + LONGEST_REST) return undefined;
+    this.#probeAt = now;
     return "probe";
   }
 
@@ -78,16 +85,16 @@ export class Breaker {
   passed(): void {
     this.#failures = 0;
     this.#rest = 0;
-    this.#probing = false;
+    this.#probeAt = undefined;
   }
 
   /**
    * A call failed.
    *
-   * @param call How it was made ({@linkcode ask}; a write is a `"call"`).
+   * @param call How it was made ({@linkcode ask}).
    */
-  failed(call: ReadCall): void {
-    if (call === "probe") this.#probing = false;
+  failed(call: Call): void {
+    if (call === "probe") this.#probeAt = undefined;
     if (call === "probe" && this.#rest > 0) {
       this.#restFor(Math.min(this.#rest * 2, LONGEST_REST));
     } else if (this.#rest === 0 && ++this.#failures >= FAILURES_IN_A_ROW) {

@@ -21,7 +21,7 @@ import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 import { callSafely } from "./callbacks.ts";
 import { settledWithin } from "./deadline.ts";
-import { Breaker, type ReadCall } from "./breaker.ts";
+import { Breaker, type Call } from "./breaker.ts";
 
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
@@ -45,8 +45,10 @@ export class CacheAccess {
   #closed = false;
   /** Shared with every other session over the same storage, and with the cache's own deletes. */
   #invalidations: Invalidations;
-  /** Whether the backend rests after failures: reads are misses and writes skipped meanwhile. */
-  #breaker = new Breaker();
+  /** Whether reads rest after failures: they are misses meanwhile, and nothing is written. */
+  #reads = new Breaker();
+  /** Whether writes rest after failures: nothing is written meanwhile; reads go on. */
+  #writes = new Breaker();
 
   /**
    * @param cache The backend.
@@ -66,30 +68,30 @@ export class CacheAccess {
    * @param flow The request it is read for.
    * @param key The storage key.
    * @returns The record, `undefined` when there is none, `null` when the read failed (reported)
-   *   or was not made: while the backend rests after failures ({@linkcode Breaker}).
+   *   or was not made: while reads rest after failures ({@linkcode Breaker}).
    */
   read(flow: Flow, key: string): Promise<Read | null> {
     if (this.#closed) return Promise.resolve(undefined);
-    const call = this.#breaker.ask();
+    const call = this.#reads.ask();
     if (call === "call") return this.#read(flow, key, call);
-    // The backend rests after failures: a miss at once, as for a failed read. Once the rest is
-    // over, one read goes as the probe, in the background: the request does not wait for it.
+    // Reads rest after failures: a miss at once, as for a failed read. Once the rest is over, one
+    // read goes as the probe, in the background: the request does not wait for it.
     if (call === "probe") this.track(this.#read(flow, key, call));
     return SKIPPED;
   }
 
-  #read(flow: Flow, key: string, call: ReadCall): Promise<Read | null> {
+  #read(flow: Flow, key: string, call: Call): Promise<Read | null> {
     // Not async: a hit waits for one promise here, not for an async frame around it as well.
     const read = this.#cache.read(key).then((found) => {
-      this.#breaker.passed();
+      this.#reads.passed();
       return found;
     }, (error) => {
       // A corrupt record was read from a backend that works.
       if (error instanceof BackendError && error.cause instanceof SyntaxError) {
-        this.#breaker.passed();
+        this.#reads.passed();
         this.#monitor.evicted(flow.label, "corrupt", key);
       } else {
-        this.#breaker.failed(call);
+        this.#reads.failed(call);
       }
       this.report(error, "read", flow);
       return null;
@@ -148,15 +150,33 @@ export class CacheAccess {
     deleteAt: number = planDeleteAt(entry, this.#o),
     record?: Uint8Array,
   ): Promise<CacheEntry> {
-    // (While the backend rests after failures, nothing is written, nor reported.)
-    if (this.#closed || !this.#breaker.working) return entry;
+    // (While reads or writes rest after failures, nothing is written, nor reported.)
+    if (this.#closed || !this.#reads.working) return entry;
+    const call = this.#writes.ask();
+    if (call === undefined) return entry;
+    const written = this.#write(flow, found, entry, asked, deleteAt, call, record);
+    // Once the writes' rest is over, one write goes as the probe: no request waits for it.
+    if (call === "probe") this.track(written);
+    else await written;
+    return entry;
+  }
+
+  async #write(
+    flow: Flow,
+    found: Pick<Found, "key" | "viaAlias"> & { occupied?: boolean },
+    entry: CacheEntry,
+    asked: number,
+    deleteAt: number,
+    call: Call,
+    record: Uint8Array | undefined,
+  ): Promise<void> {
     try {
       if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
       // A record over the storage's bound is refused, and the entry it was to replace deleted.
       let refused = false;
       const write = async () => {
         refused = !await this.#cache.write(found.key, entry, deleteAt, record);
-        this.#breaker.passed();
+        this.#writes.passed();
         return !refused;
       };
       const undo = () => this.#cache.delete(found.key);
@@ -166,10 +186,14 @@ export class CacheAccess {
         this.#monitor.evicted(flow.label, "unstorable", found.key);
       }
     } catch (error) {
-      this.#breaker.failed("call");
+      this.#writes.failed(call);
       this.report(error, "write", flow);
     }
-    return entry;
+  }
+
+  /** Whether what a request stores now is written: the session is open, and nothing rests. */
+  get writing(): boolean {
+    return !this.#closed && this.#reads.working && this.#writes.working;
   }
 
   /**

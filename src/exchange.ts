@@ -314,6 +314,8 @@ export class Exchange {
       body === undefined ? response.body : body,
       networkInfo(flow.key, entry, this.#o.now),
     );
-    return this.#monitor.forwarded(wrapped, flow, fwd, conditional, entry, this.#o.now());
+    // (What the session will not write, its reads or writes resting after failures, is not "stored".)
+    const stored = this.#access.writing ? entry : undefined;
+    return this.#monitor.forwarded(wrapped, flow, fwd, conditional, stored, this.#o.now());
   }
 }

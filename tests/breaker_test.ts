@@ -1,7 +1,8 @@
 /**
  * The circuit breaker's states, on a clock of the test's own: three failed calls in a row start a
- * rest, a rest ends with one probe, a failed probe doubles the rest up to its longest, and any
- * success ends it. (tests/fail_open_test.ts shows it under a session, against a real Redis.)
+ * rest, a rest ends with one probe, a failed probe doubles the rest up to its longest, a probe
+ * that never settles is given up, and any success ends the rest. (tests/fail_open_test.ts shows
+ * the session's two breakers, for reads and for writes, against a real Redis.)
  */
 import { equal } from "node:assert/strict";
 import { Breaker, FAILURES_IN_A_ROW, FIRST_REST, LONGEST_REST } from "../src/breaker.ts";
@@ -35,7 +36,7 @@ Deno.test("breaker: once the rest is over, one read goes as the probe; a success
   clock.now = FIRST_REST;
   equal(b.ask(), "probe");
   equal(b.ask(), undefined, "one probe at a time");
-  equal(b.working, false, "writes wait for the probe");
+  equal(b.working, false);
   b.passed();
   equal(b.working, true);
   equal(b.ask(), "call");
@@ -79,4 +80,17 @@ Deno.test("breaker: a probe that fails after a success ended the rest counts as 
   equal(b.working, true);
   failInARow(b, FAILURES_IN_A_ROW - 1);
   equal(b.working, false);
+});
+
+Deno.test("breaker: a probe that never settles is given up after the longest rest, and another goes", () => {
+  const { clock, breaker: b } = breaker();
+  failInARow(b);
+  clock.now = FIRST_REST;
+  equal(b.ask(), "probe"); // ... a custom storage's promise that never settles
+  clock.now = FIRST_REST + LONGEST_REST - 1;
+  equal(b.ask(), undefined);
+  clock.now = FIRST_REST + LONGEST_REST;
+  equal(b.ask(), "probe");
+  b.passed();
+  equal(b.working, true);
 });

@@ -5,6 +5,7 @@
  * `redis-server` and MongoDB stand-in processes that the tests stop, freeze and restart.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
+import { createClient } from "@redis/client";
 import { CacheBackend, type Storage } from "../backends/base.ts";
 import { MongoDBBackend } from "../backends/mongodb.ts";
 import { MemoryStorage } from "../backends/memory.ts";
@@ -116,14 +117,14 @@ Deno.test({
     try {
       await untilCached(s, `${o.url}/warm`);
       await server.pause();
-      // The first request's read and write time out, then the second's read: three in a row.
-      for (const path of ["a", "b"]) equal((await get(s, `${o.url}/${path}`)).fromCache, false);
-      deepEqual(errors.map(({ context }) => context.operation), ["read", "write", "read"]);
+      // Each request's read and write time out, until the third read: three reads in a row.
+      for (const path of ["a", "b", "c"]) equal((await get(s, `${o.url}/${path}`)).fromCache, false);
+      deepEqual(errors.map(({ context }) => context.operation), ["read", "write", "read", "write", "read"]);
 
       const resting = performance.now();
       for (let i = 0; i < 5; i++) equal((await get(s, `${o.url}/c${i}`)).fromCache, false);
       ok(performance.now() - resting < TIMEOUT, "five requests together took less than one timeout");
-      equal(errors.length, 3, "calls not made are not reported");
+      equal(errors.length, 5, "calls not made are not reported");
 
       // Once the rest is over, a request sets off a probe and goes on without waiting for it.
       await delay(FIRST_REST - (performance.now() - resting));
@@ -131,7 +132,7 @@ Deno.test({
       equal((await get(s, `${o.url}/d`)).fromCache, false);
       ok(performance.now() - probing < TIMEOUT, "the request did not wait for the probe");
       await delay(TIMEOUT * 1.5);
-      equal(errors.length, 4, "the failed probe is reported");
+      equal(errors.length, 6, "the failed probe is reported");
 
       await server.resume();
       await untilCached(s, `${o.url}/e`);
@@ -145,17 +146,77 @@ Deno.test({
   },
 });
 
-Deno.test("fail open: a backend that keeps failing is reported three times, not once per request", async () => {
+Deno.test({
+  name:
+    "fail open: a full Redis (maxmemory, noeviction) refuses writes: what it holds is still served, and writes rest",
+  ignore: noRedis !== undefined,
+  async fn() {
+    const server = await privateRedis();
+    const admin = await createClient({ url: server.url }).connect();
+    const o = await origin();
+    const { session: s, errors } = session(new RedisBackend({ url: server.url, timeout: TIMEOUT }));
+    const hot = [...Array(8)].map((_, i) => `${o.url}/hot${i}`);
+    try {
+      for (const url of hot) await get(s, url);
+      await admin.sendCommand(["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+      await admin.sendCommand(["CONFIG", "SET", "maxmemory", "1"]);
+      let hits = 0;
+      for (let round = 0; round < 5; round++) {
+        const fresh = [...Array(4)].map((_, i) => `${o.url}/new${round}-${i}`);
+        const served = await Promise.all([...hot, ...fresh].map((url) => get(s, url)));
+        hits += served.slice(0, hot.length).filter(({ fromCache }) => fromCache).length;
+      }
+      equal(hits, 5 * hot.length, "every request for a stored response is a hit");
+      ok(errors.every(({ context }) => context.operation === "write"), "reads never failed");
+      ok(
+        errors.length >= 3 && errors.length < 5 * 4,
+        `${errors.length} failed writes reported, not one per miss`,
+      );
+
+      await admin.sendCommand(["CONFIG", "SET", "maxmemory", "0"]);
+      await untilCached(s, `${o.url}/room-again`, Math.ceil(FIRST_REST / 50) + 20);
+    } finally {
+      await s.close();
+      await o.close();
+      admin.destroy();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test("fail open: Cache-Status does not say stored while the session's writes rest", async () => {
+  const o = await origin();
+  const storage = new Switched(new MemoryStorage(), true);
+  const s = new CachedSession({ backend: new CacheBackend(storage), cacheStatus: true, onError: () => {} });
+  try {
+    for (let i = 0; i < 3; i++) await get(s, `${o.url}/${i}`);
+    storage.down = false; // back, but the session's reads and writes rest
+    const response = await s.fetch(`${o.url}/resting`);
+    await response.text();
+    const status = response.headers.get("cache-status") ?? "";
+    ok(!status.includes("stored"), status);
+    equal(
+      (await s.fetch(`${o.url}/resting`, { cache: "only-if-cached" })).status,
+      504,
+      "nothing was written",
+    );
+  } finally {
+    await s.close();
+    await o.close();
+  }
+});
+
+Deno.test("fail open: a backend that keeps failing is reported until three reads have failed, not for each request", async () => {
   const o = await origin();
   const storage = new Switched(new MemoryStorage(), true);
   const { session: s, errors } = session(new CacheBackend(storage));
   try {
     for (let i = 0; i < 20; i++) ok((await get(s, `${o.url}/${i}`)).body.startsWith("response "));
     equal(o.hits, 20);
-    deepEqual(errors.map(({ context }) => context.operation), ["read", "write", "read"]);
+    deepEqual(errors.map(({ context }) => context.operation), ["read", "write", "read", "write", "read"]);
     storage.down = false;
     await untilCached(s, `${o.url}/back`, Math.ceil(FIRST_REST / 50) + 20);
-    equal(errors.length, 3);
+    equal(errors.length, 5);
   } finally {
     await s.close();
     await o.close();
@@ -279,8 +340,7 @@ Deno.test("fail open: a storage that throws at once, not through a promise, is a
     await s.close();
     deepEqual(
       errors.map(({ error, context }) => [context.operation, error instanceof BackendError && error.backend]),
-      // The third failure in a row makes the session leave the backend alone: no second write.
-      [["read", "throwing"], ["write", "throwing"], ["read", "throwing"]],
+      [["read", "throwing"], ["write", "throwing"], ["read", "throwing"], ["write", "throwing"]],
     );
   } finally {
     await s.close();
