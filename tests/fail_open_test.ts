@@ -90,6 +90,23 @@ async function outage(server: PrivateServer, backend: CacheBackend, name: string
   }
 }
 
+/** Runs `run` with a session over a private `redis-server` and an origin, all stopped after. */
+async function onPrivateRedis(
+  run: (server: PrivateServer, o: Loopback, recorded: ReturnType<typeof session>) => Promise<void>,
+): Promise<void> {
+  const server = await privateRedis();
+  const o = await origin();
+  const recorded = session(new RedisBackend({ url: server.url, timeout: TIMEOUT }));
+  try {
+    await run(server, o, recorded);
+  } finally {
+    await server.resume();
+    await recorded.session.close();
+    await o.close();
+    await server.stop();
+  }
+}
+
 const noRedis = await redisServerMissing();
 if (noRedis !== undefined) console.log(`fail open: the Redis outage test is skipped: ${noRedis}`);
 
@@ -110,11 +127,8 @@ Deno.test({
   name:
     "fail open: a frozen Redis is left alone after three failed calls; no request waits for it, a probe finds it back",
   ignore: noRedis !== undefined,
-  async fn() {
-    const server = await privateRedis();
-    const o = await origin();
-    const { session: s, errors } = session(new RedisBackend({ url: server.url, timeout: TIMEOUT }));
-    try {
+  fn: () =>
+    onPrivateRedis(async (server, o, { session: s, errors }) => {
       await untilCached(s, `${o.url}/warm`);
       await server.pause();
       // Each request's read and write time out, until the third read: three reads in a row.
@@ -137,51 +151,40 @@ Deno.test({
       await server.resume();
       await untilCached(s, `${o.url}/e`);
       equal((await get(s, `${o.url}/warm`)).fromCache, true, "what was stored before is served again");
-    } finally {
-      await server.resume();
-      await s.close();
-      await o.close();
-      await server.stop();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name:
     "fail open: a full Redis (maxmemory, noeviction) refuses writes: what it holds is still served, and writes rest",
   ignore: noRedis !== undefined,
-  async fn() {
-    const server = await privateRedis();
-    const admin = await createClient({ url: server.url }).connect();
-    const o = await origin();
-    const { session: s, errors } = session(new RedisBackend({ url: server.url, timeout: TIMEOUT }));
-    const hot = [...Array(8)].map((_, i) => `${o.url}/hot${i}`);
-    try {
-      for (const url of hot) await get(s, url);
-      await admin.sendCommand(["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
-      await admin.sendCommand(["CONFIG", "SET", "maxmemory", "1"]);
-      let hits = 0;
-      for (let round = 0; round < 5; round++) {
-        const fresh = [...Array(4)].map((_, i) => `${o.url}/new${round}-${i}`);
-        const served = await Promise.all([...hot, ...fresh].map((url) => get(s, url)));
-        hits += served.slice(0, hot.length).filter(({ fromCache }) => fromCache).length;
-      }
-      equal(hits, 5 * hot.length, "every request for a stored response is a hit");
-      ok(errors.every(({ context }) => context.operation === "write"), "reads never failed");
-      ok(
-        errors.length >= 3 && errors.length < 5 * 4,
-        `${errors.length} failed writes reported, not one per miss`,
-      );
+  fn: () =>
+    onPrivateRedis(async (server, o, { session: s, errors }) => {
+      const admin = await createClient({ url: server.url }).connect();
+      const hot = [...Array(8)].map((_, i) => `${o.url}/hot${i}`);
+      try {
+        for (const url of hot) await get(s, url);
+        await admin.sendCommand(["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+        await admin.sendCommand(["CONFIG", "SET", "maxmemory", "1"]);
+        let hits = 0;
+        for (let round = 0; round < 5; round++) {
+          const fresh = [...Array(4)].map((_, i) => `${o.url}/new${round}-${i}`);
+          const served = await Promise.all([...hot, ...fresh].map((url) => get(s, url)));
+          hits += served.slice(0, hot.length).filter(({ fromCache }) => fromCache).length;
+        }
+        equal(hits, 5 * hot.length, "every request for a stored response is a hit");
+        ok(errors.every(({ context }) => context.operation === "write"), "reads never failed");
+        ok(
+          errors.length >= 3 && errors.length < 5 * 4,
+          `${errors.length} failed writes reported, not one per miss`,
+        );
 
-      await admin.sendCommand(["CONFIG", "SET", "maxmemory", "0"]);
-      await untilCached(s, `${o.url}/room-again`, Math.ceil(FIRST_REST / 50) + 20);
-    } finally {
-      await s.close();
-      await o.close();
-      admin.destroy();
-      await server.stop();
-    }
-  },
+        await admin.sendCommand(["CONFIG", "SET", "maxmemory", "0"]);
+        await untilCached(s, `${o.url}/room-again`, Math.ceil(FIRST_REST / 50) + 20);
+      } finally {
+        admin.destroy();
+      }
+    }),
 });
 
 Deno.test("fail open: Cache-Status does not say stored while the session's writes rest", async () => {
