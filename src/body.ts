@@ -245,6 +245,8 @@ function streamBody(
   };
   /** Whether closing the session ended the read of a body the caller had cancelled: not stored. */
   let given = false;
+  /** Hands a chunk to the caller (from a network body that is a byte stream, it owns its buffer). */
+  const give = (chunk: Uint8Array) => caller.enqueue(chunk as Uint8Array<ArrayBuffer>);
   /** Whether the cache still reads the network body. */
   let reading = true;
   /** Stops following `closing` and the time limit, once the cache's read has ended. */
@@ -271,7 +273,7 @@ function streamBody(
       if (early !== undefined) {
         const chunks = early;
         early = undefined;
-        for (const chunk of chunks) caller.enqueue(chunk);
+        for (const chunk of chunks) give(chunk);
         if (ended) return close();
         if (chunks.length > 0) return;
       }
@@ -340,7 +342,7 @@ function streamBody(
         else {
           // Before the chunk goes: a caller with more reads pending asks again as it takes it.
           asked = false;
-          if (cancelled === undefined) caller.enqueue(value);
+          if (cancelled === undefined) give(value);
         }
       }
     } catch (error) {
