@@ -34,13 +34,14 @@ import { hasContentCoding } from "./cache_control.ts";
 import { Collected } from "./collected_body.ts";
 import { type CacheEntry, draftEntry } from "./record.ts";
 import {
+  type BodyController,
   BYTE_BODIES,
-  type ByteOrDefaultSource,
   closeStream,
   isByteStream,
   offerWhole,
   OWNED_BODY_MIN,
   ownedBody,
+  pulledStream,
   READS_WHOLE,
   storedBody,
 } from "./served_body.ts";
@@ -114,7 +115,9 @@ export async function takeBody(
       (signal == null && await settlesSoon(whole, 2 * QUICK_TURNS));
     if (handOver) {
       const served = ({ body, read }: TakenBody) =>
-        read !== undefined && read.length >= OWNED_BODY_MIN ? ownedBody(read) : storedBody(body, false, true);
+        read !== undefined && read.length >= OWNED_BODY_MIN
+          ? ownedBody(read)
+          : storedBody(body, false, /* byteStream: a miss's */ true);
       return await whole.then(served, failedBody);
     }
     whole.catch(() => {}); // (read by the caller, or by no one)
@@ -211,7 +214,7 @@ function streamBody(
 ): ReadableStream<Uint8Array> {
   const bytes = BYTE_BODIES && isByteStream(body);
   const reader = body.getReader();
-  let caller!: ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController;
+  let caller!: BodyController;
   let cancelled: { reason: unknown } | undefined;
   /** Chunks read before the caller first pulled or took the body whole; `undefined` from then on. */
   let early: Uint8Array[] | undefined = [];
@@ -262,8 +265,7 @@ function streamBody(
     wake?.();
     unfollow?.();
   };
-  const source: ByteOrDefaultSource = {
-    type: bytes ? "bytes" : undefined,
+  const stream = pulledStream(bytes, {
     start: (controller) => {
       caller = controller;
     },
@@ -291,9 +293,6 @@ function streamBody(
         unfollowClosing = readingAlone(giveUp, closing, stream, alone);
       }
     },
-  };
-  const stream = new ReadableStream<Uint8Array>(source as UnderlyingDefaultSource<Uint8Array>, {
-    highWaterMark: 0,
   });
   offerWhole(stream, () =>
     new Promise((resolve, reject) => {

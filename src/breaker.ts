@@ -102,6 +102,16 @@ export class Breaker {
     }
   }
 
+  /**
+   * A call that was let go was not made after all (a write its URL's invalidation dropped): the
+   * probe it would have been goes with the next call.
+   *
+   * @param call How it was to be made ({@linkcode ask}).
+   */
+  dropped(call: Call): void {
+    if (call === "probe") this.#probeAt = undefined;
+  }
+
   #restFor(ms: number): void {
     this.#rest = ms;
     this.#restUntil = this.#clock() + ms;

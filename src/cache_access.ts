@@ -32,6 +32,9 @@ type Read = Awaited<ReturnType<CacheBackend["read"]>>;
 /** A read the session did not make (the backend rests): a miss, as a failed read is. */
 const SKIPPED: Promise<null> = Promise.resolve(null);
 
+/** Where an entry is stored: its key, whether the request reached it through an alias, whether one may be there. */
+type Slot = Pick<Found, "key" | "viaAlias"> & { occupied?: boolean };
+
 /** What a report names: the request, by its label or its method and URL. */
 type Reported = Pick<ParsedRequest, "method" | "url"> & { label?: string };
 
@@ -144,7 +147,7 @@ export class CacheAccess {
    */
   async store(
     flow: Flow,
-    found: Pick<Found, "key" | "viaAlias"> & { occupied?: boolean },
+    found: Slot,
     entry: CacheEntry,
     asked: number,
     deleteAt: number = planDeleteAt(entry, this.#o),
@@ -163,18 +166,20 @@ export class CacheAccess {
 
   async #write(
     flow: Flow,
-    found: Pick<Found, "key" | "viaAlias"> & { occupied?: boolean },
+    found: Slot,
     entry: CacheEntry,
     asked: number,
     deleteAt: number,
     call: Call,
     record: Uint8Array | undefined,
   ): Promise<void> {
+    let made = false;
     try {
       if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
       // A record over the storage's bound is refused, and the entry it was to replace deleted.
       let refused = false;
       const write = async () => {
+        made = true;
         refused = !await this.#cache.write(found.key, entry, deleteAt, record);
         this.#writes.passed();
         return !refused;
@@ -189,6 +194,7 @@ export class CacheAccess {
       this.#writes.failed(call);
       this.report(error, "write", flow);
     }
+    if (!made) this.#writes.dropped(call);
   }
 
   /** Whether what a request stores now is written: the session is open, and nothing rests. */

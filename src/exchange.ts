@@ -165,7 +165,8 @@ export class Exchange {
             this.#access.update(flow, stale!, freshened, asked).finally(() => lead?.release()),
           );
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
-          const served = this.#serve(flow, found, "revalidated", { fwd, status: 304, stored: storable });
+          const stored = storable && this.#access.writing;
+          const served = this.#serve(flow, found, "revalidated", { fwd, status: 304, stored });
           // The 304's own Set-Cookie answers this request: its caller gets it, as from fetch, though
           // a session without storeSetCookie neither stores it nor serves it again.
           if (!o.storeSetCookie) {

@@ -130,8 +130,8 @@ export class CachedResponse extends Response {
    * @param entry The stored entry.
    * @param options The cache key, the clock for `isExpired` (`Date.now` when not given),
    *   overrides for the served form, whether the body's buffer is `owned` by this response
-   *   alone, and whether the body is not a plain hit's (`bytes`: a byte stream where the runtime
-   *   gives one, {@linkcode storedBody}).
+   *   alone, and whether the body is not a plain hit's (`byteStream`: a byte stream where the
+   *   runtime gives one, {@linkcode storedBody}).
    * @returns The response.
    */
   static fromEntry(
@@ -146,7 +146,7 @@ export class CachedResponse extends Response {
       redirected?: boolean;
       revalidated?: boolean;
       owned?: boolean;
-      bytes?: boolean;
+      byteStream?: boolean;
     },
   ): CachedResponse {
     const { status } = options;
@@ -154,7 +154,7 @@ export class CachedResponse extends Response {
     // A stored HEAD response has no body, as it had none when it came (its length is the GET's).
     const body = options.body !== undefined ? options.body : entry.method === "HEAD" ? null : entry.body;
     return new CachedResponse(
-      storedBody(body, options.owned, options.bytes),
+      storedBody(body, options.owned, options.byteStream),
       {
         status: status ?? entry.status,
         statusText: status === undefined ? entry.statusText : STATUS_TEXT[status] ?? "",

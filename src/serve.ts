@@ -46,7 +46,7 @@ export interface Flow extends ParsedRequest {
  * @param o The clock, and whether the session keeps `Set-Cookie`.
  * @param how `revalidated`: the origin just confirmed the entry; `handOver`: nothing uses the
  *   entry after this, and its body lies in a buffer of its own, which the response may take;
- *   `bytes`: the body came over the network for this request, and is served as a miss's is.
+ *   `byteStream`: the body came over the network for this request, and is served as a miss's is.
  * @param now The current time (epoch ms).
  * @returns The response, and how many body bytes it serves.
  */
@@ -54,7 +54,7 @@ export function fromStored(
   flow: Flow,
   found: Hit,
   o: Pick<ResolvedOptions, "now" | "storeSetCookie" | "ignoredParameters">,
-  how: { revalidated: boolean; handOver?: boolean | undefined; bytes?: boolean },
+  how: { revalidated: boolean; handOver?: boolean | undefined; byteStream?: boolean },
   now: number,
 ): { response: CachedResponse; bytes: number } {
   const { entry } = found;
@@ -102,7 +102,7 @@ export function fromStored(
     body: body as Uint8Array<ArrayBuffer> | null,
     owned: how.handOver === true && body === entry.body,
     // A range's body is a byte stream, as a miss's is: it is read by bring-your-own-buffer readers.
-    bytes: how.bytes === true || partial !== undefined,
+    byteStream: how.byteStream === true || partial !== undefined,
   });
   return { response, bytes: body?.length ?? 0 };
 }

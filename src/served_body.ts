@@ -81,10 +81,24 @@ export const OWNS_READ_BODY: boolean = VERSIONS.bun !== undefined;
  */
 export const BYTE_BODIES: boolean = VERSIONS.bun === undefined;
 
-/** The source of a stream that is a byte stream or not (`type`), as the runtime allows. */
-export type ByteOrDefaultSource = Omit<UnderlyingDefaultSource<Uint8Array>, "type"> & {
-  type: "bytes" | undefined;
-};
+/** The controller of a body's stream: a byte stream's, or a default stream's. */
+export type BodyController = ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController;
+
+/**
+ * A body's stream that its caller pulls one chunk at a time (its high-water mark is 0): a byte
+ * stream when `byteStream`, else a default stream.
+ *
+ * @param byteStream Whether it is a byte stream.
+ * @param source Its source, whose `start` gets a {@linkcode BodyController}.
+ * @returns The stream.
+ */
+export function pulledStream(
+  byteStream: boolean,
+  source: Omit<UnderlyingDefaultSource<Uint8Array>, "type">,
+): ReadableStream<Uint8Array> {
+  const typed = { ...source, type: byteStream ? "bytes" : undefined };
+  return new ReadableStream<Uint8Array>(typed as UnderlyingDefaultSource<Uint8Array>, { highWaterMark: 0 });
+}
 
 /**
  * Whether `stream` is a byte stream: one that a bring-your-own-buffer reader can read, and whose
@@ -105,14 +119,18 @@ export function isByteStream(stream: ReadableStream<Uint8Array>): boolean {
 
 /**
  * Closes a stream from its source: a byte stream's pending bring-your-own-buffer read then ends
- * too (it waits for `respond(0)`, not for the close).
+ * too (it waits for `respond(0)`, not for the close). A read into elements wider than a byte
+ * (`Uint16Array`) that the body left a byte short errors the stream instead, as fetch's: that
+ * error is the caller's, not thrown at the cache.
  *
  * @param controller The stream's controller.
  */
-export function closeStream(
-  controller: ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController,
-): void {
-  controller.close();
+export function closeStream(controller: BodyController): void {
+  try {
+    controller.close();
+  } catch {
+    return;
+  }
   if ("byobRequest" in controller) controller.byobRequest?.respond(0);
 }
 
@@ -183,7 +201,7 @@ const UNREAD = new WeakMap<
  *
  * @param body Stored bytes (or another body, passed through).
  * @param owned Whether nothing else holds the buffer of `body`: no copy is needed.
- * @param bytes Whether the body is not a plain hit's (a miss's, a coalesced waiter's, a
+ * @param byteStream Whether the body is not a plain hit's (a miss's, a coalesced waiter's, a
  *   revalidated or partial one's): then it is a byte stream wherever {@linkcode BYTE_BODIES} says,
  *   as fetch's is, taken whole as a hit's is on Node.
  * @returns The body to build the `Response` with.
@@ -191,9 +209,9 @@ const UNREAD = new WeakMap<
 export function storedBody(
   body: BodyInit | Uint8Array | null,
   owned = false,
-  bytes = false,
+  byteStream = false,
 ): BodyInit | null {
-  if (!(STREAM_BYTES || (bytes && BYTE_BODIES)) || !(body instanceof Uint8Array)) {
+  if (!(STREAM_BYTES || (byteStream && BYTE_BODIES)) || !(body instanceof Uint8Array)) {
     return body as BodyInit | null;
   }
   const stream = new ReadableStream<Uint8Array>({

@@ -264,7 +264,7 @@ export class CachedSession implements AsyncDisposable {
     const { response, bytes } = fromStored(flow, found, this.#o, {
       revalidated: how === "revalidated",
       handOver,
-      bytes: how === "collapsed" || how === "revalidated",
+      byteStream: how === "collapsed" || how === "revalidated",
     }, now);
     return this.#monitor.served(response, flow, found.entry, how, bytes, now, forward);
   }

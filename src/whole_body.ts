@@ -12,11 +12,12 @@ import { joined } from "./bytes.ts";
 import type { TakenBody } from "./body.ts";
 import { type RecordDraft, sealRecord } from "./record.ts";
 import {
+  type BodyController,
   BYTE_BODIES,
-  type ByteOrDefaultSource,
   closeStream,
   offerWhole,
   OWNS_READ_BODY,
+  pulledStream,
   READS_INTO_RECORD,
 } from "./served_body.ts";
 
@@ -115,7 +116,7 @@ export function laterBody(
   reading: WholeRead,
   closing: AbortSignal | undefined,
 ): ReadableStream<Uint8Array> {
-  let caller!: ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController;
+  let caller!: BodyController;
   /** Whether the caller took the body whole: its stream's cancel only marks it as read. */
   let taken = false;
   /** Whether the caller's body has ended: read, failed, aborted or cancelled. */
@@ -127,8 +128,7 @@ export function laterBody(
     unfollow?.();
   };
   // A byte stream, as fetch's body is (not on Bun: {@linkcode BYTE_BODIES}); its one chunk owns its buffer.
-  const source: ByteOrDefaultSource = {
-    type: BYTE_BODIES ? "bytes" : undefined,
+  const stream = pulledStream(BYTE_BODIES, {
     start: (controller) => {
       caller = controller;
     },
@@ -149,9 +149,6 @@ export function laterBody(
       const unfollowAlone = readingAlone((reason) => reading.giveUp?.(reason), closing, reading);
       whole.catch(() => {}).finally(unfollowAlone);
     },
-  };
-  const stream = new ReadableStream<Uint8Array>(source as UnderlyingDefaultSource<Uint8Array>, {
-    highWaterMark: 0,
   });
   if (signal) {
     unfollow = onAbort(signal, () => {

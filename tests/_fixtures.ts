@@ -215,10 +215,15 @@ export function storeDown(error: unknown): boolean {
 
 /**
  * A store that can go down, as a database server does: while it is down every call fails, and
- * once it is back it holds what it held before.
+ * once it is back it holds what it held before. While it is `full` (a Redis at `maxmemory` with
+ * `noeviction`), only its writes fail. It counts the calls made to it, and those under way.
  */
 export class Switched implements Storage {
   down: boolean;
+  full = false;
+  /** Calls made to it, and those not settled yet. */
+  calls = 0;
+  pending = 0;
   readonly #storage: Storage;
 
   /**
@@ -245,7 +250,11 @@ export class Switched implements Storage {
     return this.#reach(() => this.#storage.get(key));
   }
   set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
-    return this.#reach(() => this.#storage.set(key, value, deleteAt));
+    return this.#reach(() =>
+      this.full
+        ? Promise.reject(new Error("OOM: the store is full"))
+        : this.#storage.set(key, value, deleteAt)
+    );
   }
   delete(keys: string[]): Promise<void> {
     return this.#reach(() => this.#storage.delete(keys));
@@ -261,7 +270,10 @@ export class Switched implements Storage {
     return this.#storage.close();
   }
   #reach<T>(call: () => Promise<T>): Promise<T> {
-    return this.down ? Promise.reject(new Error(STORE_DOWN)) : call();
+    this.calls++;
+    if (this.down) return Promise.reject(new Error(STORE_DOWN));
+    this.pending++;
+    return call().finally(() => this.pending--);
   }
 }
 

@@ -140,16 +140,8 @@ Deno.test("a body within maxEntrySize whose record is over it is not stored, nor
   }
 });
 
-/** A store whose writes fail while `full` (its reads and deletes work): a full disk. */
-class Full extends Switched {
-  full = false;
-  override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
-    return this.full ? Promise.reject(new Error("disk full")) : super.set(key, value, deleteAt);
-  }
-}
-
 Deno.test("a newer response the storage fails to write takes the older one out", async () => {
-  const storage = new Full(new MemoryStorage());
+  const storage = new Switched(new MemoryStorage());
   const errors: unknown[] = [];
   const session = new CachedSession({
     backend: new CacheBackend(storage),
@@ -168,7 +160,7 @@ Deno.test("a newer response the storage fails to write takes the older one out",
 });
 
 /** A store whose writes and deletes fail while `full`, as SQLite's do on a full disk (its reads work). */
-class FullForDeletes extends Full {
+class FullForDeletes extends Switched {
   override delete(keys: string[]): Promise<void> {
     return this.full ? Promise.reject(new Error("disk full")) : super.delete(keys);
   }
