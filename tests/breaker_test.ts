@@ -94,3 +94,14 @@ Deno.test("breaker: a probe that never settles is given up after the longest res
   b.passed();
   equal(b.working, true);
 });
+
+Deno.test("breaker: a probe dropped before it made its call lets the next call go as the probe", () => {
+  const { clock, breaker: b } = breaker();
+  failInARow(b);
+  clock.now = FIRST_REST;
+  equal(b.ask(), "probe");
+  b.dropped("probe");
+  equal(b.ask(), "probe");
+  b.dropped("call"); // (a call that was no probe changes nothing)
+  equal(b.ask(), undefined);
+});
