@@ -137,7 +137,7 @@ Deno.test({
   ignore: noRedis !== undefined,
   fn: () =>
     onPrivateRedis(async (server, o, { session: s, errors, storage }) => {
-      await untilCached(s, `${o.url}/warm`);
+      for (const path of ["warm", "posted"]) await untilCached(s, `${o.url}/${path}`);
       await server.pause();
       // Each request's read and write time out, until the third read: three reads in a row.
       for (const path of ["a", "b", "c"]) equal((await get(s, `${o.url}/${path}`)).fromCache, false);
@@ -146,6 +146,8 @@ Deno.test({
       const resting = performance.now();
       const calls = storage.calls;
       for (let i = 0; i < 5; i++) equal((await get(s, `${o.url}/c${i}`)).fromCache, false);
+      // A POST's invalidation is remembered, not tried: it does not wait for the frozen backend.
+      await (await s.fetch(`${o.url}/posted`, { method: "POST" })).text();
       equal(storage.calls, calls, "no request reached the frozen backend");
       equal(errors.length, 5, "calls not made are not reported");
 
@@ -159,6 +161,7 @@ Deno.test({
       await server.resume();
       await untilCached(s, `${o.url}/e`);
       equal((await get(s, `${o.url}/warm`)).fromCache, true, "what was stored before is served again");
+      equal((await get(s, `${o.url}/posted`)).fromCache, false, "but not what the POST invalidated");
     }),
 });
 
