@@ -212,7 +212,7 @@ function streamBody(
   closing: AbortSignal | undefined,
   alone: number,
 ): ReadableStream<Uint8Array> {
-  const bytes = BYTE_BODIES && isByteStream(body);
+  const byteStream = BYTE_BODIES && isByteStream(body);
   const reader = body.getReader();
   let caller!: BodyController;
   let cancelled: { reason: unknown } | undefined;
@@ -265,7 +265,7 @@ function streamBody(
     wake?.();
     unfollow?.();
   };
-  const stream = pulledStream(bytes, {
+  const stream = pulledStream(byteStream, {
     start: (controller) => {
       caller = controller;
     },

@@ -214,16 +214,7 @@ export function storedBody(
   if (!(STREAM_BYTES || (byteStream && BYTE_BODIES)) || !(body instanceof Uint8Array)) {
     return body as BodyInit | null;
   }
-  const stream = new ReadableStream<Uint8Array>({
-    type: "bytes",
-    pull(controller) {
-      UNREAD.delete(stream);
-      if (body.length > 0) controller.enqueue(owned ? body as Uint8Array<ArrayBuffer> : body.slice());
-      closeStream(controller);
-    },
-  });
-  UNREAD.set(stream, body);
-  return stream;
+  return oneChunk(body as Uint8Array<ArrayBuffer>, !owned, body);
 }
 
 /**
@@ -234,15 +225,27 @@ export function storedBody(
  * @returns The body to build the `Response` with.
  */
 export function ownedBody(bytes: Uint8Array<ArrayBuffer>): ReadableStream<Uint8Array> {
+  return oneChunk(bytes, false, () => Promise.resolve(bytes));
+}
+
+/**
+ * A byte stream of one chunk, `bytes` or a copy of them, made when it is first pulled; taken
+ * whole instead as `unread` ({@linkcode takeUnread}) while nobody has started to read it.
+ */
+function oneChunk(
+  bytes: Uint8Array<ArrayBuffer>,
+  copy: boolean,
+  unread: Uint8Array | (() => Promise<Uint8Array<ArrayBuffer>>),
+): ReadableStream<Uint8Array> {
   const stream = new ReadableStream<Uint8Array>({
     type: "bytes",
     pull(controller) {
       UNREAD.delete(stream);
-      if (bytes.length > 0) controller.enqueue(bytes);
+      if (bytes.length > 0) controller.enqueue(copy ? bytes.slice() : bytes);
       closeStream(controller);
     },
   });
-  UNREAD.set(stream, () => Promise.resolve(bytes));
+  UNREAD.set(stream, unread);
   return stream;
 }
 
