@@ -52,6 +52,11 @@ export class CacheAccess {
   #reads = new Breaker();
   /** Whether writes rest after failures: nothing is written meanwhile; reads go on. */
   #writes = new Breaker();
+  /** A read's value, once it passed (one function for every read: a hit allocates no other). */
+  #readPassed = <T>(found: T): T => {
+    this.#reads.passed();
+    return found;
+  };
 
   /**
    * @param cache The backend.
@@ -85,10 +90,7 @@ export class CacheAccess {
 
   #read(flow: Flow, key: string, call: Call): Promise<Read | null> {
     // Not async: a hit waits for one promise here, not for an async frame around it as well.
-    const read = this.#cache.read(key).then((found) => {
-      this.#reads.passed();
-      return found;
-    }, (error) => {
+    const read = this.#cache.read(key).then(this.#readPassed, (error) => {
       // A corrupt record was read from a backend that works.
       if (error instanceof BackendError && error.cause instanceof SyntaxError) {
         this.#reads.passed();

@@ -122,7 +122,7 @@ export async function deleteEntries(
   const invalidations = invalidationsOf(scope.storage);
   if (invalidating) {
     if (selection.urls === undefined) await invalidations.invalidatingAll();
-    else await invalidations.invalidating(...selection.urls.map((url) => urlKeyPrefix("GET", url)));
+    else await invalidations.invalidatingUrls(selection.urls);
   }
   const { onProgress } = options;
   const progress: DeleteProgress = { scanned: 0, deleted: 0 };
@@ -170,7 +170,7 @@ export async function deleteEntries(
  */
 export async function deferDelete(scope: ScanScope, urls: URL[], methods: readonly string[]): Promise<void> {
   const invalidations = invalidationsOf(scope.storage);
-  await invalidations.invalidating(...urls.map((url) => urlKeyPrefix("GET", url)));
+  await invalidations.invalidatingUrls(urls);
   invalidations.undone(urls, methods);
 }
 
