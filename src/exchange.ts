@@ -80,8 +80,10 @@ export class Exchange {
    */
   network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
     const signal = signalOf(flow);
-    // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking too.
-    const lead = claimed ?? (this.#o.coalesceRequests ? this.#inflight.lead(flow.key, signal) : undefined);
+    // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking
+    // too; not for a HEAD, which brings no body to share.
+    const leads = this.#o.coalesceRequests && flow.method !== "HEAD";
+    const lead = claimed ?? (leads ? this.#inflight.lead(flow.key, signal) : undefined);
     // (A refresh keeps its signal: it stops as the session closes, or at its time limit.)
     if (lead?.signal === undefined || flow.background || !signal) {
       return this.#exchange(flow, flow, stale, lead);
@@ -118,7 +120,7 @@ export class Exchange {
     // since it was asked for (RFC 9111 §4.4).
     let asked = this.#access.mark();
     const settle = (entry: CacheEntry | undefined) => {
-      if (entry === undefined || entry.method === "HEAD") lead?.release();
+      if (entry === undefined) lead?.release();
       // A waiter may have come after the invalidation: the waiters ask again, one of them leading.
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
       else lead?.settle({ kind: "entry", entry, asked });

@@ -167,13 +167,16 @@ export class CachedSession implements AsyncDisposable {
     if (bypassesCache(flow, o) || (o.cacheControl && flow.policy.cacheControl.noStore)) {
       return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
     }
+    // A HEAD wants the header fields alone: it waits for no other request, whose body may take
+    // minutes to come, and none waits for it (Exchange.network).
+    const coalesces = flow.mode !== "reload" && flow.method !== "HEAD";
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
-    const ticket = flow.mode === "reload" ? undefined : this.#inflight.enter(flow.key);
+    const ticket = coalesces ? this.#inflight.enter(flow.key) : undefined;
     let found: Found | undefined;
     let missed: Shared | undefined;
     try {
-      found = ticket === undefined
+      found = flow.mode === "reload"
         ? await this.#slotOf(flow)
         : await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
     } finally {
@@ -183,7 +186,7 @@ export class CachedSession implements AsyncDisposable {
     let use = found?.entry === undefined ? undefined : usabilityFor(flow, found.entry, o);
     let lead: Lead | undefined;
     let collapsed: ForwardReason | undefined;
-    if ((use === undefined || use === "revalidate") && flow.mode !== "reload") {
+    if ((use === undefined || use === "revalidate") && coalesces) {
       // The same request is at the origin already (a miss or a revalidation): share its result.
       const joined = await this.#inflight.join(flow.key, missed, {
         mayLead: o.coalesceRequests && !flow.conditional && !onlyIfCached(flow),

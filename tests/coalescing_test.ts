@@ -443,23 +443,54 @@ Deno.test("coalescing: a waiter whose Vary headers differ from the stored respon
   await session.close();
 });
 
-Deno.test("coalescing: a GET that waits on a HEAD for the same URL gets a whole body of its own", async () => {
-  // A HEAD leads under the GET's key; what it stores for itself has no body to share.
-  const o = origin(async (request) => {
-    await delay(5);
+Deno.test("coalescing: a HEAD waits for no GET still reading its body, and keeps none waiting", async () => {
+  // A HEAD wants the header fields alone. It used to wait for a GET's whole body (a download that
+  // may take minutes), and a GET that came during a HEAD waited for it before asking itself.
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const o = origin((request) => {
+    if (request.method === "HEAD") return reply(null, { ...FRESH, "content-length": String(BODY.length) });
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        await gate; // the GET's body comes only once the HEAD has its answer
+        controller.enqueue(new TextEncoder().encode(BODY));
+        controller.close();
+      },
+    });
+    const { headers } = reply(null, { ...FRESH, "content-length": String(BODY.length) });
+    return new Response(body, { headers });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const got = session.fetch("http://h.test/").then((response) => response.text());
+  await until(() => o.calls === 1);
+  const head = await within(5000, session.fetch("http://h.test/", { method: "HEAD" }));
+  equal(head.status, 200);
+  equal(head.body, null);
+  equal(o.requests.map((request) => request.method).join(), "GET,HEAD");
+  release();
+  equal((await got).length, BODY.length);
+  // The other way round: a GET that comes while a HEAD is at the origin asks the origin at once.
+  let answer!: () => void;
+  const held = new Promise<void>((resolve) => answer = resolve);
+  const p = origin(async (request) => {
+    if (request.method === "HEAD") await held;
     return reply(request.method === "HEAD" ? null : BODY, {
       ...FRESH,
       "content-length": String(BODY.length),
     });
   });
-  const session = new CachedSession({ fetch: o.fetch });
-  const asked = session.fetch("http://h.test/", { method: "HEAD" });
-  await until(() => o.calls === 1); // the HEAD leads; the GET comes while it is at the origin
-  const [head, get] = await Promise.all([asked, session.fetch("http://h.test/")]);
-  equal(head.body, null);
-  equal((await get.text()).length, BODY.length);
-  equal(o.requests.map((request) => request.method).join(), "HEAD,GET");
+  const other = new CachedSession({ fetch: p.fetch });
+  const asked = other.fetch("http://h.test/", { method: "HEAD" });
+  await until(() => p.calls === 1);
+  equal(
+    (await within(5000, other.fetch("http://h.test/").then((response) => response.text()))).length,
+    BODY.length,
+  );
+  answer();
+  equal((await asked).body, null);
+  equal(p.requests.map((request) => request.method).join(), "HEAD,GET");
   await session.close();
+  await other.close();
 });
 
 Deno.test("coalescing: on by default, off with coalesceRequests: false, validated", async () => {
