@@ -238,6 +238,7 @@ export class Exchange {
       // The waiters get the entry once the body has ended; one of no declared length (a feed, which
       // may never end) they wait for a while at most, then ask the origin themselves.
       if (!response.headers.has("content-length")) lead?.unshareAfter(SHARED_BODY_WAIT);
+      lead?.announce(plan.entry);
       const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
       const body = await takeBody(
         response,

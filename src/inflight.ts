@@ -3,8 +3,9 @@
  * concurrent requests share one origin request instead of each sending its own.
  *
  * The first request for a key leads: it goes to the origin and settles an {@linkcode Outcome}
- * that every request waiting on it receives. A waiter gives up only on its own abort signal, and
- * a leader always settles (`release` settles whatever was not settled yet), so no waiter hangs.
+ * that every request waiting on it receives. A waiter gives up only on its own abort signal, or
+ * once the response's fields show that it is not for that waiter (`Vary`), and a leader always
+ * settles (`release` settles whatever was not settled yet), so no waiter hangs.
  * The origin request goes on while anyone wants what it brings: a leader's caller that aborts
  * fails at once, but the request stops only once no waiter waits either ({@linkcode Lead.signal}).
  *
@@ -80,6 +81,23 @@ export interface Lead {
    * @param ms How long the waiters wait, in ms.
    */
   unshareAfter(ms: number): void;
+  /**
+   * Tells the waiters what the response varies on, once its fields have come: those it does not
+   * answer (their `Vary` headers differ) receive {@linkcode UNSHARED} at once, rather than once
+   * its body has come, and ask the origin themselves.
+   *
+   * @param fields The response's entry, without its body.
+   */
+  announce(fields: Fields): void;
+}
+
+/** What a waiter needs to know of a response before its body comes: what it varies on. */
+export type Fields = Pick<CacheEntry, "vary">;
+
+/** A waiter that leaves once the response's fields show that it is not for it. */
+interface Chooser {
+  accepts: (fields: Fields) => boolean;
+  leave: () => void;
 }
 
 /** A lead as the requests that join it see it. */
@@ -88,10 +106,12 @@ export interface Shared {
    * Waits for the lead's outcome, as one of those that want it, until `signal` aborts.
    *
    * @param signal The waiting caller's abort signal.
+   * @param accepts Whether a response with these fields answers the waiter; when it does not
+   *   ({@linkcode Lead.announce}), the waiter receives {@linkcode UNSHARED} at once.
    * @returns The outcome.
    * @throws {unknown} The signal's reason when it aborts first.
    */
-  wait(signal: AbortSignal | null | undefined): Promise<Outcome>;
+  wait(signal: AbortSignal | null | undefined, accepts?: (fields: Fields) => boolean): Promise<Outcome>;
 }
 
 /** A lookup in progress, see {@linkcode Inflight.enter}. */
@@ -172,19 +192,33 @@ export class Inflight {
     let released = false;
     /** Waiters that joined and have not aborted. */
     let waiting = 0;
+    /** The response's fields, once announced, and the waiters that wait for them to choose. */
+    let fields: Fields | undefined;
+    const choosing = new Set<Chooser>();
     // Once the leader's caller has aborted, the origin request goes on only for the waiters.
     const abandon = () => {
       if (signal?.aborted && (settled || waiting === 0)) origin?.abort(signal.reason);
     };
     const shared: Shared = {
-      wait: async (waiter) => {
+      wait: async (waiter, accepts) => {
+        if (fields !== undefined && accepts?.(fields) === false) return UNSHARED;
         waiting++;
+        let chooser: Chooser | undefined;
+        const wanted = accepts === undefined || fields !== undefined
+          ? promise
+          : new Promise<Outcome>((resolve) => {
+            chooser = { accepts, leave: () => resolve(UNSHARED) };
+            choosing.add(chooser);
+            promise.then(resolve);
+          });
         try {
-          return await unlessAborted(promise, waiter);
+          return await unlessAborted(wanted, waiter);
         } catch (error) {
           waiting--;
           abandon();
           throw error;
+        } finally {
+          if (chooser !== undefined) choosing.delete(chooser);
         }
       },
     };
@@ -224,6 +258,16 @@ export class Inflight {
       unshareAfter: (ms) => {
         if (!settled) patient = after(ms, () => settle(UNSHARED));
       },
+      announce: (announced) => {
+        fields = announced;
+        for (const chooser of choosing) {
+          if (chooser.accepts(announced)) continue;
+          choosing.delete(chooser);
+          waiting--;
+          chooser.leave();
+        }
+        abandon();
+      },
     };
   }
 
@@ -239,7 +283,9 @@ export class Inflight {
    * @param options `mayLead`: whether this request may lead; `signal`: its caller's abort signal;
    *   `outdated`: whether a response a leader got was invalidated since it asked for it. Such a
    *   response is not for this request, nor for any that comes later: its lead is retired (the
-   *   leader keeps it only to store, which the invalidation undoes), and this request asks again.
+   *   leader keeps it only to store, which the invalidation undoes), and this request asks again;
+   *   `accepts`: whether a response with the fields a leader announces answers this request
+   *   ({@linkcode Lead.announce}).
    * @returns The outcome, the lead, or `undefined` when no one leads and this request may not.
    * @throws {unknown} The signal's reason when the caller aborts while it waits.
    */
@@ -250,6 +296,7 @@ export class Inflight {
       mayLead: boolean;
       signal: AbortSignal | null | undefined;
       outdated?: (outcome: Extract<Outcome, { kind: "entry" }>) => boolean;
+      accepts?: (fields: Fields) => boolean;
     },
   ): Promise<Outcome | { kind: "lead"; lead: Lead } | undefined> {
     let shared = this.#leads.get(key) ?? missed;
@@ -258,7 +305,7 @@ export class Inflight {
         const lead = options.mayLead ? this.lead(key, options.signal) : undefined;
         return lead && { kind: "lead", lead };
       }
-      const outcome = await shared.wait(options.signal);
+      const outcome = await shared.wait(options.signal, options.accepts);
       if (outcome.kind === "entry" && options.outdated?.(outcome)) {
         if (this.#leads.get(key) === shared) this.#leads.delete(key);
       } else if (outcome !== RETRY) return outcome;

@@ -194,6 +194,9 @@ export class CachedSession implements AsyncDisposable {
         // The leader settles before its write, and keeps the lead until the write (and its undo)
         // ends: what it got may have been invalidated since (RFC 9111 §4.4).
         outdated: ({ entry, asked }) => this.#access.invalidatedSince(flow, entry, asked),
+        // A response that varies on headers this request sends otherwise is not for it: it stops
+        // waiting once that response's fields have come, not its body.
+        accepts: (fields) => varyMatches(fields, flow.headers),
       });
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());

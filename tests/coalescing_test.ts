@@ -443,6 +443,77 @@ Deno.test("coalescing: a waiter whose Vary headers differ from the stored respon
   await session.close();
 });
 
+Deno.test("coalescing: a waiter whose Vary headers differ leaves once the response's fields come, not its body", async () => {
+  // The English response's body comes only once the German request has its own answer: before,
+  // the German request waited for that body, then asked the origin. A second English request
+  // still waits and shares the first one's response.
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const o = origin((request) => {
+    const language = request.headers.get("accept-language")!;
+    // (Of declared length: waiters wait for such a body however long it takes.)
+    const { headers } = reply(null, { ...FRESH, vary: "accept-language", "content-length": "5" });
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (language === "en") await gate;
+        controller.enqueue(new TextEncoder().encode(`in ${language}`));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const ask = (language: string) =>
+    session.fetch("http://h.test/", { headers: { "accept-language": language } }).then((r) => r.text());
+  const en = ask("en");
+  await until(() => o.calls === 1);
+  const again = ask("en");
+  equal(await within(5000, ask("de")), "in de");
+  release();
+  deepEqual([await en, await again], ["in en", "in en"]);
+  equal(o.requests.map((request) => request.headers.get("accept-language")).join(), "en,de");
+  await session.close();
+});
+
+Deno.test("coalescing: the origin request of a leader that aborted stops once its last waiter leaves on Vary", async () => {
+  let respond!: () => void;
+  const responding = new Promise<void>((resolve) => respond = resolve);
+  const o = origin(async (request) => {
+    const language = request.headers.get("accept-language")!;
+    if (language === "de") return reply("in de", { ...FRESH, vary: "accept-language" });
+    await responding;
+    const { headers } = reply(null, { ...FRESH, vary: "accept-language", "content-length": "5" });
+    // A body that comes only if someone still wants it: it fails once its request is aborted.
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) =>
+        new Promise<void>((_, reject) => {
+          request.signal.addEventListener("abort", () => reject(request.signal.reason));
+          if (request.signal.aborted) reject(request.signal.reason);
+          void controller;
+        }),
+    });
+    return new Response(body, { headers });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const leading = new AbortController();
+  const leader = session.fetch("http://h.test/", {
+    signal: leading.signal,
+    headers: { "accept-language": "en" },
+  });
+  await until(() => o.calls === 1);
+  const waiter = session.fetch("http://h.test/", { headers: { "accept-language": "de" } });
+  await delay(5); // let the waiter reach the wait
+  leading.abort();
+  await rejects(leader, (error: unknown) => error === leading.signal.reason);
+  equal(o.requests[0]!.signal.aborted, false, "the waiter still wants it");
+  respond(); // its fields say it is not for the waiter, who asks the origin itself
+  equal(await (await within(5000, waiter)).text(), "in de");
+  equal(o.requests[0]!.signal.aborted, true, "no one wants it any more");
+  await settle();
+  equal(await session.cache.count(), 1, "the German response alone is stored");
+  await session.close();
+});
+
 Deno.test("coalescing: a HEAD waits for no GET still reading its body, and keeps none waiting", async () => {
   // A HEAD wants the header fields alone. It used to wait for a GET's whole body (a download that
   // may take minutes), and a GET that came during a HEAD waited for it before asking itself.
