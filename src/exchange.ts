@@ -19,7 +19,7 @@ import type { CacheEntry } from "./record.ts";
 import { isFollowed, StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
-import { type Flow, freshen, type Hit, networkInfo } from "./serve.ts";
+import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
 import { type Found, type Plan, planEntry } from "./store_plan.ts";
 import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
 
@@ -81,8 +81,8 @@ export class Exchange {
   network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
     const signal = signalOf(flow);
     // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking
-    // too; not for a HEAD, which brings no body to share.
-    const leads = this.#o.coalesceRequests && flow.method !== "HEAD";
+    // too; not for a HEAD or a Range request, which bring no whole body to share.
+    const leads = this.#o.coalesceRequests && wantsWhole(flow);
     const lead = claimed ?? (leads ? this.#inflight.lead(flow.key, signal) : undefined);
     // (A refresh keeps its signal: it stops as the session closes, or at its time limit.)
     if (lead?.signal === undefined || flow.background || !signal) {

@@ -121,6 +121,19 @@ function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): st
 }
 
 /**
+ * Whether a request wants the whole response, body included: not a `HEAD` (its fields alone), nor
+ * one with a `Range` (some bytes). Only such requests take part in request coalescing: a request
+ * that wants less would else wait for a body that may take minutes to come, or hold up those that
+ * want all of it while it brings less.
+ *
+ * @param flow The request.
+ * @returns `true` unless it is a `HEAD` or has a `Range`.
+ */
+export function wantsWhole(flow: Flow): boolean {
+  return flow.method !== "HEAD" && !flow.headers.has("range");
+}
+
+/**
  * Whether a request takes only a stored response (or a 504): by its mode or its `only-if-cached`.
  *
  * @param flow The request.

@@ -23,7 +23,15 @@ import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
 import { bypassesCache, type Found } from "./store_plan.ts";
 import { slotKey, varyMatches } from "./vary.ts";
-import { type Flow, fromStored, gatewayTimeout, type Hit, networkInfo, onlyIfCached } from "./serve.ts";
+import {
+  type Flow,
+  fromStored,
+  gatewayTimeout,
+  type Hit,
+  networkInfo,
+  onlyIfCached,
+  wantsWhole,
+} from "./serve.ts";
 import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
@@ -167,9 +175,9 @@ export class CachedSession implements AsyncDisposable {
     if (bypassesCache(flow, o) || (o.cacheControl && flow.policy.cacheControl.noStore)) {
       return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
     }
-    // A HEAD wants the header fields alone: it waits for no other request, whose body may take
-    // minutes to come, and none waits for it (Exchange.network).
-    const coalesces = flow.mode !== "reload" && flow.method !== "HEAD";
+    // A HEAD or a Range request waits for no other request, whose body may take minutes to come,
+    // and none waits for it (Exchange.network).
+    const coalesces = flow.mode !== "reload" && wantsWhole(flow);
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
     const ticket = coalesces ? this.#inflight.enter(flow.key) : undefined;

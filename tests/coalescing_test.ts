@@ -514,16 +514,20 @@ Deno.test("coalescing: the origin request of a leader that aborted stops once it
   await session.close();
 });
 
-Deno.test("coalescing: a HEAD waits for no GET still reading its body, and keeps none waiting", async () => {
-  // A HEAD wants the header fields alone. It used to wait for a GET's whole body (a download that
-  // may take minutes), and a GET that came during a HEAD waited for it before asking itself.
+Deno.test("coalescing: a HEAD or a Range request waits for no GET still reading its body, and keeps none waiting", async () => {
+  // A HEAD wants the header fields alone, a Range request some bytes. Each used to wait for a
+  // GET's whole body (a download that may take minutes), and a GET that came during a HEAD waited
+  // for it before asking itself.
   let release!: () => void;
   const gate = new Promise<void>((resolve) => release = resolve);
   const o = origin((request) => {
     if (request.method === "HEAD") return reply(null, { ...FRESH, "content-length": String(BODY.length) });
+    if (request.headers.has("range")) {
+      return reply("xxxx", { ...FRESH, "content-range": `bytes 0-3/${BODY.length}` }, { status: 206 });
+    }
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        await gate; // the GET's body comes only once the HEAD has its answer
+        await gate; // the GET's body comes only once the HEAD and the Range request have their answers
         controller.enqueue(new TextEncoder().encode(BODY));
         controller.close();
       },
@@ -537,14 +541,23 @@ Deno.test("coalescing: a HEAD waits for no GET still reading its body, and keeps
   const head = await within(5000, session.fetch("http://h.test/", { method: "HEAD" }));
   equal(head.status, 200);
   equal(head.body, null);
-  equal(o.requests.map((request) => request.method).join(), "GET,HEAD");
+  const part = await within(5000, session.fetch("http://h.test/", { headers: { range: "bytes=0-3" } }));
+  equal(`${part.status} ${await part.text()}`, "206 xxxx");
+  equal(
+    o.requests.map((request) => `${request.method}${request.headers.has("range") ? "+range" : ""}`).join(),
+    "GET,HEAD,GET+range",
+  );
   release();
   equal((await got).length, BODY.length);
-  // The other way round: a GET that comes while a HEAD is at the origin asks the origin at once.
+  // The other way round: a GET that comes while a HEAD or a Range request is at the origin asks
+  // the origin at once.
   let answer!: () => void;
   const held = new Promise<void>((resolve) => answer = resolve);
   const p = origin(async (request) => {
-    if (request.method === "HEAD") await held;
+    if (request.method === "HEAD" || request.headers.has("range")) await held;
+    if (request.headers.has("range")) {
+      return reply("xxxx", { ...FRESH, "content-range": `bytes 0-3/${BODY.length}` }, { status: 206 });
+    }
     return reply(request.method === "HEAD" ? null : BODY, {
       ...FRESH,
       "content-length": String(BODY.length),
@@ -552,14 +565,19 @@ Deno.test("coalescing: a HEAD waits for no GET still reading its body, and keeps
   });
   const other = new CachedSession({ fetch: p.fetch });
   const asked = other.fetch("http://h.test/", { method: "HEAD" });
-  await until(() => p.calls === 1);
-  equal(
-    (await within(5000, other.fetch("http://h.test/").then((response) => response.text()))).length,
-    BODY.length,
-  );
+  const ranged = other.fetch("http://h.test/ranged", { headers: { range: "bytes=0-3" } });
+  await until(() => p.calls === 2);
+  for (const url of ["http://h.test/", "http://h.test/ranged"]) {
+    equal((await within(5000, other.fetch(url).then((response) => response.text()))).length, BODY.length);
+  }
   answer();
   equal((await asked).body, null);
-  equal(p.requests.map((request) => request.method).join(), "HEAD,GET");
+  equal((await ranged).status, 206);
+  equal(
+    p.requests.map((r) => `${r.method} ${new URL(r.url).pathname}${r.headers.has("range") ? " range" : ""}`)
+      .sort().join(),
+    "GET /,GET /ranged,GET /ranged range,HEAD /",
+  );
   await session.close();
   await other.close();
 });
