@@ -105,3 +105,39 @@ Deno.test("breaker: a probe dropped before it made its call lets the next call g
   b.dropped("call"); // (a call that was no probe changes nothing)
   equal(b.ask(), undefined);
 });
+
+Deno.test("breaker: the rests are 1, 2, 4, 8 and then 10 seconds, as documented", () => {
+  const { clock, breaker: b } = breaker();
+  failInARow(b);
+  let restStart = 0;
+  for (const rest of [1000, 2000, 4000, 8000, 10_000, 10_000]) {
+    clock.now = restStart + rest - 1;
+    equal(b.ask(), undefined, `still resting ${rest - 1} ms into a ${rest} ms rest`);
+    clock.now = restStart + rest;
+    equal(b.ask(), "probe", `the ${rest} ms rest is over`);
+    b.failed("probe");
+    restStart = clock.now;
+  }
+});
+
+Deno.test("breaker: after a probe succeeded, the next rest ends with a probe on time, not one longest rest after the old probe", () => {
+  const { clock, breaker: b } = breaker();
+  failInARow(b);
+  clock.now = FIRST_REST;
+  equal(b.ask(), "probe");
+  b.passed();
+  failInARow(b); // a new outage, right away
+  equal(b.working, false);
+  clock.now = 2 * FIRST_REST;
+  equal(b.ask(), "probe", "the new rest is over");
+});
+
+Deno.test("breaker: a call made before the rest that fails later in it does not restart the rest", () => {
+  const { clock, breaker: b } = breaker();
+  const late = b.ask();
+  failInARow(b);
+  clock.now = FIRST_REST / 2;
+  b.failed(late);
+  clock.now = FIRST_REST;
+  equal(b.ask(), "probe", "the rest ends when it was to");
+});

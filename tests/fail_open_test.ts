@@ -461,3 +461,150 @@ Deno.test("fail open: a throwing onError handler does not fail the request", asy
     await o.close();
   }
 });
+
+Deno.test("fail open: a corrupt record read from a store that answers breaks a run of failed reads", async () => {
+  const o = await origin();
+  const storage = new Switched(new MemoryStorage());
+  const errors: unknown[] = [];
+  const s = new CachedSession({ backend: new CacheBackend(storage), onError: (error) => errors.push(error) });
+  try {
+    const first = await s.fetch(`${o.url}/corrupt`);
+    await first.text();
+    const key = first.cacheKey!;
+    const valid = (await storage.get(key))!;
+    storage.down = true;
+    for (let i = 0; i < 2; i++) await get(s, `${o.url}/down-${i}`); // two failed reads in a row
+    storage.down = false;
+    await storage.set(key, valid.subarray(0, valid.length >> 1), Infinity);
+    equal((await get(s, `${o.url}/corrupt`)).fromCache, false, "a corrupt record is a miss");
+    ok(errors.some((error) => error instanceof BackendError && error.cause instanceof SyntaxError));
+    storage.down = true;
+    await get(s, `${o.url}/down-again`); // one failed read: the first of a new run
+    storage.down = false;
+    const calls = storage.calls;
+    await get(s, `${o.url}/after`);
+    ok(storage.calls > calls, "reads do not rest: the store answered between the failures");
+  } finally {
+    await s.close();
+    await o.close();
+  }
+});
+
+/** A memory store whose writes can fail at once (`full`) or fail only after a while (`slow`). */
+class SlowWrites extends MemoryStorage {
+  mode: "ok" | "full" | "slow" = "ok";
+  /** Whether the slow write has settled. */
+  slowSettled = false;
+  override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+    if (this.mode === "full") return Promise.reject(new Error("OOM: the store is full"));
+    if (this.mode === "ok") return super.set(key, value, deleteAt);
+    // A hung store, as a frozen Redis is: the write gives up after its timeout (1 s here).
+    return new Promise((_resolve, reject) =>
+      setTimeout(() => (this.slowSettled = true, reject(new Error("timed out"))), 1000)
+    );
+  }
+}
+
+Deno.test("fail open: no request waits for the write probe that follows a write rest", async () => {
+  const o = await origin();
+  const storage = new SlowWrites();
+  const s = new CachedSession({ backend: new CacheBackend(storage), onError: () => {} });
+  try {
+    storage.mode = "full";
+    for (let i = 0; i < 3; i++) await get(s, `${o.url}/${i}`); // three failed writes: writes rest
+    await delay(FIRST_REST + 50);
+    storage.mode = "slow";
+    const response = await get(s, `${o.url}/probe`); // its write is the probe, and hangs
+    equal(response.fromCache, false);
+    equal(storage.slowSettled, false, "the response and its body came before the probe's write gave up");
+  } finally {
+    await s.close();
+    await o.close();
+  }
+});
+
+/** An origin whose `/held` answers only once `release()` is called, and counts the requests for it. */
+async function heldOrigin() {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  let n = 0;
+  let asked = 0;
+  const o: Loopback = await loopback(async (request, response) => {
+    if (request.url === "/held" && request.method === "GET") {
+      asked++;
+      await held;
+    }
+    response.writeHead(200, { "cache-control": "max-age=600" }).end(`response ${++n}`);
+  });
+  return { o, release, asked: () => asked };
+}
+
+Deno.test("fail open: while reads rest, Cache-Status does not say stored (nothing is written)", async () => {
+  const { o } = await heldOrigin();
+  const storage = new Switched(new MemoryStorage());
+  const s = new CachedSession({ backend: new CacheBackend(storage), cacheStatus: true, onError: () => {} });
+  try {
+    storage.down = true;
+    // Three failed reads rest the reads; only two writes were tried (the third miss wrote nothing).
+    for (let i = 0; i < 3; i++) await (await s.fetch(`${o.url}/${i}`)).text();
+    storage.down = false;
+    const response = await s.fetch(`${o.url}/miss`);
+    await response.text();
+    const status = response.headers.get("cache-status") ?? "";
+    ok(!status.includes("stored"), status);
+    equal(await storage.get(response.cacheKey!), undefined, "nothing was written");
+  } finally {
+    await s.close();
+    await o.close();
+  }
+});
+
+Deno.test("close: a response that comes after close() is not said to be stored", async () => {
+  const { o, release, asked } = await heldOrigin();
+  const storage = new MemoryStorage();
+  const s = new CachedSession({ backend: new CacheBackend(storage), cacheStatus: true });
+  try {
+    const pending = s.fetch(`${o.url}/held`);
+    await until(() => asked() === 1);
+    await s.close();
+    release();
+    const response = await pending;
+    await response.text();
+    const status = response.headers.get("cache-status") ?? "";
+    ok(!status.includes("stored"), status);
+    equal(await storage.get(response.cacheKey!), undefined, "nothing was written");
+  } finally {
+    await o.close();
+  }
+});
+
+Deno.test("fail open: a POST whose delete waits for the store's return still keeps out a response asked for before it", async () => {
+  const { o, release, asked } = await heldOrigin();
+  const storage = new Switched(new MemoryStorage());
+  const backend = new CacheBackend(storage);
+  // Two sessions over one store: the first one's reads work, the second one's rest.
+  const working = new CachedSession({ backend, onError: () => {} });
+  const resting = new CachedSession({ backend, onError: () => {} });
+  try {
+    const before = working.fetch(`${o.url}/held`); // asked for before the POST
+    await until(() => asked() === 1);
+    storage.down = true;
+    for (let i = 0; i < 3; i++) await (await resting.fetch(`${o.url}/${i}`)).text();
+    storage.down = false;
+    const calls = storage.calls;
+    await (await resting.fetch(`${o.url}/held`, { method: "POST" })).text();
+    equal(storage.calls, calls, "the POST's delete waits for the store's return (deferDelete)");
+    release();
+    const response = await before;
+    await response.text(); // (its write has settled)
+    equal(
+      await storage.get(response.cacheKey!),
+      undefined,
+      "the response asked for before the POST was not written",
+    );
+  } finally {
+    await working.close();
+    await resting.close();
+    await o.close();
+  }
+});

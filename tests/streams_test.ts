@@ -10,7 +10,7 @@ import type { ServerResponse } from "node:http";
 import { MemoryBackend } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { READ_WHOLE_LIMIT } from "../src/body.ts";
-import { delay, type Loopback, loopback } from "./_fixtures.ts";
+import { delay, type Loopback, loopback, within } from "./_fixtures.ts";
 import { RUNTIME, RUNTIME_VERSION } from "./_runtime.ts";
 
 const CHUNK = new Uint8Array(64 * 1024).map((_, i) => (i * 31) & 0xff);
@@ -496,7 +496,8 @@ async function readByob(response: Response): Promise<Uint8Array> {
   const reader = response.body.getReader({ mode: "byob" });
   const parts: Uint8Array<ArrayBuffer>[] = [];
   for (;;) {
-    const { done, value } = await reader.read(new Uint8Array(4096));
+    // (Bounded: a read that never ends fails here, at once, rather than hanging the run.)
+    const { done, value } = await within(5000, reader.read(new Uint8Array(4096)));
     if (value !== undefined && value.length > 0) parts.push(value);
     if (done) break;
   }
@@ -596,8 +597,8 @@ Deno.test({
     try {
       const response = await session.fetch(`${server.url}/odd`);
       const reader = response.body!.getReader({ mode: "byob" });
-      equal((await reader.read(new Uint16Array(4))).value?.byteLength, 2);
-      await rejects(reader.read(new Uint16Array(4)), TypeError);
+      equal((await within(5000, reader.read(new Uint16Array(4)))).value?.byteLength, 2);
+      await rejects(within(5000, reader.read(new Uint16Array(4))), TypeError);
       await delay(50); // (the cache's read of the body ends meanwhile: nothing may throw from it)
       equal((await session.fetch(`${server.url}/odd`)).fromCache, true, "the whole body was stored");
     } finally {
