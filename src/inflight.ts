@@ -91,8 +91,8 @@ export interface Lead {
   announce(fields: Fields): void;
 }
 
-/** What a waiter needs to know of a response before its body comes: what it varies on. */
-export type Fields = Pick<CacheEntry, "vary">;
+/** A response as its waiters see it before its body comes: its entry, without the body. */
+export type Fields = Omit<CacheEntry, "body">;
 
 /** A waiter that leaves once the response's fields show that it is not for it. */
 interface Chooser {

@@ -121,7 +121,7 @@ function checkedKey(key: unknown): string {
  * @param o The session's options.
  * @returns The usability.
  */
-export function usabilityFor(flow: Flow, entry: CacheEntry, o: ResolvedOptions): Usability {
+export function usabilityFor(flow: Flow, entry: Omit<CacheEntry, "body">, o: ResolvedOptions): Usability {
   if (flow.mode === "force-cache" || flow.mode === "only-if-cached") return "fresh";
   if (flow.mode === "no-cache") return "revalidate";
   return usability(entry, flow.policy, o.now(), o);

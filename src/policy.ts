@@ -251,7 +251,7 @@ export function parseAge(value: string | null): number {
  * @param now The current time (epoch ms).
  * @returns Seconds.
  */
-export function currentAge(entry: CacheEntry, now: number): number {
+export function currentAge(entry: Omit<CacheEntry, "body">, now: number): number {
   const kept = initialAges.get(entry.headers);
   const initialAge = kept !== undefined && kept.requestTime === entry.requestTime &&
       kept.responseTime === entry.responseTime
@@ -317,7 +317,7 @@ export type Usability =
  * @returns The usability.
  */
 export function usability(
-  entry: CacheEntry,
+  entry: Omit<CacheEntry, "body">,
   request: PolicyRequest,
   now: number,
   options: { shared: boolean; cacheControl: boolean; staleWhileRevalidate: number },

@@ -176,8 +176,10 @@ export class CachedSession implements AsyncDisposable {
       return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
     }
     // A HEAD or a Range request waits for no other request, whose body may take minutes to come,
-    // and none waits for it (Exchange.network).
-    const coalesces = flow.mode !== "reload" && wantsWhole(flow);
+    // and none waits for it (Exchange.network). Nor does a request with its own If-None-Match or
+    // If-Modified-Since: the origin answers it (a 304, or what it would pass through) without the
+    // body another request is still reading.
+    const coalesces = flow.mode !== "reload" && !flow.conditional && wantsWhole(flow);
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
     const ticket = coalesces ? this.#inflight.enter(flow.key) : undefined;
@@ -202,9 +204,12 @@ export class CachedSession implements AsyncDisposable {
         // The leader settles before its write, and keeps the lead until the write (and its undo)
         // ends: what it got may have been invalidated since (RFC 9111 §4.4).
         outdated: ({ entry, asked }) => this.#access.invalidatedSince(flow, entry, asked),
-        // A response that varies on headers this request sends otherwise is not for it: it stops
-        // waiting once that response's fields have come, not its body.
-        accepts: (fields) => varyMatches(fields, flow.headers),
+        // A response that varies on headers this request sends otherwise is not for it, nor is one
+        // it could use only after validating it (a `no-cache` response; a request in the no-cache
+        // mode, or with max-age=0 or min-fresh): it stops waiting once that response's fields have
+        // come, not its body.
+        accepts: (fields) =>
+          varyMatches(fields, flow.headers) && usabilityFor(flow, fields, o) !== "revalidate",
       });
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());

@@ -6,7 +6,7 @@
 import { deepEqual, equal, match, notEqual, ok, rejects } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
-import { CachedSession, type CachedSessionOptions } from "../mod.ts";
+import { CachedSession, type CachedSessionOptions, type CacheRequestInit } from "../mod.ts";
 import { BACKENDS, delay, dispose, type Loopback, loopback, until, within } from "./_fixtures.ts";
 import { Clock, origin, reply, settle } from "./_origin.ts";
 
@@ -700,3 +700,63 @@ for (
     }
   });
 }
+
+Deno.test("coalescing: a request the shared response cannot answer without validation waits for none of its body", async () => {
+  // A caller's own If-None-Match (matching or not), the no-cache mode, a max-age=0 request, a plain
+  // GET of a `no-cache` response, and an only-if-cached request for one: each used to wait for
+  // the leading GET's whole body, then ask the origin all the same (or answer 504). The leading
+  // GETs' bodies come only once each of these has its answer; a plain GET still shares them.
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => release = resolve);
+  const led = new Set<string>();
+  const o = origin((request) => {
+    const path = new URL(request.url).pathname;
+    const headers = {
+      "cache-control": path === "/no-cache" ? "no-cache" : "max-age=60",
+      etag: '"v1"',
+      "content-length": String(BODY.length),
+    };
+    if (request.headers.get("if-none-match") === '"v1"') return reply(null, headers, { status: 304 });
+    const first = !led.has(path);
+    led.add(path);
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (first) await gate;
+        controller.enqueue(new TextEncoder().encode(BODY));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers });
+  });
+  const session = new CachedSession({ fetch: o.fetch });
+  const text = (url: string) => session.fetch(url).then((response) => response.text());
+  const leaders = [text("http://h.test/fresh"), text("http://h.test/no-cache")];
+  await until(() => o.calls === 2);
+  const shared = text("http://h.test/fresh");
+  const status = (url: string, init?: CacheRequestInit) =>
+    within(
+      5000,
+      session.fetch(url, init).then(async (response) =>
+        `${response.status} ${(await response.text()).length}`
+      ),
+    );
+  equal(await status("http://h.test/fresh", { headers: { "if-none-match": '"v0"' } }), `200 ${BODY.length}`);
+  equal(await status("http://h.test/fresh", { headers: { "if-none-match": '"v1"' } }), "304 0");
+  equal(await status("http://h.test/fresh", { cache: "no-cache" }), `200 ${BODY.length}`);
+  equal(
+    await status("http://h.test/fresh", { headers: { "cache-control": "max-age=0" } }),
+    `200 ${BODY.length}`,
+  );
+  equal(await status("http://h.test/no-cache"), `200 ${BODY.length}`);
+  equal(await status("http://h.test/no-cache", { headers: { "cache-control": "only-if-cached" } }), "504 0");
+  release();
+  deepEqual((await Promise.all([...leaders, shared])).map((body) => body.length), [
+    BODY.length,
+    BODY.length,
+    BODY.length,
+  ]);
+  // The plain GET shared the first response; every other request asked the origin itself, once.
+  equal(o.requests.filter((request) => new URL(request.url).pathname === "/fresh").length, 5);
+  equal(o.requests.filter((request) => new URL(request.url).pathname === "/no-cache").length, 2);
+  await session.close();
+});
