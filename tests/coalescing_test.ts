@@ -3,11 +3,11 @@
  * gets a response of its own, and every caller settles whatever the origin, the backend or the
  * other callers do.
  */
-import { deepEqual, equal, match, notEqual, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, type CachedSessionOptions, type CacheRequestInit } from "../mod.ts";
-import { BACKENDS, delay, dispose, type Loopback, loopback, until, within } from "./_fixtures.ts";
+import { BACKENDS, delay, dispose, loopback, until, within } from "./_fixtures.ts";
 import { Clock, origin, reply, settle } from "./_origin.ts";
 
 const BODY = "x".repeat(64 * 1024);
@@ -657,19 +657,6 @@ Deno.test("coalescing: a lone request aborted before the origin answers aborts i
   await session.close();
 });
 
-/** An origin that holds its GETs until `release()`, counting them; each answer is numbered. */
-async function heldOrigin() {
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => release = resolve);
-  let asked = 0;
-  const o: Loopback = await loopback(async (_request, response) => {
-    const n = ++asked;
-    await held;
-    response.writeHead(200, { "cache-control": "max-age=600" }).end(`response ${n}`);
-  });
-  return { o, release, asked: () => asked };
-}
-
 for (
   const [name, options, init] of [
     ["a reload joins no request already at the origin", {}, { cache: "reload" }],
@@ -681,22 +668,22 @@ for (
   ] as const
 ) {
   Deno.test(`coalescing: ${name}`, async () => {
-    const { o, release, asked } = await heldOrigin();
+    const { server, release } = await gatedServer();
     const s = new CachedSession(options);
     try {
-      const first = s.fetch(`${o.url}/x`);
-      await until(() => asked() === 1);
-      const second = s.fetch(`${o.url}/x`, init);
+      const first = s.fetch(server.url);
+      await until(() => server.hits === 1);
+      const second = s.fetch(server.url, init);
       // (Bounded: on a fault the second request waits for the first, which the origin holds.)
-      await within(5000, until(() => asked() === 2)).catch(() => {});
-      equal(asked(), 2, "the second request asked the origin itself");
+      await within(5000, until(() => server.hits === 2)).catch(() => {});
+      equal(server.hits, 2, "the second request asked the origin itself");
       release();
       const bodies = await Promise.all([first, second].map(async (r) => await (await r).text()));
-      notEqual(bodies[0], bodies[1]);
+      deepEqual(bodies, [BODY, BODY]);
     } finally {
       release();
       await s.close();
-      await o.close();
+      await server.close();
     }
   });
 }
