@@ -199,7 +199,7 @@ export class CachedSession implements AsyncDisposable {
     if ((use === undefined || use === "revalidate") && coalesces) {
       // The same request is at the origin already (a miss or a revalidation): share its result.
       const joined = await this.#inflight.join(flow.key, missed, {
-        mayLead: o.coalesceRequests && !flow.conditional && !onlyIfCached(flow),
+        mayLead: o.coalesceRequests && !onlyIfCached(flow),
         signal: signalOf(flow),
         // The leader settles before its write, and keeps the lead until the write (and its undo)
         // ends: what it got may have been invalidated since (RFC 9111 §4.4).
