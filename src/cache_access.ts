@@ -10,7 +10,7 @@ import type { CacheBackend } from "../backends/base.ts";
 import { normalizeUrl, redactUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { BackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
-import { deferDelete, deleteEntries } from "./inspection.ts";
+import { deleteEntries } from "./inspection.ts";
 import { storedMethods } from "./key_forms.ts";
 import { type Invalidations, invalidationsOf } from "./invalidations.ts";
 import type { Monitor } from "./monitor.ts";
@@ -331,10 +331,10 @@ export class CacheAccess {
         method !== flow.method || !this.#o.allowedMethods.has(method)
       );
       const normalized = urls.map((url) => new URL(normalizeUrl(url, this.#o.ignoredParameters)));
-      if (!this.#reads.working) {
-        // Reads rest after failures: the delete waits for the backend's return, not the request.
-        await deferDelete(this.#cache, normalized, methods);
-      } else if (await deleteEntries(this.#cache, { urls: normalized }, {}, methods) > 0) {
+      // Tried even while reads rest after failures: the backend may be back already, and another
+      // process over it learns of the invalidation from the delete alone (one that fails is
+      // remembered, in this process).
+      if (await deleteEntries(this.#cache, { urls: normalized }, {}, methods) > 0) {
         // (An event tells of entries removed: where nothing was stored, nothing was.)
         for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", this.#redacted(url));
       }

@@ -159,22 +159,6 @@ export async function deleteEntries(
 }
 
 /**
- * Remembers a delete of some URLs' entries that is not tried now (the session's reads rest after
- * failures) as one that failed: what it was to remove is not served, and the next read that finds
- * it deletes it ({@linkcode Invalidations.undone}); a response already asked for is not written
- * after it.
- *
- * @param scope The cache.
- * @param urls The URLs.
- * @param methods The methods whose entries are to go.
- */
-export async function deferDelete(scope: ScanScope, urls: URL[], methods: readonly string[]): Promise<void> {
-  const invalidations = invalidationsOf(scope.storage);
-  await invalidations.invalidatingUrls(urls);
-  invalidations.undone(urls, methods);
-}
-
-/**
  * Adds up the size of every record of the cache (entries and redirect aliases).
  *
  * @param scope The cache.
