@@ -2,10 +2,7 @@
  * `RedisBackend`: a cache in Redis (6.2 or later), shared by every process that points at the
  * same server. Each record is one Redis string under a key prefix that carries the schema
  * version, with a native expiry (`PXAT`) at the time the record can no longer be served or
- * revalidated; reads take one round trip. Each record is also listed in a directory (a Redis set)
- * named by the first characters of its key, so that the entries of one URL are found without
- * scanning the database ({@linkcode DIRECTORY_NAME_LENGTH}); writes and directory reads are Lua
- * scripts (`EVAL`), each one atomic step.
+ * revalidated; reads take one round trip.
  *
  * The driver is `@redis/client`, the core of the official node-redis client without the
  * modules meta-package: it is maintained by Redis, maps bulk strings to `Buffer`s without a
@@ -46,7 +43,7 @@ import { Deadlines } from "../src/deadline.ts";
 /** Default server: `redis://127.0.0.1:6379`. */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 /** Default key prefix; `v1` is the schema version of what is stored under it. */
-export const DEFAULT_REDIS_PREFIX = "http-cache:v2:";
+export const DEFAULT_REDIS_PREFIX = "http-cache:v1:";
 /** Default time limit of one command, and of connecting: 2,000 ms. */
 export const DEFAULT_REDIS_TIMEOUT = 2000;
 /** Default bound on one record: 32 MiB. Larger responses stream through unstored. */
@@ -54,49 +51,6 @@ export const DEFAULT_REDIS_MAX_ENTRY_SIZE = 32 * 1024 * 1024;
 
 /** Keys asked for per SCAN step, and deleted per UNLINK. */
 const BATCH = 1000;
-/**
- * How many characters of a key name its directory: 22, the digest of a method and URL that starts
- * every entry's key (an alias's: `~` and 21 of them). Every record is listed in the directory of its
- * key's first 22 characters (a Redis set), so that `keys(prefix)` with a prefix that long or longer
- * reads one directory instead of scanning the database: invalidating a URL after a `POST` takes a
- * few round trips, however many keys the database holds. A shorter prefix scans.
- */
-export const DIRECTORY_NAME_LENGTH = 22;
-/** Follows the prefix in a directory's key: not printable ASCII, so no record's key starts so. */
-const DIRECTORY = "\x7f";
-/**
- * Writes a record and lists it in its directory, in one step. The directory lasts as long as the
- * longest-lived record it lists. KEYS: the record, its directory; ARGV: the bytes, the time of
- * expiry (epoch ms, `""` for never), the key.
- */
-const SET_LISTED = `
-local fresh = redis.call("EXISTS", KEYS[2]) == 0
-if ARGV[2] == "" then redis.call("SET", KEYS[1], ARGV[1]) else redis.call("SET", KEYS[1], ARGV[1], "PXAT", ARGV[2]) end
-redis.call("SADD", KEYS[2], ARGV[3])
-local ttl = redis.call("PTTL", KEYS[2])
-if ARGV[2] == "" then
-  if ttl >= 0 then redis.call("PERSIST", KEYS[2]) end
-elseif fresh then
-  redis.call("PEXPIREAT", KEYS[2], ARGV[2])
-elseif ttl >= 0 then
-  local now = redis.call("TIME")
-  if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl < tonumber(ARGV[2]) then
-    redis.call("PEXPIREAT", KEYS[2], ARGV[2])
-  end
-end
-return 1`;
-/**
- * One step through a directory: the keys it lists whose records exist, and the next cursor (`"0"`
- * at the end); keys whose records are gone (deleted, expired) leave it. KEYS: the directory; ARGV:
- * the cursor, the storage prefix.
- */
-const LIST_STEP = `
-local step = redis.call("SSCAN", KEYS[1], ARGV[1], "COUNT", ${BATCH})
-local found = {}
-for _, key in ipairs(step[2]) do
-  if redis.call("EXISTS", ARGV[2] .. key) == 1 then found[#found + 1] = key else redis.call("SREM", KEYS[1], key) end
-end
-return { step[1], found }`;
 /**
  * Options of every command: no timer of the client's own. `@redis/client` arms an
  * `AbortSignal.timeout` per command (5 s by default) that is never cleared: ~12 µs of a hit on
@@ -145,7 +99,7 @@ export interface RedisBackendOptions {
   /**
    * Prefix of every key the cache writes, carrying the schema version; `clear()` deletes
    * exactly the keys under it.
-   * @default {"http-cache:v2:"}
+   * @default {"http-cache:v1:"}
    */
   prefix?: string;
   /**
@@ -275,19 +229,11 @@ export class RedisStorage implements Storage {
   async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     // A refused record must not leave the older one it was meant to replace.
     if (value.length > this.maxEntrySize) return this.delete([key]);
+    const args = ["SET", this.prefix + key, Buffer.from(value.buffer, value.byteOffset, value.byteLength)];
     // Redis takes a 64-bit integer, written out in digits (String(1e21) is "1e+21"): a time beyond
     // a safe integer (some 285,000 years) is for ever.
-    const expiry = deleteAt <= Number.MAX_SAFE_INTEGER ? String(Math.max(1, Math.ceil(deleteAt))) : "";
-    await this.#send([
-      "EVAL",
-      SET_LISTED,
-      "2",
-      this.prefix + key,
-      this.#directory(key),
-      Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-      expiry,
-      key,
-    ]);
+    if (deleteAt <= Number.MAX_SAFE_INTEGER) args.push("PXAT", String(Math.max(1, Math.ceil(deleteAt))));
+    await this.#send(args);
   }
 
   async delete(keys: string[]): Promise<void> {
@@ -297,23 +243,8 @@ export class RedisStorage implements Storage {
   }
 
   async *keys(prefix = ""): AsyncIterableIterator<string> {
-    if (prefix.length >= DIRECTORY_NAME_LENGTH) {
-      const directory = this.#directory(prefix);
-      let cursor = "0";
-      do {
-        const reply = await this.#send(["EVAL", LIST_STEP, "1", directory, cursor, this.prefix]) as [
-          string,
-          string[],
-        ];
-        cursor = reply[0];
-        for (const key of reply[1]) if (key.startsWith(prefix)) yield key;
-      } while (cursor !== "0");
-      return;
-    }
     for await (const batch of this.#scan(prefix)) {
-      for (const key of batch) {
-        if (key[this.prefix.length] !== DIRECTORY) yield key.slice(this.prefix.length);
-      }
+      for (const key of batch) yield key.slice(this.prefix.length);
     }
   }
 
@@ -329,11 +260,6 @@ export class RedisStorage implements Storage {
     await this.#deadlines.race(client.close(), () => timedOut("close", this.timeout)).catch(() =>
       client.destroy()
     );
-  }
-
-  /** The key of the directory that lists `key` (see {@linkcode DIRECTORY_NAME_LENGTH}). */
-  #directory(key: string): string {
-    return this.prefix + DIRECTORY + key.slice(0, DIRECTORY_NAME_LENGTH);
   }
 
   /** Full keys under the storage prefix plus `prefix`, a SCAN step at a time. */

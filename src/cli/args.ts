@@ -183,7 +183,7 @@ Usage: http-cache CACHE COMMAND [ARGUMENTS] [OPTIONS]
 CACHE
   sqlite:PATH                 a SQLite file, e.g. sqlite:./http_cache.db
   redis://HOST[:PORT][/DB]    a Redis server (rediss:// for TLS); add ?prefix=KEY_PREFIX
-                              for another key prefix than http-cache:v2:
+                              for another key prefix than http-cache:v1:
   mongodb://HOST[:PORT]/DB    a MongoDB database (mongodb+srv:// too); add
                               ?collection=NAME for another collection than responses_v1
   kv:PATH                     a Deno KV file or KV Connect URL (Deno: run with --unstable-kv)
