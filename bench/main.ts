@@ -264,6 +264,16 @@ not from the tables of this page:
   pool, whose slabs a kept record would hold beyond what the memory backend's byte bound counts),
   then the caller's \`Response\` and stream, the key, the look-up in a full store and the eviction
   that a new record makes there.
+- **A 100 KB miss on Node** (2026-12-06) is above its target, not only by noise: timed in one
+  process, 50 rounds of 48 ms each, it cost 34–60% over plain fetch in three repetitions where
+  plain fetch keeping a copy cost 8–11%, and both full runs of that day gave +43% and +42%. In an
+  instrumented copy, copying the body into its record took 171–183 µs a miss and allocating the
+  record 36 µs, where the floor's kept copy took 78 µs all told; allocating zeroed memory instead,
+  or copying once at the end instead of chunk by chunk, moved that time without cutting it. Page
+  faults were the same (110,000 against 118,000 over 3,500 misses), user CPU 0.55 s more, and
+  \`perf\` showed no hot spot. Counted exactly with \`v8.promiseHooks\`, a 1 KB miss makes 130
+  promises and allocates 104 KB of heap, plain fetch 36 and 62 KB; 26 of the promises wait turn by
+  turn for the write (\`settlesSoon\`), whose promise-free variant timed the same.
 - **A hit among 1M entries** is a hit in memory the CPU has not cached, and the floor loses as much:
   over a plain \`Map\` of as many URLs' bytes, visited in the same order beside the memory backend, it
   takes 1.73× its time among 1k in one run (7.6 µs against 4.4), and the memory backend
