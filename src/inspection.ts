@@ -219,15 +219,20 @@ async function* urlCandidates(
 ): AsyncIterableIterator<Candidate> {
   const normalized = normalizeUrl(url);
   const seen = new Map<string, boolean>(); // key -> selected
-  for (const method of methods) {
+  // Every method's entries and aliases are listed at once: where a listing scans the storage
+  // (Redis), a POST then waits for the longest of them, not for their sum.
+  const listings = await Promise.all(methods.flatMap((method) => {
     const prefix = urlKeyPrefix(method, url);
-    for await (const { key, record, size } of readRecords(scope, listKeys(scope, prefix))) {
+    return [collect(listKeys(scope, prefix)), collect(listKeys(scope, ALIAS_PREFIX + prefix))];
+  }));
+  for (let m = 0; m < methods.length; m++) {
+    for await (const { key, record, size } of readRecords(scope, listings[2 * m]!)) {
       if (record.kind !== "entry" || seen.has(key)) continue;
       const selected = test === undefined || test(record.entry, scope.now());
       seen.set(key, selected);
       yield { kind: "entry", key, entry: record.entry, size, selected };
     }
-    for await (const alias of readRecords(scope, listKeys(scope, ALIAS_PREFIX + prefix))) {
+    for await (const alias of readRecords(scope, listings[2 * m + 1]!)) {
       if (alias.record.kind !== "alias") continue;
       // The alias names the slots of the URLs that were asked for: their entries and Vary variants.
       let anyEntry = false, anySelected = false;
@@ -254,7 +259,7 @@ async function* urlCandidates(
  */
 async function* readRecords(
   scope: ScanScope,
-  keys: AsyncIterable<string>,
+  keys: AsyncIterable<string> | Iterable<string>,
 ): AsyncIterableIterator<{ key: string; record: DecodedRecord; size: number }> {
   let width = READ_AHEAD;
   const batch: string[] = [];

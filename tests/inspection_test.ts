@@ -214,3 +214,29 @@ Deno.test("inspection: deleteUrls removes the entries of every method that a ses
   equal(again.fromCache, false);
   await session.close();
 });
+
+Deno.test("inspection: deleteUrls lists every method's entries and aliases side by side, not one after the other", async () => {
+  // A storage whose listings end only once all four (GET and HEAD, entries and aliases) have
+  // started: listed one after the other, as they were, the first never ends.
+  class Listing extends MemoryStorage {
+    started = 0;
+    #all!: () => void;
+    #allStarted = new Promise<void>((resolve) => this.#all = resolve);
+    override async *keys(prefix = ""): AsyncIterableIterator<string> {
+      if (++this.started === 4) this.#all();
+      await this.#allStarted;
+      yield* super.keys(prefix);
+    }
+  }
+  const storage = new Listing();
+  const cache = new CacheBackend(storage);
+  const deleting = cache.deleteUrls("https://example.com/x");
+  let hung: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    deleting,
+    new Promise((_, reject) =>
+      hung = setTimeout(() => reject(new Error("the listings ran one by one")), 5000)
+    ),
+  ]).finally(() => clearTimeout(hung));
+  equal(storage.started, 4);
+});
