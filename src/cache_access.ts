@@ -330,11 +330,11 @@ export class CacheAccess {
       const methods = storedMethods(this.#cache.storage).filter((method) =>
         method !== flow.method || !this.#o.allowedMethods.has(method)
       );
-      const normalized = urls.map((url) => new URL(normalizeUrl(url, this.#o.ignoredParameters)));
+      const filter = { urls: urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)) };
       // Tried even while reads rest after failures: the backend may be back already, and another
       // process over it learns of the invalidation from the delete alone (one that fails is
       // remembered, in this process).
-      if (await deleteEntries(this.#cache, { urls: normalized }, {}, methods) > 0) {
+      if (await deleteEntries(this.#cache, filter, {}, methods) > 0) {
         // (An event tells of entries removed: where nothing was stored, nothing was.)
         for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", this.#redacted(url));
       }

@@ -122,7 +122,7 @@ export async function deleteEntries(
   const invalidations = invalidationsOf(scope.storage);
   if (invalidating) {
     if (selection.urls === undefined) await invalidations.invalidatingAll();
-    else await invalidations.invalidatingUrls(selection.urls);
+    else await invalidations.invalidating(...selection.urls.map((url) => urlKeyPrefix("GET", url)));
   }
   const { onProgress } = options;
   const progress: DeleteProgress = { scanned: 0, deleted: 0 };
@@ -221,18 +221,18 @@ async function* urlCandidates(
   const seen = new Map<string, boolean>(); // key -> selected
   // Every method's entries and aliases are listed at once: where a listing scans the storage
   // (Redis), a POST then waits for the longest of them, not for their sum.
-  const listings = await Promise.all(methods.flatMap((method) => {
+  const listings = await Promise.all(methods.map((method) => {
     const prefix = urlKeyPrefix(method, url);
-    return [collect(listKeys(scope, prefix)), collect(listKeys(scope, ALIAS_PREFIX + prefix))];
+    return Promise.all([collect(listKeys(scope, prefix)), collect(listKeys(scope, ALIAS_PREFIX + prefix))]);
   }));
-  for (let m = 0; m < methods.length; m++) {
-    for await (const { key, record, size } of readRecords(scope, listings[2 * m]!)) {
+  for (const [entryKeys, aliasKeys] of listings) {
+    for await (const { key, record, size } of readRecords(scope, entryKeys)) {
       if (record.kind !== "entry" || seen.has(key)) continue;
       const selected = test === undefined || test(record.entry, scope.now());
       seen.set(key, selected);
       yield { kind: "entry", key, entry: record.entry, size, selected };
     }
-    for await (const alias of readRecords(scope, listings[2 * m + 1]!)) {
+    for await (const alias of readRecords(scope, aliasKeys)) {
       if (alias.record.kind !== "alias") continue;
       // The alias names the slots of the URLs that were asked for: their entries and Vary variants.
       let anyEntry = false, anySelected = false;

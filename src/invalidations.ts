@@ -147,16 +147,6 @@ export class Invalidations {
   }
 
   /**
-   * Starts invalidating some URLs ({@linkcode invalidating}), before their entries are deleted.
-   *
-   * @param urls The URLs, normalised as keys hold them.
-   * @returns Once the writes already under way have ended.
-   */
-  invalidatingUrls(urls: readonly URL[]): Promise<void> {
-    return this.invalidating(...urls.map((url) => urlKeyPrefix("GET", url)));
-  }
-
-  /**
    * Starts invalidating the URLs of some storage keys ({@linkcode invalidating}), before they are
    * deleted.
    *

@@ -175,18 +175,13 @@ export class CachedSession implements AsyncDisposable {
     if (bypassesCache(flow, o) || (o.cacheControl && flow.policy.cacheControl.noStore)) {
       return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
     }
-    // A HEAD or a Range request waits for no other request, whose body may take minutes to come,
-    // and none waits for it (Exchange.network). Nor does a request with its own If-None-Match or
-    // If-Modified-Since: the origin answers it (a 304, or what it would pass through) without the
-    // body another request is still reading.
-    const coalesces = flow.mode !== "reload" && !flow.conditional && wantsWhole(flow);
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
-    const ticket = coalesces ? this.#inflight.enter(flow.key) : undefined;
+    const ticket = flow.mode === "reload" ? undefined : this.#inflight.enter(flow.key);
     let found: Found | undefined;
     let missed: Shared | undefined;
     try {
-      found = flow.mode === "reload"
+      found = ticket === undefined
         ? await this.#slotOf(flow)
         : await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
     } finally {
@@ -196,7 +191,13 @@ export class CachedSession implements AsyncDisposable {
     let use = found?.entry === undefined ? undefined : usabilityFor(flow, found.entry, o);
     let lead: Lead | undefined;
     let collapsed: ForwardReason | undefined;
-    if ((use === undefined || use === "revalidate") && coalesces) {
+    // A HEAD or a Range request waits for no other request, whose body may take minutes to come,
+    // and none waits for it (Exchange.network). Nor does a request with its own If-None-Match or
+    // If-Modified-Since: the origin answers it (a 304, or what it would pass through) without the
+    // body another request is still reading. (Asked of misses alone: a hit reads no more fields.)
+    const joins = ticket !== undefined && !flow.conditional && (use === undefined || use === "revalidate") &&
+      wantsWhole(flow);
+    if (joins) {
       // The same request is at the origin already (a miss or a revalidation): share its result.
       const joined = await this.#inflight.join(flow.key, missed, {
         mayLead: o.coalesceRequests && !onlyIfCached(flow),
