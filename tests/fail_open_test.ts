@@ -12,7 +12,7 @@ import { MongoDBBackend } from "../backends/mongodb.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { RedisBackend, RedisStorage } from "../backends/redis.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
-import { BackendError, CachedSession, type ErrorContext } from "../mod.ts";
+import { BackendError, CachedSession, type CachedSessionOptions, type ErrorContext } from "../mod.ts";
 import { FIRST_REST } from "../src/breaker.ts";
 import { BACKENDS, delay, dispose, type Loopback, loopback, scratch, Switched, until } from "./_fixtures.ts";
 import {
@@ -34,9 +34,13 @@ function origin(): Promise<Loopback> {
 }
 
 /** A session that records what reaches onError. */
-function session(backend: CacheBackend) {
+function session(backend: CacheBackend, options: CachedSessionOptions = {}) {
   const errors: { error: unknown; context: ErrorContext }[] = [];
-  const cached = new CachedSession({ backend, onError: (error, context) => errors.push({ error, context }) });
+  const cached = new CachedSession({
+    ...options,
+    backend,
+    onError: (error, context) => errors.push({ error, context }),
+  });
   return { session: cached, errors };
 }
 
@@ -217,7 +221,7 @@ function revalidatingOrigin(): Promise<Loopback> {
 Deno.test("fail open: while writes rest, Cache-Status says stored neither for a miss nor for a 304", async () => {
   const o = await revalidatingOrigin();
   const storage = new Switched(new MemoryStorage());
-  const s = new CachedSession({ backend: new CacheBackend(storage), cacheStatus: true, onError: () => {} });
+  const { session: s } = session(new CacheBackend(storage), { cacheStatus: true });
   try {
     await get(s, `${o.url}/revalidated`);
     storage.full = true;
@@ -240,7 +244,7 @@ Deno.test("fail open: while writes rest, Cache-Status says stored neither for a 
 Deno.test("fail open: a write probe that an invalidation leaves unmade does not keep writes resting", async () => {
   const o = await revalidatingOrigin();
   const storage = new Switched(new MemoryStorage());
-  const s = new CachedSession({ backend: new CacheBackend(storage), onError: () => {} });
+  const { session: s } = session(new CacheBackend(storage));
   try {
     storage.full = true;
     for (let i = 0; i < 3; i++) await get(s, `${o.url}/${i}`);
@@ -470,8 +474,7 @@ Deno.test("fail open: a throwing onError handler does not fail the request", asy
 Deno.test("fail open: a corrupt record read from a store that answers breaks a run of failed reads", async () => {
   const o = await origin();
   const storage = new Switched(new MemoryStorage());
-  const errors: unknown[] = [];
-  const s = new CachedSession({ backend: new CacheBackend(storage), onError: (error) => errors.push(error) });
+  const { session: s, errors } = session(new CacheBackend(storage));
   try {
     const first = await s.fetch(`${o.url}/corrupt`);
     await first.text();
@@ -482,7 +485,7 @@ Deno.test("fail open: a corrupt record read from a store that answers breaks a r
     storage.down = false;
     await storage.set(key, valid.subarray(0, valid.length >> 1), Infinity);
     equal((await get(s, `${o.url}/corrupt`)).fromCache, false, "a corrupt record is a miss");
-    ok(errors.some((error) => error instanceof BackendError && error.cause instanceof SyntaxError));
+    ok(errors.some(({ error }) => error instanceof BackendError && error.cause instanceof SyntaxError));
     storage.down = true;
     await get(s, `${o.url}/down-again`); // one failed read: the first of a new run
     storage.down = false;
@@ -513,7 +516,7 @@ class SlowWrites extends MemoryStorage {
 Deno.test("fail open: no request waits for the write probe that follows a write rest", async () => {
   const o = await origin();
   const storage = new SlowWrites();
-  const s = new CachedSession({ backend: new CacheBackend(storage), onError: () => {} });
+  const { session: s } = session(new CacheBackend(storage));
   try {
     storage.mode = "full";
     for (let i = 0; i < 3; i++) await get(s, `${o.url}/${i}`); // three failed writes: writes rest
@@ -547,7 +550,7 @@ async function heldOrigin() {
 Deno.test("fail open: while reads rest, Cache-Status does not say stored (nothing is written)", async () => {
   const { o } = await heldOrigin();
   const storage = new Switched(new MemoryStorage());
-  const s = new CachedSession({ backend: new CacheBackend(storage), cacheStatus: true, onError: () => {} });
+  const { session: s } = session(new CacheBackend(storage), { cacheStatus: true });
   try {
     storage.down = true;
     // Three failed reads rest the reads; only two writes were tried (the third miss wrote nothing).
@@ -588,8 +591,8 @@ Deno.test("fail open: a POST made while its session's reads rest still keeps out
   const storage = new Switched(new MemoryStorage());
   const backend = new CacheBackend(storage);
   // Two sessions over one store: the first one's reads work, the second one's rest.
-  const working = new CachedSession({ backend, onError: () => {} });
-  const resting = new CachedSession({ backend, onError: () => {} });
+  const { session: working } = session(backend);
+  const { session: resting } = session(backend);
   try {
     const before = working.fetch(`${o.url}/held`); // asked for before the POST
     await until(() => asked() === 1);
@@ -626,7 +629,7 @@ Deno.test("fail open: a POST made while its session's reads rest invalidates for
   const path = join(scratch, "post_while_resting.db");
   const other = new CachedSession({ fetch, backend: new SQLiteBackend({ path }) });
   const storage = new Switched(new SQLiteBackend({ path }).storage);
-  const resting = new CachedSession({ fetch, backend: new CacheBackend(storage), onError: () => {} });
+  const { session: resting } = session(new CacheBackend(storage), { fetch });
   const get = async (session: CachedSession, at = url) => {
     const response = await session.fetch(at);
     return [response.fromCache, await response.text()];
