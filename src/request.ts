@@ -145,8 +145,11 @@ export function parseRequest(
   if (cacheMode === "default" && forOrigin) cacheMode = "no-store";
   const conditional = cacheMode === "default" && CACHE_CONDITIONALS.some(has);
   return {
-    input,
-    init: forwarded,
+    // Fetch reads its arguments once, at the call: a URL or Headers object the caller changes
+    // afterwards (one URL reused for a run of requests) must change neither what the origin is
+    // asked nor the key its answer is stored under.
+    input: input instanceof URL ? url : input,
+    init: forwarded?.headers === undefined ? forwarded : { ...forwarded, headers },
     url,
     method,
     headers,
@@ -288,14 +291,14 @@ export function withSignal(request: Pick<ParsedRequest, "init">, signal: AbortSi
  *
  * @param request The parsed request.
  * @param extra Header fields to set, such as validators.
- * @param options `signal: false` drops the caller's abort signal (background refreshes);
- *   `manual: true` asks for a redirect itself rather than where it leads (the session follows it).
+ * @param options `manual: true` asks for a redirect itself rather than where it leads (the
+ *   session follows it).
  * @returns `[input, init]` for fetch.
  */
 export function networkArguments(
   request: ParsedRequest,
   extra: readonly [string, string][] = [],
-  options: { signal?: boolean; manual?: boolean } = {},
+  options: { manual?: boolean } = {},
 ): [RequestInfo | URL, RequestInit | undefined] {
   const added: [string, string][] = [...extra];
   const has = (name: string) => request.headers.has(name);
@@ -305,7 +308,7 @@ export function networkArguments(
   } else if (request.mode === "no-cache" && !has("cache-control")) {
     added.push(["cache-control", "max-age=0"]);
   }
-  if (added.length === 0 && options.signal !== false && options.manual !== true) {
+  if (added.length === 0 && options.manual !== true) {
     return [request.input, request.init];
   }
   const init: RequestInit = { ...request.init };
@@ -314,7 +317,6 @@ export function networkArguments(
     for (const [name, value] of added) headers.set(name, value);
     init.headers = headers;
   }
-  if (options.signal === false) init.signal = null;
   if (options.manual === true) init.redirect = "manual";
   return [request.input, init];
 }
