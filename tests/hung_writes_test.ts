@@ -11,7 +11,7 @@ import { MemoryStorage } from "../backends/memory.ts";
 import { BackendError, CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { REFRESH_TIMEOUT } from "../src/deadline.ts";
 import { reply } from "./_origin.ts";
-import { within } from "./_fixtures.ts";
+import { until, within } from "./_fixtures.ts";
 
 /** A memory storage whose `set` waits for `release` (never, unless called). */
 class HeldSets extends MemoryStorage {
@@ -69,13 +69,15 @@ Deno.test("a hung write holds up neither a POST nor a HEAD's update; a write tha
 
 Deno.test("stale-while-revalidate: one refresh at a time, until its body is read and stored", async () => {
   let n = 0;
+  let release!: () => void;
+  const slowBody = new Promise<void>((resolve) => release = resolve);
   const session = new CachedSession({
     staleWhileRevalidate: 60,
     fetch: () => {
       const version = ++n;
       const body = new ReadableStream<Uint8Array>({
         async start(controller) {
-          if (version > 1) await new Promise((resolve) => setTimeout(resolve, 200)); // a slow body
+          if (version === 2) await slowBody; // the first refresh's body comes once released
           controller.enqueue(new TextEncoder().encode(`v${version}`));
           controller.close();
         },
@@ -83,12 +85,22 @@ Deno.test("stale-while-revalidate: one refresh at a time, until its body is read
       return Promise.resolve(new Response(body, { headers: { "cache-control": "max-age=0" } }));
     },
   });
-  await (await session.fetch("http://127.0.0.1/r")).text();
+  const text = async () => await (await session.fetch("http://127.0.0.1/r")).text();
+  await text();
   for (let i = 0; i < 5; i++) {
-    await (await session.fetch("http://127.0.0.1/r")).text();
+    equal(await text(), "v1");
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   equal(n, 2, "the stale hits during one refresh sent one request");
+  release();
+  // Once its body is stored, the next stale hit serves it, and refreshes again.
+  await within(
+    5000,
+    (async () => {
+      while (await text() !== "v2") await new Promise((resolve) => setTimeout(resolve, 5));
+    })(),
+  );
+  await within(5000, until(() => n === 3));
   await session.close();
 });
 
