@@ -106,12 +106,12 @@ export async function takeBody(
       if (body === undefined) throw new TypeError("The cache gave up a body its caller had cancelled");
       return body;
     });
-    // The body comes with the response, as bytes, when it has nothing left to read (empty: an
-    // abort cannot fail it, nor fetch's), when the caller never gets it (a HEAD's: the response
-    // waits for its write, as a streamed one does), and when it has all arrived: then it is read
-    // and stored within a few microtask turns, waiting on no I/O (some twenty on Deno and fifteen
-    // on Bun; twice the usual allowance covers them), and bytes cost least.
-    const handOver = length === 0 || response.body === null ||
+    // The body comes with the response, as bytes, when the caller never gets it (a HEAD's: the
+    // response waits for its write, as a streamed one does), and when it has all arrived and no
+    // signal can fail it (an empty one too, as fetch's fails on an abort): then it is read and
+    // stored within a few microtask turns, waiting on no I/O (some twenty on Deno and fifteen on
+    // Bun; twice the usual allowance covers them), and bytes cost least.
+    const handOver = response.body === null ||
       (signal == null && await settlesSoon(whole, 2 * QUICK_TURNS));
     if (handOver) {
       const served = ({ body, read }: TakenBody) =>
