@@ -130,7 +130,7 @@ export function parseRequest(
   const headers = forwarded?.headers !== undefined
     ? new Headers(forwarded.headers)
     : isRequest
-    ? input.headers
+    ? new Headers(input.headers)
     : EMPTY_HEADERS;
   const redirect = forwarded?.redirect ?? (isRequest ? input.redirect : "follow");
   if (forwarded !== undefined) checkInit(url, method, forwarded, isRequest ? input : undefined);
@@ -145,11 +145,11 @@ export function parseRequest(
   if (cacheMode === "default" && forOrigin) cacheMode = "no-store";
   const conditional = cacheMode === "default" && CACHE_CONDITIONALS.some(has);
   return {
-    // Fetch reads its arguments once, at the call: a URL or Headers object the caller changes
-    // afterwards (one URL reused for a run of requests) must change neither what the origin is
-    // asked nor the key its answer is stored under.
+    // Fetch reads its arguments once, at the call: a URL or headers the caller changes afterwards
+    // (one URL reused for a run of requests, a Request's headers) must change neither what the
+    // origin is asked nor the key its answer is stored under.
     input: input instanceof URL ? url : input,
-    init: forwarded?.headers === undefined ? forwarded : { ...forwarded, headers },
+    init: headers === EMPTY_HEADERS ? forwarded : { ...forwarded, headers },
     url,
     method,
     headers,

@@ -157,6 +157,21 @@ Deno.test("a URL or Headers object that the caller changes after the call change
   await s.session.close();
 });
 
+// The same for a Request: fetch copies its headers at the call. A Request whose Authorization the
+// caller changes after the call must not have one user's answer stored under another's key.
+Deno.test("a Request whose headers the caller changes after the call is asked, and stored, as it was at the call", async () => {
+  const s = setup(() => (r, n) =>
+    reply(`${r.headers.get("authorization")} v${n}`, { "cache-control": "max-age=600" })
+  );
+  const request = new Request("http://127.0.0.1/a", { headers: { authorization: "Bearer alice" } });
+  const pending = s.session.fetch(request);
+  request.headers.set("authorization", "Bearer bob");
+  assertEquals(await (await pending).text(), "Bearer alice v1");
+  const alice = await s.session.fetch("http://127.0.0.1/a", { headers: { authorization: "Bearer alice" } });
+  assertEquals([await alice.text(), alice.fromCache], ["Bearer alice v1", true]);
+  await s.session.close();
+});
+
 // src/request.ts:314 (`headers.append` for the validators the cache adds): a revalidation asks
 // about the stored response alone. With the caller's If-None-Match appended to, a 304 to the
 // caller's tag would pass for one to the stored response's.
