@@ -184,7 +184,7 @@ export async function show({ cache, run, io, now }: CommandContext): Promise<voi
       ? `binary; the first bytes in hex:\n  ${preview.text}`
       : preview.text;
     const cut = preview.truncated
-      ? ` (first ${formatCount(PREVIEW_BYTES)} of ${formatCount(entry.body.length)} bytes)`
+      ? ` (first ${formatCount(preview.bytes)} of ${formatCount(entry.body.length)} bytes)`
       : "";
     const body = entry.body.length === 0 ? "Body: empty\n" : `Body${cut}:\n${shown}\n`;
     // (What the origin sent is shown escaped: a body or field may hold terminal escapes.)

@@ -130,6 +130,9 @@ export function printable(text: string): string {
 const TEXTUAL =
   /^(text\/|application\/(json|xml|javascript|ecmascript|x-www-form-urlencoded|[\w.+-]*\+(json|xml)))/i;
 
+/** Most bytes a hex preview shows, whatever the limit. */
+const HEX_PREVIEW_BYTES = 256;
+
 /** A body preview: text when the body is text, else a hex dump of its start. */
 export interface BodyPreview {
   /** `utf-8` text, or `hex` of the first bytes. */
@@ -138,6 +141,8 @@ export interface BodyPreview {
   text: string;
   /** Whether the body is longer than the preview. */
   truncated: boolean;
+  /** How many of the body's bytes the preview shows. */
+  bytes: number;
 }
 
 /**
@@ -156,14 +161,14 @@ export function previewBody(entry: CacheEntry, limit: number): BodyPreview {
     try {
       // `stream: true` tolerates a character cut in two at the limit.
       const text = new TextDecoder("utf-8", { fatal: true }).decode(head, { stream: truncated });
-      return { encoding: "utf-8", text, truncated };
+      return { encoding: "utf-8", text, truncated, bytes: head.length };
     } catch {
       // Not UTF-8 after all: fall through to hex.
     }
   }
-  const bytes = body.subarray(0, Math.min(limit, 256));
-  const text = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join(" ");
-  return { encoding: "hex", text, truncated: body.length > bytes.length };
+  const shown = body.subarray(0, Math.min(limit, HEX_PREVIEW_BYTES));
+  const text = Array.from(shown, (byte) => byte.toString(16).padStart(2, "0")).join(" ");
+  return { encoding: "hex", text, truncated: body.length > shown.length, bytes: shown.length };
 }
 
 /**
