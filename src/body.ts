@@ -254,6 +254,17 @@ function streamBody(
   let reading = true;
   /** Stops following `closing` and the time limit, once the cache's read has ended. */
   let unfollowClosing: (() => void) | undefined;
+  /**
+   * Bounds the cache's read once its caller has gone (cancelled, or aborted): a body the cache has
+   * let go of is the caller's alone, and is cancelled at once, even while a read waits on the
+   * network; one it still collects is read on until the time limit, or until the session closes.
+   */
+  const readAlone = (reason: unknown) => {
+    if (!reading || unfollowClosing !== undefined) return;
+    if (!collected.collecting) return void reader.cancel(reason).catch(() => {});
+    const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
+    unfollowClosing = readingAlone(giveUp, closing, stream, alone);
+  };
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
   const failCaller = (error: unknown) => {
     failure ??= { error };
@@ -264,6 +275,7 @@ function streamBody(
     cancelled ??= { reason: error };
     wake?.();
     unfollow?.();
+    readAlone(error);
   };
   const stream = pulledStream(byteStream, {
     start: (controller) => {
@@ -288,10 +300,7 @@ function streamBody(
       cancelled = { reason };
       wake?.();
       unfollow?.();
-      if (reading) {
-        const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
-        unfollowClosing = readingAlone(giveUp, closing, stream, alone);
-      }
+      readAlone(reason);
     },
   });
   offerWhole(stream, () =>
