@@ -265,7 +265,7 @@ function streamBody(
     const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
     unfollowClosing = readingAlone(giveUp, closing, stream, alone);
   };
-  /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on. */
+  /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on alone. */
   const failCaller = (error: unknown) => {
     failure ??= { error };
     if (whole !== undefined) whole.reject(error);

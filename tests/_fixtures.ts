@@ -83,6 +83,49 @@ export function within<T>(ms: number, work: Promise<T>): Promise<T> {
   return Promise.race([work, hung]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Counts the `abort` listeners on every `AbortSignal` from now on, until `restore()`.
+ *
+ * @returns `most()`: the most listeners left on one signal; `restore()` puts the methods back.
+ */
+export function abortListeners(): { most: () => number; restore: () => void } {
+  const live = new Map<EventTarget, Set<unknown>>();
+  const prototype = AbortSignal.prototype;
+  const { addEventListener: add, removeEventListener: remove } = prototype;
+  prototype.addEventListener = function (
+    this: AbortSignal,
+    type: string,
+    listener: unknown,
+    options?: unknown,
+  ) {
+    if (type === "abort") live.set(this, (live.get(this) ?? new Set()).add(listener));
+    add.call(this, type, listener as EventListener, options as AddEventListenerOptions);
+  };
+  prototype.removeEventListener = function (
+    this: AbortSignal,
+    type: string,
+    listener: unknown,
+    options?: unknown,
+  ) {
+    if (type === "abort") live.get(this)?.delete(listener);
+    remove.call(this, type, listener as EventListener, options as EventListenerOptions);
+  };
+  return {
+    most: () => Math.max(0, ...[...live.values()].map((listeners) => listeners.size)),
+    restore: () => {
+      prototype.addEventListener = add;
+      prototype.removeEventListener = remove;
+    },
+  };
+}
+
+/** `length` bytes of a pattern that `seed` shifts: bodies that differ from each other. */
+export function patterned(length: number, seed = 0): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) % 251;
+  return out;
+}
+
 /** Resolves once `condition()` holds, checked every millisecond. */
 export async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await delay(1);

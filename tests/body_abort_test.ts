@@ -12,6 +12,7 @@
 
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import { CachedSession } from "../mod.ts";
+import { abortListeners } from "./_fixtures.ts";
 import { settle } from "./_origin.ts";
 
 const BODY = "x".repeat(100);
@@ -151,27 +152,7 @@ Deno.test("body abort: an abort half-way through a body that the network still c
 
 Deno.test("body abort: bodies cancelled once the cache has read them leave no listener on the session's closing signal", async () => {
   // Each such listener stayed until its body was collected: many made every request slower.
-  const live = new Map<EventTarget, Set<unknown>>();
-  const prototype = AbortSignal.prototype;
-  const { addEventListener: add, removeEventListener: remove } = prototype;
-  prototype.addEventListener = function (
-    this: AbortSignal,
-    type: string,
-    listener: unknown,
-    options?: unknown,
-  ) {
-    if (type === "abort") live.set(this, (live.get(this) ?? new Set()).add(listener));
-    add.call(this, type, listener as EventListener, options as AddEventListenerOptions);
-  };
-  prototype.removeEventListener = function (
-    this: AbortSignal,
-    type: string,
-    listener: unknown,
-    options?: unknown,
-  ) {
-    if (type === "abort") live.get(this)?.delete(listener);
-    remove.call(this, type, listener as EventListener, options as EventListenerOptions);
-  };
+  const listeners = abortListeners();
   const s = session(false, CHUNKS);
   try {
     const kept: Response[] = []; // (not collected: a listener of one would stay)
@@ -181,11 +162,10 @@ Deno.test("body abort: bodies cancelled once the cache has read them leave no li
       await response.body!.cancel();
       kept.push(response);
     }
-    const most = Math.max(0, ...[...live.values()].map((listeners) => listeners.size));
+    const most = listeners.most();
     equal(most <= 1, true, `abort listeners left on one signal: ${most}`);
   } finally {
-    prototype.addEventListener = add;
-    prototype.removeEventListener = remove;
+    listeners.restore();
     await s.close();
   }
 });

@@ -32,7 +32,8 @@ import {
 } from "../src/cli/format.ts";
 import { urlKeyPrefix } from "../src/cache_keys.ts";
 import type { CacheEntry } from "../src/record.ts";
-import { type Kv, openKv } from "./_fixtures.ts";
+import { testEntry } from "./_entry.ts";
+import { type Kv, openKv, patterned } from "./_fixtures.ts";
 import { serviceUrl } from "./_services.ts";
 import { freePort } from "./_servers.ts";
 import { RUNTIME, start, tempDir } from "./_runtime.ts";
@@ -42,12 +43,6 @@ const HOUR = 3_600_000;
 const CHUNK = 63 * KiB;
 const dir = tempDir("http_cache_drivers_");
 let files = 0;
-
-function bytes(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) % 251;
-  return out;
-}
 
 function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && a.length === b.length && a.every((byte, i) => byte === b[i]);
@@ -106,12 +101,12 @@ Deno.test(
   // Kills backends/deno_kv.ts:189 `attempt < MAX_ATTEMPTS` -> `attempt < 1` (one read only).
   withKv(async (kv) => {
     const writer = new DenoKVStorage({ kv });
-    await writer.set("k", bytes(200 * KiB, 1), Infinity);
+    await writer.set("k", patterned(200 * KiB, 1), Infinity);
     const reader = new DenoKVStorage({
-      kv: racing(kv, () => writer.set("k", bytes(150 * KiB, 2), Infinity)),
+      kv: racing(kv, () => writer.set("k", patterned(150 * KiB, 2), Infinity)),
     });
     ok(
-      same(await reader.get("k"), bytes(150 * KiB, 2)),
+      same(await reader.get("k"), patterned(150 * KiB, 2)),
       "the reader got the record that replaced the one it saw",
     );
   }),
@@ -122,7 +117,7 @@ Deno.test(
   // Kills backends/deno_kv.ts:202 dropping `if (manifest.generation === seen) return undefined`.
   withKv(async (kv) => {
     const writer = new DenoKVStorage({ kv });
-    await writer.set("k", bytes(200 * KiB, 1), Infinity);
+    await writer.set("k", patterned(200 * KiB, 1), Infinity);
     const chunks = await rawKeys(kv, [...writer.prefix, "chunk"]);
     await kv.atomic().delete(chunks[1]!).commit();
     const counted = racing(kv, () => Promise.resolve());
@@ -137,11 +132,11 @@ Deno.test(
   // the manifest decoder refuses as corrupt).
   withKv(async (kv) => {
     const storage = new DenoKVStorage({ kv });
-    await storage.set("edge", bytes(CHUNK, 3), Infinity);
-    ok(same(await storage.get("edge"), bytes(CHUNK, 3)));
+    await storage.set("edge", patterned(CHUNK, 3), Infinity);
+    ok(same(await storage.get("edge"), patterned(CHUNK, 3)));
     deepEqual(await rawKeys(kv, [...storage.prefix, "chunk"]), []);
-    await storage.set("over", bytes(CHUNK + 1, 4), Infinity);
-    ok(same(await storage.get("over"), bytes(CHUNK + 1, 4)));
+    await storage.set("over", patterned(CHUNK + 1, 4), Infinity);
+    ok(same(await storage.get("over"), patterned(CHUNK + 1, 4)));
     equal((await rawKeys(kv, [...storage.prefix, "chunk"])).length, 2);
   }),
 );
@@ -151,7 +146,7 @@ Deno.test(
   // Kills backends/deno_kv.ts:212 `value.length > this.maxEntrySize` -> `>=`.
   withKv(async (kv) => {
     const storage = new DenoKVStorage({ kv, maxEntrySize: 1000 });
-    await storage.set("k", bytes(1000), Infinity);
+    await storage.set("k", patterned(1000), Infinity);
     equal((await storage.get("k"))?.length, 1000);
   }),
 );
@@ -164,13 +159,13 @@ Deno.test(
     const storage = new DenoKVStorage({ kv });
     const realNow = Date.now;
     const start = realNow();
-    await storage.set("due", bytes(10), start + 60_000);
-    await storage.set("replaced", bytes(10), Infinity);
+    await storage.set("due", patterned(10), start + 60_000);
+    await storage.set("replaced", patterned(10), Infinity);
     try {
       Date.now = () => start + 60_000;
       equal(await storage.get("due"), undefined, "a manifest due now");
       deepEqual(await Array.fromAsync(storage.keys()), ["replaced"]);
-      await storage.set("replaced", bytes(20), start + 60_000);
+      await storage.set("replaced", patterned(20), start + 60_000);
     } finally {
       Date.now = realNow;
     }
@@ -185,10 +180,15 @@ Deno.test(
   // dropped (each leaves a generation of chunks behind, or the superseded record in place).
   withKv(async (kv) => {
     const other = new DenoKVStorage({ kv });
-    await other.set("k", bytes(200 * KiB, 1), Infinity);
-    const writer = new DenoKVStorage({ kv: racing(kv, () => other.set("k", bytes(200 * KiB, 2), Infinity)) });
-    await writer.set("k", bytes(300 * KiB, 3), Infinity);
-    ok(same(await other.get("k"), bytes(200 * KiB, 2)), "the write that committed while this one ran stands");
+    await other.set("k", patterned(200 * KiB, 1), Infinity);
+    const writer = new DenoKVStorage({
+      kv: racing(kv, () => other.set("k", patterned(200 * KiB, 2), Infinity)),
+    });
+    await writer.set("k", patterned(300 * KiB, 3), Infinity);
+    ok(
+      same(await other.get("k"), patterned(200 * KiB, 2)),
+      "the write that committed while this one ran stands",
+    );
     equal((await rawKeys(kv, [...other.prefix, "chunk"])).length, 4, "only its four chunks are left");
   }),
 );
@@ -199,9 +199,9 @@ Deno.test(
   // -> `kv.atomic()` (an unchecked first delete leaves the rewrite's chunks behind).
   withKv(async (kv) => {
     const other = new DenoKVStorage({ kv });
-    await other.set("k", bytes(200 * KiB, 1), Infinity);
+    await other.set("k", patterned(200 * KiB, 1), Infinity);
     const deleter = new DenoKVStorage({
-      kv: racing(kv, () => other.set("k", bytes(200 * KiB, 2), Infinity)),
+      kv: racing(kv, () => other.set("k", patterned(200 * KiB, 2), Infinity)),
     });
     await deleter.delete(["k"]);
     deepEqual(await rawKeys(kv, other.prefix), []);
@@ -218,8 +218,8 @@ Deno.test(
     const deleteAt = Date.now() + 10 * 60_000;
     try {
       const storage = new DenoKVStorage({ kv });
-      await storage.set("timed", bytes(200 * KiB, 1), deleteAt);
-      await storage.set("forever", bytes(200 * KiB, 2), Infinity);
+      await storage.set("timed", patterned(200 * KiB, 1), deleteAt);
+      await storage.set("forever", patterned(200 * KiB, 2), Infinity);
     } finally {
       kv.close();
     }
@@ -277,7 +277,7 @@ Deno.test(
     const keys = Array.from({ length: 1001 }, (_, i) => `k${i}`);
     const write = async (some: string[]) => {
       for (let i = 0; i < some.length; i += 100) {
-        await Promise.all(some.slice(i, i + 100).map((key) => storage.set(key, bytes(1), Infinity)));
+        await Promise.all(some.slice(i, i + 100).map((key) => storage.set(key, patterned(1), Infinity)));
       }
     };
     await write(keys);
@@ -325,7 +325,7 @@ Deno.test(
       ["a byte after the generation", 200 * KiB, (m) => Uint8Array.of(...m, 0)],
     ];
     for (const [label, size, damage] of damages) {
-      await storage.set("k", bytes(size, 1), Infinity);
+      await storage.set("k", patterned(size, 1), Infinity);
       const entryKey = [...storage.prefix, "entry", "k"];
       const manifest = new Uint8Array((await kv.get(entryKey)).value as Uint8Array);
       await kv.set(entryKey, damage(manifest));
@@ -365,9 +365,9 @@ Deno.test({
   ignore: mongo.skip !== undefined,
   fn: withMongo(async (_client, _name, collection) => {
     const storage = new MongoDBStorage({ collection, maxEntrySize: 10 });
-    await storage.set("k", bytes(10), Infinity);
+    await storage.set("k", patterned(10), Infinity);
     equal((await storage.get("k"))?.length, 10);
-    await storage.set("k", bytes(11), Infinity);
+    await storage.set("k", patterned(11), Infinity);
     equal(await storage.get("k"), undefined);
     equal(await collection.countDocuments(), 0);
   }),
@@ -392,8 +392,8 @@ Deno.test({
       },
     });
     const storage = new MongoDBStorage({ collection: flaky });
-    await rejects(storage.set("k", bytes(3), Infinity), /index build interrupted/);
-    await storage.set("k", bytes(3), Infinity);
+    await rejects(storage.set("k", patterned(3), Infinity), /index build interrupted/);
+    await storage.set("k", patterned(3), Infinity);
     equal((await storage.get("k"))?.length, 3);
     const ttl = (await collection.indexes()).find((index) => index.name === "deleteAt_ttl");
     equal(ttl?.expireAfterSeconds, 0);
@@ -406,7 +406,9 @@ Deno.test({
   ignore: mongo.skip !== undefined,
   fn: withMongo(async (_client, _name, collection) => {
     const keys = Array.from({ length: 1001 }, (_, i) => `k${i}`);
-    await collection.insertMany(keys.map((_id) => ({ _id, value: new Binary(bytes(1)), deleteAt: null })));
+    await collection.insertMany(
+      keys.map((_id) => ({ _id, value: new Binary(patterned(1)), deleteAt: null })),
+    );
     const storage = new MongoDBStorage({ collection });
     await storage.delete(keys);
     equal(await collection.countDocuments(), 0);
@@ -419,7 +421,7 @@ Deno.test({
   ignore: mongo.skip !== undefined,
   fn: withMongo(async (_client, _name, collection) => {
     const at = Date.now() + 60_000;
-    await collection.insertOne({ _id: "due", value: new Binary(bytes(2)), deleteAt: new Date(at) });
+    await collection.insertOne({ _id: "due", value: new Binary(patterned(2)), deleteAt: new Date(at) });
     const storage = new MongoDBStorage({ collection });
     equal((await storage.get("due"))?.length, 2);
     const realNow = Date.now;
@@ -439,7 +441,7 @@ Deno.test({
   ignore: mongo.skip !== undefined,
   fn: withMongo(async (client, name, collection) => {
     const storage = new MongoDBStorage({ client, db: TEST_DB, collection: name });
-    await storage.set("k", bytes(4), Infinity);
+    await storage.set("k", patterned(4), Infinity);
     await storage.close();
     const found = await collection.findOne({ _id: "k" });
     ok(found !== null, `the record is not in ${TEST_DB}.${name}`);
@@ -460,8 +462,8 @@ Deno.test({
   ignore: mongo.skip !== undefined,
   fn: withMongo(async (_client, _name, collection) => {
     const storage = new MongoDBStorage({ collection });
-    await storage.set("timed", bytes(1), Date.now() + HOUR);
-    await storage.set("forever", bytes(1), Infinity);
+    await storage.set("timed", patterned(1), Date.now() + HOUR);
+    await storage.set("forever", patterned(1), Infinity);
     await storage.clear();
     equal(await collection.countDocuments(), 0);
   }),
@@ -474,10 +476,10 @@ Deno.test({
   ignore: mongo.skip !== undefined,
   fn: withMongo(async (_client, _name, collection) => {
     const storage = new MongoDBStorage({ collection });
-    await storage.set("k", bytes(1), Infinity);
+    await storage.set("k", patterned(1), Infinity);
     await storage.close();
     await rejects(storage.get("k"), /The storage is closed/);
-    await rejects(storage.set("other", bytes(1), Infinity), /The storage is closed/);
+    await rejects(storage.set("other", patterned(1), Infinity), /The storage is closed/);
     equal(await collection.countDocuments(), 1);
   }),
 });
@@ -511,7 +513,7 @@ Deno.test({
       await rejects(Array.fromAsync(storage.keys()));
       await new Promise<void>((resolve) => forwarder.listen(port, "127.0.0.1", resolve));
       deepEqual(await Array.fromAsync(storage.keys()), []);
-      await storage.set("k", bytes(2), Infinity);
+      await storage.set("k", patterned(2), Infinity);
       equal((await storage.get("k"))?.length, 2);
       await storage.clear();
     } finally {
@@ -566,23 +568,9 @@ function recorder(
   return io;
 }
 
+/** A 200 of `url`, fresh for an hour, whose body names it. */
 function entry(url: string, overrides: Partial<CacheEntry> = {}): CacheEntry {
-  const now = Date.now();
-  return {
-    method: "GET",
-    url,
-    redirected: false,
-    status: 200,
-    statusText: "OK",
-    headers: [["content-type", "text/plain"]],
-    vary: [],
-    requestTime: now,
-    responseTime: now,
-    createdAt: now,
-    expiresAt: now + HOUR,
-    body: new TextEncoder().encode(`body of ${url}`),
-    ...overrides,
-  };
+  return testEntry({ url, body: new TextEncoder().encode(`body of ${url}`), ...overrides });
 }
 
 async function store(cache: CacheBackend, stored: CacheEntry): Promise<string> {

@@ -17,18 +17,12 @@ import { MongoDBBackend } from "../backends/mongodb.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { CachedSession } from "../mod.ts";
 import type { CacheBackend } from "../backends/base.ts";
-import { openKv } from "./_fixtures.ts";
+import { openKv, patterned } from "./_fixtures.ts";
 import { tempDir } from "./_runtime.ts";
 import { serviceUrl } from "./_services.ts";
 
 const dir = tempDir("http_cache_durability_");
 let files = 0;
-
-function bytes(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (i * 31 + seed) % 251;
-  return out;
-}
 
 const origin = (body: string) => () =>
   Promise.resolve(new Response(body, { headers: { "cache-control": "max-age=600" } }));
@@ -46,7 +40,7 @@ Deno.test("deno-kv: a manifest whose length or chunk count is damaged is corrupt
       ["a length that needs other chunks", (view) => view.setFloat64(8, view.getFloat64(8) * 3)],
     ];
     for (const [label, damage] of damages) {
-      await storage.set("k", bytes(200 * 1024, 1), Infinity);
+      await storage.set("k", patterned(200 * 1024, 1), Infinity);
       const entryKey = [...storage.prefix, "entry", "k"];
       // A copy (on Node, `@deno/kv` hands out a Buffer, whose slice() is a view).
       const manifest = new Uint8Array((await kv.get(entryKey)).value as Uint8Array);
@@ -93,13 +87,13 @@ function holdLock(path: string): { release(): void } {
 Deno.test("sqlite: a lock held by another connection is waited for on a timer, never by holding up the event loop", async () => {
   const path = join(dir, `lock_${files++}.db`);
   const first = new SQLiteStorage({ path, busyTimeout: 2000 });
-  await first.set("a", bytes(10, 1), Infinity);
+  await first.set("a", patterned(10, 1), Infinity);
   await first.close();
   const lock = holdLock(path);
   // A process that opens the file now reads at once: opening writes nothing it must wait for.
   const storage = new SQLiteStorage({ path, busyTimeout: 2000 });
   try {
-    deepEqual(await storage.get("a"), bytes(10, 1));
+    deepEqual(await storage.get("a"), patterned(10, 1));
     // The lock is released 300 ms from now, by a timer: a write that holds up the event loop for
     // its busyTimeout keeps the timer from running, and fails.
     let timerLate = Infinity;
@@ -108,11 +102,11 @@ Deno.test("sqlite: a lock held by another connection is waited for on a timer, n
       timerLate = Date.now() - due;
       lock.release();
     }, 300);
-    await storage.set("b", bytes(10, 2), Infinity);
+    await storage.set("b", patterned(10, 2), Infinity);
     // (Held up, the timer runs once the write gives up: 1,700 ms late. A loaded machine may make
     // it some tens of ms late.)
     ok(timerLate < 1000, `the event loop was held up for ${timerLate} ms`);
-    deepEqual(await storage.get("b"), bytes(10, 2));
+    deepEqual(await storage.get("b"), patterned(10, 2));
   } finally {
     await storage.close();
   }

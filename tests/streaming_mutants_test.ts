@@ -6,7 +6,7 @@
  * @module
  */
 import { assertEquals } from "./_assert.ts";
-import { until, within } from "./_fixtures.ts";
+import { abortListeners, until, within } from "./_fixtures.ts";
 import { httpDate, settle } from "./_origin.ts";
 import { scripted as setup, URL_A } from "./_scripted.ts";
 import { CacheBackend } from "../backends/base.ts";
@@ -300,27 +300,7 @@ Deno.test("a caller that aborts or cancels while the cache's read waits on a sta
 // Kills src/body.ts:367 `unfollowClosing?.()` dropped from the end of the cache's read, and
 // src/whole_body.ts:150 `whole.catch(() => {}).finally(unfollowAlone)` dropped.
 Deno.test("bodies cancelled while they arrive leave no listener on the session's closing signal once they end", async () => {
-  const live = new Map<EventTarget, Set<unknown>>();
-  const prototype = AbortSignal.prototype;
-  const { addEventListener: add, removeEventListener: remove } = prototype;
-  prototype.addEventListener = function (
-    this: AbortSignal,
-    type: string,
-    listener: unknown,
-    options?: unknown,
-  ) {
-    if (type === "abort") live.set(this, (live.get(this) ?? new Set()).add(listener));
-    add.call(this, type, listener as EventListener, options as AddEventListenerOptions);
-  };
-  prototype.removeEventListener = function (
-    this: AbortSignal,
-    type: string,
-    listener: unknown,
-    options?: unknown,
-  ) {
-    if (type === "abort") live.get(this)?.delete(listener);
-    remove.call(this, type, listener as EventListener, options as EventListenerOptions);
-  };
+  const listeners = abortListeners();
   let release!: () => void;
   const released = new Promise<void>((resolve) => release = resolve);
   let n = 0;
@@ -347,11 +327,10 @@ Deno.test("bodies cancelled while they arrive leave no listener on the session's
     release();
     await within(5000, until(() => s.session.stats().stored >= 20));
     await settle();
-    const most = Math.max(0, ...[...live.values()].map((listeners) => listeners.size));
+    const most = listeners.most();
     assertEquals([kept.length, most <= 1], [20, true], `abort listeners left on one signal: ${most}`);
   } finally {
-    prototype.addEventListener = add;
-    prototype.removeEventListener = remove;
+    listeners.restore();
     await s.session.close();
   }
 });
