@@ -69,8 +69,7 @@ Deno.test("a hung write holds up neither a POST nor a HEAD's update; a write tha
 
 Deno.test("stale-while-revalidate: one refresh at a time, until its body is read and stored", async () => {
   let n = 0;
-  let release!: () => void;
-  const slowBody = new Promise<void>((resolve) => release = resolve);
+  const { promise: slowBody, resolve: release } = Promise.withResolvers<void>();
   const session = new CachedSession({
     staleWhileRevalidate: 60,
     fetch: () => {

@@ -323,8 +323,7 @@ Deno.test("invalidation: an evict event tells of the entries an unsafe request r
 // after it"): what `fetch` reached through a redirect belongs to where it led as well, so an
 // invalidation of that URL while the response is on its way keeps it out of the store.
 Deno.test("invalidation: a response that fetch reached through a redirect is not stored after an invalidation of where it led", async () => {
-  let release = () => {};
-  const gate = new Promise<void>((resolve) => release = resolve);
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>();
   const s = setup((clock) => async (request) => {
     if (request.method === "POST") return reply("posted", {}, { clock });
     await gate;

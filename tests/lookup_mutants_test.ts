@@ -17,13 +17,6 @@ import { scripted, URL_A } from "./_scripted.ts";
 /** A response fresh for ten minutes, of declared length (its waiters wait for all of it). */
 const FRESH = { "cache-control": "max-age=600", "content-length": "2" };
 
-/** A promise and the function that resolves it. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => open = resolve);
-  return { opened, open };
-}
-
 /** A memory storage that holds back its next write, or its next read, until told. */
 class Held extends MemoryStorage {
   holdWrite = false;
@@ -36,9 +29,9 @@ class Held extends MemoryStorage {
   override async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     if (this.holdWrite) {
       this.holdWrite = false;
-      const { opened, open } = gate();
-      this.write = open;
-      await opened;
+      const { promise, resolve } = Promise.withResolvers<void>();
+      this.write = resolve;
+      await promise;
     }
     return super.set(key, value, deleteAt);
   }
@@ -47,9 +40,9 @@ class Held extends MemoryStorage {
     const answer = super.get(key);
     if (!this.holdRead) return answer;
     this.holdRead = false;
-    const { opened, open } = gate();
-    this.read = open;
-    return opened.then(() => answer);
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.read = resolve;
+    return promise.then(() => answer);
   }
 }
 
@@ -80,14 +73,14 @@ Deno.test("a request that finds its leader's response invalidated while it is wr
       redirected ? "redirected: the alias's write is held" : "the entry's write is held, then undone",
       async () => {
         const storage = new Held();
-        const second = gate();
+        const second = Promise.withResolvers<void>();
         const answer = (n: number) => {
           const response = reply(`v${n}`, FRESH);
           return redirected ? reached(response, "/target") : response;
         };
         const o = origin((request, n) => {
           if (request.method === "POST") return reply("ok");
-          return n === 3 ? second.opened.then(() => answer(n)) : answer(n);
+          return n === 3 ? second.promise.then(() => answer(n)) : answer(n);
         });
         const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage) });
         storage.holdWrite = true;
@@ -105,7 +98,7 @@ Deno.test("a request that finds its leader's response invalidated while it is wr
         await settle();
         const joining = session.fetch(URL_A);
         await settle();
-        second.open();
+        second.resolve();
         const [asked, joined] = await within(5000, Promise.all([asking.work, joining]));
         assertEquals([await asked.text(), asked.fromCache, await joined.text(), o.calls], [
           "v3",
@@ -126,10 +119,10 @@ Deno.test("a request that finds its leader's response invalidated while it is wr
 // what that GET gets is not for its waiters, who ask again, one of them leading and the other
 // waiting for it.
 Deno.test("waiters whose leader's response was invalidated on its way ask again as one request", async () => {
-  const first = gate();
+  const first = Promise.withResolvers<void>();
   const o = origin((request, n) => {
     if (request.method === "POST") return reply("ok");
-    if (n === 1) return first.opened.then(() => reply("v1", FRESH));
+    if (n === 1) return first.promise.then(() => reply("v1", FRESH));
     return reply(`v${n}`, FRESH);
   });
   const session = new CachedSession({ fetch: o.fetch });
@@ -138,7 +131,7 @@ Deno.test("waiters whose leader's response was invalidated on its way ask again 
   const waiting = [session.fetch(URL_A), session.fetch(URL_A)];
   await settle();
   assertEquals(await (await session.fetch(URL_A, { method: "POST", body: "x" })).text(), "ok");
-  first.open();
+  first.resolve();
   assertEquals(await (await leading).text(), "v1");
   const bodies = await within(5000, Promise.all(waiting.map(async (r) => await (await r).text())));
   assertEquals([bodies, o.calls], [["v3", "v3"], 3]);
@@ -170,10 +163,10 @@ Deno.test("a request whose backend read returns after another's whole exchange e
 // so it is not shared; a second request leads now: the slow reader waits for that one.
 Deno.test("a request whose backend read outlasts an unshared exchange waits for the one at the origin now", async () => {
   const storage = new Held();
-  const second = gate();
+  const second = Promise.withResolvers<void>();
   const o = origin((_r, n) => {
     if (n === 1) return reply("v1", { "cache-control": "no-store" });
-    if (n === 2) return second.opened.then(() => reply("v2", FRESH));
+    if (n === 2) return second.promise.then(() => reply("v2", FRESH));
     return reply(`v${n}`, FRESH);
   });
   const session = new CachedSession({ fetch: o.fetch, backend: new CacheBackend(storage) });
@@ -185,7 +178,7 @@ Deno.test("a request whose backend read outlasts an unshared exchange waits for 
   await until(() => o.calls === 2);
   storage.read!();
   await settle();
-  second.open();
+  second.resolve();
   const bodies = await within(5000, Promise.all([leading, slow].map(async (r) => await (await r).text())));
   assertEquals([bodies, o.calls], [["v2", "v2"], 2]);
   await session.close();

@@ -13,13 +13,6 @@ import { scripted as setup, URL_A } from "./_scripted.ts";
 
 const FRESH = { "cache-control": "max-age=60", "content-type": "text/plain" };
 
-/** A promise and its resolver: holds an origin until the test lets it answer. */
-function gate() {
-  let release!: () => void;
-  const opened = new Promise<void>((resolve) => release = resolve);
-  return { opened, release };
-}
-
 /** Rejects when `ms` pass first: a hang fails the test instead of the whole run. */
 function withinSeconds<T>(promise: Promise<T>, seconds: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -298,15 +291,15 @@ Deno.test("axios-cache-interceptor#506: the stale-if-error directive's window is
 // ---------------------------------------------------------------------------------------------
 
 Deno.test("axios-cache-interceptor#1149: concurrent identical requests share one origin request when it answers a storable 404", async () => {
-  const g = gate();
+  const g = Promise.withResolvers<void>();
   const t = setup((clock) => async () => {
-    await g.opened;
+    await g.promise;
     return reply("not found", { "cache-control": "max-age=60" }, { status: 404, clock });
   });
   const pending = Array.from({ length: 5 }, () => t.get());
   await until(() => t.origin.calls >= 1);
   await delay(10);
-  g.release();
+  g.resolve();
   const results = await withinSeconds(Promise.all(pending), 5, "coalesced 404s");
   for (const r of results) {
     assertEquals(r.response.status, 404);
@@ -317,15 +310,15 @@ Deno.test("axios-cache-interceptor#1149: concurrent identical requests share one
 });
 
 Deno.test("axios-cache-interceptor#1240: waiters never hang when the leader's response is not stored", async () => {
-  const g = gate();
+  const g = Promise.withResolvers<void>();
   const t = setup((clock) => async (_request, n) => {
-    if (n === 1) await g.opened;
+    if (n === 1) await g.promise;
     return reply(`fresh ${n}`, { "cache-control": "no-store" }, { clock });
   });
   const pending = Array.from({ length: 5 }, () => t.get());
   await until(() => t.origin.calls >= 1);
   await delay(10);
-  g.release();
+  g.resolve();
   const results = await withinSeconds(Promise.all(pending), 5, "waiters of a no-store leader");
   for (const r of results) {
     assertEquals(r.response.status, 200);
@@ -335,10 +328,10 @@ Deno.test("axios-cache-interceptor#1240: waiters never hang when the leader's re
 });
 
 Deno.test("axios-cache-interceptor#1171 / #317: aborting one request does not fail an identical one (waiting or later)", async () => {
-  const g = gate();
+  const g = Promise.withResolvers<void>();
   const t = setup((clock) => async (request, n) => {
     if (n === 1) {
-      const how = await abortedOr(request.signal, g.opened);
+      const how = await abortedOr(request.signal, g.promise);
       if (how === "aborted") throw request.signal.reason ?? new DOMException("aborted", "AbortError");
     }
     return reply(`ok ${n}`, FRESH, { clock });
@@ -359,7 +352,7 @@ Deno.test("axios-cache-interceptor#1171 / #317: aborting one request does not fa
   assertEquals((firstError as Error).name, "AbortError");
   const later = t.session.fetch(URL_A);
   await delay(5);
-  g.release();
+  g.resolve();
   const [w, l] = await withinSeconds(Promise.all([waiter, later]), 5, "requests after an abort");
   assertEquals(w.status, 200, "the waiter is not failed by another caller's abort");
   assert((await w.text()).startsWith("ok "));
@@ -369,11 +362,11 @@ Deno.test("axios-cache-interceptor#1171 / #317: aborting one request does not fa
 });
 
 Deno.test("axios-cache-interceptor#922: an aborted revalidation does not delete the stored entry", async () => {
-  const g = gate();
+  const g = Promise.withResolvers<void>();
   const t = setup((clock) => async (request, n) => {
     if (n === 1) return reply("v1", { "cache-control": "max-age=1", etag: '"e1"' }, { clock });
     if (n === 2) {
-      await abortedOr(request.signal, g.opened);
+      await abortedOr(request.signal, g.promise);
       throw new TypeError("connection reset");
     }
     return request.headers.get("if-none-match") === '"e1"'
@@ -389,7 +382,7 @@ Deno.test("axios-cache-interceptor#922: an aborted revalidation does not delete 
   try {
     await (await aborted).text();
   } catch { /* the caller aborted */ }
-  g.release();
+  g.resolve();
   await delay(10);
   await settle();
   const after = await t.get();
@@ -419,15 +412,15 @@ Deno.test("memoized-node-fetch#3: a network error does not poison the in-flight 
 
 Deno.test("axios-cache-interceptor#921: coalesced callers get independent responses (no shared body or headers)", async () => {
   const BODY = "y".repeat(32 * 1024);
-  const g = gate();
+  const g = Promise.withResolvers<void>();
   const t = setup((clock) => async () => {
-    await g.opened;
+    await g.promise;
     return reply(BODY, FRESH, { clock });
   });
   const pending = Array.from({ length: 3 }, () => t.session.fetch(URL_A));
   await until(() => t.origin.calls >= 1);
   await delay(10);
-  g.release();
+  g.resolve();
   const all = await withinSeconds(Promise.all(pending), 5, "coalesced responses");
   const [r1, r2, r3] = [all[0]!, all[1]!, all[2]!];
   assert(r1 !== r2 && r2 !== r3, "distinct Response objects");

@@ -13,13 +13,6 @@ import { scripted as setup } from "./_scripted.ts";
 
 const BASE = "http://127.0.0.1";
 
-/** A promise and its resolver: holds an origin until the test lets it answer. */
-function gate() {
-  let release!: () => void;
-  const opened = new Promise<void>((resolve) => release = resolve);
-  return { opened, release };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Header interpretation
 // ---------------------------------------------------------------------------------------------
@@ -244,15 +237,15 @@ async function coalesced(
   answer: (clock: Clock, n: number) => Response,
   options: { shared?: boolean; storeSetCookie?: boolean } = {},
 ) {
-  const g = gate();
+  const g = Promise.withResolvers<void>();
   const s = setup((clock) => async (_r, n) => {
-    if (n === 1) await g.opened;
+    if (n === 1) await g.promise;
     return answer(clock, n);
   }, options);
   const pending = Array.from({ length: 5 }, () => s.get());
   await until(() => s.origin.calls >= 1);
   await delay(10); // let the others reach the lead and wait on it
-  g.release();
+  g.resolve();
   const results = await within(5000, Promise.all(pending));
   await s.session.close();
   return { results, calls: s.origin.calls };

@@ -185,8 +185,7 @@ Deno.test("stale-while-revalidate: once a refresh has ended, the next stale hit 
 // an entry the storage would not take (docs/inspection.md: `unstorable`).
 // Kills src/cache_access.ts:192 `refused && found.occupied !== false` -> `found.occupied !== false`.
 Deno.test("a response not written because its URL was invalidated on its way sends no unstorable evict event", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>();
   const events: string[] = [];
   const s = setup((clock) => async (request, n) => {
     if (request.method === "POST") return reply("posted", {}, { clock });
@@ -306,8 +305,7 @@ Deno.test("Cache-Status: a request that matches no stored Vary variant is a vary
 // was forwarded for the same reason as that one: fwd=stale, and collapsed.
 // Kills src/session.ts:216 `collapsed = forwardReason(...)` -> `collapsed = "uri-miss"`.
 Deno.test("Cache-Status: a request that waited for the revalidation of a stale response says fwd=stale and collapsed", async () => {
-  let release!: () => void;
-  const gate = new Promise<void>((resolve) => release = resolve);
+  const { promise: gate, resolve: release } = Promise.withResolvers<void>();
   const s = setup((clock) => async (_r, n) => {
     if (n === 1) return reply("v1", { "cache-control": "max-age=10", etag: '"a"' }, { clock });
     await gate;

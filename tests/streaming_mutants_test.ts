@@ -159,8 +159,7 @@ Deno.test("an empty body of declared length read through a reader, with a signal
  * receives the reason it is cancelled with.
  */
 function outgrowing(cancelled: unknown[]) {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
+  const { promise: released, resolve: release } = Promise.withResolvers<void>();
   let sent = 0;
   const body = new ReadableStream<Uint8Array>({
     pull: async (controller) => {
@@ -301,8 +300,7 @@ Deno.test("a caller that aborts or cancels while the cache's read waits on a sta
 // src/whole_body.ts:150 `whole.catch(() => {}).finally(unfollowAlone)` dropped.
 Deno.test("bodies cancelled while they arrive leave no listener on the session's closing signal once they end", async () => {
   const listeners = abortListeners();
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => release = resolve);
+  const { promise: released, resolve: release } = Promise.withResolvers<void>();
   let n = 0;
   const s = setup((clock) => () => {
     const body = new ReadableStream<Uint8Array>({
