@@ -31,8 +31,8 @@ import {
 } from "./deadline.ts";
 import { joined } from "./bytes.ts";
 import { hasContentCoding } from "./cache_control.ts";
-import { Collected } from "./collected_body.ts";
-import { type CacheEntry, draftEntry } from "./record.ts";
+import { Collected, roomFor } from "./collected_body.ts";
+import type { CacheEntry } from "./record.ts";
 import {
   type BodyController,
   BYTE_BODIES,
@@ -61,12 +61,27 @@ export interface TakenBody {
 }
 
 /**
+ * Why `store` got no body, when the cache could not hold it (the memory for it was refused): a
+ * failure of the cache's own, to be reported, while the caller's body reads on as usual.
+ */
+export class CacheFailure {
+  /** The failure. */
+  readonly cause: unknown;
+
+  /** @param cause The failure. */
+  constructor(cause: unknown) {
+    this.cause = cause;
+  }
+}
+
+/**
  * Takes a storable network body: reads it whole, straight into the entry's record, when it is
  * declared no longer than {@linkcode READ_WHOLE_LIMIT} and the runtime gains by it
  * ({@linkcode READS_WHOLE}), handing the caller a body that comes once it is all there
  * ({@linkcode laterBody}); else streams it to the caller while the cache collects it
  * ({@linkcode streamBody}). Either way `store` receives the complete body
- * (`undefined` when it outgrew `limit`, a rejection when it failed), and the caller's body ends
+ * (`undefined` when it outgrew `limit`; a rejection when it failed, with a
+ * {@linkcode CacheFailure} when the cache could not hold it), and the caller's body ends
  * only once what `store` returned has settled ({@linkcode settledWithin}: 2 s at most): a caller
  * that has read a body finds it in the cache.
  *
@@ -95,9 +110,12 @@ export async function takeBody(
   followed = false,
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
-  if (!followed && length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE) {
+  const wholly = !followed && length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE;
+  // (Should the memory for it be refused, the body streams, collected as it comes.)
+  const draft = wholly ? roomFor(entry, length) : undefined;
+  if (draft !== undefined) {
     const reading: WholeRead = {};
-    const taken = readWhole(response, draftEntry(entry, length), reading);
+    const taken = readWhole(response, draft, reading);
     const stored = store(taken);
     // The response goes to the caller at once, as fetch's does once its headers have come: the
     // body follows, whole, once read and stored (2 s at most), however slowly it arrives.
@@ -320,6 +338,11 @@ function streamBody(
   // Settles when the body has ended, failed or been let go of, whatever the caller does.
   const taken = new Promise<TakenBody | undefined>((resolve, reject) => (settle = resolve, fail = reject));
   const stored = store(taken);
+  /** Settles that the cache let go of the body; a failure to hold it is the cache's, not the body's. */
+  const letGo = () => {
+    if (collected.failure === undefined) settle(undefined);
+    else fail(new CacheFailure(collected.failure.error));
+  };
   (async () => {
     try {
       while (true) {
@@ -335,7 +358,7 @@ function streamBody(
         if (done) break;
         collected.add(value);
         if (!collected.collecting) {
-          settle(undefined); // let go of: the cache is done with it
+          letGo(); // the cache is done with it
           // (Checked only here: the cache has let go of any chunk that is not bytes.)
           if (!(value instanceof Uint8Array)) {
             failure ??= { error: new TypeError("A body chunk is not a Uint8Array") };
@@ -359,11 +382,9 @@ function streamBody(
       failCaller(error);
       return;
     }
-    try {
-      settle(collected.taken());
-    } catch (error) {
-      fail(error); // the cache's failure, not the body's: the caller's body ends as usual
-    }
+    const body = collected.taken();
+    if (body !== undefined) settle(body);
+    else letGo();
     ABANDONED.unregister(reader);
     await settledWithin(stored);
     if (whole !== undefined) {

@@ -12,11 +12,16 @@ import type { TakenBody } from "./body.ts";
 /**
  * A body as the cache collects it while it streams: straight into the entry's record when its
  * length is declared, else as copies of its chunks, put together into the record once it has
- * ended. Let go of (nothing more held) once it outgrows the limit or a chunk is not bytes.
+ * ended. Let go of (nothing more held) once it outgrows the limit or a chunk is not bytes, or when
+ * the memory to hold it is refused: that failure is the cache's own, kept in `failure`, and never
+ * the body's (a record's room for the declared length, refused up front, is no failure yet: the
+ * body is then collected as it comes).
  */
 export class Collected {
   /** Whether the body is still collected. */
   collecting = true;
+  /** Why the cache let go of the body when it could not hold it (an allocation refused). */
+  failure: { error: unknown } | undefined;
   #entry: Omit<CacheEntry, "body">;
   #limit: number;
   #draft: RecordDraft | undefined;
@@ -32,19 +37,25 @@ export class Collected {
   constructor(entry: Omit<CacheEntry, "body">, limit: number, declared: number | undefined) {
     this.#entry = entry;
     this.#limit = limit;
-    this.#draft = declared === undefined ? undefined : draftEntry(entry, declared);
+    this.#draft = declared === undefined ? undefined : roomFor(entry, declared);
   }
 
   /** Copies a chunk for the cache (the caller may write into the chunk itself). */
   add(chunk: Uint8Array): void {
     if (!this.collecting) return;
+    try {
+      this.#add(chunk);
+    } catch (error) {
+      this.#letGo({ error });
+    }
+  }
+
+  #add(chunk: Uint8Array): void {
     const at = this.#size;
     this.#size += chunk.length;
     const draft = this.#draft;
     if (!(chunk instanceof Uint8Array) || this.#size > this.#limit) {
-      this.collecting = false;
-      this.#draft = undefined;
-      this.#parts = [];
+      this.#letGo();
     } else if (draft !== undefined && draft.bodyAt + this.#size <= draft.bytes.length) {
       draft.bytes.set(chunk, draft.bodyAt + at);
     } else {
@@ -59,6 +70,15 @@ export class Collected {
   /** The whole body, once it has ended, or `undefined` when it was let go of. */
   taken(): TakenBody | undefined {
     if (!this.collecting) return undefined;
+    try {
+      return this.#taken();
+    } catch (error) {
+      this.#letGo({ error });
+      return undefined;
+    }
+  }
+
+  #taken(): TakenBody {
     const draft = this.#draft;
     if (draft !== undefined && draft.bodyAt + this.#size === draft.bytes.length) {
       return { body: draft.bytes.subarray(draft.bodyAt), record: sealRecord(draft.bytes, draft.bodyAt) };
@@ -70,5 +90,29 @@ export class Collected {
     const { bytes, bodyAt } = draftEntry(this.#entry, this.#size);
     copyInto(bytes, bodyAt, parts);
     return { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
+  }
+
+  /** Holds nothing more of the body, for good; `failure` is the cache's, when it could not hold it. */
+  #letGo(failure?: { error: unknown }): void {
+    this.collecting = false;
+    this.#draft = undefined;
+    this.#parts = [];
+    this.failure = failure;
+  }
+}
+
+/**
+ * A record drafted with room for a body of `length` bytes, or `undefined` when the memory for it
+ * is refused (a large declared length, memory short): the body can still be taken as it comes.
+ *
+ * @param entry The entry being stored, without its body.
+ * @param length The body's declared length.
+ * @returns The draft, if it could be allocated.
+ */
+export function roomFor(entry: Omit<CacheEntry, "body">, length: number): RecordDraft | undefined {
+  try {
+    return draftEntry(entry, length);
+  } catch {
+    return undefined;
   }
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { takeBody, type TakenBody } from "./body.ts";
+import { CacheFailure, takeBody, type TakenBody } from "./body.ts";
 import { type CacheAccess, mayHoldEntry } from "./cache_access.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { REFRESH_TIMEOUT, SHARED_BODY_WAIT } from "./deadline.ts";
@@ -227,11 +227,15 @@ export class Exchange {
         await this.#access.store(flow, found, entry, asked, plan.deleteAt, taken.record);
         return entry;
       };
-      // A body that failed is never stored nor served; waiters get the same error.
+      // A body that failed is never stored nor served; waiters get the same error. One the cache
+      // could not hold goes on to its caller: the failure, the cache's, is reported.
+      const dropped = (error: unknown): Promise<unknown> | undefined => {
+        if (!(error instanceof CacheFailure)) return void lead?.release(failed(error));
+        this.#access.report(error.cause, "write", flow);
+        return keep(undefined);
+      };
       const store = (bytes: Promise<TakenBody | undefined>) => {
-        const stored = bytes.then(keep, (error) => lead?.release(failed(error))).finally(() =>
-          settle(undefined)
-        );
+        const stored = bytes.then(keep, dropped).finally(() => settle(undefined));
         this.#access.track(stored);
         return stored;
       };

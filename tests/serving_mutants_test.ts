@@ -10,7 +10,7 @@ import { within } from "./_fixtures.ts";
 import { httpDate, reached, reply, settle } from "./_origin.ts";
 import { scripted as setup, URL_A } from "./_scripted.ts";
 import { CacheBackend } from "../backends/base.ts";
-import { MemoryStorage } from "../backends/memory.ts";
+import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession, NEVER_EXPIRE } from "../mod.ts";
 
 // RFC 9111 §5.1: Age is "a non-negative integer, representing time in seconds"; §4.2.3 computes
@@ -441,6 +441,68 @@ Deno.test("a hand-made response longer or shorter than its Content-Length is sto
       await s.session.close();
     }
   }
+});
+
+// A response may declare a body far larger than it sends, or than the memory at hand, within a
+// session's limit: the cache's room for it, allocated up front, is refused. That is the cache's
+// failure, not the body's: the caller and a request waiting on the same response get the body as
+// it comes, never the cache's RangeError, and the cache collects it as it comes instead.
+Deno.test("a body whose declared length cannot be allocated up front is served and stored as it comes", async () => {
+  const huge = Number.MAX_SAFE_INTEGER;
+  const errors: unknown[] = [];
+  const s = setup((clock) => () => misdeclared(2 ** 52, 100_000, clock), {
+    backend: new MemoryBackend({ maxBytes: huge, maxEntrySize: huge }),
+    onError: (error) => errors.push(error),
+  });
+  const [leader, waiter] = await Promise.all([s.session.fetch(URL_A), s.session.fetch(URL_A)]);
+  const bodies = await Promise.all([leader, waiter].map(async (r) => (await r.arrayBuffer()).byteLength));
+  const hit = await s.session.fetch(URL_A);
+  assertEquals(
+    [bodies, hit.fromCache, (await hit.arrayBuffer()).byteLength, s.origin.calls, errors],
+    [[100_000, 100_000], true, 100_000, 1, []],
+  );
+  await s.session.close();
+});
+
+// The cache's copy of a chunk can fail where the chunk itself reads on: here one whose buffer its
+// maker handed away (detached) once it was queued. The caller reads the body as it would from
+// plain fetch; the cache lets go of it, reports its failure as a write's, and a request waiting on
+// the same response asks the origin itself rather than fail with the cache's error.
+Deno.test("a chunk the cache cannot copy is reported, and neither the caller nor a waiter fails", async () => {
+  const errors: { error: unknown; operation: string }[] = [];
+  const s = setup(() => () => {
+    const chunks = [new Uint8Array(100), new Uint8Array(100), new Uint8Array(100)];
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) controller.enqueue(chunk);
+        controller.close();
+        structuredClone(chunks[1]!.buffer, { transfer: [chunks[1]!.buffer] });
+      },
+    });
+    return new Response(body, { headers: { "cache-control": "max-age=60" } });
+  }, { onError: (error, { operation }) => errors.push({ error, operation }) });
+  const read = async (response: Response) => {
+    let length = 0;
+    const reader = response.body!.getReader();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      length += chunk.value.length;
+    }
+    return length;
+  };
+  const [leader, waiter] = await Promise.all([s.session.fetch(URL_A), s.session.fetch(URL_A)]);
+  const lengths = await within(5000, Promise.all([read(leader), read(waiter)]));
+  const next = await s.session.fetch(URL_A);
+  await read(next);
+  assertEquals(
+    [lengths, waiter.fromCache, next.fromCache, s.origin.calls],
+    [[200, 200], false, false, 3],
+  );
+  assertEquals(errors.map(({ error, operation }) => [operation, (error as Error).name]), [
+    ["write", "TypeError"],
+    ["write", "TypeError"],
+    ["write", "TypeError"],
+  ]);
+  await s.session.close();
 });
 
 /** Keeps records as the memory store does, but `get` hands out a new copy of each (as SQLite). */
