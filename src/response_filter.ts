@@ -39,7 +39,7 @@ export interface ResponseFilter {
   /** Only entries that are still fresh. */
   valid?: boolean;
   /**
-   * Only entries created at least this long ago: seconds, or a `Date` (entries created before it).
+   * Only entries created at least this long ago: seconds, or a `Date` (entries created no later than it).
    */
   olderThan?: number | Date;
 }

@@ -105,7 +105,7 @@ export function planEntry(
   // A redirect is followed with what its Location says, secrets and all, and an origin may echo the
   // request URL in Content-Location: a response whose header names an ignored parameter is not
   // stored, or that secret would be (and served to requests with other values).
-  if (namesIgnored(headers, request.url, o.ignoredParameters)) return undefined;
+  if (namesIgnored(headers, o.ignoredParameters)) return undefined;
   if (o.filter !== undefined && !filtered(o.filter, filterView(request.url, response))) {
     return undefined;
   }
@@ -258,23 +258,24 @@ const LINK_TARGETS = /<([^<>]*)>/g; // (no "<" inside: each "<" is scanned past 
  * Whether a response's `Location`, `Content-Location` or one of its `Link` targets (a page's
  * `next`, echoing the request's query) names one of the ignored parameters.
  */
-function namesIgnored(headers: Headers, base: URL, ignored: ReadonlySet<string>): boolean {
+function namesIgnored(headers: Headers, ignored: ReadonlySet<string>): boolean {
   if (ignored.size === 0) return false;
-  if (URL_HEADERS.some((name) => hasIgnored(headers.get(name), base, ignored))) return true;
+  if (URL_HEADERS.some((name) => hasIgnored(headers.get(name), ignored))) return true;
   const link = headers.get("link");
   return link !== null &&
-    [...link.matchAll(LINK_TARGETS)].some(([, target]) => hasIgnored(target!, base, ignored));
+    [...link.matchAll(LINK_TARGETS)].some(([, target]) => hasIgnored(target!, ignored));
 }
 
-/** Whether a URL (relative to `base`) has one of the ignored parameters in its query. */
-function hasIgnored(value: string | null, base: URL, ignored: ReadonlySet<string>): boolean {
-  if (value === null || !value.includes("?")) return false;
-  try {
-    const { searchParams } = new URL(value, base);
-    return [...ignored].some((name) => searchParams.has(name));
-  } catch {
-    return false;
-  }
+/**
+ * Whether a URL has one of the ignored parameters in its query, read as written: a value that no
+ * URL parser takes (a port above 65535) may carry one all the same.
+ */
+function hasIgnored(value: string | null, ignored: ReadonlySet<string>): boolean {
+  const url = value?.split("#", 1)[0];
+  const at = url?.indexOf("?") ?? -1;
+  if (at === -1) return false;
+  const query = new URLSearchParams(url!.slice(at + 1));
+  return [...ignored].some((name) => query.has(name));
 }
 
 /** Whether a response is a stream of server-sent events (its media type is `text/event-stream`). */
