@@ -174,25 +174,29 @@ export class CachedResponse extends Response {
    * @returns The response.
    */
   static fromNetwork(response: Response, body: BodyInit | null, info: CacheInfo): CachedResponse {
-    const { status, statusText, headers } = response;
-    return CachedResponse.#withStatus(body, { status, statusText, headers }, response, info);
+    const { status, statusText, headers, type } = response;
+    return CachedResponse.#withStatus(body, { status, statusText, headers, type }, response, info);
   }
 
   /**
    * Builds a response with any status fetch may hand over, also one the Response constructor
    * refuses (outside 200–599, such as an opaque redirect's 0): such a status is passed on as it
-   * is rather than fail a request that plain fetch answered.
+   * is, with its `type` (`"opaqueredirect"`), rather than fail a request that plain fetch answered.
    */
   static #withStatus(
     body: BodyInit | null,
-    init: { status: number; statusText: string; headers: HeadersInit },
+    init: { status: number; statusText: string; headers: HeadersInit; type: ResponseType },
     source: { readonly url: string; readonly redirected: boolean },
     info: CacheInfo,
   ): CachedResponse {
-    const { status, statusText, headers } = init;
+    const { status, statusText, headers, type } = init;
     if (status >= 200 && status <= 599) return new CachedResponse(body, init, source, info);
     const unusual = new CachedResponse(body, { statusText, headers }, source, info);
-    return Object.defineProperties(unusual, { status: { value: status }, ok: { value: false } });
+    return Object.defineProperties(unusual, {
+      status: { value: status },
+      ok: { value: false },
+      type: { value: type },
+    });
   }
 
   /**
@@ -345,7 +349,7 @@ export class CachedResponse extends Response {
     // This response's own status: the copy's is 200 when this one's was refused (#withStatus).
     return CachedResponse.#withStatus(
       copy.body,
-      { status: this.status, statusText: this.statusText, headers: copy.headers },
+      { status: this.status, statusText: this.statusText, headers: copy.headers, type: this.type },
       this.#source,
       this.#info,
     );

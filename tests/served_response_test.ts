@@ -83,11 +83,13 @@ function opaqueRedirect(): Response {
   });
 }
 
-Deno.test("served response: a status the Response constructor refuses (an opaque redirect's 0) is kept by clone()", async () => {
+Deno.test("served response: a status the Response constructor refuses (an opaque redirect's 0) is kept by clone(), with its type", async () => {
   const s = new CachedSession({ fetch: () => Promise.resolve(opaqueRedirect()) });
   const response = await s.fetch("http://127.0.0.1/moved", { redirect: "manual" });
   const copy = response.clone();
-  for (const served of [response, copy, copy.clone()]) deepEqual([served.status, served.ok], [0, false]);
+  for (const served of [response, copy, copy.clone()]) {
+    deepEqual([served.status, served.ok, served.type], [0, false, "opaqueredirect"]);
+  }
   equal(copy.fromCache, false);
   await s.close();
 });
