@@ -118,7 +118,8 @@ export async function deleteEntries(
   // a pattern invalidates every URL. A delete by state (expired, valid, older than) names none:
   // a response still on its way is newer than anything it selects.
   const { expired, valid, olderThan } = filter;
-  const invalidating = expired === undefined && valid === undefined && olderThan === undefined;
+  // (`expired: false` and `valid: false` select nothing of their own: such a delete names URLs.)
+  const invalidating = !expired && !valid && olderThan === undefined;
   const invalidations = invalidationsOf(scope.storage);
   if (invalidating) {
     if (selection.urls === undefined) await invalidations.invalidatingAll();
@@ -203,7 +204,9 @@ async function* candidates(scope: ScanScope, selection: Selection): AsyncIterabl
     }
     return;
   }
-  for (const url of selection.urls) yield* urlCandidates(scope, url, selection.methods, test);
+  // One entry may be found under two URLs (a redirect from one to the other): it is yielded once.
+  const seen = new Map<string, boolean>(); // key -> selected
+  for (const url of selection.urls) yield* urlCandidates(scope, url, selection.methods, test, seen);
 }
 
 /**
@@ -216,9 +219,9 @@ async function* urlCandidates(
   url: URL,
   methods: readonly string[],
   test: Selection["test"],
+  seen: Map<string, boolean>,
 ): AsyncIterableIterator<Candidate> {
   const normalized = normalizeUrl(url);
-  const seen = new Map<string, boolean>(); // key -> selected
   // Every method's entries and aliases are listed at once: where a listing scans the storage
   // (Redis), a POST then waits for the longest of them, not for their sum.
   const listings = await Promise.all(methods.map((method) => {
