@@ -61,8 +61,8 @@ export interface TakenBody {
 }
 
 /**
- * Why `store` got no body, when the cache could not hold it (the memory for it was refused): a
- * failure of the cache's own, to be reported, while the caller's body reads on as usual.
+ * Why `store` got no body, when the cache could not hold it (memory refused, a chunk it could not
+ * copy): a failure of the cache's own, to be reported, while the caller's body reads on as usual.
  */
 export class CacheFailure {
   /** The failure. */

@@ -20,7 +20,7 @@ import type { TakenBody } from "./body.ts";
 export class Collected {
   /** Whether the body is still collected. */
   collecting = true;
-  /** Why the cache let go of the body when it could not hold it (an allocation refused). */
+  /** Why the cache let go of the body when it could not hold it (memory refused, a chunk it could not copy). */
   failure: { error: unknown } | undefined;
   #entry: Omit<CacheEntry, "body">;
   #limit: number;
