@@ -14,7 +14,8 @@ import { startsWith } from "./bytes.ts";
 export const DECODED_RECORDS = 1024;
 /**
  * Most bytes of records that the small decoded records keep alive (their bodies are views into
- * them, and a record the storage has let go of lives on as long as it is kept): 2 MiB.
+ * them, and a record the storage has let go of lives on as long as it is kept), and most bytes of
+ * the heads that decoded heads keep: 2 MiB.
  */
 const KEPT_BYTES = 2 * 1024 * 1024;
 /**
@@ -110,7 +111,7 @@ class KeptLately<T> {
   /**
    * @param weigh The bytes a kept value holds alive.
    */
-  constructor(weigh: (value: T) => number = () => 0) {
+  constructor(weigh: (value: T) => number) {
     this.#weigh = weigh;
   }
 
@@ -156,10 +157,10 @@ class KeptLately<T> {
  * its initial age, worked out once (parsing a `Date` costs about 0.5 µs a hit on Deno). The
  * checksum is among the bytes compared, so the bytes are as intact as a decoded record's. Only
  * the part before the body is kept (a copy of it), for the small records read more than once
- * lately, as {@linkcode DecodedRecords} keeps them.
+ * lately, as {@linkcode DecodedRecords} keeps them: the 1,024 read last, of 2 MiB of heads at most.
  */
 export class DecodedHeads {
-  #kept = new KeptLately<KeptHead>();
+  #kept = new KeptLately<KeptHead>((kept) => kept.head.byteLength);
 
   /**
    * Decodes a record, or its body alone when its metadata is known.

@@ -59,6 +59,31 @@ Deno.test("decoded heads: from its second read on, a copied record's metadata is
   await backend.close();
 });
 
+// The heads kept are bounded in bytes, not only in number: 1,024 heads of records just under
+// 64 KiB (large fields: cookies, CSP, link lists) would else hold some 64 MiB.
+Deno.test("decoded heads: those kept weigh 2 MiB at most, however large each one is", async () => {
+  const backend = new CacheBackend(new CopyingStorage());
+  const large = (i: number) =>
+    testEntry({
+      url: `https://example.com/${i}`,
+      headers: [["cache-control", "max-age=60"], ["x-large", `${i}`.padEnd(40_000, "x")]],
+      body: new Uint8Array(10),
+    });
+  const read = async (key: string) => {
+    const found = await backend.read(key);
+    ok(found !== undefined && "entry" in found);
+    return found.entry.headers;
+  };
+  for (let i = 0; i < 64; i++) await backend.write(`k${i}`, large(i), Infinity);
+  for (let i = 0; i < 64; i++) await read(`k${i}`);
+  // Each kept from its second read on, until 2 MiB of heads are kept (64 × 40 KB is 2.4 MiB).
+  const second: [string, string][][] = [];
+  for (let i = 0; i < 64; i++) second.push(await read(`k${i}`));
+  equal(await read("k63"), second[63], "the last head read is kept");
+  ok(await read("k0") !== second[0], "the first is no longer kept");
+  await backend.close();
+});
+
 Deno.test("decoded heads: the initial age of kept metadata is its own, and no entry with other times takes it", async () => {
   const backend = new CacheBackend(new CopyingStorage());
   // Dated 30 s before it arrived, after 2 s on the way: 30 s old when it arrived (RFC 9111 §4.2.3).
