@@ -229,10 +229,12 @@ export class Exchange {
       };
       // A body that failed is never stored nor served; waiters get the same error. One the cache
       // could not hold goes on to its caller: the failure, the cache's, is reported.
-      const dropped = (error: unknown): Promise<unknown> | undefined => {
-        if (!(error instanceof CacheFailure)) return void lead?.release(failed(error));
-        this.#access.report(error.cause, "write", flow);
-        return keep(undefined);
+      const dropped = (error: unknown) => {
+        if (error instanceof CacheFailure) {
+          this.#access.report(error.cause, "write", flow);
+          return keep(undefined);
+        }
+        lead?.release(failed(error));
       };
       const store = (bytes: Promise<TakenBody | undefined>) => {
         const stored = bytes.then(keep, dropped).finally(() => settle(undefined));

@@ -271,10 +271,10 @@ function namesIgnored(headers: Headers, ignored: ReadonlySet<string>): boolean {
  * URL parser takes (a port above 65535) may carry one all the same.
  */
 function hasIgnored(value: string | null, ignored: ReadonlySet<string>): boolean {
-  const url = value?.split("#", 1)[0];
-  const at = url?.indexOf("?") ?? -1;
+  const url = value?.split("#", 1)[0] ?? "";
+  const at = url.indexOf("?");
   if (at === -1) return false;
-  const query = new URLSearchParams(url!.slice(at + 1));
+  const query = new URLSearchParams(url.slice(at + 1));
   return [...ignored].some((name) => query.has(name));
 }
 
