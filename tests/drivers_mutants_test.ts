@@ -96,6 +96,19 @@ function racing(kv: KvLike, race: () => Promise<unknown>): KvLike & { reads: num
   return wrapped;
 }
 
+/**
+ * Record "k" of 200 KiB, stored by `other`, and a storage over the same database (`raced`) whose
+ * first read of an entry has `other` rewrite "k" (another 200 KiB) before it goes on.
+ */
+async function rewrittenDuring(kv: KvLike): Promise<{ other: DenoKVStorage; raced: DenoKVStorage }> {
+  const other = new DenoKVStorage({ kv });
+  await other.set("k", patterned(200 * KiB, 1), Infinity);
+  const raced = new DenoKVStorage({
+    kv: racing(kv, () => other.set("k", patterned(200 * KiB, 2), Infinity)),
+  });
+  return { other, raced };
+}
+
 Deno.test(
   "deno-kv: a read whose chunks a writer replaced meanwhile reads again and gets the new record",
   // Kills backends/deno_kv.ts:189 `attempt < MAX_ATTEMPTS` -> `attempt < 1` (one read only).
@@ -179,11 +192,7 @@ Deno.test(
   // `landed ? previous : undefined` -> `previous`, and :227 `previous === undefined ? manifest :`
   // dropped (each leaves a generation of chunks behind, or the superseded record in place).
   withKv(async (kv) => {
-    const other = new DenoKVStorage({ kv });
-    await other.set("k", patterned(200 * KiB, 1), Infinity);
-    const writer = new DenoKVStorage({
-      kv: racing(kv, () => other.set("k", patterned(200 * KiB, 2), Infinity)),
-    });
+    const { other, raced: writer } = await rewrittenDuring(kv);
     await writer.set("k", patterned(300 * KiB, 3), Infinity);
     ok(
       same(await other.get("k"), patterned(200 * KiB, 2)),
@@ -198,11 +207,7 @@ Deno.test(
   // Kills backends/deno_kv.ts:324 `attempt <= MAX_ATTEMPTS ? kv.atomic().check(...) : kv.atomic()`
   // -> `kv.atomic()` (an unchecked first delete leaves the rewrite's chunks behind).
   withKv(async (kv) => {
-    const other = new DenoKVStorage({ kv });
-    await other.set("k", patterned(200 * KiB, 1), Infinity);
-    const deleter = new DenoKVStorage({
-      kv: racing(kv, () => other.set("k", patterned(200 * KiB, 2), Infinity)),
-    });
+    const { other, raced: deleter } = await rewrittenDuring(kv);
     await deleter.delete(["k"]);
     deepEqual(await rawKeys(kv, other.prefix), []);
   }),
