@@ -249,11 +249,7 @@ export class CacheBackend implements AsyncDisposable {
     // (a full disk fails both), the key reads as a miss until a delete or write of it succeeds.
     const max = this.storage.maxEntrySize;
     if (max !== undefined && bytes.length > max) {
-      await this.#call("delete", () => this.storage.delete([key])).catch((error) => {
-        this.#supersede(key);
-        throw error;
-      });
-      this.#superseded.delete(key);
+      await this.withdraw(key);
       return false;
     }
     try {
@@ -266,7 +262,38 @@ export class CacheBackend implements AsyncDisposable {
     return true;
   }
 
-  /** Keys whose older record outlived a newer one the storage failed to keep: the last 4,096. */
+  /**
+   * Deletes the entry under a key without invalidating its URL: what a session does with an entry
+   * it wrote after an invalidation of its URL began, which then may not stand, while a response
+   * asked for since, already on its way, is still stored. Should the delete fail, reads of the key
+   * are misses, each trying the delete again, until a delete or write of it succeeds: the entry
+   * is not served.
+   *
+   * @param key Storage key.
+   * @throws {BackendError} When the storage fails.
+   *
+   * @example
+   * ```ts
+   * import { MemoryBackend } from "./memory.ts";
+   * const cache = new MemoryBackend();
+   * await cache.withdraw("no such key");
+   * console.log(await cache.read("no such key")); // undefined
+   * ```
+   */
+  async withdraw(key: string): Promise<void> {
+    try {
+      await this.#call("delete", () => this.storage.delete([key]));
+    } catch (error) {
+      this.#supersede(key);
+      throw error;
+    }
+    this.#superseded.delete(key);
+  }
+
+  /**
+   * Keys whose record may not be served, though the storage still holds it (a newer one it failed
+   * to keep, a withdrawal that failed): the last 4,096.
+   */
   #superseded = new Set<string>();
 
   #supersede(key: string): void {

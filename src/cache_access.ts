@@ -8,7 +8,7 @@
 
 import type { CacheBackend } from "../backends/base.ts";
 import { normalizeUrl, redactUrl, urlKeyPrefix } from "./cache_keys.ts";
-import { BackendError, backendError } from "./errors.ts";
+import { BackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
 import { deleteEntries } from "./inspection.ts";
 import { storedMethods } from "./key_forms.ts";
@@ -186,13 +186,10 @@ export class CacheAccess {
         this.#writes.passed();
         return !refused;
       };
-      // The undo of a write that an invalidation overtook goes to the storage alone: the backend's
-      // `delete` would invalidate the URL again, and a response asked for since the first
-      // invalidation, already on its way, would then count as out of date (neither stored nor shared).
-      const undo = () =>
-        Promise.resolve().then(() => this.#cache.storage.delete([found.key])).catch((cause) => {
-          throw backendError(this.#cache.name, "delete", cause);
-        });
+      // A write that an invalidation overtook is withdrawn, not deleted: `delete` would invalidate
+      // the URL again, and a response asked for since the first invalidation, already on its way,
+      // would then count as out of date (neither stored nor shared).
+      const undo = () => this.#cache.withdraw(found.key);
       if (await this.#invalidations.write(() => this.#urlsOf(flow, entry), asked, write, undo)) {
         this.#monitor.stored(flow, found.key, entry);
       } else if (refused && found.occupied !== false) {

@@ -1,7 +1,7 @@
 /**
  * A storage whose writes hang, and the user's callbacks that fail: neither holds up nor fails a
  * request. An invalidation waits for the writes under way 2 s at most (a write that lands later
- * is undone), a HEAD's update of a stored response as long as a body's write, a
+ * is undone, and not served should its undo fail), a HEAD's update of a stored response as long as a body's write, a
  * stale-while-revalidate refresh stays one at a time until its body is stored, and what
  * `waitUntil`, `onError` or `onEvent` throw or reject with is dropped.
  */
@@ -65,6 +65,34 @@ Deno.test("a hung write holds up neither a POST nor a HEAD's update; a write tha
   await again.text();
   equal(again.fromCache, false);
   await next.close();
+});
+
+Deno.test("a write that lands after the invalidation it overtook, and whose undo fails, is not served", async () => {
+  class FailingDeletes extends HeldSets {
+    failDeletes = false;
+    override delete(keys: string[]): Promise<void> {
+      if (this.failDeletes) return Promise.reject(new Error("disk full"));
+      return super.delete(keys);
+    }
+  }
+  const storage = new FailingDeletes();
+  const errors: unknown[] = [];
+  const { session } = sessionOver(storage, { onError: (error) => void errors.push(error) });
+  storage.hold = true;
+  const first = await within(5000, session.fetch("http://127.0.0.1/a"));
+  // The delete waits 2 s for the write under way, held, then finds nothing to delete.
+  await within(5000, session.cache.deleteUrls("http://127.0.0.1/a"));
+  storage.failDeletes = true;
+  storage.hold = false;
+  storage.release(); // the write lands after the delete: its undo fails
+  equal(await within(5000, first.text()), "v1");
+  await within(5000, until(() => errors.length > 0));
+  ok(errors[0] instanceof BackendError, String(errors[0]));
+  ok(await storage.get(first.cacheKey!) !== undefined, "the record its undo failed to delete is stored");
+  const next = await within(5000, session.fetch("http://127.0.0.1/a"));
+  equal(next.fromCache, false);
+  equal(await next.text(), "v2");
+  await session.close();
 });
 
 Deno.test("stale-while-revalidate: one refresh at a time, until its body is read and stored", async () => {
