@@ -280,19 +280,24 @@ export class CacheBackend implements AsyncDisposable {
    * console.log(await cache.read("no such key")); // undefined
    * ```
    */
-  async withdraw(key: string): Promise<void> {
+  withdraw(key: string): Promise<void> {
+    return this.#remove([key]);
+  }
+
+  /** Deletes records; should the storage fail, reads of their keys are misses that try again. */
+  async #remove(keys: string[]): Promise<void> {
     try {
-      await this.#call("delete", () => this.storage.delete([key]));
+      await this.#call("delete", () => this.storage.delete(keys));
     } catch (error) {
-      this.#supersede(key);
+      for (const key of keys) this.#supersede(key);
       throw error;
     }
-    this.#superseded.delete(key);
+    if (this.#superseded.size > 0) { for (const key of keys) this.#superseded.delete(key); }
   }
 
   /**
    * Keys whose record may not be served, though the storage still holds it (a newer one it failed
-   * to keep, a withdrawal that failed): the last 4,096.
+   * to keep, a delete that failed): the last 4,096.
    */
   #superseded = new Set<string>();
 
@@ -383,7 +388,8 @@ export class CacheBackend implements AsyncDisposable {
    * Deletes entries by key (with their aliases left to expire: an alias to nothing is a miss).
    *
    * @param keys Cache keys, as in `response.cacheKey` or {@linkcode CacheBackend.keys}.
-   * @throws {BackendError} When the storage fails.
+   * @throws {BackendError} When the storage fails. Reads of the keys are then misses, each trying
+   *   the delete again, until a delete or write of the key succeeds: what was to go is not served.
    */
   delete(...keys: string[]): Promise<void>;
   async delete(...args: [ResponseFilter, (DeleteOptions | undefined)?] | string[]): Promise<number | void> {
@@ -399,7 +405,7 @@ export class CacheBackend implements AsyncDisposable {
     }
     if (keys.length === 0) return;
     await invalidationsOf(this.storage).invalidatingKeys(keys);
-    await this.#call("delete", () => this.storage.delete(keys));
+    await this.#remove(keys);
   }
 
   /**

@@ -634,6 +634,32 @@ Deno.test("a newer answer that may not be stored supersedes a stale stored respo
   await s.session.close();
 });
 
+Deno.test("a stale stored response that a newer unstored answer supersedes is served no more, though its delete fails", async () => {
+  class FailingDeletes extends MemoryStorage {
+    fail = false;
+    override delete(keys: string[]): Promise<void> {
+      return this.fail ? Promise.reject(new Error("disk full")) : super.delete(keys);
+    }
+  }
+  const storage = new FailingDeletes();
+  const errors: string[] = [];
+  const s = refreshing(
+    (clock) => (_r, n) =>
+      n === 1
+        ? reply("v1", { "cache-control": "max-age=10, stale-while-revalidate=600" }, { clock })
+        : reply(`v${n}`, { "cache-control": "no-store" }, { clock }),
+    { backend: new CacheBackend(storage), onError: (_error, context) => void errors.push(context.operation) },
+  );
+  assertEquals(await s.served(), "v1:false");
+  storage.fail = true;
+  s.clock.tick(20);
+  // Served stale, and refreshed: the origin answers no-store, and the delete of v1 fails.
+  assertEquals(await s.served(), "v1:true");
+  assertEquals(errors, ["delete"]);
+  assertEquals(await s.served(), "v3:false");
+  await s.session.close();
+});
+
 Deno.test("RFC 5861 §3 the session's staleWhileRevalidate: a window for responses without one; a response's own window, or must-revalidate, wins", async () => {
   let cacheControl = "max-age=10";
   const s = refreshing(

@@ -550,6 +550,24 @@ Deno.test("backend: a refused write whose delete fails leaves the older entry un
   equal(await mine.read("k"), undefined, "and not served");
 });
 
+// A delete by key that fails leaves the record stored: it is not served while it stays, and a
+// read tries the delete again. Likewise a withdrawal (a write an invalidation overtook).
+Deno.test("backend: an entry whose delete or withdrawal failed is not served, and goes once a read's delete succeeds", async () => {
+  const { failing, mine, theirs } = sharedStore();
+  for (const remove of [(key: string) => mine.delete(key), (key: string) => mine.withdraw(key)]) {
+    await mine.write("k", OLD, Infinity);
+    failing.deletes = false;
+    await rejects(remove("k"), BackendError);
+    ok(await failing.shared.get("k"), "the record is still stored");
+    equal(await mine.read("k"), undefined, "and not served");
+    failing.deletes = true;
+    equal(await mine.read("k"), undefined, "a read deletes it");
+    equal(await failing.shared.get("k"), undefined);
+    await theirs.write("k", THEIRS, Infinity);
+    equal(entryOf(await mine.read("k")).statusText, "theirs", "the key is read again after");
+  }
+});
+
 // Kills base.ts:275 `size > SUPERSEDED_KEPT` → `> 1` and base.ts:273 (a key superseded again not
 // moved to the newest): the last 4,096 keys are remembered, counted from their last failure.
 Deno.test("backend: the 4,096 keys superseded last are remembered, each from its last failure", async () => {
