@@ -202,7 +202,9 @@ export class Exchange {
         // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves
         // (a rate limit's 429 or 403 says nothing of the resource, whose validators revalidate it
         // later), except that the resource is gone (404, 410).
-        const superseded = cached?.method === flow.method && cached.expiresAt <= responseTime &&
+        // (A reload uses nothing stored: what its primary slot holds is what it would have found.)
+        const outdated = flow.mode === "reload" ? stale?.primary : cached;
+        const superseded = outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
           (response.status < 400 || response.status === 404 || response.status === 410) &&
           response.status !== 206;
         if (superseded) this.#access.replacedUnstored(flow, stale!.key, stale);

@@ -634,6 +634,20 @@ Deno.test("a newer answer that may not be stored supersedes a stale stored respo
   await s.session.close();
 });
 
+Deno.test("a reload's unstored answer supersedes a stale stored response as well", async () => {
+  const s = refreshing(
+    (clock) => (_r, n) =>
+      n === 1
+        ? reply("v1", { "cache-control": "max-age=10, stale-while-revalidate=600" }, { clock })
+        : reply(`v${n}`, { "cache-control": "no-store" }, { clock }),
+  );
+  assertEquals(await s.served(), "v1:false");
+  s.clock.tick(20);
+  assertEquals(await s.served({ cache: "reload" }), "v2:false");
+  assertEquals(await s.served(), "v3:false");
+  await s.session.close();
+});
+
 Deno.test("a stale stored response that a newer unstored answer supersedes is served no more, though its delete fails", async () => {
   class FailingDeletes extends MemoryStorage {
     fail = false;
