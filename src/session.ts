@@ -222,12 +222,12 @@ export class CachedSession implements AsyncDisposable {
         use = usabilityFor(flow, joined.entry, o);
       } else if (joined?.kind === "error" || joined?.kind === "error-status") {
         // The origin failed for the request this one waited on: serve stale, or fail alike (after
-        // an error status, ask the origin itself).
+        // an error status, ask the origin itself). A request for what is stored alone gets its 504.
         if (found?.entry !== undefined && mayServeOnErrorFor(flow, found.entry, o.now(), o)) {
           const forward = joined.kind === "error" ? {} : { status: joined.status };
           return this.#serve(flow, found as Hit, "stale-if-error", { fwd: "stale", ...forward });
         }
-        if (joined.kind === "error") throw joined.error;
+        if (joined.kind === "error" && !onlyIfCached(flow)) throw joined.error;
       } else if (joined?.kind === "lead") {
         lead = joined.lead;
       }

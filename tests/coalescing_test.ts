@@ -174,6 +174,22 @@ Deno.test("coalescing: a network error reaches every waiter, as the error plain 
     },
   );
 
+  await t.step("a waiter that asks only for what is stored gets a 504, not the error", async () => {
+    const o = origin(async () => {
+      await delay(10);
+      throw new TypeError("network down");
+    });
+    const session = new CachedSession({ fetch: o.fetch });
+    const [leader, waiter] = await Promise.allSettled([
+      session.fetch("http://h.test/"),
+      session.fetch("http://h.test/", { headers: { "cache-control": "only-if-cached" } }),
+    ]);
+    equal(o.calls, 1);
+    equal(leader.status, "rejected");
+    equal(waiter.status === "fulfilled" && waiter.value.status, 504);
+    await session.close();
+  });
+
   await t.step("a real origin that drops the connection", async () => {
     const server = await loopback(async (request) => {
       await delay(10);
