@@ -16,7 +16,7 @@ import {
   RECORD_VERSION,
   sealRecord,
 } from "../src/record.ts";
-import { digestText, sha256 } from "../src/sha256.ts";
+import { digestBytes, digestText, sha256 } from "../src/sha256.ts";
 import { normalizeUrl, urlKeyPrefix } from "../src/cache_keys.ts";
 import { UNSERVABLE_FIELDS } from "./_entry.ts";
 import { fillsBuffer, joined, unfilled } from "../src/bytes.ts";
@@ -234,15 +234,36 @@ Deno.test("sha256: the same digest as WebCrypto, for every length around the blo
   }
 });
 
+/** The first 128 bits of WebCrypto's SHA-256 of some bytes, in base64url: what digestText gives. */
+async function webDigest(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return btoa(String.fromCharCode(...hash.subarray(0, 16))).slice(0, 22).replaceAll("+", "-").replaceAll(
+    "/",
+    "_",
+  );
+}
+
 Deno.test("sha256: digestText is the first 128 bits of the UTF-8 digest, in base64url", async () => {
   // Every length around one block's 55 characters, ASCII (hashed from its characters) and not.
   const around = Array.from({ length: 64 }, (_, n) => "GET https://example.com/".repeat(3).slice(0, n));
   const texts = [...around, ...around.map((text) => `${text}é`), "é".repeat(100), "x".repeat(1000)];
-  for (const text of texts) {
-    const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-    const expected = btoa(String.fromCharCode(...hash.subarray(0, 16))).slice(0, 22)
-      .replaceAll("+", "-").replaceAll("/", "_");
-    equal(digestText(text), expected);
+  for (const text of texts) equal(digestText(text), await webDigest(new TextEncoder().encode(text)));
+});
+
+Deno.test("sha256: digestText and digestBytes of ever longer texts of three-byte characters", async () => {
+  // Kills src/sha256.ts:135 `text.length * 3 + 72` -> `text.length * 2 + 72`, and the guard
+  // `text.length * 3 + 72 > scratch.length` -> `text.length > scratch.length`: the buffer the text
+  // is encoded into kept its size while the text's UTF-8 outgrew it, and `encodeInto` cut the
+  // text short. Each text is half as long again as the one before, so one of them is longer than
+  // any the buffer was sized for, whatever this process hashed earlier.
+  const encoder = new TextEncoder();
+  for (let length = 20; length < 400_000; length = Math.ceil(length * 1.5)) {
+    for (const text of ["€".repeat(length), `a${"€".repeat(length - 2)}😀`]) {
+      const bytes = encoder.encode(text);
+      const expected = await webDigest(bytes);
+      equal(digestText(text), expected, `${text.length} characters`);
+      equal(digestBytes(bytes), expected, `${bytes.length} bytes`);
+    }
   }
 });
 

@@ -101,10 +101,10 @@ function denoIO(deno: DenoLike): CliIO {
 }
 
 function nodeIO(): CliIO {
-  // A closed pipe (`… | head`) ends the output: that is success, not a crash.
+  // A closed pipe (`… | head`) ends the output: that is success, not a crash. Other errors reach
+  // the write's callback too, and run() reports them.
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(0);
-    throw error;
   });
   return {
     args: process.argv.slice(2),

@@ -41,12 +41,15 @@ export async function run(io: CliIO): Promise<number> {
   } catch (error) {
     return usage(io, error);
   }
-  if (invocation === "help") {
-    await io.out(USAGE);
-    return EXIT_OK;
-  }
-  if (invocation === "version") {
-    await io.out(`http-cache ${denoJson.version}\n`);
+  if (invocation === "help" || invocation === "version") {
+    try {
+      await io.out(invocation === "help" ? USAGE : `http-cache ${denoJson.version}\n`);
+    } catch (error) {
+      // As for the commands: a stdout closed early (`http-cache --help | head -1`) is no failure.
+      if (isBrokenPipe(error)) return EXIT_OK;
+      report(io, `Cannot write to stdout: ${(error as Error).message}`);
+      return EXIT_FAILURE;
+    }
     return EXIT_OK;
   }
   if (invocation.command === "clear" && !invocation.yes) {
