@@ -678,6 +678,9 @@ Deno.test("cli: failure messages: nothing to show as it is, a failing command na
   const deleted = await cli([`sqlite:${broken}`, "delete", "--expired"]);
   equal(deleted.code, EXIT_FAILURE);
   match(deleted.stderr, /^http-cache: Cannot delete from sqlite:\S+: /);
+  const stats = await cli([`sqlite:${broken}`, "stats"]);
+  equal(stats.code, EXIT_FAILURE);
+  match(stats.stderr, /^http-cache: Cannot read the statistics of sqlite:\S+: /);
 });
 
 Deno.test("cli: sqlite:// before a relative path, and a file with only some of KV's tables", async () => {

@@ -7,7 +7,15 @@
 
 import { BackendError } from "../errors.ts";
 import denoJson from "../../deno.json" with { type: "json" };
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandLine, USAGE, UsageError } from "./args.ts";
+import {
+  type Command,
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  parseCommandLine,
+  USAGE,
+  UsageError,
+} from "./args.ts";
 import { clear, type CommandContext, list, NotFoundError, remove, show, stats } from "./commands.ts";
 import type { CliIO } from "./io.ts";
 import { openCache, OpenError, redactMessage } from "./open.ts";
@@ -103,17 +111,24 @@ function report(io: CliIO, message: string): void {
 }
 
 /** A message that names the cache and the root cause (an unreachable server, a refused login…). */
-function describeFailure(error: unknown, command: string, label: string): string {
+function describeFailure(error: unknown, command: Command, label: string): string {
   if (error instanceof NotFoundError || error instanceof OpenError) return error.message;
   let cause: unknown = error;
   while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
   const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
   const unreachable = /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|no answer|timed out|Server selection/i
     .test(reason);
-  return unreachable
-    ? `Cannot reach ${label}: ${reason}`
-    : `Cannot ${command === "delete" ? "delete from" : command} ${label}: ${reason}`;
+  return unreachable ? `Cannot reach ${label}: ${reason}` : `Cannot ${ACTS[command]} ${label}: ${reason}`;
 }
+
+/** What each command does to the cache, as its failure message says it. */
+const ACTS: Record<Command, string> = {
+  stats: "read the statistics of",
+  list: "list",
+  show: "show an entry of",
+  delete: "delete from",
+  clear: "clear",
+};
 
 function isBrokenPipe(error: unknown): boolean {
   return error instanceof Error &&
