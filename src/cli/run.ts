@@ -25,7 +25,7 @@ const COMMANDS = { stats, list, show, delete: remove, clear };
 /**
  * Runs the CLI.
  *
- * @param io The process: arguments, stdout, stderr, terminal.
+ * @param given The process: arguments, stdout, stderr, terminal.
  * @returns The exit code: {@linkcode EXIT_OK} (0), {@linkcode EXIT_FAILURE} (1) or
  *   {@linkcode EXIT_USAGE} (2).
  *
@@ -42,7 +42,8 @@ const COMMANDS = { stats, list, show, delete: remove, clear };
  * console.log(code); // 2: a memory cache cannot be inspected from outside its process
  * ```
  */
-export async function run(io: CliIO): Promise<number> {
+export async function run(given: CliIO): Promise<number> {
+  const io = { ...given, out: outputOf(given) };
   let invocation;
   try {
     invocation = parseCommandLine(io.args);
@@ -55,7 +56,7 @@ export async function run(io: CliIO): Promise<number> {
     } catch (error) {
       // As for the commands: a stdout closed early (`http-cache --help | head -1`) is no failure.
       if (isBrokenPipe(error)) return EXIT_OK;
-      report(io, `Cannot write to stdout: ${(error as Error).message}`);
+      report(io, (error as Error).message);
       return EXIT_FAILURE;
     }
     return EXIT_OK;
@@ -89,6 +90,10 @@ export async function run(io: CliIO): Promise<number> {
     return EXIT_OK;
   } catch (error) {
     if (isBrokenPipe(error)) return EXIT_OK;
+    if (error instanceof OutputFailure) {
+      report(io, error.message);
+      return EXIT_FAILURE;
+    }
     if (error instanceof TypeError && !(error instanceof BackendError)) return usage(io, error);
     report(io, describeFailure(error, invocation.command, opened.label));
     return EXIT_FAILURE;
@@ -129,6 +134,24 @@ const ACTS: Record<Command, string> = {
   delete: "delete from",
   clear: "clear",
 };
+
+/** A write to stdout that failed, other than into a pipe closed early: the output's failure. */
+class OutputFailure extends Error {}
+
+/**
+ * Writes to stdout, failing with an {@linkcode OutputFailure} that says so (a full disk is no
+ * failure of the cache's).
+ */
+function outputOf(io: CliIO): CliIO["out"] {
+  return async (text) => {
+    try {
+      await io.out(text);
+    } catch (error) {
+      if (isBrokenPipe(error)) throw error;
+      throw new OutputFailure(`Cannot write to stdout: ${(error as Error).message}`, { cause: error });
+    }
+  };
+}
 
 function isBrokenPipe(error: unknown): boolean {
   return error instanceof Error &&
