@@ -76,6 +76,17 @@ export class BackendError extends HttpCacheError {
 }
 
 /**
+ * Whether a value is a {@linkcode BackendError}, also one of another copy of the library (thrown
+ * by a backend that copy built, which a session takes by its shape), where `instanceof` fails.
+ *
+ * @param value Any value.
+ * @returns Whether it is an {@linkcode HttpCacheError} that names a backend.
+ */
+export function isBackendError(value: unknown): value is BackendError {
+  return HttpCacheError.is(value) && typeof (value as { backend?: unknown }).backend === "string";
+}
+
+/**
  * The {@linkcode BackendError} for a storage operation that failed: `cause` itself when it is one
  * already, else one whose message names the operation, the backend and the cause's message.
  *
@@ -85,7 +96,7 @@ export class BackendError extends HttpCacheError {
  * @returns The error, as `Cannot read redis storage: connection refused`.
  */
 export function backendError(backend: string, operation: string, cause: unknown): BackendError {
-  if (cause instanceof BackendError) return cause;
+  if (isBackendError(cause)) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new BackendError(`Cannot ${operation} ${backend} storage: ${reason}`, { backend, cause });
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { BackendError } from "./errors.ts";
+import { isBackendError } from "./errors.ts";
 import {
   appendCacheStatus,
   type CacheStatus,
@@ -223,7 +223,7 @@ export class Monitor {
    * @param context The operation and request.
    */
   failed(error: unknown, context: ErrorContext): void {
-    if (error instanceof BackendError) this.#counters.backendErrors++;
+    if (isBackendError(error)) this.#counters.backendErrors++;
     if (this.#onEvent !== undefined) {
       this.#emit({ type: "error", request: context.request, operation: context.operation, error });
     }

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { BackendError } from "../errors.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import {
   type Command,
@@ -94,7 +93,7 @@ export async function run(given: CliIO): Promise<number> {
       report(io, error.message);
       return EXIT_FAILURE;
     }
-    if (error instanceof TypeError && !(error instanceof BackendError)) return usage(io, error);
+    if (error instanceof TypeError) return usage(io, error);
     report(io, describeFailure(error, invocation.command, opened.label));
     return EXIT_FAILURE;
   } finally {
