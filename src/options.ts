@@ -20,7 +20,10 @@ import {
 
 /** What happened when the cache reported an error to `onError`. */
 export interface ErrorContext {
-  /** The cache operation that failed. */
+  /**
+   * The cache operation that failed: `read` also for a request whose key could not be worked out
+   * (a `keyFn` or a request body that failed), `write` also for a `filter` that threw.
+   */
   operation: "read" | "write" | "delete" | "revalidate";
   /** The request's method and URL, as `"GET https://…"`. */
   request: string;

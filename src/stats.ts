@@ -9,7 +9,8 @@
  * `fetch()`, and every step of a redirect that the session follows for it (a request of its own
  * to the cache), counts once in `requests` and in exactly one of `hits`, `misses`, `bypassed`,
  * `coalesced`, `revalidations.notModified` or `revalidations.modified` — unless the origin
- * fails, or stale-if-error answers (then it counts in `staleServed` alone).
+ * fails, or stale-if-error answers (then it counts in `staleServed` alone), or its signal had
+ * aborted already (then it counts in `requests` alone).
  * `staleServed` overlaps `hits`: it also counts hits that were stale.
  *
  * @example Hit ratio
@@ -30,7 +31,8 @@ export interface CacheStats {
   hits: number;
   /**
    * Sent to the origin with no usable stored response: nothing stored for the URL or its Vary
-   * variant, a stale response without validators, or a request that refused the stored one.
+   * variant, a stale response without validators, or a request that refused the stored one; and
+   * the 504 of an `only-if-cached` request that found nothing usable.
    */
   misses: number;
   /**
@@ -45,7 +47,11 @@ export interface CacheStats {
   revalidations: { notModified: number; modified: number };
   /** Requests that shared the origin request of an identical one already in flight. */
   coalesced: number;
-  /** Requests the cache did not handle: `cache: "no-store"`, a method it does not store. */
+  /**
+   * Requests the cache did not handle: `no-store` (the fetch mode or the request's own
+   * `Cache-Control`), a method it does not store, `DO_NOT_CACHE`, an `integrity`, a conditional
+   * request it cannot answer itself, a `keyFn` that failed, a request after `close()`.
+   */
   bypassed: number;
   /** Responses written to the cache. */
   stored: number;
