@@ -22,6 +22,7 @@ import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
 import { type Found, type Plan, planEntry } from "./store_plan.ts";
 import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
+import { varyMatches } from "./vary.ts";
 
 /** How the session serves a stored entry (its `#serve`). */
 export type Serve = (
@@ -203,7 +204,12 @@ export class Exchange {
         // (a rate limit's 429 or 403 says nothing of the resource, whose validators revalidate it
         // later), except that the resource is gone (404, 410).
         // (A reload uses nothing stored: what its primary slot holds is what it would have found.)
-        const outdated = flow.mode === "reload" ? stale?.primary : cached;
+        // (Only when it is the variant this request selects: another variant's request may differ.)
+        const outdated = flow.mode !== "reload"
+          ? cached
+          : primary !== undefined && varyMatches(primary, flow.headers)
+          ? primary
+          : undefined;
         const superseded = outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
           (response.status < 400 || response.status === 404 || response.status === 410) &&
           response.status !== 206;

@@ -193,6 +193,9 @@ async function lookupUnder(
     if (!other || !("entry" in other) || !varyMatches(other.entry, flow.headers)) {
       return { key, viaAlias, primary };
     }
+    // Through an alias, the variant too must be what a redirect led here with: one stored for the
+    // aliased URL's own response (before its redirect) is that URL's, not this one's.
+    if (viaAlias && !await ledHere(flow, other.entry, slot, o)) return undefined;
     found = { key: variant, entry: other.entry, viaAlias, primary, owned: other.owned };
   }
   // What a redirect led to is served only while its alias holds: the alias is read for it alone.
