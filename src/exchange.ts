@@ -24,6 +24,12 @@ import { type Found, type Plan, planEntry } from "./store_plan.ts";
 import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
 import { varyMatches } from "./vary.ts";
 
+/**
+ * Request fields a background refresh leaves out: the caller's `Range` (and `If-Range`), and the
+ * caller's own validators, which the cache answered itself.
+ */
+const CALLER_ONLY = ["range", "if-range", "if-none-match", "if-modified-since"];
+
 /** How the session serves a stored entry (its `#serve`). */
 export type Serve = (
   flow: Flow,
@@ -285,12 +291,15 @@ export class Exchange {
     const signal = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
     const background: Flow = { ...flow, ...withSignal(flow, signal), background: true };
     // The refresh asks for the whole response: the caller's Range would bring a 206, never stored.
-    if (flow.headers.has("range")) {
+    // Nor does it carry the caller's own If-None-Match / If-Modified-Since, which the cache answered:
+    // the origin would answer them (a `*` matches whatever changed) with a 304 that freshens the
+    // stored response as if it were current. The cache sends the stored response's validators.
+    if (CALLER_ONLY.some((name) => flow.headers.has(name))) {
       const headers = new Headers(flow.headers);
-      headers.delete("range");
-      headers.delete("if-range");
+      for (const name of CALLER_ONLY) headers.delete(name);
       background.headers = headers;
       background.init = { ...background.init, headers };
+      background.conditional = false;
     }
     // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
     const work = this.network(background, found)

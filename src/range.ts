@@ -62,6 +62,9 @@ export function partialContent(
 ): { status: 206 | 416; headers: Headers; body: Uint8Array | null } | undefined {
   const selected = parseRange(range, body.length);
   if (selected === undefined) return undefined;
+  // The digests of the message content are of the whole body, not of a part (RFC 9530 §2).
+  headers.delete("content-digest");
+  headers.delete("content-md5");
   if (selected === "unsatisfiable") {
     headers.set("content-range", `bytes */${body.length}`);
     headers.delete("content-length");

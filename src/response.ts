@@ -41,7 +41,11 @@ function bufferOf(bytes: Uint8Array<ArrayBuffer>): ArrayBuffer {
   return bytes.buffer;
 }
 
-const STATUS_TEXT: Record<number, string> = { 206: "Partial Content", 416: "Range Not Satisfiable" };
+const STATUS_TEXT: Record<number, string> = {
+  206: "Partial Content",
+  304: "Not Modified",
+  416: "Range Not Satisfiable",
+};
 
 /**
  * Stored header fields as a session serves them, as pairs (a `Response` built from pairs copies

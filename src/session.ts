@@ -10,6 +10,7 @@ import { Inflight, type Lead, type Shared } from "./inflight.ts";
 import { Exchange } from "./exchange.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { isNotModified } from "./validation.ts";
+import { requestDirectives } from "./policy.ts";
 import {
   type CacheRequestInit,
   networkArguments,
@@ -158,7 +159,12 @@ export class CachedSession implements AsyncDisposable {
     const o = this.#o;
     const cacheable = o.allowedMethods.has(parsed.method) ||
       (parsed.method === "HEAD" && o.allowedMethods.has("GET"));
-    if (!cacheable || parsed.mode === "no-store" || parsed.integrity !== "" || this.#closed) {
+    // (A request whose only-if-cached directive forbids the origin gets its 504 below.)
+    const noStore = parsed.mode === "no-store";
+    if (
+      !cacheable || parsed.integrity !== "" || this.#closed ||
+      (noStore && requestDirectives(parsed.headers).onlyIfCached === undefined)
+    ) {
       return this.#bypass(parsed, cacheable ? "bypass" : "method");
     }
     let flow: Flow;
@@ -170,9 +176,10 @@ export class CachedSession implements AsyncDisposable {
       return this.#bypass(parsed);
     }
     signalOf(flow)?.throwIfAborted();
-    // DO_NOT_CACHE, or the request's no-store (RFC 9111 §5.2.1.5): nothing is read or stored for
-    // this request, nor shared with identical ones.
-    if (bypassesCache(flow, o) || (o.cacheControl && flow.policy.cacheControl.noStore)) {
+    // DO_NOT_CACHE, or the request's no-store (RFC 9111 §5.2.1.5; the mode, also that of a request
+    // with a precondition the cache may not evaluate, §4.3.2): nothing is read or stored for this
+    // request, nor shared with identical ones.
+    if (bypassesCache(flow, o) || noStore || (o.cacheControl && flow.policy.cacheControl.noStore)) {
       return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
     }
     // A request that leads while this one reads the backend may have stored and left before the
@@ -233,8 +240,11 @@ export class CachedSession implements AsyncDisposable {
       }
     }
     // RFC 9111 §4.3.2: the cache answers a client's own If-None-Match / If-Modified-Since itself
-    // only with a 304 from a usable stored response; any other such request passes through.
-    const answers = !flow.conditional || (use !== undefined && isNotModified(found!.entry!, flow.headers));
+    // only with a 304 from a usable stored response; any other such request passes through. One
+    // that asked for what is stored alone (only-if-cached) passes nowhere: a false condition is
+    // ignored (RFC 9110 §13.1.2), and the stored response serves it whole.
+    const answers = !flow.conditional || onlyIfCached(flow) ||
+      (use !== undefined && isNotModified(found!.entry!, flow.headers));
     if ((use === "fresh" || use === "stale-ok") && answers) {
       // Nothing else uses this entry now: its body may go to the caller without a copy.
       if (collapsed === undefined) return this.#serve(flow, found as Hit, "hit", undefined, found!.owned);

@@ -286,12 +286,15 @@ function isEventStream(headers: Headers): boolean {
 /**
  * Whether a status may be stored at all: the configured `allowedCodes`, or when they are not set,
  * `200` without `cacheControl` and any status with it (the policy decides). Partial and `304`
- * responses are never stored whole (RFC 9111 §3.3, §4.3.4).
+ * responses are never stored whole (RFC 9111 §3.3, §4.3.4), nor a `416`: it answers the request's
+ * `Range` (RFC 9110 §15.5.17), which is no part of the key, not the resource.
  */
 function isAllowedStatus(status: number, o: ResolvedOptions): boolean {
   // A status the Response constructor refuses (fetch passes on 600 to 999) could not be served
   // from a record: such a response goes to the caller unstored.
-  if (status < 200 || status > 599 || status === 206 || status === 304) return false;
+  if (status < 200 || status > 599 || status === 206 || status === 304 || status === 416) {
+    return false;
+  }
   if (o.allowedCodes !== undefined) return o.allowedCodes.has(status);
   return o.cacheControl || CONFIGURED_CODES.has(status);
 }

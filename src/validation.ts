@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseCacheControl, parseHttpDate } from "./cache_control.ts";
+import { hasContentCoding, parseCacheControl, parseHttpDate } from "./cache_control.ts";
 import { headerValue, storableHeaders } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 
@@ -81,20 +81,31 @@ export function validatorsMatch(entry: Pick<CacheEntry, "headers">, headers: Hea
  * Whether a `HEAD` response describes the stored response (RFC 9111 §4.3.5), so that it may
  * freshen it: each validator it sends (`ETag`, `Last-Modified`) has the stored value, and the
  * `Content-Length` it sends, if any, is the stored one (the stored body's length when none was
- * stored). Otherwise the stored response is outdated.
+ * stored), and the stored status is `200`, as the HEAD's is. Otherwise the stored response is
+ * outdated.
  *
  * @param entry The stored entry.
  * @param headers The headers of the `HEAD` response.
  * @returns `true` when the entry may be freshened from it.
  */
-export function headDescribes(entry: Pick<CacheEntry, "headers" | "body">, headers: Headers): boolean {
+export function headDescribes(
+  entry: Pick<CacheEntry, "status" | "headers" | "body">,
+  headers: Headers,
+): boolean {
+  // The HEAD response is a 200 (§4.3.5): it describes a stored 200, never a redirect or an error
+  // that the resource answered before.
+  if (entry.status !== 200) return false;
   for (const name of ["etag", "last-modified"]) {
     const value = headers.get(name);
     if (value !== null && value.trim() !== headerValue(entry.headers, name)?.trim()) return false;
   }
   const length = headers.get("content-length");
   if (length === null) return true;
-  return length.trim() === (headerValue(entry.headers, "content-length") ?? String(entry.body.length)).trim();
+  const stored = headerValue(entry.headers, "content-length");
+  // A coded body stored without a Content-Length was decoded by fetch: its length is not the
+  // coded length the HEAD response declares, and nothing stored tells that one.
+  if (stored === null && hasContentCoding(headerValue(entry.headers, "content-encoding"))) return true;
+  return length.trim() === (stored ?? String(entry.body.length)).trim();
 }
 
 /**
