@@ -142,7 +142,7 @@ export class Exchange {
     try {
       const cached = stale?.entry;
       const validators = cached === undefined ? [] : conditionalHeaders(cached);
-      const requestTime = o.now();
+      let requestTime = o.now();
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;
       let response: Response;
@@ -155,7 +155,7 @@ export class Exchange {
         }
         throw error;
       }
-      const responseTime = o.now();
+      let responseTime = o.now();
       if (
         cached !== undefined && ERROR_STATUSES.has(response.status) &&
         mayServeOnErrorFor(flow, cached, responseTime, o)
@@ -184,7 +184,10 @@ export class Exchange {
           return served;
         }
         // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
+        // The response stored is that second one: its age counts from its own exchange (§4.2.3).
+        requestTime = o.now();
         response = await ask([]);
+        responseTime = o.now();
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one

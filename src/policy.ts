@@ -286,14 +286,15 @@ const initialAges = new WeakMap<
 /**
  * Whether a stale entry must never be used without revalidation (RFC 9111 §4.2.4): when the
  * origin said `must-revalidate` or `no-cache`, or, for a shared cache, `proxy-revalidate` or
- * `s-maxage` (§5.2.2.8, §5.2.2.10).
+ * `s-maxage` (§5.2.2.8, §5.2.2.10). A qualified `no-cache="field"` forbids reusing those fields
+ * alone, which are not stored: the rest may be used stale (§5.2.2.4).
  *
  * @param cc The stored response's directives.
  * @param shared Whether the shared-cache rules apply.
  * @returns `true` when serving stale is forbidden.
  */
 export function forbidsStale(cc: CacheControl, shared: boolean): boolean {
-  return cc.mustRevalidate === true || cc.noCache !== undefined ||
+  return cc.mustRevalidate === true || cc.noCache === true ||
     (shared && (cc.proxyRevalidate === true || cc.sMaxAge !== undefined));
 }
 
