@@ -165,7 +165,9 @@ function redirectTarget(
   if (hops >= MAX_REDIRECTS) {
     throw new TypeError(`Cannot fetch ${request.url.href}: more than ${MAX_REDIRECTS} redirects`);
   }
-  if (target.hash === "") target.hash = request.url.hash;
+  // Fetch's "location URL": a Location without a fragment takes the request's; one with a "#" keeps
+  // its own, the empty one too (`/new#`), which `hash` cannot tell from none.
+  if (!location.includes("#")) target.hash = request.url.hash;
   // A GET stays a GET and a HEAD a HEAD, whatever the status (requests with a body are not followed
   // here), with the same header fields, but credentials go to the origin they were sent to only
   // (Fetch standard §4.4 drops Authorization; undici drops all three).
