@@ -146,10 +146,13 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
     return `${prefix}+${digestText(`${parts.slice(0, -1)}\n\n`)}`;
   }
   const body = normalizeBody(request.body, request.headers.get("content-type"), options.ignoredParameters);
+  // A multipart form is keyed in a framing of its own, which is no body of that form: the mark
+  // keeps a raw body of those very bytes (any other type) from sharing its key.
+  if (body.framed) parts = `${parts ?? ""}${MULTIPART_MARK}`;
   const head = encoder.encode(`${(parts ?? "").slice(0, -1)}\n\n`);
-  const canonical = new Uint8Array(head.length + body.length);
+  const canonical = new Uint8Array(head.length + body.bytes.length);
   canonical.set(head);
-  canonical.set(body, head.length);
+  canonical.set(body.bytes, head.length);
   return `${prefix}+${digestBytes(canonical)}`;
 }
 
@@ -158,6 +161,8 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
  * is the redirect mode's).
  */
 const SHARED_MARK = "@shared\n";
+/** The line that marks a body keyed as a multipart form, in its framing ({@linkcode canonicalMultipart}). */
+const MULTIPART_MARK = "@multipart\n";
 /** The second part of a shared cache's key for a request with nothing else in it (mark, no body). */
 const SHARED_ONLY = digestText(`${SHARED_MARK.slice(0, -1)}\n\n`);
 
@@ -362,29 +367,30 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * The canonical form of a request body for its key: JSON with object keys sorted and no
  * whitespace, form parameters sorted by name, a multipart form without its boundary, ignored
  * fields and parameters removed. A body that is not what its `Content-Type` says, or whose
- * canonical form could mean something else, is keyed as it is.
+ * canonical form could mean something else, is keyed as it is. A multipart form's form is
+ * `framed`: no body of its type, but bytes that a body of another type may hold.
  */
 function normalizeBody(
   body: Uint8Array,
   contentType: string | null,
   ignored: ReadonlySet<string>,
-): Uint8Array {
+): { bytes: Uint8Array; framed?: true } {
   const type = mediaType(contentType);
   try {
     if (type === "application/json" || type.endsWith("+json")) {
       const canonical = canonicalJson(strictUtf8.decode(body), ignored);
-      if (canonical !== undefined) return encoder.encode(canonical);
+      if (canonical !== undefined) return { bytes: encoder.encode(canonical) };
     } else if (type === "application/x-www-form-urlencoded") {
       const parameters = keptParameters(strictUtf8.decode(body), ignored).sort(byName);
-      return encoder.encode(writtenQuery(parameters));
+      return { bytes: encoder.encode(writtenQuery(parameters)) };
     } else if (type === "multipart/form-data") {
       const canonical = canonicalMultipart(body, contentType!, ignored);
-      if (canonical !== undefined) return canonical;
+      if (canonical !== undefined) return { bytes: canonical, framed: true };
     }
   } catch {
     // Not what its Content-Type says (or not UTF-8): key the raw bytes.
   }
-  return body;
+  return { bytes: body };
 }
 
 /** Decodes a part's header lines, as FormData writes them. */
@@ -494,7 +500,9 @@ function sortJson(value: unknown, ignored: ReadonlySet<string>, counted: { membe
   const names = Object.keys(value);
   counted.members += names.length;
   for (const name of names.sort()) {
-    if (!ignored.has(name)) sorted[name] = sortJson((value as Record<string, unknown>)[name], NONE, counted);
+    // An ignored member's value is sorted too, and dropped: its members count, as its colons do.
+    const member = sortJson((value as Record<string, unknown>)[name], NONE, counted);
+    if (!ignored.has(name)) sorted[name] = member;
   }
   return sorted;
 }

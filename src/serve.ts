@@ -14,7 +14,7 @@ import { redactUrl, withoutFragment } from "./cache_keys.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
-import { expiresAtOf, type Found } from "./store_plan.ts";
+import { expiresAtOf, type Found, namesIgnored } from "./store_plan.ts";
 import { varyValues } from "./vary.ts";
 import { ifRangeHolds, isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
 
@@ -185,7 +185,9 @@ export function networkInfo(
 /**
  * RFC 9111 §3.2 and §4.3.4: a 304 refreshes the stored headers and freshness; the body stays.
  * Whether the refreshed response may stay stored is decided anew (§3): the 304 may say
- * `no-store`, say, or in a shared cache `private`.
+ * `no-store`, say, or in a shared cache `private`; or a `Content-Location` (which a 304 sends as a
+ * 200 would, RFC 9110 §15.4.5), `Location` or `Link` that names an ignored parameter, a secret of
+ * this request's that the entry would keep and serve to others.
  *
  * @param o The session's options.
  * @param flow The request.
@@ -211,7 +213,7 @@ export function freshen(
   const refreshed = { ...entry, headers, vary, requestTime, responseTime };
   const fresh = new Response(null, { status: entry.status, headers });
   const cc = o.cacheControl ? parseCacheControl(fresh.headers.get("cache-control")) : {};
-  const storable = names !== "*" &&
+  const storable = names !== "*" && !namesIgnored(fresh.headers, o.ignoredParameters) &&
     (!o.cacheControl || isStorable(flow.policy, entry.status, fresh.headers, cc, o.shared));
   return {
     entry: { ...refreshed, expiresAt: expiresAtOf(flow, fresh, refreshed, o, cc) ?? responseTime },

@@ -257,8 +257,12 @@ const LINK_TARGETS = /<([^<>]*)>/g; // (no "<" inside: each "<" is scanned past 
 /**
  * Whether a response's `Location`, `Content-Location` or one of its `Link` targets (a page's
  * `next`, echoing the request's query) names one of the ignored parameters.
+ *
+ * @param headers The response headers (a 304's merged with the stored ones, too).
+ * @param ignored The session's `ignoredParameters`.
+ * @returns `true` when one is named: the response is not stored.
  */
-function namesIgnored(headers: Headers, ignored: ReadonlySet<string>): boolean {
+export function namesIgnored(headers: Headers, ignored: ReadonlySet<string>): boolean {
   if (ignored.size === 0) return false;
   if (URL_HEADERS.some((name) => hasIgnored(headers.get(name), ignored))) return true;
   const link = headers.get("link");
