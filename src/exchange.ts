@@ -212,8 +212,8 @@ export class Exchange {
         // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves
         // (a rate limit's 429 or 403 says nothing of the resource, whose validators revalidate it
         // later), except that the resource is gone (404, 410).
-        // (A reload uses nothing stored: what its primary slot holds is what it would have found.)
-        // (Only when it is the variant this request selects: another variant's request may differ.)
+        // (A reload uses nothing stored: what it would have found is what its primary slot holds,
+        // when that is the variant it selects.)
         const outdated = flow.mode !== "reload"
           ? cached
           : primary !== undefined && varyMatches(primary, flow.headers)
