@@ -214,11 +214,9 @@ export class Exchange {
         // later), except that the resource is gone (404, 410).
         // (A reload uses nothing stored: what it would have found is what its primary slot holds,
         // when that is the variant it selects.)
-        const outdated = flow.mode !== "reload"
-          ? cached
-          : primary !== undefined && varyMatches(primary, flow.headers)
-          ? primary
-          : undefined;
+        const reloaded = flow.mode === "reload" && primary !== undefined &&
+          varyMatches(primary, flow.headers);
+        const outdated = reloaded ? primary : cached;
         const superseded = outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
           (response.status < 400 || response.status === 404 || response.status === 410) &&
           response.status !== 206;

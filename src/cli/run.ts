@@ -53,10 +53,7 @@ export async function run(given: CliIO): Promise<number> {
     try {
       await io.out(invocation === "help" ? USAGE : `http-cache ${denoJson.version}\n`);
     } catch (error) {
-      // As for the commands: a stdout closed early (`http-cache --help | head -1`) is no failure.
-      if (isBrokenPipe(error)) return EXIT_OK;
-      report(io, (error as Error).message);
-      return EXIT_FAILURE;
+      return outputEnded(io, error);
     }
     return EXIT_OK;
   }
@@ -88,11 +85,7 @@ export async function run(given: CliIO): Promise<number> {
     await COMMANDS[invocation.command](context);
     return EXIT_OK;
   } catch (error) {
-    if (isBrokenPipe(error)) return EXIT_OK;
-    if (error instanceof OutputFailure) {
-      report(io, error.message);
-      return EXIT_FAILURE;
-    }
+    if (isBrokenPipe(error) || error instanceof OutputFailure) return outputEnded(io, error);
     if (error instanceof TypeError) return usage(io, error);
     report(io, describeFailure(error, invocation.command, opened.label));
     return EXIT_FAILURE;
@@ -133,6 +126,16 @@ const ACTS: Record<Command, string> = {
   delete: "delete from",
   clear: "clear",
 };
+
+/**
+ * The exit code once a write to stdout failed: 0 for a pipe closed early (`… | head -1`), which is
+ * no failure; else 1, the {@linkcode OutputFailure} reported.
+ */
+function outputEnded(io: CliIO, error: unknown): number {
+  if (isBrokenPipe(error)) return EXIT_OK;
+  report(io, (error as Error).message);
+  return EXIT_FAILURE;
+}
 
 /** A write to stdout that failed, other than into a pipe closed early: the output's failure. */
 class OutputFailure extends Error {}
