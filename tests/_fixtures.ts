@@ -259,11 +259,13 @@ export function storeDown(error: unknown): boolean {
 /**
  * A store that can go down, as a database server does: while it is down every call fails, and
  * once it is back it holds what it held before. While it is `full` (a Redis at `maxmemory` with
- * `noeviction`), only its writes fail. It counts the calls made to it, and those under way.
+ * `noeviction`), only its writes fail; while its `deletesFail`, only its deletes. It counts the
+ * calls made to it, and those under way.
  */
 export class Switched implements Storage {
   down: boolean;
   full = false;
+  deletesFail = false;
   /** Calls made to it, and those not settled yet. */
   calls = 0;
   pending = 0;
@@ -300,7 +302,9 @@ export class Switched implements Storage {
     );
   }
   delete(keys: string[]): Promise<void> {
-    return this.#reach(() => this.#storage.delete(keys));
+    return this.#reach(() =>
+      this.deletesFail ? Promise.reject(new Error("disk full")) : this.#storage.delete(keys)
+    );
   }
   async *keys(prefix?: string): AsyncIterable<string> {
     await this.#reach(() => Promise.resolve());

@@ -649,13 +649,7 @@ Deno.test("a reload's unstored answer supersedes a stale stored response as well
 });
 
 Deno.test("a stale stored response that a newer unstored answer supersedes is served no more, though its delete fails", async () => {
-  class FailingDeletes extends MemoryStorage {
-    fail = false;
-    override delete(keys: string[]): Promise<void> {
-      return this.fail ? Promise.reject(new Error("disk full")) : super.delete(keys);
-    }
-  }
-  const storage = new FailingDeletes();
+  const storage = new Switched(new MemoryStorage());
   const errors: string[] = [];
   const s = refreshing(
     (clock) => (_r, n) =>
@@ -665,7 +659,7 @@ Deno.test("a stale stored response that a newer unstored answer supersedes is se
     { backend: new CacheBackend(storage), onError: (_error, context) => void errors.push(context.operation) },
   );
   assertEquals(await s.served(), "v1:false");
-  storage.fail = true;
+  storage.deletesFail = true;
   s.clock.tick(20);
   // Served stale, and refreshed: the origin answers no-store, and the delete of v1 fails.
   assertEquals(await s.served(), "v1:true");

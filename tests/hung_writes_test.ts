@@ -11,7 +11,7 @@ import { MemoryStorage } from "../backends/memory.ts";
 import { BackendError, CachedSession, type CachedSessionOptions } from "../mod.ts";
 import { REFRESH_TIMEOUT } from "../src/deadline.ts";
 import { reply } from "./_origin.ts";
-import { until, within } from "./_fixtures.ts";
+import { Switched, until, within } from "./_fixtures.ts";
 
 /** A memory storage whose `set` waits for `release` (never, unless called). */
 class HeldSets extends MemoryStorage {
@@ -68,23 +68,17 @@ Deno.test("a hung write holds up neither a POST nor a HEAD's update; a write tha
 });
 
 Deno.test("a write that lands after the invalidation it overtook, and whose undo fails, is not served", async () => {
-  class FailingDeletes extends HeldSets {
-    failDeletes = false;
-    override delete(keys: string[]): Promise<void> {
-      if (this.failDeletes) return Promise.reject(new Error("disk full"));
-      return super.delete(keys);
-    }
-  }
-  const storage = new FailingDeletes();
+  const held = new HeldSets();
+  const storage = new Switched(held);
   const errors: unknown[] = [];
   const { session } = sessionOver(storage, { onError: (error) => void errors.push(error) });
-  storage.hold = true;
+  held.hold = true;
   const first = await within(5000, session.fetch("http://127.0.0.1/a"));
   // The delete waits 2 s for the write under way, held, then finds nothing to delete.
   await within(5000, session.cache.deleteUrls("http://127.0.0.1/a"));
-  storage.failDeletes = true;
-  storage.hold = false;
-  storage.release(); // the write lands after the delete: its undo fails
+  storage.deletesFail = true;
+  held.hold = false;
+  held.release(); // the write lands after the delete: its undo fails
   equal(await within(5000, first.text()), "v1");
   await within(5000, until(() => errors.length > 0));
   ok(errors[0] instanceof BackendError, String(errors[0]));
