@@ -15,7 +15,9 @@ import type { CacheBackend, Storage } from "../backends/base.ts";
 import type { KvKey, KvLike } from "../backends/deno_kv.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
+import { urlKeyPrefix } from "../src/cache_keys.ts";
 import { BackendError } from "../src/errors.ts";
+import type { CacheEntry } from "../src/record.ts";
 import { tempDir } from "./_runtime.ts";
 import { serviceUrl } from "./_services.ts";
 
@@ -245,6 +247,24 @@ export async function dispose(backend: CacheBackend): Promise<void> {
 
 /** What every call to a {@linkcode Switched} store fails with while it is down. */
 export const STORE_DOWN = "the store is down";
+
+/**
+ * Makes a SQLite cache file holding some entries, each under the key a session gives its method
+ * and URL: what the CLI's tests inspect.
+ *
+ * @param path The file.
+ * @param entries The entries.
+ * @returns The file's path.
+ */
+export async function sqliteCacheFile(path: string, entries: readonly CacheEntry[]): Promise<string> {
+  const cache = new SQLiteBackend({ path });
+  for (const stored of entries) {
+    await cache.write(urlKeyPrefix(stored.method, new URL(stored.url)), stored, Infinity);
+  }
+  await cache.count(); // (The file is made on first use.)
+  await cache.close();
+  return path;
+}
 
 /**
  * Whether an error is the cache's report of a call to a {@linkcode Switched} store that was down.

@@ -14,14 +14,13 @@ import { realpathSync, symlinkSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { SQLiteBackend } from "../backends/sqlite.ts";
-import { urlKeyPrefix } from "../src/cache_keys.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../src/cli/main.ts";
 import type { CacheEntry } from "../src/record.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { testEntry } from "./_entry.ts";
 import { RUNTIME, RUNTIME_VERSION, start } from "./_runtime.ts";
 import { tempDir } from "./_runtime.ts";
+import { sqliteCacheFile } from "./_fixtures.ts";
 
 const dir = realpathSync(tempDir("http_cache_cli_io_"));
 let files = 0;
@@ -42,15 +41,8 @@ async function cli(args: string[], main = MAIN) {
 }
 
 /** A SQLite cache file holding `entries`, keyed as a session keys them. */
-async function sqliteFile(...entries: CacheEntry[]): Promise<string> {
-  const path = join(dir, `cache_${files++}.db`);
-  const cache = new SQLiteBackend({ path });
-  for (const stored of entries) {
-    await cache.write(await urlKeyPrefix(stored.method, new URL(stored.url)), stored, Infinity);
-  }
-  await cache.count(); // (The file is made on first use.)
-  await cache.close();
-  return path;
+function sqliteFile(...entries: CacheEntry[]): Promise<string> {
+  return sqliteCacheFile(join(dir, `cache_${files++}.db`), entries);
 }
 
 /** Three entries, one of them expired. */

@@ -18,7 +18,6 @@ import { DatabaseSync } from "node:sqlite";
 import { Binary, type Collection, MongoClient } from "mongodb";
 import { DenoKVBackend, DenoKVStorage, type KvKey, type KvLike } from "../backends/deno_kv.ts";
 import { MongoDBBackend, MongoDBStorage, type MongoRecord } from "../backends/mongodb.ts";
-import { SQLiteBackend } from "../backends/sqlite.ts";
 import type { CacheBackend } from "../backends/base.ts";
 import { type CliIO, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
 import { parseDuration } from "../src/cli/args.ts";
@@ -33,7 +32,7 @@ import {
 import { urlKeyPrefix } from "../src/cache_keys.ts";
 import type { CacheEntry } from "../src/record.ts";
 import { testEntry } from "./_entry.ts";
-import { type Kv, openKv, patterned } from "./_fixtures.ts";
+import { type Kv, openKv, patterned, sqliteCacheFile } from "./_fixtures.ts";
 import { serviceUrl } from "./_services.ts";
 import { freePort } from "./_servers.ts";
 import { RUNTIME, start, tempDir } from "./_runtime.ts";
@@ -585,13 +584,8 @@ async function store(cache: CacheBackend, stored: CacheEntry): Promise<string> {
 }
 
 /** A SQLite cache file holding `entries`. */
-async function sqliteFile(...entries: CacheEntry[]): Promise<string> {
-  const path = join(dir, `cache_${files++}.db`);
-  const cache = new SQLiteBackend({ path });
-  for (const stored of entries) await store(cache, stored);
-  await cache.count(); // (The file is made on first use.)
-  await cache.close();
-  return path;
+function sqliteFile(...entries: CacheEntry[]): Promise<string> {
+  return sqliteCacheFile(join(dir, `cache_${files++}.db`), entries);
 }
 
 async function cli(args: string[], options?: Parameters<typeof recorder>[1]) {
