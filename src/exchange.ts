@@ -146,27 +146,32 @@ export class Exchange {
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;
       let response: Response;
-      try {
-        response = await ask(validators);
-      } catch (error) {
-        if (cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
-          lead?.release(failed(error));
-          return this.#serve(flow, stale as Hit, "stale-if-error", { fwd });
+      let responseTime: number;
+      // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
+      // The response stored is that second one: its age counts from its own exchange (§4.2.3), and
+      // where it fails, stale-if-error may serve the stored response as after the first.
+      for (let asking = validators; ; asking = [], requestTime = o.now()) {
+        try {
+          response = await ask(asking);
+        } catch (error) {
+          if (cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
+            lead?.release(failed(error));
+            return this.#serve(flow, stale as Hit, "stale-if-error", { fwd });
+          }
+          throw error;
         }
-        throw error;
-      }
-      let responseTime = o.now();
-      if (
-        cached !== undefined && ERROR_STATUSES.has(response.status) &&
-        mayServeOnErrorFor(flow, cached, responseTime, o)
-      ) {
-        await response.body?.cancel();
-        lead?.release({ kind: "error-status", status: response.status });
-        return this.#serve(flow, stale as Hit, "stale-if-error", { fwd, status: response.status });
-      }
-      if (cached !== undefined && response.status === 304 && conditional) {
-        if (validatorsMatch(cached, response.headers)) {
-          const freshened = freshen(o, flow, cached, response, requestTime, responseTime);
+        responseTime = o.now();
+        if (
+          cached !== undefined && ERROR_STATUSES.has(response.status) &&
+          mayServeOnErrorFor(flow, cached, responseTime, o)
+        ) {
+          await response.body?.cancel();
+          lead?.release({ kind: "error-status", status: response.status });
+          return this.#serve(flow, stale as Hit, "stale-if-error", { fwd, status: response.status });
+        }
+        if (response.status !== 304 || asking.length === 0) break;
+        if (validatorsMatch(cached!, response.headers)) {
+          const freshened = freshen(o, flow, cached!, response, requestTime, responseTime);
           const { entry, storable } = freshened;
           // (A 304 that says the response may no longer be stored, `no-store` say, deletes it.)
           settle(storable ? entry : undefined);
@@ -183,11 +188,7 @@ export class Exchange {
           }
           return served;
         }
-        // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
-        // The response stored is that second one: its age counts from its own exchange (§4.2.3).
-        requestTime = o.now();
-        response = await ask([]);
-        responseTime = o.now();
+        await response.body?.cancel();
       }
       if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one

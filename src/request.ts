@@ -5,6 +5,7 @@
  * @module
  */
 
+import { parseHttpDate } from "./cache_control.ts";
 import { checkExpireAfter, describe, type ExpireAfter, isPlainObject } from "./expiration.ts";
 
 /** The standard `RequestInit.cache` modes (Fetch standard §5.3). */
@@ -29,7 +30,7 @@ export interface ParsedRequest {
   mode: CacheMode;
   expireAfter: ExpireAfter | undefined;
   /**
-   * Whether a `GET` or `HEAD` carries its own `If-None-Match` or `If-Modified-Since`: a fresh
+   * Whether a `GET` or `HEAD` carries its own `If-None-Match` or valid `If-Modified-Since`: a fresh
    * stored response answers it (with a `304` when it matches), anything else passes it through.
    */
   conditional: boolean;
@@ -143,7 +144,10 @@ export function parseRequest(
   const forOrigin = ORIGIN_CONDITIONALS.some(has) ||
     (method !== "GET" && method !== "HEAD" && CACHE_CONDITIONALS.some(has));
   if (cacheMode === "default" && forOrigin) cacheMode = "no-store";
-  const conditional = cacheMode === "default" && CACHE_CONDITIONALS.some(has);
+  // An If-Modified-Since that is not a valid HTTP-date is ignored (RFC 9110 §13.1.3): the stored
+  // response answers the request as if it had none.
+  const conditional = cacheMode === "default" &&
+    (has("if-none-match") || parseHttpDate(headers.get("if-modified-since")) !== undefined);
   return {
     // Fetch reads its arguments once, at the call: a URL or headers the caller changes afterwards
     // (one URL reused for a run of requests, a Request's headers) must change neither what the

@@ -96,6 +96,28 @@ Deno.test("the response to the request sent again after an unusable 304 is aged 
   await s.session.close();
 });
 
+// RFC 5861 §4 and RFC 9111 §4.3.4: when the request the cache sends again after an unusable 304
+// fails, stale-if-error serves the stored response as it would have after the first. (Before: the
+// second exchange's 500 or network error went to the caller, though the stored response allowed
+// an hour of it.)
+Deno.test("stale-if-error covers the request sent again after an unusable 304", async () => {
+  for (const second of ["500", "throw"]) {
+    const s = scripted((clock) => (_request, n) => {
+      if (n === 1) {
+        return reply("v1", { "cache-control": "max-age=10, stale-if-error=3600", etag: '"a"' }, { clock });
+      }
+      if (n === 2) return reply(null, { etag: '"other"' }, { status: 304, clock });
+      if (second === "throw") throw new TypeError("connection reset");
+      return reply("down", {}, { status: 500, clock });
+    });
+    await s.get();
+    s.clock.tick(20);
+    const { response, body } = await s.get();
+    assertEquals([response.status, body, response.fromCache, s.origin.calls], [200, "v1", true, 3], second);
+    await s.session.close();
+  }
+});
+
 // §4.3.4 and §4.2.3: a 304's Age and Date replace the stored ones, and the age then counts from
 // the 304's arrival.
 Deno.test("a 304's Age is the freshened response's age, and counts on from the 304", async () => {
