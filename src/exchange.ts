@@ -150,7 +150,7 @@ export class Exchange {
       // §4.3.4: a 304 that selects no stored response cannot be used: ask again, unconditionally.
       // The response stored is that second one: its age counts from its own exchange (§4.2.3), and
       // where it fails, stale-if-error may serve the stored response as after the first.
-      for (let asking = validators; ; asking = [], requestTime = o.now()) {
+      for (let asking = validators;; asking = [], requestTime = o.now()) {
         try {
           response = await ask(asking);
         } catch (error) {
