@@ -80,16 +80,16 @@ export function validatorsMatch(entry: Pick<CacheEntry, "headers">, headers: Hea
 /**
  * Whether a `HEAD` response describes the stored response (RFC 9111 §4.3.5), so that it may
  * freshen it: each validator it sends (`ETag`, `Last-Modified`) has the stored value, and the
- * `Content-Length` it sends, if any, is the stored one (the stored body's length when none was
- * stored), and the stored status is `200`, as the HEAD's is. Otherwise the stored response is
- * outdated.
+ * `Content-Length` it sends, if any, is the stored one (when none was stored, the stored body's
+ * length, unless that tells nothing: a HEAD response stored alone, a body fetch decoded), and the
+ * stored status is `200`, as the HEAD's is. Otherwise the stored response is outdated.
  *
  * @param entry The stored entry.
  * @param headers The headers of the `HEAD` response.
  * @returns `true` when the entry may be freshened from it.
  */
 export function headDescribes(
-  entry: Pick<CacheEntry, "status" | "headers" | "body">,
+  entry: Pick<CacheEntry, "method" | "status" | "headers" | "body">,
   headers: Headers,
 ): boolean {
   // The HEAD response is a 200 (§4.3.5): it describes a stored 200, never a redirect or an error
@@ -103,8 +103,12 @@ export function headDescribes(
   if (length === null) return true;
   const stored = headerValue(entry.headers, "content-length");
   // A coded body stored without a Content-Length was decoded by fetch: its length is not the
-  // coded length the HEAD response declares, and nothing stored tells that one.
-  if (stored === null && hasContentCoding(headerValue(entry.headers, "content-encoding"))) return true;
+  // coded length the HEAD response declares, and nothing stored tells that one. Nor does a HEAD
+  // response stored alone, which has no body.
+  if (
+    stored === null &&
+    (entry.method === "HEAD" || hasContentCoding(headerValue(entry.headers, "content-encoding")))
+  ) return true;
   return length.trim() === (stored ?? String(entry.body.length)).trim();
 }
 

@@ -68,6 +68,27 @@ Deno.test("RFC 9111 §4.3.5: a HEAD response's coded Content-Length does not out
   await s.session.close();
 });
 
+Deno.test("RFC 9111 §4.3.5: a HEAD response's Content-Length does not outdate a stored HEAD response stored without one", async () => {
+  // A HEAD response stored alone has no body: the length of that (0) says nothing of the
+  // representation's, which its first response did not declare. (Before: the entry was taken out
+  // by every HEAD that sent a Content-Length, though its validators matched.)
+  const s = scripted((clock) => (_request, n) =>
+    reply(null, {
+      "cache-control": "max-age=10",
+      etag: '"v1"',
+      ...(n === 1 ? {} : { "content-length": "10" }),
+    }, { clock })
+  );
+  const head = () => s.session.fetch(URL_A, { method: "HEAD" });
+  assertEquals([(await head()).headers.get("content-length"), s.origin.calls], [null, 1]);
+  s.clock.tick(20);
+  assertEquals([(await head()).status, s.origin.calls], [200, 2]);
+  // Freshened by that HEAD: the next one is a hit.
+  const again = await head();
+  assertEquals([again.fromCache, s.origin.calls], [true, 2]);
+  await s.session.close();
+});
+
 Deno.test("RFC 5861 §3: the background refresh of a response served 304 to If-None-Match: * does not send the caller's If-None-Match", async () => {
   // A stored response with only Last-Modified: the cache revalidates it with If-Modified-Since. The
   // caller's `*` (which the cache answered itself) would make the origin answer 304 whatever changed
