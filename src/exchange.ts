@@ -29,6 +29,8 @@ import { varyMatches } from "./vary.ts";
  * caller's own validators, which the cache answered itself.
  */
 const CALLER_ONLY = ["range", "if-range", "if-none-match", "if-modified-since"];
+/** The caller's own validators, never sent beside the stored response's (Exchange.#exchange). */
+const CALLER_VALIDATORS = CALLER_ONLY.slice(2);
 
 /** How the session serves a stored entry (its `#serve`). */
 export type Serve = (
@@ -118,8 +120,15 @@ export class Exchange {
     arrived?: () => void,
   ): Promise<CachedResponse> {
     const o = this.#o;
+    // A revalidation sends the stored response's validators alone: beside them, the caller's own
+    // (a `no-cache` request's If-None-Match, where only Last-Modified is stored) would have the
+    // origin answer 304 for the caller's copy, and a 304 that names no validator would freshen the
+    // stored response as if it were current.
     const ask = async (validators: [string, string][]) => {
-      const response = await this.#origin.fetch(sent, validators);
+      const response = await this.#origin.fetch(
+        validators.length > 0 ? without(sent, CALLER_VALIDATORS) : sent,
+        validators,
+      );
       arrived?.();
       return response;
     };
@@ -291,18 +300,11 @@ export class Exchange {
     // Bounded in time as well (REFRESH_TIMEOUT), not only by the session's closing.
     const closing = this.#closing;
     const signal = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
-    const background: Flow = { ...flow, ...withSignal(flow, signal), background: true };
     // The refresh asks for the whole response: the caller's Range would bring a 206, never stored.
     // Nor does it carry the caller's own If-None-Match / If-Modified-Since, which the cache answered:
     // the origin would answer them (a `*` matches whatever changed) with a 304 that freshens the
     // stored response as if it were current. The cache sends the stored response's validators.
-    if (CALLER_ONLY.some((name) => flow.headers.has(name))) {
-      const headers = new Headers(flow.headers);
-      for (const name of CALLER_ONLY) headers.delete(name);
-      background.headers = headers;
-      background.init = { ...background.init, headers };
-      background.conditional = false;
-    }
+    const background = without({ ...flow, ...withSignal(flow, signal), background: true }, CALLER_ONLY);
     // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
     const work = this.network(background, found)
       .then((response) => response.body?.pipeTo(new WritableStream()))
@@ -347,4 +349,18 @@ export class Exchange {
     const stored = this.#access.writing ? entry : undefined;
     return this.#monitor.forwarded(wrapped, flow, fwd, conditional, stored, this.#o.now());
   }
+}
+
+/**
+ * The request without the named header fields: itself when it has none of them.
+ *
+ * @param flow The request.
+ * @param names Field names, lower-case.
+ * @returns The request to send.
+ */
+function without(flow: Flow, names: readonly string[]): Flow {
+  if (!names.some((name) => flow.headers.has(name))) return flow;
+  const headers = new Headers(flow.headers);
+  for (const name of names) headers.delete(name);
+  return { ...flow, headers, init: { ...flow.init, headers }, conditional: false };
 }

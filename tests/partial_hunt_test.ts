@@ -89,6 +89,31 @@ Deno.test("RFC 9111 §4.3.5: a HEAD response's Content-Length does not outdate a
   await s.session.close();
 });
 
+Deno.test("RFC 9111 §4.3.1: a no-cache request's own If-None-Match is not sent beside the stored Last-Modified", async () => {
+  // The stored response has only Last-Modified; the resource has changed since, and the caller
+  // holds its new copy ("x"). The origin answers the caller's If-None-Match, which takes precedence
+  // (RFC 9110 §13.2.2), with a 304 that names no validator. (Before: the cache sent it beside its
+  // If-Modified-Since and took that 304 as its own, so the old response was freshened and served
+  // as current for the next minute.)
+  const s = scripted((clock) => (request, n) => {
+    if (n === 1) {
+      return reply("v1", { "cache-control": "max-age=10", "last-modified": date(clock, -3600) }, { clock });
+    }
+    if (request.headers.has("if-none-match")) {
+      return reply(null, { "cache-control": "max-age=60" }, { status: 304, clock });
+    }
+    return reply("v2", { "cache-control": "max-age=60", "last-modified": date(clock), etag: '"x"' }, {
+      clock,
+    });
+  });
+  await s.get();
+  const revalidated = await s.get({ cache: "no-cache", headers: { "if-none-match": '"x"' } });
+  assertEquals([revalidated.response.status, revalidated.body], [200, "v2"]);
+  const next = await s.get();
+  assertEquals([next.body, next.response.fromCache, s.origin.calls], ["v2", true, 2]);
+  await s.session.close();
+});
+
 Deno.test("RFC 5861 §3: the background refresh of a response served 304 to If-None-Match: * does not send the caller's If-None-Match", async () => {
   // A stored response with only Last-Modified: the cache revalidates it with If-Modified-Since. The
   // caller's `*` (which the cache answered itself) would make the origin answer 304 whatever changed
