@@ -12,7 +12,7 @@
  * two-phase write to stay consistent without transactions, for responses that rarely belong in
  * a shared database cache; use the SQLite backend for those.
  *
- * Failure handling: each call (get, set, delete, clear) gives up after `timeout` ms in all,
+ * Failure handling: each call (get, set, delete, clear, a page of keys) gives up after `timeout` ms in all,
  * whatever the driver is doing (selecting a server, connecting, retrying), so a hung server never
  * hangs a fetch. The storage connects on first use; after a failed connection, or an operation
  * that timed out or lost the server, the next call connects again with a new client (a client
@@ -82,7 +82,7 @@ export interface MongoDBBackendOptions {
   db?: string;
   /**
    * The collection: a name in `db`, or a `Collection` to use as it is (then `url`, `client`
-   * and `db` are not used and `close()` closes nothing). It belongs to the cache: `clear()`
+   * and `db` may not be given, and `close()` closes nothing). It belongs to the cache: `clear()`
    * empties it.
    * @default {"responses_v1"}
    */
@@ -123,8 +123,8 @@ export class MongoDBBackend extends CacheBackend {
    *
    * @param options Server, collection and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection`
-   *   is not a name MongoDB allows.
+   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, `client` or `db` is
+   *   given with a `Collection`, or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -164,8 +164,8 @@ export class MongoDBStorage implements Storage {
    *
    * @param options Server, collection and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, or `db` or `collection`
-   *   is not a name MongoDB allows.
+   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, `client` or `db` is
+   *   given with a `Collection`, or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
@@ -199,6 +199,15 @@ export class MongoDBStorage implements Storage {
       throw new TypeError(
         "Cannot create MongoDBBackend: give either url or client (or a Collection), not both",
       );
+    }
+    // A Collection says where the records are on its own: a client or db beside it would be
+    // ignored without a word.
+    for (const option of ["client", "db"] as const) {
+      if (options[option] !== undefined && typeof options.collection === "object") {
+        throw new TypeError(
+          `Cannot create MongoDBBackend: give either ${option} or a Collection as collection, not both`,
+        );
+      }
     }
     if (options.url !== undefined && !/^mongodb(\+srv)?:\/\//.test(options.url)) {
       throw new TypeError(
@@ -275,15 +284,28 @@ export class MongoDBStorage implements Storage {
   }
 
   async *keys(prefix = ""): AsyncIterableIterator<string> {
-    const { collection } = await this.#connection();
-    const live = { $or: [{ deleteAt: null }, { deleteAt: { $gt: new Date() } }] };
-    const filter = prefix === "" ? live : { _id: { $gte: prefix, $lt: prefix + "\uffff" }, ...live };
-    const cursor = collection.find(filter, {
-      projection: { _id: 1 },
-      batchSize: BATCH,
-      maxTimeMS: this.timeout,
-    });
-    for await (const document of cursor) yield document._id;
+    // A page at a time, each one call of its own (timed, and replacing a lost connection): a
+    // cursor's next batch is read outside any deadline, and on a client without a socket timeout
+    // (one given) a connection gone silent held a listing, and the POST that made it, for ever.
+    const end = prefix + "\uffff";
+    let after: string | undefined;
+    for (;;) {
+      const live = { $or: [{ deleteAt: null }, { deleteAt: { $gt: new Date() } }] };
+      const filter = {
+        _id: after === undefined ? { $gte: prefix, $lt: end } : { $gt: after, $lt: end },
+        ...live,
+      };
+      const page = await this.#run("list", (collection) =>
+        collection.find(filter, {
+          projection: { _id: 1 },
+          sort: { _id: 1 },
+          limit: BATCH,
+          maxTimeMS: this.timeout,
+        }).toArray());
+      for (const document of page) yield document._id;
+      if (page.length < BATCH) return;
+      after = page[page.length - 1]!._id;
+    }
   }
 
   async clear(): Promise<void> {
@@ -397,6 +419,17 @@ function checkNames({ db, collection }: MongoDBBackendOptions): void {
       `Cannot create MongoDBBackend: collection must be a name without $ or NUL, not starting with "system.": received ${
         JSON.stringify(collection)
       }`,
+    );
+  }
+  // MongoDB holds `<db>.<collection>` to 255 bytes; the server, not the driver, refuses a longer one.
+  const namespace = `${db ?? DEFAULT_MONGODB_DB}.${collection}`;
+  if (typeof collection === "string" && new TextEncoder().encode(namespace).length > 255) {
+    throw new TypeError(
+      `Cannot create MongoDBBackend: collection must leave "<db>.<collection>" within 255 bytes: received ${
+        JSON.stringify(collection)
+      } (${new TextEncoder().encode(namespace).length} bytes with db ${
+        JSON.stringify(db ?? DEFAULT_MONGODB_DB)
+      })`,
     );
   }
 }

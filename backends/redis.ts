@@ -196,6 +196,14 @@ export class RedisStorage implements Storage {
         `Cannot create RedisBackend: url must be a redis:// or rediss:// URL: received ${redact(this.url)}`,
       );
     }
+    // Its path is a database number or nothing: the client refuses any other path ("Invalid
+    // pathname") at every connection, which would fail every request instead of this one call.
+    if (!/^(\/\d*)?$/.test(new URL(this.url).pathname)) {
+      throw new TypeError(
+        "Cannot create RedisBackend: url must end at the host or at a database number (redis://host:6379/3): " +
+          `received ${redact(this.url)}`,
+      );
+    }
     // Not empty: the cache owns every key under its prefix (clear() unlinks them all, and a scan
     // deletes what does not decode), so "" would hand it the whole database.
     this.prefix = nonEmptyString(
