@@ -168,7 +168,9 @@ export async function deleteEntries(
  */
 export async function storedBytes(scope: ScanScope): Promise<number> {
   let bytes = 0;
-  for await (const { size } of readRecords(scope, listKeys(scope, ""))) bytes += size;
+  // (The records of a newer version, which a scan keeps, hold bytes too.)
+  const kept = (size: number) => bytes += size;
+  for await (const { size } of readRecords(scope, listKeys(scope, ""), kept)) bytes += size;
   return bytes;
 }
 
@@ -258,11 +260,12 @@ async function* urlCandidates(
 
 /**
  * Reads records a batch at a time; missing records are skipped, corrupt ones and those of an older
- * version deleted and skipped, those of a newer version skipped.
+ * version deleted and skipped, those of a newer version skipped (their sizes given to `kept`).
  */
 async function* readRecords(
   scope: ScanScope,
   keys: AsyncIterable<string> | Iterable<string>,
+  kept?: (size: number) => void,
 ): AsyncIterableIterator<{ key: string; record: DecodedRecord; size: number }> {
   let width = READ_AHEAD;
   const batch: string[] = [];
@@ -290,6 +293,7 @@ async function* readRecords(
       } catch (error) {
         // (A newer version's record is kept for the code that reads it.)
         if (!(error instanceof OtherVersionError) || error.older) dropped.push(keys[i]!);
+        else kept?.(value.length);
         continue;
       }
       yield { key: keys[i]!, record, size: value.length };

@@ -102,7 +102,13 @@ export function select(
       return urlPattern.test(url);
     };
   } else if (typeof urlPattern === "string" && urlPattern !== "") {
-    const lookup = compileUrlPatterns({ [urlPattern]: EXPIRE_IMMEDIATELY });
+    let lookup: ReturnType<typeof compileUrlPatterns>;
+    try {
+      lookup = compileUrlPatterns({ [urlPattern]: EXPIRE_IMMEDIATELY }, "urlPattern");
+    } catch (error) {
+      // (A glob that can never match: the message names the filter field and the method.)
+      throw new TypeError(`Cannot ${operation}: ${(error as Error).message}`);
+    }
     matches = (url) => lookup(new URL(url)) !== undefined;
   } else if (urlPattern !== undefined) {
     fail("urlPattern must be a non-empty glob string or a RegExp", urlPattern);

@@ -325,10 +325,10 @@ Deno.test("cli: a password never shows in a message: one with @, one a driver re
       [`redis://user:SECRET@PW@127.0.0.1:${port}`, "list"],
       /^http-cache: Cannot reach redis:\/\/user:\*\*\*@127\.0\.0\.1:/,
     ],
-    // The port is out of range: the backend refuses the URL, quoted without its password.
+    // The port is out of range: the backend refuses the URL (a usage error), quoted without its password.
     [
       ["redis://user:SECRET@PW@127.0.0.1:99999", "stats"],
-      /^http-cache: Cannot create RedisBackend: url must be a redis:\/\/ or rediss:\/\/ URL: received redis:\/\/user:\*\*\*@127\.0\.0\.1:99999\n$/,
+      /^http-cache: Cannot create RedisBackend: url must be a redis:\/\/ or rediss:\/\/ URL: received redis:\/\/user:\*\*\*@127\.0\.0\.1:99999\nRun http-cache --help for usage\.\n$/,
     ],
     [
       ["redis://user:SECRET@127.0.0.1:1", "clear"],

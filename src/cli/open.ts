@@ -63,14 +63,16 @@ export async function openCache(spec: string): Promise<OpenedCache> {
     const { SQLiteBackend } = await import("../../backends/sqlite.ts");
     return { cache: new SQLiteBackend({ path }), label };
   }
+  // A scheme is case-insensitive (RFC 3986 §3.1); the drivers take it in lower case.
+  const server = scheme === undefined ? spec : scheme + spec.slice(scheme.length);
   if (scheme === "redis" || scheme === "rediss") {
-    const { url, params } = takeParams(spec, ["prefix"]);
+    const { url, params } = takeParams(server, ["prefix"]);
     const { RedisBackend } = await import("../../backends/redis.ts");
     const prefix = params.get("prefix");
-    return { cache: new RedisBackend({ url, ...(prefix ? { prefix } : {}) }), label };
+    return { cache: refusedAsUsage(() => new RedisBackend({ url, ...(prefix ? { prefix } : {}) })), label };
   }
   if (scheme === "mongodb" || scheme === "mongodb+srv") {
-    const { url, params } = takeParams(spec, ["collection"]);
+    const { url, params } = takeParams(server, ["collection"]);
     const db = /^mongodb(?:\+srv)?:\/\/[^/?]*\/([^?]+)/i.exec(url)?.[1];
     const collection = params.get("collection");
     const { MongoDBBackend } = await import("../../backends/mongodb.ts");
@@ -79,7 +81,7 @@ export async function openCache(spec: string): Promise<OpenedCache> {
       ...(db ? { db: decodeURIComponent(db) } : {}),
       ...(collection ? { collection } : {}),
     };
-    return { cache: new MongoDBBackend(options), label };
+    return { cache: refusedAsUsage(() => new MongoDBBackend(options)), label };
   }
   if (scheme === "kv") {
     const path = spec.slice("kv:".length);
@@ -137,6 +139,19 @@ function passwordForms(written: string): string[] {
   forms.delete("");
   // Longest first: a form inside another must not break it up before it is replaced.
   return [...forms].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Creates a backend; the options it refuses (a port out of range, say) come from the cache URL as
+ * given: a usage error, as an unsupported URL is.
+ */
+function refusedAsUsage<T>(create: () => T): T {
+  try {
+    return create();
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /** Removes the CLI's own query parameters; drivers reject parameters they do not know. */
