@@ -198,7 +198,7 @@ COMMAND
   show URL|KEY                metadata, headers and a body preview of the entries of a URL
       --body                  write the whole body to stdout instead, as stored
   delete URL...               delete every entry stored for the URLs
-  delete --expired | --older-than DURATION | --url PATTERN
+  delete --expired | --valid | --older-than DURATION | --url PATTERN
                               delete the entries that match all the options given
   clear --yes                 delete every entry
 

@@ -208,7 +208,7 @@ async function readKey(cache: CacheBackend, key: string): Promise<StoredEntry | 
 }
 
 /**
- * `delete URL... | --expired | --older-than D | --url P`: deletes what matches, with a progress
+ * `delete URL... | --expired | --valid | --older-than D | --url P`: deletes what matches, with a progress
  * bar on a terminal.
  *
  * @param context The command's context.
