@@ -48,6 +48,8 @@ export class CacheAccess {
   #closed = false;
   /** Shared with every other session over the same storage, and with the cache's own deletes. */
   #invalidations: Invalidations;
+  /** The last invalidation made after close() (CacheAccess.invalidate). */
+  #afterClose: Promise<void> = Promise.resolve();
   /** Whether reads rest after failures: they are misses meanwhile, and nothing is written. */
   #reads = new Breaker();
   /** Whether writes rest after failures: nothing is written meanwhile; reads go on. */
@@ -329,6 +331,22 @@ export class CacheAccess {
   async invalidate(flow: Reported & { label: string }, response: Response): Promise<boolean> {
     const urls = SAFE_METHODS.has(flow.method) ? [] : invalidatedUrls(flow.url, response);
     if (urls.length === 0) return false;
+    if (!this.#closed) {
+      await this.#invalidate(flow, urls);
+      return true;
+    }
+    // After close(), an invalidation opens a SQLite or Deno KV store again: it is closed again
+    // once the delete is done, so that nothing is left open. One at a time, so that none closes
+    // the store under another.
+    const done = this.#afterClose.then(() => this.#invalidate(flow, urls)).finally(() =>
+      this.#cache.close().catch((error) => this.report(error, "delete", flow))
+    );
+    this.#afterClose = done;
+    await done;
+    return true;
+  }
+
+  async #invalidate(flow: Reported & { label: string }, urls: URL[]): Promise<void> {
     try {
       const methods = storedMethods(this.#cache.storage).filter((method) =>
         method !== flow.method || !this.#o.allowedMethods.has(method)
@@ -344,7 +362,6 @@ export class CacheAccess {
     } catch (error) {
       this.report(error, "delete", flow);
     }
-    return true;
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { RedisBackend } from "../backends/redis.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
 import { CachedSession } from "../mod.ts";
@@ -98,7 +99,9 @@ Deno.test("close: an unsafe request after close() still invalidates what it chan
   equal(await (await first.fetch(URL_A)).text(), "v1");
   await first.close();
   equal(await (await first.fetch(URL_A, { method: "POST", body: "change" })).text(), "v2");
-  await first.cache.close(); // (the invalidation opened the file again)
+  // The invalidation opened the file again, and closed it: SQLite removes the write-ahead log
+  // when the last connection to the file closes. (Before: it stayed open until the process ended.)
+  equal(existsSync(`${path}-wal`), false, "the file is closed again");
   const later = new CachedSession({ backend: new SQLiteBackend({ path }), fetch });
   const read = await later.fetch(URL_A);
   deepEqual([read.fromCache, await read.text()], [false, "v2"]);
