@@ -69,7 +69,9 @@ export async function run(given: CliIO): Promise<number> {
   ) {
     return usage(
       io,
-      new UsageError("delete needs URLs or --expired, --valid, --older-than or --url (clear --yes deletes all)"),
+      new UsageError(
+        "delete needs URLs or --expired, --valid, --older-than or --url (clear --yes deletes all)",
+      ),
     );
   }
   let opened;
