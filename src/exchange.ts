@@ -150,7 +150,11 @@ export class Exchange {
     const failed = (error: unknown): Outcome => signalOf(sent)?.aborted ? RETRY : { kind: "error", error };
     try {
       const cached = stale?.entry;
-      const validators = cached === undefined ? [] : conditionalHeaders(cached);
+      // RFC 9110 §13.1.2: a condition that fails on another method than GET or HEAD is a `412`, and
+      // the method is not performed: a stored `POST` answer is asked for again unconditionally.
+      const validators = cached === undefined || (flow.method !== "GET" && flow.method !== "HEAD")
+        ? []
+        : conditionalHeaders(cached);
       let requestTime = o.now();
       const fwd = forwardReason(flow.mode, stale, requestTime);
       const conditional = validators.length > 0;

@@ -220,18 +220,22 @@ function remember<T>(map: Map<string, T>, key: string, value: T): T | undefined 
   return dropped;
 }
 
+/** The length of the method-and-URL part of a key: one digest (`urlKeyPrefix`). */
+const URL_PART_LENGTH = 22;
+
 /**
  * The part of a storage key that names the method and URL (what `urlKeyPrefix` gives): an entry's
  * key is that part, then perhaps `+` and a digest of body, headers and credentials, then perhaps
- * `.` and a Vary variant's digest; an alias's is `~` and the key of the URL it names.
+ * `.` and a Vary variant's digest; an alias's is `~` and the key of the URL it names. A `keyFn`'s
+ * key that extends the default key may go on with anything (`<default key>:<tenant>`): the part
+ * is the digest it starts with, whatever follows.
  *
  * @param key The storage key.
  * @returns Its method-and-URL part.
  */
 function urlPartOf(key: string): string {
   const entryKey = key.startsWith(ALIAS_PREFIX) ? key.slice(ALIAS_PREFIX.length) : key;
-  const end = entryKey.search(/[+.]/);
-  return end === -1 ? entryKey : entryKey.slice(0, end);
+  return entryKey.slice(0, URL_PART_LENGTH);
 }
 
 /** The invalidations of each storage: every session and every delete over it share them. */

@@ -59,7 +59,9 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
   // The built request's headers: they carry the Content-Type its body implies (a form's, a
   // Blob's), as a `Request` given as input does, so both ways to send one body share a key.
   const key = await keyFor({ method, url, headers: built.headers, body, redirect }, o);
-  return flowOf({ ...parsed, input: built, init: undefined }, key, o);
+  // The flow's header fields are the built request's too: a request sent with fields added (a
+  // validator, a reload's `Pragma`) is sent with these, and must keep that Content-Type.
+  return flowOf({ ...parsed, input: built, init: undefined, headers: built.headers }, key, o);
 }
 
 function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions, headKey?: string): Flow {

@@ -127,7 +127,7 @@ function discard(response: Response): Promise<void> {
  * @param value The field value.
  * @returns The value to parse as a URL.
  */
-function utf8Location(value: string): string {
+export function utf8Location(value: string): string {
   // deno-lint-ignore no-control-regex
   if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
   return new TextDecoder().decode(Uint8Array.from(value, (char) => char.charCodeAt(0)));

@@ -11,6 +11,7 @@ import { hasContentCoding, parseCacheControl } from "./cache_control.ts";
 import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import { redactUrl, withoutFragment } from "./cache_keys.ts";
+import { utf8Location } from "./redirects.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
@@ -241,8 +242,9 @@ export function invalidatedUrls(target: URL, response: Response): URL[] {
   if (response.status >= 400) return reached.origin === target.origin ? urls : [target];
   for (const name of ["location", "content-location"]) {
     const value = response.headers.get(name);
-    // An unparsable Location invalidates nothing.
-    const url = value === null ? undefined : urlOrUndefined(value, reached);
+    // An unparsable Location invalidates nothing. One with bytes that are not ASCII names the URL
+    // that `fetch` would follow it to (UTF-8), where the response stored for it is.
+    const url = value === null ? undefined : urlOrUndefined(utf8Location(value), reached);
     if (url?.origin === reached.origin) urls.push(url);
   }
   return urls;
