@@ -98,6 +98,9 @@ export class CacheFailure {
  * @param followed Whether the session follows this response (a redirect), and drops its body as
  *   fetch does: the body is streamed, never read whole by `arrayBuffer()`, which cannot be given
  *   up, and the cache reads on for {@linkcode FOLLOWED_READ_TIMEOUT} at most once it is dropped.
+ * @param wanted Whether requests wait for the body (coalesced on it): while they do, the cache's
+ *   read of a body its caller dropped is not timed, only given up as the session closes (a
+ *   followed redirect's is, as its waiters ask the origin themselves then).
  * @returns The body to hand to the caller.
  */
 export async function takeBody(
@@ -108,6 +111,7 @@ export async function takeBody(
   signal?: AbortSignal | null,
   closing?: AbortSignal,
   followed = false,
+  wanted?: () => boolean,
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
   const wholly = !followed && length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE;
@@ -139,7 +143,7 @@ export async function takeBody(
       return await whole.then(served, failedBody);
     }
     whole.catch(() => {}); // (read by the caller, or by no one)
-    return laterBody(whole, signal, reading, closing);
+    return laterBody(whole, signal, reading, closing, wanted);
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
@@ -147,7 +151,9 @@ export async function takeBody(
   }
   const collected = new Collected(entry, limit, length);
   const alone = followed ? FOLLOWED_READ_TIMEOUT : CANCELLED_READ_TIMEOUT;
-  return streamBody(response.body, collected, store, signal ?? undefined, closing, alone);
+  // (A followed redirect's body is given up at its limit all the same: its waiters then ask themselves.)
+  const waited = followed ? undefined : wanted;
+  return streamBody(response.body, collected, store, signal ?? undefined, closing, alone, waited);
 }
 
 /**
@@ -220,6 +226,8 @@ const ABANDONED = new FinalizationRegistry<ReadableStreamDefaultReader<Uint8Arra
  * @param signal The request's abort signal.
  * @param closing The session's closing signal.
  * @param alone How long the cache reads on alone once the caller has cancelled, in ms.
+ * @param wanted Whether requests wait for the body (coalesced on it): the cache does not read it
+ *   alone while they do.
  * @returns The caller's stream.
  */
 function streamBody(
@@ -229,6 +237,7 @@ function streamBody(
   signal: AbortSignal | undefined,
   closing: AbortSignal | undefined,
   alone: number,
+  wanted: (() => boolean) | undefined,
 ): ReadableStream<Uint8Array> {
   const byteStream = BYTE_BODIES && isByteStream(body);
   const reader = body.getReader();
@@ -281,7 +290,7 @@ function streamBody(
     if (!reading || unfollowClosing !== undefined) return;
     if (!collected.collecting) return void reader.cancel(reason).catch(() => {});
     const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
-    unfollowClosing = readingAlone(giveUp, closing, stream, alone);
+    unfollowClosing = readingAlone(giveUp, closing, stream, alone, wanted);
   };
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on alone. */
   const failCaller = (error: unknown) => {

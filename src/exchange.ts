@@ -167,7 +167,10 @@ export class Exchange {
         try {
           response = await ask(asking);
         } catch (error) {
-          if (cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
+          // An abort by the request's own caller is no error of the origin's: it rejects, as fetch's
+          // does, rather than serve a stale response in its place (stale-if-error).
+          const aborted = !flow.background && signalOf(flow)?.aborted === true;
+          if (!aborted && cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
             lead?.release(failed(error));
             return this.#serve(flow, stale as Hit, "stale-if-error", { fwd });
           }
@@ -283,6 +286,7 @@ export class Exchange {
         signal,
         this.#closing,
         !flow.background && isFollowed(flow, response),
+        lead && (() => lead.wanted()),
       );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
       return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);

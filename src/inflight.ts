@@ -82,6 +82,13 @@ export interface Lead {
    */
   unshareAfter(ms: number): void;
   /**
+   * Whether a request still waits for the outcome (none settled yet): the origin's body is then
+   * not the leader's caller's alone, whatever that caller does with it.
+   *
+   * @returns Whether one waits.
+   */
+  wanted(): boolean;
+  /**
    * Tells the waiters what the response varies on, once its fields have come: those it does not
    * answer (their `Vary` headers differ) receive {@linkcode UNSHARED} at once, rather than once
    * its body has come, and ask the origin themselves.
@@ -255,6 +262,7 @@ export class Inflight {
       follow: (body) => {
         if (signal) onAbort(signal, abandon, body);
       },
+      wanted: () => !settled && waiting > 0,
       unshareAfter: (ms) => {
         if (!settled) patient = after(ms, () => settle(UNSHARED));
       },

@@ -6,6 +6,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
+import { unlessAborted } from "./abort_follow.ts";
 import { Inflight, type Lead, type Shared } from "./inflight.ts";
 import { Exchange } from "./exchange.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -188,9 +189,13 @@ export class CachedSession implements AsyncDisposable {
     let found: Found | undefined;
     let missed: Shared | undefined;
     try {
-      found = ticket === undefined
-        ? await this.#slotOf(flow)
-        : await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
+      // (A caller that aborts while the backend answers slowly, or not at all, rejects at once.)
+      found = await unlessAborted(
+        ticket === undefined
+          ? this.#slotOf(flow)
+          : lookup(flow, this.#o, (key) => this.#access.read(flow, key)),
+        signalOf(flow),
+      );
     } finally {
       missed = ticket?.missed();
       ticket?.leave();
