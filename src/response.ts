@@ -215,9 +215,12 @@ export class CachedResponse extends Response {
     return response;
   }
 
-  /** The URL of the original response (after redirects). */
+  /** The URL of the original response (after redirects), without a fragment, as fetch gives it. */
   override get url(): string {
-    return this.#source.url;
+    const url = this.#source.url;
+    // (Bun's fetch keeps the request's fragment in its response's url.)
+    const hash = url.indexOf("#");
+    return hash === -1 ? url : url.slice(0, hash);
   }
 
   /** Whether the original response was reached through redirects. */

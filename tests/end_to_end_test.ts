@@ -76,6 +76,26 @@ Deno.test("end to end: miss, then hit, with the body streamed in chunks and stor
   }
 });
 
+Deno.test("end to end: a miss's url has no fragment, as a hit's and fetch's (Fetch: the url getter excludes it)", async () => {
+  // (Bun's fetch kept the fragment in `response.url`: a miss's url had it, the same URL's hit's not.)
+  const server = await serve({
+    "/page": (_request, response) => response.writeHead(200, { "cache-control": "max-age=60" }).end("p"),
+  });
+  const session = new CachedSession();
+  try {
+    const urls = [];
+    for (let i = 0; i < 2; i++) {
+      const response = await session.fetch(server.url("/page?q=1#part"));
+      await response.text();
+      urls.push([response.fromCache, response.url]);
+    }
+    assertEquals(urls, [[false, server.url("/page?q=1")], [true, server.url("/page?q=1")]]);
+  } finally {
+    await session.close();
+    await server.close();
+  }
+});
+
 Deno.test("end to end: a compressed body is stored as fetch decodes it, and a hit gives what the miss gave", async () => {
   const value = { items: Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `item ${i}` })) };
   const json = new TextEncoder().encode(JSON.stringify(value));
