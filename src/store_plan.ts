@@ -248,15 +248,15 @@ export function planDeleteAt(
   return Math.max(kept, Math.max(entry.expiresAt, entry.responseTime) + REVALIDATION_WINDOW_SECONDS * 1000);
 }
 
-/** Response headers that hold one URL, often with the request's query: a redirect's, an echo's. */
-const URL_HEADERS = ["location", "content-location"];
-
-/** The targets of a `Link` field (RFC 8288 §3: each in angle brackets). */
-const LINK_TARGETS = /<([^<>]*)>/g; // (no "<" inside: each "<" is scanned past once, not to the end)
+/** Response headers that hold URLs, often with the request's query: a redirect's, an echo's. */
+const URL_HEADERS = ["location", "content-location", "link"];
+/** Where a URL inside a `Link` value ends (a quoted `anchor`'s too). */
+const URL_END = /[>"\s]/;
 
 /**
- * Whether a response's `Location`, `Content-Location` or one of its `Link` targets (a page's
- * `next`, echoing the request's query) names one of the ignored parameters.
+ * Whether a response's `Location`, `Content-Location` or `Link` (a page's `next`, echoing the
+ * request's query; a link's `anchor`) names one of the ignored parameters, in a query or in a
+ * fragment (where an implicit grant's token goes).
  *
  * @param headers The response headers (a 304's merged with the stored ones, too).
  * @param ignored The session's `ignoredParameters`.
@@ -264,22 +264,22 @@ const LINK_TARGETS = /<([^<>]*)>/g; // (no "<" inside: each "<" is scanned past 
  */
 export function namesIgnored(headers: Headers, ignored: ReadonlySet<string>): boolean {
   if (ignored.size === 0) return false;
-  if (URL_HEADERS.some((name) => hasIgnored(headers.get(name), ignored))) return true;
-  const link = headers.get("link");
-  return link !== null &&
-    [...link.matchAll(LINK_TARGETS)].some(([, target]) => hasIgnored(target!, ignored));
+  return URL_HEADERS.some((name) => hasIgnored(headers.get(name), ignored));
 }
 
 /**
- * Whether a URL has one of the ignored parameters in its query, read as written: a value that no
- * URL parser takes (a port above 65535) may carry one all the same.
+ * Whether a field value names one of the ignored parameters in a query or a fragment, read as
+ * written: a value that no URL parser takes (a port above 65535) may carry one all the same. A
+ * `Link` holds several URLs: each part ends where its URL does (`>`, a quote, a space).
  */
 function hasIgnored(value: string | null, ignored: ReadonlySet<string>): boolean {
-  const url = value?.split("#", 1)[0] ?? "";
-  const at = url.indexOf("?");
-  if (at === -1) return false;
-  const query = new URLSearchParams(url.slice(at + 1));
-  return [...ignored].some((name) => query.has(name));
+  if (value === null) return false;
+  const parts = value.split(/[?#]/);
+  for (let i = 1; i < parts.length; i++) {
+    const query = new URLSearchParams(parts[i]!.split(URL_END, 1)[0]);
+    for (const name of ignored) if (query.has(name)) return true;
+  }
+  return false;
 }
 
 /** Whether a response is a stream of server-sent events (its media type is `text/event-stream`). */

@@ -211,6 +211,27 @@ Deno.test("security: a response whose Link names an ignored parameter is not sto
   }
 });
 
+Deno.test("security: an ignored parameter in a Link anchor or in a fragment keeps the response unstored", async () => {
+  // (Before: only the query of a Location, a Content-Location or a Link target was looked at.)
+  const cases: Record<string, string>[] = [
+    { link: '</other>; rel="alternate"; anchor="/report?api_key=SECRET-KEY"' },
+    { location: "/report#api_key=SECRET-KEY" },
+    { "content-location": "/report?page=1#state=x&api_key=SECRET-KEY" },
+    { link: "</report#api_key=SECRET-KEY>; rel=self" },
+  ];
+  for (const fields of cases) {
+    const backend = new MemoryBackend();
+    const o = origin(() => reply("page", { ...FRESH, ...fields }));
+    const session = new CachedSession({ backend, fetch: o.fetch, ignoredParameters: ["api_key"] });
+    try {
+      await (await session.fetch("http://127.0.0.1/report?api_key=SECRET-KEY")).text();
+      equal(await scanStorage(backend), 0, JSON.stringify(fields));
+    } finally {
+      await session.close();
+    }
+  }
+});
+
 Deno.test("security: any two distinct credentials get distinct cache keys (property)", async () => {
   const session = new CachedSession({ fetch: () => Promise.resolve(reply("x", FRESH)) });
   const credential = fc.string({ minLength: 1, maxLength: 40 }).map((text) =>
