@@ -137,14 +137,21 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 /**
  * Characters that a URL holds percent-encoded in some of its parts (`"<>` everywhere, `` `{} `` in
- * its path, `'` in its query): a pattern's `{` matches the URL's `{` or `%7B`.
+ * its path, `'` in its query, `^` in its path on Node and Bun but not on Deno): a pattern's `{`
+ * matches the URL's `{` or `%7B`.
  */
 const URL_ESCAPED = new Map(
-  [..."\"'<>`{}"].map((char) => [char, `%${char.charCodeAt(0).toString(16).toUpperCase()}`]),
+  [..."\"'<>`{}^"].map((char) => [char, `%${char.charCodeAt(0).toString(16).toUpperCase()}`]),
 );
 
+/**
+ * A pattern's scheme, which is ignored: a scheme (`https://`), also one with wildcards (`*://`,
+ * `http*://`), which would otherwise never match the URL without its scheme.
+ */
+const SCHEME = /^(?:\*|[a-z][a-z0-9+.*?-]*):\/\//i;
+
 function globToRegExp(glob: string, option: string): RegExp {
-  const pattern = asSerialized(glob.replace(/^[a-z][a-z0-9+.-]*:\/\//i, ""), option);
+  const pattern = asSerialized(glob.replace(SCHEME, ""), option);
   let source = "^";
   for (const char of pattern) {
     if (char === "*") source += ".*";
@@ -196,6 +203,8 @@ function asSerialized(pattern: string, option: string): string {
 export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "function") return "a function";
+  // (A BigInt shown as `10` would read as the number it is not.)
+  if (typeof value === "bigint") return `${value}n`;
   if (Array.isArray(value)) return "an array";
   if (value === null || typeof value !== "object") return String(value);
   const name: unknown = value.constructor?.name;

@@ -40,7 +40,8 @@ export interface CachedSessionOptions {
    * How long responses stay fresh when nothing more specific applies: seconds, a `Date`,
    * `NEVER_EXPIRE`, `EXPIRE_IMMEDIATELY` or `DO_NOT_CACHE` (which bypasses the cache, before any
    * response header). With `cacheControl` on and no value here, a response without freshness
-   * information is stored only when it can be revalidated or served on error (`staleIfError`).
+   * information is stored only when it can be revalidated, or served stale: on error
+   * (`staleIfError`), or within its own `stale-while-revalidate` or `stale-if-error`.
    * @default {undefined} (`NEVER_EXPIRE` when `cacheControl` is off)
    */
   expireAfter?: ExpireAfter;

@@ -170,7 +170,8 @@ export function bypassesCache(
  * When a response stops being fresh (epoch ms), by the precedence: the request's `expireAfter`,
  * the response's explicit freshness (with `cacheControl`), the first matching URL pattern, the
  * session's `expireAfter`, heuristic freshness; and with none of those, at once when the entry can
- * be revalidated or served on error, else `undefined` (not stored). `DO_NOT_CACHE` comes before
+ * be revalidated or served stale (the session's `staleIfError`, the response's own stale windows),
+ * else `undefined` (not stored). `DO_NOT_CACHE` comes before
  * all of these ({@linkcode bypassesCache}). When `allowedCodes` is not set, configured expirations
  * give freshness to `200` responses only.
  *
@@ -210,7 +211,11 @@ export function expiresAtOf(
   if (!o.cacheControl) return Infinity;
   const heuristic = heuristicLifetime(status, headers, responseTime, cc);
   if (heuristic !== undefined) return fromAge(heuristic);
-  const usableLater = headers.has("etag") || headers.has("last-modified") || o.staleIfError > 0;
+  // Stale from the start, it is of use only revalidated, or served stale within a window: the
+  // session's stale-if-error, or the response's own (RFC 5861), unless its directives forbid that.
+  const ownWindow = !forbidsStale(cc, o.shared) &&
+    ((cc.staleWhileRevalidate ?? 0) > 0 || (cc.staleIfError ?? 0) > 0);
+  const usableLater = headers.has("etag") || headers.has("last-modified") || o.staleIfError > 0 || ownWindow;
   return allowsCaching(status, headers, cc, o.shared) && usableLater ? fromAge(0) : undefined;
 }
 
