@@ -69,7 +69,7 @@ export interface CachedSessionOptions {
    * Status codes that may be stored. When not set and `cacheControl` is on, the origin decides as
    * RFC 9111 says: a response of any final status is stored when its own explicit or heuristic
    * freshness (or a validator) makes it cacheable, and `expireAfter` / `urlsExpireAfter` give
-   * freshness to `200` responses only.
+   * freshness to `200` responses only. `206`, `304` and `416` are never stored, and refused here.
    * @default {undefined} (`[200]` when `cacheControl` is off)
    */
   allowedCodes?: readonly number[];
@@ -241,7 +241,7 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
         [],
         "number",
         isStorableStatus,
-        "status codes from 200 to 599 but 206 and 304, which are never stored",
+        "status codes from 200 to 599 but 206, 304 and 416, which are never stored",
       ),
     ),
     allowedMethods: new Set(
@@ -362,7 +362,8 @@ function list<T extends number | string>(
 }
 
 function isStorableStatus(value: number): boolean {
-  return Number.isInteger(value) && value >= 200 && value <= 599 && value !== 206 && value !== 304;
+  return Number.isInteger(value) && value >= 200 && value <= 599 && value !== 206 && value !== 304 &&
+    value !== 416;
 }
 
 function isNonEmpty(value: string): boolean {

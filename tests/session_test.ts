@@ -521,12 +521,17 @@ Deno.test("session: options are validated at construction with the option's name
     [
       { allowedCodes: [200, 99] },
       RangeError,
-      "allowedCodes must be an array of status codes from 200 to 599 but 206 and 304, which are never stored: received 99",
+      "allowedCodes must be an array of status codes from 200 to 599 but 206, 304 and 416, which are never stored: received 99",
     ],
     [
       { allowedCodes: [200, 206] },
       RangeError,
       "allowedCodes must be an array of status codes from 200 to 599 but 206",
+    ],
+    [
+      { allowedCodes: [200, 416] },
+      RangeError,
+      "allowedCodes must be an array of status codes from 200 to 599 but 206, 304 and 416, which are never stored: received 416",
     ],
     [{ allowedCodes: 200 }, TypeError, "allowedCodes must be an array"],
     [{ allowedMethods: ["GET", "BAD METHOD"] }, TypeError, "allowedMethods"],
