@@ -19,7 +19,7 @@ import {
 import type { ResolvedOptions } from "./options.ts";
 import { mayServeOnError, requestDirectives, type Usability, usability } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
-import type { ParsedRequest } from "./request.ts";
+import { nonStandardMembers, type ParsedRequest } from "./request.ts";
 import type { Flow, Hit } from "./serve.ts";
 import type { Found } from "./store_plan.ts";
 import { varyMatches, varyValues } from "./vary.ts";
@@ -61,7 +61,9 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
   const key = await keyFor({ method, url, headers: built.headers, body, redirect }, o);
   // The flow's header fields are the built request's too: a request sent with fields added (a
   // validator, a reload's `Pragma`) is sent with these, and must keep that Content-Type.
-  return flowOf({ ...parsed, input: built, init: undefined, headers: built.headers }, key, o);
+  // What the built request does not hold of the init goes to the wrapped fetch beside it.
+  const init = nonStandardMembers(parsed.init);
+  return flowOf({ ...parsed, input: built, init, headers: built.headers }, key, o);
 }
 
 function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions, headKey?: string): Flow {

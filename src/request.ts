@@ -222,6 +222,41 @@ function ownMembers(init: CacheRequestInit): CacheRequestInit {
   return members as CacheRequestInit;
 }
 
+/** The members of the Fetch standard's `RequestInit`: a `Request` built from an init holds them all. */
+const STANDARD_MEMBERS = new Set<string>([
+  "method",
+  "headers",
+  "body",
+  "referrer",
+  "referrerPolicy",
+  "mode",
+  "credentials",
+  "cache",
+  "redirect",
+  "integrity",
+  "keepalive",
+  "signal",
+  "duplex",
+  "priority",
+  "window",
+]);
+
+/**
+ * The members of an init that a `Request` built from it does not hold (Next.js's `next`,
+ * Cloudflare's `cf`, a runtime's own), which the wrapped fetch may read: they go to it beside
+ * such a `Request`.
+ *
+ * @param init The init.
+ * @returns Those members, or `undefined` when it has none.
+ */
+export function nonStandardMembers(init: RequestInit | undefined): RequestInit | undefined {
+  let members: Record<string, unknown> | undefined;
+  for (const name of Object.keys(init ?? {})) {
+    if (!STANDARD_MEMBERS.has(name)) (members ??= {})[name] = (init as Record<string, unknown>)[name];
+  }
+  return members;
+}
+
 /** Init members the session reads none of, which the `Request` constructor checks. */
 const CHECKED_BY_REQUEST = [
   "mode",
