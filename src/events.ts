@@ -35,7 +35,7 @@ export interface HitEvent {
   type: "hit";
   /** Method and URL, as `"GET https://…"` (ignored parameters removed). */
   request: string;
-  /** The cache key of the entry served. */
+  /** The storage key of the entry served: a `Vary` variant's own, as its `store` event named it. */
   key: string;
   /** The entry was stale when served (stale-while-revalidate, max-stale, stale-if-error). */
   stale: boolean;

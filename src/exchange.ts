@@ -212,10 +212,13 @@ export class Exchange {
         const freshened = headDescribes(cached, response.headers)
           ? freshen(o, flow, cached, response, requestTime, responseTime)
           : undefined;
+        // (The freshened entry is stored, as after a 304: `Cache-Status` and `expiresAt` say so.)
+        const kept = freshened?.storable ? freshened.entry : undefined;
+        const member = this.#record(flow, response, kept, fwd, conditional);
         if (freshened?.storable) settle(freshened.entry);
         await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked));
         settle(undefined);
-        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
+        return this.#wrap(flow, response, undefined, kept, member);
       }
       asked = await this.#access.invalidateFor(flow, response, asked);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
@@ -239,13 +242,13 @@ export class Exchange {
           response.status !== 206;
         if (superseded) this.#access.replacedUnstored(flow, stale!.key, stale);
         unshared(response);
-        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
+        return this.#unstored(flow, response, fwd, conditional);
       }
       // A body declared larger than the limit streams through untouched: nothing is collected.
       if (Number(response.headers.get("content-length")) > this.#maxBodySize) {
         unshared(response);
         this.#access.replacedUnstored(flow, plan.key, stale);
-        return this.#wrap(flow, response, undefined, undefined, fwd, conditional);
+        return this.#unstored(flow, response, fwd, conditional);
       }
       const keep = async (taken: TakenBody | undefined) => {
         if (taken === undefined) {
@@ -275,6 +278,8 @@ export class Exchange {
       };
       // The waiters get the entry once the body has ended; one of no declared length (a feed, which
       // may never end) they wait for a while at most, then ask the origin themselves.
+      // (Recorded before the body is taken: its miss event comes before its entry's store event.)
+      const member = this.#record(flow, response, plan.entry, fwd, conditional);
       if (!response.headers.has("content-length")) lead?.unshareAfter(SHARED_BODY_WAIT);
       lead?.announce(plan.entry);
       const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
@@ -289,7 +294,7 @@ export class Exchange {
         lead && (() => lead.wanted()),
       );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
-      return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, fwd, conditional);
+      return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, member);
     } catch (error) {
       lead?.release(failed(error));
       throw error;
@@ -340,22 +345,42 @@ export class Exchange {
     }
   }
 
+  /**
+   * Records a response from the origin (stats, its `miss` event) and gives its `Cache-Status`
+   * member: called before its body is taken, so that the event comes before its entry's `store`.
+   */
+  #record(
+    flow: Flow,
+    response: Response,
+    entry: Omit<CacheEntry, "body"> | undefined,
+    fwd: ForwardReason,
+    conditional: boolean,
+  ): string | undefined {
+    // (What the session will not write, its reads or writes resting after failures, is not "stored".)
+    const stored = this.#access.writing ? entry : undefined;
+    return this.#monitor.forwarded(flow, fwd, conditional, response.status, stored, this.#o.now());
+  }
+
+  /** A response from the origin that nothing is stored from, recorded and wrapped. */
+  #unstored(flow: Flow, response: Response, fwd: ForwardReason, conditional: boolean): CachedResponse {
+    const member = this.#record(flow, response, undefined, fwd, conditional);
+    return this.#wrap(flow, response, undefined, undefined, member);
+  }
+
+  /** Wraps a response from the origin, with the `Cache-Status` member it was recorded with. */
   #wrap(
     flow: Flow,
     response: Response,
     body: BodyInit | null | undefined,
     entry: Omit<CacheEntry, "body"> | undefined,
-    fwd: ForwardReason,
-    conditional: boolean,
+    member: string | undefined,
   ): CachedResponse {
     const wrapped = CachedResponse.fromNetwork(
       response,
       body === undefined ? response.body : body,
       networkInfo(flow.key, entry, this.#o.now),
     );
-    // (What the session will not write, its reads or writes resting after failures, is not "stored".)
-    const stored = this.#access.writing ? entry : undefined;
-    return this.#monitor.forwarded(wrapped, flow, fwd, conditional, stored, this.#o.now());
+    return this.#monitor.described(wrapped, member);
   }
 }
 

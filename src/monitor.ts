@@ -69,6 +69,7 @@ export class Monitor {
    *
    * @param response The response (its headers get `Cache-Status`).
    * @param request The request.
+   * @param key The storage key of the entry served (a `Vary` variant's own, not the request's).
    * @param entry The entry served.
    * @param how Why the entry could answer.
    * @param bytes Body bytes served.
@@ -81,6 +82,7 @@ export class Monitor {
   served<R extends Response>(
     response: R,
     request: MonitoredRequest,
+    key: string,
     entry: CacheEntry,
     how: Served,
     bytes: number,
@@ -110,7 +112,7 @@ export class Monitor {
       this.#emit({
         type: "hit",
         request: request.label,
-        key: request.key,
+        key,
         stale: stale && how !== "revalidated",
         revalidated: how === "revalidated",
         collapsed: how === "collapsed",
@@ -121,29 +123,41 @@ export class Monitor {
   }
 
   /**
-   * Records a response from the origin.
+   * Records a response from the origin, as it arrives: before its body is taken, so that its
+   * `miss` event comes before the `store` event of its entry, however soon that is written.
    *
-   * @param response The response (its headers get `Cache-Status`).
    * @param request The request.
    * @param fwd Why it was forwarded.
    * @param conditional It was a conditional request (a revalidation).
+   * @param status The origin's status code.
    * @param stored The entry that will be stored from it, if any.
    * @param now The current time (epoch ms).
-   * @returns The response.
+   * @returns Its `Cache-Status` member, for {@linkcode described}; `undefined` when the header is off.
    */
-  forwarded<R extends Response>(
-    response: R,
+  forwarded(
     request: MonitoredRequest,
     fwd: ForwardReason,
     conditional: boolean,
+    status: number,
     stored: Pick<CacheEntry, "expiresAt"> | undefined,
     now: number,
-  ): R {
+  ): string | undefined {
     const c = this.#counters;
     if (conditional) c.modified++;
-    if (request.background) return response;
+    if (request.background) return undefined;
     if (!conditional) c.misses++;
-    this.#forwarded(response, request.label, request.key, fwd, stored, now);
+    return this.#forwarded(status, request.label, request.key, fwd, stored, now);
+  }
+
+  /**
+   * Adds a `Cache-Status` member that {@linkcode forwarded} gave to the response.
+   *
+   * @param response The response (its headers get `Cache-Status`).
+   * @param member The member, if any.
+   * @returns The response.
+   */
+  described<R extends Response>(response: R, member: string | undefined): R {
+    if (member !== undefined) appendCacheStatus(response.headers, member);
     return response;
   }
 
@@ -157,8 +171,7 @@ export class Monitor {
    */
   bypassed<R extends Response>(response: R, label: string, fwd: "bypass" | "method"): R {
     this.#counters.bypassed++;
-    this.#forwarded(response, label, undefined, fwd, undefined, 0);
-    return response;
+    return this.described(response, this.#forwarded(response.status, label, undefined, fwd, undefined, 0));
   }
 
   /**
@@ -229,26 +242,23 @@ export class Monitor {
     }
   }
 
+  /** Emits a `miss` event; returns the `Cache-Status` member, when the header is on. */
   #forwarded(
-    response: Response,
+    status: number,
     label: string,
     key: string | undefined,
     fwd: ForwardReason,
     stored: Pick<CacheEntry, "expiresAt"> | undefined,
     now: number,
-  ): void {
-    if (this.#name !== undefined) {
-      const status: CacheStatus = {
-        fwd,
-        fwdStatus: response.status,
-        stored: stored !== undefined,
-        ttl: stored === undefined ? undefined : ttl(stored, now),
-      };
-      appendCacheStatus(response.headers, formatCacheStatus(this.#name, status));
-    }
-    if (this.#onEvent !== undefined) {
-      this.#emit({ type: "miss", request: label, key, reason: fwd, status: response.status });
-    }
+  ): string | undefined {
+    if (this.#onEvent !== undefined) this.#emit({ type: "miss", request: label, key, reason: fwd, status });
+    if (this.#name === undefined) return undefined;
+    return formatCacheStatus(this.#name, {
+      fwd,
+      fwdStatus: status,
+      stored: stored !== undefined,
+      ttl: stored === undefined ? undefined : ttl(stored, now),
+    });
   }
 
   #emit(event: CacheEvent): void {

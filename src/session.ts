@@ -236,8 +236,11 @@ export class CachedSession implements AsyncDisposable {
         // The origin failed for the request this one waited on: serve stale, or fail alike (after
         // an error status, ask the origin itself). A request for what is stored alone gets its 504.
         if (found?.entry !== undefined && mayServeOnErrorFor(flow, found.entry, o.now(), o)) {
+          // (Why it went to the origin, as for the request it waited on: a fresh entry that this
+          // request would not take, its max-age=0 say, was not stale.)
+          const fwd = forwardReason(flow.mode, found, o.now());
           const forward = joined.kind === "error" ? {} : { status: joined.status };
-          return this.#serve(flow, found as Hit, "stale-if-error", { fwd: "stale", ...forward });
+          return this.#serve(flow, found as Hit, "stale-if-error", { fwd, ...forward });
         }
         if (joined.kind === "error" && !onlyIfCached(flow)) throw joined.error;
       } else if (joined?.kind === "lead") {
@@ -301,7 +304,7 @@ export class CachedSession implements AsyncDisposable {
       handOver,
       byteStream: how === "collapsed" || how === "revalidated",
     }, now);
-    return this.#monitor.served(response, flow, found.entry, how, bytes, now, forward);
+    return this.#monitor.served(response, flow, found.key, found.entry, how, bytes, now, forward);
   }
 
   /**
