@@ -351,7 +351,9 @@ export class CacheAccess {
       const methods = storedMethods(this.#cache.storage).filter((method) =>
         method !== flow.method || !this.#o.allowedMethods.has(method)
       );
-      const filter = { urls: urls.map((url) => normalizeUrl(url, this.#o.ignoredParameters)) };
+      // Each URL as this session keys it and as given: another session over the storage that
+      // keeps one of this session's ignored parameters keys it with that parameter.
+      const filter = { urls: urls.flatMap((url) => [normalizeUrl(url, this.#o.ignoredParameters), url]) };
       // Tried even while reads rest after failures: the backend may be back already, and another
       // process over it learns of the invalidation from the delete alone (one that fails is
       // remembered, in this process).
