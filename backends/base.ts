@@ -235,13 +235,21 @@ export class CacheBackend implements AsyncDisposable {
    * @param entry The entry.
    * @param deleteAt When the storage may reclaim it (epoch ms), `Infinity` for never.
    * @param record The entry already encoded, when the body was read straight into its record.
+   * @param clock The clock `deleteAt` counts on: the writing session's own (several sessions, each
+   *   with its clock, may share a backend); by default {@linkcode CacheBackend.now}.
    * @returns Whether it was written: `false` when the record is over the storage's
    *   `maxEntrySize` (the entry it replaces is deleted).
    * @throws {BackendError} When the storage fails. The entry it replaces is deleted if it can be;
    *   if not (a full disk fails both), reads of the key are misses, each trying the delete again,
    *   until a delete or write of it succeeds.
    */
-  async write(key: string, entry: CacheEntry, deleteAt: number, record?: Uint8Array): Promise<boolean> {
+  async write(
+    key: string,
+    entry: CacheEntry,
+    deleteAt: number,
+    record?: Uint8Array,
+    clock: () => number = this.now,
+  ): Promise<boolean> {
     const bytes = record ?? encodeEntry(entry);
     // The bound is on the record (fields and body), not on the body alone. A record over it is
     // refused, and one the storage fails to keep is lost: either way the entry it was to replace
@@ -253,7 +261,7 @@ export class CacheBackend implements AsyncDisposable {
       return false;
     }
     try {
-      await this.#call("write", () => this.storage.set(key, bytes, this.#onStorageClock(deleteAt)));
+      await this.#call("write", () => this.storage.set(key, bytes, this.#onStorageClock(deleteAt, clock)));
     } catch (error) {
       if (!await this.#deleteQuietly(key)) this.#supersede(key);
       throw error;
@@ -323,31 +331,53 @@ export class CacheBackend implements AsyncDisposable {
    * @param key The alias key.
    * @param target The key holding the entry.
    * @param deleteAt When the storage may reclaim it (epoch ms).
+   * @param keptFor When the storage may reclaim an entry (epoch ms), as its writer planned it:
+   *   given, the alias is kept as long as the entries of the other targets it keeps, which it
+   *   leads to as well (an entry a redirect led to is served only while its alias holds).
+   * @param clock The clock `deleteAt` counts on, as for {@linkcode CacheBackend.write}.
    * @throws {BackendError} When the storage fails.
    */
-  async writeAlias(key: string, target: string, deleteAt: number): Promise<void> {
+  async writeAlias(
+    key: string,
+    target: string,
+    deleteAt: number,
+    keptFor?: (entry: CacheEntry) => number,
+    clock: () => number = this.now,
+  ): Promise<void> {
     // (A read that fails, or finds a corrupt record, leaves the others out: they are then not
     // served, and each is written again with its next response.)
     const known = await this.read(ALIAS_PREFIX + key).catch(() => undefined);
     const others = known !== undefined && "targets" in known ? known.targets.filter((t) => t !== target) : [];
     const targets = [target, ...others].slice(0, ALIAS_TARGETS);
+    if (keptFor !== undefined && targets.length > 1) {
+      // (An entry that cannot be read is not served either: it keeps the alias no longer.)
+      const kept = await Promise.all(
+        targets.slice(1).map((other) => this.read(other).catch(() => undefined)),
+      );
+      for (const found of kept) {
+        if (found !== undefined && "entry" in found && found.entry.redirected) {
+          deleteAt = Math.max(deleteAt, keptFor(found.entry));
+        }
+      }
+    }
     await this.#call(
       "write",
-      () => this.storage.set(ALIAS_PREFIX + key, encodeAlias(targets), this.#onStorageClock(deleteAt)),
+      () => this.storage.set(ALIAS_PREFIX + key, encodeAlias(targets), this.#onStorageClock(deleteAt, clock)),
     );
   }
 
   /**
-   * A time on the session's clock ({@linkcode CacheBackend.now}) as the storage counts it, on the
-   * real clock: a session clock that runs behind (a test's, one set to a server's) must not have
-   * the storage reclaim what the session still uses, nor one that runs ahead keep it too long.
+   * A time on a session's clock (the writer's `clock`, by default {@linkcode CacheBackend.now}) as
+   * the storage counts it, on the real clock: a session clock that runs behind (a test's, one set
+   * to a server's) must not have the storage reclaim what the session still uses, nor one that
+   * runs ahead keep it too long.
    * The difference counts in whole seconds, rounded up (the same for an entry and its alias
    * written a moment apart); within a second, the clocks count as one. Then
    * {@linkcode SESSION_CLOCK_GRACE} more: the session's clock may not keep pace with the real one.
    */
-  #onStorageClock(deleteAt: number): number {
-    if (this.now === Date.now || !Number.isFinite(deleteAt)) return deleteAt;
-    const ahead = Date.now() - this.now();
+  #onStorageClock(deleteAt: number, clock: () => number): number {
+    if (clock === Date.now || !Number.isFinite(deleteAt)) return deleteAt;
+    const ahead = Date.now() - clock();
     const shift = Math.abs(ahead) < 1000 ? 0 : Math.ceil(ahead / 1000) * 1000;
     return deleteAt + shift + SESSION_CLOCK_GRACE;
   }

@@ -184,7 +184,7 @@ export class CacheAccess {
       let refused = false;
       const write = async () => {
         made = true;
-        refused = !await this.#cache.write(found.key, entry, deleteAt, record);
+        refused = !await this.#cache.write(found.key, entry, deleteAt, record, this.#o.now);
         this.#writes.passed();
         return !refused;
       };
@@ -306,7 +306,14 @@ export class CacheAccess {
       await this.#invalidations.write(
         () => [this.#urlOf(url)],
         asked,
-        () => this.#cache.writeAlias(key, flow.key, deleteAt),
+        () =>
+          this.#cache.writeAlias(
+            key,
+            flow.key,
+            deleteAt,
+            (entry) => planDeleteAt(entry, this.#o),
+            this.#o.now,
+          ),
       );
     } catch (error) {
       this.report(error, "write", flow);

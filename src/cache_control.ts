@@ -274,8 +274,12 @@ function utc(
   const m = MONTHS.indexOf(month.toLowerCase());
   const [d, h, min, s] = [Number(day), Number(hour), Number(minute), Number(second)];
   if (d < 1 || d > 31 || h > 23 || min > 59 || s > 60) return undefined;
-  const time = Date.UTC(Number(year), m, d, h, min, Math.min(s, 59));
-  return new Date(time).getUTCDate() === d ? time : undefined;
+  const y = Number(year);
+  const date = new Date(Date.UTC(y, m, d, h, min, Math.min(s, 59)));
+  // `Date.UTC` reads a year below 100 as one of the 1900s: .NET writes its least date,
+  // `Mon, 01 Jan 0001 00:00:00 GMT`, as a Last-Modified or an Expires.
+  if (y < 100) date.setUTCFullYear(y, m, d);
+  return date.getUTCDate() === d ? date.getTime() : undefined;
 }
 
 /**
