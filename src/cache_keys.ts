@@ -297,26 +297,47 @@ function withoutUserinfo(url: URL): URL {
 /**
  * Removes the userinfo (username and password) and the ignored parameters from a URL that is about
  * to be stored or shown, so no secret reaches the backend or a report. Unlike
- * {@linkcode normalizeUrl} it keeps the order of the query (and the fragment).
+ * {@linkcode normalizeUrl} it keeps the order of the query, and the fragment, without the ignored
+ * parameters that it names too (where an implicit grant's token goes: `#access_token=…`, or
+ * `#/callback?access_token=…`).
  *
  * @param href The URL.
  * @param ignoredParameters Parameters to remove.
  * @returns The redacted URL.
  */
 export function redactUrl(href: string, ignoredParameters: ReadonlySet<string>): string {
-  const queried = ignoredParameters.size > 0 && href.includes("?");
-  // Every URL with userinfo holds an "@": the common case (neither) is two string searches, no parse.
+  const queried = ignoredParameters.size > 0 && (href.includes("?") || href.includes("#"));
+  // Every URL with userinfo holds an "@": the common case (neither) is a few string searches, no parse.
   if (!queried && !href.includes("@")) return href;
   // Userinfo is a credential, kept in keys only as a digest.
   const url = withoutUserinfo(new URL(href));
   const parsed = url.href;
-  if (!queried || url.search === "") return parsed;
-  // The first "?" starts the query: the parser escapes any before it.
-  const start = parsed.indexOf("?");
-  const end = start + url.search.length;
-  const parameters = keptParameters(url.search.slice(1), ignoredParameters);
+  if (!queried) return parsed;
+  // The first "#" starts the fragment, and the first "?" before it the query: the parser escapes
+  // any before them.
+  const hash = parsed.indexOf("#");
+  const head = hash === -1 ? parsed : parsed.slice(0, hash);
+  const fragment = hash === -1 ? "" : `#${redactedFragment(parsed.slice(hash + 1), ignoredParameters)}`;
+  if (url.search === "") return head + fragment;
+  const start = head.indexOf("?");
+  const parameters = keptParameters(head.slice(start + 1), ignoredParameters);
   const query = parameters.length === 0 ? "" : `?${writtenQuery(parameters)}`;
-  return `${parsed.slice(0, start)}${query}${parsed.slice(end)}`;
+  return `${head.slice(0, start)}${query}${fragment}`;
+}
+
+/**
+ * A fragment without the ignored parameters it names, read as a `Location` is read for them
+ * (`namesIgnored` in `store_plan.ts`): its text, and each part after a `?` or a `#` in it,
+ * as `&`-separated parameters. A part left empty goes with the separator before it.
+ */
+function redactedFragment(fragment: string, ignored: ReadonlySet<string>): string {
+  const pieces = fragment.split(/([?#])/);
+  let out = writtenQuery(keptParameters(pieces[0]!, ignored));
+  for (let i = 2; i < pieces.length; i += 2) {
+    const kept = writtenQuery(keptParameters(pieces[i]!, ignored));
+    if (kept !== "" || pieces[i] === "") out += pieces[i - 1]! + kept;
+  }
+  return out;
 }
 
 const NONE: ReadonlySet<string> = new Set();

@@ -102,18 +102,32 @@ export function keyFor(request: KeyRequest, o: ResolvedOptions): string | Promis
 const PRINTABLE = /^[\x20-\x7e]+$/;
 
 /**
- * Checks a key from `keyFn`: any other key could pass for a redirect alias or fail in one backend
- * and not another.
+ * How every Vary variant's key ends ({@linkcode variantKey}): a dot and a 22-character digest. A
+ * key of `keyFn`'s that ends so could be another request's variant key: `<key>:acme.<digest>` is
+ * the variant of `<key>:acme` that the digest selects, and a tenant named `acme.<digest>` would
+ * read it, and write its own responses there.
+ */
+const VARIANT_SUFFIX = /\.[A-Za-z0-9_-]{22}$/;
+
+/**
+ * Checks a key from `keyFn`: any other key could pass for a redirect alias or for another key's
+ * Vary variant, or fail in one backend and not another.
  *
  * @param key What `keyFn` returned.
  * @returns The key.
  * @throws {TypeError} When it is not a valid key.
  */
 function checkedKey(key: unknown): string {
-  if (typeof key === "string" && PRINTABLE.test(key) && !key.startsWith(ALIAS_PREFIX)) return key;
+  if (
+    typeof key === "string" && PRINTABLE.test(key) && !key.startsWith(ALIAS_PREFIX) &&
+    !VARIANT_SUFFIX.test(key)
+  ) {
+    return key;
+  }
   const shown = typeof key === "string" ? JSON.stringify(key) : String(key);
   throw new TypeError(
-    `keyFn must return a non-empty string of printable ASCII that does not start with "${ALIAS_PREFIX}": received ${shown}`,
+    `keyFn must return a non-empty string of printable ASCII that does not start with "${ALIAS_PREFIX}" ` +
+      `nor end with "." and 22 letters, digits, "-" or "_" (the forms of aliases and Vary variants): received ${shown}`,
   );
 }
 

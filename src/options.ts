@@ -94,7 +94,8 @@ export interface CachedSessionOptions {
   /**
    * Replaces the cache key function; `defaultKey()` computes the built-in one. Add to the end of
    * the default key, so that deleting by URL still finds the entry. A key is a non-empty string
-   * of printable ASCII not starting with `~`; anything else, or an error thrown here, reaches
+   * of printable ASCII not starting with `~` nor ending with `.` and 22 base64url characters (the
+   * forms of redirect aliases and `Vary` variants); anything else, or an error thrown here, reaches
    * `onError` and the request goes to the origin uncached.
    */
   keyFn?: (request: KeyRequest, defaultKey: () => Promise<string>) => string | Promise<string>;

@@ -253,15 +253,18 @@ export function planDeleteAt(
   return Math.max(kept, Math.max(entry.expiresAt, entry.responseTime) + REVALIDATION_WINDOW_SECONDS * 1000);
 }
 
-/** Response headers that hold URLs, often with the request's query: a redirect's, an echo's. */
-const URL_HEADERS = ["location", "content-location", "link"];
+/**
+ * Response headers that hold URLs, often with the request's query: a redirect's, an echo's, and
+ * `Refresh` (`0; url=…`, a redirect that browsers follow, as the HTML standard says).
+ */
+const URL_HEADERS = ["location", "content-location", "link", "refresh"];
 /** Where a URL inside a `Link` value ends (a quoted `anchor`'s too). */
 const URL_END = /[>"\s]/;
 
 /**
- * Whether a response's `Location`, `Content-Location` or `Link` (a page's `next`, echoing the
- * request's query; a link's `anchor`) names one of the ignored parameters, in a query or in a
- * fragment (where an implicit grant's token goes).
+ * Whether a response's `Location`, `Content-Location`, `Link` (a page's `next`, echoing the
+ * request's query; a link's `anchor`) or `Refresh` names one of the ignored parameters, in a query
+ * or in a fragment (where an implicit grant's token goes).
  *
  * @param headers The response headers (a 304's merged with the stored ones, too).
  * @param ignored The session's `ignoredParameters`.
