@@ -123,8 +123,8 @@ export interface CachedSessionOptions {
    */
   coalesceRequests?: boolean;
   /**
-   * Store `Set-Cookie` response headers (they are dropped by default, so no session cookie is ever
-   * replayed from the cache). Without it, a stored `Set-Cookie` is not served either, even one
+   * Store `Set-Cookie` (and the obsolete `Set-Cookie2`) response headers (they are dropped by
+   * default, so no session cookie is ever replayed from the cache). Without it, a stored `Set-Cookie` is not served either, even one
    * that another session, with it, stored on the same backend.
    * @default {false}
    */

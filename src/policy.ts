@@ -454,7 +454,10 @@ export function storableHeaders(
   for (const name of parseFieldNames(headerValue(headers, "connection") ?? "")) drop.add(name);
   if (Array.isArray(cc.noCache)) { for (const name of cc.noCache) drop.add(name); }
   if (options.shared && Array.isArray(cc.private)) { for (const name of cc.private) drop.add(name); }
-  if (!options.storeSetCookie) drop.add("set-cookie");
+  if (!options.storeSetCookie) {
+    drop.add("set-cookie");
+    drop.add("set-cookie2"); // (RFC 2965's, obsolete, sets a cookie all the same)
+  }
   const kept: [string, string][] = [];
   const keep = (value: string, name: string) => {
     if (!drop.has(name)) kept.push([name, value]);

@@ -65,7 +65,8 @@ export function servedFields(
 ): [string, string][] {
   const out: [string, string][] = [];
   for (const field of fields) {
-    if (field[0] !== "age" && (setCookie || field[0] !== "set-cookie")) out.push(field);
+    const name = field[0];
+    if (name !== "age" && (setCookie || (name !== "set-cookie" && name !== "set-cookie2"))) out.push(field);
   }
   out.push(["age", String(age)]);
   return out;

@@ -189,3 +189,23 @@ Deno.test("privacy hunt: events and onError name a request without the ignored p
     await session.close();
   }
 });
+
+Deno.test("privacy hunt: without storeSetCookie, a Set-Cookie2 is neither stored nor served from the cache", async () => {
+  // (The obsolete RFC 2965 field sets a cookie as Set-Cookie does; it was stored and replayed.)
+  for (const [name, open] of backends("cookie2")) {
+    const backend = open();
+    const o = origin(() => reply("page", { ...FRESH, "set-cookie2": 'sid="SECRET-SID"; Version="1"' }));
+    const session = new CachedSession({ backend, fetch: o.fetch });
+    try {
+      const miss = await session.fetch("http://127.0.0.1/page");
+      await miss.text();
+      equal(await assertNotStored(backend, "SECRET-SID"), 1, name);
+      const hit = await session.fetch("http://127.0.0.1/page");
+      await hit.text();
+      equal(hit.fromCache, true, name);
+      equal(hit.headers.get("set-cookie2"), null, name);
+    } finally {
+      await session.close();
+    }
+  }
+});
