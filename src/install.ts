@@ -78,7 +78,12 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
   const original = installed !== undefined && globalThis.fetch === installed.entry
     ? installed.original
     : globalThis.fetch;
-  const cached = cachedFetch({ ...options, fetch: originOf(options.fetch, original) });
+  // Options that are not an object (a fetch function passed by mistake, `null`) are refused as
+  // the session refuses them, not spread into no options at all.
+  const given = typeof options === "object" && options !== null
+    ? { ...options, fetch: originOf(options.fetch, original) }
+    : options;
+  const cached = cachedFetch(given);
   const entry: CachedFetch = Object.assign(
     (input: RequestInfo | URL, init?: CacheRequestInit) =>
       installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,

@@ -136,7 +136,13 @@ export interface CachedSessionOptions {
   fetch?: typeof fetch;
   /** Receives every cache failure; the user's request goes on without the cache. Default: `console.warn`. */
   onError?: (error: unknown, context: ErrorContext) => void;
-  /** Keeps background work (revalidation, writes) alive on serverless hosts, e.g. `ctx.waitUntil`. */
+  /**
+   * Keeps background work (refreshes, writes, the rest of a body its caller did not read) alive
+   * on serverless hosts: it is handed each piece of that work as a promise that never rejects.
+   * It is called as a plain function, with no `this`: pass `(work) => ctx.waitUntil(work)`, not
+   * `ctx.waitUntil`, which throws without its `ctx` on Cloudflare Workers (and what it throws is
+   * ignored, so nothing would be kept alive).
+   */
   waitUntil?: (promise: Promise<unknown>) => void;
   /**
    * Adds a `Cache-Status` header (RFC 9211) to every response, saying what the cache did:
