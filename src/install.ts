@@ -41,7 +41,20 @@ export function cachedFetch(options: CachedSessionOptions = {}): CachedFetch {
   // `globalThis.fetch`): the fetch that was global when it was made, not the session, which waits.
   const fetch = (input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> =>
     askedByOrigin(session) ? initial(input, init) as Promise<never> : session.fetch(input, init);
-  return Object.assign(fetch, { session });
+  // (Set as the global fetch, it keeps what the runtime hangs there.)
+  return withMembersOf(Object.assign(fetch, { session }), initial);
+}
+
+/**
+ * Gives a fetch what the runtime hangs on its own (Bun's `fetch.preconnect`), so that code that
+ * calls it on the global fetch still can.
+ */
+function withMembersOf<T extends object>(to: T, from: typeof fetch): T {
+  for (const key of Reflect.ownKeys(from)) {
+    if (key === "length" || key === "name" || key === "prototype" || key in to) continue;
+    Object.defineProperty(to, key, Object.getOwnPropertyDescriptor(from, key)!);
+  }
+  return to;
 }
 
 /**
@@ -84,16 +97,14 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
     ? { ...options, fetch: originOf(options.fetch, original) }
     : options;
   const cached = cachedFetch(given);
-  const entry: CachedFetch = Object.assign(
-    (input: RequestInfo | URL, init?: CacheRequestInit) =>
-      installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
-    { session: cached.session },
+  const entry: CachedFetch = withMembersOf(
+    Object.assign(
+      (input: RequestInfo | URL, init?: CacheRequestInit) =>
+        installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
+      { session: cached.session },
+    ),
+    original,
   );
-  // What the runtime hangs on its fetch (Bun's `fetch.preconnect`) stays callable.
-  for (const key of Reflect.ownKeys(original)) {
-    if (key === "length" || key === "name" || key === "prototype" || key in entry) continue;
-    Object.defineProperty(entry, key, Object.getOwnPropertyDescriptor(original, key)!);
-  }
   globalThis.fetch = entry as typeof fetch;
   installed = { original, entry };
   return cached.session;

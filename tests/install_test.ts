@@ -80,6 +80,19 @@ Deno.test("installCache: what the runtime hangs on its fetch (Bun's fetch.precon
   });
 });
 
+Deno.test("cachedFetch: set as the global fetch, it keeps what the runtime hangs on its fetch (Bun's fetch.preconnect)", async () => {
+  // (README: `globalThis.fetch = cachedFetch()`. Before, `fetch.preconnect` was then undefined.)
+  const o = origin((_request, n) => reply(`body ${n}`, FRESH));
+  const preconnected: string[] = [];
+  const runtimeFetch = Object.assign(o.fetch, { preconnect: (url: string) => void preconnected.push(url) });
+  await withGlobalFetch(runtimeFetch, async () => {
+    const fetch = cachedFetch() as ReturnType<typeof cachedFetch> & { preconnect(url: string): void };
+    fetch.preconnect(URL_A);
+    assertEquals(preconnected, [URL_A]);
+    await fetch.session.close();
+  });
+});
+
 Deno.test("installCache: a second installation replaces the first, not wraps it; uninstallCache then restores the original", async () => {
   const o = origin((_request, n) => reply(`body ${n}`, FRESH));
   await withGlobalFetch(o.fetch, async () => {
