@@ -120,8 +120,9 @@ export function forwardReason(
   found: { entry?: { expiresAt: number } | undefined } | undefined,
   now: number,
 ): ForwardReason {
-  if (mode === "reload") return "request";
   if (found === undefined) return "uri-miss";
+  // A reload reads its primary slot alone, to place its response: something is stored there.
+  if (mode === "reload") return "request";
   if (found.entry === undefined) return "vary-miss";
   return found.entry.expiresAt > now ? "request" : "stale";
 }

@@ -178,10 +178,11 @@ export class Monitor {
    * Records the 504 answer to an only-if-cached request that nothing stored could satisfy.
    *
    * @param response The 504 response.
-   * @param request The request.
+   * @param request The request: its label, and its key (`undefined` when the cache did not handle
+   *   it: a method it does not store, say).
    * @returns The response.
    */
-  unsatisfied<R extends Response>(response: R, request: MonitoredRequest): R {
+  unsatisfied<R extends Response>(response: R, request: { label: string; key: string | undefined }): R {
     this.#counters.misses++;
     if (this.#name !== undefined) {
       appendCacheStatus(response.headers, formatCacheStatus(this.#name, { detail: "only-if-cached" }));

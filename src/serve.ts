@@ -152,7 +152,10 @@ export function onlyIfCached(flow: Flow): boolean {
  * @param clock The session's clock.
  * @returns A `504 Gateway Timeout`.
  */
-export function gatewayTimeout(flow: Flow, clock: () => number): CachedResponse {
+export function gatewayTimeout(
+  flow: Pick<Flow, "url"> & { key?: string | undefined },
+  clock: () => number,
+): CachedResponse {
   const source = { url: withoutFragment(flow.url.href), redirected: false };
   const status = { status: 504, statusText: "Gateway Timeout" };
   return new CachedResponse(null, status, source, networkInfo(flow.key, undefined, clock));

@@ -40,6 +40,14 @@ import { addKeyForms } from "./key_forms.ts";
 import { askOrigin } from "./origin_call.ts";
 import { followRedirects, followsStepwise } from "./redirects.ts";
 
+/**
+ * Whether a request takes only a stored response (or a 504), by its mode or its `only-if-cached`
+ * directive (RFC 9111 §5.2.1.7), before the cache handled it: {@linkcode onlyIfCached} once it has.
+ */
+function takesStoredOnly(request: ParsedRequest): boolean {
+  return request.mode === "only-if-cached" || requestDirectives(request.headers).onlyIfCached !== undefined;
+}
+
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
 export const DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024;
 
@@ -166,6 +174,10 @@ export class CachedSession implements AsyncDisposable {
       !cacheable || parsed.integrity !== "" || this.#closed ||
       (noStore && requestDirectives(parsed.headers).onlyIfCached === undefined)
     ) {
+      // A request for what is stored alone (the only-if-cached mode or directive) that the cache
+      // does not handle (its method, its integrity, a closed session) is not sent on either: a
+      // 504, as for DO_NOT_CACHE below. Sent, a POST's side effects would happen.
+      if (takesStoredOnly(parsed)) return this.#unsatisfied(parsed);
       return this.#bypass(parsed, cacheable ? "bypass" : "method");
     }
     let flow: Flow;
@@ -174,7 +186,7 @@ export class CachedSession implements AsyncDisposable {
       flow = prepared instanceof Promise ? await prepared : prepared;
     } catch (error) {
       this.#access.report(error, "read", parsed);
-      return this.#bypass(parsed);
+      return takesStoredOnly(parsed) ? this.#unsatisfied(parsed) : this.#bypass(parsed);
     }
     signalOf(flow)?.throwIfAborted();
     // DO_NOT_CACHE, or the request's no-store (RFC 9111 §5.2.1.5; the mode, also that of a request
@@ -275,7 +287,7 @@ export class CachedSession implements AsyncDisposable {
    * arriving) gets 2 s to end; then what only the cache waits for stops (a refresh, a body its
    * caller cancelled: neither is stored), and the writes of bodies callers still read are waited
    * for 2 s more at most. Requests made from the call on, and those still under way, go to the
-   * network: nothing is read or stored for them. An unsafe one still invalidates what it changed
+   * network (an `only-if-cached` one gets its 504): nothing is read or stored for them. An unsafe one still invalidates what it changed
    * (a delete).
    */
   async close(): Promise<void> {
@@ -319,8 +331,9 @@ export class CachedSession implements AsyncDisposable {
     return record && "entry" in record ? { key, viaAlias: false, primary: record.entry } : undefined;
   }
 
-  #unsatisfied(flow: Flow): CachedResponse {
-    return this.#monitor.unsatisfied(gatewayTimeout(flow, this.#o.now), flow);
+  #unsatisfied(request: ParsedRequest & { key?: string; label?: string }): CachedResponse {
+    const label = this.#access.labelOf(request);
+    return this.#monitor.unsatisfied(gatewayTimeout(request, this.#o.now), { label, key: request.key });
   }
 
   async #bypass(
