@@ -245,7 +245,8 @@ export class Exchange {
         return this.#unstored(flow, response, fwd, conditional);
       }
       // A body declared larger than the limit streams through untouched: nothing is collected.
-      if (Number(response.headers.get("content-length")) > this.#maxBodySize) {
+      // (A HEAD response has none, whatever length it declares: it is stored.)
+      if (flow.method !== "HEAD" && Number(response.headers.get("content-length")) > this.#maxBodySize) {
         unshared(response);
         this.#access.replacedUnstored(flow, plan.key, stale);
         return this.#unstored(flow, response, fwd, conditional);
