@@ -317,9 +317,14 @@ export class CacheBackend implements AsyncDisposable {
     }
   }
 
-  /** A read of a superseded key: a miss, that tries the delete again. */
+  /**
+   * A read of a superseded key: a miss, that tries the delete again. The key is read first, so
+   * that a storage that is down fails this read as it fails any other (the session's breaker
+   * counts it, and its look-up stops), instead of passing for a miss from a storage that answers.
+   */
   async #retire(key: string): Promise<undefined> {
-    if (await this.#deleteQuietly(key)) this.#superseded.delete(key);
+    const bytes = await this.#call("read", () => this.storage.get(key));
+    if (bytes === undefined || await this.#deleteQuietly(key)) this.#superseded.delete(key);
     return undefined;
   }
 
