@@ -7,7 +7,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { normalizeUrl, redactUrl, urlKeyPrefix } from "./cache_keys.ts";
+import { ALIAS_PREFIX, normalizeUrl, redactUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { isBackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
 import { deleteEntries } from "./inspection.ts";
@@ -179,7 +179,12 @@ export class CacheAccess {
   ): Promise<void> {
     let made = false;
     try {
-      if (entry.redirected && !found.viaAlias) await this.#alias(flow, entry, asked, deleteAt);
+      // (An alias that a response asked for since has taken, or an invalidation, leaves the entry
+      // unwritten: it would not be served without its place in the alias.)
+      if (entry.redirected && !found.viaAlias && !await this.#alias(flow, entry, asked, deleteAt)) {
+        this.#writes.dropped(call);
+        return;
+      }
       // A record over the storage's bound is refused, and the entry it was to replace deleted.
       let refused = false;
       const write = async () => {
@@ -191,8 +196,11 @@ export class CacheAccess {
       // A write that an invalidation overtook is withdrawn, not deleted: `delete` would invalidate
       // the URL again, and a response asked for since the first invalidation, already on its way,
       // would then count as out of date (neither stored nor shared).
+      // A response asked for before the one written to the key last is older: it is not written
+      // over it (two requests for one URL, the older one's body ending later, or its 304's update).
       const undo = () => this.#cache.withdraw(found.key);
-      if (await this.#invalidations.write(() => this.#urlsOf(flow, entry), asked, write, undo)) {
+      const urls = () => this.#urlsOf(flow, entry);
+      if (await this.#invalidations.write(urls, asked, write, undo, found.key)) {
         this.#monitor.stored(flow, found.key, entry);
       } else if (refused && found.occupied !== false) {
         this.#monitor.evicted(flow.label, "unstorable", found.key);
@@ -297,13 +305,19 @@ export class CacheAccess {
    * @param asked The request's {@linkcode mark}: the alias is not stored if that URL was
    *   invalidated since.
    * @param deleteAt When the storage may reclaim the alias (epoch ms).
+   * @returns `false` when the alias was not written: its URL was invalidated since, or a response
+   *   asked for since (to another URL whose redirect led there too) was written through it, and
+   *   the alias's first target, which a request for where the redirect led is answered with, is
+   *   the newer one's.
    */
-  async #alias(flow: Flow, entry: CacheEntry, asked: number, deleteAt: number): Promise<void> {
+  async #alias(flow: Flow, entry: CacheEntry, asked: number, deleteAt: number): Promise<boolean> {
     try {
       const url = new URL(entry.url);
       const key = await aliasKeyOf(flow, url, this.#o);
-      if (key === flow.key) return;
-      await this.#invalidations.write(
+      if (key === flow.key) return true;
+      // (Ordered by its key as an entry's write is: the writes of one alias take turns, and one for
+      // a response asked for before the one that took the alias's first place is not made.)
+      return await this.#invalidations.write(
         () => [this.#urlOf(url)],
         asked,
         () =>
@@ -314,9 +328,12 @@ export class CacheAccess {
             (entry) => planDeleteAt(entry, this.#o),
             this.#o.now,
           ),
+        undefined,
+        ALIAS_PREFIX + key,
       );
     } catch (error) {
       this.report(error, "write", flow);
+      return true;
     }
   }
 

@@ -57,20 +57,30 @@ async function writesSettled(writing: ReadonlySet<Promise<unknown>>): Promise<vo
 export class Invalidations {
   /** URL → the number of its last invalidation, oldest first. */
   #last = new Map<string, number>();
+  /** The last number given, to a mark or an invalidation: they share one sequence. */
   #count = 0;
+  /** The number of the last invalidation: a mark above it has seen every invalidation. */
+  #latest = 0;
   /** The invalidations up to this number are forgotten: a response asked for before is not written. */
   #forgotten = 0;
   #writing = new Set<Promise<unknown>>();
   /** Deletes that failed, by the URL part of the keys they were to delete (one for each method). */
   #undone = new Map<string, UndoneDelete>();
+  /**
+   * Storage key → the newest write to it (by its request's mark), the {@linkcode REMEMBERED}
+   * latest keys: a response asked for before the one written there last is older, and is not
+   * written over it.
+   */
+  #written = new Map<string, KeyWrite>();
 
   /**
-   * A mark for a request that goes to the network now.
+   * A mark for a request that goes to the network now: each is greater than every mark and
+   * invalidation before it.
    *
    * @returns The mark.
    */
   mark(): number {
-    return this.#count;
+    return ++this.#count;
   }
 
   /**
@@ -82,7 +92,12 @@ export class Invalidations {
    * @param mark The request's mark.
    * @param write The write; `false` from it says it wrote nothing.
    * @param undo Deletes what the write wrote, should an invalidation come while it was under way
-   *   (which waits for it 2 s at most, so it may have deleted before the write landed).
+   *   (which waits for it 2 s at most, so it may have deleted before the write landed), or a
+   *   newer write of `key` stop waiting for it.
+   * @param key The storage key the write replaces a record under, if it does: a response asked
+   *   for before the one written there last is older, and is not written over it (two requests
+   *   for one URL, the older one's body ending later); a write waits for the older one of the key
+   *   still under way (2 s at most, after which that one is undone once it lands).
    * @returns Whether it was written, and stands.
    */
   async write(
@@ -90,21 +105,68 @@ export class Invalidations {
     mark: number,
     write: () => Promise<boolean | void>,
     undo?: () => Promise<unknown>,
+    key?: string,
   ): Promise<boolean> {
     if (this.since(urls, mark)) return false;
-    const started = this.#count;
-    const work = write();
-    this.#writing.add(work);
-    let written: boolean | void;
+    // (Without an older write of the key under way, the write starts at once, as without a key.)
+    let mine = key === undefined ? undefined : this.#turn(key, mark);
+    if (mine instanceof Promise) mine = await mine;
+    if (mine === null) return false;
     try {
-      written = await work;
+      // (An invalidation may have come while it waited for the older write.)
+      if (mine !== undefined && this.since(urls, mark)) return false;
+      const started = this.#count;
+      const work = write();
+      this.#writing.add(work);
+      let written: boolean | void;
+      try {
+        written = await work;
+      } finally {
+        this.#writing.delete(work);
+      }
+      if (written === false) return false;
+      if (undo === undefined || (mine?.overtaken !== true && !this.since(urls, started))) return true;
+      await undo();
+      return false;
     } finally {
-      this.#writing.delete(work);
+      mine?.end();
     }
-    if (written === false) return false;
-    if (undo === undefined || !this.since(urls, started)) return true;
-    await undo();
-    return false;
+  }
+
+  /**
+   * Takes the turn of a write to `key` for a response asked for at `mark`: none (`null`) when a
+   * response asked for since was written there, or is being written; else at once, or once the
+   * older write of the key under way has ended, 2 s at most ({@linkcode settledWithin}): after
+   * that, it is overtaken, and undoes itself once it lands.
+   */
+  #turn(key: string, mark: number): KeyWrite | null | Promise<KeyWrite | null> {
+    const last = this.#written.get(key);
+    if (last !== undefined && last.mark > mark) return null;
+    if (last === undefined || last.mark === mark || last.ended || last.overtaken) {
+      return this.#take(key, mark);
+    }
+    return settledWithin(last.done).then(() => {
+      if (!last.ended) last.overtaken = true;
+      return this.#turn(key, mark);
+    });
+  }
+
+  /** Makes a write of `key` for a response asked for at `mark` the newest of the key's. */
+  #take(key: string, mark: number): KeyWrite {
+    let end!: () => void;
+    const done = new Promise<void>((resolve) => end = resolve);
+    const mine: KeyWrite = {
+      mark,
+      done,
+      ended: false,
+      overtaken: false,
+      end: () => {
+        mine.ended = true;
+        end();
+      },
+    };
+    remember(this.#written, key, mine);
+    return mine;
   }
 
   /**
@@ -116,7 +178,7 @@ export class Invalidations {
    * @returns Whether a response asked for at the mark is out of date.
    */
   since(urls: () => readonly string[], mark: number): boolean {
-    if (this.#count === mark) return false;
+    if (mark >= this.#latest) return false;
     return mark < this.#forgotten || urls().some((url) => (this.#last.get(url) ?? 0) > mark);
   }
 
@@ -128,7 +190,7 @@ export class Invalidations {
    */
   async invalidating(...urls: string[]): Promise<void> {
     for (const url of urls) {
-      const forgotten = remember(this.#last, url, ++this.#count);
+      const forgotten = remember(this.#last, url, this.#latest = ++this.#count);
       if (forgotten !== undefined) this.#forgotten = forgotten;
     }
     await writesSettled(this.#writing);
@@ -142,7 +204,7 @@ export class Invalidations {
    */
   async invalidatingAll(): Promise<void> {
     this.#last.clear();
-    this.#forgotten = ++this.#count;
+    this.#forgotten = this.#latest = ++this.#count;
     await writesSettled(this.#writing);
   }
 
@@ -204,6 +266,17 @@ export class Invalidations {
     return this.#undone.get(urlPartOf(key)) ??
       (url === undefined ? undefined : this.#undone.get(urlKeyPrefix("GET", new URL(url))));
   }
+}
+
+/** A write to a storage key, by the mark of the request whose response it writes. */
+interface KeyWrite {
+  mark: number;
+  /** Settles once the write has ended (and its undo, if it had one to make). */
+  done: Promise<void>;
+  ended: boolean;
+  /** Whether a newer write of the key stopped waiting for it: it is undone once it lands. */
+  overtaken: boolean;
+  end(): void;
 }
 
 /**
