@@ -82,12 +82,18 @@ for (const backend of NEEDED) {
         const limit = quickAloneLimit();
         const { o, respond, release } = slowBody(size);
         const cache = await backend.open();
+        // (Reads counted: the waiter reaches the wait once its read has come, however slow the store.)
+        let reads = 0;
+        const read = cache.storage.get.bind(cache.storage);
+        cache.storage.get = (key) => read(key).finally(() => reads++);
         const session = new CachedSession({ fetch: o.fetch, backend: cache });
         try {
           const controller = new AbortController();
           const leading = session.fetch("http://h.test/", { signal: controller.signal });
           await until(() => o.calls === 1);
+          const before = reads;
           const waiter = session.fetch("http://h.test/").then((response) => response.arrayBuffer());
+          await until(() => reads > before);
           await delay(5); // let the waiter reach the wait
           if (how === "aborts before the response") {
             controller.abort();
