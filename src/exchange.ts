@@ -379,7 +379,8 @@ export class Exchange {
     const wrapped = CachedResponse.fromNetwork(
       response,
       body === undefined ? response.body : body,
-      networkInfo(flow.key, entry, this.#o.now),
+      // (What the session will not write, its writes resting after failures, has no entry's times.)
+      networkInfo(flow.key, this.#access.writing ? entry : undefined, this.#o.now),
     );
     return this.#monitor.described(wrapped, member);
   }

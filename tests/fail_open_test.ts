@@ -218,7 +218,7 @@ function revalidatingOrigin(): Promise<Loopback> {
   });
 }
 
-Deno.test("fail open: while writes rest, Cache-Status says stored neither for a miss nor for a 304", async () => {
+Deno.test("fail open: while writes rest, Cache-Status says stored neither for a miss nor for a 304, nor a miss's expiresAt", async () => {
   const o = await revalidatingOrigin();
   const storage = new Switched(new MemoryStorage());
   const { session: s } = session(new CacheBackend(storage), { cacheStatus: true });
@@ -233,6 +233,8 @@ Deno.test("fail open: while writes rest, Cache-Status says stored neither for a 
       equal(response.revalidated, path === "/revalidated");
       const status = response.headers.get("cache-status") ?? "";
       ok(!status.includes("stored"), status);
+      // (Nor do a miss's createdAt and expiresAt, which are those of an entry stored.)
+      if (path === "/miss") deepEqual([response.createdAt, response.expiresAt], [undefined, undefined]);
     }
     equal((await s.fetch(`${o.url}/miss`, { cache: "only-if-cached" })).status, 504, "nothing was written");
   } finally {
