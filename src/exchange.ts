@@ -16,7 +16,7 @@ import type { Monitor, Served } from "./monitor.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { ERROR_STATUSES } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
-import { isFollowed, StepwiseFetch } from "./redirects.ts";
+import { isFollowed, type StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
@@ -58,7 +58,8 @@ export class Exchange {
    * @param access The session's reads, writes and background work.
    * @param monitor Where stats and events go.
    * @param serve How the session serves a stored entry.
-   * @param limits `closing`: the session's closing signal; `maxBodySize`: the largest body collected.
+   * @param limits `closing`: the session's closing signal; `maxBodySize`: the largest body collected;
+   *   `origin`: the session's way to the origin.
    */
   constructor(
     o: ResolvedOptions,
@@ -66,14 +67,14 @@ export class Exchange {
     access: CacheAccess,
     monitor: Monitor,
     serve: Serve,
-    limits: { closing: AbortSignal; maxBodySize: number },
+    limits: { closing: AbortSignal; maxBodySize: number; origin: StepwiseFetch },
   ) {
     this.#o = o;
     this.#inflight = inflight;
     this.#access = access;
     this.#monitor = monitor;
     this.#serve = serve;
-    this.#origin = new StepwiseFetch(o.fetch);
+    this.#origin = limits.origin;
     this.#closing = limits.closing;
     this.#maxBodySize = limits.maxBodySize;
   }

@@ -20,6 +20,9 @@ import { CachedResponse } from "./response.ts";
 /** Redirect statuses (Fetch standard: "redirect status"). */
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
+/** Header fields a redirect to another origin does not carry on: the credentials, and `Host`. */
+const CROSS_ORIGIN_DROPPED: readonly string[] = [...CREDENTIAL_HEADERS, "host"];
+
 /** How many redirects a fetch follows before it fails (Fetch standard §4.4, step 5). */
 const MAX_REDIRECTS = 20;
 
@@ -170,10 +173,11 @@ function redirectTarget(
   if (!location.includes("#")) target.hash = request.url.hash;
   // A GET stays a GET and a HEAD a HEAD, whatever the status (requests with a body are not followed
   // here), with the same header fields, but credentials go to the origin they were sent to only
-  // (Fetch standard §4.4 drops Authorization; undici drops all three).
+  // (Fetch standard §4.4 drops Authorization; undici drops all three), and so does a `Host` the
+  // caller set (undici and Bun drop it: it names the first origin's host, not the next one's).
   const headers = new Headers(request.headers);
   if (target.origin !== request.url.origin) {
-    for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+    for (const name of CROSS_ORIGIN_DROPPED) headers.delete(name);
   }
   const init: CacheRequestInit = {
     ...request.init,

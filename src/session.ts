@@ -38,7 +38,7 @@ import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { askOrigin } from "./origin_call.ts";
-import { followRedirects, followsStepwise } from "./redirects.ts";
+import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts";
 
 /**
  * Whether a request takes only a stored response (or a 504), by its mode or its `only-if-cached`
@@ -79,6 +79,8 @@ export class CachedSession implements AsyncDisposable {
   #monitor: Monitor;
   #access: CacheAccess;
   #exchange: Exchange;
+  /** The way to the origin, which hands back a redirect to follow here (shared with `#exchange`). */
+  #origin: StepwiseFetch;
 
   /**
    * Creates a session.
@@ -101,9 +103,11 @@ export class CachedSession implements AsyncDisposable {
     this.#access = new CacheAccess(this.cache, this.#o, this.#monitor);
     const serve = this.#serve.bind(this);
     const maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
+    this.#origin = new StepwiseFetch(this.#o.fetch);
     this.#exchange = new Exchange(this.#o, this.#inflight, this.#access, this.#monitor, serve, {
       closing: this.#closing.signal,
       maxBodySize,
+      origin: this.#origin,
     });
     // Deletes and listings by URL look under this session's forms of a URL's keys too.
     addKeyForms(this.cache.storage, this.#o);
@@ -186,14 +190,19 @@ export class CachedSession implements AsyncDisposable {
       flow = prepared instanceof Promise ? await prepared : prepared;
     } catch (error) {
       this.#access.report(error, "read", parsed);
-      return takesStoredOnly(parsed) ? this.#unsatisfied(parsed) : this.#bypass(parsed);
+      return takesStoredOnly(parsed) ? this.#unsatisfied(parsed) : this.#bypass(parsed, "bypass", true);
     }
     signalOf(flow)?.throwIfAborted();
     // DO_NOT_CACHE, or the request's no-store (RFC 9111 §5.2.1.5; the mode, also that of a request
     // with a precondition the cache may not evaluate, §4.3.2): nothing is read or stored for this
     // request, nor shared with identical ones.
     if (bypassesCache(flow, o) || noStore || (o.cacheControl && flow.policy.cacheControl.noStore)) {
-      return onlyIfCached(flow) ? this.#unsatisfied(flow) : this.#bypass(flow);
+      if (onlyIfCached(flow)) return this.#unsatisfied(flow);
+      // A URL that bypasses the cache by its own pattern (DO_NOT_CACHE) may redirect to one that
+      // does not: the redirect comes back, and where it leads goes through the cache.
+      const byUrl = flow.expireAfter === undefined && !noStore &&
+        !(o.cacheControl && flow.policy.cacheControl.noStore);
+      return this.#bypass(flow, "bypass", byUrl);
     }
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
@@ -336,14 +345,22 @@ export class CachedSession implements AsyncDisposable {
     return this.#monitor.unsatisfied(gatewayTimeout(request, this.#o.now), { label, key: request.key });
   }
 
+  /**
+   * Sends a request past the cache. `stepwise`: what bypasses it is this URL alone (its pattern's
+   * DO_NOT_CACHE, a `keyFn` that failed on it), not the request: a redirect comes back as it is, for
+   * the session to follow through the cache (when it follows this request's redirects), rather
+   * than `fetch` following it to where nothing would be looked up or stored.
+   */
   async #bypass(
     request: Pick<ParsedRequest, "input" | "init" | "method"> & Partial<ParsedRequest>,
     fwd: "bypass" | "method" = "bypass",
+    stepwise = false,
   ): Promise<CachedResponse> {
-    const args = request.url === undefined
-      ? [request.input, request.init] as const
-      : networkArguments(request as ParsedRequest);
-    const response = await this.#o.fetch(...args);
+    const response = request.url === undefined
+      ? await this.#o.fetch(request.input, request.init)
+      : stepwise
+      ? await this.#origin.fetch(request as ParsedRequest, [])
+      : await this.#o.fetch(...networkArguments(request as ParsedRequest));
     const label = this.#access.labelOf(request);
     if (request.url !== undefined) {
       await this.#access.invalidate({ method: request.method, url: request.url, label }, response);
