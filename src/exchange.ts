@@ -22,7 +22,6 @@ import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
 import { type Found, type Plan, planEntry } from "./store_plan.ts";
 import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
-import { varyMatches } from "./vary.ts";
 
 /**
  * Request fields a background refresh leaves out: the caller's `Range` (and `If-Range`), and the
@@ -219,7 +218,7 @@ export class Exchange {
         if (freshened?.storable) settle(freshened.entry);
         await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked));
         settle(undefined);
-        return this.#wrap(flow, response, undefined, kept, member);
+        return this.#wrap(flow, response, undefined, kept, member, stale!.key);
       }
       asked = await this.#access.invalidateFor(flow, response, asked);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
@@ -233,11 +232,9 @@ export class Exchange {
         // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves
         // (a rate limit's 429 or 403 says nothing of the resource, whose validators revalidate it
         // later), except that the resource is gone (404, 410).
-        // (A reload uses nothing stored: what it would have found is what its primary slot holds,
-        // when that is the variant it selects.)
-        const reloaded = flow.mode === "reload" && primary !== undefined &&
-          varyMatches(primary, flow.headers);
-        const outdated = reloaded ? primary : cached;
+        // (A reload uses nothing stored: what it would have found, in the primary slot or beside
+        // it, is what it replaces.)
+        const outdated = flow.mode === "reload" ? stale?.replaced : cached;
         const superseded = outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
           (response.status < 400 || response.status === 404 || response.status === 410) &&
           response.status !== 206;
@@ -296,7 +293,7 @@ export class Exchange {
         lead && (() => lead.wanted()),
       );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
-      return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, member);
+      return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, member, plan.key);
     } catch (error) {
       lead?.release(failed(error));
       throw error;
@@ -369,19 +366,28 @@ export class Exchange {
     return this.#wrap(flow, response, undefined, undefined, member);
   }
 
-  /** Wraps a response from the origin, with the `Cache-Status` member it was recorded with. */
+  /**
+   * Wraps a response from the origin, with the `Cache-Status` member it was recorded with; `key` is
+   * where its entry is stored (a Vary variant's own), when one is.
+   */
   #wrap(
     flow: Flow,
     response: Response,
     body: BodyInit | null | undefined,
     entry: Omit<CacheEntry, "body"> | undefined,
     member: string | undefined,
+    key: string = flow.key,
   ): CachedResponse {
     const wrapped = CachedResponse.fromNetwork(
       response,
       body === undefined ? response.body : body,
-      // (What the session will not write, its writes resting after failures, has no entry's times.)
-      networkInfo(flow.key, this.#access.writing ? entry : undefined, this.#o.now),
+      // (What the session will not write, its writes resting after failures, has no entry's times,
+      // nor a key of its own.)
+      networkInfo(
+        this.#access.writing && entry !== undefined ? key : flow.key,
+        this.#access.writing ? entry : undefined,
+        this.#o.now,
+      ),
     );
     return this.#monitor.described(wrapped, member);
   }

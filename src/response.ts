@@ -16,7 +16,10 @@ export interface CacheInfo {
   fromCache: boolean;
   /** Whether a stored response was confirmed by the origin (304) before it was served. */
   revalidated: boolean;
-  /** The cache key of the request, or `undefined` when the cache was bypassed. */
+  /**
+   * The key the response is stored under (a Vary variant's own key), else the request's cache key;
+   * `undefined` when the cache was bypassed.
+   */
   cacheKey: string | undefined;
   /** When the stored entry was created, if there is one. */
   createdAt: Date | undefined;
@@ -244,7 +247,11 @@ export class CachedResponse extends Response {
     return this.#info.revalidated;
   }
 
-  /** The request's cache key, or `undefined` when the cache was bypassed. */
+  /**
+   * The key the response is stored under, as `cache.get()` and `cache.delete()` take it: a `Vary`
+   * variant's own key, a `HEAD` response's own; else the request's cache key (a response not
+   * stored). `undefined` when the cache was bypassed.
+   */
   get cacheKey(): string | undefined {
     return this.#info.cacheKey;
   }

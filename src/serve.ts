@@ -74,7 +74,7 @@ export function fromStored(
   if (headers !== undefined && flow.conditional && isNotModified(entry, flow.headers)) {
     const headersOf304 = notModifiedHeaders(headers);
     const response = CachedResponse.fromEntry(entry, {
-      cacheKey: flow.key,
+      cacheKey: found.key,
       clock: o.now,
       url,
       redirected,
@@ -92,8 +92,10 @@ export function fromStored(
     ? partialContent(headers, entry.body, range)
     : undefined;
   const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
+  // (The key the entry is stored under: a Vary variant's own, a HEAD's own, the slot an alias led
+  // to; what `cache.get()` and `cache.delete()` take to reach this very response.)
   const response = CachedResponse.fromEntry(entry, {
-    cacheKey: flow.key,
+    cacheKey: found.key,
     clock: o.now,
     url,
     redirected,

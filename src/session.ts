@@ -24,7 +24,8 @@ import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
 import { bypassesCache, type Found } from "./store_plan.ts";
-import { slotKey, varyMatches } from "./vary.ts";
+import { slotKey, varyMatches, varyValues } from "./vary.ts";
+import { variantKey } from "./cache_keys.ts";
 import {
   type Flow,
   fromStored,
@@ -331,13 +332,23 @@ export class CachedSession implements AsyncDisposable {
   /**
    * What a reload's response goes beside: the entry in its primary slot, read for placement only
    * (a reload uses nothing stored). Without it, the response of one Vary variant would take the
-   * primary slot and drop the variant stored there.
+   * primary slot and drop the variant stored there. And what that response replaces: the entry
+   * the request selects, there or as a variant beside it, which an answer that may not be stored
+   * supersedes when it is stale (`Exchange`), whichever slot it is in.
    */
   async #slotOf(flow: Flow): Promise<Found | undefined> {
     const key = flow.method === "HEAD" ? flow.headKey : flow.key;
     if (key === undefined) return undefined;
     const record = await this.#access.read(flow, key);
-    return record && "entry" in record ? { key, viaAlias: false, primary: record.entry } : undefined;
+    if (!record || !("entry" in record)) return undefined;
+    const primary = record.entry;
+    if (varyMatches(primary, flow.headers)) return { key, viaAlias: false, primary, replaced: primary };
+    const names = primary.vary.map(([name]) => name);
+    const variant = variantKey(key, varyValues(names, flow.headers, this.#o));
+    const other = await this.#access.read(flow, variant);
+    return other && "entry" in other && varyMatches(other.entry, flow.headers)
+      ? { key: variant, viaAlias: false, primary, replaced: other.entry }
+      : { key, viaAlias: false, primary };
   }
 
   #unsatisfied(request: ParsedRequest & { key?: string; label?: string }): CachedResponse {

@@ -45,6 +45,11 @@ export interface Found {
   viaAlias: boolean;
   /** The entry in the request's own primary slot, matching or not (decides where a variant goes). */
   primary?: CacheEntry | undefined;
+  /**
+   * For a reload, which uses nothing stored: the stored response its answer replaces, the one a
+   * lookup would have selected (under `key`, the primary slot or a variant beside it), if any.
+   */
+  replaced?: CacheEntry | undefined;
   /** Whether the entry's body lies in a buffer this lookup alone holds (see `CacheBackend.read`). */
   owned?: boolean | undefined;
 }
