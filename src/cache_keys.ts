@@ -146,9 +146,9 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
     return `${prefix}+${digestText(`${parts.slice(0, -1)}\n\n`)}`;
   }
   const body = normalizeBody(request.body, request.headers.get("content-type"), options.ignoredParameters);
-  // A multipart form is keyed in a framing of its own, which is no body of that form: the mark
-  // keeps a raw body of those very bytes (any other type) from sharing its key.
-  if (body.framed) parts = `${parts ?? ""}${MULTIPART_MARK}`;
+  // A body keyed in a canonical form (JSON, a form, a multipart form's framing) is marked as such:
+  // a raw body of those very bytes (another type: the origin reads it otherwise) never shares its key.
+  if (body.mark !== undefined) parts = `${parts ?? ""}${body.mark}`;
   const head = encoder.encode(`${(parts ?? "").slice(0, -1)}\n\n`);
   const canonical = new Uint8Array(head.length + body.bytes.length);
   canonical.set(head);
@@ -163,6 +163,10 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
 const SHARED_MARK = "@shared\n";
 /** The line that marks a body keyed as a multipart form, in its framing ({@linkcode canonicalMultipart}). */
 const MULTIPART_MARK = "@multipart\n";
+/** The line that marks a body keyed as canonical JSON ({@linkcode canonicalJson}). */
+const JSON_MARK = "@json\n";
+/** The line that marks a body keyed as a form, its parameters sorted. */
+const FORM_MARK = "@form\n";
 /** The second part of a shared cache's key for a request with nothing else in it (mark, no body). */
 const SHARED_ONLY = digestText(`${SHARED_MARK.slice(0, -1)}\n\n`);
 
@@ -388,25 +392,26 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * The canonical form of a request body for its key: JSON with object keys sorted and no
  * whitespace, form parameters sorted by name, a multipart form without its boundary, ignored
  * fields and parameters removed. A body that is not what its `Content-Type` says, or whose
- * canonical form could mean something else, is keyed as it is. A multipart form's form is
- * `framed`: no body of its type, but bytes that a body of another type may hold.
+ * canonical form could mean something else, is keyed as it is. A canonical form comes with the
+ * `mark` of its kind: its bytes are those a raw body of another type may hold, which an origin
+ * reads otherwise (`{"a":2,"b":1}` as `text/plain` is not `{"b":1,"a":2}` as JSON).
  */
 function normalizeBody(
   body: Uint8Array,
   contentType: string | null,
   ignored: ReadonlySet<string>,
-): { bytes: Uint8Array; framed?: true } {
+): { bytes: Uint8Array; mark?: string } {
   const type = mediaType(contentType);
   try {
     if (type === "application/json" || type.endsWith("+json")) {
       const canonical = canonicalJson(strictUtf8.decode(body), ignored);
-      if (canonical !== undefined) return { bytes: encoder.encode(canonical) };
+      if (canonical !== undefined) return { bytes: encoder.encode(canonical), mark: JSON_MARK };
     } else if (type === "application/x-www-form-urlencoded") {
       const parameters = keptParameters(strictUtf8.decode(body), ignored).sort(byName);
-      return { bytes: encoder.encode(writtenQuery(parameters)) };
+      return { bytes: encoder.encode(writtenQuery(parameters)), mark: FORM_MARK };
     } else if (type === "multipart/form-data") {
       const canonical = canonicalMultipart(body, contentType!, ignored);
-      if (canonical !== undefined) return { bytes: canonical, framed: true };
+      if (canonical !== undefined) return { bytes: canonical, mark: MULTIPART_MARK };
     }
   } catch {
     // Not what its Content-Type says (or not UTF-8): key the raw bytes.

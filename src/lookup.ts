@@ -19,7 +19,9 @@ import {
 import type { ResolvedOptions } from "./options.ts";
 import { mayServeOnError, requestDirectives, type Usability, usability } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
-import { nonStandardMembers, type ParsedRequest } from "./request.ts";
+import { nonStandardMembers, type ParsedRequest, signalOf } from "./request.ts";
+import { unlessAborted } from "./abort_follow.ts";
+import { joined } from "./bytes.ts";
 import type { Flow, Hit } from "./serve.ts";
 import type { Found } from "./store_plan.ts";
 import { varyMatches, varyValues } from "./vary.ts";
@@ -54,16 +56,85 @@ export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | P
 async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promise<Flow> {
   const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
   const built = new Request(input, parsed.init);
-  const body = new Uint8Array(await built.clone().arrayBuffer());
+  // The flow's header fields are the built request's: they carry the Content-Type its body
+  // implies (a form's, a Blob's), as a `Request` given as input does, so both ways to send one
+  // body share a key; and a request sent with fields added (a validator, a reload's `Pragma`) is
+  // sent with these, and must keep that Content-Type. What the built request does not hold of the
+  // init goes to the wrapped fetch beside it. From here on the built request is what is sent, on a
+  // failure too: it holds the init's body, which a stream gives once.
+  const sent = { ...parsed, input: built, init: nonStandardMembers(parsed.init), headers: built.headers };
   const { method, url, redirect } = parsed;
-  // The built request's headers: they carry the Content-Type its body implies (a form's, a
-  // Blob's), as a `Request` given as input does, so both ways to send one body share a key.
-  const key = await keyFor({ method, url, headers: built.headers, body, redirect }, o);
-  // The flow's header fields are the built request's too: a request sent with fields added (a
-  // validator, a reload's `Pragma`) is sent with these, and must keep that Content-Type.
-  // What the built request does not hold of the init goes to the wrapped fetch beside it.
-  const init = nonStandardMembers(parsed.init);
-  return flowOf({ ...parsed, input: built, init, headers: built.headers }, key, o);
+  let body: Uint8Array;
+  try {
+    body = await bodyOf(built.clone(), built, signalOf(parsed));
+  } catch (error) {
+    // The caller's own body failed (or the caller gave up): no failure of the cache.
+    throw new Unprepared(sent, error, false);
+  }
+  try {
+    return flowOf(sent, await keyFor({ method, url, headers: built.headers, body, redirect }, o), o);
+  } catch (error) {
+    throw new Unprepared(sent, error, true);
+  }
+}
+
+/**
+ * Reads a copy of a request's body for its key. A caller that aborts while its body is still
+ * coming (a stream) is not kept waiting for it, and the body is cancelled, as fetch cancels it:
+ * nothing will read it (read on, a stream without end would be buffered for the request kept).
+ *
+ * @param copy The copy to read.
+ * @param request The request kept, to send: its body is cancelled too on an abort.
+ * @param signal The caller's signal.
+ * @returns The body's bytes.
+ */
+async function bodyOf(
+  copy: Request,
+  request: Request,
+  signal: AbortSignal | null | undefined,
+): Promise<Uint8Array> {
+  if (!signal) return new Uint8Array(await copy.arrayBuffer());
+  signal.throwIfAborted();
+  const reader = copy.body!.getReader();
+  const onAbort = () => {
+    reader.cancel(signal.reason).catch(() => {});
+    request.body?.cancel(signal.reason).catch(() => {});
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const chunks: Uint8Array[] = [];
+    for (;;) {
+      const { done, value } = await unlessAborted(reader.read(), signal);
+      if (done) return joined(chunks);
+      chunks.push(value);
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * A request with a body that could not be prepared: the request to send in its place (its body,
+ * a stream given once, is no longer in the caller's init), and why.
+ */
+export class Unprepared {
+  /** The request to send. */
+  readonly request: ParsedRequest;
+  /** Why it could not be prepared. */
+  readonly error: unknown;
+  /** Whether the cache failed (`keyFn`), not the caller's body. */
+  readonly cacheFailure: boolean;
+
+  /**
+   * @param request The request to send.
+   * @param error Why it could not be prepared.
+   * @param cacheFailure Whether the cache failed (`keyFn`), not the caller's body.
+   */
+  constructor(request: ParsedRequest, error: unknown, cacheFailure: boolean) {
+    this.request = request;
+    this.error = error;
+    this.cacheFailure = cacheFailure;
+  }
 }
 
 function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions, headKey?: string): Flow {

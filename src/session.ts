@@ -35,7 +35,7 @@ import {
   onlyIfCached,
   wantsWhole,
 } from "./serve.ts";
-import { lookup, mayServeOnErrorFor, prepareFlow, usabilityFor } from "./lookup.ts";
+import { lookup, mayServeOnErrorFor, prepareFlow, Unprepared, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { askOrigin } from "./origin_call.ts";
@@ -190,8 +190,14 @@ export class CachedSession implements AsyncDisposable {
       const prepared = prepareFlow(parsed, this.#o);
       flow = prepared instanceof Promise ? await prepared : prepared;
     } catch (error) {
-      this.#access.report(error, "read", parsed);
-      return takesStoredOnly(parsed) ? this.#unsatisfied(parsed) : this.#bypass(parsed, "bypass", true);
+      // A request with a body is sent as prepared so far: its body may be a stream, given once.
+      const failed = error instanceof Unprepared ? error : undefined;
+      const sent = failed?.request ?? parsed;
+      if (failed === undefined || failed.cacheFailure) {
+        this.#access.report(failed?.error ?? error, "read", sent);
+      }
+      signalOf(sent)?.throwIfAborted();
+      return takesStoredOnly(sent) ? this.#unsatisfied(sent) : this.#bypass(sent, "bypass", true);
     }
     signalOf(flow)?.throwIfAborted();
     // DO_NOT_CACHE, or the request's no-store (RFC 9111 §5.2.1.5; the mode, also that of a request
