@@ -183,8 +183,8 @@ function absolute(input: string): URL {
   }
 }
 
-/** The members of a `RequestInit`, the runtimes' own (Deno's `client`, undici's `dispatcher`) too. */
-const INIT_MEMBERS = [
+/** The members of the Fetch standard's `RequestInit`: a `Request` built from an init holds them all. */
+const STANDARD_MEMBERS = [
   "method",
   "headers",
   "body",
@@ -200,10 +200,11 @@ const INIT_MEMBERS = [
   "duplex",
   "priority",
   "window",
-  "client",
-  "dispatcher",
-  "expireAfter",
 ] as const;
+/** The members of a `RequestInit`, the runtimes' own (Deno's `client`, undici's `dispatcher`) too. */
+const INIT_MEMBERS = [...STANDARD_MEMBERS, "client", "dispatcher", "expireAfter"] as const;
+/** {@linkcode STANDARD_MEMBERS}, to look up. */
+const STANDARD = new Set<string>(STANDARD_MEMBERS);
 
 /**
  * The init's members as fetch reads them (by [[Get]]), those that are not `undefined`, and its own
@@ -222,25 +223,6 @@ function ownMembers(init: CacheRequestInit): CacheRequestInit {
   return members as CacheRequestInit;
 }
 
-/** The members of the Fetch standard's `RequestInit`: a `Request` built from an init holds them all. */
-const STANDARD_MEMBERS = new Set<string>([
-  "method",
-  "headers",
-  "body",
-  "referrer",
-  "referrerPolicy",
-  "mode",
-  "credentials",
-  "cache",
-  "redirect",
-  "integrity",
-  "keepalive",
-  "signal",
-  "duplex",
-  "priority",
-  "window",
-]);
-
 /**
  * The members of an init that a `Request` built from it does not hold (Next.js's `next`,
  * Cloudflare's `cf`, a runtime's own), which the wrapped fetch may read: they go to it beside
@@ -252,7 +234,7 @@ const STANDARD_MEMBERS = new Set<string>([
 export function nonStandardMembers(init: RequestInit | undefined): RequestInit | undefined {
   let members: Record<string, unknown> | undefined;
   for (const name of Object.keys(init ?? {})) {
-    if (!STANDARD_MEMBERS.has(name)) (members ??= {})[name] = (init as Record<string, unknown>)[name];
+    if (!STANDARD.has(name)) (members ??= {})[name] = (init as Record<string, unknown>)[name];
   }
   return members;
 }
