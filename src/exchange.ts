@@ -378,16 +378,13 @@ export class Exchange {
     member: string | undefined,
     key: string = flow.key,
   ): CachedResponse {
+    // (What the session will not write, its writes resting after failures, has no entry's times,
+    // nor a key of its own.)
+    const stored = this.#access.writing ? entry : undefined;
     const wrapped = CachedResponse.fromNetwork(
       response,
       body === undefined ? response.body : body,
-      // (What the session will not write, its writes resting after failures, has no entry's times,
-      // nor a key of its own.)
-      networkInfo(
-        this.#access.writing && entry !== undefined ? key : flow.key,
-        this.#access.writing ? entry : undefined,
-        this.#o.now,
-      ),
+      networkInfo(stored === undefined ? flow.key : key, stored, this.#o.now),
     );
     return this.#monitor.described(wrapped, member);
   }

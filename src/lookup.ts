@@ -275,23 +275,42 @@ async function lookupUnder(
   if (varyMatches(primary, flow.headers)) {
     found = { key, entry: primary, viaAlias, primary, owned: record.owned };
   } else {
-    // RFC 9111 §4.1: another variant of the same resource may be stored beside this one, under
-    // the primary's Vary names (a response that names others takes the primary slot).
-    const variant = variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
-    const other = await read(variant);
-    if (!other || !("entry" in other) || !varyMatches(other.entry, flow.headers)) {
-      return { key, viaAlias, primary };
-    }
+    const other = await variantBeside(flow, key, primary, o, read);
+    if (other === undefined) return { key, viaAlias, primary };
     // Through an alias, the variant too must be what a redirect led here with: one stored for the
     // aliased URL's own response (before its redirect) is that URL's, not this one's.
     if (viaAlias && !await ledHere(flow, other.entry, slot, o)) return undefined;
-    found = { key: variant, entry: other.entry, viaAlias, primary, owned: other.owned };
+    found = { ...other, viaAlias, primary };
   }
   // What a redirect led to is served only while its alias holds: the alias is read for it alone.
   if (!viaAlias && found.entry.redirected && !await aliasHolds(flow, found.entry, key, o, read)) {
     return undefined;
   }
   return found;
+}
+
+/**
+ * RFC 9111 §4.1: the variant of a resource that a request selects, stored beside its primary slot
+ * under the primary's Vary names (a response that names others takes the primary slot).
+ *
+ * @param flow The request.
+ * @param key The primary slot's key.
+ * @param primary What the primary slot holds (a variant the request does not select).
+ * @param o The session's options.
+ * @param read Reads one record.
+ * @returns The variant's key and entry, or `undefined` when none that matches is stored.
+ */
+export async function variantBeside(
+  flow: Flow,
+  key: string,
+  primary: CacheEntry,
+  o: ResolvedOptions,
+  read: ReadRecord,
+): Promise<{ key: string; entry: CacheEntry; owned?: boolean | undefined } | undefined> {
+  const variant = variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
+  const other = await read(variant);
+  if (!other || !("entry" in other) || !varyMatches(other.entry, flow.headers)) return undefined;
+  return { key: variant, entry: other.entry, owned: other.owned };
 }
 
 /**

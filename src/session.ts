@@ -24,8 +24,7 @@ import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
 import { bypassesCache, type Found } from "./store_plan.ts";
-import { slotKey, varyMatches, varyValues } from "./vary.ts";
-import { variantKey } from "./cache_keys.ts";
+import { slotKey, varyMatches } from "./vary.ts";
 import {
   type Flow,
   fromStored,
@@ -35,7 +34,14 @@ import {
   onlyIfCached,
   wantsWhole,
 } from "./serve.ts";
-import { lookup, mayServeOnErrorFor, prepareFlow, Unprepared, usabilityFor } from "./lookup.ts";
+import {
+  lookup,
+  mayServeOnErrorFor,
+  prepareFlow,
+  Unprepared,
+  usabilityFor,
+  variantBeside,
+} from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { askOrigin } from "./origin_call.ts";
@@ -203,13 +209,12 @@ export class CachedSession implements AsyncDisposable {
     // DO_NOT_CACHE, or the request's no-store (RFC 9111 §5.2.1.5; the mode, also that of a request
     // with a precondition the cache may not evaluate, §4.3.2): nothing is read or stored for this
     // request, nor shared with identical ones.
-    if (bypassesCache(flow, o) || noStore || (o.cacheControl && flow.policy.cacheControl.noStore)) {
+    const storesNothing = noStore || (o.cacheControl && flow.policy.cacheControl.noStore);
+    if (storesNothing || bypassesCache(flow, o)) {
       if (onlyIfCached(flow)) return this.#unsatisfied(flow);
       // A URL that bypasses the cache by its own pattern (DO_NOT_CACHE) may redirect to one that
       // does not: the redirect comes back, and where it leads goes through the cache.
-      const byUrl = flow.expireAfter === undefined && !noStore &&
-        !(o.cacheControl && flow.policy.cacheControl.noStore);
-      return this.#bypass(flow, "bypass", byUrl);
+      return this.#bypass(flow, "bypass", flow.expireAfter === undefined && !storesNothing);
     }
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
@@ -349,12 +354,10 @@ export class CachedSession implements AsyncDisposable {
     if (!record || !("entry" in record)) return undefined;
     const primary = record.entry;
     if (varyMatches(primary, flow.headers)) return { key, viaAlias: false, primary, replaced: primary };
-    const names = primary.vary.map(([name]) => name);
-    const variant = variantKey(key, varyValues(names, flow.headers, this.#o));
-    const other = await this.#access.read(flow, variant);
-    return other && "entry" in other && varyMatches(other.entry, flow.headers)
-      ? { key: variant, viaAlias: false, primary, replaced: other.entry }
-      : { key, viaAlias: false, primary };
+    const other = await variantBeside(flow, key, primary, this.#o, (key) => this.#access.read(flow, key));
+    return other === undefined
+      ? { key, viaAlias: false, primary }
+      : { key: other.key, viaAlias: false, primary, replaced: other.entry };
   }
 
   #unsatisfied(request: ParsedRequest & { key?: string; label?: string }): CachedResponse {
