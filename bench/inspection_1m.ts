@@ -44,6 +44,7 @@ for (let i = 0; i < count; i++) {
     responseTime: now,
     createdAt: now - (i % 10) * 86_400_000,
     expiresAt: i % 2 === 0 ? now - 1 : now + 3_600_000,
+    varyGeneration: 0,
     body: new TextEncoder().encode(JSON.stringify({ id: i, name: `item ${i}` })),
   });
   insert.run(await urlKeyPrefix("GET", new URL(url)), record.length, record);

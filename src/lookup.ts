@@ -291,7 +291,8 @@ async function lookupUnder(
 
 /**
  * RFC 9111 §4.1: the variant of a resource that a request selects, stored beside its primary slot
- * under the primary's Vary names (a response that names others takes the primary slot).
+ * under the primary's Vary names (a response that names others takes the primary slot), of the
+ * primary's generation (one stored under earlier names, or before the slot was emptied, is not).
  *
  * @param flow The request.
  * @param key The primary slot's key.
@@ -309,7 +310,12 @@ export async function variantBeside(
 ): Promise<{ key: string; entry: CacheEntry; owned?: boolean | undefined } | undefined> {
   const variant = variantKey(key, varyValues(primary.vary.map(([name]) => name), flow.headers, o));
   const other = await read(variant);
-  if (!other || !("entry" in other) || !varyMatches(other.entry, flow.headers)) return undefined;
+  if (
+    !other || !("entry" in other) || other.entry.varyGeneration !== primary.varyGeneration ||
+    !varyMatches(other.entry, flow.headers)
+  ) {
+    return undefined;
+  }
   return { key: variant, entry: other.entry, owned: other.owned };
 }
 

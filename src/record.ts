@@ -7,7 +7,7 @@
  * u8 version | u8 kind | u32 metaLength | meta | u32 fnv1a(meta, body length) | body bytes to the end
  *
  * entry meta: u8 redirected | u16 status | f64 requestTime | f64 responseTime | f64 createdAt
- *             | f64 expiresAt | v headerCount | v varyCount
+ *             | f64 expiresAt | f64 varyGeneration | v headerCount | v varyCount
  *             | v code of each string: method, URL, status text, header names and values,
  *               Vary names and values | the literal strings, UTF-8, side by side
  * alias meta: v code | the target keys, UTF-8, newest first, each ended by a line feed (one key
@@ -34,7 +34,7 @@ import { COMMON } from "./record_strings.ts";
  * metadata's length, and after the metadata its checksum ({@linkcode checksum}). So a reader
  * tells an intact record of another version ({@linkcode OtherVersionError}) from a damaged one.
  */
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 
 /**
  * An intact record of another layout version than this code reads: written by an older version of
@@ -67,8 +67,8 @@ const LONGEST_CODED = Math.max(...COMMON.map((text) => text.length));
 const KIND_ENTRY = 1;
 const KIND_ALIAS = 2;
 const FRAME = 2 + 4 + 4;
-// redirected, status, four times.
-const ENTRY_FIXED = 1 + 2 + 8 * 4;
+// redirected, status, four times and the Vary generation.
+const ENTRY_FIXED = 1 + 2 + 8 * 5;
 
 /** A response as the cache keeps it: everything a later request needs to serve or revalidate it. */
 export interface CacheEntry {
@@ -94,6 +94,15 @@ export interface CacheEntry {
   createdAt: number;
   /** When the entry stops being fresh (epoch ms); `Infinity` when it never does. */
   expiresAt: number;
+  /**
+   * Which generation of its URL's Vary variants the entry belongs to (an opaque number). A
+   * response that takes its URL's primary slot when that slot is empty, or with other `Vary`
+   * names than the response there, starts a new generation; one that replaces it with the same
+   * names, or goes beside it, joins its generation. A variant of another generation than the
+   * primary slot's is never served: it was stored under names the origin has since changed, or
+   * before its URL's entry was deleted (invalidated, say), and is left to expire.
+   */
+  varyGeneration: number;
   /** The complete response body. */
   body: Uint8Array;
 }
@@ -160,6 +169,7 @@ export function draftEntry(entry: Omit<CacheEntry, "body">, bodyLength: number):
   view.setFloat64(17, entry.responseTime);
   view.setFloat64(25, entry.createdAt);
   view.setFloat64(33, entry.expiresAt);
+  view.setFloat64(41, entry.varyGeneration);
   let at = writeVarints(out, 6 + ENTRY_FIXED, counts);
   at = writeVarints(out, at, strings.codes);
   // Straight into the record: one allocation fewer than encode() and a copy (~1.5 µs a miss).
@@ -285,10 +295,11 @@ export function decodeRecord(bytes: Uint8Array): DecodedRecord {
       statusText,
       headers,
       vary,
-      requestTime: time(view, 9),
-      responseTime: time(view, 17),
-      createdAt: time(view, 25),
-      expiresAt: time(view, 33),
+      requestTime: numberAt(view, 9),
+      responseTime: numberAt(view, 17),
+      createdAt: numberAt(view, 25),
+      expiresAt: numberAt(view, 33),
+      varyGeneration: numberAt(view, 41),
       body: bytes.subarray(metaEnd + 4),
     },
   };
@@ -317,9 +328,9 @@ function checksum(bytes: Uint8Array, start: number, end: number, bodyLength: num
   return hash >>> 0;
 }
 
-function time(view: DataView, at: number): number {
+function numberAt(view: DataView, at: number): number {
   const value = view.getFloat64(at);
-  if (Number.isNaN(value)) fail("time is not a number");
+  if (Number.isNaN(value)) fail(`the number at byte ${at} is NaN`);
   return value;
 }
 

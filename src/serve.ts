@@ -16,7 +16,7 @@ import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
 import { expiresAtOf, type Found, namesIgnored } from "./store_plan.ts";
-import { varyValues } from "./vary.ts";
+import { varyGenerationOf, varyValues } from "./vary.ts";
 import { ifRangeHolds, isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
 
 /** A lookup that found an entry to use. */
@@ -216,7 +216,9 @@ export function freshen(
   // validated is the one for this request, so this request's values are those it was stored for.
   const names = varyNames(headers);
   const vary = names === "*" ? entry.vary : varyValues(names, flow.headers, o);
-  const refreshed = { ...entry, headers, vary, requestTime, responseTime };
+  // (Other names start a new generation of variants, as a new response with them would.)
+  const varyGeneration = varyGenerationOf(vary, entry);
+  const refreshed = { ...entry, headers, vary, varyGeneration, requestTime, responseTime };
   const fresh = new Response(null, { status: entry.status, headers });
   const cc = o.cacheControl ? parseCacheControl(fresh.headers.get("cache-control")) : {};
   const storable = names !== "*" && !namesIgnored(fresh.headers, o.ignoredParameters) &&

@@ -21,7 +21,7 @@ import {
   varyNames,
 } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
-import { slotKey, varyValues } from "./vary.ts";
+import { slotKey, varyGenerationOf, varyValues } from "./vary.ts";
 
 /**
  * How long an entry that can be revalidated is kept after it expires, when nothing asks for
@@ -114,6 +114,7 @@ export function planEntry(
   if (o.filter !== undefined && !filtered(o.filter, filterView(request.url, response))) {
     return undefined;
   }
+  const vary = varyValues(names, request.headers, o);
   const base = {
     method: request.method,
     url: redactUrl(responseUrl(request.url, response), o.ignoredParameters),
@@ -121,7 +122,8 @@ export function planEntry(
     status,
     statusText: response.statusText,
     headers: dated(storableHeaders(headers, cc, o), responseTime),
-    vary: varyValues(names, request.headers, o),
+    vary,
+    varyGeneration: varyGenerationOf(vary, primary),
     requestTime,
     responseTime,
     createdAt: responseTime,

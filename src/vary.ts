@@ -43,7 +43,8 @@ export function slotKey(
  * would be stored where no lookup finds it (RFC 9111 §4.1 selects a stored response by its own
  * `Vary`, and the most recent one of those that match). A response goes to the primary slot when
  * the slot is empty, when its names differ from the primary's (variants stored under the old
- * names are left to expire: finding them would take a listing of keys on every such write), or
+ * names are of an earlier generation, {@linkcode varyGenerationOf}, never served and left to
+ * expire: finding them would take a listing of keys on every such write), or
  * when it replaces the primary itself (the request matched it); else beside it.
  *
  * @param entry The new response's entry.
@@ -57,6 +58,25 @@ function isPrimary(
   headers: Headers,
 ): boolean {
   return primary === undefined || !sameNames(primary.vary, entry.vary) || varyMatches(primary, headers);
+}
+
+/**
+ * The Vary generation of a new response ({@linkcode CacheEntry.varyGeneration}): the primary
+ * slot's when the response names the same headers (it replaces that entry or goes beside it),
+ * else a new one (the slot is empty, or the origin now varies on other headers). Variants of an
+ * earlier generation are then never served: they were stored for an earlier state of the URL,
+ * which the newest response with these names would otherwise lose to (RFC 9111 §4.1: the most
+ * recent of the matching responses is used).
+ *
+ * @param vary The new response's Vary names and the request's values of them.
+ * @param primary What the request's primary slot holds.
+ * @returns The generation.
+ */
+export function varyGenerationOf(
+  vary: readonly [string, string | null][],
+  primary: Pick<CacheEntry, "vary" | "varyGeneration"> | undefined,
+): number {
+  return primary !== undefined && sameNames(primary.vary, vary) ? primary.varyGeneration : Math.random();
 }
 
 /**

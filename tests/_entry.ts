@@ -25,6 +25,7 @@ export function testEntry(overrides: Partial<CacheEntry> = {}): CacheEntry {
     responseTime: now - 5,
     createdAt: now,
     expiresAt: now + 3_600_000,
+    varyGeneration: 0,
     body: new TextEncoder().encode("body"),
     ...overrides,
   };

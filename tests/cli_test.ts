@@ -74,6 +74,7 @@ function entry(url: string, overrides: Partial<CacheEntry> = {}): CacheEntry {
     responseTime: now,
     createdAt: now,
     expiresAt: now + HOUR,
+    varyGeneration: 0,
     body: new TextEncoder().encode(`body of ${url}`),
     ...overrides,
   };

@@ -236,6 +236,7 @@ function entryWith(headers: [string, string][]): CacheEntry {
     responseTime: NOW,
     createdAt: NOW,
     expiresAt: NOW + 60_000,
+    varyGeneration: 0,
     body: new Uint8Array(0),
   };
 }
@@ -316,6 +317,7 @@ const entry: fc.Arbitrary<CacheEntry> = fc.record({
   responseTime: fc.integer({ min: 0, max: 2 ** 45 }),
   createdAt: fc.integer({ min: 0, max: 2 ** 45 }),
   expiresAt: fc.oneof(fc.integer({ min: 0, max: 2 ** 45 }), fc.constant(Infinity)),
+  varyGeneration: fc.double({ noNaN: true }),
   body: fc.uint8Array({ maxLength: 300 }),
 });
 

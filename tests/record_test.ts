@@ -34,6 +34,7 @@ function entry(overrides: Partial<CacheEntry> = {}): CacheEntry {
     responseTime: 1_700_000_000_250.5,
     createdAt: 1_700_000_000_300,
     expiresAt: Infinity,
+    varyGeneration: 0.25,
     body: new TextEncoder().encode("hello"),
     ...overrides,
   };
@@ -204,11 +205,11 @@ Deno.test("record: the layout is pinned: this code writes, and reads back, the b
   // entries, and write the new bytes here.
   const written = Uint8Array.from(
     atob(
-      "AgEAAABlAADIQni8/laAAABCeLz+Vo+oAEJ4vP5WksAAf/AAAAAAAAADAgE0BQltDwoSCFkGFABodHRwczovL2V4YW1wbGUuY29tL2E/Yj0xInYxIngtY3VzdG9teWVzZW54LW1pc3Npbme/wjfYaGVsbG8=",
+      "AwEAAABtAADIQni8/laAAABCeLz+Vo+oAEJ4vP5WksAAf/AAAAAAAAA/0AAAAAAAAAMCATQFCW0PChIIWQYUAGh0dHBzOi8vZXhhbXBsZS5jb20vYT9iPTEidjEieC1jdXN0b215ZXNlbngtbWlzc2luZ1b7SWtoZWxsbw==",
     ),
     (char) => char.charCodeAt(0),
   );
-  equal(RECORD_VERSION, 2);
+  equal(RECORD_VERSION, 3);
   deepEqual(encodeEntry(entry()), written);
   deepEqual(decodeRecord(written), { kind: "entry", entry: entry() });
 });

@@ -76,15 +76,15 @@ function varints(values: number[]): number[] {
 function crafted(codes: number[], text: string, counts: [number, number] = [0, 0]): Uint8Array {
   const utf8 = new TextEncoder().encode(text);
   const tail = varints([...counts, ...codes]);
-  const metaLength = 35 + tail.length + utf8.length;
+  const metaLength = 43 + tail.length + utf8.length;
   const bytes = new Uint8Array(6 + metaLength + 4);
   const view = new DataView(bytes.buffer);
   bytes[0] = RECORD_VERSION;
   bytes[1] = 1;
   view.setUint32(2, metaLength);
   view.setUint16(7, 200);
-  bytes.set(tail, 41);
-  bytes.set(utf8, 41 + tail.length);
+  bytes.set(tail, 49);
+  bytes.set(utf8, 49 + tail.length);
   return sealRecord(bytes, bytes.length);
 }
 
@@ -115,6 +115,7 @@ Deno.test("record: a record whose string codes do not fit its strings is corrupt
       responseTime: 0,
       createdAt: 0,
       expiresAt: 0,
+      varyGeneration: 0,
       body: new Uint8Array(0),
     },
   }, "the hand-written record is well formed");
@@ -151,9 +152,9 @@ Deno.test("record: an alias with bytes after its targets is corrupt, though its 
 });
 
 // Kills record.ts:322 (the NaN check of a time, dropped): a time that is not a number makes every
-// freshness comparison false.
-Deno.test("record: a time that is not a number makes the record corrupt", () => {
-  for (const field of ["requestTime", "responseTime", "createdAt", "expiresAt"] as const) {
+// freshness comparison false (and a Vary generation that is not one matches no variant's).
+Deno.test("record: a time or Vary generation that is not a number makes the record corrupt", () => {
+  for (const field of ["requestTime", "responseTime", "createdAt", "expiresAt", "varyGeneration"] as const) {
     throws(() => decodeRecord(encodeEntry(fixed({ [field]: NaN }))), SyntaxError, field);
   }
 });
@@ -223,8 +224,8 @@ Deno.test("record: the common strings are part of the layout: a record of each o
   ok(COMMON.length >= 64);
   const strings = COMMON.slice(0, 64).sort();
   const entry = fixed({ vary: strings.map((text, i) => [`v${i}`, text]) });
-  equal(RECORD_VERSION, 2);
-  equal(digestBytes(encodeEntry(entry)), "LMvWpFVMK1hNBoxab5xJAA");
+  equal(RECORD_VERSION, 3);
+  equal(digestBytes(encodeEntry(entry)), "zhw0B2AoMkMulIZjQ1Br9g");
   roundTrips(entry);
 });
 

@@ -107,6 +107,71 @@ Deno.test("Vary: of two stored responses that match a request, the most recent o
   await s.session.close();
 });
 
+Deno.test("Vary: a variant stored under names the origin dropped is not served once they come back, where a newer response matched", async () => {
+  const vary = { list: "Accept" };
+  const s = varying(vary);
+  await s.get(as("a", "en")); // #1: the primary slot, by Accept
+  await s.get(as("b", "en")); // #2 beside it: Accept b
+  vary.list = "Accept-Language";
+  await s.get(as("c", "fr")); // #3 takes the primary slot, by Accept-Language
+  await s.get(as("c", "en")); // #4 beside it: Accept-Language en
+  vary.list = "Accept";
+  await s.get(as("d", "de")); // #5 takes the primary slot, by Accept again
+  // "#2" (Accept b) and "#4" (Accept-Language en) both match; "#4" is the newer, and can no longer
+  // be found: "#2" must not be served in its place.
+  const { body, response } = await s.get(as("b", "en"));
+  assertEquals([body, response.fromCache, s.origin.calls], ["#6 b en", false, 6]);
+  // The variants stored from now on are found again.
+  assertEquals((await s.get(as("b", "en"))).response.fromCache, true);
+  await s.session.close();
+});
+
+Deno.test("Vary: a 304 that changes the Vary names starts a new generation of variants, as a new response does", async () => {
+  const vary = { list: "Accept" };
+  const s = scripted((clock) => (request, n) =>
+    request.headers.get("if-none-match") === '"e1"'
+      ? reply(null, { etag: '"e1"', "cache-control": "max-age=10", vary: vary.list }, { status: 304, clock })
+      : reply(`#${n} ${request.headers.get("accept")} ${request.headers.get("accept-language")}`, {
+        etag: `"e${n}"`,
+        // (The first response goes stale twice while the others stay fresh.)
+        "cache-control": n === 1 ? "max-age=10" : "max-age=600",
+        vary: vary.list,
+      }, { clock })
+  );
+  await s.get(as("a", "en")); // #1: the primary slot, by Accept (ETag "e1")
+  await s.get(as("b", "fr")); // #2 beside it: Accept b
+  vary.list = "Accept-Language";
+  s.clock.tick(11);
+  assertEquals((await s.get(as("a", "en"))).response.revalidated, true); // #1, now by Accept-Language en
+  await s.get(as("b", "fr")); // #4 beside it: Accept-Language fr
+  vary.list = "Accept";
+  s.clock.tick(11);
+  assertEquals((await s.get(as("a", "en"))).response.revalidated, true); // #1, by Accept again
+  // "#2" (Accept b) and "#4" (Accept-Language fr) both match; "#4" is the newer: not "#2".
+  const { body, response } = await s.get(as("b", "fr"));
+  assertEquals([body, response.fromCache, s.origin.calls], ["#6 b fr", false, 6]);
+  await s.session.close();
+});
+
+Deno.test("Vary: the variants stored beside a primary slot that was emptied are not served beside the response that takes it", async () => {
+  const state = { gone: false };
+  const s = scripted((clock) => (request, n) =>
+    reply(state.gone ? "gone" : `#${n} ${request.headers.get("accept")}`, {
+      "cache-control": "max-age=60, stale-if-error=600",
+      vary: "Accept",
+    }, { status: state.gone ? 404 : 200, clock })
+  );
+  const first = await s.get(as("a", "en")); // #1: the primary slot
+  await s.get(as("b", "en")); // #2 beside it
+  await s.session.cache.delete(first.response.cacheKey!); // evicted, say
+  state.gone = true;
+  assertEquals((await s.get(as("c", "en"))).response.status, 404); // takes the empty slot
+  // The resource is gone: the 200 stored beside the slot before it was emptied is not served.
+  const { body, response } = await s.get(as("b", "en"));
+  assertEquals([response.status, body, response.fromCache], [404, "gone", false]);
+  await s.session.close();
+});
+
 Deno.test("RFC 9111 §4.1: after a 304 that adds a field to Vary, a request with another value of it is not answered without validation", async () => {
   const s = scripted((clock) => (request, n) =>
     request.headers.get("if-none-match") === '"e1"'
