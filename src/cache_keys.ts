@@ -145,9 +145,14 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
     // token took 4.2 µs on Deno, and takes 1.3.
     return `${prefix}+${digestText(`${parts.slice(0, -1)}\n\n`)}`;
   }
-  const body = normalizeBody(request.body, request.headers.get("content-type"), options.ignoredParameters);
-  // A body keyed in a canonical form (JSON, a form, a multipart form's framing) is marked as such:
-  // a raw body of those very bytes (another type: the origin reads it otherwise) never shares its key.
+  const contentType = request.headers.get("content-type");
+  const type = mediaType(contentType);
+  const body = normalizeBody(request.body, type, contentType, options.ignoredParameters);
+  // The body's media type is in the key: an origin reads the same bytes as XML and as text
+  // otherwise. And a body keyed in a canonical form (JSON, a form, a multipart form's framing) is
+  // marked as such: a raw body of those very bytes never shares its key (one that is not what its
+  // type says, `{"a":1,"a":2}` as JSON, is keyed raw).
+  if (type !== "") parts = `${parts ?? ""}@type ${type}\n`;
   if (body.mark !== undefined) parts = `${parts ?? ""}${body.mark}`;
   const head = encoder.encode(`${(parts ?? "").slice(0, -1)}\n\n`);
   const canonical = new Uint8Array(head.length + body.bytes.length);
@@ -398,10 +403,10 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  */
 function normalizeBody(
   body: Uint8Array,
+  type: string,
   contentType: string | null,
   ignored: ReadonlySet<string>,
 ): { bytes: Uint8Array; mark?: string } {
-  const type = mediaType(contentType);
   try {
     if (type === "application/json" || type.endsWith("+json")) {
       const canonical = canonicalJson(strictUtf8.decode(body), ignored);
