@@ -33,6 +33,7 @@ import { CacheBackend, type Storage } from "./base.ts";
 import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } from "../src/backend_options.ts";
 import { describe } from "../src/expiration.ts";
 import { whileLocked } from "../src/errors.ts";
+import { digestText } from "../src/sha256.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
@@ -134,6 +135,11 @@ const LOCKED_WAIT = 5000;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 const PARALLEL_DELETES = 16;
+// KV refuses a key over 2,048 bytes. A storage key too long for one (a `keyFn`'s that holds a long
+// URL or header) is kept under its start, a "§" and a digest of it whole: no storage key holds a
+// "§" (they are printable ASCII), so that form is no other key's, and reads as itself.
+const MAX_KEY_BYTES = 2048;
+const LONG_KEY_MARK = "\u00a7";
 
 interface Manifest {
   deleteAt: number;
@@ -152,6 +158,8 @@ export class DenoKVStorage implements Storage {
   #path: string | undefined;
   #injected: KvLike | undefined;
   #kv: Promise<KvLike> | undefined;
+  /** Bytes that the last part of an entry's KV key may take. */
+  #keyRoom: number;
 
   /**
    * Creates a storage; the database is opened on first use.
@@ -181,13 +189,15 @@ export class DenoKVStorage implements Storage {
     this.maxEntrySize = maxEntrySize;
     this.#path = options.path;
     this.#injected = options.kv;
+    this.#keyRoom = MAX_KEY_BYTES - [...prefix, "entry"].reduce((sum, part) => sum + partBytes(part), 0);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
     const kv = await this.#open();
+    const entryKey = this.#entryKey(key);
     let seen: string | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const { value } = await kv.get(this.#entryKey(key));
+      const { value, versionstamp } = await kv.get(entryKey);
       if (value === null) return undefined;
       const manifest = readManifest(value);
       if (manifest === undefined) {
@@ -198,8 +208,16 @@ export class DenoKVStorage implements Storage {
       if (manifest.chunks === 0) {
         return (value as Uint8Array).subarray(HEADER_SIZE + manifest.generation.length);
       }
-      // Seeing the same generation twice with a chunk gone means it was damaged, not replaced.
-      if (manifest.generation === seen) return undefined;
+      // Seeing the same generation twice with a chunk gone means it was damaged, not replaced (a
+      // clear() of another handle that deleted its chunks before its manifest, as it lists them,
+      // while a write of it committed): it goes, unless rewritten since, or it would be listed
+      // and counted for good, and no delete that reads records could remove it.
+      if (manifest.generation === seen) {
+        if (await committed(() => kv.atomic().check({ key: entryKey, versionstamp }).delete(entryKey))) {
+          await this.#deleteChunks(kv, manifest);
+        }
+        return undefined;
+      }
       seen = manifest.generation;
       const body = await this.#readChunks(kv, manifest);
       if (body !== undefined) return body;
@@ -238,12 +256,15 @@ export class DenoKVStorage implements Storage {
 
   async *keys(prefix = ""): AsyncIterableIterator<string> {
     const kv = await this.#open();
-    const start = this.#entryKey(prefix);
-    // Keys are printable ASCII, so every key that starts with `prefix` sorts below this bound.
-    const end = this.#entryKey(prefix + "\uffff");
+    // Keys are printable ASCII, so every key that starts with `prefix` sorts below `end`. (A
+    // long key is listed in its short form, which a prefix longer than its start does not find.)
+    const from = prefix.slice(0, Math.max(0, this.#keyRoom - 8));
+    const start = [...this.prefix, "entry", from];
+    const end = [...this.prefix, "entry", from + "\uffff"];
     for await (const { key, value } of kv.list({ start, end }, { batchSize: 100 })) {
-      if ((readManifest(value)?.deleteAt ?? Infinity) <= Date.now()) continue;
-      yield key[key.length - 1] as string;
+      const name = key[key.length - 1] as string;
+      if (!name.startsWith(prefix) || (readManifest(value)?.deleteAt ?? Infinity) <= Date.now()) continue;
+      yield name;
     }
   }
 
@@ -271,7 +292,13 @@ export class DenoKVStorage implements Storage {
   }
 
   #entryKey(key: string): KvKey {
-    return [...this.prefix, "entry", key];
+    if (partBytes(key) <= this.#keyRoom) return [...this.prefix, "entry", key];
+    const digest = LONG_KEY_MARK + digestText(key);
+    let head = key.slice(0, this.#keyRoom);
+    while (head !== "" && partBytes(head + digest) > this.#keyRoom) {
+      head = head.slice(0, head.length - (partBytes(head + digest) - this.#keyRoom));
+    }
+    return [...this.prefix, "entry", head + digest];
   }
 
   #chunkKey(generation: string, index: number): KvKey {
@@ -353,6 +380,16 @@ export class DenoKVStorage implements Storage {
       await deleteAll(kv, keys.slice(first, first + DELETES_PER_COMMIT));
     }
   }
+}
+
+/** Bytes of a string part of a KV key: a type byte, its UTF-8 (a NUL escaped in two), a NUL. */
+function partBytes(part: string): number {
+  let bytes = 2;
+  for (let i = 0; i < part.length; i++) {
+    const code = part.charCodeAt(i);
+    bytes += code === 0 ? 2 : code < 0x80 ? 1 : code < 0x800 ? 2 : 3;
+  }
+  return bytes;
 }
 
 async function openKv(path: string | undefined, injected: KvLike | undefined): Promise<KvLike> {
