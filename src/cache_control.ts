@@ -192,11 +192,18 @@ function parseDate(value: string): number | undefined {
   if (match) return utc(match[3]!, match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
   match = RFC850_DATE.exec(text);
   if (match) {
-    // §5.6.7: a two-digit year more than 50 years in the future means the most recent past one.
-    const now = new Date().getUTCFullYear();
+    // §5.6.7: a timestamp with a two-digit year that appears to be more than 50 years in the
+    // future means the most recent past year with those digits. The year 50 years from now has
+    // both: its days after today's date are more than 50 years away.
+    const now = new Date();
+    const limit = new Date(now.getTime());
+    limit.setUTCFullYear(now.getUTCFullYear() + 50);
     let year = 1900 + Number(match[3]);
-    while (year + 100 <= now + 50) year += 100;
-    return utc(String(year), match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
+    while (year + 100 <= limit.getUTCFullYear()) year += 100;
+    const at = (year: number) =>
+      utc(String(year), match![2]!, match![1]!, match![4]!, match![5]!, match![6]!);
+    const time = at(year);
+    return time !== undefined && time > limit.getTime() ? at(year - 100) : time;
   }
   match = ASCTIME_DATE.exec(text);
   if (match) return utc(match[6]!, match[1]!, match[2]!, match[3]!, match[4]!, match[5]!);

@@ -208,8 +208,15 @@ export function expiresAtOf(
   const fromAge = (lifetime: number) =>
     responseTime + (lifetime - correctedInitialAge(headers, requestTime, responseTime)) * 1000;
   if (o.cacheControl) {
-    // RFC 9111 §5.2.2.4: no-cache — storable, but never used without revalidation.
-    if (cc.noCache === true) return fromAge(0);
+    // RFC 9111 §5.2.2.4: no-cache — storable, but never used without revalidation. It does not
+    // make a response storable by itself (§3): without explicit freshness, a heuristically
+    // cacheable status, `public` (or `private` in a private cache), or a configured expiration
+    // for it, the response is not stored, as it would not be without the directive.
+    if (cc.noCache === true) {
+      const allowed = allowsCaching(status, headers, cc, o.shared) ||
+        applies(o.urlExpiration(request.url) ?? o.expireAfter);
+      return allowed ? fromAge(0) : undefined;
+    }
     const lifetime = explicitLifetime(headers, cc, o.shared, responseTime);
     if (lifetime !== undefined) return fromAge(lifetime);
   }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { hasContentCoding, parseCacheControl, parseHttpDate } from "./cache_control.ts";
+import { hasContentCoding, parseCacheControl, parseFieldNames, parseHttpDate } from "./cache_control.ts";
 import { headerValue, storableHeaders } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 
@@ -115,11 +115,13 @@ export function headDescribes(
 /**
  * Updates stored headers from a 304 or HEAD response (RFC 9111 §3.2): "the cache MUST add each
  * header field in the provided response to the stored response, replacing field values that are
- * already present", except those describing the stored content. The result is filtered as a
- * response to be stored is (§3.1), by the merged response's own directives: a field that the new
- * response sends but that is not stored (a `Set-Cookie` the session does not keep; a field that a
- * qualified `no-cache`, or in a shared cache `private`, names, whether the new or the stored
- * `Cache-Control` names it) goes, as its stored value is out of date. So does a stored `Age`, as
+ * already present", except those describing the stored content, and the new response's `Connection`
+ * and the fields it names (RFC 9110 §7.6.1: they are of that message alone, and the stored fields
+ * of those names stay). The result is filtered as a response to be stored is (§3.1), by the
+ * merged response's own directives: a field that the new response sends but that is not stored (a
+ * `Set-Cookie` the session does not keep; a field that a qualified `no-cache`, or in a shared cache
+ * `private`, names, whether the new or the stored `Cache-Control` names it) goes, as its stored
+ * value is out of date. So does a stored `Age`, as
  * the age is now that of the new response. A new response without `Date` is dated when it was
  * received (RFC 9110 §6.6.1).
  *
@@ -148,8 +150,11 @@ export function updateHeaders(
   // The new response is the one whose age counts (§4.2.3): a stored Age never outlives it.
   const replaced = new Set(["age"]);
   const incoming: [string, string][] = [];
+  // The new response's `Connection` and the fields it names are of that message alone (RFC 9110
+  // §7.6.1): they update nothing, and the stored fields of those names stay.
+  const hopByHop = new Set(["connection", ...parseFieldNames(fresh.get("connection") ?? "")]);
   fresh.forEach((value, name) => {
-    if (DESCRIBES_STORED_CONTENT.has(name)) return;
+    if (DESCRIBES_STORED_CONTENT.has(name) || hopByHop.has(name)) return;
     replaced.add(name);
     incoming.push([name, value]);
   });
