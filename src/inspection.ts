@@ -127,9 +127,16 @@ export async function deleteEntries(
   }
   const { onProgress } = options;
   const progress: DeleteProgress = { scanned: 0, deleted: 0 };
-  const batch: string[] = [];
+  const batch: { key: string; read: number; entry: boolean }[] = [];
   const flush = async () => {
-    if (batch.length > 0) await call(scope, "delete", () => scope.storage.delete(batch.splice(0)));
+    // A key a session wrote since the scan read it holds a record the filter did not select (a
+    // fresh response where an expired one was): it is kept.
+    const keys: string[] = [];
+    for (const { key, read, entry } of batch.splice(0)) {
+      if (!invalidations.writtenSince(key, read)) keys.push(key);
+      else if (entry) progress.deleted--;
+    }
+    if (keys.length > 0) await call(scope, "delete", () => scope.storage.delete(keys));
     onProgress?.({ ...progress });
   };
   // A URL's entries that could not all be deleted are not served while the storage holds them.
@@ -137,12 +144,12 @@ export async function deleteEntries(
   try {
     for await (const found of candidates(scope, selection)) {
       if (found.kind === "alias") {
-        if (found.orphan) batch.push(found.key);
+        if (found.orphan) batch.push({ key: found.key, read: found.read, entry: false });
       } else {
         progress.scanned++;
         if (found.selected) {
           progress.deleted++;
-          batch.push(found.key);
+          batch.push({ key: found.key, read: found.read, entry: true });
         }
       }
       if (batch.length >= DELETE_BATCH) await flush();
@@ -192,17 +199,17 @@ export async function* listKeys(scope: ScanScope, prefix: string): AsyncIterable
 
 /** What a scan finds: an entry (selected by the filter or not), or a redirect alias of a URL. */
 type Candidate =
-  | { kind: "entry"; key: string; entry: CacheEntry; size: number; selected: boolean }
-  | { kind: "alias"; key: string; orphan: boolean };
+  | { kind: "entry"; key: string; entry: CacheEntry; size: number; selected: boolean; read: number }
+  | { kind: "alias"; key: string; orphan: boolean; read: number };
 
 async function* candidates(scope: ScanScope, selection: Selection): AsyncIterableIterator<Candidate> {
   const { test } = selection;
   if (selection.urls === undefined) {
     const entryKeys = filterKeys(listKeys(scope, ""), (key) => !key.startsWith(ALIAS_PREFIX));
-    for await (const { key, record, size } of readRecords(scope, entryKeys)) {
+    for await (const { key, record, size, read } of readRecords(scope, entryKeys)) {
       if (record.kind !== "entry") continue;
       const selected = test === undefined || test(record.entry, scope.now());
-      yield { kind: "entry", key, entry: record.entry, size, selected };
+      yield { kind: "entry", key, entry: record.entry, size, selected, read };
     }
     return;
   }
@@ -231,29 +238,34 @@ async function* urlCandidates(
     return Promise.all([collect(listKeys(scope, prefix)), collect(listKeys(scope, ALIAS_PREFIX + prefix))]);
   }));
   for (const [entryKeys, aliasKeys] of listings) {
-    for await (const { key, record, size } of readRecords(scope, entryKeys)) {
+    for await (const { key, record, size, read } of readRecords(scope, entryKeys)) {
       if (record.kind !== "entry" || seen.has(key)) continue;
       const selected = test === undefined || test(record.entry, scope.now());
       seen.set(key, selected);
-      yield { kind: "entry", key, entry: record.entry, size, selected };
+      yield { kind: "entry", key, entry: record.entry, size, selected, read };
     }
     for await (const alias of readRecords(scope, aliasKeys)) {
       if (alias.record.kind !== "alias") continue;
       // The alias names the slots of the URLs that were asked for: their entries and Vary variants.
       let anyEntry = false, anySelected = false;
       const slots = slotKeys(scope, alias.record.targets);
-      for (const { key, record, size } of await collect(readRecords(scope, slots))) {
+      for (const { key, record, size, read } of await collect(readRecords(scope, slots))) {
         if (record.kind !== "entry") continue;
         anyEntry = true;
         let selected = seen.get(key) ?? false;
         if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
           selected = test === undefined || test(record.entry, scope.now());
           seen.set(key, selected);
-          yield { kind: "entry", key, entry: record.entry, size, selected };
+          yield { kind: "entry", key, entry: record.entry, size, selected, read };
         }
         anySelected ||= selected;
       }
-      yield { kind: "alias", key: alias.key, orphan: !anyEntry || anySelected || test === undefined };
+      yield {
+        kind: "alias",
+        key: alias.key,
+        orphan: !anyEntry || anySelected || test === undefined,
+        read: alias.read,
+      };
     }
   }
 }
@@ -266,11 +278,14 @@ async function* readRecords(
   scope: ScanScope,
   keys: AsyncIterable<string> | Iterable<string>,
   kept?: (size: number) => void,
-): AsyncIterableIterator<{ key: string; record: DecodedRecord; size: number }> {
+): AsyncIterableIterator<{ key: string; record: DecodedRecord; size: number; read: number }> {
   let width = READ_AHEAD;
   const batch: string[] = [];
+  const invalidations = invalidationsOf(scope.storage);
   const read = async function* () {
     const keys = batch.splice(0);
+    // (What a delete checks: whether a session wrote a key since its record was read.)
+    const read = invalidations.keyWrites;
     // A storage that finds a record corrupt below the record format (a Deno KV manifest) deletes
     // it and rejects with a SyntaxError: skipped, as a record that does not decode is.
     const values = await Promise.all(
@@ -296,7 +311,7 @@ async function* readRecords(
         else kept?.(value.length);
         continue;
       }
-      yield { key: keys[i]!, record, size: value.length };
+      yield { key: keys[i]!, record, size: value.length, read };
     }
     if (dropped.length > 0) await Promise.resolve().then(() => scope.storage.delete(dropped)).catch(() => {});
     // Large records: read fewer at once next time, so a batch stays near READ_AHEAD_BYTES.

@@ -72,6 +72,30 @@ export class Invalidations {
    * written over it.
    */
   #written = new Map<string, KeyWrite>();
+  /** Writes of keys ended, counted: {@linkcode Invalidations.keyWrites}. */
+  #keyWrites = 0;
+
+  /**
+   * A count that every write of a key ending from now on passes: taken before a record is read,
+   * it tells whether the key was written since ({@linkcode Invalidations.writtenSince}).
+   */
+  get keyWrites(): number {
+    return this.#keyWrites;
+  }
+
+  /**
+   * Whether the latest write of `key` ended since {@linkcode Invalidations.keyWrites} was `count`:
+   * what the key holds may be newer than a record read of it then. (A write still under way, and
+   * a key whose write has left the {@linkcode REMEMBERED} latest, count as not written: a write
+   * that hangs keeps no delete from going out.)
+   *
+   * @param key A storage key.
+   * @param count {@linkcode Invalidations.keyWrites} when the key's record was read.
+   * @returns Whether the key may hold another record now.
+   */
+  writtenSince(key: string, count: number): boolean {
+    return (this.#written.get(key)?.endedAt ?? 0) > count;
+  }
 
   /**
    * A mark for a request that goes to the network now: each is greater than every mark and
@@ -160,8 +184,10 @@ export class Invalidations {
       done,
       ended: false,
       overtaken: false,
+      endedAt: 0,
       end: () => {
         mine.ended = true;
+        mine.endedAt = ++this.#keyWrites;
         end();
       },
     };
@@ -276,6 +302,8 @@ interface KeyWrite {
   ended: boolean;
   /** Whether a newer write of the key stopped waiting for it: it is undone once it lands. */
   overtaken: boolean;
+  /** {@linkcode Invalidations.keyWrites} once it ended; 0 while under way. */
+  endedAt: number;
   end(): void;
 }
 

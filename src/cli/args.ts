@@ -110,6 +110,10 @@ export function parseCommandLine(args: readonly string[]): Invocation | "help" |
     throw new UsageError("Missing the cache: give a cache URL such as sqlite:./http_cache.db");
   }
   if (command === undefined) {
+    // (`http-cache stats`: the command was given, the cache before it was not.)
+    if ((COMMANDS as string[]).includes(cache)) {
+      throw new UsageError(`Missing the cache before ${cache}: http-cache sqlite:./http_cache.db ${cache}`);
+    }
     throw new UsageError(`Missing the command after ${cache}: one of ${COMMANDS.join(", ")}`);
   }
   if (!(COMMANDS as string[]).includes(command)) {
@@ -168,7 +172,8 @@ export function parseDuration(text: string): number {
 }
 
 function parseLimit(text: string): number {
-  const limit = Number(text);
+  // (Digits only: Number() also takes "0x10", "1e3" and " 5".)
+  const limit = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(limit) || limit <= 0) {
     throw new UsageError(`--limit must be a positive integer: received ${JSON.stringify(text)}`);
   }
