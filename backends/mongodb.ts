@@ -69,7 +69,8 @@ export interface MongoRecord {
 /** Options of {@linkcode MongoDBBackend}. */
 export interface MongoDBBackendOptions {
   /**
-   * The server or replica set, as a `mongodb://` or `mongodb+srv://` connection string.
+   * The server or replica set, as a `mongodb://` or `mongodb+srv://` connection string. The
+   * driver parses it at construction (nothing connects), so a malformed one throws there.
    * @default {"mongodb://127.0.0.1:27017"}
    */
   url?: string;
@@ -123,7 +124,8 @@ export class MongoDBBackend extends CacheBackend {
    *
    * @param options Server, collection and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, `client` or `db` is
+   *   kind, `url` is given with `client` or a `Collection`, or is not a connection string the driver
+   *   accepts (checked without connecting), `client` or `db` is
    *   given with a `Collection`, or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
@@ -164,7 +166,8 @@ export class MongoDBStorage implements Storage {
    *
    * @param options Server, collection and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, `url` is given with `client` or a `Collection`, or is not a MongoDB URL, `client` or `db` is
+   *   kind, `url` is given with `client` or a `Collection`, or is not a connection string the driver
+   *   accepts (checked without connecting), `client` or `db` is
    *   given with a `Collection`, or `db` or `collection` is not a name MongoDB allows.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
    *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
@@ -218,6 +221,9 @@ export class MongoDBStorage implements Storage {
     }
     checkNames(options);
     this.timeout = positiveInteger("MongoDBBackend", "timeout", options.timeout, DEFAULT_MONGODB_TIMEOUT);
+    // The driver parses the connection string when a client is made, which connects nothing; a
+    // string it refuses would otherwise fail every request instead of the construction.
+    if (options.url !== undefined) newClient(options.url, this.timeout);
     this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positiveInteger(
       "MongoDBBackend",
@@ -361,11 +367,7 @@ export class MongoDBStorage implements Storage {
       return { collection: collection as unknown as Collection<MongoRecord> };
     }
     const ours = this.#options.client === undefined;
-    const client = this.#options.client ?? new MongoClient(this.#options.url ?? DEFAULT_MONGODB_URL, {
-      serverSelectionTimeoutMS: this.timeout,
-      connectTimeoutMS: this.timeout,
-      socketTimeoutMS: this.timeout,
-    });
+    const client = this.#options.client ?? newClient(this.#options.url ?? DEFAULT_MONGODB_URL, this.timeout);
     try {
       await client.connect();
     } catch (error) {
@@ -395,6 +397,27 @@ const LOST_SERVER: ReadonlySet<string> = new Set([
   "MongoPoolClearedError",
   "MongoTopologyClosedError",
 ]);
+
+/**
+ * A client for a connection string, unconnected.
+ *
+ * @throws {TypeError} When the driver refuses the connection string (its reason is in the message).
+ */
+function newClient(url: string, timeout: number): MongoClient {
+  try {
+    return new MongoClient(url, {
+      serverSelectionTimeoutMS: timeout,
+      connectTimeoutMS: timeout,
+      socketTimeoutMS: timeout,
+    });
+  } catch (error) {
+    throw new TypeError(
+      `Cannot create MongoDBBackend: url must be a valid mongodb:// or mongodb+srv:// connection string: ${
+        redact((error as Error)?.message ?? String(error))
+      }: received ${redact(url)}`,
+    );
+  }
+}
 
 function isPast(deleteAt: Date | null): boolean {
   return deleteAt instanceof Date && deleteAt.getTime() <= Date.now();

@@ -49,6 +49,9 @@ export const DEFAULT_REDIS_TIMEOUT = 2000;
 /** Default bound on one record: 32 MiB. Larger responses stream through unstored. */
 export const DEFAULT_REDIS_MAX_ENTRY_SIZE = 32 * 1024 * 1024;
 
+/** The largest string Redis takes (`proto-max-bulk-len`, 512 MiB unless raised). */
+const MAX_STRING = 512 * 1024 * 1024;
+
 /** Keys asked for per SCAN step, and deleted per UNLINK. */
 const BATCH = 1000;
 /**
@@ -108,7 +111,8 @@ export interface RedisBackendOptions {
    */
   timeout?: number;
   /**
-   * Largest record kept, in bytes; a larger one is refused (the response is still served).
+   * Largest record kept, in bytes; a larger one is refused (the response is still served). At
+   * most 536,870,912 (512 MiB), the largest string Redis takes.
    * @default {33_554_432} (32 MiB)
    */
   maxEntrySize?: number;
@@ -136,7 +140,8 @@ export class RedisBackend extends CacheBackend {
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
-   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
+   *   `maxEntrySize` exceeds 536,870,912 (512 MiB, the largest string Redis takes by default).
    */
   constructor(options: RedisBackendOptions = {}) {
     super(new RedisStorage(options));
@@ -178,7 +183,8 @@ export class RedisStorage implements Storage {
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
-   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
+   *   `maxEntrySize` exceeds 536,870,912 (512 MiB, the largest string Redis takes by default).
    */
   constructor(options: RedisBackendOptions = {}) {
     knownOptions("RedisBackend", options, {
@@ -227,6 +233,14 @@ export class RedisStorage implements Storage {
       options.maxEntrySize,
       DEFAULT_REDIS_MAX_ENTRY_SIZE,
     );
+    // Redis refuses a larger string (`proto-max-bulk-len`): every such record would be buffered
+    // whole, sent, and then refused by the server.
+    if (this.maxEntrySize > MAX_STRING) {
+      throw new RangeError(
+        `Cannot create RedisBackend: maxEntrySize must be at most ${MAX_STRING} ` +
+          `(a Redis string holds 512 MiB): received ${this.maxEntrySize}`,
+      );
+    }
     this.#injected = options.client;
   }
 

@@ -27,7 +27,14 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
-import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } from "../src/backend_options.ts";
+import {
+  eitherOf,
+  injected,
+  knownOptions,
+  nonEmptyString,
+  nonNegativeInteger,
+  positiveInteger,
+} from "../src/backend_options.ts";
 import { isLocked, whileLocked } from "../src/errors.ts";
 
 /** The table of the cache; the suffix is the schema version, bumped when the schema changes. */
@@ -92,7 +99,9 @@ export interface SQLiteBackendOptions {
   /**
    * How long to wait, in all, for a database locked by another connection, in milliseconds: the
    * attempts are spaced on a timer, so the wait holds up no other request. A `database` passed in
-   * keeps its own busy timeout, which SQLite waits in the calling thread at each attempt.
+   * keeps its own busy timeout, which SQLite waits in the calling thread at each attempt. `0`
+   * waits for nothing: a call that finds the database locked fails at once (a read is then a
+   * miss, a write not stored, each reported to `onError`).
    * @default {5000}
    */
   busyTimeout?: number;
@@ -127,7 +136,8 @@ export class SQLiteBackend extends CacheBackend {
    * @param options Where the database is, and bounds.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, or `path` is not a non-empty string.
-   * @throws {RangeError} When a timeout or bound is not a positive integer.
+   * @throws {RangeError} When `busyTimeout` is not a non-negative integer, or a bound not a positive
+   *   integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {
     super(new SQLiteStorage(options));
@@ -171,7 +181,8 @@ export class SQLiteStorage implements Storage {
    * @param options Where the database is, and bounds.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, or `path` is not a non-empty string.
-   * @throws {RangeError} When a timeout or bound is not a positive integer.
+   * @throws {RangeError} When `busyTimeout` is not a non-negative integer, or a bound not a positive
+   *   integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {
     knownOptions("SQLiteBackend", options, {
@@ -191,7 +202,9 @@ export class SQLiteStorage implements Storage {
       ["exec", "prepare", "close"],
       "an open node:sqlite DatabaseSync or bun:sqlite Database",
     );
-    for (const option of ["busyTimeout", "maxEntrySize", "maxEntries", "maxBytes"] as const) {
+    // 0 waits for no lock: a locked database fails the call at once.
+    nonNegativeInteger("SQLiteBackend", "busyTimeout", options.busyTimeout);
+    for (const option of ["maxEntrySize", "maxEntries", "maxBytes"] as const) {
       positiveInteger("SQLiteBackend", option, options[option]);
     }
     this.#options = { ...options };

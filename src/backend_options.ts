@@ -50,6 +50,35 @@ export function positiveInteger<Fallback extends number | undefined = undefined>
 }
 
 /**
+ * A non-negative integer option (a wait that may be none), or nothing.
+ *
+ * @param backend The class being created.
+ * @param option The option's name.
+ * @param value What was given.
+ * @returns The value.
+ * @throws {TypeError} When the value given is not a number.
+ * @throws {RangeError} When the value given is a number but not a non-negative safe integer.
+ */
+export function nonNegativeInteger(
+  backend: string,
+  option: string,
+  value: number | undefined,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot create ${backend}: ${option} must be a non-negative integer: received ${describe(value)}`,
+    );
+  }
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot create ${backend}: ${option} must be a non-negative integer: received ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
  * The userinfo of each URL in a text: scheme, `//` and username (group 1), then `:` and the
  * password (group 2) up to the authority's last `@`, where URL parsers end userinfo, so a
  * password may hold `@`. Anywhere in the text: a `kv:https://…` URL, or one in a message.

@@ -86,7 +86,7 @@ export class CacheAccess {
     if (call === "call") return this.#read(flow, key, call);
     // Reads rest after failures: a miss at once, as for a failed read. Once the rest is over, one
     // read goes as the probe, in the background: the request does not wait for it.
-    if (call === "probe") this.track(this.#read(flow, key, call));
+    if (call === "probe") this.track(this.#read(flow, key, call), "read", flow);
     return SKIPPED;
   }
 
@@ -163,7 +163,7 @@ export class CacheAccess {
     if (call === undefined) return entry;
     const written = this.#write(flow, found, entry, asked, deleteAt, call, record);
     // Once the writes' rest is over, one write goes as the probe: no request waits for it.
-    if (call === "probe") this.track(written);
+    if (call === "probe") this.track(written, "write", flow);
     else await written;
     return entry;
   }
@@ -251,7 +251,7 @@ export class CacheAccess {
    */
   replacedUnstored(flow: Flow, key: string, found: Found | undefined): undefined {
     if (mayHoldEntry(flow, found)) {
-      this.track(this.discard(flow, key, "unstorable"));
+      this.track(this.discard(flow, key, "unstorable"), "delete", flow);
     }
     return undefined;
   }
@@ -429,15 +429,20 @@ export class CacheAccess {
   }
 
   /**
-   * Keeps background work (refreshes, writes) for `close()` and hands it to `waitUntil`.
+   * Keeps background work (refreshes, writes) for `close()` and hands it to `waitUntil`; a
+   * `waitUntil` that throws (or rejects) is reported as a failure of the work's operation.
    *
    * @param work The work; its failure is the work's own business.
+   * @param operation What the work does.
+   * @param request The request it is done for.
    */
-  track(work: Promise<unknown>): void {
+  track(work: Promise<unknown>, operation: ErrorContext["operation"], request: Reported): void {
     const tracked = work.catch(() => {});
     this.#background.add(tracked);
     tracked.finally(() => this.#background.delete(tracked));
-    if (this.#o.waitUntil !== undefined) callSafely(this.#o.waitUntil, tracked);
+    if (this.#o.waitUntil !== undefined) {
+      callSafely(this.#o.waitUntil, tracked, (error) => this.report(error, operation, request));
+    }
   }
 
   /**
@@ -445,9 +450,11 @@ export class CacheAccess {
    * ({@linkcode settledWithin}).
    *
    * @param work The work.
+   * @param operation What the work does.
+   * @param request The request it is done for.
    */
-  awaited(work: Promise<unknown>): Promise<void> {
-    this.track(work);
+  awaited(work: Promise<unknown>, operation: ErrorContext["operation"], request: Reported): Promise<void> {
+    this.track(work, operation, request);
     return settledWithin(work);
   }
 

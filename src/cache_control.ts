@@ -12,7 +12,10 @@ export interface CacheControl {
   maxAge?: number;
   /** `s-maxage` in seconds (shared caches only). */
   sMaxAge?: number;
-  /** `max-stale` in seconds; `Infinity` when given without a value (request directive). */
+  /**
+   * `max-stale` in seconds; `Infinity` when given without a value, `0` when invalid, the least of
+   * them when repeated (request directive).
+   */
   maxStale?: number;
   /** `min-fresh` in seconds (request directive). */
   minFresh?: number;
@@ -136,7 +139,10 @@ function parseDirectives(value: string): CacheControl {
     } else if (Object.hasOwn(FLAGS, name)) {
       result[FLAGS[name as keyof typeof FLAGS]] = true;
     } else if (name === "max-stale") {
-      result.maxStale = argument === undefined ? Infinity : parseDeltaSeconds(argument) ?? 0;
+      // Repeated, the least stale-tolerant occurrence counts (§4.2.1: honour the most restrictive),
+      // an invalid one as 0: never more staleness than any one occurrence allows.
+      const seconds = argument === undefined ? Infinity : parseDeltaSeconds(argument) ?? 0;
+      result.maxStale = Math.min(result.maxStale ?? Infinity, seconds);
     } else if (name === "no-cache" || name === "private") {
       const field = name === "no-cache" ? "noCache" : "private";
       // Only a quoted, non-empty list qualifies the directive (§5.2.2.4, §5.2.2.7); anything

@@ -193,6 +193,8 @@ export class Exchange {
           settle(storable ? entry : undefined);
           this.#access.track(
             this.#access.update(flow, stale!, freshened, asked).finally(() => lead?.release()),
+            "write",
+            flow,
           );
           const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
           const stored = storable && this.#access.writing;
@@ -216,7 +218,7 @@ export class Exchange {
         const kept = freshened?.storable ? freshened.entry : undefined;
         const member = this.#record(flow, response, kept, fwd, conditional);
         if (freshened?.storable) settle(freshened.entry);
-        await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked));
+        await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked), "write", flow);
         settle(undefined);
         return this.#wrap(flow, response, undefined, kept, member, stale!.key);
       }
@@ -272,7 +274,7 @@ export class Exchange {
       };
       const store = (bytes: Promise<TakenBody | undefined>) => {
         const stored = bytes.then(keep, dropped).finally(() => settle(undefined));
-        this.#access.track(stored);
+        this.#access.track(stored, "write", flow);
         return stored;
       };
       // The waiters get the entry once the body has ended; one of no declared length (a feed, which
@@ -322,7 +324,7 @@ export class Exchange {
       .then((response) => response.body?.pipeTo(new WritableStream()))
       .catch((error) => closing.aborted || this.#access.report(error, "revalidate", flow))
       .finally(() => this.#refreshing.delete(found.key));
-    this.#access.track(work);
+    this.#access.track(work, "revalidate", flow);
   }
 
   /**

@@ -16,13 +16,19 @@ export interface CachedFetch {
   (input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse>;
   /** The session behind it. */
   readonly session: CachedSession;
+  /**
+   * Closes the session, as `session.close()` does (`await using fetch = cachedFetch()`); only
+   * where the runtime defines `Symbol.asyncDispose`.
+   */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
  * Creates a drop-in replacement for `fetch` with a cache in front of it.
  *
  * @param options The session's options.
- * @returns A function with the signature of fetch.
+ * @returns A function with the signature of fetch, and the session at `.session`; `await using`
+ *   closes the session.
  * @throws {TypeError | RangeError} When an option is invalid.
  *
  * @example
@@ -42,7 +48,19 @@ export function cachedFetch(options: CachedSessionOptions = {}): CachedFetch {
   const fetch = (input: RequestInfo | URL, init?: CacheRequestInit): Promise<CachedResponse> =>
     askedByOrigin(session) ? initial(input, init) as Promise<never> : session.fetch(input, init);
   // (Set as the global fetch, it keeps what the runtime hangs there.)
-  return withMembersOf(Object.assign(fetch, { session }), initial);
+  return withMembersOf(disposing(Object.assign(fetch, { session })), initial);
+}
+
+/** Gives a fetch `[Symbol.asyncDispose]`, closing its session, where the runtime has the symbol. */
+function disposing<T extends { session: CachedSession }>(fetch: T): T & CachedFetch {
+  if (typeof Symbol.asyncDispose === "symbol") {
+    Object.defineProperty(fetch, Symbol.asyncDispose, {
+      value: () => fetch.session.close(),
+      writable: true,
+      configurable: true,
+    });
+  }
+  return fetch as T & CachedFetch;
 }
 
 /**
@@ -98,11 +116,11 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
     : options;
   const cached = cachedFetch(given);
   const entry: CachedFetch = withMembersOf(
-    Object.assign(
+    disposing(Object.assign(
       (input: RequestInfo | URL, init?: CacheRequestInit) =>
         installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
       { session: cached.session },
-    ),
+    )),
     original,
   );
   globalThis.fetch = entry as typeof fetch;

@@ -9,6 +9,7 @@ import { MemoryBackend } from "../backends/memory.ts";
 import { type KeyRequest, matchedHeaderNames } from "./cache_keys.ts";
 import { DEFAULT_CACHE_STATUS_NAME, serializeCacheName } from "./cache_status.ts";
 import type { CacheEvent } from "./events.ts";
+import { normalizeMethod } from "./request.ts";
 import {
   checkExpireAfter,
   compileUrlPatterns,
@@ -22,7 +23,8 @@ import {
 export interface ErrorContext {
   /**
    * The cache operation that failed: `read` also for a request whose key could not be worked out
-   * (a `keyFn` or a request body that failed), `write` also for a `filter` that threw.
+   * (a `keyFn` or a request body that failed), `write` also for a `filter` that threw; for a
+   * `waitUntil` that threw, the operation of the work it was handed.
    */
   operation: "read" | "write" | "delete" | "revalidate";
   /** The request's method and URL, as `"GET https://…"`. */
@@ -76,7 +78,9 @@ export interface CachedSessionOptions {
   /**
    * Request methods whose responses may be stored. A `HEAD` is answered from the stored `GET` of
    * its URL (when `GET` or `HEAD` is listed), else, when `HEAD` is listed, from a `HEAD` response
-   * stored on its own, which never answers a `GET`.
+   * stored on its own, which never answers a `GET`. Names are matched as fetch sends them:
+   * `DELETE`, `GET`, `HEAD`, `OPTIONS`, `POST` and `PUT` in any case, any other method exactly as
+   * written (`"purge"` allows `purge`, not `PURGE`).
    * @default {["GET", "HEAD"]}
    */
   allowedMethods?: readonly string[];
@@ -140,8 +144,9 @@ export interface CachedSessionOptions {
    * Keeps background work (refreshes, writes, the rest of a body its caller did not read) alive
    * on serverless hosts: it is handed each piece of that work as a promise that never rejects.
    * It is called as a plain function, with no `this`: pass `(work) => ctx.waitUntil(work)`, not
-   * `ctx.waitUntil`, which throws without its `ctx` on Cloudflare Workers (and what it throws is
-   * ignored, so nothing would be kept alive).
+   * `ctx.waitUntil`, which throws without its `ctx` on Cloudflare Workers. What it throws (or
+   * the promise it returns rejects with) goes to `onError`, with the operation of the work it was
+   * handed; the request goes on, and the work still runs, kept alive by nothing.
    */
   waitUntil?: (promise: Promise<unknown>) => void;
   /**
@@ -252,8 +257,9 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
       ),
     ),
     allowedMethods: new Set(
-      list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], "string", isToken, "method names").map((m) =>
-        m.toUpperCase()
+      // As fetch sends them: the six standard methods in upper case, any other as written.
+      list(o.allowedMethods, "allowedMethods", ["GET", "HEAD"], "string", isToken, "method names").map(
+        normalizeMethod,
       ),
     ),
     filter: fn(o.filter, "filter"),

@@ -294,13 +294,19 @@ Deno.test("sqlite: an injected database gets the table and is left open", async 
 });
 
 Deno.test("sqlite: bad options fail at construction, naming the option", () => {
-  for (const option of ["busyTimeout", "maxEntrySize", "maxEntries", "maxBytes"] as const) {
+  for (const option of ["maxEntrySize", "maxEntries", "maxBytes"] as const) {
     for (const value of [0, -1, 1.5, NaN]) {
       throws(() => new SQLiteBackend({ [option]: value }), {
         name: "RangeError",
         message: `Cannot create SQLiteBackend: ${option} must be a positive integer: received ${value}`,
       });
     }
+  }
+  for (const value of [-1, 1.5, NaN]) {
+    throws(() => new SQLiteBackend({ busyTimeout: value }), {
+      name: "RangeError",
+      message: `Cannot create SQLiteBackend: busyTimeout must be a non-negative integer: received ${value}`,
+    });
   }
   throws(() => new SQLiteBackend({ path: "" }), {
     name: "TypeError",

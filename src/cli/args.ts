@@ -155,20 +155,23 @@ export function parseCommandLine(args: readonly string[]): Invocation | "help" |
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
 /**
- * Parses a duration such as `90s`, `15m`, `12h`, `7d` or `2w` (a bare number is seconds).
+ * Parses a duration such as `90s`, `15m`, `12h`, `7d` or `2w` (a bare number is seconds). Units
+ * are read in either case (`7D`), but for `M`: minutes to some, months to others.
  *
  * @param text The duration.
  * @returns Seconds.
  * @throws {UsageError} When it is not a duration.
  */
 export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)([smhdw]?)$/.exec(text.trim());
-  if (match === null) {
+  // Units in either case, but M: minutes to some, months to others (systemd, ISO 8601).
+  const match = /^(\d+(?:\.\d+)?)([smhdw]?)$/i.exec(text.trim());
+  if (match === null || match[2] === "M") {
     throw new UsageError(
-      `--older-than must be a duration such as 30s, 15m, 12h, 7d or 2w: received ${JSON.stringify(text)}`,
+      `--older-than must be a duration such as 30s, 15m, 12h, 7d or 2w (units s, m, h, d, w; ` +
+        `m is minutes, M is refused): received ${JSON.stringify(text)}`,
     );
   }
-  return Number(match[1]) * UNITS[match[2] || "s"]!;
+  return Number(match[1]) * UNITS[(match[2] || "s").toLowerCase()]!;
 }
 
 function parseLimit(text: string): number {

@@ -197,14 +197,28 @@ export async function show({ cache, run, io, now }: CommandContext): Promise<voi
  * target, reported under the target's key (the alias key itself holds no entry to show).
  */
 async function readKey(cache: CacheBackend, key: string): Promise<StoredEntry | undefined> {
-  const record = await cache.read(key);
+  const record = await readDecoded(cache, key);
   if (record === undefined) return undefined;
   if ("entry" in record) return { key, entry: record.entry, size: NaN };
   const target = record.targets[0]!;
-  const followed = await cache.read(target);
+  const followed = await readDecoded(cache, target);
   return followed !== undefined && "entry" in followed
     ? { key: target, entry: followed.entry, size: NaN }
     : undefined;
+}
+
+/**
+ * A record, or `undefined` for none, or a corrupt one (which the read deletes): as for a URL,
+ * whose scan skips corrupt records, `show` then finds nothing stored.
+ */
+async function readDecoded(cache: CacheBackend, key: string): ReturnType<CacheBackend["read"]> {
+  try {
+    return await cache.read(key);
+  } catch (error) {
+    // (Corrupt, to the record format or to the storage itself: a Deno KV manifest.)
+    if ((error as Error).cause instanceof SyntaxError) return undefined;
+    throw error;
+  }
 }
 
 /**

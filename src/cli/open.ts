@@ -154,19 +154,38 @@ function refusedAsUsage<T>(create: () => T): T {
   }
 }
 
-/** Removes the CLI's own query parameters; drivers reject parameters they do not know. */
-function takeParams(spec: string, names: string[]): { url: string; params: URLSearchParams } {
+/**
+ * Removes the CLI's own query parameters (the first of each name counts); drivers reject
+ * parameters they do not know, and get the others as written. A value is percent-decoded as a
+ * URL's query is, not as a form: `+` is a plus sign (`?prefix=app+v2:`), `%20` a space.
+ */
+function takeParams(spec: string, names: string[]): { url: string; params: Map<string, string> } {
   const at = spec.indexOf("?");
-  const params = new URLSearchParams(at === -1 ? "" : spec.slice(at + 1));
-  const taken = new URLSearchParams();
-  for (const name of names) {
-    const value = params.get(name);
-    if (value !== null) taken.set(name, value);
-    params.delete(name);
+  const taken = new Map<string, string>();
+  if (at === -1) return { url: spec, params: taken };
+  const rest: string[] = [];
+  for (const pair of spec.slice(at + 1).split("&")) {
+    const equals = pair.indexOf("=");
+    const name = percentDecoded(equals === -1 ? pair : pair.slice(0, equals));
+    if (!names.includes(name)) {
+      if (pair !== "") rest.push(pair);
+    } else if (!taken.has(name)) {
+      taken.set(name, percentDecoded(equals === -1 ? "" : pair.slice(equals + 1)));
+    }
   }
-  const rest = params.toString();
-  const base = at === -1 ? spec : spec.slice(0, at);
-  return { url: rest === "" ? base : `${base}?${rest}`, params: taken };
+  const base = spec.slice(0, at);
+  return { url: rest.length === 0 ? base : `${base}?${rest.join("&")}`, params: taken };
+}
+
+/** Decodes the valid percent-encoded UTF-8 of a text; anything else stays as written. */
+function percentDecoded(text: string): string {
+  return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 /** Refuses a missing file (opening would create one) and a database without the cache's table. */
