@@ -191,12 +191,13 @@ export class Exchange {
           const { entry, storable } = freshened;
           // (A 304 that says the response may no longer be stored, `no-store` say, deletes it.)
           settle(storable ? entry : undefined);
+          const at = storable ? freshenedSlot(stale!, cached!, entry) : stale!;
           this.#access.track(
-            this.#access.update(flow, stale!, freshened, asked).finally(() => lead?.release()),
+            this.#access.update(flow, at, freshened, asked).finally(() => lead?.release()),
             "write",
             flow,
           );
-          const found = { key: stale!.key, entry, viaAlias: stale!.viaAlias };
+          const found = { key: at.key, entry, viaAlias: at.viaAlias };
           const stored = storable && this.#access.writing;
           const served = this.#serve(flow, found, "revalidated", { fwd, status: 304, stored });
           // The 304's own Set-Cookie answers this request: its caller gets it, as from fetch, though
@@ -218,9 +219,10 @@ export class Exchange {
         const kept = freshened?.storable ? freshened.entry : undefined;
         const member = this.#record(flow, response, kept, fwd, conditional);
         if (freshened?.storable) settle(freshened.entry);
-        await this.#access.awaited(this.#access.update(flow, stale!, freshened, asked), "write", flow);
+        const at = kept === undefined ? stale! : freshenedSlot(stale!, cached, kept);
+        await this.#access.awaited(this.#access.update(flow, at, freshened, asked), "write", flow);
         settle(undefined);
-        return this.#wrap(flow, response, undefined, kept, member, stale!.key);
+        return this.#wrap(flow, response, undefined, kept, member, at.key);
       }
       asked = await this.#access.invalidateFor(flow, response, asked);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
@@ -404,4 +406,20 @@ function without(flow: Flow, names: readonly string[]): Flow {
   const headers = new Headers(flow.headers);
   for (const name of names) headers.delete(name);
   return { ...flow, headers, init: { ...flow.init, headers }, conditional: false };
+}
+
+/**
+ * Where an entry that a `304` or a `HEAD` response freshened is kept: where it was found, unless
+ * it was a Vary variant whose response now names other headers than the primary slot's entry (it
+ * starts a new generation, `varyGenerationOf`). It then takes the primary slot, as a new response
+ * with those names does: beside it, under the primary's generation no more, no lookup selects it.
+ *
+ * @param stale Where the entry was found.
+ * @param cached The entry as found.
+ * @param entry The entry freshened.
+ * @returns Where to keep it.
+ */
+function freshenedSlot(stale: Found, cached: CacheEntry, entry: CacheEntry): Found {
+  if (stale.beside === undefined || entry.varyGeneration === cached.varyGeneration) return stale;
+  return { ...stale, key: stale.beside, beside: undefined };
 }

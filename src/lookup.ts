@@ -280,7 +280,7 @@ async function lookupUnder(
     // Through an alias, the variant too must be what a redirect led here with: one stored for the
     // aliased URL's own response (before its redirect) is that URL's, not this one's.
     if (viaAlias && !await ledHere(flow, other.entry, slot, o)) return undefined;
-    found = { ...other, viaAlias, primary };
+    found = { ...other, viaAlias, primary, beside: key };
   }
   // What a redirect led to is served only while its alias holds: the alias is read for it alone.
   if (!viaAlias && found.entry.redirected && !await aliasHolds(flow, found.entry, key, o, read)) {

@@ -45,6 +45,8 @@ export interface Found {
   viaAlias: boolean;
   /** The entry in the request's own primary slot, matching or not (decides where a variant goes). */
   primary?: CacheEntry | undefined;
+  /** For an entry found beside the primary slot (a Vary variant), that slot's key. */
+  beside?: string | undefined;
   /**
    * For a reload, which uses nothing stored: the stored response its answer replaces, the one a
    * lookup would have selected (under `key`, the primary slot or a variant beside it), if any.
