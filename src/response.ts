@@ -5,7 +5,7 @@
  */
 
 import type { CacheEntry } from "./record.ts";
-import { appendAll, builtBare, storedBody, takeUnread } from "./served_body.ts";
+import { appendAll, builtBare, CLONE_SHARES_BYTES, storedBody, takeUnread } from "./served_body.ts";
 
 /** What every Response constructor accepts as a status text (Fetch: reason-phrase, as a ByteString). */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -101,6 +101,8 @@ export class CachedResponse extends Response {
   #statusText: string | undefined;
   /** The body's stream as built, when it was built with one: its whole may be taken unread. */
   #stream: ReadableStream<Uint8Array> | undefined;
+  /** The bytes it was built from, where its clone would share its buffer ({@linkcode CLONE_SHARES_BYTES}). */
+  #bytes: Uint8Array<ArrayBuffer> | undefined;
 
   /**
    * Creates a response. Most code gets one from `CachedSession.fetch` instead.
@@ -128,6 +130,7 @@ export class CachedResponse extends Response {
     if (bare) appendAll(this.headers, init.headers);
     if (aside) this.#statusText = init.statusText ?? "";
     if (body instanceof ReadableStream) this.#stream = body;
+    else if (CLONE_SHARES_BYTES && body instanceof Uint8Array) this.#bytes = body as Uint8Array<ArrayBuffer>;
     this.#source = source;
     this.#info = info;
   }
@@ -362,8 +365,9 @@ export class CachedResponse extends Response {
   override clone(): CachedResponse {
     const copy = super.clone();
     // This response's own status: the copy's is 200 when this one's was refused (#withStatus).
+    // Built from bytes where a clone shares them: the constructor copies them, its own to read.
     return CachedResponse.#withStatus(
-      copy.body,
+      this.#bytes ?? copy.body,
       { status: this.status, statusText: this.statusText, headers: copy.headers, type: this.type },
       this.#source,
       this.#info,
