@@ -128,15 +128,21 @@ async function hotUrlWhileFrozen(
   storage: Switched,
 ): Promise<void> {
   const url = `${o.url}/hot`;
-  equal((await get(session, url)).fromCache, false);
-  equal((await get(session, url)).fromCache, true, "stored while the server answers");
+  // Stored, and served from the store, while the server answers. On a loaded machine a call may
+  // outlast TIMEOUT even so (the first one opens the connection, to a server just started): that
+  // request is reported, and rightly, and goes to the origin; the next one tries again. Only what
+  // follows the freeze is counted.
+  for (let requests = 1; !(await get(session, url)).fromCache; requests++) {
+    ok(requests < 10, `not served from the store after ${requests} requests: ${operations()}`);
+  }
+  const before = errors.length;
   await server.pause();
   for (let i = 0; i < 3; i++) equal((await get(session, url)).fromCache, false);
-  deepEqual(operations(), ["read", "write", "read", "write", "read"]);
+  deepEqual(operations().slice(before), ["read", "write", "read", "write", "read"]);
   const calls = storage.calls;
   for (let i = 0; i < 5; i++) equal((await get(session, url)).fromCache, false);
   equal(storage.calls, calls, "no request reached the frozen server while reads rest");
-  equal(errors.length, 5);
+  equal(errors.length - before, 5, "nothing more was reported");
 }
 
 const noRedis = await redisServerMissing();
