@@ -84,14 +84,16 @@ export interface PolicyRequest {
 
 /**
  * Parses the request's caching directives; `Pragma: no-cache` counts as `Cache-Control: no-cache`
- * when the request has no `Cache-Control` (RFC 9111 §5.4).
+ * when the request has no `Cache-Control` that the cache understands: none, or one of extension
+ * directives alone (RFC 9111 §5.4: "present and understood").
  *
  * @param headers Request headers.
  * @returns The directives.
  */
 export function requestDirectives(headers: Headers): CacheControl {
   const value = headers.get("cache-control");
-  if (value !== null) return parseCacheControl(value);
+  const directives = value === null ? undefined : parseCacheControl(value);
+  if (directives !== undefined && Object.keys(directives).length > 0) return directives;
   const pragma = headers.get("pragma");
   return pragma !== null && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma) ? { noCache: true } : {};
 }

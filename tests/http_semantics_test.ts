@@ -274,6 +274,17 @@ Deno.test("RFC 9111 §5.2.1 request directives", async (t) => {
   await t.step("Pragma: no-cache without Cache-Control → validated", async () => {
     assertEquals((await s.get({ headers: { pragma: "no-cache" } })).response.fromCache, false);
   });
+  await t.step(
+    "Pragma: no-cache beside a Cache-Control of extension directives alone → validated",
+    async () => {
+      // §5.4: Pragma is ignored only when Cache-Control is "present and understood".
+      const headers = { pragma: "no-cache", "cache-control": 'community="UCI"' };
+      assertEquals((await s.get({ headers })).response.fromCache, false);
+      // Beside one the cache understands, Pragma is ignored: the fresh response is served.
+      const understood = { pragma: "no-cache", "cache-control": "max-stale" };
+      assertEquals((await s.get({ headers: understood })).response.fromCache, true);
+    },
+  );
   await t.step("only-if-cached on a miss → 504", async () => {
     const r = await s.session.fetch("http://127.0.0.1/other#part", {
       headers: { "cache-control": "only-if-cached" },
