@@ -48,6 +48,13 @@ export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
 /** Fraction of (Date − Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2). */
 export const HEURISTIC_FRACTION = 0.1;
 
+/**
+ * Longest heuristic freshness, in seconds: a week. A `Last-Modified` of 1970 (files of a
+ * reproducible build, a Nix store, an mtime of 0) or of year 1 (a framework's "unknown") would
+ * else keep a response fresh for years, never revalidated, though its origin said nothing of it.
+ */
+export const HEURISTIC_MAX = 7 * 24 * 60 * 60;
+
 /** Statuses on which `stale-if-error` allows a stale response (RFC 5861 §4). */
 export const ERROR_STATUSES: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
@@ -187,7 +194,7 @@ export function explicitLifetime(
 
 /**
  * Heuristic freshness (RFC 9111 §4.2.2): for a heuristically cacheable status with
- * `Last-Modified`, 10% of the time between it and `Date`. "If a response with the public directive
+ * `Last-Modified`, 10% of the time between it and `Date`, a week at most ({@linkcode HEURISTIC_MAX}). "If a response with the public directive
  * has no explicit freshness information, it is heuristically cacheable" whatever its status
  * (§5.2.2.9).
  *
@@ -207,7 +214,7 @@ export function heuristicLifetime(
   const lastModified = parseHttpDate(headers.get("last-modified"));
   const date = parseHttpDate(headers.get("date")) ?? responseTime;
   if (lastModified === undefined || lastModified >= date) return undefined;
-  return Math.floor(((date - lastModified) / 1000) * HEURISTIC_FRACTION);
+  return Math.min(Math.floor(((date - lastModified) / 1000) * HEURISTIC_FRACTION), HEURISTIC_MAX);
 }
 
 /**

@@ -109,6 +109,18 @@ const freshness: FreshnessCase[] = [
     hit: false,
   },
   {
+    name: "heuristic freshness lasts a week at most (a Last-Modified of 1970)",
+    headers: () => ({ "last-modified": "Thu, 01 Jan 1970 00:00:01 GMT" }),
+    wait: 7 * 86400 - 60,
+    hit: true,
+  },
+  {
+    name: "heuristic freshness lasts a week at most, then runs out",
+    headers: () => ({ "last-modified": "Thu, 01 Jan 1970 00:00:01 GMT" }),
+    wait: 7 * 86400 + 60,
+    hit: false,
+  },
+  {
     name: "negative max-age is invalid, hence stale",
     headers: () => ({ "cache-control": "max-age=-5" }),
     wait: 0,
