@@ -135,11 +135,12 @@ export class Exchange {
     // What the origin sent is stored, and shared with waiters, only if its URL was not invalidated
     // since it was asked for (RFC 9111 §4.4).
     let asked = this.#access.mark();
-    const settle = (entry: CacheEntry | undefined) => {
+    // (`alias`: the slot of an entry the request reached through a redirect alias, see `Outcome`.)
+    const settle = (entry: CacheEntry | undefined, alias?: string) => {
       if (entry === undefined) lead?.release();
       // A waiter may have come after the invalidation: the waiters ask again, one of them leading.
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
-      else lead?.settle({ kind: "entry", entry, asked });
+      else lead?.settle({ kind: "entry", entry, asked, ...(alias !== undefined && { alias }) });
     };
     // Shared with no one, a body the caller alone reads on follows its signal, as fetch's does.
     const unshared = (response: Response) => {
@@ -190,8 +191,8 @@ export class Exchange {
           const freshened = freshen(o, flow, cached!, response, requestTime, responseTime);
           const { entry, storable } = freshened;
           // (A 304 that says the response may no longer be stored, `no-store` say, deletes it.)
-          settle(storable ? entry : undefined);
           const at = storable ? freshenedSlot(stale!, cached!, entry) : stale!;
+          settle(storable ? entry : undefined, at.viaAlias ? at.key : undefined);
           this.#access.track(
             this.#access.update(flow, at, freshened, asked).finally(() => lead?.release()),
             "write",

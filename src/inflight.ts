@@ -21,8 +21,10 @@ export type Outcome =
   /**
    * A response the waiters may use, as if it had been stored already, and the leader's mark
    * (`CacheAccess.mark`): a waiter that wakes after an invalidation of its URL does not use it.
+   * `alias`: the key of the slot it stands in when the leader reached it through a redirect alias
+   * (a revalidated entry that a redirect fetch followed led to): the waiters serve it as found there.
    */
-  | { kind: "entry"; entry: CacheEntry; asked: number }
+  | { kind: "entry"; entry: CacheEntry; asked: number; alias?: string }
   /** The origin failed (network error, broken body): every waiter fails the same way. */
   | { kind: "error"; error: unknown }
   /**

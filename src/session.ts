@@ -260,10 +260,14 @@ export class CachedSession implements AsyncDisposable {
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());
         // The entry stands where the leader stored it: beside another variant that the primary
-        // slot holds, which a revalidation of it must not overwrite.
+        // slot holds, which a revalidation of it must not overwrite; or in the slot of the URL whose
+        // redirect led here, which the leader revalidated through its alias (served as a hit
+        // through the alias is: not marked as redirected, and under that slot's key).
         const primary = found?.viaAlias ? undefined : found?.primary;
-        const key = slotKey(flow.key, joined.entry, primary, flow.headers);
-        found = { key, entry: joined.entry, viaAlias: false, primary };
+        const { entry, alias } = joined;
+        found = alias !== undefined
+          ? { key: alias, entry, viaAlias: true }
+          : { key: slotKey(flow.key, entry, primary, flow.headers), entry, viaAlias: false, primary };
         use = usabilityFor(flow, joined.entry, o);
       } else if (joined?.kind === "error" || joined?.kind === "error-status") {
         // The origin failed for the request this one waited on: serve stale, or fail alike (after
