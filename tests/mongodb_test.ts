@@ -143,7 +143,12 @@ Deno.test({
       timeout,
     });
     try {
-      await storage.set("key", new Uint8Array([1, 2]), Infinity);
+      // (The first connect may take longer than the timeout on a loaded machine: tried again.)
+      for (let attempt = 1;; attempt++) {
+        const stored = await storage.set("key", new Uint8Array([1, 2]), Infinity).then(() => true, () => false);
+        if (stored || attempt === 5) break;
+      }
+      deepEqual(await storage.get("key"), new Uint8Array([1, 2]));
       proxy.silence();
       // Each call settles within the timeout. One may fail: the first, unless the driver retries
       // it on a new connection in time, or else the one its monitoring connection (silent too)

@@ -176,7 +176,9 @@ Deno.test({
     const timeout = 300;
     const storage = new RedisStorage({ url: server.url, timeout });
     try {
-      await storage.set("key", new Uint8Array([1, 2]), Infinity);
+      // (The first connect to a server just started may take longer than the timeout on a loaded
+      // machine: that one is a timeout like any other, and the next command connects anew.)
+      await eventually(() => storage.set("key", new Uint8Array([1, 2]), Infinity));
       deepEqual(await storage.get("key"), new Uint8Array([1, 2]));
 
       await server.pause(); // hung: connected, never answers
@@ -189,7 +191,7 @@ Deno.test({
       await rejectsWithin(storage.set("key", new Uint8Array([3]), Infinity), timeout);
 
       await server.start();
-      equal(await storage.get("key"), undefined, "the same instance reconnects");
+      equal(await eventually(() => storage.get("key")), undefined, "the same instance reconnects");
       await storage.set("key", new Uint8Array([3]), Infinity);
       deepEqual(await storage.get("key"), new Uint8Array([3]));
     } finally {
@@ -237,6 +239,17 @@ Deno.test("redis: a server that accepts but never answers does not hang connecti
     await new Promise((resolve) => silent.close(resolve));
   }
 });
+
+/** What `call` resolves to, tried up to five times while it rejects (a slow connect under load). */
+async function eventually<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt === 5) throw error;
+    }
+  }
+}
 
 async function rejectsWithin(promise: Promise<unknown>, timeout: number): Promise<void> {
   const start = performance.now();
