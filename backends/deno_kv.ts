@@ -80,7 +80,8 @@ export interface DenoKVBackendOptions {
   /** An open `Deno.Kv` or `@deno/kv` instance to use instead; `close()` leaves it open. */
   kv?: KvLike;
   /**
-   * Prefix of every key the cache writes; the last part is the schema version.
+   * Prefix of every key the cache writes; the last part is the schema version. It takes at most
+   * 1,977 bytes of KV's 2,048-byte keys (each part its UTF-8 bytes and 2).
    * @default {["http_cache", "v1"]}
    */
   prefix?: readonly string[];
@@ -112,7 +113,8 @@ export class DenoKVBackend extends CacheBackend {
    * @param options Where the database is, key prefix, size bound.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
-   * @throws {RangeError} When `maxEntrySize` is not a positive integer.
+   * @throws {RangeError} When `maxEntrySize` is not a positive integer, or `prefix` takes more than
+   *   1,977 bytes of a KV key (each part its UTF-8 bytes and 2), leaving no room for the cache's keys.
    */
   constructor(options: DenoKVBackendOptions = {}) {
     super(new DenoKVStorage(options));
@@ -140,6 +142,13 @@ const PARALLEL_DELETES = 16;
 // "§" (they are printable ASCII), so that form is no other key's, and reads as itself.
 const MAX_KEY_BYTES = 2048;
 const LONG_KEY_MARK = "\u00a7";
+/**
+ * Bytes a prefix leaves, at least, to the last part of an entry's key: a long key's digest form
+ * takes 26, a chunk's key 47 after the prefix's "entry".
+ */
+const MIN_KEY_ROOM = 64;
+/** The most bytes a prefix's parts take in a KV key (each part's bytes and two of framing). */
+const MAX_PREFIX_BYTES = MAX_KEY_BYTES - MIN_KEY_ROOM - 7;
 
 interface Manifest {
   deleteAt: number;
@@ -167,7 +176,8 @@ export class DenoKVStorage implements Storage {
    * @param options Where the database is, key prefix, size bound.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
-   * @throws {RangeError} When `maxEntrySize` is not a positive integer.
+   * @throws {RangeError} When `maxEntrySize` is not a positive integer, or `prefix` takes more than
+   *   1,977 bytes of a KV key (each part its UTF-8 bytes and 2), leaving no room for the cache's keys.
    */
   constructor(options: DenoKVBackendOptions = {}) {
     const name = "DenoKVBackend";
@@ -190,6 +200,14 @@ export class DenoKVStorage implements Storage {
     this.#path = options.path;
     this.#injected = options.kv;
     this.#keyRoom = MAX_KEY_BYTES - [...prefix, "entry"].reduce((sum, part) => sum + partBytes(part), 0);
+    // A prefix that leaves no room for a record's key (nor its chunks' keys) would fail every call.
+    if (this.#keyRoom < MIN_KEY_ROOM) {
+      throw new RangeError(
+        `Cannot create ${name}: prefix must take at most ${MAX_PREFIX_BYTES} bytes of a ${MAX_KEY_BYTES}-byte ` +
+          `KV key (each part its UTF-8 bytes and 2), leaving room for the cache's keys: received one of ` +
+          `${MAX_KEY_BYTES - this.#keyRoom - partBytes("entry")} bytes`,
+      );
+    }
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -35,7 +35,14 @@
 
 import { Binary, type Collection, MongoClient } from "mongodb";
 import { CacheBackend, type Storage } from "./base.ts";
-import { injected, knownOptions, nonEmptyString, positiveInteger, redact } from "../src/backend_options.ts";
+import {
+  injected,
+  knownOptions,
+  nonEmptyString,
+  positiveInteger,
+  redact,
+  timeLimit,
+} from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 import { describe } from "../src/expiration.ts";
 
@@ -91,7 +98,8 @@ export interface MongoDBBackendOptions {
   /**
    * Time limit of each call of the storage, in milliseconds, from connecting to the answer. It
    * is also the driver's server selection, connect and socket timeout (for a client the storage
-   * creates) and each query's `maxTimeMS` (for every client).
+   * creates) and each query's `maxTimeMS` (for every client). At most 2,147,483,647 (about 24.8
+   * days), the longest timer.
    * @default {2000}
    */
   timeout?: number;
@@ -127,8 +135,9 @@ export class MongoDBBackend extends CacheBackend {
    *   kind, `url` is given with `client` or a `Collection`, or is not a connection string the driver
    *   accepts (checked without connecting), `client` or `db` is
    *   given with a `Collection`, or `db` or `collection` is not a name MongoDB allows.
-   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
-   *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
+   *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds
+   *   {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
   constructor(options: MongoDBBackendOptions = {}) {
     super(new MongoDBStorage(options));
@@ -169,8 +178,9 @@ export class MongoDBStorage implements Storage {
    *   kind, `url` is given with `client` or a `Collection`, or is not a connection string the driver
    *   accepts (checked without connecting), `client` or `db` is
    *   given with a `Collection`, or `db` or `collection` is not a name MongoDB allows.
-   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
-   *   `maxEntrySize` exceeds {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
+   *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds
+   *   {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
   constructor(options: MongoDBBackendOptions = {}) {
     knownOptions("MongoDBBackend", options, {
@@ -220,7 +230,7 @@ export class MongoDBStorage implements Storage {
       );
     }
     checkNames(options);
-    this.timeout = positiveInteger("MongoDBBackend", "timeout", options.timeout, DEFAULT_MONGODB_TIMEOUT);
+    this.timeout = timeLimit("MongoDBBackend", "timeout", options.timeout, DEFAULT_MONGODB_TIMEOUT);
     // The driver parses the connection string when a client is made, which connects nothing; a
     // string it refuses would otherwise fail every request instead of the construction.
     if (options.url !== undefined) newClient(options.url, this.timeout);

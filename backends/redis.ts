@@ -37,6 +37,7 @@ import {
   nonEmptyString,
   positiveInteger,
   redact,
+  timeLimit,
 } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 
@@ -106,7 +107,8 @@ export interface RedisBackendOptions {
    */
   prefix?: string;
   /**
-   * Time limit of each command and of connecting, in milliseconds.
+   * Time limit of each command and of connecting, in milliseconds: at most 2,147,483,647 (about
+   * 24.8 days), the longest timer.
    * @default {2000}
    */
   timeout?: number;
@@ -140,8 +142,9 @@ export class RedisBackend extends CacheBackend {
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
-   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
-   *   `maxEntrySize` exceeds 536,870,912 (512 MiB, the largest string Redis takes by default).
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
+   *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds 536,870,912 (512 MiB, the
+   *   largest string Redis takes by default).
    */
   constructor(options: RedisBackendOptions = {}) {
     super(new RedisStorage(options));
@@ -183,8 +186,9 @@ export class RedisStorage implements Storage {
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
-   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, or
-   *   `maxEntrySize` exceeds 536,870,912 (512 MiB, the largest string Redis takes by default).
+   * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
+   *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds 536,870,912 (512 MiB, the
+   *   largest string Redis takes by default).
    */
   constructor(options: RedisBackendOptions = {}) {
     knownOptions("RedisBackend", options, {
@@ -225,7 +229,7 @@ export class RedisStorage implements Storage {
       ["sendCommand"],
       "a @redis/client client (createClient())",
     );
-    this.timeout = positiveInteger("RedisBackend", "timeout", options.timeout, DEFAULT_REDIS_TIMEOUT);
+    this.timeout = timeLimit("RedisBackend", "timeout", options.timeout, DEFAULT_REDIS_TIMEOUT);
     this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positiveInteger(
       "RedisBackend",

@@ -49,6 +49,38 @@ export function positiveInteger<Fallback extends number | undefined = undefined>
   return value;
 }
 
+/** The longest timer the runtimes arm: a longer delay fires at once (after 1 ms), not later. */
+export const MAX_TIMEOUT = 2 ** 31 - 1;
+
+/**
+ * A time limit in milliseconds, or its default: a positive integer no longer than the longest
+ * timer ({@linkcode MAX_TIMEOUT}, about 24.8 days). A longer one would be armed as 1 ms by the
+ * runtime's timers and the drivers' own, failing every call at once.
+ *
+ * @param backend The class being created.
+ * @param option The option's name.
+ * @param value What was given.
+ * @param fallback The default when nothing was given.
+ * @returns The value, or the default.
+ * @throws {TypeError} When the value given is not a number.
+ * @throws {RangeError} When the value given is not a positive integer of at most {@linkcode MAX_TIMEOUT}.
+ */
+export function timeLimit(
+  backend: string,
+  option: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  const ms = positiveInteger(backend, option, value, fallback);
+  if (ms > MAX_TIMEOUT) {
+    throw new RangeError(
+      `Cannot create ${backend}: ${option} must be a positive integer of at most ${MAX_TIMEOUT} ms ` +
+        `(the longest timer): received ${ms}`,
+    );
+  }
+  return ms;
+}
+
 /**
  * A non-negative integer option (a wait that may be none), or nothing.
  *
@@ -122,8 +154,9 @@ export function knownOptions<Options extends object>(
   options: Options,
   known: { readonly [Name in keyof Required<Options>]: true },
 ): void {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(`Cannot create ${backend}: options must be an object: received ${String(options)}`);
+  // (A Map or an array holds its entries where no option is read: all would take their defaults.)
+  if (typeof options !== "object" || options === null || Symbol.iterator in options) {
+    throw new TypeError(`Cannot create ${backend}: options must be an object: received ${describe(options)}`);
   }
   for (const name of Object.keys(options)) {
     if (!Object.hasOwn(known, name)) {

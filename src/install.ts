@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { CachedSessionOptions } from "./options.ts";
+import { type CachedSessionOptions, copyOptions } from "./options.ts";
 import type { CachedResponse } from "./response.ts";
 import type { CacheRequestInit } from "./request.ts";
 import { askedByOrigin, followOrigin } from "./origin_call.ts";
@@ -109,10 +109,11 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
   const original = installed !== undefined && globalThis.fetch === installed.entry
     ? installed.original
     : globalThis.fetch;
-  // Options that are not an object (a fetch function passed by mistake, `null`) are refused as
-  // the session refuses them, not spread into no options at all.
-  const given = typeof options === "object" && options !== null
-    ? { ...options, fetch: originOf(options.fetch, original) }
+  // Options that are not an object (a fetch function passed by mistake, `null`, a Map) are refused
+  // as the session refuses them, not spread into no options at all; options inherited (a class's
+  // getters) are read as the session reads them.
+  const given = typeof options === "object" && options !== null && !(Symbol.iterator in options)
+    ? { ...copyOptions(options), fetch: originOf(options.fetch, original) }
     : options;
   const cached = cachedFetch(given);
   const entry: CachedFetch = withMembersOf(

@@ -15,6 +15,7 @@ import {
   compileUrlPatterns,
   describe,
   type ExpireAfter,
+  isPlainObject,
   type UrlExpiration,
   type UrlsExpireAfter,
 } from "./expiration.ts";
@@ -224,7 +225,9 @@ const KNOWN = new Set([
  * @throws {RangeError} When a number is out of range.
  */
 export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
-  if (typeof options !== "object" || options === null) {
+  // (A Map, an array or another iterable holds its entries where no option is read: all would
+  // be left at their defaults without a word.)
+  if (typeof options !== "object" || options === null || Symbol.iterator in options) {
     throw new TypeError(`${PREFIX}options must be an object: received ${describe(options)}`);
   }
   for (const name of Object.keys(options)) {
@@ -284,6 +287,25 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
 }
 
 const PREFIX = "Cannot create CachedSession: ";
+
+/**
+ * The options as {@linkcode resolveOptions} reads them, in a plain object of their own: its own
+ * members, and each option it inherits (from a class's getters, or a prototype made with
+ * `Object.create(defaults)`), which a spread would drop.
+ *
+ * @param options The user's options (an object).
+ * @returns A copy to add to.
+ */
+export function copyOptions(options: CachedSessionOptions): CachedSessionOptions {
+  const copy: Record<string, unknown> = { ...options };
+  if (isPlainObject(options)) return copy;
+  for (const name of KNOWN) {
+    if (Object.hasOwn(copy, name)) continue;
+    const value = (options as Record<string, unknown>)[name];
+    if (value !== undefined) copy[name] = value;
+  }
+  return copy;
+}
 
 /** What the session calls on its backend, besides its `storage`. */
 const BACKEND_METHODS = ["read", "write", "writeAlias", "delete", "close"] as const;

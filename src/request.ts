@@ -127,7 +127,9 @@ export function parseRequest(
   } catch {
     return undefined;
   }
-  const method = normalizeMethod(forwarded?.method ?? (isRequest ? input.method : "GET"));
+  // (A method that is no string is converted as fetch converts it: `1` is the method "1".)
+  const given: unknown = forwarded?.method ?? (isRequest ? input.method : "GET");
+  const method = normalizeMethod(typeof given === "string" ? given : `${given as string}`);
   const headers = forwarded?.headers !== undefined
     ? new Headers(forwarded.headers)
     : isRequest
