@@ -24,7 +24,8 @@ Deno.test({
   async fn() {
     const proxy = await silencingProxy(mongo.url!);
     // (Connected first: on a loaded machine a first connect may take longer than the timeout.)
-    const client = await new MongoClient(`mongodb://127.0.0.1:${proxy.port}/?directConnection=true`).connect();
+    const client = await new MongoClient(`mongodb://127.0.0.1:${proxy.port}/?directConnection=true`)
+      .connect();
     const collection = `silent_${crypto.randomUUID().slice(0, 8)}`;
     const timeout = 300;
     const backend = new MongoDBBackend({ client, db: TEST_DB, collection, timeout });

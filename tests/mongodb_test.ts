@@ -145,7 +145,10 @@ Deno.test({
     try {
       // (The first connect may take longer than the timeout on a loaded machine: tried again.)
       for (let attempt = 1;; attempt++) {
-        const stored = await storage.set("key", new Uint8Array([1, 2]), Infinity).then(() => true, () => false);
+        const stored = await storage.set("key", new Uint8Array([1, 2]), Infinity).then(
+          () => true,
+          () => false,
+        );
         if (stored || attempt === 5) break;
       }
       deepEqual(await storage.get("key"), new Uint8Array([1, 2]));
