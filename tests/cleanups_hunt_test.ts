@@ -26,7 +26,8 @@ import { scripted } from "./_scripted.ts";
 import { parseCacheControl } from "../src/cache_control.ts";
 import { parseDuration } from "../src/cli/args.ts";
 import { openCache } from "../src/cli/open.ts";
-import { type CliIO, EXIT_FAILURE, run } from "../src/cli/main.ts";
+import { EXIT_FAILURE } from "../src/cli/main.ts";
+import { runCli } from "./_cli.ts";
 import { urlKeyPrefix } from "../src/cache_keys.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
 import type { RedisStorage } from "../backends/redis.ts";
@@ -242,15 +243,8 @@ Deno.test("cli: a ?prefix= value keeps its + (percent-encoding decoded as in a U
 
 /** Runs the CLI in-process; returns the exit code and stderr. */
 async function cli(args: string[]): Promise<[number, string]> {
-  let stderr = "";
-  const io: CliIO = {
-    args,
-    out: () => Promise.resolve(),
-    err: (text) => void (stderr += text),
-    interactive: false,
-    columns: 100,
-  };
-  return [await run(io), stderr];
+  const { code, stderr } = await runCli(args);
+  return [code, stderr];
 }
 
 // Was: `show KEY` of a corrupt record failed with "Cannot show an entry of …: Cannot decode cache

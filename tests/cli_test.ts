@@ -14,12 +14,13 @@ import type { CacheBackend } from "../backends/base.ts";
 import { DenoKVBackend } from "../backends/deno_kv.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
-import { type CliIO, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
 import { urlKeyPrefix } from "../src/cache_keys.ts";
 import { parseDuration } from "../src/cli/args.ts";
 import { redact } from "../src/cli/open.ts";
 import { formatBytes, formatRelative } from "../src/cli/format.ts";
 import type { CacheEntry } from "../src/record.ts";
+import { recorder } from "./_cli.ts";
 import { RUNTIME, start, tempDir } from "./_runtime.ts";
 import { serviceUrl } from "./_services.ts";
 
@@ -28,37 +29,6 @@ let files = 0;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const decoder = new TextDecoder();
-
-/** An IO that records what the CLI writes. */
-function recorder(args: string[], interactive = false): CliIO & { stdout: () => string; stderr: string } {
-  const chunks: Uint8Array[] = [];
-  const io = {
-    args,
-    stderr: "",
-    out(data: string | Uint8Array) {
-      chunks.push(typeof data === "string" ? new TextEncoder().encode(data) : data.slice());
-      return Promise.resolve();
-    },
-    err(text: string) {
-      io.stderr += text;
-    },
-    interactive,
-    columns: 100,
-    stdout: () => decoder.decode(concat(chunks)),
-  };
-  return io;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
 
 function entry(url: string, overrides: Partial<CacheEntry> = {}): CacheEntry {
   const now = Date.now();
@@ -350,7 +320,7 @@ Deno.test("cli: a password never shows in a message: one with @, one a driver re
 Deno.test("cli: a delete draws a progress bar on a terminal only, and clears it", async () => {
   for (const interactive of [true, false]) {
     const path = await sqliteCache();
-    const io = recorder([`sqlite:${path}`, "delete", "--older-than", "1d"], interactive);
+    const io = recorder([`sqlite:${path}`, "delete", "--older-than", "1d"], { interactive });
     equal(await run(io), EXIT_OK);
     equal(io.stdout(), "Deleted 1 entry.\n");
     if (interactive) {

@@ -19,7 +19,8 @@ import { Binary, type Collection, MongoClient } from "mongodb";
 import { DenoKVBackend, DenoKVStorage, type KvKey, type KvLike } from "../backends/deno_kv.ts";
 import { MongoDBBackend, MongoDBStorage, type MongoRecord } from "../backends/mongodb.ts";
 import type { CacheBackend } from "../backends/base.ts";
-import { type CliIO, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../src/cli/main.ts";
+import { runCli } from "./_cli.ts";
 import { parseDuration } from "../src/cli/args.ts";
 import {
   formatBytes,
@@ -546,32 +547,6 @@ Deno.test("mongodb: a mongodb+srv:// URL is taken, a URL beside a given Collecti
 
 // --- CLI ----------------------------------------------------------------------------------------
 
-const decoder = new TextDecoder();
-
-/** An IO that records what the CLI writes; `out` fails as `failOut` says. */
-function recorder(
-  args: string[],
-  { interactive = false, failOut }: { interactive?: boolean; failOut?: () => Error } = {},
-): CliIO & { stdout: () => string; stderr: string } {
-  let stdout = "";
-  const io = {
-    args,
-    stderr: "",
-    out(data: string | Uint8Array) {
-      if (failOut !== undefined) return Promise.reject(failOut());
-      stdout += typeof data === "string" ? data : decoder.decode(data);
-      return Promise.resolve();
-    },
-    err(text: string) {
-      io.stderr += text;
-    },
-    interactive,
-    columns: 100,
-    stdout: () => stdout,
-  };
-  return io;
-}
-
 /** A 200 of `url`, fresh for an hour, whose body names it. */
 function entry(url: string, overrides: Partial<CacheEntry> = {}): CacheEntry {
   return testEntry({ url, body: new TextEncoder().encode(`body of ${url}`), ...overrides });
@@ -588,11 +563,7 @@ function sqliteFile(...entries: CacheEntry[]): Promise<string> {
   return sqliteCacheFile(join(dir, `cache_${files++}.db`), entries);
 }
 
-async function cli(args: string[], options?: Parameters<typeof recorder>[1]) {
-  const io = recorder(args, options);
-  const code = await run(io);
-  return { code, stdout: io.stdout(), stderr: io.stderr };
-}
+const cli = runCli;
 
 const FRESH = "https://a.example/fresh";
 const STALE = "https://a.example/stale";

@@ -5,28 +5,10 @@
 import { equal, match } from "node:assert/strict";
 import { CacheBackend, type Storage } from "../backends/base.ts";
 import { CachedSession } from "../mod.ts";
-import { type CliIO, EXIT_USAGE, run } from "../src/cli/main.ts";
+import { EXIT_USAGE } from "../src/cli/main.ts";
+import { runCli as cli } from "./_cli.ts";
 import { BACKENDS, dispose, within } from "./_fixtures.ts";
 import { Clock, origin, reply } from "./_origin.ts";
-
-/** Runs the CLI in-process and keeps what it writes. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "", stderr = "";
-  const io: CliIO = {
-    args,
-    out(data) {
-      stdout += typeof data === "string" ? data : new TextDecoder().decode(data);
-      return Promise.resolve();
-    },
-    err(text) {
-      stderr += text;
-    },
-    interactive: false,
-    columns: 100,
-  };
-  const code = await run(io);
-  return { code, stdout, stderr };
-}
 
 /**
  * A storage whose listing of every key stops after its 32nd key (a scan has read those 32 records

@@ -5,30 +5,12 @@
 import { equal, match, ok, rejects } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
-import { type CliIO, EXIT_OK, EXIT_USAGE, run } from "../src/cli/main.ts";
+import { EXIT_OK, EXIT_USAGE } from "../src/cli/main.ts";
+import { runCli as cli } from "./_cli.ts";
 import { encodeEntry, RECORD_VERSION } from "../src/record.ts";
 import { BACKENDS, dispose } from "./_fixtures.ts";
 import { testEntry } from "./_entry.ts";
 import { serviceUrl } from "./_services.ts";
-
-/** Runs the CLI in-process and keeps what it writes. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "", stderr = "";
-  const io: CliIO = {
-    args,
-    out(data) {
-      stdout += typeof data === "string" ? data : new TextDecoder().decode(data);
-      return Promise.resolve();
-    },
-    err(text) {
-      stderr += text;
-    },
-    interactive: false,
-    columns: 100,
-  };
-  const code = await run(io);
-  return { code, stdout, stderr };
-}
 
 Deno.test("inspection hunt: a urlPattern that can never match is refused in the words of the filter, not of urlsExpireAfter", async () => {
   // The glob was compiled as a urlsExpireAfter pattern: the TypeError named that session option,
