@@ -38,6 +38,10 @@ export function onAbort(signal: AbortSignal, abort: () => void, owner: object): 
   return () => {
     signal.removeEventListener("abort", listener);
     FOLLOWED.unregister(listener);
+    // (By the weak reference: this function shares the listener's scope.) What the abort would
+    // do holds the body's state, which its owner, the caller's stream, must not keep alive.
+    const alive = ref.deref();
+    if (alive !== undefined) ABORTS.get(alive)?.delete(listener);
   };
 }
 

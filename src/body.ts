@@ -44,6 +44,7 @@ import {
   pulledStream,
   READS_WHOLE,
   storedBody,
+  withdrawWhole,
 } from "./served_body.ts";
 import { laterBody, readWhole, type WholeRead } from "./whole_body.ts";
 
@@ -309,6 +310,7 @@ function streamBody(
       caller = controller;
     },
     pull: () => {
+      withdrawWhole(stream);
       if (draining) return close();
       // The first pull: what was read so far goes at once.
       if (early !== undefined) {
@@ -322,6 +324,7 @@ function streamBody(
       wake?.();
     },
     cancel: (reason) => {
+      withdrawWhole(stream);
       if (whole !== undefined) return; // taken whole: this cancel only marks the stream as read
       early = undefined;
       cancelled = { reason };

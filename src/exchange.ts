@@ -314,9 +314,20 @@ export class Exchange {
   refresh(flow: Flow, found: Hit): void {
     if (this.#refreshing.has(found.key)) return;
     this.#refreshing.add(found.key);
-    // Bounded in time as well (REFRESH_TIMEOUT), not only by the session's closing.
+    // Bounded in time as well (REFRESH_TIMEOUT), not only by the session's closing. Deno keeps the
+    // process alive while a signal that follows an `AbortSignal.timeout` has a listener, even one
+    // that has fired, until the timer does (30 s after a close()): the refresh's listeners go on a
+    // signal of its own, which follows that one through a listener removed as soon as it is done.
     const closing = this.#closing;
-    const signal = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
+    const limit = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
+    const own = new AbortController();
+    const stop = () => {
+      limit.removeEventListener("abort", stop);
+      own.abort(limit.reason);
+    };
+    if (limit.aborted) own.abort(limit.reason);
+    else limit.addEventListener("abort", stop);
+    const signal = own.signal;
     // The refresh asks for the whole response: the caller's Range would bring a 206, never stored.
     // Nor does it carry the caller's own If-None-Match / If-Modified-Since, which the cache answered:
     // the origin would answer them (a `*` matches whatever changed) with a 304 that freshens the
@@ -326,7 +337,10 @@ export class Exchange {
     const work = this.network(background, found)
       .then((response) => response.body?.pipeTo(new WritableStream()))
       .catch((error) => closing.aborted || this.#access.report(error, "revalidate", flow))
-      .finally(() => this.#refreshing.delete(found.key));
+      .finally(() => {
+        limit.removeEventListener("abort", stop);
+        this.#refreshing.delete(found.key);
+      });
     this.#access.track(work, "revalidate", flow);
   }
 

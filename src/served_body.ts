@@ -280,6 +280,17 @@ export function offerWhole(
 }
 
 /**
+ * Withdraws the offer of a body's whole ({@linkcode offerWhole}) once its stream is read or
+ * cancelled: the offer holds the body, and what the cache collected of it, as long as the caller
+ * holds the stream (a response kept after its body was read).
+ *
+ * @param stream The caller's stream.
+ */
+export function withdrawWhole(stream: ReadableStream<Uint8Array>): void {
+  UNREAD.delete(stream);
+}
+
+/**
  * The whole of a served body that nobody has started to read, taken instead of streamed: the
  * stream is locked and disturbed, as reading it would leave it.
  *
