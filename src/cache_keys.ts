@@ -134,6 +134,11 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
     const value = request.headers.get(name);
     if (value !== null) parts = `${parts ?? ""}${name}:${value}\n`;
   }
+  // A `Host` the caller set that names another host than the URL: Bun sends it, and an origin
+  // serves the virtual host it names (RFC 9110 §7.2: the target URI's authority). Deno and Node
+  // send the URL's own; requests that differ in it never share an entry all the same.
+  const host = request.headers.get("host");
+  if (host !== null && host.toLowerCase() !== request.url.host) parts = `${parts ?? ""}@host ${host}\n`;
   // The URL's userinfo, which fetch sends as `Authorization: Basic` (left out of the URL's part).
   if (hasUserinfo(request.url)) {
     parts = `${parts ?? ""}@userinfo ${request.url.username}:${request.url.password}\n`;
