@@ -101,6 +101,12 @@ export function planEntry(
   const key = request.method === "HEAD" ? request.headKey : request.key;
   if (key === undefined || (request.method === "HEAD" && response.redirected)) return undefined;
   if (!isAllowedStatus(status, o)) return undefined;
+  // A 412 answers the request's own If-Match or If-Unmodified-Since (RFC 9110 §15.5.13), sent on
+  // in the modes that do not bypass the cache (`no-cache`, `reload`, `force-cache`), and no part
+  // of the key: stored, it would answer the requests without them, as a 416 would (above).
+  if (status === 412 && (request.headers.has("if-match") || request.headers.has("if-unmodified-since"))) {
+    return undefined;
+  }
   // An event stream (text/event-stream) is not over when it ends for its caller: collecting it
   // would keep its connection open after the caller let go, and identical requests waiting for
   // its end, which may never come. It passes through, as a response too large to store does.
