@@ -29,7 +29,8 @@ Deno.test("deno-kv: a keyFn key longer than KV's 2 KiB key limit is stored, list
   });
   try {
     const long = `http://127.0.0.1/search?q=${"a".repeat(3000)}`;
-    // Two long keys that differ only past KV's limit, one with a chunked body.
+    // Two URLs that differ only past KV's limit, one with a chunked body (their keys differ from the
+    // start, a digest of the URL: today_mutants_test.ts tests keys that differ only past the limit).
     const urls = [`${long}&page=1`, `${long}&page=2`, "http://127.0.0.1/short"];
     bodies.set(urls[0]!, "first");
     bodies.set(urls[1]!, "x".repeat(200 * KiB));
