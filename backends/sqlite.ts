@@ -241,12 +241,14 @@ export class SQLiteStorage implements Storage {
     this.#uncheckedBytes = maxBytes === undefined ? Infinity : Math.max(1, Math.floor(maxBytes / 64));
     const extraEntries = entries - (maxEntries ?? Infinity), extraBytes = bytes - (maxBytes ?? Infinity);
     if (extraEntries > 0 || extraBytes > 0) {
-      // (The room leaves the record just written a place.)
+      // Each count is brought down to its bound less the room, and no further: a table over one
+      // bound only is not emptied by the room of the other. (The room leaves the record just
+      // written a place.)
       const room = (bound: number | undefined, own: number) =>
         bound === undefined ? 0 : Math.max(0, Math.min(Math.floor(bound / 16), bound - own));
       sql.evict.run(
-        Math.max(extraEntries, 0) + room(maxEntries, 1),
-        Math.max(extraBytes, 0) + room(maxBytes, value.length),
+        Math.max(extraEntries + room(maxEntries, 1), 0),
+        Math.max(extraBytes + room(maxBytes, value.length), 0),
       );
     }
   }
@@ -316,9 +318,9 @@ export class SQLiteStorage implements Storage {
   async close(): Promise<void> {
     const opening = this.#db;
     this.#db = undefined;
-    if (opening === undefined) return;
-    const { db } = await opening;
-    if (this.#options.database === undefined) db.close();
+    // (An open that fails leaves nothing to close: its error is the calls' that waited for it.)
+    const opened = await opening?.catch(() => undefined);
+    if (opened !== undefined && this.#options.database === undefined) opened.db.close();
   }
 
   #open(): Promise<{ db: SQLiteDatabase; sql: Statements }> {
@@ -354,23 +356,24 @@ export class SQLiteStorage implements Storage {
       const live = "(delete_at IS NULL OR delete_at > ?)";
       // REPLACE gives a replaced row a new rowid, so rowid order is write order.
       const order = "delete_at IS NULL, delete_at, rowid";
+      const prepare = (text: string) => plainRows(db.prepare(text));
       const sql: Statements = {
-        get: db.prepare(`SELECT value FROM ${SQLITE_TABLE} WHERE key = ? AND ${live}`),
-        set: db.prepare(
+        get: prepare(`SELECT value FROM ${SQLITE_TABLE} WHERE key = ? AND ${live}`),
+        set: prepare(
           `INSERT OR REPLACE INTO ${SQLITE_TABLE} (key, delete_at, size, value) VALUES (?, ?, ?, ?)`,
         ),
-        delete: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (SELECT value FROM json_each(?))`),
-        keysFrom: db.prepare(
+        delete: prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (SELECT value FROM json_each(?))`),
+        keysFrom: prepare(
           `SELECT key FROM ${SQLITE_TABLE} WHERE key >= ? AND key < ? AND ${live} ORDER BY key LIMIT ?`,
         ),
-        keysAfter: db.prepare(
+        keysAfter: prepare(
           `SELECT key FROM ${SQLITE_TABLE} WHERE key > ? AND key < ? AND ${live} ORDER BY key LIMIT ?`,
         ),
-        clear: db.prepare(`DELETE FROM ${SQLITE_TABLE}`),
-        purge: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE delete_at <= ?`),
-        stats: db.prepare(`SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM ${SQLITE_TABLE}`),
+        clear: prepare(`DELETE FROM ${SQLITE_TABLE}`),
+        purge: prepare(`DELETE FROM ${SQLITE_TABLE} WHERE delete_at <= ?`),
+        stats: prepare(`SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM ${SQLITE_TABLE}`),
         // Evicts the first rows in `order` until both excesses are covered.
-        evict: db.prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (
+        evict: prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (
           SELECT key FROM (SELECT key, row_number() OVER w AS n, sum(size) OVER w - size AS before
             FROM ${SQLITE_TABLE} WINDOW w AS (ORDER BY ${order}))
           WHERE n <= ? OR before < ?)`),
@@ -387,6 +390,23 @@ export class SQLiteStorage implements Storage {
       throw error;
     }
   }
+}
+
+/**
+ * Has a statement return rows as objects of plain numbers, whatever the connection was opened with
+ * (a `database` passed in): `readBigInts` and `returnArrays` of `node:sqlite`, `safeIntegers` of
+ * `bun:sqlite`.
+ */
+function plainRows(statement: SQLiteStatement): SQLiteStatement {
+  const settable = statement as {
+    setReadBigInts?: unknown;
+    setReturnArrays?: unknown;
+    safeIntegers?: unknown;
+  };
+  if (typeof settable.setReadBigInts === "function") settable.setReadBigInts(false);
+  if (typeof settable.setReturnArrays === "function") settable.setReturnArrays(false);
+  if (typeof settable.safeIntegers === "function") settable.safeIntegers(false);
+  return statement;
 }
 
 /** Opens a database file with the runtime's built-in SQLite. */
