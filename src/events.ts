@@ -53,7 +53,11 @@ export interface MissEvent {
   type: "miss";
   /** Method and URL, as `"GET https://…"`. */
   request: string;
-  /** The cache key, or `undefined` when the cache was bypassed. */
+  /**
+   * The key its response is stored under (a `Vary` variant's own, a `HEAD` response's own), as its
+   * `store` event and the response's `cacheKey` name it; the request's cache key when nothing is
+   * stored from it; `undefined` when the cache was bypassed.
+   */
   key: string | undefined;
   /** Why the request was forwarded (RFC 9211 `fwd`), or `only-if-cached` for the 504 answer. */
   reason: ForwardReason | "only-if-cached";

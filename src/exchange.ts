@@ -169,9 +169,10 @@ export class Exchange {
           response = await ask(asking);
         } catch (error) {
           // An abort by the request's own caller is no error of the origin's: it rejects, as fetch's
-          // does, rather than serve a stale response in its place (stale-if-error).
-          const aborted = !flow.background && signalOf(flow)?.aborted === true;
-          if (!aborted && cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
+          // does, rather than serve a stale response in its place (stale-if-error). Nor does a
+          // refresh, which serves no one: its failure (its time limit's too) is reported (`refresh`).
+          const rejects = flow.background || signalOf(flow)?.aborted === true;
+          if (!rejects && cached !== undefined && mayServeOnErrorFor(flow, cached, o.now(), o)) {
             lead?.release(failed(error));
             return this.#serve(flow, stale as Hit, "stale-if-error", { fwd });
           }
@@ -218,9 +219,9 @@ export class Exchange {
           : undefined;
         // (The freshened entry is stored, as after a 304: `Cache-Status` and `expiresAt` say so.)
         const kept = freshened?.storable ? freshened.entry : undefined;
-        const member = this.#record(flow, response, kept, fwd, conditional);
-        if (freshened?.storable) settle(freshened.entry);
         const at = kept === undefined ? stale! : freshenedSlot(stale!, cached, kept);
+        const member = this.#record(flow, response, kept, fwd, conditional, at.key);
+        if (freshened?.storable) settle(freshened.entry);
         await this.#access.awaited(this.#access.update(flow, at, freshened, asked), "write", flow);
         settle(undefined);
         return this.#wrap(flow, response, undefined, kept, member, at.key);
@@ -283,7 +284,7 @@ export class Exchange {
       // The waiters get the entry once the body has ended; one of no declared length (a feed, which
       // may never end) they wait for a while at most, then ask the origin themselves.
       // (Recorded before the body is taken: its miss event comes before its entry's store event.)
-      const member = this.#record(flow, response, plan.entry, fwd, conditional);
+      const member = this.#record(flow, response, plan.entry, fwd, conditional, plan.key);
       if (!response.headers.has("content-length")) lead?.unshareAfter(SHARED_BODY_WAIT);
       lead?.announce(plan.entry);
       const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
@@ -366,6 +367,8 @@ export class Exchange {
   /**
    * Records a response from the origin (stats, its `miss` event) and gives its `Cache-Status`
    * member: called before its body is taken, so that the event comes before its entry's `store`.
+   * `key` is where its entry is stored (a Vary variant's own, a HEAD's own), when one is: the
+   * event names it, as the entry's `store` event and the response's `cacheKey` do (`#wrap`).
    */
   #record(
     flow: Flow,
@@ -373,10 +376,12 @@ export class Exchange {
     entry: Omit<CacheEntry, "body"> | undefined,
     fwd: ForwardReason,
     conditional: boolean,
+    key: string = flow.key,
   ): string | undefined {
     // (What the session will not write, its reads or writes resting after failures, is not "stored".)
     const stored = this.#access.writing ? entry : undefined;
-    return this.#monitor.forwarded(flow, fwd, conditional, response.status, stored, this.#o.now());
+    const at = stored === undefined ? flow.key : key;
+    return this.#monitor.forwarded(flow, fwd, conditional, response.status, stored, this.#o.now(), at);
   }
 
   /** A response from the origin that nothing is stored from, recorded and wrapped. */

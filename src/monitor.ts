@@ -132,6 +132,8 @@ export class Monitor {
    * @param status The origin's status code.
    * @param stored The entry that will be stored from it, if any.
    * @param now The current time (epoch ms).
+   * @param key The key that entry is stored under (a `Vary` variant's own, a HEAD's own); else the
+   *   request's.
    * @returns Its `Cache-Status` member, for {@linkcode described}; `undefined` when the header is off.
    */
   forwarded(
@@ -141,12 +143,13 @@ export class Monitor {
     status: number,
     stored: Pick<CacheEntry, "expiresAt"> | undefined,
     now: number,
+    key: string = request.key,
   ): string | undefined {
     const c = this.#counters;
     if (conditional) c.modified++;
     if (request.background) return undefined;
     if (!conditional) c.misses++;
-    return this.#forwarded(status, request.label, request.key, fwd, stored, now);
+    return this.#forwarded(status, request.label, key, fwd, stored, now);
   }
 
   /**

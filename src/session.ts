@@ -298,7 +298,9 @@ export class CachedSession implements AsyncDisposable {
     if (use === "stale-while-revalidate" && answers) {
       // (A client that asked only for what is stored asked the cache not to go to the origin.)
       if (!onlyIfCached(flow)) this.#exchange.refresh(flow, found as Hit);
-      return this.#serve(flow, found as Hit);
+      // (A response this request waited for, that came stale, was no hit: the request was collapsed.)
+      if (collapsed === undefined) return this.#serve(flow, found as Hit);
+      return this.#serve(flow, found as Hit, "collapsed", { fwd: collapsed });
     }
     // RFC 9111 §5.2.1.7: the only-if-cached directive wants a stored response that satisfies the
     // request's other constraints, or a 504; the fetch mode of that name takes any stored one.
