@@ -72,7 +72,8 @@ export interface Storage {
    * Writes a record, replacing any record under the same key.
    *
    * @param key The record's key.
-   * @param value The bytes to store. The storage may keep the array; the caller does not reuse it.
+   * @param value The bytes to store. The storage may keep the array, but must never change it:
+   *   the response being served may read its body from the same memory.
    * @param deleteAt When the storage may reclaim the record (epoch ms); `Infinity` for never.
    *   This is a hint for native expiry (Redis PXAT, a TTL index, KV `expireIn`): the cache
    *   re-checks freshness on every read, so a lazy or missing expiry is never wrong.

@@ -27,13 +27,15 @@ export function fillsBuffer(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer>
 }
 
 /**
- * The same bytes as a plain `Uint8Array`. A driver may hand out a subclass, such as Node's
- * `Buffer`, whose `slice()` makes a view instead of a copy: the cache copies a body with
- * `slice()` before it hands it to a caller, and a view would share (and, once streamed, detach)
- * the stored record's buffer.
+ * The same bytes as a plain `Uint8Array` over an `ArrayBuffer`. A driver may hand out a subclass,
+ * such as Node's `Buffer`, whose `slice()` makes a view instead of a copy: the cache copies a body
+ * with `slice()` before it hands it to a caller, and a view would share (and, once streamed,
+ * detach) the stored record's buffer. Bytes in shared memory (a `SharedArrayBuffer`) are copied
+ * out of it: Deno's `Response` refuses a view of shared memory as a body.
  *
  * @param bytes The bytes.
- * @returns `bytes` itself when it is a plain `Uint8Array`, else a plain view of the same memory.
+ * @returns `bytes` itself when it is a plain `Uint8Array` over an `ArrayBuffer`, else a plain view
+ *   of the same memory, or a copy of bytes in shared memory.
  *
  * @example
  * ```ts
@@ -45,9 +47,9 @@ export function fillsBuffer(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer>
  * ```
  */
 export function plainBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.constructor === Uint8Array
-    ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.constructor === Uint8Array && bytes.buffer instanceof ArrayBuffer) return bytes;
+  const plain = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return bytes.buffer instanceof ArrayBuffer ? plain : plain.slice();
 }
 
 /**
