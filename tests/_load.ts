@@ -116,9 +116,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let next = 0;
   let done = 0;
   let outage = Promise.resolve();
+  // The requests after the first quarter wait until the server is down: so some certainly meet the
+  // outage, however fast the rest would run while the server stops.
+  let stopped = Promise.resolve();
   const { outage: server } = options;
   const worker = async () => {
     while (next < requests) {
+      await stopped;
+      if (next >= requests) break;
       const i = next++;
       const live = i % 10 === 9;
       const n = live ? i : i % distinct;
@@ -134,7 +139,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (result.samples.length < 5) result.samples.push(String(error));
       }
       done++;
-      if (server && done === Math.floor(requests / 4)) outage = outage.then(() => server.stop());
+      if (server && done === Math.floor(requests / 4)) stopped = outage = outage.then(() => server.stop());
       if (server && done === Math.floor(requests / 2)) outage = outage.then(() => server.start());
     }
   };
