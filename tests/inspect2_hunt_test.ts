@@ -3,19 +3,18 @@
  * and the CLI's argument checks.
  */
 import { equal, match } from "node:assert/strict";
-import { CacheBackend, type Storage } from "../backends/base.ts";
+import { CacheBackend } from "../backends/base.ts";
 import { CachedSession } from "../mod.ts";
 import { EXIT_USAGE } from "../src/cli/main.ts";
 import { runCli as cli } from "./_cli.ts";
-import { BACKENDS, dispose, within } from "./_fixtures.ts";
+import { BACKENDS, dispose, Switched, within } from "./_fixtures.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 
 /**
  * A storage whose listing of every key stops after its 32nd key (a scan has read those 32 records
  * by then) until released.
  */
-class HeldListing implements Storage {
-  readonly #storage: Storage;
+class HeldListing extends Switched {
   /** The keys listed before the listing stopped. */
   listed: string[] = [];
   #hold: Promise<void> | undefined;
@@ -24,21 +23,6 @@ class HeldListing implements Storage {
   /** Resolves once a listing stopped. */
   reached: Promise<void> | undefined;
 
-  constructor(storage: Storage) {
-    this.#storage = storage;
-  }
-  get name(): string {
-    return this.#storage.name;
-  }
-  get maxEntrySize(): number | undefined {
-    return this.#storage.maxEntrySize;
-  }
-  get keepsValues(): boolean {
-    return this.#storage.keepsValues === true;
-  }
-  get copiesValues(): boolean {
-    return this.#storage.copiesValues === true;
-  }
   /** Makes the next listing of every key stop after 32 keys. */
   holdNext(): void {
     this.#hold = new Promise((resolve) => this.#release = resolve);
@@ -47,20 +31,11 @@ class HeldListing implements Storage {
   release(): void {
     this.#release?.();
   }
-  get(key: string): Promise<Uint8Array | undefined> {
-    return this.#storage.get(key);
-  }
-  set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
-    return this.#storage.set(key, value, deleteAt);
-  }
-  delete(keys: string[]): Promise<void> {
-    return this.#storage.delete(keys);
-  }
-  async *keys(prefix = ""): AsyncIterable<string> {
+  override async *keys(prefix = ""): AsyncIterable<string> {
     const hold = prefix === "" ? this.#hold : undefined;
     if (hold !== undefined) this.#hold = undefined;
     let listed = 0;
-    for await (const key of this.#storage.keys(prefix)) {
+    for await (const key of super.keys(prefix)) {
       if (hold !== undefined && ++listed === 33) {
         this.#reached!();
         await hold;
@@ -68,12 +43,6 @@ class HeldListing implements Storage {
       if (hold !== undefined && listed <= 32) this.listed.push(key);
       yield key;
     }
-  }
-  clear(): Promise<void> {
-    return this.#storage.clear();
-  }
-  close(): Promise<void> {
-    return this.#storage.close();
   }
 }
 

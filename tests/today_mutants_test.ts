@@ -24,25 +24,7 @@ import { SQLiteBackend } from "../backends/sqlite.ts";
 import { join } from "node:path";
 import { tempDir } from "./_runtime.ts";
 import { testEntry } from "./_entry.ts";
-
-/** Request headers: an `Accept` and an `Accept-Language`. */
-const as = (accept: string, language: string) => ({ headers: { accept, "accept-language": language } });
-
-/** An origin that answers `"e2"` with a 304 (or a HEAD with a 200) carrying `vary.list`; `#2` is stale first. */
-function validating(vary: { list: string }) {
-  return scripted((clock) => (request, n) =>
-    request.headers.get("if-none-match") === '"e2"' || (request.method === "HEAD" && n > 2)
-      ? reply(null, { etag: '"e2"', "cache-control": "max-age=600", vary: vary.list }, {
-        status: request.method === "HEAD" ? 200 : 304,
-        clock,
-      })
-      : reply(`#${n} ${request.headers.get("accept")} ${request.headers.get("accept-language")}`, {
-        etag: `"e${n}"`,
-        "cache-control": n === 2 ? "max-age=10" : "max-age=600",
-        vary: vary.list,
-      }, { clock })
-  );
-}
+import { as, validating } from "./_vary.ts";
 
 // Kills src/exchange.ts:201 `key: at.key` -> `key: stale!.key`: the revalidated response named the
 // variant's old key as its cacheKey, where nothing is stored any more.

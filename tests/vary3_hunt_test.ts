@@ -7,27 +7,8 @@
  */
 
 import { assertEquals } from "./_assert.ts";
-import { reply, settle } from "./_origin.ts";
-import { scripted } from "./_scripted.ts";
-
-/** Request headers: an `Accept` and an `Accept-Language`. */
-const as = (accept: string, language: string) => ({ headers: { accept, "accept-language": language } });
-
-/** An origin that answers `"e2"` with a 304 carrying `vary.list`, else a full response, `#2` stale first. */
-function validating(vary: { list: string }) {
-  return scripted((clock) => (request, n) =>
-    request.headers.get("if-none-match") === '"e2"' || (request.method === "HEAD" && n > 2)
-      ? reply(null, { etag: '"e2"', "cache-control": "max-age=600", vary: vary.list }, {
-        status: request.method === "HEAD" ? 200 : 304,
-        clock,
-      })
-      : reply(`#${n} ${request.headers.get("accept")} ${request.headers.get("accept-language")}`, {
-        etag: `"e${n}"`,
-        "cache-control": n === 2 ? "max-age=10" : "max-age=600",
-        vary: vary.list,
-      }, { clock })
-  );
-}
+import { settle } from "./_origin.ts";
+import { as, validating } from "./_vary.ts";
 
 // Was: the freshened variant kept its key beside the primary slot but took a new generation, so
 // no lookup selected it again (before generations it was found), and the next miss for it took

@@ -15,6 +15,7 @@ import { CachedSession } from "../mod.ts";
 import { Clock, origin, reply } from "./_origin.ts";
 import { delay } from "./_fixtures.ts";
 import { scripted, URL_A } from "./_scripted.ts";
+import { as } from "./_vary.ts";
 import { varyValues } from "../src/vary.ts";
 
 /** A session whose origin answers with the `Vary` list `vary.list` holds at the time. */
@@ -26,9 +27,6 @@ function varying(vary: { list: string }, maxAge = 60) {
     }, { clock })
   );
 }
-
-/** Request headers: an `Accept` and an `Accept-Language`. */
-const as = (accept: string, language: string) => ({ headers: { accept, "accept-language": language } });
 
 Deno.test("Vary: a response that names other headers than the stored one's is found again", async () => {
   const vary = { list: "Accept" };
