@@ -33,7 +33,7 @@ import { CacheBackend, type Storage } from "./base.ts";
 import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } from "../src/backend_options.ts";
 import { describe } from "../src/expiration.ts";
 import { whileLocked } from "../src/errors.ts";
-import { digestText } from "../src/sha256.ts";
+import { fittedKey, keyRoom } from "./deno_kv_keys.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
@@ -137,18 +137,6 @@ const LOCKED_WAIT = 5000;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 const PARALLEL_DELETES = 16;
-// KV refuses a key over 2,048 bytes. A storage key too long for one (a `keyFn`'s that holds a long
-// URL or header) is kept under its start, a "§" and a digest of it whole: no storage key holds a
-// "§" (they are printable ASCII), so that form is no other key's, and reads as itself.
-const MAX_KEY_BYTES = 2048;
-const LONG_KEY_MARK = "\u00a7";
-/**
- * Bytes a prefix leaves, at least, to the last part of an entry's key: a long key's digest form
- * takes 26, a chunk's key 47 after the prefix's "entry".
- */
-const MIN_KEY_ROOM = 64;
-/** The most bytes a prefix's parts take in a KV key (each part's bytes and two of framing). */
-const MAX_PREFIX_BYTES = MAX_KEY_BYTES - MIN_KEY_ROOM - 7;
 
 interface Manifest {
   deleteAt: number;
@@ -199,15 +187,7 @@ export class DenoKVStorage implements Storage {
     this.maxEntrySize = maxEntrySize;
     this.#path = options.path;
     this.#injected = options.kv;
-    this.#keyRoom = MAX_KEY_BYTES - [...prefix, "entry"].reduce((sum, part) => sum + partBytes(part), 0);
-    // A prefix that leaves no room for a record's key (nor its chunks' keys) would fail every call.
-    if (this.#keyRoom < MIN_KEY_ROOM) {
-      throw new RangeError(
-        `Cannot create ${name}: prefix must take at most ${MAX_PREFIX_BYTES} bytes of a ${MAX_KEY_BYTES}-byte ` +
-          `KV key (each part its UTF-8 bytes and 2), leaving room for the cache's keys: received one of ` +
-          `${MAX_KEY_BYTES - this.#keyRoom - partBytes("entry")} bytes`,
-      );
-    }
+    this.#keyRoom = keyRoom(name, prefix);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -310,13 +290,7 @@ export class DenoKVStorage implements Storage {
   }
 
   #entryKey(key: string): KvKey {
-    if (partBytes(key) <= this.#keyRoom) return [...this.prefix, "entry", key];
-    const digest = LONG_KEY_MARK + digestText(key);
-    let head = key.slice(0, this.#keyRoom);
-    while (head !== "" && partBytes(head + digest) > this.#keyRoom) {
-      head = head.slice(0, head.length - (partBytes(head + digest) - this.#keyRoom));
-    }
-    return [...this.prefix, "entry", head + digest];
+    return [...this.prefix, "entry", fittedKey(key, this.#keyRoom)];
   }
 
   #chunkKey(generation: string, index: number): KvKey {
@@ -398,16 +372,6 @@ export class DenoKVStorage implements Storage {
       await deleteAll(kv, keys.slice(first, first + DELETES_PER_COMMIT));
     }
   }
-}
-
-/** Bytes of a string part of a KV key: a type byte, its UTF-8 (a NUL escaped in two), a NUL. */
-function partBytes(part: string): number {
-  let bytes = 2;
-  for (let i = 0; i < part.length; i++) {
-    const code = part.charCodeAt(i);
-    bytes += code === 0 ? 2 : code < 0x80 ? 1 : code < 0x800 ? 2 : 3;
-  }
-  return bytes;
 }
 
 async function openKv(path: string | undefined, injected: KvLike | undefined): Promise<KvLike> {
