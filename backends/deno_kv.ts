@@ -33,7 +33,7 @@ import { CacheBackend, type Storage } from "./base.ts";
 import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } from "../src/backend_options.ts";
 import { describe } from "../src/expiration.ts";
 import { whileLocked } from "../src/errors.ts";
-import { fittedKey, keyRoom } from "./deno_kv_keys.ts";
+import { fittedKey, keyRoom } from "../src/kv_keys.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { digestText } from "../src/sha256.ts";
+import { digestText } from "./sha256.ts";
 
 const MAX_KEY_BYTES = 2048;
 const LONG_KEY_MARK = "\u00a7";
