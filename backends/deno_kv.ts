@@ -34,6 +34,7 @@ import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } fro
 import { describe } from "../src/expiration.ts";
 import { whileLocked } from "../src/errors.ts";
 import { fittedKey, keyRoom } from "../src/kv_keys.ts";
+import { CHUNK_SIZE, encodeManifest, inlineBody, type Manifest, readManifest } from "../src/kv_manifest.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
@@ -121,11 +122,9 @@ export class DenoKVBackend extends CacheBackend {
   }
 }
 
-// A value is at most 65,536 bytes and a commit at most 819,200 bytes of keys and values.
-const CHUNK_SIZE = 63 * 1024;
+// A commit holds at most 819,200 bytes of keys and values.
 const CHUNKS_PER_COMMIT = 12;
 const DELETES_PER_COMMIT = 200;
-const HEADER_SIZE = 21;
 // Chunks outlive their manifest: KV's lazy expiry never reclaims them under a live reader.
 const CHUNK_EXPIRY_MARGIN = 60 * 60 * 1000;
 const MAX_ATTEMPTS = 8;
@@ -137,13 +136,6 @@ const LOCKED_WAIT = 5000;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 const PARALLEL_DELETES = 16;
-
-interface Manifest {
-  deleteAt: number;
-  length: number;
-  chunks: number;
-  generation: string;
-}
 
 /** The byte storage behind {@linkcode DenoKVBackend}. */
 export class DenoKVStorage implements Storage {
@@ -204,7 +196,7 @@ export class DenoKVStorage implements Storage {
       }
       if (manifest.deleteAt <= Date.now()) return undefined;
       if (manifest.chunks === 0) {
-        return (value as Uint8Array).subarray(HEADER_SIZE + manifest.generation.length);
+        return inlineBody(value as Uint8Array, manifest);
       }
       // Seeing the same generation twice with a chunk gone means it was damaged, not replaced (a
       // clear() of another handle that deleted its chunks before its manifest, as it lists them,
@@ -412,53 +404,4 @@ async function deleteAll(kv: KvLike, keys: KvKey[]): Promise<void> {
     for (const key of keys) operation.delete(key);
     return operation;
   });
-}
-
-// Manifest: f64 deleteAt | f64 length | u32 chunks | u8 generation length | generation | inline body.
-function encodeManifest(manifest: Manifest, body: Uint8Array | undefined): Uint8Array {
-  const generation = new TextEncoder().encode(manifest.generation);
-  const out = new Uint8Array(HEADER_SIZE + generation.length + (body?.length ?? 0));
-  const view = new DataView(out.buffer);
-  view.setFloat64(0, manifest.deleteAt);
-  view.setFloat64(8, manifest.length);
-  view.setUint32(16, manifest.chunks);
-  view.setUint8(20, generation.length);
-  out.set(generation, HEADER_SIZE);
-  if (body !== undefined) out.set(body, HEADER_SIZE + generation.length);
-  return out;
-}
-
-/** Decodes a manifest, or `undefined` when there is none or it is corrupt. */
-function readManifest(value: unknown): Manifest | undefined {
-  try {
-    return value instanceof Uint8Array ? decodeManifest(value) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function decodeManifest(bytes: Uint8Array): Manifest {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const generationLength = bytes.length >= HEADER_SIZE ? view.getUint8(20) : Infinity;
-  const end = HEADER_SIZE + generationLength;
-  if (end > bytes.length) throw new SyntaxError("Cannot decode Deno KV manifest: it is truncated");
-  const manifest = {
-    deleteAt: view.getFloat64(0),
-    length: view.getFloat64(8),
-    chunks: view.getUint32(16),
-    generation: new TextDecoder().decode(bytes.subarray(HEADER_SIZE, end)),
-  };
-  if (manifest.chunks === 0 && (generationLength !== 0 || bytes.length - end !== manifest.length)) {
-    throw new SyntaxError("Cannot decode Deno KV manifest: inline body has the wrong length");
-  }
-  // A damaged length or chunk count must not size an allocation or a loop: a chunked record has
-  // exactly the chunks its length needs, under a generation id, and nothing inline after it.
-  if (
-    manifest.chunks !== 0 &&
-    (!Number.isSafeInteger(manifest.length) || manifest.length <= CHUNK_SIZE || manifest.generation === "" ||
-      manifest.chunks !== Math.ceil(manifest.length / CHUNK_SIZE) || end !== bytes.length)
-  ) {
-    throw new SyntaxError("Cannot decode Deno KV manifest: its length, chunks and generation do not agree");
-  }
-  return manifest;
 }
