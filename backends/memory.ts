@@ -96,6 +96,16 @@ export class MemoryStorage implements Storage {
   #newest = NONE;
   #free: number[] = [];
   #bytes = 0;
+  /**
+   * No record written since the last sweep of expired records is to be deleted before this (epoch
+   * ms): until then, none of them has expired, and a sweep would find nothing.
+   */
+  #soonest = Infinity;
+  /**
+   * Records evicted since the last sweep (before the first, as many as it takes): sweeps are spaced
+   * by a 64th of the records.
+   */
+  #evicted = Infinity;
 
   /**
    * Creates an empty storage.
@@ -146,10 +156,33 @@ export class MemoryStorage implements Storage {
     this.#link(slot);
     this.#slots.set(key, slot);
     this.#bytes += value.length;
-    while (this.#slots.size > this.maxEntries || this.#bytes > this.maxBytes) {
+    if (deleteAt < this.#soonest) this.#soonest = deleteAt;
+    // Records past their `deleteAt` make room first: evicting a live one in their place would drop
+    // what the cache still serves and keep what it never will.
+    if (this.#full() && this.#soonest <= Date.now() && this.#evicted >= this.#slots.size >> 6) this.#sweep();
+    while (this.#full()) {
       this.#remove(this.#keys[this.#oldest]!);
+      this.#evicted++;
     }
     return Promise.resolve();
+  }
+
+  /** Whether the records are over a bound. */
+  #full(): boolean {
+    return this.#slots.size > this.maxEntries || this.#bytes > this.maxBytes;
+  }
+
+  /** Deletes every record past its `deleteAt`. */
+  #sweep(): void {
+    const now = Date.now();
+    let soonest = Infinity;
+    for (const [key, slot] of this.#slots) {
+      const deleteAt = this.#times[2 * slot]!;
+      if (deleteAt <= now) this.#remove(key);
+      else if (deleteAt < soonest) soonest = deleteAt;
+    }
+    this.#soonest = soonest;
+    this.#evicted = 0;
   }
 
   delete(keys: string[]): Promise<void> {
@@ -179,6 +212,8 @@ export class MemoryStorage implements Storage {
     this.#oldest = this.#newest = NONE;
     this.#free = [];
     this.#bytes = 0;
+    this.#soonest = Infinity;
+    this.#evicted = Infinity;
     return Promise.resolve();
   }
 

@@ -32,8 +32,11 @@ type Read = Awaited<ReturnType<CacheBackend["read"]>>;
 /** A read the session did not make (the backend rests): a miss, as a failed read is. */
 const SKIPPED: Promise<null> = Promise.resolve(null);
 
-/** Where an entry is stored: its key, whether the request reached it through an alias, whether one may be there. */
-type Slot = Pick<Found, "key" | "viaAlias"> & { occupied?: boolean };
+/**
+ * Where an entry is stored: its key, whether the request reached it through an alias (and for a
+ * Vary variant, the primary slot beside it, which that alias leads to), whether one may be there.
+ */
+type Slot = Pick<Found, "key" | "viaAlias" | "beside"> & { occupied?: boolean };
 
 /** What a report names: the request, by its label or its method and URL. */
 type Reported = Pick<ParsedRequest, "method" | "url"> & { label?: string };
@@ -139,9 +142,9 @@ export class CacheAccess {
    *
    * @param flow The request it was fetched (or revalidated) for.
    * @param found Where it goes: its storage key, whether the request reached it through an
-   *   alias (its alias is then the request's own, and stands), and whether an entry may be there
-   *   ({@linkcode mayHoldEntry}: where none may, a record the storage refuses removes nothing, and
-   *   no `evict` event is sent).
+   *   alias (its alias is then the request's own, written again for as long), and whether an entry
+   *   may be there ({@linkcode mayHoldEntry}: where none may, a record the storage refuses removes
+   *   nothing, and no `evict` event is sent).
    * @param entry The entry.
    * @param asked The request's {@linkcode mark}: the entry is not stored if its URL was
    *   invalidated since.
@@ -180,8 +183,9 @@ export class CacheAccess {
     let made = false;
     try {
       // (An alias that a response asked for since has taken, or an invalidation, leaves the entry
-      // unwritten: it would not be served without its place in the alias.)
-      if (entry.redirected && !found.viaAlias && !await this.#alias(flow, entry, asked, deleteAt)) {
+      // unwritten: it would not be served without its place in the alias.) The alias a request
+      // came through is written again too: an entry freshened through it (a 304) lives longer.
+      if (entry.redirected && !await this.#alias(flow, found, entry, asked, deleteAt)) {
         this.#writes.dropped(call);
         return;
       }
@@ -301,6 +305,8 @@ export class CacheAccess {
    * reported; the entry is written all the same (it is then not served, as its alias is missing).
    *
    * @param flow The request.
+   * @param found Where the entry goes: the alias leads to its primary slot, the request's own or,
+   *   for a request that came through the alias (one for where the redirect led), the one found.
    * @param entry The entry the redirect led to (its `url` is where).
    * @param asked The request's {@linkcode mark}: the alias is not stored if that URL was
    *   invalidated since.
@@ -310,11 +316,18 @@ export class CacheAccess {
    *   the alias's first target, which a request for where the redirect led is answered with, is
    *   the newer one's.
    */
-  async #alias(flow: Flow, entry: CacheEntry, asked: number, deleteAt: number): Promise<boolean> {
+  async #alias(
+    flow: Flow,
+    found: Slot,
+    entry: CacheEntry,
+    asked: number,
+    deleteAt: number,
+  ): Promise<boolean> {
     try {
       const url = new URL(entry.url);
       const key = await aliasKeyOf(flow, url, this.#o);
-      if (key === flow.key) return true;
+      const target = found.viaAlias ? found.beside ?? found.key : flow.key;
+      if (key === target) return true;
       // (Ordered by its key as an entry's write is: the writes of one alias take turns, and one for
       // a response asked for before the one that took the alias's first place is not made.)
       return await this.#invalidations.write(
@@ -323,7 +336,7 @@ export class CacheAccess {
         () =>
           this.#cache.writeAlias(
             key,
-            flow.key,
+            target,
             deleteAt,
             (entry) => planDeleteAt(entry, this.#o),
             this.#o.now,
