@@ -12,7 +12,7 @@ import { isBackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
 import { deleteEntries } from "./inspection.ts";
 import { storedMethods } from "./key_forms.ts";
-import { type Invalidations, invalidationsOf } from "./invalidations.ts";
+import { type Invalidations, invalidationsOf, urlPartOf } from "./invalidations.ts";
 import type { Monitor } from "./monitor.ts";
 import type { ErrorContext, ResolvedOptions } from "./options.ts";
 import type { CacheEntry } from "./record.ts";
@@ -203,7 +203,9 @@ export class CacheAccess {
       // A response asked for before the one written to the key last is older: it is not written
       // over it (two requests for one URL, the older one's body ending later, or its 304's update).
       const undo = () => this.#cache.withdraw(found.key);
-      const urls = () => this.#urlsOf(flow, entry);
+      // (And the URL part of the key it goes to: a slot a redirect alias led to is another URL's,
+      // which a `POST` to that URL, or a delete of its key, invalidates.)
+      const urls = () => [...this.#urlsOf(flow, entry), urlPartOf(found.key)];
       if (await this.#invalidations.write(urls, asked, write, undo, found.key)) {
         this.#monitor.stored(flow, found.key, entry);
       } else if (refused && found.occupied !== false) {
@@ -292,11 +294,13 @@ export class CacheAccess {
   /**
    * The URL asked for and, if a redirect led elsewhere, that one too, as invalidations know them;
    * for an entry of another method than `GET` (a `POST`'s, a `HEAD`'s own), also the URL asked for
-   * as a delete by that entry's key names it.
+   * as a delete by that entry's key names it; and the URL part of the request's key, as a delete
+   * by that key names it (a `keyFn`'s own key, which starts with no URL's digest).
    */
   #urlsOf(flow: Flow, entry: Pick<CacheEntry, "url" | "method">): string[] {
     const urls = [flow.url, new URL(entry.url)].map((url) => this.#urlOf(url));
     if (entry.method !== "GET") urls.push(urlKeyPrefix(entry.method, flow.url, this.#o.ignoredParameters));
+    urls.push(urlPartOf(flow.key));
     return urls;
   }
 

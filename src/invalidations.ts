@@ -334,7 +334,7 @@ const URL_PART_LENGTH = 22;
  * @param key The storage key.
  * @returns Its method-and-URL part.
  */
-function urlPartOf(key: string): string {
+export function urlPartOf(key: string): string {
   const entryKey = key.startsWith(ALIAS_PREFIX) ? key.slice(ALIAS_PREFIX.length) : key;
   return entryKey.slice(0, URL_PART_LENGTH);
 }
