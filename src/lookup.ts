@@ -54,8 +54,15 @@ export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | P
  * so the caller's own `Request` stays unread (a `Request` built from another takes its body).
  */
 async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promise<Flow> {
-  const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
-  const built = new Request(input, parsed.init);
+  let built: Request;
+  try {
+    const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
+    built = new Request(input, parsed.init);
+  } catch (error) {
+    // A request fetch refuses (a body already read, a stream without `duplex` on Node): the
+    // caller's error, not the cache's; sent as it is, fetch throws it.
+    throw new Unprepared(parsed, error, false);
+  }
   // The flow's header fields are the built request's: they carry the Content-Type its body
   // implies (a form's, a Blob's), as a `Request` given as input does, so both ways to send one
   // body share a key; and a request sent with fields added (a validator, a reload's `Pragma`) is
@@ -95,7 +102,9 @@ async function bodyOf(
 ): Promise<Uint8Array> {
   if (!signal) return new Uint8Array(await copy.arrayBuffer());
   signal.throwIfAborted();
-  const reader = copy.body!.getReader();
+  // (A request of a method that may have a body, sent without one: nothing to read.)
+  if (copy.body === null) return new Uint8Array(0);
+  const reader = copy.body.getReader();
   const onAbort = () => {
     reader.cancel(signal.reason).catch(() => {});
     request.body?.cancel(signal.reason).catch(() => {});
