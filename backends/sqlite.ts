@@ -170,6 +170,8 @@ export class SQLiteStorage implements Storage {
   #options: SQLiteBackendOptions;
   #db: Promise<{ db: SQLiteDatabase; sql: Statements }> | undefined;
   #writes = 0;
+  /** Calls of close(): a call made before one of them tries no more after it ({@linkcode #locked}). */
+  #closes = 0;
   /** Writes until the bounds are checked again. */
   #unchecked = 0;
   /** Bytes written until the bounds are checked again (with `maxBytes`). */
@@ -247,6 +249,7 @@ export class SQLiteStorage implements Storage {
       const room = (bound: number | undefined, own: number) =>
         bound === undefined ? 0 : Math.max(0, Math.min(Math.floor(bound / 16), bound - own));
       sql.evict.run(
+        key,
         Math.max(extraEntries + room(maxEntries, 1), 0),
         Math.max(extraBytes + room(maxBytes, value.length), 0),
       );
@@ -309,13 +312,20 @@ export class SQLiteStorage implements Storage {
    */
   #locked<T>(work: (sql: Statements, db: SQLiteDatabase) => T): Promise<T> {
     const wait = this.#options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
+    // A call that close() came during does not open the file again to try once more: it would
+    // stay open, as nothing closes it again (and the call land after close() had returned).
+    const closes = this.#closes;
     return whileLocked(async () => {
+      if (this.#closes !== closes) {
+        throw new Error("Cannot use SQLiteBackend: it was closed while this call waited for a lock");
+      }
       const { sql, db } = await this.#open();
       return work(sql, db);
     }, wait);
   }
 
   async close(): Promise<void> {
+    this.#closes++;
     const opening = this.#db;
     this.#db = undefined;
     // (An open that fails leaves nothing to close: its error is the calls' that waited for it.)
@@ -372,10 +382,11 @@ export class SQLiteStorage implements Storage {
         clear: prepare(`DELETE FROM ${SQLITE_TABLE}`),
         purge: prepare(`DELETE FROM ${SQLITE_TABLE} WHERE delete_at <= ?`),
         stats: prepare(`SELECT count(*) AS entries, coalesce(sum(size), 0) AS bytes FROM ${SQLITE_TABLE}`),
-        // Evicts the first rows in `order` until both excesses are covered.
+        // Evicts the first rows in `order` until both excesses are covered, the row just written
+        // aside: it would go first when it is to be deleted soonest, and never be read.
         evict: prepare(`DELETE FROM ${SQLITE_TABLE} WHERE key IN (
           SELECT key FROM (SELECT key, row_number() OVER w AS n, sum(size) OVER w - size AS before
-            FROM ${SQLITE_TABLE} WINDOW w AS (ORDER BY ${order}))
+            FROM ${SQLITE_TABLE} WHERE key <> ? WINDOW w AS (ORDER BY ${order}))
           WHERE n <= ? OR before < ?)`),
       };
       // Only reclaims space: a database locked by another connection is purged another time.

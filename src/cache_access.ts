@@ -51,6 +51,8 @@ export class CacheAccess {
   #closed = false;
   /** Shared with every other session over the same storage, and with the cache's own deletes. */
   #invalidations: Invalidations;
+  /** Set once the session closed the backend ({@linkcode CacheAccess.closeStore}). */
+  #storeClosed = false;
   /** The last invalidation made after close() (CacheAccess.invalidate). */
   #afterClose: Promise<void> = Promise.resolve();
   /** Whether reads rest after failures: they are misses meanwhile, and nothing is written. */
@@ -373,18 +375,32 @@ export class CacheAccess {
     const urls = SAFE_METHODS.has(flow.method) ? [] : invalidatedUrls(flow.url, response);
     if (urls.length === 0) return false;
     if (!this.#closed) {
-      await this.#invalidate(flow, urls);
+      // One under way when close() is called is waited for as background work is, so that the
+      // store is not closed under its deletes (they would fail, and a later session or another
+      // process serve what it changed); should it outlast that wait, the store is closed again
+      // once it is done, as after close().
+      const work = this.#invalidate(flow, urls);
+      this.#background.add(work);
+      try {
+        await work;
+      } finally {
+        this.#background.delete(work);
+      }
+      if (this.#storeClosed) await this.#closeAgain(Promise.resolve(), flow);
       return true;
     }
     // After close(), an invalidation opens a SQLite or Deno KV store again: it is closed again
     // once the delete is done, so that nothing is left open. One at a time, so that none closes
     // the store under another.
-    const done = this.#afterClose.then(() => this.#invalidate(flow, urls)).finally(() =>
-      this.#cache.close().catch((error) => this.report(error, "delete", flow))
-    );
-    this.#afterClose = done;
-    await done;
+    await this.#closeAgain(this.#afterClose.then(() => this.#invalidate(flow, urls)), flow);
     return true;
+  }
+
+  /** Closes the store once `work` (after the invalidations before it) is done. */
+  #closeAgain(work: Promise<void>, flow: Reported): Promise<void> {
+    const done = work.finally(() => this.#cache.close().catch((error) => this.report(error, "delete", flow)));
+    this.#afterClose = done;
+    return done;
   }
 
   async #invalidate(flow: Reported & { label: string }, urls: URL[]): Promise<void> {
@@ -494,6 +510,15 @@ export class CacheAccess {
       await this.#settled();
     })());
     this.#closed = true;
+  }
+
+  /**
+   * Closes the backend, once {@linkcode close} has ended: an invalidation that was under way
+   * then, and ends later, closes it again ({@linkcode invalidate}).
+   */
+  async closeStore(): Promise<void> {
+    this.#storeClosed = true;
+    await this.#cache.close();
   }
 
   /** Settles once all background work has, including work started meanwhile. */

@@ -320,7 +320,7 @@ export class CachedSession implements AsyncDisposable {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#access.close(this.#closing);
-    await this.cache.close();
+    await this.#access.closeStore();
   }
 
   /** Closes the session (`await using session = new CachedSession()`). */
