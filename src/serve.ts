@@ -7,7 +7,7 @@
  */
 
 import type { ResolvedOptions } from "./options.ts";
-import { hasContentCoding, parseCacheControl } from "./cache_control.ts";
+import { hasContentCoding, MAX_DELTA_SECONDS, parseCacheControl } from "./cache_control.ts";
 import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import { redactUrl, withoutFragment } from "./cache_keys.ts";
@@ -62,9 +62,12 @@ export function fromStored(
   const { revalidated } = how;
   const redirected = found.viaAlias ? false : entry.redirected;
   const url = servedUrl(entry.url, flow.url, o.ignoredParameters);
-  // RFC 9111 §5.1: a response served from the cache carries its current age. The fields stay
-  // pairs, copied once by the Response, unless a 304 or a range needs a Headers.
-  const fields = servedFields(entry.headers, Math.floor(currentAge(entry, now)), o.storeSetCookie);
+  // RFC 9111 §5.1: a response served from the cache carries its current age, 2^31 at most ("if
+  // any of its age calculations overflows, it MUST transmit an Age header field with a value of
+  // 2147483648"; an Age or max-age beyond it reads as it, §1.2.2). The fields stay pairs, copied
+  // once by the Response, unless a 304 or a range needs a Headers.
+  const age = Math.min(Math.floor(currentAge(entry, now)), MAX_DELTA_SECONDS);
+  const fields = servedFields(entry.headers, age, o.storeSetCookie);
   // RFC 9110 §14.2: range handling is defined for GET alone; a HEAD ignores a Range. So does a
   // request whose If-Range names another representation (§13.1.5): it gets the whole response.
   let range = flow.method === "GET" ? flow.headers.get("range") : null;
