@@ -30,7 +30,14 @@
  */
 
 import { CacheBackend, type Storage } from "./base.ts";
-import { eitherOf, injected, knownOptions, nonEmptyString, positiveInteger } from "../src/backend_options.ts";
+import {
+  eitherOf,
+  injected,
+  knownOptions,
+  MAX_TIMEOUT,
+  nonEmptyString,
+  positiveInteger,
+} from "../src/backend_options.ts";
 import { describe } from "../src/expiration.ts";
 import { whileLocked } from "../src/errors.ts";
 import { fittedKey, keyRoom } from "../src/kv_keys.ts";
@@ -135,6 +142,13 @@ const MAX_ATTEMPTS = 8;
 const LOCKED_WAIT = 5000;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
+/**
+ * The same for `@deno/kv`'s in-memory database (Node and Bun without a path): it arms a timer for
+ * the soonest expiry, and one past the longest timer (about 24.8 days) fires after 1 ms, and again
+ * every millisecond (a fifth of a core, and a warning each time on Bun) until it comes. The
+ * chunks' margin is kept within it too.
+ */
+const MAX_TIMED_EXPIRE_IN = MAX_TIMEOUT - CHUNK_EXPIRY_MARGIN;
 const PARALLEL_DELETES = 16;
 
 /** The byte storage behind {@linkcode DenoKVBackend}. */
@@ -219,7 +233,8 @@ export class DenoKVStorage implements Storage {
     const now = Date.now();
     if (value.length > this.maxEntrySize || deleteAt <= now) return await this.delete([key]);
     const kv = await this.#open();
-    const expireIn = deleteAt - now < MAX_EXPIRE_IN ? Math.ceil(deleteAt - now) : undefined;
+    const longest = "expirer" in kv ? MAX_TIMED_EXPIRE_IN : MAX_EXPIRE_IN;
+    const expireIn = deleteAt - now < longest ? Math.ceil(deleteAt - now) : undefined;
     const inline = value.length <= CHUNK_SIZE;
     const manifest: Manifest = {
       deleteAt,
@@ -375,7 +390,30 @@ async function openKv(path: string | undefined, injected: KvLike | undefined): P
   const encodeV8 = (): never => {
     throw new TypeError("Cannot encode value: DenoKVStorage stores bytes only");
   };
-  return await openKv(path, { encodeV8, decodeV8: encodeV8 });
+  return letsProcessEnd(await openKv(path, { encodeV8, decodeV8: encodeV8 }));
+}
+
+/** `@deno/kv`'s in-memory database's timer of the soonest expiry, where it has one. */
+interface Expirer {
+  rescheduleExpirer(at: number): void;
+  expirerTimeout?: { unref?: () => void } | number;
+}
+
+/**
+ * Lets the process end while `@deno/kv`'s in-memory database waits for its soonest expiry (Node and
+ * Bun without a path): its timer kept the process running until then, an hour after its work was
+ * done for a response fresh for an hour. The database ends with the process anyway.
+ */
+function letsProcessEnd(kv: KvLike): KvLike {
+  const expirer = (kv as { expirer?: Partial<Expirer> }).expirer;
+  const reschedule = expirer?.rescheduleExpirer;
+  if (expirer === undefined || typeof reschedule !== "function") return kv;
+  expirer.rescheduleExpirer = (at: number) => {
+    reschedule.call(expirer, at);
+    const timer = expirer.expirerTimeout;
+    if (typeof timer === "object") timer.unref?.();
+  };
+  return kv;
 }
 
 /**

@@ -63,6 +63,14 @@ const MAX_DATE = 8.64e15;
 /** Keys fetched per cursor batch, and deleted per `deleteMany`. */
 const BATCH = 1000;
 
+/**
+ * Documents read as the driver reads them by default, whatever a given client, database or
+ * collection was set up with: under `promoteBuffers` a record's value came back as a `Buffer`,
+ * not a `Binary`, and every hit was taken for a corrupt record and deleted; under `raw` nothing
+ * was decoded at all.
+ */
+const PLAIN_DOCUMENTS = { raw: false, promoteBuffers: false } as const;
+
 /** A stored record as a document. */
 export interface MongoRecord {
   /** The storage key. */
@@ -253,7 +261,7 @@ export class MongoDBStorage implements Storage {
   async get(key: string): Promise<Uint8Array | undefined> {
     const document = await this.#run(
       "read",
-      (collection) => collection.findOne({ _id: key }, { maxTimeMS: this.timeout }),
+      (collection) => collection.findOne({ _id: key }, { ...PLAIN_DOCUMENTS, maxTimeMS: this.timeout }),
     );
     if (document === null || isPast(document.deleteAt)) return undefined;
     // A document that holds no BinData (written by something else, or damaged) is no record: its
@@ -313,6 +321,7 @@ export class MongoDBStorage implements Storage {
       };
       const page = await this.#run("list", (collection) =>
         collection.find(filter, {
+          ...PLAIN_DOCUMENTS,
           projection: { _id: 1 },
           sort: { _id: 1 },
           limit: BATCH,
@@ -350,6 +359,10 @@ export class MongoDBStorage implements Storage {
     this.#closed = true;
     const connected = this.#connected;
     this.#connected = undefined;
+    // A client or Collection of the user's is left open: there is nothing to wait for. (Its
+    // connection still being made took the client's own server selection time, 30 s by default,
+    // not `timeout`, to give up on a server that is away, and held close() all that time.)
+    if (this.#options.client !== undefined || typeof this.#options.collection === "object") return;
     const { client } = await connected?.catch(() => undefined) ?? {};
     await client?.close();
   }

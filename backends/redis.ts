@@ -59,8 +59,11 @@ const BATCH = 1000;
  * Options of every command: no timer of the client's own. `@redis/client` arms an
  * `AbortSignal.timeout` per command (5 s by default) that is never cleared: ~12 µs of a hit on
  * Deno, and a pile of pending timers under load. Our deadlines time each command instead.
+ * Replies are mapped as the client does by default, whatever a given client was set up with
+ * (`commandOptions`, `withTypeMapping`): a client that hands out bulk strings as `Buffer`s gave
+ * SCAN a cursor that never equals "0", and `clear()` scanned for ever.
  */
-const PLAIN: RedisCommandOptions = { timeout: 0 };
+const PLAIN: RedisCommandOptions = { timeout: 0, typeMapping: {} };
 /** {@linkcode PLAIN}, with bulk strings as `Buffer`s (no copy, no decoding). */
 const BINARY: RedisCommandOptions = { ...PLAIN, typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
 
@@ -90,7 +93,8 @@ interface OwnedClient extends RedisClientLike {
 /** Options of {@linkcode RedisBackend}. */
 export interface RedisBackendOptions {
   /**
-   * The server, as a `redis://` or `rediss://` URL (with user, password and database number).
+   * The server, as a `redis://` or `rediss://` URL (with user, password and database number, as
+   * `redis://host:6379/3`; no query, which the client would ignore).
    * @default {"redis://127.0.0.1:6379"}
    */
   url?: string;
@@ -208,7 +212,9 @@ export class RedisStorage implements Storage {
     }
     // Its path is a database number or nothing: the client refuses any other path ("Invalid
     // pathname") at every connection, which would fail every request instead of this one call.
-    if (!/^(\/\d*)?$/.test(new URL(this.url).pathname)) {
+    // And no query: the client ignores one, so `?db=2` would put the cache in database 0.
+    const { pathname, search } = new URL(this.url);
+    if (!/^(\/\d*)?$/.test(pathname) || search !== "") {
       throw new TypeError(
         "Cannot create RedisBackend: url must end at the host or at a database number (redis://host:6379/3): " +
           `received ${redact(this.url)}`,

@@ -18,7 +18,9 @@ const ROOT = new URL("../", import.meta.url).href;
 /** Runs `code` (an ES module, with `ROOT` defined) in a child process of this runtime, the collector exposed. */
 function run(code: string): ReturnType<typeof start> {
   const source = `const ROOT = ${JSON.stringify(ROOT)};\n${code}`;
-  if (RUNTIME === "deno") return start("deno", ["eval", "--v8-flags=--expose-gc", source], { capture: true });
+  if (RUNTIME === "deno") {
+    return start("deno", ["eval", "--unstable-kv", "--v8-flags=--expose-gc", source], { capture: true });
+  }
   if (RUNTIME === "bun") return start(process.execPath, ["--eval", source], { capture: true });
   const args = [...process.execArgv, "--expose-gc", "--input-type=module", "--eval", source];
   return start(process.execPath, args, { capture: true });
@@ -132,6 +134,33 @@ Deno.test("a process ends once its session is closed, while a background refresh
     const { code, stdout, stderr } = await within(15_000, child.exited);
     equal(code, 0, stderr);
     equal(stdout.trim(), "2", "the refresh went to the origin");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
+/** A response fresh for an hour stored in Deno KV's default in-memory database, never closed. */
+const KV_UNCLOSED = `
+const { CachedSession } = await import(ROOT + "mod.ts");
+const { DenoKVBackend } = await import(ROOT + "backends/deno_kv.ts");
+// (Deno's own default database is a file: its in-memory one stands in.)
+const backend = new DenoKVBackend(globalThis.Deno ? { path: ":memory:" } : {});
+const session = new CachedSession({
+  backend,
+  fetch: () => Promise.resolve(new Response("v1", { headers: { "cache-control": "max-age=3600" } })),
+});
+await (await session.fetch("http://127.0.0.1/r")).text();
+console.log((await session.fetch("http://127.0.0.1/r")).fromCache);
+`;
+
+// On Node and Bun, @deno/kv's in-memory database timed its soonest expiry with a timer that kept
+// the process running until then: an hour after its work was done, for this response.
+Deno.test("a process ends on its own once its work is done, with a Deno KV record fresh for an hour", async () => {
+  const child = run(KV_UNCLOSED);
+  try {
+    const { code, stdout, stderr } = await within(15_000, child.exited);
+    equal(code, 0, stderr);
+    equal(stdout.trim(), "true", "the second request was a hit");
   } finally {
     child.kill("SIGKILL");
   }
