@@ -67,17 +67,25 @@ async function outage(server: PrivateServer, backend: CacheBackend, name: string
   const o = await origin();
   const { session: s, errors } = session(backend);
   try {
+    // (The first write also connects, and a MongoDB one makes the collection's index: on a loaded
+    // machine that may outlast the timeout, and then the reads rest a while.)
+    await untilCached(s, `${o.url}/warm`);
+    const warm = o.hits;
+    const warmErrors = errors.length;
     equal((await get(s, `${o.url}/a`)).fromCache, false);
     equal((await get(s, `${o.url}/a`)).fromCache, true, "cached while the backend is up");
 
     await server.stop();
     for (let i = 0; i < 3; i++) equal((await get(s, `${o.url}/a`)).fromCache, false);
-    equal(o.hits, 4, "while the backend is down, every request goes to the origin");
-    const read = errors.find(({ context }) => context.operation === "read");
+    equal(o.hits - warm, 4, "while the backend is down, every request goes to the origin");
+    const read = errors.slice(warmErrors).find(({ context }) => context.operation === "read");
     ok(read, "a failed read reached onError");
     ok(read.error instanceof BackendError && read.error.backend === name, String(read.error));
     equal(read.context.request, `GET ${o.url}/a`);
-    ok(errors.some(({ context }) => context.operation === "write"), "a skipped write reached onError");
+    ok(
+      errors.slice(warmErrors).some(({ context }) => context.operation === "write"),
+      "a skipped write reached onError",
+    );
 
     await server.start();
     await untilCached(s, `${o.url}/b`);
