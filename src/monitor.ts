@@ -160,7 +160,12 @@ export class Monitor {
    * @returns The response.
    */
   described<R extends Response>(response: R, member: string | undefined): R {
-    if (member !== undefined) appendCacheStatus(response.headers, member);
+    try {
+      if (member !== undefined) appendCacheStatus(response.headers, member);
+    } catch {
+      // (The fields of a response fetch made, taken over for a status outside 200–599, are
+      // immutable: it goes without.)
+    }
     return response;
   }
 

@@ -91,7 +91,27 @@ export function servedFields(
  * console.log(first.fromCache, second.fromCache); // false true
  * ```
  */
-export class CachedResponse extends Response {
+/** The network response that the next `CachedResponse` built takes over ({@linkcode AdoptingResponse}). */
+let adopting: Response | undefined;
+
+/**
+ * `Response`, or the response in {@linkcode adopting} taken over whole: a status outside 200–599
+ * (999, say, or an opaque redirect's 0) lives only in the response fetch made, which the
+ * `Response` constructor cannot build, and which `Deno.serve` and `Bun.serve` read from the
+ * response itself, not from its `status` getter.
+ */
+class AdoptingResponse extends Response {
+  constructor(body?: BodyInit | null, init?: ResponseInit) {
+    const adopted = adopting;
+    if (adopted !== undefined) {
+      adopting = undefined;
+      return Object.setPrototypeOf(adopted, new.target.prototype);
+    }
+    super(body, init);
+  }
+}
+
+export class CachedResponse extends AdoptingResponse {
   #source: { readonly url: string; readonly redirected: boolean };
   #info: CacheInfo;
   /**
@@ -186,7 +206,7 @@ export class CachedResponse extends Response {
    */
   static fromNetwork(response: Response, body: BodyInit | null, info: CacheInfo): CachedResponse {
     const { status, statusText, headers, type } = response;
-    return CachedResponse.#withStatus(body, { status, statusText, headers, type }, response, info);
+    return CachedResponse.#withStatus(body, { status, statusText, headers, type }, response, info, response);
   }
 
   /**
@@ -199,9 +219,15 @@ export class CachedResponse extends Response {
     init: { status: number; statusText: string; headers: HeadersInit; type: ResponseType },
     source: { readonly url: string; readonly redirected: boolean },
     info: CacheInfo,
+    native?: Response,
   ): CachedResponse {
     const { status, statusText, headers, type } = init;
     if (status >= 200 && status <= 599) return new CachedResponse(body, init, source, info);
+    // The response fetch made, served with its own body, is taken over: its status is its own.
+    if (native !== undefined && body === native.body && native.status === status) {
+      adopting = native;
+      return new CachedResponse(body, {}, source, info);
+    }
     const unusual = new CachedResponse(body, { statusText, headers }, source, info);
     return Object.defineProperties(unusual, {
       status: { value: status },
@@ -371,6 +397,7 @@ export class CachedResponse extends Response {
       { status: this.status, statusText: this.statusText, headers: copy.headers, type: this.type },
       this.#source,
       this.#info,
+      copy,
     );
   }
 }
