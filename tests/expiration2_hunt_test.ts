@@ -8,8 +8,8 @@
 import { assert, assertEquals } from "./_assert.ts";
 import { Clock, origin, reached, reply } from "./_origin.ts";
 import { DeleteAts } from "./_scripted.ts";
-import { BACKENDS, dispose } from "./_fixtures.ts";
-import { CacheBackend, type Storage } from "../backends/base.ts";
+import { BACKENDS, dispose, Switched } from "./_fixtures.ts";
+import { CacheBackend } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
 import { CachedSession } from "../mod.ts";
@@ -53,42 +53,11 @@ Deno.test("a 304 through a redirect's alias keeps that alias as long as the fres
 });
 
 /** A storage that notes the `deleteAt` each key was last written with, over a real one. */
-class Noted implements Storage {
+class Noted extends Switched {
   readonly deleteAts = new Map<string, number>();
-  readonly #storage: Storage;
-  constructor(storage: Storage) {
-    this.#storage = storage;
-  }
-  get name(): string {
-    return this.#storage.name;
-  }
-  get maxEntrySize(): number | undefined {
-    return this.#storage.maxEntrySize;
-  }
-  get keepsValues(): boolean {
-    return this.#storage.keepsValues === true;
-  }
-  get copiesValues(): boolean {
-    return this.#storage.copiesValues === true;
-  }
-  get(key: string): Promise<Uint8Array | undefined> {
-    return this.#storage.get(key);
-  }
-  set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
+  override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     this.deleteAts.set(key, deleteAt);
-    return this.#storage.set(key, value, deleteAt);
-  }
-  delete(keys: string[]): Promise<void> {
-    return this.#storage.delete(keys);
-  }
-  keys(prefix?: string): AsyncIterable<string> {
-    return this.#storage.keys(prefix);
-  }
-  clear(): Promise<void> {
-    return this.#storage.clear();
-  }
-  close(): Promise<void> {
-    return this.#storage.close();
+    return super.set(key, value, deleteAt);
   }
 }
 
