@@ -75,22 +75,6 @@ export function servedFields(
   return out;
 }
 
-/**
- * A `Response` with cache metadata. It is a genuine `Response` (`instanceof Response`, a body that
- * can be read once, `clone()`), and its `url` and `redirected` are those of the original response.
- *
- * @example Tell a hit from a miss
- * ```ts
- * import { CachedSession } from "../mod.ts";
- * const session = new CachedSession({
- *   fetch: () => Promise.resolve(new Response("hi", { headers: { "cache-control": "max-age=60" } })),
- * });
- * const first = await session.fetch("http://127.0.0.1/hello");
- * await first.text();
- * const second = await session.fetch("http://127.0.0.1/hello");
- * console.log(first.fromCache, second.fromCache); // false true
- * ```
- */
 /** The network response that the next `CachedResponse` built takes over ({@linkcode AdoptingResponse}). */
 let adopting: Response | undefined;
 
@@ -111,7 +95,23 @@ class AdoptingResponse extends Response {
   }
 }
 
-export class CachedResponse extends AdoptingResponse {
+/**
+ * A `Response` with cache metadata. It is a genuine `Response` (`instanceof Response`, a body that
+ * can be read once, `clone()`), and its `url` and `redirected` are those of the original response.
+ *
+ * @example Tell a hit from a miss
+ * ```ts
+ * import { CachedSession } from "../mod.ts";
+ * const session = new CachedSession({
+ *   fetch: () => Promise.resolve(new Response("hi", { headers: { "cache-control": "max-age=60" } })),
+ * });
+ * const first = await session.fetch("http://127.0.0.1/hello");
+ * await first.text();
+ * const second = await session.fetch("http://127.0.0.1/hello");
+ * console.log(first.fromCache, second.fromCache); // false true
+ * ```
+ */
+export class CachedResponse extends Response {
   #source: { readonly url: string; readonly redirected: boolean };
   #info: CacheInfo;
   /**
@@ -224,7 +224,11 @@ export class CachedResponse extends AdoptingResponse {
     const { status, statusText, headers, type } = init;
     if (status >= 200 && status <= 599) return new CachedResponse(body, init, source, info);
     // The response fetch made, served with its own body, is taken over: its status is its own.
-    if (native !== undefined && body === native.body && native.status === status) {
+    // (Not one with fields of its own, which would hide the cache's: a hand-made stand-in.)
+    if (
+      native !== undefined && body === native.body && native.status === status &&
+      Object.getOwnPropertyNames(native).length === 0
+    ) {
       adopting = native;
       return new CachedResponse(body, {}, source, info);
     }
@@ -401,6 +405,10 @@ export class CachedResponse extends AdoptingResponse {
     );
   }
 }
+
+// `super()` in CachedResponse calls AdoptingResponse (which builds a `Response`, or takes one
+// over); its types and docs say `Response`, as the outside sees it.
+Object.setPrototypeOf(CachedResponse, AdoptingResponse);
 
 /**
  * What a response served from a stored entry tells of its source and of the cache, in one
