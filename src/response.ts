@@ -224,10 +224,11 @@ export class CachedResponse extends Response {
     const { status, statusText, headers, type } = init;
     if (status >= 200 && status <= 599) return new CachedResponse(body, init, source, info);
     // The response fetch made, served with its own body, is taken over: its status is its own.
-    // (Not one with fields of its own, which would hide the cache's: a hand-made stand-in.)
+    // (Not one with fields of its own, which would hide the cache's: a hand-made stand-in; nor
+    // another session's CachedResponse, which is built once.)
     if (
       native !== undefined && body === native.body && native.status === status &&
-      Object.getOwnPropertyNames(native).length === 0
+      Object.getPrototypeOf(native) === Response.prototype && Object.getOwnPropertyNames(native).length === 0
     ) {
       adopting = native;
       return new CachedResponse(body, {}, source, info);
