@@ -261,7 +261,8 @@ export function variantKey(key: string, vary: readonly [string, string | null][]
  * encoding it again would turn URLs an origin tells apart into one (`%E8` and `%E9` both become
  * U+FFFD, `+` and `%20` both `+`, `flag` and `flag=` both `flag=`). Userinfo is dropped: it is a
  * credential, which a key holds in its second part ({@linkcode cacheKey}), as it holds
- * `Authorization`; so a URL is found by deletes and invalidations as `urls()` lists it.
+ * `Authorization`; so a URL is found by deletes and invalidations as `urls()` lists it. A URL
+ * that is not HTTP(S) (`data:`, `blob:`, `file:`) is kept whole.
  *
  * @param url The URL.
  * @param ignoredParameters Query parameters to remove.
@@ -269,6 +270,9 @@ export function variantKey(key: string, vary: readonly [string, string | null][]
  */
 export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = NONE): string {
   const { search } = url;
+  // A URL that is not HTTP(S) is keyed whole: what fetch answers it with may hold its query (a
+  // `data:` URL's text), and even its fragment (Bun's).
+  if (!isHttp(url)) return url.href;
   const href = hasUserinfo(url) ? withoutUserinfo(new URL(url.href)).href : url.href;
   const bare = withoutFragment(href);
   if (search === "") return bare;
@@ -276,6 +280,11 @@ export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = 
   const parameters = keptParameters(search.slice(1), ignoredParameters).sort(byName);
   // Only ignored parameters: the URL without them has no query.
   return parameters.length === 0 ? path : `${path}?${writtenQuery(parameters)}`;
+}
+
+/** Whether a URL is HTTP(S): what the query normalisation of keys (and RFC 9111) is for. */
+function isHttp(url: URL): boolean {
+  return url.protocol === "http:" || url.protocol === "https:";
 }
 
 /**
@@ -323,6 +332,11 @@ export function redactUrl(href: string, ignoredParameters: ReadonlySet<string>):
   const queried = ignoredParameters.size > 0 && (href.includes("?") || href.includes("#"));
   // Every URL with userinfo holds an "@": the common case (neither) is a few string searches, no parse.
   if (!queried && !href.includes("@")) return href;
+  // A URL that is not HTTP(S) is stored as it is keyed: whole ({@linkcode normalizeUrl}).
+  if (!href.startsWith("http")) {
+    const given = new URL(href);
+    if (!isHttp(given)) return given.href;
+  }
   // Userinfo is a credential, kept in keys only as a digest.
   const url = withoutUserinfo(new URL(href));
   const parsed = url.href;
@@ -501,44 +515,60 @@ function canonicalJson(text: string, ignored: ReadonlySet<string>): string | und
   const value: unknown = JSON.parse(text);
   const counted = { members: 0 };
   const sorted = sortJson(value, ignored, counted);
-  return writtenBack(text, counted.members) ? JSON.stringify(sorted) : undefined;
+  return writtenBack(text, counted.members, ignored) ? JSON.stringify(sorted) : undefined;
 }
 
 /**
- * Strings (whole, so that nothing in one is taken for a token), numbers and the colons that end
- * object keys, in a JSON text.
+ * Strings (whole, so that nothing in one is taken for a token), numbers, the colons that end
+ * object keys and the brackets that open and close objects and arrays, in a JSON text.
  */
-const JSON_TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d[\d.eE+-]*|:/g;
+const JSON_TOKENS = /"[^"\\]*(?:\\.[^"\\]*)*"|-?\d[\d.eE+-]*|[:{}[\]]/g;
 
 /**
  * Whether `JSON.stringify` writes back what a valid JSON text says: each number as written
  * (`1.0`, `1e2`, `-0`, `1e400` and integers beyond 2^53 are written otherwise), and each object
  * member (the parse keeps the last of a key given twice; other parsers keep the first, or refuse).
+ * An ignored member at the top level is left out whatever its value, so what it holds (a number,
+ * a key given twice, the member itself given twice) does not count.
  *
  * @param text The JSON text.
- * @param members The members of the objects the parse gave.
+ * @param members The members of the objects the parse gave, ignored top-level ones aside.
+ * @param ignored The top-level members left out.
  */
-function writtenBack(text: string, members: number): boolean {
+function writtenBack(text: string, members: number, ignored: ReadonlySet<string>): boolean {
   let colons = 0;
+  let depth = 0;
+  let name = "";
+  // Whether the tokens are those of an ignored top-level member's value.
+  let skipping = false;
   for (const [token] of text.matchAll(JSON_TOKENS)) {
-    if (token === ":") colons++;
-    else if (token[0] !== '"' && String(Number(token)) !== token) return false;
+    if (token === "{" || token === "[") depth++;
+    else if (token === "}" || token === "]") depth--;
+    else if (token === ":") {
+      // A colon at the first depth ends a key of the top-level object: a member starts.
+      if (depth === 1 && ignored.size > 0) skipping = ignored.has(JSON.parse(name));
+      if (!skipping) colons++;
+    } else if (token[0] === '"') name = token;
+    else if (!skipping && String(Number(token)) !== token) return false;
+    // The top-level object's end ends its last member.
+    if (depth === 0) skipping = false;
   }
   return colons === members;
 }
 
-/** A JSON value with object keys sorted and `ignored` left out at the top; counts object members. */
+/**
+ * A JSON value with object keys sorted and `ignored` left out at the top; counts object members
+ * (not those of an ignored member, whose colons are not counted either).
+ */
 function sortJson(value: unknown, ignored: ReadonlySet<string>, counted: { members: number }): unknown {
   if (Array.isArray(value)) return value.map((item) => sortJson(item, NONE, counted));
   if (value === null || typeof value !== "object") return value;
   // No prototype: a "__proto__" field must stay a field, or bodies that differ in it would share a key.
   const sorted: Record<string, unknown> = Object.create(null);
-  const names = Object.keys(value);
-  counted.members += names.length;
-  for (const name of names.sort()) {
-    // An ignored member's value is sorted too, and dropped: its members count, as its colons do.
-    const member = sortJson((value as Record<string, unknown>)[name], NONE, counted);
-    if (!ignored.has(name)) sorted[name] = member;
+  for (const name of Object.keys(value).sort()) {
+    if (ignored.has(name)) continue;
+    counted.members++;
+    sorted[name] = sortJson((value as Record<string, unknown>)[name], NONE, counted);
   }
   return sorted;
 }

@@ -175,7 +175,10 @@ function flowOf(request: ParsedRequest, key: string, o: ResolvedOptions, headKey
  */
 export function keyFor(request: KeyRequest, o: ResolvedOptions): string | Promise<string> {
   if (o.keyFn === undefined) return cacheKey(request, o);
-  return Promise.resolve(o.keyFn(request, () => createCacheKey(request, o))).then(checkedKey);
+  // A URL of its own: the request's is what is sent, stored and invalidated, which a keyFn that
+  // edits the one it is given (to drop a parameter from its key) must not change.
+  const given = { ...request, url: new URL(request.url.href) };
+  return Promise.resolve(o.keyFn(given, () => createCacheKey(given, o))).then(checkedKey);
 }
 
 /** A key `keyFn` may give is printable ASCII, not empty, and does not start with `ALIAS_PREFIX`. */
