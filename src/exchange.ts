@@ -211,15 +211,18 @@ export class Exchange {
         }
         await response.body?.cancel();
       }
-      if (flow.method === "HEAD" && cached !== undefined && response.status === 200) {
+      // (A reload uses nothing stored, but its HEAD response still describes the stored response
+      // it would have selected.)
+      const described = flow.mode === "reload" ? stale?.replaced : cached;
+      if (flow.method === "HEAD" && described !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
         // that describes another representation makes the stored one unusable.
-        const freshened = headDescribes(cached, response.headers)
-          ? freshen(o, flow, cached, response, requestTime, responseTime)
+        const freshened = headDescribes(described, response.headers)
+          ? freshen(o, flow, described, response, requestTime, responseTime)
           : undefined;
         // (The freshened entry is stored, as after a 304: `Cache-Status` and `expiresAt` say so.)
         const kept = freshened?.storable ? freshened.entry : undefined;
-        const at = kept === undefined ? stale! : freshenedSlot(stale!, cached, kept);
+        const at = kept === undefined ? stale! : freshenedSlot(stale!, described, kept);
         const member = this.#record(flow, response, kept, fwd, conditional, at.key);
         if (freshened?.storable) settle(freshened.entry);
         await this.#access.awaited(this.#access.update(flow, at, freshened, asked), "write", flow);
@@ -229,7 +232,7 @@ export class Exchange {
       asked = await this.#access.invalidateFor(flow, response, asked);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
       // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
-      const plan = flow.method === "HEAD" && stale?.entry?.method === "GET"
+      const plan = flow.method === "HEAD" && described?.method === "GET"
         ? undefined
         : this.#plan(flow, primary, response, requestTime, responseTime);
       if (plan === undefined) {
@@ -238,8 +241,8 @@ export class Exchange {
         // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves
         // (a rate limit's 429 or 403 says nothing of the resource, whose validators revalidate it
         // later), except that the resource is gone (404, 410).
-        // (A reload uses nothing stored: what it would have found, in the primary slot or beside
-        // it, is what it replaces.)
+        // (A reload uses nothing stored: what it would have found, in the primary slot, beside it
+        // or through an alias, is what it replaces.)
         const outdated = flow.mode === "reload" ? stale?.replaced : cached;
         const superseded = outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
           (response.status < 400 || response.status === 404 || response.status === 410) &&

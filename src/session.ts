@@ -34,14 +34,7 @@ import {
   onlyIfCached,
   wantsWhole,
 } from "./serve.ts";
-import {
-  lookup,
-  mayServeOnErrorFor,
-  prepareFlow,
-  Unprepared,
-  usabilityFor,
-  variantBeside,
-} from "./lookup.ts";
+import { lookup, mayServeOnErrorFor, prepareFlow, Unprepared, usabilityFor } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { askOrigin } from "./origin_call.ts";
@@ -350,20 +343,16 @@ export class CachedSession implements AsyncDisposable {
    * What a reload's response goes beside: the entry in its primary slot, read for placement only
    * (a reload uses nothing stored). Without it, the response of one Vary variant would take the
    * primary slot and drop the variant stored there. And what that response replaces: the entry
-   * the request selects, there or as a variant beside it, which an answer that may not be stored
-   * supersedes when it is stale (`Exchange`), whichever slot it is in.
+   * the request selects, as any lookup finds it (there or as a variant beside it, through the
+   * alias from where a redirect led, for a `HEAD` the stored `GET` response), which an answer that
+   * may not be stored supersedes when it is stale, and which a `HEAD` response freshens or shows
+   * outdated (RFC 9111 §4.3.5; `Exchange`).
    */
   async #slotOf(flow: Flow): Promise<Found | undefined> {
-    const key = flow.method === "HEAD" ? flow.headKey : flow.key;
-    if (key === undefined) return undefined;
-    const record = await this.#access.read(flow, key);
-    if (!record || !("entry" in record)) return undefined;
-    const primary = record.entry;
-    if (varyMatches(primary, flow.headers)) return { key, viaAlias: false, primary, replaced: primary };
-    const other = await variantBeside(flow, key, primary, this.#o, (key) => this.#access.read(flow, key));
-    return other === undefined
-      ? { key, viaAlias: false, primary }
-      : { key: other.key, viaAlias: false, primary, replaced: other.entry };
+    const found = await lookup(flow, this.#o, (key) => this.#access.read(flow, key));
+    if (found === undefined) return undefined;
+    const { entry, owned: _owned, ...slot } = found;
+    return entry === undefined ? slot : { ...slot, replaced: entry };
   }
 
   #unsatisfied(request: ParsedRequest & { key?: string; label?: string }): CachedResponse {

@@ -49,7 +49,8 @@ export interface Found {
   beside?: string | undefined;
   /**
    * For a reload, which uses nothing stored: the stored response its answer replaces, the one a
-   * lookup would have selected (under `key`, the primary slot or a variant beside it), if any.
+   * lookup would have selected (under `key`: the primary slot, a variant beside it, or the slot a
+   * redirect alias leads to), if any.
    */
   replaced?: CacheEntry | undefined;
   /** Whether the entry's body lies in a buffer this lookup alone holds (see `CacheBackend.read`). */

@@ -1585,8 +1585,9 @@ Deno.test("RFC 9110 §9.3.2: a HEAD response is stored on its own, answers HEADs
       await s.get();
       const before = storage.read.length;
       const reload = await s.session.fetch(URL_A, { method: "HEAD", cache: "reload" });
-      // A reload reads only the slot its response would go to, and a HEAD's has none here.
-      assertEquals(storage.read.slice(before), []);
+      // A reload reads only the stored GET response its HEAD response describes (RFC 9111
+      // §4.3.5), the one slot a GET reads: a HEAD's own has none here.
+      const readByReload = storage.read.slice(before);
       assertEquals([reload.status, reload.fromCache, reload.body, reload.headers.get("content-length")], [
         200,
         false,
@@ -1594,7 +1595,9 @@ Deno.test("RFC 9110 §9.3.2: a HEAD response is stored on its own, answers HEADs
         "9",
       ]);
       // Nothing stored for it: the GET answers both methods, as before.
+      const atGet = storage.read.length;
       const get = await s.get();
+      assertEquals(readByReload, storage.read.slice(atGet));
       const head = await s.session.fetch(URL_A, { method: "HEAD" });
       assertEquals([get.response.fromCache, get.body, head.fromCache, head.body], [
         true,
