@@ -203,9 +203,16 @@ export class Exchange {
           const stored = storable && this.#access.writing;
           const served = this.#serve(flow, found, "revalidated", { fwd, status: 304, stored });
           // The 304's own Set-Cookie answers this request: its caller gets it, as from fetch, though
-          // a session without storeSetCookie neither stores it nor serves it again.
-          if (!o.storeSetCookie) {
+          // a session without storeSetCookie neither stores it nor serves it again, nor does one
+          // with it when the response's directives keep it out (`no-cache="set-cookie"`, in a
+          // shared cache `private="set-cookie"`).
+          // (And the obsolete Set-Cookie2, which sets a cookie all the same.)
+          if (!entry.headers.some(([name]) => name === "set-cookie")) {
             for (const cookie of response.headers.getSetCookie()) served.headers.append("set-cookie", cookie);
+          }
+          const cookie2 = response.headers.get("set-cookie2");
+          if (cookie2 !== null && !entry.headers.some(([name]) => name === "set-cookie2")) {
+            served.headers.append("set-cookie2", cookie2);
           }
           return served;
         }
