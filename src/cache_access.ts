@@ -23,6 +23,13 @@ import { callSafely } from "./callbacks.ts";
 import { settledWithin } from "./deadline.ts";
 import { Breaker, type Call } from "./breaker.ts";
 
+/**
+ * Methods that set the state of their target whatever their body (RFC 9110 §9.3.4, §9.3.5; RFC
+ * 5789): a session that stores them still drops every stored answer to them on a new one, or the
+ * answer to an earlier `PUT` of another body would answer that body again without sending it.
+ */
+const STATE_SETTING_METHODS = new Set(["DELETE", "PATCH", "PUT"]);
+
 /** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
@@ -364,7 +371,8 @@ export class CacheAccess {
    *
    * The entries of the request's own method stay when the session stores that method
    * (`allowedMethods: ["GET", "POST"]`): such a session treats its `POST`s as queries, each keyed
-   * by its body, and one that misses does not drop the answers to the others.
+   * by its body, and one that misses does not drop the answers to the others. Not for `PUT`,
+   * `DELETE` or `PATCH`, which change the target whatever the body: they drop them all.
    *
    * @param flow The request.
    * @param response Its response.
@@ -406,7 +414,7 @@ export class CacheAccess {
   async #invalidate(flow: Reported & { label: string }, urls: URL[]): Promise<void> {
     try {
       const methods = storedMethods(this.#cache.storage).filter((method) =>
-        method !== flow.method || !this.#o.allowedMethods.has(method)
+        method !== flow.method || !this.#o.allowedMethods.has(method) || STATE_SETTING_METHODS.has(method)
       );
       // Each URL as this session keys it and as given: another session over the storage that
       // keeps one of this session's ignored parameters keys it with that parameter.

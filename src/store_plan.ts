@@ -182,16 +182,20 @@ export function bypassesCache(
   return (o.urlExpiration(request.url) ?? o.expireAfter) === DO_NOT_CACHE;
 }
 
+/** Methods whose responses may be stored only with explicit freshness, or a configured one. */
+const EXPLICIT_ONLY_METHODS: ReadonlySet<string> = new Set(["DELETE", "PATCH", "POST", "PUT"]);
+
 /**
  * When a response stops being fresh (epoch ms), by the precedence: the request's `expireAfter`,
  * the response's explicit freshness (with `cacheControl`), the first matching URL pattern, the
  * session's `expireAfter`, heuristic freshness; and with none of those, at once when the entry can
  * be revalidated or served stale (the session's `staleIfError`, the response's own stale windows),
- * else `undefined` (not stored). `DO_NOT_CACHE` comes before
- * all of these ({@linkcode bypassesCache}). When `allowedCodes` is not set, configured expirations
+ * else `undefined` (not stored). A response to `POST`, `PATCH`, `PUT` or `DELETE` gets neither of
+ * the last two: only explicit or configured freshness stores it (RFC 9110 §9.3.3). `DO_NOT_CACHE`
+ * comes before all of these ({@linkcode bypassesCache}). When `allowedCodes` is not set, configured expirations
  * give freshness to `200` responses only.
  *
- * @param request The request's `expireAfter` and URL.
+ * @param request The request's `expireAfter`, URL and method.
  * @param response Status and headers of the response.
  * @param times When the request was sent and the response arrived (epoch ms).
  * @param o The session's options.
@@ -199,7 +203,7 @@ export function bypassesCache(
  * @returns Epoch ms (`Infinity` for never), or `undefined` for "do not store".
  */
 export function expiresAtOf(
-  request: Pick<PlanRequest, "expireAfter" | "url">,
+  request: Pick<PlanRequest, "expireAfter" | "url" | "method">,
   response: Pick<Response, "status" | "headers">,
   times: { requestTime: number; responseTime: number },
   o: ResolvedOptions,
@@ -216,13 +220,20 @@ export function expiresAtOf(
   // when it has none: one that arrived 100 s old is 100 s stale, whatever window it gives.
   const fromAge = (lifetime: number) =>
     responseTime + (lifetime - correctedInitialAge(headers, requestTime, responseTime)) * 1000;
+  // RFC 9110 §9.3.3 (and RFC 5789 §2 for PATCH): a response to POST is cacheable only with
+  // explicit freshness; PUT and DELETE ones not at all. A session that stores them stores them
+  // when the response or the configuration says for how long: never by heuristic freshness, nor
+  // stale from the start for its validators (never sent for these methods) or a stale window.
+  const explicitOnly = EXPLICIT_ONLY_METHODS.has(request.method);
   if (o.cacheControl) {
     // RFC 9111 §5.2.2.4: no-cache — storable, but never used without revalidation. It does not
     // make a response storable by itself (§3): without explicit freshness, a heuristically
     // cacheable status, `public` (or `private` in a private cache), or a configured expiration
     // for it, the response is not stored, as it would not be without the directive.
     if (cc.noCache === true) {
-      const allowed = allowsCaching(status, headers, cc, o.shared) ||
+      const allowed = (explicitOnly
+        ? explicitLifetime(headers, cc, o.shared, responseTime) !== undefined
+        : allowsCaching(status, headers, cc, o.shared)) ||
         applies(o.urlExpiration(request.url) ?? o.expireAfter);
       return allowed ? fromAge(0) : undefined;
     }
@@ -232,6 +243,7 @@ export function expiresAtOf(
   const configured = o.urlExpiration(request.url) ?? o.expireAfter;
   if (applies(configured)) return expiresAtFor(configured, responseTime);
   if (!o.cacheControl) return Infinity;
+  if (explicitOnly) return undefined;
   const heuristic = heuristicLifetime(status, headers, responseTime, cc);
   if (heuristic !== undefined) return fromAge(heuristic);
   // Stale from the start, it is of use only revalidated, or served stale within a window: the
