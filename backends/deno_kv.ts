@@ -233,7 +233,7 @@ export class DenoKVStorage implements Storage {
     const now = Date.now();
     if (value.length > this.maxEntrySize || deleteAt <= now) return await this.delete([key]);
     const kv = await this.#open();
-    const longest = "expirer" in kv ? MAX_TIMED_EXPIRE_IN : MAX_EXPIRE_IN;
+    const longest = expirerOf(kv) !== undefined ? MAX_TIMED_EXPIRE_IN : MAX_EXPIRE_IN;
     const expireIn = deleteAt - now < longest ? Math.ceil(deleteAt - now) : undefined;
     const inline = value.length <= CHUNK_SIZE;
     const manifest: Manifest = {
@@ -393,10 +393,16 @@ async function openKv(path: string | undefined, injected: KvLike | undefined): P
   return letsProcessEnd(await openKv(path, { encodeV8, decodeV8: encodeV8 }));
 }
 
-/** `@deno/kv`'s in-memory database's timer of the soonest expiry, where it has one. */
+/** `@deno/kv`'s in-memory database's timer of the soonest expiry. */
 interface Expirer {
   rescheduleExpirer(at: number): void;
   expirerTimeout?: { unref?: () => void } | number;
+}
+
+/** The expiry timer of a database that has one: `@deno/kv`'s in-memory one (Node and Bun). */
+function expirerOf(kv: KvLike): Expirer | undefined {
+  const expirer = (kv as { expirer?: Partial<Expirer> }).expirer;
+  return typeof expirer?.rescheduleExpirer === "function" ? expirer as Expirer : undefined;
 }
 
 /**
@@ -405,9 +411,9 @@ interface Expirer {
  * done for a response fresh for an hour. The database ends with the process anyway.
  */
 function letsProcessEnd(kv: KvLike): KvLike {
-  const expirer = (kv as { expirer?: Partial<Expirer> }).expirer;
-  const reschedule = expirer?.rescheduleExpirer;
-  if (expirer === undefined || typeof reschedule !== "function") return kv;
+  const expirer = expirerOf(kv);
+  if (expirer === undefined) return kv;
+  const reschedule = expirer.rescheduleExpirer;
   expirer.rescheduleExpirer = (at: number) => {
     reschedule.call(expirer, at);
     const timer = expirer.expirerTimeout;

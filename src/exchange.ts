@@ -14,7 +14,7 @@ import { answerLeader, type Inflight, type Lead, type Outcome, RETRY } from "./i
 import { mayServeOnErrorFor } from "./lookup.ts";
 import type { Monitor, Served } from "./monitor.ts";
 import type { ResolvedOptions } from "./options.ts";
-import { ERROR_STATUSES } from "./policy.ts";
+import { ERROR_STATUSES, headerValue } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 import { isFollowed, type StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
@@ -207,11 +207,11 @@ export class Exchange {
           // with it when the response's directives keep it out (`no-cache="set-cookie"`, in a
           // shared cache `private="set-cookie"`).
           // (And the obsolete Set-Cookie2, which sets a cookie all the same.)
-          if (!entry.headers.some(([name]) => name === "set-cookie")) {
+          if (headerValue(entry.headers, "set-cookie") === null) {
             for (const cookie of response.headers.getSetCookie()) served.headers.append("set-cookie", cookie);
           }
           const cookie2 = response.headers.get("set-cookie2");
-          if (cookie2 !== null && !entry.headers.some(([name]) => name === "set-cookie2")) {
+          if (cookie2 !== null && headerValue(entry.headers, "set-cookie2") === null) {
             served.headers.append("set-cookie2", cookie2);
           }
           return served;
@@ -329,6 +329,8 @@ export class Exchange {
     // process alive while a signal that follows an `AbortSignal.timeout` has a listener, even one
     // that has fired, until the timer does (30 s after a close()): the refresh's listeners go on a
     // signal of its own, which follows that one through a listener removed as soon as it is done.
+    // (Not through `onAbort`, whose bookkeeping keeps that signal referenced: with it, Deno's
+    // process stayed alive after close(), tests/leaks_hunt_test.ts.)
     const closing = this.#closing;
     const limit = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
     const own = new AbortController();
