@@ -76,6 +76,21 @@ export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * Records the delay of every timer armed with `setTimeout` (each still armed) until `restore()`.
+ *
+ * @returns The delays, in the order armed, and how to stop recording.
+ */
+export function armedTimers(): { delays: number[]; restore(): void } {
+  const delays: number[] = [];
+  const setTimer = globalThis.setTimeout;
+  globalThis.setTimeout = ((handler: () => void, delay?: number) => {
+    delays.push(delay ?? 0);
+    return setTimer(handler, delay);
+  }) as typeof globalThis.setTimeout;
+  return { delays, restore: () => void (globalThis.setTimeout = setTimer) };
+}
+
 /** Settles with `work`, or rejects after `ms`: a request that hangs fails its test instead of stalling the run. */
 export function within<T>(ms: number, work: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -8,28 +8,35 @@ import { createClient, RESP_TYPES } from "@redis/client";
 import { MongoClient } from "mongodb";
 import { openKv } from "@deno/kv";
 import { CachedSession } from "../mod.ts";
+import type { CacheBackend } from "../backends/base.ts";
 import { DenoKVBackend } from "../backends/deno_kv.ts";
 import { MongoDBBackend } from "../backends/mongodb.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { serviceUrl } from "./_services.ts";
 import { freePort } from "./_servers.ts";
-import { within } from "./_fixtures.ts";
+import { armedTimers, within } from "./_fixtures.ts";
 
 const redis = serviceUrl("REDIS_URL");
 const mongo = serviceUrl("MONGODB_URL");
 const TEST_DB = "http_cache_test";
 const ORIGIN = "http://127.0.0.1:9";
 
-/** A fetch whose every answer is fresh for a minute and counted. */
-function counted(): { calls: () => number; fetch: typeof globalThis.fetch } {
+/**
+ * A session over `backend` whose fetch answers each request fresh for a minute, counted, and
+ * whose failures are noted.
+ */
+function countedSession(backend: CacheBackend) {
   let calls = 0;
-  return {
-    calls: () => calls,
+  const errors: unknown[] = [];
+  const session = new CachedSession({
+    backend,
     fetch: () => {
       calls++;
       return Promise.resolve(new Response(`v${calls}`, { headers: { "cache-control": "max-age=60" } }));
     },
-  };
+    onError: (e) => void errors.push(e),
+  });
+  return { session, errors, calls: () => calls };
 }
 
 // Was: the commands other than GET took the client's own reply mapping; one that hands out bulk
@@ -47,13 +54,7 @@ for (const how of ["commandOptions", "withTypeMapping"] as const) {
         : await createClient({ url: redis.url! }).connect();
       const client = how === "commandOptions" ? connected : connected.withTypeMapping(mapping);
       const backend = new RedisBackend({ client, prefix: `http-cache-test:${crypto.randomUUID()}:v1:` });
-      const origin = counted();
-      const errors: unknown[] = [];
-      const session = new CachedSession({
-        backend,
-        fetch: origin.fetch,
-        onError: (e) => void errors.push(e),
-      });
+      const { session, errors } = countedSession(backend);
       try {
         for (const path of ["/a", "/b"]) await (await session.fetch(`${ORIGIN}${path}`)).text();
         equal(await within(5000, backend.count()), 2);
@@ -86,18 +87,12 @@ for (const setup of [{ promoteBuffers: true }, { raw: true }] as const) {
       const client = await new MongoClient(mongo.url!, setup).connect();
       const collection = `bson_${crypto.randomUUID().slice(0, 8)}`;
       const backend = new MongoDBBackend({ client, db: TEST_DB, collection });
-      const origin = counted();
-      const errors: unknown[] = [];
-      const session = new CachedSession({
-        backend,
-        fetch: origin.fetch,
-        onError: (e) => void errors.push(e),
-      });
+      const { session, errors, calls } = countedSession(backend);
       try {
         await (await session.fetch(`${ORIGIN}/a`)).text();
         const hit = await session.fetch(`${ORIGIN}/a`);
         deepEqual([hit.fromCache, await hit.text()], [true, "v1"]);
-        equal(origin.calls(), 1);
+        equal(calls(), 1);
         equal(await backend.count(), 1);
         deepEqual(errors, []);
       } finally {
@@ -153,12 +148,8 @@ Deno.test("redis: a url with a query (?db=2) fails at construction, naming url; 
 Deno.test("deno-kv: @deno/kv's in-memory database arms no timer past the longest one for a record kept a year", async () => {
   const kv = await openKv(undefined, { implementation: "in-memory" });
   const backend = new DenoKVBackend({ kv: kv as never });
-  const armed: number[] = [];
-  const setTimeout = globalThis.setTimeout;
-  globalThis.setTimeout = ((handler: () => void, delay?: number) => {
-    armed.push(delay ?? 0);
-    return setTimeout(handler, delay);
-  }) as typeof globalThis.setTimeout;
+  const timers = armedTimers();
+  const armed = timers.delays;
   try {
     const year = Date.now() + 365 * 86_400_000;
     await backend.storage.set("inline", new Uint8Array([1]), year);
@@ -172,7 +163,7 @@ Deno.test("deno-kv: @deno/kv's in-memory database arms no timer past the longest
       [1, 200_000],
     );
   } finally {
-    globalThis.setTimeout = setTimeout;
+    timers.restore();
     await backend.close();
     kv.close();
   }

@@ -197,6 +197,27 @@ const SERVED: readonly BackendCase[] = BACKENDS.filter(({ name }) =>
 );
 
 /** Whether `body` is `patterned(length)`. */
+/**
+ * The two ways of passing an incoming request on through the session, each served: the request
+ * rebuilt (`new Request(url, incoming)`) and the incoming one as the init (`fetch(url, incoming)`).
+ */
+async function proxies(session: CachedSession, upstream: string) {
+  const rebuilt = await serve((request) =>
+    session.fetch(new Request(upstreamUrl(upstream, request), request))
+  );
+  const asInit = await serve((request) => session.fetch(upstreamUrl(upstream, request), request));
+  return {
+    rebuilt,
+    asInit,
+    /** What either server's handler failed with. */
+    errors: () => [...rebuilt.errors, ...asInit.errors],
+    async close() {
+      await rebuilt.close();
+      await asInit.close();
+    },
+  };
+}
+
 function isPattern(body: Uint8Array, length: number): boolean {
   const expected = patterned(length);
   return body.length === length && body.every((byte, i) => byte === expected[i]);
@@ -216,10 +237,8 @@ Deno.test("a miss, a hit and a HEAD handed straight to the server reach the clie
   for (const backend of SERVED) {
     const session = new CachedSession({ backend: await backend.open() });
     // Both ways of reusing the incoming request for the upstream one.
-    const rebuilt = await serve((request) =>
-      session.fetch(new Request(upstreamUrl(upstream.url, request), request))
-    );
-    const asInit = await serve((request) => session.fetch(upstreamUrl(upstream.url, request), request));
+    const apps = await proxies(session, upstream.url);
+    const { rebuilt, asInit } = apps;
     try {
       for (
         const [app, form] of [[rebuilt, "new Request(url, incoming)"], [
@@ -256,10 +275,9 @@ Deno.test("a miss, a hit and a HEAD handed straight to the server reach the clie
           assertEquals(upstream.hits - before, 1, `${label}: the hit and the HEAD came from the cache`);
         }
       }
-      assertEquals([...rebuilt.errors, ...asInit.errors], []);
+      assertEquals(apps.errors(), []);
     } finally {
-      await rebuilt.close();
-      await asInit.close();
+      await apps.close();
       await session.close();
     }
   }
@@ -401,10 +419,8 @@ Deno.test("an incoming POST's streamed body reaches the upstream whole through t
   });
   for (const allowedMethods of [["GET", "HEAD"], ["GET", "HEAD", "POST"]]) {
     const session = new CachedSession({ backend: new MemoryBackend(), allowedMethods });
-    const rebuilt = await serve((request) =>
-      session.fetch(new Request(upstreamUrl(upstream.url, request), request))
-    );
-    const asInit = await serve((request) => session.fetch(upstreamUrl(upstream.url, request), request));
+    const apps = await proxies(session, upstream.url);
+    const { rebuilt, asInit } = apps;
     try {
       for (const app of [rebuilt, asInit]) {
         received.length = 0;
@@ -422,10 +438,9 @@ Deno.test("an incoming POST's streamed body reaches the upstream whole through t
         assertEquals(received, [`POST 100000 xxxxxxxx`], label);
         assertEquals(await get(), `v${version}`, `${label}: the GET after the POST`);
       }
-      assertEquals([...rebuilt.errors, ...asInit.errors], []);
+      assertEquals(apps.errors(), []);
     } finally {
-      await rebuilt.close();
-      await asInit.close();
+      await apps.close();
       await session.close();
     }
   }

@@ -9,7 +9,7 @@
 
 import { assertEquals, assertRejects } from "./_assert.ts";
 import { Clock, origin, reached, reply } from "./_origin.ts";
-import { type Loopback, loopback, until } from "./_fixtures.ts";
+import { armedTimers, type Loopback, loopback, until } from "./_fixtures.ts";
 import { CacheBackend } from "../backends/base.ts";
 import { RedisStorage } from "../backends/redis.ts";
 import { DEFAULT_PREFIX, DenoKVBackend } from "../backends/deno_kv.ts";
@@ -250,19 +250,15 @@ Deno.test("redis: a url that ends in a slash after the host is taken", async () 
 Deno.test("deno-kv: a record of many chunks kept nearly the longest timer arms no timer past it in @deno/kv's memory", async () => {
   const kv = await openKv(undefined, { implementation: "in-memory" });
   const backend = new DenoKVBackend({ kv: kv as never });
-  const armed: number[] = [];
-  const setTimeout = globalThis.setTimeout;
-  globalThis.setTimeout = ((handler: () => void, delay?: number) => {
-    armed.push(delay ?? 0);
-    return setTimeout(handler, delay);
-  }) as typeof globalThis.setTimeout;
+  const timers = armedTimers();
+  const armed = timers.delays;
   try {
     const value = new Uint8Array(800_000).fill(7); // 13 chunks: more than one commit holds
     await backend.storage.set("big", value, Date.now() + 2 ** 31 - 1 - 60_000);
     assertEquals(armed.filter((delay) => delay > 2 ** 31 - 1), []);
     assertEquals((await backend.storage.get("big"))?.length, value.length);
   } finally {
-    globalThis.setTimeout = setTimeout;
+    timers.restore();
     await backend.close();
     kv.close();
   }
