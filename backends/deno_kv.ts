@@ -175,7 +175,7 @@ export class DenoKVStorage implements Storage {
    */
   constructor(options: DenoKVBackendOptions = {}) {
     const name = "DenoKVBackend";
-    knownOptions(name, options, { path: true, kv: true, prefix: true, maxEntrySize: true });
+    options = knownOptions(name, options, { path: true, kv: true, prefix: true, maxEntrySize: true });
     const { prefix = DEFAULT_PREFIX } = options;
     if (!Array.isArray(prefix) || prefix.length === 0 || !prefix.every((part) => typeof part === "string")) {
       const allowed = 'a non-empty array of strings, such as ["my_app", "http", "v1"]';

@@ -115,7 +115,11 @@ export class MemoryStorage implements Storage {
    * @throws {RangeError} When a bound is not a positive integer.
    */
   constructor(options: MemoryBackendOptions = {}) {
-    knownOptions("MemoryBackend", options, { maxEntries: true, maxBytes: true, maxEntrySize: true });
+    options = knownOptions("MemoryBackend", options, {
+      maxEntries: true,
+      maxBytes: true,
+      maxEntrySize: true,
+    });
     this.maxEntries = positiveInteger("MemoryBackend", "maxEntries", options.maxEntries, DEFAULT_MAX_ENTRIES);
     this.maxBytes = positiveInteger("MemoryBackend", "maxBytes", options.maxBytes, DEFAULT_MAX_BYTES);
     // A record larger than all the bytes kept is refused too: the session then does not collect it.

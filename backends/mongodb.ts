@@ -191,7 +191,7 @@ export class MongoDBStorage implements Storage {
    *   {@linkcode DEFAULT_MONGODB_MAX_ENTRY_SIZE}.
    */
   constructor(options: MongoDBBackendOptions = {}) {
-    knownOptions("MongoDBBackend", options, {
+    options = knownOptions("MongoDBBackend", options, {
       url: true,
       client: true,
       db: true,
@@ -255,6 +255,7 @@ export class MongoDBStorage implements Storage {
           `(a document holds 16 MiB): received ${this.maxEntrySize}`,
       );
     }
+    // (As read once above, inherited ones too: the database is opened, or connected to, later.)
     this.#options = options;
   }
 

@@ -195,7 +195,7 @@ export class RedisStorage implements Storage {
    *   largest string Redis takes by default).
    */
   constructor(options: RedisBackendOptions = {}) {
-    knownOptions("RedisBackend", options, {
+    options = knownOptions("RedisBackend", options, {
       url: true,
       client: true,
       prefix: true,

@@ -45,13 +45,6 @@ export const DEFAULT_PATH = "http_cache.db";
 export const DEFAULT_BUSY_TIMEOUT = 5000;
 
 /**
- * How much of the file SQLite reads through a memory map instead of `read()` calls: 256 MiB of
- * address space, whose pages are the OS cache's own rather than copies in SQLite's cache. A 100 KB
- * record reads 23 % (Node) to 33 % (Deno) faster; a 1 KB one as fast as before.
- */
-const MMAP_SIZE = 256 * 1024 * 1024;
-
-/**
  * How long one statement waits for a lock inside SQLite, in ms. SQLite's busy handler sleeps in
  * the calling thread, which holds up the whole event loop: longer waits are taken between
  * attempts, on a timer, up to `busyTimeout` in all.
@@ -144,6 +137,8 @@ export class SQLiteBackend extends CacheBackend {
   }
 }
 
+// SQLITE_READONLY: the database, or its file, may not be written.
+const READ_ONLY = /readonly database/i;
 // Expired rows are purged on open and after this many writes of one instance.
 const PURGE_INTERVAL = 500;
 // Keys are listed in pages, so no statement stays open across an `await` (an open statement
@@ -187,7 +182,7 @@ export class SQLiteStorage implements Storage {
    *   integer.
    */
   constructor(options: SQLiteBackendOptions = {}) {
-    knownOptions("SQLiteBackend", options, {
+    options = knownOptions("SQLiteBackend", options, {
       path: true,
       database: true,
       busyTimeout: true,
@@ -209,7 +204,8 @@ export class SQLiteStorage implements Storage {
     for (const option of ["maxEntrySize", "maxEntries", "maxBytes"] as const) {
       positiveInteger("SQLiteBackend", option, options[option]);
     }
-    this.#options = { ...options };
+    // (As read once above, inherited ones too: the database is opened, or connected to, later.)
+    this.#options = options;
     const bounds = [options.maxEntrySize, options.maxBytes].filter((bound) => bound !== undefined);
     this.maxEntrySize = bounds.length === 0 ? undefined : Math.min(...bounds);
   }
@@ -357,7 +353,10 @@ export class SQLiteStorage implements Storage {
         db.exec("PRAGMA secure_delete = FAST");
         db.exec("PRAGMA journal_mode = WAL");
         db.exec("PRAGMA synchronous = NORMAL");
-        db.exec(`PRAGMA mmap_size = ${MMAP_SIZE}`);
+        // No memory map: a file that another program cuts short (`truncate`, a `cp` over it) would
+        // be read past its end through the map, and the process killed by SIGBUS, where read()
+        // returns an error (a miss). (Explicit, for a SQLite built to map by default.)
+        db.exec("PRAGMA mmap_size = 0");
       }
       // `size` precedes `value`, so the stats and eviction scans never read a blob.
       db.exec(`CREATE TABLE IF NOT EXISTS ${SQLITE_TABLE} (
@@ -389,11 +388,12 @@ export class SQLiteStorage implements Storage {
             FROM ${SQLITE_TABLE} WHERE key <> ? WINDOW w AS (ORDER BY ${order}))
           WHERE n <= ? OR before < ?)`),
       };
-      // Only reclaims space: a database locked by another connection is purged another time.
+      // Only reclaims space: a database locked by another connection is purged another time, and
+      // one that may be read but not written (another user's file, one opened read-only) is read.
       try {
         sql.purge.run(Date.now());
       } catch (error) {
-        if (!isLocked(error)) throw error;
+        if (!isLocked(error) && !READ_ONLY.test(String((error as Error | undefined)?.message))) throw error;
       }
       return { db, sql };
     } catch (error) {

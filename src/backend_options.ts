@@ -129,7 +129,10 @@ export function redact(text: string): string {
 
 /**
  * Refuses options that are not an object, or that name an option the backend does not have: a
- * misspelt one would otherwise be ignored, and its default used without a word.
+ * misspelt one would otherwise be ignored, and its default used without a word. Returns the
+ * options as read once, at construction, in a plain object of their own: each option the backend
+ * has, own or inherited (a class's getters, `Object.create(defaults)`, which a spread drops), and
+ * nothing the caller changes in its object afterwards, which would go unchecked.
  *
  * @example A misspelt option is refused by name, with the ones allowed
  * ```ts
@@ -147,13 +150,14 @@ export function redact(text: string): string {
  * @param options What was given.
  * @param known Every option of the backend, each once (the type checks the list against the
  *   options' interface).
+ * @returns The options read, those not `undefined`.
  * @throws {TypeError} When `options` is not an object, or names an option not in `known`.
  */
 export function knownOptions<Options extends object>(
   backend: string,
   options: Options,
   known: { readonly [Name in keyof Required<Options>]: true },
-): void {
+): Options {
   // (A Map or an array holds its entries where no option is read: all would take their defaults.)
   if (typeof options !== "object" || options === null || Symbol.iterator in options) {
     throw new TypeError(`Cannot create ${backend}: options must be an object: received ${describe(options)}`);
@@ -166,6 +170,12 @@ export function knownOptions<Options extends object>(
       );
     }
   }
+  const read: Record<string, unknown> = {};
+  for (const name of Object.keys(known)) {
+    const value: unknown = (options as Record<string, unknown>)[name];
+    if (value !== undefined) read[name] = value;
+  }
+  return read as Options;
 }
 
 /**

@@ -17,7 +17,10 @@ export interface CacheControl {
    * them when repeated (request directive).
    */
   maxStale?: number;
-  /** `min-fresh` in seconds (request directive). */
+  /**
+   * `min-fresh` in seconds (request directive); the largest of them when repeated, an invalid one
+   * as `0`.
+   */
   minFresh?: number;
   /** `stale-while-revalidate` in seconds (RFC 5861 §3). */
   staleWhileRevalidate?: number;
@@ -62,7 +65,6 @@ export const MAX_DELTA_SECONDS = 2147483648;
 const SECONDS = {
   "max-age": "maxAge",
   "s-maxage": "sMaxAge",
-  "min-fresh": "minFresh",
   "stale-while-revalidate": "staleWhileRevalidate",
   "stale-if-error": "staleIfError",
 } as const;
@@ -143,6 +145,10 @@ function parseDirectives(value: string): CacheControl {
       // an invalid one as 0: never more staleness than any one occurrence allows.
       const seconds = argument === undefined ? Infinity : parseDeltaSeconds(argument) ?? 0;
       result.maxStale = Math.min(result.maxStale ?? Infinity, seconds);
+    } else if (name === "min-fresh") {
+      // Repeated, the most demanding occurrence counts, as for max-stale: read as 0, two of them
+      // (a default and the caller's own) would accept a response about to go stale.
+      result.minFresh = Math.max(result.minFresh ?? 0, parseDeltaSeconds(argument) ?? 0);
     } else if (name === "no-cache" || name === "private") {
       const field = name === "no-cache" ? "noCache" : "private";
       // Only a quoted, non-empty list qualifies the directive (§5.2.2.4, §5.2.2.7); anything
