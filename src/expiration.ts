@@ -109,15 +109,15 @@ export function compileUrlPatterns(
       `${option} must be a plain object of glob patterns and expirations: received ${describe(patterns)}`,
     );
   }
-  const compiled = Object.entries(patterns).map(([pattern, value]): [RegExp, ExpireAfter] => [
-    globToRegExp(pattern, `${option}[${JSON.stringify(pattern)}]`),
+  const compiled = Object.entries(patterns).map(([pattern, value]): [Glob, ExpireAfter] => [
+    compileGlob(pattern, `${option}[${JSON.stringify(pattern)}]`),
     checkExpireAfter(value, `${option}[${JSON.stringify(pattern)}]`),
   ]);
   const refuses = compiled.some(([, value]) => value === DO_NOT_CACHE);
   if (compiled.length === 0) return Object.assign(() => undefined, { refuses });
   return Object.assign((url: URL) => {
     const target = url.href.slice(url.protocol.length + (url.href.startsWith(`${url.protocol}//`) ? 2 : 0));
-    for (const [pattern, value] of compiled) if (pattern.test(target)) return value;
+    for (const [pattern, value] of compiled) if (pattern(target)) return value;
     return undefined;
   }, { refuses });
 }
@@ -150,16 +150,46 @@ const URL_ESCAPED = new Map(
  */
 const SCHEME = /^(?:\*|[a-z][a-z0-9+.*?-]*):\/\//i;
 
-function globToRegExp(glob: string, option: string): RegExp {
-  const pattern = asSerialized(glob.replace(SCHEME, ""), option);
-  let source = "^";
-  for (const char of pattern) {
-    if (char === "*") source += ".*";
-    else if (char === "?") source += ".";
+/** Whether a URL, without its scheme, starts with what a glob pattern matches. */
+type Glob = (target: string) => boolean;
+
+/**
+ * Compiles a glob pattern into a matcher of a URL's start that takes time linear in the URL's
+ * length times the pattern's: the parts between the `*`s are found one after the other, each at
+ * its first place after the one before (as no end anchors the match, the first place is always
+ * the best). One regular expression of the whole, `.*` for each `*`, would backtrack: with three
+ * `*`s, a 1,600-character URL that does not match took 0.8 s.
+ *
+ * @param glob The pattern.
+ * @param option How an error message names the pattern.
+ * @returns The matcher.
+ */
+function compileGlob(glob: string, option: string): Glob {
+  const [first = "", ...rest] = asSerialized(glob.replace(SCHEME, ""), option).split("*");
+  const start = new RegExp(partSource(first), "iy");
+  const parts = rest.filter((part) => part !== "").map((part) => new RegExp(partSource(part), "ig"));
+  return (target) => {
+    start.lastIndex = 0;
+    if (!start.test(target)) return false;
+    let at = start.lastIndex;
+    for (const part of parts) {
+      part.lastIndex = at;
+      if (!part.test(target)) return false;
+      at = part.lastIndex;
+    }
+    return true;
+  };
+}
+
+/** The regular expression of a part of a glob without `*`: `?` any one character. */
+function partSource(part: string): string {
+  let source = "";
+  for (const char of part) {
+    if (char === "?") source += "[^]";
     else if (URL_ESCAPED.has(char)) source += `(?:\\${char}|${URL_ESCAPED.get(char)})`;
-    else source += char.replace(/[.+^${}()|[\]\\/]/g, "\\$&");
+    else source += char.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
   }
-  return new RegExp(source, "i");
+  return source;
 }
 
 /**

@@ -2,7 +2,8 @@
  * Bad input everywhere, as properties checked by fast-check over thousands of generated inputs:
  * the header parsers (Cache-Control, Expires, Date, Age, Vary, ETag, Last-Modified) never throw
  * and never return nonsense, and the record decoder turns anything but an intact record into a
- * SyntaxError, never into a wrong response.
+ * SyntaxError, never into a wrong response. And `urlsExpireAfter` globs match as the plain regular
+ * expression they stand for, without its backtracking.
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
@@ -22,6 +23,7 @@ import {
 } from "../src/policy.ts";
 import { conditionalHeaders, isNotModified, validatorsMatch } from "../src/validation.ts";
 import { type CacheEntry, decodeRecord, encodeAlias, encodeEntry } from "../src/record.ts";
+import { compileUrlPatterns } from "../src/expiration.ts";
 
 const RUNS = { numRuns: 1000 };
 const NOW = 1_700_000_000_000;
@@ -440,4 +442,40 @@ Deno.test({
       { numRuns: 3000 },
     );
   },
+});
+
+/** What a glob of `urlsExpireAfter` means, as one regular expression (slow where it backtracks). */
+function globMeaning(glob: string): RegExp {
+  let source = "^";
+  for (const char of glob) {
+    if (char === "*") source += "[^]*";
+    else if (char === "?") source += "[^]";
+    else if (char === "{") source += "(?:\\{|%7B)";
+    else source += char.replace(/[.\/]/g, "\\$&");
+  }
+  return new RegExp(source, "i");
+}
+
+Deno.test("property: a urlsExpireAfter glob matches what its regular expression matches", () => {
+  const part = (chars: string, maxLength: number) =>
+    fc.string({ unit: fc.constantFrom(...chars), maxLength });
+  // (Besides the special characters, globs and paths of a and b alone, where parts overlap.)
+  const globs = fc.oneof(part("aAb*?{/.", 12), part("ab*", 8));
+  const paths = fc.oneof(part("abB{/.%7", 16), part("ab", 10));
+  fc.assert(
+    fc.property(globs, paths, (glob, path) => {
+      const url = new URL(`https://ab.ab/${path}`);
+      const target = url.href.slice("https://".length);
+      const matched = compileUrlPatterns({ [glob]: 60 })(url) === 60;
+      equal(matched, globMeaning(glob).test(target), `${glob} against ${target}`);
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("property: a glob of many wildcards takes no time to miss a long URL", () => {
+  // (As one regular expression, `.*` for each `*`, this backtracked for hours; it now ends at once.)
+  const url = new URL(`https://example.com/${"a/".repeat(2000)}`);
+  equal(compileUrlPatterns({ "example.com/*/*/*/*/z": 60 })(url), undefined);
+  equal(compileUrlPatterns({ "example.com/*/*/*/*/a": 60 })(url), 60);
 });

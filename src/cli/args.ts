@@ -96,13 +96,29 @@ const COMMANDS = Object.keys(ACCEPTS) as Command[];
 export function parseCommandLine(args: readonly string[]): Invocation | "help" | "version" {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: [...args],
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
   } catch (error) {
-    const message = (error as Error).message;
-    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
-    throw new UsageError(unknown === undefined ? message : `Unknown option ${unknown}`);
+    throw new UsageError(parseError((error as Error).message));
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  // A value option given twice would count once, the last: `delete --url A --url B` deleted what
+  // matches B alone, some of it outside A, where every option given is to hold.
+  const given = new Map<string, string>();
+  for (const token of tokens) {
+    if (token.kind !== "option" || OPTIONS[token.name as keyof typeof OPTIONS]?.type !== "string") continue;
+    const first = given.get(token.name);
+    if (first !== undefined) {
+      const values = `${JSON.stringify(first)}, ${JSON.stringify(token.value)}`;
+      throw new UsageError(`--${token.name} is given twice (${values}): give it once`);
+    }
+    given.set(token.name, token.value ?? "");
+  }
   if (values.help || positionals[0] === "help") return "help";
   if (values.version) return "version";
   const [cache, command, ...rest] = positionals;
@@ -150,6 +166,18 @@ export function parseCommandLine(args: readonly string[]): Invocation | "help" |
     body: values.body ?? false,
     yes: values.yes ?? false,
   };
+}
+
+/** A parse error of `node:util` in one line, in the CLI's words (`--url`, not `'--url <value>'`). */
+function parseError(message: string): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1];
+  // (Bun names an unknown short option of a group, `-yx`, without its dash.)
+  if (unknown !== undefined) return `Unknown option ${unknown.startsWith("-") ? unknown : `-${unknown}`}`;
+  const option = /^Option '(-[^' ]+)(?: <value>)?' argument (missing|is ambiguous)/.exec(message);
+  if (option === null) return message.replaceAll("\n", " ");
+  return option[2] === "missing"
+    ? `${option[1]} needs a value`
+    : `${option[1]} needs a value: a value that starts with a dash is given as ${option[1]}=VALUE`;
 }
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
