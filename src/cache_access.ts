@@ -215,7 +215,7 @@ export class CacheAccess {
       // (And the URL part of the key it goes to: a slot a redirect alias led to is another URL's,
       // which a `POST` to that URL, or a delete of its key, invalidates.)
       const urls = () => [...this.#urlsOf(flow, entry), urlPartOf(found.key)];
-      if (await this.#invalidations.write(urls, asked, write, undo, found.key)) {
+      if (await this.#invalidations.write(urls, asked, write, undo, found.key, this.#again(flow))) {
         this.#monitor.stored(flow, found.key, entry);
       } else if (refused && found.occupied !== false) {
         this.#monitor.evicted(flow.label, "unstorable", found.key);
@@ -225,6 +225,11 @@ export class CacheAccess {
       this.report(error, "write", flow);
     }
     if (!made) this.#writes.dropped(call);
+  }
+
+  /** Follows a write made again once an older write of its key has ended: its failure is reported. */
+  #again(flow: Flow): (work: Promise<unknown>) => void {
+    return (work) => this.track(work.catch((error) => this.report(error, "write", flow)), "write", flow);
   }
 
   /** Whether what a request stores now is written: the session is open, and nothing rests. */
@@ -356,6 +361,7 @@ export class CacheAccess {
           ),
         undefined,
         ALIAS_PREFIX + key,
+        this.#again(flow),
       );
     } catch (error) {
       this.report(error, "write", flow);

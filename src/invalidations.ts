@@ -121,7 +121,10 @@ export class Invalidations {
    * @param key The storage key the write replaces a record under, if it does: a response asked
    *   for before the one written there last is older, and is not written over it (two requests
    *   for one URL, the older one's body ending later); a write waits for the older one of the key
-   *   still under way (2 s at most, after which that one is undone once it lands).
+   *   still under way (2 s at most, after which that one is undone once it lands, and this one
+   *   written again).
+   * @param later Follows the write again that an overtaken older write of `key` calls for, once
+   *   that one has ended (its failure is this write's).
    * @returns Whether it was written, and stands.
    */
   async write(
@@ -130,30 +133,54 @@ export class Invalidations {
     write: () => Promise<boolean | void>,
     undo?: () => Promise<unknown>,
     key?: string,
+    later?: (again: Promise<unknown>) => void,
   ): Promise<boolean> {
     if (this.since(urls, mark)) return false;
     // (Without an older write of the key under way, the write starts at once, as without a key.)
     let mine = key === undefined ? undefined : this.#turn(key, mark);
     if (mine instanceof Promise) mine = await mine;
     if (mine === null) return false;
+    let again: Promise<unknown> | undefined;
     try {
       // (An invalidation may have come while it waited for the older write.)
       if (mine !== undefined && this.since(urls, mark)) return false;
       const started = this.#count;
-      const work = write();
-      this.#writing.add(work);
-      let written: boolean | void;
-      try {
-        written = await work;
-      } finally {
-        this.#writing.delete(work);
-      }
+      const before = this.#keyWrites;
+      const written = await this.#run(write);
       if (written === false) return false;
-      if (undo === undefined || (mine?.overtaken !== true && !this.since(urls, started))) return true;
-      await undo();
-      return false;
+      const stands = () => mine?.overtaken !== true && !this.since(urls, started);
+      if (undo !== undefined && !stands()) {
+        await undo();
+        return false;
+      }
+      // The older write this one stopped waiting for, should it end after this one began, undoes
+      // itself (it landed over this one) or fails (its record deleted): either takes this one
+      // with it, which was reported as stored. It is written again once that one has ended
+      // (`later` follows that), unless a newer write or an invalidation came meanwhile.
+      const older = mine?.overtook;
+      if (older !== undefined && (!older.ended || older.endedAt > before)) {
+        again = older.done.then(async () => {
+          if (this.#written.get(key!) !== mine || !stands()) return;
+          await this.#run(write);
+          if (undo !== undefined && !stands()) await undo();
+        }).finally(() => mine!.end());
+        if (later === undefined) again.catch(() => {});
+        else later(again);
+      }
+      return true;
     } finally {
-      mine?.end();
+      if (again === undefined) mine?.end();
+    }
+  }
+
+  /** Runs a write, counted among those under way, which an invalidation waits for. */
+  async #run(write: () => Promise<boolean | void>): Promise<boolean | void> {
+    const work = write();
+    this.#writing.add(work);
+    try {
+      return await work;
+    } finally {
+      this.#writing.delete(work);
     }
   }
 
@@ -177,6 +204,7 @@ export class Invalidations {
 
   /** Makes a write of `key` for a response asked for at `mark` the newest of the key's. */
   #take(key: string, mark: number): KeyWrite {
+    const last = this.#written.get(key);
     let end!: () => void;
     const done = new Promise<void>((resolve) => end = resolve);
     const mine: KeyWrite = {
@@ -184,9 +212,11 @@ export class Invalidations {
       done,
       ended: false,
       overtaken: false,
+      overtook: last !== undefined && !last.ended && last.mark !== mark ? last : undefined,
       endedAt: 0,
       end: () => {
         mine.ended = true;
+        mine.overtook = undefined; // (no chain of ended writes held)
         mine.endedAt = ++this.#keyWrites;
         end();
       },
@@ -302,6 +332,8 @@ interface KeyWrite {
   ended: boolean;
   /** Whether a newer write of the key stopped waiting for it: it is undone once it lands. */
   overtaken: boolean;
+  /** The older write of the key still under way when this one took its turn, which it overtook. */
+  overtook: KeyWrite | undefined;
   /** {@linkcode Invalidations.keyWrites} once it ended; 0 while under way. */
   endedAt: number;
   end(): void;

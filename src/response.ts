@@ -5,7 +5,14 @@
  */
 
 import type { CacheEntry } from "./record.ts";
-import { appendAll, builtBare, CLONE_SHARES_BYTES, storedBody, takeUnread } from "./served_body.ts";
+import {
+  appendAll,
+  builtBare,
+  CLONE_SHARES_BYTES,
+  FETCHED_TYPE,
+  storedBody,
+  takeUnread,
+} from "./served_body.ts";
 
 /** What every Response constructor accepts as a status text (Fetch: reason-phrase, as a ByteString). */
 const REASON_PHRASE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -75,6 +82,17 @@ export function servedFields(
   return out;
 }
 
+/**
+ * Where a response came from: the `url`, `redirected` and `type` it is served with. `type` is
+ * that of the network response it wraps; one served from the cache (which kept no type) has the
+ * type `fetch` gives on the runtime ({@linkcode FETCHED_TYPE}).
+ */
+type Source = {
+  readonly url: string;
+  readonly redirected: boolean;
+  readonly type?: ResponseType | undefined;
+};
+
 /** The network response that the next `CachedResponse` built takes over ({@linkcode AdoptingResponse}). */
 let adopting: Response | undefined;
 
@@ -112,7 +130,7 @@ class AdoptingResponse extends Response {
  * ```
  */
 export class CachedResponse extends Response {
-  #source: { readonly url: string; readonly redirected: boolean };
+  #source: Source;
   #info: CacheInfo;
   /**
    * The status text, when the response was built without it: bare ({@linkcode builtBare}), or
@@ -129,14 +147,14 @@ export class CachedResponse extends Response {
    *
    * @param body The body.
    * @param init Status, status text and headers.
-   * @param source `url` and `redirected` of the original response, read when asked for (Deno
-   *   parses a fetch response's `url` anew on every read).
+   * @param source `url`, `redirected` and `type` of the original response, read when asked for
+   *   (Deno parses a fetch response's `url` anew on every read).
    * @param info Cache metadata.
    */
   constructor(
     body: BodyInit | null,
     init: ResponseInit,
-    source: { readonly url: string; readonly redirected: boolean },
+    source: Source,
     info: CacheInfo,
   ) {
     const bare = builtBare(body, init);
@@ -217,7 +235,7 @@ export class CachedResponse extends Response {
   static #withStatus(
     body: BodyInit | null,
     init: { status: number; statusText: string; headers: HeadersInit; type: ResponseType },
-    source: { readonly url: string; readonly redirected: boolean },
+    source: Source,
     info: CacheInfo,
     native?: Response,
   ): CachedResponse {
@@ -230,8 +248,11 @@ export class CachedResponse extends Response {
       native !== undefined && body === native.body && native.status === status &&
       Object.getPrototypeOf(native) === Response.prototype && Object.getOwnPropertyNames(native).length === 0
     ) {
+      // (Its source is itself when it is fetch's own (`fromNetwork`): read now, as a plain
+      // `Response`, not through this class's getters, which would ask themselves.)
+      const own = source === native ? { url: native.url, redirected: native.redirected, type } : source;
       adopting = native;
-      return new CachedResponse(body, {}, source, info);
+      return new CachedResponse(body, {}, own, info);
     }
     const unusual = new CachedResponse(body, { statusText, headers }, source, info);
     return Object.defineProperties(unusual, {
@@ -249,7 +270,7 @@ export class CachedResponse extends Response {
    * @returns The same response.
    */
   static reachedByRedirect(response: CachedResponse): CachedResponse {
-    response.#source = { url: response.#source.url, redirected: true };
+    response.#source = { url: response.#source.url, redirected: true, type: response.#source.type };
     return response;
   }
 
@@ -259,6 +280,14 @@ export class CachedResponse extends Response {
     // (Bun's fetch keeps the request's fragment in its response's url.)
     const hash = url.indexOf("#");
     return hash === -1 ? url : url.slice(0, hash);
+  }
+
+  /**
+   * The type of the original response, as fetch gave it (`"basic"` on Deno and Node, `"default"`
+   * on Bun); a response served from the cache has the type fetch gives on the runtime.
+   */
+  override get type(): ResponseType {
+    return this.#source.type ?? FETCHED_TYPE;
   }
 
   /** Whether the original response was reached through redirects. */

@@ -96,6 +96,13 @@ export const OWNS_READ_BODY: boolean = VERSIONS.bun !== undefined;
  */
 export const BYTE_BODIES: boolean = VERSIONS.bun === undefined;
 
+/**
+ * The `type` of the responses the runtime's `fetch` gives: `"basic"` on Deno and Node (a server
+ * runtime has no origin of its own to filter responses by), `"default"` on Bun. A response the
+ * cache serves from a stored entry has it, as the response stored had.
+ */
+export const FETCHED_TYPE: ResponseType = VERSIONS.bun === undefined ? "basic" : "default";
+
 /** The controller of a body's stream: a byte stream's, or a default stream's. */
 export type BodyController = ReadableStreamDefaultController<Uint8Array> | ReadableByteStreamController;
 

@@ -1,9 +1,11 @@
 /**
  * A storage whose writes hang, and the user's callbacks that fail: neither holds up nor fails a
  * request. An invalidation waits for the writes under way 2 s at most (a write that lands later
- * is undone, and not served should its undo fail), a HEAD's update of a stored response as long as a body's write, a
- * stale-while-revalidate refresh stays one at a time until its body is stored, and what
- * `waitUntil`, `onError` or `onEvent` throw or reject with is dropped.
+ * is undone, and not served should its undo fail), a newer write of the key as long (the older
+ * write, landing or failing later, takes nothing the newer one stored with it), a HEAD's update of
+ * a stored response as long as a body's write, a stale-while-revalidate refresh stays one at a
+ * time until its body is stored, and what `waitUntil`, `onError` or `onEvent` throw or reject with
+ * is dropped.
  */
 import { equal, ok } from "node:assert/strict";
 import { CacheBackend, type Storage } from "../backends/base.ts";
@@ -15,17 +17,21 @@ import { Switched, until, within } from "./_fixtures.ts";
 
 /** A memory storage whose `set` waits for `release` (never, unless called). */
 class HeldSets extends MemoryStorage {
-  #held: (() => void)[] = [];
+  #held: ((error?: Error) => void)[] = [];
   hold = false;
+  /** The records written, in the order they landed. */
+  landed: Uint8Array[] = [];
   override set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
-    if (!this.hold) return super.set(key, value, deleteAt);
-    return new Promise<void>((resolve) => this.#held.push(resolve)).then(() =>
-      super.set(key, value, deleteAt)
-    );
+    const land = () => super.set(key, value, deleteAt).then(() => void this.landed.push(value));
+    if (!this.hold) return land();
+    return new Promise<Error | undefined>((resolve) => this.#held.push(resolve)).then((error) => {
+      if (error !== undefined) throw error;
+      return land();
+    });
   }
-  /** Lets the held writes land. */
-  release(): void {
-    for (const land of this.#held.splice(0)) land();
+  /** Lets the held writes land, or fail with `error`. */
+  release(error?: Error): void {
+    for (const land of this.#held.splice(0)) land(error);
   }
 }
 
@@ -88,6 +94,36 @@ Deno.test("a write that lands after the invalidation it overtook, and whose undo
   equal(await next.text(), "v2");
   await session.close();
 });
+
+for (const ending of ["lands", "fails"] as const) {
+  Deno.test(`a response stored after an older write of its key stopped being waited for stays once that write ${ending}`, async () => {
+    // (It was lost: the older write, landing, was withdrawn, and failing, deleted the key; either
+    // took the newer response with it, which had been reported as stored.)
+    const storage = new HeldSets();
+    const stored: string[] = [];
+    const { session } = sessionOver(storage, {
+      coalesceRequests: false,
+      onEvent: (event) => event.type === "store" && stored.push(event.key),
+      onError: () => {}, // (the first write's failure, when it fails)
+    });
+    storage.hold = true;
+    // The first response's body ends 2 s after its last byte, its write still held.
+    equal(await within(5000, session.fetch("http://127.0.0.1/a").then((response) => response.text())), "v1");
+    storage.hold = false;
+    // The second waits 2 s for the first write, then goes ahead of it, and is stored.
+    const reloaded = await within(5000, session.fetch("http://127.0.0.1/a", { cache: "reload" }));
+    equal(await reloaded.text(), "v2");
+    await until(() => stored.length === 1);
+    storage.release(ending === "fails" ? new Error("the storage gave up") : undefined);
+    // Written again once the first write has ended (and, landed, been withdrawn).
+    const second = (record: Uint8Array) => new TextDecoder().decode(record).endsWith("v2");
+    await within(5000, until(() => storage.landed.filter(second).length === 2));
+    const kept = await session.fetch("http://127.0.0.1/a", { cache: "only-if-cached" });
+    equal(kept.status, 200);
+    equal(await kept.text(), "v2");
+    await session.close();
+  });
+}
 
 Deno.test("stale-while-revalidate: one refresh at a time, until its body is read and stored", async () => {
   let n = 0;
