@@ -7,6 +7,14 @@
  */
 
 import { after, CANCELLED_READ_TIMEOUT } from "./deadline.ts";
+import {
+  BYTE_BODIES,
+  closeStream,
+  isByteStream,
+  offerWhole,
+  pulledStream,
+  withdrawWhole,
+} from "./served_body.ts";
 
 /**
  * Calls `abort` once `signal` aborts (at once when it has), until the returned function is called
@@ -43,6 +51,59 @@ export function onAbort(signal: AbortSignal, abort: () => void, owner: object): 
     const alive = ref.deref();
     if (alive !== undefined) ABORTS.get(alive)?.delete(listener);
   };
+}
+
+/**
+ * A body handed on as it comes, that calls `abort` once `signal` aborts ({@linkcode onAbort}) until
+ * it has ended: read to its end, failed, cancelled or taken whole. A body read long ago, or kept
+ * read by its caller, leaves no listener on a signal that serves a whole application. A byte
+ * stream when `body` is one ({@linkcode BYTE_BODIES}), as fetch's body is.
+ *
+ * @param body The body, which nobody reads yet.
+ * @param signal The signal.
+ * @param abort What to do once it aborts.
+ * @returns The body to hand on.
+ */
+export function followedBody(
+  body: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+  abort: () => void,
+): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** Whether the body was taken whole: the stream's cancel then only marks it as read. */
+  let taken = false;
+  let unfollow: (() => void) | undefined;
+  const end = () => {
+    unfollow?.();
+    unfollow = undefined;
+  };
+  const stream = pulledStream(BYTE_BODIES && isByteStream(body), {
+    pull: async (controller) => {
+      withdrawWhole(stream);
+      reader ??= body.getReader();
+      try {
+        const { done, value } = await reader.read();
+        if (!done) return controller.enqueue(value as Uint8Array<ArrayBuffer>);
+        end();
+        closeStream(controller);
+      } catch (error) {
+        end();
+        controller.error(error);
+      }
+    },
+    cancel: (reason) => {
+      withdrawWhole(stream);
+      if (taken) return;
+      end();
+      return (reader ?? body).cancel(reason);
+    },
+  });
+  offerWhole(stream, () => {
+    taken = true;
+    return new Response(body).arrayBuffer().then((bytes) => new Uint8Array(bytes)).finally(end);
+  });
+  unfollow = onAbort(signal, abort, stream);
+  return stream;
 }
 
 /** What an abort does to a body, by the listener that follows a signal for it; kept as long as the body. */

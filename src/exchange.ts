@@ -6,6 +6,7 @@
  * @module
  */
 
+import { unlessAborted } from "./abort_follow.ts";
 import { CacheFailure, takeBody, type TakenBody } from "./body.ts";
 import { type CacheAccess, mayHoldEntry } from "./cache_access.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
@@ -124,11 +125,18 @@ export class Exchange {
     // (a `no-cache` request's If-None-Match, where only Last-Modified is stored) would have the
     // origin answer 304 for the caller's copy, and a 304 that names no validator would freshen the
     // stored response as if it were current.
+    // Once the request's signal aborts (the lead's, when no one wants the response any more; a
+    // refresh's, at its time limit), it is not waited for: a `fetch` that does not follow its signal
+    // would else hold the URL's lead, or its refresh, for good. A response that comes later is let go of.
     const ask = async (validators: [string, string][]) => {
-      const response = await this.#origin.fetch(
+      const asking = this.#origin.fetch(
         validators.length > 0 ? without(sent, CALLER_VALIDATORS) : sent,
         validators,
       );
+      const response = await unlessAborted(asking, signalOf(sent)).catch((error) => {
+        asking.then((late) => late.body?.cancel().catch(() => {}), () => {});
+        throw error;
+      });
       arrived?.();
       return response;
     };
@@ -142,10 +150,11 @@ export class Exchange {
       else if (this.#access.invalidatedSince(flow, entry, asked)) lead?.release(RETRY);
       else lead?.settle({ kind: "entry", entry, asked, ...(alias !== undefined && { alias }) });
     };
-    // Shared with no one, a body the caller alone reads on follows its signal, as fetch's does.
-    const unshared = (response: Response) => {
+    // Shared with no one, a body the caller alone reads on follows its signal, as fetch's does,
+    // until it has ended: the body to hand to the caller.
+    const unshared = (response: Response): ReadableStream<Uint8Array> | null => {
       settle(undefined);
-      if (response.body !== null) lead?.follow(response.body);
+      return response.body === null || lead === undefined ? response.body : lead.follow(response.body);
     };
     // An error caused by the origin request's abort is not the origin's: a waiter asks again.
     const failed = (error: unknown): Outcome => signalOf(sent)?.aborted ? RETRY : { kind: "error", error };
@@ -255,19 +264,20 @@ export class Exchange {
           (response.status < 400 || response.status === 404 || response.status === 410) &&
           response.status !== 206;
         if (superseded) this.#access.replacedUnstored(flow, stale!.key, stale);
-        unshared(response);
-        return this.#unstored(flow, response, fwd, conditional);
+        return this.#unstored(flow, response, fwd, conditional, unshared(response));
       }
       // A body declared larger than the limit streams through untouched: nothing is collected.
       // (A HEAD response has none, whatever length it declares: it is stored.)
       if (flow.method !== "HEAD" && Number(response.headers.get("content-length")) > this.#maxBodySize) {
-        unshared(response);
+        const body = unshared(response);
         this.#access.replacedUnstored(flow, plan.key, stale);
-        return this.#unstored(flow, response, fwd, conditional);
+        return this.#unstored(flow, response, fwd, conditional, body);
       }
       const keep = async (taken: TakenBody | undefined) => {
         if (taken === undefined) {
-          unshared(response); // let go of: too large
+          // Let go of (too large): the caller's stream, which follows its signal, cancels the body
+          // on an abort (`takeBody`).
+          settle(undefined);
           return this.#access.replacedUnstored(flow, plan.key, stale);
         }
         // Waiting requests get the entry now; they never wait for the backend's write.
@@ -396,10 +406,16 @@ export class Exchange {
     return this.#monitor.forwarded(flow, fwd, conditional, response.status, stored, this.#o.now(), at);
   }
 
-  /** A response from the origin that nothing is stored from, recorded and wrapped. */
-  #unstored(flow: Flow, response: Response, fwd: ForwardReason, conditional: boolean): CachedResponse {
+  /** A response from the origin that nothing is stored from, recorded and wrapped (with `body`, if given). */
+  #unstored(
+    flow: Flow,
+    response: Response,
+    fwd: ForwardReason,
+    conditional: boolean,
+    body?: ReadableStream<Uint8Array> | null,
+  ): CachedResponse {
     const member = this.#record(flow, response, undefined, fwd, conditional);
-    return this.#wrap(flow, response, undefined, undefined, member);
+    return this.#wrap(flow, response, body, undefined, member);
   }
 
   /**

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { onAbort, unlessAborted } from "./abort_follow.ts";
+import { followedBody, unlessAborted } from "./abort_follow.ts";
 import { after } from "./deadline.ts";
 import type { CacheEntry } from "./record.ts";
 
@@ -69,13 +69,14 @@ export interface Lead {
    */
   release(outcome?: Outcome): void;
   /**
-   * Keeps the leader's caller's signal aborting the origin request for as long as `body` lives,
-   * also after `release`, when nothing is shared any more and the caller alone reads it (the lead
-   * follows the signal until then only).
+   * Keeps the leader's caller's signal aborting the origin request until `body` has ended (or is
+   * collected), also after `release`, when nothing is shared any more and the caller alone reads
+   * it (the lead follows the signal until then only).
    *
-   * @param body The origin response's body.
+   * @param body The origin response's body, which nobody reads yet.
+   * @returns The body to hand to the caller in its place ({@linkcode followedBody}).
    */
-  follow(body: ReadableStream): void;
+  follow(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
   /**
    * Settles {@linkcode UNSHARED} after `ms`, unless something was settled first: the waiters then
    * ask the origin themselves.
@@ -261,9 +262,7 @@ export class Inflight {
         }
         settle(outcome);
       },
-      follow: (body) => {
-        if (signal) onAbort(signal, abandon, body);
-      },
+      follow: (body) => signal ? followedBody(body, signal, abandon) : body,
       wanted: () => !settled && waiting > 0,
       unshareAfter: (ms) => {
         if (!settled) patient = after(ms, () => settle(UNSHARED));

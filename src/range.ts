@@ -65,6 +65,8 @@ export function partialContent(
   // The digests of the message content are of the whole body, not of a part (RFC 9530 §2).
   headers.delete("content-digest");
   headers.delete("content-md5");
+  // The cache takes byte ranges of this response, whatever the origin said of its own (`none`).
+  headers.set("accept-ranges", "bytes");
   if (selected === "unsatisfiable") {
     headers.set("content-range", `bytes */${body.length}`);
     headers.delete("content-length");

@@ -173,3 +173,27 @@ Deno.test("RFC 9110 §14.1.2: a range cut from a stored body is the origin's byt
     });
   }
 });
+
+Deno.test("a range the cache cuts says it accepts byte ranges, though the origin said none", async () => {
+  // (The origin's `Accept-Ranges: none` was copied onto the 206 and 416 that contradicted it.)
+  const s = scripted(() => () =>
+    reply("0123456789", { "cache-control": "max-age=60", "accept-ranges": "none" })
+  );
+  await s.get();
+  for (const range of ["bytes=2-4", "bytes=20-"]) {
+    const part = await s.session.fetch(URL_A, { headers: { range } });
+    await part.body?.cancel();
+    assertEquals([part.status, part.headers.get("accept-ranges")], [
+      range === "bytes=2-4" ? 206 : 416,
+      "bytes",
+    ]);
+  }
+  // The whole response keeps the origin's word.
+  const whole = await s.session.fetch(URL_A);
+  assertEquals([whole.status, whole.headers.get("accept-ranges"), await whole.text()], [
+    200,
+    "none",
+    "0123456789",
+  ]);
+  await s.session.close();
+});
