@@ -96,8 +96,14 @@ export function parseRequest(
   input: RequestInfo | URL,
   init: CacheRequestInit | undefined,
 ): ParsedRequest | undefined {
-  // fetch takes a null init as none (WebIDL: a dictionary of null is empty).
+  // fetch takes a null init as none (WebIDL: a dictionary of null is empty); one that is no object
+  // is refused as the runtime's own fetch refuses it (Deno's and Node's throw a TypeError, Bun's
+  // takes it as none), also on a hit.
   if (init === null) init = undefined;
+  else if (init !== undefined && typeof init !== "object" && typeof init !== "function") {
+    new Request("http://127.0.0.1/", init);
+    init = undefined;
+  }
   // An init that is no plain object (a `Request`, a class instance) has its members read as fetch
   // reads them, inherited getters included: spreading it would drop them.
   if (init !== undefined && !isPlainObject(init)) init = ownMembers(init);
@@ -270,6 +276,11 @@ function checkInit(url: URL, method: string, init: RequestInit, request: Request
   for (const name of CHECKED_BY_REQUEST) {
     if (init[name] !== undefined) (checked ??= {})[name] = init[name];
   }
+  // `duplex` too (Node's refuses all but "half"), and a signal that is no AbortSignal (the session
+  // would call its methods).
+  const { signal, duplex } = init as { signal?: unknown; duplex?: unknown };
+  if (duplex !== undefined) (checked ??= {}).duplex = duplex;
+  if (signal != null && !(signal instanceof AbortSignal)) (checked ??= {}).signal = signal;
   if (checked !== undefined) new Request(url, checked);
 }
 
