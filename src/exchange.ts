@@ -1,7 +1,7 @@
 /**
  * The exchange with the origin for a request the cache cannot answer alone: ask (conditionally
  * when something is stored), then serve a stored response on error, freshen it from a `304` or a
- * `HEAD`, or store and share what came; and background refreshes (RFC 5861).
+ * `HEAD`, or store and share what came. (Background refreshes ask through it: src/refresh.ts.)
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { unlessAborted } from "./abort_follow.ts";
 import { CacheFailure, takeBody, type TakenBody } from "./body.ts";
 import { type CacheAccess, mayHoldEntry } from "./cache_access.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
-import { REFRESH_TIMEOUT, SHARED_BODY_WAIT } from "./deadline.ts";
+import { SHARED_BODY_WAIT } from "./deadline.ts";
 import { answerLeader, type Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
 import { mayServeOnErrorFor } from "./lookup.ts";
 import type { Monitor, Served } from "./monitor.ts";
@@ -24,13 +24,8 @@ import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.t
 import { type Found, type Plan, planEntry } from "./store_plan.ts";
 import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
 
-/**
- * Request fields a background refresh leaves out: the caller's `Range` (and `If-Range`), and the
- * caller's own validators, which the cache answered itself.
- */
-const CALLER_ONLY = ["range", "if-range", "if-none-match", "if-modified-since"];
 /** The caller's own validators, never sent beside the stored response's (Exchange.#exchange). */
-const CALLER_VALIDATORS = CALLER_ONLY.slice(2);
+export const CALLER_VALIDATORS: readonly string[] = ["if-none-match", "if-modified-since"];
 
 /** How the session serves a stored entry (its `#serve`). */
 export type Serve = (
@@ -50,7 +45,6 @@ export class Exchange {
   #origin: StepwiseFetch;
   #closing: AbortSignal;
   #maxBodySize: number;
-  #refreshing = new Set<string>();
 
   /**
    * @param o The session's options.
@@ -327,47 +321,6 @@ export class Exchange {
   }
 
   /**
-   * RFC 5861 §3: refreshes a stale entry in the background, once at a time per entry.
-   *
-   * @param flow The request the stale entry was served to.
-   * @param found The entry.
-   */
-  refresh(flow: Flow, found: Hit): void {
-    if (this.#refreshing.has(found.key)) return;
-    this.#refreshing.add(found.key);
-    // Bounded in time as well (REFRESH_TIMEOUT), not only by the session's closing. Deno keeps the
-    // process alive while a signal that follows an `AbortSignal.timeout` has a listener, even one
-    // that has fired, until the timer does (30 s after a close()): the refresh's listeners go on a
-    // signal of its own, which follows that one through a listener removed as soon as it is done.
-    // (Not through `onAbort`, whose bookkeeping keeps that signal referenced: with it, Deno's
-    // process stayed alive after close(), tests/leaks_hunt_test.ts.)
-    const closing = this.#closing;
-    const limit = AbortSignal.any([closing, AbortSignal.timeout(REFRESH_TIMEOUT)]);
-    const own = new AbortController();
-    const stop = () => {
-      limit.removeEventListener("abort", stop);
-      own.abort(limit.reason);
-    };
-    if (limit.aborted) own.abort(limit.reason);
-    else limit.addEventListener("abort", stop);
-    const signal = own.signal;
-    // The refresh asks for the whole response: the caller's Range would bring a 206, never stored.
-    // Nor does it carry the caller's own If-None-Match / If-Modified-Since, which the cache answered:
-    // the origin would answer them (a `*` matches whatever changed) with a 304 that freshens the
-    // stored response as if it were current. The cache sends the stored response's validators.
-    const background = without({ ...flow, ...withSignal(flow, signal), background: true }, CALLER_ONLY);
-    // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
-    const work = this.network(background, found)
-      .then((response) => response.body?.pipeTo(new WritableStream()))
-      .catch((error) => closing.aborted || this.#access.report(error, "revalidate", flow))
-      .finally(() => {
-        limit.removeEventListener("abort", stop);
-        this.#refreshing.delete(found.key);
-      });
-    this.#access.track(work, "revalidate", flow);
-  }
-
-  /**
    * Plans the storage of a response; a `filter` that throws is a cache failure (reported to
    * `onError`): the response goes to the caller unstored, as for `keyFn`.
    */
@@ -449,7 +402,7 @@ export class Exchange {
  * @param names Field names, lower-case.
  * @returns The request to send.
  */
-function without(flow: Flow, names: readonly string[]): Flow {
+export function without(flow: Flow, names: readonly string[]): Flow {
   if (!names.some((name) => flow.headers.has(name))) return flow;
   const headers = new Headers(flow.headers);
   for (const name of names) headers.delete(name);

@@ -9,6 +9,7 @@ import type { CacheBackend } from "../backends/base.ts";
 import { unlessAborted } from "./abort_follow.ts";
 import { Inflight, type Lead, type Shared } from "./inflight.ts";
 import { Exchange } from "./exchange.ts";
+import { Refreshes } from "./refresh.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { isNotModified } from "./validation.ts";
 import { requestDirectives } from "./policy.ts";
@@ -79,6 +80,7 @@ export class CachedSession implements AsyncDisposable {
   #monitor: Monitor;
   #access: CacheAccess;
   #exchange: Exchange;
+  #refreshes: Refreshes;
   /** The way to the origin, which hands back a redirect to follow here (shared with `#exchange`). */
   #origin: StepwiseFetch;
 
@@ -109,6 +111,11 @@ export class CachedSession implements AsyncDisposable {
       maxBodySize,
       origin: this.#origin,
     });
+    this.#refreshes = new Refreshes(
+      (flow, stale) => this.#exchange.network(flow, stale),
+      this.#access,
+      this.#closing.signal,
+    );
     // Deletes and listings by URL look under this session's forms of a URL's keys too.
     addKeyForms(this.cache.storage, this.#o);
   }
@@ -290,7 +297,7 @@ export class CachedSession implements AsyncDisposable {
     }
     if (use === "stale-while-revalidate" && answers) {
       // (A client that asked only for what is stored asked the cache not to go to the origin.)
-      if (!onlyIfCached(flow)) this.#exchange.refresh(flow, found as Hit);
+      if (!onlyIfCached(flow)) this.#refreshes.refresh(flow, found as Hit);
       // (A response this request waited for, that came stale, was no hit: the request was collapsed.)
       if (collapsed === undefined) return this.#serve(flow, found as Hit);
       return this.#serve(flow, found as Hit, "collapsed", { fwd: collapsed });
