@@ -67,7 +67,9 @@ function disposing<T extends { session: CachedSession }>(fetch: T): T & CachedFe
  * Gives a fetch what the runtime hangs on its own (Bun's `fetch.preconnect`), so that code that
  * calls it on the global fetch still can.
  */
-function withMembersOf<T extends object>(to: T, from: typeof fetch): T {
+function withMembersOf<T extends object>(to: T, from: typeof fetch | undefined): T {
+  // (No global fetch at all, a runtime or a test without one: nothing to keep.)
+  if (typeof from !== "function") return to;
   for (const key of Reflect.ownKeys(from)) {
     if (key === "length" || key === "name" || key === "prototype" || key in to) continue;
     Object.defineProperty(to, key, Object.getOwnPropertyDescriptor(from, key)!);
@@ -76,12 +78,33 @@ function withMembersOf<T extends object>(to: T, from: typeof fetch): T {
 }
 
 /**
- * The installation in place: `entry` is what `globalThis.fetch` was set to. An entry that is no
- * longer the one in place (after `uninstallCache`, or another `installCache`) sends every call
- * to the fetch it replaced: a wrapper installed over it (an APM's, a logger's) that later puts it
- * back puts back no cache.
+ * An installation: `entry` is what `globalThis.fetch` was set to. An entry that is no longer the
+ * one in place (after `uninstallCache`, or another `installCache`) sends every call to the fetch it
+ * replaced: a wrapper installed over it (an APM's, a logger's) that later puts it back puts back
+ * no cache.
  */
-let installed: { original: typeof fetch; entry: CachedFetch } | undefined;
+interface Installation {
+  readonly original: typeof fetch;
+  readonly entry: CachedFetch;
+}
+
+/**
+ * Where the installation in place is kept: on the global object, as the fetch it patches is, under
+ * a registered symbol, so that every copy of this module (one a hot reload evaluated again, one
+ * from npm beside one from JSR) replaces and uninstalls the same installation rather than stacking
+ * a cache over another's.
+ */
+const INSTALLED: unique symbol = Symbol.for("@x/http-cache installed");
+
+/** The installation in place, if any. */
+function installation(): Installation | undefined {
+  return (globalThis as { [INSTALLED]?: Installation })[INSTALLED];
+}
+
+function install(value: Installation | undefined): void {
+  if (value === undefined) delete (globalThis as { [INSTALLED]?: Installation })[INSTALLED];
+  else Object.defineProperty(globalThis, INSTALLED, { value, writable: true, configurable: true });
+}
 
 /**
  * Replaces `globalThis.fetch` with a cached fetch; every later `fetch()` call in the process goes
@@ -106,6 +129,7 @@ let installed: { original: typeof fetch; entry: CachedFetch } | undefined;
 export function installCache(options: CachedSessionOptions = {}): CachedSession {
   // Installing over the installation in place replaces it; over anything else (a wrapper set
   // over it since, a mock) wraps that, which stays in place until `uninstallCache`.
+  const installed = installation();
   const original = installed !== undefined && globalThis.fetch === installed.entry
     ? installed.original
     : globalThis.fetch;
@@ -119,13 +143,13 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
   const entry: CachedFetch = withMembersOf(
     disposing(Object.assign(
       (input: RequestInfo | URL, init?: CacheRequestInit) =>
-        installed?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
+        installation()?.entry === entry ? cached(input, init) : original(input, init) as Promise<never>,
       { session: cached.session },
     )),
     original,
   );
   globalThis.fetch = entry as typeof fetch;
-  installed = { original, entry };
+  install({ original, entry });
   return cached.session;
 }
 
@@ -136,7 +160,7 @@ export function installCache(options: CachedSessionOptions = {}): CachedSession 
  * wait on its own requests forever.
  */
 function originOf(chosen: typeof fetch | undefined, original: typeof fetch): typeof fetch {
-  return chosen === undefined || chosen === installed?.entry ? original : chosen;
+  return chosen === undefined || chosen === installation()?.entry ? original : chosen;
 }
 
 /**
@@ -145,7 +169,8 @@ function originOf(chosen: typeof fetch | undefined, original: typeof fetch): typ
  * no cache is installed.
  */
 export function uninstallCache(): void {
+  const installed = installation();
   if (installed === undefined) return;
   if (globalThis.fetch === installed.entry) globalThis.fetch = installed.original;
-  installed = undefined;
+  install(undefined);
 }

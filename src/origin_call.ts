@@ -56,7 +56,13 @@ export function askOrigin<T>(session: object, call: () => T): T {
     frame.asking = false;
   };
   try {
-    const result = CALLING.run([...(CALLING.getStore() ?? []), frame], call);
+    // A promise of another realm (a `node:vm` context's, Jest's) or another thenable is not an
+    // `instanceof Promise`: it is followed until it settles too (taken up within the call, so that
+    // what its `then` runs is part of it), not taken as settled at once.
+    const result = CALLING.run([...(CALLING.getStore() ?? []), frame], () => {
+      const made = call();
+      return isThenable(made) && !(made instanceof Promise) ? Promise.resolve(made) as T : made;
+    });
     if (result instanceof Promise) result.then(done, done);
     else done();
     return result;
@@ -64,6 +70,12 @@ export function askOrigin<T>(session: object, call: () => T): T {
     done();
     throw error;
   }
+}
+
+/** Whether `value` has a `then` method, as `await` takes it. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 
 import type { ResolvedOptions } from "./options.ts";
-import { hasContentCoding, MAX_DELTA_SECONDS, parseCacheControl } from "./cache_control.ts";
+import { hasContentCoding, MAX_DELTA_SECONDS, parseCacheControl, parseFieldNames } from "./cache_control.ts";
 import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
 import { redactUrl, withoutFragment } from "./cache_keys.ts";
@@ -215,9 +215,13 @@ export function freshen(
   responseTime: number,
 ): { entry: CacheEntry; storable: boolean } {
   const headers = updateHeaders(entry.headers, response.headers, o, responseTime);
-  // §4.1: the stored response is matched on the fields its Vary nominates now. The response
+  // §4.1: the stored response is matched on the fields its Vary nominates now: the 304's, else the
+  // stored response's own, kept with the values it was stored for (its Vary field may be no part of
+  // what is stored, `no-cache="Vary"`, yet the response varies all the same). The response
   // validated is the one for this request, so this request's values are those it was stored for.
-  const names = varyNames(headers);
+  const sent = response.headers.get("vary") !== null &&
+    !parseFieldNames(response.headers.get("connection") ?? "").includes("vary");
+  const names = sent ? varyNames(response.headers) : entry.vary.map(([name]) => name);
   const vary = names === "*" ? entry.vary : varyValues(names, flow.headers, o);
   // (Other names start a new generation of variants, as a new response with them would.)
   const varyGeneration = varyGenerationOf(vary, entry);
