@@ -116,10 +116,31 @@ export function compileUrlPatterns(
   const refuses = compiled.some(([, value]) => value === DO_NOT_CACHE);
   if (compiled.length === 0) return Object.assign(() => undefined, { refuses });
   return Object.assign((url: URL) => {
-    const target = url.href.slice(url.protocol.length + (url.href.startsWith(`${url.protocol}//`) ? 2 : 0));
+    const target = patternTarget(url);
     for (const [pattern, value] of compiled) if (pattern(target)) return value;
     return undefined;
   }, { refuses });
+}
+
+/**
+ * What a pattern is matched against: the URL without its scheme, and without its userinfo and
+ * fragment, which are no part of where it points (`https://user:pw@example.com/a#top` is
+ * `example.com/a`): else `"example.com/private/*": DO_NOT_CACHE` would not keep out the same URL
+ * with credentials in it.
+ *
+ * @param url The request's URL.
+ * @returns `host/path?query`.
+ */
+function patternTarget(url: URL): string {
+  let href = url.href;
+  if (url.username !== "" || url.password !== "" || href.includes("#")) {
+    const bare = new URL(href);
+    bare.username = "";
+    bare.password = "";
+    bare.hash = "";
+    href = bare.href;
+  }
+  return href.slice(url.protocol.length + (href.startsWith(`${url.protocol}//`) ? 2 : 0));
 }
 
 /**
