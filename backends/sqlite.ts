@@ -45,6 +45,16 @@ export const DEFAULT_PATH = "http_cache.db";
 export const DEFAULT_BUSY_TIMEOUT = 5000;
 
 /**
+ * The page size of a file the backend creates: 16 KiB, not SQLite's 4. With no memory map (see
+ * #connect), a body larger than a page is read a page at a time, one `read()` each. Measured side
+ * by side on Node 24 (node:sqlite, 1,000 records): a 100 KB record took 220 µs to read instead of
+ * 330 with 4 KiB pages (32 KiB: 190), and a 1 KB write 80 µs instead of 60 (32 KiB: 105), every
+ * commit writing whole pages. A record's last page is part-filled: large bodies take up to a page
+ * more on disk each.
+ */
+const PAGE_SIZE = 16 * 1024;
+
+/**
  * How long one statement waits for a lock inside SQLite, in ms. SQLite's busy handler sleeps in
  * the calling thread, which holds up the whole event loop: longer waits are taken between
  * attempts, on a timer, up to `busyTimeout` in all.
@@ -347,6 +357,7 @@ export class SQLiteStorage implements Storage {
         // (Only in a new file, before its first table: see #compact. In a file that exists it
         // would wait for another connection's write lock, which opening never does.)
         if ((db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count === 0) {
+          db.exec(`PRAGMA page_size = ${PAGE_SIZE}`);
           db.exec("PRAGMA auto_vacuum = INCREMENTAL");
         }
         // Deleted rows leave no bytes in the pages that stay in use, at no extra I/O.
