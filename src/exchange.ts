@@ -12,7 +12,7 @@ import { type CacheAccess, mayHoldEntry } from "./cache_access.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { SHARED_BODY_WAIT } from "./deadline.ts";
 import { answerLeader, type Inflight, type Lead, type Outcome, RETRY } from "./inflight.ts";
-import { mayServeOnErrorFor } from "./lookup.ts";
+import { mayServeOnErrorFor, redirectsToOwnKey } from "./lookup.ts";
 import type { Monitor, Served } from "./monitor.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { ERROR_STATUSES, headerValue } from "./policy.ts";
@@ -241,8 +241,12 @@ export class Exchange {
       }
       asked = await this.#access.invalidateFor(flow, response, asked);
       const primary = stale?.viaAlias ? undefined : stale?.primary;
+      // A redirect to a URL keyed as this one (`?utm_source=x` to the URL without it) is not stored:
+      // it would answer the request it leads to. Nor does it say anything of what is stored there.
+      let loops = redirectsToOwnKey(flow, response, o);
+      if (typeof loops !== "boolean") loops = await loops;
       // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
-      const plan = flow.method === "HEAD" && described?.method === "GET"
+      const plan = loops || (flow.method === "HEAD" && described?.method === "GET")
         ? undefined
         : this.#plan(flow, primary, response, requestTime, responseTime);
       if (plan === undefined) {
@@ -254,7 +258,7 @@ export class Exchange {
         // (A reload uses nothing stored: what it would have found, in the primary slot, beside it
         // or through an alias, is what it replaces.)
         const outdated = flow.mode === "reload" ? stale?.replaced : cached;
-        const superseded = outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
+        const superseded = !loops && outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
           (response.status < 400 || response.status === 404 || response.status === 410) &&
           response.status !== 206;
         if (superseded) this.#access.replacedUnstored(flow, stale!.key, stale);

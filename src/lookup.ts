@@ -19,6 +19,7 @@ import {
 import type { ResolvedOptions } from "./options.ts";
 import { mayServeOnError, requestDirectives, type Usability, usability } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
+import { CROSS_ORIGIN_DROPPED, redirectLocation } from "./redirects.ts";
 import { nonStandardMembers, type ParsedRequest, signalOf } from "./request.ts";
 import { unlessAborted } from "./abort_follow.ts";
 import { joined } from "./bytes.ts";
@@ -220,12 +221,18 @@ function checkedKey(key: unknown): string {
  * @param flow The request.
  * @param entry The stored entry.
  * @param o The session's options.
+ * @param now The time to judge it at (epoch ms): by default now.
  * @returns The usability.
  */
-export function usabilityFor(flow: Flow, entry: Omit<CacheEntry, "body">, o: ResolvedOptions): Usability {
+export function usabilityFor(
+  flow: Flow,
+  entry: Omit<CacheEntry, "body">,
+  o: ResolvedOptions,
+  now: number = o.now(),
+): Usability {
   if (flow.mode === "force-cache" || flow.mode === "only-if-cached") return "fresh";
   if (flow.mode === "no-cache") return "revalidate";
-  return usability(entry, flow.policy, o.now(), o);
+  return usability(entry, flow.policy, now, o);
 }
 
 /**
@@ -342,7 +349,41 @@ export async function variantBeside(
  * @throws {TypeError} When `keyFn` gives something other than a key.
  */
 export function aliasKeyOf(flow: Flow, url: URL, o: ResolvedOptions): string | Promise<string> {
-  return keyFor({ method: "GET", url, headers: flow.headers, redirect: flow.redirect }, o);
+  // Where the redirects ended on another origin, fetch sent the credentials (and a `Host` the
+  // caller set) to none of it: the response is what that origin answers a request without them.
+  let headers = flow.headers;
+  if (url.origin !== flow.url.origin && CROSS_ORIGIN_DROPPED.some((name) => headers.has(name))) {
+    headers = new Headers(headers);
+    for (const name of CROSS_ORIGIN_DROPPED) headers.delete(name);
+  }
+  return keyFor({ method: "GET", url, headers, redirect: flow.redirect }, o);
+}
+
+/**
+ * Whether a response is a redirect to a URL that this request's key stands for too: one that
+ * differs from it only in `ignoredParameters` or in the order of its query (an origin that drops
+ * `utm_source`, or sorts its parameters), or that `keyFn` keys alike. Stored, it would answer the
+ * very request it leads to, which would follow it again, until fetch's 20 redirects fail it.
+ *
+ * @param flow The request (a `GET` or `HEAD`; any other is never followed to its own key).
+ * @param response Its response.
+ * @param o The session's options.
+ * @returns Whether the response leads back to the request's key.
+ */
+export function redirectsToOwnKey(
+  flow: Flow,
+  response: Response,
+  o: ResolvedOptions,
+): boolean | Promise<boolean> {
+  if (flow.method !== "GET" && flow.method !== "HEAD") return false;
+  const target = redirectLocation(flow.url, response);
+  if (target === undefined || target.origin !== flow.url.origin) return false;
+  try {
+    const key = keyFor({ method: "GET", url: target, headers: flow.headers, redirect: flow.redirect }, o);
+    return typeof key === "string" ? key === flow.key : key.then((key) => key === flow.key, () => false);
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -21,7 +21,7 @@ import { CachedResponse } from "./response.ts";
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** Header fields a redirect to another origin does not carry on: the credentials, and `Host`. */
-const CROSS_ORIGIN_DROPPED: readonly string[] = [...CREDENTIAL_HEADERS, "host"];
+export const CROSS_ORIGIN_DROPPED: readonly string[] = [...CREDENTIAL_HEADERS, "host"];
 
 /** How many redirects a fetch follows before it fails (Fetch standard §4.4, step 5). */
 const MAX_REDIRECTS = 20;
@@ -134,6 +134,25 @@ export function utf8Location(value: string): string {
   // deno-lint-ignore no-control-regex
   if (!/[\x80-\xff]/.test(value) || /[^\x00-\xff]/.test(value)) return value;
   return new TextDecoder().decode(Uint8Array.from(value, (char) => char.charCodeAt(0)));
+}
+
+/**
+ * Where a redirect leads, as {@linkcode redirectTarget} resolves its `Location`.
+ *
+ * @param url The URL of the request that got the response.
+ * @param response The response.
+ * @returns The URL (its fragment aside), or `undefined` when the response is no redirect with a
+ *   `Location` that is a URL.
+ */
+export function redirectLocation(url: URL, response: Pick<Response, "status" | "headers">): URL | undefined {
+  if (!REDIRECT_STATUSES.has(response.status)) return undefined;
+  const location = response.headers.get("location");
+  if (location === null) return undefined;
+  try {
+    return new URL(utf8Location(location), url);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import type { CacheBackend } from "../backends/base.ts";
 import { unlessAborted } from "./abort_follow.ts";
-import { Inflight, type Lead, type Shared } from "./inflight.ts";
+import { type Fields, Inflight, type Lead, type Shared } from "./inflight.ts";
 import { Exchange } from "./exchange.ts";
 import { Refreshes } from "./refresh.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
@@ -25,7 +25,9 @@ import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
 import { bypassesCache, type Found } from "./store_plan.ts";
-import { slotKey, varyMatches } from "./vary.ts";
+import { slotKey, varyMatches, varyValues } from "./vary.ts";
+import { variantKey } from "./cache_keys.ts";
+import type { CacheEntry } from "./record.ts";
 import {
   type Flow,
   fromStored,
@@ -243,20 +245,38 @@ export class CachedSession implements AsyncDisposable {
     const joins = ticket !== undefined && !flow.conditional && (use === undefined || use === "revalidate") &&
       wantsWhole(flow);
     if (joins) {
-      // The same request is at the origin already (a miss or a revalidation): share its result.
-      const joined = await this.#inflight.join(flow.key, missed, {
+      /** The fields of a response that varies on headers this request sends otherwise. */
+      let other: Fields | undefined;
+      const options = {
         mayLead: o.coalesceRequests && !onlyIfCached(flow),
         signal: signalOf(flow),
         // The leader settles before its write, and keeps the lead until the write (and its undo)
         // ends: what it got may have been invalidated since (RFC 9111 §4.4).
-        outdated: ({ entry, asked }) => this.#access.invalidatedSince(flow, entry, asked),
+        outdated: ({ entry, asked }: { entry: CacheEntry; asked: number }) =>
+          this.#access.invalidatedSince(flow, entry, asked),
         // A response that varies on headers this request sends otherwise is not for it, nor is one
         // it could use only after validating it (a `no-cache` response; a request in the no-cache
         // mode, or with max-age=0 or min-fresh): it stops waiting once that response's fields have
         // come, not its body.
-        accepts: (fields) =>
-          varyMatches(fields, flow.headers) && usabilityFor(flow, fields, o) !== "revalidate",
-      });
+        accepts: (fields: Fields) => {
+          if (!varyMatches(fields, flow.headers)) other = fields;
+          return other !== fields && usabilityFor(flow, fields, o) !== "revalidate";
+        },
+      };
+      // The same request is at the origin already (a miss or a revalidation): share its result.
+      const waited = o.now();
+      let joined = await this.#inflight.join(flow.key, missed, options);
+      if (joined?.kind === "unshared" && other !== undefined) {
+        // Its response varies on headers this request sends otherwise: the requests that send what
+        // this one sends still share one origin request, led under the key of their variant.
+        const names = other.vary.map(([name]) => name);
+        other = undefined;
+        joined = await this.#inflight.join(
+          variantKey(flow.key, varyValues(names, flow.headers, o)),
+          undefined,
+          options,
+        );
+      }
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());
         // The entry stands where the leader stored it: beside another variant that the primary
@@ -269,6 +289,14 @@ export class CachedSession implements AsyncDisposable {
           ? { key: alias, entry, viaAlias: true }
           : { key: slotKey(flow.key, entry, primary, flow.headers), entry, viaAlias: false, primary };
         use = usabilityFor(flow, joined.entry, o);
+        // A response that came while this request waited, usable when its fields came, is its
+        // answer, though its body took so long that it went stale meanwhile: each waiter would else
+        // ask the origin once more, after the whole body. (One that was stale when the request
+        // came is not: it is revalidated, as a stored one is.)
+        const usableAt = Math.max(entry.responseTime, waited);
+        if (use === "revalidate" && usabilityFor(flow, entry, o, usableAt) !== "revalidate") {
+          use = "fresh";
+        }
       } else if (joined?.kind === "error" || joined?.kind === "error-status") {
         // The origin failed for the request this one waited on: serve stale, or fail alike (after
         // an error status, ask the origin itself). A request for what is stored alone gets its 504.
