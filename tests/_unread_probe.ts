@@ -11,6 +11,7 @@ import type { Socket } from "node:net";
 import process from "node:process";
 import { MemoryBackend } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
+import { listenersOf } from "./_listeners.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc ??
   (() => (globalThis as unknown as { Bun: { gc(force: boolean): void } }).Bun.gc(true));
@@ -21,22 +22,6 @@ async function collect(): Promise<void> {
     gc();
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** The abort listeners on `signal` that were added and not yet removed. */
-function listenersOf(signal: AbortSignal): Set<unknown> {
-  const live = new Set<unknown>();
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.add(listener);
-    add(type, listener as EventListener, options as AddEventListenerOptions);
-  };
-  signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.delete(listener);
-    remove(type, listener as EventListener, options as EventListenerOptions);
-  };
-  return live;
 }
 
 // 1. One signal for many requests, each response dropped unread: misses (declared length, and

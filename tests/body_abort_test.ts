@@ -14,6 +14,7 @@ import { deepEqual, equal, rejects } from "node:assert/strict";
 import { CachedSession } from "../mod.ts";
 import { abortListeners } from "./_fixtures.ts";
 import { settle } from "./_origin.ts";
+import { listenersOf } from "./_listeners.ts";
 
 const BODY = "x".repeat(100);
 const CHUNKS = ["one ", "two ", "three"];
@@ -21,19 +22,8 @@ const CHUNKS = ["one ", "two ", "three"];
 /** An abort signal that counts its `abort` listeners, and the abort reason it will give. */
 function countedSignal(): { controller: AbortController; reason: Error; listeners: () => number } {
   const controller = new AbortController();
-  const { signal } = controller;
-  const listening = new Set<unknown>();
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") listening.add(listener);
-    add(type, listener as EventListener, options as AddEventListenerOptions);
-  };
-  signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") listening.delete(listener);
-    remove(type, listener as EventListener, options as EventListenerOptions);
-  };
-  signal.addEventListener("abort", () => listening.clear()); // (`once` listeners go as it aborts)
+  const listening = listenersOf(controller.signal);
+  controller.signal.addEventListener("abort", () => listening.clear()); // (`once` listeners go as it aborts)
   return { controller, reason: new Error("stop"), listeners: () => listening.size - 1 };
 }
 

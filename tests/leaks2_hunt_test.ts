@@ -12,23 +12,13 @@ import { MemoryBackend } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { REFRESH_TIMEOUT } from "../src/deadline.ts";
 import { until, within } from "./_fixtures.ts";
+import { listenersOf } from "./_listeners.ts";
 import { settle } from "./_origin.ts";
 
 /** An abort controller whose signal counts the `abort` listeners on it now. */
 function countedSignal(): { controller: AbortController; listeners: () => number } {
   const controller = new AbortController();
-  const signal = controller.signal;
-  const live = new Set<unknown>();
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.add(listener);
-    add(type, listener as EventListener, options as AddEventListenerOptions);
-  };
-  signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.delete(listener);
-    remove(type, listener as EventListener, options as EventListenerOptions);
-  };
+  const live = listenersOf(controller.signal);
   return { controller, listeners: () => live.size };
 }
 
