@@ -166,15 +166,28 @@ export async function takeBody(
 export const READ_WHOLE_LIMIT = 1024 * 1024;
 
 /**
- * The length of a body as it will be read: its `Content-Length`, when declared, at most `limit`,
- * and the body has no content coding (a decoded body could be any size).
+ * The `Content-Length` of a response's body as it comes over the wire, or `null`: also when the
+ * response has a `Transfer-Encoding` too (a broken server's, which fetch on Deno and Bun takes),
+ * as that overrides it (RFC 9112 §6.3): the body, chunked, may be of any length, and never end.
+ *
+ * @param headers The response's headers.
+ * @returns The field's value, when it tells the length of the body that comes.
+ */
+export function contentLength(headers: Headers): string | null {
+  return headers.has("transfer-encoding") ? null : headers.get("content-length");
+}
+
+/**
+ * The length of a body as it will be read: its `Content-Length`, when declared
+ * ({@linkcode contentLength}), at most `limit`, and the body has no content coding (a decoded
+ * body could be any size).
  *
  * @param headers The response's headers.
  * @param limit Largest body the cache collects, in bytes.
  * @returns The length, or `undefined` when it is not known in advance.
  */
 function declaredLength(headers: Headers, limit: number): number | undefined {
-  const declared = headers.get("content-length");
+  const declared = contentLength(headers);
   const length = Number(declared);
   if (declared === null || !Number.isSafeInteger(length) || length < 0 || length > limit) return undefined;
   return hasContentCoding(headers.get("content-encoding")) ? undefined : length;
