@@ -311,7 +311,7 @@ export function hasUserinfo(url: URL): boolean {
 }
 
 /** Clears a URL's userinfo (a credential) and returns the URL. */
-function withoutUserinfo(url: URL): URL {
+export function withoutUserinfo(url: URL): URL {
   url.username = "";
   url.password = "";
   return url;

@@ -266,7 +266,8 @@ export class Exchange {
       }
       // A body declared larger than the limit streams through untouched: nothing is collected.
       // (A HEAD response has none, whatever length it declares: it is stored.)
-      if (flow.method !== "HEAD" && Number(contentLength(response.headers)) > this.#maxBodySize) {
+      const length = contentLength(response.headers);
+      if (flow.method !== "HEAD" && Number(length) > this.#maxBodySize) {
         const body = unshared(response);
         this.#access.replacedUnstored(flow, plan.key, stale);
         return this.#unstored(flow, response, fwd, conditional, body);
@@ -303,7 +304,7 @@ export class Exchange {
       // may never end) they wait for a while at most, then ask the origin themselves.
       // (Recorded before the body is taken: its miss event comes before its entry's store event.)
       const member = this.#record(flow, response, plan.entry, fwd, conditional, plan.key);
-      if (contentLength(response.headers) === null) lead?.unshareAfter(SHARED_BODY_WAIT);
+      if (length === null) lead?.unshareAfter(SHARED_BODY_WAIT);
       lead?.announce(plan.entry);
       const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
       const body = await takeBody(

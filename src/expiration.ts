@@ -7,6 +7,8 @@
  * @module
  */
 
+import { hasUserinfo, withoutFragment, withoutUserinfo } from "./cache_keys.ts";
+
 /** Store the response and never let it expire. */
 export const NEVER_EXPIRE: -1 = -1;
 /** Store the response, but as already expired: it is revalidated before every use. */
@@ -132,14 +134,7 @@ export function compileUrlPatterns(
  * @returns `host/path?query`.
  */
 function patternTarget(url: URL): string {
-  let href = url.href;
-  if (url.username !== "" || url.password !== "" || href.includes("#")) {
-    const bare = new URL(href);
-    bare.username = "";
-    bare.password = "";
-    bare.hash = "";
-    href = bare.href;
-  }
+  const href = withoutFragment(hasUserinfo(url) ? withoutUserinfo(new URL(url.href)).href : url.href);
   return href.slice(url.protocol.length + (href.startsWith(`${url.protocol}//`) ? 2 : 0));
 }
 
