@@ -71,6 +71,14 @@ export async function loopback(handler: Handler): Promise<Loopback> {
   };
 }
 
+/** A loopback origin whose every answer is fresh for ten minutes, and new (`response 1`, `response 2`, …). */
+export function freshOrigin(): Promise<Loopback> {
+  let n = 0;
+  return loopback((_request, response) => {
+    response.writeHead(200, { "cache-control": "max-age=600" }).end(`response ${++n}`);
+  });
+}
+
 /** Resolves after `ms` milliseconds (to shape an origin's timing, never to assert on time). */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -83,6 +83,27 @@ export function reached(response: Response, url: string): Response {
   });
 }
 
+/**
+ * A fetch-shaped origin of an unstored feed (`no-store`): its body gives `[1, 2, 3]`, then waits,
+ * and fails with the reason of the request's signal once that signal aborts.
+ *
+ * @returns The fetch, and the signal the cache gave its last request (once it has asked).
+ */
+export function abortableFeed(): { fetch: typeof fetch; signal: () => AbortSignal | undefined } {
+  let signal: AbortSignal | undefined;
+  const fetch = (_input: RequestInfo | URL, init?: RequestInit) => {
+    const given = signal = init!.signal!;
+    const body = new ReadableStream<Uint8Array>({
+      start(stream) {
+        stream.enqueue(new Uint8Array([1, 2, 3]));
+        given.addEventListener("abort", () => stream.error(given.reason));
+      },
+    });
+    return Promise.resolve(new Response(body, { headers: { "cache-control": "no-store" } }));
+  };
+  return { fetch: fetch as typeof globalThis.fetch, signal: () => signal };
+}
+
 /** A clock that moves only when told. */
 export class Clock {
   /**

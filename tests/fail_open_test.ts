@@ -14,7 +14,17 @@ import { RedisBackend, RedisStorage } from "../backends/redis.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
 import { BackendError, CachedSession, type CachedSessionOptions, type ErrorContext } from "../mod.ts";
 import { FIRST_REST } from "../src/breaker.ts";
-import { BACKENDS, delay, dispose, type Loopback, loopback, scratch, Switched, until } from "./_fixtures.ts";
+import {
+  BACKENDS,
+  delay,
+  dispose,
+  freshOrigin,
+  type Loopback,
+  loopback,
+  scratch,
+  Switched,
+  until,
+} from "./_fixtures.ts";
 import {
   mongoServerMissing,
   privateMongo,
@@ -25,13 +35,6 @@ import {
 
 /** Backend calls give up after this long here (the default is 2,000 ms). */
 const TIMEOUT = 300;
-
-function origin(): Promise<Loopback> {
-  let n = 0;
-  return loopback((_request, response) => {
-    response.writeHead(200, { "cache-control": "max-age=600" }).end(`response ${++n}`);
-  });
-}
 
 /** A session that records what reaches onError. */
 function session(backend: CacheBackend, options: CachedSessionOptions = {}) {
@@ -64,7 +67,7 @@ async function untilCached(session: CachedSession, url: string, attempts = 100):
  * created once; no request fails at any point.
  */
 async function outage(server: PrivateServer, backend: CacheBackend, name: string): Promise<void> {
-  const o = await origin();
+  const o = await freshOrigin();
   const { session: s, errors } = session(backend);
   try {
     // (The first write also connects, and a MongoDB one makes the collection's index: on a loaded
@@ -116,7 +119,7 @@ async function onPrivateRedis(
   ) => Promise<void>,
 ): Promise<void> {
   const server = await privateRedis();
-  const o = await origin();
+  const o = await freshOrigin();
   const storage = new Switched(new RedisStorage({ url: server.url, timeout: TIMEOUT }));
   const recorded = { ...session(new CacheBackend(storage)), storage };
   try {
@@ -276,7 +279,7 @@ Deno.test("fail open: a write probe that an invalidation leaves unmade does not 
 });
 
 Deno.test("fail open: a backend that keeps failing is reported until three reads have failed, not for each request", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const storage = new Switched(new MemoryStorage(), true);
   const { session: s, errors } = session(new CacheBackend(storage));
   try {
@@ -317,7 +320,7 @@ const GARBAGE: Record<string, (valid: Uint8Array) => Uint8Array> = {
 };
 
 Deno.test("fail open: a corrupt record on any backend is a miss, is deleted and is reported", async (t) => {
-  const o = await origin();
+  const o = await freshOrigin();
   for (const backend of BACKENDS) {
     await t.step({
       name: backend.name,
@@ -368,7 +371,7 @@ class LyingStorage extends MemoryStorage implements Storage {
 }
 
 Deno.test("fail open: a storage that answers with something other than bytes is a miss", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const storage = new LyingStorage();
   const { session: s, errors } = session(new CacheBackend(storage));
   try {
@@ -400,7 +403,7 @@ class ThrowingStorage extends MemoryStorage implements Storage {
 }
 
 Deno.test("fail open: a storage that throws at once, not through a promise, is a miss and a skipped write", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const { session: s, errors } = session(new CacheBackend(new ThrowingStorage()));
   try {
     for (let i = 1; i <= 2; i++) {
@@ -434,7 +437,7 @@ async function recordingConsole(run: () => Promise<void>): Promise<[Method, unkn
 }
 
 Deno.test("fail open: onError is the only outlet; without a handler each failure is one console.warn", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   try {
     const handled: string[] = [];
     const quiet = await recordingConsole(async () => {
@@ -466,7 +469,7 @@ Deno.test("fail open: onError is the only outlet; without a handler each failure
 });
 
 Deno.test("fail open: a throwing onError handler does not fail the request", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const s = new CachedSession({
     backend: new CacheBackend(new Switched(new MemoryStorage(), true)),
     onError: () => {
@@ -482,7 +485,7 @@ Deno.test("fail open: a throwing onError handler does not fail the request", asy
 });
 
 Deno.test("fail open: a corrupt record read from a store that answers breaks a run of failed reads", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const storage = new Switched(new MemoryStorage());
   const { session: s, errors } = session(new CacheBackend(storage));
   try {
@@ -524,7 +527,7 @@ class SlowWrites extends MemoryStorage {
 }
 
 Deno.test("fail open: no request waits for the write probe that follows a write rest", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const storage = new SlowWrites();
   const { session: s } = session(new CacheBackend(storage));
   try {

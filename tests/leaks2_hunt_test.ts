@@ -13,7 +13,7 @@ import { CachedSession } from "../mod.ts";
 import { REFRESH_TIMEOUT } from "../src/deadline.ts";
 import { until, within } from "./_fixtures.ts";
 import { listenersOf } from "./_listeners.ts";
-import { settle } from "./_origin.ts";
+import { abortableFeed, settle } from "./_origin.ts";
 
 /** An abort controller whose signal counts the `abort` listeners on it now. */
 function countedSignal(): { controller: AbortController; listeners: () => number } {
@@ -85,19 +85,8 @@ Deno.test("a long-lived signal keeps no listener of an unstored response once it
 Deno.test("an unstored response's body still fails with the caller's abort while it is read, and the origin request is aborted", async () => {
   const controller = new AbortController();
   const reason = new Error("gave up");
-  let originSignal: AbortSignal | undefined;
-  const session = new CachedSession({
-    fetch: (_input, init) => {
-      originSignal = init!.signal!;
-      const body = new ReadableStream<Uint8Array>({
-        start(stream) {
-          stream.enqueue(new Uint8Array([1, 2, 3]));
-          originSignal!.addEventListener("abort", () => stream.error(originSignal!.reason));
-        },
-      });
-      return Promise.resolve(new Response(body, { headers: { "cache-control": "no-store" } }));
-    },
-  });
+  const feed = abortableFeed();
+  const session = new CachedSession({ fetch: feed.fetch });
   try {
     const response = await session.fetch("http://127.0.0.1/feed", { signal: controller.signal });
     const reader = response.body!.getReader();
@@ -105,7 +94,7 @@ Deno.test("an unstored response's body still fails with the caller's abort while
     const next = reader.read();
     controller.abort(reason);
     await rejects(next, (error) => error === reason);
-    equal(originSignal!.aborted, true, "the origin request was aborted");
+    equal(feed.signal()!.aborted, true, "the origin request was aborted");
   } finally {
     await session.close();
   }

@@ -12,7 +12,7 @@ import { MemoryStorage } from "../backends/memory.ts";
 import { MongoDBStorage } from "../backends/mongodb.ts";
 import { RedisStorage } from "../backends/redis.ts";
 import { BackendError, CachedSession, type ErrorContext } from "../mod.ts";
-import { type Loopback, loopback, openKv, scratch, Switched, within } from "./_fixtures.ts";
+import { freshOrigin, type Loopback, openKv, scratch, Switched, within } from "./_fixtures.ts";
 import {
   mongoServerMissing,
   privateMongo,
@@ -23,14 +23,6 @@ import {
 
 /** Backend calls give up after this long here (the default is 2,000 ms). */
 const TIMEOUT = 300;
-
-/** An origin whose every answer is fresh for ten minutes, and new. */
-function origin(): Promise<Loopback> {
-  let n = 0;
-  return loopback((_request, response) => {
-    response.writeHead(200, { "cache-control": "max-age=600" }).end(`response ${++n}`);
-  });
-}
 
 /** A session over `storage` that records what reaches onError. */
 function recorded(storage: Switched) {
@@ -53,7 +45,7 @@ async function get(session: CachedSession, url: string) {
 // works: the breaker's count started again, the lookup read on (the key's alias), and a backend
 // that was down was asked, and reported, on every request for a URL asked again.
 Deno.test("outages: a URL asked for again and again while the store is down rests reads after three failures", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const storage = new Switched(new MemoryStorage());
   const { session, errors, operations } = recorded(storage);
   try {
@@ -76,7 +68,7 @@ Deno.test("outages: a URL asked for again and again while the store is down rest
 // The same fault on a real store: a Deno KV database that its owner closed under the session (a
 // `kv` given to the backend) fails every call; reads of the key whose write failed passed for misses.
 Deno.test("outages: a Deno KV database closed underneath is left alone after three failed reads", async () => {
-  const o = await origin();
+  const o = await freshOrigin();
   const kv = await openKv(join(scratch, "outages_closed.kv"));
   const storage = new Switched(new DenoKVStorage({ kv }));
   const { session, errors, operations } = recorded(storage);
@@ -108,7 +100,7 @@ async function onPrivate(
   storage: Switched,
   run: (o: Loopback, session: ReturnType<typeof recorded>) => Promise<void>,
 ): Promise<void> {
-  const o = await origin();
+  const o = await freshOrigin();
   const session = recorded(storage);
   try {
     await run(o, session);

@@ -17,7 +17,7 @@ import { compileUrlPatterns } from "../src/expiration.ts";
 import { Invalidations } from "../src/invalidations.ts";
 import { BYTE_BODIES } from "../src/served_body.ts";
 import { ALIAS_PREFIX } from "../src/cache_keys.ts";
-import { origin, reached, reply, settle } from "./_origin.ts";
+import { abortableFeed, origin, reached, reply, settle } from "./_origin.ts";
 import { delay, until, within } from "./_fixtures.ts";
 import { listenersOf } from "./_listeners.ts";
 
@@ -357,25 +357,14 @@ Deno.test("a long-lived signal keeps no listener of an unstored response whose b
 Deno.test("an unstored body taken whole still fails with the caller's abort while it comes, and the origin request is aborted", async () => {
   const controller = new AbortController();
   const reason = new Error("gave up");
-  let originSignal: AbortSignal | undefined;
-  const session = new CachedSession({
-    fetch: (_input, init) => {
-      originSignal = init!.signal!;
-      const body = new ReadableStream<Uint8Array>({
-        start(stream) {
-          stream.enqueue(new Uint8Array([1, 2, 3]));
-          originSignal!.addEventListener("abort", () => stream.error(originSignal!.reason));
-        },
-      });
-      return Promise.resolve(new Response(body, { headers: { "cache-control": "no-store" } }));
-    },
-  });
+  const feed = abortableFeed();
+  const session = new CachedSession({ fetch: feed.fetch });
   const response = await session.fetch("http://127.0.0.1/feed", { signal: controller.signal });
   const text = response.text();
   await settle();
   controller.abort(reason);
   equal(await within(5000, text.then(() => "read", (error) => error === reason)), true);
-  equal(originSignal!.aborted, true, "the origin request was aborted");
+  equal(feed.signal()!.aborted, true, "the origin request was aborted");
   await session.close();
 });
 
