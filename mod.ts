@@ -37,7 +37,7 @@ export {
 } from "./src/expiration.ts";
 export { createCacheKey, type KeyOptions, type KeyRequest } from "./src/cache_keys.ts";
 export { REVALIDATION_WINDOW_SECONDS } from "./src/store_plan.ts";
-export { BackendError, HttpCacheError } from "./src/errors.ts";
+export { BackendError, CorruptRecordError, HttpCacheError } from "./src/errors.ts";
 export type { CacheEntry } from "./src/record.ts";
 export type { CacheStats } from "./src/stats.ts";
 export { type CacheStatus, DEFAULT_CACHE_STATUS_NAME, type ForwardReason } from "./src/cache_status.ts";

@@ -39,7 +39,7 @@ import {
   positiveInteger,
 } from "../src/backend_options.ts";
 import { describe } from "../src/expiration.ts";
-import { whileLocked } from "../src/errors.ts";
+import { CorruptRecordError, whileLocked } from "../src/errors.ts";
 import { fittedKey, keyRoom } from "../src/kv_keys.ts";
 import { CHUNK_SIZE, encodeManifest, inlineBody, type Manifest, readManifest } from "../src/kv_manifest.ts";
 
@@ -206,7 +206,9 @@ export class DenoKVStorage implements Storage {
       const manifest = readManifest(value);
       if (manifest === undefined) {
         await this.delete([key]);
-        throw new SyntaxError(`Cannot read ${key} from Deno KV: its manifest is corrupt and was deleted`);
+        throw new CorruptRecordError(
+          `Cannot read ${key} from Deno KV: its manifest is corrupt and was deleted`,
+        );
       }
       if (manifest.deleteAt <= Date.now()) return undefined;
       if (manifest.chunks === 0) {

@@ -8,7 +8,7 @@
 
 import type { CacheBackend } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, redactUrl, urlKeyPrefix } from "./cache_keys.ts";
-import { isBackendError } from "./errors.ts";
+import { CorruptRecordError, isBackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
 import { deleteEntries } from "./inspection.ts";
 import { storedMethods } from "./key_forms.ts";
@@ -106,7 +106,7 @@ export class CacheAccess {
     // Not async: a hit waits for one promise here, not for an async frame around it as well.
     const read = this.#cache.read(key).then(this.#readPassed, (error) => {
       // A corrupt record was read from a backend that works.
-      if (isBackendError(error) && error.cause instanceof SyntaxError) {
+      if (isBackendError(error) && CorruptRecordError.is(error.cause)) {
         this.#reads.passed();
         this.#monitor.evicted(flow.label, "corrupt", key);
       } else {

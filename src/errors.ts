@@ -101,6 +101,48 @@ export function backendError(backend: string, operation: string, cause: unknown)
   return new BackendError(`Cannot ${operation} ${backend} storage: ${reason}`, { backend, cause });
 }
 
+const CORRUPT = Symbol.for("@x/http-cache/corrupt-record");
+
+/**
+ * A record that does not decode: damaged, cut short, or left by another writer with fields no
+ * `Headers` takes (thrown by the record decoder), or one a storage found damaged below the record
+ * format and deleted (a Deno KV manifest). A miss, and no failure of the storage: only this error
+ * says so, not any `SyntaxError` (a storage reached over HTTP rejects with one when it parses a
+ * gateway's error page, and then fails as any storage that is down does). A custom storage
+ * rejects a read with it for a record it found damaged and deleted (docs/custom-backend.md).
+ *
+ * @example Say that a record is damaged
+ * ```ts
+ * import { CorruptRecordError } from "./errors.ts";
+ * const error = new CorruptRecordError("Cannot read entry:abc: its second part is missing");
+ * console.log(CorruptRecordError.is(error)); // true
+ * console.log(CorruptRecordError.is(new SyntaxError("Unexpected token '<'"))); // false
+ * ```
+ */
+export class CorruptRecordError extends SyntaxError {
+  /**
+   * Creates an error.
+   *
+   * @param message What is wrong with the record.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "CorruptRecordError";
+    Object.defineProperty(this, CORRUPT, { value: true });
+  }
+
+  /**
+   * Tells whether a value says that a record is corrupt, also across realms and duplicate copies
+   * of the library, where `instanceof` fails.
+   *
+   * @param value Any value: the `cause` of a {@linkcode BackendError}, say.
+   * @returns `true` for a {@linkcode CorruptRecordError}.
+   */
+  static is(value: unknown): value is CorruptRecordError {
+    return typeof value === "object" && value !== null && CORRUPT in value;
+  }
+}
+
 /**
  * Whether an error is SQLite's (also under Deno KV) saying that another connection holds the
  * database's lock: the operation may succeed when tried again.

@@ -14,7 +14,7 @@
 import type { Storage } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { plainBytes } from "./bytes.ts";
-import { type BackendError, backendError } from "./errors.ts";
+import { type BackendError, backendError, CorruptRecordError } from "./errors.ts";
 import { invalidationsOf } from "./invalidations.ts";
 import { type ResponseFilter, select, type Selection } from "./response_filter.ts";
 import { type CacheEntry, type DecodedRecord, decodeRecord, OtherVersionError } from "./record.ts";
@@ -287,11 +287,11 @@ async function* readRecords(
     // (What a delete checks: whether a session wrote a key since its record was read.)
     const read = invalidations.keyWrites;
     // A storage that finds a record corrupt below the record format (a Deno KV manifest) deletes
-    // it and rejects with a SyntaxError: skipped, as a record that does not decode is.
+    // it and rejects with a CorruptRecordError: skipped, as a record that does not decode is.
     const values = await Promise.all(
       keys.map((key) =>
         call(scope, "read", () => scope.storage.get(key)).catch((error: BackendError) => {
-          if (error.cause instanceof SyntaxError) return undefined;
+          if (CorruptRecordError.is(error.cause)) return undefined;
           throw error;
         })
       ),

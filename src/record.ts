@@ -26,6 +26,7 @@
  */
 
 import { unfilled } from "./bytes.ts";
+import { CorruptRecordError } from "./errors.ts";
 import { COMMON } from "./record_strings.ts";
 
 /**
@@ -238,7 +239,7 @@ function isToken(text: string): boolean {
  * @param bytes The record bytes.
  * @returns The entry or alias.
  * @throws {OtherVersionError} When the bytes are an intact record of another version.
- * @throws {SyntaxError} When the bytes are not a complete, intact record of a known version, or
+ * @throws {CorruptRecordError} When the bytes are not a complete, intact record of a known version, or
  * hold an entry that cannot be served: a method or fields that `Headers` refuses, or a line break
  * in its status text or URL. This code writes none; another writer (a crafted file, a shared server) may, and
  * such a record is corrupt (deleted, a miss), not a hit that throws on every fetch of its URL.
@@ -335,7 +336,7 @@ function numberAt(view: DataView, at: number): number {
 }
 
 function fail(reason: string): never {
-  throw new SyntaxError(`Cannot decode cache record: ${reason}`);
+  throw new CorruptRecordError(`Cannot decode cache record: ${reason}`);
 }
 
 /** The UTF-8 length of a string, as `TextEncoder` writes it (a lone surrogate becomes U+FFFD). */

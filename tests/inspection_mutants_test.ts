@@ -12,7 +12,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { CacheBackend, type DeleteProgress, type Storage } from "../backends/base.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 import { SQLiteStorage } from "../backends/sqlite.ts";
-import { BackendError } from "../src/errors.ts";
+import { BackendError, CorruptRecordError } from "../src/errors.ts";
 import { ALIAS_PREFIX, urlKeyPrefix } from "../src/cache_keys.ts";
 import { invalidationsOf } from "../src/invalidations.ts";
 import { encodeEntry, RECORD_VERSION } from "../src/record.ts";
@@ -318,11 +318,11 @@ Deno.test("inspection: a delete by URL and state deletes the alias of the entry 
 /** A storage that finds one record corrupt below the record format, as Deno KV does a manifest. */
 class Manifests extends Watched {
   override get(key: string): Promise<Uint8Array | undefined> {
-    return key === "broken" ? Promise.reject(new SyntaxError("a broken manifest")) : super.get(key);
+    return key === "broken" ? Promise.reject(new CorruptRecordError("a broken manifest")) : super.get(key);
   }
 }
 
-// Kills inspection.ts:273 (the storage's SyntaxError thrown, or only a SyntaxError that is no
+// Kills inspection.ts:273 (the storage's CorruptRecordError thrown, or only one that is no
 // BackendError skipped): a record the storage finds corrupt is skipped by every scan, as a record
 // that does not decode is.
 Deno.test("inspection: a record the storage itself finds corrupt is skipped by every scan", async () => {

@@ -20,6 +20,7 @@ import {
   progressLine,
 } from "./format.ts";
 import type { CliIO } from "./io.ts";
+import { CorruptRecordError } from "../errors.ts";
 
 /** What a command runs with. */
 export interface CommandContext {
@@ -216,7 +217,7 @@ async function readDecoded(cache: CacheBackend, key: string): ReturnType<CacheBa
     return await cache.read(key);
   } catch (error) {
     // (Corrupt, to the record format or to the storage itself: a Deno KV manifest.)
-    if ((error as Error).cause instanceof SyntaxError) return undefined;
+    if (CorruptRecordError.is((error as Error).cause)) return undefined;
     throw error;
   }
 }
