@@ -356,7 +356,19 @@ export function aliasKeyOf(flow: Flow, url: URL, o: ResolvedOptions): string | P
     headers = new Headers(headers);
     for (const name of CROSS_ORIGIN_DROPPED) headers.delete(name);
   }
+  // On the same origin, the URL's userinfo is a credential fetch may have sent there too (to a
+  // relative `Location`), though no stored URL holds it: it stays in the key, as `Authorization`
+  // does. (A response that fetch reached with other userinfo is not stored: `planEntry`.)
+  if (hasUserinfo(flow.url) && url.origin === flow.url.origin) url = withUserinfoOf(flow.url, url);
   return keyFor({ method: "GET", url, headers, redirect: flow.redirect }, o);
+}
+
+/** A copy of `url` with the userinfo of `from`. */
+function withUserinfoOf(from: URL, url: URL): URL {
+  const copy = new URL(url.href);
+  copy.username = from.username;
+  copy.password = from.password;
+  return copy;
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { redactUrl, withoutFragment } from "./cache_keys.ts";
+import { hasUserinfo, redactUrl, withoutFragment } from "./cache_keys.ts";
 import { type CacheControl, mediaType, parseCacheControl } from "./cache_control.ts";
 import { DO_NOT_CACHE, type ExpireAfter, expiresAtFor } from "./expiration.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -120,6 +120,7 @@ export function planEntry(
   // request URL in Content-Location: a response whose header names an ignored parameter is not
   // stored, or that secret would be (and served to requests with other values).
   if (namesIgnored(headers, o.ignoredParameters)) return undefined;
+  if (response.redirected && !aliasKnowsUserinfo(request.url, response.url)) return undefined;
   if (o.filter !== undefined && !filtered(o.filter, filterView(request.url, response))) {
     return undefined;
   }
@@ -323,6 +324,25 @@ function hasIgnored(value: string | null, ignored: ReadonlySet<string>): boolean
     for (const name of ignored) if (query.has(name)) return true;
   }
   return false;
+}
+
+/**
+ * Whether the alias from where `fetch` followed redirects to (`aliasKeyOf` in `lookup.ts`) holds the
+ * userinfo that `fetch` sent there: it holds the request's own on its origin, and none on another.
+ * A `Location` may name credentials of its own (`http://bob:pw@…`, which Deno's fetch sends on):
+ * the response is then that user's, which the alias would lead requests without them to. The
+ * stored URL holds no userinfo to tell them apart by, so such a response is not stored.
+ *
+ * @param requested The request's URL.
+ * @param reached Where `fetch` followed the redirects to.
+ * @returns `false` when `reached` has userinfo other than the alias's.
+ */
+function aliasKnowsUserinfo(requested: URL, reached: string): boolean {
+  if (!reached.includes("@")) return true;
+  const url = new URL(reached);
+  return !hasUserinfo(url) ||
+    (url.origin === requested.origin && url.username === requested.username &&
+      url.password === requested.password);
 }
 
 /** Whether a response is a stream of server-sent events (its media type is `text/event-stream`). */
