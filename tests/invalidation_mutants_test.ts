@@ -119,27 +119,38 @@ Deno.test("invalidations: a write is not undone for invalidations before it star
   assertEquals([await writing, undone], [true, false]);
 });
 
-// The class's documentation: the 4,096 latest invalidated URLs are remembered; a response asked for
-// before one that is forgotten is not written, one asked for after it is.
-// Kills src/invalidations.ts:217 `map.size <= REMEMBERED` → `map.size < REMEMBERED`, :26
-// `REMEMBERED = 4096` → `64`, and :219 `map.delete(oldest)` dropped (the first invalidation
-// forgotten again and again, the later ones never).
-Deno.test("invalidations: the 4,096 latest URLs are remembered, and each one past them forgets the oldest", async () => {
+// The class's documentation: the 4,096 latest invalidated URLs are remembered (and up to 512 more,
+// dropped in a batch); a response asked for before one that is forgotten is not written, one asked
+// for after it is.
+// Kills src/invalidations.ts `map.size <= REMEMBERED + SLACK` → `<`, `REMEMBERED = 4096` → `64`,
+// the batch's `map.size <= REMEMBERED` → `<`, and `map.delete(oldest)` dropped (the first
+// invalidation forgotten again and again, the later ones never).
+Deno.test("invalidations: the 4,096 latest URLs are remembered, and 513 past them forget the oldest down to 4,096", async () => {
   const invalidations = new Invalidations();
   const early = invalidations.mark();
   await invalidations.invalidating(A);
   const afterFirst = invalidations.mark();
   await invalidateOthers(invalidations, 4095);
   assertEquals(await invalidations.write(() => [B], early, nothing), true, "4,096 remembered: B was not one");
+  await invalidateOthers(invalidations, 512, "more");
+  assertEquals(
+    await invalidations.write(() => ["GET c"], afterFirst, nothing),
+    true,
+    "4,608: none forgotten",
+  );
+  assertEquals(await invalidations.write(() => [A], early, nothing), false, "A still remembered");
   await invalidations.invalidating(B);
-  assertEquals(await invalidations.write(() => [B], afterFirst, nothing), false, "B itself");
-  await invalidateOthers(invalidations, 1, "more");
-  // The first two are forgotten: a response asked for between them may have been invalidated.
+  // A and the 512 oldest others are forgotten: a response asked for between them may have been
+  // invalidated.
   assertEquals(await invalidations.write(() => ["GET c"], afterFirst, nothing), false, "asked for after A");
+  const afterB = invalidations.mark();
+  await invalidateOthers(invalidations, 512, "last");
+  assertEquals(await invalidations.write(() => ["GET c"], afterB, nothing), true, "down to 4,096 kept");
+  assertEquals(await invalidations.write(() => [B], afterFirst, nothing), false, "B itself");
 });
 
 // Invalidating a URL again makes it the newest: what is forgotten next is the oldest of the others.
-// Kills src/invalidations.ts:215 `map.delete(key)` dropped before the set (a URL invalidated again
+// Kills src/invalidations.ts `map.delete(key)` dropped before the set (a URL invalidated again
 // kept its old place, and its new invalidation was the one forgotten).
 Deno.test("invalidations: a URL invalidated again is the last of the remembered ones to be forgotten", async () => {
   const invalidations = new Invalidations();
@@ -147,7 +158,7 @@ Deno.test("invalidations: a URL invalidated again is the last of the remembered 
   await invalidateOthers(invalidations, 4095);
   const asked = invalidations.mark();
   await invalidations.invalidating(A);
-  await invalidateOthers(invalidations, 1, "more");
+  await invalidateOthers(invalidations, 513, "more");
   assertEquals(await invalidations.write(() => [B], asked, nothing), true, "only older ones forgotten");
   assertEquals(await invalidations.write(() => [A], asked, nothing), false);
 });
@@ -230,13 +241,14 @@ Deno.test("invalidations: a delete of every method a failed one was to delete, o
 });
 
 // `undone()`'s documentation: "The REMEMBERED latest pairs of URL and method are kept."
-// Kills src/invalidations.ts:170 `remember(this.#undone, …)` → `this.#undone.set(…)` (no bound).
-Deno.test("invalidations: the 4,096 latest failed deletes of a URL and method are kept, and no more", () => {
+// Kills src/invalidations.ts `remember(this.#undone, …)` → `this.#undone.set(…)` (no bound).
+Deno.test("invalidations: the 4,096 latest failed deletes of a URL and method are kept, and at most 512 more", () => {
   const invalidations = new Invalidations();
-  const urls = Array.from({ length: 4097 }, (_, i) => new URL(`http://127.0.0.1/${i}`));
+  const urls = Array.from({ length: 4609 }, (_, i) => new URL(`http://127.0.0.1/${i}`));
   invalidations.undone(urls, ["GET"]);
-  const [first, second] = urls.map((url) => invalidations.undoneOf(urlKeyPrefix("GET", url), undefined));
-  assertEquals([first, second?.url.href], [undefined, "http://127.0.0.1/1"]);
+  const found = urls.map((url) => invalidations.undoneOf(urlKeyPrefix("GET", url), undefined));
+  assertEquals(found.filter((undone) => undone !== undefined).length, 4096);
+  assertEquals([found[512], found[513]?.url.href], [undefined, "http://127.0.0.1/513"]);
 });
 
 /** An origin where `/old` redirects to `location` with `status`, and any other path answers. */
