@@ -440,8 +440,11 @@ export class CacheBackend implements AsyncDisposable {
       );
     }
     if (keys.length === 0) return;
-    await invalidationsOf(this.storage).invalidatingKeys(keys);
-    await this.#remove(keys);
+    const invalidations = invalidationsOf(this.storage);
+    await invalidations.whileDeleting(async () => {
+      await invalidations.invalidatingKeys(keys);
+      await this.#remove(keys);
+    });
   }
 
   /**
@@ -475,8 +478,10 @@ export class CacheBackend implements AsyncDisposable {
    */
   async clear(): Promise<void> {
     const invalidations = invalidationsOf(this.storage);
-    await invalidations.invalidatingAll();
-    await this.#call("clear", () => this.storage.clear());
+    await invalidations.whileDeleting(async () => {
+      await invalidations.invalidatingAll();
+      await this.#call("clear", () => this.storage.clear());
+    });
     invalidations.cleared();
   }
 

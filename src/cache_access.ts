@@ -134,6 +134,16 @@ export class CacheAccess {
   }
 
   /**
+   * Where the invalidations stand before a look-up reads the backend: what it finds, should its
+   * URL be invalidated since, is gone ({@linkcode invalidatedSince}).
+   *
+   * @returns The mark of the read.
+   */
+  readMark(): number {
+    return this.#invalidations.current;
+  }
+
+  /**
    * A mark for a request that goes to the network now: what the origin sends is stored only if
    * its URL is not invalidated meanwhile ({@linkcode Invalidations}).
    *

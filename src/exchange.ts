@@ -79,10 +79,16 @@ export class Exchange {
    *
    * @param flow The request.
    * @param stale What is stored for it, if anything: asked for conditionally.
+   * @param read The {@linkcode CacheAccess.readMark} taken before `stale` was read.
    * @param claimed The lead the request took while it waited for another.
    * @returns The response for the caller.
    */
-  network(flow: Flow, stale: Found | undefined, claimed?: Lead): Promise<CachedResponse> {
+  network(flow: Flow, stale: Found | undefined, read: number, claimed?: Lead): Promise<CachedResponse> {
+    // A stored response that a delete of its URL (an unsafe request, `deleteUrls`, `clear()`)
+    // removed after the look-up read it is gone: a 304 or a HEAD response that freshened it would
+    // write it back, and what was deleted would be served again.
+    const stored = stale?.entry ?? stale?.replaced;
+    if (stored !== undefined && this.#access.invalidatedSince(flow, stored, read)) stale = undefined;
     const signal = signalOf(flow);
     // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking
     // too; not for a HEAD or a Range request, which bring no whole body to share.

@@ -119,12 +119,30 @@ export async function deleteEntries(
   // a response still on its way is newer than anything it selects.
   const { expired, valid, olderThan } = filter;
   // (`expired: false` and `valid: false` select nothing of their own: such a delete names URLs.)
-  const invalidating = !expired && !valid && olderThan === undefined;
+  if (expired || valid || olderThan !== undefined) {
+    return await removeSelected(scope, selection, options, false);
+  }
   const invalidations = invalidationsOf(scope.storage);
-  if (invalidating) {
+  return await invalidations.whileDeleting(async () => {
     if (selection.urls === undefined) await invalidations.invalidatingAll();
     else await invalidations.invalidating(...selection.urls.map((url) => urlKeyPrefix("GET", url)));
-  }
+    return await removeSelected(scope, selection, options, true);
+  });
+}
+
+/**
+ * Deletes the entries a selection selects, a batch at a time.
+ *
+ * @param invalidating Whether the delete invalidated the selection's URLs: those that it could
+ *   not delete are then not served (`Invalidations.undone`).
+ */
+async function removeSelected(
+  scope: ScanScope,
+  selection: Selection,
+  options: DeleteOptions,
+  invalidating: boolean,
+): Promise<number> {
+  const invalidations = invalidationsOf(scope.storage);
   const { onProgress } = options;
   const progress: DeleteProgress = { scanned: 0, deleted: 0 };
   const batch: { key: string; read: number; entry: boolean }[] = [];

@@ -98,6 +98,39 @@ export class Invalidations {
   }
 
   /**
+   * Where each delete under way stood when it began ({@linkcode whileDeleting}), oldest first.
+   */
+  #deleting: number[] = [];
+
+  /**
+   * Where the invalidations stand, for records about to be read: {@linkcode since} at it tells
+   * whether one of their URLs was invalidated after the read began, or is being invalidated by a
+   * delete not yet ended, which the read may precede. (Not a {@linkcode mark} of its own: a hit
+   * takes none.)
+   */
+  get current(): number {
+    return this.#deleting[0] ?? this.#count;
+  }
+
+  /**
+   * Runs a delete that invalidates what it removes ({@linkcode invalidating} first): until it has
+   * ended, a record read may be one it is still to remove, and counts as read before its
+   * invalidations ({@linkcode current}).
+   *
+   * @param remove The delete.
+   * @returns What the delete returns.
+   */
+  async whileDeleting<T>(remove: () => Promise<T>): Promise<T> {
+    const begun = this.#count;
+    this.#deleting.push(begun);
+    try {
+      return await remove();
+    } finally {
+      this.#deleting.splice(this.#deleting.indexOf(begun), 1);
+    }
+  }
+
+  /**
    * A mark for a request that goes to the network now: each is greater than every mark and
    * invalidation before it.
    *

@@ -21,7 +21,7 @@ const CALLER_ONLY: readonly string[] = ["range", "if-range", ...CALLER_VALIDATOR
 
 /** A session's background refreshes. */
 export class Refreshes {
-  #network: (flow: Flow, stale: Found) => Promise<CachedResponse>;
+  #network: (flow: Flow, stale: Found, read: number) => Promise<CachedResponse>;
   #access: CacheAccess;
   #closing: AbortSignal;
   /** The keys of the entries being refreshed. */
@@ -33,7 +33,7 @@ export class Refreshes {
    * @param closing The session's closing signal: it stops every refresh.
    */
   constructor(
-    network: (flow: Flow, stale: Found) => Promise<CachedResponse>,
+    network: (flow: Flow, stale: Found, read: number) => Promise<CachedResponse>,
     access: CacheAccess,
     closing: AbortSignal,
   ) {
@@ -47,8 +47,9 @@ export class Refreshes {
    *
    * @param flow The request the stale entry was served to.
    * @param found The entry.
+   * @param read The `CacheAccess.readMark` taken before the entry was read.
    */
-  refresh(flow: Flow, found: Hit): void {
+  refresh(flow: Flow, found: Hit, read: number): void {
     if (this.#refreshing.has(found.key)) return;
     this.#refreshing.add(found.key);
     // Bounded in time as well (REFRESH_TIMEOUT), not only by the session's closing. Deno keeps the
@@ -73,7 +74,7 @@ export class Refreshes {
     // stored response as if it were current. The cache sends the stored response's validators.
     const background = without({ ...flow, ...withSignal(flow, signal), background: true }, CALLER_ONLY);
     // Read to its end, which comes once it is stored: one refresh at a time, body and write too.
-    const work = this.#network(background, found)
+    const work = this.#network(background, found, read)
       .then((response) => response.body?.pipeTo(new WritableStream()))
       .catch((error) => closing.aborted || this.#access.report(error, "revalidate", flow))
       .finally(() => {

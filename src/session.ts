@@ -114,7 +114,7 @@ export class CachedSession implements AsyncDisposable {
       origin: this.#origin,
     });
     this.#refreshes = new Refreshes(
-      (flow, stale) => this.#exchange.network(flow, stale),
+      (flow, stale, read) => this.#exchange.network(flow, stale, read),
       this.#access,
       this.#closing.signal,
     );
@@ -221,6 +221,8 @@ export class CachedSession implements AsyncDisposable {
     // A request that leads while this one reads the backend may have stored and left before the
     // read returns (a miss): the ticket keeps its outcome for this request to join.
     const ticket = flow.mode === "reload" ? undefined : this.#inflight.enter(flow.key);
+    // (What the read finds, should a delete of its URL come before it goes to the origin, is gone.)
+    const read = this.#access.readMark();
     let found: Found | undefined;
     let missed: Shared | undefined;
     try {
@@ -325,7 +327,7 @@ export class CachedSession implements AsyncDisposable {
     }
     if (use === "stale-while-revalidate" && answers) {
       // (A client that asked only for what is stored asked the cache not to go to the origin.)
-      if (!onlyIfCached(flow)) this.#refreshes.refresh(flow, found as Hit);
+      if (!onlyIfCached(flow)) this.#refreshes.refresh(flow, found as Hit, read);
       // (A response this request waited for, that came stale, was no hit: the request was collapsed.)
       if (collapsed === undefined) return this.#serve(flow, found as Hit);
       return this.#serve(flow, found as Hit, "collapsed", { fwd: collapsed });
@@ -334,7 +336,7 @@ export class CachedSession implements AsyncDisposable {
     // request's other constraints, or a 504; the fetch mode of that name takes any stored one.
     if (onlyIfCached(flow)) return this.#unsatisfied(flow);
     if (flow.conditional) return this.#bypass(flow);
-    return this.#exchange.network(flow, found, lead);
+    return this.#exchange.network(flow, found, read, lead);
   }
 
   /**
