@@ -12,8 +12,8 @@ export const DEFAULT_CACHE_STATUS_NAME = "http-cache";
 /**
  * Why a request went to the origin (RFC 9211 §2.2 `fwd`):
  *
- * - `bypass`: the cache was told not to handle it (`cache: "no-store"`, or conditional headers
- *   of the caller's own).
+ * - `bypass`: the cache was told not to handle it (`cache: "no-store"`, or a precondition for
+ *   the origin: `If-Match`, `If-Unmodified-Since`, `If-Range`).
  * - `method`: its method is not one the cache stores.
  * - `uri-miss`: nothing is stored for the URL.
  * - `vary-miss`: something is stored for the URL, but no variant matches the request's headers.

@@ -162,7 +162,11 @@ export class Exchange {
       const cached = stale?.entry;
       // RFC 9110 §13.1.2: a condition that fails on another method than GET or HEAD is a `412`, and
       // the method is not performed: a stored `POST` answer is asked for again unconditionally.
-      const validators = cached === undefined || (flow.method !== "GET" && flow.method !== "HEAD")
+      // A request with its own If-None-Match or If-Modified-Since, which the stored response did
+      // not answer, is sent with those alone: the origin answers for the caller's copy, with a 304
+      // that goes to the caller and freshens nothing, or with the whole response, stored as any.
+      const validators = cached === undefined || flow.conditional ||
+          (flow.method !== "GET" && flow.method !== "HEAD")
         ? []
         : conditionalHeaders(cached);
       let requestTime = o.now();
@@ -260,13 +264,14 @@ export class Exchange {
         // go on being served stale (stale-while-revalidate, stale-if-error) after it. A fresh one
         // stays (cache-tests cc-resp-no-store-old-new), and so does one an error status leaves
         // (a rate limit's 429 or 403 says nothing of the resource, whose validators revalidate it
-        // later), except that the resource is gone (404, 410).
+        // later), except that the resource is gone (404, 410). A 304 is no newer answer: it says
+        // the copy that the request named (the caller's own, in a reload say) is current.
         // (A reload uses nothing stored: what it would have found, in the primary slot, beside it
         // or through an alias, is what it replaces.)
         const outdated = flow.mode === "reload" ? stale?.replaced : cached;
         const superseded = !loops && outdated?.method === flow.method && outdated.expiresAt <= responseTime &&
           (response.status < 400 || response.status === 404 || response.status === 410) &&
-          response.status !== 206;
+          response.status !== 206 && response.status !== 304;
         if (superseded) this.#access.replacedUnstored(flow, stale!.key, stale);
         return this.#unstored(flow, response, fwd, conditional, unshared(response));
       }

@@ -128,15 +128,16 @@ function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): st
 
 /**
  * Whether a request wants the whole response, body included: not a `HEAD` (its fields alone), nor
- * one with a `Range` (some bytes). Only such requests take part in request coalescing: a request
- * that wants less would else wait for a body that may take minutes to come, or hold up those that
- * want all of it while it brings less.
+ * one with a `Range` (some bytes), nor one with its own `If-None-Match` or `If-Modified-Since`
+ * (a `304`, when the copy it names is current). Only such requests take part in request
+ * coalescing: a request that wants less would else wait for a body that may take minutes to
+ * come, or hold up those that want all of it while it brings less.
  *
  * @param flow The request.
- * @returns `true` unless it is a `HEAD` or has a `Range`.
+ * @returns `true` unless it is a `HEAD`, has a `Range` or is conditional.
  */
 export function wantsWhole(flow: Flow): boolean {
-  return flow.method !== "HEAD" && !flow.headers.has("range");
+  return flow.method !== "HEAD" && !flow.conditional && !flow.headers.has("range");
 }
 
 /**

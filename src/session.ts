@@ -244,8 +244,7 @@ export class CachedSession implements AsyncDisposable {
     // and none waits for it (Exchange.network). Nor does a request with its own If-None-Match or
     // If-Modified-Since: the origin answers it (a 304, or what it would pass through) without the
     // body another request is still reading. (Asked of misses alone: a hit reads no more fields.)
-    const joins = ticket !== undefined && !flow.conditional && (use === undefined || use === "revalidate") &&
-      wantsWhole(flow);
+    const joins = ticket !== undefined && (use === undefined || use === "revalidate") && wantsWhole(flow);
     if (joins) {
       /** The fields of a response that varies on headers this request sends otherwise. */
       let other: Fields | undefined;
@@ -315,9 +314,10 @@ export class CachedSession implements AsyncDisposable {
       }
     }
     // RFC 9111 §4.3.2: the cache answers a client's own If-None-Match / If-Modified-Since itself
-    // only with a 304 from a usable stored response; any other such request passes through. One
-    // that asked for what is stored alone (only-if-cached) passes nowhere: a false condition is
-    // ignored (RFC 9110 §13.1.2), and the stored response serves it whole.
+    // only with a 304 from a usable stored response; any other such request goes to the origin
+    // with its own validators (Exchange), where what is stored may still answer it on a failure
+    // (stale-if-error). One that asked for what is stored alone (only-if-cached) passes nowhere: a
+    // false condition is ignored (RFC 9110 §13.1.2), and the stored response serves it whole.
     const answers = !flow.conditional || onlyIfCached(flow) ||
       (use !== undefined && isNotModified(found!.entry!, flow.headers));
     if ((use === "fresh" || use === "stale-ok") && answers) {
@@ -335,7 +335,6 @@ export class CachedSession implements AsyncDisposable {
     // RFC 9111 §5.2.1.7: the only-if-cached directive wants a stored response that satisfies the
     // request's other constraints, or a 504; the fetch mode of that name takes any stored one.
     if (onlyIfCached(flow)) return this.#unsatisfied(flow);
-    if (flow.conditional) return this.#bypass(flow);
     return this.#exchange.network(flow, found, read, lead);
   }
 

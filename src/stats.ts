@@ -49,8 +49,9 @@ export interface CacheStats {
   coalesced: number;
   /**
    * Requests the cache did not handle: `no-store` (the fetch mode or the request's own
-   * `Cache-Control`), a method it does not store, `DO_NOT_CACHE`, an `integrity`, a conditional
-   * request it cannot answer itself, a `keyFn` that failed, a request after `close()`.
+   * `Cache-Control`), a method it does not store, `DO_NOT_CACHE`, an `integrity`, a precondition
+   * for the origin (`If-Match`, `If-Unmodified-Since`, `If-Range`), a `keyFn` that failed, a
+   * request after `close()`.
    */
   bypassed: number;
   /** Responses written to the cache. */
