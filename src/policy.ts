@@ -17,7 +17,10 @@ import {
 } from "./cache_control.ts";
 import type { CacheEntry } from "./record.ts";
 
-/** Statuses that are "heuristically cacheable" (RFC 9110 §15.1). */
+/**
+ * Statuses that are "heuristically cacheable" (RFC 9110 §15.1), and `451` (RFC 7725 §3: "cacheable
+ * by default").
+ */
 export const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([
   200,
   203,
@@ -30,6 +33,7 @@ export const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([
   405,
   410,
   414,
+  451,
   501,
 ]);
 
@@ -41,7 +45,7 @@ export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
   ...[200, 201, 202, 203, 204, 205],
   ...[300, 301, 302, 303, 304, 307, 308],
   ...[400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417],
-  ...[421, 422, 426],
+  ...[421, 422, 426, 451],
   ...[500, 501, 502, 503, 504, 505],
 ]);
 

@@ -38,3 +38,26 @@ Deno.test("a 304 keeps a response matched on its Vary though its Vary field is n
     await s.session.close();
   }
 });
+
+// RFC 7725 §3: "451 responses are cacheable by default", as a 404 or 410 is: a legal block the
+// origin sends with a Last-Modified is reused by heuristic freshness, and under `must-understand`
+// it is a status the cache understands.
+Deno.test("a 451 is cached by heuristic freshness, and is understood under must-understand", async () => {
+  for (const cc of [undefined, "max-age=600, must-understand, no-store"]) {
+    const s = scripted((clock) => (_request, n) =>
+      reply(`blocked #${n}`, {
+        "last-modified": new Date(clock.now - 100 * 86_400_000).toUTCString(),
+        ...(cc === undefined ? {} : { "cache-control": cc }),
+      }, { status: 451, clock })
+    );
+    await s.get();
+    s.clock.tick(60);
+    const second = await s.get();
+    assertEquals(
+      [second.response.status, second.body, second.response.fromCache],
+      [451, "blocked #1", true],
+      cc,
+    );
+    await s.session.close();
+  }
+});
