@@ -203,23 +203,42 @@ function parseDate(value: string): number | undefined {
   let match = IMF_FIXDATE.exec(text);
   if (match) return utc(match[3]!, match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
   match = RFC850_DATE.exec(text);
-  if (match) {
-    // §5.6.7: a timestamp with a two-digit year that appears to be more than 50 years in the
-    // future means the most recent past year with those digits. The year 50 years from now has
-    // both: its days after today's date are more than 50 years away.
-    const now = new Date();
-    const limit = new Date(now.getTime());
-    limit.setUTCFullYear(now.getUTCFullYear() + 50);
-    let year = 1900 + Number(match[3]);
-    while (year + 100 <= limit.getUTCFullYear()) year += 100;
-    const at = (year: number) =>
-      utc(String(year), match![2]!, match![1]!, match![4]!, match![5]!, match![6]!);
-    const time = at(year);
-    return time !== undefined && time > limit.getTime() ? at(year - 100) : time;
-  }
+  if (match) return rfc850Time(match);
   match = ASCTIME_DATE.exec(text);
   if (match) return utc(match[6]!, match[1]!, match[2]!, match[3]!, match[4]!, match[5]!);
   return undefined;
+}
+
+/**
+ * The time an rfc850-date names. RFC 9110 §5.6.7: a timestamp with a two-digit year that appears
+ * to be more than 50 years in the future means the most recent past year with those digits. The
+ * year 50 years from now has both: its days after today's date are more than 50 years away.
+ * The day name tells two centuries apart (a date falls on another weekday 100 years on): a year
+ * the rule puts in the future whose date fell on the named day a century before is read there.
+ * `Thursday, 01-Jan-70 00:00:00 GMT`, the epoch as RFC 850 writes it (an `Expires` that means
+ * "already expired"), is 1970, not 2070, a Wednesday.
+ *
+ * @param match The match of {@linkcode RFC850_DATE}.
+ * @returns Epoch milliseconds, or `undefined` when it names no valid date.
+ */
+function rfc850Time(match: RegExpExecArray): number | undefined {
+  const [, dayName = "", day = "", month = "", twoDigits = "", hour = "", minute = "", second = ""] = match;
+  const now = Date.now();
+  const limit = new Date(now);
+  limit.setUTCFullYear(limit.getUTCFullYear() + 50);
+  let year = 1900 + Number(twoDigits);
+  while (year + 100 <= limit.getUTCFullYear()) year += 100;
+  const at = (year: number) => utc(String(year), month, day, hour, minute, second);
+  let time = at(year);
+  if (time !== undefined && time > limit.getTime()) time = at(year -= 100);
+  if (time === undefined || time <= now || fallsOn(time, dayName)) return time;
+  const before = at(year - 100);
+  return before !== undefined && fallsOn(before, dayName) ? before : time;
+}
+
+/** Whether a time falls on the named weekday (a full name, in any case). */
+function fallsOn(time: number, dayName: string): boolean {
+  return WEEKDAYS[new Date(time).getUTCDay()] === dayName.toLowerCase();
 }
 
 /**
@@ -276,8 +295,9 @@ const TIME = "(\\d{2}):(\\d{2}):(\\d{2})";
 // RFC 9111 §4.2: "a cache recipient SHOULD match ... day, month, and time-zone names ... case
 // insensitively", although HTTP-date is case-sensitive.
 const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`, "i");
+const WEEKDAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 const RFC850_DATE = new RegExp(
-  `^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`,
+  `^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`,
   "i",
 );
 const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`, "i");
