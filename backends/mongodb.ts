@@ -60,8 +60,11 @@ export const DEFAULT_MONGODB_MAX_ENTRY_SIZE = 16 * 1024 * 1024 - 64 * 1024;
 /** The latest time a `Date` holds (epoch ms). */
 const MAX_DATE = 8.64e15;
 
-/** Keys fetched per cursor batch, and deleted per `deleteMany`. */
+/** Keys fetched per cursor batch, and deleted per `deleteMany` at most. */
 const BATCH = 1000;
+
+/** Characters of keys deleted per `deleteMany` at most: half of the 16 MiB a command holds. */
+const BATCH_CHARACTERS = 8 * 1024 * 1024;
 
 /**
  * Documents read as the driver reads them by default, whatever a given client, database or
@@ -89,7 +92,10 @@ export interface MongoDBBackendOptions {
    * @default {"mongodb://127.0.0.1:27017"}
    */
   url?: string;
-  /** A `MongoClient` to use instead of `url`; `close()` leaves it open. */
+  /**
+   * A `MongoClient` to use instead of `url`; `close()` leaves it open. It connects on its first
+   * operation, as the driver has it: one you closed stays closed, and the cache's calls fail.
+   */
   client?: MongoClient;
   /**
    * The database.
@@ -299,8 +305,7 @@ export class MongoDBStorage implements Storage {
   }
 
   async delete(keys: string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += BATCH) {
-      const batch = keys.slice(i, i + BATCH);
+    for (const batch of deleteBatches(keys)) {
       await this.#run(
         "delete",
         (collection) => collection.deleteMany({ _id: { $in: batch } }, { maxTimeMS: this.timeout }),
@@ -382,6 +387,9 @@ export class MongoDBStorage implements Storage {
   #replace(connection: Promise<Connection>): void {
     if (this.#connected !== connection) return;
     this.#connected = undefined;
+    // The TTL index asked for on it may never be answered (a client of the user's has no socket
+    // timeout): kept, it held every write, while reads went on on new connections.
+    this.#indexed = undefined;
     connection.then(({ client }) => client?.close(), () => {}).catch(() => {});
   }
 
@@ -392,18 +400,25 @@ export class MongoDBStorage implements Storage {
     }
     const ours = this.#options.client === undefined;
     const client = this.#options.client ?? newClient(this.#options.url ?? DEFAULT_MONGODB_URL, this.timeout);
+    // A client of the user's connects on its first operation, as the driver has it, which refuses
+    // one the user closed: connecting it here opened it again, and it held the process open.
+    if (ours) await this.#open(client);
+    const records = client.db(this.#options.db ?? DEFAULT_MONGODB_DB).collection<MongoRecord>(collection);
+    return { client: ours ? client : undefined, collection: records };
+  }
+
+  /** Connects a client the storage made, closing it when that fails or the storage was closed. */
+  async #open(client: MongoClient): Promise<void> {
     try {
       await client.connect();
     } catch (error) {
-      if (ours) await client.close().catch(() => {});
+      await client.close().catch(() => {});
       throw error;
     }
     if (this.#closed) {
-      if (ours) await client.close();
+      await client.close();
       throw new Error("The storage is closed");
     }
-    const records = client.db(this.#options.db ?? DEFAULT_MONGODB_DB).collection<MongoRecord>(collection);
-    return { client: ours ? client : undefined, collection: records };
   }
 }
 
@@ -443,6 +458,26 @@ function newClient(url: string, timeout: number): MongoClient {
   }
 }
 
+/**
+ * Keys in batches of at most {@linkcode BATCH} keys and {@linkcode BATCH_CHARACTERS} characters
+ * (keys are ASCII: one byte each). By count alone, a thousand keys of 20,000 characters (a
+ * `keyFn`'s) made a command over the 16 MiB MongoDB takes, and the driver failed the delete whole.
+ */
+function* deleteBatches(keys: string[]): Generator<string[]> {
+  let batch: string[] = [];
+  let characters = 0;
+  for (const key of keys) {
+    if (batch.length === BATCH || (batch.length > 0 && characters + key.length > BATCH_CHARACTERS)) {
+      yield batch;
+      batch = [];
+      characters = 0;
+    }
+    batch.push(key);
+    characters += key.length;
+  }
+  if (batch.length > 0) yield batch;
+}
+
 function isPast(deleteAt: Date | null): boolean {
   return deleteAt instanceof Date && deleteAt.getTime() <= Date.now();
 }
@@ -459,13 +494,14 @@ function checkNames({ db, collection }: MongoDBBackendOptions): void {
       }`,
     );
   }
+  // (The server also refuses a name that starts with "." or holds ".system."; the driver does not.)
   if (
-    typeof collection === "string" && !(/^[^$\0]+$/.test(collection) && !collection.startsWith("system."))
+    typeof collection === "string" &&
+    !(/^[^$\0]+$/.test(collection) && !/^(system)?\./.test(collection) && !collection.includes(".system."))
   ) {
     throw new TypeError(
-      `Cannot create MongoDBBackend: collection must be a name without $ or NUL, not starting with "system.": received ${
-        JSON.stringify(collection)
-      }`,
+      "Cannot create MongoDBBackend: collection must be a name without $ or NUL, not starting with " +
+        `"system." or ".", nor holding ".system.": received ${JSON.stringify(collection)}`,
     );
   }
   // MongoDB holds `<db>.<collection>` to 255 bytes; the server, not the driver, refuses a longer one.
