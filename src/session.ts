@@ -391,7 +391,12 @@ export class CachedSession implements AsyncDisposable {
     return entry === undefined ? slot : { ...slot, replaced: entry };
   }
 
+  /**
+   * The 504 of a request that takes only a stored response when none will do; one whose signal has
+   * aborted rejects instead, as fetch does (a request the cache does not handle gets here at once).
+   */
   #unsatisfied(request: ParsedRequest & { key?: string; label?: string }): CachedResponse {
+    signalOf(request)?.throwIfAborted();
     const label = this.#access.labelOf(request);
     return this.#monitor.unsatisfied(gatewayTimeout(request, this.#o.now), { label, key: request.key });
   }

@@ -31,8 +31,10 @@ export interface CacheStats {
   hits: number;
   /**
    * Sent to the origin with no usable stored response: nothing stored for the URL or its Vary
-   * variant, a stale response without validators, or a request that refused the stored one; and
-   * the 504 of an `only-if-cached` request that found nothing usable.
+   * variant, a stale response without validators, a request that refused the stored one, or one
+   * with its own `If-None-Match` or `If-Modified-Since` that the stored response does not answer
+   * (sent with those, it is no revalidation); and the 504 of an `only-if-cached` request that
+   * found nothing usable.
    */
   misses: number;
   /**
