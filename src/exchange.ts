@@ -22,7 +22,7 @@ import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
 import { type Found, type Plan, planEntry } from "./store_plan.ts";
-import { conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
+import { conditionalHeaders, headDescribes, isNotModified, validatorsMatch } from "./validation.ts";
 
 /** The caller's own validators, never sent beside the stored response's (Exchange.#exchange). */
 export const CALLER_VALIDATORS: readonly string[] = ["if-none-match", "if-modified-since"];
@@ -162,11 +162,13 @@ export class Exchange {
       const cached = stale?.entry;
       // RFC 9110 §13.1.2: a condition that fails on another method than GET or HEAD is a `412`, and
       // the method is not performed: a stored `POST` answer is asked for again unconditionally.
-      // A request with its own If-None-Match or If-Modified-Since, which the stored response did
-      // not answer, is sent with those alone: the origin answers for the caller's copy, with a 304
-      // that goes to the caller and freshens nothing, or with the whole response, stored as any.
-      const validators = cached === undefined || flow.conditional ||
-          (flow.method !== "GET" && flow.method !== "HEAD")
+      // A request with its own If-None-Match or If-Modified-Since that names another copy than the
+      // stale stored response is sent with those alone: the origin answers for the caller's copy,
+      // with a 304 that goes to the caller and freshens nothing, or with the whole response, stored
+      // as any. One that names the stored response revalidates it: a 304 freshens it, and the
+      // caller gets its 304 from the cache (§4.3.2).
+      const validators = cached === undefined || (flow.method !== "GET" && flow.method !== "HEAD") ||
+          (flow.conditional && !isNotModified(cached, flow.headers))
         ? []
         : conditionalHeaders(cached);
       let requestTime = o.now();

@@ -31,8 +31,8 @@ export interface ParsedRequest {
   expireAfter: ExpireAfter | undefined;
   /**
    * Whether a `GET` or `HEAD` carries its own `If-None-Match` or valid `If-Modified-Since`: a fresh
-   * stored response answers it (with a `304` when it matches), else the origin, asked with those
-   * validators alone.
+   * stored response answers it (with a `304` when it matches); a stale one it names is revalidated;
+   * else the origin answers, asked with those validators alone.
    */
   conditional: boolean;
   /**

@@ -85,3 +85,26 @@ Deno.test("an origin's 304 to the caller's own If-None-Match leaves the stale st
     });
   }
 });
+
+// RFC 9111 §4.3.2 with §4.3.4: a request whose own If-None-Match names the stale stored response
+// asks the origin about that very response. Its 304 went to the caller alone and freshened
+// nothing, so the next request (a plain one, or the same client's again) asked the origin again.
+Deno.test("a request whose own If-None-Match names the stale stored response revalidates it: the origin's 304 freshens it", async () => {
+  const s = flaky("max-age=10");
+  await s.get();
+  s.clock.tick(20);
+  const named = await s.get({ headers: { "if-none-match": '"v1"' } });
+  assertEquals([named.response.status, named.response.revalidated, s.origin.calls], [304, true, 2]);
+  // The origin was asked with the stored response's validator (the caller's names the same one).
+  assertEquals(s.origin.requests[1]!.headers.get("if-none-match"), '"v1"');
+  const plain = await s.get();
+  assertEquals([plain.response.status, plain.body, plain.response.fromCache, s.origin.calls], [
+    200,
+    "v1",
+    true,
+    2,
+  ]);
+  const again = await s.get({ headers: { "if-none-match": '"v1"' } });
+  assertEquals([again.response.status, again.response.fromCache, s.origin.calls], [304, true, 2]);
+  await s.session.close();
+});
