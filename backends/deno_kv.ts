@@ -40,7 +40,7 @@ import {
 } from "../src/backend_options.ts";
 import { describe } from "../src/expiration.ts";
 import { CorruptRecordError, whileLocked } from "../src/errors.ts";
-import { fittedKey, keyRoom } from "../src/kv_keys.ts";
+import { fittedKey, keyBytes, keyRoom } from "../src/kv_keys.ts";
 import { CHUNK_SIZE, encodeManifest, inlineBody, type Manifest, readManifest } from "../src/kv_manifest.ts";
 
 /** Default key prefix: every key of the cache starts with it; `"v1"` is the schema version. */
@@ -129,8 +129,8 @@ export class DenoKVBackend extends CacheBackend {
   }
 }
 
-// A commit holds at most 819,200 bytes of keys and values.
-const CHUNKS_PER_COMMIT = 12;
+/** Most bytes of one commit: each set counts its key twice and its value once. */
+const MAX_COMMIT_BYTES = 800 * 1024;
 const DELETES_PER_COMMIT = 200;
 // Chunks outlive their manifest: KV's lazy expiry never reclaims them under a live reader.
 const CHUNK_EXPIRY_MARGIN = 60 * 60 * 1000;
@@ -143,10 +143,10 @@ const LOCKED_WAIT = 5000;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 /**
- * The same for `@deno/kv`'s in-memory database (Node and Bun without a path): it arms a timer for
- * the soonest expiry, and one past the longest timer (about 24.8 days) fires after 1 ms, and again
- * every millisecond (a fifth of a core, and a warning each time on Bun) until it comes. The
- * chunks' margin is kept within it too.
+ * The same for an in-memory `@deno/kv` database given as `kv`: it arms a timer for the soonest
+ * expiry, and one past the longest timer (about 24.8 days) fires after 1 ms, and again every
+ * millisecond (a fifth of a core, and a warning each time on Bun) until it comes. The chunks'
+ * margin is kept within it too. (One the backend opens has its timer bounded: {@linkcode tameExpirer}.)
  */
 const MAX_TIMED_EXPIRE_IN = MAX_TIMEOUT - CHUNK_EXPIRY_MARGIN;
 const PARALLEL_DELETES = 16;
@@ -163,6 +163,8 @@ export class DenoKVStorage implements Storage {
   #kv: Promise<KvLike> | undefined;
   /** Bytes that the last part of an entry's KV key may take. */
   #keyRoom: number;
+  /** Chunks written by one commit: 12, or 11 under a prefix of more than 1,823 bytes. */
+  #chunksPerCommit: number;
 
   /**
    * Creates a storage; the database is opened on first use.
@@ -194,6 +196,9 @@ export class DenoKVStorage implements Storage {
     this.#path = options.path;
     this.#injected = options.kv;
     this.#keyRoom = keyRoom(name, prefix);
+    this.#chunksPerCommit = Math.floor(
+      MAX_COMMIT_BYTES / (CHUNK_SIZE + 2 * keyBytes(this.#chunkKey(crypto.randomUUID(), 0))),
+    );
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -235,7 +240,9 @@ export class DenoKVStorage implements Storage {
     const now = Date.now();
     if (value.length > this.maxEntrySize || deleteAt <= now) return await this.delete([key]);
     const kv = await this.#open();
-    const longest = expirerOf(kv) !== undefined ? MAX_TIMED_EXPIRE_IN : MAX_EXPIRE_IN;
+    const longest = kv === this.#injected && expirerOf(kv) !== undefined
+      ? MAX_TIMED_EXPIRE_IN
+      : MAX_EXPIRE_IN;
     const expireIn = deleteAt - now < longest ? Math.ceil(deleteAt - now) : undefined;
     const inline = value.length <= CHUNK_SIZE;
     const manifest: Manifest = {
@@ -302,7 +309,7 @@ export class DenoKVStorage implements Storage {
     return [...this.prefix, "entry", fittedKey(key, this.#keyRoom)];
   }
 
-  #chunkKey(generation: string, index: number): KvKey {
+  #chunkKey(generation: string, index: number): readonly (string | number)[] {
     // A generation is a fresh UUID: it names its chunks alone, and a chunk key stays short however
     // long the record's key is (KV keys hold 2 KiB, and a commit counts its keys' bytes).
     return [...this.prefix, "chunk", generation, index];
@@ -316,10 +323,10 @@ export class DenoKVStorage implements Storage {
     expireIn: number | undefined,
   ): Promise<{ value: unknown; versionstamp: string | null } | undefined> {
     const chunkOptions = expireIn === undefined ? {} : { expireIn: expireIn + CHUNK_EXPIRY_MARGIN };
-    for (let first = 0; first < manifest.chunks; first += CHUNKS_PER_COMMIT) {
+    for (let first = 0; first < manifest.chunks; first += this.#chunksPerCommit) {
       await commit(() => {
         const operation = kv.atomic();
-        for (let i = first; i < Math.min(manifest.chunks, first + CHUNKS_PER_COMMIT); i++) {
+        for (let i = first; i < Math.min(manifest.chunks, first + this.#chunksPerCommit); i++) {
           const chunk = value.subarray(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE);
           operation.set(this.#chunkKey(manifest.generation, i), chunk, chunkOptions);
         }
@@ -392,7 +399,7 @@ async function openKv(path: string | undefined, injected: KvLike | undefined): P
   const encodeV8 = (): never => {
     throw new TypeError("Cannot encode value: DenoKVStorage stores bytes only");
   };
-  return letsProcessEnd(await openKv(path, { encodeV8, decodeV8: encodeV8 }));
+  return tameExpirer(await openKv(path, { encodeV8, decodeV8: encodeV8 }));
 }
 
 /** `@deno/kv`'s in-memory database's timer of the soonest expiry. */
@@ -408,16 +415,22 @@ function expirerOf(kv: KvLike): Expirer | undefined {
 }
 
 /**
- * Lets the process end while `@deno/kv`'s in-memory database waits for its soonest expiry (Node and
- * Bun without a path): its timer kept the process running until then, an hour after its work was
- * done for a response fresh for an hour. The database ends with the process anyway.
+ * Tames the timer of `@deno/kv`'s in-memory database (Node and Bun without a path), armed for its
+ * soonest expiry. It lets the process end: the timer kept it running until then, an hour after
+ * its work was done for a response fresh for an hour (the database ends with the process anyway).
+ * It comes due within the longest timer (about 24.8 days), to look again then: one armed past it
+ * fires after 1 ms, and again every millisecond, so a record kept longer had no expiry at all, and
+ * stayed, unlisted, once past it. And it is never armed in the past: once it has deleted what
+ * expired, the database arms it for the soonest of what it held before (a moment ago), and Node
+ * and Bun warned "TimeoutNegativeWarning" on the process's first expiry.
  */
-function letsProcessEnd(kv: KvLike): KvLike {
+function tameExpirer(kv: KvLike): KvLike {
   const expirer = expirerOf(kv);
   if (expirer === undefined) return kv;
   const reschedule = expirer.rescheduleExpirer;
   expirer.rescheduleExpirer = (at: number) => {
-    reschedule.call(expirer, at);
+    const now = Date.now();
+    reschedule.call(expirer, Math.min(Math.max(at, now), now + MAX_TIMEOUT));
     const timer = expirer.expirerTimeout;
     if (typeof timer === "object") timer.unref?.();
   };

@@ -10,6 +10,8 @@
 import { digestText } from "./sha256.ts";
 
 const MAX_KEY_BYTES = 2048;
+/** Bytes of a number part of a KV key: a type byte and a float64. */
+const NUMBER_PART_BYTES = 9;
 const LONG_KEY_MARK = "\u00a7";
 /**
  * Bytes a prefix leaves, at least, to the last part of an entry's key: a long key's digest form
@@ -29,7 +31,7 @@ const MAX_PREFIX_BYTES = MAX_KEY_BYTES - MIN_KEY_ROOM - 7;
  *   every call would fail.
  */
 export function keyRoom(backend: string, prefix: readonly string[]): number {
-  const room = MAX_KEY_BYTES - [...prefix, "entry"].reduce((sum, part) => sum + partBytes(part), 0);
+  const room = MAX_KEY_BYTES - keyBytes([...prefix, "entry"]);
   if (room < MIN_KEY_ROOM) {
     throw new RangeError(
       `Cannot create ${backend}: prefix must take at most ${MAX_PREFIX_BYTES} bytes of a ${MAX_KEY_BYTES}-byte ` +
@@ -56,6 +58,14 @@ export function fittedKey(key: string, room: number): string {
     head = head.slice(0, head.length - (partBytes(head + digest) - room));
   }
   return head + digest;
+}
+
+/** Bytes of a KV key of string and number parts, as KV counts them against its limits. */
+export function keyBytes(key: readonly (string | number)[]): number {
+  return key.reduce<number>(
+    (sum, part) => sum + (typeof part === "number" ? NUMBER_PART_BYTES : partBytes(part)),
+    0,
+  );
 }
 
 /** Bytes of a string part of a KV key: a type byte, its UTF-8 (a NUL escaped in two), a NUL. */
