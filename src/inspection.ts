@@ -150,11 +150,15 @@ async function removeSelected(
     // A key a session wrote since the scan read it holds a record the filter did not select (a
     // fresh response where an expired one was): it is kept.
     const keys: string[] = [];
+    let entries = 0;
     for (const { key, read, entry } of batch.splice(0)) {
-      if (!invalidations.writtenSince(key, read)) keys.push(key);
-      else if (entry) progress.deleted--;
+      if (invalidations.writtenSince(key, read)) continue;
+      keys.push(key);
+      if (entry) entries++;
     }
     if (keys.length > 0) await call(scope, "delete", () => scope.storage.delete(keys));
+    // (Counted once the storage has deleted them: progress reported meanwhile says no more.)
+    progress.deleted += entries;
     onProgress?.({ ...progress });
   };
   // A URL's entries that could not all be deleted are not served while the storage holds them.
@@ -165,10 +169,7 @@ async function removeSelected(
         if (found.orphan) batch.push({ key: found.key, read: found.read, entry: false });
       } else {
         progress.scanned++;
-        if (found.selected) {
-          progress.deleted++;
-          batch.push({ key: found.key, read: found.read, entry: true });
-        }
+        if (found.selected) batch.push({ key: found.key, read: found.read, entry: true });
       }
       if (batch.length >= DELETE_BATCH) await flush();
       else if (found.kind === "entry" && progress.scanned % PROGRESS_EVERY === 0) {
@@ -271,7 +272,7 @@ async function* urlCandidates(
         if (record.kind !== "entry") continue;
         anyEntry = true;
         let selected = seen.get(key) ?? false;
-        if (!seen.has(key) && normalizeUrl(new URL(record.entry.url)) === normalized) {
+        if (!seen.has(key) && isEntryOf(record.entry, normalized)) {
           selected = test === undefined || test(record.entry, scope.now());
           seen.set(key, selected);
           yield { kind: "entry", key, entry: record.entry, size, selected, read };
@@ -286,6 +287,12 @@ async function* urlCandidates(
       };
     }
   }
+}
+
+/** Whether an entry is of a URL (normalised); one of another writer whose URL does not parse is of none. */
+function isEntryOf(entry: CacheEntry, normalized: string): boolean {
+  const url = URL.parse(entry.url);
+  return url !== null && normalizeUrl(url) === normalized;
 }
 
 /**

@@ -109,7 +109,11 @@ export function select(
       // (A glob that can never match: the message names the filter field and the method.)
       throw new TypeError(`Cannot ${operation}: ${(error as Error).message}`);
     }
-    matches = (url) => lookup(new URL(url)) !== undefined;
+    // (A record of another writer may hold a URL that does not parse: it matches no glob.)
+    matches = (url) => {
+      const parsed = URL.parse(url);
+      return parsed !== null && lookup(parsed) !== undefined;
+    };
   } else if (urlPattern !== undefined) {
     fail("urlPattern must be a non-empty glob string or a RegExp", urlPattern);
   }

@@ -69,7 +69,12 @@ export async function openCache(spec: string): Promise<OpenedCache> {
     const { url, params } = takeParams(server, ["prefix"]);
     const { RedisBackend } = await import("../../backends/redis.ts");
     const prefix = params.get("prefix");
-    return { cache: refusedAsUsage(() => new RedisBackend({ url, ...(prefix ? { prefix } : {}) })), label };
+    // (An empty one is refused by the backend, not taken for the default: a `?prefix=$PREFIX`
+    // whose variable is unset must not open, nor clear, the default cache.)
+    return {
+      cache: refusedAsUsage(() => new RedisBackend({ url, ...(prefix === undefined ? {} : { prefix }) })),
+      label,
+    };
   }
   if (scheme === "mongodb" || scheme === "mongodb+srv") {
     const { url, params } = takeParams(server, ["collection"]);
@@ -78,8 +83,8 @@ export async function openCache(spec: string): Promise<OpenedCache> {
     const { MongoDBBackend } = await import("../../backends/mongodb.ts");
     const options = {
       url,
-      ...(db ? { db: decodeURIComponent(db) } : {}),
-      ...(collection ? { collection } : {}),
+      ...(db ? { db: databaseName(db, label) } : {}),
+      ...(collection === undefined ? {} : { collection }),
     };
     return { cache: refusedAsUsage(() => new MongoDBBackend(options)), label };
   }
@@ -175,6 +180,21 @@ function takeParams(spec: string, names: string[]): { url: string; params: Map<s
   }
   const base = spec.slice(0, at);
   return { url: rest.length === 0 ? base : `${base}?${rest.join("&")}`, params: taken };
+}
+
+/**
+ * The database a MongoDB URL's path names, percent-decoded as the driver decodes it.
+ *
+ * @throws {UsageError} When its percent-encoding is malformed (`/%zz`), which no driver takes.
+ */
+function databaseName(path: string, label: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new UsageError(
+      `The cache ${label} names its database in malformed percent-encoding: ${JSON.stringify(path)}`,
+    );
+  }
 }
 
 /** Decodes the valid percent-encoded UTF-8 of a text; anything else stays as written. */
