@@ -22,7 +22,7 @@ import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
 import { type Found, type Plan, planEntry } from "./store_plan.ts";
-import { conditionalHeaders, headDescribes, isNotModified, validatorsMatch } from "./validation.ts";
+import { answersPrecondition, conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
 
 /** The caller's own validators, never sent beside the stored response's (Exchange.#exchange). */
 export const CALLER_VALIDATORS: readonly string[] = ["if-none-match", "if-modified-since"];
@@ -165,10 +165,11 @@ export class Exchange {
       // A request with its own If-None-Match or If-Modified-Since that names another copy than the
       // stale stored response is sent with those alone: the origin answers for the caller's copy,
       // with a 304 that goes to the caller and freshens nothing, or with the whole response, stored
-      // as any. One that names the stored response revalidates it: a 304 freshens it, and the
-      // caller gets its 304 from the cache (§4.3.2).
+      // as any. One that names the stored response (or whose stored response is no 2xx, for which
+      // the origin ignores them) revalidates it (RFC 9111 §4.3.4): a 304 freshens it, and the
+      // caller gets a 304 of it, or the response itself.
       const validators = cached === undefined || (flow.method !== "GET" && flow.method !== "HEAD") ||
-          (flow.conditional && !isNotModified(cached, flow.headers))
+          (flow.conditional && !answersPrecondition(cached, flow.headers))
         ? []
         : conditionalHeaders(cached);
       let requestTime = o.now();

@@ -11,7 +11,7 @@ import { type Fields, Inflight, type Lead, type Shared } from "./inflight.ts";
 import { Exchange } from "./exchange.ts";
 import { Refreshes } from "./refresh.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
-import { isNotModified } from "./validation.ts";
+import { answersPrecondition } from "./validation.ts";
 import { requestDirectives } from "./policy.ts";
 import {
   type CacheRequestInit,
@@ -314,12 +314,15 @@ export class CachedSession implements AsyncDisposable {
       }
     }
     // RFC 9111 §4.3.2: the cache answers a client's own If-None-Match / If-Modified-Since itself
-    // only with a 304 from a usable stored response; any other such request goes to the origin
-    // with its own validators (Exchange), where what is stored may still answer it on a failure
-    // (stale-if-error). One that asked for what is stored alone (only-if-cached) passes nowhere: a
-    // false condition is ignored (RFC 9110 §13.1.2), and the stored response serves it whole.
+    // only from a usable stored response: a 304 when they name it, or the response as it is when
+    // it is no 2xx (a redirect, a 404), whose preconditions the origin ignores (RFC 9110 §13.2.1).
+    // Any other such request goes to the origin (Exchange: a revalidation of the stored response
+    // when they name it, else with its own validators), where what is stored may still answer it
+    // on a failure (stale-if-error). One that asked for what is stored alone (only-if-cached)
+    // passes nowhere: a false condition is ignored (RFC 9110 §13.1.2), and the stored response
+    // serves it whole.
     const answers = !flow.conditional || onlyIfCached(flow) ||
-      (use !== undefined && isNotModified(found!.entry!, flow.headers));
+      (use !== undefined && answersPrecondition(found!.entry!, flow.headers));
     if ((use === "fresh" || use === "stale-ok") && answers) {
       // Nothing else uses this entry now: its body may go to the caller without a copy.
       if (collapsed === undefined) return this.#serve(flow, found as Hit, "hit", undefined, found!.owned);

@@ -207,6 +207,24 @@ export function isNotModified(
 }
 
 /**
+ * Whether a stored response answers a client's own `If-None-Match` or `If-Modified-Since` as the
+ * origin would: a 2xx that the precondition names ({@linkcode isNotModified}: a `304`), or any
+ * response other than a 2xx or a `412`, for which the origin ignores the preconditions (RFC 9110
+ * §13.2.1): a redirect or a `404` is served as it is.
+ *
+ * @param entry The stored entry.
+ * @param request The request headers.
+ * @returns `true` when the stored response answers the request, fresh.
+ */
+export function answersPrecondition(
+  entry: Pick<CacheEntry, "status" | "headers" | "responseTime">,
+  request: Headers,
+): boolean {
+  const evaluated = (entry.status >= 200 && entry.status <= 299) || entry.status === 412;
+  return !evaluated || isNotModified(entry, request);
+}
+
+/**
  * Whether a stored response may answer a request's `Range` by the request's `If-Range` (RFC 9110
  * §13.1.5): there is none, or it is an entity tag that matches the stored one by strong comparison,
  * or a date equal to the stored `Last-Modified` when that is strong (the stored `Date` at least a
