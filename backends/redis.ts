@@ -79,7 +79,7 @@ export interface RedisCommandOptions {
 export interface RedisClientLike {
   /** Whether the client is connected or connecting. */
   readonly isOpen: boolean;
-  /** Sends one command. */
+  /** Sends one command, mapping its reply as `options` say (a GET's as bytes: `Buffer`). */
   sendCommand(args: ReadonlyArray<string | Buffer>, options?: RedisCommandOptions): Promise<unknown>;
 }
 
@@ -94,14 +94,16 @@ interface OwnedClient extends RedisClientLike {
 export interface RedisBackendOptions {
   /**
    * The server, as a `redis://` or `rediss://` URL (with user, password and database number, as
-   * `redis://host:6379/3`; no query, which the client would ignore).
+   * `redis://host:6379/3`; no query, which the client would ignore). The user and password are
+   * percent-encoded (`%25` for `%`, `%40` for `@`).
    * @default {"redis://127.0.0.1:6379"}
    */
   url?: string;
   /**
-   * A connected client (`await createClient().connect()`) to use instead of `url`; `close()`
-   * leaves it open. Its reconnection and error handling stay yours; the cache's commands are
-   * timed by `timeout`, not by the client's own command timeout.
+   * A connected client (`await createClient().connect()`, or a pool: `createClientPool()`) to
+   * use instead of `url`, not a cluster or a sentinel; `close()` leaves it open. Its reconnection
+   * and error handling stay yours; the cache's commands are timed by `timeout`, not by the
+   * client's own command timeout.
    */
   client?: RedisClientLike;
   /**
@@ -145,7 +147,8 @@ export class RedisBackend extends CacheBackend {
    *
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
+   *   kind, both `url` and `client` are given, `url` is not a Redis URL, `client` is a cluster or a
+   *   sentinel, or `prefix` is empty.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
    *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds 536,870,912 (512 MiB, the
    *   largest string Redis takes by default).
@@ -170,14 +173,20 @@ export class RedisBackend extends CacheBackend {
  */
 export class RedisStorage implements Storage {
   readonly name = "redis";
-  /** The server URL (unused when a client was injected). */
-  readonly url: string;
+  /**
+   * The server URL (unused when a client was injected). A getter, not a field: a field is shown
+   * with its password by `console.log(session)`, `util.inspect` and `JSON.stringify`.
+   */
+  get url(): string {
+    return this.#url;
+  }
   /** Prefix of every key. */
   readonly prefix: string;
   /** Time limit of each command, in milliseconds. */
   readonly timeout: number;
   /** Largest record kept, in bytes. */
   readonly maxEntrySize: number;
+  #url: string;
   #injected: RedisClientLike | undefined;
   #deadlines: Deadlines;
   #client: OwnedClient | undefined;
@@ -189,7 +198,8 @@ export class RedisStorage implements Storage {
    *
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, both `url` and `client` are given, `url` is not a Redis URL, or `prefix` is empty.
+   *   kind, both `url` and `client` are given, `url` is not a Redis URL, `client` is a cluster or a
+   *   sentinel, or `prefix` is empty.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
    *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds 536,870,912 (512 MiB, the
    *   largest string Redis takes by default).
@@ -203,21 +213,29 @@ export class RedisStorage implements Storage {
       maxEntrySize: true,
     });
     eitherOf("RedisBackend", options, "url", "client");
-    this.url = nonEmptyString("RedisBackend", "url", options.url, "a redis:// or rediss:// URL") ??
+    this.#url = nonEmptyString("RedisBackend", "url", options.url, "a redis:// or rediss:// URL") ??
       DEFAULT_REDIS_URL;
-    if (!/^rediss?:\/\//.test(this.url) || !URL.canParse(this.url)) {
+    if (!/^rediss?:\/\//.test(this.#url) || !URL.canParse(this.#url)) {
       throw new TypeError(
-        `Cannot create RedisBackend: url must be a redis:// or rediss:// URL: received ${redact(this.url)}`,
+        `Cannot create RedisBackend: url must be a redis:// or rediss:// URL: received ${redact(this.#url)}`,
       );
     }
     // Its path is a database number or nothing: the client refuses any other path ("Invalid
     // pathname") at every connection, which would fail every request instead of this one call.
     // And no query: the client ignores one, so `?db=2` would put the cache in database 0.
-    const { pathname, search } = new URL(this.url);
+    const { pathname, search, username, password } = new URL(this.#url);
     if (!/^(\/\d*)?$/.test(pathname) || search !== "") {
       throw new TypeError(
         "Cannot create RedisBackend: url must end at the host or at a database number (redis://host:6379/3): " +
-          `received ${redact(this.url)}`,
+          `received ${redact(this.#url)}`,
+      );
+    }
+    // The client decodes the user and the password at every connection: one that does not
+    // decode (a bare `%`, as in "pa%ss") failed every request with "URI malformed".
+    if (!decodes(username) || !decodes(password)) {
+      throw new TypeError(
+        "Cannot create RedisBackend: url must have its user and password percent-encoded (%25 for %): " +
+          `received ${redact(this.#url)}`,
       );
     }
     // Not empty: the cache owns every key under its prefix (clear() unlinks them all, and a scan
@@ -235,6 +253,14 @@ export class RedisStorage implements Storage {
       ["sendCommand"],
       "a @redis/client client (createClient())",
     );
+    // A cluster's sendCommand (createCluster()) takes a key and isReadonly before the command, a
+    // sentinel's isReadonly: each took the command for those, and failed every request.
+    if (options.client !== undefined && options.client.sendCommand.length > 2) {
+      throw new TypeError(
+        "Cannot create RedisBackend: client must be a @redis/client client (createClient()), not a cluster " +
+          `or a sentinel: its sendCommand takes ${options.client.sendCommand.length} parameters, not (args, options)`,
+      );
+    }
     this.timeout = timeLimit("RedisBackend", "timeout", options.timeout, DEFAULT_REDIS_TIMEOUT);
     this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positiveInteger(
@@ -286,7 +312,9 @@ export class RedisStorage implements Storage {
 
   async close(): Promise<void> {
     this.#closed = true;
-    const client = this.#client ?? await this.#connecting?.catch(() => undefined);
+    // A client that dropped its connection may be replaced by one still connecting: that one
+    // (which sees the storage closed) is waited for, so no connection outlives close().
+    const client = this.#client?.isOpen ? this.#client : await this.#connecting?.catch(() => undefined);
     this.#client = undefined;
     if (client === undefined || !client.isOpen) return;
     await this.#deadlines.race(client.close(), () => timedOut("close", this.timeout)).catch(() =>
@@ -301,11 +329,13 @@ export class RedisStorage implements Storage {
     do {
       // SCAN may return a key twice while Redis resizes its table; it never misses one.
       const reply = await this.#send(["SCAN", cursor, "MATCH", match, "COUNT", String(BATCH)]) as [
-        string,
-        string[],
+        string | Buffer,
+        (string | Buffer)[],
       ];
-      cursor = reply[0];
-      if (reply[1].length > 0) yield reply[1];
+      // Text, whatever a client that ignores the options (a wrapper that drops them) maps bulk
+      // strings to: a Buffer cursor never equals "0", and the scan went on for ever.
+      cursor = String(reply[0]);
+      if (reply[1].length > 0) yield reply[1].map(String);
     } while (cursor !== "0");
   }
 
@@ -370,7 +400,7 @@ export class RedisStorage implements Storage {
   async #connect(): Promise<OwnedClient> {
     this.#client?.destroy();
     const client: OwnedClient = createClient({
-      url: this.url,
+      url: this.#url,
       // No background reconnection and no offline queue: while Redis is away, commands fail
       // at once (a miss) and the next one connects again.
       socket: { connectTimeout: this.timeout, reconnectStrategy: false },
@@ -392,9 +422,19 @@ export class RedisStorage implements Storage {
   }
 }
 
+/**
+ * The bytes of a GET reply. A client that ignores the options (a wrapper that drops them) answers
+ * with text, which cannot give back the bytes: taken for an empty record, every hit was deleted as
+ * corrupt; it fails the read instead, and the record stays.
+ */
 function bytesOf(reply: unknown): Uint8Array | undefined {
-  const value = reply as Buffer | null;
-  return value === null ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (reply === null) return undefined;
+  if (!(reply instanceof Uint8Array)) {
+    throw new TypeError(
+      `GET answered with a ${typeof reply}, not bytes: the client must apply sendCommand's options (typeMapping)`,
+    );
+  }
+  return new Uint8Array(reply.buffer, reply.byteOffset, reply.byteLength);
 }
 
 /**
@@ -405,6 +445,16 @@ function bytesOf(reply: unknown): Uint8Array | undefined {
 function notBytes(reason: unknown): Uint8Array {
   if (/^WRONGTYPE/.test(String((reason as Error | undefined)?.message))) return new Uint8Array(0);
   throw reason;
+}
+
+/** Whether a URL's user or password decodes, as the client decodes it. */
+function decodes(userinfo: string): boolean {
+  try {
+    decodeURIComponent(userinfo);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function escapeGlob(text: string): string {
