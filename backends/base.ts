@@ -393,7 +393,8 @@ export class CacheBackend implements AsyncDisposable {
    *
    * @param key A cache key, as in `response.cacheKey` or {@linkcode CacheBackend.keys}.
    * @returns The response, or `undefined` when there is none.
-   * @throws {BackendError} When the storage fails.
+   * @throws {BackendError} When the storage fails, or the record is corrupt (it is deleted: the
+   *   next `get` resolves to `undefined`; scans skip such a record).
    */
   async get(key: string): Promise<CachedResponse | undefined> {
     const record = await this.read(key);

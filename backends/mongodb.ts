@@ -88,7 +88,8 @@ export interface MongoRecord {
 export interface MongoDBBackendOptions {
   /**
    * The server or replica set, as a `mongodb://` or `mongodb+srv://` connection string. The
-   * driver parses it at construction (nothing connects), so a malformed one throws there.
+   * driver parses it at construction (nothing connects), so a malformed one throws there. Its
+   * path (`/DB`) does not name the cache's database: `db` does.
    * @default {"mongodb://127.0.0.1:27017"}
    */
   url?: string;

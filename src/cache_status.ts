@@ -18,8 +18,10 @@ export const DEFAULT_CACHE_STATUS_NAME = "http-cache";
  * - `uri-miss`: nothing is stored for the URL.
  * - `vary-miss`: something is stored for the URL, but no variant matches the request's headers.
  * - `request`: a fresh response was stored, but the request did not allow its use
- *   (`cache: "reload"` or `"no-cache"`, `Cache-Control: no-cache` or `max-age=0`).
- * - `stale`: the stored response was stale, so it was revalidated or replaced.
+ *   (`cache: "reload"` or `"no-cache"`, `Cache-Control: no-cache` or `max-age=0`), or its own
+ *   `If-None-Match` or `If-Modified-Since` names another copy (the origin answers for that one).
+ * - `stale`: the stored response was stale, so it was revalidated or replaced (or, for a request
+ *   whose own validators name another copy, the origin answered for that one).
  */
 export type ForwardReason = "bypass" | "method" | "uri-miss" | "vary-miss" | "request" | "stale";
 

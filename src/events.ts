@@ -89,7 +89,8 @@ export interface EvictEvent {
    * Why: `invalidated` (an unsafe method succeeded on the URL, RFC 9111 §4.4), `mismatch` (a
    * HEAD response showed the stored GET response is outdated, §4.3.5), `unstorable` (a newer
    * response to the request may not be stored: a 304 or HEAD response says `no-store`, say (§3),
-   * or its body is larger than the backend keeps; the older one must not outlive it), `corrupt` (a record could not be decoded).
+   * or its body is larger than the backend keeps; the older one must not outlive it), `corrupt` (a
+   * record could not be decoded, or the storage found it damaged: a `CorruptRecordError`).
    */
   reason: "invalidated" | "mismatch" | "unstorable" | "corrupt";
   /**

@@ -91,7 +91,7 @@ export class Exchange {
     if (stored !== undefined && this.#access.invalidatedSince(flow, stored, read)) stale = undefined;
     const signal = signalOf(flow);
     // Identical requests that arrive meanwhile wait for this one (Inflight.join) instead of asking
-    // too; not for a HEAD or a Range request, which bring no whole body to share.
+    // too; not for a HEAD, a Range or a conditional request, which bring no whole body to share.
     const leads = this.#o.coalesceRequests && wantsWhole(flow);
     const lead = claimed ?? (leads ? this.#inflight.lead(flow.key, signal) : undefined);
     // (A refresh keeps its signal: it stops as the session closes, or at its time limit.)

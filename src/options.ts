@@ -123,7 +123,8 @@ export interface CachedSessionOptions {
    * Share one origin request between identical concurrent requests (same cache key, a method
    * that may be stored). Each caller still gets a response of its own; a network error reaches
    * every one of them; a caller that aborts leaves the others waiting. A response that is not
-   * stored is not shared: then each waiting request asks the origin itself.
+   * stored is not shared: then each waiting request asks the origin itself. A `HEAD`, a request
+   * with a `Range` and one with its own `If-None-Match` or `If-Modified-Since` ask on their own.
    * @default {true}
    */
   coalesceRequests?: boolean;
