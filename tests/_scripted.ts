@@ -14,7 +14,7 @@ import {
   type CachedSessionOptions,
   type CacheRequestInit,
 } from "../mod.ts";
-import { Clock, type Origin, origin, reply, type Script } from "./_origin.ts";
+import { Clock, type Origin, origin, reached, reply, type Script } from "./_origin.ts";
 
 /** The URL a scripted test asks for unless it names another. */
 export const URL_A = "http://127.0.0.1/resource";
@@ -122,4 +122,87 @@ export async function keptFor(
   await (await session.fetch(URL_A)).text();
   await session.close();
   return (storage.writtenOnSessionClock("entry", clock.now)! - clock.now) / 1000;
+}
+
+/**
+ * A memory storage that can hold the next read of an entry, or the next call of a delete (`keys`,
+ * `delete` or `clear`), until the returned function is called.
+ */
+export class Gated extends MemoryStorage {
+  #read: Promise<void> | undefined;
+  #delete: Promise<void> | undefined;
+  /** How many calls wait at a gate. */
+  waiting = 0;
+  holdNextRead(): () => void {
+    let release!: () => void;
+    this.#read = new Promise<void>((resolve) => release = resolve);
+    return release;
+  }
+  holdNextDelete(): () => void {
+    let release!: () => void;
+    this.#delete = new Promise<void>((resolve) => release = resolve);
+    return release;
+  }
+  async #pass(gate: Promise<void>): Promise<void> {
+    this.waiting++;
+    await gate;
+    this.waiting--;
+  }
+  override async get(key: string): Promise<Uint8Array | undefined> {
+    // (Read before the gate: what the read returns is what the storage held when it began.)
+    const value = await super.get(key);
+    const gate = this.#read;
+    if (gate === undefined || value === undefined) return value;
+    this.#read = undefined;
+    await this.#pass(gate);
+    return value;
+  }
+  #deleteGate(): Promise<void> {
+    const gate = this.#delete;
+    this.#delete = undefined;
+    return gate === undefined ? Promise.resolve() : this.#pass(gate);
+  }
+  override async *keys(prefix?: string): AsyncIterableIterator<string> {
+    await this.#deleteGate();
+    yield* super.keys(prefix);
+  }
+  override async delete(keys: string[]): Promise<void> {
+    await this.#deleteGate();
+    await super.delete(keys);
+  }
+  override async clear(): Promise<void> {
+    await this.#deleteGate();
+    await super.clear();
+  }
+}
+
+/**
+ * A session over a `fetch` that follows redirects itself (as a custom one may, whatever it is
+ * asked): `/a` redirects to where `location(url)` says, with the userinfo `fetch` sends there, and
+ * every URL answers with the userinfo it was asked with, as an origin that reads
+ * `Authorization: Basic` would. It reads the URL itself: Node's and Bun's `Request` refuse userinfo.
+ */
+export function followingSession(
+  location: (url: URL) => string,
+): { session: CachedSession; get: (url: string) => Promise<string>; calls: () => number } {
+  let calls = 0;
+  const fetch = ((input: RequestInfo | URL) => {
+    calls++;
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname !== "/a") {
+      return Promise.resolve(
+        reply(`b for ${url.username}:${url.password}`, { "cache-control": "max-age=600" }),
+      );
+    }
+    const to = new URL(location(url));
+    return Promise.resolve(
+      reached(reply(`b for ${to.username}:${to.password}`, { "cache-control": "max-age=600" }), to.href),
+    );
+  }) as typeof globalThis.fetch;
+  const session = new CachedSession({ fetch });
+  const get = async (url: string) => {
+    const response = await session.fetch(url);
+    return `${response.fromCache} ${await response.text()}`;
+  };
+  return { session, get, calls: () => calls };
 }

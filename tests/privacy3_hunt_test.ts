@@ -2,33 +2,7 @@
  * Third hunt for bugs in privacy: the cache never serves one user's response to another.
  */
 import { equal } from "node:assert/strict";
-import { CachedSession } from "../mod.ts";
-import { reached, reply } from "./_origin.ts";
-
-const FRESH = { "cache-control": "max-age=600" };
-
-/**
- * A session over a `fetch` that follows redirects itself (as a custom one may, whatever it is
- * asked): `/a` redirects to where `location(url)` says, with the userinfo `fetch` sends there, and
- * every URL answers with the userinfo it was asked with, as an origin that reads
- * `Authorization: Basic` would. It reads the URL itself: Node's and Bun's `Request` refuse userinfo.
- */
-function followingSession(location: (url: URL) => string) {
-  let calls = 0;
-  const fetch = ((input: RequestInfo | URL) => {
-    calls++;
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.pathname !== "/a") return Promise.resolve(reply(`b for ${url.username}:${url.password}`, FRESH));
-    const to = new URL(location(url));
-    return Promise.resolve(reached(reply(`b for ${to.username}:${to.password}`, FRESH), to.href));
-  }) as typeof globalThis.fetch;
-  const session = new CachedSession({ fetch });
-  const get = async (url: string) => {
-    const response = await session.fetch(url);
-    return `${response.fromCache} ${await response.text()}`;
-  };
-  return { session, get, calls: () => calls };
-}
+import { followingSession } from "./_scripted.ts";
 
 // Was wrong: the alias from where fetch's redirects led was keyed without the request's userinfo,
 // which fetch sends on to a relative Location (Deno, Bun): what alice got there was served to

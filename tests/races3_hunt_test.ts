@@ -8,64 +8,12 @@
 
 import { equal, notEqual } from "node:assert/strict";
 import { CacheBackend } from "../backends/base.ts";
-import { MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { until, within } from "./_fixtures.ts";
 import { Clock } from "./_origin.ts";
+import { Gated } from "./_scripted.ts";
 
 const URL_A = "http://127.0.0.1/races3/a";
-
-/**
- * A memory storage that can hold the next read of an entry, or the next call of a delete (`keys`,
- * `delete` or `clear`), until the returned function is called.
- */
-class Gated extends MemoryStorage {
-  #read: Promise<void> | undefined;
-  #delete: Promise<void> | undefined;
-  /** How many calls wait at a gate. */
-  waiting = 0;
-  holdNextRead(): () => void {
-    let release!: () => void;
-    this.#read = new Promise<void>((resolve) => release = resolve);
-    return release;
-  }
-  holdNextDelete(): () => void {
-    let release!: () => void;
-    this.#delete = new Promise<void>((resolve) => release = resolve);
-    return release;
-  }
-  async #pass(gate: Promise<void>): Promise<void> {
-    this.waiting++;
-    await gate;
-    this.waiting--;
-  }
-  override async get(key: string): Promise<Uint8Array | undefined> {
-    // (Read before the gate: what the read returns is what the storage held when it began.)
-    const value = await super.get(key);
-    const gate = this.#read;
-    if (gate === undefined || value === undefined) return value;
-    this.#read = undefined;
-    await this.#pass(gate);
-    return value;
-  }
-  #deleteGate(): Promise<void> {
-    const gate = this.#delete;
-    this.#delete = undefined;
-    return gate === undefined ? Promise.resolve() : this.#pass(gate);
-  }
-  override async *keys(prefix?: string): AsyncIterableIterator<string> {
-    await this.#deleteGate();
-    yield* super.keys(prefix);
-  }
-  override async delete(keys: string[]): Promise<void> {
-    await this.#deleteGate();
-    await super.delete(keys);
-  }
-  override async clear(): Promise<void> {
-    await this.#deleteGate();
-    await super.clear();
-  }
-}
 
 /**
  * An origin whose one resource has an ETag that never changes, and whose body counts the full

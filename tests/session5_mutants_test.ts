@@ -18,7 +18,8 @@ import { NotFoundError, show } from "../src/cli/commands.ts";
 import type { Invocation } from "../src/cli/args.ts";
 import { recorder } from "./_cli.ts";
 import { until, within } from "./_fixtures.ts";
-import { reached, reply } from "./_origin.ts";
+import { reply } from "./_origin.ts";
+import { followingSession, Gated } from "./_scripted.ts";
 import { serviceUrl } from "./_services.ts";
 
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
@@ -149,50 +150,6 @@ Deno.test("cli show of a key: a storage whose reads reject with a SyntaxError fa
 
 const URL_A = "http://127.0.0.1/session5/a";
 
-/** A memory storage whose next call of a delete (`keys`, `delete`, `clear`) or read can be held. */
-class Gated extends MemoryStorage {
-  #read: Promise<void> | undefined;
-  #delete: Promise<void> | undefined;
-  /** How many calls wait at a gate. */
-  waiting = 0;
-  holdNextRead(): () => void {
-    let release!: () => void;
-    this.#read = new Promise<void>((resolve) => release = resolve);
-    return release;
-  }
-  holdNextDelete(): () => void {
-    let release!: () => void;
-    this.#delete = new Promise<void>((resolve) => release = resolve);
-    return release;
-  }
-  async #pass(gate: Promise<void>): Promise<void> {
-    this.waiting++;
-    await gate;
-    this.waiting--;
-  }
-  override async get(key: string): Promise<Uint8Array | undefined> {
-    const value = await super.get(key);
-    const gate = this.#read;
-    if (gate === undefined || value === undefined) return value;
-    this.#read = undefined;
-    await this.#pass(gate);
-    return value;
-  }
-  #deleteGate(): Promise<void> {
-    const gate = this.#delete;
-    this.#delete = undefined;
-    return gate === undefined ? Promise.resolve() : this.#pass(gate);
-  }
-  override async *keys(prefix?: string): AsyncIterableIterator<string> {
-    await this.#deleteGate();
-    yield* super.keys(prefix);
-  }
-  override async delete(keys: string[]): Promise<void> {
-    await this.#deleteGate();
-    await super.delete(keys);
-  }
-}
-
 /** An origin whose resources keep one ETag, and whose bodies count the full responses sent. */
 function counting() {
   let sent = 0;
@@ -273,30 +230,6 @@ Deno.test("after a deleteUrls has ended, an entry stored again revalidates with 
     await session.close();
   }
 });
-
-const FRESH = { "cache-control": "max-age=600" };
-
-/**
- * A session over a `fetch` that follows redirects itself: `/a` leads where `location(url)` says,
- * with the userinfo given there, and every URL answers with the userinfo it was asked with.
- * (It reads the URL itself: Node's and Bun's `Request` refuse userinfo.)
- */
-function followingSession(location: (url: URL) => string) {
-  let calls = 0;
-  const fetch = ((input: RequestInfo | URL) => {
-    calls++;
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.pathname !== "/a") return Promise.resolve(reply(`b for ${url.username}:${url.password}`, FRESH));
-    const to = new URL(location(url));
-    return Promise.resolve(reached(reply(`b for ${to.username}:${to.password}`, FRESH), to.href));
-  }) as typeof globalThis.fetch;
-  const session = new CachedSession({ fetch });
-  const get = async (url: string) => {
-    const response = await session.fetch(url);
-    return `${response.fromCache} ${await response.text()}`;
-  };
-  return { session, get, calls: () => calls };
-}
 
 // Where fetch followed a redirect to another origin, it sent the request's userinfo to none of
 // it: what it got there is what anyone gets, and the alias serves it to requests for that URL.
