@@ -36,10 +36,17 @@ export type ReadRecord = (key: string) => Promise<Awaited<ReturnType<CacheBacken
  *
  * @param parsed The fetch call.
  * @param o The session's options.
+ * @param maxBodySize The largest request body read for a key (bytes): the largest the session
+ *   stores.
  * @returns The flow, or a promise of it when a body must be read or `keyFn` called.
+ * @throws {Unprepared} When a body could not be read for the key (the request to send instead).
  */
-export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | Promise<Flow> {
-  if (parsed.method !== "GET" && parsed.method !== "HEAD") return prepareWithBody(parsed, o);
+export function prepareFlow(
+  parsed: ParsedRequest,
+  o: ResolvedOptions,
+  maxBodySize = Infinity,
+): Flow | Promise<Flow> {
+  if (parsed.method !== "GET" && parsed.method !== "HEAD") return prepareWithBody(parsed, o, maxBodySize);
   const { url, headers, redirect } = parsed;
   const key = keyFor({ method: "GET", url, headers, redirect }, o);
   // A HEAD is answered from the GET's entry, else from its own (RFC 9110 §9.3.2).
@@ -52,9 +59,15 @@ export function prepareFlow(parsed: ParsedRequest, o: ResolvedOptions): Flow | P
 
 /**
  * Prepares a request that has a body: read from a clone for the key; a copy goes to the network,
- * so the caller's own `Request` stays unread (a `Request` built from another takes its body).
+ * so the caller's own `Request` stays unread (a `Request` built from another takes its body). A
+ * body larger than `maxBodySize` is not read on: the request goes past the cache as it comes (an
+ * upload of gigabytes would else be held in memory, twice, before any byte of it was sent).
  */
-async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promise<Flow> {
+async function prepareWithBody(
+  parsed: ParsedRequest,
+  o: ResolvedOptions,
+  maxBodySize: number,
+): Promise<Flow> {
   let built: Request;
   try {
     const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
@@ -72,13 +85,14 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
   // failure too: it holds the init's body, which a stream gives once.
   const sent = { ...parsed, input: built, init: nonStandardMembers(parsed.init), headers: built.headers };
   const { method, url, redirect } = parsed;
-  let body: Uint8Array;
+  let body: Uint8Array | undefined;
   try {
-    body = await bodyOf(built.clone(), built, signalOf(parsed));
+    body = await bodyOf(built.clone(), built, signalOf(parsed), maxBodySize);
   } catch (error) {
     // The caller's own body failed (or the caller gave up): no failure of the cache.
     throw new Unprepared(sent, error, false);
   }
+  if (body === undefined) throw new Unprepared(sent, undefined, false);
   try {
     return flowOf(sent, await keyFor({ method, url, headers: built.headers, body, redirect }, o), o);
   } catch (error) {
@@ -87,39 +101,47 @@ async function prepareWithBody(parsed: ParsedRequest, o: ResolvedOptions): Promi
 }
 
 /**
- * Reads a copy of a request's body for its key. A caller that aborts while its body is still
- * coming (a stream) is not kept waiting for it, and the body is cancelled, as fetch cancels it:
- * nothing will read it (read on, a stream without end would be buffered for the request kept).
+ * Reads a copy of a request's body for its key, up to `limit` bytes. A caller that aborts while
+ * its body is still coming (a stream) is not kept waiting for it, and the body is cancelled, as
+ * fetch cancels it: nothing will read it (read on, a stream without end would be buffered for the
+ * request kept).
  *
  * @param copy The copy to read.
  * @param request The request kept, to send: its body is cancelled too on an abort.
  * @param signal The caller's signal.
- * @returns The body's bytes.
+ * @param limit The most bytes read: past it, the copy is let go of (the request's body goes on).
+ * @returns The body's bytes, or `undefined` when it is larger than `limit`.
  */
 async function bodyOf(
   copy: Request,
   request: Request,
   signal: AbortSignal | null | undefined,
-): Promise<Uint8Array> {
-  if (!signal) return new Uint8Array(await copy.arrayBuffer());
-  signal.throwIfAborted();
+  limit: number,
+): Promise<Uint8Array | undefined> {
+  signal?.throwIfAborted();
   // (A request of a method that may have a body, sent without one: nothing to read.)
   if (copy.body === null) return new Uint8Array(0);
   const reader = copy.body.getReader();
   const onAbort = () => {
-    reader.cancel(signal.reason).catch(() => {});
-    request.body?.cancel(signal.reason).catch(() => {});
+    reader.cancel(signal!.reason).catch(() => {});
+    request.body?.cancel(signal!.reason).catch(() => {});
   };
-  signal.addEventListener("abort", onAbort, { once: true });
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const chunks: Uint8Array[] = [];
+    let size = 0;
     for (;;) {
       const { done, value } = await unlessAborted(reader.read(), signal);
       if (done) return joined(chunks);
+      size += value.byteLength;
+      if (size > limit) {
+        reader.cancel().catch(() => {});
+        return undefined;
+      }
       chunks.push(value);
     }
   } finally {
-    signal.removeEventListener("abort", onAbort);
+    signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -130,7 +152,7 @@ async function bodyOf(
 export class Unprepared {
   /** The request to send. */
   readonly request: ParsedRequest;
-  /** Why it could not be prepared. */
+  /** Why it could not be prepared: `undefined` for a body larger than the cache reads for a key. */
   readonly error: unknown;
   /** Whether the cache failed (`keyFn`), not the caller's body. */
   readonly cacheFailure: boolean;

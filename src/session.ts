@@ -85,6 +85,8 @@ export class CachedSession implements AsyncDisposable {
   #refreshes: Refreshes;
   /** The way to the origin, which hands back a redirect to follow here (shared with `#exchange`). */
   #origin: StepwiseFetch;
+  /** The largest body the session stores, and reads of a request's body for its key. */
+  #maxBodySize: number;
 
   /**
    * Creates a session.
@@ -106,7 +108,7 @@ export class CachedSession implements AsyncDisposable {
     this.#monitor = new Monitor(this.#o);
     this.#access = new CacheAccess(this.cache, this.#o, this.#monitor);
     const serve = this.#serve.bind(this);
-    const maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
+    const maxBodySize = this.#maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
     this.#origin = new StepwiseFetch(this.#o.fetch);
     this.#exchange = new Exchange(this.#o, this.#inflight, this.#access, this.#monitor, serve, {
       closing: this.#closing.signal,
@@ -195,10 +197,11 @@ export class CachedSession implements AsyncDisposable {
     }
     let flow: Flow;
     try {
-      const prepared = prepareFlow(parsed, this.#o);
+      const prepared = prepareFlow(parsed, this.#o, this.#maxBodySize);
       flow = prepared instanceof Promise ? await prepared : prepared;
     } catch (error) {
       // A request with a body is sent as prepared so far: its body may be a stream, given once.
+      // (One too large to read for its key, too: it is sent uncached.)
       const failed = error instanceof Unprepared ? error : undefined;
       const sent = failed?.request ?? parsed;
       if (failed === undefined || failed.cacheFailure) {
