@@ -17,6 +17,7 @@ import type { Monitor, Served } from "./monitor.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { ERROR_STATUSES, headerValue } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
+import type { Varied } from "./vary.ts";
 import { isFollowed, type StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
@@ -253,7 +254,6 @@ export class Exchange {
         return this.#wrap(flow, response, undefined, kept, member, at.key);
       }
       asked = await this.#access.invalidateFor(flow, response, asked);
-      const primary = stale?.viaAlias ? undefined : stale?.primary;
       // A redirect to a URL keyed as this one (`?utm_source=x` to the URL without it) is not stored:
       // it would answer the request it leads to. Nor does it say anything of what is stored there.
       let loops = redirectsToOwnKey(flow, response, o);
@@ -261,7 +261,7 @@ export class Exchange {
       // (A HEAD response is stored on its own only where no GET response answers the HEADs.)
       const plan = loops || (flow.method === "HEAD" && described?.method === "GET")
         ? undefined
-        : this.#plan(flow, primary, response, requestTime, responseTime);
+        : this.#plan(flow, stale?.primary, response, requestTime, responseTime);
       if (plan === undefined) {
         // A newer answer that may not be stored supersedes a stale stored one, which would else
         // go on being served stale (stale-while-revalidate, stale-if-error) after it. A fresh one
@@ -345,7 +345,7 @@ export class Exchange {
    */
   #plan(
     flow: Flow,
-    primary: CacheEntry | undefined,
+    primary: Varied | undefined,
     response: Response,
     requestTime: number,
     responseTime: number,

@@ -312,16 +312,18 @@ async function lookupUnder(
   }
   if (!record || !("entry" in record)) return undefined;
   const primary = record.entry;
+  // (Through an alias, the request's own primary slot is empty: what it leads to is another's.)
+  const own = viaAlias ? {} : { primary };
   let found: Hit;
   if (varyMatches(primary, flow.headers)) {
-    found = { key, entry: primary, viaAlias, primary, owned: record.owned };
+    found = { key, entry: primary, viaAlias, ...own, owned: record.owned };
   } else {
     const other = await variantBeside(flow, key, primary, o, read);
-    if (other === undefined) return { key, viaAlias, primary };
+    if (other === undefined) return { key, viaAlias, ...own };
     // Through an alias, the variant too must be what a redirect led here with: one stored for the
     // aliased URL's own response (before its redirect) is that URL's, not this one's.
     if (viaAlias && !await ledHere(flow, other.entry, slot, o)) return undefined;
-    found = { ...other, viaAlias, primary, beside: key };
+    found = { ...other, viaAlias, ...own, beside: key };
   }
   // What a redirect led to is served only while its alias holds: the alias is read for it alone.
   if (!viaAlias && found.entry.redirected && !await aliasHolds(flow, found.entry, key, o, read)) {

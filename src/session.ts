@@ -25,7 +25,7 @@ import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
 import { bypassesCache, type Found } from "./store_plan.ts";
-import { slotKey, varyMatches, varyValues } from "./vary.ts";
+import { primaryAfter, slotKey, varyMatches, varyValues } from "./vary.ts";
 import { variantKey } from "./cache_keys.ts";
 import type { CacheEntry } from "./record.ts";
 import {
@@ -272,8 +272,10 @@ export class CachedSession implements AsyncDisposable {
       let joined = await this.#inflight.join(flow.key, missed, options);
       if (joined?.kind === "unshared" && other !== undefined) {
         // Its response varies on headers this request sends otherwise: the requests that send what
-        // this one sends still share one origin request, led under the key of their variant.
+        // this one sends still share one origin request, led under the key of their variant. Theirs
+        // is stored by the one their leader stores: beside it where it takes the primary slot.
         const names = other.vary.map(([name]) => name);
+        found = { key: flow.key, viaAlias: false, ...found, primary: primaryAfter(found?.primary, other) };
         other = undefined;
         joined = await this.#inflight.join(
           variantKey(flow.key, varyValues(names, flow.headers, o)),
@@ -287,8 +289,8 @@ export class CachedSession implements AsyncDisposable {
         // slot holds, which a revalidation of it must not overwrite; or in the slot of the URL whose
         // redirect led here, which the leader revalidated through its alias (served as a hit
         // through the alias is: not marked as redirected, and under that slot's key).
-        const primary = found?.viaAlias ? undefined : found?.primary;
         const { entry, alias } = joined;
+        const primary = found?.primary;
         found = alias !== undefined
           ? { key: alias, entry, viaAlias: true }
           : { key: slotKey(flow.key, entry, primary, flow.headers), entry, viaAlias: false, primary };

@@ -21,7 +21,7 @@ import {
   varyNames,
 } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
-import { slotKey, varyGenerationOf, varyValues } from "./vary.ts";
+import { slotKey, type Varied, varyGenerationOf, varyValues } from "./vary.ts";
 
 /**
  * How long an entry that can be revalidated is kept after it expires, when nothing asks for
@@ -43,8 +43,11 @@ export interface Found {
   entry?: CacheEntry;
   /** Whether the entry was found through a redirect alias. */
   viaAlias: boolean;
-  /** The entry in the request's own primary slot, matching or not (decides where a variant goes). */
-  primary?: CacheEntry | undefined;
+  /**
+   * What the request's own primary slot holds, matching or not (decides where a variant goes):
+   * nothing when the request went through a redirect alias, which it follows from an empty slot.
+   */
+  primary?: Varied | undefined;
   /** For an entry found beside the primary slot (a Vary variant), that slot's key. */
   beside?: string | undefined;
   /**
@@ -89,7 +92,7 @@ export interface Plan {
  */
 export function planEntry(
   request: PlanRequest,
-  primary: CacheEntry | undefined,
+  primary: Varied | undefined,
   response: Response,
   requestTime: number,
   responseTime: number,

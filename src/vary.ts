@@ -18,6 +18,9 @@ import { digestText } from "./sha256.ts";
  */
 const CONCEALED = "\u0000";
 
+/** What places a response beside a stored one, or over it: its `Vary` names and values, and generation. */
+export type Varied = Pick<CacheEntry, "vary" | "varyGeneration">;
+
 /**
  * Where a response goes: the primary slot ({@linkcode isPrimary}) or its variant key beside it.
  *
@@ -30,7 +33,7 @@ const CONCEALED = "\u0000";
 export function slotKey(
   key: string,
   entry: Pick<CacheEntry, "vary">,
-  primary: CacheEntry | undefined,
+  primary: Varied | undefined,
   headers: Headers,
 ): string {
   return isPrimary(entry, primary, headers) ? key : variantKey(key, entry.vary);
@@ -54,10 +57,28 @@ export function slotKey(
  */
 function isPrimary(
   entry: Pick<CacheEntry, "vary">,
-  primary: CacheEntry | undefined,
+  primary: Varied | undefined,
   headers: Headers,
 ): boolean {
   return primary === undefined || !sameNames(primary.vary, entry.vary) || varyMatches(primary, headers);
+}
+
+/**
+ * What a primary slot that held `primary` holds once another request's response is stored: that
+ * response where it takes the slot ({@linkcode isPrimary}: the slot held nothing, or other names,
+ * or the variant that request selects), else what the slot held. A request that waited for that
+ * response and sends other values of its `Vary` headers places its own by it: beside it, of its
+ * generation, not over it (else the last of the two writes would take the slot from the other).
+ *
+ * @param primary What the slot held when the requests read it.
+ * @param stored The other request's response.
+ * @returns What the slot holds once that response is stored.
+ */
+export function primaryAfter(primary: Varied | undefined, stored: Varied): Varied {
+  return primary === undefined || !sameNames(primary.vary, stored.vary) ||
+      sameValues(primary.vary, stored.vary)
+    ? stored
+    : primary;
 }
 
 /**
@@ -74,7 +95,7 @@ function isPrimary(
  */
 export function varyGenerationOf(
   vary: readonly [string, string | null][],
-  primary: Pick<CacheEntry, "vary" | "varyGeneration"> | undefined,
+  primary: Varied | undefined,
 ): number {
   return primary !== undefined && sameNames(primary.vary, vary) ? primary.varyGeneration : Math.random();
 }
@@ -127,4 +148,10 @@ function sameNames(a: readonly [string, string | null][], b: readonly [string, s
   if (a.length !== b.length) return false;
   const names = new Set(b.map(([name]) => name));
   return a.every(([name]) => names.has(name));
+}
+
+/** Whether two `Vary` lists hold the same values of the same headers (as stored: secrets as digests). */
+function sameValues(a: readonly [string, string | null][], b: readonly [string, string | null][]): boolean {
+  const values = new Map(b);
+  return a.length === b.length && a.every(([name, value]) => values.has(name) && values.get(name) === value);
 }
