@@ -53,12 +53,13 @@ export function plainBytes(bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * The parts, one after the other, in bytes that fill their buffer: the part itself when there is
- * one that does.
+ * The parts, one after the other, in a plain `Uint8Array` that fills its buffer: the part itself
+ * when there is one that does (as a plain view of it when it is a subclass, such as a Node
+ * `Buffer` a custom fetch streams: `bytes()` gives a `Uint8Array`, as fetch's does).
  */
 export function joined(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
   const [part] = parts;
-  if (parts.length === 1 && fillsBuffer(part!)) return part;
+  if (parts.length === 1 && fillsBuffer(part!)) return plainBytes(part) as Uint8Array<ArrayBuffer>;
   return copyInto(unfilled(sizeOf(parts)), 0, parts);
 }
 
