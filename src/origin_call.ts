@@ -8,10 +8,55 @@
  * @module
  */
 
-import { AsyncLocalStorage } from "node:async_hooks";
+/** A store that code run with it reads, and what the code it started reads once it continues. */
+interface ContextStore<T> {
+  getStore(): T | undefined;
+  run<R>(store: T, callback: () => R): R;
+}
+
+/**
+ * Node's `AsyncLocalStorage` where the runtime has it (Deno, Node, Bun, Cloudflare Workers with
+ * Node compatibility, the Vercel Edge runtime), found at run time: a static import of
+ * `node:async_hooks` kept the whole library from loading where there is none (Cloudflare Workers
+ * without Node compatibility, Shopify Oxygen, a browser).
+ */
+function asyncLocalStorage(): (new <T>() => ContextStore<T>) | undefined {
+  type Module = { AsyncLocalStorage?: new <T>() => ContextStore<T> };
+  const process = (globalThis as { process?: { getBuiltinModule?(id: string): Module | undefined } }).process;
+  let hooks: Module | undefined;
+  try {
+    hooks = process?.getBuiltinModule?.("node:async_hooks");
+  } catch {
+    // A bundler's stand-in for `process` may have the method only to throw: as if it had none.
+  }
+  return hooks?.AsyncLocalStorage ?? (globalThis as Module).AsyncLocalStorage;
+}
+
+/**
+ * Without `AsyncLocalStorage`, a store that only the code run synchronously with it reads: a
+ * `fetch` option that calls `globalThis.fetch` at once still reaches the fetch that was global,
+ * one that calls it after an `await` reaches the cache.
+ */
+class SynchronousStore<T> implements ContextStore<T> {
+  #store: T | undefined;
+
+  getStore(): T | undefined {
+    return this.#store;
+  }
+
+  run<R>(store: T, callback: () => R): R {
+    const outer = this.#store;
+    this.#store = store;
+    try {
+      return callback();
+    } finally {
+      this.#store = outer;
+    }
+  }
+}
 
 /** The sessions whose origin requests the code running now is part of, the outermost first. */
-const CALLING = new AsyncLocalStorage<readonly Frame[]>();
+const CALLING: ContextStore<readonly Frame[]> = new (asyncLocalStorage() ?? SynchronousStore)();
 
 /**
  * The sessions {@linkcode askedByOrigin} is asked about: those behind a cached fetch

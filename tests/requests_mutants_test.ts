@@ -453,7 +453,7 @@ Deno.test("options: allowedMethods are upper-cased: post allows POST", async () 
   await s.session.close();
 });
 
-// src/origin_call.ts:86 (any session's origin request counting as the one asked about): a cached
+// src/origin_call.ts, askedByOrigin (any session's origin request counting as the one asked about): a cached
 // fetch called by another session's origin request (its fetch option) is not that session's own
 // origin request, and goes through its own session, not the fetch that was global.
 Deno.test("a cached fetch that is another session's fetch option answers through its own session", async () => {
