@@ -111,8 +111,9 @@ export function parseRequest(
   let forwarded: RequestInit | undefined = init;
   let mode: unknown = "default";
   let expireAfter: ExpireAfter | undefined;
-  const isRequest = input instanceof Request;
-  if (isRequest && input.cache) mode = input.cache;
+  const request = input instanceof Request ? asFetchReads(input) : undefined;
+  const isRequest = request !== undefined;
+  if (isRequest && request.cache) mode = request.cache;
   if (init !== undefined && ("cache" in init || "expireAfter" in init)) {
     const { cache, expireAfter: value, ...rest } = init;
     forwarded = rest;
@@ -127,7 +128,7 @@ export function parseRequest(
   let url: URL;
   try {
     url = isRequest
-      ? new URL(input.url)
+      ? new URL(request.url)
       : input instanceof URL
       ? new URL(input.href)
       : absolute(String(input));
@@ -135,15 +136,15 @@ export function parseRequest(
     return undefined;
   }
   // (A method that is no string is converted as fetch converts it: `1` is the method "1".)
-  const given: unknown = forwarded?.method ?? (isRequest ? input.method : "GET");
+  const given: unknown = forwarded?.method ?? (isRequest ? request.method : "GET");
   const method = normalizeMethod(typeof given === "string" ? given : `${given as string}`);
   const headers = forwarded?.headers !== undefined
     ? new Headers(forwarded.headers)
     : isRequest
-    ? new Headers(input.headers)
+    ? new Headers(request.headers)
     : EMPTY_HEADERS;
-  const redirect = forwarded?.redirect ?? (isRequest ? input.redirect : "follow");
-  if (forwarded !== undefined) checkInit(url, method, forwarded, isRequest ? input : undefined);
+  const redirect = forwarded?.redirect ?? (isRequest ? request.redirect : "follow");
+  if (forwarded !== undefined) checkInit(url, method, forwarded, request);
   let cacheMode = mode as CacheMode;
   const has = (name: string) => headers.has(name);
   // RFC 9111 §4.3.2: a cache that would use a stored response "SHOULD evaluate" If-None-Match and
@@ -170,8 +171,48 @@ export function parseRequest(
     mode: cacheMode,
     expireAfter,
     conditional,
-    integrity: forwarded?.integrity ?? (isRequest ? input.integrity : "") ?? "",
+    integrity: forwarded?.integrity ?? (isRequest ? request.integrity : "") ?? "",
   };
+}
+
+/**
+ * Whether fetch reads a `Request` through its getters, those a subclass overrides too (Bun), rather
+ * than what the request holds (Deno, Node, as the Fetch standard reads it): the `Request`
+ * constructor, which fetch calls, tells.
+ */
+const READS_GETTERS: boolean = (() => {
+  class Probe extends Request {
+    override get url(): string {
+      return "http://127.0.0.1/getter";
+    }
+  }
+  return new Request(new Probe("http://127.0.0.1/")).url !== "http://127.0.0.1/";
+})();
+
+/** The members of a `Request` the cache reads, by the getters that read what the request holds. */
+const HELD_MEMBERS: PropertyDescriptorMap = Object.fromEntries(
+  (["url", "method", "headers", "redirect", "cache", "integrity", "signal", "body"] as const).map((name) => {
+    const get = Object.getOwnPropertyDescriptor(Request.prototype, name)!.get!;
+    return [name, {
+      get(this: { request: Request }) {
+        return get.call(this.request);
+      },
+    }];
+  }),
+);
+
+/**
+ * A `Request` as fetch reads it: the request itself, or where fetch reads what it holds, a view of
+ * that for an instance of a subclass whose getters may say otherwise (a framework's request class
+ * with its own `url`), which fetch sends as it holds it. Read through its getters, the cache would
+ * key (and serve) another URL's, method's or header fields' response than the one fetch got.
+ *
+ * @param request The request.
+ * @returns It, or a view of what it holds.
+ */
+function asFetchReads(request: Request): Request {
+  if (READS_GETTERS || Object.getPrototypeOf(request) === Request.prototype) return request;
+  return Object.create({ request }, HELD_MEMBERS) as Request;
 }
 
 /**
@@ -304,7 +345,7 @@ export function normalizeMethod(method: string): string {
  */
 export function signalOf(request: Pick<ParsedRequest, "input" | "init">): AbortSignal | null | undefined {
   if (request.init?.signal !== undefined) return request.init.signal;
-  return request.input instanceof Request ? request.input.signal : undefined;
+  return request.input instanceof Request ? asFetchReads(request.input).signal : undefined;
 }
 
 /**
