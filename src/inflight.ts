@@ -56,7 +56,8 @@ export interface Lead {
   readonly signal: AbortSignal | undefined;
   /**
    * Hands an outcome to every request waiting now or arriving before `release`; only the first
-   * call counts.
+   * call counts. An entry whose fields were not announced is announced first
+   * ({@linkcode Lead.announce}): the waiters it does not answer receive {@linkcode UNSHARED}.
    *
    * @param outcome The outcome.
    */
@@ -187,6 +188,16 @@ export class Inflight {
   }
 
   /**
+   * The lead held for a key, as the requests that join it see it.
+   *
+   * @param key The cache key.
+   * @returns The lead, or `undefined` when no request leads for the key.
+   */
+  held(key: string): Shared | undefined {
+    return this.#leads.get(key);
+  }
+
+  /**
    * Takes the lead for a key, unless another request holds it.
    *
    * @param key The cache key.
@@ -238,8 +249,21 @@ export class Inflight {
     abandon();
     /** Stops the timer of `unshareAfter`, once there is one. */
     let patient: (() => void) | undefined;
+    const announce = (announced: Fields) => {
+      fields = announced;
+      for (const chooser of choosing) {
+        if (chooser.accepts(announced)) continue;
+        choosing.delete(chooser);
+        waiting--;
+        chooser.leave();
+      }
+      abandon();
+    };
     const settle = (outcome: Outcome) => {
       if (settled) return;
+      // An entry that comes with no announcement (a 304's freshened one) turns away the waiters
+      // it does not answer all the same: they receive UNSHARED, as from its fields.
+      if (outcome.kind === "entry" && fields === undefined) announce(outcome.entry);
       settled = true;
       patient?.();
       resolve(outcome);
@@ -267,16 +291,7 @@ export class Inflight {
       unshareAfter: (ms) => {
         if (!settled) patient = after(ms, () => settle(UNSHARED));
       },
-      announce: (announced) => {
-        fields = announced;
-        for (const chooser of choosing) {
-          if (chooser.accepts(announced)) continue;
-          choosing.delete(chooser);
-          waiting--;
-          chooser.leave();
-        }
-        abandon();
-      },
+      announce,
     };
   }
 

@@ -134,10 +134,15 @@ function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): st
  * come, or hold up those that want all of it while it brings less.
  *
  * @param flow The request.
- * @returns `true` unless it is a `HEAD`, has a `Range` or is conditional.
+ * @returns `true` unless it is a `HEAD`, or has a `Range`, an `If-None-Match` or an
+ *   `If-Modified-Since`.
  */
 export function wantsWhole(flow: Flow): boolean {
-  return flow.method !== "HEAD" && !flow.conditional && !flow.headers.has("range");
+  // (By the fields, not `conditional`: in a mode other than "default", the request still sends
+  // them to the origin, which may answer a `304` that no other request can use.)
+  const { headers } = flow;
+  return flow.method !== "HEAD" && !headers.has("range") && !headers.has("if-none-match") &&
+    !headers.has("if-modified-since");
 }
 
 /**

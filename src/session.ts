@@ -25,7 +25,7 @@ import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
 import type { CacheStats } from "./stats.ts";
 import { bypassesCache, type Found } from "./store_plan.ts";
-import { primaryAfter, slotKey, varyMatches, varyValues } from "./vary.ts";
+import { primaryAfter, slotKey, type Varied, varyMatches, varyValues } from "./vary.ts";
 import { variantKey } from "./cache_keys.ts";
 import type { CacheEntry } from "./record.ts";
 import {
@@ -49,6 +49,14 @@ import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts"
  */
 function takesStoredOnly(request: ParsedRequest): boolean {
   return request.mode === "only-if-cached" || requestDirectives(request.headers).onlyIfCached !== undefined;
+}
+
+/**
+ * The key under which the requests that send these values of the headers `varied` varies on lead
+ * ({@linkcode Inflight}), once they stopped waiting on a request of another variant.
+ */
+function variantLeadKey(flow: Flow, varied: Varied, o: ResolvedOptions): string {
+  return variantKey(flow.key, varyValues(varied.vary.map(([name]) => name), flow.headers, o));
 }
 
 /** Largest body the session collects for storage when the backend sets no bound: 64 MiB. */
@@ -268,20 +276,21 @@ export class CachedSession implements AsyncDisposable {
         },
       };
       // The same request is at the origin already (a miss or a revalidation): share its result.
+      // With none under the URL's key, the requests of this request's variant may be at the
+      // origin under their variant's key (below), once another variant's request has ended.
       const waited = o.now();
-      let joined = await this.#inflight.join(flow.key, missed, options);
+      const variant = found?.primary?.vary.length
+        ? this.#inflight.held(variantLeadKey(flow, found.primary, o))
+        : undefined;
+      let joined = await this.#inflight.join(flow.key, missed ?? variant, options);
       if (joined?.kind === "unshared" && other !== undefined) {
         // Its response varies on headers this request sends otherwise: the requests that send what
         // this one sends still share one origin request, led under the key of their variant. Theirs
         // is stored by the one their leader stores: beside it where it takes the primary slot.
-        const names = other.vary.map(([name]) => name);
         found = { key: flow.key, viaAlias: false, ...found, primary: primaryAfter(found?.primary, other) };
+        const key = variantLeadKey(flow, other, o);
         other = undefined;
-        joined = await this.#inflight.join(
-          variantKey(flow.key, varyValues(names, flow.headers, o)),
-          undefined,
-          options,
-        );
+        joined = await this.#inflight.join(key, undefined, options);
       }
       if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
         collapsed = forwardReason(flow.mode, found, o.now());
@@ -306,7 +315,12 @@ export class CachedSession implements AsyncDisposable {
       } else if (joined?.kind === "error" || joined?.kind === "error-status") {
         // The origin failed for the request this one waited on: serve stale, or fail alike (after
         // an error status, ask the origin itself). A request for what is stored alone gets its 504.
-        if (found?.entry !== undefined && mayServeOnErrorFor(flow, found.entry, o.now(), o)) {
+        // (Not what a delete removed since the look-up read it: the leader no longer had it either.)
+        const stale = found?.entry;
+        if (
+          stale !== undefined && mayServeOnErrorFor(flow, stale, o.now(), o) &&
+          !this.#access.invalidatedSince(flow, stale, read)
+        ) {
           // (Why it went to the origin, as for the request it waited on: a fresh entry that this
           // request would not take, its max-age=0 say, was not stale.)
           const fwd = forwardReason(flow.mode, found, o.now());
