@@ -177,11 +177,17 @@ export class CacheBackend implements AsyncDisposable {
    *   unchanged one.
    *   `owned` is `true` when the entry's body lies in a buffer that this read alone holds (a
    *   storage that copies values): it may be handed over (transferred) instead of copied.
+   * @param retry Whether a read of a key whose delete failed tries the delete again (it is a miss
+   *   either way): not while the session's writes rest after failures, which would fail it too,
+   *   or hold the read up for the storage's timeout.
    * @throws {BackendError} When the storage fails or the record is corrupt; a corrupt record is
    *   deleted first, so the next read is a clean miss.
    */
-  read(key: string): Promise<{ entry: CacheEntry; owned?: boolean } | { targets: string[] } | undefined> {
-    if (this.#superseded.size > 0 && this.#superseded.has(key)) return this.#retire(key);
+  read(
+    key: string,
+    retry = true,
+  ): Promise<{ entry: CacheEntry; owned?: boolean } | { targets: string[] } | undefined> {
+    if (this.#superseded.size > 0 && this.#superseded.has(key)) return this.#retire(key, retry);
     let bytes: Promise<Uint8Array | undefined>;
     try {
       bytes = Promise.resolve(this.storage.get(key));
@@ -319,13 +325,14 @@ export class CacheBackend implements AsyncDisposable {
   }
 
   /**
-   * A read of a superseded key: a miss, that tries the delete again. The key is read first, so
-   * that a storage that is down fails this read as it fails any other (the session's breaker
-   * counts it, and its look-up stops), instead of passing for a miss from a storage that answers.
+   * A read of a superseded key: a miss, that tries the delete again (when `retry`). The key is read
+   * first, so that a storage that is down fails this read as it fails any other (the session's
+   * breaker counts it, and its look-up stops), instead of passing for a miss from a storage that
+   * answers.
    */
-  async #retire(key: string): Promise<undefined> {
+  async #retire(key: string, retry: boolean): Promise<undefined> {
     const bytes = await this.#call("read", () => this.storage.get(key));
-    if (bytes === undefined || await this.#deleteQuietly(key)) this.#superseded.delete(key);
+    if (bytes === undefined || (retry && await this.#deleteQuietly(key))) this.#superseded.delete(key);
     return undefined;
   }
 

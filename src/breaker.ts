@@ -92,14 +92,20 @@ export class Breaker {
    * A call failed.
    *
    * @param call How it was made ({@linkcode ask}).
+   * @returns Whether the failure counts: `false` for a call made before the rest began that
+   *   failed during it (one of the requests under way when the backend failed), which tells
+   *   nothing that the failures that began the rest did not.
    */
-  failed(call: Call): void {
+  failed(call: Call): boolean {
     if (call === "probe") this.#probeAt = undefined;
     if (call === "probe" && this.#rest > 0) {
       this.#restFor(Math.min(this.#rest * 2, LONGEST_REST));
-    } else if (this.#rest === 0 && ++this.#failures >= FAILURES_IN_A_ROW) {
+    } else if (this.#rest > 0) {
+      return false;
+    } else if (++this.#failures >= FAILURES_IN_A_ROW) {
       this.#restFor(FIRST_REST);
     }
+    return true;
   }
 
   /**

@@ -104,13 +104,16 @@ export class CacheAccess {
 
   #read(flow: Flow, key: string, call: Call): Promise<Read | null> {
     // Not async: a hit waits for one promise here, not for an async frame around it as well.
-    const read = this.#cache.read(key).then(this.#readPassed, (error) => {
+    // (While writes rest, a delete that failed is not tried again: it would fail, or hang, too.)
+    const read = this.#cache.read(key, this.#writes.working).then(this.#readPassed, (error) => {
       // A corrupt record was read from a backend that works.
       if (isBackendError(error) && CorruptRecordError.is(error.cause)) {
         this.#reads.passed();
         this.#monitor.evicted(flow.label, "corrupt", key);
-      } else {
-        this.#reads.failed(call);
+      } else if (!this.#reads.failed(call)) {
+        // (Made before reads began to rest, it failed in the outage that the failures before it
+        // reported: a burst of requests under way reports it once, not once per request.)
+        return null;
       }
       this.report(error, "read", flow);
       return null;
@@ -120,7 +123,9 @@ export class CacheAccess {
 
   /**
    * A record that a failed delete should have removed (an invalidation while the storage was out
-   * of reach) is a miss, and is deleted again ({@linkcode Invalidations.undone}).
+   * of reach) is a miss, and is deleted again ({@linkcode Invalidations.undone}), unless writes
+   * rest after failures: the storage would fail that delete too, or hold the request up until its
+   * timeout, and report it, on every request for the URL.
    */
   async #unlessUndone(flow: Flow, key: string, found: Read | null): Promise<Read | null> {
     if (!found) return found;
@@ -128,6 +133,7 @@ export class CacheAccess {
     const led = "entry" in found && found.entry.redirected ? found.entry.url : undefined;
     const undone = this.#invalidations.undoneOf(key, led);
     if (undone === undefined) return found;
+    if (!this.#writes.working) return undefined;
     await deleteEntries(this.#cache, { urls: [undone.url] }, {}, undone.methods)
       .catch((error) => this.report(error, "delete", flow));
     return undefined;
@@ -231,8 +237,7 @@ export class CacheAccess {
         this.#monitor.evicted(flow.label, "unstorable", found.key);
       }
     } catch (error) {
-      this.#writes.failed(call);
-      this.report(error, "write", flow);
+      if (this.#writes.failed(call)) this.report(error, "write", flow);
     }
     if (!made) this.#writes.dropped(call);
   }
