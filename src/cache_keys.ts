@@ -158,6 +158,9 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
   // marked as such: a raw body of those very bytes never shares its key (one that is not what its
   // type says, `{"a":1,"a":2}` as JSON, is keyed raw).
   if (type !== "") parts = `${parts ?? ""}@type ${type}\n`;
+  // A multipart body keyed raw keeps its boundary: an origin finds other parts in the same bytes
+  // by another one (a lenient parser reads a body that is not laid out as strictly as ours wants).
+  if (type === MULTIPART && body.mark === undefined) parts = `${parts}@content-type ${contentType}\n`;
   if (body.mark !== undefined) parts = `${parts ?? ""}${body.mark}`;
   const head = encoder.encode(`${(parts ?? "").slice(0, -1)}\n\n`);
   const canonical = new Uint8Array(head.length + body.bytes.length);
@@ -171,6 +174,8 @@ export function cacheKey(request: KeyRequest, options: KeyOptions): string {
  * is the redirect mode's).
  */
 const SHARED_MARK = "@shared\n";
+/** The media type of a multipart form, keyed without its boundary when laid out as it says. */
+const MULTIPART = "multipart/form-data";
 /** The line that marks a body keyed as a multipart form, in its framing ({@linkcode canonicalMultipart}). */
 const MULTIPART_MARK = "@multipart\n";
 /** The line that marks a body keyed as canonical JSON ({@linkcode canonicalJson}). */
@@ -433,7 +438,7 @@ function normalizeBody(
     } else if (type === "application/x-www-form-urlencoded") {
       const parameters = keptParameters(strictUtf8.decode(body), ignored).sort(byName);
       return { bytes: encoder.encode(writtenQuery(parameters)), mark: FORM_MARK };
-    } else if (type === "multipart/form-data") {
+    } else if (type === MULTIPART) {
       const canonical = canonicalMultipart(body, contentType!, ignored);
       if (canonical !== undefined) return { bytes: canonical, mark: MULTIPART_MARK };
     }
@@ -452,11 +457,28 @@ const bytewise = new TextDecoder("latin1");
 /** The `boundary` parameter of a `multipart/form-data` type, quoted or not (RFC 2046 §5.1.1). */
 const BOUNDARY = /;\s*boundary\s*=\s*(?:"([^"]+)"|([^\s;]+))/i;
 
+/** A part's `Content-Disposition` lines: their parameters. */
+const DISPOSITION = /\r\ncontent-disposition:([^\r\n]*)/gi;
+
 /**
- * The field name in a part's `Content-Disposition` line (`filename` is another parameter, and a
- * `name` in another field, such as `Content-Type: application/pdf; name="…"`, names no field).
+ * A `name` parameter (or `name*`) of a `Content-Disposition` line, and its value when quoted
+ * (`filename` is another parameter, and a `name` in another field, such as
+ * `Content-Type: application/pdf; name="…"`, names no field).
  */
-const FIELD_NAME = /\r\ncontent-disposition:[^\r\n]*?;\s*name\s*=\s*"([^"]*)"/i;
+const NAME_PARAMETER = /;\s*name\*?\s*=\s*(?:"([^"]*)")?/gi;
+
+/**
+ * The field a part's head names, to match `ignoredParameters`: `undefined` when it names none, or
+ * more than one (`name="api_key"; name="q"`, which the parsers of fetch's runtimes read as `q`, the
+ * last: such a part stays in the key).
+ */
+function fieldName(head: string): string | undefined {
+  const names: (string | undefined)[] = [];
+  for (const [, parameters] of head.matchAll(DISPOSITION)) {
+    for (const [, name] of parameters!.matchAll(NAME_PARAMETER)) names.push(name);
+  }
+  return names.length === 1 ? names[0] : undefined;
+}
 
 /**
  * A multipart form without its boundary, which `fetch` draws at random for each `FormData`: its
@@ -495,7 +517,7 @@ function canonicalMultipart(
       const headEnd = section.indexOf("\r\n\r\n");
       if (!section.startsWith("\r\n") || headEnd === -1) return undefined;
       // The name as written, in UTF-8 (as FormData writes it), to match ignoredParameters.
-      const name = FIELD_NAME.exec(utf8.decode(body.subarray(at, at + headEnd)))?.[1];
+      const name = fieldName(utf8.decode(body.subarray(at, at + headEnd)));
       if (name !== undefined && ignored.has(name)) continue;
     }
     add(section.length, body.subarray(at, at + section.length));

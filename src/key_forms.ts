@@ -43,7 +43,8 @@ export function addKeyForms(
   }
   const { ignoredParameters, allowedMethods } = session;
   if (ignoredParameters.size > 0) {
-    forms.ignored.set([...ignoredParameters].sort().join("&"), ignoredParameters);
+    // Each name whole: names may hold any character (`a&b`, which `a%26b=` names, is not `a` and `b`).
+    forms.ignored.set(JSON.stringify([...ignoredParameters].sort()), ignoredParameters);
   }
   for (const method of allowedMethods) forms.methods.add(method);
 }

@@ -325,11 +325,26 @@ async function lookupUnder(
     if (viaAlias && !await ledHere(flow, other.entry, slot, o)) return undefined;
     found = { ...other, viaAlias, ...own, beside: key };
   }
+  // A keyFn that leaves the method out gives a HEAD or a POST the key of the GET: what they stored
+  // there answers no GET (a HEAD's response has no body), as the GET's answers no POST.
+  if (!answersMethod(found.entry, flow.method)) return { key, viaAlias, ...own };
   // What a redirect led to is served only while its alias holds: the alias is read for it alone.
   if (!viaAlias && found.entry.redirected && !await aliasHolds(flow, found.entry, key, o, read)) {
     return undefined;
   }
   return found;
+}
+
+/**
+ * Whether a stored entry answers a request of this method: one of the same method, or a `GET`'s
+ * answering a `HEAD` (RFC 9110 §9.3.2). Default keys hold the method; a `keyFn`'s may not.
+ *
+ * @param entry The stored entry.
+ * @param method The request's method.
+ * @returns Whether the entry may answer the request.
+ */
+export function answersMethod(entry: Pick<CacheEntry, "method">, method: string): boolean {
+  return entry.method === method || (method === "HEAD" && entry.method === "GET");
 }
 
 /**

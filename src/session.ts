@@ -37,7 +37,14 @@ import {
   onlyIfCached,
   wantsWhole,
 } from "./serve.ts";
-import { lookup, mayServeOnErrorFor, prepareFlow, Unprepared, usabilityFor } from "./lookup.ts";
+import {
+  answersMethod,
+  lookup,
+  mayServeOnErrorFor,
+  prepareFlow,
+  Unprepared,
+  usabilityFor,
+} from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { askOrigin } from "./origin_call.ts";
@@ -292,7 +299,11 @@ export class CachedSession implements AsyncDisposable {
         other = undefined;
         joined = await this.#inflight.join(key, undefined, options);
       }
-      if (joined?.kind === "entry" && varyMatches(joined.entry, flow.headers)) {
+      // (A request that a keyFn gave another method's key waited for that method's answer: not its own.)
+      if (
+        joined?.kind === "entry" && varyMatches(joined.entry, flow.headers) &&
+        answersMethod(joined.entry, flow.method)
+      ) {
         collapsed = forwardReason(flow.mode, found, o.now());
         // The entry stands where the leader stored it: beside another variant that the primary
         // slot holds, which a revalidation of it must not overwrite; or in the slot of the URL whose
