@@ -403,14 +403,20 @@ export class CachedResponse extends Response {
    */
   // (Bun types `Response.blob()` with its own `Blob`: the platform's signature keeps this a Response.)
   override async blob(): ReturnType<Response["blob"]> {
+    this.#bytes = undefined; // (read whole: no clone is made any more)
     const blob = await super.blob();
     const type = this.headers.get("content-type");
     if (blob.type !== "" || type === null) return blob;
     return await new Response(blob, { headers: { "content-type": type } }).blob();
   }
 
-  /** The whole body, when nobody has started to read it and it can be taken unread. */
+  /**
+   * The whole body, when nobody has started to read it and it can be taken unread. Called as the
+   * body is read whole: no clone is made from then on, and a response kept after its body was read
+   * no longer keeps the bytes it was built from (a view into a whole stored record).
+   */
   #takeUnread(): ReturnType<typeof takeUnread> {
+    this.#bytes = undefined;
     const stream = this.#stream;
     if (stream === undefined || stream.locked || this.bodyUsed) return undefined;
     return takeUnread(stream);

@@ -267,6 +267,10 @@ function oneChunk(
       if (bytes.length > 0) controller.enqueue(copy ? bytes.slice() : bytes);
       closeStream(controller);
     },
+    // (Nor is it offered whole once cancelled: the offer, kept as long as the stream, held the bytes.)
+    cancel() {
+      UNREAD.delete(stream);
+    },
   });
   UNREAD.set(stream, unread);
   return stream;
