@@ -59,7 +59,7 @@ export function partialContent(
   headers: Headers,
   body: Uint8Array,
   range: string,
-): { status: 206 | 416; headers: Headers; body: Uint8Array | null } | undefined {
+): { status: 206 | 416; headers: Headers; body: Uint8Array } | undefined {
   const selected = parseRange(range, body.length);
   if (selected === undefined) return undefined;
   // The digests of the message content are of the whole body, not of a part (RFC 9530 §2).
@@ -70,7 +70,8 @@ export function partialContent(
   if (selected === "unsatisfiable") {
     headers.set("content-range", `bytes */${body.length}`);
     headers.delete("content-length");
-    return { status: 416, headers, body: null };
+    // Empty, not absent: a 416 is no null body status, and fetch gives it a body to read.
+    return { status: 416, headers, body: new Uint8Array(0) };
   }
   const part = body.subarray(selected.start, selected.end + 1);
   headers.set("content-range", `bytes ${selected.start}-${selected.end}/${body.length}`);

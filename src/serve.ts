@@ -15,7 +15,7 @@ import { utf8Location } from "./redirects.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
-import { expiresAtOf, type Found, namesIgnored } from "./store_plan.ts";
+import { asReached, expiresAtOf, type Found, namesIgnored } from "./store_plan.ts";
 import { varyGenerationOf, varyValues } from "./vary.ts";
 import { ifRangeHolds, isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
 
@@ -94,7 +94,7 @@ export function fromStored(
       !hasContentCoding(headerValue(entry.headers, "content-encoding"))
     ? partialContent(headers, entry.body, range)
     : undefined;
-  const body = flow.method === "HEAD" || partial?.body === null ? null : partial?.body ?? entry.body;
+  const body = flow.method === "HEAD" ? null : partial?.body ?? entry.body;
   // (The key the entry is stored under: a Vary variant's own, a HEAD's own, the slot an alias led
   // to; what `cache.get()` and `cache.delete()` take to reach this very response.)
   const response = CachedResponse.fromEntry(entry, {
@@ -237,7 +237,10 @@ export function freshen(
   const storable = names !== "*" && !namesIgnored(fresh.headers, o.ignoredParameters) &&
     (!o.cacheControl || isStorable(flow.policy, entry.status, fresh.headers, cc, o.shared));
   return {
-    entry: { ...refreshed, expiresAt: expiresAtOf(flow, fresh, refreshed, o, cc) ?? responseTime },
+    entry: {
+      ...refreshed,
+      expiresAt: expiresAtOf(asReached(flow, entry), fresh, refreshed, o, cc) ?? responseTime,
+    },
     storable,
   };
 }

@@ -141,7 +141,7 @@ export function planEntry(
     responseTime,
     createdAt: responseTime,
   };
-  const expiresAt = expiresAtOf(request, response, base, o, cc);
+  const expiresAt = expiresAtOf(asReached(request, base), response, base, o, cc);
   if (expiresAt === undefined) return undefined;
   const entry = { ...base, expiresAt };
   const deleteAt = planDeleteAt(entry, o, cc);
@@ -185,6 +185,27 @@ export function bypassesCache(
   if (!o.urlExpiration.refuses && o.expireAfter !== DO_NOT_CACHE) return false;
   return (o.urlExpiration(request.url) ?? o.expireAfter) === DO_NOT_CACHE;
 }
+
+/**
+ * The request as the expiration options see a response: one that `fetch` reached through
+ * redirects is that of the URL it reached (as stored), whose `urlsExpireAfter` pattern decides, a
+ * `DO_NOT_CACHE` one keeping it out, as when the session follows the redirects one step at a time.
+ *
+ * @param request The request.
+ * @param response Whether the response was reached through redirects, and its stored URL.
+ * @returns The request, with the URL the response came from.
+ */
+export function asReached(
+  request: ConfiguredBy,
+  response: Pick<CacheEntry, "redirected" | "url">,
+): ConfiguredBy {
+  // (A record of another writer may hold a URL that does not parse: the request's own decides.)
+  const url = response.redirected ? URL.parse(response.url) : null;
+  return url === null ? request : { expireAfter: request.expireAfter, method: request.method, url };
+}
+
+/** What of a request the expiration options read. */
+type ConfiguredBy = Pick<PlanRequest, "expireAfter" | "url" | "method">;
 
 /** Methods whose responses may be stored only with explicit freshness, or a configured one. */
 const EXPLICIT_ONLY_METHODS: ReadonlySet<string> = new Set(["DELETE", "PATCH", "POST", "PUT"]);
