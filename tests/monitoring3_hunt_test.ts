@@ -80,7 +80,8 @@ Deno.test("stats, events and Cache-Status: a request with its own If-None-Match,
     onEvent: (event) => events.push(event),
   });
   const told: string[] = [];
-  const ask = async (etag?: string) => {
+  /** `storeMayLag`: a write whose store event may come before or after the body is read. */
+  const ask = async (etag?: string, storeMayLag = false) => {
     const before = outcomes(session.stats());
     events.length = 0;
     const response = await session.fetch(A, etag === undefined ? {} : { headers: { "if-none-match": etag } });
@@ -88,7 +89,7 @@ Deno.test("stats, events and Cache-Status: a request with its own If-None-Match,
     const after = outcomes(session.stats()) as Record<string, number>;
     const counted = Object.entries(before).filter(([name, value]) => after[name] !== value)
       .map(([name, value]) => `${name}+${after[name]! - value}`);
-    const kinds = events.map((event) =>
+    const kinds = events.filter((event) => !storeMayLag || event.type !== "store").map((event) =>
       event.type === "hit"
         ? `hit${event.stale ? " stale" : ""} ${event.bytes}`
         : event.type === "miss"
@@ -102,8 +103,8 @@ Deno.test("stats, events and Cache-Status: a request with its own If-None-Match,
   await ask('"v1"'); // fresh, and the copy the request names: the cache answers
   await ask('"v0"'); // fresh, another copy: the origin answers (its 200 stored)
   clock.tick(20);
-  await ask('"v1"'); // stale, and the copy the request names: revalidated, the origin's 304 freshens it
-  await settle(); // (its write's store event)
+  await ask('"v1"', true); // stale, and the copy the request names: revalidated, the origin's 304 freshens it
+  await settle(); // (its write's store event, should it come after the body was read)
   await ask('"v0"'); // fresh again, another copy: the origin answers
   clock.tick(20);
   down = true;
