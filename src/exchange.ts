@@ -22,7 +22,7 @@ import { isFollowed, type StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
-import { type Found, type Plan, planEntry } from "./store_plan.ts";
+import { type Found, type Plan, planEntry, reachedWhereStored } from "./store_plan.ts";
 import { answersPrecondition, conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
 
 /** The caller's own validators, never sent beside the stored response's (Exchange.#exchange). */
@@ -205,7 +205,10 @@ export class Exchange {
           return this.#serve(flow, stale as Hit, "stale-if-error", { fwd, status: response.status });
         }
         if (response.status !== 304 || asking.length === 0) break;
-        if (validatorsMatch(cached!, response.headers)) {
+        // (A 304 from where a `fetch` that follows redirects now leads validates nothing stored here.)
+        if (
+          validatorsMatch(cached!, response.headers) && reachedWhereStored(cached!, flow.url, response, o)
+        ) {
           const freshened = freshen(o, flow, cached!, response, requestTime, responseTime);
           const { entry, storable } = freshened;
           // (A 304 that says the response may no longer be stored, `no-store` say, deletes it.)
@@ -241,7 +244,9 @@ export class Exchange {
       if (flow.method === "HEAD" && described !== undefined && response.status === 200) {
         // RFC 9111 §4.3.5: a HEAD response freshens the stored GET response it describes; one
         // that describes another representation makes the stored one unusable.
-        const freshened = headDescribes(described, response.headers)
+        // (One from where a `fetch` that follows redirects now leads shows the stored one outdated.)
+        const freshened = headDescribes(described, response.headers) &&
+            reachedWhereStored(described, flow.url, response, o)
           ? freshen(o, flow, described, response, requestTime, responseTime)
           : undefined;
         // (The freshened entry is stored, as after a 304: `Cache-Status` and `expiresAt` say so.)

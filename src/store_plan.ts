@@ -130,7 +130,7 @@ export function planEntry(
   const vary = varyValues(names, request.headers, o);
   const base = {
     method: request.method,
-    url: redactUrl(responseUrl(request.url, response), o.ignoredParameters),
+    url: storedUrl(request.url, response, o),
     redirected: response.redirected,
     status,
     statusText: response.statusText,
@@ -417,6 +417,34 @@ function filterView(requested: URL, response: Response): Response {
     url: { value: responseUrl(requested, response) },
     redirected: { value: redirected },
   });
+}
+
+/** The URL an entry stored for a response holds: where `fetch` reached it, redacted. */
+function storedUrl(requested: URL, response: Response, o: ResolvedOptions): string {
+  return redactUrl(responseUrl(requested, response), o.ignoredParameters);
+}
+
+/**
+ * Whether a response that freshens a stored one (a `304`, a `HEAD`'s `200`) comes from where the
+ * stored one did. A `fetch` that follows redirects itself may have reached it at another URL (the
+ * one that URL leads to now), whose validators or length may be the stored response's own (two
+ * files deployed at once share a `Last-Modified`): it says nothing of the stored response then.
+ *
+ * @param entry The stored response.
+ * @param requested The request's URL.
+ * @param response The response.
+ * @param o The session's options.
+ * @returns `false` when `fetch` reached the response at another URL than the stored one's.
+ */
+export function reachedWhereStored(
+  entry: Pick<CacheEntry, "url">,
+  requested: URL,
+  response: Response,
+  o: ResolvedOptions,
+): boolean {
+  // (Bun's fetch keeps the request's fragment in a response's url: the fragment asked for differs.)
+  return !response.redirected ||
+    withoutFragment(storedUrl(requested, response, o)) === withoutFragment(entry.url);
 }
 
 /**
