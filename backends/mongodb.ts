@@ -45,6 +45,7 @@ import {
 } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 import { describe } from "../src/expiration.ts";
+import { checkMongoNames, deleteBatches } from "../src/mongo_limits.ts";
 
 /** Default server: `mongodb://127.0.0.1:27017`. */
 export const DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017";
@@ -62,9 +63,6 @@ const MAX_DATE = 8.64e15;
 
 /** Keys fetched per cursor batch, and deleted per `deleteMany` at most. */
 const BATCH = 1000;
-
-/** Characters of keys deleted per `deleteMany` at most: half of the 16 MiB a command holds. */
-const BATCH_CHARACTERS = 8 * 1024 * 1024;
 
 /**
  * Documents read as the driver reads them by default, whatever a given client, database or
@@ -244,7 +242,7 @@ export class MongoDBStorage implements Storage {
         }`,
       );
     }
-    checkNames(options);
+    checkMongoNames(options, DEFAULT_MONGODB_DB);
     this.timeout = timeLimit("MongoDBBackend", "timeout", options.timeout, DEFAULT_MONGODB_TIMEOUT);
     // The driver parses the connection string when a client is made, which connects nothing; a
     // string it refuses would otherwise fail every request instead of the construction.
@@ -306,7 +304,7 @@ export class MongoDBStorage implements Storage {
   }
 
   async delete(keys: string[]): Promise<void> {
-    for (const batch of deleteBatches(keys)) {
+    for (const batch of deleteBatches(keys, BATCH)) {
       await this.#run(
         "delete",
         (collection) => collection.deleteMany({ _id: { $in: batch } }, { maxTimeMS: this.timeout }),
@@ -459,61 +457,6 @@ function newClient(url: string, timeout: number): MongoClient {
   }
 }
 
-/**
- * Keys in batches of at most {@linkcode BATCH} keys and {@linkcode BATCH_CHARACTERS} characters
- * (keys are ASCII: one byte each). By count alone, a thousand keys of 20,000 characters (a
- * `keyFn`'s) made a command over the 16 MiB MongoDB takes, and the driver failed the delete whole.
- */
-function* deleteBatches(keys: string[]): Generator<string[]> {
-  let batch: string[] = [];
-  let characters = 0;
-  for (const key of keys) {
-    if (batch.length === BATCH || (batch.length > 0 && characters + key.length > BATCH_CHARACTERS)) {
-      yield batch;
-      batch = [];
-      characters = 0;
-    }
-    batch.push(key);
-    characters += key.length;
-  }
-  if (batch.length > 0) yield batch;
-}
-
 function isPast(deleteAt: Date | null): boolean {
   return deleteAt instanceof Date && deleteAt.getTime() <= Date.now();
-}
-
-/**
- * Refuses a database or collection name that MongoDB would refuse at the first request: the
- * cache would then miss on every request instead.
- */
-function checkNames({ db, collection }: MongoDBBackendOptions): void {
-  if (db !== undefined && !(/^[^/\\. "$\0]+$/.test(db) && new TextEncoder().encode(db).length < 64)) {
-    throw new TypeError(
-      `Cannot create MongoDBBackend: db must be 1 to 63 bytes, without / \\ . " $, spaces or NUL: received ${
-        JSON.stringify(db)
-      }`,
-    );
-  }
-  // (The server also refuses a name that starts with "." or holds ".system."; the driver does not.)
-  if (
-    typeof collection === "string" &&
-    !(/^[^$\0]+$/.test(collection) && !/^(system)?\./.test(collection) && !collection.includes(".system."))
-  ) {
-    throw new TypeError(
-      "Cannot create MongoDBBackend: collection must be a name without $ or NUL, not starting with " +
-        `"system." or ".", nor holding ".system.": received ${JSON.stringify(collection)}`,
-    );
-  }
-  // MongoDB holds `<db>.<collection>` to 255 bytes; the server, not the driver, refuses a longer one.
-  const namespace = `${db ?? DEFAULT_MONGODB_DB}.${collection}`;
-  if (typeof collection === "string" && new TextEncoder().encode(namespace).length > 255) {
-    throw new TypeError(
-      `Cannot create MongoDBBackend: collection must leave "<db>.<collection>" within 255 bytes: received ${
-        JSON.stringify(collection)
-      } (${new TextEncoder().encode(namespace).length} bytes with db ${
-        JSON.stringify(db ?? DEFAULT_MONGODB_DB)
-      })`,
-    );
-  }
 }
