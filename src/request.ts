@@ -112,8 +112,7 @@ export function parseRequest(
   let mode: unknown = "default";
   let expireAfter: ExpireAfter | undefined;
   const request = input instanceof Request ? asFetchReads(input) : undefined;
-  const isRequest = request !== undefined;
-  if (isRequest && request.cache) mode = request.cache;
+  if (request?.cache) mode = request.cache;
   if (init !== undefined && ("cache" in init || "expireAfter" in init)) {
     const { cache, expireAfter: value, ...rest } = init;
     forwarded = rest;
@@ -127,7 +126,7 @@ export function parseRequest(
   }
   let url: URL;
   try {
-    url = isRequest
+    url = request !== undefined
       ? new URL(request.url)
       : input instanceof URL
       ? new URL(input.href)
@@ -136,14 +135,14 @@ export function parseRequest(
     return undefined;
   }
   // (A method that is no string is converted as fetch converts it: `1` is the method "1".)
-  const given: unknown = forwarded?.method ?? (isRequest ? request.method : "GET");
+  const given: unknown = forwarded?.method ?? request?.method ?? "GET";
   const method = normalizeMethod(typeof given === "string" ? given : `${given as string}`);
   const headers = forwarded?.headers !== undefined
     ? new Headers(forwarded.headers)
-    : isRequest
+    : request !== undefined
     ? new Headers(request.headers)
     : EMPTY_HEADERS;
-  const redirect = forwarded?.redirect ?? (isRequest ? request.redirect : "follow");
+  const redirect = forwarded?.redirect ?? request?.redirect ?? "follow";
   if (forwarded !== undefined) checkInit(url, method, forwarded, request);
   let cacheMode = mode as CacheMode;
   const has = (name: string) => headers.has(name);
@@ -171,7 +170,7 @@ export function parseRequest(
     mode: cacheMode,
     expireAfter,
     conditional,
-    integrity: forwarded?.integrity ?? (isRequest ? request.integrity : "") ?? "",
+    integrity: forwarded?.integrity ?? request?.integrity ?? "",
   };
 }
 

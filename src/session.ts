@@ -123,11 +123,11 @@ export class CachedSession implements AsyncDisposable {
     this.#monitor = new Monitor(this.#o);
     this.#access = new CacheAccess(this.cache, this.#o, this.#monitor);
     const serve = this.#serve.bind(this);
-    const maxBodySize = this.#maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
+    this.#maxBodySize = this.cache.storage.maxEntrySize ?? DEFAULT_MAX_BODY_SIZE;
     this.#origin = new StepwiseFetch(this.#o.fetch);
     this.#exchange = new Exchange(this.#o, this.#inflight, this.#access, this.#monitor, serve, {
       closing: this.#closing.signal,
-      maxBodySize,
+      maxBodySize: this.#maxBodySize,
       origin: this.#origin,
     });
     this.#refreshes = new Refreshes(
