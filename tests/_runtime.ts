@@ -150,3 +150,23 @@ export function start(command: string, args: string[], options: StartOptions = {
     }),
   };
 }
+
+/** The repository root, for the imports of a child's code ({@linkcode runCollecting}). */
+const ROOT = new URL("../", import.meta.url).href;
+
+/**
+ * Runs `code` (an ES module, in which `ROOT` is the repository root) in a child process of this
+ * runtime, its collector exposed (`globalThis.gc`, or `Bun.gc`).
+ *
+ * @param code The module's source.
+ * @returns The child, its output captured.
+ */
+export function runCollecting(code: string): Child {
+  const source = `const ROOT = ${JSON.stringify(ROOT)};\n${code}`;
+  if (RUNTIME === "deno") {
+    return start("deno", ["eval", "--unstable-kv", "--v8-flags=--expose-gc", source], { capture: true });
+  }
+  if (RUNTIME === "bun") return start(process.execPath, ["--eval", source], { capture: true });
+  const args = [...process.execArgv, "--expose-gc", "--input-type=module", "--eval", source];
+  return start(process.execPath, args, { capture: true });
+}

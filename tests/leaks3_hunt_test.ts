@@ -8,23 +8,8 @@
  */
 
 import { deepEqual, equal } from "node:assert/strict";
-import process from "node:process";
 import { within } from "./_fixtures.ts";
-import { RUNTIME, start } from "./_runtime.ts";
-
-/** The repository root, for the child's imports. */
-const ROOT = new URL("../", import.meta.url).href;
-
-/** Runs `code` (an ES module, with `ROOT` defined) in a child process of this runtime, the collector exposed. */
-function run(code: string): ReturnType<typeof start> {
-  const source = `const ROOT = ${JSON.stringify(ROOT)};\n${code}`;
-  if (RUNTIME === "deno") {
-    return start("deno", ["eval", "--unstable-kv", "--v8-flags=--expose-gc", source], { capture: true });
-  }
-  if (RUNTIME === "bun") return start(process.execPath, ["--eval", source], { capture: true });
-  const args = [...process.execArgv, "--expose-gc", "--input-type=module", "--eval", source];
-  return start(process.execPath, args, { capture: true });
-}
+import { runCollecting, RUNTIME } from "./_runtime.ts";
 
 /**
  * For each way of reading a hit's body given on the command line: 20 hits of 100 KB records in
@@ -88,7 +73,7 @@ console.log(JSON.stringify(out));
 // nothing the response sees.)
 Deno.test("a hit kept after its body was read whole or cancelled holds none of the stored record", async () => {
   const modes = RUNTIME === "deno" ? ["text", "arrayBuffer"] : ["text", "arrayBuffer", "cancelled"];
-  const child = run(`const MODES = ${JSON.stringify(modes)};\n${KEPT_HITS}`);
+  const child = runCollecting(`const MODES = ${JSON.stringify(modes)};\n${KEPT_HITS}`);
   try {
     const { code, stdout, stderr } = await within(60_000, child.exited);
     equal(code, 0, stderr);

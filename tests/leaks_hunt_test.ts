@@ -8,23 +8,8 @@
  */
 
 import { deepEqual, equal } from "node:assert/strict";
-import process from "node:process";
 import { within } from "./_fixtures.ts";
-import { RUNTIME, start } from "./_runtime.ts";
-
-/** The repository root, for the child's imports. */
-const ROOT = new URL("../", import.meta.url).href;
-
-/** Runs `code` (an ES module, with `ROOT` defined) in a child process of this runtime, the collector exposed. */
-function run(code: string): ReturnType<typeof start> {
-  const source = `const ROOT = ${JSON.stringify(ROOT)};\n${code}`;
-  if (RUNTIME === "deno") {
-    return start("deno", ["eval", "--unstable-kv", "--v8-flags=--expose-gc", source], { capture: true });
-  }
-  if (RUNTIME === "bun") return start(process.execPath, ["--eval", source], { capture: true });
-  const args = [...process.execArgv, "--expose-gc", "--input-type=module", "--eval", source];
-  return start(process.execPath, args, { capture: true });
-}
+import { runCollecting, RUNTIME } from "./_runtime.ts";
 
 /**
  * 20 responses for each way of reading a body, each kept after its body was read; the storage
@@ -90,7 +75,7 @@ console.log(JSON.stringify(out));
 // abort would have done: a process that keeps responses (a log, a memo of its own) held up to
 // four times their bodies.
 Deno.test("a response kept after its body was read holds none of what the cache collected of the body", async () => {
-  const child = run(KEPT_RESPONSES);
+  const child = runCollecting(KEPT_RESPONSES);
   try {
     const { code, stdout, stderr } = await within(60_000, child.exited);
     equal(code, 0, stderr);
@@ -128,7 +113,7 @@ console.log(n);
 // own listeners on its signal (the fetch here ignores it) then kept the process for the refresh's
 // 30 s time limit.
 Deno.test("a process ends once its session is closed, while a background refresh was unanswered", async () => {
-  const child = run(HUNG_REFRESH);
+  const child = runCollecting(HUNG_REFRESH);
   try {
     // (Bounded well below the refresh's 30 s time limit, well above close()'s 2 s wait for it.)
     const { code, stdout, stderr } = await within(15_000, child.exited);
@@ -156,7 +141,7 @@ console.log((await session.fetch("http://127.0.0.1/r")).fromCache);
 // On Node and Bun, @deno/kv's in-memory database timed its soonest expiry with a timer that kept
 // the process running until then: an hour after its work was done, for this response.
 Deno.test("a process ends on its own once its work is done, with a Deno KV record fresh for an hour", async () => {
-  const child = run(KV_UNCLOSED);
+  const child = runCollecting(KV_UNCLOSED);
   try {
     const { code, stdout, stderr } = await within(15_000, child.exited);
     equal(code, 0, stderr);

@@ -15,6 +15,7 @@ import { type SQLiteDatabase, type SQLiteStatement, SQLiteStorage } from "../bac
 import { CachedSession } from "../mod.ts";
 import { answersPrecondition } from "../src/validation.ts";
 import { openKv, within } from "./_fixtures.ts";
+import { listenersOf } from "./_listeners.ts";
 import { runsOn, RUNTIME, tempDir } from "./_runtime.ts";
 
 const dir = tempDir("http_cache_session6_mutants_");
@@ -133,17 +134,7 @@ Deno.test({
 /** A signal whose `abort` listeners still registered are counted. */
 function counted(): { signal: AbortSignal; live: () => number } {
   const signal = new AbortController().signal;
-  const live = new Set<unknown>();
-  const add = signal.addEventListener.bind(signal);
-  const remove = signal.removeEventListener.bind(signal);
-  signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.add(listener);
-    add(type, listener as EventListener, options as AddEventListenerOptions);
-  };
-  signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
-    if (type === "abort") live.delete(listener);
-    remove(type, listener as EventListener, options as EventListenerOptions);
-  };
+  const live = listenersOf(signal);
   return { signal, live: () => live.size };
 }
 
