@@ -21,12 +21,9 @@ import type { Varied } from "./vary.ts";
 import { isFollowed, type StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
-import { type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
+import { CALLER_VALIDATORS, type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
 import { type Found, type Plan, planEntry, reachedWhereStored } from "./store_plan.ts";
 import { answersPrecondition, conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
-
-/** The caller's own validators, never sent beside the stored response's (Exchange.#exchange). */
-export const CALLER_VALIDATORS: readonly string[] = ["if-none-match", "if-modified-since"];
 
 /** How the session serves a stored entry (its `#serve`). */
 export type Serve = (

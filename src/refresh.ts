@@ -7,10 +7,10 @@
 
 import type { CacheAccess } from "./cache_access.ts";
 import { REFRESH_TIMEOUT } from "./deadline.ts";
-import { CALLER_VALIDATORS, without } from "./exchange.ts";
+import { without } from "./exchange.ts";
 import { withSignal } from "./request.ts";
 import type { CachedResponse } from "./response.ts";
-import type { Flow, Hit } from "./serve.ts";
+import { CALLER_VALIDATORS, type Flow, type Hit } from "./serve.ts";
 import type { Found } from "./store_plan.ts";
 
 /**

@@ -126,6 +126,9 @@ function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): st
   return href !== stored && redactUrl(href, ignored) === stored ? href : stored;
 }
 
+/** The caller's own validators, never sent beside the stored response's (Exchange.#exchange). */
+export const CALLER_VALIDATORS: readonly string[] = ["if-none-match", "if-modified-since"];
+
 /**
  * Whether a request wants the whole response, body included: not a `HEAD` (its fields alone), nor
  * one with a `Range` (some bytes), nor one with its own `If-None-Match` or `If-Modified-Since`
@@ -141,8 +144,8 @@ export function wantsWhole(flow: Flow): boolean {
   // (By the fields, not `conditional`: in a mode other than "default", the request still sends
   // them to the origin, which may answer a `304` that no other request can use.)
   const { headers } = flow;
-  return flow.method !== "HEAD" && !headers.has("range") && !headers.has("if-none-match") &&
-    !headers.has("if-modified-since");
+  return flow.method !== "HEAD" && !headers.has("range") &&
+    !CALLER_VALIDATORS.some((name) => headers.has(name));
 }
 
 /**

@@ -325,7 +325,7 @@ for (const kind of ["sqlite", "deno-kv"] as const) {
 
 // "A revalidation sends the stored response's validators alone": a no-cache request's own
 // If-Modified-Since does not go beside the stored ETag's If-None-Match.
-// Kills src/exchange.ts:33 `CALLER_VALIDATORS = CALLER_ONLY.slice(2, 3)` (If-None-Match alone).
+// Kills src/serve.ts `CALLER_VALIDATORS = CALLER_ONLY.slice(2, 3)` (If-None-Match alone).
 Deno.test("revalidation: a no-cache request's own If-Modified-Since is not sent beside the stored If-None-Match", async () => {
   const s = setup((clock) => (request) =>
     request.headers.get("if-none-match") === '"e1"'
