@@ -97,7 +97,8 @@ export async function* scanEntries(
  * @param methods The methods whose entries of the filter's `urls` are deleted: by default every
  *   method stored.
  * @returns How many entries were deleted.
- * @throws {TypeError} When the filter is malformed or selects every entry.
+ * @throws {TypeError} When the filter is malformed or selects every entry, or `onProgress` is
+ *   not a function.
  * @throws {BackendError} When the storage fails.
  */
 export async function deleteEntries(
@@ -107,6 +108,12 @@ export async function deleteEntries(
   methods?: readonly string[],
 ): Promise<number> {
   const selection = select(scope.storage, filter, "delete", methods);
+  const { onProgress } = options;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError(
+      `Cannot delete: options.onProgress must be a function: received ${typeof onProgress}`,
+    );
+  }
   if (selection.urls === undefined && selection.test === undefined) {
     throw new TypeError(
       "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
