@@ -601,9 +601,13 @@ export class CacheBackend implements AsyncDisposable {
     return await storedBytes(this);
   }
 
-  /** Closes the storage. */
+  /**
+   * Closes the storage.
+   *
+   * @throws {BackendError} When the storage fails to close.
+   */
   async close(): Promise<void> {
-    await this.storage.close();
+    await this.#call("close", () => this.storage.close());
   }
 
   /** Closes the storage (`await using cache = new MemoryBackend()`). */

@@ -8,9 +8,11 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { CacheBackend } from "../backends/base.ts";
+import { MemoryStorage } from "../backends/memory.ts";
 import { RedisBackend } from "../backends/redis.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
-import { CachedSession } from "../mod.ts";
+import { BackendError, CachedSession } from "../mod.ts";
 import { tempDir } from "./_runtime.ts";
 import { serviceUrl } from "./_services.ts";
 
@@ -140,4 +142,16 @@ Deno.test("close: a body its caller is still reading after the first 2 s is stor
   } finally {
     await reopened.close();
   }
+});
+
+Deno.test("close: a storage that fails to close rejects close() with a BackendError naming it, its cause kept", async () => {
+  const storage = new MemoryStorage();
+  const refused = new Error("socket hang up");
+  storage.close = () => Promise.reject(refused);
+  const session = new CachedSession({ backend: new CacheBackend(storage) });
+  const error = await session.close().then(() => undefined, (error: unknown) => error);
+  ok(error instanceof BackendError, String(error));
+  equal(error.message, "Cannot close memory storage: socket hang up");
+  equal(error.backend, "memory");
+  equal(error.cause, refused);
 });
