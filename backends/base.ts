@@ -416,7 +416,9 @@ export class CacheBackend implements AsyncDisposable {
    * @param filter Which entries: `urls`, `urlPattern`, `expired`, `valid`, `olderThan`; at least one.
    * @param options `onProgress`, called after every batch.
    * @returns How many entries were deleted.
-   * @throws {TypeError} When the filter is malformed or empty (use {@linkcode CacheBackend.clear}).
+   * @throws {TypeError} When the filter is malformed or empty (use {@linkcode CacheBackend.clear}),
+   *   or the options are (an unknown option, an `onProgress` that is no function): before anything
+   *   is deleted.
    * @throws {BackendError} When the storage fails.
    *
    * @example Delete what is stale and a week old

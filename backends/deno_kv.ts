@@ -179,7 +179,11 @@ export class DenoKVStorage implements Storage {
     const name = "DenoKVBackend";
     options = knownOptions(name, options, { path: true, kv: true, prefix: true, maxEntrySize: true });
     const { prefix = DEFAULT_PREFIX } = options;
-    if (!Array.isArray(prefix) || prefix.length === 0 || !prefix.every((part) => typeof part === "string")) {
+    // findIndex, not every: it also stops at a hole (`[, "v1"]`), which every skips.
+    if (
+      !Array.isArray(prefix) || prefix.length === 0 ||
+      prefix.findIndex((part) => typeof part !== "string") !== -1
+    ) {
       const allowed = 'a non-empty array of strings, such as ["my_app", "http", "v1"]';
       throw new TypeError(`Cannot create ${name}: prefix must be ${allowed}: received ${describe(prefix)}`);
     }

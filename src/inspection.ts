@@ -15,6 +15,7 @@ import type { Storage } from "../backends/base.ts";
 import { ALIAS_PREFIX, normalizeUrl, urlKeyPrefix } from "./cache_keys.ts";
 import { plainBytes } from "./bytes.ts";
 import { type BackendError, backendError, CorruptRecordError } from "./errors.ts";
+import { describe } from "./expiration.ts";
 import { invalidationsOf } from "./invalidations.ts";
 import { type ResponseFilter, select, type Selection } from "./response_filter.ts";
 import { type CacheEntry, type DecodedRecord, decodeRecord, OtherVersionError } from "./record.ts";
@@ -97,8 +98,7 @@ export async function* scanEntries(
  * @param methods The methods whose entries of the filter's `urls` are deleted: by default every
  *   method stored.
  * @returns How many entries were deleted.
- * @throws {TypeError} When the filter is malformed or selects every entry, or `onProgress` is
- *   not a function.
+ * @throws {TypeError} When the filter is malformed or selects every entry, or the options are.
  * @throws {BackendError} When the storage fails.
  */
 export async function deleteEntries(
@@ -107,13 +107,8 @@ export async function deleteEntries(
   options: DeleteOptions = {},
   methods?: readonly string[],
 ): Promise<number> {
+  options = checkDeleteOptions(options);
   const selection = select(scope.storage, filter, "delete", methods);
-  const { onProgress } = options;
-  if (onProgress !== undefined && typeof onProgress !== "function") {
-    throw new TypeError(
-      `Cannot delete: options.onProgress must be a function: received ${typeof onProgress}`,
-    );
-  }
   if (selection.urls === undefined && selection.test === undefined) {
     throw new TypeError(
       "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
@@ -135,6 +130,33 @@ export async function deleteEntries(
     else await invalidations.invalidating(...selection.urls.map((url) => urlKeyPrefix("GET", url)));
     return await removeSelected(scope, selection, options, true);
   });
+}
+
+/**
+ * Checks the options of a bulk delete before anything is deleted: an `onProgress` that is no
+ * function would fail the delete after its first batch is gone, and a misspelt option (or a
+ * progress function passed in place of the options) would be ignored without a word.
+ *
+ * @param options What was given.
+ * @returns The options, read once.
+ * @throws {TypeError} When they are no object, name an unknown option, or `onProgress` is no function.
+ */
+function checkDeleteOptions(options: DeleteOptions): DeleteOptions {
+  const fail = (message: string, value: unknown): never => {
+    throw new TypeError(`Cannot delete: ${message}: received ${describe(value)}`);
+  };
+  // (A Map or an array holds its entries where no option is read.)
+  if (typeof options !== "object" || options === null || Symbol.iterator in options) {
+    fail("options must be an object", options);
+  }
+  for (const name of Object.keys(options)) {
+    if (name !== "onProgress") fail("unknown option: allowed is onProgress", name);
+  }
+  const { onProgress } = options;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    fail("onProgress must be a function", onProgress);
+  }
+  return onProgress === undefined ? {} : { onProgress };
 }
 
 /**

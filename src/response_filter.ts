@@ -84,7 +84,8 @@ export function select(
   let parsedUrls: URL[] | undefined;
   if (urls !== undefined) {
     if (!Array.isArray(urls)) fail("urls must be an array of absolute URLs", urls);
-    parsedUrls = urls.map((url) => {
+    // Array.from, not map: it also visits a hole (`[, url]`), which map skips and leaves in.
+    parsedUrls = Array.from(urls, (url) => {
       if (typeof url !== "string" && !(url instanceof URL)) {
         fail("urls must be an array of absolute URLs", url);
       }
