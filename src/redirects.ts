@@ -8,6 +8,7 @@
  */
 
 import { CREDENTIAL_HEADERS } from "./cache_keys.ts";
+import { describe } from "./expiration.ts";
 import {
   type CacheRequestInit,
   networkArguments,
@@ -95,11 +96,30 @@ export class StepwiseFetch {
    */
   async fetch(request: ParsedRequest, extra: [string, string][]): Promise<Response> {
     const manual = followsStepwise(request) && !this.#hidden;
-    const response = await this.#fetch(...networkArguments(request, extra, { manual }));
+    const response = responseOf(request, await this.#fetch(...networkArguments(request, extra, { manual })));
     if (!manual || response.type !== "opaqueredirect") return response;
     this.#hidden = true;
-    return this.#fetch(...networkArguments(request, extra));
+    return responseOf(request, await this.#fetch(...networkArguments(request, extra)));
   }
+}
+
+/**
+ * What the `fetch` option resolved to, when it is a response: a `Response`, or one of another
+ * implementation (undici's from npm) with its status, headers and body.
+ *
+ * @throws {TypeError} When it is none: the cache could neither store nor serve it.
+ */
+function responseOf(request: ParsedRequest, value: unknown): Response {
+  const response = value as Partial<Response> | null;
+  if (
+    typeof response === "object" && response !== null && typeof response.status === "number" &&
+    typeof response.headers?.get === "function" && "body" in response
+  ) {
+    return response as Response;
+  }
+  throw new TypeError(
+    `Cannot fetch ${request.url.href}: the fetch option resolved to ${describe(value)}, not a Response`,
+  );
 }
 
 /**

@@ -81,3 +81,25 @@ Deno.test("a hole in a Deno KV prefix or in a filter's urls is refused naming th
     await backend.close();
   }
 });
+
+// A `fetch` option that resolved to something else than a response (a `Response`'s text, a
+// forgotten `await` in a wrapper) was reported to `onError`, and its caller got a `CachedResponse`
+// with no status whose `url` getter threw.
+Deno.test("fetch: a fetch option that resolves to no Response rejects the request with a TypeError naming it", async () => {
+  const errors: unknown[] = [];
+  const wrong = [undefined, "text", { status: "200" }, { status: 200, headers: {} }];
+  for (const value of wrong) {
+    const session = new CachedSession({
+      backend: new MemoryBackend(),
+      fetch: () => Promise.resolve(value as Response),
+      onError: (error) => void errors.push(error),
+    });
+    await assertRejects(
+      () => session.fetch(URL_A),
+      TypeError,
+      `Cannot fetch ${URL_A}: the fetch option resolved to`,
+    );
+    await session.close();
+  }
+  assertEquals(errors, []);
+});
