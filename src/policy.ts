@@ -337,15 +337,16 @@ export function usability(
   options: { shared: boolean; cacheControl: boolean; staleWhileRevalidate: number },
 ): Usability {
   const remaining = (entry.expiresAt - now) / 1000;
+  const stale = capped(-remaining);
   if (!options.cacheControl) {
-    return remaining > 0 ? "fresh" : staleWithin(options.staleWhileRevalidate, -remaining);
+    return remaining > 0 ? "fresh" : staleWithin(options.staleWhileRevalidate, stale);
   }
   const req = request.cacheControl;
   // §5.2.1.4: "no-cache ... a cache MUST NOT use a stored response to satisfy the request
   // without successful validation on the origin server".
   if (req.noCache) return "revalidate";
   const needsAge = req.maxAge !== undefined || req.minFresh !== undefined;
-  const age = needsAge ? currentAge(entry, now) : 0;
+  const age = needsAge ? capped(currentAge(entry, now)) : 0;
   // §5.2.1.1: max-age — the client does not want a response older than this.
   const tooOld = req.maxAge !== undefined && age > req.maxAge;
   // §5.2.1.3: min-fresh — it wants one that stays fresh at least this long.
@@ -357,8 +358,21 @@ export function usability(
   if (tooOld || !freshEnough) return "revalidate";
   if (forbidsStale(cc, options.shared)) return "revalidate";
   // §5.2.1.2: max-stale — the client accepts a response stale by at most this much.
-  if (req.maxStale !== undefined && -remaining <= req.maxStale) return "stale-ok";
-  return staleWithin(cc.staleWhileRevalidate ?? options.staleWhileRevalidate, -remaining);
+  if (req.maxStale !== undefined && stale <= req.maxStale) return "stale-ok";
+  return staleWithin(cc.staleWhileRevalidate ?? options.staleWhileRevalidate, stale);
+}
+
+/**
+ * An age or a staleness in seconds as it is compared with directives, which are read as 2^31 at
+ * most: RFC 9111 §1.2.2, "if any of its subsequent calculations overflows, the cache MUST consider
+ * the value to be 2147483648". Uncapped, a response older than that was too old for a request's
+ * `max-age=99999999999` (read as 2^31), though it was served with `Age: 2147483648` (§5.1).
+ *
+ * @param seconds The age or staleness.
+ * @returns It, 2147483648 at most.
+ */
+function capped(seconds: number): number {
+  return Math.min(seconds, MAX_DELTA_SECONDS);
 }
 
 /**
@@ -394,7 +408,7 @@ export function mayServeOnError(
   now: number,
   options: { shared: boolean; cacheControl: boolean; staleIfError: number },
 ): boolean {
-  const stale = Math.max(0, (now - entry.expiresAt) / 1000);
+  const stale = capped(Math.max(0, (now - entry.expiresAt) / 1000));
   if (!options.cacheControl) return errorWithin(options.staleIfError, stale);
   if (request.cacheControl.noCache) return false;
   const cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
