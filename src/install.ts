@@ -65,13 +65,14 @@ function disposing<T extends { session: CachedSession }>(fetch: T): T & CachedFe
 
 /**
  * Gives a fetch what the runtime hangs on its own (Bun's `fetch.preconnect`), so that code that
- * calls it on the global fetch still can.
+ * calls it on the global fetch still can, and its `name` and `length`, which code that prints or
+ * checks the global fetch reads.
  */
 function withMembersOf<T extends object>(to: T, from: typeof fetch | undefined): T {
   // (No global fetch at all, a runtime or a test without one: nothing to keep.)
   if (typeof from !== "function") return to;
   for (const key of Reflect.ownKeys(from)) {
-    if (key === "length" || key === "name" || key === "prototype" || key in to) continue;
+    if (key === "prototype" || (key in to && key !== "length" && key !== "name")) continue;
     Object.defineProperty(to, key, Object.getOwnPropertyDescriptor(from, key)!);
   }
   return to;

@@ -55,8 +55,14 @@ class SynchronousStore<T> implements ContextStore<T> {
   }
 }
 
-/** The sessions whose origin requests the code running now is part of, the outermost first. */
-const CALLING: ContextStore<readonly Frame[]> = new (asyncLocalStorage() ?? SynchronousStore)();
+/**
+ * The sessions whose origin requests the code running now was set off by, the outermost first:
+ * the code of a request under way, or code it set off that runs later.
+ */
+const CALLING: ContextStore<readonly object[]> = new (asyncLocalStorage() ?? SynchronousStore)();
+
+/** How many origin requests of each followed session are under way. */
+const ASKING = new WeakMap<object, number>();
 
 /**
  * The sessions {@linkcode askedByOrigin} is asked about: those behind a cached fetch
@@ -76,12 +82,6 @@ export function followOrigin(session: object): void {
   FOLLOWED.add(session);
 }
 
-/** A session's origin request, asking until what its `fetch` option returned has settled. */
-interface Frame {
-  readonly session: object;
-  asking: boolean;
-}
-
 /**
  * Makes an origin request for a session: followed, when the session is
  * ({@linkcode followOrigin}), else simply made.
@@ -94,17 +94,17 @@ export function askOrigin<T>(session: object, call: () => T): T {
   if (!FOLLOWED.has(session)) return call();
   // Within another session's origin request (a session whose fetch is, through the global, another
   // cached fetch), both are asking: either asked again would wait on itself.
-  // Only while the call is under way: code it set off that runs later (a queue it shares with the
-  // application, a timer) is not part of it, and reaches the session again.
-  const frame: Frame = { session, asking: true };
+  ASKING.set(session, (ASKING.get(session) ?? 0) + 1);
+  let asking = true;
   const done = () => {
-    frame.asking = false;
+    if (asking) ASKING.set(session, ASKING.get(session)! - 1);
+    asking = false;
   };
   try {
     // A promise of another realm (a `node:vm` context's, Jest's) or another thenable is not an
     // `instanceof Promise`: it is followed until it settles too (taken up within the call, so that
     // what its `then` runs is part of it), not taken as settled at once.
-    const result = CALLING.run([...(CALLING.getStore() ?? []), frame], () => {
+    const result = CALLING.run([...(CALLING.getStore() ?? []), session], () => {
       const made = call();
       return isThenable(made) && !(made instanceof Promise) ? Promise.resolve(made) as T : made;
     });
@@ -124,11 +124,17 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /**
- * Whether the code running now is part of the session's own origin request, however deep
- * (through other sessions' origin requests).
+ * Whether the code running now may be part of the session's own origin request, however deep
+ * (through other sessions' origin requests): it was set off by one of them, and one is under way.
+ *
+ * Set off by a request that has settled is not enough to tell: a queue that the `fetch` option
+ * puts its calls in (a concurrency limiter) runs each one when the one before ends, in the context
+ * of that one, whose request has settled while its own waits. Taken to the session, it would wait
+ * on itself. Code set off by the session's requests that runs while none is under way (a queue it
+ * shares with the application, a timer) reaches the session again.
  *
  * @param session The session, followed ({@linkcode followOrigin}): else `false`.
- * @returns Whether it is.
+ * @returns Whether it may be.
  *
  * @example
  * ```ts
@@ -140,5 +146,5 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * ```
  */
 export function askedByOrigin(session: object): boolean {
-  return CALLING.getStore()?.some((frame) => frame.asking && frame.session === session) ?? false;
+  return (ASKING.get(session) ?? 0) > 0 && (CALLING.getStore()?.includes(session) ?? false);
 }
