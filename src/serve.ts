@@ -10,7 +10,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { hasContentCoding, MAX_DELTA_SECONDS, parseCacheControl, parseFieldNames } from "./cache_control.ts";
 import { currentAge, headerValue, isStorable, type PolicyRequest, varyNames } from "./policy.ts";
 import { partialContent } from "./range.ts";
-import { redactUrl, withoutFragment } from "./cache_keys.ts";
+import { hasUserinfo, redactUrl, withoutFragment } from "./cache_keys.ts";
 import { utf8Location } from "./redirects.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
@@ -115,13 +115,11 @@ export function fromStored(
 
 /**
  * The URL a stored response is served with: the request's own (without its fragment) when the
- * stored one is it without its ignored parameters, as fetch would give it; else the stored one (a
- * redirect's target, which fetch reached).
+ * stored one is it without its userinfo and its ignored parameters, as fetch would give it; else
+ * the stored one (a redirect's target, which fetch reached).
  */
 function servedUrl(stored: string, asked: URL, ignored: ReadonlySet<string>): string {
-  if (ignored.size === 0 || asked.search === "" || asked.username !== "" || asked.password !== "") {
-    return stored;
-  }
+  if ((ignored.size === 0 || asked.search === "") && !hasUserinfo(asked)) return stored;
   const href = withoutFragment(asked.href);
   return href !== stored && redactUrl(href, ignored) === stored ? href : stored;
 }
