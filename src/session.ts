@@ -137,6 +137,8 @@ export class CachedSession implements AsyncDisposable {
     );
     // Deletes and listings by URL look under this session's forms of a URL's keys too.
     addKeyForms(this.cache.storage, this.#o);
+    // Handed on alone, as a fetch is (`new OpenAI({ fetch: session.fetch })`), it is still this one's.
+    this.fetch = this.fetch.bind(this);
   }
 
   /**
@@ -164,7 +166,8 @@ export class CachedSession implements AsyncDisposable {
   /**
    * Fetches through the cache. Takes exactly what `fetch` takes, plus `init.expireAfter`, and
    * honours the standard `init.cache` modes. The redirects of a `GET` or `HEAD` are followed here,
-   * one step at a time, each step through the cache (`fromCache` tells of the last one).
+   * one step at a time, each step through the cache (`fromCache` tells of the last one). It is
+   * bound to its session: `session.fetch` may be handed on alone wherever a fetch function goes.
    *
    * @param input A URL string, `URL` or `Request`.
    * @param init Request options, `cache` mode and `expireAfter`.

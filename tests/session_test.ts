@@ -46,6 +46,21 @@ Deno.test("session: a miss is fetched and stored, the next request is a hit with
   await session.close();
 });
 
+Deno.test("session: fetch handed on alone, as a library's fetch option, is still its session's", async () => {
+  // It read its session from `this`, which such a call does not give: every request threw
+  // "Cannot read properties of undefined (reading '#monitor')".
+  const o = counting("body", { "cache-control": "max-age=60" });
+  const inner = new CachedSession({ fetch: o.fetch });
+  const { fetch } = inner;
+  assertEquals(await (await fetch(URL_A)).text(), "body 1");
+  const hit = await fetch(URL_A);
+  assertEquals([hit.fromCache, await hit.text(), o.calls], [true, "body 1", 1]);
+  const outer = new CachedSession({ fetch });
+  assertEquals(await (await outer.fetch(URL_A, { redirect: "error" })).text(), "body 2");
+  await outer.close();
+  await inner.close();
+});
+
 Deno.test("session: a cached response is a real Response: body once per call, clone works, metadata kept", async () => {
   const o = counting();
   const session = new CachedSession({ fetch: o.fetch });
