@@ -449,6 +449,8 @@ function newClient(url: string, timeout: number): MongoClient {
       socketTimeoutMS: timeout,
     });
   } catch (error) {
+    // (Deno's refusal of a variable the driver reads, without --allow-env, is no fault of the URL's.)
+    if ((error as Error | undefined)?.name === "NotCapable") throw error;
     throw new TypeError(
       `Cannot create MongoDBBackend: url must be a valid mongodb:// or mongodb+srv:// connection string: ${
         redact((error as Error)?.message ?? String(error))

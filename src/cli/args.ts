@@ -147,6 +147,10 @@ export function parseCommandLine(args: readonly string[]): Invocation | "help" |
   if (values.expired && values.valid) {
     throw new UsageError("Give --expired or --valid, not both: no entry is both");
   }
+  // (`--json` promises a JSON document: a script would take a JSON body for the one about it.)
+  if (values.body && values.json) {
+    throw new UsageError("Give --body or --json, not both: --body writes the body as stored, not JSON");
+  }
   if (command === "show" && rest.length !== 1) {
     throw new UsageError("show takes one URL or cache key: http-cache CACHE show https://example.com/page");
   }
@@ -232,7 +236,7 @@ COMMAND
       --older-than DURATION   only entries created at least this long ago (30s, 15m, 12h, 7d, 2w)
       --limit N               stop after N entries
   show URL|KEY                metadata, headers and a body preview of the entries of a URL
-      --body                  write the whole body to stdout instead, as stored
+      --body                  write the whole body to stdout instead, as stored (not with --json)
   delete URL...               delete every entry stored for the URLs
   delete --expired | --valid | --older-than DURATION | --url PATTERN
                               delete the entries that match all the options given

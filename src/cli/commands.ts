@@ -62,16 +62,20 @@ const PROGRESS_INTERVAL = 100;
 export async function stats({ cache, label, run, io, now }: CommandContext): Promise<void> {
   const progress = progressBar(io, 0, "entries scanned");
   let entries = 0, expired = 0, bytes = 0, bodyBytes = 0, oldest = Infinity, newest = -Infinity;
-  for await (const { entry, size } of cache.entries()) {
-    entries++;
-    if (entry.expiresAt <= now) expired++;
-    bytes += size;
-    bodyBytes += entry.body.length;
-    oldest = Math.min(oldest, entry.createdAt);
-    newest = Math.max(newest, entry.createdAt);
-    progress?.update(entries);
+  try {
+    for await (const { entry, size } of cache.entries()) {
+      entries++;
+      if (entry.expiresAt <= now) expired++;
+      bytes += size;
+      bodyBytes += entry.body.length;
+      oldest = Math.min(oldest, entry.createdAt);
+      newest = Math.max(newest, entry.createdAt);
+      progress?.update(entries);
+    }
+  } finally {
+    // (Also before a failure's message, which would go on the bar's line.)
+    progress?.done();
   }
-  progress?.done();
   const date = (time: number) => Number.isFinite(time) ? new Date(time).toISOString() : null;
   if (run.json) {
     const report = {
@@ -233,8 +237,12 @@ export async function remove({ cache, run, io }: CommandContext): Promise<void> 
   // A progress bar needs a total: counting lists keys only, which is cheap next to the delete.
   const total = io.interactive && filter.urls === undefined ? await cache.count() : 0;
   const progress = io.interactive ? progressBar(io, total, "entries scanned") : undefined;
-  const deleted = await cache.delete(filter, { onProgress: (step) => progress?.update(step.scanned) });
-  progress?.done();
+  let deleted;
+  try {
+    deleted = await cache.delete(filter, { onProgress: (step) => progress?.update(step.scanned) });
+  } finally {
+    progress?.done();
+  }
   if (run.json) return await io.out(JSON.stringify({ deleted }) + "\n");
   await io.out(`Deleted ${formatCount(deleted)} ${deleted === 1 ? "entry" : "entries"}.\n`);
 }

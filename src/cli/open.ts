@@ -6,7 +6,7 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import type { CacheBackend } from "../../backends/base.ts";
 import { redact, USERINFO } from "../backend_options.ts";
 import { UsageError } from "./args.ts";
@@ -43,7 +43,8 @@ const FORMS =
  * @param spec The cache URL.
  * @returns The backend and a printable label.
  * @throws {UsageError} When the URL has no supported form.
- * @throws {OpenError} When a SQLite or KV file does not exist, or is not a cache.
+ * @throws {OpenError} When a SQLite or KV file does not exist, or is not a cache, or a backend
+ *   cannot be created (a Deno permission its driver needs is missing).
  *
  * @example Open a SQLite cache
  * ```ts ignore
@@ -72,7 +73,10 @@ export async function openCache(spec: string): Promise<OpenedCache> {
     // (An empty one is refused by the backend, not taken for the default: a `?prefix=$PREFIX`
     // whose variable is unset must not open, nor clear, the default cache.)
     return {
-      cache: refusedAsUsage(() => new RedisBackend({ url, ...(prefix === undefined ? {} : { prefix }) })),
+      cache: refusedAsUsage(
+        () => new RedisBackend({ url, ...(prefix === undefined ? {} : { prefix }) }),
+        label,
+      ),
       label,
     };
   }
@@ -86,7 +90,7 @@ export async function openCache(spec: string): Promise<OpenedCache> {
       ...(db ? { db: databaseName(db, label) } : {}),
       ...(collection === undefined ? {} : { collection }),
     };
-    return { cache: refusedAsUsage(() => new MongoDBBackend(options)), label };
+    return { cache: refusedAsUsage(() => new MongoDBBackend(options), label), label };
   }
   if (scheme === "kv") {
     const path = spec.slice("kv:".length);
@@ -148,14 +152,15 @@ function passwordForms(written: string): string[] {
 
 /**
  * Creates a backend; the options it refuses (a port out of range, say) come from the cache URL as
- * given: a usage error, as an unsupported URL is.
+ * given: a usage error, as an unsupported URL is. Any other failure (Deno's refusal of a variable
+ * a driver reads) is the cache's that cannot be opened, named by its label.
  */
-function refusedAsUsage<T>(create: () => T): T {
+function refusedAsUsage<T>(create: () => T, label: string): T {
   try {
     return create();
   } catch (error) {
     if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
-    throw error;
+    throw new OpenError(`Cannot open ${label}: ${(error as Error | undefined)?.message ?? String(error)}`);
   }
 }
 
@@ -223,11 +228,14 @@ function checkKvFile(path: string, label: string): Promise<void> {
   return checkTables(path, label, ["kv", "migration_state"], "a Deno KV database");
 }
 
-/** Refuses a missing file, and a SQLite file without `tables`, opened read-only. */
+/** Refuses a missing file, a directory, and a SQLite file without `tables`, opened read-only. */
 async function checkTables(path: string, label: string, tables: string[], what: string): Promise<void> {
-  if (!existsSync(path)) {
+  const stats = statSync(path, { throwIfNoEntry: false });
+  if (stats === undefined) {
     throw new OpenError(`Cannot open ${label}: no such file (the CLI opens existing caches only)`);
   }
+  // (SQLite would say "disk I/O error" of a directory, as of a failing disk.)
+  if (stats.isDirectory()) throw new OpenError(`Cannot open ${label}: it is a directory, not a file`);
   let sqlite: typeof import("node:sqlite");
   try {
     sqlite = await import("node:sqlite");
