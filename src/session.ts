@@ -47,6 +47,7 @@ import {
 } from "./lookup.ts";
 import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
+import { addStaleWindows } from "./stale_windows.ts";
 import { askOrigin } from "./origin_call.ts";
 import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts";
 
@@ -137,6 +138,8 @@ export class CachedSession implements AsyncDisposable {
     );
     // Deletes and listings by URL look under this session's forms of a URL's keys too.
     addKeyForms(this.cache.storage, this.#o);
+    // And what another session stores there is kept as long as this one may serve it stale.
+    addStaleWindows(this.cache.storage, this.#o);
     // Handed on alone, as a fetch is (`new OpenAI({ fetch: session.fetch })`), it is still this one's.
     this.fetch = this.fetch.bind(this);
   }

@@ -21,6 +21,7 @@ import {
   varyNames,
 } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
+import { longestStaleWindow } from "./stale_windows.ts";
 import { slotKey, type Varied, varyGenerationOf, varyValues } from "./vary.ts";
 
 /**
@@ -282,9 +283,10 @@ export function expiresAtOf(
 /**
  * When the storage may reclaim an entry (epoch ms): once it can no longer be served stale
  * (`stale-while-revalidate`, `stale-if-error`: the response's, with `cacheControl`, or the
- * session's; none where its directives forbid stale use) nor revalidated (it has a validator: kept
- * for {@linkcode REVALIDATION_WINDOW_SECONDS} after it expired, or after it arrived when it was
- * stale on arrival: an origin clock behind ours, a large `Age`, an `expireAfter` Date long past).
+ * session's, or another's over the storage; none where its directives forbid stale use) nor
+ * revalidated (it has a validator: kept for {@linkcode REVALIDATION_WINDOW_SECONDS} after it
+ * expired, or after it arrived when it was stale on arrival: an origin clock behind ours, a large
+ * `Age`, an `expireAfter` Date long past).
  *
  * @param entry The entry (headers and expiry).
  * @param o The session's options.
@@ -302,11 +304,9 @@ export function planDeleteAt(
     headerValue(entry.headers, "last-modified") !== null;
   // Directives that forbid any stale use (no-cache, must-revalidate; proxy-revalidate and
   // s-maxage in a shared cache) leave the stale windows unusable: only revalidation counts.
-  const stale = o.cacheControl && forbidsStale(cc, o.shared) ? 0 : Math.max(
-    cc.staleWhileRevalidate ?? o.staleWhileRevalidate,
-    cc.staleIfError ?? 0,
-    o.staleIfError,
-  );
+  const stale = o.cacheControl && forbidsStale(cc, o.shared)
+    ? 0
+    : longestStaleWindow(o.backend.storage, o, cc);
   const kept = entry.expiresAt + stale * 1000;
   if (!validators) return kept;
   // The stale windows count from expiry; revalidation from arrival at the earliest.
