@@ -324,6 +324,14 @@ function backendOf(value: unknown): CacheBackend {
       `${PREFIX}backend must be a CacheBackend such as new MemoryBackend(): received ${describe(value)}`,
     );
   }
+  // (A custom storage's bound: NaN, compared with nothing, would collect bodies of any size.)
+  const { maxEntrySize } = candidate.storage as { maxEntrySize?: unknown };
+  if (maxEntrySize !== undefined && !(typeof maxEntrySize === "number" && maxEntrySize >= 0)) {
+    throw new TypeError(
+      `${PREFIX}backend.storage.maxEntrySize must be a number of bytes (0 or more, Infinity) or undefined: ` +
+        `received ${describe(maxEntrySize)}`,
+    );
+  }
   return value as CacheBackend;
 }
 

@@ -8,7 +8,8 @@
 
 import { assertEquals, assertRejects, assertThrows } from "./_assert.ts";
 import { DenoKVBackend } from "../backends/deno_kv.ts";
-import { MemoryBackend } from "../backends/memory.ts";
+import { CacheBackend } from "../backends/base.ts";
+import { MemoryBackend, MemoryStorage } from "../backends/memory.ts";
 import { CachedSession } from "../mod.ts";
 import { origin, reply } from "./_origin.ts";
 
@@ -102,4 +103,23 @@ Deno.test("fetch: a fetch option that resolves to no Response rejects the reques
     await session.close();
   }
   assertEquals(errors, []);
+});
+
+// A custom storage's `maxEntrySize` was taken as it came: `NaN` (a bound read from an unset
+// environment variable) compares with nothing, so the session collected bodies of any size for it.
+Deno.test("backend: a custom storage whose maxEntrySize is no size is refused naming it", () => {
+  for (const maxEntrySize of [NaN, -1, "1048576", null]) {
+    const storage = new MemoryStorage();
+    Object.defineProperty(storage, "maxEntrySize", { value: maxEntrySize });
+    assertThrows(
+      () => new CachedSession({ backend: new CacheBackend(storage) }),
+      TypeError,
+      "backend.storage.maxEntrySize must be a number of bytes (0 or more, Infinity) or undefined",
+    );
+  }
+  for (const maxEntrySize of [0, 1024, Infinity, undefined]) {
+    const storage = new MemoryStorage();
+    Object.defineProperty(storage, "maxEntrySize", { value: maxEntrySize });
+    new CachedSession({ backend: new CacheBackend(storage) });
+  }
 });
