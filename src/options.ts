@@ -160,7 +160,7 @@ export interface CachedSessionOptions {
   /** Receives hit, miss, store, evict and error events, synchronously; nothing is built without it. */
   onEvent?: (event: CacheEvent) => void;
   /**
-   * The clock, in epoch milliseconds.
+   * The clock, in epoch milliseconds: a finite number (asked once when the session is created).
    * @default {Date.now}
    */
   now?: () => number;
@@ -283,8 +283,24 @@ export function resolveOptions(options: CachedSessionOptions): ResolvedOptions {
     waitUntil: fn(o.waitUntil, "waitUntil"),
     cacheStatus: cacheStatusName(o.cacheStatus),
     onEvent: fn(o.onEvent, "onEvent"),
-    now: fn(o.now, "now") ?? Date.now,
+    now: clock(o.now),
   };
+}
+
+/**
+ * The `now` option, asked once: a clock that gives no time (`NaN` from an unset fake clock) would
+ * make every record read as corrupt, and be deleted as such.
+ */
+function clock(value: (() => number) | undefined): () => number {
+  const now = fn(value, "now");
+  if (now === undefined) return Date.now;
+  const time: unknown = now();
+  if (typeof time !== "number" || !Number.isFinite(time)) {
+    throw new TypeError(
+      `${PREFIX}now must return the time in epoch milliseconds: received ${describe(time)}`,
+    );
+  }
+  return now;
 }
 
 const PREFIX = "Cannot create CachedSession: ";

@@ -123,3 +123,16 @@ Deno.test("backend: a custom storage whose maxEntrySize is no size is refused na
     new CachedSession({ backend: new CacheBackend(storage) });
   }
 });
+
+// A clock that gave no time (`NaN`, an unset fake clock's `undefined`) made every record the
+// session read decode as corrupt, and so be deleted, on a backend other sessions may share.
+Deno.test("now: a clock that gives no time is refused when the session is created, naming it", () => {
+  for (const time of [NaN, undefined, Infinity, "1700000000000"]) {
+    assertThrows(
+      () => new CachedSession({ now: () => time as number }),
+      TypeError,
+      `now must return the time in epoch milliseconds: received`,
+    );
+  }
+  new CachedSession({ now: () => 1_700_000_000_000 });
+});
