@@ -155,8 +155,11 @@ export class SQLiteBackend extends CacheBackend {
   }
 }
 
-// SQLITE_READONLY: the database, or its file, may not be written.
-const READ_ONLY = /readonly database/i;
+/** Whether an error is SQLITE_READONLY: the database, or its file, may not be written. */
+function isReadOnly(error: unknown): boolean {
+  return /readonly database/i.test(String((error as Error | undefined)?.message));
+}
+
 // Expired rows are purged on open and after this many writes of one instance, and after every write
 // while the last purge found more than it takes at once.
 const PURGE_INTERVAL = 500;
@@ -382,7 +385,13 @@ export class SQLiteStorage implements Storage {
         }
         // Deleted rows leave no bytes in the pages that stay in use, at no extra I/O.
         db.exec("PRAGMA secure_delete = FAST");
-        db.exec("PRAGMA journal_mode = WAL");
+        // A file in another journal mode that may not be written (a copy made by `VACUUM INTO`,
+        // opened read-only) is read in its own mode: the switch would be its only write.
+        try {
+          db.exec("PRAGMA journal_mode = WAL");
+        } catch (error) {
+          if (!isReadOnly(error)) throw error;
+        }
         db.exec("PRAGMA synchronous = NORMAL");
         db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
         // No memory map: a file that another program cuts short (`truncate`, a `cp` over it) would
@@ -427,7 +436,7 @@ export class SQLiteStorage implements Storage {
       try {
         this.#purge(sql);
       } catch (error) {
-        if (!isLocked(error) && !READ_ONLY.test(String((error as Error | undefined)?.message))) throw error;
+        if (!isLocked(error) && !isReadOnly(error)) throw error;
       }
       return { db, sql };
     } catch (error) {
@@ -471,7 +480,20 @@ async function openDatabase(path: string): Promise<SQLiteDatabase> {
       { cause: error },
     );
   }
-  return new sqlite.DatabaseSync(path) as unknown as SQLiteDatabase;
+  try {
+    return new sqlite.DatabaseSync(path) as unknown as SQLiteDatabase;
+  } catch (error) {
+    throw namingFile(error, path);
+  }
+}
+
+/**
+ * The error of a file that did not open, its path at the end of the message as Deno gives it
+ * (`unable to open database file: ~/cache.db`): Node and Bun name no file.
+ */
+function namingFile(error: unknown, path: string): unknown {
+  if (error instanceof Error && !error.message.includes(path)) error.message += `: ${path}`;
+  return error;
 }
 
 type BunProcess = {
