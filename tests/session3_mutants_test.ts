@@ -174,7 +174,7 @@ Deno.test("a failure to close the store again after an invalidation made after c
   await session.close();
   const response = await session.fetch("http://127.0.0.1/thing", { method: "POST" });
   assertEquals([await response.text(), storage.closes, errors], ["done", 2, [
-    "delete: the store would not close",
+    "delete: Cannot close memory storage: the store would not close",
   ]]);
 });
 
