@@ -16,7 +16,7 @@ import { type Invalidations, invalidationsOf, urlPartOf } from "./invalidations.
 import type { Monitor } from "./monitor.ts";
 import type { ErrorContext, ResolvedOptions } from "./options.ts";
 import type { CacheEntry } from "./record.ts";
-import type { ParsedRequest } from "./request.ts";
+import { type ParsedRequest, SAFE_METHODS } from "./request.ts";
 import { type Flow, invalidatedUrls } from "./serve.ts";
 import { type Found, planDeleteAt } from "./store_plan.ts";
 import { callSafely } from "./callbacks.ts";
@@ -29,9 +29,6 @@ import { Breaker, type Call } from "./breaker.ts";
  * answer to an earlier `PUT` of another body would answer that body again without sending it.
  */
 const STATE_SETTING_METHODS = new Set(["DELETE", "PATCH", "PUT"]);
-
-/** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 
 /** What a read of the backend finds. */
 type Read = Awaited<ReturnType<CacheBackend["read"]>>;

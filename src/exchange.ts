@@ -18,7 +18,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { ERROR_STATUSES, headerValue } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 import type { Varied } from "./vary.ts";
-import { isFollowed, type StepwiseFetch } from "./redirects.ts";
+import { isFollowed, isRefusedRedirect, refuseRedirect, type StepwiseFetch } from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { CALLER_VALIDATORS, type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
@@ -193,6 +193,11 @@ export class Exchange {
           throw error;
         }
         responseTime = o.now();
+        // (An unsafe request that refuses redirects got one: it rejects, though it invalidated.)
+        if (isRefusedRedirect(flow, response)) {
+          await this.#access.invalidate(flow, response);
+          return await refuseRedirect(flow, response);
+        }
         if (
           cached !== undefined && ERROR_STATUSES.has(response.status) &&
           mayServeOnErrorFor(flow, cached, responseTime, o)

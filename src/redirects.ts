@@ -14,6 +14,7 @@ import {
   networkArguments,
   type ParsedRequest,
   parseRequest,
+  SAFE_METHODS,
   signalOf,
 } from "./request.ts";
 import { CachedResponse } from "./response.ts";
@@ -95,11 +96,28 @@ export class StepwiseFetch {
    * @returns The origin's response; a redirect as it is, unless `fetch` hides redirects.
    */
   async fetch(request: ParsedRequest, extra: [string, string][]): Promise<Response> {
-    const manual = followsStepwise(request) && !this.#hidden;
-    const response = responseOf(request, await this.#fetch(...networkArguments(request, extra, { manual })));
-    if (!manual || response.type !== "opaqueredirect") return response;
+    // (An unsafe request that refuses redirects gets its opaque redirect: it is never sent twice.)
+    const refuses = refusesRedirects(request);
+    const manual = refuses || (followsStepwise(request) && !this.#hidden);
+    const response = responseOf(
+      request.url,
+      await this.#fetch(...networkArguments(request, extra, { manual })),
+    );
+    if (refuses || !manual || response.type !== "opaqueredirect") return response;
     this.#hidden = true;
-    return responseOf(request, await this.#fetch(...networkArguments(request, extra)));
+    return responseOf(request.url, await this.#fetch(...networkArguments(request, extra)));
+  }
+
+  /**
+   * Sends a request past the cache, its redirects followed by `fetch` (but for those of a request
+   * that refuses them: {@linkcode refusesRedirects}).
+   *
+   * @param request The request.
+   * @returns The origin's response.
+   */
+  async past(request: ParsedRequest): Promise<Response> {
+    const manual = refusesRedirects(request);
+    return responseOf(request.url, await this.#fetch(...networkArguments(request, [], { manual })));
   }
 }
 
@@ -107,9 +125,12 @@ export class StepwiseFetch {
  * What the `fetch` option resolved to, when it is a response: a `Response`, or one of another
  * implementation (undici's from npm) with its status, headers and body.
  *
+ * @param url The URL asked for, if the request was parsed.
+ * @param value What `fetch` resolved to.
+ * @returns It, as a response.
  * @throws {TypeError} When it is none: the cache could neither store nor serve it.
  */
-function responseOf(request: ParsedRequest, value: unknown): Response {
+export function responseOf(url: URL | undefined, value: unknown): Response {
   const response = value as Partial<Response> | null;
   if (
     typeof response === "object" && response !== null && typeof response.status === "number" &&
@@ -118,8 +139,48 @@ function responseOf(request: ParsedRequest, value: unknown): Response {
     return response as Response;
   }
   throw new TypeError(
-    `Cannot fetch ${request.url.href}: the fetch option resolved to ${describe(value)}, not a Response`,
+    `Cannot fetch ${url?.href ?? "it"}: the fetch option resolved to ${describe(value)}, not a Response`,
   );
+}
+
+/**
+ * Whether a request is sent with `redirect: "manual"` in place of its own `"error"`: an unsafe one.
+ * A redirect is a non-error answer to it, which invalidates what the request changed (RFC 9111
+ * §4.4), but `fetch` would reject without showing it to the cache. The cache rejects as `fetch`
+ * does once it has invalidated ({@linkcode isRefusedRedirect}, {@linkcode refuseRedirect}).
+ *
+ * @param request The request.
+ * @returns Whether to fetch it with `redirect: "manual"`, and reject on a redirect.
+ */
+export function refusesRedirects(request: Pick<ParsedRequest, "redirect" | "method">): boolean {
+  return request.redirect === "error" && !SAFE_METHODS.has(request.method);
+}
+
+/**
+ * Whether a response is a redirect that its request refuses ({@linkcode refusesRedirects}): any
+ * redirect status, with a `Location` or not (as Deno, Node and Bun reject it), or an opaque one.
+ */
+export function isRefusedRedirect(
+  request: Pick<ParsedRequest, "redirect" | "method">,
+  response: Pick<Response, "status" | "type">,
+): boolean {
+  return refusesRedirects(request) &&
+    (REDIRECT_STATUSES.has(response.status) || response.type === "opaqueredirect");
+}
+
+/**
+ * Lets go of a redirect that its request refuses, and rejects as `fetch` does.
+ *
+ * @param request The request.
+ * @param response The redirect.
+ * @throws {TypeError} Always.
+ */
+export async function refuseRedirect(
+  request: Pick<ParsedRequest, "url">,
+  response: Response,
+): Promise<never> {
+  await discard(response);
+  throw new TypeError(`Cannot fetch ${request.url.href}: it redirects, and its redirect mode is "error"`);
 }
 
 /**

@@ -45,6 +45,8 @@ export interface ParsedRequest {
 
 const MODES = new Set<string>(["default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached"]);
 const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+/** Methods that change nothing at the origin (RFC 9110 §9.2.1): their responses invalidate nothing. */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
 /** Preconditions a cache can evaluate against a stored response (RFC 9111 §4.3.2). */
 const CACHE_CONDITIONALS = ["if-none-match", "if-modified-since"];
 /** Preconditions meant for the origin: the request bypasses the cache. */

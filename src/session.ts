@@ -13,13 +13,7 @@ import { Refreshes } from "./refresh.ts";
 import { type CachedSessionOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import { answersPrecondition } from "./validation.ts";
 import { requestDirectives } from "./policy.ts";
-import {
-  type CacheRequestInit,
-  networkArguments,
-  type ParsedRequest,
-  parseRequest,
-  signalOf,
-} from "./request.ts";
+import { type CacheRequestInit, type ParsedRequest, parseRequest, signalOf } from "./request.ts";
 import { CachedResponse } from "./response.ts";
 import { type ForwardReason, forwardReason } from "./cache_status.ts";
 import { Monitor, type Served } from "./monitor.ts";
@@ -49,7 +43,14 @@ import { CacheAccess } from "./cache_access.ts";
 import { addKeyForms } from "./key_forms.ts";
 import { addStaleWindows } from "./stale_windows.ts";
 import { askOrigin } from "./origin_call.ts";
-import { followRedirects, followsStepwise, StepwiseFetch } from "./redirects.ts";
+import {
+  followRedirects,
+  followsStepwise,
+  isRefusedRedirect,
+  refuseRedirect,
+  responseOf,
+  StepwiseFetch,
+} from "./redirects.ts";
 
 /**
  * Whether a request takes only a stored response (or a 504), by its mode or its `only-if-cached`
@@ -452,13 +453,16 @@ export class CachedSession implements AsyncDisposable {
     stepwise = false,
   ): Promise<CachedResponse> {
     const response = request.url === undefined
-      ? await this.#o.fetch(request.input, request.init)
+      ? responseOf(undefined, await this.#o.fetch(request.input, request.init))
       : stepwise
       ? await this.#origin.fetch(request as ParsedRequest, [])
-      : await this.#o.fetch(...networkArguments(request as ParsedRequest));
+      : await this.#origin.past(request as ParsedRequest);
     const label = this.#access.labelOf(request);
     if (request.url !== undefined) {
       await this.#access.invalidate({ method: request.method, url: request.url, label }, response);
+      if (isRefusedRedirect(request as ParsedRequest, response)) {
+        await refuseRedirect(request as ParsedRequest, response);
+      }
     }
     const wrapped = CachedResponse.fromNetwork(
       response,
