@@ -45,7 +45,7 @@ import {
 } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
 import { describe } from "../src/expiration.ts";
-import { checkMongoNames, deleteBatches } from "../src/mongo_limits.ts";
+import { checkMongoNames, deleteBatches, fitsUpsert, INDEX_CONFLICTS } from "../src/mongo_limits.ts";
 
 /** Default server: `mongodb://127.0.0.1:27017`. */
 export const DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017";
@@ -281,13 +281,16 @@ export class MongoDBStorage implements Storage {
 
   async set(key: string, value: Uint8Array, deleteAt: number): Promise<void> {
     // A refused record must not leave the older one it was meant to replace.
-    if (value.length > this.maxEntrySize) return this.delete([key]);
+    if (value.length > this.maxEntrySize || !fitsUpsert(key, value.length)) return this.delete([key]);
     await this.#run("write", async (collection) => {
       this.#indexed ??= collection.createIndex({ deleteAt: 1 }, {
         expireAfterSeconds: 0,
         name: "deleteAt_ttl",
       })
         .catch((error) => {
+          // An index there already (on deleteAt under another name, or another under this name)
+          // is no reason to refuse writes: the index only reclaims space, reads check deleteAt.
+          if (INDEX_CONFLICTS.has(error?.code)) return;
           this.#indexed = undefined;
           throw error;
         });

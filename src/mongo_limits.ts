@@ -7,6 +7,16 @@
  * @module
  */
 
+/** Most bytes of a record and twice its key in one upsert: the 16 MiB a document holds. */
+const UPSERT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The server's codes for an index refused for one already there: `IndexOptionsConflict` (the
+ * same keys under another name, or other options) and `IndexKeySpecsConflict` (the same name on
+ * other keys).
+ */
+export const INDEX_CONFLICTS: ReadonlySet<unknown> = new Set([85, 86]);
+
 /** Most characters of keys in one `deleteMany`: half of the 16 MiB a command holds. */
 const DELETE_CHARACTERS = 8 * 1024 * 1024;
 
@@ -34,6 +44,21 @@ export function* deleteBatches(keys: readonly string[], most: number): Generator
     characters += key.length;
   }
   if (batch.length > 0) yield batch;
+}
+
+/**
+ * Whether a record fits one upsert beside its key (ASCII: one byte a character). Its document holds
+ * the key once and takes at most 16 MiB; the command holds it twice (the filter and the document)
+ * and takes at most 16 KiB more, which covers the command's other fields. A record within
+ * `maxEntrySize` under a key of 70,000 characters (a `keyFn`'s) made a document MongoDB refuses,
+ * and under a longer one a command the driver failed to serialise: a failed write, not a refusal.
+ *
+ * @param key The record's key.
+ * @param bytes The record's length in bytes.
+ * @returns Whether MongoDB takes the upsert.
+ */
+export function fitsUpsert(key: string, bytes: number): boolean {
+  return bytes + 2 * key.length <= UPSERT_BYTES;
 }
 
 /**
