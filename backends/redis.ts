@@ -101,9 +101,10 @@ export interface RedisBackendOptions {
   url?: string;
   /**
    * A connected client (`await createClient().connect()`, or a pool: `createClientPool()`) to
-   * use instead of `url`, not a cluster or a sentinel; `close()` leaves it open. Its reconnection
-   * and error handling stay yours; the cache's commands are timed by `timeout`, not by the
-   * client's own command timeout.
+   * use instead of `url`, not a cluster, a sentinel or a legacy-mode client (`client.legacy()`);
+   * `close()` leaves it open. Its reconnection and error handling stay yours: give it an `error`
+   * listener, or the client ends the process when its connection drops (a Redis restart). The
+   * cache's commands are timed by `timeout`, not by the client's own command timeout.
    */
   client?: RedisClientLike;
   /**
@@ -134,7 +135,10 @@ export interface RedisBackendOptions {
  * import { createClient } from "@redis/client";
  * import { RedisBackend } from "./redis.ts";
  *
- * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
+ * const client = createClient({ url: "redis://127.0.0.1:6379" });
+ * // Without a listener, an 'error' event (Redis restarting, say) would end the process.
+ * client.on("error", (error) => console.warn("Redis:", error.message));
+ * await client.connect();
  * const cache = new RedisBackend({ client, prefix: "my-app:http:v1:" });
  * console.log(await cache.count());
  * await cache.close(); // the client stays open
@@ -147,8 +151,8 @@ export class RedisBackend extends CacheBackend {
    *
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, both `url` and `client` are given, `url` is not a Redis URL, `client` is a cluster or a
-   *   sentinel, or `prefix` is empty.
+   *   kind, both `url` and `client` are given, `url` is not a Redis URL, `client` is a cluster, a
+   *   sentinel or a legacy-mode client, or `prefix` is empty.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
    *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds 536,870,912 (512 MiB, the
    *   largest string Redis takes by default).
@@ -192,14 +196,15 @@ export class RedisStorage implements Storage {
   #client: OwnedClient | undefined;
   #connecting: Promise<OwnedClient> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   /**
    * Creates a storage; nothing connects until first use.
    *
    * @param options Server, prefix and limits.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
-   *   kind, both `url` and `client` are given, `url` is not a Redis URL, `client` is a cluster or a
-   *   sentinel, or `prefix` is empty.
+   *   kind, both `url` and `client` are given, `url` is not a Redis URL, `client` is a cluster, a
+   *   sentinel or a legacy-mode client, or `prefix` is empty.
    * @throws {RangeError} When `timeout` or `maxEntrySize` is not a positive integer, `timeout`
    *   exceeds 2,147,483,647 (the longest timer), or `maxEntrySize` exceeds 536,870,912 (512 MiB, the
    *   largest string Redis takes by default).
@@ -261,6 +266,16 @@ export class RedisStorage implements Storage {
           `or a sentinel: its sendCommand takes ${options.client.sendCommand.length} parameters, not (args, options)`,
       );
     }
+    // A legacy-mode client (client.legacy()) has no isOpen, and its sendCommand takes callbacks: it
+    // returned nothing (every request failed, "reading 'then'") and sent the options as an
+    // argument, which the client could not encode and emitted as an 'error' event, one per command:
+    // without a listener of the user's, that ended the process.
+    if (options.client !== undefined && !("isOpen" in options.client)) {
+      throw new TypeError(
+        "Cannot create RedisBackend: client must be a @redis/client client (createClient()), not a " +
+          "legacy-mode one (client.legacy()): it has no isOpen",
+      );
+    }
     this.timeout = timeLimit("RedisBackend", "timeout", options.timeout, DEFAULT_REDIS_TIMEOUT);
     this.#deadlines = new Deadlines(this.timeout);
     this.maxEntrySize = positiveInteger(
@@ -302,15 +317,23 @@ export class RedisStorage implements Storage {
 
   async *keys(prefix = ""): AsyncIterableIterator<string> {
     for await (const batch of this.#scan(prefix)) {
-      for (const key of batch) yield key.slice(this.prefix.length);
+      for (const key of batch) yield String(key).slice(this.prefix.length);
     }
   }
 
   async clear(): Promise<void> {
-    for await (const batch of this.#scan("")) await this.#send(["UNLINK", ...batch]);
+    // The keys as bytes: one that is not UTF-8 (another program's, under the prefix), read as
+    // text, named another key, and stayed for ever, counted by every count().
+    for await (const batch of this.#scan("", BINARY)) await this.#send(["UNLINK", ...batch]);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // One close for every call: a second one, made while the first waited for the connection's
+    // last replies, returned at once, with the connection still open.
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     // A client that dropped its connection may be replaced by one still connecting: that one
     // (which sees the storage closed) is waited for, so no connection outlives close().
@@ -322,20 +345,23 @@ export class RedisStorage implements Storage {
     );
   }
 
-  /** Full keys under the storage prefix plus `prefix`, a SCAN step at a time. */
-  async *#scan(prefix: string): AsyncIterableIterator<string[]> {
+  /**
+   * Full keys under the storage prefix plus `prefix`, a SCAN step at a time: text, or with
+   * {@linkcode BINARY}, bytes.
+   */
+  async *#scan(prefix: string, options = PLAIN): AsyncIterableIterator<(string | Buffer)[]> {
     const match = escapeGlob(this.prefix + prefix) + "*";
     let cursor = "0";
     do {
       // SCAN may return a key twice while Redis resizes its table; it never misses one.
-      const reply = await this.#send(["SCAN", cursor, "MATCH", match, "COUNT", String(BATCH)]) as [
+      const reply = await this.#send(["SCAN", cursor, "MATCH", match, "COUNT", String(BATCH)], options) as [
         string | Buffer,
         (string | Buffer)[],
       ];
       // Text, whatever a client that ignores the options (a wrapper that drops them) maps bulk
       // strings to: a Buffer cursor never equals "0", and the scan went on for ever.
       cursor = String(reply[0]);
-      if (reply[1].length > 0) yield reply[1].map(String);
+      if (reply[1].length > 0) yield reply[1];
     } while (cursor !== "0");
   }
 
