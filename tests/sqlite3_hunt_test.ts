@@ -5,8 +5,9 @@
  * @module
  */
 import { deepEqual, equal, ok } from "node:assert/strict";
+import { copyFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { SQLiteBackend, SQLiteStorage } from "../backends/sqlite.ts";
 import { CachedSession } from "../mod.ts";
 import { tempDir } from "./_runtime.ts";
@@ -18,7 +19,15 @@ const dir = tempDir("http_cache_sqlite3_hunt_");
 // writes a rollback-journal file) and opened read-only was a miss, reported to onError
 // ("attempt to write a readonly database"), where docs/backends.md has such a database serve
 // what it holds.
-Deno.test("sqlite: a read-only copy made by VACUUM INTO (rollback journal) serves what it holds", async () => {
+/** Whether SQLite may open a `file:` URI here: Deno wants read access to every file for one. */
+const OPENS_URIS =
+  (globalThis as { Deno?: { permissions?: { querySync?(d: { name: "read" }): { state: string } } } })
+    .Deno?.permissions?.querySync?.({ name: "read" }).state !== "prompt";
+
+Deno.test({
+  name: "sqlite: a read-only copy made by VACUUM INTO (rollback journal) serves what it holds",
+  ignore: !OPENS_URIS,
+}, async () => {
   const path = join(dir, `live_${crypto.randomUUID()}.db`);
   const copy = join(dir, `copy_${crypto.randomUUID()}.db`);
   const url = "http://127.0.0.1:9/a";
@@ -31,9 +40,11 @@ Deno.test("sqlite: a read-only copy made by VACUUM INTO (rollback journal) serve
   } finally {
     await writer.close();
   }
-  const live = new DatabaseSync(path);
-  live.exec(`VACUUM INTO '${copy}'`);
-  live.close();
+  // (What `VACUUM INTO` writes; Deno's test permissions refuse the ATTACH it makes.)
+  copyFileSync(path, copy);
+  const rollback = new DatabaseSync(copy);
+  rollback.exec("PRAGMA journal_mode = DELETE");
+  rollback.close();
   let calls = 0;
   const errors: string[] = [];
   const reader = new CachedSession({
@@ -59,12 +70,14 @@ Deno.test("sqlite: a read-only copy made by VACUUM INTO (rollback journal) serve
 // names it: a `~/cache.db` (SQLite expands no `~`) or a folder not yet made was not to be told
 // from any other failure in onError.
 Deno.test("sqlite: a file that does not open is named in the error, on every runtime", async () => {
-  for (const path of ["~/http_cache_sqlite3_hunt.db", join(dir, "no-such-folder", "cache.db")]) {
+  // (A `~/cache.db` fails the same way where the runtime may read it: SQLite expands no `~`.)
+  for (const path of [join(dir, "no-such-folder", "cache.db"), join(dir, "~", "cache.db")]) {
     const storage = new SQLiteStorage({ path });
     try {
       const error = await storage.get("k").then(() => undefined, (error: unknown) => error);
       ok(error instanceof Error, `${path}: the read failed`);
-      ok(error.message.endsWith(`: ${path}`), error.message);
+      // (Deno names the file by its absolute path.)
+      ok(error.message.endsWith(`: ${path}`) || error.message.endsWith(`: ${resolve(path)}`), error.message);
     } finally {
       await storage.close();
     }
