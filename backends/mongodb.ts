@@ -182,6 +182,7 @@ export class MongoDBStorage implements Storage {
   #connected: Promise<Connection> | undefined;
   #indexed: Promise<unknown> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   /**
    * Creates a storage; nothing connects until first use.
@@ -363,7 +364,12 @@ export class MongoDBStorage implements Storage {
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // One close for every call: a second one returned at once, while the first closed the client.
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     const connected = this.#connected;
     this.#connected = undefined;

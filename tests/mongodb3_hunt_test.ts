@@ -78,3 +78,19 @@ Deno.test({
       }
     }),
 });
+
+// Was: a second close(), made while the first waited for the client to close, returned at once,
+// the connection still open (Redis's did the same, tests/redis3_hunt_test.ts).
+Deno.test({
+  name: "mongodb: a second close() returns once the first one has closed the client",
+  ignore: mongo.skip !== undefined,
+  async fn() {
+    const storage = new MongoDBStorage({ url: mongo.url!, db: TEST_DB, collection: "mongodb3_close" });
+    await storage.get("key");
+    let closed = false;
+    const first = storage.close().then(() => closed = true);
+    await storage.close();
+    ok(closed, "the second close() returned before the first");
+    await first;
+  },
+});
