@@ -61,6 +61,17 @@ export interface TakenBody {
   read?: Uint8Array<ArrayBuffer>;
 }
 
+/** The requests that wait for a body (coalesced on it), as the cache's read of the body sees them. */
+export interface Waiters {
+  /** Whether one still waits. */
+  wanted(): boolean;
+  /**
+   * Tells them the body is read, and came on: once it stalls (no chunk for a while), they stop
+   * waiting and ask the origin themselves, as they could not from a body that never ends.
+   */
+  progressed(): void;
+}
+
 /**
  * Why `store` got no body, when the cache could not hold it (memory refused, a chunk it could not
  * copy): a failure of the cache's own, to be reported, while the caller's body reads on as usual.
@@ -99,9 +110,10 @@ export class CacheFailure {
  * @param followed Whether the session follows this response (a redirect), and drops its body as
  *   fetch does: the body is streamed, never read whole by `arrayBuffer()`, which cannot be given
  *   up, and the cache reads on for {@linkcode FOLLOWED_READ_TIMEOUT} at most once it is dropped.
- * @param wanted Whether requests wait for the body (coalesced on it): while they do, the cache's
- *   read of a body its caller dropped is not timed, only given up as the session closes (a
- *   followed redirect's is, as its waiters ask the origin themselves then).
+ * @param waiters The requests that wait for the body (coalesced on it): while one does, the
+ *   cache's read of a body its caller dropped is not timed, only given up as the session closes (a
+ *   followed redirect's is, as its waiters ask the origin themselves then); they hear how the body
+ *   comes on, where the cache sees it ({@linkcode Waiters.progressed}).
  * @returns The body to hand to the caller.
  */
 export async function takeBody(
@@ -112,7 +124,7 @@ export async function takeBody(
   signal?: AbortSignal | null,
   closing?: AbortSignal,
   followed = false,
-  wanted?: () => boolean,
+  waiters?: Waiters,
 ): Promise<BodyInit | null> {
   const length = declaredLength(response.headers, limit);
   const wholly = !followed && length !== undefined && length <= READ_WHOLE_LIMIT && READS_WHOLE;
@@ -120,7 +132,7 @@ export async function takeBody(
   const draft = wholly ? roomFor(entry, length) : undefined;
   if (draft !== undefined) {
     const reading: WholeRead = {};
-    const taken = readWhole(response, draft, reading);
+    const taken = readWhole(response, draft, reading, waiters);
     const stored = store(taken);
     // The response goes to the caller at once, as fetch's does once its headers have come: the
     // body follows, whole, once read and stored (2 s at most), however slowly it arrives.
@@ -144,7 +156,7 @@ export async function takeBody(
       return await whole.then(served, failedBody);
     }
     whole.catch(() => {}); // (read by the caller, or by no one)
-    return laterBody(whole, signal, reading, closing, wanted);
+    return laterBody(whole, signal, reading, closing, waiters && (() => waiters.wanted()));
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
@@ -153,7 +165,7 @@ export async function takeBody(
   const collected = new Collected(entry, limit, length);
   const alone = followed ? FOLLOWED_READ_TIMEOUT : CANCELLED_READ_TIMEOUT;
   // (A followed redirect's body is given up at its limit all the same: its waiters then ask themselves.)
-  const waited = followed ? undefined : wanted;
+  const waited = followed ? undefined : waiters;
   return streamBody(response.body, collected, store, signal ?? undefined, closing, alone, waited);
 }
 
@@ -240,8 +252,8 @@ const ABANDONED = new FinalizationRegistry<ReadableStreamDefaultReader<Uint8Arra
  * @param signal The request's abort signal.
  * @param closing The session's closing signal.
  * @param alone How long the cache reads on alone once the caller has cancelled, in ms.
- * @param wanted Whether requests wait for the body (coalesced on it): the cache does not read it
- *   alone while they do.
+ * @param waiters The requests that wait for the body (coalesced on it): the cache does not read it
+ *   alone while one does, and tells them of each chunk that comes.
  * @returns The caller's stream.
  */
 function streamBody(
@@ -251,7 +263,7 @@ function streamBody(
   signal: AbortSignal | undefined,
   closing: AbortSignal | undefined,
   alone: number,
-  wanted: (() => boolean) | undefined,
+  waiters: Waiters | undefined,
 ): ReadableStream<Uint8Array> {
   const byteStream = BYTE_BODIES && isByteStream(body);
   const reader = body.getReader();
@@ -304,7 +316,7 @@ function streamBody(
     if (!reading || unfollowClosing !== undefined) return;
     if (!collected.collecting) return void reader.cancel(reason).catch(() => {});
     const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
-    unfollowClosing = readingAlone(giveUp, closing, stream, alone, wanted);
+    unfollowClosing = readingAlone(giveUp, closing, stream, alone, waiters && (() => waiters.wanted()));
   };
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on alone. */
   const failCaller = (error: unknown) => {
@@ -378,6 +390,7 @@ function streamBody(
             continue;
           }
         }
+        waiters?.progressed();
         const { done, value } = await reader.read();
         if (done && given) return settle(undefined);
         if (done) break;

@@ -157,7 +157,10 @@ export const FOLLOWED_READ_TIMEOUT = 500;
  * `proxy_cache_lock_timeout`. They then ask the origin themselves, so a body that never ends (a
  * live feed that is not `text/event-stream`) holds none of them for longer; the leader still
  * stores it if it ends. A body of declared length ends: its waiters wait for it, however slowly
- * it comes, rather than each download it again.
+ * it comes, rather than each download it again, as long as it comes: once the cache has read
+ * nothing of it for 5 to 10 s (it stalls, its connection half open), they ask the origin
+ * themselves too. (One the cache reads whole by `arrayBuffer()`, of 1 MiB at most, shows no
+ * progress: its waiters wait for its end.)
  */
 export const SHARED_BODY_WAIT = 5000;
 

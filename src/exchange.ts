@@ -336,7 +336,7 @@ export class Exchange {
         signal,
         this.#closing,
         !flow.background && isFollowed(flow, response),
-        lead && (() => lead.wanted()),
+        lead,
       );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
       return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, member, plan.key);

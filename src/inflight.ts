@@ -13,7 +13,7 @@
  */
 
 import { followedBody, unlessAborted } from "./abort_follow.ts";
-import { after } from "./deadline.ts";
+import { after, SHARED_BODY_WAIT } from "./deadline.ts";
 import type { CacheEntry } from "./record.ts";
 
 /** What a leading request ended with, as its waiters receive it. */
@@ -85,6 +85,13 @@ export interface Lead {
    * @param ms How long the waiters wait, in ms.
    */
   unshareAfter(ms: number): void;
+  /**
+   * Tells that the body the waiters wait for is read, and came on: while a waiter waits, once
+   * {@linkcode SHARED_BODY_WAIT} passes without another call (a body that stalls),
+   * {@linkcode UNSHARED} is settled, unless something was settled first: the waiters then ask the
+   * origin themselves.
+   */
+  progressed(): void;
   /**
    * Whether a request still waits for the outcome (none settled yet): the origin's body is then
    * not the leader's caller's alone, whatever that caller does with it.
@@ -224,6 +231,7 @@ export class Inflight {
       wait: async (waiter, accepts) => {
         if (fields !== undefined && accepts?.(fields) === false) return UNSHARED;
         waiting++;
+        watch();
         let chooser: Chooser | undefined;
         const wanted = accepts === undefined || fields !== undefined
           ? promise
@@ -249,6 +257,20 @@ export class Inflight {
     abandon();
     /** Stops the timer of `unshareAfter`, once there is one. */
     let patient: (() => void) | undefined;
+    /** How often the body came on (`progressed`). */
+    let progress = 0;
+    /** Stops the timer that watches the body's progress, while there is one. */
+    let watching: (() => void) | undefined;
+    // Only while a waiter waits for a body being read: a miss that no one waits for arms no timer.
+    const watch = () => {
+      if (progress === 0 || waiting === 0 || settled || watching !== undefined) return;
+      const checked = progress;
+      watching = after(SHARED_BODY_WAIT, () => {
+        watching = undefined;
+        if (progress === checked && waiting > 0) settle(UNSHARED);
+        else watch();
+      });
+    };
     const announce = (announced: Fields) => {
       fields = announced;
       for (const chooser of choosing) {
@@ -266,6 +288,7 @@ export class Inflight {
       if (outcome.kind === "entry" && fields === undefined) announce(outcome.entry);
       settled = true;
       patient?.();
+      watching?.();
       resolve(outcome);
       abandon();
     };
@@ -290,6 +313,10 @@ export class Inflight {
       wanted: () => !settled && waiting > 0,
       unshareAfter: (ms) => {
         if (!settled) patient = after(ms, () => settle(UNSHARED));
+      },
+      progressed: () => {
+        progress++;
+        watch();
       },
       announce,
     };

@@ -9,7 +9,7 @@
 
 import { onAbort, readingAlone, unlessAborted } from "./abort_follow.ts";
 import { joined } from "./bytes.ts";
-import type { TakenBody } from "./body.ts";
+import type { TakenBody, Waiters } from "./body.ts";
 import { type RecordDraft, sealRecord } from "./record.ts";
 import {
   type BodyController,
@@ -33,6 +33,8 @@ const READ_INTO_RECORD_MIN = 16 * 1024;
  * @param response The response.
  * @param draft The entry's record, with room for the declared length.
  * @param reading Receives how to give the read up, where it can be ({@linkcode WholeRead}).
+ * @param waiters The requests that wait for the body, told of each read that comes, where the
+ *   reader brings its own buffer (a read by `arrayBuffer()` shows no progress: they wait for its end).
  * @returns The body, and the sealed record when it matched the declared length; `undefined` when
  *   the read was given up.
  * @throws {unknown} The body's error when it failed.
@@ -41,6 +43,7 @@ export async function readWhole(
   response: Response,
   draft: RecordDraft,
   reading: WholeRead,
+  waiters?: Waiters,
 ): Promise<TakenBody | undefined> {
   const { bodyAt } = draft;
   let bytes = draft.bytes;
@@ -67,6 +70,7 @@ export async function readWhole(
   reading.giveUp = (reason) => (given = true, byob.cancel(reason).catch(() => {}));
   let at = bodyAt;
   while (at < bytes.length) {
+    waiters?.progressed();
     // Each read hands the buffer over and back: keep the latest view of it.
     const { done, value } = await reader.read(new Uint8Array(bytes.buffer, at, bytes.length - at));
     if (given) return undefined;
@@ -79,6 +83,7 @@ export async function readWhole(
   // The body should end here: one byte of room is enough to learn that it does.
   const parts = [bytes.subarray(bodyAt)];
   for (let room = 1;; room = 64 * 1024) {
+    waiters?.progressed();
     const { done, value } = await reader.read(new Uint8Array(room));
     if (given) return undefined;
     if (value !== undefined && value.byteLength > 0) parts.push(value);
