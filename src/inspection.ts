@@ -111,8 +111,8 @@ export async function deleteEntries(
   const selection = select(scope.storage, filter, "delete", methods);
   if (selection.urls === undefined && selection.test === undefined) {
     throw new TypeError(
-      "Cannot delete: the filter must give urls, urlPattern, expired, valid or olderThan: " +
-        `received ${JSON.stringify(Object.keys(filter))} (clear() deletes everything)`,
+      "Cannot delete: the filter must give urls, urlPattern, olderThan, expired: true or valid: true: " +
+        `received ${JSON.stringify(filter)} (clear() deletes everything)`,
     );
   }
   // What the delete names is invalidated, stored yet or not: a response already asked for is not

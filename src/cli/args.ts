@@ -8,9 +8,15 @@ import { parseArgs } from "node:util";
 
 /** Exit code of a run that did what was asked. */
 export const EXIT_OK = 0;
-/** Exit code of a run that failed: the cache cannot be opened or reached, or nothing matched. */
+/**
+ * Exit code of a run that failed: the cache cannot be opened or reached, or `show` found nothing (a
+ * `list` or `delete` that matches nothing is done, {@linkcode EXIT_OK}).
+ */
 export const EXIT_FAILURE = 1;
-/** Exit code of a run with wrong arguments: unknown command or option, bad cache URL. */
+/**
+ * Exit code of a run with wrong arguments: unknown command or option, bad duration, unsupported
+ * cache URL, `clear` without `--yes`.
+ */
 export const EXIT_USAGE = 2;
 
 /** The commands. */
