@@ -1,7 +1,7 @@
 /**
  * The package as JSR sees it: `deno.json` exports every backend and only files that exist,
  * each entry point loads only its own driver (the main one none), and on Deno
- * `deno publish --dry-run` and `deno doc --lint` pass.
+ * `deno publish --dry-run` and `deno doc --lint` pass, and docs/api.md names every export.
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
@@ -146,6 +146,20 @@ Deno.test({
     const real = errors.filter(([, rule, message, file]) => !isForeignTypeRef(rule!, message!, file!));
     deepEqual(real.map(([text]) => text), [], output);
     if (errors.length === 0) ok(!/^error/m.test(output), output);
+  },
+});
+
+Deno.test({
+  name: "exports: docs/api.md names every export of every entry point",
+  ...runsOn("deno", "runs the deno CLI"),
+  async fn() {
+    const { code, stdout, stderr } = await deno("doc", "--json", ...Object.values(config.exports));
+    equal(code, 0, stderr);
+    const api = readFileSync(new URL("docs/api.md", root), "utf8");
+    const nodes = (JSON.parse(stdout) as { nodes: Record<string, { symbols?: { name: string }[] }> }).nodes;
+    const missing = Object.values(nodes).flatMap(({ symbols = [] }) => symbols.map(({ name }) => name))
+      .filter((name) => !new RegExp(`\\b${name}\\b`).test(api));
+    deepEqual(missing, [], "the exports that docs/api.md does not name");
   },
 });
 
