@@ -101,7 +101,8 @@ Deno.test({
   async fn() {
     const client = await new MongoClient(mongo.url!).connect();
     const records = client.db(TEST_DB).collection<MongoRecord>(collectionName());
-    const storage = new MongoDBStorage({ collection: records });
+    // (20 MB of keys: a stand-in server on a busy machine may take more than the default 2 s.)
+    const storage = new MongoDBStorage({ collection: records, timeout: 20_000 });
     try {
       const keys = Array.from({ length: 1000 }, (_, i) => `${i}`.padEnd(20_000, "x"));
       await records.insertMany(
