@@ -37,7 +37,11 @@ import {
   MAX_TIMEOUT,
   nonEmptyString,
   positiveInteger,
+  timeLimit,
 } from "../src/backend_options.ts";
+import { Deadlines } from "../src/deadline.ts";
+import { timed, timedOut } from "../src/kv_timed.ts";
+import { expirerOf, openKv } from "../src/kv_open.ts";
 import { describe } from "../src/expiration.ts";
 import { CorruptRecordError, whileLocked } from "../src/errors.ts";
 import { fittedKey, keyBytes, keyRoom } from "../src/kv_keys.ts";
@@ -47,6 +51,8 @@ import { CHUNK_SIZE, encodeManifest, inlineBody, type Manifest, readManifest } f
 export const DEFAULT_PREFIX: readonly string[] = ["http_cache", "v1"];
 /** Default bound on one record: 32 MiB. Larger responses stream through unstored. */
 export const DEFAULT_MAX_ENTRY_SIZE = 32 * 1024 * 1024;
+/** Default time limit of each request to a database that may be remote, and of opening it: 5,000 ms. */
+export const DEFAULT_KV_TIMEOUT = 5000;
 
 /** A Deno KV key: an array of key parts. */
 export type KvKey = readonly unknown[];
@@ -98,6 +104,14 @@ export interface DenoKVBackendOptions {
    * @default {33_554_432} (32 MiB)
    */
   maxEntrySize?: number;
+  /**
+   * Time limit, in milliseconds, of each request to a database that may be remote (a KV Connect
+   * URL as `path`, or a `kv` given that is not Deno's own `Deno.Kv`): opening it, each read, commit
+   * (a chunked record takes several) and page of a listing. A local file the backend opens is not
+   * timed: it cannot hang. At most 2,147,483,647 (about 24.8 days), the longest timer.
+   * @default {5000}
+   */
+  timeout?: number;
 }
 
 /**
@@ -121,8 +135,9 @@ export class DenoKVBackend extends CacheBackend {
    * @param options Where the database is, key prefix, size bound.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
-   * @throws {RangeError} When `maxEntrySize` is not a positive integer, or `prefix` takes more than
-   *   1,977 bytes of a KV key (each part its UTF-8 bytes and 2), leaving no room for the cache's keys.
+   * @throws {RangeError} When `maxEntrySize` or `timeout` is not a positive integer, `timeout` is longer
+   *   than the longest timer, or `prefix` takes more than 1,977 bytes of a KV key (each part its UTF-8
+   *   bytes and 2), leaving no room for the cache's keys.
    */
   constructor(options: DenoKVBackendOptions = {}) {
     super(new DenoKVStorage(options));
@@ -146,7 +161,7 @@ const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
  * The same for an in-memory `@deno/kv` database given as `kv`: it arms a timer for the soonest
  * expiry, and one past the longest timer (about 24.8 days) fires after 1 ms, and again every
  * millisecond (a fifth of a core, and a warning each time on Bun) until it comes. The chunks'
- * margin is kept within it too. (One the backend opens has its timer bounded: {@linkcode tameExpirer}.)
+ * margin is kept within it too. (One the backend opens has its timer bounded: `tameExpirer`.)
  */
 const MAX_TIMED_EXPIRE_IN = MAX_TIMEOUT - CHUNK_EXPIRY_MARGIN;
 const PARALLEL_DELETES = 16;
@@ -161,6 +176,10 @@ export class DenoKVStorage implements Storage {
   #path: string | undefined;
   #injected: KvLike | undefined;
   #kv: Promise<KvLike> | undefined;
+  /** The time limits of a database that may be remote; none for a local one the storage opens. */
+  #deadlines: Deadlines | undefined;
+  /** The fetch `@deno/kv` sends KV Connect requests with: the global one when the storage was made. */
+  #fetch: typeof fetch;
   /** Bytes that the last part of an entry's KV key may take. */
   #keyRoom: number;
   /** Chunks written by one commit: 12, or 11 under a prefix of more than 1,823 bytes. */
@@ -172,12 +191,19 @@ export class DenoKVStorage implements Storage {
    * @param options Where the database is, key prefix, size bound.
    * @throws {TypeError} When `options` is not an object, names an unknown option or gives one of the wrong
    *   kind, `prefix` is empty, or Deno runs without `--unstable-kv` and no `kv` is given.
-   * @throws {RangeError} When `maxEntrySize` is not a positive integer, or `prefix` takes more than
-   *   1,977 bytes of a KV key (each part its UTF-8 bytes and 2), leaving no room for the cache's keys.
+   * @throws {RangeError} When `maxEntrySize` or `timeout` is not a positive integer, `timeout` is longer
+   *   than the longest timer, or `prefix` takes more than 1,977 bytes of a KV key (each part its UTF-8
+   *   bytes and 2), leaving no room for the cache's keys.
    */
   constructor(options: DenoKVBackendOptions = {}) {
     const name = "DenoKVBackend";
-    options = knownOptions(name, options, { path: true, kv: true, prefix: true, maxEntrySize: true });
+    options = knownOptions(name, options, {
+      path: true,
+      kv: true,
+      prefix: true,
+      maxEntrySize: true,
+      timeout: true,
+    });
     const { prefix = DEFAULT_PREFIX } = options;
     // findIndex, not every: it also stops at a hole (`[, "v1"]`), which every skips.
     if (
@@ -191,6 +217,7 @@ export class DenoKVStorage implements Storage {
     eitherOf(name, options, "path", "kv");
     injected(name, "kv", options.kv, ["get", "list", "atomic", "close"], "an open Deno.Kv (or @deno/kv Kv)");
     const maxEntrySize = positiveInteger(name, "maxEntrySize", options.maxEntrySize, DEFAULT_MAX_ENTRY_SIZE);
+    const timeout = timeLimit(name, "timeout", options.timeout, DEFAULT_KV_TIMEOUT);
     const deno = (globalThis as { Deno?: { openKv?: unknown } }).Deno;
     if (options.kv === undefined && deno !== undefined && typeof deno.openKv !== "function") {
       throw new TypeError(`Cannot create DenoKVBackend: Deno.openKv is missing: run Deno with --unstable-kv`);
@@ -199,6 +226,17 @@ export class DenoKVStorage implements Storage {
     this.maxEntrySize = maxEntrySize;
     this.#path = options.path;
     this.#injected = options.kv;
+    // A KV Connect server that accepts and never answers held every call for good on Node and Bun
+    // (`@deno/kv` times nothing), and for 30 s on Deno. Deno's own `Deno.Kv`, given (on Deno
+    // Deploy, say), times its own requests: its reads, a hit's, are not raced.
+    const native = (globalThis as { Deno?: { Kv?: abstract new () => unknown } }).Deno?.Kv;
+    const remote = /^https?:\/\//i.test(options.path ?? "") ||
+      (options.kv !== undefined && !(native !== undefined && options.kv instanceof native));
+    this.#deadlines = remote ? new Deadlines(timeout) : undefined;
+    // Taken now, before `installCache` (given this storage's backend) replaces the global fetch:
+    // through the cache, a KV Connect request's `POST` invalidated its URL, a delete that waited
+    // for the database being opened by that very request, so the first fetch hung for good.
+    this.#fetch = globalThis.fetch;
     this.#keyRoom = keyRoom(name, prefix);
     this.#chunksPerCommit = Math.floor(
       MAX_COMMIT_BYTES / (CHUNK_SIZE + 2 * keyBytes(this.#chunkKey(crypto.randomUUID(), 0))),
@@ -244,7 +282,7 @@ export class DenoKVStorage implements Storage {
     const now = Date.now();
     if (value.length > this.maxEntrySize || deleteAt <= now) return await this.delete([key]);
     const kv = await this.#open();
-    const longest = kv === this.#injected && expirerOf(kv) !== undefined
+    const longest = this.#injected !== undefined && expirerOf(this.#injected) !== undefined
       ? MAX_TIMED_EXPIRE_IN
       : MAX_EXPIRE_IN;
     const expireIn = deleteAt - now < longest ? Math.ceil(deleteAt - now) : undefined;
@@ -299,14 +337,33 @@ export class DenoKVStorage implements Storage {
   async close(): Promise<void> {
     const kv = this.#kv;
     this.#kv = undefined;
-    if (kv !== undefined && this.#injected === undefined) (await kv.catch(() => undefined))?.close();
+    if (kv === undefined || this.#injected !== undefined) return;
+    const closed = kv.then((opened) => opened.close(), () => {});
+    // A KV Connect database still being opened (a server that does not answer) is closed once it
+    // opens, not waited for: closing one sends nothing.
+    if (this.#deadlines === undefined) await closed;
   }
 
   #open(): Promise<KvLike> {
-    return this.#kv ??= openKv(this.#path, this.#injected).catch((error) => {
+    return this.#kv ??= this.#opened().catch((error) => {
       this.#kv = undefined;
       throw error;
     });
+  }
+
+  /** Opens the database; one that may be remote within its time limit, and timed from then on. */
+  async #opened(): Promise<KvLike> {
+    const opening = openKv(this.#path, this.#injected, this.#fetch);
+    const deadlines = this.#deadlines;
+    if (deadlines === undefined) return await opening;
+    const kv = await deadlines.race(opening, () => timedOut("open the database", deadlines.ms)).catch(
+      (error) => {
+        // (Opened after all, it is nobody's: the next call opens the database anew.)
+        if (this.#injected === undefined) opening.then((late) => late.close(), () => {});
+        throw error;
+      },
+    );
+    return timed(kv, deadlines);
   }
 
   #entryKey(key: string): KvKey {
@@ -392,53 +449,6 @@ export class DenoKVStorage implements Storage {
       await deleteAll(kv, keys.slice(first, first + DELETES_PER_COMMIT));
     }
   }
-}
-
-async function openKv(path: string | undefined, injected: KvLike | undefined): Promise<KvLike> {
-  if (injected !== undefined) return injected;
-  const deno = (globalThis as { Deno?: { openKv?: (path?: string) => Promise<KvLike> } }).Deno;
-  if (typeof deno?.openKv === "function") return await deno.openKv(path);
-  const { openKv } = await import("@deno/kv");
-  // Only bytes are stored, so the V8 value codec (which Bun lacks) is never needed.
-  const encodeV8 = (): never => {
-    throw new TypeError("Cannot encode value: DenoKVStorage stores bytes only");
-  };
-  return tameExpirer(await openKv(path, { encodeV8, decodeV8: encodeV8 }));
-}
-
-/** `@deno/kv`'s in-memory database's timer of the soonest expiry. */
-interface Expirer {
-  rescheduleExpirer(at: number): void;
-  expirerTimeout?: { unref?: () => void } | number;
-}
-
-/** The expiry timer of a database that has one: `@deno/kv`'s in-memory one (Node and Bun). */
-function expirerOf(kv: KvLike): Expirer | undefined {
-  const expirer = (kv as { expirer?: Partial<Expirer> }).expirer;
-  return typeof expirer?.rescheduleExpirer === "function" ? expirer as Expirer : undefined;
-}
-
-/**
- * Tames the timer of `@deno/kv`'s in-memory database (Node and Bun without a path), armed for its
- * soonest expiry. It lets the process end: the timer kept it running until then, an hour after
- * its work was done for a response fresh for an hour (the database ends with the process anyway).
- * It comes due within the longest timer (about 24.8 days), to look again then: one armed past it
- * fires after 1 ms, and again every millisecond, so a record kept longer had no expiry at all, and
- * stayed, unlisted, once past it. And it is never armed in the past: once it has deleted what
- * expired, the database arms it for the soonest of what it held before (a moment ago), and Node
- * and Bun warned "TimeoutNegativeWarning" on the process's first expiry.
- */
-function tameExpirer(kv: KvLike): KvLike {
-  const expirer = expirerOf(kv);
-  if (expirer === undefined) return kv;
-  const reschedule = expirer.rescheduleExpirer;
-  expirer.rescheduleExpirer = (at: number) => {
-    const now = Date.now();
-    reschedule.call(expirer, Math.min(Math.max(at, now), now + MAX_TIMEOUT));
-    const timer = expirer.expirerTimeout;
-    if (typeof timer === "object") timer.unref?.();
-  };
-  return kv;
 }
 
 /**
