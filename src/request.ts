@@ -304,7 +304,8 @@ const CHECKED_BY_REQUEST = [
 /**
  * Throws the `TypeError` fetch would for an init it refuses, before the cache could answer it: a
  * body (its own or its `Request`'s) with `GET` or `HEAD`, or a member the `Request` constructor
- * refuses. Only the members given are checked: a plain init costs nothing.
+ * refuses (a forbidden method among them). Only the members given are checked: a plain init of one
+ * of the six standard methods costs nothing.
  *
  * @throws {TypeError} What fetch would throw.
  */
@@ -324,6 +325,9 @@ function checkInit(url: URL, method: string, init: RequestInit, request: Request
   const { signal, duplex } = init as { signal?: unknown; duplex?: unknown };
   if (duplex !== undefined) (checked ??= {}).duplex = duplex;
   if (signal != null && !(signal instanceof AbortSignal)) (checked ??= {}).signal = signal;
+  // A method other than the six standard ones may be one fetch refuses (`TRACE`, `CONNECT`, one
+  // that is no token): refused here, it gets no 504 from a request for what is stored alone.
+  if (!NORMALIZED_METHODS.has(method)) (checked ??= {}).method = method;
   if (checked !== undefined) new Request(url, checked);
 }
 
