@@ -258,6 +258,20 @@ export function usabilityFor(
 }
 
 /**
+ * Whether a request demands validation, whatever is stored: the `no-cache` mode, or (with
+ * `cacheControl`) its own `no-cache` directive or `Pragma: no-cache` (RFC 9111 §5.2.1.4). No
+ * response answers it unvalidated, one that an identical request is fetching neither: that was
+ * asked for before this request came.
+ *
+ * @param flow The request.
+ * @param o The session's options.
+ * @returns `true` when only the origin can answer it.
+ */
+export function demandsValidation(flow: Flow, o: ResolvedOptions): boolean {
+  return flow.mode === "no-cache" || (o.cacheControl && flow.policy.cacheControl.noCache !== undefined);
+}
+
+/**
  * Whether a stored entry may answer the request when the origin failed: never in the `no-cache`
  * mode, which demands validation (as the Fetch standard's HTTP cache does, the request fails);
  * else as {@linkcode mayServeOnError} says.

@@ -33,6 +33,7 @@ import {
 } from "./serve.ts";
 import {
   answersMethod,
+  demandsValidation,
   lookup,
   mayServeOnErrorFor,
   prepareFlow,
@@ -268,8 +269,10 @@ export class CachedSession implements AsyncDisposable {
     // A HEAD or a Range request waits for no other request, whose body may take minutes to come,
     // and none waits for it (Exchange.network). Nor does a request with its own If-None-Match or
     // If-Modified-Since: the origin answers it (a 304, or what it would pass through) without the
-    // body another request is still reading. (Asked of misses alone: a hit reads no more fields.)
-    const joins = ticket !== undefined && (use === undefined || use === "revalidate") && wantsWhole(flow);
+    // body another request is still reading. Nor one that demands validation, which no response
+    // asked for before it came answers. (Asked of misses alone: a hit reads no more fields.)
+    const joins = ticket !== undefined && (use === undefined || use === "revalidate") && wantsWhole(flow) &&
+      !demandsValidation(flow, o);
     if (joins) {
       /** The fields of a response that varies on headers this request sends otherwise. */
       let other: Fields | undefined;
