@@ -379,7 +379,16 @@ export class RedisStorage implements Storage {
     if (client === undefined) {
       return this.#connection().then((client) => this.#sendOn(client, args, options, map, recover));
     }
-    return this.#sendOn(client, args, options, map, recover);
+    if (client === this.#injected) return this.#sendOn(client, args, options, map, recover);
+    // A connection that idled may be gone without the client knowing (a NAT, a load balancer or
+    // the server dropped it, the process frozen meanwhile, as a serverless instance between
+    // invocations): the command that finds it gone is sent once more, on a new connection. (Every
+    // command the storage sends may be sent twice: GET, SET with an absolute PXAT, UNLINK, SCAN.)
+    return this.#sendOn(client, args, options, map, (reason) => {
+      if (client.isOpen || this.#closed) return fail(reason, recover);
+      // (A promise, which the deadline's promise adopts: past the deadline, none is made.)
+      return this.#connection().then((client) => this.#sendOn(client, args, options, map, recover)) as T;
+    });
   }
 
   #sendOn<T>(
@@ -471,6 +480,12 @@ function bytesOf(reply: unknown): Uint8Array | undefined {
 function notBytes(reason: unknown): Uint8Array {
   if (/^WRONGTYPE/.test(String((reason as Error | undefined)?.message))) return new Uint8Array(0);
   throw reason;
+}
+
+/** A command's failure, as `recover` (if any) makes it. */
+function fail<T>(reason: unknown, recover: ((reason: unknown) => T) | undefined): T {
+  if (recover === undefined) throw reason;
+  return recover(reason);
 }
 
 /** Whether a URL's user or password decodes, as the client decodes it. */

@@ -78,9 +78,11 @@ export class Deadlines {
       const watched: Watched = { at: performance.now() + this.ms, expire: () => reject(error()) };
       this.#pending.add(watched);
       this.#timer ??= this.#start();
+      // (Past its deadline, what `work` settles with is neither mapped nor recovered: a `recover`
+      // that tries again would start work for no one, and fail unhandled.)
       work.then(
         (value) => {
-          this.#pending.delete(watched);
+          if (!this.#pending.delete(watched)) return;
           try {
             resolve(map === undefined ? value : map(value));
           } catch (reason) {
@@ -88,7 +90,7 @@ export class Deadlines {
           }
         },
         (reason) => {
-          this.#pending.delete(watched);
+          if (!this.#pending.delete(watched)) return;
           try {
             if (recover === undefined) reject(reason);
             else resolve(recover(reason));
