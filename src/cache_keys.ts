@@ -414,8 +414,21 @@ function writtenQuery(parameters: readonly Parameter[]): string {
   return parameters.map(([, written]) => written).join("&");
 }
 
-/** Decodes UTF-8 that is valid and has no byte order mark; anything else throws (and is keyed raw). */
+/** Decodes valid UTF-8 (a leading byte order mark kept, as U+FEFF); anything else throws. */
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * A body's text, when it is UTF-8 without a byte order mark: the mark is dropped by an origin that
+ * decodes the text (its first name or key loses it) and kept by one that parses the bytes, so a
+ * canonical form would merge bodies such origins read otherwise.
+ *
+ * @throws {TypeError} The body is not UTF-8, or starts with a byte order mark (it is keyed raw).
+ */
+function strictText(body: Uint8Array): string {
+  const text = strictUtf8.decode(body);
+  if (text.startsWith("\ufeff")) throw new TypeError("The body starts with a byte order mark");
+  return text;
+}
 
 /**
  * The canonical form of a request body for its key: JSON with object keys sorted and no
@@ -433,17 +446,17 @@ function normalizeBody(
 ): { bytes: Uint8Array; mark?: string } {
   try {
     if (type === "application/json" || type.endsWith("+json")) {
-      const canonical = canonicalJson(strictUtf8.decode(body), ignored);
+      const canonical = canonicalJson(strictText(body), ignored);
       if (canonical !== undefined) return { bytes: encoder.encode(canonical), mark: JSON_MARK };
     } else if (type === "application/x-www-form-urlencoded") {
-      const parameters = keptParameters(strictUtf8.decode(body), ignored).sort(byName);
+      const parameters = keptParameters(strictText(body), ignored).sort(byName);
       return { bytes: encoder.encode(writtenQuery(parameters)), mark: FORM_MARK };
     } else if (type === MULTIPART) {
       const canonical = canonicalMultipart(body, contentType!, ignored);
       if (canonical !== undefined) return { bytes: canonical, mark: MULTIPART_MARK };
     }
   } catch {
-    // Not what its Content-Type says (or not UTF-8): key the raw bytes.
+    // Not what its Content-Type says (or not UTF-8, or with a byte order mark): key the raw bytes.
   }
   return { bytes: body };
 }

@@ -32,14 +32,17 @@ export type ReadRecord = (key: string) => Promise<Awaited<ReturnType<CacheBacken
 
 /**
  * Turns a parsed fetch call into a flow: its key, directives and label. A request without a body
- * and without `keyFn` is prepared at once, not as a promise: a hit awaits one turn less.
+ * and without `keyFn` is prepared at once, not as a promise: a hit awaits one turn less. A caller
+ * that aborts while `keyFn` computes a key is not kept waiting for it (a key that never comes, such
+ * as a tenant's looked up in a stalled database, would hang its fetch).
  *
  * @param parsed The fetch call.
  * @param o The session's options.
  * @param maxBodySize The largest request body read for a key (bytes): the largest the session
  *   stores.
  * @returns The flow, or a promise of it when a body must be read or `keyFn` called.
- * @throws {Unprepared} When a body could not be read for the key (the request to send instead).
+ * @throws {Unprepared} When a body could not be read for the key (the request to send instead), or
+ *   the caller aborted.
  */
 export function prepareFlow(
   parsed: ParsedRequest,
@@ -54,7 +57,13 @@ export function prepareFlow(
     ? keyFor({ method: "HEAD", url, headers, redirect }, o)
     : undefined;
   if (typeof key === "string" && typeof headKey !== "object") return flowOf(parsed, key, o, headKey);
-  return Promise.all([key, headKey]).then(([key, headKey]) => flowOf(parsed, key, o, headKey));
+  const signal = signalOf(parsed);
+  return unlessAborted(Promise.all([key, headKey]), signal).then(
+    ([key, headKey]) => flowOf(parsed, key, o, headKey),
+    (error) => {
+      throw signal?.aborted ? new Unprepared(parsed, error, false) : error;
+    },
+  );
 }
 
 /**
@@ -85,18 +94,21 @@ async function prepareWithBody(
   // failure too: it holds the init's body, which a stream gives once.
   const sent = { ...parsed, input: built, init: nonStandardMembers(parsed.init), headers: built.headers };
   const { method, url, redirect } = parsed;
+  const signal = signalOf(parsed);
   let body: Uint8Array | undefined;
   try {
-    body = await bodyOf(built.clone(), built, signalOf(parsed), maxBodySize);
+    body = await bodyOf(built.clone(), built, signal, maxBodySize);
   } catch (error) {
     // The caller's own body failed (or the caller gave up): no failure of the cache.
     throw new Unprepared(sent, error, false);
   }
   if (body === undefined) throw new Unprepared(sent, undefined, false);
   try {
-    return flowOf(sent, await keyFor({ method, url, headers: built.headers, body, redirect }, o), o);
+    const key = keyFor({ method, url, headers: built.headers, body, redirect }, o);
+    return flowOf(sent, typeof key === "string" ? key : await unlessAborted(key, signal), o);
   } catch (error) {
-    throw new Unprepared(sent, error, true);
+    // (A caller that gives up while `keyFn` computes the key is no failure of the cache.)
+    throw new Unprepared(sent, error, signal?.aborted !== true);
   }
 }
 
