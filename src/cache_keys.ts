@@ -278,8 +278,7 @@ export function normalizeUrl(url: URL, ignoredParameters: ReadonlySet<string> = 
   // A URL that is not HTTP(S) is keyed whole: what fetch answers it with may hold its query (a
   // `data:` URL's text), and even its fragment (Bun's).
   if (!isHttp(url)) return url.href;
-  const href = hasUserinfo(url) ? withoutUserinfo(new URL(url.href)).href : url.href;
-  const bare = withoutFragment(href);
+  const bare = withoutFragment(hrefWithoutUserinfo(url));
   if (search === "") return bare;
   const path = bare.slice(0, -search.length);
   const parameters = keptParameters(search.slice(1), ignoredParameters).sort(byName);
@@ -313,6 +312,16 @@ export function withoutFragment(href: string): string {
  */
 export function hasUserinfo(url: URL): boolean {
   return url.href.includes("@") && (url.username !== "" || url.password !== "");
+}
+
+/**
+ * A URL's `href` without its userinfo (a credential): as stored, and as messages name it.
+ *
+ * @param url The URL.
+ * @returns Its `href`, userinfo left out.
+ */
+export function hrefWithoutUserinfo(url: URL): string {
+  return hasUserinfo(url) ? withoutUserinfo(new URL(url.href)).href : url.href;
 }
 
 /** Clears a URL's userinfo (a credential) and returns the URL. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { hasUserinfo, withoutFragment, withoutUserinfo } from "./cache_keys.ts";
+import { hrefWithoutUserinfo, withoutFragment } from "./cache_keys.ts";
 
 /** Store the response and never let it expire. */
 export const NEVER_EXPIRE: -1 = -1;
@@ -134,7 +134,7 @@ export function compileUrlPatterns(
  * @returns `host/path?query`.
  */
 function patternTarget(url: URL): string {
-  const href = withoutFragment(hasUserinfo(url) ? withoutUserinfo(new URL(url.href)).href : url.href);
+  const href = withoutFragment(hrefWithoutUserinfo(url));
   return href.slice(url.protocol.length + (href.startsWith(`${url.protocol}//`) ? 2 : 0));
 }
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { CREDENTIAL_HEADERS } from "./cache_keys.ts";
+import { CREDENTIAL_HEADERS, hrefWithoutUserinfo } from "./cache_keys.ts";
 import { describe } from "./expiration.ts";
 import {
   type CacheRequestInit,
@@ -139,7 +139,9 @@ export function responseOf(url: URL | undefined, value: unknown): Response {
     return response as Response;
   }
   throw new TypeError(
-    `Cannot fetch ${url?.href ?? "it"}: the fetch option resolved to ${describe(value)}, not a Response`,
+    `Cannot fetch ${url === undefined ? "it" : hrefWithoutUserinfo(url)}: the fetch option resolved to ${
+      describe(value)
+    }, not a Response`,
   );
 }
 
@@ -180,7 +182,9 @@ export async function refuseRedirect(
   response: Response,
 ): Promise<never> {
   await discard(response);
-  throw new TypeError(`Cannot fetch ${request.url.href}: it redirects, and its redirect mode is "error"`);
+  throw new TypeError(
+    `Cannot fetch ${hrefWithoutUserinfo(request.url)}: it redirects, and its redirect mode is "error"`,
+  );
 }
 
 /**
@@ -259,14 +263,18 @@ function redirectTarget(
     target = new URL(utf8Location(location), request.url);
   } catch {
     throw new TypeError(
-      `Cannot follow the redirect of ${request.url.href}: Location ${location} is not a URL`,
+      `Cannot follow the redirect of ${hrefWithoutUserinfo(request.url)}: Location ${location} is not a URL`,
     );
   }
   if (target.protocol !== "http:" && target.protocol !== "https:") {
-    throw new TypeError(`Cannot follow the redirect of ${request.url.href} to ${target.protocol} URL`);
+    throw new TypeError(
+      `Cannot follow the redirect of ${hrefWithoutUserinfo(request.url)} to ${target.protocol} URL`,
+    );
   }
   if (hops >= MAX_REDIRECTS) {
-    throw new TypeError(`Cannot fetch ${request.url.href}: more than ${MAX_REDIRECTS} redirects`);
+    throw new TypeError(
+      `Cannot fetch ${hrefWithoutUserinfo(request.url)}: more than ${MAX_REDIRECTS} redirects`,
+    );
   }
   // Fetch's "location URL": a Location without a fragment takes the request's; one with a "#" keeps
   // its own, the empty one too (`/new#`), which `hash` cannot tell from none.

@@ -136,3 +136,18 @@ Deno.test("now: a clock that gives no time is refused when the session is create
   }
   new CachedSession({ now: () => 1_700_000_000_000 });
 });
+
+// The errors the session makes name the URL without its userinfo: `onError` hears them of a
+// background refresh, and its default writes them to the console.
+Deno.test("fetch: an error the session makes of a URL with a password does not carry the password", async () => {
+  const session = new CachedSession({
+    backend: new MemoryBackend(),
+    fetch: () => Promise.resolve("text" as never),
+  });
+  await assertRejects(
+    () => session.fetch("http://alice:secret@127.0.0.1/options3"),
+    TypeError,
+    "Cannot fetch http://127.0.0.1/options3: the fetch option resolved to",
+  );
+  await session.close();
+});
