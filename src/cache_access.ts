@@ -7,7 +7,7 @@
  */
 
 import type { CacheBackend } from "../backends/base.ts";
-import { ALIAS_PREFIX, normalizeUrl, redactUrl, urlKeyPrefix } from "./cache_keys.ts";
+import { ALIAS_PREFIX, normalizeUrl, redactUrl, urlKeyPrefix, withoutFragment } from "./cache_keys.ts";
 import { CorruptRecordError, isBackendError } from "./errors.ts";
 import { aliasKeyOf } from "./lookup.ts";
 import { deleteEntries } from "./inspection.ts";
@@ -273,8 +273,8 @@ export class CacheAccess {
   /**
    * A newer response to the request, which replaces the stored one, is not stored (its body
    * outgrew the limit, or it may not be stored and the stored one is stale): the stored one goes,
-   * so that it does not outlive it. Where nothing was found, nothing is deleted, except for a
-   * reload, which does not look. (A response that may not be stored at all, `no-store`, leaves a
+   * so that it does not outlive it. Where nothing was found, nothing is deleted (a reload too reads
+   * its slot, `#slotOf`). (A response that may not be stored at all, `no-store`, leaves a
    * fresh stored one in place: the cache-tests suite requires it, cc-resp-no-store-old-new.)
    *
    * @param flow The request.
@@ -283,7 +283,10 @@ export class CacheAccess {
    */
   replacedUnstored(flow: Flow, key: string, found: Found | undefined): undefined {
     if (mayHoldEntry(flow, found)) {
-      this.track(this.discard(flow, key, "unstorable"), "delete", flow);
+      // (One reached through a redirect alias lies in the slot the alias leads to, where it would
+      // answer this URL again; the request's own slot, where the newer one would go, is empty.)
+      const at = found?.viaAlias ? found.key : key;
+      this.track(this.discard(flow, at, "unstorable"), "delete", flow);
     }
     return undefined;
   }
@@ -441,8 +444,11 @@ export class CacheAccess {
       // process over it learns of the invalidation from the delete alone (one that fails is
       // remembered, in this process).
       if (await deleteEntries(this.#cache, filter, {}, methods) > 0) {
-        // (An event tells of entries removed: where nothing was stored, nothing was.)
-        for (const url of urls) this.#monitor.evicted(flow.label, "invalidated", this.#redacted(url));
+        // (An event tells of entries removed: where nothing was stored, nothing was. One for each
+        // URL as entries are stored under it: a Location or Content-Location that names the target
+        // again, with a fragment or an ignored parameter or without, is no other URL.)
+        const targets = new Set(urls.map((url) => withoutFragment(this.#redacted(url))));
+        for (const target of targets) this.#monitor.evicted(flow.label, "invalidated", target);
       }
     } catch (error) {
       this.report(error, "delete", flow);
@@ -570,13 +576,13 @@ export class CacheAccess {
 }
 
 /**
- * Whether an entry may be stored where a request's response goes: one was found, or the request
- * did not look (a reload).
+ * Whether an entry may be stored where a request's response goes: one was found, or, for a reload
+ * (which reads its slot for placement alone, and keeps no entry), the slot holds one.
  *
  * @param flow The request.
  * @param found What it found.
  * @returns Whether an entry may be there.
  */
 export function mayHoldEntry(flow: Flow, found: Found | undefined): boolean {
-  return found?.entry !== undefined || flow.mode === "reload";
+  return found?.entry !== undefined || (flow.mode === "reload" && found !== undefined);
 }

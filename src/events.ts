@@ -94,8 +94,9 @@ export interface EvictEvent {
    */
   reason: "invalidated" | "mismatch" | "unstorable" | "corrupt";
   /**
-   * The key removed, or for `invalidated` a URL the request invalidated: one event for each, when
-   * the request removed at least one entry (not necessarily under this URL).
+   * The key removed, or for `invalidated` a URL the request invalidated, as its entries are stored
+   * (without a fragment or ignored parameters): one event for each, when the request removed at
+   * least one entry (not necessarily under this URL).
    */
   target: string;
 }
