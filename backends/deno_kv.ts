@@ -40,7 +40,7 @@ import {
   timeLimit,
 } from "../src/backend_options.ts";
 import { Deadlines } from "../src/deadline.ts";
-import { timed, timedOut } from "../src/kv_timed.ts";
+import { KvConnectRequests, timed, timedOut } from "../src/kv_timed.ts";
 import { expirerOf, openKv } from "../src/kv_open.ts";
 import { describe } from "../src/expiration.ts";
 import { CorruptRecordError, whileLocked } from "../src/errors.ts";
@@ -180,6 +180,8 @@ export class DenoKVStorage implements Storage {
   #deadlines: Deadlines | undefined;
   /** The fetch `@deno/kv` sends KV Connect requests with: the global one when the storage was made. */
   #fetch: typeof fetch;
+  /** The KV Connect requests of the database that may be remote opened last, ended by close(). */
+  #requests: KvConnectRequests | undefined;
   /** Bytes that the last part of an entry's KV key may take. */
   #keyRoom: number;
   /** Chunks written by one commit: 12, or 11 under a prefix of more than 1,823 bytes. */
@@ -337,6 +339,8 @@ export class DenoKVStorage implements Storage {
   async close(): Promise<void> {
     const kv = this.#kv;
     this.#kv = undefined;
+    this.#requests?.end();
+    this.#requests = undefined;
     if (kv === undefined || this.#injected !== undefined) return;
     const closed = kv.then((opened) => opened.close(), () => {});
     // A KV Connect database still being opened (a server that does not answer) is closed once it
@@ -353,9 +357,10 @@ export class DenoKVStorage implements Storage {
 
   /** Opens the database; one that may be remote within its time limit, and timed from then on. */
   async #opened(): Promise<KvLike> {
-    const opening = openKv(this.#path, this.#injected, this.#fetch);
     const deadlines = this.#deadlines;
-    if (deadlines === undefined) return await opening;
+    if (deadlines === undefined) return await openKv(this.#path, this.#injected, this.#fetch);
+    this.#requests = new KvConnectRequests(this.#fetch, deadlines);
+    const opening = openKv(this.#path, this.#injected, this.#requests.fetch);
     const kv = await deadlines.race(opening, () => timedOut("open the database", deadlines.ms)).catch(
       (error) => {
         // (Opened after all, it is nobody's: the next call opens the database anew.)

@@ -15,6 +15,66 @@ export function timedOut(operation: string, ms: number): Error {
   return error;
 }
 
+/**
+ * The KV Connect requests of one database that `@deno/kv` opens (Node, Bun), each ended at the
+ * time limit, and all at once by {@linkcode KvConnectRequests.end}. `@deno/kv` times none: one the
+ * storage had given up on went on, its socket open, until the runtime's own limit (five minutes on
+ * Node) or for good, and the process with it, closed or not.
+ */
+export class KvConnectRequests {
+  #fetch: typeof fetch;
+  #deadlines: Deadlines;
+  #underway = new Set<AbortController>();
+  #ended = false;
+
+  /**
+   * @param fetch The fetch to send the requests with.
+   * @param deadlines The time limit of one request, its body included.
+   */
+  constructor(fetch: typeof globalThis.fetch, deadlines: Deadlines) {
+    this.#fetch = fetch;
+    this.#deadlines = deadlines;
+  }
+
+  /**
+   * The fetch to give `@deno/kv`: it reads each response whole within the time limit (those of
+   * KV Connect are small, and read whole at once), so that nothing of a request outlives it.
+   * Once ended, it refuses every request.
+   */
+  readonly fetch: typeof fetch = (input, init) => {
+    if (this.#ended) return Promise.reject(closed());
+    const request = new AbortController();
+    this.#underway.add(request);
+    const signal = init?.signal ? AbortSignal.any([init.signal, request.signal]) : request.signal;
+    const work = this.#fetch(input, { ...init, signal }).then(readWhole);
+    return this.#deadlines.race(work, () => {
+      const error = timedOut("send a request", this.#deadlines.ms);
+      request.abort(error);
+      return error;
+    }).finally(() => this.#underway.delete(request));
+  };
+
+  /** Ends the requests under way, and refuses those asked for later (a retry of `@deno/kv`'s). */
+  end(): void {
+    this.#ended = true;
+    for (const request of this.#underway) request.abort(closed());
+  }
+}
+
+/** The error of a KV Connect request ended by close(). */
+function closed(): DOMException {
+  return new DOMException("The storage is closed", "AbortError");
+}
+
+/** A response with its body read whole, as it came (its URL too). */
+async function readWhole(response: Response): Promise<Response> {
+  const bytes = await response.arrayBuffer();
+  const { status, statusText, headers, url } = response;
+  const whole = new Response(bytes.byteLength === 0 ? null : bytes, { status, statusText, headers });
+  Object.defineProperty(whole, "url", { value: url });
+  return whole;
+}
+
 /** Settles as `work` does, or fails once its time limit has passed ({@linkcode timedOut}). */
 type Race = <T>(work: Promise<T>, operation: string) => Promise<T>;
 
