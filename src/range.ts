@@ -40,9 +40,11 @@ export function parseRange(value: string, length: number): ByteRange | "unsatisf
     if (length === 0) return undefined;
     return { start: Math.max(0, length - suffix), end: length - 1 };
   }
+  // §14.1.1: a last position before the first makes the range invalid, and the field is ignored;
+  // compared exactly, as positions past 2^53 differ where the numbers they read as may not.
+  if (last !== "" && BigInt(last) < BigInt(first)) return undefined;
   const start = Number(first);
   const end = last === "" ? length - 1 : Math.min(Number(last), length - 1);
-  if (last !== "" && Number(last) < start) return undefined;
   if (start >= length) return "unsatisfiable";
   return { start, end };
 }
