@@ -18,11 +18,17 @@ import type { ResolvedOptions } from "./options.ts";
 import { ERROR_STATUSES, headerValue } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 import type { Varied } from "./vary.ts";
-import { isFollowed, isRefusedRedirect, refuseRedirect, type StepwiseFetch } from "./redirects.ts";
+import {
+  isFollowed,
+  isRefusedRedirect,
+  refuseRedirect,
+  type StepwiseFetch,
+  storesRedirect,
+} from "./redirects.ts";
 import { signalOf, withSignal } from "./request.ts";
 import { CachedResponse } from "./response.ts";
-import { CALLER_VALIDATORS, type Flow, freshen, type Hit, networkInfo, wantsWhole } from "./serve.ts";
-import { type Found, type Plan, planEntry, reachedWhereStored } from "./store_plan.ts";
+import { type Flow, freshen, type Hit, networkInfo, unconditional, wantsWhole } from "./serve.ts";
+import { type Found, freshenedSlot, type Plan, planEntry, reachedWhereStored } from "./store_plan.ts";
 import { answersPrecondition, conditionalHeaders, headDescribes, validatorsMatch } from "./validation.ts";
 
 /** How the session serves a stored entry (its `#serve`). */
@@ -128,7 +134,7 @@ export class Exchange {
     // would else hold the URL's lead, or its refresh, for good. A response that comes later is let go of.
     const ask = async (validators: [string, string][]) => {
       const asking = this.#origin.fetch(
-        validators.length > 0 ? without(sent, CALLER_VALIDATORS) : sent,
+        validators.length > 0 ? unconditional(sent) : sent,
         validators,
       );
       const response = await unlessAborted(asking, signalOf(sent)).catch((error) => {
@@ -316,10 +322,14 @@ export class Exchange {
         }
         lead?.release(failed(error));
       };
+      /** The write, once the body has been taken. */
+      let written: Promise<unknown> | undefined;
       const store = (bytes: Promise<TakenBody | undefined>) => {
         const stored = bytes.then(keep, dropped).finally(() => settle(undefined));
         this.#access.track(stored, "write", flow);
-        return stored;
+        written = stored;
+        // (The body ends once the writes of the redirects that led here have settled too.)
+        return flow.after === undefined ? stored : Promise.allSettled([stored, flow.after]);
       };
       // The waiters get the entry once the body has ended; one of no declared length (a feed, which
       // may never end) they wait for a while at most, then ask the origin themselves.
@@ -328,6 +338,7 @@ export class Exchange {
       if (length === null) lead?.unshareAfter(SHARED_BODY_WAIT);
       lead?.announce(plan.entry);
       const signal = flow.method === "HEAD" ? undefined : signalOf(flow);
+      const followed = !flow.background && isFollowed(flow, response);
       const body = await takeBody(
         response,
         this.#maxBodySize,
@@ -335,11 +346,15 @@ export class Exchange {
         store,
         signal,
         this.#closing,
-        !flow.background && isFollowed(flow, response),
+        followed,
         lead,
       );
       // (A HEAD's caller gets no body, as from fetch, though an empty one was stored.)
-      return this.#wrap(flow, response, flow.method === "HEAD" ? null : body, plan.entry, member, plan.key);
+      const served = flow.method === "HEAD" ? null : body;
+      const wrapped = this.#wrap(flow, response, served, plan.entry, member, plan.key);
+      // The body of the response a followed redirect leads to ends once the redirect is stored too.
+      if (followed && written !== undefined) storesRedirect(wrapped, written);
+      return wrapped;
     } catch (error) {
       lead?.release(failed(error));
       throw error;
@@ -419,34 +434,4 @@ export class Exchange {
     );
     return this.#monitor.described(wrapped, member);
   }
-}
-
-/**
- * The request without the named header fields: itself when it has none of them.
- *
- * @param flow The request.
- * @param names Field names, lower-case.
- * @returns The request to send.
- */
-export function without(flow: Flow, names: readonly string[]): Flow {
-  if (!names.some((name) => flow.headers.has(name))) return flow;
-  const headers = new Headers(flow.headers);
-  for (const name of names) headers.delete(name);
-  return { ...flow, headers, init: { ...flow.init, headers }, conditional: false };
-}
-
-/**
- * Where an entry that a `304` or a `HEAD` response freshened is kept: where it was found, unless
- * it was a Vary variant whose response now names other headers than the primary slot's entry (it
- * starts a new generation, `varyGenerationOf`). It then takes the primary slot, as a new response
- * with those names does: beside it, under the primary's generation no more, no lookup selects it.
- *
- * @param stale Where the entry was found.
- * @param cached The entry as found.
- * @param entry The entry freshened.
- * @returns Where to keep it.
- */
-function freshenedSlot(stale: Found, cached: CacheEntry, entry: CacheEntry): Found {
-  if (stale.beside === undefined || entry.varyGeneration === cached.varyGeneration) return stale;
-  return { ...stale, key: stale.beside, beside: undefined };
 }

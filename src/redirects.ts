@@ -28,6 +28,31 @@ export const CROSS_ORIGIN_DROPPED: readonly string[] = [...CREDENTIAL_HEADERS, "
 /** How many redirects a fetch follows before it fails (Fetch standard §4.4, step 5). */
 const MAX_REDIRECTS = 20;
 
+/** The write of each redirect the session follows that it stores, by its response, until it settles. */
+const WRITES = new WeakMap<Response, Promise<unknown>>();
+
+/**
+ * Keeps the write of a redirect that the session follows, for the body of the response it leads
+ * to to wait for at its end ({@linkcode followRedirects}).
+ *
+ * @param response The redirect, as the session served it.
+ * @param write The write; its failure is its own business.
+ */
+export function storesRedirect(response: Response, write: Promise<unknown>): void {
+  WRITES.set(response, write);
+  write.finally(() => WRITES.delete(response)).catch(() => {});
+}
+
+/**
+ * The writes that the request a redirect leads to waits for at the end of its body: those the
+ * redirect's own request waited for, and the redirect's own, when still under way.
+ */
+function writesBefore(request: ParsedRequest, response: Response): Promise<unknown> | undefined {
+  const write = WRITES.get(response);
+  if (write === undefined || request.after === undefined) return write ?? request.after;
+  return Promise.allSettled([request.after, write]);
+}
+
 /**
  * Whether the session follows this request's redirects itself, step by step: a request that
  * follows redirects and has no body (`GET`, `HEAD`). One with a body would have to send it again
@@ -44,7 +69,9 @@ export function followsStepwise(request: Pick<ParsedRequest, "redirect" | "metho
 
 /**
  * Follows a response's redirects one step at a time, each step through `step` (the cache), until
- * a response that is not one: that is the answer, marked as reached through redirects.
+ * a response that is not one: that is the answer, marked as reached through redirects. Its body
+ * ends only once the writes of the redirects stored on the way have settled too (`after`, 2 s at
+ * most, as for its own): a caller who read it to the end finds the whole way in the cache.
  *
  * @param request The request that got the response.
  * @param response Its response.
@@ -66,8 +93,10 @@ export function followRedirects(
     return discard(response).then(() => Promise.reject(error));
   }
   if (target === undefined) return hops === 0 ? response : CachedResponse.reachedByRedirect(response);
+  const after = writesBefore(request, response);
   return discard(response).then(() => {
     const next = parseRequest(...target)!;
+    if (after !== undefined) next.after = after;
     return step(next).then((response) => followRedirects(next, response, step, hops + 1));
   });
 }

@@ -7,10 +7,9 @@
 
 import type { CacheAccess } from "./cache_access.ts";
 import { REFRESH_TIMEOUT } from "./deadline.ts";
-import { without } from "./exchange.ts";
 import { withSignal } from "./request.ts";
 import type { CachedResponse } from "./response.ts";
-import { CALLER_VALIDATORS, type Flow, type Hit } from "./serve.ts";
+import { CALLER_VALIDATORS, type Flow, type Hit, without } from "./serve.ts";
 import type { Found } from "./store_plan.ts";
 
 /**

@@ -41,6 +41,12 @@ export interface ParsedRequest {
    * request's shared one, a redirect followed a step at a time).
    */
   integrity: string;
+  /**
+   * The writes of the redirects that the session followed to this request, where one was still
+   * under way as it was made: its body ends only once they have settled too (2 s at most), so
+   * that a caller who read it finds every step in the cache (`followRedirects`).
+   */
+  after?: Promise<unknown> | undefined;
 }
 
 const MODES = new Set<string>(["default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached"]);

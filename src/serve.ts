@@ -15,6 +15,8 @@ import { utf8Location } from "./redirects.ts";
 import type { CacheEntry } from "./record.ts";
 import type { ParsedRequest } from "./request.ts";
 import { CachedResponse, type CacheInfo, servedFields } from "./response.ts";
+import { laterStoredBody } from "./served_body.ts";
+import { settledWithin } from "./deadline.ts";
 import { asReached, expiresAtOf, type Found, namesIgnored } from "./store_plan.ts";
 import { varyGenerationOf, varyValues } from "./vary.ts";
 import { ifRangeHolds, isNotModified, notModifiedHeaders, updateHeaders } from "./validation.ts";
@@ -95,6 +97,8 @@ export function fromStored(
     ? partialContent(headers, entry.body, range)
     : undefined;
   const body = flow.method === "HEAD" ? null : partial?.body ?? entry.body;
+  // (Reached through redirects whose writes are still under way, it ends once they are done.)
+  const after = flow.after === undefined || body === null ? undefined : settledWithin(flow.after);
   // (The key the entry is stored under: a Vary variant's own, a HEAD's own, the slot an alias led
   // to; what `cache.get()` and `cache.delete()` take to reach this very response.)
   const response = CachedResponse.fromEntry(entry, {
@@ -105,7 +109,7 @@ export function fromStored(
     revalidated,
     headers: headers ?? fields,
     status: partial?.status,
-    body: body as Uint8Array<ArrayBuffer> | null,
+    body: after === undefined ? body as Uint8Array<ArrayBuffer> | null : laterStoredBody(body!, after),
     owned: how.handOver === true && body === entry.body,
     // A range's body is a byte stream, as a miss's is: it is read by bring-your-own-buffer readers.
     byteStream: how.byteStream === true || partial !== undefined,
@@ -280,4 +284,29 @@ function urlOrUndefined(value: string, base?: URL): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The request without the named header fields: itself when it has none of them.
+ *
+ * @param flow The request.
+ * @param names Field names, lower-case.
+ * @returns The request to send.
+ */
+export function without(flow: Flow, names: readonly string[]): Flow {
+  if (!names.some((name) => flow.headers.has(name))) return flow;
+  const headers = new Headers(flow.headers);
+  for (const name of names) headers.delete(name);
+  return { ...flow, headers, init: { ...flow.init, headers }, conditional: false };
+}
+
+/**
+ * The request without the caller's own validators ({@linkcode CALLER_VALIDATORS}): sent beside the
+ * stored response's, they would have the origin answer for the caller's copy.
+ *
+ * @param flow The request.
+ * @returns The request to send.
+ */
+export function unconditional(flow: Flow): Flow {
+  return without(flow, CALLER_VALIDATORS);
 }

@@ -252,6 +252,28 @@ export function ownedBody(bytes: Uint8Array<ArrayBuffer>): ReadableStream<Uint8A
 }
 
 /**
+ * A body of stored bytes that comes once `ready` has settled: served at the end of redirects whose
+ * writes are still under way, it ends once they are done, as a miss's ends once its own write is.
+ * A byte stream wherever {@linkcode BYTE_BODIES} says, as a miss's is; taken whole as it is.
+ *
+ * @param bytes Stored bytes: the caller gets a copy.
+ * @param ready Settles once the body may come; it never rejects.
+ * @returns The body to build the `Response` with.
+ */
+export function laterStoredBody(bytes: Uint8Array, ready: Promise<void>): ReadableStream<Uint8Array> {
+  const stream = pulledStream(BYTE_BODIES, {
+    pull: async (controller) => {
+      withdrawWhole(stream);
+      await ready;
+      if (bytes.length > 0) controller.enqueue(bytes.slice());
+      closeStream(controller);
+    },
+  });
+  offerWhole(stream, () => ready.then(() => bytes.slice()));
+  return stream;
+}
+
+/**
  * A byte stream of one chunk, `bytes` or a copy of them, made when it is first pulled; taken
  * whole instead as `unread` ({@linkcode takeUnread}) while nobody has started to read it.
  */

@@ -454,3 +454,19 @@ export function reachedWhereStored(
 function responseUrl(requested: URL, response: Pick<Response, "url" | "redirected">): string {
   return response.redirected ? response.url : withoutFragment(requested.href);
 }
+
+/**
+ * Where an entry that a `304` or a `HEAD` response freshened is kept: where it was found, unless
+ * it was a Vary variant whose response now names other headers than the primary slot's entry (it
+ * starts a new generation, `varyGenerationOf`). It then takes the primary slot, as a new response
+ * with those names does: beside it, under the primary's generation no more, no lookup selects it.
+ *
+ * @param stale Where the entry was found.
+ * @param cached The entry as found.
+ * @param entry The entry freshened.
+ * @returns Where to keep it.
+ */
+export function freshenedSlot(stale: Found, cached: CacheEntry, entry: CacheEntry): Found {
+  if (stale.beside === undefined || entry.varyGeneration === cached.varyGeneration) return stale;
+  return { ...stale, key: stale.beside, beside: undefined };
+}
