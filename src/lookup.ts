@@ -286,7 +286,10 @@ export function demandsValidation(flow: Flow, o: ResolvedOptions): boolean {
 /**
  * Whether a stored entry may answer the request when the origin failed: never in the `no-cache`
  * mode, which demands validation (as the Fetch standard's HTTP cache does, the request fails);
- * else as {@linkcode mayServeOnError} says.
+ * else as {@linkcode mayServeOnError} says, or when it would have answered the request without
+ * asking the origin but for the request's own `If-None-Match` / `If-Modified-Since`, which named
+ * another copy: the origin was asked only about the caller's copy, and the stored response, which
+ * the condition does not name, is a right answer to it (RFC 9110 §13.1.1, RFC 9111 §4.3.2).
  *
  * @param flow The request.
  * @param entry The stored entry.
@@ -295,7 +298,9 @@ export function demandsValidation(flow: Flow, o: ResolvedOptions): boolean {
  * @returns `true` when the entry may be served instead of the failure.
  */
 export function mayServeOnErrorFor(flow: Flow, entry: CacheEntry, now: number, o: ResolvedOptions): boolean {
-  return flow.mode !== "no-cache" && mayServeOnError(entry, flow.policy, now, o);
+  if (flow.mode === "no-cache") return false;
+  return mayServeOnError(entry, flow.policy, now, o) ||
+    (flow.conditional && usabilityFor(flow, entry, o, now) !== "revalidate");
 }
 
 /**

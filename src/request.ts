@@ -30,9 +30,10 @@ export interface ParsedRequest {
   mode: CacheMode;
   expireAfter: ExpireAfter | undefined;
   /**
-   * Whether a `GET` or `HEAD` carries its own `If-None-Match` or valid `If-Modified-Since`: a fresh
-   * stored response answers it (with a `304` when it matches); a stale one it names is revalidated;
-   * else the origin answers, asked with those validators alone.
+   * Whether a `GET` or `HEAD` carries its own `If-None-Match` (one that lists something) or valid
+   * `If-Modified-Since`: a fresh stored response answers it (with a `304` when it matches); a
+   * stale one it names is revalidated; else the origin answers, asked with those validators alone
+   * (and on a failure, what is stored that would have answered it without them).
    */
   conditional: boolean;
   /**
@@ -57,6 +58,8 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTION
 const CACHE_CONDITIONALS = ["if-none-match", "if-modified-since"];
 /** Preconditions meant for the origin: the request bypasses the cache. */
 const ORIGIN_CONDITIONALS = ["if-unmodified-since", "if-match", "if-range"];
+/** Whether an `If-None-Match` lists anything (`*` or an entity tag), not an empty list. */
+const NAMES_A_TAG = /[^\s,]/;
 /**
  * The headers of every request that has none (the common `fetch(url)`), shared: read without the
  * platform's argument checks (a hit looks up half a dozen names), and immutable, so that no code
@@ -161,10 +164,14 @@ export function parseRequest(
   const forOrigin = ORIGIN_CONDITIONALS.some(has) ||
     (method !== "GET" && method !== "HEAD" && CACHE_CONDITIONALS.some(has));
   if (cacheMode === "default" && forOrigin) cacheMode = "no-store";
-  // An If-Modified-Since that is not a valid HTTP-date is ignored (RFC 9110 §13.1.3): the stored
-  // response answers the request as if it had none.
+  // An If-None-Match that lists no entity tag (`etag ?? ""`) names no copy: it holds, and the stored
+  // response answers the request whole (RFC 9110 §13.1.2), If-Modified-Since being ignored beside
+  // it (§13.1.3). So is an If-Modified-Since that is not a valid HTTP-date (§13.1.3).
+  const ifNoneMatch = headers.get("if-none-match");
   const conditional = cacheMode === "default" &&
-    (has("if-none-match") || parseHttpDate(headers.get("if-modified-since")) !== undefined);
+    (ifNoneMatch !== null
+      ? NAMES_A_TAG.test(ifNoneMatch)
+      : parseHttpDate(headers.get("if-modified-since")) !== undefined);
   return {
     // Fetch reads its arguments once, at the call: a URL or headers the caller changes afterwards
     // (one URL reused for a run of requests, a Request's headers) must change neither what the

@@ -358,9 +358,9 @@ export class CachedSession implements AsyncDisposable {
     // it is no 2xx (a redirect, a 404), whose preconditions the origin ignores (RFC 9110 §13.2.1).
     // Any other such request goes to the origin (Exchange: a revalidation of the stored response
     // when they name it, else with its own validators), where what is stored may still answer it
-    // on a failure (stale-if-error). One that asked for what is stored alone (only-if-cached)
-    // passes nowhere: a false condition is ignored (RFC 9110 §13.1.2), and the stored response
-    // serves it whole.
+    // on a failure (stale-if-error; a usable one as it is: `mayServeOnErrorFor`). One that asked
+    // for what is stored alone (only-if-cached) passes nowhere: a false condition is ignored (RFC
+    // 9110 §13.1.2), and the stored response serves it whole.
     const answers = !flow.conditional || onlyIfCached(flow) ||
       (use !== undefined && answersPrecondition(found!.entry!, flow.headers));
     if ((use === "fresh" || use === "stale-ok") && answers) {
