@@ -8,10 +8,15 @@
  * @module
  */
 
+import type { CacheControl } from "./cache_control.ts";
+import { forbidsStale } from "./policy.ts";
+
 /** What of a session's options decides how long it may serve a stale response. */
 export interface StaleWindows {
   /** Whether the response's own directives count (`cacheControl`). */
   cacheControl: boolean;
+  /** Whether it is a shared cache (`shared`): `proxy-revalidate` and `s-maxage` forbid it stale use. */
+  shared: boolean;
   /** `staleWhileRevalidate`, in seconds (`Infinity` for any age). */
   staleWhileRevalidate: number;
   /** `staleIfError`, in seconds (`Infinity` for any age). */
@@ -30,9 +35,10 @@ const OF_STORAGE = new WeakMap<object, Map<string, StaleWindows>>();
 export function addStaleWindows(storage: object, session: StaleWindows): void {
   let windows = OF_STORAGE.get(storage);
   if (windows === undefined) OF_STORAGE.set(storage, windows = new Map());
-  const { cacheControl, staleWhileRevalidate, staleIfError } = session;
-  windows.set(`${cacheControl} ${staleWhileRevalidate} ${staleIfError}`, {
+  const { cacheControl, shared, staleWhileRevalidate, staleIfError } = session;
+  windows.set(`${cacheControl} ${shared} ${staleWhileRevalidate} ${staleIfError}`, {
     cacheControl,
+    shared,
     staleWhileRevalidate,
     staleIfError,
   });
@@ -41,18 +47,16 @@ export function addStaleWindows(storage: object, session: StaleWindows): void {
 /**
  * How long past its expiry a session over a storage may serve an entry stale, the longest of them:
  * each by its own windows, with `cacheControl` the response's `stale-while-revalidate` in place of
- * its default, and the response's `stale-if-error` beside its own.
+ * its default, and the response's `stale-if-error` beside its own, or none where the response's
+ * directives forbid stale use (a session without `cacheControl` reads none of them, whatever the
+ * writing session does).
  *
  * @param storage The storage.
  * @param session The writing session's windows (counted whether or not it was noted).
- * @param response The response's own windows, as its directives give them.
+ * @param response The response's directives, read whatever the writing session's `cacheControl`.
  * @returns Seconds.
  */
-export function longestStaleWindow(
-  storage: object,
-  session: StaleWindows,
-  response: { staleWhileRevalidate?: number | undefined; staleIfError?: number | undefined },
-): number {
+export function longestStaleWindow(storage: object, session: StaleWindows, response: CacheControl): number {
   let longest = windowOf(session, response);
   for (const other of OF_STORAGE.get(storage)?.values() ?? []) {
     longest = Math.max(longest, windowOf(other, response));
@@ -61,10 +65,10 @@ export function longestStaleWindow(
 }
 
 /** How long past its expiry one session may serve an entry stale. */
-function windowOf(
-  session: StaleWindows,
-  response: { staleWhileRevalidate?: number | undefined; staleIfError?: number | undefined },
-): number {
+function windowOf(session: StaleWindows, response: CacheControl): number {
+  // Directives that forbid any stale use (no-cache, must-revalidate; proxy-revalidate and s-maxage
+  // in a shared cache) leave the stale windows unusable: only revalidation counts.
+  if (session.cacheControl && forbidsStale(response, session.shared)) return 0;
   const own = session.cacheControl ? response : {};
   return Math.max(
     own.staleWhileRevalidate ?? session.staleWhileRevalidate,

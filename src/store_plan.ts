@@ -283,10 +283,10 @@ export function expiresAtOf(
 /**
  * When the storage may reclaim an entry (epoch ms): once it can no longer be served stale
  * (`stale-while-revalidate`, `stale-if-error`: the response's, with `cacheControl`, or the
- * session's, or another's over the storage; none where its directives forbid stale use) nor
- * revalidated (it has a validator: kept for {@linkcode REVALIDATION_WINDOW_SECONDS} after it
- * expired, or after it arrived when it was stale on arrival: an origin clock behind ours, a large
- * `Age`, an `expireAfter` Date long past).
+ * session's, or another's over the storage; none for a session with `cacheControl` where the
+ * directives forbid stale use) nor revalidated (it has a validator: kept for
+ * {@linkcode REVALIDATION_WINDOW_SECONDS} after it expired, or after it arrived when it was stale
+ * on arrival: an origin clock behind ours, a large `Age`, an `expireAfter` Date long past).
  *
  * @param entry The entry (headers and expiry).
  * @param o The session's options.
@@ -299,14 +299,13 @@ export function planDeleteAt(
   cc?: CacheControl,
 ): number {
   if (!Number.isFinite(entry.expiresAt)) return Infinity;
-  cc = o.cacheControl ? cc ?? parseCacheControl(headerValue(entry.headers, "cache-control")) : {};
+  // The directives, also for a session that ignores them: another over the storage may not.
+  if (!o.cacheControl || cc === undefined) {
+    cc = parseCacheControl(headerValue(entry.headers, "cache-control"));
+  }
   const validators = headerValue(entry.headers, "etag") !== null ||
     headerValue(entry.headers, "last-modified") !== null;
-  // Directives that forbid any stale use (no-cache, must-revalidate; proxy-revalidate and
-  // s-maxage in a shared cache) leave the stale windows unusable: only revalidation counts.
-  const stale = o.cacheControl && forbidsStale(cc, o.shared)
-    ? 0
-    : longestStaleWindow(o.backend.storage, o, cc);
+  const stale = longestStaleWindow(o.backend.storage, o, cc);
   const kept = entry.expiresAt + stale * 1000;
   if (!validators) return kept;
   // The stale windows count from expiry; revalidation from arrival at the earliest.
