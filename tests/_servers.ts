@@ -151,7 +151,7 @@ async function installMongo(): Promise<string> {
   return script;
 }
 
-/** A TCP proxy in front of a server, whose open connections a test can silence. */
+/** A TCP proxy in front of a server, whose open connections a test can silence or forget. */
 export interface SilencingProxy {
   /** The proxy's port on 127.0.0.1. */
   readonly port: number;
@@ -160,6 +160,12 @@ export interface SilencingProxy {
    * network partition or a dead peer leaves them). Connections made later pass.
    */
   silence(): void;
+  /**
+   * Forgets the connections open now: each is reset at the next byte its client sends (as a NAT
+   * gateway resets one it dropped while the client's process was frozen). Connections made later
+   * pass.
+   */
+  forget(): void;
   /** Closes every connection and the proxy. */
   close(): Promise<void>;
 }
@@ -173,11 +179,15 @@ export interface SilencingProxy {
 export async function silencingProxy(target: string): Promise<SilencingProxy> {
   const { hostname, port } = new URL(target);
   const silenced = new WeakSet<Socket>();
+  const forgotten = new WeakSet<Socket>();
   const sockets: Socket[] = [];
   const proxy = createServer((inbound) => {
     const outbound = connect(Number(port), hostname);
     sockets.push(inbound);
-    inbound.on("data", (chunk) => silenced.has(inbound) || outbound.write(chunk));
+    inbound.on("data", (chunk) => {
+      if (forgotten.has(inbound)) return void (inbound.resetAndDestroy(), outbound.destroy());
+      if (!silenced.has(inbound)) outbound.write(chunk);
+    });
     outbound.on("data", (chunk) => silenced.has(inbound) || inbound.write(chunk));
     for (const socket of [inbound, outbound]) socket.on("error", () => {});
     inbound.on("close", () => outbound.destroy());
@@ -187,10 +197,29 @@ export async function silencingProxy(target: string): Promise<SilencingProxy> {
   return {
     port: (proxy.address() as { port: number }).port,
     silence: () => sockets.forEach((socket) => silenced.add(socket)),
+    forget: () => sockets.forEach((socket) => forgotten.add(socket)),
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => proxy.close(resolve));
     },
+  };
+}
+
+/** A TCP server on 127.0.0.1 that accepts every connection and never sends a byte. */
+export async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

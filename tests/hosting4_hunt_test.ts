@@ -8,11 +8,11 @@
 
 import { deepEqual, equal } from "node:assert/strict";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { CachedSession } from "../mod.ts";
 import { runCollecting } from "./_runtime.ts";
 import { loopback, patterned, scratch, within } from "./_fixtures.ts";
+import { silencingProxy } from "./_servers.ts";
 import { serviceUrl } from "./_services.ts";
 
 const redis = serviceUrl("REDIS_URL");
@@ -158,40 +158,6 @@ for (const { name, skip, spec } of STORES) {
   });
 }
 
-/**
- * A TCP proxy in front of a server that can forget the connections open at one moment, as a NAT
- * gateway or a load balancer forgets one that idled past its timeout while the process was frozen
- * (a serverless instance between invocations): the client still holds it open, and learns that it
- * is gone only from the reset that answers the next command it sends.
- */
-async function forgettingProxy(target: string) {
-  const { hostname, port } = new URL(target);
-  const sockets = new Set<Socket>();
-  const forgotten = new WeakSet<Socket>();
-  const proxy = createServer((inbound) => {
-    const outbound = connect(Number(port), hostname);
-    sockets.add(inbound);
-    inbound.on("data", (chunk) => {
-      if (!forgotten.has(inbound)) return void outbound.write(chunk);
-      inbound.resetAndDestroy();
-      outbound.destroy();
-    });
-    outbound.on("data", (chunk) => forgotten.has(inbound) || inbound.write(chunk));
-    for (const socket of [inbound, outbound]) socket.on("error", () => {});
-    inbound.on("close", () => (sockets.delete(inbound), outbound.destroy()));
-    outbound.on("close", () => inbound.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    forget: () => sockets.forEach((socket) => forgotten.add(socket)),
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
-  };
-}
-
 // RedisStorage sent each command on the connection it had, and failed it when that connection
 // turned out to be gone ("Socket closed unexpectedly"): after each thaw of a serverless instance
 // whose idle connection a NAT or the server had dropped meanwhile, the first read was a miss
@@ -203,8 +169,11 @@ Deno.test({
   ignore: redis.skip !== undefined,
   async fn() {
     const { RedisBackend } = await import("../backends/redis.ts");
-    const proxy = await forgettingProxy(redis.url!);
-    const backend = new RedisBackend({ url: proxy.url, prefix: `helper-210:${crypto.randomUUID()}:v1:` });
+    const proxy = await silencingProxy(redis.url!);
+    const backend = new RedisBackend({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      prefix: `helper-210:${crypto.randomUUID()}:v1:`,
+    });
     const errors: string[] = [];
     let asked = 0;
     const session = new CachedSession({

@@ -3,13 +3,13 @@
  * not answer, and one reached through an installed cache.
  */
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { createServer, type Socket } from "node:net";
 import process from "node:process";
 import { CachedSession, installCache, uninstallCache } from "../mod.ts";
 import { DenoKVBackend, DenoKVStorage, type KvLike } from "../backends/deno_kv.ts";
 import { loopback, openKv, within } from "./_fixtures.ts";
 import { reply } from "./_origin.ts";
 import { runsOn, RUNTIME } from "./_runtime.ts";
+import { silentServer } from "./_servers.ts";
 
 const KiB = 1024;
 
@@ -28,24 +28,6 @@ async function withAccessToken(body: () => Promise<void>): Promise<void> {
     if (before === undefined) delete process.env.DENO_KV_ACCESS_TOKEN;
     else process.env.DENO_KV_ACCESS_TOKEN = before;
   }
-}
-
-/** A TCP server on 127.0.0.1 that accepts every connection and never sends a byte. */
-async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** KV Connect's database metadata (protocol 3), naming `url` as its one endpoint. */

@@ -7,31 +7,13 @@
  */
 
 import { equal } from "node:assert/strict";
-import { createServer, type Socket } from "node:net";
 import { type Loopback, loopback, within } from "./_fixtures.ts";
 import { runCollecting, runsOn, RUNTIME } from "./_runtime.ts";
+import { silentServer } from "./_servers.ts";
 
 /** Skips a test on Deno, whose own `Deno.openKv` sends KV Connect requests the cache cannot end. */
 function runsOnNodeOrBun(why: string): { ignore: boolean } {
   return runsOn(RUNTIME === "deno" ? "node" : RUNTIME, why);
-}
-
-/** A TCP server on 127.0.0.1 that accepts every connection and never sends a byte. */
-async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 /** A KV Connect server that opens the database (protocol 3), then answers no read or commit. */
