@@ -29,6 +29,7 @@
 
 import { fillsBuffer, plainBytes } from "../src/bytes.ts";
 import { BackendError, backendError } from "../src/errors.ts";
+import { describe } from "../src/expiration.ts";
 import {
   ALIAS_TARGETS,
   type CacheEntry,
@@ -195,9 +196,24 @@ export class CacheBackend implements AsyncDisposable {
       return Promise.reject(this.#error("read", cause));
     }
     // Not async, nor through #call: a hit waits for the storage's promise alone.
-    return bytes.then((bytes) => bytes && this.#found(key, plainBytes(bytes)), (cause) => {
-      throw this.#error("read", cause);
-    });
+    return bytes.then(
+      (bytes) => bytes == null ? undefined : this.#found(key, this.#bytesOf(bytes)),
+      (cause) => {
+        throw this.#error("read", cause);
+      },
+    );
+  }
+
+  /**
+   * What a storage's `get` answered, as bytes. Anything else (text, an `ArrayBuffer`, a number)
+   * fails the read, as a storage that fails does, and the record stays: taken for a corrupt
+   * record, it was deleted on every read, and reported as corrupt.
+   */
+  #bytesOf(bytes: unknown): Uint8Array {
+    if (bytes instanceof Uint8Array || Object.prototype.toString.call(bytes) === "[object Uint8Array]") {
+      return plainBytes(bytes as Uint8Array);
+    }
+    throw this.#error("read", new TypeError(`get answered with ${describe(bytes)}, not a Uint8Array`));
   }
 
   #found(
@@ -297,6 +313,18 @@ export class CacheBackend implements AsyncDisposable {
    */
   withdraw(key: string): Promise<void> {
     return this.#remove([key]);
+  }
+
+  /**
+   * Withholds the entry under a key without a call to the storage: what a session does when a
+   * newer response to its request was not written, its storage out of reach (its writes rest after
+   * failures). Reads of the key are misses, each trying the delete again (once writes work),
+   * until a delete or write of it succeeds: the older entry is not served after the newer one was.
+   *
+   * @param key Storage key.
+   */
+  withhold(key: string): void {
+    this.#supersede(key);
   }
 
   /** Deletes records; should the storage fail, reads of their keys are misses that try again. */

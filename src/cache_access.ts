@@ -166,7 +166,8 @@ export class CacheAccess {
    * @param found Where it goes: its storage key, whether the request reached it through an
    *   alias (its alias is then the request's own, written again for as long), and whether an entry
    *   may be there ({@linkcode mayHoldEntry}: where none may, a record the storage refuses removes
-   *   nothing, and no `evict` event is sent).
+   *   nothing, and no `evict` event is sent; where one may, it is withheld when nothing is written
+   *   while reads or writes rest).
    * @param entry The entry.
    * @param asked The request's {@linkcode mark}: the entry is not stored if its URL was
    *   invalidated since.
@@ -182,10 +183,14 @@ export class CacheAccess {
     deleteAt: number = planDeleteAt(entry, this.#o),
     record?: Uint8Array,
   ): Promise<CacheEntry> {
-    // (While reads or writes rest after failures, nothing is written, nor reported.)
-    if (this.#closed || !this.#reads.working) return entry;
-    const call = this.#writes.ask();
-    if (call === undefined) return entry;
+    if (this.#closed) return entry;
+    const call = this.#reads.working ? this.#writes.ask() : undefined;
+    if (call === undefined) {
+      // While reads or writes rest after failures, nothing is written, nor reported. The entry
+      // this newer response replaces is older: it is not served again (as after a failed write).
+      if (found.occupied === true) this.#cache.withhold(found.key);
+      return entry;
+    }
     const written = this.#write(flow, found, entry, asked, deleteAt, call, record);
     // Once the writes' rest is over, one write goes as the probe: no request waits for it.
     if (call === "probe") this.track(written, "write", flow);

@@ -97,8 +97,18 @@ export function isBackendError(value: unknown): value is BackendError {
  */
 export function backendError(backend: string, operation: string, cause: unknown): BackendError {
   if (isBackendError(cause)) return cause;
-  const reason = cause instanceof Error ? cause.message : String(cause);
+  const reason = cause instanceof Error ? cause.message : textOf(cause);
   return new BackendError(`Cannot ${operation} ${backend} storage: ${reason}`, { backend, cause });
+}
+
+/** A value as `String()` gives it, or as `Object.prototype.toString` does for one it refuses. */
+function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    // (An object without a prototype, or whose `toString` throws: a storage may reject with one.)
+    return Object.prototype.toString.call(value);
+  }
 }
 
 const CORRUPT = Symbol.for("@x/http-cache/corrupt-record");
