@@ -161,8 +161,9 @@ export const FOLLOWED_READ_TIMEOUT = 500;
  * stores it if it ends. A body of declared length ends: its waiters wait for it, however slowly
  * it comes, rather than each download it again, as long as it comes: once the cache has read
  * nothing of it for 5 to 10 s (it stalls, its connection half open), they ask the origin
- * themselves too. (One the cache reads whole by `arrayBuffer()`, of 1 MiB at most, shows no
- * progress: its waiters wait for its end.)
+ * themselves too. (One the cache reads whole by `arrayBuffer()`, of 1 MiB at most, as it does
+ * where no request waited when its read began, shows no progress after that: its waiters wait for
+ * its end 5 to 10 s from then.)
  */
 export const SHARED_BODY_WAIT = 5000;
 

@@ -33,8 +33,9 @@ const READ_INTO_RECORD_MIN = 16 * 1024;
  * @param response The response.
  * @param draft The entry's record, with room for the declared length.
  * @param reading Receives how to give the read up, where it can be ({@linkcode WholeRead}).
- * @param waiters The requests that wait for the body, told of each read that comes, where the
- *   reader brings its own buffer (a read by `arrayBuffer()` shows no progress: they wait for its end).
+ * @param waiters The requests that wait for the body, told of each read that comes (but for a
+ *   read by `arrayBuffer()`, made while none waits, which shows its start alone: those that come
+ *   during it wait for its end as long as for a body that stalls).
  * @returns The body, and the sealed record when it matched the declared length; `undefined` when
  *   the read was given up.
  * @throws {unknown} The body's error when it failed.
@@ -58,8 +59,13 @@ export async function readWhole(
   }
   if (reader === undefined) {
     // (A read by `arrayBuffer()` cannot be given up; on Deno a plain reader in its place made a
-    // 1 KB miss take half as long again.)
-    const body = new Uint8Array(await response.arrayBuffer());
+    // 1 KB miss take half as long again.) Requests that wait for the body already hear of each
+    // chunk (a plain read costs little beside theirs); those that come during a read by
+    // `arrayBuffer()` hear of its start alone: should the body stall (its connection left half
+    // open), they ask the origin themselves, rather than wait for good.
+    const body = waiters?.wanted() && response.body !== null
+      ? await readTelling(response.body, waiters)
+      : (waiters?.progressed(), new Uint8Array(await response.arrayBuffer()));
     if (body.length !== bytes.length - bodyAt) return { body };
     bytes.set(body, bodyAt);
     const taken = { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
@@ -91,6 +97,29 @@ export async function readWhole(
   }
   if (parts.length > 1) return { body: joined(parts) };
   return { body: parts[0]!, record: sealRecord(bytes, bodyAt) };
+}
+
+/**
+ * Reads a body whole by a plain reader, telling the requests that wait for it of each chunk.
+ *
+ * @param body The body.
+ * @param waiters The requests that wait for it.
+ * @returns Its bytes.
+ * @throws {TypeError} When a chunk is not bytes, as `arrayBuffer()` does; the body's error when it fails.
+ */
+async function readTelling(
+  body: ReadableStream<Uint8Array>,
+  waiters: Waiters,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    waiters.progressed();
+    const { done, value } = await reader.read();
+    if (done) return joined(parts);
+    if (!(value instanceof Uint8Array)) throw new TypeError("A body chunk is not a Uint8Array");
+    parts.push(value);
+  }
 }
 
 /**
