@@ -70,7 +70,8 @@ export function prepareFlow(
  * Prepares a request that has a body: read from a clone for the key; a copy goes to the network,
  * so the caller's own `Request` stays unread (a `Request` built from another takes its body). A
  * body larger than `maxBodySize` is not read on: the request goes past the cache as it comes (an
- * upload of gigabytes would else be held in memory, twice, before any byte of it was sent).
+ * upload of gigabytes would else be held in memory, twice, before any byte of it was sent), and
+ * the caller's `Request` lets go of its copy, used up as fetch leaves it.
  */
 async function prepareWithBody(
   parsed: ParsedRequest,
@@ -78,9 +79,10 @@ async function prepareWithBody(
   maxBodySize: number,
 ): Promise<Flow> {
   let built: Request;
+  let clone: Request | undefined;
   try {
-    const input = parsed.input instanceof Request ? parsed.input.clone() : parsed.input;
-    built = new Request(input, parsed.init);
+    clone = parsed.input instanceof Request ? parsed.input.clone() : undefined;
+    built = new Request(clone ?? parsed.input, parsed.init);
   } catch (error) {
     // A request fetch refuses (a body already read, a stream without `duplex` on Node): the
     // caller's error, not the cache's; sent as it is, fetch throws it.
@@ -95,9 +97,13 @@ async function prepareWithBody(
   const sent = { ...parsed, input: built, init: nonStandardMembers(parsed.init), headers: built.headers };
   const { method, url, redirect } = parsed;
   const signal = signalOf(parsed);
+  // (An init's body, when it has one, is sent in place of the `Request`'s.)
+  const given = clone !== undefined && parsed.init?.body == null
+    ? { caller: parsed.input as Request, clone }
+    : undefined;
   let body: Uint8Array | undefined;
   try {
-    body = await bodyOf(built.clone(), built, signal, maxBodySize);
+    body = await bodyOf(built, given, signal, maxBodySize);
   } catch (error) {
     // The caller's own body failed (or the caller gave up): no failure of the cache.
     throw new Unprepared(sent, error, false);
@@ -113,30 +119,49 @@ async function prepareWithBody(
 }
 
 /**
- * Reads a copy of a request's body for its key, up to `limit` bytes. A caller that aborts while
- * its body is still coming (a stream) is not kept waiting for it, and the body is cancelled, as
- * fetch cancels it: nothing will read it (read on, a stream without end would be buffered for the
- * request kept).
+ * The caller's `Request` whose body is sent, and the clone of it that the request sent was built
+ * from. The caller's keeps a copy of the body that no one reads; Bun's `Request` built from the
+ * clone reads the clone's stream without owning it (cancelling it cancels nothing).
+ */
+interface GivenBody {
+  caller: Request;
+  clone: Request;
+}
+
+/**
+ * Reads a copy of a request's body for its key, up to `limit` bytes. A caller that aborts, before
+ * the call or while its body is still coming (a stream), is not kept waiting for it, and the body
+ * is cancelled, as fetch cancels it: nothing will read it (read on, a stream without end would be
+ * buffered for the request kept).
  *
- * @param copy The copy to read.
- * @param request The request kept, to send: its body is cancelled too on an abort.
+ * @param request The request kept, to send.
+ * @param given The caller's `Request` whose body is sent: cancelled with it, and past `limit` the
+ *   caller's copy, which grows with the body while the caller holds it.
  * @param signal The caller's signal.
  * @param limit The most bytes read: past it, the copy is let go of (the request's body goes on).
  * @returns The body's bytes, or `undefined` when it is larger than `limit`.
  */
 async function bodyOf(
-  copy: Request,
   request: Request,
+  given: GivenBody | undefined,
   signal: AbortSignal | null | undefined,
   limit: number,
 ): Promise<Uint8Array | undefined> {
-  signal?.throwIfAborted();
-  // (A request of a method that may have a body, sent without one: nothing to read.)
+  const cancel = (reason?: unknown) => {
+    for (const held of [request, given?.caller, given?.clone]) held?.body?.cancel(reason).catch(() => {});
+  };
+  if (signal?.aborted) {
+    cancel(signal.reason);
+    signal.throwIfAborted();
+  }
+  // (Its copy's body is looked at, not its own: on Deno that would turn a body of known length into a
+  // stream, sent without Content-Length. A method that may have a body, sent without one: nothing to read.)
+  const copy = request.clone();
   if (copy.body === null) return new Uint8Array(0);
   const reader = copy.body.getReader();
   const onAbort = () => {
     reader.cancel(signal!.reason).catch(() => {});
-    request.body?.cancel(signal!.reason).catch(() => {});
+    cancel(signal!.reason);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -148,6 +173,7 @@ async function bodyOf(
       size += value.byteLength;
       if (size > limit) {
         reader.cancel().catch(() => {});
+        given?.caller.body?.cancel().catch(() => {});
         return undefined;
       }
       chunks.push(value);
