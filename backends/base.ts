@@ -65,10 +65,13 @@ export interface Storage {
    * Reads a record.
    *
    * @param key The record's key.
+   * @param peek Whether the read only looks at the record (the scans of the inspection API:
+   *   `size()`, `entries()`, a delete by filter): a storage that evicts the least recently used
+   *   records first does not count it as a use, so that looking at the cache does not reorder it.
    * @returns The stored bytes, or `undefined` when there is none: a `Uint8Array`, or a subclass
    *   such as Node's `Buffer`, which may lie inside a larger buffer.
    */
-  get(key: string): Promise<Uint8Array | undefined>;
+  get(key: string, peek?: boolean): Promise<Uint8Array | undefined>;
   /**
    * Writes a record, replacing any record under the same key.
    *

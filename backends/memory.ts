@@ -134,14 +134,14 @@ export class MemoryStorage implements Storage {
     return this.#bytes;
   }
 
-  get(key: string): Promise<Uint8Array | undefined> {
+  get(key: string, peek = false): Promise<Uint8Array | undefined> {
     const slot = this.#slots.get(key);
     if (slot === undefined) return Promise.resolve(undefined);
     if (this.#times[2 * slot]! <= Date.now()) {
       this.#remove(key);
       return Promise.resolve(undefined);
     }
-    if (slot !== this.#newest) {
+    if (!peek && slot !== this.#newest) {
       this.#unlink(slot);
       this.#link(slot);
     }

@@ -344,7 +344,7 @@ async function* readRecords(
     // it and rejects with a CorruptRecordError: skipped, as a record that does not decode is.
     const values = await Promise.all(
       keys.map((key) =>
-        call(scope, "read", () => scope.storage.get(key)).catch((error: BackendError) => {
+        call(scope, "read", () => scope.storage.get(key, true)).catch((error: BackendError) => {
           if (CorruptRecordError.is(error.cause)) return undefined;
           throw error;
         })
