@@ -257,3 +257,14 @@ async function listening(port: number): Promise<void> {
   }
   throw new Error(`Cannot start a server: nothing listens on port ${port}`);
 }
+
+/** What `call` resolves to, tried up to five times while it rejects (a slow connect under load). */
+export async function eventually<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt === 5) throw error;
+    }
+  }
+}

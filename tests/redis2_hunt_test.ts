@@ -9,7 +9,7 @@ import { createClient, createClientPool, createCluster, createSentinel, RESP_TYP
 import { inspect } from "node:util";
 import { CachedSession } from "../mod.ts";
 import { RedisBackend, type RedisClientLike, RedisStorage } from "../backends/redis.ts";
-import { privateRedis, redisServerMissing } from "./_servers.ts";
+import { eventually, privateRedis, redisServerMissing } from "./_servers.ts";
 import { delay, within } from "./_fixtures.ts";
 import { serviceUrl } from "./_services.ts";
 
@@ -107,17 +107,6 @@ Deno.test({
     }
   },
 });
-
-/** What `call` resolves to, tried up to five times while it rejects (a slow connect under load). */
-async function eventually<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt === 5) throw error;
-    }
-  }
-}
 
 /** A client of the interface that drops sendCommand's options, as a logging wrapper may. */
 function droppingOptions(client: RedisClientLike): RedisClientLike {

@@ -9,7 +9,7 @@ import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import { createClient, createClientPool, RESP_TYPES } from "@redis/client";
 import { RedisBackend, RedisStorage } from "../backends/redis.ts";
 import { serviceUrl } from "./_services.ts";
-import { privateRedis, redisServerMissing } from "./_servers.ts";
+import { eventually, privateRedis, redisServerMissing } from "./_servers.ts";
 
 const redis = serviceUrl("REDIS_URL");
 
@@ -130,14 +130,3 @@ Deno.test({
     }
   },
 });
-
-/** What `call` resolves to, tried up to five times while it rejects (a slow connect under load). */
-async function eventually<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt === 5) throw error;
-    }
-  }
-}

@@ -10,7 +10,7 @@ import {
 import type { CacheBackend } from "../backends/base.ts";
 import { runStorageSuite } from "./_suite/storage_suite.ts";
 import { serviceUrl } from "./_services.ts";
-import { privateRedis, redisServerMissing, silencingProxy } from "./_servers.ts";
+import { eventually, privateRedis, redisServerMissing, silencingProxy } from "./_servers.ts";
 
 const { url, skip } = serviceUrl("REDIS_URL");
 const prefixes = new WeakMap<CacheBackend, string>();
@@ -239,17 +239,6 @@ Deno.test("redis: a server that accepts but never answers does not hang connecti
     await new Promise((resolve) => silent.close(resolve));
   }
 });
-
-/** What `call` resolves to, tried up to five times while it rejects (a slow connect under load). */
-async function eventually<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt === 5) throw error;
-    }
-  }
-}
 
 async function rejectsWithin(promise: Promise<unknown>, timeout: number): Promise<void> {
   const start = performance.now();
