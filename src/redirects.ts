@@ -167,10 +167,9 @@ export function responseOf(url: URL | undefined, value: unknown): Response {
   ) {
     return response as Response;
   }
+  const asked = url === undefined ? "it" : hrefWithoutUserinfo(url);
   throw new TypeError(
-    `Cannot fetch ${url === undefined ? "it" : hrefWithoutUserinfo(url)}: the fetch option resolved to ${
-      describe(value)
-    }, not a Response`,
+    `Cannot fetch ${asked}: the fetch option resolved to ${describe(value)}, not a Response`,
   );
 }
 
