@@ -39,11 +39,13 @@ import {
   positiveInteger,
   timeLimit,
 } from "../src/backend_options.ts";
+import { joined } from "../src/bytes.ts";
 import { Deadlines } from "../src/deadline.ts";
 import { KvConnectRequests, timed, timedOut } from "../src/kv_timed.ts";
 import { expirerOf, openKv } from "../src/kv_open.ts";
 import { describe } from "../src/expiration.ts";
-import { CorruptRecordError, whileLocked } from "../src/errors.ts";
+import { CorruptRecordError } from "../src/errors.ts";
+import { commit, committed, deleteKeys, deleteListed } from "../src/kv_commits.ts";
 import { fittedKey, keyBytes, keyRoom } from "../src/kv_keys.ts";
 import { CHUNK_SIZE, encodeManifest, inlineBody, type Manifest, readManifest } from "../src/kv_manifest.ts";
 
@@ -146,15 +148,9 @@ export class DenoKVBackend extends CacheBackend {
 
 /** Most bytes of one commit: each set counts its key twice and its value once. */
 const MAX_COMMIT_BYTES = 800 * 1024;
-const DELETES_PER_COMMIT = 200;
 // Chunks outlive their manifest: KV's lazy expiry never reclaims them under a live reader.
 const CHUNK_EXPIRY_MARGIN = 60 * 60 * 1000;
 const MAX_ATTEMPTS = 8;
-/**
- * How long, in all, a commit is tried again while another handle holds the write lock
- * ({@linkcode committed}): 5 s, as SQLiteBackend's `busyTimeout`.
- */
-const LOCKED_WAIT = 5000;
 // Beyond a century KV refuses the expiry time; such a record simply never expires natively.
 const MAX_EXPIRE_IN = 100 * 365 * 24 * 60 * 60 * 1000;
 /**
@@ -327,13 +323,7 @@ export class DenoKVStorage implements Storage {
   }
 
   async clear(): Promise<void> {
-    const kv = await this.#open();
-    const batch: KvKey[] = [];
-    for await (const { key } of kv.list({ prefix: this.prefix }, { batchSize: 100 })) {
-      batch.push(key);
-      if (batch.length === DELETES_PER_COMMIT) await deleteAll(kv, batch.splice(0));
-    }
-    await deleteAll(kv, batch);
+    await deleteListed(await this.#open(), this.prefix);
   }
 
   async close(): Promise<void> {
@@ -429,57 +419,43 @@ export class DenoKVStorage implements Storage {
     }
   }
 
+  /**
+   * Reads a record's chunks: into one allocation of its length when this handle could have
+   * written it, else (longer than it keeps: another handle's, with a larger `maxEntrySize`, or a
+   * crafted manifest's) gathered as they come, so that a length of a terabyte sizes nothing.
+   */
   async #readChunks(kv: KvLike, manifest: Manifest): Promise<Uint8Array | undefined> {
-    const body = new Uint8Array(manifest.length);
+    const body = manifest.length <= this.maxEntrySize ? new Uint8Array(manifest.length) : undefined;
+    const parts: Uint8Array[] = [];
     let index = 0;
     let at = 0;
     const prefix = [...this.prefix, "chunk", manifest.generation];
     for await (const { key: chunkKey, value } of kv.list({ prefix }, { batchSize: 16 })) {
       if (chunkKey[chunkKey.length - 1] !== index || !(value instanceof Uint8Array)) return undefined;
-      if (at + value.length > body.length) return undefined;
-      body.set(value, at);
+      if (at + value.length > manifest.length) return undefined;
+      if (body === undefined) parts.push(value);
+      else body.set(value, at);
       at += value.length;
       index++;
     }
-    return index === manifest.chunks && at === body.length ? body : undefined;
+    if (index !== manifest.chunks || at !== manifest.length) return undefined;
+    return body ?? joined(parts);
   }
 
+  /**
+   * Deletes the chunks of a record: by their keys, which its chunk count gives, when this handle
+   * could have written it; else (longer than it keeps) those listed under its generation, so that
+   * a crafted count of four billion chunks sizes no loop (nor the memory for their keys).
+   */
   async #deleteChunks(kv: KvLike, manifest: Manifest | undefined): Promise<void> {
     if (manifest === undefined) return;
+    if (manifest.length > this.maxEntrySize) {
+      return await deleteListed(kv, [...this.prefix, "chunk", manifest.generation]);
+    }
     const keys = Array.from(
       { length: manifest.chunks },
       (_, i) => this.#chunkKey(manifest.generation, i),
     );
-    for (let first = 0; first < keys.length; first += DELETES_PER_COMMIT) {
-      await deleteAll(kv, keys.slice(first, first + DELETES_PER_COMMIT));
-    }
+    await deleteKeys(kv, keys);
   }
-}
-
-/**
- * Commits an atomic operation, built anew for each attempt. Another handle on the same local file
- * (another process, or another worker of `deno serve --parallel`) may hold the database's write
- * lock, and KV then fails the commit at once ("database is locked") instead of waiting for it: the
- * commit is tried again ({@linkcode whileLocked}) for {@linkcode LOCKED_WAIT} ms in all.
- *
- * @param build Builds the operation.
- * @returns Whether it committed (`false`: one of its checks failed).
- * @throws {Error} The commit's own error, when it is not a lock or the lock outlasts the retries.
- */
-async function committed(build: () => KvAtomic): Promise<boolean> {
-  return (await whileLocked(() => build().commit(), LOCKED_WAIT)).ok;
-}
-
-/** Commits an operation without checks ({@linkcode committed}). */
-async function commit(build: () => KvAtomic): Promise<void> {
-  if (!(await committed(build))) throw new Error("Cannot commit to Deno KV: the commit was rejected");
-}
-
-async function deleteAll(kv: KvLike, keys: KvKey[]): Promise<void> {
-  if (keys.length === 0) return;
-  await commit(() => {
-    const operation = kv.atomic();
-    for (const key of keys) operation.delete(key);
-    return operation;
-  });
 }
