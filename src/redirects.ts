@@ -7,6 +7,7 @@
  * @module
  */
 
+import { redact } from "./backend_options.ts";
 import { CREDENTIAL_HEADERS, hrefWithoutUserinfo } from "./cache_keys.ts";
 import { describe } from "./expiration.ts";
 import {
@@ -290,8 +291,10 @@ function redirectTarget(
   try {
     target = new URL(utf8Location(location), request.url);
   } catch {
+    // (A password that the Location names, which no parser took, is left out all the same.)
+    const named = redact(location);
     throw new TypeError(
-      `Cannot follow the redirect of ${hrefWithoutUserinfo(request.url)}: Location ${location} is not a URL`,
+      `Cannot follow the redirect of ${hrefWithoutUserinfo(request.url)}: Location ${named} is not a URL`,
     );
   }
   if (target.protocol !== "http:" && target.protocol !== "https:") {

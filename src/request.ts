@@ -6,6 +6,7 @@
  */
 
 import { parseHttpDate } from "./cache_control.ts";
+import { hrefWithoutUserinfo } from "./cache_keys.ts";
 import { checkExpireAfter, describe, type ExpireAfter, isPlainObject } from "./expiration.ts";
 
 /** The standard `RequestInit.cache` modes (Fetch standard §5.3). */
@@ -327,7 +328,9 @@ function checkInit(url: URL, method: string, init: RequestInit, request: Request
   // body of known length into a stream, which fetch then sends chunked, without Content-Length.)
   if (method === "GET" || method === "HEAD") {
     const body = init.body !== undefined ? init.body : request?.body;
-    if (body != null) throw new TypeError(`Cannot fetch ${url.href}: a ${method} request cannot have a body`);
+    if (body != null) {
+      throw new TypeError(`Cannot fetch ${hrefWithoutUserinfo(url)}: a ${method} request cannot have a body`);
+    }
   }
   let checked: Record<string, unknown> | undefined;
   for (const name of CHECKED_BY_REQUEST) {
@@ -341,7 +344,9 @@ function checkInit(url: URL, method: string, init: RequestInit, request: Request
   // A method other than the six standard ones may be one fetch refuses (`TRACE`, `CONNECT`, one
   // that is no token): refused here, it gets no 504 from a request for what is stored alone.
   if (!NORMALIZED_METHODS.has(method)) (checked ??= {}).method = method;
-  if (checked !== undefined) new Request(url, checked);
+  // (Checked without the URL's userinfo, a credential: Node's `Request` refuses it, and names it in
+  // its message, where the wrapped fetch may take it.)
+  if (checked !== undefined) new Request(hrefWithoutUserinfo(url), checked);
 }
 
 /**

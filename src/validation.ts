@@ -7,7 +7,13 @@
  * @module
  */
 
-import { hasContentCoding, parseCacheControl, parseFieldNames, parseHttpDate } from "./cache_control.ts";
+import {
+  type CacheControl,
+  hasContentCoding,
+  parseCacheControl,
+  parseFieldNames,
+  parseHttpDate,
+} from "./cache_control.ts";
 import { headerValue, storableHeaders } from "./policy.ts";
 import type { CacheEntry } from "./record.ts";
 
@@ -166,9 +172,33 @@ export function updateHeaders(
   }
   const merged = [...stored.filter(([name]) => !replaced.has(name)), ...incoming];
   // Filtered as a response is for storing, by the directives of the merged response: a field that
-  // the stored response's qualified no-cache or private names stays out when a 304 sends it.
-  const cc = options.cacheControl ? parseCacheControl(headerValue(merged, "cache-control")) : {};
-  return storableHeaders(merged, cc, options);
+  // the stored response's qualified no-cache or private names stays out when a 304 sends it, also
+  // when the 304 sends a Cache-Control of its own that does not name it (in a shared cache, a
+  // `private="x-user"` field of one user's 304 would else be served to every user).
+  if (!options.cacheControl) return storableHeaders(merged, {}, options);
+  const cc = parseCacheControl(headerValue(merged, "cache-control"));
+  if (!fresh.has("cache-control")) return storableHeaders(merged, cc, options);
+  return storableHeaders(
+    merged,
+    namedByEither(cc, parseCacheControl(headerValue(stored, "cache-control"))),
+    options,
+  );
+}
+
+/**
+ * The qualified `no-cache` and `private` of two sets of directives, as one: the fields that either
+ * names, for {@linkcode storableHeaders} to keep out.
+ */
+function namedByEither(a: CacheControl, b: CacheControl): CacheControl {
+  return {
+    noCache: [...named(a.noCache), ...named(b.noCache)],
+    private: [...named(a.private), ...named(b.private)],
+  };
+}
+
+/** The fields a directive names: none when it is not qualified. */
+function named(directive: true | readonly string[] | undefined): readonly string[] {
+  return Array.isArray(directive) ? directive : [];
 }
 
 /**
