@@ -115,6 +115,7 @@ export type Fields = Omit<CacheEntry, "body">;
 /** A waiter that leaves once the response's fields show that it is not for it. */
 interface Chooser {
   accepts: (fields: Fields) => boolean;
+  /** Stops waiting: no longer counted among those that want the response, it receives {@linkcode UNSHARED}. */
   leave: () => void;
 }
 
@@ -232,18 +233,24 @@ export class Inflight {
         if (fields !== undefined && accepts?.(fields) === false) return UNSHARED;
         waiting++;
         watch();
+        // (Once: a waiter that the response's fields turned away may still abort before it wakes.)
+        let counted = true;
+        const uncount = () => {
+          if (counted) waiting--;
+          counted = false;
+        };
         let chooser: Chooser | undefined;
         const wanted = accepts === undefined || fields !== undefined
           ? promise
           : new Promise<Outcome>((resolve) => {
-            chooser = { accepts, leave: () => resolve(UNSHARED) };
+            chooser = { accepts, leave: () => (uncount(), resolve(UNSHARED)) };
             choosing.add(chooser);
             promise.then(resolve);
           });
         try {
           return await unlessAborted(wanted, waiter);
         } catch (error) {
-          waiting--;
+          uncount();
           abandon();
           throw error;
         } finally {
@@ -276,7 +283,6 @@ export class Inflight {
       for (const chooser of choosing) {
         if (chooser.accepts(announced)) continue;
         choosing.delete(chooser);
-        waiting--;
         chooser.leave();
       }
       abandon();

@@ -64,22 +64,21 @@ export async function readWhole(
     // `arrayBuffer()` hear of its start alone: should the body stall (its connection left half
     // open), they ask the origin themselves, rather than wait for good.
     const body = waiters?.wanted() && response.body !== null
-      ? await readTelling(response.body, waiters)
+      ? await readTelling(response.body, waiters, reading)
       : (waiters?.progressed(), new Uint8Array(await response.arrayBuffer()));
+    if (body === undefined) return undefined;
     if (body.length !== bytes.length - bodyAt) return { body };
     bytes.set(body, bodyAt);
     const taken = { body: bytes.subarray(bodyAt), record: sealRecord(bytes, bodyAt) };
     return OWNS_READ_BODY ? { ...taken, read: body } : taken;
   }
-  let given = false;
-  const byob = reader;
-  reading.giveUp = (reason) => (given = true, byob.cancel(reason).catch(() => {}));
+  const given = givingUp(reader, reading);
   let at = bodyAt;
   while (at < bytes.length) {
     waiters?.progressed();
     // Each read hands the buffer over and back: keep the latest view of it.
     const { done, value } = await reader.read(new Uint8Array(bytes.buffer, at, bytes.length - at));
-    if (given) return undefined;
+    if (given()) return undefined;
     if (value !== undefined) {
       bytes = new Uint8Array(value.buffer);
       at += value.byteLength;
@@ -91,7 +90,7 @@ export async function readWhole(
   for (let room = 1;; room = 64 * 1024) {
     waiters?.progressed();
     const { done, value } = await reader.read(new Uint8Array(room));
-    if (given) return undefined;
+    if (given()) return undefined;
     if (value !== undefined && value.byteLength > 0) parts.push(value);
     if (done) break;
   }
@@ -100,22 +99,29 @@ export async function readWhole(
 }
 
 /**
- * Reads a body whole by a plain reader, telling the requests that wait for it of each chunk.
+ * Reads a body whole by a plain reader, telling the requests that wait for it of each chunk. Unlike
+ * a read by `arrayBuffer()`, it can be given up (`reading.giveUp`): once the waiters have left a
+ * body that stalls, its caller's cancel frees the origin's connection (at the time limit, or as
+ * the session closes), as a streamed body's does.
  *
  * @param body The body.
  * @param waiters The requests that wait for it.
- * @returns Its bytes.
+ * @param reading Receives how to give the read up.
+ * @returns Its bytes; `undefined` when the read was given up.
  * @throws {TypeError} When a chunk is not bytes, as `arrayBuffer()` does; the body's error when it fails.
  */
 async function readTelling(
   body: ReadableStream<Uint8Array>,
   waiters: Waiters,
-): Promise<Uint8Array<ArrayBuffer>> {
+  reading: WholeRead,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const reader = body.getReader();
+  const given = givingUp(reader, reading);
   const parts: Uint8Array[] = [];
   for (;;) {
     waiters.progressed();
     const { done, value } = await reader.read();
+    if (given()) return undefined;
     if (done) return joined(parts);
     if (!(value instanceof Uint8Array)) throw new TypeError("A body chunk is not a Uint8Array");
     parts.push(value);
@@ -123,8 +129,22 @@ async function readTelling(
 }
 
 /**
- * The cache's read of a whole body: `giveUp` stops it, when it reads by a bring-your-own-buffer
- * reader (a read by `arrayBuffer()` cannot be stopped); the body is then not stored.
+ * Lets `reading` give up a read by `reader`, which cancels the body.
+ *
+ * @param reader The reader.
+ * @param reading Receives how to give the read up.
+ * @returns Whether it was given up.
+ */
+function givingUp(reader: ReadableStreamGenericReader, reading: WholeRead): () => boolean {
+  let given = false;
+  reading.giveUp = (reason) => (given = true, reader.cancel(reason).catch(() => {}));
+  return () => given;
+}
+
+/**
+ * The cache's read of a whole body: `giveUp` stops it, when it reads by a reader (one that brings
+ * its own buffer, or a plain one while requests wait); a read by `arrayBuffer()` cannot be
+ * stopped. The body is then not stored.
  */
 export interface WholeRead {
   giveUp?: (reason: unknown) => void;
