@@ -43,7 +43,7 @@ import {
   redact,
   timeLimit,
 } from "../src/backend_options.ts";
-import { Deadlines } from "../src/deadline.ts";
+import { Deadlines, noAnswer } from "../src/deadline.ts";
 import { describe } from "../src/expiration.ts";
 import { checkMongoNames, deleteBatches, fitsUpsert, INDEX_CONFLICTS } from "../src/mongo_limits.ts";
 
@@ -354,14 +354,13 @@ export class MongoDBStorage implements Storage {
    */
   #run<T>(operation: string, work: (collection: Collection<MongoRecord>) => Promise<T>): Promise<T> {
     const connection = this.#connection();
-    return this.#deadlines.race(connection.then(({ collection }) => work(collection)), () => {
-      const error = new Error(`Cannot ${operation}: no answer from MongoDB within ${this.timeout} ms`);
-      error.name = "TimeoutError";
-      return error;
-    }).catch((error) => {
-      if (error?.name === "TimeoutError" || LOST_SERVER.has(error?.name)) this.#replace(connection);
-      throw error;
-    });
+    const working = connection.then(({ collection }) => work(collection));
+    return this.#deadlines.race(working, () => noAnswer("MongoDB", operation, this.timeout)).catch(
+      (error) => {
+        if (error?.name === "TimeoutError" || LOST_SERVER.has(error?.name)) this.#replace(connection);
+        throw error;
+      },
+    );
   }
 
   close(): Promise<void> {

@@ -39,7 +39,7 @@ import {
   redact,
   timeLimit,
 } from "../src/backend_options.ts";
-import { Deadlines } from "../src/deadline.ts";
+import { Deadlines, noAnswer } from "../src/deadline.ts";
 
 /** Default server: `redis://127.0.0.1:6379`. */
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
@@ -502,10 +502,7 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
 }
 
-class RedisTimeoutError extends Error {
-  override name = "TimeoutError";
-}
-
-function timedOut(operation: string, ms: number): RedisTimeoutError {
-  return new RedisTimeoutError(`Cannot ${operation}: no answer from Redis within ${ms} ms`);
+/** A Redis command given up at its time limit ({@linkcode noAnswer}). */
+function timedOut(operation: string, ms: number): Error {
+  return noAnswer("Redis", operation, ms);
 }

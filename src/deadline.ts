@@ -168,6 +168,21 @@ export const FOLLOWED_READ_TIMEOUT = 500;
 export const SHARED_BODY_WAIT = 5000;
 
 /**
+ * The error of a storage operation given up at its time limit: a `TimeoutError` that names the
+ * server, as each backend's is.
+ *
+ * @param server The server, as the message names it (`"Redis"`).
+ * @param operation What was given up (`"read"`, `"connect"`).
+ * @param ms The time limit, in ms.
+ * @returns The error.
+ */
+export function noAnswer(server: string, operation: string, ms: number): Error {
+  const error = new Error(`Cannot ${operation}: no answer from ${server} within ${ms} ms`);
+  error.name = "TimeoutError";
+  return error;
+}
+
+/**
  * Calls `expire` after `ms`, unless the returned function is called first; the timer never keeps
  * the process alive by itself.
  *

@@ -6,13 +6,11 @@
  */
 
 import type { KvAtomic, KvLike } from "../backends/deno_kv.ts";
-import type { Deadlines } from "./deadline.ts";
+import { type Deadlines, noAnswer } from "./deadline.ts";
 
-/** The error of a request to KV that took longer than its time limit. */
+/** A Deno KV request given up at its time limit ({@linkcode noAnswer}). */
 export function timedOut(operation: string, ms: number): Error {
-  const error = new Error(`Cannot ${operation}: no answer from Deno KV within ${ms} ms`);
-  error.name = "TimeoutError";
-  return error;
+  return noAnswer("Deno KV", operation, ms);
 }
 
 /**
