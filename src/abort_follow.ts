@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Waiters } from "./body.ts";
 import { after, CANCELLED_READ_TIMEOUT } from "./deadline.ts";
 import {
   BYTE_BODIES,
@@ -137,14 +138,14 @@ export function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | null
  * Bounds the cache's read of a body its caller has cancelled, which only the cache still reads:
  * it is given up after {@linkcode CANCELLED_READ_TIMEOUT}, or when the session closes. Both are
  * followed from the cancel on only, so that a miss pays nothing for them. While requests wait for
- * the body (coalesced on it: `wanted`), the cache does not read it alone: the time limit counts
+ * the body (coalesced on it: `waiters`), the cache does not read it alone: the time limit counts
  * again from when it finds none waiting.
  *
  * @param giveUp Stops the read (the body is then not stored).
  * @param closing The session's closing signal.
  * @param owner What the closing listener is kept for (it goes once that is collected).
  * @param ms The time limit ({@linkcode CANCELLED_READ_TIMEOUT} unless told).
- * @param wanted Whether requests still wait for the body.
+ * @param waiters The requests that wait for the body: while one does, the read is not given up.
  * @returns Stops following both, once the read has ended.
  */
 export function readingAlone(
@@ -152,10 +153,10 @@ export function readingAlone(
   closing: AbortSignal | undefined,
   owner: object,
   ms: number = CANCELLED_READ_TIMEOUT,
-  wanted?: () => boolean,
+  waiters?: Pick<Waiters, "wanted">,
 ): () => void {
   const expire = () => {
-    if (wanted?.()) clear = after(ms, expire);
+    if (waiters?.wanted()) clear = after(ms, expire);
     else giveUp(new DOMException("The cache's read of a cancelled body timed out", "TimeoutError"));
   };
   let clear = after(ms, expire);

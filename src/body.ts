@@ -156,7 +156,7 @@ export async function takeBody(
       return await whole.then(served, failedBody);
     }
     whole.catch(() => {}); // (read by the caller, or by no one)
-    return laterBody(whole, signal, reading, closing, waiters && (() => waiters.wanted()));
+    return laterBody(whole, signal, reading, closing, waiters);
   }
   if (response.body === null) {
     await settledWithin(store(Promise.resolve({ body: new Uint8Array(0) })));
@@ -316,7 +316,7 @@ function streamBody(
     if (!reading || unfollowClosing !== undefined) return;
     if (!collected.collecting) return void reader.cancel(reason).catch(() => {});
     const giveUp = (reason: unknown) => (given = true, reader.cancel(reason).catch(() => {}));
-    unfollowClosing = readingAlone(giveUp, closing, stream, alone, waiters && (() => waiters.wanted()));
+    unfollowClosing = readingAlone(giveUp, closing, stream, alone, waiters);
   };
   /** Fails the caller's body (its stream, or its read of the whole) for good; the cache reads on alone. */
   const failCaller = (error: unknown) => {

@@ -162,8 +162,8 @@ export interface WholeRead {
  * @param signal The request's abort signal.
  * @param reading How to give the cache's read up, should the caller cancel.
  * @param closing The session's closing signal, which gives it up too.
- * @param wanted Whether requests wait for the body (coalesced on it): the read is not timed while
- *   they do.
+ * @param waiters The requests that wait for the body (coalesced on it): the read is not timed
+ *   while one does.
  * @returns The stream.
  */
 export function laterBody(
@@ -171,7 +171,7 @@ export function laterBody(
   signal: AbortSignal | null | undefined,
   reading: WholeRead,
   closing: AbortSignal | undefined,
-  wanted?: () => boolean,
+  waiters?: Pick<Waiters, "wanted">,
 ): ReadableStream<Uint8Array> {
   let caller!: BodyController;
   /** Whether the caller took the body whole: its stream's cancel only marks it as read. */
@@ -204,7 +204,7 @@ export function laterBody(
       if (taken) return;
       // (Followed for the read, which holds `reading`, not for this stream, which may go first.)
       const giveUp = (reason: unknown) => reading.giveUp?.(reason);
-      const unfollowAlone = readingAlone(giveUp, closing, reading, undefined, wanted);
+      const unfollowAlone = readingAlone(giveUp, closing, reading, undefined, waiters);
       whole.catch(() => {}).finally(unfollowAlone);
     },
   });
