@@ -16,6 +16,7 @@ import type { KvKey, KvLike } from "../backends/deno_kv.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { SQLiteBackend } from "../backends/sqlite.ts";
 import { urlKeyPrefix } from "../src/cache_keys.ts";
+import { uninstallCache } from "../src/install.ts";
 import { BackendError } from "../src/errors.ts";
 import type { CacheEntry } from "../src/record.ts";
 import { tempDir } from "./_runtime.ts";
@@ -379,4 +380,29 @@ export async function openKv(path: string): Promise<Kv> {
     throw new TypeError("Cannot encode value: the tests store bytes only");
   };
   return await openKv(path, { encodeV8: noV8, decodeV8: noV8 }) as unknown as Kv;
+}
+
+/** An `installCache` / `uninstallCache` pair, of this copy of the module or of another. */
+type InstallModule = Pick<typeof import("../src/install.ts"), "uninstallCache">;
+
+/**
+ * Runs `body` with `globalThis.fetch` set to `fetch` (deleted for `undefined`), then uninstalls
+ * the cache (of this module and of each of `copies`) and puts back the fetch it found.
+ */
+export async function withGlobalFetch(
+  fetch: typeof globalThis.fetch | undefined,
+  body: () => void | Promise<void>,
+  copies: readonly InstallModule[] = [],
+): Promise<void> {
+  const found = globalThis.fetch;
+  const global = globalThis as { fetch?: typeof globalThis.fetch };
+  if (fetch === undefined) delete global.fetch;
+  else global.fetch = fetch;
+  try {
+    await body();
+  } finally {
+    for (const copy of copies) copy.uninstallCache();
+    uninstallCache();
+    globalThis.fetch = found;
+  }
 }

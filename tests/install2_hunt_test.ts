@@ -11,32 +11,13 @@ import vm from "node:vm";
 import { assert, assertEquals } from "./_assert.ts";
 import { cachedFetch, type CachedResponse, CachedSession, installCache, uninstallCache } from "../mod.ts";
 import { origin, reply } from "./_origin.ts";
-import { within } from "./_fixtures.ts";
+import { withGlobalFetch, within } from "./_fixtures.ts";
 
 const URL_A = "http://127.0.0.1/install2";
 const FRESH = { "cache-control": "max-age=60" };
 
 /** The module's exports this file uses, as a second copy of it has them. */
 type InstallModule = Pick<typeof import("../src/install.ts"), "installCache" | "uninstallCache">;
-
-/** Runs `body` with `globalThis.fetch` set to `fetch` (deleted for `undefined`), and puts back what it found. */
-async function withGlobalFetch(
-  fetch: typeof globalThis.fetch | undefined,
-  body: () => void | Promise<void>,
-  copies: InstallModule[] = [],
-): Promise<void> {
-  const found = globalThis.fetch;
-  const global = globalThis as { fetch?: typeof globalThis.fetch };
-  if (fetch === undefined) delete global.fetch;
-  else global.fetch = fetch;
-  try {
-    await body();
-  } finally {
-    for (const copy of copies) copy.uninstallCache();
-    uninstallCache();
-    globalThis.fetch = found;
-  }
-}
 
 // askOrigin took the option's call as settled at once unless it returned an `instanceof Promise`
 // of this realm: an async fetch option of a `node:vm` context (Jest runs tests in one) or another

@@ -8,24 +8,12 @@
  */
 
 import { assertEquals } from "./_assert.ts";
-import { cachedFetch, type CachedResponse, installCache, uninstallCache } from "../mod.ts";
+import { cachedFetch, type CachedResponse, installCache } from "../mod.ts";
 import { origin, reply } from "./_origin.ts";
-import { within } from "./_fixtures.ts";
+import { withGlobalFetch, within } from "./_fixtures.ts";
 
 const URL_A = "http://127.0.0.1/install3";
 const FRESH = { "cache-control": "max-age=60" };
-
-/** Runs `body` with `globalThis.fetch` set to `fetch`, and puts back what it found. */
-async function withGlobalFetch(fetch: typeof globalThis.fetch, body: () => Promise<void>): Promise<void> {
-  const found = globalThis.fetch;
-  globalThis.fetch = fetch;
-  try {
-    await body();
-  } finally {
-    uninstallCache();
-    globalThis.fetch = found;
-  }
-}
 
 /**
  * A concurrency limiter of p-queue's shape: a task ending starts the next queued one (in the async

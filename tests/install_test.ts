@@ -10,25 +10,10 @@
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 import { cachedFetch, CachedResponse, CachedSession, installCache, uninstallCache } from "../mod.ts";
 import { origin, reply } from "./_origin.ts";
-import { until, within } from "./_fixtures.ts";
+import { until, withGlobalFetch, within } from "./_fixtures.ts";
 
 const URL_A = "http://127.0.0.1/a";
 const FRESH = { "cache-control": "max-age=60" };
-
-/** Runs `body` with `globalThis.fetch` set to `fetch`, and restores the fetch it found after. */
-async function withGlobalFetch(
-  fetch: typeof globalThis.fetch,
-  body: () => void | Promise<void>,
-): Promise<void> {
-  const found = globalThis.fetch;
-  globalThis.fetch = fetch;
-  try {
-    await body();
-  } finally {
-    uninstallCache();
-    globalThis.fetch = found;
-  }
-}
 
 Deno.test("cachedFetch: a function with fetch's signature, its session at .session", async () => {
   const o = origin((_request, n) => reply(`body ${n}`, FRESH));
