@@ -166,6 +166,8 @@ export interface SilencingProxy {
    * pass.
    */
   forget(): void;
+  /** How many times a Redis command named `name` went through to the server. */
+  count(name: string): number;
   /** Closes every connection and the proxy. */
   close(): Promise<void>;
 }
@@ -181,12 +183,15 @@ export async function silencingProxy(target: string): Promise<SilencingProxy> {
   const silenced = new WeakSet<Socket>();
   const forgotten = new WeakSet<Socket>();
   const sockets: Socket[] = [];
+  let sent = "";
   const proxy = createServer((inbound) => {
     const outbound = connect(Number(port), hostname);
     sockets.push(inbound);
-    inbound.on("data", (chunk) => {
+    inbound.on("data", (chunk: Uint8Array) => {
       if (forgotten.has(inbound)) return void (inbound.resetAndDestroy(), outbound.destroy());
-      if (!silenced.has(inbound)) outbound.write(chunk);
+      if (silenced.has(inbound)) return;
+      sent += new TextDecoder().decode(chunk);
+      outbound.write(chunk);
     });
     outbound.on("data", (chunk) => silenced.has(inbound) || inbound.write(chunk));
     for (const socket of [inbound, outbound]) socket.on("error", () => {});
@@ -198,6 +203,7 @@ export async function silencingProxy(target: string): Promise<SilencingProxy> {
     port: (proxy.address() as { port: number }).port,
     silence: () => sockets.forEach((socket) => silenced.add(socket)),
     forget: () => sockets.forEach((socket) => forgotten.add(socket)),
+    count: (name) => sent.split(`\r\n${name}\r\n`).length - 1,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => proxy.close(resolve));

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import process from "node:process";
 import { createClient } from "@redis/client";
 import { type RedisClientLike, RedisStorage } from "../backends/redis.ts";
@@ -20,6 +19,7 @@ import { CachedSession, type CacheEvent, type CacheRequestInit, MemoryBackend } 
 import { delay, type Loopback, loopback, until, within } from "./_fixtures.ts";
 import { runsOn, RUNTIME } from "./_runtime.ts";
 import { Clock, origin, reply, settle } from "./_origin.ts";
+import { type SilencingProxy, silencingProxy } from "./_servers.ts";
 import { serviceUrl } from "./_services.ts";
 import { DeleteAts, scripted, URL_A } from "./_scripted.ts";
 
@@ -114,38 +114,26 @@ Deno.test({
 });
 
 /**
- * A TCP proxy to Redis that keeps what clients sent through it, as text, and that can forget its
- * connections (the next data on one resets it, as a NAT that dropped it while it idled).
+ * Runs `test` over a Redis storage reached through a proxy, beside a key of another type (a list)
+ * under its prefix, where a GET fails with WRONGTYPE; the storage has connected.
  */
-async function recordingProxy(target: string) {
-  const { hostname, port } = new URL(target);
-  const sockets = new Set<Socket>();
-  const forgotten = new WeakSet<Socket>();
-  let sent = "";
-  const proxy = createServer((inbound) => {
-    const outbound = connect(Number(port), hostname);
-    sockets.add(inbound).add(outbound);
-    inbound.on("data", (chunk: Uint8Array) => {
-      if (forgotten.has(inbound)) return void (inbound.resetAndDestroy(), outbound.destroy());
-      sent += new TextDecoder().decode(chunk);
-      outbound.write(chunk);
-    });
-    outbound.on("data", (chunk: Uint8Array) => inbound.write(chunk));
-    for (const socket of [inbound, outbound]) socket.on("error", () => {});
-    inbound.on("close", () => outbound.destroy());
-    outbound.on("close", () => inbound.destroy());
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-  return {
-    url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    /** How many times a command named `name` went through. */
-    count: (name: string) => sent.split(`\r\n${name}\r\n`).length - 1,
-    forget: () => sockets.forEach((socket) => forgotten.add(socket)),
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => proxy.close(resolve));
-    },
-  };
+async function besideWrongType(
+  test: (storage: RedisStorage, proxy: SilencingProxy) => Promise<void>,
+): Promise<void> {
+  const proxy = await silencingProxy(redis.url!);
+  const prefix = `http-cache-test:helper-222:${crypto.randomUUID()}:`;
+  const raw = await createClient({ url: redis.url! }).connect();
+  const storage = new RedisStorage({ url: `redis://127.0.0.1:${proxy.port}`, prefix });
+  try {
+    await raw.sendCommand(["LPUSH", `${prefix}key`, "x"]);
+    await storage.set("other", new Uint8Array([1]), Date.now() + 60_000); // (connected)
+    await test(storage, proxy);
+  } finally {
+    await storage.clear().catch(() => {});
+    await storage.close();
+    raw.destroy();
+    await proxy.close();
+  }
 }
 
 // Kills backends/redis.ts:388 (`client.isOpen ||` dropped): a command that the server refused on
@@ -154,23 +142,11 @@ async function recordingProxy(target: string) {
 Deno.test({
   name: "session8 mutants: a command Redis refuses on an open connection is sent once",
   ignore: redis.skip !== undefined,
-  fn: async () => {
-    const proxy = await recordingProxy(redis.url!);
-    const prefix = `http-cache-test:helper-222:${crypto.randomUUID()}:`;
-    const raw = await createClient({ url: redis.url! }).connect();
-    const storage = new RedisStorage({ url: proxy.url, prefix });
-    try {
-      await raw.sendCommand(["LPUSH", `${prefix}key`, "x"]);
-      await storage.set("other", new Uint8Array([1]), Date.now() + 60_000); // (connected)
+  fn: () =>
+    besideWrongType(async (storage, proxy) => {
       assertEquals(await storage.get("key"), new Uint8Array(0)); // (no record: the cache deletes it)
       assertEquals(proxy.count("GET"), 1);
-    } finally {
-      await storage.clear().catch(() => {});
-      await storage.close();
-      raw.destroy();
-      await proxy.close();
-    }
-  },
+    }),
 });
 
 // Kills backends/redis.ts:391 (the retry sent without `recover`): a GET that found the idle
@@ -179,24 +155,12 @@ Deno.test({
 Deno.test({
   name: "session8 mutants: a read retried on a new Redis connection reads a key of another type as no record",
   ignore: redis.skip !== undefined,
-  fn: async () => {
-    const proxy = await recordingProxy(redis.url!);
-    const prefix = `http-cache-test:helper-222:${crypto.randomUUID()}:`;
-    const raw = await createClient({ url: redis.url! }).connect();
-    const storage = new RedisStorage({ url: proxy.url, prefix });
-    try {
-      await raw.sendCommand(["LPUSH", `${prefix}key`, "x"]);
-      await storage.set("other", new Uint8Array([1]), Date.now() + 60_000); // (connected)
+  fn: () =>
+    besideWrongType(async (storage, proxy) => {
       proxy.forget();
       assertEquals(await storage.get("key"), new Uint8Array(0));
       assertEquals(proxy.count("GET"), 1); // (the first try never reached the server)
-    } finally {
-      await storage.clear().catch(() => {});
-      await storage.close();
-      raw.destroy();
-      await proxy.close();
-    }
-  },
+    }),
 });
 
 // Kills src/deadline.ts:85 and :93 (`if (!this.#pending.delete(watched)) return;` made a plain
